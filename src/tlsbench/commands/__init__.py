@@ -1,0 +1,1 @@
+"""Front-end commands; each module exposes `main(argv) -> exit code`."""

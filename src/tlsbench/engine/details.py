@@ -1,0 +1,152 @@
+"""Per-stage details: frozen records of what each stage asked, saw and chose.
+
+Each has `to_dict()` giving the JSON `detail` object of its stage. Tuples, not lists, so a
+detail can be shared between threads without copying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Union
+
+
+def _plain(obj) -> dict:
+    def fix(value):
+        if isinstance(value, tuple):
+            return [fix(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        return value
+
+    return {k: fix(v) for k, v in asdict(obj).items()}
+
+
+@dataclass(frozen=True)
+class ResolveDetail:
+    name: str  # what was looked up (the target, or the proxy for remote-DNS proxies)
+    role: str  # "target" | "proxy"
+    addresses: tuple[str, ...] = ()  # every address returned, in order
+    chosen: str | None = None
+    family: str | None = None  # "IPv4" | "IPv6"
+    pinned: bool = False  # --pin replaced DNS
+    skipped_reason: str | None = None  # e.g. "the proxy resolves the name (socks5h)"
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class TcpDetail:
+    role: str  # "target" | "proxy"
+    peer_address: str
+    peer_port: int
+    local_address: str | None = None
+    local_port: int | None = None  # the ephemeral port the OS picked
+    family: str | None = None
+    attempts: tuple[str, ...] = ()  # "ADDR: result" for each address tried
+    error: str | None = None
+    errno_name: str | None = None  # "ECONNREFUSED", "ETIMEDOUT", ...
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class ProxyDetail:
+    kind: str  # socks4 | socks4a | socks5 | socks5h
+    proxy: str  # "HOST:PORT"
+    auth: str  # "none" | "username/password" | "userid"
+    address_type: str  # what was sent: "IPv4" | "IPv6" | "domain name"
+    requested: str  # the address or name asked for, and port, e.g. "example.com:443"
+    reply_code: int | None = None
+    reply_meaning: str | None = None
+    bound_address: str | None = None  # BND.ADDR:BND.PORT from the reply
+    auth_method: str | None = None  # the method the SOCKS5 proxy chose
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class TlsDetail:
+    sni: str | None  # the name sent in SNI, or None
+    sni_sent: bool
+    version: str | None = None  # "TLSv1.3"
+    cipher: str | None = None
+    cipher_bits: int | None = None
+    alpn: str | None = None  # negotiated protocol
+    alpn_offered: tuple[str, ...] = ()
+    verify: str = "system"  # system | cafile | off
+    verified: bool | None = None  # None when verification was off
+    session_reused: bool = False
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    first_bytes_hex: str | None = None  # what the peer sent when it was not TLS (first bytes)
+    first_bytes_text: str | None = None  # the same bytes decoded latin-1 (control chars kept)
+    alert: str | None = None  # alert name when one ended the handshake
+    alert_direction: str | None = None  # "received" | "sent"
+    error: str | None = None  # OpenSSL's own words (for reference; findings explain)
+    error_reason: str | None = None  # OpenSSL reason code, e.g. WRONG_VERSION_NUMBER
+    verify_code: int | None = None
+    verify_message: str | None = None
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    position: int  # 0 = leaf, as sent by the peer
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    not_before: str  # ISO 8601 UTC
+    not_after: str
+    days_left: int
+    serial: str  # hex
+    key_type: str  # "RSA" | "EC" | "Ed25519" | ...
+    key_bits: int | None
+    signature_algorithm: str
+    sha256: str  # colon-separated hex
+    is_ca: bool
+    self_signed: bool
+    verified: bool | None = None  # part of the verified chain (None when not checked)
+    status: str = ""  # "ok" | "expired" | "not yet valid" | "untrusted" | ...
+    pem: str = ""
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class ChainDetail:
+    certificates: tuple[CertInfo, ...] = ()
+    verified: bool | None = None
+    verify_code: int | None = None
+    verify_message: str | None = None
+    hostname: str | None = None  # the name checked against the leaf
+    hostname_match: bool | None = None
+    trust_source: str = "system"  # system | cafile PATH | off
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class AppDetail:
+    mode: str  # "http" | "send"
+    request: str  # what was sent (text)
+    status_line: str | None = None
+    first_bytes_text: str | None = None
+    first_bytes_hex: str | None = None
+    ttfb_ms: float | None = None  # time to first byte after the request was sent
+    bytes_received: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+StageDetail = Union[ResolveDetail, TcpDetail, ProxyDetail, TlsDetail, ChainDetail, AppDetail]

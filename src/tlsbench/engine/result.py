@@ -1,0 +1,137 @@
+"""The outcome of a run: stage records, the socket, TLS facts, the chain and the findings.
+
+`ProbeResult.to_json_dict()` is the JSON contract of `tlsbench probe --json` (see README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from tlsbench.engine.details import ChainDetail, StageDetail, TlsDetail
+from tlsbench.engine.findings import Finding
+
+
+@dataclass(frozen=True)
+class TcpInfo:
+    """A TCP_INFO snapshot (Linux). Times in milliseconds."""
+
+    state: int
+    rtt_ms: float
+    rttvar_ms: float
+    rto_ms: float
+    retransmits: int  # tcpi_retransmits: current consecutive retransmits
+    total_retrans: int  # tcpi_total_retrans
+    lost: int
+    snd_mss: int
+    rcv_mss: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SocketInfo:
+    local_address: str | None = None
+    local_port: int | None = None  # the ephemeral port
+    peer_address: str | None = None
+    peer_port: int | None = None
+    family: str | None = None  # "IPv4" | "IPv6"
+    via_proxy: bool = False  # the peer is the proxy, not the target
+    ephemeral_range: tuple[int, int] | None = None
+    tcp_info: TcpInfo | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "local_address": self.local_address,
+            "local_port": self.local_port,
+            "peer_address": self.peer_address,
+            "peer_port": self.peer_port,
+            "family": self.family,
+            "via_proxy": self.via_proxy,
+            "ephemeral_range": list(self.ephemeral_range) if self.ephemeral_range else None,
+            "tcp_info": self.tcp_info.to_dict() if self.tcp_info else None,
+        }
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    name: str  # resolve | tcp | proxy | tls | chain | app
+    status: str  # ok | failed | skipped
+    started_ms: float  # since the run started
+    duration_ms: float
+    detail: StageDetail | None = None
+    summary: str = ""  # one line for a waterfall, e.g. "127.0.0.1 (IPv4)"
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "started_ms": round(self.started_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "summary": self.summary,
+            "detail": self.detail.to_dict() if self.detail is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class TlsMessage:
+    at_ms: float
+    direction: str  # sent | received
+    content_type: str
+    name: str
+    version: str
+    length: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["at_ms"] = round(self.at_ms, 3)
+        return d
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    target: str  # HOST:PORT as asked
+    stages: tuple[StageRecord, ...]
+    socket: SocketInfo
+    tls: TlsDetail | None
+    messages: tuple[TlsMessage, ...]
+    chain: ChainDetail | None
+    findings: tuple[Finding, ...]
+    total_ms: float
+    cancelled: bool = False
+    spec_summary: dict = field(default_factory=dict)  # the options used, for the record
+
+    def stage(self, name: str) -> StageRecord | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def to_json_dict(self) -> dict:
+        tls = None
+        if self.tls is not None:
+            tls = {
+                "version": self.tls.version,
+                "cipher": self.tls.cipher,
+                "alpn": self.tls.alpn,
+                "sni": self.tls.sni,
+                "sni_sent": self.tls.sni_sent,
+                "verified": self.tls.verified,
+                "messages": [m.to_dict() for m in self.messages],
+            }
+        return {
+            "ok": self.ok,
+            "target": self.target,
+            "total_ms": round(self.total_ms, 3),
+            "cancelled": self.cancelled,
+            "options": self.spec_summary,
+            "stages": [s.to_dict() for s in self.stages],
+            "socket": self.socket.to_dict(),
+            "tls": tls,
+            "chain": [c.to_dict() for c in self.chain.certificates] if self.chain else [],
+            "chain_verification": (
+                {k: v for k, v in self.chain.to_dict().items() if k != "certificates"} if self.chain else None
+            ),
+            "findings": [f.to_dict() for f in self.findings],
+        }
