@@ -9,45 +9,12 @@ stage in flight is interrupted (its socket closed) and the result has cancelled=
 
 from __future__ import annotations
 
-import threading
 from typing import Callable
 
+from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.events import Event
 from tlsbench.engine.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
-
-
-class CancelToken:
-    """Thread-safe cancellation: `cancel()` from any thread closes the registered socket."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._sock = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def attach(self, sock) -> None:
-        with self._lock:
-            self._sock = sock
-            if self._event.is_set():
-                self._close()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._event.set()
-            self._close()
-
-    def _close(self) -> None:
-        if self._sock is not None:
-            try:
-                import socket
-
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,

@@ -1,0 +1,37 @@
+"""Thread-safe cancellation of a run in flight."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+
+class CancelToken:
+    """Thread-safe cancellation: `cancel()` from any thread closes the registered socket."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._sock = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def attach(self, sock) -> None:
+        with self._lock:
+            self._sock = sock
+            if self._event.is_set():
+                self._close()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            self._close()
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

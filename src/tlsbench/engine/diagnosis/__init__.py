@@ -1,0 +1,1 @@
+"""Findings made from evidence: network (dns, tcp, proxy), tls, certificates."""

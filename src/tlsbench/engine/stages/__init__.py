@@ -1,0 +1,1 @@
+"""One module per stage: resolve, tcp, proxy, tls, chain, app."""

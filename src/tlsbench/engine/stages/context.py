@@ -1,0 +1,42 @@
+"""What every stage gets: the spec, a clock, an event sink and the cancel token."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from tlsbench.engine.events import Event
+from tlsbench.engine.findings import Finding
+from tlsbench.engine.cancel import CancelToken
+from tlsbench.engine.spec import ConnectionSpec
+
+
+class Channel(Protocol):
+    """A byte stream the app stage can use: the plain socket or the TLS layer over it."""
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def recv(self, size: int) -> bytes: ...  # b"" on orderly close; raises TimeoutError / OSError
+
+
+@dataclass
+class StageContext:
+    spec: ConnectionSpec
+    emit: Callable[[Event], None]
+    cancel: CancelToken
+    started: float = field(default_factory=time.monotonic)
+
+    def now_ms(self) -> float:
+        """Milliseconds since the run started."""
+        return (time.monotonic() - self.started) * 1000.0
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What a stage returns to the runner: ok or not, its detail, findings, a one-line summary."""
+
+    ok: bool
+    detail: object
+    summary: str = ""
+    findings: tuple[Finding, ...] = ()
