@@ -31,6 +31,10 @@ class ResolveDetail:
     pinned: bool = False  # --pin replaced DNS
     skipped_reason: str | None = None  # e.g. "the proxy resolves the name (socks5h)"
     error: str | None = None
+    # Through a proxy: the target's own addresses when tlsbench resolves it (socks4/socks5),
+    # and the address or name the proxy is asked for.
+    target_addresses: tuple[str, ...] = ()
+    target_chosen: str | None = None
 
     def to_dict(self) -> dict:
         return _plain(self)
@@ -64,6 +68,8 @@ class ProxyDetail:
     bound_address: str | None = None  # BND.ADDR:BND.PORT from the reply
     auth_method: str | None = None  # the method the SOCKS5 proxy chose
     error: str | None = None
+    sent_hex: str | None = None  # the request bytes as sent (credentials redacted)
+    received_hex: str | None = None  # the reply bytes as received
 
     def to_dict(self) -> dict:
         return _plain(self)

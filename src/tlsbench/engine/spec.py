@@ -125,7 +125,9 @@ def check_host(host: str, what: str = "host") -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise InputError(f"{what} {host!r} is not a valid host name", field=what) from None
+        long = next((lab for lab in host.split(".") if len(lab) > 63), None)
+        reason = f" (bad label {long[:20]!r}...: longer than 63 characters)" if long else ""
+        raise InputError(f"{what} {host!r} is not a valid host name{reason}", field=what) from None
     name = ascii_host[:-1] if ascii_host.endswith(".") else ascii_host
     if len(name) > 253:
         raise InputError(f"{what} is {len(name)} characters long; DNS allows at most 253", field=what)

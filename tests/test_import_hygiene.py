@@ -1,0 +1,82 @@
+"""The probe path stays light: no Textual, PySocks only with a proxy; the engine never imports Textual."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "tlsbench"
+
+# Runs `tlsbench probe` in-process (stdout to a file), then reports which modules were loaded.
+PROBE_AND_REPORT = """
+import contextlib, io, json, sys
+from tlsbench.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(sys.argv[1:])
+json.loads(out.getvalue())
+loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'socks'))
+print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+"""
+
+
+def probe_modules(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", PROBE_AND_REPORT, "probe", *args, "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_direct_probe_imports_neither_textual_nor_socks(closed_port):
+    report = probe_modules(closed_port.address)
+    assert report["code"] == 1
+    assert not [m for m in report["loaded"] if m.startswith(("textual", "socks"))], report["loaded"]
+
+
+@pytest.mark.servers
+def test_proxied_probe_imports_socks_but_not_textual(microsocks, closed_port):
+    report = probe_modules(closed_port.address, "--socks5", microsocks.address, "--no-tls")
+    assert report["code"] == 1  # the proxy's target is closed: proxy-target-refused
+    assert "socks" in report["loaded"]
+    assert not [m for m in report["loaded"] if m.startswith("textual")]
+
+
+def test_importtime_of_the_probe_process_lists_no_textual(closed_port):
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "tlsbench", "probe", closed_port.address,
+                           "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert "tlsbench.engine.runner" in imported  # the report is real
+    assert not [m for m in imported if m.split(".")[0] in ("textual", "socks")]
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(str(node.args[0].value))
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "engine").rglob("*.py")) + [
+    SRC / "commands" / "probe.py", SRC / "commands" / "probe_output.py", SRC / "commands" / "arguments.py",
+], ids=lambda p: str(p.relative_to(SRC)))
+def test_no_textual_import_in_engine_or_probe(path):
+    bad = {name for name in _imports(path) if name.split(".")[0] == "textual"}
+    assert not bad, f"{path} imports {bad}"
+
+
+def test_socks_is_imported_only_by_the_proxy_stage():
+    users = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
+             if "socks" in {n.split(".")[0] for n in _imports(p)} and "/lab/" not in p.as_posix()}
+    assert users <= {"engine/stages/proxy.py"}, users
