@@ -1,0 +1,323 @@
+"""Profile <-> TOML: the file format, and reading a file back into a validated Profile.
+
+One file per profile, ``<config_dir>/profiles/<name>.toml``; the name is the file name. Every key
+except ``host`` and ``port`` is optional; unknown keys are kept untouched when tlsbench saves::
+
+    # Intranet portal through the office proxy (comments and layout survive saves)
+    description = "Intranet portal via the office SOCKS proxy"
+    host = "portal.example.com"     # name or IP address (IPv6 without brackets)
+    port = 443
+    pin = "10.1.2.3"                # connect here instead of resolving host (like curl --resolve)
+    timeout = 10.0                  # seconds, per stage
+
+    [proxy]                         # leave the table out for a direct connection
+    type = "socks5h"                # socks4, socks4a, socks5, socks5h (the proxy resolves the name)
+    host = "127.0.0.1"
+    port = 1080
+    user = "alice"
+    password_env = "OFFICE_PROXY_PASSWORD"  # the password is read from this variable; never stored
+
+    [tls]
+    enabled = true                  # false: plain TCP, no handshake
+    sni = "override"                # "host" (send the host name), "none", or "override" (send sni_name)
+    sni_name = "portal.internal"
+    min_version = "1.2"             # 1.0, 1.1, 1.2, 1.3
+    max_version = "1.3"
+    ciphers = "ECDHE+AESGCM"        # OpenSSL cipher list (TLS <= 1.2)
+    alpn = ["h2", "http/1.1"]
+    verify = "cafile"               # "system", "cafile" (trust only cafile), "off" (no verification)
+    cafile = "~/ca/office.pem"
+    cert = "~/certs/me.pem"         # client certificate (PEM; may hold the key too)
+    key = "~/certs/me.key"
+
+    [app]                           # optional: what to do once connected
+    http = true                     # send a minimal HTTP/1.1 GET for path with the right Host header
+    path = "/"
+    # send = "EHLO me\\r\\n"        # or send this text and record the answer (not with http)
+
+Every value is validated by ``tlsbench.engine.spec.build_spec``; a bad one is reported with the file
+and the line of its key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tlsbench.engine.errors import InputError
+from tlsbench.engine.spec import AppSpec, ConnectionSpec, build_spec, format_hostport
+from tlsbench.profiles.model import Profile
+
+# The keys tlsbench owns, per table ("" = top level). Anything else in a file is the person's own.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("description", "host", "port", "pin", "timeout"),
+    "proxy": ("type", "host", "port", "user", "password_env"),
+    "tls": ("enabled", "sni", "sni_name", "min_version", "max_version", "ciphers", "alpn", "verify",
+            "cafile", "cert", "key"),
+    "app": ("http", "path", "send"),
+}
+TABLES = ("proxy", "tls", "app")
+
+# build_spec's InputError.field -> (table, key) in the file, to point at the right line.
+_FIELD_KEYS: dict[str, tuple[str, str]] = {
+    "target": ("", "host"), "target port": ("", "port"), "pin": ("", "pin"), "timeout": ("", "timeout"),
+    "proxy_kind": ("proxy", "type"), "proxy": ("proxy", "host"), "proxy port": ("proxy", "port"),
+    "proxy_user": ("proxy", "user"), "proxy_password": ("proxy", "password_env"),
+    "tls": ("tls", "enabled"), "sni": ("tls", "sni_name"), "tls-min": ("tls", "min_version"),
+    "tls_min": ("tls", "min_version"), "tls-max": ("tls", "max_version"), "ciphers": ("tls", "ciphers"),
+    "alpn": ("tls", "alpn"), "cafile": ("tls", "cafile"), "cert": ("tls", "cert"), "key": ("tls", "key"),
+    "send": ("app", "send"),
+}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class FormatError(Exception):
+    """A value in a profile file is wrong; `table`/`key` say where, `line` once it is known."""
+
+    def __init__(self, message: str, table: str = "", key: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.table, self.key, self.line = table, key, line
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+def profile_to_data(profile: Profile) -> dict[str, Any]:
+    """The TOML data for a profile, in file order. Never holds a password."""
+    spec = profile.spec
+    data: dict[str, Any] = {}
+    if profile.description:
+        data["description"] = profile.description
+    data["host"] = spec.host
+    data["port"] = spec.port
+    if spec.pin:
+        data["pin"] = spec.pin
+    data["timeout"] = float(spec.timeout)
+    if spec.proxy is not None:
+        proxy: dict[str, Any] = {"type": spec.proxy.kind, "host": spec.proxy.host, "port": spec.proxy.port}
+        if spec.proxy.username:
+            proxy["user"] = spec.proxy.username
+        if spec.proxy.password_env:
+            proxy["password_env"] = spec.proxy.password_env
+        data["proxy"] = proxy
+    tls = spec.tls
+    if not tls.enabled:
+        data["tls"] = {"enabled": False}
+    else:
+        table: dict[str, Any] = {"enabled": True, "sni": tls.sni_mode}
+        if tls.sni_mode == "override" and tls.sni_name:
+            table["sni_name"] = tls.sni_name
+        for key, value in (("min_version", tls.min_version), ("max_version", tls.max_version),
+                           ("ciphers", tls.ciphers)):
+            if value:
+                table[key] = value
+        if tls.alpn:
+            table["alpn"] = list(tls.alpn)
+        table["verify"] = tls.verify
+        for key, value in (("cafile", tls.cafile), ("cert", tls.cert), ("key", tls.key)):
+            if value:
+                table[key] = value
+        data["tls"] = table
+    app = spec.app
+    if app.http or app.send is not None or app.path != "/":
+        table = {"http": app.http}
+        if app.path != "/":
+            table["path"] = app.path
+        if app.send is not None:
+            table["send"] = app.send
+        data["app"] = table
+    return data
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def parse_text(text: str) -> dict[str, Any]:
+    """Parse TOML; raise FormatError with the line of a syntax error."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        if match:
+            line, where = int(match.group(1)), f", column {match.group(2)}"
+            reason = message[:match.start()].strip()
+        elif "(at end of document)" in message:
+            # e.g. an unclosed [ or string: the file ends where the value should
+            line, where = max(1, len(text.splitlines())), " at the end of the file"
+            reason = message.replace("(at end of document)", "").strip()
+        else:
+            line, where, reason = None, "", message
+        raise FormatError(f"TOML syntax error{where}: {reason}", line=line) from None
+
+
+def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = None,
+                    environ: Mapping[str, str] | None = None) -> Profile:
+    """Validate file data into a Profile, or raise FormatError naming the table and key at fault."""
+    env = os.environ if environ is None else environ
+    for table in TABLES:
+        if table in data and not isinstance(data[table], dict):
+            raise FormatError(f"{table!r} must be a table ([{table}])", "", table)
+    top, proxy, tls, app = data, data.get("proxy"), data.get("tls", {}), data.get("app", {})
+
+    description = _get(top, "", "description", str) or ""
+    host = _get(top, "", "host", str, required=True)
+    port = _get(top, "", "port", int, required=True)
+    pin = _get(top, "", "pin", str)
+    timeout = _get(top, "", "timeout", (int, float))
+
+    kwargs: dict[str, Any] = {}
+    password_env = None
+    if proxy is not None:
+        kind = _get(proxy, "proxy", "type", str, required=True)
+        p_host = _get(proxy, "proxy", "host", str, required=True)
+        p_port = _get(proxy, "proxy", "port", int, required=True)
+        user = _get(proxy, "proxy", "user", str)
+        password_env = _get(proxy, "proxy", "password_env", str)
+        if password_env is not None and not _ENV_NAME.fullmatch(password_env):
+            raise FormatError(f"password_env {password_env!r} is not an environment variable name",
+                              "proxy", "password_env")
+        if password_env is not None and user is None:
+            raise FormatError("password_env is set but user is not", "proxy", "password_env")
+        if user is not None and ":" in user:
+            raise FormatError("user must not hold ':' (passwords are never stored; use password_env)",
+                              "proxy", "user")
+        _check_port(p_port, "proxy")
+        kwargs.update(proxy_kind=kind, proxy=format_hostport(p_host, p_port), proxy_user=user)
+        if password_env is not None and env.get(password_env) is not None:
+            kwargs["proxy_password"] = env[password_env]
+
+    tls_enabled = _get(tls, "tls", "enabled", bool)
+    tls_enabled = True if tls_enabled is None else tls_enabled
+    if tls_enabled:
+        kwargs.update(_tls_kwargs(tls))
+    else:
+        extra = [k for k in KNOWN_KEYS["tls"] if k not in ("enabled",) and k in tls]
+        if extra:
+            raise FormatError(f"enabled = false conflicts with {extra[0]!r}", "tls", extra[0])
+
+    http = _get(app, "app", "http", bool) or False
+    send = _get(app, "app", "send", str)
+    app_path = _get(app, "app", "path", str)
+    if app_path is not None and (not app_path.startswith("/") or any(ord(c) <= 0x20 or ord(c) == 0x7F
+                                                                  for c in app_path)):
+        raise FormatError(f"path {app_path!r} must start with '/' and hold no spaces or control characters",
+                          "app", "path")
+    if http and send is not None:
+        raise FormatError("http = true and send cannot be used together", "app", "send")
+
+    _check_port(port, "")
+    try:
+        spec = build_spec(format_hostport(host, port), pin=pin, tls=tls_enabled, http=http, send=send,
+                          timeout=10.0 if timeout is None else timeout, environ=env, **kwargs)
+    except InputError as exc:
+        table, key = _FIELD_KEYS.get(exc.field or "", ("", None))
+        message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
+        raise FormatError(message, table, key) from None
+    spec = _finish(spec, password_env, env, app_path)
+    return Profile(name=name, spec=spec, description=description, path=path)
+
+
+def _finish(spec: ConnectionSpec, password_env: str | None, env: Mapping[str, str],
+            app_path: str | None) -> ConnectionSpec:
+    """Apply what build_spec has no parameter for: the password variable's name and the HTTP path."""
+    from dataclasses import replace
+
+    if spec.proxy is not None and password_env is not None:
+        spec = replace(spec, proxy=replace(spec.proxy, password_env=password_env,
+                                           password=env.get(password_env)))
+    if app_path is not None:
+        spec = replace(spec, app=AppSpec(http=spec.app.http, send=spec.app.send, path=app_path))
+    return spec
+
+
+def _tls_kwargs(tls: Mapping[str, Any]) -> dict[str, Any]:
+    sni_mode = _get(tls, "tls", "sni", str)
+    sni_name = _get(tls, "tls", "sni_name", str)
+    if sni_mode is None:
+        sni_mode = "override" if sni_name is not None else "host"
+    if sni_mode not in ("host", "override", "none"):
+        raise FormatError(f"sni {sni_mode!r} is not one of host, override, none", "tls", "sni")
+    if sni_mode == "override" and not sni_name:
+        raise FormatError('sni = "override" needs sni_name', "tls", "sni")
+    if sni_mode != "override" and sni_name is not None:
+        raise FormatError(f'sni_name is set but sni is {sni_mode!r} (use sni = "override")', "tls", "sni_name")
+    alpn = _get(tls, "tls", "alpn", (list, str))
+    if isinstance(alpn, list) and not all(isinstance(p, str) for p in alpn):
+        raise FormatError("alpn must be a list of strings", "tls", "alpn")
+    cafile = _get(tls, "tls", "cafile", str)
+    verify = _get(tls, "tls", "verify", str)
+    if verify is None:
+        verify = "cafile" if cafile else "system"
+    if verify not in ("system", "cafile", "off"):
+        raise FormatError(f"verify {verify!r} is not one of system, cafile, off", "tls", "verify")
+    if verify == "cafile" and not cafile:
+        raise FormatError('verify = "cafile" needs cafile', "tls", "verify")
+    if verify != "cafile" and cafile is not None:
+        raise FormatError(f'cafile is set but verify is {verify!r} (use verify = "cafile")', "tls", "cafile")
+    return {
+        "sni": sni_name if sni_mode == "override" else None, "no_sni": sni_mode == "none",
+        "tls_min": _get(tls, "tls", "min_version", str), "tls_max": _get(tls, "tls", "max_version", str),
+        "ciphers": _get(tls, "tls", "ciphers", str), "alpn": alpn or None, "cafile": cafile,
+        "insecure": verify == "off", "cert": _get(tls, "tls", "cert", str), "key": _get(tls, "tls", "key", str),
+    }
+
+
+_TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false", float: "a number",
+               list: "a list", dict: "a table"}
+
+
+def _get(table: Mapping[str, Any], table_name: str, key: str, types: type | tuple[type, ...],
+         required: bool = False) -> Any:
+    if key not in table:
+        if required:
+            where = f" in [{table_name}]" if table_name else ""
+            raise FormatError(f"{key} is missing{where}", table_name, None)
+        return None
+    value = table[key]
+    wanted = types if isinstance(types, tuple) else (types,)
+    # bool is an int in Python; TOML keeps them apart, and so do we.
+    if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in wanted)
+        raise FormatError(f"{key} must be {names}, not {value!r}", table_name, key)
+    return value
+
+
+def _check_port(port: int, table: str) -> None:
+    if not 1 <= port <= 65535:
+        what = "proxy port" if table else "port"
+        raise FormatError(f"{what} {port} is out of range (1-65535)", table, "port")
+
+
+# --- finding the line of a key -------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_\-\"'. ]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_\-.]+))\s*=""")
+
+
+def find_key_line(text: str, table: str, key: str | None) -> int | None:
+    """1-based line of `key` in `[table]` (or of the table header when key is None); None if not found.
+
+    tomlkit keeps no line numbers for values, so this scans the text: enough for the flat files
+    tlsbench writes and for the usual hand edits, including dotted keys such as ``tls.alpn = [...]``.
+    """
+    current = ""
+    header_line = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header and not line.lstrip().startswith("[["):
+            current = header.group(1).replace('"', "").replace("'", "").replace(" ", "")
+            if current == table and header_line is None:
+                header_line = number
+            continue
+        match = _KEY.match(line)
+        if not match or key is None:
+            continue
+        name = next(g for g in match.groups() if g is not None)
+        full = f"{current}.{name}" if current else name
+        wanted = f"{table}.{key}" if table else key
+        if full == wanted:
+            return number
+    return header_line if table else None
