@@ -119,13 +119,17 @@ def main(argv: list[str]) -> int:
         print(INSECURE_WARNING, file=sys.stderr)
 
     from tlsbench.commands.probe_output import Waterfall, want_colour, write_json
-    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.runner import preflight, run_probe
 
+    try:
+        prepared = preflight(spec)
+    except InputError as exc:  # a CA file, certificate or key that OpenSSL itself refuses
+        return fail_usage(PROG, " ".join(str(exc).split()))
     if args.json:
-        result = run_probe(spec)
+        result = run_probe(spec, prepared=prepared)
         write_json(result, sys.stdout)
     else:
         view = Waterfall(sys.stdout, colour=want_colour(sys.stdout))
         view.emit(f"tlsbench probe {spec.target}")
-        result = run_probe(spec, on_event=view)
+        result = run_probe(spec, on_event=view, prepared=prepared)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -27,9 +27,38 @@ from tlsbench.engine.spec import ConnectionSpec, format_hostport
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 
 
+_NOT_PREPARED = object()
+
+
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
-              cancel: CancelToken | None = None) -> ProbeResult:
-    return _Run(spec, on_event or (lambda event: None), cancel or CancelToken()).execute()
+              cancel: CancelToken | None = None, prepared=_NOT_PREPARED) -> ProbeResult:
+    """Run the spec. `prepared` is preflight(spec)'s value when the caller already checked it."""
+    tls_setup = preflight(spec) if prepared is _NOT_PREPARED else prepared
+    return _Run(spec, on_event or (lambda event: None), cancel or CancelToken(), tls_setup).execute()
+
+
+def preflight(spec: ConnectionSpec) -> tuple | None:
+    """Import the stage modules this spec needs and build the TLS context, before the clock starts.
+
+    ssl and cryptography take tens of milliseconds to import and a CA store takes some to load;
+    a stage timing must measure the network and the handshake, not local set-up. Raises
+    InputError (before any stage runs) for a CA file, certificate or key OpenSSL cannot use.
+    """
+    from importlib import import_module
+
+    names = ["resolve", "tcp"]
+    if spec.proxy is not None:
+        names.append("proxy")
+    names += ["tls", "chain"] if spec.tls.enabled else ["plain"]
+    if spec.app.http or spec.app.send is not None:
+        names.append("app")
+    for name in names:
+        import_module(f"tlsbench.engine.stages.{name}")
+    if not spec.tls.enabled:
+        return None
+    from tlsbench.engine.stages.tls import build_context
+
+    return build_context(spec)
 
 
 def internal_error(stage: str, exc: BaseException) -> Finding:
@@ -60,10 +89,11 @@ def spec_summary(spec: ConnectionSpec) -> dict:
 
 
 class _Run:
-    def __init__(self, spec: ConnectionSpec, emit: Callable[[Event], None], cancel: CancelToken) -> None:
+    def __init__(self, spec: ConnectionSpec, emit: Callable[[Event], None], cancel: CancelToken,
+                 tls_setup: tuple | None = None) -> None:
         self.spec = spec
         self.emit = emit
-        self.ctx = StageContext(spec=spec, emit=emit, cancel=cancel)
+        self.ctx = StageContext(spec=spec, emit=emit, cancel=cancel, tls_setup=tls_setup)
         self.records: list[StageRecord] = []
         self.findings: list[Finding] = []
         self.sock: socket.socket | None = None

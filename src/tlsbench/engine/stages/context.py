@@ -26,6 +26,8 @@ class StageContext:
     emit: Callable[[Event], None]
     cancel: CancelToken
     started: float = field(default_factory=time.monotonic)
+    # Built before the clock starts (runner.preflight): (SSLContext, server_hostname, we_check_hostname).
+    tls_setup: tuple | None = None
 
     def now_ms(self) -> float:
         """Milliseconds since the run started."""

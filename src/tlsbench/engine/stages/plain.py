@@ -16,3 +16,6 @@ class PlainChannel:
 
     def recv(self, size: int) -> bytes:
         return self._sock.recv(size)
+
+    def settimeout(self, seconds: float | None) -> None:
+        self._sock.settimeout(seconds)

@@ -135,7 +135,7 @@ def _offered_ciphers(ctx: ssl.SSLContext) -> int:
 def run_tls(ctx: StageContext, sock: socket.socket) -> TlsOutcome:
     """Run the TLS handshake over sock; never raises for peer behaviour (raises Cancelled, InputError)."""
     spec = ctx.spec
-    sslctx, server_hostname, ours = build_context(spec)
+    sslctx, server_hostname, ours = ctx.tls_setup or build_context(spec)
     name = verification_name(spec)
     wire: list[WireMessage] = []
     trace: list[TlsMessage] = []

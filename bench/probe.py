@@ -1,0 +1,108 @@
+"""Benchmark: `tlsbench probe` against a minimal Python client, curl and openssl, in one run.
+
+Starts one local `openssl s_server` (lab certificates) and measures, alternating the tools
+round by round so that machine noise hits them alike:
+
+* whole process: `tlsbench probe --json` vs a minimal Python ssl client vs curl vs s_client;
+* per stage: tlsbench's own tcp and tls durations vs curl's time_connect and
+  time_appconnect - time_connect, on the same server.
+
+Prints a table of medians and the ratios. Usage: .venv/bin/python bench/probe.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tlsbench.lab.certs import make_lab_certs
+from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
+
+MINIMAL_CLIENT = """
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname=sys.argv[1]) as tls:
+        print(tls.version())
+"""
+
+
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    elapsed = (time.perf_counter() - start) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:3])}... failed ({done.returncode}): {done.stderr.strip()[:300]}")
+    return elapsed, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    for tool in ("curl", "openssl"):
+        if not shutil.which(tool):
+            raise SystemExit(f"bench: {tool} is not installed")
+    tlsbench = [sys.executable, "-m", "tlsbench"]
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = make_lab_certs(Path(tmp) / "certs")
+        ca = str(certs.ca_cert)
+        with openssl_server(TlsServerOptions(cert=certs.good)) as server:
+            host, port = "127.0.0.1", server.port
+            target = f"{host}:{port}"
+            runs: dict[str, list[float]] = {k: [] for k in
+                                            ("tlsbench", "python", "curl", "s_client", "tb_tcp", "tb_tls",
+                                             "curl_tcp", "curl_tls")}
+            env = dict(os.environ, NO_COLOR="1")
+            for _ in range(args.rounds):
+                ms, out = timed([*tlsbench, "probe", target, "--cafile", ca, "--json"], env)
+                runs["tlsbench"].append(ms)
+                result = json.loads(out)
+                if not result["ok"]:
+                    raise SystemExit(f"bench: the probe failed: {result['findings']}")
+                stages = {s["name"]: s for s in result["stages"]}
+                runs["tb_tcp"].append(stages["tcp"]["duration_ms"])
+                runs["tb_tls"].append(stages["tls"]["duration_ms"])
+
+                ms, _ = timed([sys.executable, "-c", MINIMAL_CLIENT, host, str(port), ca])
+                runs["python"].append(ms)
+
+                ms, out = timed(["curl", "-s", "-o", "/dev/null", "--cacert", ca,
+                                 "-w", "%{time_connect} %{time_appconnect}", f"https://{target}/"])
+                runs["curl"].append(ms)
+                connect, appconnect = (float(x) * 1000 for x in out.split())
+                runs["curl_tcp"].append(connect)
+                runs["curl_tls"].append(appconnect - connect)
+
+                ms, _ = timed(["openssl", "s_client", "-connect", target, "-CAfile", ca, "-verify_return_error",
+                               "-brief"])
+                runs["s_client"].append(ms)
+
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print(f"{args.rounds} rounds against one local openssl s_server (TLS 1.3, EC P-256), medians:\n")
+    print("| measured | tlsbench | peer | ratio |")
+    print("|---|---|---|---|")
+    rows = [
+        ("whole process vs minimal Python ssl client", "tlsbench", "python"),
+        ("whole process vs curl", "tlsbench", "curl"),
+        ("whole process vs openssl s_client", "tlsbench", "s_client"),
+        ("tcp stage vs curl time_connect", "tb_tcp", "curl_tcp"),
+        ("tls stage vs curl time_appconnect - time_connect", "tb_tls", "curl_tls"),
+    ]
+    for label, mine, peer in rows:
+        print(f"| {label} | {med[mine]:.2f} ms | {med[peer]:.2f} ms | {med[mine] / med[peer]:.2f}x |")
+    spread = {k: (min(v), max(v)) for k, v in runs.items()}
+    print("\nranges (min-max ms): " + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in spread.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""`tlsbench lab [--no-ui]`: start the local lab, save a "lab-..." profile per seed situation,
+and open the workbench on them (or, with --no-ui, print them and wait for Ctrl-C).
+
+Lab ports may change between starts, so the lab rewrites its own "lab-..." profiles each time;
+profiles with other names are never touched. The lab's servers stop when this command ends,
+whether by the workbench closing, Ctrl-C, SIGTERM or a closed terminal.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
+
+PROG = "tlsbench lab"
+EXIT_OK, EXIT_FAILED = 0, 1
+LAB_PREFIX = "lab-"
+
+
+def build_parser() -> QuietParser:
+    parser = QuietParser(prog=PROG, description="Start real servers on loopback that reproduce common "
+                         "TCP, SOCKS and TLS situations, save a profile for each and open the workbench.")
+    parser.add_argument("--no-ui", action="store_true",
+                        help="print the lab's situations and probe commands; keep serving until Ctrl-C")
+    return parser
+
+
+def save_profiles(lab, store=None) -> tuple[list[str], list[str]]:
+    """Save one profile per lab entry; returns (names saved, one-line problems)."""
+    from tlsbench.profiles.model import Profile, ProfileError
+    from tlsbench.profiles.store import ProfileStore
+
+    try:
+        store = store if store is not None else ProfileStore()
+    except (ProfileError, OSError) as exc:
+        return [], [f"profiles not saved: {exc}"]
+    saved, problems = [], []
+    for entry in lab.entries:
+        if not entry.name.startswith(LAB_PREFIX):  # the lab only ever writes its own profiles
+            continue
+        try:
+            store.save(Profile(entry.name, entry.spec, entry.description))
+            saved.append(entry.name)
+        except (ProfileError, OSError) as exc:
+            problems.append(f"profile {entry.name} not saved: {exc}")
+    return saved, problems
+
+
+def describe(lab) -> str:
+    """The lab's situations as text: name, address, what it shows and the probe command."""
+    from tlsbench.lab.lab import probe_command
+
+    width = max(len(e.name) for e in lab.entries)
+    lines = [f"tlsbench lab: {len(lab.entries)} situations on loopback "
+             f"(trust anchor: {lab.certs.ca_cert if lab.certs else '?'})", ""]
+    lines.append(f"{'NAME':<{width}}  ADDRESS  [SERVED BY]")
+    for e in lab.entries:
+        lines.append(f"{e.name:<{width}}  {e.address}  [{e.served_by}]")
+        lines.append(f"{'':<{width}}  {e.description}")
+        lines.append(f"{'':<{width}}  $ {probe_command(e.spec)}")
+    for note in lab.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+@contextmanager
+def _signals_end_the_lab():
+    """SIGTERM and SIGHUP become KeyboardInterrupt, so the servers are stopped on the way out
+    (they run in their own sessions and would otherwise outlive this process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    if any(a in ("-h", "--help") for a in argv):
+        parser.print_help()
+        return EXIT_OK
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return fail_usage(PROG, str(exc))
+
+    from tlsbench.lab.lab import Lab
+    from tlsbench.lab.processes import LabError
+
+    lab = Lab()
+    with _signals_end_the_lab():
+        try:
+            try:
+                lab.start()
+            except LabError as exc:
+                print(f"{PROG}: cannot start the lab: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            except OSError as exc:
+                print(f"{PROG}: cannot start the lab: {exc.strerror or exc}", file=sys.stderr)
+                return EXIT_FAILED
+            saved, problems = save_profiles(lab)
+            for problem in problems:
+                print(f"{PROG}: warning: {problem}", file=sys.stderr)
+            if args.no_ui:
+                print(describe(lab), flush=True)
+                print(f"\nprofiles saved: {', '.join(saved) or 'none'}", flush=True)
+                print("serving; press Ctrl-C to stop", flush=True)
+                threading.Event().wait()  # until Ctrl-C / SIGTERM
+                return EXIT_OK
+            from tlsbench.commands.workbench import run_workbench
+
+            first = saved[0] if saved else None
+            return run_workbench(profile=first, run=False)
+        except KeyboardInterrupt:
+            if args.no_ui:
+                print("\nlab stopped", file=sys.stderr)
+            return EXIT_OK
+        finally:
+            lab.stop()

@@ -1,0 +1,294 @@
+"""Certificates for the local lab and the test suite, made with `cryptography`.
+
+`make_lab_certs(directory)` writes a small PKI as PEM files and returns `LabCerts`, a frozen
+record of paths: a root CA and an intermediate, a good leaf (with a full-chain file and a
+leaf-only file for "missing intermediate"), and one leaf per certificate fault a person meets
+in the wild: expired, not yet valid, wrong host, self-signed, unknown CA, expiring soon; plus a
+client CA with a client certificate and a second good leaf ("alt.test") for SNI tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Iterable, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+KeyType = Literal["ec", "rsa"]
+DEFAULT_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", "www.lab.test", "lab.test")
+ALT_NAME = "alt.test"
+WRONG_HOST_NAME = "wrong.example"
+EXPIRING_SOON_DAYS = 10
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CertFiles:
+    """One issued certificate: `cert` holds the leaf alone, `chain` the leaf followed by the
+    intermediates a server should send, `issuers` only those intermediates (None when there
+    are none; `openssl s_server -cert_chain` wants this one)."""
+
+    cert: Path
+    key: Path
+    chain: Path
+    issuers: Path | None
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LabCerts:
+    directory: Path
+    ca_cert: Path  # the root to trust (cafile) for every leaf issued under the lab CA
+    ca_key: Path
+    intermediate_cert: Path
+    intermediate_key: Path
+    good: CertFiles  # good.cert alone = the "missing intermediate" case
+    alt: CertFiles  # a second good leaf for ALT_NAME only, issued by the root (no intermediate)
+    expired: CertFiles
+    not_yet_valid: CertFiles
+    wrong_host: CertFiles  # SAN only WRONG_HOST_NAME
+    self_signed: CertFiles
+    unknown_ca: CertFiles  # issued by other_ca_cert, which nobody trusts
+    other_ca_cert: Path
+    expiring_soon: CertFiles  # EXPIRING_SOON_DAYS left when made
+    client_ca_cert: Path  # what a server requiring client certificates trusts
+    client: CertFiles  # client certificate (clientAuth) issued by the client CA
+    good_rsa: CertFiles  # like `good` but with an RSA-2048 key
+
+    def all_paths(self) -> list[Path]:
+        out: list[Path] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, CertFiles):
+                out += [p for p in (value.cert, value.key, value.chain, value.issuers) if p]
+            elif isinstance(value, Path) and f.name != "directory":
+                out.append(value)
+        return out
+
+
+# --- building blocks -----------------------------------------------------------------------------
+
+def _new_key(kind: KeyType):
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsbench lab"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _san(names: Iterable[str]) -> x509.SubjectAlternativeName:
+    entries: list[x509.GeneralName] = []
+    for n in names:
+        try:
+            entries.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            entries.append(x509.DNSName(n))
+    return x509.SubjectAlternativeName(entries)
+
+
+class _Issuer:
+    def __init__(self, cert: x509.Certificate, key) -> None:
+        self.cert, self.key = cert, key
+
+
+def _make_ca(common_name: str, parent: _Issuer | None, now: dt.datetime, path_length: int | None) -> _Issuer:
+    key = _new_key("ec")
+    subject = _name(common_name)
+    issuer_name = parent.cert.subject if parent else subject
+    signing_key = parent.key if parent else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        # Wide enough to cover the not-yet-valid leaf, which starts in the future.
+        .not_valid_before(now - 400 * _DAY).not_valid_after(now + 3650 * _DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if parent:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), critical=False)
+    return _Issuer(builder.sign(signing_key, hashes.SHA256()), key)
+
+
+def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.datetime,
+               not_after: dt.datetime, key_type: KeyType = "ec", client: bool = False):
+    names = tuple(names)
+    key = _new_key(key_type)
+    subject = _name(names[0])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if not client:
+        builder = builder.add_extension(_san(names), critical=False)
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    return builder.sign(issuer.key if issuer else key, hashes.SHA256()), key
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+class _Writer:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def ca(self, stem: str, issuer: _Issuer) -> tuple[Path, Path]:
+        return (_write(self.directory / f"{stem}.pem", _pem(issuer.cert)),
+                _write(self.directory / f"{stem}.key", _key_pem(issuer.key), private=True))
+
+    def leaf(self, stem: str, names: tuple[str, ...], cert, key, intermediates: list[x509.Certificate]) -> CertFiles:
+        d = self.directory
+        cert_path = _write(d / f"{stem}.pem", _pem(cert))
+        key_path = _write(d / f"{stem}.key", _key_pem(key), private=True)
+        chain_path = _write(d / f"{stem}.chain.pem", _pem(cert) + b"".join(_pem(c) for c in intermediates))
+        issuers = (_write(d / f"{stem}.issuers.pem", b"".join(_pem(c) for c in intermediates))
+                   if intermediates else None)
+        return CertFiles(cert_path, key_path, chain_path, issuers, names)
+
+
+# --- the factory ---------------------------------------------------------------------------------
+
+def make_lab_certs(directory: str | os.PathLike, names: Iterable[str] = (),
+                   now: dt.datetime | None = None) -> LabCerts:
+    """Write the lab PKI into `directory` (created 0700 if missing) and return its paths.
+
+    `names` are added to the good leaf's SANs beside DEFAULT_NAMES.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    w = _Writer(d)
+    good_names = tuple(dict.fromkeys((*DEFAULT_NAMES, *names)))
+
+    root = _make_ca("tlsbench Lab Root CA", None, now, path_length=1)
+    inter = _make_ca("tlsbench Lab Intermediate CA", root, now, path_length=0)
+    other = _make_ca("tlsbench Other Root CA (untrusted)", None, now, path_length=0)
+    client_ca = _make_ca("tlsbench Lab Client CA", None, now, path_length=0)
+    ca_cert, ca_key = w.ca("ca", root)
+    inter_cert, inter_key = w.ca("intermediate", inter)
+    other_cert, _ = w.ca("other-ca", other)
+    client_ca_cert, _ = w.ca("client-ca", client_ca)
+
+    def issued(stem, leaf_names, start, end, issuer=inter, key_type: KeyType = "ec", chain=None):
+        cert, key = _make_leaf(leaf_names, issuer, start, end, key_type)
+        return w.leaf(stem, tuple(leaf_names), cert, key, [inter.cert] if chain is None else chain)
+
+    year = now + 365 * _DAY
+    good = issued("good", good_names, now - _DAY, year)
+    # Issued by the root itself: `openssl s_server -cert2` cannot send an intermediate.
+    alt = issued("alt", (ALT_NAME,), now - _DAY, year, issuer=root, chain=[])
+    expired = issued("expired", good_names, now - 90 * _DAY, now - 30 * _DAY)
+    not_yet = issued("not-yet-valid", good_names, now + 30 * _DAY, now + 395 * _DAY)
+    wrong = issued("wrong-host", (WRONG_HOST_NAME,), now - _DAY, year)
+    expiring = issued("expiring-soon", good_names, now - 300 * _DAY, now + EXPIRING_SOON_DAYS * _DAY)
+    good_rsa = issued("good-rsa", good_names, now - _DAY, year, key_type="rsa")
+    unknown = issued("unknown-ca", good_names, now - _DAY, year, issuer=other, chain=[])
+    self_signed = issued("self-signed", good_names, now - _DAY, year, issuer=None, chain=[])
+    ccert, ckey = _make_leaf(("lab-client",), client_ca, now - _DAY, year, client=True)
+    client = w.leaf("client", ("lab-client",), ccert, ckey, [])
+
+    return LabCerts(d, ca_cert, ca_key, inter_cert, inter_key, good, alt, expired, not_yet, wrong,
+                    self_signed, unknown, other_cert, expiring, client_ca_cert, client, good_rsa)
+
+
+def load_lab_certs(directory: str | os.PathLike, min_days: float = 3.0,
+                   now: dt.datetime | None = None) -> LabCerts | None:
+    """The LabCerts already in `directory`, or None when a file is missing or stale.
+
+    Stale: the good leaf or the CA ends within 30 days, or the expiring-soon leaf (whose point
+    is to be near its end, not past it) has less than `min_days` left.
+    """
+    d = Path(directory)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    expected = make_paths(d)
+    if not all(p.is_file() for p in expected.all_paths()):
+        return None
+    try:
+        def ends(path: Path) -> dt.datetime:
+            return x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+
+        if min(ends(expected.good.cert), ends(expected.ca_cert)) < now + 30 * _DAY:
+            return None
+        if ends(expected.expiring_soon.cert) < now + dt.timedelta(days=min_days):
+            return None
+        names = x509.load_pem_x509_certificate(expected.good.cert.read_bytes()).extensions \
+            .get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, OSError, x509.ExtensionNotFound):
+        return None
+    good_names = tuple(str(n.value) for n in names)
+    return _with_names(expected, good_names)
+
+
+def ensure_lab_certs(directory: str | os.PathLike, names: Iterable[str] = ()) -> LabCerts:
+    """Reuse the certificates in `directory` when complete, fresh and covering `names`; else remake."""
+    names = tuple(names)
+    current = load_lab_certs(directory)
+    if current is not None and all(n in current.good.names for n in names):
+        return current
+    return make_lab_certs(directory, names)
+
+
+def make_paths(d: Path) -> LabCerts:
+    """The LabCerts that make_lab_certs(d) writes, without touching the disk."""
+    def leaf(stem: str, names: tuple[str, ...], chained: bool = True) -> CertFiles:
+        return CertFiles(d / f"{stem}.pem", d / f"{stem}.key", d / f"{stem}.chain.pem",
+                         d / f"{stem}.issuers.pem" if chained else None, names)
+
+    good = DEFAULT_NAMES
+    return LabCerts(
+        d, d / "ca.pem", d / "ca.key", d / "intermediate.pem", d / "intermediate.key",
+        leaf("good", good), leaf("alt", (ALT_NAME,), False), leaf("expired", good), leaf("not-yet-valid", good),
+        leaf("wrong-host", (WRONG_HOST_NAME,)), leaf("self-signed", good, False),
+        leaf("unknown-ca", good, False), d / "other-ca.pem", leaf("expiring-soon", good),
+        d / "client-ca.pem", leaf("client", ("lab-client",), False), leaf("good-rsa", good))
+
+
+def _with_names(certs: LabCerts, good_names: tuple[str, ...]) -> LabCerts:
+    """Put the good leaf's actual SANs on every leaf made for the same names."""
+    from dataclasses import replace
+
+    changes = {f.name: replace(getattr(certs, f.name), names=good_names) for f in fields(certs)
+               if isinstance(getattr(certs, f.name), CertFiles) and getattr(certs, f.name).names == DEFAULT_NAMES}
+    return replace(certs, **changes)

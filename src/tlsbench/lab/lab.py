@@ -1,0 +1,242 @@
+"""The lab: real servers on loopback that reproduce the seed situations, each described as an
+entry (name, one-line description, and the ConnectionSpec that reproduces it).
+
+Certificates live in `<data dir>/lab/certs` and are remade when missing or stale; runtime files
+(logs, nginx prefix) go to a temporary directory removed by `stop()`. Each server first tries
+its preferred port so profiles stay the same between starts, and takes a free one when busy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
+from tlsbench.lab.certs import LabCerts, ensure_lab_certs
+from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
+from tlsbench.lab.processes import ServerUnavailable, port_is_free, require_binary
+from tlsbench.lab.tiny_servers import BannerServer, PlainHttpServer, SilentServer
+
+LAB_HOST = "localhost"  # the name the seeds connect to; the good certificates carry it
+LOOPBACK = "127.0.0.1"
+SNI_NAME = "www.lab.test"  # exists only in the lab: reached by pinning its address
+PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 41080,
+                   "plaintext": 48080, "banner": 42525, "silent": 44304}
+SILENT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class LabEntry:
+    """One seed situation: `name` is also its profile name ("lab-...")."""
+
+    name: str
+    description: str  # what it reproduces and what to look for
+    spec: ConnectionSpec
+    served_by: str  # the software answering, e.g. "openssl s_server"
+
+    @property
+    def address(self) -> str:
+        text = self.spec.target
+        if self.spec.pin:
+            text += f" (pinned to {self.spec.pin})"
+        if self.spec.proxy:
+            text += f" via {self.spec.proxy.kind} {format_hostport(self.spec.proxy.host, self.spec.proxy.port)}"
+        return text
+
+
+def probe_command(spec: ConnectionSpec) -> str:
+    """The `tlsbench probe` command line that runs `spec`."""
+    from tlsbench.engine.equivalents import tlsbench_command
+
+    return tlsbench_command(spec).command
+
+
+def _localhost_has_ipv6() -> bool:
+    try:
+        infos = socket.getaddrinfo(LAB_HOST, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return any(info[0] == socket.AF_INET6 for info in infos)
+
+
+@dataclass
+class Lab:
+    """Start with `start()` (or `with Lab() as lab:`); `entries` then describe the seeds."""
+
+    data_dir: Path | None = None  # default: tlsbench.locations.data_dir()
+    preferred_ports: dict[str, int] = field(default_factory=lambda: dict(PREFERRED_PORTS))
+    entries: list[LabEntry] = field(default_factory=list, init=False)
+    notes: list[str] = field(default_factory=list, init=False)  # fallbacks taken, one line each
+    certs: LabCerts | None = field(default=None, init=False)
+    _servers: list = field(default_factory=list, init=False, repr=False)
+    _run_dir: Path | None = field(default=None, init=False, repr=False)
+    _twin_v6: bool = field(default=False, init=False, repr=False)
+
+    # --- life cycle ---
+    def start(self) -> "Lab":
+        if self.entries:
+            return self
+        if self.data_dir is None:
+            from tlsbench.locations import data_dir
+
+            self.data_dir = data_dir()
+        require_binary("openssl")  # the one program every TLS seed needs
+        self._run_dir = Path(tempfile.mkdtemp(prefix="tlsbench-lab-"))
+        self._twin_v6 = _localhost_has_ipv6()
+        try:
+            self.certs = ensure_lab_certs(Path(self.data_dir) / "lab" / "certs", names=(SNI_NAME,))
+            self._start_all()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            try:
+                server.stop()
+            except OSError:
+                pass
+        self._servers.clear()
+        self.entries.clear()
+        if self._run_dir is not None:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
+
+    def __enter__(self) -> "Lab":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def entry(self, name: str) -> LabEntry:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+    # --- helpers ---
+    def _keep(self, server):
+        self._servers.append(server)
+        return server
+
+    def _log_dir(self, name: str) -> Path:
+        assert self._run_dir is not None
+        path = self._run_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _tls(self, key: str, options: TlsServerOptions):
+        server = self._keep(openssl_server(options, LOOPBACK, self.preferred_ports.get(key), self._log_dir(key)))
+        if self._twin_v6 and port_is_free("::1", server.port):
+            # "localhost" may resolve to ::1 first: serve the same port there too.
+            try:
+                self._keep(openssl_server(options, "::1", server.port, self._log_dir(key + "-v6")))
+            except (ServerUnavailable, OSError, RuntimeError):
+                pass
+        return server
+
+    def _tiny(self, key: str, make: Callable[..., object]):
+        preferred = self.preferred_ports.get(key, 0)
+        port = preferred if preferred and port_is_free(LOOPBACK, preferred) else 0
+        server = self._keep(make(host=LOOPBACK, port=port))
+        if self._twin_v6:
+            try:
+                self._keep(make(host="::1", port=server.port))
+            except OSError:
+                pass
+        return server
+
+    def _spec(self, port: int, host: str = LAB_HOST, **options) -> ConnectionSpec:
+        return build_spec(format_hostport(host, port), **options)
+
+    def _add(self, name: str, description: str, spec: ConnectionSpec, served_by: str) -> None:
+        self.entries.append(LabEntry(name, description, spec, served_by))
+
+    # --- the seeds ---
+    def _start_all(self) -> None:
+        certs = self.certs
+        assert certs is not None
+        ca = str(certs.ca_cert)
+
+        good = self._tls("good", TlsServerOptions(certs.good))
+        self._add("lab-good-tls",
+                  "A healthy TLS server with its own CA: every stage ok; look at the chain (leaf + "
+                  "intermediate), the negotiated version and your ephemeral port.",
+                  self._spec(good.port, cafile=ca, http=True), "openssl s_server")
+
+        self._start_socks(good.port, ca)
+        self._start_sni(certs, ca)
+
+        plain = self._tiny("plaintext", PlainHttpServer)
+        self._add("lab-plaintext-port",
+                  "TLS spoken to a plain HTTP port: the answer starts with 'HTTP/1.1 400', not a TLS "
+                  "record; look at the first bytes the server sent (use http://, or the TLS port).",
+                  self._spec(plain.port, cafile=ca), "tlsbench plain HTTP server")
+
+        banner = self._tiny("banner", lambda host, port: BannerServer("smtp", host=host, port=port))
+        self._add("lab-smtp-banner",
+                  "TLS spoken to a mail port: the server greets with '220 ... ESMTP' first; the "
+                  "finding suggests STARTTLS or the implicit-TLS port.",
+                  self._spec(banner.port, cafile=ca), "tlsbench SMTP banner server")
+
+        expired = self._tls("expired", TlsServerOptions(certs.expired))
+        self._add("lab-expired",
+                  "A certificate that expired 30 days ago: the chain stage fails with verify code "
+                  "10; look at the leaf's validity dates.",
+                  self._spec(expired.port, cafile=ca, http=True), "openssl s_server")
+
+        silent = self._tiny("silent", SilentServer)
+        self._add("lab-silent",
+                  f"A port that accepts and never answers: tcp succeeds, then the TLS stage waits "
+                  f"for its {SILENT_TIMEOUT:g}s timeout; compare with a refused port.",
+                  self._spec(silent.port, cafile=ca, timeout=SILENT_TIMEOUT), "tlsbench silent server")
+
+    def _start_socks(self, tls_port: int, ca: str) -> None:
+        from tlsbench.lab import socks_servers
+
+        port = self.preferred_ports.get("socks5")
+        try:
+            proxy = self._keep(socks_servers.microsocks(LOOPBACK, port))
+        except ServerUnavailable as exc:
+            self.notes.append(f"{exc}; using pproxy as the SOCKS5 proxy instead")
+            proxy = self._keep(socks_servers.pproxy_socks5(LOOPBACK, port))
+        self._add("lab-socks5-tls",
+                  f"The good TLS server through a real SOCKS5 proxy ({proxy.kind}) with remote DNS: "
+                  "tcp goes to the proxy, the proxy stage shows the name sent and the reply.",
+                  self._spec(tls_port, cafile=ca, http=True, proxy_kind="socks5h", proxy=proxy.address),
+                  f"{proxy.kind} + openssl s_server")
+
+    def _start_sni(self, certs: LabCerts, ca: str) -> None:
+        from tlsbench.lab.nginx_server import nginx_sni_strict
+
+        port = self.preferred_ports.get("sni")
+        try:
+            server = self._keep(nginx_sni_strict(certs.good, (SNI_NAME,), LOOPBACK, port,
+                                                 prefix=self._log_dir("nginx")))
+            served_by, strict_without_sni = "nginx (ssl_reject_handshake)", True
+        except ServerUnavailable as exc:
+            self.notes.append(f"{exc}; the SNI-strict server is openssl s_server -servername_fatal, "
+                              "which rejects a wrong name but serves a handshake without SNI")
+            server = self._tls("sni", TlsServerOptions(certs.good, sni_name=SNI_NAME, sni_cert=certs.good,
+                                                       sni_fatal=True))
+            served_by, strict_without_sni = "openssl s_server -servername_fatal", False
+        self._add("lab-sni-pinned",
+                  f"An SNI-strict server for {SNI_NAME}, a name no DNS knows: pinning 127.0.0.1 (like "
+                  "curl --resolve) keeps the name for SNI and verification, so it works.",
+                  self._spec(server.port, SNI_NAME, pin=LOOPBACK, cafile=ca, http=True), served_by)
+        if strict_without_sni:
+            self._add("lab-sni-missing",
+                      "The same SNI-strict server by IP address: no SNI is sent, the server aborts "
+                      "with an unrecognized_name alert; pin the name instead (see lab-sni-pinned).",
+                      self._spec(server.port, LOOPBACK, cafile=ca, http=True), served_by)
+        else:
+            self._add("lab-sni-missing",
+                      "The same SNI-strict server asked for a name it does not serve: it aborts with "
+                      "an unrecognized_name alert; send the right name (see lab-sni-pinned).",
+                      self._spec(server.port, SNI_NAME, pin=LOOPBACK, sni="unknown.lab.test", cafile=ca),
+                      served_by)

@@ -1,0 +1,237 @@
+"""Starting and stopping the real server programs the lab and the tests rely on.
+
+`ManagedProcess` runs one program in its own process group, waits until its TCP port accepts,
+and stops it (terminate, then kill) — as a context manager too. Every process started here is
+remembered so `stop_all()` (also run at exit) can end what a caller forgot.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+# binary -> Debian package that provides it (named in ServerUnavailable)
+DEBIAN_PACKAGES = {
+    "openssl": "openssl",
+    "nginx": "nginx-light",
+    "microsocks": "microsocks",
+    "danted": "dante-server",
+    "curl": "curl",
+    "socat": "socat",
+}
+_SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+class LabError(RuntimeError):
+    """Base of the lab's errors; the message is one line a person can act on."""
+
+
+class ServerUnavailable(LabError):
+    """A program the lab needs is not installed."""
+
+    def __init__(self, binary: str, package: str | None = None) -> None:
+        self.binary = binary
+        self.package = package or DEBIAN_PACKAGES.get(binary, binary)
+        super().__init__(f"{binary} is not installed (Debian package: {self.package}; "
+                         f"apt-get install {self.package})")
+
+
+class ServerStartError(LabError):
+    """A program started but never accepted on its port, or died first."""
+
+
+def require_binary(name: str, package: str | None = None) -> str:
+    """Full path of `name`, searching PATH and the sbin directories (not on a user's PATH)."""
+    found = shutil.which(name)
+    if found is None:
+        found = shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
+    if found is None:
+        raise ServerUnavailable(name, package)
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel just said is free on `host` (free now; a caller may still lose a race)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        # As the servers themselves do: connections in TIME_WAIT do not make a port busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+_LIVE: set["ManagedProcess"] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+class ManagedProcess:
+    """One server program bound to host:port. Output goes to log files, never to a pipe that
+    could fill up and stall the server."""
+
+    def __init__(self, argv: Sequence[str], *, host: str, port: int, name: str | None = None,
+                 cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None,
+                 ready_timeout: float = 10.0, log_dir: str | os.PathLike | None = None,
+                 ready_check: Callable[[], bool] | None = None) -> None:
+        self.argv = [str(a) for a in argv]
+        self.host, self.port = host, port
+        self.name = name or Path(self.argv[0]).name
+        self.cwd, self.env = cwd, env
+        self.ready_timeout = ready_timeout
+        self._ready_check = ready_check
+        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix=f"tlsbench-{self.name}-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.stdout_path = self.log_dir / f"{self.name}.stdout"
+        self.stderr_path = self.log_dir / f"{self.name}.stderr"
+        self.proc: subprocess.Popen | None = None
+
+    # --- life cycle ---
+    def start(self) -> "ManagedProcess":
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            # Own session: stopping the group also ends workers the program forked (nginx, danted).
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         cwd=self.cwd, env=self.env, start_new_session=True)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        check = self._ready_check or (lambda: port_accepts(self.host, self.port))
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServerStartError(f"{self.name} exited with code {self.proc.returncode} before "
+                                       f"accepting on {self.address}: {self.stderr_tail()}")
+            if check():
+                return
+            if time.monotonic() >= deadline:
+                raise ServerStartError(f"{self.name} did not accept on {self.address} within "
+                                       f"{self.ready_timeout:g}s: {self.stderr_tail()}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            # The leader first: nginx and danted then end and reap their own workers.
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                proc.wait(timeout)
+        if proc is not None:
+            # Workers left in the group after the leader exited (nginx/danted children).
+            self._signal(signal.SIGKILL)
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+
+    def _signal(self, sig: int) -> None:
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, sig)  # the group id is the pid: start_new_session=True
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> "ManagedProcess":
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- looking at it ---
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stdout_text(self) -> str:
+        try:
+            return self.stdout_path.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        text = (self.stderr_text().strip() or self.stdout_text().strip())
+        tail = " | ".join(text.splitlines()[-lines:])
+        return tail or "(no output)"
+
+    def __repr__(self) -> str:
+        return f"<ManagedProcess {self.name} {self.address} pid={self.pid}>"
+
+
+def start_on_free_port(make: Callable[[int], ManagedProcess], host: str = "127.0.0.1",
+                       preferred: int | None = None, attempts: int = 4) -> ManagedProcess:
+    """Start `make(port)` on `preferred` when free, else on a free port; retry when the port was
+    taken between choosing it and the program binding it."""
+    last: Exception | None = None
+    for i in range(attempts):
+        port = preferred if (i == 0 and preferred and port_is_free(host, preferred)) else free_port(host)
+        proc = make(port)
+        try:
+            return proc.start()
+        except ServerStartError as exc:
+            last = exc
+            if "in use" not in str(exc).lower():
+                raise
+    raise ServerStartError(f"no free port found after {attempts} attempts: {last}")
+
+
+def live_processes() -> list[ManagedProcess]:
+    with _LIVE_LOCK:
+        return list(_LIVE)
+
+
+def stop_all() -> None:
+    """Stop every process started here and not yet stopped."""
+    for proc in live_processes():
+        proc.stop()
+
+
+atexit.register(stop_all)
