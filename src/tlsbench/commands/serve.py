@@ -1,0 +1,234 @@
+"""`tlsbench serve`: a listener that shows what clients really send, one line per event.
+
+    tlsbench serve --port 8443 --tls --http
+    tlsbench serve --port 0 --backlog 4 --pause-accept --json
+
+Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM), 2 for bad input — a port out of range,
+a bind address that is not an IP address, a port already in use (the port is the user's
+choice, so it is reported like any other bad input), missing certificate/key files or a key
+that does not match the certificate. While it runs, Enter (on a terminal) or SIGUSR1 toggles
+pausing the accept loop.
+
+Why `--http` sends a status line: a reply without one is HTTP/0.9 style, the body alone. An
+HTTP/1.x client reads the first bytes of the answer as "HTTP/1.1 200 OK"; when they are
+instead the body itself, the client has no status code, no headers and no Content-Length, so it
+cannot tell a success from an error page, what the content type is, or where the response
+ends. Browsers either refuse it outright (Chrome and Firefox no longer accept HTTP/0.9 on
+ports other than 80, and never inside TLS), show it as a download or as plain text, or wait
+until the connection closes to decide the body is complete; curl says "Received HTTP/0.9 when
+not allowed". `--http` therefore answers with a complete HTTP/1.1 response: a status line,
+Content-Type, a Content-Length that matches the body, and `Connection: close`, so every client
+knows exactly where the answer ends.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+from tlsbench.commands.arguments import QuietParser, UsageError
+from tlsbench.engine.errors import InputError
+from tlsbench.engine.listener import certstore
+from tlsbench.engine.listener.config import ListenerConfig
+from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHelloSeen, Closed, DataReceived,
+                                             HandshakeDone, ListenerError, ListenerEvent, Listening, PauseChanged,
+                                             QueueChanged, Stopped)
+from tlsbench.engine.visible import visible, visible_bytes
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def build_parser() -> QuietParser:
+    p = QuietParser(prog="tlsbench serve", description="A listener that shows what clients really send.")
+    p.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, metavar="N", help="port; 0 picks a free one (default)")
+    p.add_argument("--backlog", type=int, default=16, metavar="N", help="listen() backlog (default 16)")
+    p.add_argument("--tls", action="store_true", help="speak TLS (self-signed certificate unless --cert)")
+    p.add_argument("--cert", metavar="FILE", help="server certificate (PEM; may hold the key too)")
+    p.add_argument("--key", metavar="FILE", help="server private key (PEM)")
+    p.add_argument("--name", action="append", default=[], metavar="NAME",
+                   help="extra name for the self-signed certificate (repeatable)")
+    p.add_argument("--alpn", metavar="LIST", help="ALPN protocols to accept, e.g. h2,http/1.1")
+    p.add_argument("--require-client-cert", action="store_true", help="ask for and verify a client certificate")
+    p.add_argument("--client-ca", metavar="FILE", help="CA that signs accepted client certificates")
+    answer = p.add_mutually_exclusive_group()
+    answer.add_argument("--reply", metavar="TEXT", help="answer TEXT (\\r\\n escapes allowed) and close")
+    answer.add_argument("--http", action="store_true", help="answer a minimal HTTP/1.1 200 response and close")
+    p.add_argument("--pause-accept", action="store_true", help="start without accepting: watch the queue fill")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, each with an 'event' field")
+    p.add_argument("--client-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="cut off a client silent this long (default 10)")
+    p.add_argument("--max-clients", type=int, metavar="N", help="serve at most N clients at once")
+    return p
+
+
+def config_from_args(args) -> ListenerConfig:
+    alpn = tuple(a.strip() for a in args.alpn.split(",")) if args.alpn else ()
+    if args.reply is not None:
+        mode, text = "text", args.reply.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+    elif args.http:
+        mode, text = "http", ""
+    else:
+        mode, text = "echo", ""
+    if (args.cert or args.key or args.name or args.alpn or args.require_client_cert) and not args.tls:
+        raise InputError("--cert, --key, --name, --alpn and --require-client-cert need --tls")
+    return ListenerConfig(bind=args.bind, port=args.port, backlog=args.backlog, tls=args.tls, cert=args.cert,
+                          key=args.key, names=tuple(args.name), alpn=alpn,
+                          require_client_cert=args.require_client_cert, client_ca=args.client_ca,
+                          reply_mode=mode, reply_text=text, pause_accept=args.pause_accept,
+                          client_timeout=args.client_timeout, max_clients=args.max_clients)
+
+
+def _evidence(event: ClientFinding) -> str:
+    return "; ".join(f"{e.label}: {visible(e.value, keep_newlines=False)}" for e in event.finding.evidence)
+
+
+def describe(event: ListenerEvent) -> str:
+    """One human line per event; untrusted text made visible (--json carries the explanations)."""
+    tag = f"#{getattr(event, 'client_id', '')} " if getattr(event, "client_id", None) is not None else ""
+    if isinstance(event, Listening):
+        cap = f", somaxconn {event.somaxconn}" if event.somaxconn is not None else ""
+        return (f"listening on {_hostport(event.address, event.port)} ({'TLS' if event.tls else 'plain TCP'}); "
+                f"backlog asked {event.backlog}, effective {event.effective_backlog}{cap}"
+                + ("; accepting is PAUSED" if event.paused else ""))
+    if isinstance(event, QueueChanged):
+        return (f"accept queue {event.length} / {event.backlog} waiting"
+                + (" (paused: not accepting)" if event.paused else ""))
+    if isinstance(event, PauseChanged):
+        return "accepting paused: new connections wait in the queue" if event.paused else "accepting resumed"
+    if isinstance(event, Accepted):
+        return (f"{tag}accepted {_hostport(event.peer_address, event.peer_port)} "
+                f"(client's ephemeral port {event.peer_port}) on {_hostport(event.local_address, event.local_port)}")
+    if isinstance(event, ClientHelloSeen):
+        sni = visible(event.sni, keep_newlines=False) if event.sni is not None else "(none)"
+        alpn = visible(",".join(event.alpn), keep_newlines=False) or "(none)"
+        cut = "" if event.complete else " (cut short)"
+        return (f"{tag}ClientHello: SNI {sni}, ALPN {alpn}, versions {', '.join(event.versions)}, "
+                f"{event.cipher_count} cipher suites{cut}")
+    if isinstance(event, HandshakeDone):
+        if event.ok:
+            extra = f", client cert {visible(event.client_cert_subject)}" if event.client_cert_subject else ""
+            return (f"{tag}handshake ok: {event.version} {event.cipher}, ALPN {event.alpn or '(none)'}, "
+                    f"{event.duration_ms:.1f} ms{extra}")
+        alert = f" (client sent alert {event.alert})" if event.alert else ""
+        return f"{tag}handshake failed after {event.duration_ms:.1f} ms: {visible(event.failure or '')}{alert}"
+    if isinstance(event, DataReceived):
+        shown = visible_bytes(event.data[:160])
+        more = "…" if len(event.data) > 160 or event.truncated else ""
+        return f"{tag}first bytes ({len(event.data)}{'+' if event.truncated else ''}): {shown}{more}"
+    if isinstance(event, ClientFinding):
+        f = event.finding
+        evidence = f" [{_evidence(event)}]" if f.evidence else ""
+        return f"{tag}{f.severity}: {f.code}: {f.title} -> {f.suggestion}{evidence}"
+    if isinstance(event, Closed):
+        return (f"{tag}closed after {event.duration_ms:.1f} ms: {event.bytes_received} bytes in, "
+                f"{event.bytes_sent} out ({visible(event.reason)})")
+    if isinstance(event, Stopped):
+        return f"stopped; {event.clients_served} clients served"
+    if isinstance(event, ListenerError):
+        return f"{tag}error: {visible(event.message)}"
+    return str(event)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Printer:
+    """Writes events to stdout (called from the listener's threads, one at a time)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.broken = threading.Event()
+        self.lock = threading.Lock()  # the main thread prints too: keep lines whole
+
+    def __call__(self, event) -> None:
+        self.write(json.dumps(event.to_dict()) if self.as_json else describe(event))
+
+    def write(self, text: str) -> None:
+        if self.broken.is_set():
+            return
+        with self.lock:
+            try:
+                print(text, flush=True)
+            except (BrokenPipeError, OSError):
+                self.broken.set()
+
+
+def _print_certificate(info: certstore.CertInfo, port: int, printer: "Printer") -> None:
+    if printer.as_json:
+        printer.write(json.dumps({"event": "certificate", **info.to_dict()}))
+        return
+    state = "generated" if info.generated else "reusing"
+    lines = [f"{state} the self-signed certificate {info.cert_path}",
+             f"  SHA-256 {info.fingerprint}; names {', '.join(info.names)}", "  to trust it:"]
+    lines += [f"    {hint}" for hint in certstore.trust_hints(info, "127.0.0.1", port)]
+    printer.write("\n".join(lines))
+
+
+def main(argv: list[str]) -> int:
+    from tlsbench.engine.listener.server import Listener
+
+    if any(a in ("-h", "--help") for a in argv):
+        build_parser().print_help()
+        return EXIT_OK
+    try:
+        args = build_parser().parse_args(argv)
+        config = config_from_args(args)
+        printer = Printer(args.json)
+        listener = Listener(config, on_event=printer)
+        _install_signals(listener)  # before start: a SIGUSR1 must never meet the default (fatal) action
+        listener.start()
+    except UsageError as exc:
+        print(f"tlsbench serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputError as exc:
+        print(f"tlsbench serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not listener.config.is_loopback():
+        print(f"note: binding {listener.config.bind} is an explicit choice: "
+              "other machines may reach this listener", file=sys.stderr)
+    if config.port == 0 and not args.json:
+        printer.write(f"port 0 asked: the kernel picked port {listener.port}")
+    if listener.cert_info is not None:
+        _print_certificate(listener.cert_info, listener.port, printer)
+    return _run_until_stopped(listener, printer)
+
+
+def _install_signals(listener) -> None:
+    def toggle(*_):
+        listener.toggle_pause()
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, toggle)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _run_until_stopped(listener, printer: Printer) -> int:
+    if sys.stdin is not None and sys.stdin.isatty():
+        threading.Thread(target=_toggle_on_enter, args=(lambda: listener.toggle_pause(),), daemon=True).start()
+    try:
+        while not listener.wait(0.2) and not printer.broken.is_set():
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            listener.stop()
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+def _toggle_on_enter(toggle) -> None:
+    try:
+        for _line in sys.stdin:
+            toggle()
+    except (OSError, ValueError):
+        pass

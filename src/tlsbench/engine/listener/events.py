@@ -1,0 +1,159 @@
+"""Typed, immutable events the listener emits; each has `to_dict()` with an "event" field.
+
+Times are milliseconds since the listener started (monotonic clock). Text that came from a
+client (SNI, ALPN names, bytes) is kept as received; front-ends make it visible on display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Union
+
+from tlsbench.engine.findings import Finding
+
+
+@dataclass(frozen=True)
+class Listening:
+    address: str
+    port: int
+    backlog: int  # what was asked
+    effective_backlog: int | None  # what the kernel applies (TCP_INFO tcpi_sacked)
+    somaxconn: int | None
+    tls: bool
+    paused: bool = False
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "listening", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class QueueChanged:
+    """The kernel's accept queue for the listening socket changed length."""
+
+    length: int
+    backlog: int | None
+    paused: bool = False
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "queue", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class PauseChanged:
+    paused: bool
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "paused" if self.paused else "resumed", "at_ms": self.at_ms}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    client_id: int
+    peer_address: str
+    peer_port: int  # the client's ephemeral port
+    local_address: str
+    local_port: int
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "accepted", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ClientHelloSeen:
+    client_id: int
+    sni: str | None
+    alpn: tuple[str, ...]
+    versions: tuple[str, ...]  # offered, e.g. ("TLS 1.3", "TLS 1.2")
+    cipher_count: int
+    legacy_version: str = ""
+    complete: bool = True  # False when the ClientHello was cut short
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["alpn"], d["versions"] = list(self.alpn), list(self.versions)
+        return {"event": "client-hello", **d}
+
+
+@dataclass(frozen=True)
+class HandshakeDone:
+    client_id: int
+    ok: bool
+    version: str | None = None
+    cipher: str | None = None
+    alpn: str | None = None
+    duration_ms: float = 0.0
+    failure: str | None = None  # what went wrong, in words
+    alert: str | None = None  # the alert the client sent, e.g. "unknown_ca"
+    client_cert_subject: str | None = None
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "handshake", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class DataReceived:
+    """The first bytes a client sent (application data after TLS, or raw on a plain port)."""
+
+    client_id: int
+    data: bytes = field(repr=False)
+    truncated: bool = False  # more arrived than is kept here
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "data", "client_id": self.client_id, "length": len(self.data),
+                "hex": self.data.hex(), "text": self.data.decode("latin-1"),
+                "truncated": self.truncated, "at_ms": self.at_ms}
+
+
+@dataclass(frozen=True)
+class ClientFinding:
+    client_id: int | None
+    finding: Finding
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "finding", "client_id": self.client_id, **self.finding.to_dict(), "at_ms": self.at_ms}
+
+
+@dataclass(frozen=True)
+class Closed:
+    client_id: int
+    bytes_received: int
+    bytes_sent: int
+    duration_ms: float
+    reason: str = ""  # e.g. "client closed", "timed out after 10 s", "input cap reached"
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "closed", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Stopped:
+    clients_served: int
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "stopped", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ListenerError:
+    """Something went wrong on the listener's side (not a client's doing)."""
+
+    message: str
+    client_id: int | None = None
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "error", **asdict(self)}
+
+
+ListenerEvent = Union[Listening, QueueChanged, PauseChanged, Accepted, ClientHelloSeen, HandshakeDone,
+                      DataReceived, ClientFinding, Closed, Stopped, ListenerError]

@@ -1,0 +1,74 @@
+"""The details of one client: its ClientHello, its first bytes (hex and text), its findings."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tlsbench.engine.visible import hexdump, visible, visible_bytes
+from tlsbench.tui.listener.records import ClientRecord
+
+
+def render_record(record: ClientRecord) -> Text:
+    """All of it as one Text: client text is appended as data, never parsed as markup."""
+    out = Text()
+
+    def line(label: str, value: str = "", style: str = "") -> None:
+        out.append(f"{label:<16}", style="bold")
+        out.append(visible(value, keep_newlines=False), style=style)
+        out.append("\n")
+
+    line("client", f"#{record.client_id} from {record.peer_address} port {record.peer_port} to {record.local}")
+    line("protocol", record.protocol)
+    line("result", record.result)
+    if record.hello is not None:
+        h = record.hello
+        out.append("\nClientHello\n", style="bold underline")
+        line("  SNI", h.sni if h.sni is not None else "(none)")
+        line("  ALPN offered", ", ".join(h.alpn) or "(none)")
+        line("  versions", ", ".join(h.versions))
+        line("  cipher suites", str(h.cipher_count))
+        if not h.complete:
+            line("  note", "the ClientHello was cut short")
+    hs = record.handshake
+    if hs is not None:
+        out.append("\nHandshake\n", style="bold underline")
+        if hs.ok:
+            line("  result", f"{hs.version} {hs.cipher}, ALPN {hs.alpn or '(none)'}, {hs.duration_ms:.1f} ms")
+        else:
+            line("  failed", hs.failure or "", style="red")
+            if hs.alert:
+                line("  client alert", hs.alert, style="red")
+    if record.data is not None:
+        data = record.data.data
+        out.append(f"\nFirst bytes ({len(data)}{'+' if record.data.truncated else ''})\n", style="bold underline")
+        out.append(hexdump(data[:512], width=8) + "\n")
+        out.append("text: ", style="bold")
+        out.append(visible_bytes(data[:512]) + "\n")
+    for item in record.findings:
+        f = item.finding
+        out.append(f"\n[{f.severity}] {f.code}\n", style="bold red" if f.severity == "error" else "bold yellow")
+        out.append(visible(f.title) + "\n", style="bold")
+        out.append(visible(f.explanation) + "\n")
+        out.append("-> " + visible(f.suggestion) + "\n", style="green")
+        for e in f.evidence:
+            line(f"  {e.label}", e.value, style="dim")
+    if record.closed is not None:
+        c = record.closed
+        out.append("\n")
+        line("closed", f"after {c.duration_ms:.1f} ms, {c.bytes_received} bytes in, {c.bytes_sent} out")
+    return out
+
+
+class ClientDetails(VerticalScroll):
+    DEFAULT_CSS = """
+    ClientDetails { width: 1fr; border: round $primary; padding: 0 1; }
+    """
+
+    def compose(self):
+        yield Static(Text("Select a client to see what it sent."), id="details-body")
+
+    def show(self, record: ClientRecord | None) -> None:
+        body = self.query_one("#details-body", Static)
+        body.update(render_record(record) if record else Text("Select a client to see what it sent."))

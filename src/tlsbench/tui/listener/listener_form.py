@@ -1,0 +1,79 @@
+"""The Listener view's form: bind, port, backlog, TLS, reply mode, client certificate."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Switch
+
+from tlsbench.engine.errors import InputError
+from tlsbench.engine.listener.config import ListenerConfig, checked
+
+REPLY_MODES = [("echo", "echo"), ("HTTP/1.1 200", "http"), ("reply text", "text")]
+
+
+def _number(text: str, what: str, field: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a number", field=field) from None
+
+
+class ListenerForm(Widget):
+    DEFAULT_CSS = """
+    ListenerForm { height: auto; width: 1fr; layout: vertical; }
+    ListenerForm Horizontal { height: auto; }
+    ListenerForm Label { padding: 1 1 0 1; width: auto; }
+    ListenerForm #bind { width: 20; }
+    ListenerForm #port, ListenerForm #backlog { width: 10; }
+    ListenerForm #reply-mode { width: 22; }
+    ListenerForm #reply-text, ListenerForm #client-ca { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(Text("bind"))
+            yield Input("127.0.0.1", id="bind", tooltip="address to listen on; loopback unless you choose otherwise")
+            yield Label(Text("port"))
+            yield Input("0", id="port", type="integer", tooltip="0 picks a free port")
+            yield Label(Text("backlog"))
+            yield Input("16", id="backlog", type="integer")
+            yield Label(Text("TLS"))
+            yield Switch(value=True, id="tls")
+        with Horizontal():
+            yield Label(Text("answer"))
+            yield Select(REPLY_MODES, value="http", allow_blank=False, id="reply-mode")
+            yield Input("", placeholder="reply text", id="reply-text")
+        with Horizontal():
+            yield Label(Text("client cert required"))
+            yield Switch(value=False, id="client-cert")
+            yield Input("", placeholder="client CA file (PEM)", id="client-ca")
+
+    def set_values(self, **values) -> None:
+        """Fill fields by id (bind, port, backlog, tls, reply_mode, reply_text, client_cert, client_ca)."""
+        for name, value in values.items():
+            widget = self.query_one(f"#{name.replace('_', '-')}")
+            widget.value = value
+
+    def config(self) -> ListenerConfig:
+        """The listener config the form describes; InputError (one line) when a field is wrong."""
+        value = lambda wid: self.query_one(f"#{wid}").value  # noqa: E731
+        mode = value("reply-mode")
+        client_cert = bool(value("client-cert"))
+        return checked(ListenerConfig(
+            bind=value("bind").strip() or "127.0.0.1",
+            port=_number(value("port") or "0", "port", "port"),
+            backlog=_number(value("backlog") or "16", "backlog", "backlog"),
+            tls=bool(value("tls")),
+            reply_mode=mode if mode in ("echo", "http", "text") else "echo",
+            reply_text=value("reply-text"),
+            require_client_cert=client_cert,
+            client_ca=(value("client-ca").strip() or None) if client_cert else None,
+        ))
+
+    def set_locked(self, locked: bool) -> None:
+        """While a listener runs its settings cannot change."""
+        for widget in self.query("Input, Switch, Select"):
+            widget.disabled = locked
