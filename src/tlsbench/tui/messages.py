@@ -1,0 +1,23 @@
+"""Messages the run worker posts to the UI thread (the worker never touches widgets)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class EngineEvent(Message):
+    """One engine event of run `run_id`, delivered on the UI thread."""
+
+    def __init__(self, run_id: int, event) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.event = event
+
+
+class RunCrashed(Message):
+    """The run ended with an unexpected exception (shown as a finding-like error line)."""
+
+    def __init__(self, run_id: int, error: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.error = error

@@ -1,0 +1,34 @@
+"""Turn untrusted strings into Rich `Text` that is never parsed as markup and shows control characters.
+
+Every string that came from the network or from a file (certificate fields, banners, proxy replies,
+error messages, profile names) goes through `data()` before it reaches a widget.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tlsbench.engine.visible import visible
+
+
+def data(value: object, style: str = "", *, keep_newlines: bool = True) -> Text:
+    """Literal text with control characters made visible; never markup."""
+    return Text(visible("" if value is None else str(value), keep_newlines=keep_newlines), style=style)
+
+
+def line(*parts: tuple[object, str] | str | Text) -> Text:
+    """Assemble a line from (untrusted value, style) pairs, fixed strings and Text pieces."""
+    out = Text()
+    for part in parts:
+        if isinstance(part, Text):
+            out.append_text(part)
+        elif isinstance(part, tuple):
+            out.append_text(data(part[0], part[1]))
+        else:
+            out.append(part)  # a fixed string written here, appended literally
+    return out
+
+
+def field(label: str, value: object, value_style: str = "", width: int = 14) -> Text:
+    """'label  value' with the label dimmed and the value literal."""
+    return line((f"{label:<{width}}", "dim"), (value, value_style))

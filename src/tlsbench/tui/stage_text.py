@@ -1,0 +1,157 @@
+"""What a waterfall row shows when expanded: a stage's detail record rendered as literal Text."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tlsbench.engine.details import AppDetail, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
+from tlsbench.engine.visible import hexdump
+from tlsbench.tui.safe_text import data, field, line
+
+ARROWS = {"sent": ("→", "cyan"), "received": ("←", "magenta")}
+
+
+def _join(lines: list[Text]) -> Text:
+    return Text("\n").join(lines)
+
+
+def message_line(at_ms: float, direction: str, name: str, version: str, length: int) -> Text:
+    """One handshake message: '+  3.210 ms  → ClientHello  TLS 1.3  517 B'."""
+    arrow, style = ARROWS.get(direction, ("·", ""))
+    return line((f"+{at_ms:9.3f} ms  ", "dim"), (f"{arrow} ", f"bold {style}"),
+                (f"{name:<24}", style), (f"{version:<9}", "dim"), (f"{length} B", "dim"))
+
+
+def first_bytes(hex_text: str | None, text: str | None, width: int = 16) -> list[Text]:
+    """A hex dump and the visible text of bytes the peer sent that were not what was expected."""
+    out: list[Text] = []
+    if hex_text:
+        try:
+            raw = bytes.fromhex(hex_text.replace(":", " "))
+        except ValueError:
+            raw = b""
+        out.append(Text("first bytes from the peer:", style="bold"))
+        out.append(data(hexdump(raw, width) if raw else hex_text, "yellow"))
+    if text:
+        out.append(line(("as text: ", "dim"), (text, "yellow")))
+    return out
+
+
+def _resolve(d: ResolveDetail) -> list[Text]:
+    rows = [field("looked up", f"{d.name} ({d.role})")]
+    if d.pinned:
+        rows.append(field("pinned", "DNS replaced by the pinned address"))
+    if d.skipped_reason:
+        rows.append(field("skipped", d.skipped_reason))
+    for i, addr in enumerate(d.addresses):
+        mark = "  ← chosen" if addr == d.chosen else ""
+        rows.append(field("address" if i == 0 else "", f"{addr}{mark}"))
+    if d.family:
+        rows.append(field("family", d.family))
+    if d.error:
+        rows.append(field("error", d.error, "red"))
+    return rows
+
+
+def _tcp(d: TcpDetail) -> list[Text]:
+    rows = [field("peer", f"{d.peer_address} port {d.peer_port} ({d.role})")]
+    if d.local_address:
+        rows.append(field("local", f"{d.local_address} port {d.local_port}"))
+    if d.family:
+        rows.append(field("family", d.family))
+    for i, attempt in enumerate(d.attempts):
+        rows.append(field("tried" if i == 0 else "", attempt))
+    if d.error:
+        rows.append(field("error", f"{d.errno_name or ''} {d.error}".strip(), "red"))
+    return rows
+
+
+def _proxy(d: ProxyDetail) -> list[Text]:
+    rows = [field("proxy", f"{d.kind} at {d.proxy}"),
+            field("auth", d.auth + (f" (proxy chose {d.auth_method})" if d.auth_method else "")),
+            line(("request".ljust(14), "dim"), ("→ ", "bold cyan"),
+                 (f"CONNECT {d.requested} as {d.address_type}", ""))]
+    if d.reply_code is not None or d.reply_meaning:
+        ok = d.error is None
+        rows.append(line(("reply".ljust(14), "dim"), ("← ", "bold magenta"),
+                         (f"{d.reply_code} {d.reply_meaning or ''}".strip(), "green" if ok else "red")))
+    if d.bound_address:
+        rows.append(field("bound", d.bound_address))
+    if d.error:
+        rows.append(field("error", d.error, "red"))
+    return rows
+
+
+def _tls(d: TlsDetail, messages, width: int) -> list[Text]:
+    rows = [field("SNI", d.sni if d.sni_sent else "(none sent)")]
+    if d.version:
+        rows.append(field("version", d.version))
+    if d.cipher:
+        rows.append(field("cipher", f"{d.cipher} ({d.cipher_bits} bits)" if d.cipher_bits else d.cipher))
+    if d.alpn_offered or d.alpn:
+        rows.append(field("ALPN", f"offered {', '.join(d.alpn_offered) or '-'}; chosen {d.alpn or '-'}"))
+    rows.append(field("verify", d.verify + ("" if d.verified is None else (" — ok" if d.verified else " — failed"))))
+    if d.alert:
+        rows.append(field("alert", f"{d.alert} ({d.alert_direction or '?'})", "red"))
+    if d.verify_code is not None:
+        rows.append(field("verify error", f"{d.verify_code}: {d.verify_message or ''}", "red"))
+    if d.error:
+        rows.append(field("error", f"{d.error_reason or ''} {d.error}".strip(), "red"))
+    rows.append(field("bytes", f"{d.bytes_sent} sent, {d.bytes_received} received"))
+    rows.extend(first_bytes(d.first_bytes_hex, d.first_bytes_text, width))
+    if messages:
+        rows.append(Text("handshake messages:", style="bold"))
+        rows.extend(message_line(m.at_ms, m.direction, m.name, m.version, m.length) for m in messages)
+    return rows
+
+
+def _chain(d: ChainDetail) -> list[Text]:
+    verified = {True: ("verified", "green"), False: ("NOT verified", "red"), None: ("not checked", "yellow")}
+    word, style = verified[d.verified]
+    rows = [line(("chain".ljust(14), "dim"), (f"{len(d.certificates)} certificate(s), ", ""), (word, style)),
+            field("trust", d.trust_source)]
+    if d.verify_code is not None:
+        rows.append(field("verify error", f"{d.verify_code}: {d.verify_message or ''}", "red"))
+    if d.hostname is not None:
+        match = {True: "matches", False: "does NOT match", None: "not checked"}[d.hostname_match]
+        rows.append(field("hostname", f"{d.hostname} {match} the leaf", "red" if d.hostname_match is False else ""))
+    rows.append(Text("see the Certificate chain panel for each certificate", style="dim italic"))
+    return rows
+
+
+def _app(d: AppDetail, width: int) -> list[Text]:
+    rows = [line(("sent".ljust(14), "dim"), ("→ ", "bold cyan"), (d.request, ""))]
+    if d.status_line:
+        rows.append(line(("reply".ljust(14), "dim"), ("← ", "bold magenta"), (d.status_line, "")))
+    if d.ttfb_ms is not None:
+        rows.append(field("first byte", f"{d.ttfb_ms:.1f} ms after the request"))
+    rows.append(field("received", f"{d.bytes_received} B"))
+    rows.extend(first_bytes(d.first_bytes_hex, d.first_bytes_text, width))
+    if d.error:
+        rows.append(field("error", d.error, "red"))
+    return rows
+
+
+def detail_text(detail, messages=(), columns: int = 100) -> Text:
+    """Render any stage detail; unknown or missing details give a short note.
+
+    `columns` is the room available: hex dumps show 16 bytes a line when they fit, else 8.
+    """
+    width = 16 if columns >= 76 else 8
+    if isinstance(detail, ResolveDetail):
+        rows = _resolve(detail)
+    elif isinstance(detail, TcpDetail):
+        rows = _tcp(detail)
+    elif isinstance(detail, ProxyDetail):
+        rows = _proxy(detail)
+    elif isinstance(detail, TlsDetail):
+        rows = _tls(detail, messages, width)
+    elif isinstance(detail, ChainDetail):
+        rows = _chain(detail)
+    elif isinstance(detail, AppDetail):
+        rows = _app(detail, width)
+    else:
+        rows = [Text("no details recorded", style="dim")]
+        if messages:
+            rows.extend(message_line(m.at_ms, m.direction, m.name, m.version, m.length) for m in messages)
+    return _join(rows)

@@ -1,0 +1,73 @@
+"""Findings: the diagnosis, errors first, at the top of the results so it is seen first."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tlsbench.engine.findings import sort_findings
+from tlsbench.tui.safe_text import data, line
+
+ICONS = {"error": ("✘ ERROR", "bold white on red"), "warning": ("▲ WARNING", "bold black on yellow"),
+         "info": ("ℹ INFO", "bold white on blue")}
+
+
+def finding_text(f) -> Text:
+    icon, style = ICONS.get(f.severity, ("·", ""))
+    out = line((f" {icon} ", style), ("  ", ""), (f.title, "bold"), (f"  [{f.code}]", "dim"))
+    if f.stage:
+        out.append(f"  stage: {f.stage}", style="dim")
+    out.append("\n")
+    out.append_text(data(f.explanation))
+    if f.suggestion:
+        out.append("\n")
+        out.append_text(line(("→ try: ", "bold cyan"), (f.suggestion, "cyan")))
+    for ev in f.evidence:
+        out.append("\n")
+        out.append_text(line(("  evidence ", "dim"), (f"{ev.label}: ", "dim bold"), (ev.value, "yellow")))
+    return out
+
+
+class FindingsPanel(Static):
+    """All findings of the run; class -error / -warning / -ok colours the border."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(Text("Findings appear here after a run.", style="dim"), id=id)
+        self.findings: list = []
+
+    def on_mount(self) -> None:
+        self.border_title = "Findings"
+
+    def _state(self, name: str | None) -> None:
+        for cls in ("-error", "-warning", "-ok", "-empty"):
+            self.set_class(cls == name, cls)
+
+    def clear_findings(self) -> None:
+        self.findings = []
+        self._state("-empty")
+        self.update(Text("running…", style="dim"))
+
+    def add_finding(self, finding) -> None:
+        if finding not in self.findings:
+            self.findings.append(finding)
+        self._render_all(final=False)
+
+    def show_findings(self, findings, ok: bool) -> None:
+        self.findings = list(findings)
+        self._render_all(final=True, ok=ok)
+
+    def _render_all(self, final: bool, ok: bool = False) -> None:
+        items = sort_findings(self.findings)
+        severities = {f.severity for f in items}
+        if "error" in severities or (final and not ok):
+            self._state("-error")
+        elif "warning" in severities:
+            self._state("-warning")
+        else:
+            self._state("-ok" if final else "-empty")
+        self.border_title = f"Findings ({len(items)})" if items else "Findings"
+        if not items:
+            msg = "No problems found." if final and ok else ("running…" if not final else "No findings.")
+            self.update(Text(msg, style="green" if ok else "dim"))
+            return
+        self.update(Text("\n\n").join(finding_text(f) for f in items))

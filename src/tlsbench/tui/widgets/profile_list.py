@@ -1,0 +1,95 @@
+"""The Profiles list: saved connections on the left; selecting one composes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tlsbench.tui.safe_text import data, line
+
+
+class ProfileList(Vertical):
+    """Profile names from the store, plus the files that could not be read (with file and line)."""
+
+    @dataclass
+    class Chosen(Message):
+        """A profile was highlighted or selected; the form should compose it."""
+
+        profile_list: "ProfileList"
+        name: str
+        run: bool = False
+
+        @property
+        def control(self) -> "ProfileList":
+            return self.profile_list
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.profiles: dict = {}
+        self.current: str | None = None  # the profile composed now; highlighting it again does nothing
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(id="profile-options")
+        yield Static("", id="profile-problems")
+
+    def on_mount(self) -> None:
+        self.border_title = "Profiles"
+
+    @property
+    def options(self) -> OptionList:
+        return self.query_one("#profile-options", OptionList)
+
+    def show(self, profiles: dict, problems=(), current: str | None = None) -> None:
+        """Fill the list; `problems` are files that could not be loaded (shown, never touched)."""
+        self.profiles = dict(profiles)
+        options = self.options
+        options.clear_options()
+        for name, profile in sorted(self.profiles.items()):
+            prompt = data(name, "bold", keep_newlines=False)
+            spec = profile.spec
+            via = f" via {spec.proxy.kind}" if spec.proxy else ""
+            prompt.append("\n")
+            prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
+            options.add_option(Option(prompt, id=name))
+        self.current = current
+        if current in self.profiles:
+            options.highlighted = sorted(self.profiles).index(current)
+        note = self.query_one("#profile-problems", Static)
+        if problems:
+            lines = [Text(f"⚠ {len(problems)} profile file(s) could not be read:", style="bold yellow")]
+            for p in problems:
+                where = f"{p.path}:{p.line}" if getattr(p, "line", None) else str(p.path)
+                lines.append(line((where, "yellow"), (" ", ""), (p.message, "")))
+            note.update(Text("\n").join(lines))
+            note.display = True
+        else:
+            note.update("")
+            note.display = False
+        if not self.profiles:
+            options.add_option(Option(Text("no saved profiles\nctrl+s saves the form", style="dim"),
+                                      id="-none", disabled=True))
+
+    @property
+    def selected(self) -> str | None:
+        options = self.options
+        if options.highlighted is None:
+            return None
+        option = options.get_option_at_index(options.highlighted)
+        return None if option.id == "-none" else option.id
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id and event.option.id not in ("-none", self.current):
+            self.current = event.option.id
+            self.post_message(self.Chosen(self, event.option.id))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id and event.option.id != "-none":
+            self.post_message(self.Chosen(self, event.option.id, run=True))

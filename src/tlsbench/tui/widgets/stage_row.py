@@ -1,0 +1,134 @@
+"""One row of the waterfall: a stage's status, duration and bar; Enter or a click expands its details."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tlsbench.tui.safe_text import data
+from tlsbench.tui.stage_text import detail_text, message_line
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+MARKS = {"ok": ("✔", "bold green"), "failed": ("✘", "bold red"), "skipped": ("–", "dim"),
+         "cancelled": ("■", "bold yellow")}
+LABELS = {"resolve": "resolve", "tcp": "tcp connect", "proxy": "proxy", "tls": "tls handshake",
+          "chain": "cert chain", "app": "app"}
+BAR_WIDTH = 20
+
+
+class StageRow(Vertical, can_focus=True):
+    """A stage in the waterfall. Updated in place as events arrive; never recomposed."""
+
+    BINDINGS = [Binding("enter,space", "toggle", "Expand", show=False)]
+
+    def __init__(self, stage: str, started_ms: float, doing: str = "") -> None:
+        super().__init__(classes=f"stage-row stage-{stage} -running")
+        self.stage = stage
+        self.status = "running"
+        self.started_ms = started_ms
+        self.duration_ms: float | None = None
+        self.doing = doing
+        self.summary = ""
+        self.detail = None
+        self.messages: list = []
+        self.previous_ms: float | None = None
+        self.previous_status: str | None = None
+        self.expanded = False
+        self.frame = 0
+        self.scale_ms = 1.0  # the total the bar is drawn against
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.header_text(), classes="stage-head")
+        yield Static(self.body_text() if self.expanded else "", classes="stage-body")
+
+    # --- state changes, called by the waterfall ---------------------------------------------
+
+    def finish(self, status: str, duration_ms: float, summary: str, detail) -> None:
+        self.status, self.duration_ms, self.summary, self.detail = status, duration_ms, summary, detail
+        self.set_class(False, "-running")
+        self.add_class(f"-{status}")
+        self.redraw()
+
+    def skip(self, reason: str) -> None:
+        self.status, self.summary, self.duration_ms = "skipped", reason, 0.0
+        self.set_class(False, "-running")
+        self.add_class("-skipped")
+        self.redraw()
+
+    def add_message(self, message) -> None:
+        self.messages.append(message)
+        if self.expanded:
+            self.redraw()
+
+    def tick(self) -> None:
+        self.frame += 1
+        self.redraw(body=False)
+
+    def action_toggle(self) -> None:
+        self.expanded = not self.expanded
+        self.set_class(self.expanded, "-expanded")
+        self.redraw()
+
+    def on_click(self) -> None:
+        self.focus()
+        self.action_toggle()
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def redraw(self, body: bool = True) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one(".stage-head", Static).update(self.header_text())
+        if body:
+            self.query_one(".stage-body", Static).update(self.body_text() if self.expanded else "")
+
+    def bar(self) -> Text:
+        scale = max(self.scale_ms, 0.001)
+        start = min(BAR_WIDTH - 1, int(self.started_ms / scale * BAR_WIDTH))
+        if self.duration_ms is None:
+            return Text(" " * start + "▸", style="yellow").append(" " * (BAR_WIDTH - start - 1))
+        size = max(1, round(self.duration_ms / scale * BAR_WIDTH)) if self.status != "skipped" else 0
+        size = min(size, BAR_WIDTH - start)
+        style = {"ok": "green", "failed": "red"}.get(self.status, "dim")
+        out = Text(" " * start)
+        out.append("█" * size, style=style)
+        out.append("·" * (BAR_WIDTH - start - size), style="bright_black")
+        return out
+
+    def header_text(self) -> Text:
+        arrow = "▾" if self.expanded else "▸"
+        if self.status == "running":
+            mark, mark_style = SPINNER[self.frame % len(SPINNER)], "bold yellow"
+        else:
+            mark, mark_style = MARKS.get(self.status, ("?", ""))
+        text = Text(f"{arrow} ", style="dim", no_wrap=True, overflow="ellipsis")
+        text.append(f"{mark} ", style=mark_style)
+        text.append(f"{LABELS.get(self.stage, self.stage):<14}", style="bold")
+        if self.status == "running":
+            text.append(f"{'running…':>11}  ", style="yellow")
+        elif self.status == "skipped":
+            text.append(f"{'skipped':>11}  ", style="dim")
+        else:
+            text.append(f"{self.duration_ms:>8.1f} ms  ")
+        text.append_text(self.bar())
+        text.append("  ")
+        if self.previous_ms is not None:
+            text.append(f"prev {self.previous_ms:>7.1f} ms  ", style="dim italic")
+        elif self.previous_status is not None:
+            text.append(f"prev {self.previous_status:>10}  ", style="dim italic")
+        note = self.doing if self.status == "running" else self.summary
+        text.append_text(data(note, "red" if self.status == "failed" else "", keep_newlines=False))
+        return text
+
+    def body_text(self) -> Text:
+        if self.detail is None:
+            out = data(self.doing or self.summary, "dim")
+            for m in self.messages:
+                out.append("\n")
+                out.append_text(message_line(m.at_ms, m.direction, m.name, m.version, m.length))
+            return out
+        columns = (self.content_size.width or 100) - 4  # the body is indented by 4
+        return detail_text(self.detail, self.messages if self.stage == "tls" else (), columns)

@@ -1,0 +1,120 @@
+"""The live waterfall: one StageRow per stage, appearing as the stage starts, updated in place."""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tlsbench.engine.events import STAGES
+from tlsbench.tui.widgets.stage_row import StageRow
+
+
+class Waterfall(VerticalScroll):
+    """Stages of the current run. Feed it engine events through the methods below."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: dict[str, StageRow] = {}
+        self.previous = None  # the previous ProbeResult, shown beside each row
+        self._spinner = None
+
+    def on_mount(self) -> None:
+        self.border_title = "Stages"
+        self._spinner = self.set_interval(0.1, self._tick, pause=True)
+        self.mount(Static("Press ctrl+r (or the Run button) to run the composed connection.", classes="empty-note"))
+
+    def _tick(self) -> None:
+        running = [row for row in self.rows.values() if row.status == "running"]
+        for row in running:
+            row.tick()
+        if not running and self._spinner is not None:
+            self._spinner.pause()
+
+    def reset(self, previous=None) -> None:
+        self.previous = previous
+        self.rows.clear()
+        self.remove_children()
+
+    def _row(self, stage: str, started_ms: float, doing: str = "") -> StageRow:
+        row = self.rows.get(stage)
+        if row is None:
+            row = StageRow(stage, started_ms, doing)
+            prev = self.previous.stage(stage) if self.previous is not None else None
+            if prev is not None:
+                if prev.status == "ok":
+                    row.previous_ms = prev.duration_ms
+                else:
+                    row.previous_status = prev.status
+            self.rows[stage] = row
+            # Keep the canonical stage order even if events arrive out of order.
+            later = [self.rows[s] for s in STAGES[STAGES.index(stage) + 1:] if s in self.rows and s != stage] \
+                if stage in STAGES else []
+            mounted_later = [r for r in later if r.is_attached]
+            if mounted_later:
+                self.mount(row, before=mounted_later[0])
+            else:
+                self.mount(row)
+        return row
+
+    def stage_started(self, stage: str, at_ms: float, doing: str) -> None:
+        self.query(".empty-note").remove()
+        row = self._row(stage, at_ms, doing)
+        row.doing = doing
+        if self._spinner is not None:
+            self._spinner.resume()
+
+    def stage_finished(self, record) -> None:
+        self.query(".empty-note").remove()
+        row = self._row(record.name, record.started_ms)
+        row.started_ms = record.started_ms
+        row.finish(record.status, record.duration_ms, record.summary, record.detail)
+        self.rescale()
+
+    def stage_skipped(self, stage: str, reason: str) -> None:
+        row = self._row(stage, self._elapsed())
+        row.skip(reason)
+        self.rescale()
+
+    def message_seen(self, event) -> None:
+        row = self.rows.get("tls")
+        if row is not None:
+            row.add_message(event)
+
+    def cancel_running(self) -> None:
+        for row in self.rows.values():
+            if row.status == "running":
+                row.finish("cancelled", self._elapsed() - row.started_ms, "cancelled", row.detail)
+
+    def _elapsed(self) -> float:
+        ends = [r.started_ms + (r.duration_ms or 0.0) for r in self.rows.values()]
+        return max(ends, default=0.0)
+
+    def rescale(self, total_ms: float | None = None) -> None:
+        total = total_ms if total_ms else self._elapsed()
+        for row in self.rows.values():
+            row.scale_ms = total
+            row.redraw(body=False)
+
+    def show_result(self, result) -> None:
+        """Bring the rows in line with a finished result (also used to show a stored result)."""
+        self.query(".empty-note").remove()
+        if result.messages and "tls" in self.rows and not self.rows["tls"].messages:
+            self.rows["tls"].messages = list(result.messages)
+        for record in result.stages:
+            row = self._row(record.name, record.started_ms)
+            if row.status == "running" or row.detail is None:
+                row.started_ms = record.started_ms
+                if record.status == "skipped":
+                    row.skip(record.summary)
+                else:
+                    row.finish(record.status, record.duration_ms, record.summary, record.detail)
+            if record.name == "tls" and not row.messages:
+                row.messages = list(result.messages)
+        if result.cancelled:
+            self.cancel_running()
+        self.rescale(result.total_ms)
+
+    def expand(self, stage: str) -> None:
+        row = self.rows.get(stage)
+        if row is not None and not row.expanded:
+            row.action_toggle()

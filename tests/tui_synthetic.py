@@ -1,0 +1,62 @@
+"""Fixed, synthetic results for snapshot tests: no clocks, no ports that change between runs."""
+
+from __future__ import annotations
+
+from tlsbench.engine.details import CertInfo, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
+from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord, TcpInfo, TlsMessage
+from tlsbench.engine.spec import build_spec
+
+SPEC = build_spec("www.lab.test:8443", proxy_kind="socks5h", proxy="127.0.0.1:1080", alpn="h2,http/1.1")
+SOCKET = SocketInfo("127.0.0.1", 40123, "127.0.0.1", 1080, "IPv4", True, (32768, 60999),
+                    TcpInfo(1, 0.052, 0.021, 204.0, 0, 0, 0, 32768, 536))
+
+
+def _cert(position: int, subject: str, issuer: str, is_ca: bool) -> CertInfo:
+    return CertInfo(position, subject, issuer, ("DNS:www.lab.test", "DNS:lab.test") if not is_ca else (),
+                    "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", 180, "0a1b2c", "EC", 256,
+                    "ecdsa-with-SHA256", "AB:CD:EF:01:23:45:67:89", is_ca, False, True, "ok")
+
+
+def _stages(tls: StageRecord, later: list[StageRecord]) -> tuple[StageRecord, ...]:
+    return (
+        StageRecord("resolve", "skipped", 0.0, 0.0, ResolveDetail("www.lab.test", "target",
+                    skipped_reason="the proxy resolves the name (socks5h)"), "the proxy resolves the name"),
+        StageRecord("tcp", "ok", 0.1, 0.4, TcpDetail("proxy", "127.0.0.1", 1080, "127.0.0.1", 40123, "IPv4",
+                    ("127.0.0.1: connected",)), "127.0.0.1:1080 (proxy) from port 40123"),
+        StageRecord("proxy", "ok", 0.5, 1.2, ProxyDetail("socks5h", "127.0.0.1:1080", "none", "domain name",
+                    "www.lab.test:8443", 0, "succeeded", "0.0.0.0:0", "no authentication"),
+                    "socks5h CONNECT www.lab.test:8443: succeeded"),
+        tls, *later)
+
+
+MESSAGES = (TlsMessage(1.8, "sent", "handshake", "ClientHello", "TLS 1.3", 512),
+            TlsMessage(3.1, "received", "handshake", "ServerHello", "TLS 1.3", 122),
+            TlsMessage(3.3, "received", "handshake", "Certificate", "TLS 1.3", 1034),
+            TlsMessage(3.9, "sent", "handshake", "Finished", "TLS 1.3", 52))
+
+
+def success() -> ProbeResult:
+    tls = TlsDetail("www.lab.test", True, "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, "h2", ("h2", "http/1.1"),
+                    "system", True, False, 620, 2900)
+    chain = ChainDetail((_cert(0, "CN=www.lab.test,O=tlsbench", "CN=tlsbench Lab Intermediate", False),
+                         _cert(1, "CN=tlsbench Lab Intermediate", "CN=tlsbench Lab Root", True)),
+                        True, None, None, "www.lab.test", True, "system")
+    stages = _stages(StageRecord("tls", "ok", 1.7, 2.6, tls, "TLSv1.3 TLS_AES_256_GCM_SHA384, ALPN h2"),
+                     [StageRecord("chain", "ok", 4.3, 0.3, chain, "2 certificates, verified")])
+    return ProbeResult(True, SPEC.target, stages, SOCKET, tls, MESSAGES, chain, (), 4.6)
+
+
+def not_tls() -> ProbeResult:
+    raw = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+    tls = TlsDetail("www.lab.test", True, bytes_sent=512, bytes_received=len(raw), first_bytes_hex=raw.hex(),
+                    first_bytes_text=raw.decode("latin-1"), error="[SSL: WRONG_VERSION_NUMBER] wrong version number",
+                    error_reason="WRONG_VERSION_NUMBER")
+    finding = Finding("not-tls", "error", "The peer did not answer in TLS: it sent an HTTP response",
+                      "The server on this port speaks plain HTTP, not TLS.",
+                      "Connect without TLS, or use the TLS port of this service.", "tls", "peer",
+                      (Evidence("first bytes", "HTTP/1.1 400 Bad Request"),))
+    stages = _stages(StageRecord("tls", "failed", 1.7, 1.5, tls, "the peer answered in plain HTTP"),
+                     [StageRecord("chain", "skipped", 3.2, 0.0, None, "the handshake failed"),
+                      StageRecord("app", "skipped", 3.2, 0.0, None, "the handshake failed")])
+    return ProbeResult(False, SPEC.target, stages, SOCKET, tls, MESSAGES[:1], None, (finding,), 3.2)
