@@ -13,6 +13,7 @@ class CancelToken:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._sock = None
+        self._callbacks: list = []
 
     @property
     def cancelled(self) -> bool:
@@ -24,10 +25,23 @@ class CancelToken:
             if self._event.is_set():
                 self._close()
 
+    def on_cancel(self, callback) -> None:
+        """Call `callback()` once when the run is cancelled (at once if it already was)."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
     def cancel(self) -> None:
         with self._lock:
+            if self._event.is_set():
+                return
             self._event.set()
             self._close()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
 
     def _close(self) -> None:
         if self._sock is not None:

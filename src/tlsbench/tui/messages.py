@@ -21,3 +21,12 @@ class RunCrashed(Message):
         super().__init__()
         self.run_id = run_id
         self.error = error
+
+
+class RunRefused(Message):
+    """OpenSSL refused a file the form named (CA file, certificate, key): mark that field."""
+
+    def __init__(self, run_id: int, error) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.error = error  # the InputError, with its `field`

@@ -14,7 +14,7 @@ from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPa
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.events import RunFinished
-from tlsbench.tui.messages import EngineEvent, RunCrashed
+from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.safe_text import data
 from tlsbench.tui.widgets.compose_form import ComposeForm
@@ -54,7 +54,7 @@ class WorkbenchScreen(Screen, ProfileActions):
         self.current_spec = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon="◆")
         with TabbedContent(id="tabs", initial="connection"):
             with TabPane("Connection", id="connection"):
                 with Horizontal(id="workbench"):
@@ -128,10 +128,14 @@ class WorkbenchScreen(Screen, ProfileActions):
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def run_in_thread(self, spec, token: CancelToken, run_id: int) -> None:
         """Runs the probe; only posts messages (post_message is thread-safe), never touches widgets."""
-        from tlsbench.engine.runner import run_probe
+        from tlsbench.engine.isolated import run_probe_isolated
 
         try:
-            run_probe(spec, on_event=lambda event: self.post_message(EngineEvent(run_id, event)), cancel=token)
+            # In a child process: the UI thread's work must not show up in the stage timings.
+            run_probe_isolated(spec, on_event=lambda event: self.post_message(EngineEvent(run_id, event)),
+                               cancel=token)
+        except InputError as exc:
+            self.post_message(RunRefused(run_id, exc))
         except Exception as exc:  # the UI must survive any engine failure and say what happened
             self.post_message(RunCrashed(run_id, f"{type(exc).__name__}: {exc}"))
 
@@ -141,6 +145,16 @@ class WorkbenchScreen(Screen, ProfileActions):
         self.query_one(ResultsView).apply(message.event)
         if isinstance(message.event, RunFinished):
             self._set_running(False)
+
+    def on_run_refused(self, message: RunRefused) -> None:
+        if message.run_id != self.run_id:
+            return
+        self._set_running(False)
+        form = self.query_one(ComposeForm)
+        form.mark_invalid(message.error)
+        form.display = True
+        self.query_one(ResultsView).crashed(str(message.error), "not run, a file was refused")
+        self.notify(str(message.error), title="Invalid input", severity="error", markup=False)
 
     def on_run_crashed(self, message: RunCrashed) -> None:
         if message.run_id == self.run_id:

@@ -121,10 +121,10 @@ class ResultsView(Vertical):
             status = Text(f"✘ FAILED{where} after {result.total_ms:.1f} ms", style="bold red")
         self._header(status)
 
-    def crashed(self, error: str) -> None:
+    def crashed(self, error: str, heading: str = "the run stopped unexpectedly") -> None:
         self._state("-failed")
         self.waterfall.cancel_running()
-        self._header(line(("✘ the run stopped unexpectedly: ", "bold red"), (error, "red")))
+        self._header(line((f"✘ {heading}: ", "bold red"), (error, "red")))
 
     def cancelling(self) -> None:
         self._header(Text("■ cancelling…", style="bold yellow"))

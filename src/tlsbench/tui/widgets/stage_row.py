@@ -119,9 +119,19 @@ class StageRow(Vertical, can_focus=True):
             text.append(f"prev {self.previous_ms:>7.1f} ms  ", style="dim italic")
         elif self.previous_status is not None:
             text.append(f"prev {self.previous_status:>10}  ", style="dim italic")
-        note = self.doing if self.status == "running" else self.summary
-        text.append_text(data(note, "red" if self.status == "failed" else "", keep_newlines=False))
+        note = data(self.doing if self.status == "running" else self.summary,
+                    "red" if self.status == "failed" else "", keep_newlines=False)
+        width = self.content_size.width
+        if width and text.cell_len + note.cell_len > width:
+            # Too narrow for one line (e.g. with the form shown): the summary goes underneath,
+            # where it can be read instead of ending in an ellipsis.
+            text.rstrip()
+            text.append("\n    ")
+        text.append_text(note)
         return text
+
+    def on_resize(self) -> None:
+        self.redraw()  # the summary's place and the hex dump's width follow the room there is
 
     def body_text(self) -> Text:
         if self.detail is None:
