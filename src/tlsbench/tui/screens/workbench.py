@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.lazy import Lazy
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Header, TabbedContent, TabPane
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.events import RunFinished
+from tlsbench.tui.deferred import Deferred
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.safe_text import data
@@ -71,12 +70,14 @@ class WorkbenchScreen(Screen, ProfileActions):
                 yield self._listener()
         yield Footer()
 
-    def _listener(self):
-        try:
+    @staticmethod
+    def _listener() -> Deferred:
+        def make():
             from tlsbench.tui.listener import ListenerView
-        except ImportError:
-            return Static(Text("The listener view is not available in this build.", style="dim"))
-        return Lazy(ListenerView())  # hidden at start: mounted after the first frame
+
+            return ListenerView()
+
+        return Deferred(make)  # a hidden tab: imported, built and mounted after the first frame
 
     def on_mount(self) -> None:
         self.title = "tlsbench"

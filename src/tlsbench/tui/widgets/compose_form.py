@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.lazy import Lazy
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
@@ -14,6 +15,7 @@ from tlsbench.commands.arguments import unescape_send
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, build_spec, check_host, format_hostport, parse_port
 from tlsbench.engine.visible import visible
+from tlsbench.tui.deferred import Deferred
 from tlsbench.tui.safe_text import data
 
 ROUTES = [("Direct", "direct"), ("SOCKS4", "socks4"), ("SOCKS4a (proxy resolves)", "socks4a"),
@@ -53,6 +55,13 @@ class FormFields(Vertical):
     class Ready(Message):
         """The fields are mounted and can be read and written."""
 
+    def __init__(self, build: Callable[[], ComposeResult], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._build = build
+
+    def compose(self) -> ComposeResult:
+        yield from self._build()
+
     def on_mount(self) -> None:
         self.post_message(self.Ready())
 
@@ -60,7 +69,7 @@ class FormFields(Vertical):
 class ComposeForm(VerticalScroll):
     """The connection being composed. `build()` returns a ConnectionSpec or marks the bad field.
 
-    Its fields appear one frame after the workbench (textual.lazy.Lazy), so the first frame is
+    Its fields appear one frame after the workbench (tui.deferred.Deferred), so the first frame is
     quick; `load_spec()` before then is remembered, and `Ready` is posted once they exist.
     """
 
@@ -73,8 +82,7 @@ class ComposeForm(VerticalScroll):
         self._pending: tuple | None = None
 
     def compose(self) -> ComposeResult:
-        with Lazy(FormFields(id="form-fields")):
-            yield from self._fields()
+        yield Deferred(lambda: FormFields(self._fields, id="form-fields"))
 
     def on_form_fields_ready(self, event: FormFields.Ready) -> None:
         event.stop()
