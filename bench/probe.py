@@ -26,6 +26,9 @@ from pathlib import Path
 from tlsbench.lab.certs import make_lab_certs
 from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
 
+# What any Python program that parses certificates with cryptography pays before doing anything.
+IMPORT_FLOOR = "import argparse, json, socket, ssl; from cryptography import x509"
+
 MINIMAL_CLIENT = """
 import socket, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[3])
@@ -59,7 +62,7 @@ def main() -> int:
             host, port = "127.0.0.1", server.port
             target = f"{host}:{port}"
             runs: dict[str, list[float]] = {k: [] for k in
-                                            ("tlsbench", "python", "curl", "s_client", "tb_tcp", "tb_tls",
+                                            ("tlsbench", "python", "floor", "curl", "s_client", "tb_tcp", "tb_tls",
                                              "curl_tcp", "curl_tls")}
             env = dict(os.environ, NO_COLOR="1")
             for _ in range(args.rounds):
@@ -74,6 +77,9 @@ def main() -> int:
 
                 ms, _ = timed([sys.executable, "-c", MINIMAL_CLIENT, host, str(port), ca])
                 runs["python"].append(ms)
+
+                ms, _ = timed([sys.executable, "-c", IMPORT_FLOOR])
+                runs["floor"].append(ms)
 
                 ms, out = timed(["curl", "-s", "-o", "/dev/null", "--cacert", ca,
                                  "-w", "%{time_connect} %{time_appconnect}", f"https://{target}/"])
@@ -92,6 +98,7 @@ def main() -> int:
     print("|---|---|---|---|")
     rows = [
         ("whole process vs minimal Python ssl client", "tlsbench", "python"),
+        ("import floor (python + ssl + cryptography.x509) vs minimal client", "floor", "python"),
         ("whole process vs curl", "tlsbench", "curl"),
         ("whole process vs openssl s_client", "tlsbench", "s_client"),
         ("tcp stage vs curl time_connect", "tb_tcp", "curl_tcp"),
@@ -99,6 +106,7 @@ def main() -> int:
     ]
     for label, mine, peer in rows:
         print(f"| {label} | {med[mine]:.2f} ms | {med[peer]:.2f} ms | {med[mine] / med[peer]:.2f}x |")
+    print(f"\ntlsbench's own share of the whole process: {med['tlsbench'] - med['floor']:.2f} ms above the floor")
     spread = {k: (min(v), max(v)) for k, v in runs.items()}
     print("\nranges (min-max ms): " + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in spread.items()))
     return 0
