@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
+from tlsbench.engine.errors import InputError
+
 # subcommand -> module in tlsbench.commands exposing `main(argv: list[str]) -> int`
 SUBCOMMANDS = {
     "probe": "probe",
@@ -50,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILED
+    except InputError as exc:  # last guard: a command that let one through still gets one line
+        print(f"tlsbench: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

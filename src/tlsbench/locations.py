@@ -14,12 +14,22 @@ CONFIG_ENV = "TLSBENCH_CONFIG_DIR"
 DATA_ENV = "TLSBENCH_DATA_DIR"
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) with mode 0700; an existing directory is left as it is."""
+def ensure_private_dir(path: Path, what: str = "directory") -> Path:
+    """Create `path` (and missing parents) with mode 0700; an existing directory is left as it is.
+
+    Raises InputError naming the directory when it cannot be used (a file is in the way, no
+    permission): the path usually comes from the user's environment.
+    """
     if not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkdir's mode is filtered by the umask; say exactly what we mean.
-        os.chmod(path, 0o700)
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # mkdir's mode is filtered by the umask; say exactly what we mean.
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            from tlsbench.engine.errors import InputError
+
+            reason = "a file is in the way" if path.exists() else (exc.strerror or str(exc))
+            raise InputError(f"{what} {str(path)!r} cannot be used: {reason}") from None
     return path
 
 
@@ -35,7 +45,7 @@ def config_dir(create: bool = True) -> Path:
         import platformdirs
 
         path = platformdirs.user_config_path(APP_NAME)
-    return ensure_private_dir(path) if create else path
+    return ensure_private_dir(path, f"config directory (${CONFIG_ENV})") if create else path
 
 
 def data_dir(create: bool = True) -> Path:
@@ -45,4 +55,4 @@ def data_dir(create: bool = True) -> Path:
         import platformdirs
 
         path = platformdirs.user_data_path(APP_NAME)
-    return ensure_private_dir(path) if create else path
+    return ensure_private_dir(path, f"data directory (${DATA_ENV})") if create else path

@@ -181,10 +181,7 @@ def main(argv: list[str]) -> int:
         listener = Listener(config, on_event=printer)
         _install_signals(listener)  # before start: a SIGUSR1 must never meet the default (fatal) action
         listener.start()
-    except UsageError as exc:
-        print(f"tlsbench serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except InputError as exc:
+    except (UsageError, InputError) as exc:
         print(f"tlsbench serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not listener.config.is_loopback():
