@@ -174,3 +174,19 @@ async def test_listener_use_as_target_composes_a_connection(tmp_path):
         assert app.screen.query_one("#f-host", Input).value == "127.0.0.1"
         assert app.screen.query_one("#f-port", Input).value == "4433"
         assert app.screen.query_one("#f-tls", Switch).value is False
+
+
+async def test_copy_as_command_shows_each_line_exactly_as_it_is_copied(tmp_path):
+    # printf '...\r\n...' must keep single backslashes on screen: a doubled one would be another command.
+    from tlsbench.engine.equivalents import equivalent_commands
+
+    spec = build_spec("example.test:443", http=True)
+    app = app_for(tmp_path, spec=spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#command-openssl").render())
+        expected = equivalent_commands(spec).openssl.command
+        assert "\\r\\n" in expected and "\\\\r" not in expected
+        assert shown == expected

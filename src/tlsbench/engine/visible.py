@@ -17,8 +17,13 @@ def _show(code: int) -> str:
     return "\\u%04x" % code
 
 
-def visible(text: str, *, keep_newlines: bool = True) -> str:
-    """Return text with control characters replaced by backslash escapes (\\e, \\x07, \\u009b)."""
+def visible(text: str, *, keep_newlines: bool = True, double_backslashes: bool = True) -> str:
+    """Return text with control characters replaced by backslash escapes (\\e, \\x07, \\u009b).
+
+    A backslash already in the text is doubled, so that an escape shown can always be told from
+    the same characters sent literally; pass double_backslashes=False for text that is ours to
+    show as typed (a command line), where the doubling would change what it says.
+    """
     out = []
     for ch in text:
         code = ord(ch)
@@ -26,7 +31,7 @@ def visible(text: str, *, keep_newlines: bool = True) -> str:
             out.append(ch)
         elif code < 0x20 or code == 0x7F or 0x80 <= code <= 0x9F:
             out.append(_show(code) if ch != "\n" else "\\n")
-        elif ch == "\\":
+        elif ch == "\\" and double_backslashes:
             out.append("\\\\")
         else:
             out.append(ch)

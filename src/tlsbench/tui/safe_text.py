@@ -11,9 +11,10 @@ from rich.text import Text
 from tlsbench.engine.visible import visible
 
 
-def data(value: object, style: str = "", *, keep_newlines: bool = True) -> Text:
+def data(value: object, style: str = "", *, keep_newlines: bool = True, double_backslashes: bool = True) -> Text:
     """Literal text with control characters made visible; never markup."""
-    return Text(visible("" if value is None else str(value), keep_newlines=keep_newlines), style=style)
+    return Text(visible("" if value is None else str(value), keep_newlines=keep_newlines,
+                        double_backslashes=double_backslashes), style=style)
 
 
 def line(*parts: tuple[object, str] | str | Text) -> Text:

@@ -36,13 +36,15 @@ class CopyCommandScreen(ModalScreen[None]):
             with VerticalScroll(id="commands"):
                 for tool, command, notes, cannot in self.lines:
                     yield Static(Text(tool, style="bold cyan"), classes="command-tool")
-                    yield Static(data(command, "bold") if command else Text("cannot express this connection",
-                                                                                 style="red"),
-                                 classes="command-line", id=f"command-{tool}")
+                    # Our own command lines: shown exactly as they will be pasted (backslashes single).
+                    line = (data(command, "bold", double_backslashes=False) if command
+                            else Text("cannot express this connection", style="red"))
+                    yield Static(line, classes="command-line", id=f"command-{tool}")
                     for note in notes:
-                        yield Static(data(f"  · {note}", "dim"), classes="command-note")
+                        yield Static(data(f"  · {note}", "dim", double_backslashes=False), classes="command-note")
                     for item in cannot:
-                        yield Static(data(f"  ✘ cannot express: {item}", "yellow"), classes="command-cannot")
+                        yield Static(data(f"  ✘ cannot express: {item}", "yellow", double_backslashes=False),
+                                     classes="command-cannot")
         yield Footer()
 
     def text(self) -> str:
