@@ -8,6 +8,7 @@ curl: --socks4/--socks4a/--socks5/--socks5h, --proxy-user, --resolve-style --pin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tlsbench.engine.errors import InputError
@@ -18,8 +19,22 @@ class UsageError(Exception):
     """argparse failed; the message is one line."""
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # argparse builds a formatter for every add_argument() and sizes it with shutil, whose import
+    # (with bz2, lzma, zlib) costs a probe process more than parsing does; os alone can tell.
+    try:
+        width = os.get_terminal_size(2).columns
+    except OSError:
+        width = 80
+    return argparse.HelpFormatter(prog, width=max(width - 2, 40))
+
+
 class QuietParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of printing usage and exiting."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)

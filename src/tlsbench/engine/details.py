@@ -4,25 +4,22 @@ Each has `to_dict()` giving the JSON `detail` object of its stage. Tuples, not l
 detail can be shared between threads without copying.
 """
 
-from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 
-def _plain(obj) -> dict:
-    def fix(value):
-        if isinstance(value, tuple):
-            return [fix(v) for v in value]
-        if isinstance(value, dict):
-            return {k: fix(v) for k, v in value.items()}
-        return value
+def plain(value):
+    """A record as JSON-ready data: records become objects, tuples become lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
-    return {k: fix(v) for k, v in asdict(obj).items()}
 
-
-@dataclass(frozen=True)
-class ResolveDetail:
+class ResolveDetail(NamedTuple):
     name: str  # what was looked up (the target, or the proxy for remote-DNS proxies)
     role: str  # "target" | "proxy"
     addresses: tuple[str, ...] = ()  # every address returned, in order
@@ -37,11 +34,10 @@ class ResolveDetail:
     target_chosen: str | None = None
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
-@dataclass(frozen=True)
-class TcpDetail:
+class TcpDetail(NamedTuple):
     role: str  # "target" | "proxy"
     peer_address: str
     peer_port: int
@@ -53,11 +49,10 @@ class TcpDetail:
     errno_name: str | None = None  # "ECONNREFUSED", "ETIMEDOUT", ...
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
-@dataclass(frozen=True)
-class ProxyDetail:
+class ProxyDetail(NamedTuple):
     kind: str  # socks4 | socks4a | socks5 | socks5h
     proxy: str  # "HOST:PORT"
     auth: str  # "none" | "username/password" | "userid"
@@ -72,11 +67,10 @@ class ProxyDetail:
     received_hex: str | None = None  # the reply bytes as received
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
-@dataclass(frozen=True)
-class TlsDetail:
+class TlsDetail(NamedTuple):
     sni: str | None  # the name sent in SNI, or None
     sni_sent: bool
     version: str | None = None  # "TLSv1.3"
@@ -99,11 +93,10 @@ class TlsDetail:
     verify_message: str | None = None
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
-@dataclass(frozen=True)
-class CertInfo:
+class CertInfo(NamedTuple):
     position: int  # 0 = leaf, as sent by the peer
     subject: str
     issuer: str
@@ -123,11 +116,10 @@ class CertInfo:
     pem: str = ""
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
-@dataclass(frozen=True)
-class ChainDetail:
+class ChainDetail(NamedTuple):
     certificates: tuple[CertInfo, ...] = ()
     verified: bool | None = None
     verify_code: int | None = None
@@ -137,11 +129,10 @@ class ChainDetail:
     trust_source: str = "system"  # system | cafile PATH | off
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
-@dataclass(frozen=True)
-class AppDetail:
+class AppDetail(NamedTuple):
     mode: str  # "http" | "send"
     request: str  # what was sent (text)
     status_line: str | None = None
@@ -152,7 +143,7 @@ class AppDetail:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
 
 StageDetail = Union[ResolveDetail, TcpDetail, ProxyDetail, TlsDetail, ChainDetail, AppDetail]

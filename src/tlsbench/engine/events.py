@@ -1,14 +1,12 @@
 """Typed, immutable events the engine emits while a connection runs.
 
 Front-ends (the CLI waterfall, the JSON writer, the TUI) consume only these. Times are
-milliseconds since the run started (monotonic clock). Every event is a frozen dataclass
-whose name says what already happened.
+milliseconds since the run started (monotonic clock). Every event is an immutable typed
+record (a NamedTuple) whose name says what already happened.
 """
 
-from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal, NamedTuple, Union
 
 from tlsbench.engine.details import StageDetail
 from tlsbench.engine.findings import Finding
@@ -18,16 +16,14 @@ StageName = Literal["resolve", "tcp", "proxy", "tls", "chain", "app"]
 STAGES: tuple[str, ...] = ("resolve", "tcp", "proxy", "tls", "chain", "app")
 
 
-@dataclass(frozen=True)
-class StageStarted:
+class StageStarted(NamedTuple):
     stage: StageName
     at_ms: float
     # What is being attempted, in words, e.g. "connecting to 127.0.0.1:443" (data, not markup).
     doing: str = ""
 
 
-@dataclass(frozen=True)
-class TlsMessageSeen:
+class TlsMessageSeen(NamedTuple):
     """One TLS handshake message, alert or ChangeCipherSpec, in either direction."""
 
     at_ms: float
@@ -38,32 +34,27 @@ class TlsMessageSeen:
     length: int  # bytes of the message body
 
 
-@dataclass(frozen=True)
-class SocketUpdated:
+class SocketUpdated(NamedTuple):
     """The socket's addresses or TCP_INFO changed (after connect, after each stage)."""
 
     at_ms: float
     socket: SocketInfo
 
 
-@dataclass(frozen=True)
-class StageFinished:
+class StageFinished(NamedTuple):
     record: StageRecord
 
 
-@dataclass(frozen=True)
-class StageSkipped:
+class StageSkipped(NamedTuple):
     stage: StageName
     reason: str
 
 
-@dataclass(frozen=True)
-class FindingRaised:
+class FindingRaised(NamedTuple):
     finding: Finding
 
 
-@dataclass(frozen=True)
-class RunFinished:
+class RunFinished(NamedTuple):
     result: ProbeResult
 
 

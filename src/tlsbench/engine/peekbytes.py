@@ -4,9 +4,9 @@
 `classify()` names what the bytes look like and what the user probably wants instead.
 """
 
-from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 _TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)
 
@@ -24,8 +24,7 @@ def looks_like_tls(data: bytes) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class PeerGuess:
+class PeerGuess(NamedTuple):
     kind: str  # http | smtp | pop3 | imap | ftp | ssh | text | binary | empty
     description: str  # "an HTTP response (HTTP/1.1 400 Bad Request)"
     starttls: str | None = None  # smtp | imap | pop3 | ftp when STARTTLS may be what is wanted

@@ -3,16 +3,14 @@
 `ProbeResult.to_json_dict()` is the JSON contract of `tlsbench probe --json` (see README).
 """
 
-from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from tlsbench.engine.details import ChainDetail, StageDetail, TlsDetail
 from tlsbench.engine.findings import Finding
 
 
-@dataclass(frozen=True)
-class TcpInfo:
+class TcpInfo(NamedTuple):
     """A TCP_INFO snapshot (Linux). Times in milliseconds."""
 
     state: int
@@ -26,11 +24,10 @@ class TcpInfo:
     rcv_mss: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class SocketInfo:
+class SocketInfo(NamedTuple):
     local_address: str | None = None
     local_port: int | None = None  # the ephemeral port
     peer_address: str | None = None
@@ -53,8 +50,7 @@ class SocketInfo:
         }
 
 
-@dataclass(frozen=True)
-class StageRecord:
+class StageRecord(NamedTuple):
     name: str  # resolve | tcp | proxy | tls | chain | app
     status: str  # ok | failed | skipped
     started_ms: float  # since the run started
@@ -73,8 +69,7 @@ class StageRecord:
         }
 
 
-@dataclass(frozen=True)
-class TlsMessage:
+class TlsMessage(NamedTuple):
     at_ms: float
     direction: str  # sent | received
     content_type: str
@@ -83,13 +78,12 @@ class TlsMessage:
     length: int
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = self._asdict()
         d["at_ms"] = round(self.at_ms, 3)
         return d
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(NamedTuple):
     ok: bool
     target: str  # HOST:PORT as asked
     stages: tuple[StageRecord, ...]
@@ -100,7 +94,7 @@ class ProbeResult:
     findings: tuple[Finding, ...]
     total_ms: float
     cancelled: bool = False
-    spec_summary: dict = field(default_factory=dict)  # the options used, for the record
+    spec_summary: dict | None = None  # the options used, for the record
 
     def stage(self, name: str) -> StageRecord | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -125,7 +119,7 @@ class ProbeResult:
             "target": self.target,
             "total_ms": round(self.total_ms, 3),
             "cancelled": self.cancelled,
-            "options": self.spec_summary,
+            "options": self.spec_summary or {},
             "stages": [s.to_dict() for s in self.stages],
             "socket": self.socket.to_dict(),
             "tls": tls,

@@ -58,7 +58,13 @@ def preflight(spec: ConnectionSpec) -> tuple | None:
         return None
     from tlsbench.engine.stages.tls import build_context
 
-    return build_context(spec)
+    setup = build_context(spec)
+    if setup[1] is not None:
+        # ssl encodes server_hostname with the idna codec: load it now, not inside the handshake.
+        import codecs
+
+        codecs.lookup("idna")
+    return setup
 
 
 def internal_error(stage: str, exc: BaseException) -> Finding:

@@ -4,13 +4,11 @@
 single line that names the field and what is wrong. Everything after it may trust the spec.
 """
 
-from __future__ import annotations
 
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from tlsbench.engine.errors import InputError
 
@@ -24,15 +22,19 @@ PROXY_PASSWORD_ENV = "TLSBENCH_PROXY_PASSWORD"
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 
-@dataclass(frozen=True)
-class ProxySpec:
+class ProxySpec(NamedTuple):
     kind: ProxyKind
     host: str
     port: int
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: str | None = None  # never shown by repr()
     # Name of the environment variable the password came from (kept in profiles instead of it).
     password_env: str | None = None
+
+    def __repr__(self) -> str:
+        secret = "None" if self.password is None else "'***'"
+        return (f"ProxySpec(kind={self.kind!r}, host={self.host!r}, port={self.port!r}, "
+                f"username={self.username!r}, password={secret}, password_env={self.password_env!r})")
 
     @property
     def remote_dns(self) -> bool:
@@ -40,8 +42,7 @@ class ProxySpec:
         return self.kind in ("socks4a", "socks5h")
 
 
-@dataclass(frozen=True)
-class TlsSpec:
+class TlsSpec(NamedTuple):
     enabled: bool = True
     sni_mode: SniMode = "host"
     sni_name: str | None = None  # used when sni_mode == "override"
@@ -55,15 +56,13 @@ class TlsSpec:
     key: str | None = None
 
 
-@dataclass(frozen=True)
-class AppSpec:
+class AppSpec(NamedTuple):
     http: bool = False  # send a minimal HTTP/1.1 GET with the right Host header
     send: str | None = None  # send this text and record the first bytes of the answer
     path: str = "/"
 
 
-@dataclass(frozen=True)
-class ConnectionSpec:
+class ConnectionSpec(NamedTuple):
     host: str
     port: int
     pin: str | None = None  # an IP address used instead of DNS for the target
@@ -87,7 +86,7 @@ class ConnectionSpec:
         return None if is_ip(self.host) else self.host.rstrip(".")
 
     def with_changes(self, **changes) -> "ConnectionSpec":
-        return replace(self, **changes)
+        return self._replace(**changes)
 
 
 # --- small parsers -----------------------------------------------------------------------------
@@ -123,7 +122,8 @@ def check_host(host: str, what: str = "host") -> str:
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
         raise InputError(f"{what} {host!r} contains spaces or control characters", field=what)
     try:
-        ascii_host = host.encode("idna").decode("ascii")
+        # The idna codec (with unicodedata and stringprep) is loaded only for names that need it.
+        ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
     except UnicodeError:
         long = next((lab for lab in host.split(".") if len(lab) > 63), None)
         reason = f" (bad label {long[:20]!r}...: longer than 63 characters)" if long else ""

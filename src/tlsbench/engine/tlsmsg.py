@@ -6,9 +6,9 @@ It reads the raw bytes rather than Python's enums, which print bare numbers on 3
 know every value.
 """
 
-from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 HANDSHAKE_TYPES = {
     0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest",
@@ -68,8 +68,7 @@ def alert_name(code: int) -> str:
     return ALERTS.get(code, f"alert {code}")
 
 
-@dataclass(frozen=True)
-class WireMessage:
+class WireMessage(NamedTuple):
     direction: str  # "sent" | "received"
     content_type: str  # handshake | alert | change_cipher_spec
     name: str  # "ClientHello", "alert: unrecognized_name", "ChangeCipherSpec"

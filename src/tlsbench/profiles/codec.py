@@ -223,13 +223,11 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
 def _finish(spec: ConnectionSpec, password_env: str | None, env: Mapping[str, str],
             app_path: str | None) -> ConnectionSpec:
     """Apply what build_spec has no parameter for: the password variable's name and the HTTP path."""
-    from dataclasses import replace
-
     if spec.proxy is not None and password_env is not None:
-        spec = replace(spec, proxy=replace(spec.proxy, password_env=password_env,
-                                           password=env.get(password_env)))
+        spec = spec._replace(proxy=spec.proxy._replace(password_env=password_env,
+                                                       password=env.get(password_env)))
     if app_path is not None:
-        spec = replace(spec, app=AppSpec(http=spec.app.http, send=spec.app.send, path=app_path))
+        spec = spec._replace(app=AppSpec(http=spec.app.http, send=spec.app.send, path=app_path))
     return spec
 
 

@@ -4,9 +4,9 @@ OpenSSL's error wording changes between versions, so the error text is only kept
 reference; the diagnosis reads what was on the wire (`HandshakeFacts`).
 """
 
-from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.peekbytes import classify, looks_like_tls
@@ -14,8 +14,7 @@ from tlsbench.engine.spec import ConnectionSpec, is_ip
 from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage
 
 
-@dataclass(frozen=True)
-class HandshakeFacts:
+class HandshakeFacts(NamedTuple):
     """What happened in a failed handshake."""
 
     kind: str  # ssl-error | timeout | reset | eof | os-error

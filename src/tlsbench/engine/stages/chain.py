@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from tlsbench.engine import certparse
 from tlsbench.engine.details import CertInfo, ChainDetail
@@ -53,7 +52,7 @@ def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
             continue
         in_verified = der in verified
         last = pos == len(tls.peer_chain_der) - 1
-        infos.append(replace(info, verified=None if verify_off else in_verified,
+        infos.append(info._replace(verified=None if verify_off else in_verified,
                              status=_status(info, tls, in_verified, last, verify_off)))
     match = None
     if infos and name:

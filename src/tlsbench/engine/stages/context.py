@@ -1,10 +1,8 @@
 """What every stage gets: the spec, a clock, an event sink and the cancel token."""
 
-from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from tlsbench.engine.events import Event
 from tlsbench.engine.findings import Finding
@@ -20,22 +18,22 @@ class Channel(Protocol):
     def recv(self, size: int) -> bytes: ...  # b"" on orderly close; raises TimeoutError / OSError
 
 
-@dataclass
 class StageContext:
-    spec: ConnectionSpec
-    emit: Callable[[Event], None]
-    cancel: CancelToken
-    started: float = field(default_factory=time.monotonic)
-    # Built before the clock starts (runner.preflight): (SSLContext, server_hostname, we_check_hostname).
-    tls_setup: tuple | None = None
+    def __init__(self, spec: ConnectionSpec, emit: Callable[[Event], None], cancel: CancelToken,
+                 started: float | None = None, tls_setup: tuple | None = None) -> None:
+        self.spec = spec
+        self.emit = emit
+        self.cancel = cancel
+        self.started = time.monotonic() if started is None else started
+        # Built before the clock starts (runner.preflight): (SSLContext, server_hostname, we_check_hostname).
+        self.tls_setup = tls_setup
 
     def now_ms(self) -> float:
         """Milliseconds since the run started."""
         return (time.monotonic() - self.started) * 1000.0
 
 
-@dataclass(frozen=True)
-class StageOutcome:
+class StageOutcome(NamedTuple):
     """What a stage returns to the runner: ok or not, its detail, findings, a one-line summary."""
 
     ok: bool

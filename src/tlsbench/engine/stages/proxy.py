@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import replace
 
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import network
@@ -133,14 +132,14 @@ def run_proxy(ctx: StageContext, sock: socket.socket, route: Route) -> tuple[Sta
         plain.settimeout(spec.timeout)
         if bound:
             host = bound[0].decode("latin-1") if isinstance(bound[0], bytes) else str(bound[0])
-            detail = replace(detail, bound_address=format_hostport(host, bound[1]))
+            detail = detail._replace(bound_address=format_hostport(host, bound[1]))
         summary = f"{kind} {detail.requested} ({detail.address_type}): {detail.reply_meaning}"
         return StageOutcome(True, detail, summary, notes), plain
 
     finding = _diagnose(kind, where, detail, parsed, rx, error, plain, spec.timeout, proxy.username,
                         remote_name=detail.address_type == "domain name")
     plain.close()
-    detail = replace(detail, error=finding.title, received_hex=(finding_rx(finding) or detail.received_hex))
+    detail = detail._replace(error=finding.title, received_hex=(finding_rx(finding) or detail.received_hex))
     return StageOutcome(False, detail, finding.title, (finding,) + notes), None
 
 
@@ -197,7 +196,7 @@ def _fill(detail: ProxyDetail, parsed: dict, transcript: Transcript, kind: str) 
         # The SOCKS5 username/password sub-negotiation starts with 0x01: never record the password.
         sent.append("01 <credentials redacted>" if kind.startswith("socks5") and chunk[0] == 1 else chunk.hex(" "))
     method = parsed.get("method")
-    return replace(detail, reply_code=code, reply_meaning=table.get(code, "unknown code") if code is not None else None,
+    return detail._replace(reply_code=code, reply_meaning=table.get(code, "unknown code") if code is not None else None,
                    auth_method=SOCKS5_METHODS.get(method, f"0x{method:02x}") if method is not None else None,
                    sent_hex=" | ".join(sent) or None,
                    received_hex=bytes(transcript.received).hex(" ") or None)

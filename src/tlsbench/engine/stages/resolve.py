@@ -4,11 +4,11 @@ getaddrinfo has no timeout, so it runs in a daemon thread that the stage waits o
 `spec.timeout` (a lookup left behind finishes on its own). `--pin` replaces DNS for the target.
 """
 
-from __future__ import annotations
+
+from typing import NamedTuple
 
 import socket
 import threading
-from dataclasses import dataclass, replace
 
 from tlsbench.engine.details import ResolveDetail
 from tlsbench.engine.diagnosis import network
@@ -20,8 +20,7 @@ from tlsbench.engine.stages.context import StageContext, StageOutcome
 Address = tuple[int, tuple]  # (family, sockaddr) as getaddrinfo gives them
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """What the later stages need: where tcp connects, and what the proxy is asked for."""
 
     role: str  # "target" | "proxy": who the tcp stage connects to
@@ -38,7 +37,9 @@ def lookup(name: str, port: int, family: int, timeout: float, ctx: StageContext)
 
     def work() -> None:
         try:
-            box["ok"] = socket.getaddrinfo(name, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            # An ASCII name as bytes: a str would load the idna codec just to encode it unchanged.
+            host = name.encode("ascii") if name.isascii() else name
+            box["ok"] = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         except Exception as exc:  # handed to the waiting thread
             box["err"] = exc
 
@@ -77,7 +78,7 @@ def _fail(detail: ResolveDetail, name: str, role: str, exc: BaseException, timeo
 
 
 def _with(detail: ResolveDetail, **changes) -> ResolveDetail:
-    return replace(detail, **changes)
+    return detail._replace(**changes)
 
 
 def run_resolve(ctx: StageContext) -> tuple[StageOutcome, Route | None]:

@@ -7,14 +7,14 @@ IP address and --sni NAME is given, NAME (the IP then only says where to connect
 checks the name when it is also the SNI sent; otherwise tlsbench checks it itself.
 """
 
-from __future__ import annotations
+
+from typing import NamedTuple
 
 import errno
 import socket
 import ssl
 import time
 import warnings
-from dataclasses import dataclass, field
 
 from tlsbench.engine import certparse
 from tlsbench.engine.details import TlsDetail
@@ -35,8 +35,7 @@ _DER = 2  # _ssl.ENCODING_DER
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
-@dataclass(frozen=True)
-class TlsOutcome:
+class TlsOutcome(NamedTuple):
     outcome: StageOutcome
     messages: tuple[TlsMessage, ...] = ()
     channel: object | None = None  # a Channel over the session, None when the handshake failed
@@ -47,7 +46,7 @@ class TlsOutcome:
     verify_name: str | None = None  # the name the certificate was checked against
     hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
     chain_source: str = "handshake"  # where peer_chain_der came from
-    wire: tuple[WireMessage, ...] = field(default=(), repr=False)
+    wire: tuple[WireMessage, ...] = ()
 
 
 def verification_name(spec: ConnectionSpec) -> str:
