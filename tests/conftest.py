@@ -207,15 +207,6 @@ def closed_port():
         yield port
 
 
-@pytest.fixture
-def unreachable_target():
-    """An IPv4 target (255.255.255.255:9) the kernel refuses with ENETUNREACH before sending
-    anything: for "proxy-target-unreachable" (SOCKS5 reply 3) and "tcp-unreachable"."""
-    from tlsbench.lab.tiny_servers import UNREACHABLE_TARGET
-
-    return UNREACHABLE_TARGET
-
-
 @pytest.fixture(scope="session")
 def running_lab(tmp_path_factory):
     """A whole tlsbench.lab.lab.Lab on free ports (entries, certs), shared by the session."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import socket
 import ssl
 import struct
@@ -239,17 +238,6 @@ def test_socks5_proxy_reaches_plain_http(request, fixture, plain_http):
 def test_socks5_proxy_reports_target_refused(microsocks, dante, closed_port):
     assert socks5_connect(dante, closed_port.host, closed_port.port) == 5
     assert socks5_connect(microsocks, closed_port.host, closed_port.port) == 5
-
-
-def test_socks5_proxy_reports_target_unreachable(microsocks, dante, unreachable_target):
-    assert socks5_connect(dante, unreachable_target.host, unreachable_target.port) == 3
-    assert socks5_connect(microsocks, unreachable_target.host, unreachable_target.port) == 3
-
-
-def test_unreachable_target_fails_locally(unreachable_target):
-    with pytest.raises(OSError) as info:
-        socket.create_connection((unreachable_target.host, unreachable_target.port), timeout=5)
-    assert info.value.errno == errno.ENETUNREACH
 
 
 def test_dante_socks4(dante, plain_http, closed_port):

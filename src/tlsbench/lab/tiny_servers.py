@@ -228,20 +228,3 @@ class ClosedPort:
 
     def __repr__(self) -> str:
         return f"<ClosedPort {self.address}>"
-
-
-@dataclass(frozen=True)
-class UnreachableTarget:
-    """A target whose connect fails with "network unreachable" without a packet leaving the
-    host: Linux refuses TCP to the limited-broadcast address before sending a SYN
-    (ENETUNREACH), so a SOCKS proxy asked for it replies "network unreachable" (SOCKS5 code 3)."""
-
-    host: str = "255.255.255.255"
-    port: int = 9
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-UNREACHABLE_TARGET = UnreachableTarget()
