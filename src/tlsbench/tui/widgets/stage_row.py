@@ -85,17 +85,23 @@ class StageRow(Vertical, can_focus=True):
         if body:
             self.query_one(".stage-body", Static).update(self.body_text() if self.expanded else "")
 
+    def bar_width(self) -> int:
+        """20 cells when there is room; fewer in a narrow panel, so the line is never cut."""
+        width = self.content_size.width
+        return BAR_WIDTH if not width else max(6, min(BAR_WIDTH, width - 33))
+
     def bar(self) -> Text:
+        cells = self.bar_width()
         scale = max(self.scale_ms, 0.001)
-        start = min(BAR_WIDTH - 1, int(self.started_ms / scale * BAR_WIDTH))
+        start = min(cells - 1, int(self.started_ms / scale * cells))
         if self.duration_ms is None:
-            return Text(" " * start + "▸", style="yellow").append(" " * (BAR_WIDTH - start - 1))
-        size = max(1, round(self.duration_ms / scale * BAR_WIDTH)) if self.status != "skipped" else 0
-        size = min(size, BAR_WIDTH - start)
+            return Text(" " * start + "▸", style="yellow").append(" " * (cells - start - 1))
+        size = max(1, round(self.duration_ms / scale * cells)) if self.status != "skipped" else 0
+        size = min(size, cells - start)
         style = {"ok": "green", "failed": "red"}.get(self.status, "dim")
         out = Text(" " * start)
         out.append("█" * size, style=style)
-        out.append("·" * (BAR_WIDTH - start - size), style="bright_black")
+        out.append("·" * (cells - start - size), style="bright_black")
         return out
 
     def header_text(self) -> Text:
