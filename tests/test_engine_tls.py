@@ -146,6 +146,7 @@ def test_plain_http_port_is_not_tls(plain_http):
     d = out.outcome.detail
     assert d.first_bytes_text.startswith("HTTP/1.1 400")
     assert d.first_bytes_hex.startswith("485454502f")
+    assert d.verified is None  # no certificate was ever seen: verification did not fail, it never ran
     f = finding(out, "not-tls")
     assert "HTTP" in f.title and "--no-tls" in f.suggestion
     assert {e.label for e in f.evidence} >= {"first bytes (hex)", "first bytes (text)"}

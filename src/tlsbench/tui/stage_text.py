@@ -90,7 +90,8 @@ def _tls(d: TlsDetail, messages, width: int) -> list[Text]:
         rows.append(field("cipher", f"{d.cipher} ({d.cipher_bits} bits)" if d.cipher_bits else d.cipher))
     if d.alpn_offered or d.alpn:
         rows.append(field("ALPN", f"offered {', '.join(d.alpn_offered) or '-'}; chosen {d.alpn or '-'}"))
-    rows.append(field("verify", d.verify + ("" if d.verified is None else (" — ok" if d.verified else " — failed"))))
+    outcome = {True: " — ok", False: " — failed", None: " — not reached" if d.verify != "off" else ""}[d.verified]
+    rows.append(field("verify", d.verify + outcome))
     if d.alert:
         rows.append(field("alert", f"{d.alert} ({d.alert_direction or '?'})", "red"))
     if d.verify_code is not None:

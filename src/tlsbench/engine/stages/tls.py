@@ -209,7 +209,9 @@ def run_tls(ctx: StageContext, sock: socket.socket) -> TlsOutcome:
         cipher=cipher[0] if cipher else None,
         cipher_bits=cipher[2] if cipher else None,
         alpn=sslobj.selected_alpn_protocol() if ok else None,
-        verified=None if spec.tls.verify == "off" else (ok and verify_code is None),
+        # None = not known: verification was off, or the handshake ended before it said.
+        verified=(None if spec.tls.verify == "off" else False if verify_code is not None
+                  else True if ok else None),
         session_reused=bool(ok and sslobj.session_reused),
         bytes_sent=pump.bytes_sent,
         bytes_received=pump.bytes_received,
