@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select, Switch
 
-from tests.tui_helpers import settle, SIZE, app_for, fill
+from tests.tui_helpers import settle, SIZE, app_for, fill, wait_for_result
 from tlsbench.engine.spec import build_spec
 from tlsbench.profiles.model import Profile
 from tlsbench.profiles.store import ProfileStore
@@ -190,3 +190,23 @@ async def test_copy_as_command_shows_each_line_exactly_as_it_is_copied(tmp_path)
         expected = equivalent_commands(spec).openssl.command
         assert "\\r\\n" in expected and "\\\\r" not in expected
         assert shown == expected
+
+
+async def test_a_socks5_user_without_a_password_is_asked_for_one(tmp_path, monkeypatch, microsocks_auth, plain_http):
+    # A profile keeps only the variable's name; with it unset the form asks instead of sending nothing.
+    monkeypatch.delenv("TLSBENCH_PROXY_PASSWORD", raising=False)
+    spec = build_spec(f"127.0.0.1:{plain_http.port}", proxy_kind="socks5", proxy=microsocks_auth.address,
+                      proxy_user=microsocks_auth.username, tls=False, http=True, environ={})
+    app = app_for(tmp_path, spec=spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        form = app.screen.query_one("#form")
+        invalid = form.invalid_fields()
+        assert list(invalid) == ["f-proxy-password"] and "$TLSBENCH_PROXY_PASSWORD" in invalid["f-proxy-password"]
+        assert app.screen.run_id == 0
+        fill(app, proxy_password=microsocks_auth.password)
+        await pilot.press("ctrl+r")
+        result = await wait_for_result(pilot)
+        assert result.ok and result.stage("proxy").detail.auth == "username/password"

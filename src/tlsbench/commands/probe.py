@@ -94,6 +94,20 @@ def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
     return spec_from_args(args)
 
 
+def ask_proxy_password(spec: ConnectionSpec) -> ConnectionSpec:
+    """A SOCKS5 user with no password anywhere: ask on a terminal, as curl -U USER does; else refuse."""
+    proxy = spec.proxy
+    if not (proxy and proxy.username and proxy.password is None and proxy.kind.startswith("socks5")):
+        return spec
+    if not sys.stdin.isatty():
+        raise InputError(f"proxy user {proxy.username!r} has no password: give USER:PASS, set "
+                         f"${proxy.password_env}, or run on a terminal to be asked", field="proxy_password")
+    import getpass
+
+    password = getpass.getpass(f"proxy password for {proxy.username}@{format_hostport(proxy.host, proxy.port)}: ")
+    return spec._replace(proxy=proxy._replace(password=password))
+
+
 def main(argv: list[str]) -> int:
     parser = make_parser()
     if any(a in ("-h", "--help") for a in argv):
@@ -103,7 +117,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
         if not args.target and not args.profile:
             raise UsageError("no target given; expected HOST:PORT (or --profile NAME)")
-        spec = build_from_args(args)
+        spec = ask_proxy_password(build_from_args(args))
         if args.save_profile:
             from tlsbench.profiles.model import Profile
             from tlsbench.profiles.store import ProfileStore

@@ -29,7 +29,7 @@ APPS = [("none", "none"), ("HTTP GET", "http"), ("send text", "send")]
 FIELD_WIDGETS = {
     "target": "f-host", "host": "f-host", "port": "f-port", "target port": "f-port", "pin": "f-pin",
     "proxy_kind": "f-route", "proxy": "f-proxy", "proxy port": "f-proxy", "proxy_user": "f-proxy-user",
-    "proxy_password": "f-proxy-password-env", "tls": "f-tls", "sni": "f-sni", "tls-min": "f-tls-min",
+    "proxy_password": "f-proxy-password-env", "proxy_password_input": "f-proxy-password", "tls": "f-tls", "sni": "f-sni", "tls-min": "f-tls-min",
     "tls_min": "f-tls-min", "tls-max": "f-tls-max", "ciphers": "f-ciphers", "alpn": "f-alpn",
     "cafile": "f-cafile", "cert": "f-cert", "key": "f-key", "timeout": "f-timeout", "send": "f-send",
 }
@@ -175,10 +175,16 @@ class ComposeForm(VerticalScroll):
         app = self._select("f-app")
         if app == "send" and not self.query_one("#f-send", Input).value:
             raise InputError("text to send is empty", field="send")
-        return build_spec(format_hostport(host, port), pin=self._opt("f-pin"), tls=tls,
+        spec = build_spec(format_hostport(host, port), pin=self._opt("f-pin"), tls=tls,
                           timeout=self._value("f-timeout") or "10", http=app == "http",
                           send=unescape_send(self.query_one("#f-send", Input).value) if app == "send" else None,
                           **kwargs)
+        proxy = spec.proxy
+        if proxy and proxy.username and proxy.password is None and proxy.kind.startswith("socks5"):
+            # Profiles never hold the password: ask for it here rather than send an empty one.
+            raise InputError(f"proxy password: type it here (it is never saved) or set ${proxy.password_env}",
+                             field="proxy_password_input")
+        return spec
 
     def load_spec(self, spec: ConnectionSpec | None) -> None:
         """Fill the form from a spec (None empties it). The password field is always left empty."""
