@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from tlsbench.engine.events import (FindingRaised, RunFinished, SocketUpdated, StageFinished, StageSkipped,
                                     StageStarted, TlsMessageSeen)
-from tlsbench.tui.safe_text import data, line
+from tlsbench.tui.safe_text import line
 from tlsbench.tui.widgets.chain_tree import ChainTree
 from tlsbench.tui.widgets.findings_panel import FindingsPanel
 from tlsbench.tui.widgets.socket_panel import SocketPanel
