@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import network
@@ -83,6 +84,38 @@ def _tapped_socket_class():
     return socks, TappedSocket
 
 
+class _Deadline:
+    """One timeout for the whole negotiation: PySocks reads and writes several times, and the
+    socket's own timeout applies to each; at the deadline the socket is shut down under it."""
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._done = False
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+
+
 def address_type(dest: str) -> str:
     try:
         return "IPv%d" % ipaddress.ip_address(dest).version
@@ -114,10 +147,13 @@ def run_proxy(ctx: StageContext, sock: socket.socket, route: Route) -> tuple[Sta
     ss.settimeout(spec.timeout)
     ctx.cancel.attach(ss)
     error: BaseException | None = None
-    try:
-        ss._proxy_negotiators[ss.proxy[0]](ss, dest, port)
-    except Exception as exc:  # judged below from the recorded bytes
-        error = exc
+    with _Deadline(ss, spec.timeout) as deadline:
+        try:
+            ss._proxy_negotiators[ss.proxy[0]](ss, dest, port)
+        except Exception as exc:  # judged below from the recorded bytes
+            error = exc
+    if deadline.expired and not ctx.cancel.cancelled:
+        error = TimeoutError(f"the proxy negotiation took longer than {spec.timeout:g} s")
     bound = ss.get_proxy_sockname()
     plain = socket.socket(family, socket.SOCK_STREAM, 0, fileno=ss.detach())
     ctx.cancel.attach(plain)
