@@ -12,7 +12,7 @@ import os
 import sys
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.spec import ConnectionSpec, build_spec
+from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport, split_hostport
 
 
 class UsageError(Exception):
@@ -54,9 +54,11 @@ def add_connection_options(parser: argparse.ArgumentParser, *, target_required: 
                        help="proxy credentials; without :PASS the password is read from $TLSBENCH_PROXY_PASSWORD")
     route.add_argument("--proxy-password-env", metavar="VAR", help="read the proxy password from this variable")
     route.add_argument("--pin", metavar="ADDR", help="connect to ADDR instead of resolving HOST (like curl --resolve)")
+    route.add_argument("--resolve", metavar="HOST:PORT:ADDR", help="curl's spelling of --pin, for the target's HOST:PORT")
     tls = parser.add_argument_group("tls")
     tls.add_argument("--no-tls", action="store_true", help="plain TCP: no TLS handshake")
-    tls.add_argument("--sni", metavar="NAME", help="send NAME as SNI instead of the host (s_client -servername)")
+    tls.add_argument("--sni", "--servername", dest="sni", metavar="NAME",
+                     help="send NAME as SNI instead of the host (s_client -servername)")
     tls.add_argument("--no-sni", action="store_true", help="send no SNI at all (s_client -noservername)")
     tls.add_argument("--tls-min", metavar="VER", help="lowest TLS version: 1.0, 1.1, 1.2, 1.3")
     tls.add_argument("--tls-max", metavar="VER", help="highest TLS version: 1.0, 1.1, 1.2, 1.3")
@@ -87,10 +89,32 @@ def unescape_send(text: str | None) -> str | None:
     return text.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
 
 
+def apply_resolve(args: argparse.Namespace, target: str | None) -> None:
+    """Turn curl's --resolve HOST:PORT:ADDR into --pin ADDR, after checking it names the target."""
+    entry = getattr(args, "resolve", None)
+    if not entry:
+        return
+    if args.pin:
+        raise InputError("--resolve and --pin say the same thing; give one", field="pin")
+    head, sep, addr = entry.rpartition(":") if not entry.endswith("]") else entry.rpartition(":[")
+    if entry.endswith("]"):
+        addr = "[" + addr
+    if not sep or not head or not addr:
+        raise InputError(f"--resolve {entry!r}: expected HOST:PORT:ADDR", field="pin")
+    host, port = split_hostport(head, "--resolve")
+    if target:
+        t_host, t_port = split_hostport(target, "target")
+        if (host.lower(), port) != (t_host.lower(), t_port):
+            raise InputError(f"--resolve is for {format_hostport(host, port)}, but the target is "
+                             f"{format_hostport(t_host, t_port)}", field="pin")
+    args.pin = addr.strip("[]")
+
+
 def spec_from_args(args: argparse.Namespace) -> ConnectionSpec:
     """Build the spec from parsed options; raises InputError (one line) when something is wrong."""
     if not args.target:
         raise InputError("no target given; expected HOST:PORT", field="target")
+    apply_resolve(args, args.target)
     kind, proxy = proxy_choice(args)
     if args.proxy_user and not kind:
         raise InputError("--proxy-user needs a proxy (--socks4/--socks4a/--socks5/--socks5h)", field="proxy_user")

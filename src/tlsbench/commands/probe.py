@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tlsbench.commands.arguments import (QuietParser, UsageError, add_connection_options, fail_usage,
+from tlsbench.commands.arguments import (apply_resolve, QuietParser, UsageError, add_connection_options, fail_usage,
                                          spec_from_args, unescape_send)
 from tlsbench.engine.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
@@ -86,7 +86,9 @@ def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
     if args.profile:
         from tlsbench.profiles.store import ProfileStore
 
-        opts = apply_overrides(spec_to_options(ProfileStore().get(args.profile).spec), args)
+        saved = ProfileStore().get(args.profile).spec
+        apply_resolve(args, args.target or saved.target)
+        opts = apply_overrides(spec_to_options(saved), args)
         target = opts.pop("target")
         return build_spec(target, **opts)
     if args.timeout is None:
