@@ -102,7 +102,7 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"chain   {len(chain.certificates)} certificate(s), {verified}")
         lines.append(f"  leaf   {one_line(leaf.subject)}")
         lines.append(f"  issuer {one_line(leaf.issuer)}")
-        lines.append(f"  valid  {leaf.not_before} .. {leaf.not_after} ({leaf.days_left} days left)")
+        lines.append(f"  valid  {leaf.not_before} .. {leaf.not_after} ({leaf.lifetime})")
     sock = result.socket
     if sock.local_address is not None:
         rtt = f", rtt {sock.tcp_info.rtt_ms:.3f} ms" if sock.tcp_info else ""

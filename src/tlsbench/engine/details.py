@@ -118,6 +118,11 @@ class CertInfo(NamedTuple):
     def to_dict(self) -> dict:
         return plain(self)
 
+    @property
+    def lifetime(self) -> str:
+        """'N days left', or 'expired N days ago' (days_left is negative then)."""
+        return f"expired {-self.days_left} days ago" if self.days_left < 0 else f"{self.days_left} days left"
+
 
 class ChainDetail(NamedTuple):
     certificates: tuple[CertInfo, ...] = ()

@@ -77,7 +77,7 @@ def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
     leaf = infos[0] if infos else None
     summary = f"{len(infos)} certificate(s)"
     if leaf is not None:
-        summary += f", leaf {leaf.subject}, {leaf.days_left} days left"
+        summary += f", leaf {leaf.subject}, {leaf.lifetime}"
     summary += "; verified" if chain_ok else ("; not verified" if chain_ok is False else "; verification off")
     # Failed when there is nothing to show or the chain did not verify (the tls stage says why).
     return StageOutcome(ok=bool(infos) and chain_ok is not False, detail=detail, summary=summary,

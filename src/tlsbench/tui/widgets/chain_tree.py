@@ -65,8 +65,7 @@ def _add_dn(node, label: str, dn: str) -> None:
 def _validity(cert) -> Text:
     days = cert.days_left
     style = "red" if days < 0 else ("yellow" if days < 30 else "green")
-    words = f"expired {-days} days ago" if days < 0 else f"{days} days left"
-    return line(("validity".ljust(14), "dim"), (f"{cert.not_before} → {cert.not_after}  ", ""), (words, style))
+    return line(("validity".ljust(14), "dim"), (f"{cert.not_before} → {cert.not_after}  ", ""), (cert.lifetime, style))
 
 
 class ChainTree(Tree):
