@@ -13,6 +13,7 @@ CASES = [
     ("TLSBENCH_DATA_DIR", ["serve", "--tls"]),
     ("TLSBENCH_DATA_DIR", ["cert"]),
     ("TLSBENCH_DATA_DIR", ["lab", "--no-ui"]),
+    ("TLSBENCH_DATA_DIR", ["lab"]),
 ]
 
 

@@ -1,6 +1,10 @@
 """`tlsbench lab [--no-ui]`: start the local lab, save a "lab-..." profile per seed situation,
 and open the workbench on them (or, with --no-ui, print them and wait for Ctrl-C).
 
+With the workbench, the lab's servers live in a child process (this same command with --no-ui):
+some of them are small Python servers, and in the workbench's process they would answer only
+when the UI let go of the interpreter, which would show up as the server's time in every probe.
+
 Lab ports may change between starts, so the lab rewrites its own "lab-..." profiles each time;
 profiles with other names are never touched. The lab's servers stop when this command ends,
 whether by the workbench closing, Ctrl-C, SIGTERM or a closed terminal.
@@ -16,6 +20,8 @@ from contextlib import contextmanager
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
 
 PROG = "tlsbench lab"
+SAVED = "profiles saved:"
+READY = "serving; press Ctrl-C to stop"
 EXIT_OK, EXIT_FAILED = 0, 1
 LAB_PREFIX = "lab-"
 
@@ -100,6 +106,9 @@ def main(argv: list[str]) -> int:
     except UsageError as exc:
         return fail_usage(PROG, str(exc))
 
+    if not args.no_ui:
+        return run_with_workbench()
+
     from tlsbench.lab.lab import Lab
     from tlsbench.lab.processes import LabError
 
@@ -117,19 +126,65 @@ def main(argv: list[str]) -> int:
             saved, problems = save_profiles(lab)
             for problem in problems:
                 print(f"{PROG}: warning: {problem}", file=sys.stderr)
-            if args.no_ui:
-                print(describe(lab), flush=True)
-                print(f"\nprofiles saved: {', '.join(saved) or 'none'}", flush=True)
-                print("serving; press Ctrl-C to stop", flush=True)
-                threading.Event().wait()  # until Ctrl-C / SIGTERM
-                return EXIT_OK
-            from tlsbench.commands.workbench import run_workbench
-
-            first = saved[0] if saved else None
-            return run_workbench(profile=first, run=False)
+            print(describe(lab), flush=True)
+            print(f"\n{SAVED} {', '.join(saved) or 'none'}", flush=True)
+            print(READY, flush=True)
+            threading.Event().wait()  # until Ctrl-C / SIGTERM
+            return EXIT_OK
         except KeyboardInterrupt:
-            if args.no_ui:
-                print("\nlab stopped", file=sys.stderr)
+            print("\nlab stopped", file=sys.stderr)
             return EXIT_OK
         finally:
             lab.stop()
+
+
+def run_with_workbench() -> int:
+    """Start the lab in a child process, open the workbench on its first profile, stop the lab after."""
+    import os
+    import subprocess
+    import tempfile
+
+    errors = tempfile.TemporaryFile()
+    child = subprocess.Popen([sys.executable, "-m", "tlsbench", "lab", "--no-ui"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=errors, text=True, env=dict(os.environ),
+                             start_new_session=True)
+    try:
+        with _signals_end_the_lab():
+            saved = wait_until_serving(child)
+            if saved is None:  # it ended before serving: pass on its last word and its exit code
+                errors.seek(0)
+                lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+                print(lines[-1] if lines else f"{PROG}: the lab did not start", file=sys.stderr)
+                return child.wait() or EXIT_FAILED
+            from tlsbench.commands.workbench import run_workbench
+
+            return run_workbench(profile=saved[0] if saved else None, run=False)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        stop_lab_process(child)
+        errors.close()
+
+
+def wait_until_serving(child) -> list[str] | None:
+    """Read the child's listing until it says it serves; the profile names it saved, or None."""
+    saved: list[str] = []
+    for text in child.stdout:
+        if text.startswith(SAVED):
+            saved = [n.strip() for n in text[len(SAVED):].split(",") if n.strip() and n.strip() != "none"]
+        if text.strip() == READY:
+            return saved
+    return None  # it ended before serving
+
+
+def stop_lab_process(child) -> None:
+    import subprocess
+
+    if child.poll() is None:
+        child.terminate()  # the lab turns SIGTERM into a clean stop of every server
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    child.stdout.close()
