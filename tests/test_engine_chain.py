@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.hostile_certs import self_signed
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.certparse import match_name, parse_cert
 from tlsbench.engine.spec import build_spec
@@ -101,19 +102,7 @@ def test_insecure_still_reports_a_hostname_mismatch(tls_server):
 
 
 def _hostile_cert(tmp_path) -> CertFiles:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "[bold red]evil[/] \x1b[31m")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "evil.pem", tmp_path / "evil.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return CertFiles(cert_path, key_path, cert_path, None, ("localhost",))
+    return self_signed(tmp_path, {NameOID.COMMON_NAME: "[bold red]evil[/] \x1b[31m"}, "localhost", days=90)
 
 
 @pytest.mark.servers

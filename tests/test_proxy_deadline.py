@@ -38,14 +38,18 @@ class SlowSocks5:
         self.listener.close()
 
 
-def test_a_negotiation_longer_than_the_timeout_is_a_proxy_timeout():
-    proxy = SlowSocks5(pause=0.7)
+def probe_through(pause: float, timeout: float):
+    """A plain-TCP probe through a SOCKS5 peer that waits `pause` before each of its replies."""
+    proxy = SlowSocks5(pause)
     try:
-        spec = build_spec("127.0.0.1:80", proxy_kind="socks5", proxy=f"127.0.0.1:{proxy.port}", tls=False,
-                          timeout=1)
-        result = run_probe(spec)
+        return run_probe(build_spec("127.0.0.1:80", proxy_kind="socks5", proxy=f"127.0.0.1:{proxy.port}",
+                                    tls=False, timeout=timeout))
     finally:
         proxy.close()
+
+
+def test_a_negotiation_longer_than_the_timeout_is_a_proxy_timeout():
+    result = probe_through(pause=0.7, timeout=1)
     stage = result.stage("proxy")
     assert stage.status == "failed"
     assert result.codes()[0] == "proxy-timeout"
@@ -54,11 +58,5 @@ def test_a_negotiation_longer_than_the_timeout_is_a_proxy_timeout():
 
 
 def test_a_negotiation_within_the_timeout_succeeds():
-    proxy = SlowSocks5(pause=0.2)
-    try:
-        spec = build_spec("127.0.0.1:80", proxy_kind="socks5", proxy=f"127.0.0.1:{proxy.port}", tls=False,
-                          timeout=2)
-        result = run_probe(spec)
-    finally:
-        proxy.close()
+    result = probe_through(pause=0.2, timeout=2)
     assert result.stage("proxy").status == "ok" and result.ok

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.hostile_certs import self_signed
 from tests.tui_helpers import settle, SIZE, app_for, screen_segments, screen_text, svg_text, wait_for_result
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.visible import visible
@@ -19,20 +15,8 @@ EVIL = "[bold red]evil[/] [link=http://x]y[/link]"
 
 
 def make_evil_cert(directory) -> CertFiles:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, EVIL + "\x1b[31m"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "c1\x9bchar [@click=app.quit]q")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("evil.test")]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "evil.pem", directory / "evil.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return CertFiles(cert=cert_path, key=key_path, chain=cert_path, issuers=None, names=("evil.test",))
+    return self_signed(directory, {NameOID.COMMON_NAME: EVIL + "\x1b[31m",
+                                   NameOID.ORGANIZATION_NAME: "c1\x9bchar [@click=app.quit]q"}, "evil.test")
 
 
 async def test_markup_and_escape_in_a_certificate_are_shown_literally(tmp_path, tls_server):

@@ -99,7 +99,7 @@ def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
 def ask_proxy_password(spec: ConnectionSpec) -> ConnectionSpec:
     """A SOCKS5 user with no password anywhere: ask on a terminal, as curl -U USER does; else refuse."""
     proxy = spec.proxy
-    if not (proxy and proxy.username and proxy.password is None and proxy.kind.startswith("socks5")):
+    if not (proxy and proxy.needs_password):
         return spec
     if not sys.stdin.isatty():
         raise InputError(f"proxy user {proxy.username!r} has no password: give USER:PASS, set "

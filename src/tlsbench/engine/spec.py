@@ -37,6 +37,11 @@ class ProxySpec(NamedTuple):
                 f"username={self.username!r}, password={secret}, password_env={self.password_env!r})")
 
     @property
+    def needs_password(self) -> bool:
+        """A SOCKS5 user with no password from anywhere: it must be asked for, not sent empty."""
+        return bool(self.username) and self.password is None and self.kind.startswith("socks5")
+
+    @property
     def remote_dns(self) -> bool:
         """True when the proxy, not tlsbench, resolves the target name (SOCKS4a, SOCKS5h)."""
         return self.kind in ("socks4a", "socks5h")

@@ -53,8 +53,6 @@ ALERT_MEANINGS = {
     "close_notify": "the sender closed the connection in an orderly way",
 }
 
-CONTENT_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
-
 VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
 
 _HEADER = 256  # OpenSSL's SSL3_RT_HEADER: the 5-byte record header

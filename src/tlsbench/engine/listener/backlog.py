@@ -38,8 +38,3 @@ def queue_state(sock: socket.socket) -> tuple[int, int] | None:
         return None
     unacked, sacked = struct.unpack_from("=II", raw, _UNACKED_OFFSET)
     return unacked, sacked
-
-
-def expected_backlog(asked: int, cap: int | None) -> int:
-    """What Linux applies for listen(asked): min(asked, somaxconn)."""
-    return min(asked, cap) if cap is not None else asked

@@ -180,7 +180,7 @@ class ComposeForm(VerticalScroll):
                           send=unescape_send(self.query_one("#f-send", Input).value) if app == "send" else None,
                           **kwargs)
         proxy = spec.proxy
-        if proxy and proxy.username and proxy.password is None and proxy.kind.startswith("socks5"):
+        if proxy and proxy.needs_password:
             # Profiles never hold the password: ask for it here rather than send an empty one.
             raise InputError(f"proxy password: type it here (it is never saved) or set ${proxy.password_env}",
                              field="proxy_password_input")
