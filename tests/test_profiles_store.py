@@ -108,7 +108,7 @@ def test_bad_value_inside_a_table_points_at_that_table(store):
     ('host = "a b"\nport = 443\n', 1, "host"),
     ('host = "a.test"\nport = 443\npin = "not-an-ip"\n', 3, "pin"),
     ('host = "a.test"\nport = 443\ntls.alpn = 5\n', 3, "alpn"),
-    ('host = "a.test"\nport = 443\n[proxy]\ntype = "http"\nhost = "127.0.0.1"\nport = 8080\n', 4, "proxy type"),
+    ('host = "a.test"\nport = 443\n[proxy]\ntype = "ftp"\nhost = "127.0.0.1"\nport = 8080\n', 4, "proxy type"),
     ('host = "a.test"\nport = 443\n[tls]\ncafile = "/nonexistent/ca.pem"\n', 4, "does not exist"),
     ('port = 443\n', None, "host is missing"),
     ('host = "a.test"\nport = 443\ntls = "yes"\n', 3, "table"),

@@ -109,4 +109,4 @@ async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):
         await pilot.pause()
         table = app.screen.query_one("#compare-table")
         cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        assert "tcp" in cells and "total" in cells
+        assert "tcp connect" in cells and "total" in cells

@@ -37,11 +37,9 @@ def make_parser() -> QuietParser:
 def spec_to_options(spec: ConnectionSpec) -> dict:
     """The build_spec() keyword arguments that rebuild `spec` (used to apply overrides to a profile)."""
     opts: dict = {"target": spec.target, "pin": spec.pin, "tls": spec.tls.enabled, "timeout": spec.timeout,
-                  "http": spec.app.http, "send": spec.app.send}
-    if spec.proxy is not None:
-        p = spec.proxy
-        opts.update(proxy_kind=p.kind, proxy=format_hostport(p.host, p.port), proxy_user=p.username,
-                    proxy_password=p.password, proxy_password_env=p.password_env if p.password is None else None)
+                  "http": spec.app.http, "send": spec.app.send, "path": spec.app.path, "proxies": list(spec.proxies),
+                  "local_port": "-".join(map(str, sorted(set(spec.local.port_range)))) if spec.local.port_range
+                  else None, "interface": spec.local.interface, "family": spec.local.family}
     t = spec.tls
     if t.enabled:
         opts.update(sni=t.sni_name if t.sni_mode == "override" else None, no_sni=t.sni_mode == "none",
@@ -56,13 +54,18 @@ def apply_overrides(opts: dict, args: argparse.Namespace) -> dict:
     opts = dict(opts)
     if args.target:
         opts["target"] = args.target
-    kind = next((k for k in PROXY_KINDS if getattr(args, k)), None)
-    if kind:
-        opts.update(proxy_kind=kind, proxy=getattr(args, kind))
+    from tlsbench.commands.arguments import route_from_args
+
+    if args.proxies or args.preproxy or any(getattr(args, k) for k in PROXY_KINDS):
+        opts["proxies"] = route_from_args(args, opts["target"], not args.no_tls, environ={})
     if args.proxy_user:
         opts.update(proxy_user=args.proxy_user, proxy_password=None, proxy_password_env=args.proxy_password_env)
     elif args.proxy_password_env:
         opts.update(proxy_password=None, proxy_password_env=args.proxy_password_env)
+    for name in ("proxy_cafile", "proxy_insecure", "local_port", "interface", "family"):
+        value = getattr(args, name)
+        if value not in (None, False):
+            opts[name] = value
     if args.pin:
         opts["pin"] = args.pin
     if args.no_tls:
@@ -97,17 +100,19 @@ def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
 
 
 def ask_proxy_password(spec: ConnectionSpec) -> ConnectionSpec:
-    """A SOCKS5 user with no password anywhere: ask on a terminal, as curl -U USER does; else refuse."""
-    proxy = spec.proxy
-    if not (proxy and proxy.needs_password):
-        return spec
-    if not sys.stdin.isatty():
-        raise InputError(f"proxy user {proxy.username!r} has no password: give USER:PASS, set "
-                         f"${proxy.password_env}, or run on a terminal to be asked", field="proxy_password")
-    import getpass
+    """A proxy user with no password anywhere: ask on a terminal, as curl -U USER does; else refuse."""
+    hops = list(spec.proxies)
+    for i, proxy in enumerate(hops):
+        if not proxy.needs_password:
+            continue
+        if not sys.stdin.isatty():
+            raise InputError(f"proxy user {proxy.username!r} has no password: give USER:PASS, set "
+                             f"${proxy.password_env}, or run on a terminal to be asked", field="proxy_password")
+        import getpass
 
-    password = getpass.getpass(f"proxy password for {proxy.username}@{format_hostport(proxy.host, proxy.port)}: ")
-    return spec._replace(proxy=proxy._replace(password=password))
+        hops[i] = proxy._replace(password=getpass.getpass(
+            f"proxy password for {proxy.username}@{format_hostport(proxy.host, proxy.port)}: "))
+    return spec._replace(proxies=tuple(hops))
 
 
 def main(argv: list[str]) -> int:

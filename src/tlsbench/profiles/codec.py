@@ -49,18 +49,20 @@ from pathlib import Path
 from typing import Any
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.spec import AppSpec, ConnectionSpec, build_spec, format_hostport
+from tlsbench.engine.proxies import PROXY_KINDS, ProxySpec
+from tlsbench.engine.spec import build_spec, format_hostport, split_hostport
 from tlsbench.profiles.model import Profile
 
 # The keys tlsbench owns, per table ("" = top level). Anything else in a file is the person's own.
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "": ("description", "host", "port", "pin", "timeout"),
-    "proxy": ("type", "host", "port", "user", "password_env"),
+    "proxy": ("type", "host", "port", "user", "password_env", "cafile", "insecure"),
+    "local": ("port", "interface", "family"),
     "tls": ("enabled", "sni", "sni_name", "min_version", "max_version", "ciphers", "alpn", "verify",
             "cafile", "cert", "key"),
     "app": ("http", "path", "send"),
 }
-TABLES = ("proxy", "tls", "app")
+TABLES = ("proxy", "tls", "app", "local")
 
 # build_spec's InputError.field -> (table, key) in the file, to point at the right line.
 _FIELD_KEYS: dict[str, tuple[str, str]] = {
@@ -70,7 +72,9 @@ _FIELD_KEYS: dict[str, tuple[str, str]] = {
     "tls": ("tls", "enabled"), "sni": ("tls", "sni_name"), "tls-min": ("tls", "min_version"),
     "tls_min": ("tls", "min_version"), "tls-max": ("tls", "max_version"), "ciphers": ("tls", "ciphers"),
     "alpn": ("tls", "alpn"), "cafile": ("tls", "cafile"), "cert": ("tls", "cert"), "key": ("tls", "key"),
-    "send": ("app", "send"),
+    "send": ("app", "send"), "path": ("app", "path"), "proxy_cafile": ("proxy", "cafile"),
+    "proxies": ("proxy", "type"), "local_port": ("local", "port"), "interface": ("local", "interface"),
+    "family": ("local", "family"),
 }
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -96,13 +100,11 @@ def profile_to_data(profile: Profile) -> dict[str, Any]:
     if spec.pin:
         data["pin"] = spec.pin
     data["timeout"] = float(spec.timeout)
-    if spec.proxy is not None:
-        proxy: dict[str, Any] = {"type": spec.proxy.kind, "host": spec.proxy.host, "port": spec.proxy.port}
-        if spec.proxy.username:
-            proxy["user"] = spec.proxy.username
-        if spec.proxy.password_env:
-            proxy["password_env"] = spec.proxy.password_env
-        data["proxy"] = proxy
+    hops = [_hop_table(hop) for hop in spec.proxies if hop.source is None]
+    if len(hops) == 1:
+        data["proxy"] = hops[0]  # the format of earlier versions: one [proxy] table
+    elif hops:
+        data["proxy"] = hops  # a chain: [[proxy]] tables, first hop first
     tls = spec.tls
     if not tls.enabled:
         data["tls"] = {"enabled": False}
@@ -121,6 +123,17 @@ def profile_to_data(profile: Profile) -> dict[str, Any]:
             if value:
                 table[key] = value
         data["tls"] = table
+    local = spec.local
+    if local.port_range or local.interface or local.family:
+        table = {}
+        if local.port_range:
+            low, high = local.port_range
+            table["port"] = low if low == high else f"{low}-{high}"
+        if local.interface:
+            table["interface"] = local.interface
+        if local.family:
+            table["family"] = local.family
+        data["local"] = table
     app = spec.app
     if app.http or app.send is not None or app.path != "/":
         table = {"http": app.http}
@@ -130,6 +143,19 @@ def profile_to_data(profile: Profile) -> dict[str, Any]:
             table["send"] = app.send
         data["app"] = table
     return data
+
+
+def _hop_table(hop) -> dict[str, Any]:
+    table: dict[str, Any] = {"type": hop.kind, "host": hop.host, "port": hop.port}
+    if hop.username:
+        table["user"] = hop.username
+    if hop.password_env:
+        table["password_env"] = hop.password_env
+    if hop.cafile:
+        table["cafile"] = hop.cafile
+    if hop.insecure:
+        table["insecure"] = True
+    return table
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -158,7 +184,8 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
     """Validate file data into a Profile, or raise FormatError naming the table and key at fault."""
     env = os.environ if environ is None else environ
     for table in TABLES:
-        if table in data and not isinstance(data[table], dict):
+        if table in data and not isinstance(data[table], dict) and not (
+                table == "proxy" and isinstance(data[table], list)):
             raise FormatError(f"{table!r} must be a table ([{table}])", "", table)
     top, proxy, tls, app = data, data.get("proxy"), data.get("tls", {}), data.get("app", {})
 
@@ -168,26 +195,11 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
     pin = _get(top, "", "pin", str)
     timeout = _get(top, "", "timeout", (int, float))
 
-    kwargs: dict[str, Any] = {}
-    password_env = None
-    if proxy is not None:
-        kind = _get(proxy, "proxy", "type", str, required=True)
-        p_host = _get(proxy, "proxy", "host", str, required=True)
-        p_port = _get(proxy, "proxy", "port", int, required=True)
-        user = _get(proxy, "proxy", "user", str)
-        password_env = _get(proxy, "proxy", "password_env", str)
-        if password_env is not None and not _ENV_NAME.fullmatch(password_env):
-            raise FormatError(f"password_env {password_env!r} is not an environment variable name",
-                              "proxy", "password_env")
-        if password_env is not None and user is None:
-            raise FormatError("password_env is set but user is not", "proxy", "password_env")
-        if user is not None and ":" in user:
-            raise FormatError("user must not hold ':' (passwords are never stored; use password_env)",
-                              "proxy", "user")
-        _check_port(p_port, "proxy")
-        kwargs.update(proxy_kind=kind, proxy=format_hostport(p_host, p_port), proxy_user=user)
-        if password_env is not None and env.get(password_env) is not None:
-            kwargs["proxy_password"] = env[password_env]
+    kwargs: dict[str, Any] = {"proxies": [_read_hop(hop, env) for hop in _hop_tables(proxy)]}
+    local = data.get("local", {})
+    local_port = _get(local, "local", "port", (int, str))
+    kwargs.update(local_port=str(local_port) if local_port is not None else None,
+                  interface=_get(local, "local", "interface", str), family=_get(local, "local", "family", int))
 
     tls_enabled = _get(tls, "tls", "enabled", bool)
     tls_enabled = True if tls_enabled is None else tls_enabled
@@ -211,24 +223,50 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
     _check_port(port, "")
     try:
         spec = build_spec(format_hostport(host, port), pin=pin, tls=tls_enabled, http=http, send=send,
-                          timeout=10.0 if timeout is None else timeout, environ=env, **kwargs)
+                          path=app_path or "/", timeout=10.0 if timeout is None else timeout, environ=env, **kwargs)
     except InputError as exc:
         table, key = _FIELD_KEYS.get(exc.field or "", ("", None))
         message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
         raise FormatError(message, table, key) from None
-    spec = _finish(spec, password_env, env, app_path)
     return Profile(name=name, spec=spec, description=description, path=path)
 
 
-def _finish(spec: ConnectionSpec, password_env: str | None, env: Mapping[str, str],
-            app_path: str | None) -> ConnectionSpec:
-    """Apply what build_spec has no parameter for: the password variable's name and the HTTP path."""
-    if spec.proxy is not None and password_env is not None:
-        spec = spec._replace(proxy=spec.proxy._replace(password_env=password_env,
-                                                       password=env.get(password_env)))
-    if app_path is not None:
-        spec = spec._replace(app=AppSpec(http=spec.app.http, send=spec.app.send, path=app_path))
-    return spec
+def _hop_tables(proxy: Any) -> list[Mapping[str, Any]]:
+    if proxy is None:
+        return []
+    hops = proxy if isinstance(proxy, list) else [proxy]
+    if not all(isinstance(h, dict) for h in hops):
+        raise FormatError("each [[proxy]] must be a table", "proxy", None)
+    return hops
+
+
+def _read_hop(proxy: Mapping[str, Any], env: Mapping[str, str]) -> ProxySpec:
+    kind = _get(proxy, "proxy", "type", str, required=True)
+    if kind not in PROXY_KINDS:
+        raise FormatError(f"proxy type {kind!r} is not one of {', '.join(PROXY_KINDS)}", "proxy", "type")
+    p_host = _get(proxy, "proxy", "host", str, required=True)
+    p_port = _get(proxy, "proxy", "port", int, required=True)
+    user = _get(proxy, "proxy", "user", str)
+    password_env = _get(proxy, "proxy", "password_env", str)
+    if password_env is not None and not _ENV_NAME.fullmatch(password_env):
+        raise FormatError(f"password_env {password_env!r} is not an environment variable name",
+                          "proxy", "password_env")
+    if password_env is not None and user is None:
+        raise FormatError("password_env is set but user is not", "proxy", "password_env")
+    if user is not None and ":" in user:
+        raise FormatError("user must not hold ':' (passwords are never stored; use password_env)",
+                          "proxy", "user")
+    _check_port(p_port, "proxy")
+    cafile = _get(proxy, "proxy", "cafile", str)
+    insecure = _get(proxy, "proxy", "insecure", bool) or False
+    if (cafile or insecure) and kind != "https":
+        raise FormatError("cafile and insecure are for a proxy of type \"https\"", "proxy",
+                          "cafile" if cafile else "insecure")
+    try:
+        host, port = split_hostport(format_hostport(p_host, p_port), "proxy")
+    except InputError as exc:
+        raise FormatError(str(exc), "proxy", "host") from None
+    return ProxySpec(kind, host, port, user, None, password_env, cafile=cafile, insecure=insecure)
 
 
 def _tls_kwargs(tls: Mapping[str, Any]) -> dict[str, Any]:

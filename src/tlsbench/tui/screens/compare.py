@@ -9,7 +9,6 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from tlsbench.engine.events import STAGES
 from tlsbench.tui.safe_text import data
 
 STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim", "cancelled": "yellow"}
@@ -32,11 +31,11 @@ def _delta(prev, cur) -> Text:
 
 def compare_rows(previous, current) -> list[tuple[Text, Text, Text, Text]]:
     rows = []
-    for name in STAGES:
-        prev, cur = previous.stage(name), current.stage(name)
-        if prev is None and cur is None:
-            continue
-        rows.append((Text(name, style="bold"), _cell(prev), _cell(cur), _delta(prev, cur)))
+    keys = [r.id for r in current.stages] + [r.id for r in previous.stages if current.stage(r.id) is None]
+    for key in keys:
+        prev, cur = previous.stage(key), current.stage(key)
+        label = (cur or prev).label or key
+        rows.append((Text(label, style="bold"), _cell(prev), _cell(cur), _delta(prev, cur)))
     total = (Text("total", style="bold"), Text(f"{'ok' if previous.ok else 'failed':<7} {previous.total_ms:8.1f} ms"),
              Text(f"{'ok' if current.ok else 'failed':<7} {current.total_ms:8.1f} ms"),
              Text(f"{current.total_ms - previous.total_ms:+.1f} ms"))

@@ -19,7 +19,8 @@ from tlsbench.tui.deferred import Deferred
 from tlsbench.tui.safe_text import data
 
 ROUTES = [("Direct", "direct"), ("SOCKS4", "socks4"), ("SOCKS4a (proxy resolves)", "socks4a"),
-          ("SOCKS5", "socks5"), ("SOCKS5 + remote DNS", "socks5h")]
+          ("SOCKS5", "socks5"), ("SOCKS5 + remote DNS", "socks5h"), ("HTTP CONNECT", "http"),
+          ("HTTPS CONNECT", "https")]
 SNI_MODES = [("from host", "host"), ("override", "override"), ("none", "none")]
 VERSIONS = [("any", "any"), ("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]
 VERIFY = [("system store", "system"), ("CA file", "cafile"), ("off (insecure)", "off")]

@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from tlsbench.engine.events import (FindingRaised, RunFinished, SocketUpdated, StageFinished, StageSkipped,
-                                    StageStarted, TlsMessageSeen)
+from tlsbench.engine.events import (FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
+                                    StageSkipped, StageStarted, TlsMessageSeen)
 from tlsbench.tui.safe_text import line
 from tlsbench.tui.widgets.chain_tree import ChainTree
 from tlsbench.tui.widgets.findings_panel import FindingsPanel
@@ -21,8 +21,8 @@ def describe_spec(spec) -> Text:
     parts = [(spec.target, "bold")]
     if spec.pin:
         parts.append((f" pinned to {spec.pin}", ""))
-    if spec.proxy:
-        parts.append((f" via {spec.proxy.kind} {spec.proxy.host}:{spec.proxy.port}", ""))
+    for hop in spec.proxies:
+        parts.append((f" via {hop.kind} {hop.address}", ""))
     if spec.tls.enabled:
         sni = spec.sni
         parts.append((f" · TLS, SNI {sni}" if sni else " · TLS, no SNI", ""))
@@ -80,7 +80,9 @@ class ResultsView(Vertical):
         self.query_one(SocketPanel).clear_socket()
 
     def apply(self, event) -> None:
-        if isinstance(event, StageStarted):
+        if isinstance(event, PlanReady):
+            self.waterfall.plan(event.steps)
+        elif isinstance(event, StageStarted):
             self.waterfall.stage_started(event.stage, event.at_ms, event.doing)
         elif isinstance(event, StageFinished):
             self.waterfall.stage_finished(event.record)
@@ -116,7 +118,7 @@ class ResultsView(Vertical):
             status = Text(f"✔ OK in {result.total_ms:.1f} ms", style="bold green")
         else:
             self._state("-failed")
-            failed = next((s.name for s in result.stages if s.status == "failed"), None)
+            failed = next((s.label or s.name for s in result.stages if s.status == "failed"), None)
             where = f" at {failed}" if failed else ""
             status = Text(f"✘ FAILED{where} after {result.total_ms:.1f} ms", style="bold red")
         self._header(status)

@@ -8,14 +8,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tlsbench.engine.plan import KINDS
 from tlsbench.tui.safe_text import data
 from tlsbench.tui.stage_text import detail_text, message_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 MARKS = {"ok": ("✔", "bold green"), "failed": ("✘", "bold red"), "skipped": ("–", "dim"),
          "cancelled": ("■", "bold yellow")}
-LABELS = {"resolve": "resolve", "tcp": "tcp connect", "proxy": "proxy", "tls": "tls handshake",
-          "chain": "cert chain", "app": "app"}
 BAR_WIDTH = 20
 
 
@@ -24,9 +23,11 @@ class StageRow(Vertical, can_focus=True):
 
     BINDINGS = [Binding("enter,space", "toggle", "Expand", show=False)]
 
-    def __init__(self, stage: str, started_ms: float, doing: str = "") -> None:
-        super().__init__(classes=f"stage-row stage-{stage} -running")
-        self.stage = stage
+    def __init__(self, stage: str, started_ms: float, doing: str = "", label: str | None = None) -> None:
+        super().__init__(classes=f"stage-row stage-{stage.split('#')[0]} -running")
+        self.stage = stage  # the plan's step key
+        kind = KINDS.get(stage.split("#")[0])
+        self.label = label or (kind.label if kind else stage)
         self.status = "running"
         self.started_ms = started_ms
         self.duration_ms: float | None = None
@@ -112,7 +113,7 @@ class StageRow(Vertical, can_focus=True):
             mark, mark_style = MARKS.get(self.status, ("?", ""))
         text = Text(f"{arrow} ", style="dim", no_wrap=True, overflow="ellipsis")
         text.append(f"{mark} ", style=mark_style)
-        text.append(f"{LABELS.get(self.stage, self.stage):<14}", style="bold")
+        text.append(f"{self.label:<14}", style="bold")
         if self.status == "running":
             text.append(f"{'running…':>11}  ", style="yellow")
         elif self.status == "skipped":
@@ -147,4 +148,5 @@ class StageRow(Vertical, can_focus=True):
                 out.append_text(message_line(m.at_ms, m.direction, m.name, m.version, m.length))
             return out
         columns = (self.content_size.width or 100) - 4  # the body is indented by 4
-        return detail_text(self.detail, self.messages if self.stage == "tls" else (), columns)
+        return detail_text(self.detail, self.messages if self.stage.split("#")[0] in ("tls", "proxy-tls") else (),
+                           columns)

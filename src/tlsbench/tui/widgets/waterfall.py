@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tlsbench.engine.events import STAGES
 from tlsbench.tui.widgets.stage_row import StageRow
 
 
@@ -14,7 +13,9 @@ class Waterfall(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: dict[str, StageRow] = {}
+        self.rows: dict[str, StageRow] = {}  # by the plan's step key
+        self.order: list[str] = []  # the plan's keys, in order
+        self.labels: dict[str, str] = {}
         self.previous = None  # the previous ProbeResult, shown beside each row
         self._spinner = None
 
@@ -33,12 +34,24 @@ class Waterfall(VerticalScroll):
     def reset(self, previous=None) -> None:
         self.previous = previous
         self.rows.clear()
+        self.order = []
+        self.labels = {}
         self.remove_children()
+
+    def plan(self, steps) -> None:
+        """The run's plan arrived: one row per step, in order, before any stage starts."""
+        self.query(".empty-note").remove()
+        self.order = [s.key for s in steps]
+        self.labels = {s.key: s.label for s in steps}
+        for step in steps:
+            row = self._row(step.key, 0.0, step.doing)
+            if step.skip is not None:
+                row.skip(step.skip)
 
     def _row(self, stage: str, started_ms: float, doing: str = "") -> StageRow:
         row = self.rows.get(stage)
         if row is None:
-            row = StageRow(stage, started_ms, doing)
+            row = StageRow(stage, started_ms, doing, label=self.labels.get(stage))
             prev = self.previous.stage(stage) if self.previous is not None else None
             if prev is not None:
                 if prev.status == "ok":
@@ -46,9 +59,9 @@ class Waterfall(VerticalScroll):
                 else:
                     row.previous_status = prev.status
             self.rows[stage] = row
-            # Keep the canonical stage order even if events arrive out of order.
-            later = [self.rows[s] for s in STAGES[STAGES.index(stage) + 1:] if s in self.rows and s != stage] \
-                if stage in STAGES else []
+            # Keep the plan's order even if events arrive out of order.
+            later = [self.rows[s] for s in self.order[self.order.index(stage) + 1:] if s in self.rows] \
+                if stage in self.order else []
             mounted_later = [r for r in later if r.is_attached]
             if mounted_later:
                 self.mount(row, before=mounted_later[0])
@@ -65,7 +78,7 @@ class Waterfall(VerticalScroll):
 
     def stage_finished(self, record) -> None:
         self.query(".empty-note").remove()
-        row = self._row(record.name, record.started_ms)
+        row = self._row(record.id, record.started_ms)
         row.started_ms = record.started_ms
         row.finish(record.status, record.duration_ms, record.summary, record.detail)
         self.rescale()
@@ -76,7 +89,7 @@ class Waterfall(VerticalScroll):
         self.rescale()
 
     def message_seen(self, event) -> None:
-        row = self.rows.get("tls")
+        row = self.rows.get(event.stage)
         if row is not None:
             row.add_message(event)
 
@@ -100,15 +113,18 @@ class Waterfall(VerticalScroll):
         self.query(".empty-note").remove()
         if result.messages and "tls" in self.rows and not self.rows["tls"].messages:
             self.rows["tls"].messages = list(result.messages)
+        if not self.order:
+            self.order = [r.id for r in result.stages]
+            self.labels = {r.id: r.label for r in result.stages if r.label}
         for record in result.stages:
-            row = self._row(record.name, record.started_ms)
+            row = self._row(record.id, record.started_ms)
             if row.status == "running" or row.detail is None:
                 row.started_ms = record.started_ms
                 if record.status == "skipped":
                     row.skip(record.summary)
                 else:
                     row.finish(record.status, record.duration_ms, record.summary, record.detail)
-            if record.name == "tls" and not row.messages:
+            if record.id == "tls" and not row.messages:
                 row.messages = list(result.messages)
         if result.cancelled:
             self.cancel_running()
