@@ -9,15 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tlsbench.commands.arguments import (apply_resolve, QuietParser, UsageError, add_connection_options, fail_usage,
-                                         spec_from_args, unescape_send)
+from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
 from tlsbench.engine.errors import InputError, TlsbenchError
-from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
+from tlsbench.engine.spec import ConnectionSpec, format_hostport
 
 PROG = "tlsbench probe"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-PROXY_KINDS = ("socks4", "socks4a", "socks5", "socks5h")
-TLS_OPTIONS = ("sni", "no_sni", "tls_min", "tls_max", "ciphers", "alpn", "cafile", "insecure", "cert", "key")
 INSECURE_WARNING = ("WARNING: --insecure: the server's certificate is NOT verified; "
                     "anyone on the path could pose as this server.")
 
@@ -26,7 +23,6 @@ def make_parser() -> QuietParser:
     parser = QuietParser(prog=PROG, description="Open one connection, stage by stage, and explain what happened.",
                          epilog="Exit codes: 0 connected, 1 the connection failed, 2 bad input.")
     add_connection_options(parser, target_required=False)
-    parser.set_defaults(timeout=None)  # None = not given, so a profile's value can stand
     out = parser.add_argument_group("output and profiles")
     out.add_argument("--json", action="store_true", help="print one JSON object at the end, nothing else")
     out.add_argument("--profile", metavar="NAME", help="start from a saved profile; options given here override it")
@@ -34,68 +30,14 @@ def make_parser() -> QuietParser:
     return parser
 
 
-def spec_to_options(spec: ConnectionSpec) -> dict:
-    """The build_spec() keyword arguments that rebuild `spec` (used to apply overrides to a profile)."""
-    opts: dict = {"target": spec.target, "pin": spec.pin, "tls": spec.tls.enabled, "timeout": spec.timeout,
-                  "http": spec.app.http, "send": spec.app.send, "path": spec.app.path, "proxies": list(spec.proxies),
-                  "local_port": "-".join(map(str, sorted(set(spec.local.port_range)))) if spec.local.port_range
-                  else None, "interface": spec.local.interface, "family": spec.local.family}
-    t = spec.tls
-    if t.enabled:
-        opts.update(sni=t.sni_name if t.sni_mode == "override" else None, no_sni=t.sni_mode == "none",
-                    tls_min=t.min_version, tls_max=t.max_version, ciphers=t.ciphers, alpn=list(t.alpn) or None,
-                    cafile=t.cafile if t.verify == "cafile" else None, insecure=t.verify == "off",
-                    cert=t.cert, key=t.key)
-    return opts
-
-
-def apply_overrides(opts: dict, args: argparse.Namespace) -> dict:
-    """Lay the options given on the command line over a profile's options."""
-    opts = dict(opts)
-    if args.target:
-        opts["target"] = args.target
-    from tlsbench.commands.arguments import route_from_args
-
-    if args.proxies or args.preproxy or any(getattr(args, k) for k in PROXY_KINDS):
-        opts["proxies"] = route_from_args(args, opts["target"], not args.no_tls, environ={})
-    if args.proxy_user:
-        opts.update(proxy_user=args.proxy_user, proxy_password=None, proxy_password_env=args.proxy_password_env)
-    elif args.proxy_password_env:
-        opts.update(proxy_password=None, proxy_password_env=args.proxy_password_env)
-    for name in ("proxy_cafile", "proxy_insecure", "local_port", "interface", "family"):
-        value = getattr(args, name)
-        if value not in (None, False):
-            opts[name] = value
-    if args.pin:
-        opts["pin"] = args.pin
-    if args.no_tls:
-        opts["tls"] = False
-        for name in TLS_OPTIONS:
-            opts.pop(name, None)
-    pairs = {"sni": "no_sni", "no_sni": "sni", "cafile": "insecure", "insecure": "cafile", "http": "send",
-             "send": "http"}
-    for name in TLS_OPTIONS + ("http", "send", "timeout"):
-        value = getattr(args, name)
-        if value in (None, False):
-            continue
-        opts[name] = unescape_send(value) if name == "send" else value
-        other = pairs.get(name)
-        if other:
-            opts[other] = False if other in ("no_sni", "insecure", "http") else None
-    return opts
-
-
 def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
+    """The spec: the flags given, over a profile's values when --profile names one."""
     if args.profile:
+        from tlsbench.engine.options import values_of
         from tlsbench.profiles.store import ProfileStore
 
         saved = ProfileStore().get(args.profile).spec
-        apply_resolve(args, args.target or saved.target)
-        opts = apply_overrides(spec_to_options(saved), args)
-        target = opts.pop("target")
-        return build_spec(target, **opts)
-    if args.timeout is None:
-        args.timeout = "10"
+        return spec_from_args(args, base=values_of(saved))
     return spec_from_args(args)
 
 

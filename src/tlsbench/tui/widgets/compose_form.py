@@ -11,29 +11,39 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from tlsbench.commands.arguments import unescape_send
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, build_spec, check_host, format_hostport, parse_port
+from tlsbench.engine.options import GROUP_TITLES, OPTIONS, escape, owner, spec_from_values, unescape, values_of
+from tlsbench.engine.spec import ConnectionSpec, check_host, format_hostport, parse_port
 from tlsbench.engine.visible import visible
 from tlsbench.tui.deferred import Deferred
 from tlsbench.tui.safe_text import data
+from tlsbench.tui.widgets.hop_list import HopList
 
-ROUTES = [("Direct", "direct"), ("SOCKS4", "socks4"), ("SOCKS4a (proxy resolves)", "socks4a"),
-          ("SOCKS5", "socks5"), ("SOCKS5 + remote DNS", "socks5h"), ("HTTP CONNECT", "http"),
-          ("HTTPS CONNECT", "https")]
-SNI_MODES = [("from host", "host"), ("override", "override"), ("none", "none")]
-VERSIONS = [("any", "any"), ("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]
-VERIFY = [("system store", "system"), ("CA file", "cafile"), ("off (insecure)", "off")]
-APPS = [("none", "none"), ("HTTP GET", "http"), ("send text", "send")]
+def widget_id(name: str) -> str:
+    """The form widget of an option: "tls_min" -> "f-tls-min"."""
+    return "f-" + name.replace("_", "-")
 
-# InputError.field -> the widget that holds it
-FIELD_WIDGETS = {
-    "target": "f-host", "host": "f-host", "port": "f-port", "target port": "f-port", "pin": "f-pin",
-    "proxy_kind": "f-route", "proxy": "f-proxy", "proxy port": "f-proxy", "proxy_user": "f-proxy-user",
-    "proxy_password": "f-proxy-password-env", "proxy_password_input": "f-proxy-password", "tls": "f-tls", "sni": "f-sni", "tls-min": "f-tls-min",
-    "tls_min": "f-tls-min", "tls-max": "f-tls-max", "ciphers": "f-ciphers", "alpn": "f-alpn",
-    "cafile": "f-cafile", "cert": "f-cert", "key": "f-key", "timeout": "f-timeout", "send": "f-send",
-}
+
+def field_widget(field: str | None) -> str:
+    """The widget an InputError's field points at (target errors at the host or the port)."""
+    if not field:
+        return "f-host"
+    if field in ("target port", "port"):
+        return "f-port"
+    base, _, hop = field.partition("#")
+    hop_suffix = f"-{hop}" if hop and hop != "1" else ""
+    for prefix in ("proxy_password_input", "proxy_password", "proxy_kind", "proxy_user", "proxy_cafile", "proxy"):
+        if base.startswith(prefix):
+            wid = {"proxy_password_input": "f-proxy-password", "proxy_password": "f-proxy-password-env",
+                   "proxy_kind": "f-route", "proxy_user": "f-proxy-user", "proxy_cafile": "f-proxy-cafile",
+                   "proxy": "f-proxy"}[prefix]
+            return wid + (hop_suffix or base[len(prefix):])
+    option = owner(field)
+    if option is None or option.name == "target":
+        return "f-host"
+    if option.name == "proxies":
+        return "f-proxy"
+    return widget_id(option.name)
 
 
 def _has_controls(text: str) -> bool:
@@ -95,157 +105,126 @@ class ComposeForm(VerticalScroll):
         self.post_message(self.Ready())
 
     def _fields(self) -> ComposeResult:
-        yield Static("Target", classes="section")
-        with Horizontal(classes="field-pair"):
-            yield _row("Host", Input(placeholder="example.com", id="f-host", compact=True), id="row-host")
-            yield _row("Port", Input(placeholder="443", id="f-port", compact=True, type="text"), id="row-port")
-        yield _row("Pinned IP (instead of DNS)", Input(placeholder="optional", id="f-pin", compact=True))
-        yield Static("Route", classes="section")
-        yield _row("Route", Select(ROUTES, value="direct", allow_blank=False, id="f-route", compact=True))
-        with Vertical(id="proxy-fields"):
-            yield _row("Proxy HOST:PORT", Input(placeholder="127.0.0.1:1080", id="f-proxy", compact=True))
-            yield _row("Proxy user", Input(placeholder="optional", id="f-proxy-user", compact=True))
-            yield _row("Proxy password (never saved)",
-                       Input(placeholder="or set the variable below", password=True, id="f-proxy-password", compact=True))
-            yield _row("Password env variable", Input(placeholder="TLSBENCH_PROXY_PASSWORD",
-                                                      id="f-proxy-password-env", compact=True))
-        yield Static("TLS", classes="section")
-        with Horizontal(classes="switch-row"):
-            yield Switch(value=True, id="f-tls")
-            yield Label("TLS handshake", classes="switch-label")
-        yield Static("", id="f-tls-error", classes="field-error")
-        with Vertical(id="tls-fields"):
-            yield _row("SNI", Select(SNI_MODES, value="host", allow_blank=False, id="f-sni-mode", compact=True))
-            yield _row("SNI name", Input(placeholder="server name to send", id="f-sni", compact=True), id="row-sni")
-            with Horizontal(classes="field-pair"):
-                yield _row("Min version", Select(VERSIONS, value="any", allow_blank=False, id="f-tls-min", compact=True))
-                yield _row("Max version", Select(VERSIONS, value="any", allow_blank=False, id="f-tls-max", compact=True))
-            yield _row("Ciphers (OpenSSL list)", Input(placeholder="default", id="f-ciphers", compact=True))
-            yield _row("ALPN", Input(placeholder="e.g. h2,http/1.1", id="f-alpn", compact=True))
-            yield _row("Verification", Select(VERIFY, value="system", allow_blank=False, id="f-verify", compact=True))
-            yield Static(Text("⚠ verification is OFF: any certificate is accepted", style="bold"),
-                         id="verify-warning")
-            yield _row("CA file", Input(placeholder="/path/to/ca.pem", id="f-cafile", compact=True), id="row-cafile")
-            yield _row("Client certificate", Input(placeholder="optional PEM", id="f-cert", compact=True))
-            yield _row("Client key", Input(placeholder="optional PEM", id="f-key", compact=True))
-        yield Static("Other", classes="section")
-        yield _row("Timeout per stage (s)", Input(value="10", id="f-timeout", compact=True))
-        yield _row("Application", Select(APPS, value="none", allow_blank=False, id="f-app", compact=True))
-        yield _row("Text to send (\\r\\n allowed)", Input(placeholder="EHLO x\\r\\n", id="f-send", compact=True), id="row-send")
+        """One row per declared option (engine/options.py), in its group's section."""
+        section = None
+        for option in OPTIONS:
+            if option.group != section and option.name != "pin":
+                section = option.group
+                yield Static(GROUP_TITLES[section], classes="section")
+            if option.name == "target":
+                with Horizontal(classes="field-pair"):
+                    yield _row("Host", Input(placeholder="example.com", id="f-host", compact=True), id="row-host")
+                    yield _row("Port", Input(placeholder="443", id="f-port", compact=True), id="row-port")
+                continue
+            field = option.field
+            if field is None:
+                continue
+            wid = widget_id(option.name)
+            if field.widget == "hops":
+                yield HopList(id="hops")
+            elif field.widget == "switch":
+                with Horizontal(classes="switch-row"):
+                    yield Switch(value=bool(option.default), id=wid)
+                    yield Label(field.label, classes="switch-label")
+                yield Static("", id=f"{wid}-error", classes="field-error")
+            elif field.widget == "select":
+                first = field.choices[0][1]
+                yield _row(field.label, Select(field.choices, value=first, allow_blank=False, id=wid, compact=True),
+                           id=f"row-{option.name}")
+            else:
+                yield _row(field.label, Input(placeholder=field.placeholder, id=wid, compact=True),
+                           id=f"row-{option.name}")
+            if option.name == "verify":
+                yield Static(Text("⚠ verification is OFF: any certificate is accepted", style="bold"),
+                             id="verify-warning")
 
     def on_mount(self) -> None:
         self.border_title = "Compose"
 
     # --- reading and writing ---------------------------------------------------------------------
 
-    def _value(self, wid: str) -> str:
-        return self.query_one(f"#{wid}", Input).value.strip()
-
-    def _select(self, wid: str) -> str:
-        return str(self.query_one(f"#{wid}", Select).value)
-
-    def _opt(self, wid: str) -> str | None:
-        return self._value(wid) or None
+    def values(self) -> dict:
+        """The form's value set (engine/options.py), as typed; the target as host and port."""
+        host = self.query_one("#f-host", Input).value.strip()
+        port = self.query_one("#f-port", Input).value.strip()
+        values: dict = {"target": (host, port)}
+        for option in OPTIONS:
+            field = option.field
+            if field is None or field.widget == "hops":
+                continue
+            widget = self.query_one(f"#{widget_id(option.name)}")
+            if isinstance(widget, Switch):
+                values[option.name] = widget.value
+            elif isinstance(widget, Select):
+                values[option.name] = str(widget.value)
+            else:
+                text = widget.value if option.name == "send" else widget.value.strip()
+                values[option.name] = text or None
+        return values
 
     def build(self) -> ConnectionSpec:
         """Validate and build the spec; raises InputError whose `field` names the spec field."""
-        host = self._value("f-host")
+        values = self.values()
+        host, port_text = values.pop("target")
         check_host(host, "host")
-        port = parse_port(self._value("f-port"), "port")
-        route = self._select("f-route")
-        kind = None if route == "direct" else route
-        tls = self.query_one("#f-tls", Switch).value
-        kwargs: dict = {}
-        if kind:
-            password = self.query_one("#f-proxy-password", Input).value
-            kwargs.update(proxy_kind=kind, proxy=self._value("f-proxy"), proxy_user=self._opt("f-proxy-user"),
-                          proxy_password=password or None, proxy_password_env=self._opt("f-proxy-password-env"))
-        if tls:
-            sni_mode = self._select("f-sni-mode")
-            if sni_mode == "override" and not self._value("f-sni"):
-                raise InputError("SNI name is empty (choose 'from host' or 'none', or type a name)", field="sni")
-            verify = self._select("f-verify")
-            if verify == "cafile" and not self._value("f-cafile"):
-                raise InputError("CA file path is empty", field="cafile")
-            lo, hi = self._select("f-tls-min"), self._select("f-tls-max")
-            kwargs.update(sni=self._value("f-sni") if sni_mode == "override" else None,
-                          no_sni=sni_mode == "none", tls_min=None if lo == "any" else lo,
-                          tls_max=None if hi == "any" else hi, ciphers=self._opt("f-ciphers"),
-                          alpn=self._opt("f-alpn"), cafile=self._opt("f-cafile") if verify == "cafile" else None,
-                          insecure=verify == "off", cert=self._opt("f-cert"), key=self._opt("f-key"))
-        app = self._select("f-app")
-        if app == "send" and not self.query_one("#f-send", Input).value:
-            raise InputError("text to send is empty", field="send")
-        spec = build_spec(format_hostport(host, port), pin=self._opt("f-pin"), tls=tls,
-                          timeout=self._value("f-timeout") or "10", http=app == "http",
-                          send=unescape_send(self.query_one("#f-send", Input).value) if app == "send" else None,
-                          **kwargs)
-        proxy = spec.proxy
-        if proxy and proxy.needs_password:
-            # Profiles never hold the password: ask for it here rather than send an empty one.
-            raise InputError(f"proxy password: type it here (it is never saved) or set ${proxy.password_env}",
-                             field="proxy_password_input")
+        port = parse_port(port_text, "port")
+        values["target"] = format_hostport(host, port)
+        values["proxies"] = self.query_one(HopList).read()
+        if values.get("alpn"):
+            values["alpn"] = [p.strip() for p in values["alpn"].split(",")]
+        if values.get("app") == "send":
+            if not values.get("send"):
+                raise InputError("text to send is empty", field="send")
+            values["send"] = unescape(values["send"])
+        spec = spec_from_values(values)
+        for i, hop in enumerate(spec.proxies, 1):
+            if hop.needs_password:
+                # Profiles never hold the password: ask for it here rather than send an empty one.
+                raise InputError(f"proxy password: type it here (it is never saved) or set ${hop.password_env}",
+                                 field=f"proxy_password_input#{i}")
         return spec
 
     def load_spec(self, spec: ConnectionSpec | None) -> None:
-        """Fill the form from a spec (None empties it). The password field is always left empty."""
+        """Fill the form from a spec (None empties it). Passwords are always left empty."""
         if not self.ready:
             self._pending = (spec,)
             return
-
-        def put(wid: str, value) -> None:
-            self.query_one(f"#{wid}", Input).value = "" if value is None else _shown(str(value))
-
-        def choose(wid: str, value: str) -> None:
-            self.query_one(f"#{wid}", Select).value = value
-
         self.clear_errors()
-        if spec is None:
-            for wid in ("f-host", "f-port", "f-pin", "f-proxy", "f-proxy-user", "f-proxy-password",
-                        "f-proxy-password-env", "f-sni", "f-ciphers", "f-alpn", "f-cafile", "f-cert", "f-key",
-                        "f-send"):
-                put(wid, None)
-            put("f-timeout", "10")
-            for wid, value in (("f-route", "direct"), ("f-sni-mode", "host"), ("f-tls-min", "any"),
-                               ("f-tls-max", "any"), ("f-verify", "system"), ("f-app", "none")):
-                choose(wid, value)
-            self.query_one("#f-tls", Switch).value = True
-            self.sync_visibility()
-            return
-        put("f-host", spec.host)
-        put("f-port", spec.port)
-        put("f-pin", spec.pin)
-        p = spec.proxy
-        choose("f-route", p.kind if p else "direct")
-        put("f-proxy", format_hostport(p.host, p.port) if p else None)
-        put("f-proxy-user", p.username if p else None)
-        put("f-proxy-password", None)
-        # The default variable is implied by an empty field; only a custom name is shown.
-        custom_env = p.password_env if p and p.username and p.password_env != PROXY_PASSWORD_ENV else None
-        put("f-proxy-password-env", custom_env)
-        t = spec.tls
-        self.query_one("#f-tls", Switch).value = t.enabled
-        choose("f-sni-mode", t.sni_mode)
-        put("f-sni", t.sni_name)
-        choose("f-tls-min", t.min_version or "any")
-        choose("f-tls-max", t.max_version or "any")
-        put("f-ciphers", t.ciphers)
-        put("f-alpn", ",".join(t.alpn) if t.alpn else None)
-        choose("f-verify", t.verify)
-        put("f-cafile", t.cafile)
-        put("f-cert", t.cert)
-        put("f-key", t.key)
-        put("f-timeout", f"{spec.timeout:g}")
-        choose("f-app", "http" if spec.app.http else ("send" if spec.app.send else "none"))
-        send = spec.app.send
-        put("f-send", send.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t") if send else None)
+        values = values_of(spec) if spec is not None else {o.name: o.default for o in OPTIONS}
+        self.query_one("#f-host", Input).value = _shown(spec.host) if spec else ""
+        self.query_one("#f-port", Input).value = str(spec.port) if spec else ""
+        self.query_one(HopList).load(list(spec.proxies) if spec else [])
+        for option in OPTIONS:
+            field = option.field
+            if field is None or field.widget == "hops":
+                continue
+            value = values.get(option.name)
+            widget = self.query_one(f"#{widget_id(option.name)}")
+            if isinstance(widget, Switch):
+                widget.value = bool(value)
+            elif isinstance(widget, Select):
+                choices = {v for _, v in field.choices}
+                text = "any" if value is None else str(value)
+                widget.value = text if text in choices else field.choices[0][1]
+            else:
+                if option.name == "alpn":
+                    value = ",".join(value) if value else None
+                elif option.name == "send" and value:
+                    value = escape(value)
+                elif option.name == "timeout":
+                    value = f"{value:g}"
+                elif option.name == "path" and value == "/":
+                    value = None
+                widget.value = "" if value is None else _shown(str(value))
         self.sync_visibility()
 
     # --- errors ------------------------------------------------------------------------------------
 
     def mark_invalid(self, error: InputError) -> str:
         """Mark the field named by the error; returns the widget id that was marked."""
-        wid = FIELD_WIDGETS.get(error.field or "", "f-host")
+        wid = field_widget(error.field)
+        if not self.query(f"#{wid}"):
+            wid = "f-host"
         widget = self.query_one(f"#{wid}")
         widget.add_class("-invalid")
         message = self.query_one(f"#{wid}-error", Static)
@@ -284,13 +263,19 @@ class ComposeForm(VerticalScroll):
     def on_switch_changed(self, event: Switch.Changed) -> None:
         self.sync_visibility()
 
+    def on_button_pressed(self, event) -> None:
+        self.call_after_refresh(self.sync_visibility)
+
     def sync_visibility(self) -> None:
-        route = self._select("f-route")
-        self.query_one("#proxy-fields").display = route != "direct"
-        tls = self.query_one("#f-tls", Switch).value
-        self.query_one("#tls-fields").display = tls
-        self.query_one("#row-sni").display = self._select("f-sni-mode") == "override"
-        verify = self._select("f-verify")
-        self.query_one("#row-cafile").display = verify == "cafile"
-        self.query_one("#verify-warning").display = tls and verify == "off"
-        self.query_one("#row-send").display = self._select("f-app") == "send"
+        if not self.ready:
+            return
+        self.query_one(HopList).sync()
+        values = self.values()
+        for option in OPTIONS:
+            field = option.field
+            if field is None or field.visible is None:
+                continue
+            row = self.query(f"#row-{option.name}")
+            if row:
+                row.first().display = bool(field.visible(values))
+        self.query_one("#verify-warning").display = bool(values.get("tls")) and values.get("verify") == "off"
