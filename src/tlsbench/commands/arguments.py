@@ -63,7 +63,8 @@ def add_connection_options(parser: argparse.ArgumentParser, *, target_required: 
     tls.add_argument("--tls-min", metavar="VER", help="lowest TLS version: 1.0, 1.1, 1.2, 1.3")
     tls.add_argument("--tls-max", metavar="VER", help="highest TLS version: 1.0, 1.1, 1.2, 1.3")
     tls.add_argument("--ciphers", metavar="LIST", help="OpenSSL cipher list for TLS <= 1.2")
-    tls.add_argument("--alpn", metavar="LIST", help="comma-separated ALPN protocols, e.g. h2,http/1.1")
+    tls.add_argument("--alpn", metavar="LIST", help="comma-separated ALPN protocols, e.g. h2,http/1.1 "
+                     "(each 1-255 bytes as UTF-8)")
     tls.add_argument("--cafile", "--cacert", dest="cafile", metavar="FILE", help="trust these CA certificates")
     tls.add_argument("-k", "--insecure", action="store_true", help="do not verify the certificate (loud warning)")
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM; may hold the key too)")
@@ -72,7 +73,8 @@ def add_connection_options(parser: argparse.ArgumentParser, *, target_required: 
     other.add_argument("--timeout", metavar="SECONDS", default="10", help="per-stage timeout (default 10)")
     app = other.add_mutually_exclusive_group()
     app.add_argument("--http", action="store_true", help="send a minimal HTTP/1.1 GET and record the status line")
-    app.add_argument("--send", metavar="TEXT", help="send TEXT (\\r\\n escapes allowed) and record the answer")
+    app.add_argument("--send", metavar="TEXT", help="send TEXT as UTF-8 bytes and record the answer; escapes: "
+                     "\\r \\n \\t \\\\ (a backslash) \\xHH (one byte); any other backslash is an error")
 
 
 def proxy_choice(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -83,10 +85,11 @@ def proxy_choice(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return None, None
 
 
-def unescape_send(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+def unescape_send(text: str | None, field: str = "send") -> str | None:
+    """--send TEXT as the text to send: escapes applied (tlsbench.engine.checks), InputError when invalid."""
+    from tlsbench.engine.checks import unescape_text
+
+    return unescape_text(text, field)
 
 
 def apply_resolve(args: argparse.Namespace, target: str | None) -> None:

@@ -10,6 +10,7 @@ import os
 import re
 from typing import Literal, NamedTuple
 
+from tlsbench.engine.checks import check_alpn, check_port, check_seconds, check_sni
 from tlsbench.engine.errors import InputError
 
 ProxyKind = Literal["socks4", "socks4a", "socks5", "socks5h"]
@@ -109,13 +110,7 @@ def format_hostport(host: str, port: int) -> str:
 
 
 def parse_port(text: str | int, what: str = "port") -> int:
-    try:
-        port = int(str(text).strip(), 10)
-    except ValueError:
-        raise InputError(f"{what} {str(text)!r} is not a number", field=what) from None
-    if not 1 <= port <= 65535:
-        raise InputError(f"{what} {port} is out of range (1-65535)", field=what)
-    return port
+    return check_port(text, what)
 
 
 def check_host(host: str, what: str = "host") -> str:
@@ -271,12 +266,7 @@ def build_spec(
         raise InputError("--http and --send cannot be used together", field="send")
     if send is not None and send == "":
         raise InputError("--send needs some text to send", field="send")
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        raise InputError(f"timeout {timeout!r} is not a number of seconds", field="timeout") from None
-    if not 0 < seconds <= 3600 or seconds != seconds:
-        raise InputError(f"timeout {timeout!r} must be between 0 and 3600 seconds", field="timeout")
+    seconds = check_seconds(timeout)
 
     return ConnectionSpec(host=host, port=port, pin=pin, proxy=proxy_spec, tls=tls_spec,
                           app=AppSpec(http=http, send=send), timeout=seconds)
@@ -318,10 +308,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
         raise InputError("--sni and --no-sni cannot be used together", field="sni")
     sni_mode: SniMode = "none" if no_sni else ("override" if sni is not None else "host")
     if sni is not None:
-        sni = sni.strip()
-        check_host(sni, "sni")
-        if is_ip(sni):
-            raise InputError(f"sni {sni!r} is an IP address; SNI carries host names only", field="sni")
+        sni = check_sni(sni)
     lo, hi = _version(tls_min, "tls-min"), _version(tls_max, "tls-max")
     if lo and hi and TLS_VERSIONS.index(lo) > TLS_VERSIONS.index(hi):
         raise InputError(f"tls-min {lo} is above tls-max {hi}", field="tls_min")
@@ -335,13 +322,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
             ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).set_ciphers(ciphers)
         except ssl.SSLError:
             raise InputError(f"ciphers {ciphers!r} selects no cipher OpenSSL knows", field="ciphers") from None
-    protocols: tuple[str, ...] = ()
-    if alpn:
-        items = alpn.split(",") if isinstance(alpn, str) else list(alpn)
-        protocols = tuple(p.strip() for p in items)
-        for p in protocols:
-            if not p or len(p.encode()) > 255 or any(ord(c) < 0x21 for c in p):
-                raise InputError(f"alpn protocol {p!r} is empty, too long or has spaces", field="alpn")
+    protocols: tuple[str, ...] = check_alpn(alpn)
     if insecure and cafile:
         raise InputError("--insecure and --cafile cannot be used together", field="cafile")
     verify: VerifyMode = "off" if insecure else ("cafile" if cafile else "system")

@@ -46,7 +46,7 @@ def _settimeout(channel: Channel, seconds: float) -> None:
 def run_app(ctx: StageContext, channel: Channel) -> StageOutcome:
     spec = ctx.spec
     mode = "http" if spec.app.http else "send"
-    request = http_request(spec) if mode == "http" else (spec.app.send or "").encode("utf-8")
+    request = http_request(spec) if mode == "http" else (spec.app.send or "").encode("utf-8", "surrogateescape")
     req_text = request.decode("latin-1")
     deadline = time.monotonic() + spec.timeout
     answer = bytearray()

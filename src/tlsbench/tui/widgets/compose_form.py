@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from tlsbench.commands.arguments import unescape_send
+from tlsbench.engine.checks import escape_text
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, build_spec, check_host, format_hostport, parse_port
 from tlsbench.engine.visible import visible
@@ -130,7 +131,7 @@ class ComposeForm(VerticalScroll):
         yield Static("Other", classes="section")
         yield _row("Timeout per stage (s)", Input(value="10", id="f-timeout", compact=True))
         yield _row("Application", Select(APPS, value="none", allow_blank=False, id="f-app", compact=True))
-        yield _row("Text to send (\\r\\n allowed)", Input(placeholder="EHLO x\\r\\n", id="f-send", compact=True), id="row-send")
+        yield _row("Text to send (\\r \\n \\t \\\\ \\xHH)", Input(placeholder="EHLO x\\r\\n", id="f-send", compact=True), id="row-send")
 
     def on_mount(self) -> None:
         self.border_title = "Compose"
@@ -237,7 +238,7 @@ class ComposeForm(VerticalScroll):
         put("f-timeout", f"{spec.timeout:g}")
         choose("f-app", "http" if spec.app.http else ("send" if spec.app.send else "none"))
         send = spec.app.send
-        put("f-send", send.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t") if send else None)
+        put("f-send", escape_text(send) if send else None)
         self.sync_visibility()
 
     # --- errors ------------------------------------------------------------------------------------
