@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from tlsbench.engine.errors import InputError
+from tlsbench.engine.visible import is_hidden
 
 ALPN_MAX_PROTOCOL = 255  # one opaque<1..2^8-1>
 ALPN_MAX_LIST = 65535 - 2  # ProtocolNameList<2..2^16-1> inside extension_data<0..2^16-1>
@@ -52,8 +53,9 @@ def check_alpn(protocols: str | Iterable[str] | None, field: str = "alpn") -> tu
         name = item.strip()
         if not name:
             raise InputError(f"{field}: an empty protocol name (check the commas)", field=field)
-        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
-            raise InputError(f"{field} protocol {_shown(name)} holds spaces or control characters", field=field)
+        if any(ch.isspace() or is_hidden(ch) for ch in name):
+            raise InputError(f"{field} protocol {_shown(name)} holds spaces, control or invisible characters",
+                             field=field)
         try:
             size = len(name.encode("utf-8"))
         except UnicodeEncodeError:
@@ -117,8 +119,8 @@ def check_sni(name: str, field: str = "sni") -> str:
     else:
         raise InputError(f"{field} {_shown(text)} is an IP address; SNI carries host names only (RFC 6066)",
                          field=field)
-    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F or 0x80 <= ord(ch) <= 0x9F for ch in text):
-        raise InputError(f"{field} {_shown(text)} holds spaces or control characters", field=field)
+    if any(ch.isspace() or is_hidden(ch) for ch in text):
+        raise InputError(f"{field} {_shown(text)} holds spaces, control or invisible characters", field=field)
     if text.endswith(".."):
         raise InputError(f"{field} {_shown(text)} ends with more than one dot", field=field)
     bare = text[:-1] if text.endswith(".") else text
