@@ -177,6 +177,7 @@ def test_link_to_a_valid_profile_is_written_through_and_keeps_its_mode(store, tm
 
 
 def test_a_profiles_directory_that_is_a_link_is_fine(tmp_path):
+    """(Held before too; a guard that the link checks do not refuse a linked directory.)"""
     real = tmp_path / "real-profiles"
     real.mkdir()
     root = tmp_path / "config"
@@ -216,6 +217,7 @@ def test_nul_bytes_are_not_a_profile(store):
 
 
 def test_binary_garbage_is_a_problem_with_a_line(store):
+    """(Held before too; kept as a guard.)"""
     (store.profiles_dir / "bin.toml").write_bytes(bytes(range(256)) * 4)
     assert "bin.toml:" in problem_for(store, "bin")
 
@@ -245,6 +247,7 @@ def test_escape_sequences_and_bidi_controls_in_a_profile_are_shown_escaped(store
 
 
 def test_bidi_controls_in_a_profiles_host_are_refused_and_shown_escaped(store):
+    """(Held before too, through repr(); kept as a guard.)"""
     (store.profiles_dir / "host.toml").write_text('host = "exe.\\u202egnp"\nport = 443\n')
     listing = run(store.root, "profiles", "list")
     assert "\u202e" not in listing.stderr and "\\u202e" in listing.stderr

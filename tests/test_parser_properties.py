@@ -20,7 +20,7 @@ from tlsbench.engine.errors import TlsbenchError
 from tlsbench.engine.listener import clienthello
 from tlsbench.engine.visible import is_hidden, visible, visible_bytes
 
-SETTINGS = settings(max_examples=int(os.environ.get("TLSBENCH_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(os.environ.get("TLSBENCH_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DANGEROUS = "\x1b\x07\x00\x9b\u202e\u2066\u200b\ufeff\u00ad\u2028\ud800[/]"
 
 
