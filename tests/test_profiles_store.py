@@ -309,6 +309,6 @@ def test_rename_duplicate_delete(store):
 def test_save_refuses_a_file_whose_table_is_not_a_table(store):
     text = 'host = "www.lab.test"\nport = 443\nproxy = 3\n'
     path = write(store, "odd", text)
-    with pytest.raises(ProfileError, match="not a table"):
+    with pytest.raises(ProfileError, match="must be a table"):
         store.save(Profile("odd", build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080")))
     assert path.read_text() == text

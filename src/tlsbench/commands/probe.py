@@ -1,12 +1,15 @@
 """`tlsbench probe HOST:PORT [options]`: one connection, headless, as a waterfall or as JSON.
 
-Exit codes: 0 the connection completed (warnings allowed), 1 it failed, 2 bad input.
+Exit codes: 0 the connection completed (warnings allowed), 1 it failed, 2 bad input, 130 interrupted
+(Ctrl-C: the waterfall or the JSON of what ran so far is still printed, marked cancelled).
 Imports stay light: no Textual here, PySocks only when a proxy is used (in the proxy stage).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
@@ -14,14 +17,15 @@ from tlsbench.engine.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
 
 PROG = "tlsbench probe"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INSECURE_WARNING = ("WARNING: --insecure: the server's certificate is NOT verified; "
                     "anyone on the path could pose as this server.")
 
 
 def make_parser() -> QuietParser:
     parser = QuietParser(prog=PROG, description="Open one connection, stage by stage, and explain what happened.",
-                         epilog="Exit codes: 0 connected, 1 the connection failed, 2 bad input.")
+                         epilog="Exit codes: 0 connected, 1 the connection failed, 2 bad input, 130 interrupted "
+                                "(Ctrl-C prints what ran so far, marked cancelled).")
     add_connection_options(parser, target_required=False)
     out = parser.add_argument_group("output and profiles")
     out.add_argument("--json", action="store_true", help="print one JSON object at the end, nothing else")
@@ -88,11 +92,40 @@ def main(argv: list[str]) -> int:
         prepared = preflight(spec)
     except InputError as exc:  # a CA file, certificate or key that OpenSSL itself refuses
         return fail_usage(PROG, " ".join(str(exc).split()))
-    if args.json:
-        result = run_probe(spec, prepared=prepared)
-        write_json(result, sys.stdout)
-    else:
-        view = Waterfall(sys.stdout, colour=want_colour(sys.stdout))
-        view.emit(f"tlsbench probe {spec.target}")
-        result = run_probe(spec, on_event=view, prepared=prepared)
+    from tlsbench.engine.cancel import CancelToken
+
+    token = CancelToken()
+    with sigint_cancels(token):
+        if args.json:
+            result = run_probe(spec, prepared=prepared, cancel=token)
+            write_json(result, sys.stdout)
+        else:
+            view = Waterfall(sys.stdout, colour=want_colour(sys.stdout))
+            view.emit(f"tlsbench probe {spec.target}")
+            result = run_probe(spec, on_event=view, prepared=prepared, cancel=token)
+    if result.cancelled:
+        return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def sigint_cancels(token):
+    """While a run is in flight, Ctrl-C (SIGINT) cancels it instead of killing the process.
+
+    The run then ends with what happened so far, marked cancelled: the waterfall says so, --json
+    prints the object with "cancelled": true, and the exit code is 130. A second Ctrl-C, should
+    the run not end, interrupts as usual (exit 130, no output).
+    """
+    def on_sigint(signum, frame):
+        signal.signal(signal.SIGINT, previous)  # the next Ctrl-C is a plain interrupt
+        token.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (e.g. called from a test's worker): nothing to wire
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

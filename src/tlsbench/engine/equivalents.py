@@ -174,11 +174,9 @@ def tlsbench_command(spec: ConnectionSpec) -> Equivalent:
         if spec.app.path != "/":
             cannot.append(f"the HTTP path {spec.app.path!r}: probe --http always asks for /")
     elif spec.app.send is not None:
-        text = spec.app.send
-        if any(seq in text for seq in ("\\r", "\\n", "\\t")):
-            cannot.append("--send text holding a literal backslash escape (\\r, \\n, \\t are unescaped)")
-        escaped = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-        words += ["--send", _q(escaped)]
+        from tlsbench.engine.checks import escape_text
+
+        words += ["--send", _q(escape_text(spec.app.send))]
     return Equivalent("tlsbench", tuple(words), tuple(cannot), tuple(notes))
 
 

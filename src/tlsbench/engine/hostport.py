@@ -24,13 +24,9 @@ def format_hostport(host: str, port: int) -> str:
 
 
 def parse_port(text: str | int, what: str = "port") -> int:
-    try:
-        port = int(str(text).strip(), 10)
-    except ValueError:
-        raise InputError(f"{what} {str(text)!r} is not a number", field=what) from None
-    if not 1 <= port <= 65535:
-        raise InputError(f"{what} {port} is out of range (1-65535)", field=what)
-    return port
+    from tlsbench.engine.checks import check_port
+
+    return check_port(text, what)
 
 
 def check_host(host: str, what: str = "host") -> str:

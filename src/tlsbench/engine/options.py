@@ -158,7 +158,8 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Ciphers (OpenSSL list)", "input", "default", visible=lambda v: v.get("tls", True)),
            toml=("tls", "ciphers"), describe="ciphers", curl="--ciphers", openssl="-cipher"),
     Option("alpn", "tls", "ALPN protocols to offer, e.g. h2,http/1.1", lambda s: list(s.tls.alpn), default=[],
-           flags=(Flag(("--alpn",), "comma-separated ALPN protocols, e.g. h2,http/1.1", "LIST",
+           flags=(Flag(("--alpn",), "comma-separated ALPN protocols, e.g. h2,http/1.1 (each 1-255 bytes as UTF-8)",
+                       "LIST",
                        apply=lambda v, a: v.update(alpn=[p.strip() for p in a.split(",")])),),
            field=Field("ALPN", "input", "e.g. h2,http/1.1", visible=lambda v: v.get("tls", True)),
            toml=("tls", "alpn"), toml_type=list, describe="ALPN", openssl="-alpn"),
@@ -195,10 +196,11 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--path",), "the path --http asks for (default /)", "PATH"),),
            field=Field("HTTP path", "input", "/", visible=lambda v: v.get("app") == "http"),
            toml=("app", "path"), describe="HTTP path"),
-    Option("send", "app", "text to send after connecting (escapes: \\r \\n \\t)", lambda s: s.app.send,
-           flags=(Flag(("--send",), "send TEXT (\\r\\n escapes allowed) and record the answer", "TEXT",
+    Option("send", "app", "text to send after connecting", lambda s: s.app.send,
+           flags=(Flag(("--send",), "send TEXT as UTF-8 bytes and record the answer; escapes: \\r \\n \\t \\\\ "
+                       "(a backslash) \\xHH (one byte); any other backslash is an error", "TEXT",
                        apply=lambda v, a: v.update(send=unescape(a), app="send"), excludes=("path",)),),
-           field=Field("Text to send (\\r\\n allowed)", "input", "EHLO x\\r\\n",
+           field=Field("Text to send (\\r \\n \\t \\\\ \\xHH)", "input", "EHLO x\\r\\n",
                        visible=lambda v: v.get("app") == "send"),
            toml=("app", "send")),
     # --- other ------------------------------------------------------------------------------------
@@ -240,12 +242,16 @@ def owner(field: str | None) -> Option | None:
 
 
 def unescape(text: str) -> str:
-    """`--send` escapes: \\r, \\n, \\t."""
-    return text.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+    """`--send` text with its escapes applied (engine/checks.py: \\r \\n \\t \\\\ \\xHH)."""
+    from tlsbench.engine.checks import unescape_text
+
+    return unescape_text(text, "send") or ""
 
 
 def escape(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    from tlsbench.engine.checks import escape_text
+
+    return escape_text(text)
 
 
 def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, environ: dict[str, str] | None,

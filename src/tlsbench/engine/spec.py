@@ -10,6 +10,7 @@ import ipaddress
 import os
 from typing import Literal, NamedTuple, Sequence
 
+from tlsbench.engine.checks import check_alpn, check_seconds, check_sni
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import check_host, format_hostport, is_ip, parse_port, split_hostport
 from tlsbench.engine.proxies import PROXY_KINDS, ProxyKind, ProxySpec, parse_proxy_url
@@ -199,12 +200,7 @@ def build_spec(
     if not path.startswith("/") or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in path):
         raise InputError(f"path {path!r} must start with '/' and hold no spaces or control characters",
                          field="path")
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        raise InputError(f"timeout {timeout!r} is not a number of seconds", field="timeout") from None
-    if not 0 < seconds <= 3600 or seconds != seconds:
-        raise InputError(f"timeout {timeout!r} must be between 0 and 3600 seconds", field="timeout")
+    seconds = check_seconds(timeout)
 
     return ConnectionSpec(host=host, port=port, pin=pin, proxies=tuple(chain), tls=tls_spec,
                           app=AppSpec(http=http, send=send, path=path), timeout=seconds,
@@ -310,10 +306,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
         raise InputError("--sni and --no-sni cannot be used together", field="sni")
     sni_mode: SniMode = "none" if no_sni else ("override" if sni is not None else "host")
     if sni is not None:
-        sni = sni.strip()
-        check_host(sni, "sni")
-        if is_ip(sni):
-            raise InputError(f"sni {sni!r} is an IP address; SNI carries host names only", field="sni")
+        sni = check_sni(sni)
     lo, hi = _version(tls_min, "tls-min"), _version(tls_max, "tls-max")
     if lo and hi and TLS_VERSIONS.index(lo) > TLS_VERSIONS.index(hi):
         raise InputError(f"tls-min {lo} is above tls-max {hi}", field="tls_min")
@@ -327,13 +320,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
             ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).set_ciphers(ciphers)
         except ssl.SSLError:
             raise InputError(f"ciphers {ciphers!r} selects no cipher OpenSSL knows", field="ciphers") from None
-    protocols: tuple[str, ...] = ()
-    if alpn:
-        items = alpn.split(",") if isinstance(alpn, str) else list(alpn)
-        protocols = tuple(p.strip() for p in items)
-        for p in protocols:
-            if not p or len(p.encode()) > 255 or any(ord(c) < 0x21 for c in p):
-                raise InputError(f"alpn protocol {p!r} is empty, too long or has spaces", field="alpn")
+    protocols: tuple[str, ...] = check_alpn(alpn)
     if insecure and cafile:
         raise InputError("--insecure and --cafile cannot be used together", field="cafile")
     verify: VerifyMode = "off" if insecure else ("cafile" if cafile else "system")

@@ -27,6 +27,7 @@ ALT_NAME = "alt.test"
 WRONG_HOST_NAME = "wrong.example"
 EXPIRING_SOON_DAYS = 10
 _DAY = dt.timedelta(days=1)
+_MAX_PEM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -162,12 +163,22 @@ def _key_pem(key) -> bytes:
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    """Atomic, and only over a PEM file (what the lab put there): anything else is refused, named."""
+    from tlsbench.safe_files import replace_checked
+
+    replace_checked(path, lambda _old: data, accept=_is_pem, limit=_MAX_PEM, what="PEM file",
+                    mode=0o600 if private else 0o644)
     return path
+
+
+def _is_pem(existing: bytes) -> str | None:
+    return None if b"-----BEGIN " in existing else "holds no PEM data"
+
+
+def _read_pem(path: Path) -> bytes:
+    from tlsbench.safe_files import read_regular
+
+    return read_regular(path, limit=_MAX_PEM, what="PEM file")
 
 
 class _Writer:
@@ -247,13 +258,13 @@ def load_lab_certs(directory: str | os.PathLike, min_days: float = 3.0,
         return None
     try:
         def ends(path: Path) -> dt.datetime:
-            return x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+            return x509.load_pem_x509_certificate(_read_pem(path)).not_valid_after_utc
 
         if min(ends(expected.good.cert), ends(expected.ca_cert)) < now + 30 * _DAY:
             return None
         if ends(expected.expiring_soon.cert) < now + dt.timedelta(days=min_days):
             return None
-        names = x509.load_pem_x509_certificate(expected.good.cert.read_bytes()).extensions \
+        names = x509.load_pem_x509_certificate(_read_pem(expected.good.cert)).extensions \
             .get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, OSError, x509.ExtensionNotFound):
         return None

@@ -62,7 +62,7 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
         stream.link.set_timeout(ctx.spec.timeout)
     spec = ctx.spec
     mode = "http" if spec.app.http else "send"
-    request = http_request(spec) if mode == "http" else (spec.app.send or "").encode("utf-8")
+    request = http_request(spec) if mode == "http" else (spec.app.send or "").encode("utf-8", "surrogateescape")
     req_text = request.decode("latin-1")
     deadline = time.monotonic() + spec.timeout
     answer = bytearray()

@@ -18,6 +18,7 @@ import time
 import warnings
 
 from tlsbench.engine import certparse
+from tlsbench.engine.checks import set_alpn
 from tlsbench.engine.details import ProxyTlsDetail, TlsDetail
 from tlsbench.engine.diagnosis.certs import verify_findings
 from tlsbench.engine.diagnosis.tls import HandshakeFacts, diagnose_failure, session_findings
@@ -133,7 +134,7 @@ def build_context(t: TlsTarget | ConnectionSpec) -> tuple[ssl.SSLContext, str | 
         # OpenSSL 3's default security level refuses TLS 1.0/1.1 outright; asked for, they are offered.
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     if tls.alpn:
-        ctx.set_alpn_protocols(list(tls.alpn))
+        set_alpn(ctx, tls.alpn)  # non-ASCII names as their UTF-8 bytes
     if tls.cert:
         try:
             # A fixed empty password: an encrypted key fails here instead of prompting on the terminal.
