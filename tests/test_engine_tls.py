@@ -13,6 +13,7 @@ from tlsbench.engine.events import TlsMessageSeen
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.stages.context import StageContext
 from tlsbench.engine.stages.tls import run_tls
+from tlsbench.engine.suggestions import cli_text
 
 pytestmark = pytest.mark.servers
 
@@ -98,7 +99,7 @@ def test_ip_target_sends_no_sni_and_verifies_ip_san(tls_server, lab_certs):
     assert out.outcome.ok
     assert out.outcome.detail.sni is None and out.outcome.detail.sni_sent is False
     f = finding(out, "no-sni")
-    assert f.severity == "warning" and "--sni" in f.suggestion and f.origin == "local"
+    assert f.severity == "warning" and "--sni" in cli_text(f.suggestion) and f.origin == "local"
 
 
 def test_sni_override_selects_the_servers_second_certificate(tls_server, lab_certs):
@@ -148,7 +149,7 @@ def test_plain_http_port_is_not_tls(plain_http):
     assert d.first_bytes_hex.startswith("485454502f")
     assert d.verified is None  # no certificate was ever seen: verification did not fail, it never ran
     f = finding(out, "not-tls")
-    assert "HTTP" in f.title and "--no-tls" in f.suggestion
+    assert "HTTP" in f.title and "--no-tls" in cli_text(f.suggestion)
     assert {e.label for e in f.evidence} >= {"first bytes (hex)", "first bytes (text)"}
 
 
@@ -161,7 +162,7 @@ def test_banner_server_is_not_tls_and_names_starttls(banner_server, protocol, st
     f = finding(out, "not-tls")
     assert out.outcome.detail.first_bytes_text.startswith(server.banner.decode()[:3])
     if starttls:
-        assert f"-starttls {starttls}" in f.suggestion
+        assert f"-starttls {starttls}" in cli_text(f.suggestion)
     else:
         assert "SSH" in f.title
 
@@ -206,7 +207,7 @@ def test_nginx_rejects_missing_sni(nginx_sni_strict, lab_certs):
     assert out.outcome.detail.alert == "unrecognized_name"
     assert out.outcome.detail.alert_direction == "received"
     assert "you connected to an IP address" in f.explanation
-    assert "--pin 127.0.0.1" in f.suggestion
+    assert "--pin 127.0.0.1" in cli_text(f.suggestion)
     assert ("received", "alert: unrecognized_name") in names(out)
     assert "no-sni" not in codes(out)  # the error already says it
 
@@ -244,7 +245,7 @@ def test_no_shared_cipher(tls_server, lab_certs):
     sock.close()
     f = finding(out, "no-shared-cipher")
     assert out.outcome.detail.alert == "handshake_failure"
-    assert any("1 from --ciphers" in e.value for e in f.evidence)
+    assert any("1 from the cipher list" in e.value for e in f.evidence)
 
 
 @pytest.mark.parametrize("version", ["1.3", "1.2"])
@@ -253,7 +254,7 @@ def test_client_cert_required(tls_server, lab_certs, version):
     out, _, sock = handshake(server, cafile=str(lab_certs.ca_cert))
     sock.close()
     f = finding(out, "client-cert-required")
-    assert "--cert" in f.suggestion
+    assert "--cert" in cli_text(f.suggestion)
     assert ("received", "CertificateRequest") in names(out)
     assert out.outcome.detail.alert == ("certificate_required" if version == "1.3" else "handshake_failure")
     assert not out.outcome.ok and out.stream is None

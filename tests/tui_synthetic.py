@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tlsbench.engine.details import CertInfo, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine import catalogue
+from tlsbench.engine.findings import Evidence
 from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord, TcpInfo, TlsMessage
 from tlsbench.engine.spec import build_spec
 
@@ -52,10 +53,10 @@ def not_tls() -> ProbeResult:
     tls = TlsDetail("www.lab.test", True, bytes_sent=512, bytes_received=len(raw), first_bytes_hex=raw.hex(),
                     first_bytes_text=raw.decode("latin-1"), error="[SSL: WRONG_VERSION_NUMBER] wrong version number",
                     error_reason="WRONG_VERSION_NUMBER")
-    finding = Finding("not-tls", "error", "The peer did not answer in TLS: it sent an HTTP response",
-                      "The server on this port speaks plain HTTP, not TLS.",
-                      "Connect without TLS, or use the TLS port of this service.", "tls", "peer",
-                      (Evidence("first bytes", "HTTP/1.1 400 Bad Request"),))
+    finding = catalogue.finding("not-tls", "The peer did not answer in TLS: it sent an HTTP response",
+                                "The server on this port speaks plain HTTP, not TLS.",
+                                "Connect without TLS, or use the TLS port of this service.",
+                                (Evidence("first bytes", "HTTP/1.1 400 Bad Request"),))
     stages = _stages(StageRecord("tls", "failed", 1.7, 1.5, tls, "the peer answered in plain HTTP"),
                      [StageRecord("chain", "skipped", 3.2, 0.0, None, "the handshake failed"),
                       StageRecord("app", "skipped", 3.2, 0.0, None, "the handshake failed")])

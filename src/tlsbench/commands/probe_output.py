@@ -13,6 +13,7 @@ from typing import TextIO
 from tlsbench.engine.events import Event, RunFinished, StageFinished, StageSkipped
 from tlsbench.engine.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import format_hostport
+from tlsbench.engine.suggestions import cli_text
 from tlsbench.engine.visible import visible
 
 _CODES = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2", "bold": "1"}
@@ -86,8 +87,10 @@ class Waterfall:
             sev = self.paint(f"{finding.severity:<7}", SEVERITY_COLOUR.get(finding.severity, "bold"))
             self.emit(f"{sev} {finding.code}: {one_line(finding.title)}")
             self.emit(f"        {one_line(finding.explanation)}")
-            if finding.suggestion:
-                self.emit(f"        -> {one_line(finding.suggestion)}")
+            if finding.suggestion.text:
+                self.emit(f"        -> {one_line(cli_text(finding.suggestion, peers=False))}")
+            for peer in finding.suggestion.peers:
+                self.emit(self.paint(f"           $ {one_line(peer.command)}", "cyan"))
             for ev in finding.evidence:
                 self.emit(self.paint(f"        {one_line(ev.label)}: {one_line(ev.value)}", "dim"))
         verdict = "cancelled" if result.cancelled else ("ok" if result.ok else "failed")

@@ -35,6 +35,7 @@ from tlsbench.engine.listener.config import ListenerConfig
 from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHelloSeen, Closed, DataReceived,
                                              HandshakeDone, ListenerError, ListenerEvent, Listening, PauseChanged,
                                              QueueChanged, Stopped)
+from tlsbench.engine.suggestions import cli_text
 from tlsbench.engine.visible import visible, visible_bytes
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -129,7 +130,7 @@ def describe(event: ListenerEvent) -> str:
         f = event.finding
         evidence = f" [{_evidence(event)}]" if f.evidence else ""
         return (f"{tag}{f.severity}: {f.code}: {visible(f.title, keep_newlines=False)} -> "
-                f"{visible(f.suggestion or '', keep_newlines=False)}{evidence}")
+                f"{visible(cli_text(f.suggestion), keep_newlines=False)}{evidence}")
     if isinstance(event, Closed):
         return (f"{tag}closed after {event.duration_ms:.1f} ms: {event.bytes_received} bytes in, "
                 f"{event.bytes_sent} out ({visible(event.reason, keep_newlines=False)})")

@@ -5,12 +5,15 @@ like frozen dataclasses, but created about six times faster at import, which is 
 part of a `tlsbench probe` process's start (see bench/probe.py).
 
 A finding is a stable `code`, a `severity`, a one-line `title`, an `explanation` a person
-understands, a `suggestion`, and the `evidence` that proves it (bytes, alert, verify code,
-proxy reply). `origin` keeps "the peer did X" apart from "you asked for X".
+understands, a `suggestion` (data: engine/suggestions.py), and the `evidence` that proves it
+(bytes, alert, verify code, proxy reply). `origin` keeps "the peer did X" apart from "you asked
+for X". Findings are made through engine/catalogue.py, which holds every code.
 """
 
 
 from typing import Literal, NamedTuple
+
+from tlsbench.engine.suggestions import Suggestion, cli_text
 
 Severity = Literal["error", "warning", "info"]
 Origin = Literal["peer", "local", "network", "proxy"]
@@ -32,7 +35,7 @@ class Finding(NamedTuple):
     severity: Severity
     title: str
     explanation: str
-    suggestion: str
+    suggestion: Suggestion
     stage: str | None = None  # the stage it concerns, when there is one
     origin: Origin = "peer"
     evidence: tuple[Evidence, ...] = ()
@@ -43,7 +46,8 @@ class Finding(NamedTuple):
             "severity": self.severity,
             "title": self.title,
             "explanation": self.explanation,
-            "suggestion": self.suggestion,
+            "suggestion": cli_text(self.suggestion),  # the CLI's words, one line
+            "suggestion_changes": [c.to_dict() for c in self.suggestion.changes],
             "stage": self.stage,
             "origin": self.origin,
             "evidence": [e.to_dict() for e in self.evidence],

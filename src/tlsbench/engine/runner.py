@@ -21,6 +21,7 @@ import time
 from typing import Any, Callable
 
 from tlsbench.engine.cancel import CancelToken
+from tlsbench.engine.catalogue import finding
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
                                     StageSkipped, StageStarted, StepInfo)
@@ -71,10 +72,10 @@ def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = N
 
 def internal_error(stage: str, exc: BaseException) -> Finding:
     words = f"{type(exc).__name__}: {exc}"
-    return Finding("internal-error", "error", f"tlsbench failed inside the {stage} stage ({type(exc).__name__})",
+    return finding("internal-error", f"tlsbench failed inside the {stage} stage ({type(exc).__name__})",
                    f"An unexpected error stopped the {stage} stage: {words}.",
-                   "This is a bug in tlsbench; please report it with the command line used.",
-                   stage=stage, origin="local", evidence=(Evidence("exception", words),))
+                   "This is a bug in tlsbench; please report it with the connection's settings (copy as command) "
+                   "and this finding.", (Evidence("exception", words),), stage=stage)
 
 
 def spec_summary(spec: ConnectionSpec) -> dict:

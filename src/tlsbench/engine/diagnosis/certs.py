@@ -8,6 +8,7 @@ intermediate: told apart by what the peer sent and by what the trust store holds
 from __future__ import annotations
 
 import os
+import shlex
 import ssl
 import warnings
 
@@ -15,15 +16,36 @@ from cryptography import x509
 
 from tlsbench.engine import certparse
 from tlsbench.engine.details import CertInfo
+from tlsbench.engine.catalogue import finding
+from tlsbench.engine.diagnosis.tls import by_name, curl_peer, is_proxy, openssl_peer, site_name
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.engine.spec import ConnectionSpec, is_ip
+from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal
 
 EXPIRING_DAYS = 30
 
 
-def _f(code, severity, title, explanation, suggestion, evidence=(), stage="tls", origin="peer") -> Finding:
-    return Finding(code=code, severity=severity, title=title, explanation=explanation, suggestion=suggestion,
-                   stage=stage, origin=origin, evidence=tuple(evidence))
+def leaf_dns_names(chain_der: tuple[bytes, ...]) -> tuple[str, ...]:
+    """The DNS names in the leaf's subjectAltName (empty when there is no leaf or it cannot be read)."""
+    if not chain_der:
+        return ()
+    try:
+        return tuple(certparse.san_entries(certparse.load(chain_der[0]))[0])
+    except ValueError:
+        return ()
+
+
+def _insecure(spec) -> Change:
+    return Change.of(verify="off", was=spec)
+
+
+def _trust_file(spec, what: str) -> Suggestion:
+    """Trust a CA given as a file: the change (FILE unknown), and how curl and openssl say it."""
+    if is_proxy(spec):
+        return Suggestion(literal(f"If you trust {what}, give its certificate with ") + "{proxy_cacert}.")
+    return Suggestion(literal(f"If you trust {what}, give its certificate as the CA file: ") + "{0}.",
+                      (Change.of(verify="cafile", cafile="FILE", placeholders=("FILE",)),),
+                      (curl_peer(spec, "--cacert", "FILE"), openssl_peer(spec, "-CAfile", "FILE")))
 
 
 def trust_store_subjects(spec: ConnectionSpec) -> set[bytes] | None:
@@ -68,6 +90,8 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
     if leaf is not None:
         ev.append(Evidence("leaf subject", leaf.subject))
     trust = _trust_words(spec)
+    proxy = is_proxy(spec)
+    showcerts = openssl_peer(spec, "-showcerts")
     if code in (10, 9):
         bad = next((c for c in infos if c.status == ("expired" if code == 10 else "not yet valid")), leaf)
         if bad is not None:
@@ -75,36 +99,39 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
                    Evidence("valid", f"{bad.not_before} to {bad.not_after}")]
         which = "The server's certificate" if bad is None or bad.position == 0 else f"Certificate #{bad.position}"
         if code == 10:
-            return [_f("cert-expired", "error", f"{which} has expired",
-                       f"{which} expired on {bad.not_after if bad else '?'}; clients refuse it.",
-                       "Renew the certificate on the server. To look anyway: --insecure (curl -k).", ev)]
-        return [_f("cert-not-yet-valid", "error", f"{which} is not valid yet",
-                   f"{which} becomes valid only on {bad.not_before if bad else '?'}: either it was issued "
-                   "with a future date or this machine's clock is behind.",
-                   "Check this machine's clock and the server's certificate dates.", ev)]
+            hint = (Suggestion("Renew the proxy's certificate; to look anyway, {proxy_insecure}.") if proxy else
+                    Suggestion("Renew the certificate on the server. To look at the connection anyway, turn "
+                               "verification off ({0}).", (_insecure(spec),), (showcerts,)))
+            return [finding("cert-expired", f"{which} has expired",
+                            f"{which} expired on {bad.not_after if bad else '?'}; clients refuse it.", hint, ev)]
+        return [finding("cert-not-yet-valid", f"{which} is not valid yet",
+                        f"{which} becomes valid only on {bad.not_before if bad else '?'}: either it was issued "
+                        "with a future date or this machine's clock is behind.",
+                        Suggestion("Check this machine's clock and the certificate's dates.", (),
+                                   (Peer("date", "date -u"), showcerts)), ev)]
     if code == 62:
         sans = ", ".join(leaf.sans) if leaf and leaf.sans else "none"
         ev += [Evidence("name checked", verify_name or "?"), Evidence("certificate names (SANs)", sans)]
-        return [_f("cert-hostname-mismatch", "error",
-                   f"The certificate is not valid for {verify_name!r}",
-                   f"The server's certificate names {sans}, which does not include {verify_name!r}. "
-                   "The server may be serving a default certificate (check the SNI) or the wrong site.",
-                   "Connect with a name the certificate holds, send the right name with --sni NAME, or pin the "
-                   "address with --pin ADDR while keeping the name (curl --resolve NAME:PORT:ADDR).", ev)]
+        return [finding("cert-hostname-mismatch", f"The certificate is not valid for {verify_name!r}",
+                        f"The server's certificate names {sans}, which does not include {verify_name!r}. "
+                        "The server may be serving a default certificate (check the SNI) or the wrong site.",
+                        mismatch_hint(spec, verify_name, leaf_dns_names(chain_der)), ev)]
     if code in (18, 19):
         if code == 18:
-            return [_f("cert-self-signed", "error", "The server's certificate is self-signed",
-                       "The certificate is signed by its own key, so no CA vouches for it; "
-                       f"it is not in {trust}.",
-                       "If you trust it, pass it with --cafile FILE (curl --cacert FILE), or look with --insecure.",
-                       ev)]
+            hint = _trust_file(spec, "it")
+            if not proxy:
+                hint = hint._replace(text=hint.text + " To look anyway, turn verification off ({1}).",
+                                     changes=hint.changes + (_insecure(spec),))
+            return [finding("cert-self-signed", "The server's certificate is self-signed",
+                            "The certificate is signed by its own key, so no CA vouches for it; "
+                            f"it is not in {trust}.", hint, ev)]
         root = infos[-1] if infos else None
         if root is not None:
             ev.append(Evidence("self-signed root sent", root.subject))
-        return [_f("cert-self-signed", "error", "The chain ends in a self-signed root that is not trusted",
-                   f"The server sent its chain up to a self-signed root CA ({root.subject if root else '?'}) "
-                   f"that is not in {trust}: a private or unknown CA.",
-                   "Trust that CA with --cafile FILE (curl --cacert FILE) if it is yours.", ev)]
+        return [finding("cert-self-signed", "The chain ends in a self-signed root that is not trusted",
+                        f"The server sent its chain up to a self-signed root CA ({root.subject if root else '?'}) "
+                        f"that is not in {trust}: a private or unknown CA.",
+                        _trust_file(spec, "that CA (it is yours?)"), ev)]
     if code in (20, 2, 21) and certs:
         last = certs[-1]
         ev.append(Evidence("certificates sent", str(len(certs))))
@@ -117,20 +144,50 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
             ev.append(Evidence("issuer download (AIA caIssuers)", ", ".join(urls) or "none in the certificate"))
             maybe = ("" if urls else " Without an issuer download address in the leaf, the issuer may also be a "
                      "private root CA that is simply not trusted here.")
-            return [_f("cert-incomplete-chain", "error", "The server sent only its own certificate, no intermediate",
-                       f"The leaf was issued by {last.issuer.rfc4514_string()!r}, which the server did not send "
-                       f"and which is not in {trust}. Servers must send the intermediate CA certificates; "
-                       "browsers may hide this by fetching or caching them, other clients fail." + maybe,
-                       "Configure the server to send the full chain (leaf + intermediates, e.g. nginx "
-                       "ssl_certificate with fullchain.pem); or trust the issuer with --cafile FILE.", ev)]
-        return [_f("cert-untrusted", "error", "The certificate chain leads to an unknown CA",
-                   f"The server sent {len(certs)} certificate(s); the last one was issued by "
-                   f"{last.issuer.rfc4514_string()!r}, a CA that is not in {trust}.",
-                   "If you trust that CA, pass its certificate with --cafile FILE (curl --cacert FILE; "
-                   "openssl s_client -CAfile FILE).", ev)]
-    return [_f("cert-untrusted", "error", f"The certificate could not be verified: {message}",
-               f"OpenSSL rejected the server's certificate chain (verify code {code}: {message}).",
-               "Inspect the chain below; openssl s_client -connect HOST:PORT -showcerts shows the same.", ev)]
+            hint = _trust_file(spec, "the issuer")
+            hint = hint._replace(
+                text="Configure the server to send the full chain (leaf + intermediates, e.g. nginx ssl_certificate "
+                     "with fullchain.pem). " + hint.text,
+                peers=tuple(Peer("curl", f"curl -o issuer.der {shlex.quote(u)}") for u in urls[:1]) + hint.peers)
+            return [finding("cert-incomplete-chain", "The server sent only its own certificate, no intermediate",
+                            f"The leaf was issued by {last.issuer.rfc4514_string()!r}, which the server did not send "
+                            f"and which is not in {trust}. Servers must send the intermediate CA certificates; "
+                            "browsers may hide this by fetching or caching them, other clients fail." + maybe,
+                            hint, ev)]
+        return [finding("cert-untrusted", "The certificate chain leads to an unknown CA",
+                        f"The server sent {len(certs)} certificate(s); the last one was issued by "
+                        f"{last.issuer.rfc4514_string()!r}, a CA that is not in {trust}.",
+                        _trust_file(spec, "that CA"), ev)]
+    return [finding("cert-untrusted", f"The certificate could not be verified: {message}",
+                    f"OpenSSL rejected the server's certificate chain (verify code {code}: {message}).",
+                    Suggestion("Inspect the chain (tlsbench shows it below); openssl shows the same.", (),
+                               (showcerts,)), ev)]
+
+
+def mismatch_hint(spec, verify_name: str | None, names: tuple[str, ...]) -> Suggestion:
+    """What to do when the certificate does not hold the name checked: evidence-driven.
+
+    Connected by IP address: connect by a name the certificate holds, keeping the address. SNI
+    not the host's (none, or another name): send the host's name. Otherwise the server serves
+    another site's certificate: the names are listed; nothing to change on this side.
+    """
+    listed = ", ".join(names) or "no DNS names"
+    if is_proxy(spec):
+        return Suggestion(literal(f"Give the proxy by a name its certificate holds ({listed}), or check that this is "
+                                  "the proxy you meant."))
+    if is_ip(spec.host):
+        if site_name(names) is not None or spec.tls.sni_mode != "override":
+            return by_name(spec, names)
+        return Suggestion(literal(f"Send a name the certificate holds ({listed}) as SNI, or connect by it."))
+    if spec.sni is None or spec.sni != spec.host.rstrip("."):
+        return Suggestion(literal(f"The certificate answered a request without {spec.host} as SNI: send it ")
+                          + "({0}).", (Change.of(sni_mode="host", sni=None, was=spec),),
+                          (openssl_peer(spec, sni=spec.host.rstrip(".")), curl_peer(spec)))
+    name = site_name(names)
+    return Suggestion(literal(f"This server answers {spec.host} with a certificate for {listed}: check that the "
+                              "address is this site's server (DNS, the pinned address), or fix the server's "
+                              "certificate."), (), (openssl_peer(spec, "-showcerts"),)
+                      + ((curl(name, spec.port, address=getattr(spec, 'pin', None) or spec.host),) if name else ()))
 
 
 def expiry_findings(infos: tuple[CertInfo, ...]) -> list[Finding]:
@@ -139,8 +196,8 @@ def expiry_findings(infos: tuple[CertInfo, ...]) -> list[Finding]:
     for info in infos:
         if info.status == "ok" and info.days_left < EXPIRING_DAYS:
             who = "The server's certificate" if info.position == 0 else f"Certificate #{info.position} in the chain"
-            out.append(_f("cert-expiring-soon", "warning", f"{who} expires in {info.days_left} day(s)",
-                          f"{who} ({info.subject}) is valid until {info.not_after}; after that clients refuse it.",
-                          "Renew it soon.", [Evidence("not after", info.not_after),
-                                             Evidence("days left", str(info.days_left))], stage="chain"))
+            out.append(finding("cert-expiring-soon", f"{who} expires in {info.days_left} day(s)",
+                               f"{who} ({info.subject}) is valid until {info.not_after}; after that clients refuse it.",
+                               "Renew it soon.", [Evidence("not after", info.not_after),
+                                                  Evidence("days left", str(info.days_left))]))
     return out

@@ -7,9 +7,12 @@ Finding. The classification uses errno values and reply codes, never the wording
 from __future__ import annotations
 
 import errno
+import shlex
 import socket
 
+from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.suggestions import Change, Peer, Suggestion
 
 _EAI_NAMES = {getattr(socket, n): n for n in dir(socket) if n.startswith("EAI_")}
 
@@ -53,33 +56,42 @@ def dns_failed(name: str, role: str, exc: BaseException) -> Finding:
     code_name = errno_name(exc) or type(exc).__name__
     words = os_words(exc)
     what = "the proxy's name" if role == "proxy" else "the target name"
+    pin = (Change.of(pin="ADDR", placeholders=("ADDR",)),) if role != "proxy" else ()
     if code_name in ("EAI_NONAME", "EAI_NODATA"):
         why = f"The resolver says {name} does not exist or has no address ({words})."
-        hint = "Check the spelling, or use --pin ADDR to connect to a known address without DNS."
+        hint = ("Check the spelling of the proxy's name in the route." if role == "proxy" else
+                "Check the spelling, or connect to a known address without DNS: {0}.")
     elif code_name in ("EAI_AGAIN", "EAI_FAIL"):
         why = f"The resolver could not answer for {name} right now ({words}): the DNS server failed or is unreachable."
-        hint = "Check /etc/resolv.conf and that a DNS server is reachable, or use --pin ADDR."
+        hint = "Check /etc/resolv.conf and that a DNS server is reachable" + (
+            ", or give the proxy by its address." if role == "proxy" else
+            ", or connect to a known address without DNS: {0}.")
     else:
         why = f"Looking up {name} failed: {words}."
-        hint = "Check the name and the resolver configuration, or use --pin ADDR."
-    return Finding("dns-failed", "error", f"DNS lookup of {what} {name} failed", why, hint, stage="resolve",
-                   origin="network", evidence=(Evidence("name", name), Evidence("resolver error", f"{code_name}: {words}")))
+        hint = "Check the name and the resolver configuration" + (
+            "." if role == "proxy" else ", or connect to a known address without DNS: {0}.")
+    return finding("dns-failed", f"DNS lookup of {what} {name} failed", why,
+                   Suggestion(hint, pin, (Peer("getent", f"getent ahosts {shlex.quote(name)}"),)),
+                   (Evidence("name", name), Evidence("resolver error", f"{code_name}: {words}")))
 
 
 def dns_no_ipv4(name: str, addresses: list[str]) -> Finding:
-    return Finding(
-        "dns-failed", "error", f"{name} has no IPv4 address, and SOCKS4 carries only IPv4",
+    return finding(
+        "dns-failed", f"{name} has no IPv4 address, and SOCKS4 carries only IPv4",
         f"SOCKS4 sends the target as a 4-byte IPv4 address; {name} resolved only to {', '.join(addresses)}.",
-        "Use --socks5 (which carries IPv6) or --socks4a/--socks5h to let the proxy resolve the name.",
-        stage="resolve", origin="network", evidence=(Evidence("addresses", ", ".join(addresses)),))
+        "Use the proxy as SOCKS5 (socks5://, which carries IPv6), or let the proxy resolve the name "
+        "(socks4a:// or socks5h://).", (Evidence("addresses", ", ".join(addresses)),))
 
 
-def dns_timeout(name: str, seconds: float) -> Finding:
-    return Finding(
-        "dns-timeout", "error", f"DNS lookup of {name} did not finish within {seconds:g} s",
+def dns_timeout(name: str, seconds: float, role: str = "target") -> Finding:
+    pin = (Change.of(pin="ADDR", placeholders=("ADDR",)),) if role != "proxy" else ()
+    return finding(
+        "dns-timeout", f"DNS lookup of {name} did not finish within {seconds:g} s",
         "The resolver gave no answer in time; a DNS server may be unreachable or very slow.",
-        "Check the resolver configuration, raise --timeout, or use --pin ADDR to skip DNS.",
-        stage="resolve", origin="network", evidence=(Evidence("name", name),))
+        Suggestion("Check the resolver configuration (/etc/resolv.conf) or raise {timeout}" + (
+            "." if role == "proxy" else "; or connect to a known address without DNS: {0}."), pin,
+            (Peer("getent", f"getent ahosts {shlex.quote(name)}"),)),
+        (Evidence("name", name),))
 
 
 # --- tcp --------------------------------------------------------------------------------------
@@ -93,32 +105,36 @@ def tcp_failed(role: str, where: str, exc: BaseException, seconds: float, attemp
         reason = {"refused": "refused the connection (nothing listens on that port)",
                   "timeout": f"did not answer within {seconds:g} s",
                   "unreachable": "is unreachable from here (no route)"}.get(kind, f"could not be reached ({os_words(exc)})")
-        return Finding("proxy-unreachable", "error", f"The proxy {where} {reason.split(' (')[0]}",
+        return finding("proxy-unreachable", f"The proxy {where} {reason.split(' (')[0]}",
                        f"tlsbench could not open a TCP connection to the proxy itself: it {reason}. "
                        "The target was never contacted.",
-                       "Check the proxy address and port, and that the proxy is running.",
-                       stage="tcp", origin="network", evidence=ev)
+                       "Check the proxy's address and port in the route, and that the proxy is running.",
+                       ev, origin="network")
     if kind == "refused":
-        return Finding("tcp-refused", "error", f"Connection to {where} refused",
+        return finding("tcp-refused", f"Connection to {where} refused",
                        "The host answered the SYN with a reset: it is up, but nothing listens on that port "
                        "(or a firewall rejects it).",
-                       "Check the port number and that the service is running and listening on that address.",
-                       stage="tcp", origin="peer", evidence=ev)
+                       "Check the port number, and that the service is running and listening on that address "
+                       "(on the server, ss -ltn lists the listening ports).", ev)
     if kind == "timeout":
-        return Finding("tcp-timeout", "error", f"Connection to {where} timed out after {seconds:g} s",
+        return finding("tcp-timeout", f"Connection to {where} timed out after {seconds:g} s",
                        "No answer to the connection request: the SYN was dropped on the way, by a firewall, "
                        "or by a server whose accept queue is full.",
-                       "Check firewalls and the address; try a longer --timeout if the path is slow.",
-                       stage="tcp", origin="network", evidence=ev)
+                       Suggestion("Check firewalls and the address; if the path is only slow, raise {timeout}."),
+                       ev)
     if kind == "unreachable":
-        return Finding("tcp-unreachable", "error", f"{where} is unreachable",
+        tried = [a.split(": ", 1)[0] for a in attempts if ": " in a]
+        peers = (Peer("ip", f"ip route get {shlex.quote(tried[0])}"),) if tried else ()
+        if tried and all(":" in a for a in tried):
+            hint = Suggestion("Only IPv6 addresses were tried, and this host has no route to them: try IPv4 "
+                              "({0}), or check this host's IPv6 routes.", (Change.of(family=4),), peers)
+        else:
+            hint = Suggestion("Check the address and this host's routes and interfaces.", (), peers)
+        return finding("tcp-unreachable", f"{where} is unreachable",
                        f"The OS has no route to that address ({os_words(exc)}), so no packet was sent "
-                       "or a router reported the destination unreachable.",
-                       "Check the address and the routing table (ip route), or the IPv4/IPv6 choice.",
-                       stage="tcp", origin="network", evidence=ev)
-    return Finding("tcp-failed", "error", f"Connection to {where} failed",
-                   f"The connect call failed: {os_words(exc)}.", "Check the address and the local network.",
-                   stage="tcp", origin="network", evidence=ev)
+                       "or a router reported the destination unreachable.", hint, ev)
+    return finding("tcp-failed", f"Connection to {where} failed",
+                   f"The connect call failed: {os_words(exc)}.", "Check the address and the local network.", ev)
 
 
 def local_bind_failed(exc: OSError, tried: list[int], what: str) -> Finding:
@@ -133,12 +149,14 @@ def local_bind_failed(exc: OSError, tried: list[int], what: str) -> Finding:
         why = (f"Every port tried ({_ports_text(tried)}) is taken on this host. "
                + ("A connection that this side closed first stays in TIME_WAIT for about 60 s (Linux), and its "
                   "local port cannot be bound again until then: running the same command twice with a fixed "
-                  "--local-port hits it. This is why clients normally let the OS pick an ephemeral port, and "
+                  "local port hits it. This is why clients normally let the OS pick an ephemeral port, and "
                   "why it changes every run." if waiting else
                   "Another socket (a listener, or an open connection) holds it."))
-        return Finding("local-port-in-use", "error", f"The local port is in use ({_ports_text(tried)})", why,
-                       "Use another --local-port, a range (--local-port 40000-40100), or none (the OS picks a free "
-                       "ephemeral port).", stage="tcp", origin="local", evidence=tuple(ev))
+        return finding("local-port-in-use", f"The local port is in use ({_ports_text(tried)})", why,
+                       Suggestion("Let the OS pick a free ephemeral port ({0}), or give another {local_port} "
+                                  "or a range of them (e.g. 40000-40100).", (Change.of(local_port=None),),
+                                  (Peer("ss", f"ss -tan 'sport = :{tried[0]}'"),)), ev)
+    option = "local_port" if what.startswith("local port") else "interface"
     if exc.errno == errno.EPERM or exc.errno == errno.EACCES:
         why = (f"Binding to {what} needs privileges tlsbench does not have here ({os_words(exc)}): binding to a "
                "network interface by name needs CAP_NET_RAW, and ports below 1024 need CAP_NET_BIND_SERVICE.")
@@ -148,9 +166,10 @@ def local_bind_failed(exc: OSError, tried: list[int], what: str) -> Finding:
         why = f"There is no network interface named as asked ({what})."
     else:
         why = f"Binding the client socket to {what} failed: {os_words(exc)}."
-    return Finding("local-bind-failed", "error", f"Cannot bind the client to {what}", why,
-                   "Check --interface and --local-port (ip addr shows this host's addresses and interfaces).",
-                   stage="tcp", origin="local", evidence=tuple(ev))
+    return finding("local-bind-failed", f"Cannot bind the client to {what}", why,
+                   Suggestion(f"Check {{{option}}} (ip addr lists this host's addresses and interfaces), or let "
+                              "the OS choose: {0}.", (Change.of(**{option: None}),),
+                              (Peer("ip", "ip -brief addr"),)), ev)
 
 
 def _ports_text(ports: list[int]) -> str:
@@ -214,9 +233,9 @@ def _proxy_ev(proxy: str, received: bytes | None = None, reply: str | None = Non
 def looks_like(data: bytes) -> str:
     """A few words on what a non-SOCKS answer resembles."""
     if data[:1] == b"\x05" and len(data) <= 2:
-        return "a SOCKS5 proxy (it answered in SOCKS5: use --socks5 or --socks5h)"
+        return "a SOCKS5 proxy (it answered in SOCKS5)"
     if data[:1] == b"\x00" and len(data) >= 2 and 0x5A <= data[1] <= 0x5D:
-        return "a SOCKS4 proxy (it answered in SOCKS4: use --socks4 or --socks4a)"
+        return "a SOCKS4 proxy (it answered in SOCKS4)"
     if data.startswith(b"HTTP/") or data[:8].upper().startswith((b"GET ", b"<HTML", b"<!DOC")):
         return "an HTTP server"
     if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03:
@@ -228,52 +247,66 @@ def looks_like(data: bytes) -> str:
     return "binary data that is not SOCKS"
 
 
+def proxy_kind_hint(data: bytes) -> str | None:
+    """The proxy type the answer says the port speaks, as advice; None when it says none."""
+    like = looks_like(data)
+    if like.startswith("a SOCKS5"):
+        return "It answers in SOCKS5: use it as a socks5h:// proxy (or socks5:// to resolve names here)."
+    if like.startswith("a SOCKS4"):
+        return "It answers in SOCKS4: use it as a socks4a:// proxy (or socks4:// to resolve names here)."
+    if data.startswith(b"HTTP/"):
+        return "It answers in HTTP: it may be an HTTP proxy (http://), or a web server rather than a proxy."
+    if like.startswith("a TLS server"):
+        return "It answers in TLS: it may be an HTTPS proxy (https://), or a TLS server rather than a proxy."
+    return None
+
+
 def proxy_protocol_error(kind: str, proxy: str, data: bytes) -> Finding:
     like = looks_like(data)
-    return Finding(
-        "proxy-protocol-error", "error", f"The proxy at {proxy} did not answer in {kind.upper()}",
+    hint = proxy_kind_hint(data) or "Check the proxy's port, and its type in the route (socks4, socks4a, " \
+                                    "socks5, socks5h, http, https)."
+    return finding(
+        "proxy-protocol-error", f"The proxy at {proxy} did not answer in {kind.upper()}",
         f"tlsbench sent a {kind.upper()} request and got back something else; it looks like {like}. "
-        "The port is probably not a SOCKS proxy, or speaks another SOCKS version.",
-        "Check the proxy port, and the proxy type (--socks4/--socks4a/--socks5/--socks5h).",
-        stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, data))
+        "The port is probably not a SOCKS proxy, or speaks another SOCKS version.", hint, _proxy_ev(proxy, data))
 
 
 def proxy_closed(kind: str, proxy: str, exc: BaseException | None) -> Finding:
     how = "reset the connection" if exc is not None and classify(exc) == "reset" else "closed the connection"
-    return Finding(
-        "proxy-closed", "error", f"The proxy {how} without a {kind.upper()} reply",
+    return finding(
+        "proxy-closed", f"The proxy {how} without a {kind.upper()} reply",
         f"The proxy {how} before answering the {kind.upper()} request. It may not speak this SOCKS version, "
         "or it refuses this client by its rules.",
-        "Check the proxy type and the proxy's client rules and logs.",
-        stage="proxy", origin="proxy", evidence=_proxy_ev(proxy))
+        "Check the proxy's type in the route (another SOCKS version?), and the proxy's client rules and logs.",
+        _proxy_ev(proxy))
 
 
 def proxy_timeout(kind: str, proxy: str, seconds: float, received: bytes) -> Finding:
-    return Finding(
-        "proxy-timeout", "error", f"The proxy did not answer the {kind.upper()} request within {seconds:g} s",
+    return finding(
+        "proxy-timeout", f"The proxy did not answer the {kind.upper()} request within {seconds:g} s",
         "The TCP connection to the proxy was made, but the proxy stayed silent: it may not be a SOCKS proxy, "
         "or it is still trying to reach the target.",
-        "Check that the port is a SOCKS proxy; raise --timeout if the target is slow to reach.",
-        stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
+        Suggestion("Check that the port is a SOCKS proxy; if the target is slow to reach, raise {timeout}."),
+        _proxy_ev(proxy, received))
 
 
 def proxy_auth_required(proxy: str, user: str | None) -> Finding:
     why = ("The proxy rejected every authentication method offered (reply method 0xFF). "
            + ("A user was given but no password, so only 'no authentication' was offered."
               if user else "No credentials were given, so only 'no authentication' was offered."))
-    return Finding("proxy-auth-required", "error", "The proxy requires authentication", why,
-                   "Give --proxy-user USER:PASS (or USER with the password in $TLSBENCH_PROXY_PASSWORD).",
-                   stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, reply="method 0xff: no acceptable methods"))
+    return finding("proxy-auth-required", "The proxy requires authentication", why,
+                   Suggestion("Give the proxy's user with {proxy_user} and its password (asked for, or read "
+                              "from $TLSBENCH_PROXY_PASSWORD; never saved)."),
+                   _proxy_ev(proxy, reply="method 0xff: no acceptable methods"))
 
 
 def proxy_auth_failed(proxy: str, user: str | None, status: int | None) -> Finding:
     shown = f"0x{status:02x}" if status is not None else "none"
-    return Finding(
-        "proxy-auth-failed", "error", "The proxy rejected the user name or password",
+    return finding(
+        "proxy-auth-failed", "The proxy rejected the user name or password",
         f"The SOCKS5 username/password check failed (status {shown}) for user {user!r}.",
         "Check the user name and password the proxy expects.",
-        stage="proxy", origin="proxy",
-        evidence=_proxy_ev(proxy, reply=f"username/password status {shown}") + (Evidence("user", user or ""),))
+        _proxy_ev(proxy, reply=f"username/password status {shown}") + (Evidence("user", user or ""),))
 
 
 def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning: str,
@@ -282,41 +315,36 @@ def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning
     ev = _proxy_ev(proxy, reply=reply) + (Evidence("requested", requested),)
     if kind.startswith("socks4"):
         if code == 0x5B:
-            return Finding(
-                "proxy-target-refused", "error", f"The SOCKS4 proxy rejected or failed the request for {requested}",
+            return finding(
+                "proxy-target-refused", f"The SOCKS4 proxy rejected or failed the request for {requested}",
                 "SOCKS4 has one code (0x5B) for every failure: the target refused the connection, was "
                 "unreachable, the name did not resolve, or the proxy's rules denied it. It is ambiguous.",
-                "Check that the target port is open; use --socks5 for a precise reason.",
-                stage="proxy", origin="proxy", evidence=ev)
-        return Finding("proxy-request-failed", "error", f"The SOCKS4 proxy rejected the request ({meaning})",
-                       f"The proxy answered {reply}.", "Check the proxy's identd and user-id rules.",
-                       stage="proxy", origin="proxy", evidence=ev)
+                f"Check that {requested} is open; if the proxy also speaks SOCKS5, use it as socks5h:// "
+                "for a precise reason.", ev)
+        return finding("proxy-request-failed", f"The SOCKS4 proxy rejected the request ({meaning})",
+                       f"The proxy answered {reply}.", "Check the proxy's identd and user-id rules.", ev)
     if code == 5:
-        return Finding(
-            "proxy-target-refused", "error", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
+        return finding(
+            "proxy-target-refused", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
             f"The proxy works and reached the host of {behind}, but nothing listens on that port (SOCKS5 reply 5).",
-            "Check the target port and that the service runs; the proxy itself works.",
-            stage="proxy", origin="proxy", evidence=ev)
+            f"Check that {behind} runs and listens on {requested}; the proxy itself works.", ev)
     if code in (3, 4, 6) or (code == 1 and remote_name):
         extra = (" With remote DNS this is also what a proxy answers when it cannot resolve the name."
                  if remote_name else "")
-        return Finding(
-            "proxy-target-unreachable", "error", f"The proxy could not reach {requested}",
+        return finding(
+            "proxy-target-unreachable", f"The proxy could not reach {requested}",
             f"The proxy answered {reply}: it found no way to {behind}.{extra}",
-            "Check the target name and address from the proxy's side (its DNS and routes).",
-            stage="proxy", origin="proxy", evidence=ev)
+            "Check the target's name and address from the proxy's side (its DNS and routes).", ev)
     if code == 2:
-        return Finding("proxy-denied", "error", f"The proxy's rules do not allow {requested}",
+        return finding("proxy-denied", f"The proxy's rules do not allow {requested}",
                        "The proxy refused the request by its rule set (SOCKS5 reply 2).",
-                       "Ask the proxy's operator, or check its client and destination rules.",
-                       stage="proxy", origin="proxy", evidence=ev)
-    return Finding("proxy-request-failed", "error", f"The proxy failed the request ({meaning})",
-                   f"The proxy answered {reply}.", "Check the proxy's logs; the request may be unsupported.",
-                   stage="proxy", origin="proxy", evidence=ev)
+                       "Ask the proxy's operator, or check its client and destination rules.", ev)
+    return finding("proxy-request-failed", f"The proxy failed the request ({meaning})",
+                   f"The proxy answered {reply}.", "Check the proxy's logs; the request may be unsupported.", ev)
 
 
 def socks4_password_ignored() -> Finding:
-    return Finding(
-        "proxy-password-ignored", "info", "SOCKS4 has no passwords: only the user id was sent",
+    return finding(
+        "proxy-password-ignored", "SOCKS4 has no passwords: only the user id was sent",
         "SOCKS4 carries a user id but no password; the password given was not sent.",
-        "Use --socks5 if the proxy needs a password.", stage="proxy", origin="local")
+        "If the proxy needs a password, use it as a SOCKS5 proxy (socks5:// or socks5h://).")

@@ -5,12 +5,15 @@ reference; the diagnosis reads what was on the wire (`HandshakeFacts`).
 """
 
 
+import os
+import shlex
 from typing import NamedTuple
 
-
+from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.peekbytes import classify, looks_like_tls
 from tlsbench.engine.spec import ConnectionSpec, is_ip
+from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client
 from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage
 
 
@@ -41,11 +44,6 @@ class HandshakeFacts(NamedTuple):
         return self.saw("ClientHello", "sent")
 
 
-def _f(code, severity, title, explanation, suggestion, evidence=(), origin="peer") -> Finding:
-    return Finding(code=code, severity=severity, title=title, explanation=explanation, suggestion=suggestion,
-                   stage="tls", origin=origin, evidence=tuple(evidence))
-
-
 def bytes_evidence(data: bytes) -> list[Evidence]:
     head = data[:64]
     return [Evidence("first bytes (hex)", " ".join(f"{b:02x}" for b in head)),
@@ -56,12 +54,38 @@ def _alert_evidence(alert: WireMessage) -> Evidence:
     return Evidence(f"alert {alert.direction}", f"{alert.alert} ({alert.alert_code}, {alert.alert_level})")
 
 
+# --- who the handshake was with, for suggestions and peers --------------------------------------
+# `spec` is a ConnectionSpec or a stages.tls.TlsTarget (the target, or an HTTPS proxy).
+
+def is_proxy(spec) -> bool:
+    return getattr(spec, "role", "target") == "proxy"
+
+
+def address(spec) -> str:
+    """Where the connection went: the pinned address, or the host."""
+    return getattr(spec, "pin", None) or spec.host
+
+
+def openssl_peer(spec, *words: str, sni: str | None | bool = True) -> Peer:
+    """s_client to the same place with the same SNI (or `sni` instead), then `words`."""
+    return s_client(address(spec), spec.port, *words, sni=spec.sni if sni is True else (sni or None))
+
+
+def curl_peer(spec, *words: str, host: str | None = None, scheme: str = "https") -> Peer:
+    """curl to the same place (pinned with --resolve), naming `host` (default: the host asked for)."""
+    return curl(host or spec.host, spec.port, *words, scheme=scheme, address=address(spec))
+
+
 def _sni_words(spec: ConnectionSpec) -> str:
     if spec.sni is None:
         if spec.tls.sni_mode == "none":
-            return "no SNI was sent because you asked for --no-sni"
+            return "no SNI was sent because you asked for none"
         return f"you connected to an IP address ({spec.host}), so no SNI was sent"
     return f"the SNI sent was {spec.sni!r}"
+
+
+_ARTICLE = {"smtp": "an", "imap": "an", "ftp": "an", "pop3": "a"}
+_IMPLICIT_PORTS = {"smtp": 465, "imap": 993, "pop3": 995, "ftp": 990}
 
 
 def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
@@ -72,23 +96,47 @@ def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
     if guess.kind == "http":
         explanation += (" A plaintext HTTP server that receives a ClientHello usually answers '400 Bad Request'."
                         if guess.http_status == 400 else "")
-        suggestion = ("This looks like plain HTTP: use --no-tls (with --http), or the TLS port (usually 443). "
-                      "curl equivalent: curl http://HOST:PORT/")
+    if is_proxy(spec):
+        hint = Suggestion("The proxy does not speak TLS on this port: if it is a plain HTTP proxy, use it as http:// "
+                          "instead of https://; otherwise check the proxy's port.")
+    elif guess.kind == "http":
+        hint = Suggestion("This is plain HTTP: talk to it without TLS ({0}), or use the port that serves TLS "
+                          "(usually 443).", (Change.of(tls=False, app="http"),),
+                          (curl_peer(spec, scheme="http"),))
     elif guess.starttls:
         proto = guess.starttls
-        suggestion = (f"This is {_ARTICLE.get(proto, 'a')} {proto.upper()} server that starts in plain text. Use --no-tls to talk to it, "
-                      f"the implicit-TLS port ({_IMPLICIT_PORTS.get(proto, 'see the protocol')}), or STARTTLS: "
-                      f"openssl s_client -connect {spec.target} -starttls {proto}")
+        implicit = _IMPLICIT_PORTS.get(proto)
+        peers = [openssl_peer(spec, "-starttls", proto)]
+        if implicit:
+            peers.append(s_client(address(spec), implicit, sni=spec.sni))
+        hint = Suggestion(literal(f"This is {_ARTICLE.get(proto, 'a')} {proto.upper()} server that starts in plain "
+                                  "text and switches to TLS on STARTTLS, which tlsbench does not speak yet: use "
+                                  + (f"its implicit-TLS port ({implicit}), or " if implicit else "")
+                                  + "openssl's STARTTLS."), (), tuple(peers))
     elif guess.kind == "ssh":
-        suggestion = "This is an SSH server: use an SSH client, or the right port for the TLS service."
+        hint = Suggestion("This is an SSH server: use an SSH client, or the port of the TLS service.", (),
+                          (Peer("ssh", f"ssh -p {port} {shlex.quote(address(spec))}"),))
     else:
-        suggestion = "Check the port: use --no-tls if the service is plain TCP, or the port that serves TLS."
-    return _f("not-tls", "error", f"The peer did not answer in TLS: it sent {guess.description}",
-              explanation, suggestion, bytes_evidence(facts.first_bytes))
+        hint = Suggestion("If the service is plain TCP, connect without TLS ({0}); otherwise use the port that "
+                          "serves TLS.", (Change.of(tls=False),))
+    return finding("not-tls", f"The peer did not answer in TLS: it sent {guess.description}",
+                   explanation, hint, bytes_evidence(facts.first_bytes))
 
 
-_ARTICLE = {"smtp": "an", "imap": "an", "ftp": "an", "pop3": "a"}
-_IMPLICIT_PORTS = {"smtp": "465", "imap": "993", "pop3": "995", "ftp": "990"}
+_OPTION_VERSION = {"TLS 1.0": "1.0", "TLS 1.1": "1.1", "TLS 1.2": "1.2", "TLS 1.3": "1.3"}
+_OPENSSL_VERSION = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
+
+
+def _version_peers(spec, low: str | None, high: str | None) -> tuple[Peer, ...]:
+    words: list[str] = []
+    curl_words: list[str] = []
+    if low:
+        words += ["-min_protocol", _OPENSSL_VERSION[low]]
+        curl_words.append(f"--tlsv{low}")
+    if high:
+        words += ["-max_protocol", _OPENSSL_VERSION[high]]
+        curl_words += ["--tls-max", high]
+    return (openssl_peer(spec, *words), curl_peer(spec, *curl_words))
 
 
 def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
@@ -100,17 +148,40 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
         evidence.append(_alert_evidence(alert))
     if facts.error_reason:
         evidence.append(Evidence("OpenSSL reason", facts.error_reason))
+    tls = spec.tls
+    low, high = tls.min_version, tls.max_version
     if not facts.client_hello_sent:
-        return _f("tls-version-mismatch", "error", "No TLS version could be offered",
-                  f"The TLS versions you allowed ({facts.offered_versions}) cannot be used by this OpenSSL "
-                  "(too old for its security level, or an empty range); no ClientHello was sent.",
-                  "Widen --tls-min/--tls-max (e.g. --tls-min 1.2).", evidence, origin="local")
+        widen = {name: None for name, value in (("tls_min", low), ("tls_max", high)) if value}
+        hint = (Suggestion("Allow the versions this OpenSSL can use: {0} (TLS 1.2 and 1.3 are the default).",
+                           (Change.of(was=spec, **widen),), _version_peers(spec, None, None)) if widen and not is_proxy(spec)
+                else Suggestion("Check {tls_min}, {tls_max} and {ciphers}: together they leave no version to offer."))
+        return finding("tls-version-mismatch", "No TLS version could be offered",
+                       f"The TLS versions you allowed ({facts.offered_versions}) cannot be used by this OpenSSL "
+                       "(too old for its security level, or an empty range); no ClientHello was sent.",
+                       hint, evidence, origin="local")
     who = "The server" if origin == "peer" else "tlsbench"
-    return _f("tls-version-mismatch", "error", "No TLS version both sides accept",
-              f"{who} refused the handshake because the TLS versions do not overlap: you offered "
-              f"{facts.offered_versions}" + (f", the server chose {hello.version}." if hello else "."),
-              "Allow the server's version with --tls-min/--tls-max (openssl s_client -tls1_2 / -tls1_3; "
-              "curl --tlsv1.2 --tls-max 1.3).", evidence, origin=origin)
+    chose = _OPTION_VERSION.get(hello.version) if hello is not None else None
+    if is_proxy(spec):
+        hint = Suggestion("The proxy accepts none of the TLS versions offered; it may need TLS 1.0/1.1, which "
+                          "tlsbench does not offer to a proxy.", (), (openssl_peer(spec, "-msg"),))
+    elif high is not None and (chose is None or chose > high):
+        hint = Suggestion("The server refused the versions up to the highest you allowed: allow newer ones ({0}).",
+                          (Change.of(tls_max=None, was=spec),), _version_peers(spec, low, None))
+    elif chose is not None and low is not None and chose < low:
+        hint = Suggestion(literal(f"The server chose TLS {chose}: allow it to look further ") + "({0}), "
+                          "and have the server upgrade.", (Change.of(tls_min=chose),),
+                          _version_peers(spec, chose, high))
+    elif low == "1.3":
+        hint = Suggestion("The server does not speak TLS 1.3, which you required: allow TLS 1.2 too ({0}).",
+                          (Change.of(tls_min=None, was=spec),), _version_peers(spec, None, high))
+    else:
+        hint = Suggestion("The server refused TLS 1.2 and 1.3: it may speak only TLS 1.0/1.1, which are off by "
+                          "default; allow them to see ({0}), and have the server upgrade.",
+                          (Change.of(tls_min="1.0"),), _version_peers(spec, "1.0", high))
+    return finding("tls-version-mismatch", "No TLS version both sides accept",
+                   f"{who} refused the handshake because the TLS versions do not overlap: you offered "
+                   f"{facts.offered_versions}" + (f", the server chose {hello.version}." if hello else "."),
+                   hint, evidence, origin=origin)
 
 
 def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Finding]:
@@ -122,6 +193,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
     cert_request = facts.saw("CertificateRequest", "received")
     restricted_ciphers = spec.tls.ciphers is not None
     sni_differs = spec.sni is None or (facts.verify_name is not None and spec.sni != facts.verify_name)
+    trace = openssl_peer(spec, "-msg")
     if received is not None:
         name = received.alert
         ev = [_alert_evidence(received)]
@@ -131,12 +203,18 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
         if name == "certificate_required" or (cert_request and not spec.tls.cert and name in (
                 "handshake_failure", "bad_certificate", "certificate_unknown", "unexpected_message")):
             ev.append(Evidence("CertificateRequest", "received" if cert_request else "not seen"))
-            return [_f("client-cert-required", "error", "The server requires a client certificate",
-                       "The server asked for a client certificate (CertificateRequest) and ended the handshake "
-                       "because none was given" + (" (alert certificate_required)." if name ==
-                                                  "certificate_required" else f" (alert {name})."),
-                       "Give your certificate and key: --cert FILE --key FILE "
-                       "(openssl s_client -cert FILE -key FILE; curl --cert FILE --key FILE).", ev)]
+            if is_proxy(spec):
+                hint = Suggestion("The proxy wants a client certificate, which tlsbench cannot give a proxy.")
+            else:
+                hint = Suggestion("Give your client certificate and its key: {0}.",
+                                  (Change.of(cert="FILE", key="FILE", placeholders=("FILE",)),),
+                                  (openssl_peer(spec, "-cert", "FILE", "-key", "FILE"),
+                                   curl_peer(spec, "--cert", "FILE", "--key", "FILE")))
+            return [finding("client-cert-required", "The server requires a client certificate",
+                            "The server asked for a client certificate (CertificateRequest) and ended the handshake "
+                            "because none was given" + (" (alert certificate_required)." if name ==
+                                                       "certificate_required" else f" (alert {name})."),
+                            hint, ev)]
         if name == "protocol_version":
             return [_version_mismatch(spec, facts, received)]
         if (spec.tls.max_version in ("1.0", "1.1") and not facts.saw("ServerHello", "received")
@@ -146,45 +224,57 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
             return [_version_mismatch(spec, facts, received)]
         if name in ("handshake_failure", "insufficient_security") and restricted_ciphers:
             ev.append(Evidence("offered cipher suites (TLS 1.2 and below)",
-                               f"{facts.offered_ciphers} from --ciphers {spec.tls.ciphers!r}"))
+                               f"{facts.offered_ciphers} from the cipher list {spec.tls.ciphers!r}"))
             ev.append(Evidence("offered versions", facts.offered_versions))
-            return [_f("no-shared-cipher", "error", "No cipher suite both sides accept",
-                       f"You restricted the cipher suites to {spec.tls.ciphers!r} ({facts.offered_ciphers} "
-                       f"suite(s) for TLS 1.2 and below) and the server accepts none of them (alert {name}).",
-                       "Widen or drop --ciphers (openssl s_client -cipher LIST; curl --ciphers LIST).", ev)]
+            return [finding("no-shared-cipher", "No cipher suite both sides accept",
+                            f"You restricted the cipher suites to {spec.tls.ciphers!r} ({facts.offered_ciphers} "
+                            f"suite(s) for TLS 1.2 and below) and the server accepts none of them (alert {name}).",
+                            Suggestion("Widen the cipher list, or drop it to offer OpenSSL's defaults ({0}).",
+                                       (Change.of(ciphers=None, was=spec),),
+                                       (Peer("openssl", f"openssl ciphers -v {shlex.quote(spec.tls.ciphers or '')}"),
+                                        openssl_peer(spec))), ev)]
         if cert_request and spec.tls.cert:
-            return [_f("tls-alert", "error", f"The server rejected your client certificate (alert {name})",
-                       f"The server asked for a client certificate, got yours and refused it: {name} - "
-                       f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
-                       "Check that --cert is issued by a CA the server trusts and matches --key.", ev)]
-        return [_f("tls-alert", "error", f"The server sent TLS alert {name}",
-                   f"The peer ended the handshake with a fatal alert: {name} - "
-                   f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
-                   "Compare with openssl s_client -connect HOST:PORT -msg; adjust --tls-min/--tls-max, "
-                   "--ciphers, --sni or --alpn to what the server expects.", ev)]
+            return [finding("tls-alert", f"The server rejected your client certificate (alert {name})",
+                            f"The server asked for a client certificate, got yours and refused it: {name} - "
+                            f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
+                            Suggestion("Check that {cert} is issued by a CA the server trusts and matches {key}.",
+                                       (), (Peer("openssl", "openssl x509 -noout -issuer -subject -in "
+                                                 + shlex.quote(os.path.expanduser(spec.tls.cert))),)), ev)]
+        return [finding("tls-alert", f"The server sent TLS alert {name}",
+                        f"The peer ended the handshake with a fatal alert: {name} - "
+                        f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
+                        Suggestion("Compare with openssl's message trace; adjust {tls_min}, {tls_max}, {ciphers}, "
+                                   "{sni} or {alpn} to what the server expects.", (), (trace,))
+                        if not is_proxy(spec) else
+                        Suggestion("Compare with openssl's message trace to the proxy.", (), (trace,)), ev)]
     if facts.error_reason == "NO_PROTOCOLS_AVAILABLE" or (sent is not None and sent.alert == "protocol_version"):
         return [_version_mismatch(spec, facts, sent, origin="local")]
     if sent is not None:
         name = sent.alert
-        return [_f("tls-alert", "error", f"tlsbench ended the handshake with alert {name}",
-                   f"The server's messages were not acceptable here: {name} - "
-                   f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
-                   "Look at the message trace; compare with openssl s_client -msg.",
-                   [_alert_evidence(sent)] + ([Evidence("OpenSSL reason", facts.error_reason)]
-                                              if facts.error_reason else []), origin="local")]
+        return [finding("tls-alert", f"tlsbench ended the handshake with alert {name}",
+                        f"The server's messages were not acceptable here: {name} - "
+                        f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
+                        Suggestion("Look at the message trace; compare with openssl's.", (), (trace,)),
+                        [_alert_evidence(sent)] + ([Evidence("OpenSSL reason", facts.error_reason)]
+                                                   if facts.error_reason else []), origin="local")]
     if facts.kind == "timeout":
+        longer = Change.of(timeout=_longer(spec.timeout))
         if facts.first_bytes:
-            return [_f("tls-timeout", "error", "The server stopped answering during the handshake",
-                       f"The peer sent {len(facts.first_bytes)} byte(s) of TLS and then nothing more "
-                       f"within {spec.timeout:g} s.", "Raise --timeout, or check the server's load and logs.",
-                       bytes_evidence(facts.first_bytes))]
-        return [_f("tls-timeout", "error", "The peer did not answer the TLS ClientHello",
-                   f"The TCP connection is open but nothing came back within {spec.timeout:g} s after the "
-                   "ClientHello. The service may not speak TLS and be waiting for the client to talk first "
-                   "(plain protocols do), or the server is stuck.",
-                   "Try --no-tls with --send or --http to see whether it is a plaintext service; check the port; "
-                   "raise --timeout if the server is just slow.",
-                   [Evidence("bytes received", "0"), Evidence("waited", f"{spec.timeout:g} s")])]
+            return [finding("tls-timeout", "The server stopped answering during the handshake",
+                            f"The peer sent {len(facts.first_bytes)} byte(s) of TLS and then nothing more "
+                            f"within {spec.timeout:g} s.",
+                            Suggestion("Give it more time ({0}), or check the server's load and logs.", (longer,)),
+                            bytes_evidence(facts.first_bytes))]
+        plain = () if is_proxy(spec) else (Change.of(tls=False, app="http"),)
+        return [finding("tls-timeout", "The peer did not answer the TLS ClientHello",
+                        f"The TCP connection is open but nothing came back within {spec.timeout:g} s after the "
+                        "ClientHello. The service may not speak TLS and be waiting for the client to talk first "
+                        "(plain protocols do), or the server is stuck.",
+                        Suggestion("See whether it is a plaintext service: send it an HTTP request without TLS "
+                                   "({0}), or text of your own; check the port; give it more time if the server "
+                                   "is only slow.", plain) if plain else
+                        Suggestion("Check the proxy's port and scheme (http:// or https://)."),
+                        [Evidence("bytes received", "0"), Evidence("waited", f"{spec.timeout:g} s")])]
     if facts.kind in ("reset", "eof"):
         how = "reset the connection (RST)" if facts.kind == "reset" else "closed the connection"
         when = "right after the ClientHello" if not facts.first_bytes else "during the handshake"
@@ -192,64 +282,132 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
               Evidence("bytes received", str(len(facts.first_bytes)))]
         if facts.first_bytes:
             ev += bytes_evidence(facts.first_bytes)
-        return [_f("connection-reset", "error", f"The peer {how} {when}",
-                   f"The peer {how} {when} without a TLS alert. This usually means the service on this port "
-                   "does not speak TLS, a firewall or middlebox drops TLS (or this SNI), or the server refused "
-                   "the ClientHello (version, ciphers, SNI) without saying why.",
-                   "Check the port and the SNI (--sni NAME); try --no-tls; compare with "
-                   "openssl s_client -connect HOST:PORT -servername NAME.", ev)]
-    return [_f("tls-handshake-failed", "error", "The TLS handshake failed",
-               f"OpenSSL reported: {facts.error_text or facts.kind}.",
-               "Compare with openssl s_client -connect HOST:PORT -msg.",
-               [Evidence("OpenSSL reason", facts.error_reason or facts.kind)])]
+        return [finding("connection-reset", f"The peer {how} {when}",
+                        f"The peer {how} {when} without a TLS alert. This usually means the service on this port "
+                        "does not speak TLS, a firewall or middlebox drops TLS (or this SNI), or the server refused "
+                        "the ClientHello (version, ciphers, SNI) without saying why.",
+                        _reset_hint(spec, trace), ev)]
+    return [finding("tls-handshake-failed", "The TLS handshake failed",
+                    f"OpenSSL reported: {facts.error_text or facts.kind}.",
+                    Suggestion("Compare with openssl's message trace.", (), (trace,)),
+                    [Evidence("OpenSSL reason", facts.error_reason or facts.kind)])]
+
+
+def _longer(seconds: float) -> float:
+    """A timeout worth trying after `seconds` ran out: three times as long, at least 30 s."""
+    return float(max(30, round(seconds * 3)))
+
+
+def _reset_hint(spec, trace: Peer) -> Suggestion:
+    if is_proxy(spec):
+        return Suggestion("Check the proxy's port and scheme (https:// needs a TLS port).", (), (trace,))
+    if spec.sni is None and spec.tls.sni_mode == "none" and not is_ip(spec.host):
+        return Suggestion("Servers and middleboxes may drop a handshake without SNI: send the name ({0}); "
+                          "check the port.", (Change.of(sni_mode="host", sni=None, was=spec),), (openssl_peer(spec, sni=spec.host),))
+    return Suggestion("Check the port, and the name sent as SNI ({sni}); compare with openssl.", (), (trace,))
 
 
 def _sni_required(spec: ConnectionSpec, alert: WireMessage, ev: list[Evidence]) -> Finding:
     ev.append(Evidence("SNI sent", spec.sni or "none"))
+    named = not is_ip(spec.host)
     if spec.sni is None:
         title = "The server requires SNI, and none was sent"
         why = (f"The server ended the handshake (alert {alert.alert}) because {_sni_words(spec)}. "
                "Servers hosting several names need the name to pick a certificate.")
-        if is_ip(spec.host):
-            hint = (f"Connect by name and keep the address with --pin {spec.host}, or send the name with "
-                    "--sni NAME (openssl s_client -servername NAME; curl --resolve NAME:PORT:ADDR).")
-        else:
-            hint = "Drop --no-sni, or send a name with --sni NAME."
     else:
         title = f"The server does not serve the name {spec.sni!r}"
         why = (f"The server ended the handshake (alert {alert.alert}): {_sni_words(spec)} and it is not "
                "a name this server accepts.")
-        hint = "Send a name the server serves with --sni NAME (openssl s_client -servername NAME)."
-    return _f("sni-required", "error", title, why, hint, ev)
+    if is_proxy(spec):
+        hint = Suggestion("The proxy wants another name: give the proxy by the name its certificate holds.")
+    elif named and spec.sni != spec.host.rstrip("."):
+        # The host's own name was not sent (no SNI, or another name): send it.
+        hint = Suggestion(literal(f"Send the host's name, {spec.host}, as SNI: ") + "{0}.",
+                          (Change.of(sni_mode="host", sni=None, was=spec),),
+                          (openssl_peer(spec, sni=spec.host.rstrip(".")), curl_peer(spec)))
+    elif named:
+        hint = Suggestion("Send a name this server serves ({0}), or check that the address is this site's server.",
+                          (Change.of(sni_mode="override", sni="NAME", placeholders=("NAME",)),),
+                          (openssl_peer(spec, sni="NAME"),))
+    else:
+        port = spec.port
+        hint = Suggestion("Connect by the site's name and keep the address ({0}), or send the name as SNI ({1}).",
+                          (Change.of(target=f"NAME:{port}", pin=address(spec), placeholders=("NAME",)),
+                           Change.of(sni_mode="override", sni="NAME", placeholders=("NAME",))),
+                          (openssl_peer(spec, sni="NAME"), curl(f"NAME", port, address=address(spec))))
+    return finding("sni-required", title, why, hint, ev)
 
 
 def session_findings(spec: ConnectionSpec, version: str | None, ok: bool,
-                     failure_codes: tuple[str, ...] = ()) -> list[Finding]:
-    """Warnings about the session and your own choices: verify-disabled, no-sni, weak-tls-version."""
+                     failure_codes: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> list[Finding]:
+    """Warnings about the session and your own choices: verify-disabled, no-sni, weak-tls-version.
+
+    `names` are the DNS names the server's certificate holds (for a concrete no-sni suggestion).
+    """
     out: list[Finding] = []
     if spec.tls.verify == "off":
-        out.append(_f("verify-disabled", "warning", "Certificate verification is disabled (--insecure)",
-                      "You asked not to verify the server's certificate: anyone on the path could impersonate "
-                      "the server and this run would not notice.",
-                      "Drop --insecure; use --cafile FILE for a private CA (curl --cacert FILE).",
-                      [Evidence("verify", "off")], origin="local"))
-    quiet = {"sni-required", "not-tls", "tls-timeout"}  # SNI is beside the point there
-    if spec.sni is None and not quiet.intersection(failure_codes):
-        if spec.tls.sni_mode == "none":
-            out.append(_f("no-sni", "info", "No SNI was sent (--no-sni)",
-                          "You asked to send no server name; servers with several names answer with their "
-                          "default certificate or refuse.", "Drop --no-sni or use --sni NAME.",
-                          [Evidence("SNI sent", "none")], origin="local"))
+        if is_proxy(spec):
+            hint = Suggestion("Verify the proxy's certificate: drop {proxy_insecure}; for a private CA, give it "
+                              "with {proxy_cacert}.")
         else:
-            out.append(_f("no-sni", "warning", "No SNI was sent: the target is an IP address",
-                          f"You connected to an IP address ({spec.host}), so no server name was sent; a server "
-                          "with several names answers with its default certificate (or refuses), which may not "
-                          "be the site you meant.",
-                          f"Send the name with --sni NAME, or connect by name with --pin {spec.host} "
-                          "(curl --resolve NAME:PORT:ADDR).", [Evidence("SNI sent", "none")], origin="local"))
+            hint = Suggestion("Verify the certificate ({0}); for a private CA, trust its certificate instead ({1}).",
+                              (Change.of(verify="system", was=spec),
+                               Change.of(verify="cafile", cafile="FILE", placeholders=("FILE",))),
+                              (curl_peer(spec, "--cacert", "FILE"),))
+        out.append(finding("verify-disabled", "Certificate verification is disabled",
+                           "You asked not to verify the server's certificate: anyone on the path could impersonate "
+                           "the server and this run would not notice.", hint, [Evidence("verify", "off")]))
+    quiet = {"sni-required", "not-tls", "tls-timeout"}  # SNI is beside the point there
+    if spec.sni is None and not quiet.intersection(failure_codes) and not is_proxy(spec):
+        named = not is_ip(spec.host)
+        if spec.tls.sni_mode == "none" and named:
+            out.append(finding("no-sni", "No SNI was sent (you asked for none)",
+                               "You asked to send no server name; servers with several names answer with their "
+                               "default certificate or refuse.",
+                               Suggestion("Send the host's name as SNI: {0}.", (Change.of(sni_mode="host", sni=None, was=spec),),
+                                          (openssl_peer(spec, sni=spec.host.rstrip(".")),)),
+                               [Evidence("SNI sent", "none")], severity="info"))
+        else:
+            out.append(finding("no-sni", "No SNI was sent: the target is an IP address",
+                               f"You connected to an IP address ({spec.host}), so no server name was sent; a server "
+                               "with several names answers with its default certificate (or refuses), which may not "
+                               "be the site you meant.", by_name(spec, names),
+                               [Evidence("SNI sent", "none")] + ([Evidence("certificate names", ", ".join(names))]
+                                                                 if names else [])))
     if ok and version in ("TLSv1", "TLSv1.1", "SSLv3"):
-        out.append(_f("weak-tls-version", "warning", f"The server negotiated an old protocol: {version}",
-                      f"{version} is deprecated (RFC 8996): weak hashes, no modern ciphers; browsers refuse it.",
-                      "Enable TLS 1.2 or 1.3 on the server; check with --tls-min 1.2.",
-                      [Evidence("negotiated", version)]))
+        out.append(finding("weak-tls-version", f"The server negotiated an old protocol: {version}",
+                           f"{version} is deprecated (RFC 8996): weak hashes, no modern ciphers; browsers refuse it.",
+                           Suggestion("Enable TLS 1.2 or 1.3 on the server; check that it does ({0}).",
+                                      (Change.of(tls_min="1.2"),), _version_peers(spec, "1.2", None))
+                           if not is_proxy(spec) else "Enable TLS 1.2 or 1.3 on the proxy.",
+                           [Evidence("negotiated", version)]))
     return out
+
+
+def site_name(names: tuple[str, ...]) -> str | None:
+    """The name to connect by, from a certificate's DNS names: the first that is not a wildcard
+    (nor localhost, when it holds another)."""
+    usable = [n for n in names if n and "*" not in n and not is_ip(n)]
+    return next((n for n in usable if n.split(".")[0].lower() != "localhost"), usable[0] if usable else None)
+
+
+def by_name(spec, names: tuple[str, ...]) -> Suggestion:
+    """For a target given by IP address: connect by the site's name and keep the address.
+
+    The name is known when the certificate holds one; otherwise it is a placeholder.
+    """
+    port = spec.port
+    name = site_name(names)
+    reset = dict(sni_mode="host", sni=None) if spec.tls.sni_mode != "host" else {}
+    if name is not None:
+        return Suggestion(literal(f"The certificate is for {name}: connect by that name and keep the address ")
+                          + "({0}), so that it is sent as SNI and verified; or send it as SNI ({1}).",
+                          (Change.of(target=f"{name}:{port}", pin=address(spec), was=spec, **reset),
+                           Change.of(sni_mode="override", sni=name, was=spec)),
+                          (openssl_peer(spec, sni=name), curl(name, port, address=address(spec))))
+    return Suggestion("Connect by the site's name and keep the address ({0}), or send the name as SNI ({1}).",
+                      (Change.of(target=f"NAME:{port}", pin=address(spec), placeholders=("NAME",)),
+                       Change.of(sni_mode="override", sni="NAME", placeholders=("NAME",))),
+                      (openssl_peer(spec, sni="NAME"), curl("NAME", port, address=address(spec))))
+
+

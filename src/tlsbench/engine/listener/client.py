@@ -52,6 +52,14 @@ class ClientSession:
     def finding(self, finding) -> None:
         self.listener.emit(ClientFinding(client_id=self.client_id, finding=finding, at_ms=self.listener.now_ms()))
 
+    def reached(self) -> tuple[int, str]:
+        """The port and address the client connected to (for the commands a finding suggests)."""
+        try:
+            local = self.sock.getsockname()
+            return local[1], local[0]
+        except OSError:
+            return self.listener.port, self.config.bind
+
     def run(self) -> None:
         reason = "done"
         try:
@@ -118,7 +126,7 @@ class ClientSession:
         self.report_data(first)
         if sniffed.kind == "tls":
             hello = self.report_hello(first, on_tls_port=False)
-            self.finding(findings.tls_on_plain_port(first, hello.sni if hello else None))
+            self.finding(findings.tls_on_plain_port(first, hello.sni if hello else None, *self.reached()))
             if self.config.reply_mode == "echo":
                 return "TLS on a plain port: closed"
             # answer at once, as a plain server would, so the client shows what it makes of it
@@ -128,7 +136,8 @@ class ClientSession:
     def serve_tls_port(self, first: bytes, sniffed: Sniffed) -> str:
         if sniffed.kind in ("http", "connect"):
             self.report_data(first)
-            self.finding(findings.http_on_tls_port(sniffed, first, self.listener.port))
+            port, host = self.reached()
+            self.finding(findings.http_on_tls_port(sniffed, first, port, host, self.listener.cert_path))
             self.raw.send_raw(HTTP_400_ON_TLS_PORT)
             return "plain HTTP on the TLS port: answered 400"
         if sniffed.kind == "tls":
@@ -180,7 +189,7 @@ class ClientSession:
                                                              BrokenPipeError))
         self.emit(HandshakeDone, ok=False, duration_ms=duration, failure=failure, alert=alert)
         if sniffed.kind == "tls" and client_side:
-            self.finding(findings.client_aborted_handshake(alert, failure))
+            self.finding(findings.client_aborted_handshake(alert, failure, *self.reached(), self.listener.cert_path))
         return "handshake failed"
 
     def answer(self, initial: bytes, whole_request: bool = True) -> str:

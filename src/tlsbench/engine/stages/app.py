@@ -10,9 +10,11 @@ import time
 
 from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
@@ -36,9 +38,10 @@ def http_request(spec: ConnectionSpec) -> bytes:
             "Accept: */*\r\nConnection: close\r\n\r\n").encode("ascii", "replace")
 
 
-def _f(code, severity, title, explanation, suggestion, evidence=()) -> Finding:
-    return Finding(code=code, severity=severity, title=title, explanation=explanation, suggestion=suggestion,
-                   stage="app", origin="peer", evidence=tuple(evidence))
+def _url_peer(spec: ConnectionSpec, *words: str) -> Peer:
+    """curl asking for the same URL at the same place (pinned with --resolve)."""
+    return curl(spec.host, spec.port, *words, scheme="https" if spec.tls.enabled else "http", path=spec.app.path,
+                address=spec.pin)
 
 
 class AppStage:
@@ -133,26 +136,40 @@ def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
             why = "The peer closed the connection without sending a byte."
         else:
             why = f"Reading the answer failed: {error}."
-        return [_f("app-no-response", "error", "No answer to the request", why,
-                   "Check that the service speaks this protocol (--http for HTTP, --send for text); "
-                   "raise --timeout if it is slow.", [Evidence("request", "HTTP GET" if mode == "http" else "text"),
-                                                      Evidence("bytes received", "0")])]
+        if mode == "http":
+            hint = Suggestion("Check that the service speaks HTTP on this port (or send it text of your own with "
+                              "{send}); if it is only slow, raise {timeout}.", (), (_url_peer(spec, "-v"),))
+        else:
+            hint = Suggestion("Check that the service expects this text (many need a line end: \\r\\n at the end "
+                              "of {send}) or speaks first; if it is only slow, raise {timeout}.")
+        return [finding("app-no-response", "No answer to the request", why, hint,
+                        [Evidence("request", "HTTP GET" if mode == "http" else "text"),
+                         Evidence("bytes received", "0")])]
     ev_bytes = [Evidence("first bytes (hex)", " ".join(f"{b:02x}" for b in data[:64])),
                 Evidence("first bytes (text)", data[:200].decode("latin-1"))]
     if mode != "http":
         return []
     if status_line is None:
-        return [_f("http-0.9-response", "warning", "The answer has no HTTP status line",
-                   "The server answered an HTTP/1.1 request without 'HTTP/1.x NNN' first: an HTTP/0.9-style "
-                   "answer (just a body) or not HTTP at all. Browsers and curl refuse or misread such answers.",
-                   "Make the server send a status line and headers; curl --http0.9 shows it anyway.", ev_bytes)]
+        return [finding("http-0.9-response", "The answer has no HTTP status line",
+                        "The server answered an HTTP/1.1 request without 'HTTP/1.x NNN' first: an HTTP/0.9-style "
+                        "answer (just a body) or not HTTP at all. Browsers and curl refuse or misread such answers.",
+                        Suggestion("Make the server send a status line and headers; curl shows the answer anyway "
+                                   "with --http0.9.", (), (_url_peer(spec, "--http0.9"),)), ev_bytes)]
     parts = status_line.split(" ", 2)
     code = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
     if code is not None and code >= 400:
         severity = "warning" if code >= 500 else "info"
-        return [_f("http-error-status", severity, f"The server answered {status_line}",
-                   f"The HTTP request reached the server and it answered with status {code} "
-                   f"({'a server error' if code >= 500 else 'a client error: the request was refused or not found'}).",
-                   "The connection works; check the path, the Host header (host name / --pin) and the server's logs.",
-                   [Evidence("status line", status_line)])]
+        if code == 421 and is_ip(spec.host):
+            hint = Suggestion("The connection works, but the request names an IP address and the server routes by "
+                              "name (421 Misdirected Request): connect by the site's name and keep the address ({0}).",
+                              (Change.of(target=f"NAME:{spec.port}", pin=spec.pin or spec.host,
+                                         placeholders=("NAME",)),), (_url_peer(spec, "-v"),))
+        else:
+            hint = Suggestion("The connection works; check the path ({path}), the name asked for (the Host header: "
+                              "the host, or connect by name with {pin}) and the server's logs.", (),
+                              (_url_peer(spec, "-v"),))
+        return [finding("http-error-status", f"The server answered {status_line}",
+                        f"The HTTP request reached the server and it answered with status {code} "
+                        f"({'a server error' if code >= 500 else 'a client error: the request was refused or not found'}).",
+                        hint, [Evidence("status line", status_line)], severity=severity)]
     return []

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from tlsbench.engine import certparse
 from tlsbench.engine.details import CertInfo, ChainDetail
-from tlsbench.engine.diagnosis.certs import expiry_findings
+from tlsbench.engine.catalogue import finding
+from tlsbench.engine.diagnosis.certs import expiry_findings, leaf_dns_names, mismatch_hint
+from tlsbench.engine.diagnosis.tls import openssl_peer
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.tls import TlsOutcome, TlsTarget, target_of
 
@@ -41,10 +44,11 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
         try:
             info = certparse.parse_cert(der, pos)
         except ValueError as exc:  # a certificate cryptography cannot parse is still evidence
-            findings.append(Finding("cert-unparsable", "warning", f"Certificate #{pos} could not be parsed",
-                                    f"cryptography refused it: {exc}", "Inspect it with openssl x509 -text.",
-                                    stage="chain", evidence=(Evidence("DER (hex, first 64 bytes)",
-                                                                      der[:64].hex()),)))
+            findings.append(finding("cert-unparsable", f"Certificate #{pos} could not be parsed",
+                                    f"cryptography refused it: {exc}",
+                                    Suggestion("Inspect it with openssl.", (),
+                                               (openssl_peer(t, "-showcerts"),)),
+                                    (Evidence("DER (hex, first 64 bytes)", der[:64].hex()),)))
             continue
         in_verified = der in verified
         last = pos == len(tls.peer_chain_der) - 1
@@ -63,13 +67,14 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
     findings += expiry_findings(tuple(infos))
     if verify_off and match is False and infos:
         leaf = infos[0]
-        findings.append(Finding("cert-hostname-mismatch", "warning",
-                                f"The certificate is not valid for {name!r} (not enforced: --insecure)",
+        findings.append(finding("cert-hostname-mismatch",
+                                f"The certificate is not valid for {name!r} (not enforced: verification is off)",
                                 f"The leaf names {', '.join(leaf.sans) or 'no SANs'}; verification is off, so the "
-                                "connection went ahead anyway.", "Use a name the certificate holds.",
-                                stage="chain", origin="peer",
-                                evidence=(Evidence("name checked", name or "?"),
-                                          Evidence("certificate names (SANs)", ", ".join(leaf.sans) or "none"))))
+                                "connection went ahead anyway.",
+                                mismatch_hint(t, name, leaf_dns_names(tls.peer_chain_der)),
+                                (Evidence("name checked", name or "?"),
+                                 Evidence("certificate names (SANs)", ", ".join(leaf.sans) or "none")),
+                                severity="warning"))
     return detail, findings
 
 

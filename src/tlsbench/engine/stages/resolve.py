@@ -70,7 +70,7 @@ def _fail(detail: ResolveDetail, name: str, role: str, exc: BaseException, timeo
     if isinstance(exc, Cancelled):
         raise exc
     if isinstance(exc, TimeoutError):
-        finding = network.dns_timeout(name, timeout)
+        finding = network.dns_timeout(name, timeout, role)
         error = f"timed out after {timeout:g} s"
     else:
         finding = network.dns_failed(name, role, exc)

@@ -20,7 +20,7 @@ import warnings
 from tlsbench.engine import certparse
 from tlsbench.engine.checks import set_alpn
 from tlsbench.engine.details import ProxyTlsDetail, TlsDetail
-from tlsbench.engine.diagnosis.certs import verify_findings
+from tlsbench.engine.diagnosis.certs import leaf_dns_names, verify_findings
 from tlsbench.engine.diagnosis.tls import HandshakeFacts, diagnose_failure, session_findings
 from tlsbench.engine.errors import Cancelled, InputError
 from tlsbench.engine.events import TlsMessageSeen
@@ -48,6 +48,7 @@ class TlsTarget(NamedTuple):
     tls: TlsSpec
     timeout: float
     sni: str | None  # the name sent, None for none
+    pin: str | None = None  # the address connected to instead of the host's (the target's --pin)
 
     @property
     def target(self) -> str:
@@ -55,7 +56,7 @@ class TlsTarget(NamedTuple):
 
 
 def target_of(spec: ConnectionSpec) -> TlsTarget:
-    return TlsTarget("target", spec.host, spec.port, spec.tls, spec.timeout, spec.sni)
+    return TlsTarget("target", spec.host, spec.port, spec.tls, spec.timeout, spec.sni, spec.pin)
 
 
 def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
@@ -270,7 +271,8 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
                                error_text=exc_text, errno_name=errno_name, offered_versions=_versions_text(sslctx),
                                offered_ciphers=_offered_ciphers(sslctx), verify_name=name)
         findings += diagnose_failure(t, facts)
-    findings += session_findings(t, version, ok, tuple(f.code for f in findings))
+    findings += session_findings(t, version, ok, tuple(f.code for f in findings),
+                                 names=leaf_dns_names(peer_chain) if t.sni is None else ())
     summary = (f"{version} {detail.cipher}" + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
     verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()

@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from tlsbench.engine.visible import hexdump, visible, visible_bytes
 from tlsbench.tui.listener.records import ClientRecord
+from tlsbench.tui.widgets.findings_panel import suggestion_words
 
 
 def render_record(record: ClientRecord) -> Text:
@@ -51,7 +52,9 @@ def render_record(record: ClientRecord) -> Text:
         out.append(f"\n[{f.severity}] {f.code}\n", style="bold red" if f.severity == "error" else "bold yellow")
         out.append(visible(f.title) + "\n", style="bold")
         out.append(visible(f.explanation) + "\n")
-        out.append("-> " + visible(f.suggestion) + "\n", style="green")
+        out.append("-> " + visible(suggestion_words(f.suggestion)) + "\n", style="green")
+        for peer in f.suggestion.peers:
+            out.append("   $ " + visible(peer.command) + "\n", style="dim")
         for e in f.evidence:
             line(f"  {e.label}", e.value, style="dim")
     if record.closed is not None:

@@ -17,6 +17,7 @@ from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.safe_text import data
 from tlsbench.tui.widgets.compose_form import ComposeForm
+from tlsbench.tui.widgets.findings_panel import APPLY_KEY, FindingsPanel, change_words
 from tlsbench.tui.widgets.profile_list import ProfileList
 from tlsbench.tui.widgets.results_view import ResultsView
 
@@ -40,6 +41,9 @@ class WorkbenchScreen(Screen, ProfileActions):
 
     BINDINGS = [Binding(key, action, label, tooltip=help) for key, action, label, help in ACTIONS] + [
         Binding("escape", "cancel", "Cancel", show=False),
+        # Shown by the findings panel, on the finding whose suggested change it applies.
+        Binding(APPLY_KEY, "apply_suggestion", "Apply fix", show=False,
+                tooltip="Apply the first finding's suggested change to the form and run again"),
     ]
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
@@ -212,6 +216,33 @@ class WorkbenchScreen(Screen, ProfileActions):
         for stage in list(results.waterfall.rows):
             results.waterfall.expand(stage)
         results.query_one("#chain").expand_all_certs()
+
+    def action_apply_suggestion(self) -> None:
+        """Apply the first concrete suggested change to the form's values, load them back, and run."""
+        if self.running:
+            self.notify("wait for the run to finish (or cancel it) before applying a suggestion", severity="warning")
+            return
+        chosen = self.query_one(FindingsPanel).applicable()
+        if chosen is None:
+            self.notify("no finding suggests a change that can be applied as it is", severity="warning")
+            return
+        change = chosen[1]
+        form = self.query_one(ComposeForm)
+        if not form.ready:
+            return
+        from tlsbench.engine.options import spec_from_values, values_of
+
+        form.clear_errors()
+        try:
+            spec = spec_from_values(change.apply(values_of(form.build())))
+        except InputError as exc:
+            form.mark_invalid(exc)
+            form.display = True
+            self.notify(str(exc), title="Invalid input", severity="error", markup=False)
+            return
+        form.load_spec(spec)
+        self.notify(data(f"applied: {change_words(change)}").plain, markup=False)
+        self.start_run(spec)
 
     def action_toggle_form(self) -> None:
         form = self.query_one(ComposeForm)

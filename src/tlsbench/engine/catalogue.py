@@ -1,0 +1,144 @@
+"""The findings catalogue: every finding code, once, with its stage, severity, short title and origin.
+
+Every finding is made through `finding()`, which takes the stage, severity and origin from here;
+a finding whose severity or origin legitimately varies passes its own, and the catalogue lists
+which ones are possible. The README's findings table is kept equal to this table by a test, and
+another test fails if the sources make a finding whose code is not here. A new code is one row here
+and one in the README.
+
+Stages are the plan's stage kinds (engine/plan.py KINDS); "any" is a code any stage can raise
+(the stage is given when it is made); "listener" codes are raised by `tlsbench serve`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from tlsbench.engine.findings import Evidence, Finding, Origin, Severity
+from tlsbench.engine.suggestions import Suggestion, literal
+
+
+class Entry(NamedTuple):
+    code: str
+    stage: str
+    severity: Severity  # the usual one
+    title: str  # what it means, in a few words
+    origin: Origin  # whose doing it usually is
+    severities: tuple[Severity, ...] = ()  # every possible one, when it varies
+    origins: tuple[Origin, ...] = ()  # every possible one, when it varies
+
+    @property
+    def allowed_severities(self) -> tuple[Severity, ...]:
+        return self.severities or (self.severity,)
+
+    @property
+    def allowed_origins(self) -> tuple[Origin, ...]:
+        return self.origins or (self.origin,)
+
+
+_E = Entry
+ENTRIES: tuple[Entry, ...] = (
+    # --- resolve --------------------------------------------------------------------------------
+    _E("dns-failed", "resolve", "error", "DNS lookup failed", "network"),
+    _E("dns-timeout", "resolve", "error", "DNS lookup timed out", "network"),
+    # --- tcp ------------------------------------------------------------------------------------
+    _E("tcp-refused", "tcp", "error", "Connection refused", "peer"),
+    _E("tcp-timeout", "tcp", "error", "Connection timed out", "network"),
+    _E("tcp-unreachable", "tcp", "error", "Address unreachable", "network"),
+    _E("tcp-failed", "tcp", "error", "Connection failed", "network"),
+    _E("proxy-unreachable", "tcp", "error", "The proxy cannot be reached", "network"),
+    _E("local-port-in-use", "tcp", "error", "The local port is in use", "local"),
+    _E("local-bind-failed", "tcp", "error", "The client cannot bind as asked", "local"),
+    # --- proxy ----------------------------------------------------------------------------------
+    _E("proxy-auth-failed", "proxy", "error", "The proxy rejected the credentials", "proxy"),
+    _E("proxy-auth-required", "proxy", "error", "The proxy requires authentication", "proxy"),
+    _E("proxy-auth-unsupported", "proxy", "error", "The proxy's authentication scheme is not supported", "proxy"),
+    _E("proxy-target-refused", "proxy", "error", "The target refused the proxy's connection", "proxy",
+       origins=("proxy", "peer")),
+    _E("proxy-target-unreachable", "proxy", "error", "The proxy could not reach the target", "proxy",
+       origins=("proxy", "network")),
+    _E("proxy-protocol-error", "proxy", "error", "The proxy answered in another protocol", "proxy"),
+    _E("proxy-timeout", "proxy", "error", "The proxy did not answer in time", "proxy"),
+    _E("proxy-closed", "proxy", "error", "The proxy closed the connection", "proxy"),
+    _E("proxy-denied", "proxy", "error", "The proxy's rules refused the request", "proxy"),
+    _E("proxy-request-failed", "proxy", "error", "The proxy failed the request", "proxy"),
+    _E("proxy-password-ignored", "proxy", "info", "SOCKS4 sends no password", "local"),
+    # --- tls ------------------------------------------------------------------------------------
+    _E("not-tls", "tls", "error", "The peer does not speak TLS", "peer"),
+    _E("tls-timeout", "tls", "error", "The handshake timed out", "peer"),
+    _E("connection-reset", "tls", "error", "The peer closed the connection during the handshake", "peer"),
+    _E("tls-alert", "tls", "error", "The handshake ended with an alert", "peer", origins=("peer", "local")),
+    _E("sni-required", "tls", "error", "The server needs the right SNI", "peer"),
+    _E("tls-version-mismatch", "tls", "error", "No TLS version both sides accept", "peer",
+       origins=("peer", "local")),
+    _E("no-shared-cipher", "tls", "error", "No cipher suite both sides accept", "peer"),
+    _E("client-cert-required", "tls", "error", "The server requires a client certificate", "peer"),
+    _E("tls-handshake-failed", "tls", "error", "The TLS handshake failed", "peer"),
+    _E("verify-disabled", "tls", "warning", "Certificate verification is off", "local"),
+    _E("no-sni", "tls", "warning", "No SNI was sent", "local", severities=("warning", "info")),
+    _E("weak-tls-version", "tls", "warning", "An old TLS version was negotiated", "peer"),
+    # --- chain (the certificates; raised by the tls stage when verification fails) ---------------
+    _E("cert-expired", "chain", "error", "A certificate has expired", "peer"),
+    _E("cert-not-yet-valid", "chain", "error", "A certificate is not valid yet", "peer"),
+    _E("cert-hostname-mismatch", "chain", "error", "The certificate is for another name", "peer",
+       severities=("error", "warning")),
+    _E("cert-self-signed", "chain", "error", "A self-signed certificate is not trusted", "peer"),
+    _E("cert-untrusted", "chain", "error", "The chain leads to an untrusted CA", "peer"),
+    _E("cert-incomplete-chain", "chain", "error", "The server did not send its intermediate CA", "peer"),
+    _E("cert-expiring-soon", "chain", "warning", "A certificate expires soon", "peer"),
+    _E("cert-unparsable", "chain", "warning", "A certificate could not be parsed", "peer"),
+    # --- app ------------------------------------------------------------------------------------
+    _E("app-no-response", "app", "error", "No answer to the request", "peer"),
+    _E("http-error-status", "app", "warning", "The server answered with an HTTP error", "peer",
+       severities=("warning", "info")),
+    _E("http-0.9-response", "app", "warning", "The answer has no HTTP status line", "peer"),
+    # --- any --------------------------------------------------------------------------------------
+    _E("internal-error", "any", "error", "A bug in tlsbench", "local"),
+    # --- listener (tlsbench serve: what a client did) ----------------------------------------------
+    _E("http-on-tls-port", "listener", "error", "Plain HTTP arrived on a TLS port", "peer"),
+    _E("tls-on-plain-port", "listener", "error", "TLS arrived on a plain port", "peer"),
+    _E("client-aborted-handshake", "listener", "error", "The client gave up the handshake", "peer"),
+    _E("no-sni-from-client", "listener", "warning", "The client sent no SNI", "peer"),
+)
+
+CATALOGUE: dict[str, Entry] = {e.code: e for e in ENTRIES}
+STAGES: tuple[str, ...] = tuple(dict.fromkeys(e.stage for e in ENTRIES))
+
+
+def by_stage() -> dict[str, list[str]]:
+    """{stage: [codes]} in the catalogue's order."""
+    out: dict[str, list[str]] = {}
+    for entry in ENTRIES:
+        out.setdefault(entry.stage, []).append(entry.code)
+    return out
+
+
+def finding(code: str, title: str | None = None, explanation: str = "",
+            suggestion: Suggestion | str | None = None, evidence=(), *, severity: Severity | None = None,
+            origin: Origin | None = None, stage: str | None = None) -> Finding:
+    """A Finding for a catalogued code; stage, severity and origin come from the catalogue.
+
+    `severity` and `origin` may be given when the catalogue allows more than one; `stage` only for
+    an "any" code (the stage that raised it). A plain-string suggestion is text without changes.
+    """
+    entry = CATALOGUE.get(code)
+    if entry is None:
+        raise ValueError(f"finding code {code!r} is not in the findings catalogue (engine/catalogue.py)")
+    severity = severity or entry.severity
+    if severity not in entry.allowed_severities:
+        raise ValueError(f"{code}: severity {severity!r} is not one the catalogue allows")
+    origin = origin or entry.origin
+    if origin not in entry.allowed_origins:
+        raise ValueError(f"{code}: origin {origin!r} is not one the catalogue allows")
+    if stage is not None and entry.stage != "any":
+        raise ValueError(f"{code}: its stage is {entry.stage!r} (catalogue)")
+    if suggestion is None:
+        suggestion = Suggestion()
+    elif isinstance(suggestion, str):
+        suggestion = Suggestion(literal(suggestion))
+    return Finding(code=code, severity=severity, title=title or entry.title, explanation=explanation,
+                   suggestion=suggestion, stage=stage if entry.stage == "any" else entry.stage, origin=origin,
+                   evidence=tuple(evidence))
+
+
+__all__ = ["CATALOGUE", "ENTRIES", "Entry", "Evidence", "Finding", "STAGES", "by_stage", "finding"]
