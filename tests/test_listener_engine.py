@@ -95,6 +95,11 @@ def test_curl_http_to_the_tls_port():
         assert r.stdout == b"400"
         finding = log.wait_event("finding", code="http-on-tls-port")
         assert finding["evidence"][0]["value"] == "GET / HTTP/1.1"
+        # the suggestion names the listener's real address and the certificate to trust, no placeholders
+        assert finding["stage"] == "listener" and finding["suggestion_changes"] == []
+        assert f"Use https://127.0.0.1:{listener.port}/" in finding["suggestion"]
+        assert f"curl --cacert {listener.cert_path} https://127.0.0.1:{listener.port}/" in finding["suggestion"]
+        assert "HOST" not in finding["suggestion"]
 
 
 def test_curl_connect_through_the_tls_port_as_a_proxy():

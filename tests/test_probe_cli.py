@@ -170,3 +170,21 @@ def test_save_profile_then_run_it_with_overrides(closed_port, plain_http):
     assert data["target"] == closed_port.address and data["options"]["timeout"] == 3.0
     assert data["options"]["app"] == "http" and data["options"]["tls"] is None
     assert data["findings"][0]["code"] == "tcp-refused"
+
+
+def test_a_suggestion_in_json_and_in_the_waterfall(plain_http):
+    """The JSON keeps `suggestion` as the CLI's one line and adds the change as data; the waterfall
+    shows the change as probe flags and curl's line with the real address."""
+    target = f"127.0.0.1:{plain_http.port}"
+    data = json.loads(run(target, "--json").stdout)
+    finding = next(f for f in data["findings"] if f["code"] == "not-tls")
+    assert "(--no-tls --http)" in finding["suggestion"]
+    assert f"curl http://{target}/" in finding["suggestion"]
+    assert finding["suggestion_changes"] == [{"set": {"tls": False, "app": "http"}, "concrete": True,
+                                              "placeholders": []}]
+    out = run(target).stdout
+    assert "-> This is plain HTTP: talk to it without TLS (--no-tls --http)" in out
+    assert f"$ curl http://{target}/" in out
+    # and the suggested flags do what it says
+    again = run(target, "--no-tls", "--http")
+    assert again.returncode == 0 and "HTTP/1.1 200" in again.stdout

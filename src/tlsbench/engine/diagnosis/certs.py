@@ -91,13 +91,14 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
         ev.append(Evidence("leaf subject", leaf.subject))
     trust = _trust_words(spec)
     proxy = is_proxy(spec)
+    peer = "proxy" if proxy else "server"
     showcerts = openssl_peer(spec, "-showcerts")
     if code in (10, 9):
         bad = next((c for c in infos if c.status == ("expired" if code == 10 else "not yet valid")), leaf)
         if bad is not None:
             ev += [Evidence("certificate", f"#{bad.position} {bad.subject}"),
                    Evidence("valid", f"{bad.not_before} to {bad.not_after}")]
-        which = "The server's certificate" if bad is None or bad.position == 0 else f"Certificate #{bad.position}"
+        which = f"The {peer}'s certificate" if bad is None or bad.position == 0 else f"Certificate #{bad.position}"
         if code == 10:
             hint = (Suggestion("Renew the proxy's certificate; to look anyway, {proxy_insecure}.") if proxy else
                     Suggestion("Renew the certificate on the server. To look at the connection anyway, turn "
@@ -109,12 +110,12 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
                         "with a future date or this machine's clock is behind.",
                         Suggestion("Check this machine's clock and the certificate's dates.", (),
                                    (Peer("date", "date -u"), showcerts)), ev)]
-    if code == 62:
+    if code in (62, 64):  # 64: an IP address target that the certificate does not hold
         sans = ", ".join(leaf.sans) if leaf and leaf.sans else "none"
         ev += [Evidence("name checked", verify_name or "?"), Evidence("certificate names (SANs)", sans)]
         return [finding("cert-hostname-mismatch", f"The certificate is not valid for {verify_name!r}",
-                        f"The server's certificate names {sans}, which does not include {verify_name!r}. "
-                        "The server may be serving a default certificate (check the SNI) or the wrong site.",
+                        f"The {peer}'s certificate names {sans}, which does not include {verify_name!r}. "
+                        f"The {peer} may be serving a default certificate (check the SNI) or the wrong site.",
                         mismatch_hint(spec, verify_name, leaf_dns_names(chain_der)), ev)]
     if code in (18, 19):
         if code == 18:
@@ -122,14 +123,14 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
             if not proxy:
                 hint = hint._replace(text=hint.text + " To look anyway, turn verification off ({1}).",
                                      changes=hint.changes + (_insecure(spec),))
-            return [finding("cert-self-signed", "The server's certificate is self-signed",
+            return [finding("cert-self-signed", f"The {peer}'s certificate is self-signed",
                             "The certificate is signed by its own key, so no CA vouches for it; "
                             f"it is not in {trust}.", hint, ev)]
         root = infos[-1] if infos else None
         if root is not None:
             ev.append(Evidence("self-signed root sent", root.subject))
         return [finding("cert-self-signed", "The chain ends in a self-signed root that is not trusted",
-                        f"The server sent its chain up to a self-signed root CA ({root.subject if root else '?'}) "
+                        f"The {peer} sent its chain up to a self-signed root CA ({root.subject if root else '?'}) "
                         f"that is not in {trust}: a private or unknown CA.",
                         _trust_file(spec, "that CA (it is yours?)"), ev)]
     if code in (20, 2, 21) and certs:
@@ -149,13 +150,13 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
                 text="Configure the server to send the full chain (leaf + intermediates, e.g. nginx ssl_certificate "
                      "with fullchain.pem). " + hint.text,
                 peers=tuple(Peer("curl", f"curl -o issuer.der {shlex.quote(u)}") for u in urls[:1]) + hint.peers)
-            return [finding("cert-incomplete-chain", "The server sent only its own certificate, no intermediate",
+            return [finding("cert-incomplete-chain", f"The {peer} sent only its own certificate, no intermediate",
                             f"The leaf was issued by {last.issuer.rfc4514_string()!r}, which the server did not send "
                             f"and which is not in {trust}. Servers must send the intermediate CA certificates; "
                             "browsers may hide this by fetching or caching them, other clients fail." + maybe,
                             hint, ev)]
         return [finding("cert-untrusted", "The certificate chain leads to an unknown CA",
-                        f"The server sent {len(certs)} certificate(s); the last one was issued by "
+                        f"The {peer} sent {len(certs)} certificate(s); the last one was issued by "
                         f"{last.issuer.rfc4514_string()!r}, a CA that is not in {trust}.",
                         _trust_file(spec, "that CA"), ev)]
     return [finding("cert-untrusted", f"The certificate could not be verified: {message}",

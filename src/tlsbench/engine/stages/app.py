@@ -153,8 +153,8 @@ def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
         return [finding("http-0.9-response", "The answer has no HTTP status line",
                         "The server answered an HTTP/1.1 request without 'HTTP/1.x NNN' first: an HTTP/0.9-style "
                         "answer (just a body) or not HTTP at all. Browsers and curl refuse or misread such answers.",
-                        Suggestion("Make the server send a status line and headers; curl shows the answer anyway "
-                                   "with --http0.9.", (), (_url_peer(spec, "--http0.9"),)), ev_bytes)]
+                        Suggestion("Make the server send a status line and headers (curl shows such an answer only "
+                                   "when told to expect HTTP/0.9).", (), (_url_peer(spec, "--http0.9"),)), ev_bytes)]
     parts = status_line.split(" ", 2)
     code = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
     if code is not None and code >= 400:

@@ -14,7 +14,7 @@ from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.tls import TlsOutcome, TlsTarget, target_of
 
 _CODE_STATUS = {10: "expired", 9: "not yet valid", 18: "self-signed, untrusted", 19: "untrusted root",
-                20: "issuer unknown", 62: "hostname mismatch"}
+                20: "issuer unknown", 62: "hostname mismatch", 64: "IP address mismatch"}
 
 
 def _status(info: CertInfo, tls: TlsOutcome, in_verified: bool, last: bool, verify_off: bool) -> str:
@@ -25,8 +25,8 @@ def _status(info: CertInfo, tls: TlsOutcome, in_verified: bool, last: bool, veri
     if in_verified:
         return "ok"
     code = tls.verify_code
-    if code == 62 and info.position == 0:
-        return "hostname mismatch"
+    if code in (62, 64) and info.position == 0:
+        return _CODE_STATUS[code]
     if code in (20, 19, 18, 2, 21) and last:
         return _CODE_STATUS.get(code, "untrusted")
     return "not verified"

@@ -33,17 +33,18 @@ ACTIONS = [
     ("f4", "compare", "Compare", "Compare the previous run with the current one"),
     ("f6", "expand_all", "Expand", "Expand every stage row and certificate"),
     ("f7", "toggle_form", "Form", "Hide or show the Compose form"),
+    (APPLY_KEY, "apply_suggestion", "Apply fix", "Apply the suggested change of the first finding that has one "
+                                                 "to the form, and run again"),
 ]
+CONTEXTUAL = {"apply_suggestion"}  # not in the footer: the findings panel shows the key where it applies
 
 
 class WorkbenchScreen(Screen, ProfileActions):
     """Everything on one screen; state classes -running on the screen while a run is in flight."""
 
-    BINDINGS = [Binding(key, action, label, tooltip=help) for key, action, label, help in ACTIONS] + [
+    BINDINGS = [Binding(key, action, label, tooltip=help, show=action not in CONTEXTUAL)
+                for key, action, label, help in ACTIONS] + [
         Binding("escape", "cancel", "Cancel", show=False),
-        # Shown by the findings panel, on the finding whose suggested change it applies.
-        Binding(APPLY_KEY, "apply_suggestion", "Apply fix", show=False,
-                tooltip="Apply the first finding's suggested change to the form and run again"),
     ]
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:

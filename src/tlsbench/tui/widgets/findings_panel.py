@@ -41,7 +41,8 @@ def setting_words(name: str) -> str:
     if option is not None:
         return f'"{label(option)}"'
     if route_flag(name) is not None:
-        return ROUTE_LABELS.get(name, name)
+        words = ROUTE_LABELS.get(name, name)
+        return words if "(" in words else f'"{words}"'
     return name
 
 
