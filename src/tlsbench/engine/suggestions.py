@@ -45,6 +45,10 @@ class Change(NamedTuple):
     @classmethod
     def of(cls, placeholders: tuple[str, ...] = (), was: Any = None, **values: Any) -> "Change":
         """A change setting `values`; `was` is the spec (or TLS target) the run used, for `before`."""
+        return cls.from_values(values, placeholders, was)
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], placeholders: tuple[str, ...] = (), was: Any = None) -> "Change":
         from tlsbench.engine.options import BY_NAME
 
         unknown = [name for name in values if name not in BY_NAME]

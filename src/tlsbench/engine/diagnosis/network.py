@@ -168,7 +168,7 @@ def local_bind_failed(exc: OSError, tried: list[int], what: str) -> Finding:
         why = f"Binding the client socket to {what} failed: {os_words(exc)}."
     return finding("local-bind-failed", f"Cannot bind the client to {what}", why,
                    Suggestion(f"Check {{{option}}} (ip addr lists this host's addresses and interfaces), or let "
-                              "the OS choose: {0}.", (Change.of(**{option: None}),),
+                              "the OS choose: {0}.", (Change.from_values({option: None}),),
                               (Peer("ip", "ip -brief addr"),)), ev)
 
 

@@ -61,7 +61,8 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
         schemes = auth_schemes(head)
         if schemes and not any(s.lower() == "basic" for s in schemes):
             named = " or ".join(schemes)
-            return finding("proxy-auth-unsupported", f"The proxy wants {named} authentication, which tlsbench does not speak",
+            return finding("proxy-auth-unsupported",
+                           f"The proxy wants {named} authentication, which tlsbench does not speak",
                            f"The proxy answered 407 and offers only {named} (Proxy-Authenticate). tlsbench (like curl "
                            "without GSS-API/NTLM support) authenticates to HTTP proxies with Basic only.",
                            "Use a client that speaks that scheme, or ask for Basic authentication or an exception.", ev)
@@ -69,11 +70,12 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
             return finding("proxy-auth-failed", "The proxy rejected the user name or password",
                            f"The proxy answered 407 to CONNECT with Basic credentials for user {hop.username!r}: "
                            "the user or the password is wrong, or the user may not use this proxy.",
-                           "Check the user name and password the proxy expects.", ev + [Evidence("user", hop.username)])
+                           "Check the user name and password the proxy expects.",
+                           ev + [Evidence("user", hop.username)])
         return finding("proxy-auth-required", "The proxy requires authentication",
                        "The proxy answered 407 (Proxy Authentication Required) and no credentials were given.",
                        Suggestion("Give the proxy's user with {proxy_user} (or in the proxy URL, user@host) and its "
-                             "password (asked for, or read from $TLSBENCH_PROXY_PASSWORD; never saved)."), ev)
+                                  "password (asked for, or read from $TLSBENCH_PROXY_PASSWORD; never saved)."), ev)
     if status == 403:
         port = requested.rpartition(":")[2]
         note = f" This request was for port {port}." if port.isdigit() and port != "443" else ""
@@ -87,7 +89,8 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
         dns = "ERR_DNS_FAIL" in squid or "unable to determine ip address" in said or "name resolution" in said
         timed = status == 504 or "ERR_CONNECT_FAIL 110" in squid or "timed out" in said
         if refused:
-            return finding("proxy-target-refused", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
+            return finding("proxy-target-refused",
+                           f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
                            f"The proxy works, and tried to connect to {behind}; nothing listens on that port, or a "
                            f"firewall there rejects it (HTTP {status} from the proxy).",
                            f"Check that {behind} is up and listening on that port.", ev, origin="peer")
@@ -98,7 +101,8 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
         if timed:
             return finding("proxy-target-unreachable", f"The proxy's connection to {requested} timed out",
                            f"The proxy answered {status}: {behind} did not answer it in time.",
-                           f"Check that {behind} is reachable from the proxy (routes, firewalls).", ev, origin="network")
+                           f"Check that {behind} is reachable from the proxy (routes, firewalls).", ev,
+                           origin="network")
         return finding("proxy-target-unreachable", f"The proxy could not reach {requested}",
                        f"The proxy answered {head.status_line}: it could not open a connection to {behind}.",
                        f"Check that {behind} is reachable from the proxy; the proxy's message below says more.", ev,

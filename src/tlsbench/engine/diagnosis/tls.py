@@ -153,8 +153,9 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
     if not facts.client_hello_sent:
         widen = {name: None for name, value in (("tls_min", low), ("tls_max", high)) if value}
         hint = (Suggestion("Allow the versions this OpenSSL can use: {0} (TLS 1.2 and 1.3 are the default).",
-                           (Change.of(was=spec, **widen),), _version_peers(spec, None, None)) if widen and not is_proxy(spec)
-                else Suggestion("Check {tls_min}, {tls_max} and {ciphers}: together they leave no version to offer."))
+                           (Change.from_values(widen, was=spec),), _version_peers(spec, None, None))
+                if widen and not is_proxy(spec) else
+                Suggestion("Check {tls_min}, {tls_max} and {ciphers}: together they leave no version to offer."))
         return finding("tls-version-mismatch", "No TLS version could be offered",
                        f"The TLS versions you allowed ({facts.offered_versions}) cannot be used by this OpenSSL "
                        "(too old for its security level, or an empty range); no ClientHello was sent.",
@@ -195,7 +196,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
     sni_differs = spec.sni is None or (facts.verify_name is not None and spec.sni != facts.verify_name)
     trace = openssl_peer(spec, "-msg")
     if received is not None:
-        name = received.alert
+        name = received.alert or "unknown"
         ev = [_alert_evidence(received)]
         if name == "unrecognized_name" or (name == "handshake_failure" and sni_differs and not cert_request
                                            and not restricted_ciphers):
@@ -250,7 +251,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
     if facts.error_reason == "NO_PROTOCOLS_AVAILABLE" or (sent is not None and sent.alert == "protocol_version"):
         return [_version_mismatch(spec, facts, sent, origin="local")]
     if sent is not None:
-        name = sent.alert
+        name = sent.alert or "unknown"
         return [finding("tls-alert", f"tlsbench ended the handshake with alert {name}",
                         f"The server's messages were not acceptable here: {name} - "
                         f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
@@ -303,7 +304,8 @@ def _reset_hint(spec, trace: Peer) -> Suggestion:
         return Suggestion("Check the proxy's port and scheme (https:// needs a TLS port).", (), (trace,))
     if spec.sni is None and spec.tls.sni_mode == "none" and not is_ip(spec.host):
         return Suggestion("Servers and middleboxes may drop a handshake without SNI: send the name ({0}); "
-                          "check the port.", (Change.of(sni_mode="host", sni=None, was=spec),), (openssl_peer(spec, sni=spec.host),))
+                          "check the port.", (Change.of(sni_mode="host", sni=None, was=spec),),
+                          (openssl_peer(spec, sni=spec.host),))
     return Suggestion("Check the port, and the name sent as SNI ({sni}); compare with openssl.", (), (trace,))
 
 
@@ -364,7 +366,8 @@ def session_findings(spec: ConnectionSpec, version: str | None, ok: bool,
             out.append(finding("no-sni", "No SNI was sent (you asked for none)",
                                "You asked to send no server name; servers with several names answer with their "
                                "default certificate or refuse.",
-                               Suggestion("Send the host's name as SNI: {0}.", (Change.of(sni_mode="host", sni=None, was=spec),),
+                               Suggestion("Send the host's name as SNI: {0}.",
+                                          (Change.of(sni_mode="host", sni=None, was=spec),),
                                           (openssl_peer(spec, sni=spec.host.rstrip(".")),)),
                                [Evidence("SNI sent", "none")], severity="info"))
         else:
@@ -398,11 +401,11 @@ def by_name(spec, names: tuple[str, ...]) -> Suggestion:
     """
     port = spec.port
     name = site_name(names)
-    reset = dict(sni_mode="host", sni=None) if spec.tls.sni_mode != "host" else {}
+    reset: dict[str, str | None] = {"sni_mode": "host", "sni": None} if spec.tls.sni_mode != "host" else {}
     if name is not None:
         return Suggestion(literal(f"The certificate is for {name}: connect by that name and keep the address ")
                           + "({0}), so that it is sent as SNI and verified; or send it as SNI ({1}).",
-                          (Change.of(target=f"{name}:{port}", pin=address(spec), was=spec, **reset),
+                          (Change.from_values({"target": f"{name}:{port}", "pin": address(spec), **reset}, was=spec),
                            Change.of(sni_mode="override", sni=name, was=spec)),
                           (openssl_peer(spec, sni=name), curl(name, port, address=address(spec))))
     return Suggestion("Connect by the site's name and keep the address ({0}), or send the name as SNI ({1}).",

@@ -11,7 +11,7 @@ import time
 from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
@@ -158,7 +158,7 @@ def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
     parts = status_line.split(" ", 2)
     code = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
     if code is not None and code >= 400:
-        severity = "warning" if code >= 500 else "info"
+        severity: Severity = "warning" if code >= 500 else "info"
         if code == 421 and is_ip(spec.host):
             hint = Suggestion("The connection works, but the request names an IP address and the server routes by "
                               "name (421 Misdirected Request): connect by the site's name and keep the address ({0}).",

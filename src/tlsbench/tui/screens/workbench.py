@@ -220,6 +220,9 @@ class WorkbenchScreen(Screen, ProfileActions):
 
     def action_apply_suggestion(self) -> None:
         """Apply the first concrete suggested change to the form's values, load them back, and run."""
+        if self.query_one(TabbedContent).active != "connection":
+            self.notify(f"{APPLY_KEY} applies a suggestion of the Connection tab's findings", severity="warning")
+            return
         if self.running:
             self.notify("wait for the run to finish (or cancel it) before applying a suggestion", severity="warning")
             return
