@@ -67,7 +67,8 @@ def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
 
 class TlsOutcome(NamedTuple):
     outcome: StageOutcome
-    messages: tuple[TlsMessage, ...] = ()
+    # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
+    messages: Any = ()
     stream: Any = None  # the TlsStream over the session; None when the handshake failed
     peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
     verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
@@ -276,7 +277,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
     verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
-        messages=tuple(trace), stream=tls_stream if ok else None, peer_chain_der=peer_chain,
+        messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
         wire=tuple(wire))
@@ -357,7 +358,7 @@ class ProxyTlsStage:
             chain, more = chain_detail(self.target, out)
             findings += more
         detail = ProxyTlsDetail(proxy=self.target.target, tls=out.outcome.detail, chain=chain,
-                                messages=out.messages)
+                                messages=tuple(out.messages))
         if out.stream is not None:
             state.stream = out.stream
         findings = [f._replace(stage=self.key) for f in findings]
