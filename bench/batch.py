@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/batch.py [--count 2000] [--concurrency 16] [--rounds 3]
     .venv/bin/python bench/batch.py --memory 100000      # RSS at 1,000 and at N runs
-    .venv/bin/python bench/batch.py --profile 1000       # where a run's time goes (cProfile, in-process)
+
+Where a run's time goes, and what two engine changes would give: bench/batch_profile.py.
 
 Starts one local nginx (a default TLS server, so that `openssl s_time`, which sends no SNI, is
 served too) and microsocks, then alternates, round by round, direct and through SOCKS5:
@@ -14,8 +15,9 @@ served too) and microsocks, then alternates, round by round, direct and through 
 * `openssl s_time -new` (one connection at a time, no SNI) for reference.
 
 Handshakes per second are compared as medians over the rounds. The CPU each side spent (client
-processes via getrusage, nginx's worker via /proc) is printed per handshake: on a machine whose
-cores are all busy, that cost is what bounds the rate.
+processes via getrusage; nginx and microsocks via /proc) is printed per handshake: on a machine
+whose cores are all busy, that cost is what bounds the rate, and the ratio of the two sides' totals
+is the ceiling printed beside the measured ratio.
 """
 
 from __future__ import annotations
@@ -139,15 +141,15 @@ class Measured:
         self.server_cpu: list[float] = []
 
 
-def timed_child(argv: list[str], server_pid: int) -> tuple[str, float, float, float]:
-    """(stdout, wall s, client CPU s, server CPU s) of one child process run to its end."""
+def timed_child(argv: list[str], server_pids: list[int]) -> tuple[str, float, float, float]:
+    """(stdout, wall s, client CPU s, servers' CPU s) of one child process run to its end."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_before = tree_cpu(server_pid)
+    server_before = sum(tree_cpu(pid) for pid in server_pids)
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server = tree_cpu(server_pid) - server_before
+    server = sum(tree_cpu(pid) for pid in server_pids) - server_before
     if done.returncode not in (0,):
         raise SystemExit(f"bench: {' '.join(argv[:4])}... failed ({done.returncode}): {done.stderr.strip()[-400:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -173,8 +175,9 @@ def speed(args, certs, server, proxy) -> int:
     for rnd in range(args.rounds):
         for route, extra in routes.items():
             raw_proxy = [proxy.host, str(proxy.port)] if route == "socks5" else []
+            servers = [server.pid, proxy.pid] if route == "socks5" else [server.pid]
             out, wall, cpu, srv = timed_child([py, "-c", RAW_CLIENT, "localhost", str(port), ca, str(args.count),
-                                               str(args.concurrency), *raw_proxy], server.pid)
+                                               str(args.concurrency), *raw_proxy], servers)
             m = results[("raw", route)]
             m.rates.append(float(out))
             m.whole.append(args.count / wall)
@@ -183,7 +186,7 @@ def speed(args, certs, server, proxy) -> int:
 
             out, wall, cpu, srv = timed_child([py, "-m", "tlsbench", "probe", f"localhost:{port}", "--pin", "127.0.0.1",
                                                "--cafile", ca, "--count", str(args.count), "--concurrency",
-                                               str(args.concurrency), "--json", *extra], server.pid)
+                                               str(args.concurrency), "--json", *extra], servers)
             summary = json.loads(out)
             if summary["failed"] or summary["runs"] != args.count:
                 raise SystemExit(f"bench: tlsbench runs failed: {summary['findings']}")
@@ -200,7 +203,8 @@ def speed(args, certs, server, proxy) -> int:
     med = statistics.median
     print(f"{args.rounds} rounds, {args.count} handshakes each, concurrency {args.concurrency}, against one local "
           f"nginx ({args.nginx_workers} worker); {os.cpu_count()} cores shared by clients and server. Medians:\n")
-    print("| route | client | handshakes/s | whole process /s | client CPU ms/handshake | nginx CPU ms/handshake |")
+    print("| route | client | handshakes/s | whole process /s | client CPU ms/handshake | "
+          "servers' CPU ms/handshake (nginx, + microsocks) |")
     print("|---|---|---|---|---|---|")
     for (who, route), m in results.items():
         name = "minimal Python client (threads)" if who == "raw" else "tlsbench probe --count --json"
@@ -261,43 +265,6 @@ def memory(args, certs, server) -> int:
     return 0 if proc.returncode == 0 else 1
 
 
-def profile(args, certs, server) -> int:
-    import cProfile
-    import pstats
-
-    from tlsbench.engine.runner import preflight, run_probe
-    from tlsbench.engine.spec import build_spec
-    from tlsbench.engine.stats import digest
-
-    spec = build_spec(f"localhost:{server.port}", pin="127.0.0.1", cafile=str(certs.ca_cert), timeout="10")
-    prepared = preflight(spec)
-    for i in range(50):
-        run_probe(spec, prepared=prepared)
-    start = time.process_time()
-    for i in range(args.profile):
-        digest(run_probe(spec, prepared=prepared), i)
-    engine = (time.process_time() - start) / args.profile * 1000
-    import socket
-    import ssl
-
-    ctx = ssl.create_default_context(cafile=str(certs.ca_cert))
-    start = time.process_time()
-    for _ in range(args.profile):
-        with socket.create_connection(("127.0.0.1", server.port)) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost"):
-                pass
-    bare = (time.process_time() - start) / args.profile * 1000
-    print(f"one at a time, CPU of this process per run: run_probe + digest {engine:.2f} ms, "
-          f"bare handshake {bare:.2f} ms\n")
-    prof = cProfile.Profile()
-    prof.enable()
-    for i in range(args.profile):
-        digest(run_probe(spec, prepared=prepared), i)
-    prof.disable()
-    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-    return 0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
@@ -306,15 +273,12 @@ def main() -> int:
     parser.add_argument("--s-time", type=int, default=5, help="seconds of openssl s_time per round")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--memory", type=int, metavar="N", help="measure RSS over N runs instead")
-    parser.add_argument("--profile", type=int, metavar="N", help="profile N runs in this process instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         certs = make_lab_certs(Path(tmp) / "certs")
         with nginx_default_tls(certs.good, Path(tmp) / "nginx", args.nginx_workers) as server:
             if args.memory:
                 return memory(args, certs, server)
-            if args.profile:
-                return profile(args, certs, server)
             with microsocks() as proxy:
                 return speed(args, certs, server, proxy)
 

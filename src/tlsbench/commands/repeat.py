@@ -128,11 +128,17 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
         else:
             batch.kill()
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, on_interrupt)
+        installed = True
+    except ValueError:  # not the main thread: Ctrl-C stays with whoever handles it there
+        installed = False
     try:
         batch.run(on_digest, on_tick)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if installed:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
         if progress is not None:
             progress.clear()
     interrupted = presses > 0

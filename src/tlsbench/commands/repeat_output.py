@@ -60,7 +60,7 @@ class Progress:
 def run_line(d: RunDigest, width: int) -> str:
     """One run as a line: number, verdict, time, local port, leaf fingerprint or the first finding."""
     verdict = "cancelled" if d.cancelled else ("ok" if d.ok else "failed")
-    parts = [f"#{d.run:<{width}}", f"{verdict:<9}", f"{d.total_ms:9.2f} ms"]
+    parts = [f"#{d.run:<{width}}", f"{verdict:<6} {d.total_ms:8.2f} ms"]
     parts.append(f"port {d.local_port}" if d.local_port is not None else "port -    ")
     if not d.ok and d.findings:
         code, _severity, title = d.findings[0][:3]
@@ -84,12 +84,12 @@ def summary_text(doc: dict) -> list[str]:
     if doc["interrupted"]:
         lines.append(f"interrupted: {runs} of {count} runs ended, {doc['cancelled']} cancelled in flight, "
                      f"{doc['not_started']} not started")
-    lines += ["", _stage_header()]
-    for stage in doc["stages"]:
-        lines += _stage_rows(stage)
-    total = doc["total_ms"]
-    if total:
-        lines.append(_row("whole run", "", "", total))
+    if doc["stages"]:
+        lines += ["", _stage_header()]
+        for stage in doc["stages"]:
+            lines += _stage_rows(stage)
+        if doc["total_ms"]:
+            lines.append(_row("whole run", "", "", doc["total_ms"]))
     findings = doc["findings"]
     if findings:
         lines += ["", "findings (runs that had each)"]

@@ -343,15 +343,15 @@ class Batch:
     def _shutdown(self, workers: list[_Worker], sel) -> None:
         for w in workers:
             w.close_input()  # end of input: a worker cancels what runs and exits
+            if w.reading:  # nothing more is read: a worker blocked writing gets EPIPE instead of waiting
+                w.reading = False
+                os.close(w.from_fd)
         deadline = time.monotonic() + STOP_WAIT
         for w in workers:
             if w.pid is not None:
                 _reap(w.pid, deadline)
             elif w.thread is not None:
                 w.thread.join(timeout=max(0.0, deadline - time.monotonic()))
-            if w.reading:
-                w.reading = False
-                os.close(w.from_fd)
         sel.close()
         for fd in (self._wake_r, self._wake_w):
             try:

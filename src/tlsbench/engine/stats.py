@@ -7,7 +7,7 @@ the number of runs:
 * durations go into a `Sketch`, a log-bucketed histogram (the DDSketch idea): each value lands in
   bucket ceil(log_g(x)) with g = (1 + a) / (1 - a), so a quantile read back is within a = 0.5% of
   a sample at that rank; min, max, mean and the standard deviation are exact. The buckets used
-  grow with log(max / min) (under 1,400 for 1 us..1 h), not with the count;
+  grow with log(max / min) (under 2,200 from 1 us to an hour), not with the count;
 * local ports are counted in one fixed array of 65,536 counters;
 * findings and leaf certificates are counted per distinct code / fingerprint (certificates up to
   MAX_CERTIFICATES, with a bounded list of example runs each).
