@@ -262,6 +262,11 @@ def memory(args, certs, server) -> int:
     for n, (parent, workers) in sorted(seen.items()):
         print(f"| {n:,} | {parent / 1024:.1f} MiB | {', '.join(f'{w / 1024:.1f}' for w in workers)} MiB | "
               f"{(parent + sum(workers)) / 1024:.1f} MiB |")
+    ports = summary["ports"]
+    reuse = ports["first_reuse"]
+    print(f"\nports: {ports['distinct']} distinct of a range of {ports['range_size']}; "
+          + (f"first reused at run {reuse['run']:,}; {ports['runs_on_a_reused_port']:,} runs got a port used before"
+             if reuse else "none reused"))
     return 0 if proc.returncode == 0 else 1
 
 

@@ -29,6 +29,10 @@ class RoundRobin:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the thread (close alone does not)
+        except OSError:
+            pass
         self.listener.close()
         with self._lock:
             for sock in self._socks:
