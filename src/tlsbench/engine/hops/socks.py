@@ -90,13 +90,16 @@ class SocksHop:
         self.step = step
         self.spec = plan.spec
         self.hop = step.hop
-        self.socks, cls = _stream_socket_class()
-        # A placeholder: PySocks keeps its settings on a socket object; the bytes go through the stream.
-        self.placeholder = cls(socket.AF_INET, socket.SOCK_STREAM)
+        self.socks, self.socket_class = _stream_socket_class()
+
+    def _placeholder(self):
+        """PySocks keeps its settings on a socket object; the bytes go through the stream. One per
+        run (a prepared plan may run many times), made before the clock starts."""
         hop = self.hop
-        self.placeholder.set_proxy(self.socks.SOCKS4 if hop.kind.startswith("socks4") else self.socks.SOCKS5,
-                                   hop.host, hop.port, rdns=hop.remote_dns, username=hop.username,
-                                   password=hop.password)
+        ss = self.socket_class(socket.AF_INET, socket.SOCK_STREAM)
+        ss.set_proxy(self.socks.SOCKS4 if hop.kind.startswith("socks4") else self.socks.SOCKS5,
+                     hop.host, hop.port, rdns=hop.remote_dns, username=hop.username, password=hop.password)
+        return ss
 
     def run(self, ctx: StageContext, state, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
@@ -110,7 +113,7 @@ class SocksHop:
         detail = ProxyDetail(kind=kind, proxy=where, auth=auth, address_type=address_type(dest),
                              requested=format_hostport(dest, port))
         notes = (network.socks4_password_ignored(),) if kind.startswith("socks4") and hop.password else ()
-        ss = self.placeholder
+        ss = self._placeholder()
         ss.stream = stream
         error: BaseException | None = None
         ctx.begin()
