@@ -40,11 +40,17 @@ PEEK_SECONDS = 0.3  # how long to wait for more of a non-SOCKS answer, for the e
 
 
 class _StreamFile:
-    """What PySocks gets from `makefile()`: writes gathered until flush, reads from the stream."""
+    """What PySocks gets from `makefile()`: writes gathered until flush, reads from the stream.
 
-    def __init__(self, stream) -> None:
+    PySocks reads a reply a few bytes at a time (2, 3, 1, 4, 2); each read here takes whatever the
+    stream has, and serves the rest from a buffer, so a reply costs one receive, as it does any
+    client. What is left after the negotiation (the target's first bytes, in the same segment) is
+    given back to the stream."""
+
+    def __init__(self, stream, buffer: bytearray) -> None:
         self._stream = stream
         self._out = bytearray()
+        self._in = buffer
 
     def write(self, data: bytes) -> int:
         self._out += data
@@ -56,7 +62,12 @@ class _StreamFile:
             self._stream.send(data)
 
     def read(self, size: int = -1) -> bytes:
-        return self._stream.recv(size if size and size > 0 else 65536)
+        want = size if size and size > 0 else 65536
+        if not self._in:
+            self._in += self._stream.recv(65536)
+        out = bytes(self._in[:want])
+        del self._in[:want]
+        return out
 
     def close(self) -> None:
         self.flush()
@@ -69,9 +80,10 @@ def _stream_socket_class():
 
     class StreamSocket(socks.socksocket):
         stream = None
+        unread: bytearray
 
         def makefile(self, *args, **kwargs):  # type: ignore[override]
-            return _StreamFile(self.stream)
+            return _StreamFile(self.stream, self.unread)
 
     return socks, StreamSocket
 
@@ -115,6 +127,7 @@ class SocksHop:
         notes = (network.socks4_password_ignored(),) if kind.startswith("socks4") and hop.password else ()
         ss = self._placeholder()
         ss.stream = stream
+        ss.unread = bytearray()
         error: BaseException | None = None
         ctx.begin()
         try:
@@ -128,6 +141,8 @@ class SocksHop:
             bound = ss.get_proxy_sockname()
             ss.stream = None
             ss.close()
+        if ss.unread and error is None:
+            stream.unread(bytes(ss.unread))  # already the tunnel's: the target spoke first
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
         transcript = stream.transcript
