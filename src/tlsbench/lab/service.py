@@ -118,7 +118,7 @@ def run_as(user: str | None) -> list[str]:
     return [require_binary("runuser", "util-linux"), "-u", user, "--"]
 
 
-def chown(path: Path, user: str | None, group: str | None = None) -> None:
+def chown(path: Path, user: str | None, group: str | int | None = None) -> None:
     """Give `path` to `user` (and its group, or `group`) when running as root."""
     if user is None or not is_root():
         return
@@ -136,7 +136,7 @@ def private_dir(name: str, owner: str | None = None, parent: str | os.PathLike |
 
 
 def subdir(parent: Path, name: str, owner: str | None = None, mode: int = 0o755,
-           group: str | None = None) -> Path:
+           group: str | int | None = None) -> Path:
     d = parent / name
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, mode)
