@@ -2,8 +2,8 @@
 
 Each one runs from a private directory made here (config, data, pid, sockets, logs), never from
 the system's paths, so it runs beside a system copy or without one. Programs that will not run
-as root are started as their service user through `runuser`; the directory and the copied
-certificate are then given to that user.
+as root are started as their service user (`run_as`); the directory and the copied certificate
+are then given to that user.
 """
 
 from __future__ import annotations
@@ -111,11 +111,17 @@ def service_user(name: str, package: str) -> pwd.struct_passwd:
 
 
 def run_as(user: str | None) -> list[str]:
-    """The argv prefix that runs a program as `user`: `runuser -u USER --` as root, nothing
-    otherwise (a non-root caller runs servers as itself)."""
+    """The argv prefix that runs a program as `user` (its groups, HOME and a clean environment):
+    `setpriv` as root, nothing otherwise (a non-root caller runs servers as itself).
+
+    setpriv, not runuser: runuser stays as the parent, and on SIGTERM waits 2 s before killing
+    the server; setpriv execs it, so the server is the process stop() signals.
+    """
     if user is None or not is_root() or pwd.getpwuid(os.geteuid()).pw_name == user:
         return []
-    return [require_binary("runuser", "util-linux"), "-u", user, "--"]
+    entry = pwd.getpwnam(user)
+    return [require_binary("setpriv", "util-linux"), f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}",
+            "--init-groups", "--reset-env", "--"]
 
 
 def chown(path: Path, user: str | None, group: str | int | None = None) -> None:
