@@ -5,6 +5,8 @@ record of paths: a root CA and an intermediate, a good leaf (with a full-chain f
 leaf-only file for "missing intermediate"), and one leaf per certificate fault a person meets
 in the wild: expired, not yet valid, wrong host, self-signed, unknown CA, expiring soon; plus a
 client CA with a client certificate and a second good leaf ("alt.test") for SNI tests.
+`issue_leaf` issues one more leaf from the same intermediate (one per lab server), and
+`make_signing_ca` a separate root (an intercepting proxy's).
 """
 
 from __future__ import annotations

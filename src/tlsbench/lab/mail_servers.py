@@ -65,6 +65,7 @@ default_transport = discard
 relay_transport = discard
 alias_maps =
 alias_database =
+local_recipient_maps =
 biff = no
 smtputf8_enable = no
 smtpd_banner = $myhostname ESMTP tlsbench lab postfix

@@ -27,6 +27,23 @@ DEBIAN_PACKAGES = {
     "danted": "dante-server",
     "curl": "curl",
     "socat": "socat",
+    "squid": "squid-openssl",
+    "tinyproxy": "tinyproxy",
+    "postfix": "postfix",
+    "dovecot": "dovecot-core",
+    "vsftpd": "vsftpd",
+    "postgres": "postgresql",
+    "mariadbd": "mariadb-server",
+    "mariadb-install-db": "mariadb-server",
+    "slapd": "slapd",
+    "ldapsearch": "ldap-utils",
+    "prosody": "prosody",
+    "nnrpd": "inn2",
+    "innd": "inn2",
+    "inspircd": "inspircd",
+    "haproxy": "haproxy",
+    "tshark": "tshark",
+    "setpriv": "util-linux",
 }
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
