@@ -452,7 +452,7 @@ def prosody_tls(server_cert):
     """prosody XMPP c2s for lab.test, STARTTLS offered and required."""
     from tlsbench.lab.xmpp_server import prosody
 
-    yield from _serve(prosody, server_cert("prosody"))
+    yield from _serve(prosody, server_cert("prosody", "lab.test"))
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,22 @@
 MariaDB (the SSL capability flag). The TLS variant answers with a given certificate, the plain
 one refuses TLS (`ssl = off`, `--skip-ssl`).
 
-Each gets a fresh data directory (initdb / mariadb-install-db, under a second each) in a
-private directory, and runs as its service user (`postgres`, `mysql`) when started as root.
+Each gets a fresh data directory in a private directory (initdb / mariadb-install-db run once
+per process, then copied), and runs as its service user (`postgres`, `mysql`) when started as
+root.
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
+import shutil
 import signal
 import subprocess
+import threading
 from pathlib import Path
+from typing import Callable
 
 from tlsbench.lab.certs import CertFiles
 from tlsbench.lab.processes import ServerStartError, ServerUnavailable, require_binary
@@ -28,6 +33,25 @@ def _owner(user: str, package: str) -> str | None:
         return None
     service_user(user, package)
     return user
+
+
+_TEMPLATES: dict[str, Path] = {}
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _fresh_data_dir(kind: str, dest: Path, user: str | None, make: Callable[[Path], None]) -> None:
+    """Put a new data directory at `dest`: made once per process by `make(path)` (initdb,
+    mariadb-install-db: a second or two), then copied with owners and modes (`cp -a`)."""
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(kind)
+        if template is None or not template.is_dir():
+            base = private_dir(f"{kind}-template", user)
+            atexit.register(shutil.rmtree, base, True)
+            make(base / "data")
+            template = _TEMPLATES[kind] = base / "data"
+    done = subprocess.run(["cp", "-a", str(template), str(dest)], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise ServerStartError(f"could not copy the {kind} data directory: {done.stderr.strip()}")
 
 
 def _run_setup(argv: list[str], what: str, cwd: Path, log: Path) -> None:
@@ -60,8 +84,9 @@ def postgresql(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int
     d = private_dir("postgres", user) if made else Path(workdir)
     run = subdir(d, "run", user, 0o700)
     tls = install_cert(cert, d, user, "postgres") if cert else None  # postgres wants its key 0600, its own
-    _run_setup([*run_as(user), str(bindir / "initdb"), "-D", str(d / "data"), "-A", "trust", "-U", "postgres",
-                "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], "initdb", d, d / "initdb.log")
+    _fresh_data_dir(f"postgres-{bindir.parent.name}", d / "data", user, lambda data: _run_setup(
+        [*run_as(user), str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+         "--locale=C", "--no-sync", "--no-instructions"], "initdb", data.parent, data.parent / "initdb.log"))
     version = bindir.parent.name
     description = f"PostgreSQL {version}, " + ("SSL on" if cert else "SSL off")
 
@@ -102,9 +127,9 @@ def mariadb(cert: CertFiles | None = None, ca_file: Path | None = None, host: st
     ca = None
     if tls and ca_file:
         ca = install_cert(CertFiles(Path(ca_file), Path(ca_file), Path(ca_file), None, ()), d, user, "client-ca").cert
-    _run_setup([*run_as(user), install_db, "--no-defaults", f"--datadir={d / 'data'}",
-                "--auth-root-authentication-method=normal", "--skip-test-db", *_MARIADB_SMALL],
-               "mariadb-install-db", d, d / "install-db.log")
+    _fresh_data_dir("mariadb", d / "data", user, lambda data: _run_setup(
+        [*run_as(user), install_db, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+         "--skip-test-db", *_MARIADB_SMALL], "mariadb-install-db", data.parent, data.parent / "install-db.log"))
     description = "MariaDB, " + ("SSL on" if cert else "SSL off (--skip-ssl)")
 
     def make(ports: dict[str, int]) -> LabService:
