@@ -33,7 +33,8 @@ def test_psql_connects_with_verify_full(postgres_tls, lab_certs):
     env = {**os.environ, "PGSSLROOTCERT": str(lab_certs.ca_cert), "PGCONNECT_TIMEOUT": "10"}
     done = subprocess.run([need_binary("psql"), "-X", "-A", "-t", "-c",
                            "select ssl from pg_stat_ssl where pid = pg_backend_pid()",
-                           f"host=localhost port={postgres_tls.port} user=postgres dbname=postgres sslmode=verify-full"],
+                           f"host=localhost port={postgres_tls.port} user=postgres dbname=postgres "
+                           "sslmode=verify-full"],
                           capture_output=True, text=True, timeout=30, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "t"

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.servers
 
 def test_squid_tunnels_connect_to_a_tls_server(squid_proxy, tls_server, lab_certs):
     server = tls_server()
-    code, info, err = curl("-x", squid_proxy.url, "--cacert", str(lab_certs.ca_cert), f"https://localhost:{server.port}/")
+    code, info, err = curl("-x", squid_proxy.url, "--cacert", str(lab_certs.ca_cert),
+                           f"https://localhost:{server.port}/")
     assert code == 0, err
     assert info["connect"] == "200" and info["code"] == "200"
     assert info["issuer"].endswith("CN = tlsbench Lab Intermediate CA")
@@ -71,3 +72,16 @@ def test_squid_bump_shows_a_forged_leaf(squid_bump, tls_server, lab_certs):
     assert bumped["issuer"].endswith("CN = tlsbench Intercepting Proxy CA")
     assert direct["issuer"].endswith("CN = tlsbench Lab Intermediate CA")
     assert bumped["serial"] != direct["serial"]
+
+
+def test_squid_leaves_nothing_behind():
+    import glob
+
+    from conftest import need
+    from tlsbench.lab.http_proxies import squid
+
+    proxy = need(squid)
+    segments = f"/dev/shm/{proxy.service_name}-*.shm"
+    assert proxy.running and proxy.workdir.is_dir() and glob.glob(segments)
+    proxy.stop()
+    assert not proxy.running and not proxy.workdir.exists() and not glob.glob(segments)

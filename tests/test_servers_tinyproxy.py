@@ -32,14 +32,14 @@ def test_tinyproxy_basic_auth(tinyproxy_auth, tls_server, lab_certs):
     assert code == 0 and info["connect"] == "200", err
 
 
-def test_tinyproxy_refuses_ports_outside_its_list(tinyproxy_ports, tls_server, lab_certs):
+def test_tinyproxy_refuses_ports_outside_its_list(tinyproxy_ports, tls_server, lab_certs, tmp_path):
     ca = ("--cacert", str(lab_certs.ca_cert))
     server = tls_server()
     assert server.port not in tinyproxy_ports.allowed_ports
     code, info, _ = curl("-x", tinyproxy_ports.url, *ca, f"https://localhost:{server.port}/")
     assert code != 0 and info["connect"] == "403"
     allowed = tinyproxy_ports.allowed_ports[-1]
-    with openssl_server(TlsServerOptions(cert=lab_certs.good), port=allowed) as on_allowed:
+    with openssl_server(TlsServerOptions(cert=lab_certs.good), port=allowed, log_dir=tmp_path) as on_allowed:
         assert on_allowed.port == allowed
         code, info, err = curl("-x", tinyproxy_ports.url, *ca, f"https://localhost:{allowed}/")
     assert code == 0 and info["connect"] == "200", err

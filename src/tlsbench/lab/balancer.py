@@ -9,6 +9,7 @@ module is not installed on Debian without libnginx-mod-stream, hence haproxy.)
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -54,9 +55,9 @@ class LoadBalancer(LabService):
         self.nodes = list(nodes)
 
     def stop(self, timeout: float = 5.0) -> None:
-        super().stop(timeout)
         for node in self.nodes:
             node.stop(timeout)
+        super().stop(timeout)  # haproxy, then its directory (the nodes' logs are in it)
 
 
 def haproxy_round_robin(backends: Sequence[tuple[str, int]], host: str = "127.0.0.1", port: int | None = None,
@@ -66,6 +67,11 @@ def haproxy_round_robin(backends: Sequence[tuple[str, int]], host: str = "127.0.
     binary = require_binary("haproxy")
     made = workdir is None
     d = private_dir("haproxy") if made else Path(workdir)
+    return _start(binary, d, made, backends, host, port, description, nodes)
+
+
+def _start(binary: str, d: Path, made: bool, backends: Sequence[tuple[str, int]], host: str, port: int | None,
+           description: str | None, nodes: Sequence[TlsServer]) -> LoadBalancer:
     text = description or f"haproxy TCP round robin over {len(backends)} backends"
 
     def make(ports: dict[str, int]) -> LoadBalancer:
@@ -84,14 +90,17 @@ def tls_pair_behind_haproxy(cert_a: CertFiles, cert_b: CertFiles, host: str = "1
                             port: int | None = None) -> LoadBalancer:
     """Two `openssl s_server -www` (cert_a, cert_b) behind one haproxy address: connection 1, 3,
     5... reach the first, 2, 4, 6... the second. `stop()` ends all three."""
+    binary = require_binary("haproxy")
+    d = private_dir("haproxy")  # the nodes' logs too: removed with it
     nodes: list[TlsServer] = []
     try:
-        for cert in (cert_a, cert_b):
-            nodes.append(openssl_server(TlsServerOptions(cert=cert), host=host))
-        return haproxy_round_robin([(n.host, n.port) for n in nodes], host=host, port=port, nodes=nodes,
-                                   description="haproxy round robin over two TLS servers with different "
-                                               "certificates for the same names")
+        for i, cert in enumerate((cert_a, cert_b)):
+            nodes.append(openssl_server(TlsServerOptions(cert=cert), host=host, log_dir=d / f"node{i + 1}"))
+        return _start(binary, d, True, [(n.host, n.port) for n in nodes], host, port,
+                      "haproxy round robin over two TLS servers with different certificates for the same names",
+                      nodes)
     except BaseException:
         for node in nodes:
             node.stop()
+        shutil.rmtree(d, ignore_errors=True)
         raise

@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 from tlsbench.lab.certs import CertFiles
-from tlsbench.lab.processes import ServerStartError, require_binary
-from tlsbench.lab.service import LabService, install_cert, is_root, launch, private_dir, subdir, write_file
+from tlsbench.lab.processes import require_binary
+from tlsbench.lab.service import LabService, install_cert, launch, private_dir, require_root, subdir, write_file
 
 
 def vsftpd_conf(d: Path, host: str, port: int, cert: CertFiles | None) -> str:
@@ -43,8 +43,7 @@ def vsftpd(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | N
            workdir: str | os.PathLike | None = None) -> LabService:
     """Start vsftpd on `port` (or a free one); with `cert` it offers AUTH TLS."""
     binary = require_binary("vsftpd")
-    if not is_root():
-        raise ServerStartError("vsftpd must be started as root (it switches to its unprivileged user itself)")
+    require_root("vsftpd")
     made = workdir is None
     d = private_dir("vsftpd") if made else Path(workdir)
     subdir(d, "ftp", mode=0o555)  # anonymous root: must not be writable by the ftp user

@@ -8,6 +8,7 @@ drops to its `proxy` user when started as root; tinyproxy drops to `tinyproxy` l
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from typing import Sequence
 from tlsbench.lab.certs import CertFiles
 from tlsbench.lab.processes import ServerStartError, ServerUnavailable, require_binary
 from tlsbench.lab.service import (LabService, chown, install_cert, is_root, launch, private_dir, service_user,
-                                  subdir, write_file)
+                                  write_file)
 
 SQUID_USER = "proxy"
 SQUID_HELPERS = Path("/usr/lib/squid")
@@ -53,6 +54,26 @@ class HttpProxy(LabService):
 
 
 # --- squid --------------------------------------------------------------------------------------
+
+class SquidProxy(HttpProxy):
+    """A running squid; `service_name` (squid -n) names its shared-memory segments."""
+
+    # Nothing is cached: SIGKILL loses nothing and saves squid's 2 s of shutdown steps.
+    stop_signal = signal.SIGKILL
+
+    def __init__(self, argv, *, service_name: str, **kw) -> None:
+        super().__init__(argv, **kw)
+        self.service_name = service_name
+
+    def stop(self, timeout: float = 5.0) -> None:
+        super().stop(timeout)
+        # Killed, squid cannot remove its segments (/dev/shm/<service name>-*.shm): do it here.
+        for segment in glob.glob(f"/dev/shm/{glob.escape(self.service_name)}-*.shm"):
+            try:
+                os.unlink(segment)
+            except OSError:
+                pass
+
 
 def apr1_hash(password: str) -> str:
     """An Apache MD5 ($apr1$) password hash, as basic_ncsa_auth reads it."""
@@ -141,7 +162,7 @@ def squid_conf(d: Path, host: str, port: int, o: SquidOptions, cert: CertFiles |
 
 
 def squid(options: SquidOptions = SquidOptions(), host: str = "127.0.0.1", port: int | None = None,
-          workdir: str | os.PathLike | None = None) -> HttpProxy:
+          workdir: str | os.PathLike | None = None) -> SquidProxy:
     """Start squid with `options` on `port` (or a free one); returns it once it accepts."""
     binary = require_binary("squid", "squid-openssl")
     if (options.username is None) != (options.password is None):
@@ -171,20 +192,19 @@ def squid(options: SquidOptions = SquidOptions(), host: str = "127.0.0.1", port:
     if options.username:
         write_file(d / "passwd", f"{options.username}:{apr1_hash(options.password or '')}\n", user, 0o600)
 
-    def make(ports: dict[str, int]) -> HttpProxy:
+    def make(ports: dict[str, int]) -> SquidProxy:
         p = ports["proxy"]
         conf = write_file(d / "squid.conf", squid_conf(d, host, p, options, cert, bump), user)
         # -n: a service name of its own, so several squids never share names (pid, shared memory).
-        argv = [binary, "-N", "-f", str(conf), "-n", f"tlsbench{p}"]
-        proxy = HttpProxy(argv, host=host, port=p, name="squid", protocol="https-proxy" if cert else "http-proxy",
-                         tls=cert is not None, description=options.describe(), workdir=d, remove_workdir=made,
-                         error_log=d / "cache.log", scheme="https" if cert else "http",
-                         username=options.username, password=options.password,
-                         denied_ports=options.deny_connect_ports, allowed_ports=options.allow_connect_ports,
-                         bump_ca_cert=options.bump_ca[0] if options.bump_ca else None)
-        # Nothing is cached: SIGKILL loses nothing and saves squid's 2 s of shutdown steps.
-        proxy.stop_signal = signal.SIGKILL
-        return proxy
+        service_name = f"tlsbench{p}"
+        argv = [binary, "-N", "-f", str(conf), "-n", service_name]
+        return SquidProxy(argv, service_name=service_name, host=host, port=p, name="squid",
+                          protocol="https-proxy" if cert else "http-proxy", tls=cert is not None,
+                          description=options.describe(), workdir=d, remove_workdir=made,
+                          error_log=d / "cache.log", scheme="https" if cert else "http",
+                          username=options.username, password=options.password,
+                          denied_ports=options.deny_connect_ports, allowed_ports=options.allow_connect_ports,
+                          bump_ca_cert=options.bump_ca[0] if options.bump_ca else None)
 
     return launch(make, ["proxy"], d, host=host, preferred={"proxy": port} if port else None,
                   remove=made)  # type: ignore[return-value]

@@ -14,12 +14,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Sequence
 
 from tlsbench.lab.certs import CertFiles
-from tlsbench.lab.processes import ServerStartError, require_binary
-from tlsbench.lab.service import (Endpoint, LabService, all_accept, install_cert, is_root, launch, private_dir,
-                                  service_user, subdir, write_file)
+from tlsbench.lab.processes import ServerStartError, ServerUnavailable, require_binary
+from tlsbench.lab.service import (Endpoint, LabService, all_accept, install_cert, launch, private_dir,
+                                  require_root, service_user, subdir, write_file)
 
 POSTFIX_DAEMONS = Path("/usr/lib/postfix/sbin")
 MAIL_HOSTNAME = "mail.lab.test"
@@ -31,11 +30,6 @@ DOVECOT_PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")
 # judged like a remote one, so `disable_plaintext_auth` shows in the capabilities.
 DOVECOT_HOST = "127.0.0.2"
 _DOVECOT_DH = Path("/usr/share/dovecot/dh.pem")
-
-
-def _require_root(program: str) -> None:
-    if not is_root():
-        raise ServerStartError(f"{program} must be started as root (it switches to its own users itself)")
 
 
 # --- postfix ------------------------------------------------------------------------------------
@@ -108,7 +102,7 @@ def postfix(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | 
     master = POSTFIX_DAEMONS / "master"
     if not master.is_file():
         raise ServerStartError(f"{master} is missing (Debian package: postfix)")
-    _require_root("postfix")
+    require_root("postfix")
     service_user("postfix", "postfix")
     made = workdir is None
     d = private_dir("postfix") if made else Path(workdir)
@@ -224,12 +218,10 @@ def dovecot(cert: CertFiles | None = None, host: str = DOVECOT_HOST, plaintext_a
     missing = [p for p, prog in (("imap", "imap"), ("pop3", "pop3"), ("lmtp", "lmtp"), ("sieve", "managesieve"))
                if not (Path("/usr/lib/dovecot") / prog).is_file()]
     if missing:
-        from tlsbench.lab.processes import ServerUnavailable
-
         packages = {"imap": "dovecot-imapd", "pop3": "dovecot-pop3d", "lmtp": "dovecot-lmtpd",
                     "sieve": "dovecot-managesieved"}
         raise ServerUnavailable(f"dovecot {missing[0]}", packages[missing[0]])
-    _require_root("dovecot")
+    require_root("dovecot")
     service_user("dovecot", "dovecot-core")
     service_user("dovenull", "dovecot-core")
     if plaintext_auth is None:

@@ -98,8 +98,22 @@ class LabService(ManagedProcess):
 
 # --- users and directories --------------------------------------------------------------------
 
+class NeedsRoot(ServerUnavailable):
+    """A server that only starts as root (it switches to its own users itself): unavailable to
+    an ordinary user like a missing program."""
+
+    def __init__(self, program: str) -> None:
+        RuntimeError.__init__(self, f"{program} must be started as root (it switches to its own users itself)")
+        self.binary, self.package = program, None
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+def require_root(program: str) -> None:
+    if not is_root():
+        raise NeedsRoot(program)
 
 
 def service_user(name: str, package: str) -> pwd.struct_passwd:
