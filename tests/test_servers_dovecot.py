@@ -31,7 +31,7 @@ def capabilities(endpoint) -> bytes:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_dovecot_starttls_completes(dovecot_tls, lab_certs, protocol):
     endpoint = dovecot_tls.endpoint(protocol)
-    assert endpoint.tls and endpoint.port != dovecot_tls.endpoint("imap" if protocol != "imap" else "pop3").port
+    assert endpoint.tls and endpoint.protocol == protocol and endpoint.host == dovecot_tls.host
     assert (b"STLS" if protocol == "pop3" else b"STARTTLS") in capabilities(endpoint)
     result = s_client(endpoint, protocol, lab_certs.ca_cert)
     assert handshake_verified(result), result.stdout

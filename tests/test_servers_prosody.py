@@ -37,5 +37,5 @@ def test_prosody_plain_offers_no_starttls(prosody_plain, lab_certs):
         output = result.stdout
         assert result.returncode != 0
     except subprocess.TimeoutExpired as expired:
-        output = (expired.stdout or b"").decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
+        output = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
     assert "CONNECTION ESTABLISHED" not in output
