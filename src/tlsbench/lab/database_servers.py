@@ -102,7 +102,9 @@ def postgresql(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int
             argv += ["-c", f"{key}={value}"]
         server = LabService(argv, host=host, port=p, name="postgres", protocol="postgres", tls=cert is not None,
                             description=description, workdir=d, remove_workdir=made, cwd=d)
-        server.stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for every client
+        # "Immediate" shutdown, no checkpoint: the data directory is thrown away (SIGTERM would
+        # wait for every client to leave).
+        server.stop_signal = signal.SIGQUIT
         return server
 
     return launch(make, ["postgres"], d, host=host, preferred={"postgres": port} if port else None,
@@ -143,8 +145,10 @@ def mariadb(cert: CertFiles | None = None, ca_file: Path | None = None, host: st
                 argv.append(f"--ssl-ca={ca}")
         else:
             argv.append("--skip-ssl")
-        return LabService(argv, host=host, port=p, name="mariadb", protocol="mysql", tls=cert is not None,
-                          description=description, workdir=d, remove_workdir=made, cwd=d,
-                          error_log=d / "error.log")
+        server = LabService(argv, host=host, port=p, name="mariadb", protocol="mysql", tls=cert is not None,
+                            description=description, workdir=d, remove_workdir=made, cwd=d,
+                            error_log=d / "error.log")
+        server.stop_signal = signal.SIGKILL  # its data directory is thrown away: no clean shutdown needed
+        return server
 
     return launch(make, ["mysql"], d, host=host, preferred={"mysql": port} if port else None, remove=made)
