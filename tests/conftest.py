@@ -294,6 +294,14 @@ def squid_proxy_deny():
 
 
 @pytest.fixture(scope="session")
+def squid_proxy_ntlm():
+    """squid requiring authentication and offering only NTLM (407 with `Proxy-Authenticate: NTLM`)."""
+    from tlsbench.lab.http_proxies import SquidOptions, squid
+
+    yield from _serve(squid, SquidOptions(ntlm_only=True))
+
+
+@pytest.fixture(scope="session")
 def squid_https_proxy(server_cert):
     """squid whose proxy port speaks TLS (https_port) with a lab certificate: the client does
     TLS to the proxy (trust lab_certs.ca_cert), then CONNECT inside it. `.url` is https://..."""

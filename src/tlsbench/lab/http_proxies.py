@@ -94,11 +94,14 @@ class SquidOptions:
     allow_connect_ports: Sequence[int] | None = None  # when set, CONNECT to any other port answers 403
     bump_ca: tuple[Path, Path] | None = None  # (cert, key): intercept TLS (ssl-bump) signing with this CA
     upstream_cafile: Path | None = None  # what a bumping squid trusts for the real servers
+    ntlm_only: bool = False  # authentication required, NTLM offered only (squid's ntlm_fake_auth)
 
     def describe(self) -> str:
         parts = ["squid HTTPS proxy" if self.https_cert else "squid HTTP proxy"]
         if self.username:
             parts.append("Basic auth")
+        if self.ntlm_only:
+            parts.append("NTLM auth only")
         if self.deny_connect_ports:
             parts.append("CONNECT denied to port " + ",".join(map(str, self.deny_connect_ports)))
         if self.allow_connect_ports is not None:
@@ -132,6 +135,8 @@ def squid_conf(d: Path, host: str, port: int, o: SquidOptions, cert: CertFiles |
         "pinger_enable off",
         "netdb_filename none",
         "dns_nameservers 127.0.0.1",
+        # Nothing answers DNS there: a name squid must look up fails in 2 s, not squid's default 30.
+        "dns_timeout 2 seconds",
         "forwarded_for delete",
         "acl CONNECT method CONNECT",
         f"acl lab_clients src {'::1' if ':' in host else '127.0.0.0/8'}",
@@ -148,6 +153,11 @@ def squid_conf(d: Path, host: str, port: int, o: SquidOptions, cert: CertFiles |
         lines += [f"auth_param basic program {SQUID_HELPERS / 'basic_ncsa_auth'} {d / 'passwd'}",
                   "auth_param basic children 2 startup=1 idle=1",
                   "auth_param basic realm tlsbench lab squid",
+                  "acl authenticated proxy_auth REQUIRED",
+                  "http_access deny !authenticated"]
+    if o.ntlm_only:
+        lines += [f"auth_param ntlm program {SQUID_HELPERS / 'ntlm_fake_auth'}",
+                  "auth_param ntlm children 2 startup=1 idle=1",
                   "acl authenticated proxy_auth REQUIRED",
                   "http_access deny !authenticated"]
     lines += ["http_access allow lab_clients", "http_access deny all"]
