@@ -118,7 +118,25 @@ def _split_option(word: str) -> tuple[str, str | None]:
     return word, None
 
 
+_CURL_SHORT_VALUES = set("xUEHowDmAebcXdur")
+
+
+def _curl_words(words: list[str]) -> list[str]:
+    """curl's short options as one each: `-sS` is `-s -S`, `-x127.0.0.1:3128` is `-x 127.0.0.1:3128`."""
+    out: list[str] = []
+    for word in words:
+        if word.startswith("-") and not word.startswith("--") and len(word) > 2:
+            if word[1] in _CURL_SHORT_VALUES:
+                out += [word[:2], word[2:]]
+                continue
+            out += [f"-{c}" for c in word[1:]]
+            continue
+        out.append(word)
+    return out
+
+
 def _curl(words: list[str]) -> Pasted:
+    words = _curl_words(words)
     values: dict[str, Any] = {}
     dropped: list[str] = []
     hops: list[str] = []
