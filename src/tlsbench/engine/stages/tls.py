@@ -36,6 +36,7 @@ from tlsbench.engine.tlspump import TlsPump, TlsStream
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
              "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 _DER = 2  # _ssl.ENCODING_DER
+_RAW_MSG_CALLBACK = super(ssl.SSLContext, ssl.SSLContext)._msg_callback  # type: ignore[misc]
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
@@ -187,7 +188,10 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         except Exception:  # noqa: BLE001 - a display problem must not break the handshake
             pass
 
-    sslctx._msg_callback = on_message
+    # Straight to the C slot: ssl.SSLContext's setter wraps the callback in one that turns every
+    # argument into an enum first (three per call, some thirty calls per handshake); decode_callback
+    # reads the plain integers.
+    _RAW_MSG_CALLBACK.__set__(sslctx, on_message)
     pump = TlsPump(sslctx, server_hostname=server_hostname)
     tls_stream = TlsStream(stream, pump)
     sslobj = pump.sslobj
