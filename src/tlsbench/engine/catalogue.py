@@ -87,6 +87,7 @@ ENTRIES: tuple[Entry, ...] = (
     _E("cert-incomplete-chain", "chain", "error", "The server did not send its intermediate CA", "peer"),
     _E("cert-expiring-soon", "chain", "warning", "A certificate expires soon", "peer"),
     _E("cert-unparsable", "chain", "warning", "A certificate could not be parsed", "peer"),
+    _E("cert-varies", "chain", "warning", "The address answered with different certificates", "peer"),
     # --- app ------------------------------------------------------------------------------------
     _E("app-no-response", "app", "error", "No answer to the request", "peer"),
     _E("http-error-status", "app", "warning", "The server answered with an HTTP error", "peer",

@@ -76,7 +76,8 @@ def _tls(spec: ConnectionSpec):
 
 OPTIONS: tuple[Option, ...] = (
     # --- target ---------------------------------------------------------------------------------
-    Option("target", "target", "where to connect: HOST:PORT; IPv6 in brackets: [::1]:443",
+    Option("target", "target", "where to connect: HOST:PORT (IPv6 in brackets: [::1]:443), or an https:// or "
+           "http:// URL (port 443/80 and an HTTP GET of its path)",
            lambda s: s.target, errors=("target port", "host", "port")),
     Option("pin", "target", "connect to ADDR instead of resolving HOST; the name is still used for SNI, "
            "verification and Host (curl --resolve)", lambda s: s.pin,
