@@ -18,11 +18,17 @@ Text from the network never becomes template syntax: put it in through `literal(
 
 from __future__ import annotations
 
-import re
 import shlex
+from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
-_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z0-9_]+)\}")
+
+@lru_cache(maxsize=1)
+def _token():
+    """The template's tokens: {{, }}, {name}. Compiled when first needed (not at every start-up)."""
+    import re
+
+    return re.compile(r"\{\{|\}\}|\{([A-Za-z0-9_]+)\}")
 
 
 def literal(text: object) -> str:
@@ -113,12 +119,12 @@ class Suggestion(NamedTuple):
 
     def references(self) -> list[str]:
         """The names of the template's `{...}` tokens, in order."""
-        return [m.group(1) for m in _TOKEN.finditer(self.text) if m.group(1)]
+        return [m.group(1) for m in _token().finditer(self.text) if m.group(1)]
 
 
 def render(suggestion: Suggestion, change_words: Callable[[Change], str], setting_words: Callable[[str], str]) -> str:
     """The template with its changes and settings worded by the front-end's two functions."""
-    def word(match: re.Match) -> str:
+    def word(match) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
@@ -128,7 +134,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
             return change_words(suggestion.changes[index]) if index < len(suggestion.changes) else token
         return setting_words(name) if is_setting(name) else token
 
-    return _TOKEN.sub(word, suggestion.text)
+    return _token().sub(word, suggestion.text)
 
 
 # --- settings a template may name ------------------------------------------------------------
