@@ -91,7 +91,7 @@ def test_sniff_tells_tls_http_connect_and_other_apart():
     assert (http.kind, http.method, http.request_line) == ("http", "GET", "GET / HTTP/1.1")
     connect = sniff(b"CONNECT example.test:443 HTTP/1.1\r\n\r\n")
     assert (connect.kind, connect.target) == ("connect", "example.test:443")
-    assert sniff(b"SSH-2.0-OpenSSH_9\r\n").kind == "other"
+    assert sniff(b"SSH-2.0-OpenSSH_9\r\n").kind == "ssh"
     assert sniff(b"GE").decided is False
     assert sniff(b"\x16").decided is False
 

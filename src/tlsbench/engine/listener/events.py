@@ -22,6 +22,7 @@ class Listening:
     tls: bool
     paused: bool = False
     at_ms: float = 0.0
+    open_files_limit: int | None = None  # RLIMIT_NOFILE in force: one descriptor per client
 
     def to_dict(self) -> dict:
         return {"event": "listening", **asdict(self)}
@@ -70,12 +71,21 @@ class ClientHelloSeen:
     versions: tuple[str, ...]  # offered, e.g. ("TLS 1.3", "TLS 1.2")
     cipher_count: int
     legacy_version: str = ""
-    complete: bool = True  # False when the ClientHello was cut short
+    complete: bool = True  # False when the ClientHello was cut short or did not parse
     at_ms: float = 0.0
+    length: int = 0  # bytes of the ClientHello message that arrived
+    declared_length: int | None = None  # its length as its header declares it (None: not arrived)
+    records: int = 0  # TLS records it arrived in
+    extensions: tuple[str, ...] = ()  # extension names, in the client's order
+    problem: str | None = None  # what did not parse, in words
+
+    @property
+    def cut_short(self) -> bool:
+        return self.declared_length is None or self.length < self.declared_length
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["alpn"], d["versions"] = list(self.alpn), list(self.versions)
+        d["alpn"], d["versions"], d["extensions"] = list(self.alpn), list(self.versions), list(self.extensions)
         return {"event": "client-hello", **d}
 
 
@@ -127,8 +137,10 @@ class Closed:
     bytes_received: int
     bytes_sent: int
     duration_ms: float
-    reason: str = ""  # e.g. "client closed", "timed out after 10 s", "input cap reached"
+    reason: str = ""  # e.g. "the client closed cleanly (close_notify)", "idle deadline: ..."
     at_ms: float = 0.0
+    deadline: str | None = None  # the deadline that ended it: idle, handshake, total, write
+    client_close: str | None = None  # how the client closed: close_notify, eof, reset (None: it did not)
 
     def to_dict(self) -> dict:
         return {"event": "closed", **asdict(self)}
@@ -150,10 +162,23 @@ class ListenerError:
     message: str
     client_id: int | None = None
     at_ms: float = 0.0
+    code: str | None = None  # e.g. "descriptors-exhausted"
 
     def to_dict(self) -> dict:
         return {"event": "error", **asdict(self)}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something the listener did on its own that the user should know (not an error)."""
+
+    message: str
+    code: str | None = None  # e.g. "accepting-again"
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "notice", **asdict(self)}
+
+
 ListenerEvent = Union[Listening, QueueChanged, PauseChanged, Accepted, ClientHelloSeen, HandshakeDone,
-                      DataReceived, ClientFinding, Closed, Stopped, ListenerError]
+                      DataReceived, ClientFinding, Closed, Stopped, ListenerError, Notice]
