@@ -223,6 +223,8 @@ class ClientSession:
     def _hello_whole(self) -> None:
         reader = self.reader
         hello = reader.hello()
+        if hello is None:
+            return self._not_a_hello(f"a ClientHello of {size(reader.declared or 0)}, too short to hold its fields")
         data = bytes(reader.data)
         self.report_hello()
         if not self.tls_port:
@@ -232,12 +234,9 @@ class ClientSession:
                 return self.finish("TLS on a plain port: closed")
             self.state = "app"
             return self._answer(self._reply_bytes(), "answered at once: TLS on a plain port")
-        if hello is not None and hello.complete:
-            self.hello_ok = True
-            if not hello.sni_extension:
-                self.finding(findings.no_sni_from_client(hello))
-        elif hello is not None and hello.problem:
-            self.finding(findings.client_hello_malformed(hello.problem, data, hello))
+        self.hello_ok = hello is not None and hello.complete
+        for finding in findings.hello_findings(hello, data):
+            self.finding(finding)
         self._start_tls(data)
 
     def _not_a_hello(self, problem: str) -> None:

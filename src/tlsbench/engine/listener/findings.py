@@ -120,6 +120,17 @@ def no_sni_from_client(hello: ClientHello) -> Finding:
                   Evidence("versions offered", ", ".join(hello.versions))))
 
 
+def hello_findings(hello: ClientHello | None, data: bytes) -> list[Finding]:
+    """What a ClientHello that arrived whole says about the client (on a TLS port), from its bytes."""
+    if hello is None or not hello.arrived_whole:
+        return []  # cut short: judged by client_hello_cut_short() once the client is gone
+    if hello.problem:
+        return [client_hello_malformed(hello.problem, data, hello)]
+    if hello.complete and not hello.sni_extension:
+        return [no_sni_from_client(hello)]
+    return []
+
+
 def client_hello_cut_short(reader: HelloReader, ending: str, ended_by: str) -> Finding:
     """The client stopped before its ClientHello was whole: say how much came and what ended it."""
     hello = reader.hello()
