@@ -50,7 +50,7 @@ class ClientSession:
     __slots__ = ("listener", "config", "sock", "client_id", "peer", "started", "deadlines", "state", "first",
                  "reader", "pump", "out", "received", "sent", "alert", "alert_bytes", "data_reported",
                  "hello_ok", "hs_began", "request", "app_total", "answered", "read_paused", "timer_at", "mask",
-                 "done", "tls_port")
+                 "done", "tls_port", "fd", "young")
 
     def __init__(self, listener: "Listener", sock: socket.socket, client_id: int, peer: tuple, now: float) -> None:
         self.listener, self.sock, self.client_id, self.peer = listener, sock, client_id, peer
@@ -77,6 +77,8 @@ class ClientSession:
         self.timer_at: float | None = None  # the listener's timer heap entry
         self.mask = 0
         self.done = False
+        self.fd = sock.fileno()  # kept: the poller forgets it by number after the socket closed
+        self.young = True  # polled with the newcomers (see poller.py)
 
     # -- reporting ----------------------------------------------------------------------------
     def emit(self, event_type, **fields) -> None:
@@ -91,8 +93,9 @@ class ClientSession:
             cap = self.config.first_bytes_cap
             self.emit(DataReceived, data=bytes(data[:cap]), truncated=len(data) > cap)
 
-    def report_hello(self) -> None:
-        hello = self.reader.hello() if self.reader is not None else None
+    def report_hello(self, hello=None) -> None:
+        if hello is None and self.reader is not None:
+            hello = self.reader.hello()
         if hello is None:
             return
         self.emit(ClientHelloSeen, sni=hello.sni, alpn=hello.alpn, versions=hello.versions,
@@ -226,7 +229,7 @@ class ClientSession:
         if hello is None:
             return self._not_a_hello(f"a ClientHello of {size(reader.declared or 0)}, too short to hold its fields")
         data = bytes(reader.data)
-        self.report_hello()
+        self.report_hello(hello)
         if not self.tls_port:
             self.report_data(data)
             self.finding(findings.tls_on_plain_port(data, hello))

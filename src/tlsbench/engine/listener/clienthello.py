@@ -10,6 +10,7 @@ is gone. `parse_client_hello(data)` parses whatever arrived. Nothing here raises
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 RECORD_HANDSHAKE = 0x16
@@ -247,8 +248,7 @@ def parse_hello_message(body: bytes, records: int = 0) -> ClientHello | None:
     if r.take(32) is not None and r.vector(1) is not None:
         suites = r.vector(2)
         if suites is not None:
-            ciphers = sum(1 for i in range(0, len(suites) - 1, 2)
-                          if not is_grease(int.from_bytes(suites[i:i + 2], "big")))
+            ciphers = _count_not_grease(suites)
             if r.vector(1) is not None:
                 if r.pos == len(arrived):
                     parsed_to_end = whole  # no extensions at all (old clients)
@@ -267,6 +267,11 @@ def parse_hello_message(body: bytes, records: int = 0) -> ClientHello | None:
                        complete=whole and parsed_to_end and fields["problem"] is None,
                        length=4 + len(arrived), declared_length=4 + declared, records=records,
                        problem=fields["problem"] if whole else None)
+
+
+def _count_not_grease(suites: bytes) -> int:
+    values = struct.unpack(f"!{len(suites) // 2}H", suites[:len(suites) // 2 * 2])
+    return sum(1 for v in values if (v & 0x0F0F) != 0x0A0A or (v >> 8) != (v & 0xFF))
 
 
 def _first_short_field(body: bytes) -> str:

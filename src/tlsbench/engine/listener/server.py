@@ -4,7 +4,7 @@
     listener.start()            # binds now; InputError for a bad address or a port in use
     listener.pause(); listener.resume(); listener.stop()
 
-One thread runs a selector over the listening socket and every client's non-blocking socket;
+One thread polls (poller.py) the listening socket and every client's non-blocking socket;
 clients are state machines (client.py) that move TLS through the engine's TlsPump. So 10,000
 held connections cost 10,000 small objects, not 10,000 threads; an idle client has no SSL object
 until its ClientHello is whole. While paused (or at --max-clients, or out of descriptors),
@@ -18,7 +18,6 @@ a time, mostly from the loop's thread.
 from __future__ import annotations
 
 import errno
-import selectors
 import socket
 import ssl
 import threading
@@ -35,20 +34,43 @@ from tlsbench.engine.listener.deadlines import TimerHeap
 from tlsbench.engine.listener.events import (Accepted, ListenerError, ListenerEvent, Listening, Notice, PauseChanged,
                                              QueueChanged, Stopped)
 from tlsbench.engine.listener.fdlimit import descriptors_in_use, open_files
+from tlsbench.engine.listener.poller import READ, WRITE, Poller
 
 POLL_SECONDS = 0.05  # the loop wakes at least this often (queue sampling, stop)
 QUEUE_SAMPLE_SECONDS = 0.02  # the accept queue (TCP_INFO) is read at most this often
 ACCEPT_BATCH = 64  # accepts per wake, so clients already connected are served between batches
+# Events handled per round of the loop (young clients first: see poller.py), so that 10,000 clients
+# closing at once (each a `closed` event to write) do not hold up a newcomer's handshake.
+EVENTS_PER_ROUND = 128
+YOUNG_SECONDS = 1.0  # a client is polled with the newcomers this long, or until its handshake is done
 STARVED_RETRY_SECONDS = 0.5  # out of descriptors: try accept() again this often (or when a client leaves)
 ALERT_CONTENT_TYPE = 21
 _OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _LISTEN, _WAKE = object(), object()
 
 
+def _set_message_hook(ctx: ssl.SSLContext, hook) -> None:
+    """SSLContext._msg_callback, without ssl.py's wrapper that turns every argument of every record
+    into an enum member (a tenth of a millisecond per handshake); the hook gets plain ints."""
+    def raw(conn, direction, version, content_type, msg_type, data):
+        return hook(conn, direction, version, content_type, msg_type, data)
+
+    raw.user_function = hook  # type: ignore[attr-defined]  # what the property's getter returns
+    try:
+        super(ssl.SSLContext, ssl.SSLContext)._msg_callback.__set__(ctx, raw)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        ctx._msg_callback = hook  # type: ignore[attr-defined]
+
+
 class Listener:
-    def __init__(self, config: ListenerConfig, on_event: Callable[[ListenerEvent], None] | None = None) -> None:
+    def __init__(self, config: ListenerConfig, on_event: Callable[[ListenerEvent], None] | None = None,
+                 on_flush: Callable[[], None] | None = None) -> None:
         self.config = checked(config)
         self.on_event = on_event
+        # Called after a round of the loop that emitted events: a consumer that buffers its output
+        # (serve --json to a pipe) writes it out once per round rather than once per event.
+        self.on_flush = on_flush
+        self._unflushed = False
         self.ssl_context: ssl.SSLContext | None = None
         self.cert_path: str | None = None  # what a client should trust (TLS only)
         self.cert_info: certstore.CertInfo | None = None
@@ -63,7 +85,7 @@ class Listener:
         self._clients: dict[int, ClientSession] = {}
         self._next_id = 0
         self._thread: threading.Thread | None = None
-        self._selector: selectors.BaseSelector | None = None
+        self._poller: Poller | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._timers = TimerHeap()
@@ -74,6 +96,7 @@ class Listener:
         self._queue_last: tuple | None = None
         self._queue_sampled = 0.0
         self._stopped_emitted = False
+        self._toggles_asked = self._toggles_done = 0
         self._t0 = time.monotonic()
 
     # -- events -------------------------------------------------------------------------------
@@ -84,10 +107,20 @@ class Listener:
         if self.on_event is None:
             return
         with self._emit_lock:
+            self._unflushed = True
             try:
                 self.on_event(event)
             except Exception:  # a broken consumer must not take the listener down
                 pass
+
+    def flush(self) -> None:
+        if self._unflushed and self.on_flush is not None:
+            with self._emit_lock:
+                self._unflushed = False
+                try:
+                    self.on_flush()
+                except Exception:
+                    pass
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Listening:
@@ -117,11 +150,11 @@ class Listener:
             raise InputError(f"cannot listen on {where}: {exc.strerror or exc}", field="port") from None
         self.sock = sock
         self.address, self.port = sock.getsockname()[:2]
-        self._selector = selectors.DefaultSelector()
+        self._poller = Poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        self._poller.register(self._wake_r.fileno(), READ, _WAKE)
         state = queue_state(sock)
         event = Listening(address=self.address, port=self.port, backlog=self.config.backlog,
                           effective_backlog=state[1] if state else None, somaxconn=somaxconn(),
@@ -141,7 +174,7 @@ class Listener:
         self.ssl_context = server_context(self.config, cert, key)
         self.cert_path = cert
         # The private message hook shows every alert, TLS 1.3's encrypted ones included.
-        self.ssl_context._msg_callback = self._on_tls_message  # type: ignore[attr-defined]
+        _set_message_hook(self.ssl_context, self._on_tls_message)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop accepting, cut every client off, and wait (bounded) for the loop to finish."""
@@ -154,6 +187,7 @@ class Listener:
             thread.join(timeout)
         if thread is None or not thread.is_alive():
             self._emit_stopped()
+            self.flush()
 
     def _emit_stopped(self) -> None:
         with self._accept_lock:
@@ -188,6 +222,7 @@ class Listener:
                 return
             self._paused = True
         self.emit(PauseChanged(paused=True, at_ms=self.now_ms()))
+        self.flush()
         self._wake()
 
     def resume(self) -> None:
@@ -196,6 +231,7 @@ class Listener:
                 return
             self._paused = False
         self.emit(PauseChanged(paused=False, at_ms=self.now_ms()))
+        self.flush()
         self._wake()
 
     def toggle_pause(self) -> bool:
@@ -203,16 +239,25 @@ class Listener:
         self.resume() if self._paused else self.pause()
         return self._paused
 
+    def toggle_pause_soon(self) -> None:
+        """toggle_pause() from the loop's thread, soon. Safe in a signal handler: it takes no lock
+        (the handler may interrupt a thread that holds the printer's)."""
+        self._toggles_asked += 1
+        self._wake()
+
     @property
     def active_clients(self) -> int:
         return len(self._clients)
 
     # -- the loop -----------------------------------------------------------------------------
     def _run(self) -> None:
-        selector = self._selector
-        assert selector is not None and self.sock is not None
+        poller = self._poller
+        assert poller is not None and self.sock is not None
         try:
             while not self._stop.is_set():
+                while self._toggles_done < self._toggles_asked:
+                    self._toggles_done += 1
+                    self.toggle_pause()
                 now = time.monotonic()
                 self._sync_accepting(now)
                 self._sample_queue(now)
@@ -222,20 +267,23 @@ class Listener:
                     timeout = min(timeout, due - now)
                 if self._starved:
                     timeout = min(timeout, self._starved_retry_at - now)
-                for key, mask in selector.select(max(timeout, 0.0)):
-                    target = key.data
-                    if target is _LISTEN:
-                        self._accept_batch()
-                    elif target is _WAKE:
+                events = poller.poll(max(timeout, 0.0), EVENTS_PER_ROUND)
+                if self._listening_registered:
+                    self._accept_batch()  # first, and whether or not its event made this round's share
+                for target, mask in events:
+                    if target is _WAKE:
                         self._drain_wake()
-                    else:
+                    elif target is not _LISTEN:
                         self._serve(target, mask)
                 now = time.monotonic()
-                for session in self._timers.pop_due(now):
+                for n, session in enumerate(self._timers.pop_due(now)):
                     if not session.done:
                         self._guarded(session, session.on_timer, now)
+                    if n >= EVENTS_PER_ROUND:
+                        break  # the rest are still due: the next round comes at once
                 if len(self._timers) > 2 * len(self._clients) + 1024:
                     self._timers.rebuild(self._clients.values())
+                self.flush()
         except Exception as exc:  # the loop itself failed: say so, and end like a stop
             self.emit(ListenerError(message=f"the listener's loop failed: {type(exc).__name__}: {exc}",
                                     at_ms=self.now_ms()))
@@ -243,14 +291,15 @@ class Listener:
             self._stop.set()
             self._close_everything()
             self._emit_stopped()
+            self.flush()
 
     def _serve(self, session: ClientSession, mask: int) -> None:
         if session.done:  # ended by an earlier event of the same wake
             return
         now = time.monotonic()
-        if mask & selectors.EVENT_READ:
+        if mask & READ:
             self._guarded(session, session.on_readable, now)
-        if mask & selectors.EVENT_WRITE and not session.done:
+        if mask & WRITE and not session.done:
             self._guarded(session, session.on_writable, now)
 
     def _guarded(self, session: ClientSession, call, now: float) -> None:
@@ -267,23 +316,33 @@ class Listener:
     def _sync(self, session: ClientSession) -> None:
         """Selector interest and timer for a session after it ran."""
         read, write = session.wants()
-        mask = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        mask = (READ if read else 0) | (WRITE if write else 0)
+        poller = self._poller
+        assert poller is not None
         if mask != session.mask:
-            assert self._selector is not None
             if session.mask == 0:
-                self._selector.register(session.sock, mask, session)
+                poller.register(session.fd, mask, session, young=session.young)
             elif mask == 0:
-                self._selector.unregister(session.sock)
+                poller.unregister(session.fd)
             else:
-                self._selector.modify(session.sock, mask, session)
+                poller.modify(session.fd, mask, session)
             session.mask = mask
-        self._timers.schedule(session.next_deadline(), session)
+        at = session.next_deadline()
+        if session.young:
+            young_until = session.started + YOUNG_SECONDS
+            if session.state not in ("first", "handshake") or time.monotonic() >= young_until:
+                session.young = False
+                if session.mask:
+                    poller.settle(session.fd)
+            else:
+                at = min(at, young_until)
+        self._timers.schedule(at, session)
 
     def release(self, session: ClientSession) -> None:
         """A session is ending: forget it before its socket closes."""
-        if session.mask and self._selector is not None:
+        if session.mask and self._poller is not None:
             try:
-                self._selector.unregister(session.sock)
+                self._poller.unregister(session.fd)
             except (KeyError, ValueError, OSError):
                 pass
             session.mask = 0
@@ -305,7 +364,7 @@ class Listener:
                 session.finish("the listener stopped")
             except Exception:
                 pass
-        for closable in (self.sock, self._wake_r, self._wake_w, self._selector):
+        for closable in (self.sock, self._wake_r, self._wake_w, self._poller):
             try:
                 if closable is not None:
                     closable.close()
@@ -322,11 +381,11 @@ class Listener:
         if want and self._starved:
             want = self._freed or now >= self._starved_retry_at
         if want != self._listening_registered:
-            assert self._selector is not None and self.sock is not None
+            assert self._poller is not None and self.sock is not None
             if want:
-                self._selector.register(self.sock, selectors.EVENT_READ, _LISTEN)
+                self._poller.register(self.sock.fileno(), READ, _LISTEN)
             else:
-                self._selector.unregister(self.sock)
+                self._poller.unregister(self.sock.fileno())
             self._listening_registered = want
 
     def _accept_batch(self) -> None:
