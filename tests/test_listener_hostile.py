@@ -189,10 +189,6 @@ def trickle_after_handshake(port: int, ctx) -> int:
         return local
 
 
-def twenty_thousand_dropped_is_separate(port: int, ctx) -> int:  # pragma: no cover - listed for the count
-    raise NotImplementedError
-
-
 _RNG = random.Random(7)
 GARBAGE = bytes([0x9c]) + bytes(_RNG.randrange(0, 256) for _ in range(300))
 BEHAVIOURS = {

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tlsbench.engine.listener import findings
 from tlsbench.engine.listener.alerts import alert_from_reason
-from tlsbench.engine.listener.clienthello import MAX_HELLO_BODY, HelloReader, extension_name, size
+from tlsbench.engine.listener.clienthello import HelloReader, extension_name, size
 from tlsbench.engine.listener.deadlines import Deadlines, deadline_words
 from tlsbench.engine.listener.events import (ClientFinding, ClientHelloSeen, Closed, DataReceived, HandshakeDone)
 from tlsbench.engine.listener.sniff import Sniffed, describe_undecided, headers_complete, sniff
@@ -533,5 +533,3 @@ class ClientSession:
                   duration_ms=round((time.monotonic() - self.started) * 1000, 3), reason=reason,
                   deadline=deadline, client_close=client_close)
 
-
-__all__ = ["ClientSession", "http_response", "HTTP_400_ON_TLS_PORT", "MAX_HELLO_BODY"]

@@ -84,7 +84,8 @@ class ClientHelloSeen:
 
     @property
     def cut_short(self) -> bool:
-        return self.declared_length is None or self.length < self.declared_length
+        """Fewer bytes arrived than the hello declares: what it lacks (SNI, ALPN) is unknown, not absent."""
+        return not self.complete and (self.declared_length is None or self.length < self.declared_length)
 
     def to_dict(self) -> dict:
         d = dict(vars(self))

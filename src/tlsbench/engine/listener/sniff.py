@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from tlsbench.engine.listener.clienthello import (MAX_PLAINTEXT, RECORD_HANDSHAKE, RECORD_TYPES, record_type_name,
-                                                  size, version_name)
 from tlsbench.engine.listener.alerts import alert_name
+from tlsbench.engine.listener.clienthello import RECORD_HANDSHAKE, RECORD_TYPES, record_type_name, size, version_name
 
 Kind = Literal["tls", "http", "connect", "h2", "sslv2", "tls-record", "ssh", "zeros", "text", "binary", "empty"]
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "CONNECT", "PRI")
