@@ -317,10 +317,10 @@ def test_the_workbench_shows_invisible_characters_escaped():
 
 
 def test_the_compose_form_marks_a_bad_escape_on_its_field():
-    from tlsbench.commands.arguments import unescape_send
     from tlsbench.engine.errors import InputError
+    from tlsbench.engine.options import unescape
 
     with pytest.raises(InputError) as info:
-        unescape_send("EHLO\\q")
+        unescape("EHLO\\q")
     assert info.value.field == "send"
-    assert unescape_send("EHLO x\\r\\n") == "EHLO x\r\n"
+    assert unescape("EHLO x\\r\\n") == "EHLO x\r\n"

@@ -34,7 +34,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *words: str) -> Non
     (["example.com:0"], ["out of range"]),
     (["example.com:70000"], ["70000", "out of range"]),
     (["example.com"], ["no port"]),
-    (["http://example.com/"], ["URL"]),
+    (["ftp://example.com/"], ["URL"]),
     (["::1:443"], ["brackets"]),
     (["example.com:443", "--cafile", "/nonexistent/ca.pem"], ["cafile", "does not exist"]),
     (["example.com:443", "--sni", "a.example", "--no-sni"], ["--sni", "--no-sni"]),

@@ -50,7 +50,7 @@ def _dest(option: str, index: int) -> str:
 
 def add_connection_options(parser: argparse.ArgumentParser, *, target_required: bool = True) -> None:
     """Every option of engine/options.py, grouped as the form groups them."""
-    parser.add_argument("target", nargs=None if target_required else "?", metavar="HOST:PORT",
+    parser.add_argument("target", nargs=None if target_required else "?", metavar="HOST:PORT|URL",
                         help=BY_NAME["target"].help)
     groups = {}
     for option in OPTIONS:
@@ -105,6 +105,13 @@ def spec_from_args(args: argparse.Namespace, base: dict | None = None,
     target = args.target or (base or {}).get("target")
     if not target:
         raise InputError("no target given; expected HOST:PORT", field="target")
+    if "://" in target:
+        # https://host/path: port 443 and an HTTP GET of that path (http://: plain TCP, port 80).
+        from tlsbench.engine.paste import url_values
+
+        from_url = url_values(target)
+        target = from_url.pop("target")
+        values = {**from_url, **values}
     merged = dict(base or {})
     for name in excluded:
         merged.pop(name, None)

@@ -12,6 +12,7 @@ import contextlib
 import signal
 import sys
 
+from tlsbench.commands import repeat
 from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
 from tlsbench.engine.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
@@ -31,6 +32,7 @@ def make_parser() -> QuietParser:
     out.add_argument("--json", action="store_true", help="print one JSON object at the end, nothing else")
     out.add_argument("--profile", metavar="NAME", help="start from a saved profile; options given here override it")
     out.add_argument("--save-profile", metavar="NAME", help="save this connection as a profile, then run it")
+    repeat.add_options(parser)
     return parser
 
 
@@ -70,6 +72,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
         if not args.target and not args.profile:
             raise UsageError("no target given; expected HOST:PORT (or --profile NAME)")
+        series = repeat.options(args) if repeat.wanted(args) else None
         spec = ask_proxy_password(build_from_args(args))
         if args.save_profile:
             from tlsbench.profiles.model import Profile
@@ -92,6 +95,8 @@ def main(argv: list[str]) -> int:
         prepared = preflight(spec)
     except InputError as exc:  # a CA file, certificate or key that OpenSSL itself refuses
         return fail_usage(PROG, " ".join(str(exc).split()))
+    if series is not None:
+        return repeat.run_repeat(spec, series, prog=PROG)
     from tlsbench.engine.cancel import CancelToken
 
     token = CancelToken()

@@ -100,7 +100,27 @@ def parse_cert(der: bytes, position: int, now: _dt.datetime | None = None) -> Ce
         raise CertParseError(str(exc)) from None
 
 
+_CACHE: dict[tuple[bytes, int], CertInfo] = {}
+_CACHE_SIZE = 64
+
+
 def _parse_cert(der: bytes, position: int, now: _dt.datetime | None) -> CertInfo:
+    """Parsed once per certificate and minute: repeated runs (`probe --count`) see the same chain,
+    and its days left and status can only change with the clock."""
+    if now is not None:
+        return _parse_uncached(der, position, now)
+    minute = int(_dt.datetime.now(_dt.timezone.utc).timestamp() // 60)
+    key = (der, minute)
+    info = _CACHE.get(key)
+    if info is None:
+        info = _parse_uncached(der, position, None)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = info
+    return info._replace(position=position)
+
+
+def _parse_uncached(der: bytes, position: int, now: _dt.datetime | None) -> CertInfo:
     cert = load(der)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc

@@ -39,6 +39,9 @@ class Flag(NamedTuple):
     kind: str = "value"  # "value" | "switch" (no argument) | "append" (repeatable)
     apply: Callable[[dict, Any], None] | None = None  # None: values[option.name] = arg
     excludes: tuple[str, ...] = ()  # option names a profile's value of which this flag clears
+    # The words that say a value set's value again (for "copy as command"); None: the generic rule
+    # (a switch that sets one value, or the flag and the value as it is).
+    render: Callable[[dict], list[str]] | None = None
 
 
 class Option(NamedTuple):
@@ -57,10 +60,14 @@ class Option(NamedTuple):
     openssl: str | None = None  # s_client's option when it maps one to one
 
 
-def _set(name: str, value: Any) -> Callable[[dict, Any], None]:
-    def apply(values: dict, arg: Any) -> None:
-        values[name] = value
-    return apply
+class _set:
+    """A switch's apply: it sets one option to one value (and says so, for rendering back)."""
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name, self.value = name, value
+
+    def __call__(self, values: dict, arg: Any) -> None:
+        values[self.name] = self.value
 
 
 def _tls(spec: ConnectionSpec):
@@ -69,7 +76,8 @@ def _tls(spec: ConnectionSpec):
 
 OPTIONS: tuple[Option, ...] = (
     # --- target ---------------------------------------------------------------------------------
-    Option("target", "target", "where to connect: HOST:PORT; IPv6 in brackets: [::1]:443",
+    Option("target", "target", "where to connect: HOST:PORT (IPv6 in brackets: [::1]:443), or an https:// or "
+           "http:// URL (port 443/80 and an HTTP GET of its path)",
            lambda s: s.target, errors=("target port", "host", "port")),
     Option("pin", "target", "connect to ADDR instead of resolving HOST; the name is still used for SNI, "
            "verification and Host (curl --resolve)", lambda s: s.pin,
@@ -79,10 +87,10 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Pinned IP (instead of DNS)", "input", "optional"), toml=("", "pin"), describe="pinned to"),
     # --- route ----------------------------------------------------------------------------------
     Option("proxies", "route", "the proxy chain, first hop first", lambda s: list(s.proxies), default=[],
-           flags=(Flag(("-x", "--proxy"), "a proxy, curl's way: http:// (the default), https://, socks4://, "
+           flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), https://, socks4://, "
                        "socks4a://, socks5://, socks5h://; again for a chain, first hop first",
                        "[SCHEME://][USER[:PASS]@]HOST[:PORT]", kind="append",
-                       apply=lambda v, a: v.setdefault("_proxy", []).append(a)),
+                       apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
                   Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
                        apply=lambda v, a: v.update(_preproxy=a)),
                   *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=lambda v, a, k=kind: v.update(_socks=(k, a)))
@@ -90,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
                                        ("socks4a", "SOCKS4a proxy (the proxy resolves the name)"),
                                        ("socks5", "SOCKS5 proxy (tlsbench resolves the name)"),
                                        ("socks5h", "SOCKS5 proxy with remote DNS (the proxy resolves the name)"))),
-                  Flag(("-U", "--proxy-user"), "proxy credentials for the last hop; without :PASS the password "
+                  Flag(("--proxy-user", "-U"), "proxy credentials for the last hop; without :PASS the password "
                        "comes from $TLSBENCH_PROXY_PASSWORD (or --proxy-password-env), else it is asked for",
                        "USER[:PASS]", apply=lambda v, a: v.update(_proxy_user=a)),
                   Flag(("--proxy-password-env",), "read the proxy password from this variable", "VAR",
@@ -119,8 +127,8 @@ OPTIONS: tuple[Option, ...] = (
            describe="interface", curl="--interface"),
     Option("family", "local", "IP version: 4 or 6 (default: both, IPv6 and IPv4 raced as curl does)",
            lambda s: s.local.family,
-           flags=(Flag(("-4", "--ipv4"), "use IPv4 addresses only", kind="switch", apply=_set("family", 4)),
-                  Flag(("-6", "--ipv6"), "use IPv6 addresses only", kind="switch", apply=_set("family", 6))),
+           flags=(Flag(("--ipv4", "-4"), "use IPv4 addresses only", kind="switch", apply=_set("family", 4)),
+                  Flag(("--ipv6", "-6"), "use IPv6 addresses only", kind="switch", apply=_set("family", 6))),
            field=Field("IP version", "select", choices=(("both (happy eyeballs)", "any"), ("IPv4 only", "4"),
                                                         ("IPv6 only", "6"))),
            toml=("local", "family"), toml_type=int, describe="IP version"),
@@ -137,7 +145,8 @@ OPTIONS: tuple[Option, ...] = (
            toml=("tls", "sni"), errors=("no_sni",)),
     Option("sni", "tls", "the server name to send instead of the host's", lambda s: s.tls.sni_name,
            flags=(Flag(("--sni", "--servername"), "send NAME as SNI instead of the host (s_client -servername)",
-                       "NAME", apply=lambda v, a: v.update(sni=a, sni_mode="override")),),
+                       "NAME", apply=lambda v, a: v.update(sni=a, sni_mode="override"),
+                       render=lambda v: ["--sni", v["sni"]] if v.get("sni_mode") == "override" else []),),
            field=Field("SNI name", "input", "server name to send",
                        visible=lambda v: v.get("tls", True) and v.get("sni_mode") == "override"),
            toml=("tls", "sni_name"), describe="SNI", openssl="-servername"),
@@ -160,12 +169,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("alpn", "tls", "ALPN protocols to offer, e.g. h2,http/1.1", lambda s: list(s.tls.alpn), default=[],
            flags=(Flag(("--alpn",), "comma-separated ALPN protocols, e.g. h2,http/1.1 (each 1-255 bytes as UTF-8)",
                        "LIST",
-                       apply=lambda v, a: v.update(alpn=[p.strip() for p in a.split(",")])),),
+                       apply=lambda v, a: v.update(alpn=[p.strip() for p in a.split(",")]),
+                       render=lambda v: ["--alpn", ",".join(v["alpn"])] if v.get("alpn") else []),),
            field=Field("ALPN", "input", "e.g. h2,http/1.1", visible=lambda v: v.get("tls", True)),
-           toml=("tls", "alpn"), toml_type=list, describe="ALPN", openssl="-alpn"),
+           toml=("tls", "alpn"), toml_type=(list, str), describe="ALPN", openssl="-alpn"),
     Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
            lambda s: s.tls.verify, default="system",
-           flags=(Flag(("-k", "--insecure"), "do not verify the certificate (loud warning)", kind="switch",
+           flags=(Flag(("--insecure", "-k"), "do not verify the certificate (loud warning)", kind="switch",
                        apply=_set("verify", "off"), excludes=("cafile",)),),
            field=Field("Verification", "select", choices=(("system store", "system"), ("CA file", "cafile"),
                                                           ("off (insecure)", "off")),
@@ -173,7 +183,8 @@ OPTIONS: tuple[Option, ...] = (
            toml=("tls", "verify"), errors=("insecure",)),
     Option("cafile", "tls", "trust only the CA certificates in this file", lambda s: s.tls.cafile,
            flags=(Flag(("--cafile", "--cacert"), "trust these CA certificates (curl --cacert)", "FILE",
-                       apply=lambda v, a: v.update(cafile=a, verify="cafile")),),
+                       apply=lambda v, a: v.update(cafile=a, verify="cafile"),
+                       render=lambda v: ["--cafile", v["cafile"]] if v.get("verify") == "cafile" else []),),
            field=Field("CA file", "input", "/path/to/ca.pem",
                        visible=lambda v: v.get("tls", True) and v.get("verify") == "cafile"),
            toml=("tls", "cafile"), describe="CA file", curl="--cacert", openssl="-CAfile"),
@@ -199,14 +210,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("send", "app", "text to send after connecting", lambda s: s.app.send,
            flags=(Flag(("--send",), "send TEXT as UTF-8 bytes and record the answer; escapes: \\r \\n \\t \\\\ "
                        "(a backslash) \\xHH (one byte); any other backslash is an error", "TEXT",
-                       apply=lambda v, a: v.update(send=unescape(a), app="send"), excludes=("path",)),),
+                       apply=lambda v, a: v.update(send=unescape(a), app="send"), excludes=("path",),
+                       render=lambda v: ["--send", escape(v["send"])] if v.get("app") == "send" else []),),
            field=Field("Text to send (\\r \\n \\t \\\\ \\xHH)", "input", "EHLO x\\r\\n",
                        visible=lambda v: v.get("app") == "send"),
            toml=("app", "send")),
     # --- other ------------------------------------------------------------------------------------
     Option("timeout", "other", "seconds each stage may take", lambda s: s.timeout, default=10.0,
            flags=(Flag(("--timeout",), "per-stage timeout in seconds (default 10)", "SECONDS"),),
-           field=Field("Timeout per stage (s)", "input", "10"), toml=("", "timeout"), toml_type=float,
+           field=Field("Timeout per stage (s)", "input", "10"), toml=("", "timeout"), toml_type=(int, float),
            describe="timeout"),
 )
 
@@ -214,7 +226,7 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
 # Flags that say opposite things: giving both on one command line is an error, not "the last wins".
 CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "--insecure"), ("--http", "--send"),
-                                          ("-4", "-6"), ("--proxy-cacert", "--proxy-insecure"))
+                                          ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"))
 
 
 def check_conflicts(flags: list[str]) -> None:
@@ -331,6 +343,50 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
                                  f"{format_hostport(t_host, t_port)}", field="pin")
         out["pin"] = addr.strip("[]")
     return out
+
+
+def applies(option: Option, values: dict) -> bool:
+    """Whether an option means anything with the other values (e.g. an SNI name with SNI off: no)."""
+    field = option.field
+    return field is None or field.visible is None or bool(field.visible(values))
+
+
+def command_words(values: dict[str, Any]) -> list[str]:
+    """The `tlsbench probe` flags (unquoted words) that give this value set, defaults left out."""
+    words: list[str] = []
+    for option in OPTIONS:
+        if not applies(option, values):
+            continue
+        for flag in option.flags:
+            if flag.render is not None:
+                words += flag.render(values)
+            elif isinstance(flag.apply, _set):
+                if values.get(flag.apply.name) == flag.apply.value:
+                    words.append(flag.names[0])
+            elif flag.apply is None and flag.kind == "value":
+                value = values.get(option.name)
+                if value in (None, "", []) or value == option.default:
+                    continue
+                words += [flag.names[0], f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+def _route_words(values: dict[str, Any]) -> list[str]:
+    """-x URL for each hop; the last hop's password variable and the https hops' trust as flags."""
+    from tlsbench.engine.spec import PROXY_PASSWORD_ENV
+
+    hops = values.get("proxies") or []
+    words: list[str] = []
+    for hop in hops:
+        words += ["--proxy", hop.url]
+    if hops and hops[-1].username and hops[-1].password_env not in (None, PROXY_PASSWORD_ENV):
+        words += ["--proxy-password-env", hops[-1].password_env]
+    https = [h for h in hops if h.kind == "https"]
+    if any(h.insecure for h in https):
+        words.append("--proxy-insecure")
+    elif any(h.cafile for h in https):
+        words += ["--proxy-cacert", next(h.cafile for h in https if h.cafile)]
+    return words
 
 
 def values_of(spec: ConnectionSpec) -> dict[str, Any]:

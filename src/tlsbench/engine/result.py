@@ -111,6 +111,8 @@ class ProbeResult(NamedTuple):
     total_ms: float
     cancelled: bool = False
     spec_summary: dict | None = None  # the options used, for the record
+    closing: object | None = None  # tlspump.CloseInfo: how the TLS connection ended (None without TLS)
+    tickets: int = 0  # session tickets received
 
     def stage(self, key: str) -> StageRecord | None:
         """The stage with this key ("tls", "proxy#2"), or the first of this kind ("proxy")."""
@@ -130,6 +132,8 @@ class ProbeResult(NamedTuple):
                 "sni": self.tls.sni,
                 "sni_sent": self.tls.sni_sent,
                 "verified": self.tls.verified,
+                "session_tickets": self.tickets,
+                "close": self.closing.to_dict() if self.closing is not None else None,
                 "messages": [m.to_dict() for m in self.messages],
             }
         return {

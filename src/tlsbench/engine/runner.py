@@ -183,7 +183,8 @@ class _Run:
                     self.skip(step, f"not run: the {self.failed.label} stage failed")
                 elif not self.run_stage(step, stage) and self.failed is None:
                     self.failed = step
-            self.close()
+            total_ms = self.ctx.now_ms()
+            closing = self.close()
         finally:
             if self.state.link is not None:
                 self.state.link.sock.close()
@@ -197,27 +198,39 @@ class _Run:
             messages=tuple(getattr(tls_out, "messages", ()) or ()),
             chain=self.state.chain,
             findings=sort_findings(self.findings),
-            total_ms=self.ctx.now_ms(),
+            total_ms=total_ms,
             cancelled=self.cancelled,
             spec_summary=spec_summary(self.spec),
+            closing=closing,
+            tickets=self._tickets(),
         )
         self.emit(RunFinished(result))
         return result
 
-    def close(self) -> None:
-        """End the connection cleanly: read what the server sent after the handshake, then close.
+    def close(self):
+        """End the connection cleanly, outside every stage's clock and the run's total.
 
-        Outside every stage's clock. TLS 1.3 servers send their session tickets after the
-        handshake; leaving them unread and closing makes the kernel answer with a reset, which the
-        server logs as an error. After them, close_notify, then the TCP close.
+        TLS 1.3 servers send their session tickets after the handshake; leaving them unread and
+        closing makes the kernel answer with a reset, which the server logs as an error. So:
+        close_notify, then read (tickets included) until the server's close_notify or EOF, bounded.
         """
         stream = self.state.stream
         if stream is None or self.cancelled:
-            return
+            return None
         finish = getattr(stream, "finish", None)
+        info = None
         try:
+            if self.state.link is not None:
+                self.state.link.set_timeout(POST_HANDSHAKE_READ + 1.0)
             if finish is not None:
-                finish(POST_HANDSHAKE_READ)
+                info = finish(POST_HANDSHAKE_READ)
             stream.close()
         except (OSError, Cancelled, TimeoutError):
             pass
+        return info
+
+    def _tickets(self) -> int:
+        """Session tickets the server sent (TLS 1.3 sends them after the handshake, read at the close)."""
+        tls = self.state.tls
+        return sum(1 for m in getattr(tls, "messages", ()) or () if m.name == "NewSessionTicket"
+                   and m.direction == "received")

@@ -10,6 +10,7 @@ stream, `TlsStream`) and the listener (driven from a selector).
 from __future__ import annotations
 
 import ssl
+from typing import NamedTuple
 
 from tlsbench.engine.stream import CHUNK, Link, PeerClosed, Stream, Transcript
 
@@ -174,40 +175,61 @@ class TlsStream:
             except PeerClosed:
                 continue  # the EOF is now in the BIO: read() reports it
 
-    def finish(self, limit: float) -> bytes:
-        """Read what the peer sends after the handshake (session tickets) for up to `limit` seconds,
-        without waiting for application data; returns any application data that came."""
+    def finish(self, limit: float) -> "CloseInfo":
+        """A clean TLS close: send close_notify, then read until the peer's close_notify or EOF
+        (at most `limit` seconds). What the server sent after the handshake (TLS 1.3 session
+        tickets) is read and processed on the way, so the kernel never answers unread data with a
+        reset, and the session is there for resumption."""
         import time
 
-        end = time.monotonic() + limit
-        got = bytearray()
-        while not self.eof and not self.pump.peer_closed:
+        start = time.monotonic()
+        end = start + limit
+        how = "timeout"
+        try:
+            self.pump.close_notify()
+            self._flush()
+        except (OSError, TimeoutError):
+            return CloseInfo(False, "error", (time.monotonic() - start) * 1000)
+        while True:
+            try:
+                self.pump.sslobj.unwrap()
+                how = "close_notify"
+                break
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError:
+                how = "error"
+                break
             left = end - time.monotonic()
             if left <= 0:
                 break
             try:
-                data = self.pump.read(CHUNK)
-            except ssl.SSLError:
-                break
-            if data:
-                got += data
-                continue
-            if data == b"":
-                break
-            try:
-                self._flush()
                 self.fill(left)
-            except (TimeoutError, PeerClosed):
+            except PeerClosed:
+                how = "eof"
                 break
-            except ssl.SSLError:
+            except (OSError, TimeoutError):
+                how = "timeout" if time.monotonic() >= end else "error"
                 break
-        return bytes(got)
+        return CloseInfo(True, how, (time.monotonic() - start) * 1000)
 
     def close(self) -> None:
-        """close_notify, then close what lies beneath."""
+        """close_notify (unless finish() sent it), then close what lies beneath."""
         try:
             self.pump.close_notify()
             self._flush()
         except (OSError, TimeoutError):
             pass
         self.inner.close()
+
+
+class CloseInfo(NamedTuple):
+    """How a TLS connection ended: our close_notify sent, and how the peer answered."""
+
+    close_notify_sent: bool
+    peer: str  # "close_notify" (a clean close) | "eof" (TCP close without it) | "timeout" | "error"
+    duration_ms: float
+
+    def to_dict(self) -> dict:
+        return {"close_notify_sent": self.close_notify_sent, "peer": self.peer,
+                "duration_ms": round(self.duration_ms, 3)}

@@ -5,6 +5,8 @@ record of paths: a root CA and an intermediate, a good leaf (with a full-chain f
 leaf-only file for "missing intermediate"), and one leaf per certificate fault a person meets
 in the wild: expired, not yet valid, wrong host, self-signed, unknown CA, expiring soon; plus a
 client CA with a client certificate and a second good leaf ("alt.test") for SNI tests.
+`issue_leaf` issues one more leaf from the same intermediate (one per lab server), and
+`make_signing_ca` a separate root (an intercepting proxy's).
 """
 
 from __future__ import annotations
@@ -242,6 +244,41 @@ def make_lab_certs(directory: str | os.PathLike, names: Iterable[str] = (),
 
     return LabCerts(d, ca_cert, ca_key, inter_cert, inter_key, good, alt, expired, not_yet, wrong,
                     self_signed, unknown, other_cert, expiring, client_ca_cert, client, good_rsa)
+
+
+def _load_issuer(cert_path: Path, key_path: Path) -> _Issuer:
+    cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+    key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+    return _Issuer(cert, key)
+
+
+def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLike, stem: str, *,
+               key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None) -> CertFiles:
+    """A new server leaf for `names` (the first one is also the CN) from the lab intermediate,
+    written into `directory` as `<stem>.pem`, `.key`, `.chain.pem` and `.issuers.pem`.
+
+    It verifies against `certs.ca_cert` like the good leaf; each call makes a new key, so two
+    leaves for the same names are told apart by their serial number and key.
+    """
+    names = tuple(dict.fromkeys(names))
+    if not names:
+        raise ValueError("issue_leaf needs at least one name")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    inter = _load_issuer(certs.intermediate_cert, certs.intermediate_key)
+    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type)
+    return _Writer(d).leaf(stem, names, cert, key, [inter.cert])
+
+
+def make_signing_ca(directory: str | os.PathLike, stem: str, common_name: str,
+                    now: dt.datetime | None = None) -> tuple[Path, Path]:
+    """A new root CA of its own (not the lab's), e.g. the one an intercepting proxy signs its
+    forged leaves with: returns the paths of `<stem>.pem` and `<stem>.key`."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca = _make_ca(common_name, None, now or dt.datetime.now(dt.timezone.utc), path_length=0)
+    return _Writer(d).ca(stem, ca)
 
 
 def load_lab_certs(directory: str | os.PathLike, min_days: float = 3.0,

@@ -129,9 +129,10 @@ def local_bind_failed(exc: OSError, tried: list[int], what: str) -> Finding:
         held = [line for port in tried[:64] for line in port_holders(port)]
         if held:
             ev.append(Evidence("held by", "; ".join(held[:6])))
-        waiting = any("TIME_WAIT" in h for h in held)
+        waiting = any(state in h for h in held for state in ("TIME_WAIT", "FIN_WAIT", "CLOSING", "LAST_ACK"))
         why = (f"Every port tried ({_ports_text(tried)}) is taken on this host. "
-               + ("A connection that this side closed first stays in TIME_WAIT for about 60 s (Linux), and its "
+               + ("A connection that this side closed first stays in TIME_WAIT (after FIN_WAIT while the peer "
+                  "closes) for about 60 s on Linux, and its "
                   "local port cannot be bound again until then: running the same command twice with a fixed "
                   "--local-port hits it. This is why clients normally let the OS pick an ephemeral port, and "
                   "why it changes every run." if waiting else

@@ -59,7 +59,8 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
     ev = _evidence(hop, head, body) + [Evidence("requested", f"CONNECT {requested}")]
     said = explanation(head, body).lower()
     squid = (head.header("X-Squid-Error") or "").upper()
-    if status == 407:
+    if status == 407 or (status == 401 and hop.username):
+        # 401 is for origin servers; tinyproxy answers wrong proxy credentials with it all the same.
         schemes = auth_schemes(head)
         if schemes and not any(s.lower() == "basic" for s in schemes):
             named = " or ".join(schemes)
@@ -82,9 +83,16 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
                   "Proxies commonly allow CONNECT to port 443 only, or to listed destinations.",
                   "Ask the proxy's operator, or check its access rules (squid: http_access, SSL_ports; "
                   "tinyproxy: ConnectPort).", ev)
-    if status in (502, 503, 504) or "unable to connect" in said or "connection refused" in said:
+    if status in (502, 503, 504) or "unable to connect" in said or "connection refused" in said or any(
+            err in squid for err in ("ERR_CONNECT_FAIL", "ERR_DNS_FAIL", "ERR_CANNOT_FORWARD")):
         refused = "ERR_CONNECT_FAIL 111" in squid or "connection refused" in said or "refused" in head.reason.lower()
         dns = "ERR_DNS_FAIL" in squid or "unable to determine ip address" in said or "name resolution" in said
+        if "ERR_CANNOT_FORWARD" in squid:
+            return _f("proxy-target-unreachable", f"The proxy could not forward to {requested}",
+                      f"The proxy answered {head.status_line} (squid: ERR_CANNOT_FORWARD): it found no way to "
+                      f"{behind} — its DNS could not resolve the name, or no route or parent proxy leads there.",
+                      f"Check the name and that {behind} is reachable from the proxy (its DNS and routes).", ev,
+                      origin="network")
         timed = status == 504 or "ERR_CONNECT_FAIL 110" in squid or "timed out" in said
         if refused:
             return _f("proxy-target-refused", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",

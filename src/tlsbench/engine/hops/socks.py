@@ -40,11 +40,17 @@ PEEK_SECONDS = 0.3  # how long to wait for more of a non-SOCKS answer, for the e
 
 
 class _StreamFile:
-    """What PySocks gets from `makefile()`: writes gathered until flush, reads from the stream."""
+    """What PySocks gets from `makefile()`: writes gathered until flush, reads from the stream.
 
-    def __init__(self, stream) -> None:
+    PySocks reads a reply a few bytes at a time (2, 3, 1, 4, 2); each read here takes whatever the
+    stream has, and serves the rest from a buffer, so a reply costs one receive, as it does any
+    client. What is left after the negotiation (the target's first bytes, in the same segment) is
+    given back to the stream."""
+
+    def __init__(self, stream, buffer: bytearray) -> None:
         self._stream = stream
         self._out = bytearray()
+        self._in = buffer
 
     def write(self, data: bytes) -> int:
         self._out += data
@@ -56,7 +62,12 @@ class _StreamFile:
             self._stream.send(data)
 
     def read(self, size: int = -1) -> bytes:
-        return self._stream.recv(size if size and size > 0 else 65536)
+        want = size if size and size > 0 else 65536
+        if not self._in:
+            self._in += self._stream.recv(65536)
+        out = bytes(self._in[:want])
+        del self._in[:want]
+        return out
 
     def close(self) -> None:
         self.flush()
@@ -69,9 +80,10 @@ def _stream_socket_class():
 
     class StreamSocket(socks.socksocket):
         stream = None
+        unread: bytearray
 
         def makefile(self, *args, **kwargs):  # type: ignore[override]
-            return _StreamFile(self.stream)
+            return _StreamFile(self.stream, self.unread)
 
     return socks, StreamSocket
 
@@ -90,13 +102,16 @@ class SocksHop:
         self.step = step
         self.spec = plan.spec
         self.hop = step.hop
-        self.socks, cls = _stream_socket_class()
-        # A placeholder: PySocks keeps its settings on a socket object; the bytes go through the stream.
-        self.placeholder = cls(socket.AF_INET, socket.SOCK_STREAM)
+        self.socks, self.socket_class = _stream_socket_class()
+
+    def _placeholder(self):
+        """PySocks keeps its settings on a socket object; the bytes go through the stream. One per
+        run (a prepared plan may run many times), made before the clock starts."""
         hop = self.hop
-        self.placeholder.set_proxy(self.socks.SOCKS4 if hop.kind.startswith("socks4") else self.socks.SOCKS5,
-                                   hop.host, hop.port, rdns=hop.remote_dns, username=hop.username,
-                                   password=hop.password)
+        ss = self.socket_class(socket.AF_INET, socket.SOCK_STREAM)
+        ss.set_proxy(self.socks.SOCKS4 if hop.kind.startswith("socks4") else self.socks.SOCKS5,
+                     hop.host, hop.port, rdns=hop.remote_dns, username=hop.username, password=hop.password)
+        return ss
 
     def run(self, ctx: StageContext, state, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
@@ -110,8 +125,9 @@ class SocksHop:
         detail = ProxyDetail(kind=kind, proxy=where, auth=auth, address_type=address_type(dest),
                              requested=format_hostport(dest, port))
         notes = (network.socks4_password_ignored(),) if kind.startswith("socks4") and hop.password else ()
-        ss = self.placeholder
+        ss = self._placeholder()
         ss.stream = stream
+        ss.unread = bytearray()
         error: BaseException | None = None
         ctx.begin()
         try:
@@ -125,6 +141,8 @@ class SocksHop:
             bound = ss.get_proxy_sockname()
             ss.stream = None
             ss.close()
+        if ss.unread and error is None:
+            stream.unread(bytes(ss.unread))  # already the tunnel's: the target spoke first
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
         transcript = stream.transcript

@@ -36,6 +36,7 @@ from tlsbench.engine.tlspump import TlsPump, TlsStream
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
              "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 _DER = 2  # _ssl.ENCODING_DER
+_RAW_MSG_CALLBACK = super(ssl.SSLContext, ssl.SSLContext)._msg_callback  # type: ignore[misc]
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
@@ -67,7 +68,8 @@ def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
 
 class TlsOutcome(NamedTuple):
     outcome: StageOutcome
-    messages: tuple[TlsMessage, ...] = ()
+    # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
+    messages: Any = ()
     stream: Any = None  # the TlsStream over the session; None when the handshake failed
     peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
     verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
@@ -186,7 +188,10 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         except Exception:  # noqa: BLE001 - a display problem must not break the handshake
             pass
 
-    sslctx._msg_callback = on_message
+    # Straight to the C slot: ssl.SSLContext's setter wraps the callback in one that turns every
+    # argument into an enum first (three per call, some thirty calls per handshake); decode_callback
+    # reads the plain integers.
+    _RAW_MSG_CALLBACK.__set__(sslctx, on_message)
     pump = TlsPump(sslctx, server_hostname=server_hostname)
     tls_stream = TlsStream(stream, pump)
     sslobj = pump.sslobj
@@ -276,7 +281,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
     verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
-        messages=tuple(trace), stream=tls_stream if ok else None, peer_chain_der=peer_chain,
+        messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
         wire=tuple(wire))
@@ -357,7 +362,7 @@ class ProxyTlsStage:
             chain, more = chain_detail(self.target, out)
             findings += more
         detail = ProxyTlsDetail(proxy=self.target.target, tls=out.outcome.detail, chain=chain,
-                                messages=out.messages)
+                                messages=tuple(out.messages))
         if out.stream is not None:
             state.stream = out.stream
         findings = [f._replace(stage=self.key) for f in findings]
