@@ -4,8 +4,9 @@ Why not `selectors` alone: with 10,000 clients closing at once, one `select()` r
 events, and a newcomer's handshake waits behind all of them (each a `closed` event to write). So
 sockets are in one of two classes: **young** (the listening socket, and clients still opening: in
 their first bytes or handshake, or accepted less than a second ago) and **settled** (the rest). A
-round takes at most `max_events`: young ones first, settled ones with a guaranteed quarter of the
-round, so neither class starves. Level-triggered: whatever a round leaves is reported again.
+round takes at most three quarters of `max_events` from the young and a quarter from the settled:
+a round stays short (a newcomer waits for at most that quarter), and neither class starves.
+Level-triggered: whatever a round leaves is reported again.
 
 On Linux this is three epoll objects (young, settled, and one that waits on both); elsewhere it
 falls back to `selectors` with the same interface and no classes.
@@ -90,10 +91,10 @@ class EpollPoller(Poller):
 
     def poll(self, timeout: float, max_events: int) -> list[tuple[Any, int]]:
         out: list[tuple[Any, int]] = []
+        settled_share = max(1, max_events // 4)
         for attempt in range(2):
-            settled_share = max(1, max_events // 4)
             self._collect(self._young.poll(0, max_events - settled_share), out)
-            self._collect(self._settled.poll(0, max_events - len(out)), out)
+            self._collect(self._settled.poll(0, settled_share), out)
             if out or attempt or timeout <= 0:
                 return out
             self._both.poll(timeout, 2)  # sleep until either class has something
