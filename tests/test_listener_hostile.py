@@ -307,6 +307,15 @@ def test_half_hello_then_silence_is_cut_short_not_no_sni(hostile_run):
     assert closed["deadline"] == "idle"
     hello = o.one("client-hello")
     assert hello["complete"] is False and hello["sni"] is None and hello["length"] < hello["declared_length"]
+    # cut inside the session id: neither the cipher list nor the versions were reached, and nothing says otherwise
+    assert hello["versions"] == [] and hello["ciphers_reached"] is False
+    from tlsbench.commands.serve import describe_hello
+    from tlsbench.engine.listener.events import ClientHelloSeen
+
+    line = describe_hello(next(e for e in hostile_run["log"].events
+                               if isinstance(e, ClientHelloSeen) and e.client_id == o.client_id))
+    assert line == ("ClientHello: SNI (not reached), ALPN (not reached), versions (not reached), "
+                    f"cipher suites (not reached) (cut short: 55 of {len(HELLO) - 5} bytes)")
     finding = o.findings()["client-hello-cut-short"]
     assert hello["declared_length"] == len(HELLO) - 5 and hello["length"] == 55
     assert finding["title"] == f"The ClientHello was cut short: 55 of {len(HELLO) - 5} bytes arrived"
@@ -366,6 +375,8 @@ def test_malformed_handshakes_are_named_from_their_bytes(hostile_run, name, word
     assert words in finding["title"]
     assert o.one("handshake")["ok"] is False
     assert "no-sni-from-client" not in o.findings()
+    if name in ("giant-record", "zero-length-record", "server-hello"):
+        assert "client-hello" not in o.events  # bytes of a broken record, or another message, are no ClientHello
 
 
 @pytest.mark.parametrize("name, words", [

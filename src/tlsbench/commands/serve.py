@@ -156,7 +156,8 @@ def describe(event: ListenerEvent) -> str:
 
 def describe_hello(event: ClientHelloSeen) -> str:
     """The ClientHello in one line; what did not arrive is said to be missing, never 'none'."""
-    versions = visible(", ".join(event.versions), keep_newlines=False)
+    versions = visible(", ".join(event.versions), keep_newlines=False) or "(not reached)"
+    ciphers = f"{event.cipher_count} cipher suites" if event.ciphers_reached else "cipher suites (not reached)"
     whole = event.declared_length is not None and event.length >= event.declared_length
     if event.sni is not None:
         sni = visible(event.sni, keep_newlines=False)
@@ -174,8 +175,7 @@ def describe_hello(event: ClientHelloSeen) -> str:
     else:
         state = ""
     records = f", {event.length:,} bytes in {event.records} records" if event.records > 1 else ""
-    return (f"ClientHello: SNI {sni}, ALPN {alpn}, versions {versions}, "
-            f"{event.cipher_count} cipher suites{records}{state}")
+    return f"ClientHello: SNI {sni}, ALPN {alpn}, versions {versions}, {ciphers}{records}{state}"
 
 
 def _hostport(host: str, port: int) -> str:

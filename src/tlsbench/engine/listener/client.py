@@ -101,7 +101,8 @@ class ClientSession:
         self.emit(ClientHelloSeen, sni=hello.sni, alpn=hello.alpn, versions=hello.versions,
                   cipher_count=hello.cipher_count, legacy_version=hello.legacy_version, complete=hello.complete,
                   length=hello.length, declared_length=hello.declared_length, records=hello.records,
-                  extensions=tuple(extension_name(e) for e in hello.extensions), problem=hello.problem)
+                  extensions=tuple(extension_name(e) for e in hello.extensions), problem=hello.problem,
+                  ciphers_reached=hello.ciphers_reached)
 
     # -- what the loop asks --------------------------------------------------------------------
     @property

@@ -53,6 +53,7 @@ class ClientHello:
     declared_length: int | None = None  # what its header says (4 + body), once the header arrived
     records: int = 0  # TLS records it came in
     problem: str | None = None  # the first field that did not parse, in words
+    ciphers_reached: bool = True  # the cipher_suites list arrived whole (else cipher_count is partial)
 
     @property
     def arrived_whole(self) -> bool:
@@ -85,7 +86,7 @@ def size(n: int) -> str:
 class HelloReader:
     """Reassembles the first handshake message from records as bytes come in."""
 
-    __slots__ = ("data", "body", "records", "status", "problem", "declared", "_pos")
+    __slots__ = ("data", "body", "records", "status", "problem", "declared", "_pos", "_record_bad")
 
     def __init__(self) -> None:
         self.data = bytearray()  # every byte received, as received (for OpenSSL and as evidence)
@@ -95,6 +96,7 @@ class HelloReader:
         self.problem: str | None = None
         self.declared: int | None = None  # 4 + the handshake length, once that header arrived
         self._pos = 0  # where the next record header starts in data
+        self._record_bad = False  # the record at _pos broke the rules: its content means nothing
 
     def feed(self, chunk: bytes) -> str:
         self.data += chunk
@@ -102,8 +104,9 @@ class HelloReader:
             self._advance()
         return self.status
 
-    def _bad(self, problem: str) -> None:
+    def _bad(self, problem: str, record: bool = True) -> None:
         self.status, self.problem = "malformed", problem
+        self._record_bad = record
 
     def _advance(self) -> None:
         data = self.data
@@ -140,20 +143,20 @@ class HelloReader:
         if self.declared is not None or len(body) < 1:
             return
         if body[0] != HANDSHAKE_CLIENT_HELLO:
-            return self._bad(f"a {handshake_name(body[0])} message where a ClientHello was expected")
+            return self._bad(f"a {handshake_name(body[0])} message where a ClientHello was expected", record=False)
         if len(body) < 4:
             return
         declared = int.from_bytes(body[1:4], "big")
         if declared > MAX_HELLO_BODY:
             return self._bad(f"a ClientHello declaring {declared:,} bytes; the format allows at most "
-                             f"{MAX_HELLO_BODY:,}")
+                             f"{MAX_HELLO_BODY:,}", record=False)
         self.declared = 4 + declared
 
     def arrived(self) -> bytes:
         """The handshake bytes that arrived, the part of a record still incomplete included."""
         out = bytes(self.body)
         pos = self._pos
-        if len(self.data) - pos > 5 and self.data[pos] == RECORD_HANDSHAKE:
+        if len(self.data) - pos > 5 and self.data[pos] == RECORD_HANDSHAKE and not self._record_bad:
             length = int.from_bytes(self.data[pos + 3:pos + 5], "big")
             out += bytes(self.data[pos + 5:pos + 5 + min(length, MAX_PLAINTEXT)])
         return out
@@ -244,10 +247,12 @@ def parse_hello_message(body: bytes, records: int = 0) -> ClientHello | None:
         return None
     fields: dict = {"sni": None, "alpn": (), "versions": (), "extensions": (), "problem": None}
     ciphers = 0
+    ciphers_reached = False
     parsed_to_end = False
     if r.take(32) is not None and r.vector(1) is not None:
         suites = r.vector(2)
         if suites is not None:
+            ciphers_reached = True
             ciphers = _count_not_grease(suites)
             if r.vector(1) is not None:
                 if r.pos == len(arrived):
@@ -261,8 +266,11 @@ def parse_hello_message(body: bytes, records: int = 0) -> ClientHello | None:
                                                  "inside the message")
     if whole and not parsed_to_end and fields["problem"] is None:
         fields["problem"] = _first_short_field(arrived)
-    versions = fields["versions"] or (version_name(legacy),)
+    # Without supported_versions the legacy version is what is offered, but only once the extensions
+    # have all arrived: a hello cut short may yet have offered TLS 1.3 in the part that never came.
+    versions = fields["versions"] or ((version_name(legacy),) if whole else ())
     return ClientHello(legacy_version=version_name(legacy), versions=versions, cipher_count=ciphers,
+                       ciphers_reached=ciphers_reached,
                        sni=fields["sni"], alpn=fields["alpn"], extensions=fields["extensions"],
                        complete=whole and parsed_to_end and fields["problem"] is None,
                        length=4 + len(arrived), declared_length=4 + declared, records=records,

@@ -71,7 +71,7 @@ class ClientHelloSeen:
     client_id: int
     sni: str | None
     alpn: tuple[str, ...]
-    versions: tuple[str, ...]  # offered, e.g. ("TLS 1.3", "TLS 1.2")
+    versions: tuple[str, ...]  # offered, e.g. ("TLS 1.3", "TLS 1.2"); () when not reached
     cipher_count: int
     legacy_version: str = ""
     complete: bool = True  # False when the ClientHello was cut short or did not parse
@@ -81,6 +81,7 @@ class ClientHelloSeen:
     records: int = 0  # TLS records it arrived in
     extensions: tuple[str, ...] = ()  # extension names, in the client's order
     problem: str | None = None  # what did not parse, in words
+    ciphers_reached: bool = True  # False: the hello was cut short inside (or before) its cipher list
 
     @property
     def cut_short(self) -> bool:

@@ -27,8 +27,8 @@ def render_record(record: ClientRecord) -> Text:
         out.append("\nClientHello\n", style="bold underline")
         line("  SNI", record.sni)
         line("  ALPN offered", ", ".join(h.alpn) or ("(not reached)" if h.cut_short else "(none)"))
-        line("  versions", ", ".join(h.versions))
-        line("  cipher suites", str(h.cipher_count))
+        line("  versions", ", ".join(h.versions) or "(not reached)")
+        line("  cipher suites", str(h.cipher_count) if h.ciphers_reached else "(not reached)")
         if h.cut_short:
             line("  note", f"the ClientHello was cut short ({h.length:,} of {h.declared_length or '?'} bytes)")
         elif h.problem:
