@@ -31,7 +31,7 @@ import threading
 from tlsbench.commands.arguments import QuietParser, UsageError
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener import certstore
-from tlsbench.engine.listener.config import ListenerConfig
+from tlsbench.engine.listener.config import ListenerConfig, ReplyMode
 from tlsbench.engine.listener.fdlimit import raise_open_files
 from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHelloSeen, Closed, DataReceived,
                                              HandshakeDone, ListenerError, ListenerEvent, Listening, Notice,
@@ -75,8 +75,9 @@ def config_from_args(args) -> ListenerConfig:
     from tlsbench.engine.listener.config import MAX_SECONDS
 
     alpn = check_alpn(args.alpn, "--alpn") if args.alpn is not None else ()
+    mode: ReplyMode
     if args.reply is not None:
-        mode, text = "text", unescape_text(args.reply, "--reply")
+        mode, text = "text", unescape_text(args.reply, "--reply") or ""
     elif args.http:
         mode, text = "http", ""
     else:

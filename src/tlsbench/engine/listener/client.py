@@ -14,14 +14,14 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tlsbench.engine.listener import findings
 from tlsbench.engine.listener.alerts import alert_from_reason
-from tlsbench.engine.listener.clienthello import HelloReader, extension_name, size
-from tlsbench.engine.listener.deadlines import Deadlines, deadline_words
+from tlsbench.engine.listener.clienthello import ClientHello, HelloReader, extension_name, size
+from tlsbench.engine.listener.deadlines import DeadlineName, Deadlines, deadline_words
 from tlsbench.engine.listener.events import (ClientFinding, ClientHelloSeen, Closed, DataReceived, HandshakeDone)
-from tlsbench.engine.listener.sniff import Sniffed, describe_undecided, headers_complete, sniff
+from tlsbench.engine.listener.sniff import Sniffed, headers_complete, sniff
 from tlsbench.engine.tlspump import TlsPump
 
 if TYPE_CHECKING:
@@ -44,6 +44,13 @@ def http_response(body: str) -> bytes:
     head = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
             f"Content-Length: {len(payload)}\r\nConnection: close\r\nServer: tlsbench\r\n\r\n")
     return head.encode("ascii") + payload
+
+
+def _subject_text(peer_cert: Any) -> str | None:
+    """'commonName=x, organizationName=y' from getpeercert()'s nested tuples."""
+    if not peer_cert:
+        return None
+    return ", ".join(f"{k}={v}" for rdn in peer_cert.get("subject", ()) for k, v in rdn)
 
 
 class ClientSession:
@@ -72,7 +79,7 @@ class ClientSession:
         self.hs_began = 0.0
         self.request = bytearray()  # --http: the request head so far
         self.app_total = 0
-        self.answered: str | None = None
+        self.answered: str = ""  # what the listener answered (its label), once it has
         self.read_paused = False
         self.timer_at: float | None = None  # the listener's timer heap entry
         self.mask = 0
@@ -93,7 +100,7 @@ class ClientSession:
             cap = self.config.first_bytes_cap
             self.emit(DataReceived, data=bytes(data[:cap]), truncated=len(data) > cap)
 
-    def report_hello(self, hello=None) -> None:
+    def report_hello(self, hello: ClientHello | None = None) -> None:
         if hello is None and self.reader is not None:
             hello = self.reader.hello()
         if hello is None:
@@ -133,6 +140,7 @@ class ClientSession:
         if self.state == "first":
             self._first_bytes(chunk)
         elif self.state == "handshake":
+            assert self.pump is not None
             self.pump.feed(chunk)
             self._step_handshake()
         elif self.state == "app":
@@ -153,7 +161,7 @@ class ClientSession:
             return
         if name == "linger":
             return self.finish(f"{self.answered}; {deadline_words('linger', 0)}")
-        self._deadline(name, now)
+        self._deadline(name)
 
     def send(self, data: bytes) -> None:
         if not data:
@@ -204,16 +212,17 @@ class ClientSession:
 
     # -- the first bytes ----------------------------------------------------------------------
     def _first_bytes(self, chunk: bytes) -> None:
-        if self.reader is not None:
-            status = self.reader.feed(chunk)
-            if status == "partial" and len(self.reader.data) > MAX_HELLO_BUFFER:
-                return self._not_a_hello(f"{self.reader.records:,} records and {size(len(self.reader.data))} "
+        reader = self.reader
+        if reader is not None:
+            status = reader.feed(chunk)
+            if status == "partial" and len(reader.data) > MAX_HELLO_BUFFER:
+                return self._not_a_hello(f"{reader.records:,} records and {size(len(reader.data))} "
                                          "without a whole ClientHello (the listener reads at most "
                                          f"{size(MAX_HELLO_BUFFER)} for one)")
             if status == "complete":
-                return self._hello_whole()
+                return self._hello_whole(reader)
             if status == "malformed":
-                return self._not_a_hello(self.reader.problem or "malformed")
+                return self._not_a_hello(reader.problem or "malformed")
             return
         self.first += chunk
         sniffed = sniff(bytes(self.first))
@@ -224,8 +233,7 @@ class ClientSession:
         if sniffed.decided or len(self.first) > 16384:
             self._not_tls(sniffed if sniffed.decided else sniff(bytes(self.first)))
 
-    def _hello_whole(self) -> None:
-        reader = self.reader
+    def _hello_whole(self, reader: HelloReader) -> None:
         hello = reader.hello()
         if hello is None:
             return self._not_a_hello(f"a ClientHello of {size(reader.declared or 0)}, too short to hold its fields")
@@ -245,13 +253,15 @@ class ClientSession:
 
     def _not_a_hello(self, problem: str) -> None:
         """Records that began like a handshake but broke the rules (or outgrew what is read)."""
-        data = bytes(self.reader.data)
+        reader = self.reader
+        assert reader is not None
+        data = bytes(reader.data)
         self.report_hello()
         self.report_data(data)
         if not self.tls_port:
             self.state = "app"
             return self._app_data(data)
-        self.finding(findings.client_hello_malformed(problem, data, self.reader.hello()))
+        self.finding(findings.client_hello_malformed(problem, data, reader.hello()))
         self._start_tls(data, expect_failure=problem)
 
     def _not_tls(self, sniffed: Sniffed) -> None:
@@ -272,14 +282,17 @@ class ClientSession:
 
     # -- TLS ----------------------------------------------------------------------------------
     def _start_tls(self, initial: bytes, expect_failure: str | None = None) -> None:
-        self.pump = TlsPump(self.listener.ssl_context, server_side=True)
+        context = self.listener.ssl_context
+        assert context is not None  # a TLS port has one
+        pump = self.pump = TlsPump(context, server_side=True)
         self.state = "handshake"
         self.hs_began = time.monotonic()
-        self.pump.feed(initial)
+        pump.feed(initial)
         self._step_handshake(expect_failure)
 
     def _step_handshake(self, expect_failure: str | None = None) -> None:
         pump = self.pump
+        assert pump is not None
         self.listener.tls_owner = self
         try:
             done = pump.handshake()
@@ -298,10 +311,7 @@ class ClientSession:
         self.deadlines.handshake_open = False
         sslobj = pump.sslobj
         cipher = sslobj.cipher()
-        subject = None
-        peer_cert = sslobj.getpeercert()
-        if peer_cert:
-            subject = ", ".join(f"{k}={v}" for rdn in peer_cert.get("subject", ()) for k, v in rdn)
+        subject = _subject_text(sslobj.getpeercert())
         self.emit(HandshakeDone, ok=True, version=sslobj.version(), cipher=cipher[0] if cipher else None,
                   alpn=sslobj.selected_alpn_protocol(), duration_ms=self._hs_ms(), client_cert_subject=subject)
         self.state = "app"
@@ -328,6 +338,7 @@ class ClientSession:
 
     def _drain_tls(self) -> None:
         pump = self.pump
+        assert pump is not None
         while self.state == "app" and not self.done:
             self.listener.tls_owner = self
             try:
@@ -403,7 +414,7 @@ class ClientSession:
                 return
 
     def _app_eof(self, how: str) -> None:
-        if self.config.reply_mode == "http" and self.request and self.answered is None:
+        if self.config.reply_mode == "http" and self.request and not self.answered:
             self._answer(self._reply_bytes(), "answered (HTTP)")
         words = {"close_notify": "closed cleanly (close_notify)",
                  "eof": "closed without close_notify (EOF)" if self.pump is not None else "closed"}[how]
@@ -452,51 +463,33 @@ class ClientSession:
                                    client_close="eof")
             return self.finish(f"{self.answered}; the client then closed", client_close="eof")
 
-    def _ended_early(self, how: str | None, deadline: str | None, now: float = 0.0) -> None:
-        """The client stopped (closed, reset, or a deadline) before its first bytes were whole."""
-        ending = {"eof": "the client closed its side (FIN)", "reset": "the client reset the connection"}.get(how or "", "")
-        if deadline is not None:
-            seconds = self.deadlines.seconds(deadline)  # type: ignore[arg-type]
-            ending = (f"the client went silent for {seconds:g} s (idle deadline)" if deadline == "idle" else
-                      f"the {deadline} deadline ({seconds:g} s) came")
-        reason = deadline_words(deadline, self.deadlines.seconds(deadline)) if deadline else ending  # type: ignore[arg-type]
-        if self.reader is not None:
+    def _ended_early(self, how: str | None, deadline: DeadlineName | None) -> None:
+        """The client stopped (closed, reset, or a deadline) before its first bytes were judged."""
+        reader, data = self.reader, bytes(self.first)
+        if reader is None and data and not self.tls_port and how == "eof":
+            self.report_data(data)  # a plain listener answers what came, as it is
+            self.state = "app"
+            self.first = bytearray()
+            self._app_data(data)
+            return self._app_eof("eof")
+        seconds = self.deadlines.seconds(deadline) if deadline else 0.0
+        ended = findings.early_ending(reader, data, tls_port=self.tls_port, how=how, deadline=deadline,
+                                      seconds=seconds)
+        if reader is not None:
             self.report_hello()
-            self.report_data(bytes(self.reader.data))
-            self.finding(findings.client_hello_cut_short(self.reader, ending, deadline or how or ""))
-            return self.finish(f"{reason} (ClientHello cut short: {self.reader.progress()})",
-                               deadline=deadline, client_close=how)
-        data = bytes(self.first)
-        if not data:
-            if deadline is not None:
-                self.finding(findings.client_timeout(deadline, self.deadlines.seconds(deadline), 0, b"",  # type: ignore[arg-type]
-                                                     "nothing arrived", stage=self._stage()))
-                return self.finish(f"{reason} (no first bytes)", deadline=deadline)
-            words = "reset the connection" if how == "reset" else "closed"
-            return self.finish(f"the client {words} without sending anything", client_close=how)
-        self.report_data(data)
-        if not self.tls_port:  # a plain listener answers what came, as it is
-            if how == "eof":
-                self.state = "app"
-                self.first = bytearray()
-                self._app_data(data)
-                return self._app_eof("eof")
-            return self.finish(reason, deadline=deadline, client_close=how)
-        if deadline is None:
-            self.finding(findings.not_tls_from_client(Sniffed("text", True, description=describe_undecided(data)),
-                                                      data, ending))
+            self.report_data(bytes(reader.data))
         else:
-            state = f"{size(len(data))} arrived: {describe_undecided(data)}"
-            self.finding(findings.client_timeout(deadline, self.deadlines.seconds(deadline), len(data), data,  # type: ignore[arg-type]
-                                                 state, stage=self._stage()))
-        self.finish(reason, deadline=deadline, client_close=how)
+            self.report_data(data)
+        for finding in ended.findings:
+            self.finding(finding)
+        self.finish(ended.reason, deadline=deadline, client_close=how)
 
     def _stage(self) -> str:
         return "tls" if self.tls_port else "app"
 
-    def _deadline(self, name: str, now: float) -> None:
-        seconds = self.deadlines.seconds(name)  # type: ignore[arg-type]
-        reason = deadline_words(name, seconds)  # type: ignore[arg-type]
+    def _deadline(self, name: DeadlineName) -> None:
+        seconds = self.deadlines.seconds(name)
+        reason = deadline_words(name, seconds)
         if self.state == "first":
             return self._ended_early(None, name)
         if self.state == "handshake":
@@ -508,7 +501,7 @@ class ClientSession:
                                                  if self.reader else b"", state, stage="tls"))
         self.finish(reason, deadline=name)
 
-    def finish(self, reason: str, *, deadline: str | None = None, client_close: str | None = None) -> None:
+    def finish(self, reason: str, *, deadline: DeadlineName | None = None, client_close: str | None = None) -> None:
         """End this client: a last try to send what is queued, close, report `closed`."""
         if self.done:
             return

@@ -216,12 +216,12 @@ class _Reader:
         self.pos += n
         return chunk
 
-    def int(self, n: int) -> int | None:
+    def number(self, n: int) -> int | None:
         chunk = self.take(n)
         return None if chunk is None else int.from_bytes(chunk, "big")
 
     def vector(self, len_bytes: int) -> bytes | None:
-        n = self.int(len_bytes)
+        n = self.number(len_bytes)
         return None if n is None else self.take(n)
 
 
@@ -242,7 +242,7 @@ def parse_hello_message(body: bytes, records: int = 0) -> ClientHello | None:
     arrived = body[4:4 + declared]
     whole = len(arrived) == declared
     r = _Reader(arrived)
-    legacy = r.int(2)
+    legacy = r.number(2)
     if legacy is None:
         return None
     fields: dict = {"sni": None, "alpn": (), "versions": (), "extensions": (), "problem": None}
@@ -297,10 +297,10 @@ def _first_short_field(body: bytes) -> str:
 
 def _extensions(blob: bytes, fields: dict) -> bool:
     r = _Reader(blob)
-    seen = []
+    seen: list[int] = []
     while r.pos < len(blob):
         start = r.pos
-        kind = r.int(2)
+        kind = r.number(2)
         value = r.vector(2)
         if kind is None or value is None:
             fields["extensions"] = tuple(seen)
@@ -328,7 +328,7 @@ def _server_name(value: bytes) -> tuple[str | None, str | None]:
         return None, f"the server_name extension's list length overruns its {size(len(value))}"
     r = _Reader(names)
     while r.pos < len(names):
-        kind, name = r.int(1), r.vector(2)
+        kind, name = r.number(1), r.vector(2)
         if kind is None or name is None:
             return None, "an entry of the server_name list overruns the list"
         if kind == 0:  # host_name; kept as received, made visible on display

@@ -8,10 +8,13 @@ SNI": what it lacks cannot be known.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.listener.alerts import CERTIFICATE_REJECTED
 from tlsbench.engine.listener.clienthello import ClientHello, HelloReader, extension_name, size
-from tlsbench.engine.listener.sniff import Sniffed
+from tlsbench.engine.listener.deadlines import deadline_words
+from tlsbench.engine.listener.sniff import Sniffed, describe_undecided
 
 FIRST_BYTES_SHOWN = 32
 
@@ -217,3 +220,44 @@ def client_timeout(deadline: str, seconds: float, received: int, data: bytes, st
                    suggestion="If the client is legitimately slow, raise the deadline (--client-timeout, "
                               "--handshake-timeout, --total-timeout); otherwise find what holds it.",
                    stage=stage, origin="peer", evidence=tuple(evidence))
+
+
+class EarlyEnding(NamedTuple):
+    """What to say when a client ended before its first bytes said what they were."""
+
+    reason: str  # for the `closed` event
+    findings: tuple[Finding, ...]
+
+
+def ending_words(how: str | None, deadline: str | None, seconds: float) -> str:
+    """'the client closed its side (FIN)', 'the client went silent for 10 s (idle deadline)', ..."""
+    if deadline == "idle":
+        return f"the client went silent for {seconds:g} s (idle deadline)"
+    if deadline is not None:
+        return f"the {deadline} deadline ({seconds:g} s) came"
+    return {"eof": "the client closed its side (FIN)", "reset": "the client reset the connection"}.get(how or "", "")
+
+
+def early_ending(reader: HelloReader | None, first: bytes, *, tls_port: bool, how: str | None,
+                 deadline: str | None, seconds: float) -> EarlyEnding:
+    """The client closed, reset, or met a deadline before its first bytes were judged: from what had
+    arrived (nothing, part of a ClientHello, or other bytes), the reason and the findings."""
+    ending = ending_words(how, deadline, seconds)
+    reason = deadline_words(deadline, seconds) if deadline else ending  # type: ignore[arg-type]
+    stage = "tls" if tls_port else "app"
+    if reader is not None:
+        return EarlyEnding(f"{reason} (ClientHello cut short: {reader.progress()})",
+                           (client_hello_cut_short(reader, ending, deadline or how or ""),))
+    if not first:
+        if deadline is not None:
+            return EarlyEnding(f"{reason} (no first bytes)",
+                               (client_timeout(deadline, seconds, 0, b"", "nothing arrived", stage=stage),))
+        words = "reset the connection" if how == "reset" else "closed"
+        return EarlyEnding(f"the client {words} without sending anything", ())
+    if not tls_port:
+        return EarlyEnding(reason, ())  # a plain listener: whatever came is data, not a diagnosis
+    what = describe_undecided(first)
+    if deadline is None:
+        return EarlyEnding(reason, (not_tls_from_client(Sniffed("text", True, description=what), first, ending),))
+    state = f"{size(len(first))} arrived: {what}"
+    return EarlyEnding(reason, (client_timeout(deadline, seconds, len(first), first, state, stage=stage),))

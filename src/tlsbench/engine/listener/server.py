@@ -57,7 +57,7 @@ def _set_message_hook(ctx: ssl.SSLContext, hook) -> None:
 
     raw.user_function = hook  # type: ignore[attr-defined]  # what the property's getter returns
     try:
-        super(ssl.SSLContext, ssl.SSLContext)._msg_callback.__set__(ctx, raw)  # type: ignore[attr-defined]
+        super(ssl.SSLContext, ssl.SSLContext)._msg_callback.__set__(ctx, raw)  # type: ignore[misc]
     except (AttributeError, TypeError):
         ctx._msg_callback = hook  # type: ignore[attr-defined]
 

@@ -142,6 +142,6 @@ def describe_undecided(data: bytes) -> str:
     return _other(data, decided=True).description
 
 
-def headers_complete(data: bytes) -> bool:
+def headers_complete(data: bytes | bytearray) -> bool:
     """True once an HTTP request's header block has ended (blank line)."""
     return b"\r\n\r\n" in data or b"\n\n" in data
