@@ -217,6 +217,9 @@ def test_a_hello_cut_anywhere_is_cut_short_never_no_sni(captured, which, cut):
         assert finding.title == f"The ClientHello was cut short: {got:,} of {reader.declared:,} bytes arrived"
         assert got < reader.declared
     assert "SNI" not in finding.title
+    sent = parse_client_hello(data).sni
+    if sent is not None and cut >= data.index(sent.encode()) + len(sent):
+        assert hello.sni == sent  # the part that arrived holds the whole name: it is reported
     _render_everything(reader)
 
 

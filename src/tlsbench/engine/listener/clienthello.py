@@ -258,7 +258,11 @@ def parse_hello_message(body: bytes, records: int = 0) -> ClientHello | None:
                 if r.pos == len(arrived):
                     parsed_to_end = whole  # no extensions at all (old clients)
                 else:
+                    start = r.pos
                     extensions = r.vector(2)
+                    if extensions is None and not whole:
+                        _extensions(arrived[start + 2:], fields)  # cut short: read what did arrive
+                        fields["problem"] = None
                     if extensions is not None:
                         parsed_to_end = _extensions(extensions, fields) and r.pos == len(arrived)
                         if whole and parsed_to_end is False and fields["problem"] is None:
