@@ -122,3 +122,16 @@ async def test_bad_form_input_is_shown_not_raised():
         assert "out of range" in str(status.render()) and status.has_class("-failed")
         assert view.listener is None
         assert isinstance(view.query_one(ClientDetails), ClientDetails)
+
+
+def test_a_cut_short_hello_shows_its_sni_as_not_reached_never_none():
+    from tlsbench.engine.listener.events import ClientHelloSeen
+    from tlsbench.tui.listener.records import ClientRecord
+
+    record = ClientRecord(1, tls_port=True)
+    record.apply(ClientHelloSeen(1, None, (), ("TLS 1.2",), 3, complete=False, length=55, declared_length=512))
+    assert record.sni == "(not reached)"
+    assert "(not reached)" in render_record(record).plain and "(none)" not in render_record(record).plain
+    whole = ClientRecord(2, tls_port=True)
+    whole.apply(ClientHelloSeen(2, None, (), ("TLS 1.3",), 3, complete=True, length=512, declared_length=512))
+    assert whole.sni == "(none)"

@@ -199,3 +199,106 @@ def test_expired_certificate_is_regenerated(tmp_path):
     renewed = certstore.ensure_certificate(directory=tmp_path, now=later)
     assert renewed.generated and renewed.fingerprint != first.fingerprint
     assert renewed.not_after > later
+
+
+# -- a clean close, as the listener records it ------------------------------------------------------
+
+def test_the_probe_closes_cleanly(serve, env):
+    """tlsbench probe reads the session tickets and sends close_notify: no reset in the listener's log."""
+    for args, probe_args in (([], []), (["--http"], ["--http"])):
+        s = serve("--tls", "--port", "0", *args)
+        cert = s.wait_event("certificate")["cert"]
+        port = s.wait_event("listening")["port"]
+        r = subprocess.run(TLSBENCH + ["probe", f"localhost:{port}", "--cafile", cert, "--json", *probe_args],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert json.loads(r.stdout)["ok"] is True, r.stdout
+        closed = s.wait_event("closed")
+        assert closed["client_close"] == "close_notify", closed
+        assert "reset" not in closed["reason"] and "cleanly (close_notify)" in closed["reason"]
+
+
+def test_curl_closes_cleanly(serve):
+    curl = require("curl")
+    s = serve("--tls", "--port", "0", "--http")
+    cert = s.wait_event("certificate")["cert"]
+    port = s.wait_event("listening")["port"]
+    for extra in ([], ["--http1.1", "-d", "x"]):
+        r = run([curl, "-sS", "--max-time", "10", "--cacert", cert, *extra, f"https://localhost:{port}/"])
+        assert r.returncode == 0 and r.stdout == b"tlsbench listener: hello\n", r.stderr
+    for client_id in (1, 2):
+        closed = s.wait_event("closed", client_id=client_id)
+        assert closed["client_close"] == "close_notify", closed
+        assert closed["reason"] == "answered (HTTP); the client then closed cleanly (close_notify)"
+
+
+# -- open files ---------------------------------------------------------------------------------------
+
+def _limit_files(soft: int, hard: int):
+    def set_limit():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return set_limit
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_serve_raises_its_open_file_limit_and_reports_it(env):
+    proc = subprocess.Popen(TLSBENCH + ["serve", "--port", "0", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, preexec_fn=_limit_files(50, 80))
+    try:
+        events = {}
+        for _ in range(3):
+            d = json.loads(proc.stdout.readline())
+            events[d["event"]] = d
+        assert events["open-files"]["was"] == 50 and events["open-files"]["limit"] == 80
+        assert events["open-files"]["raised"] is True and events["open-files"]["hard"] == 80
+        assert events["listening"]["open_files_limit"] == 80
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+
+
+def test_out_of_descriptors_is_said_once_without_spinning_and_clients_are_still_served(env):
+    proc = subprocess.Popen(TLSBENCH + ["serve", "--port", "0", "--json", "--backlog", "64", "--client-timeout", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_limit_files(40, 40))
+    s = Serve.__new__(Serve)  # the same line reader over a process started with its own limit
+    s.proc, s.lines, s.seen = proc, queue.Queue(), []
+    threading.Thread(target=s._read, daemon=True).start()
+    clients = []
+    try:
+        port = s.wait_event("listening")["port"]
+        for _ in range(50):  # more than the limit lets it hold: the rest wait in the accept queue
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        error = s.wait_event("error", code="descriptors-exhausted")
+        assert "out of file descriptors" in error["message"] and "limit 40" in error["message"]
+        held = len([d for d in s.seen if d["event"] == "accepted"])
+        assert 20 < held < 40
+        # the clients it holds are served
+        first = clients[0]
+        first.sendall(b"still served")
+        assert first.recv(100) == b"still served"
+        # no busy loop while starved: well under a tenth of a core over a second and a half
+        before = _cpu_seconds(proc.pid)
+        time.sleep(1.5)
+        assert _cpu_seconds(proc.pid) - before < 0.15
+        # said once
+        s.wait_event("queue", length=50 - held, timeout=5)
+        assert len([d for d in s.seen if d["event"] == "error"]) == 1
+        # clients leave: it accepts again, and says so
+        for c in clients[:15]:
+            c.close()
+        s.wait_event("notice", code="accepting-again")
+        s.wait_event("accepted", client_id=held + 1)
+        late = clients[held]
+        late.sendall(b"late")
+        assert late.recv(100) == b"late"
+    finally:
+        for c in clients:
+            c.close()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert "Traceback" not in proc.stderr.read().decode()

@@ -31,10 +31,11 @@ import threading
 from tlsbench.commands.arguments import QuietParser, UsageError
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener import certstore
-from tlsbench.engine.listener.config import ListenerConfig
+from tlsbench.engine.listener.config import ListenerConfig, ReplyMode
+from tlsbench.engine.listener.fdlimit import raise_open_files
 from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHelloSeen, Closed, DataReceived,
-                                             HandshakeDone, ListenerError, ListenerEvent, Listening, PauseChanged,
-                                             QueueChanged, Stopped)
+                                             HandshakeDone, ListenerError, ListenerEvent, Listening, Notice,
+                                             PauseChanged, QueueChanged, Stopped)
 from tlsbench.engine.suggestions import cli_text
 from tlsbench.engine.visible import visible, visible_bytes
 
@@ -60,18 +61,24 @@ def build_parser() -> QuietParser:
     answer.add_argument("--http", action="store_true", help="answer a minimal HTTP/1.1 200 response and close")
     p.add_argument("--pause-accept", action="store_true", help="start without accepting: watch the queue fill")
     p.add_argument("--json", action="store_true", help="one JSON object per line, each with an 'event' field")
-    p.add_argument("--client-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="cut off a client silent this long (default 10)")
+    p.add_argument("--client-timeout", default="10", metavar="SECONDS",
+                   help="idle deadline: cut off a client that sends nothing this long (default 10)")
+    p.add_argument("--handshake-timeout", metavar="SECONDS",
+                   help="handshake deadline: the TLS handshake must end this long after the connection (default 10)")
+    p.add_argument("--total-timeout", metavar="SECONDS",
+                   help="total deadline: no connection lasts longer (default 60, or 6 x --client-timeout)")
     p.add_argument("--max-clients", type=int, metavar="N", help="serve at most N clients at once")
     return p
 
 
 def config_from_args(args) -> ListenerConfig:
-    from tlsbench.engine.checks import check_alpn, check_port, unescape_text
+    from tlsbench.engine.checks import check_alpn, check_port, check_seconds, unescape_text
+    from tlsbench.engine.listener.config import MAX_SECONDS
 
     alpn = check_alpn(args.alpn, "--alpn") if args.alpn is not None else ()
+    mode: ReplyMode
     if args.reply is not None:
-        mode, text = "text", unescape_text(args.reply, "--reply")
+        mode, text = "text", unescape_text(args.reply, "--reply") or ""
     elif args.http:
         mode, text = "http", ""
     else:
@@ -83,7 +90,16 @@ def config_from_args(args) -> ListenerConfig:
                           key=args.key, names=tuple(args.name), alpn=alpn,
                           require_client_cert=args.require_client_cert, client_ca=args.client_ca,
                           reply_mode=mode, reply_text=text, pause_accept=args.pause_accept,
-                          client_timeout=args.client_timeout, max_clients=args.max_clients)
+                          client_timeout=check_seconds(args.client_timeout, "--client-timeout"),
+                          handshake_timeout=_seconds(args.handshake_timeout, "--handshake-timeout", MAX_SECONDS),
+                          total_timeout=_seconds(args.total_timeout, "--total-timeout", MAX_SECONDS),
+                          max_clients=args.max_clients)
+
+
+def _seconds(value: str | None, field: str, maximum: float) -> float | None:
+    from tlsbench.engine.checks import check_seconds
+
+    return None if value is None else check_seconds(value, field, maximum=maximum)
 
 
 def _evidence(event: ClientFinding) -> str:
@@ -107,11 +123,8 @@ def describe(event: ListenerEvent) -> str:
         return (f"{tag}accepted {_hostport(event.peer_address, event.peer_port)} "
                 f"(client's ephemeral port {event.peer_port}) on {_hostport(event.local_address, event.local_port)}")
     if isinstance(event, ClientHelloSeen):
-        sni = visible(event.sni, keep_newlines=False) if event.sni is not None else "(none)"
-        alpn = visible(",".join(event.alpn), keep_newlines=False) or "(none)"
-        cut = "" if event.complete else " (cut short)"
-        return (f"{tag}ClientHello: SNI {sni}, ALPN {alpn}, versions {', '.join(event.versions)}, "
-                f"{event.cipher_count} cipher suites{cut}")
+        return f"{tag}{describe_hello(event)}"
+
     if isinstance(event, HandshakeDone):
         if event.ok:
             extra = (f", client cert {visible(event.client_cert_subject, keep_newlines=False)}"
@@ -134,6 +147,8 @@ def describe(event: ListenerEvent) -> str:
     if isinstance(event, Closed):
         return (f"{tag}closed after {event.duration_ms:.1f} ms: {event.bytes_received} bytes in, "
                 f"{event.bytes_sent} out ({visible(event.reason, keep_newlines=False)})")
+    if isinstance(event, Notice):
+        return f"note: {visible(event.message, keep_newlines=False)}"
     if isinstance(event, Stopped):
         return f"stopped; {event.clients_served} clients served"
     if isinstance(event, ListenerError):
@@ -141,29 +156,75 @@ def describe(event: ListenerEvent) -> str:
     return visible(str(event), keep_newlines=False)
 
 
+def describe_hello(event: ClientHelloSeen) -> str:
+    """The ClientHello in one line; what did not arrive is said to be missing, never 'none'."""
+    versions = visible(", ".join(event.versions), keep_newlines=False) or "(not reached)"
+    ciphers = f"{event.cipher_count} cipher suites" if event.ciphers_reached else "cipher suites (not reached)"
+    whole = event.declared_length is not None and event.length >= event.declared_length
+    if event.sni is not None:
+        sni = visible(event.sni, keep_newlines=False)
+    elif whole or event.declared_length is None and event.complete:
+        sni = "(none)"
+    else:
+        sni = "(not reached)"
+    alpn = visible(",".join(event.alpn), keep_newlines=False) or ("(none)" if whole or event.complete else "(not reached)")
+    if not whole and event.declared_length is not None:
+        state = f" (cut short: {event.length:,} of {event.declared_length:,} bytes)"
+    elif event.problem:
+        state = f" (malformed: {visible(event.problem, keep_newlines=False)})"
+    elif not event.complete:
+        state = " (cut short)"
+    else:
+        state = ""
+    records = f", {event.length:,} bytes in {event.records} records" if event.records > 1 else ""
+    return f"ClientHello: SNI {sni}, ALPN {alpn}, versions {versions}, {ciphers}{records}{state}"
+
+
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Printer:
-    """Writes events to stdout (called from the listener's threads, one at a time)."""
+    """Writes events to stdout (called from the listener's threads, one at a time).
+
+    Event lines are kept and written together when the listener ends a round of its loop
+    (`flush`, or every 256 lines): a burst of events costs one write to the pipe, not one (or two,
+    under PYTHONUNBUFFERED) per line.
+    """
+
+    BATCH = 256
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
         self.broken = threading.Event()
-        self.lock = threading.Lock()  # the main thread prints too: keep lines whole
+        self.lock = threading.Lock()  # the main thread prints too: keep lines whole and in order
+        self.pending: list[str] = []
 
     def __call__(self, event) -> None:
-        self.write(json.dumps(event.to_dict()) if self.as_json else describe(event))
+        line = json.dumps(event.to_dict()) if self.as_json else describe(event)
+        with self.lock:
+            self.pending.append(line)
+            if len(self.pending) >= self.BATCH:
+                self._write_pending()
 
     def write(self, text: str) -> None:
-        if self.broken.is_set():
-            return
         with self.lock:
-            try:
-                print(text, flush=True)
-            except (BrokenPipeError, OSError):
-                self.broken.set()
+            self.pending.append(text)
+            self._write_pending()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        lines, self.pending = self.pending, []
+        if not lines or self.broken.is_set():
+            return
+        try:
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            self.broken.set()
 
 
 def _print_certificate(info: certstore.CertInfo, port: int, printer: "Printer") -> None:
@@ -187,8 +248,9 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         config = config_from_args(args)
         printer = Printer(args.json)
-        listener = Listener(config, on_event=printer)
+        listener = Listener(config, on_event=printer, on_flush=printer.flush)
         _install_signals(listener)  # before start: a SIGUSR1 must never meet the default (fatal) action
+        files = raise_open_files()  # one descriptor per client: take what the system allows
         listener.start()
     except (UsageError, InputError) as exc:
         print(f"tlsbench serve: {visible(' '.join(str(exc).split()), keep_newlines=False)}", file=sys.stderr)
@@ -198,6 +260,7 @@ def main(argv: list[str]) -> int:
               "other machines may reach this listener", file=sys.stderr)
     if config.port == 0 and not args.json:
         printer.write(f"port 0 asked: the kernel picked port {listener.port}")
+    printer.write(json.dumps({"event": "open-files", **files.to_dict()}) if args.json else files.describe())
     if listener.cert_info is not None:
         _print_certificate(listener.cert_info, listener.port, printer)
     return _run_until_stopped(listener, printer)
@@ -205,7 +268,7 @@ def main(argv: list[str]) -> int:
 
 def _install_signals(listener) -> None:
     def toggle(*_):
-        listener.toggle_pause()
+        listener.toggle_pause_soon()  # printing here could meet the main thread's own print: no lock taken
 
     def stop(*_):
         raise KeyboardInterrupt

@@ -100,6 +100,10 @@ ENTRIES: tuple[Entry, ...] = (
     _E("tls-on-plain-port", "listener", "error", "TLS arrived on a plain port", "peer"),
     _E("client-aborted-handshake", "listener", "error", "The client gave up the handshake", "peer"),
     _E("no-sni-from-client", "listener", "warning", "The client sent no SNI", "peer"),
+    _E("client-hello-cut-short", "listener", "error", "The client's ClientHello was cut short", "peer"),
+    _E("client-hello-malformed", "listener", "error", "The client's ClientHello breaks the TLS rules", "peer"),
+    _E("not-tls-from-client", "listener", "error", "The client did not start TLS", "peer"),
+    _E("client-timeout", "listener", "warning", "A listener deadline ended the client", "peer"),
 )
 
 CATALOGUE: dict[str, Entry] = {e.code: e for e in ENTRIES}

@@ -26,6 +26,7 @@ class TlsPump:
                                        server_hostname=server_hostname, session=session)
         self.handshake_done = False
         self.peer_closed = False  # close_notify received, or EOF fed
+        self.close_notify_received = False  # the peer closed TLS cleanly (not a bare EOF)
 
     def feed(self, data: bytes) -> None:
         """Bytes from the peer; b"" means the peer closed its side (EOF)."""
@@ -54,13 +55,16 @@ class TlsPump:
     def read(self, size: int = CHUNK) -> bytes | None:
         """Application data; b"" when the peer closed (close_notify or EOF); None: feed me more."""
         try:
-            return self.sslobj.read(size)
+            data = self.sslobj.read(size)
+            if not data:  # _ssl returns b"" (rather than raising) for a close_notify in some states
+                self.peer_closed = self.close_notify_received = True
+            return data
         except ssl.SSLWantReadError:
             if self.incoming.eof:
                 return b""
             return None
         except ssl.SSLZeroReturnError:
-            self.peer_closed = True
+            self.peer_closed = self.close_notify_received = True
             return b""
         except ssl.SSLEOFError:
             self.peer_closed = True

@@ -124,8 +124,7 @@ def ensure_certificate(names: tuple[str, ...] | list[str] = (), directory: Path 
         for path, _data, marker in files:  # both checked before either is written: never half a pair
             _refuse_unless_ours(path, marker)
         for path, data, marker in files:
-            replace_checked(path, lambda _old, data=data: data, accept=_pem_holding(marker), limit=MAX_PEM,
-                            what="PEM file")
+            replace_checked(path, _constant(data), accept=_pem_holding(marker), limit=MAX_PEM, what="PEM file")
     except OSError as exc:
         raise InputError(f"cannot write the certificate in {folder}: {exc.strerror or exc}") from None
     return load_info(folder / CERT_FILE, folder / KEY_FILE, generated=True)
@@ -160,6 +159,13 @@ def _generate(names: list[str], now: dt.datetime) -> tuple[bytes, bytes]:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _constant(data: bytes):
+    """replace_checked()'s new-content function: these bytes, whatever was there."""
+    def content(_old: bytes) -> bytes:
+        return data
+    return content
 
 
 def _refuse_unless_ours(path: Path, marker: bytes) -> None:

@@ -11,6 +11,9 @@ from tlsbench.engine.checks import check_alpn, check_input_file, set_alpn
 from tlsbench.engine.errors import InputError
 
 ReplyMode = Literal["echo", "text", "http"]
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+DEFAULT_TOTAL_TIMEOUT = 60.0
+MAX_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,9 @@ class ListenerConfig:
     reply_mode: ReplyMode = "echo"
     reply_text: str = ""
     pause_accept: bool = False
-    client_timeout: float = 10.0
+    client_timeout: float = 10.0  # the idle deadline: nothing received for this long
+    handshake_timeout: float | None = None  # from accept to the end of the TLS handshake (None: 10 s)
+    total_timeout: float | None = None  # a connection's whole life (None: max(60 s, 6 x client_timeout))
     max_clients: int | None = None
     read_cap: int = 1 << 20  # bytes read from one client before it is cut off
     first_bytes_cap: int = 4096  # bytes kept in the `data` event
@@ -38,6 +43,14 @@ class ListenerConfig:
 
     def family_is_v6(self) -> bool:
         return ipaddress.ip_address(self.bind).version == 6
+
+    def handshake_limit(self) -> float:
+        return self.handshake_timeout if self.handshake_timeout is not None else DEFAULT_HANDSHAKE_TIMEOUT
+
+    def total_limit(self) -> float:
+        if self.total_timeout is not None:
+            return self.total_timeout
+        return max(DEFAULT_TOTAL_TIMEOUT, self.client_timeout * 6)
 
 
 def checked(config: ListenerConfig) -> ListenerConfig:
@@ -59,6 +72,10 @@ def checked(config: ListenerConfig) -> ListenerConfig:
     if not 0 < config.client_timeout <= 3600:
         raise InputError(f"client timeout {config.client_timeout} is out of range (0-3600 seconds)",
                          field="client_timeout")
+    for name, value in (("handshake_timeout", config.handshake_timeout), ("total_timeout", config.total_timeout)):
+        if value is not None and not 0 < value <= MAX_SECONDS:
+            raise InputError(f"{name.replace('_', ' ')} {value} is out of range (0-{MAX_SECONDS:g} seconds)",
+                             field=name)
     if config.max_clients is not None and config.max_clients < 1:
         raise InputError(f"max clients {config.max_clients} must be at least 1", field="max_clients")
     if config.key and not config.cert:

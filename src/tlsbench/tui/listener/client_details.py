@@ -26,12 +26,14 @@ def render_record(record: ClientRecord) -> Text:
     if record.hello is not None:
         h = record.hello
         out.append("\nClientHello\n", style="bold underline")
-        line("  SNI", h.sni if h.sni is not None else "(none)")
-        line("  ALPN offered", ", ".join(h.alpn) or "(none)")
-        line("  versions", ", ".join(h.versions))
-        line("  cipher suites", str(h.cipher_count))
-        if not h.complete:
-            line("  note", "the ClientHello was cut short")
+        line("  SNI", record.sni)
+        line("  ALPN offered", ", ".join(h.alpn) or ("(not reached)" if h.cut_short else "(none)"))
+        line("  versions", ", ".join(h.versions) or "(not reached)")
+        line("  cipher suites", str(h.cipher_count) if h.ciphers_reached else "(not reached)")
+        if h.cut_short:
+            line("  note", f"the ClientHello was cut short ({h.length:,} of {h.declared_length or '?'} bytes)")
+        elif h.problem:
+            line("  note", f"the ClientHello is malformed: {h.problem}")
     hs = record.handshake
     if hs is not None:
         out.append("\nHandshake\n", style="bold underline")

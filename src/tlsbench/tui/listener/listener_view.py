@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Static
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener.server import Listener
-from tlsbench.engine.listener.events import Listening, PauseChanged, QueueChanged, Stopped
+from tlsbench.engine.listener.events import Listening, Notice, PauseChanged, QueueChanged, Stopped
 from tlsbench.engine.visible import visible
 from tlsbench.tui.listener.client_details import ClientDetails
 from tlsbench.tui.listener.clients_table import ClientsTable
@@ -141,6 +141,8 @@ class ListenerView(Widget):
             self.query_one("#lv-pause", Button).label = "Resume accepting" if event.paused else "Pause accepting"
         elif isinstance(event, Stopped):
             self._stopped(event)
+        elif isinstance(event, Notice):
+            self._status(event.message)
         elif hasattr(event, "client_id") and event.client_id is not None:
             record = self.records.get(event.client_id)
             if record is None:

@@ -44,6 +44,8 @@ class ClientRecord:
     def sni(self) -> str:
         if self.hello is None:
             return ""
+        if self.hello.sni is None and self.hello.cut_short:
+            return "(not reached)"  # the hello was cut short before its extensions
         return self.hello.sni if self.hello.sni is not None else "(none)"
 
     @property
