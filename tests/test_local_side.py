@@ -37,7 +37,13 @@ class Server:
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.peers: list[tuple] = []
+        self.accepted = threading.Event()
         threading.Thread(target=self._loop, daemon=True).start()
+
+    def peer(self, index: int = 0, timeout: float = 5.0) -> tuple:
+        """The address of the index-th client (the accept thread may run after the probe returned)."""
+        self.accepted.wait(timeout)
+        return self.peers[index]
 
     def _loop(self) -> None:
         while True:
@@ -46,6 +52,7 @@ class Server:
             except OSError:
                 return
             self.peers.append(peer)
+            self.accepted.set()
             threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
 
     @staticmethod
@@ -80,7 +87,7 @@ def test_local_port_is_the_port_the_server_sees(server):
     result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert result.ok, result.findings
     assert result.socket.local_port == port
-    assert server.peers[0][1] == port
+    assert server.peer(0)[1] == port
     assert result.stage("tcp").detail.local_bind == f"port {port}"
 
 
@@ -97,10 +104,26 @@ def test_a_range_skips_a_busy_port(server):
     assert low < result.socket.local_port <= low + 5
 
 
+def _reaches_time_wait(port: int, timeout: float = 5.0) -> bool:
+    """Whether the connection from local `port` is in TIME_WAIT within `timeout` (the server's thread
+    closes its side after the client did, when the scheduler lets it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        if any(int(r[1].split(":")[1], 16) == port and r[3] == "06" for r in rows):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_a_port_in_time_wait_is_explained(server):
     port = free_port()
     first = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert first.ok  # tlsbench closed first: its side of that connection now waits in TIME_WAIT
+    assert _reaches_time_wait(port)
     second = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert not second.ok and second.codes() == ["local-port-in-use"]
     finding = second.findings[0]
@@ -114,7 +137,7 @@ def test_a_port_in_time_wait_is_explained(server):
 def test_interface_by_address_and_by_name(server):
     by_address = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="127.0.0.2"))
     assert by_address.ok and by_address.socket.local_address == "127.0.0.2"
-    assert server.peers[0][0] == "127.0.0.2"
+    assert server.peer(0)[0] == "127.0.0.2"
     by_name = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="lo"))
     assert by_name.ok and by_name.stage("tcp").detail.local_bind == "interface lo"
 
