@@ -75,10 +75,15 @@ def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
         suggestion = ("This looks like plain HTTP: use --no-tls (with --http), or the TLS port (usually 443). "
                       "curl equivalent: curl http://HOST:PORT/")
     elif guess.starttls:
+        from tlsbench.engine.hops.starttls.ports import IMPLICIT_PORT, TITLES
+
         proto = guess.starttls
-        suggestion = (f"This is {_ARTICLE.get(proto, 'a')} {proto.upper()} server that starts in plain text. Use --no-tls to talk to it, "
-                      f"the implicit-TLS port ({_IMPLICIT_PORTS.get(proto, 'see the protocol')}), or STARTTLS: "
-                      f"openssl s_client -connect {spec.target} -starttls {proto}")
+        title = TITLES.get(proto, proto.upper())
+        implicit = IMPLICIT_PORT.get(proto)
+        suggestion = (f"This is {'an' if title[0] in 'AEFHILMNORSX' else 'a'} {title} server that starts in plain "
+                      f"text: upgrade it with --starttls {proto} (openssl s_client -connect {spec.target} -starttls "
+                      f"{proto})" + (f", or use its implicit-TLS port ({implicit})" if implicit else "")
+                      + "; --no-tls talks to it in clear.")
     elif guess.kind == "ssh":
         suggestion = "This is an SSH server: use an SSH client, or the right port for the TLS service."
     else:
@@ -87,8 +92,6 @@ def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
               explanation, suggestion, bytes_evidence(facts.first_bytes))
 
 
-_ARTICLE = {"smtp": "an", "imap": "an", "ftp": "an", "pop3": "a"}
-_IMPLICIT_PORTS = {"smtp": "465", "imap": "993", "pop3": "995", "ftp": "990"}
 
 
 def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:

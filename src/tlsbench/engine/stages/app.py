@@ -46,8 +46,15 @@ class AppStage:
 
     def __init__(self, step, plan) -> None:
         self.spec = plan.spec
+        self.after_tls = None
+        if self.spec.starttls.protocol and not self.spec.app.http and self.spec.app.send is None:
+            from tlsbench.engine.hops.starttls.after import run_after_tls
+
+            self.after_tls = run_after_tls  # the protocol's capabilities again, over TLS
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
+        if self.after_tls is not None:
+            return self.after_tls(ctx, state)
         return run_app(ctx, state.stream)
 
 
