@@ -97,6 +97,8 @@ def not_offered(protocol: str, facts: Facts) -> Finding:
             severity = "warning"
             what = f"The {title_p} server accepts {command} without listing it"
             why += " Clients that follow the capabilities (most do) will not use TLS here."
+    elif facts.reply:  # the answer was the refusal itself (PostgreSQL's N)
+        evidence.append(Evidence(f"reply to {facts.command}", _lines(facts.reply)))
     elif facts.not_tried:
         why += f" tlsbench did not send {command}: {facts.not_tried}."
         if protocol == "irc":
@@ -181,7 +183,7 @@ def plaintext_after(protocol: str, reply: tuple[str, ...], data: bytes) -> Findi
               "Look at the server's log at the moment of the STARTTLS; compare with openssl s_client "
               f"-starttls {protocol} from another network.",
               [Evidence("reply to STARTTLS", _lines(reply)), Evidence("then, in clear (hex)", data[:64].hex(" ")),
-               Evidence("then, in clear (text)", data[:300].decode("latin-1"))])
+               Evidence("then, in clear (text)", data[:300].decode("latin-1"))], stage="tls")
 
 
 def auth_before_tls(protocol: str, facts: Facts) -> Finding:
