@@ -16,7 +16,15 @@ from tlsbench.engine.stages.context import StageContext, StageOutcome
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
+BODY_WAIT = 0.5  # seconds to wait for the body of a 400 (a TLS server's complaint is in it)
 USER_AGENT = "tlsbench/0.1"
+# What TLS servers answer when plain HTTP reaches their TLS port (their 400's body says it).
+TLS_PORT_COMPLAINTS = (
+    ("nginx", b"The plain HTTP request was sent to HTTPS port"),
+    ("Apache httpd", b"speaking plain HTTP to an SSL-enabled server port"),
+    ("Go net/http", b"Client sent an HTTP request to an HTTPS server"),
+    ("tlsbench serve", b"This port speaks TLS, but a plain HTTP request arrived"),
+)
 
 
 def http_request(spec: ConnectionSpec) -> bytes:
@@ -103,6 +111,11 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                 ttfb = last_rx - sent_at
             answer += chunk
             if mode == "http" and b"\r\n\r\n" in answer:
+                if answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400"):
+                    # A 400's body may be a TLS server's complaint: read it (bounded), it is the evidence.
+                    deadline = min(deadline, time.monotonic() + BODY_WAIT)
+                    if not _body_complete(bytes(answer)):
+                        continue
                 break
     except Cancelled:
         raise
@@ -122,7 +135,7 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
-    ok = bool(data)
+    ok = bool(data) and not any(f.severity == "error" for f in findings)  # e.g. http-on-tls-port
     if status_line:
         summary = status_line
     elif data:
@@ -130,6 +143,34 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
     else:
         summary = findings[0].title if findings else "no answer"
     return StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings))
+
+
+def _body_complete(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= min(int(value.strip()), MAX_ANSWER - len(head) - 4)
+    return False  # no length: until the server closes (or the short wait ends)
+
+
+def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
+    """(the server, its sentence) when a 400's body is a TLS server's complaint about plain HTTP."""
+    body = data.partition(b"\r\n\r\n")[2]
+    for server, phrase in TLS_PORT_COMPLAINTS:
+        if phrase.lower() in body.lower():
+            return server, phrase.decode("ascii")
+    return None
+
+
+def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Finding:
+    return Finding("http-on-tls-port", "error", "Plain HTTP was sent to a TLS port",
+                   f"The server answered {status_line!r} with {server}'s words for plain HTTP on a TLS port "
+                   f"(\"{sentence}\"): the port expects a TLS ClientHello first, and --no-tls sent the request in "
+                   "clear. The listener's own code for this is http-on-tls-port; here it is seen from the client.",
+                   f"Use TLS: drop --no-tls (curl https://{format_hostport(spec.host, spec.port)}/).",
+                   stage="app", origin="local",
+                   evidence=(Evidence("status line", status_line), Evidence("the server said", sentence)))
 
 
 def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
@@ -155,6 +196,9 @@ def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
                    "Make the server send a status line and headers; curl --http0.9 shows it anyway.", ev_bytes)]
     parts = status_line.split(" ", 2)
     code = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+    complaint = tls_port_complaint(data) if code == 400 and not spec.tls.enabled else None
+    if complaint is not None:
+        return [_http_on_tls_port(spec, status_line, *complaint)]
     if code is not None and code >= 400:
         severity = "warning" if code >= 500 else "info"
         return [_f("http-error-status", severity, f"The server answered {status_line}",
