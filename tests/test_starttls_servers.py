@@ -299,3 +299,34 @@ def test_auto_on_the_ldap_port_speaks_ldap(lab_certs):
     assert detail["protocol"] == "ldap" and "port 389 is LDAP's" in detail["chosen_because"]
     assert any(line["text"].startswith("ExtendedRequest #2: StartTLS") for line in detail["exchange"])
     assert result["tls"]["verified"] is True
+
+
+# --- silence, and a cancel in the middle ------------------------------------------------------------
+
+def test_a_server_that_never_greets_times_out(silent_server):
+    result = run_probe(spec_from_values({"target": silent_server.address, "starttls": "smtp", "verify": "off",
+                                         "timeout": 1}))
+    assert result.codes()[0] == "starttls-timeout"
+    finding = result.findings[0]
+    assert finding.title == "The SMTP server did not answer in time"
+    assert {e.label: e.value for e in finding.evidence}["awaiting"] == "the greeting (220)"
+    auto = run_probe(spec_from_values({"target": silent_server.address, "starttls": "auto", "verify": "off",
+                                       "timeout": 1}))
+    assert auto.codes()[0] == "starttls-timeout" and "auto cannot tell" in auto.findings[0].title
+    assert "--starttls postgres, ldap, xmpp or irc" in auto.findings[0].suggestion
+
+
+def test_cancel_during_starttls(silent_server):
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.events import StageStarted
+
+    token = CancelToken()
+
+    def on_event(event):
+        if isinstance(event, StageStarted) and event.stage == "starttls":
+            threading.Timer(0.2, token.cancel).start()
+
+    result = run_probe(spec_from_values({"target": silent_server.address, "starttls": "imap", "verify": "off",
+                                         "timeout": 30}), on_event=on_event, cancel=token)
+    assert result.cancelled and result.stage("starttls").status == "cancelled"
+    assert result.stage("starttls").duration_ms < 10_000 and result.findings == ()

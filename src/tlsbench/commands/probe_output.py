@@ -137,6 +137,8 @@ EXCHANGE_LINES = 80  # lines of a STARTTLS exchange shown (the JSON has them all
 
 def starttls_lines(result: ProbeResult) -> list[str]:
     """The STARTTLS exchange as it happened (the starttls stage, then the capabilities over TLS)."""
+    if not any(stage.name == "starttls" for stage in result.stages):
+        return []  # (and the STARTTLS code is not even imported)
     from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows
 
     arrows = {"sent": "->", "received": "<-", "note": "  "}

@@ -3,6 +3,7 @@ feeds it what arrives, and times every message as it crosses the wire."""
 
 from __future__ import annotations
 
+from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.hops.starttls.base import Dialogue, Message
 from tlsbench.engine.hops.starttls.detail import ExchangeLine
 from tlsbench.engine.stream import CHUNK
@@ -37,7 +38,7 @@ def converse(ctx, stream, dialogue: Dialogue, rec: Recorder, first_wait: float |
                 return "timeout"
             except OSError as exc:
                 if ctx.cancel.cancelled:
-                    raise
+                    raise Cancelled("cancelled during STARTTLS") from None
                 return _words(exc)
             rec.stamp(dialogue.take_sent(), ctx.now_ms())
             continue
@@ -51,7 +52,7 @@ def converse(ctx, stream, dialogue: Dialogue, rec: Recorder, first_wait: float |
             return "timeout"
         except OSError as exc:
             if ctx.cancel.cancelled:
-                raise
+                raise Cancelled("cancelled during STARTTLS") from None
             dialogue.timed_out()
             return _words(exc)
         at = ctx.now_ms()
@@ -67,7 +68,7 @@ def converse(ctx, stream, dialogue: Dialogue, rec: Recorder, first_wait: float |
             return "timeout"
         except OSError as exc:
             if ctx.cancel.cancelled:
-                raise
+                raise Cancelled("cancelled during STARTTLS") from None
             return _words(exc)
         rec.stamp(dialogue.take_sent(), ctx.now_ms())
     dialogue.take_sent()  # what a failed dialogue queued last was never sent

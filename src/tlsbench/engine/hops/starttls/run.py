@@ -3,6 +3,7 @@ stream, and turn what happened into the stage's detail, summary and findings."""
 
 from __future__ import annotations
 
+from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.hops.starttls import IMPLICIT_WAIT, Handoff, detect
 from tlsbench.engine.hops.starttls import findings as fnd
 from tlsbench.engine.hops.starttls.base import Dialogue, Message
@@ -32,7 +33,7 @@ def _read_greeting(ctx, stream, wait: float | None) -> tuple[list[tuple[bytes, f
             return chunks, "quiet" if (limit is not None and stream.link.remaining() > 0) else "timeout"
         except OSError as exc:
             if ctx.cancel.cancelled:
-                raise
+                raise Cancelled("cancelled during STARTTLS") from None
             return chunks, f"{type(exc).__name__}: {exc}"
         if not chunk:
             return chunks, "eof"
