@@ -10,7 +10,7 @@ import pytest
 from tlsbench.engine.hops.starttls import findings as fnd
 from tlsbench.engine.hops.starttls import detect
 from tlsbench.engine.hops.starttls.base import (CapabilitiesListed, ConnectionClosed, UnexpectedReply,
-                                                UpgradeAccepted, UpgradeNotOffered, UpgradeRefused)
+                                                UpgradeAccepted, UpgradeNotOffered)
 from tlsbench.engine.hops.starttls.ldap import search_root_dse, start_tls_request
 from tlsbench.engine.hops.starttls.mysql import CLIENT_SSL, ssl_request
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES, dialogue

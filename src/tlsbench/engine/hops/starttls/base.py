@@ -361,9 +361,10 @@ class Dialogue:
         f.unexpected = bytes(self._buf[:KEEP_UNEXPECTED])
         f.expected = expected
         f.awaiting = self.step
-        if f.unexpected:
-            self.received_text(f.unexpected[:200]) if not _binary(f.unexpected) else self.received_binary(
-                f.unexpected[:64], f"{len(self._buf)} byte(s) that are not {self.title}")
+        if f.unexpected and _binary(f.unexpected):
+            self.received_binary(f.unexpected[:64], f"{len(self._buf)} byte(s) that are not {self.title}")
+        elif f.unexpected:
+            self.received_text(f.unexpected[:200])
         self.status = "failed"
         self._event(UnexpectedReply(f.unexpected, expected))
 
