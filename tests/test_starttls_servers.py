@@ -182,6 +182,14 @@ def test_through_a_socks_proxy(postfix_tls, microsocks, lab_certs):
     assert received(result.stage("starttls").detail)[0].startswith("220 mail.lab.test ESMTP")
 
 
+def test_through_a_chain(postfix_tls, microsocks, squid_proxy, lab_certs):
+    result = probe(postfix_tls, "smtp", lab_certs.ca_cert,
+                   proxies=[f"socks5h://{microsocks.address}", f"http://{squid_proxy.address}"])
+    assert result.ok, [f.title for f in result.findings]
+    assert [s.id for s in result.stages][:6] == ["resolve", "tcp", "proxy#1", "proxy#2", "starttls", "tls"]
+    assert result.stage("app").detail.only_before_tls == ("STARTTLS",)
+
+
 def test_through_an_http_proxy(dovecot_tls, squid_proxy, lab_certs):
     result = probe(dovecot_tls.endpoint("imap"), "imap", lab_certs.ca_cert, proxies=[f"http://{squid_proxy.address}"])
     assert result.ok, [f.title for f in result.findings]
