@@ -338,13 +338,33 @@ def tinyproxy_auth():
     yield from _serve(tinyproxy, username=TINYPROXY_USER, password=TINYPROXY_PASSWORD)
 
 
+def port_outside_ephemeral_range() -> int:
+    """A free port below the kernel's ephemeral range: one that no client connection of the run can
+    take as its local port between now and the time a server is started on it."""
+    import random
+    import socket
+
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    first = max(low - 8000, 1024)
+    start = random.randrange(first, low)  # another test run beside this one starts elsewhere
+    for port in [*range(start, low), *range(first, start)]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    return processes.free_port()
+
+
 @pytest.fixture(scope="session")
 def tinyproxy_ports():
-    """tinyproxy allowing CONNECT only to `.allowed_ports` (443 and one port free when chosen):
-    any other port answers 403."""
+    """tinyproxy allowing CONNECT only to `.allowed_ports` (443 and one port free when chosen, outside
+    the ephemeral range): any other port answers 403."""
     from tlsbench.lab.http_proxies import tinyproxy
 
-    yield from _serve(tinyproxy, connect_ports=(443, processes.free_port()))
+    yield from _serve(tinyproxy, connect_ports=(443, port_outside_ephemeral_range()))
 
 
 # STARTTLS servers: a TLS variant (offers STARTTLS with a lab certificate) and a plain one

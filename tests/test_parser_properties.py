@@ -152,7 +152,8 @@ def test_a_hostile_sni_in_a_real_hello_is_shown_escaped(name):
 # --- the first-bytes classifier --------------------------------------------------------------------
 
 PREFIXES = [b"", b"HTTP/1.1 ", b"HTTP/", b"SSH-2.0-", b"+OK ", b"* OK ", b"220 ", b"220-", b"421 ", b"<html",
-            b"\x16\x03\x01", b"\x15\x03\x03\x00\x02"]
+            b"\x16\x03\x01", b"\x15\x03\x03\x00\x02", b"200 ", b'"IMPLEMENTATION" ', b"<?xml", b":irc.example ",
+            b"0\x0c\x02\x01", b"E\x00\x00\x00", b"d\x00\x00\x00\n"]
 
 
 @SETTINGS
@@ -167,7 +168,9 @@ def test_first_bytes_classifier(prefix, rest):
         line = peekbytes.first_line(data)
     except TlsbenchError:
         return
-    assert guess.kind in ("http", "smtp", "pop3", "imap", "ftp", "ssh", "text", "binary", "empty")
+    assert guess.kind in ("http", "smtp", "lmtp", "pop3", "imap", "ftp", "nntp", "sieve", "mysql", "xmpp", "ldap",
+                          "irc", "postgres", "ssh", "tls", "text", "binary", "empty")
+    assert guess.starttls is None or guess.starttls == guess.kind
     assert guess.http_status is None or 0 <= guess.http_status <= 999
     assert_renders_safely(guess.description)
     assert_renders_safely(line)

@@ -64,7 +64,7 @@ CASES = [
      "not-tls", {"tls": False, "app": "http"}, ["(--no-tls --http)"],
      ['(turn TLS handshake off and set Application to "HTTP GET")'], ["curl http://10.0.0.5:8443/"]),
     ("smtp-banner", lambda c: diagnose_failure(IP, facts("ssl-error", b"220 mail.lab.test ESMTP ready\r\n")),
-     "not-tls", None, ["STARTTLS", "implicit-TLS port (465)"], ["STARTTLS"],
+     "not-tls", {"starttls": "smtp"}, ["(--starttls smtp)", "implicit-TLS port (465)"], ["STARTTLS"],
      ["openssl s_client -connect 10.0.0.5:8443 -noservername -starttls smtp",
       "openssl s_client -connect 10.0.0.5:465 -noservername"]),
     ("ssh-banner", lambda c: diagnose_failure(NAMED, facts("ssl-error", b"SSH-2.0-OpenSSH_9.2\r\n")),

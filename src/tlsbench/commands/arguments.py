@@ -119,6 +119,9 @@ def spec_from_args(args: argparse.Namespace, base: dict | None = None,
     merged.update(finish_flags(values, target=target, tls=bool(tls),
                                environ=os.environ if environ is None else environ, base=base))
     merged["target"] = target
+    for name, flag in (("starttls_name", "--name"), ("xmpphost", "--xmpphost")):
+        if given(args, name) and merged.get("starttls") in (None, "", "none"):
+            raise InputError(f"{flag} is for --starttls (give the protocol, e.g. --starttls smtp)", field=name)
     return spec_from_values(merged, environ=environ)
 
 

@@ -125,6 +125,7 @@ def summary_lines(result: ProbeResult) -> list[str]:
         sni = f"SNI {one_line(tls.sni)}" if tls.sni_sent else "no SNI sent"
         alpn = f", ALPN {one_line(tls.alpn)}" if tls.alpn else ""
         lines.append(f"tls     {tls.version}, {one_line(tls.cipher)}{alpn}, {sni}")
+    lines += starttls_lines(result)
     app = result.stage("app")
     detail = getattr(app, "detail", None)
     answer = getattr(detail, "first_bytes_text", None)
@@ -132,6 +133,39 @@ def summary_lines(result: ProbeResult) -> list[str]:
         shown = one_line(answer)
         lines.append(f"answer  {shown[:ANSWER_CHARS]}{' ...' if len(shown) > ANSWER_CHARS else ''}")
     return lines
+
+
+EXCHANGE_LINES = 80  # lines of a STARTTLS exchange shown (the JSON has them all)
+
+
+def starttls_lines(result: ProbeResult) -> list[str]:
+    """The STARTTLS exchange as it happened (the starttls stage, then the capabilities over TLS)."""
+    if not any(stage.name == "starttls" for stage in result.stages):
+        return []  # (and the STARTTLS code is not even imported)
+    from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows
+
+    arrows = {"sent": "->", "received": "<-", "note": "  "}
+    out: list[str] = []
+    for stage in result.stages:
+        detail = stage.detail
+        if not isinstance(detail, StarttlsDetail):
+            continue
+        shown = 0
+        for row in rows(detail):
+            if row.kind == "heading":
+                continue
+            if row.kind in arrows:
+                shown += 1
+                if shown > EXCHANGE_LINES:
+                    continue
+                out.append(f"  {row.label}  {arrows[row.kind]} {one_line(row.text)}")
+            elif row.label in ("protocol", "over TLS"):
+                out.append(f"{'starttls' if row.label == 'protocol' else 'over-tls'} {one_line(row.text)}")
+            else:
+                out.append(f"  {row.label:<14}{one_line(row.text)}")
+        if shown > EXCHANGE_LINES:
+            out.append(f"  ... {shown - EXCHANGE_LINES} more line(s) in the JSON (--json)")
+    return out
 
 
 def write_json(result: ProbeResult, stream: TextIO) -> None:

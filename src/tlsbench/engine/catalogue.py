@@ -26,6 +26,7 @@ class Entry(NamedTuple):
     origin: Origin  # whose doing it usually is
     severities: tuple[Severity, ...] = ()  # every possible one, when it varies
     origins: tuple[Origin, ...] = ()  # every possible one, when it varies
+    also: tuple[str, ...] = ()  # other stages that raise it (the listener's code, seen from the client)
 
     @property
     def allowed_severities(self) -> tuple[Severity, ...]:
@@ -63,8 +64,20 @@ ENTRIES: tuple[Entry, ...] = (
     _E("proxy-denied", "proxy", "error", "The proxy's rules refused the request", "proxy"),
     _E("proxy-request-failed", "proxy", "error", "The proxy failed the request", "proxy"),
     _E("proxy-password-ignored", "proxy", "info", "SOCKS4 sends no password", "local"),
+    # --- starttls -------------------------------------------------------------------------------
+    _E("starttls-not-offered", "starttls", "error", "The server does not offer STARTTLS", "peer",
+       severities=("error", "warning")),
+    _E("starttls-refused", "starttls", "error", "The server refused STARTTLS", "peer"),
+    _E("starttls-unexpected-reply", "starttls", "error", "The peer does not speak the protocol asked for", "peer"),
+    _E("auth-before-tls", "starttls", "warning", "Password login offered before TLS", "peer"),
+    _E("starttls-implicit-tls", "starttls", "warning", "The port speaks TLS at once", "local",
+       severities=("info", "warning", "error")),
+    _E("starttls-timeout", "starttls", "error", "The server went silent during STARTTLS", "peer"),
+    _E("starttls-closed", "starttls", "error", "The server closed the connection during STARTTLS", "peer",
+       origins=("peer", "network")),
     # --- tls ------------------------------------------------------------------------------------
     _E("not-tls", "tls", "error", "The peer does not speak TLS", "peer"),
+    _E("plaintext-after-starttls", "tls", "error", "The server answered in clear after agreeing to STARTTLS", "peer"),
     _E("tls-timeout", "tls", "error", "The handshake timed out", "peer"),
     _E("connection-reset", "tls", "error", "The peer closed the connection during the handshake", "peer"),
     _E("tls-alert", "tls", "error", "The handshake ended with an alert", "peer", origins=("peer", "local")),
@@ -96,7 +109,8 @@ ENTRIES: tuple[Entry, ...] = (
     # --- any --------------------------------------------------------------------------------------
     _E("internal-error", "any", "error", "A bug in tlsbench", "local"),
     # --- listener (tlsbench serve: what a client did) ----------------------------------------------
-    _E("http-on-tls-port", "listener", "error", "Plain HTTP arrived on a TLS port", "peer"),
+    _E("http-on-tls-port", "listener", "error", "Plain HTTP arrived on a TLS port", "peer", origins=("peer", "local"),
+       also=("app",)),
     _E("tls-on-plain-port", "listener", "error", "TLS arrived on a plain port", "peer"),
     _E("client-aborted-handshake", "listener", "error", "The client gave up the handshake", "peer"),
     _E("no-sni-from-client", "listener", "warning", "The client sent no SNI", "peer"),
@@ -135,14 +149,14 @@ def finding(code: str, title: str | None = None, explanation: str = "",
     origin = origin or entry.origin
     if origin not in entry.allowed_origins:
         raise ValueError(f"{code}: origin {origin!r} is not one the catalogue allows")
-    if stage is not None and entry.stage != "any":
+    if stage is not None and entry.stage != "any" and stage != entry.stage and stage not in entry.also:
         raise ValueError(f"{code}: its stage is {entry.stage!r} (catalogue)")
     if suggestion is None:
         suggestion = Suggestion()
     elif isinstance(suggestion, str):
         suggestion = Suggestion(literal(suggestion))
     return Finding(code=code, severity=severity, title=title or entry.title, explanation=explanation,
-                   suggestion=suggestion, stage=stage if entry.stage == "any" else entry.stage, origin=origin,
+                   suggestion=suggestion, stage=stage if stage is not None else entry.stage, origin=origin,
                    evidence=tuple(evidence))
 
 

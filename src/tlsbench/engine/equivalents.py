@@ -231,6 +231,9 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             cannot.append("sending arbitrary text over TLS: curl speaks HTTP here (use openssl s_client)")
         elif not spec.app.http:
             cannot.append("a bare TLS handshake: curl always sends an HTTP request once connected")
+        if spec.starttls.protocol:
+            cannot.append(f"--starttls {spec.starttls.protocol}: curl upgrades only inside a transfer of its own "
+                          "(smtp://, imap://, pop3://, ftp:// with --ssl-reqd), never before another protocol")
     else:
         scheme = "http" if spec.app.http else "telnet"
         if spec.app.send is not None:
@@ -285,6 +288,17 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
     elif hops:
         what = "an HTTPS proxy" if len(hops) == 1 else f"a chain of {len(hops)} proxies"
         cannot.append(f"{what}: s_client's -proxy speaks plain HTTP CONNECT to one proxy")
+    upgrade = spec.starttls
+    if upgrade.protocol == "auto":
+        cannot.append("--starttls auto: s_client needs the protocol named (-starttls smtp, imap, ...)")
+    elif upgrade.protocol:
+        words += ["-starttls", upgrade.protocol]
+        if upgrade.protocol in ("smtp", "lmtp") and upgrade.name != "mail.example.com":
+            words += ["-name", _q(upgrade.name)]
+        if upgrade.protocol == "xmpp":
+            words += ["-xmpphost", _q(upgrade.xmpphost or spec.host)]
+        if upgrade.protocol == "irc":
+            notes.append("s_client sends STARTTLS without asking CAP LS first, and waits up to 8 s for 670 or 691")
     sni = spec.sni
     words += ["-servername", _q(sni)] if sni else ["-noservername"]
     if tls.verify != "off":

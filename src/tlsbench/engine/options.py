@@ -12,7 +12,7 @@ No I/O and no heavy imports here: the CLI parses its arguments from this before 
 
 from typing import Any, Callable, NamedTuple
 
-from tlsbench.engine.spec import ConnectionSpec, build_spec
+from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
 GROUP_TITLES = {"target": "Target", "route": "Route", "local": "Local side", "tls": "TLS", "app": "Application",
@@ -68,6 +68,13 @@ class _set:
 
     def __call__(self, values: dict, arg: Any) -> None:
         values[self.name] = self.value
+
+
+_STARTTLS_TITLES = {"smtp": "SMTP", "pop3": "POP3", "imap": "IMAP", "ftp": "FTP (AUTH TLS)", "xmpp": "XMPP",
+                    "lmtp": "LMTP", "nntp": "NNTP", "sieve": "ManageSieve", "ldap": "LDAP (StartTLS)",
+                    "postgres": "PostgreSQL", "mysql": "MySQL", "irc": "IRC"}
+STARTTLS_CHOICES: tuple[tuple[str, str], ...] = (("none (TLS at once)", "none"), ("auto (from the greeting)", "auto"),
+                                                 *((_STARTTLS_TITLES[p], p) for p in STARTTLS_PROTOCOLS))
 
 
 def _tls(spec: ConnectionSpec):
@@ -196,6 +203,28 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--key",), "client private key (PEM)", "FILE"),),
            field=Field("Client key", "input", "optional PEM", visible=lambda v: v.get("tls", True)),
            toml=("tls", "key"), describe="client key", curl="--key", openssl="-key"),
+    Option("starttls", "tls", "upgrade a plain-text protocol to TLS first (openssl s_client -starttls): "
+           "smtp, pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc, or auto",
+           lambda s: s.starttls.protocol,
+           flags=(Flag(("--starttls",), "upgrade to TLS in the protocol first, as openssl s_client -starttls: smtp, "
+                       "pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc; or auto (from the "
+                       "server's greeting and the port)", "PROTO"),),
+           field=Field("STARTTLS", "select", choices=STARTTLS_CHOICES, visible=lambda v: v.get("tls", True)),
+           toml=("tls", "starttls"), describe="STARTTLS", openssl="-starttls"),
+    Option("starttls_name", "tls", "the name said in EHLO/LHLO before STARTTLS (openssl s_client -name)",
+           lambda s: s.starttls.name, default=STARTTLS_NAME,
+           flags=(Flag(("--name",), f"the EHLO/LHLO name for --starttls smtp/lmtp (s_client -name; default "
+                       f"{STARTTLS_NAME})", "NAME"),),
+           field=Field("EHLO/LHLO name", "input", STARTTLS_NAME,
+                       visible=lambda v: v.get("tls", True) and v.get("starttls") in ("smtp", "lmtp", "auto")),
+           toml=("tls", "starttls_name"), describe="EHLO name", openssl="-name"),
+    Option("xmpphost", "tls", "the XMPP domain asked for in the stream header (openssl s_client -xmpphost)",
+           lambda s: s.starttls.xmpphost,
+           flags=(Flag(("--xmpphost",), "the XMPP domain for --starttls xmpp (s_client -xmpphost; default the "
+                       "target host)", "NAME"),),
+           field=Field("XMPP domain", "input", "the target host",
+                       visible=lambda v: v.get("tls", True) and v.get("starttls") in ("xmpp", "auto")),
+           toml=("tls", "xmpphost"), describe="XMPP domain", openssl="-xmpphost"),
     # --- application ------------------------------------------------------------------------------
     Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
            lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
@@ -418,6 +447,13 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
                         ciphers=v["ciphers"], alpn=v["alpn"] or None,
                         cafile=v["cafile"] if verify == "cafile" else None, insecure=verify == "off",
                         cert=v["cert"], key=v["key"])
+        starttls = v["starttls"] if v["starttls"] not in ("none", "") else None
+        if starttls is not None:
+            # The protocol's names only mean something with STARTTLS (the form keeps hidden fields).
+            tls_args["starttls"] = starttls
+            for name in ("starttls_name", "xmpphost"):
+                if applies(BY_NAME[name], v):
+                    tls_args[name] = v[name]
         if sni_mode == "override" and not v["sni"]:
             from tlsbench.engine.errors import InputError
 

@@ -1,12 +1,13 @@
 """The plan of a run: the stages a spec needs, in order, built once.
 
-    resolve -> tcp -> [proxy tls] -> proxy ... -> tls -> chain -> app
+    resolve -> tcp -> [proxy tls] -> proxy ... -> [starttls] -> tls -> chain -> app
 
 Every stage kind is declared once here (its JSON name, its label, whether it touches the wire,
 where its code lives). `plan_for(spec)` lists the steps for one connection; the runner, the
 CLI's waterfall, the workbench's rows and the JSON are all built from it. A direct connection
 keeps one `proxy` step, skipped; a proxy chain has one `proxy` step per hop (and a `proxy-tls`
-step before each HTTPS hop), each with its hop number.
+step before each HTTPS hop), each with its hop number. `--starttls` adds a `starttls` step between
+the route and the handshake; its app step then asks the protocol's capabilities again over TLS.
 
 This module is light (no ssl, no sockets): front-ends import it to draw the rows.
 """
@@ -30,6 +31,7 @@ KINDS: dict[str, StageKind] = {k.name: k for k in (
     StageKind("tcp", "tcp connect", "tlsbench.engine.stages.tcp:TcpStage"),
     StageKind("proxy-tls", "proxy tls", "tlsbench.engine.stages.tls:ProxyTlsStage"),
     StageKind("proxy", "proxy", "tlsbench.engine.hops:ProxyStage"),
+    StageKind("starttls", "starttls", "tlsbench.engine.hops.starttls:StarttlsStage"),
     StageKind("tls", "tls handshake", "tlsbench.engine.stages.tls:TlsStage"),
     StageKind("chain", "cert chain", "tlsbench.engine.stages.chain:ChainStage", local=True),
     StageKind("app", "app", "tlsbench.engine.stages.app:AppStage"),
@@ -90,6 +92,9 @@ def plan_for(spec: ConnectionSpec) -> Plan:
                                doing=f"TLS to the proxy {hop.address}"))
         steps.append(_step("proxy", index=number, numbered=numbered, hop=hop,
                            doing=f"{hop.kind} request for {asked}"))
+    upgrade = spec.starttls.protocol if spec.tls.enabled else None
+    if upgrade:
+        steps.append(_step("starttls", doing=_starttls_doing(spec)))
     if spec.tls.enabled:
         sni = spec.sni
         steps.append(_step("tls", doing=f"TLS handshake (SNI {sni})" if sni else "TLS handshake (no SNI)"))
@@ -101,6 +106,19 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", doing=f"HTTP GET {spec.app.path}"))
     elif spec.app.send is not None:
         steps.append(_step("app", doing="sending text"))
+    elif upgrade in ("postgres", "mysql"):
+        steps.append(_step("app", skip=f"{upgrade}: no capabilities to ask again over TLS"))
+    elif upgrade:
+        steps.append(_step("app", doing="asking the capabilities again over TLS"))
     else:
         steps.append(_step("app", skip="nothing to send after connecting"))
     return Plan(spec, tuple(steps))
+
+
+def _starttls_doing(spec: ConnectionSpec) -> str:
+    upgrade = spec.starttls
+    if upgrade.protocol == "auto":
+        return "STARTTLS: reading the greeting to choose the protocol"
+    if upgrade.protocol in ("smtp", "lmtp"):
+        return f"STARTTLS {upgrade.protocol} ({'EHLO' if upgrade.protocol == 'smtp' else 'LHLO'} {upgrade.name})"
+    return f"STARTTLS {upgrade.protocol}"

@@ -90,6 +90,8 @@ def spec_summary(spec: ConnectionSpec) -> dict:
             "sni": spec.sni, "sni_mode": tls.sni_mode, "min_version": tls.min_version,
             "max_version": tls.max_version, "ciphers": tls.ciphers, "alpn": list(tls.alpn), "verify": tls.verify,
             "cafile": tls.cafile, "client_cert": tls.cert},
+        "starttls": None if not spec.starttls.protocol else {
+            "protocol": spec.starttls.protocol, "name": spec.starttls.name, "xmpphost": spec.starttls.xmpphost},
         "app": "http" if spec.app.http else ("send" if spec.app.send is not None else None),
         "timeout": spec.timeout,
         "local": {"port_range": list(spec.local.port_range) if spec.local.port_range else None,

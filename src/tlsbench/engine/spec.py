@@ -20,7 +20,8 @@ VerifyMode = Literal["system", "cafile", "off"]
 TLS_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3")
 PROXY_PASSWORD_ENV = "TLSBENCH_PROXY_PASSWORD"
 
-__all__ = ["ConnectionSpec", "ProxySpec", "TlsSpec", "AppSpec", "LocalSpec", "ProxyKind", "PROXY_KINDS",
+__all__ = ["ConnectionSpec", "ProxySpec", "TlsSpec", "AppSpec", "LocalSpec", "StarttlsSpec", "ProxyKind",
+           "PROXY_KINDS", "STARTTLS_PROTOCOLS",
            "PROXY_PASSWORD_ENV", "TLS_VERSIONS", "build_spec", "check_host", "format_hostport", "is_ip",
            "parse_port", "split_hostport", "expand_path"]
 
@@ -53,6 +54,20 @@ class LocalSpec(NamedTuple):
     family: int | None = None  # 4 or 6 (-4 / -6); None: both, happy eyeballs
 
 
+# The protocols `openssl s_client -starttls` speaks (xmpp: client to server), in its order.
+STARTTLS_PROTOCOLS: tuple[str, ...] = ("smtp", "pop3", "imap", "ftp", "xmpp", "lmtp", "nntp", "sieve", "ldap",
+                                       "postgres", "mysql", "irc")
+STARTTLS_NAME = "mail.example.com"  # s_client's default -name (the EHLO/LHLO name)
+
+
+class StarttlsSpec(NamedTuple):
+    """Upgrade a plain-text protocol to TLS before the handshake (openssl s_client -starttls)."""
+
+    protocol: str | None = None  # one of STARTTLS_PROTOCOLS, "auto" (from the greeting), None: TLS at once
+    name: str = STARTTLS_NAME  # EHLO/LHLO name (s_client -name)
+    xmpphost: str | None = None  # the XMPP stream's `to` (s_client -xmpphost); None: the target host
+
+
 class ConnectionSpec(NamedTuple):
     host: str
     port: int
@@ -62,6 +77,7 @@ class ConnectionSpec(NamedTuple):
     app: AppSpec = AppSpec()
     timeout: float = 10.0  # seconds, per stage
     local: LocalSpec = LocalSpec()
+    starttls: StarttlsSpec = StarttlsSpec()
 
     @property
     def target(self) -> str:
@@ -148,6 +164,9 @@ def build_spec(
     interface: str | None = None,
     family: int | None = None,
     environ: dict[str, str] | None = None,
+    starttls: str | None = None,
+    starttls_name: str | None = None,
+    xmpphost: str | None = None,
 ) -> ConnectionSpec:
     """Validate every field and return a ConnectionSpec, or raise InputError (one line).
 
@@ -192,6 +211,7 @@ def build_spec(
         chain.append(hop)
 
     tls_spec = _build_tls(tls, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
+    upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
 
     if http and send is not None:
         raise InputError("--http and --send cannot be used together", field="send")
@@ -204,7 +224,36 @@ def build_spec(
 
     return ConnectionSpec(host=host, port=port, pin=pin, proxies=tuple(chain), tls=tls_spec,
                           app=AppSpec(http=http, send=send, path=path), timeout=seconds,
-                          local=_build_local(local_port, interface, family, pin or host, chain))
+                          local=_build_local(local_port, interface, family, pin or host, chain), starttls=upgrade)
+
+
+def _build_starttls(tls: bool, protocol: str | None, name: str | None, xmpphost: str | None) -> StarttlsSpec:
+    if protocol in (None, "", "none"):
+        if name not in (None, "", STARTTLS_NAME) or xmpphost:
+            what = "--name" if name not in (None, "", STARTTLS_NAME) else "--xmpphost"
+            raise InputError(f"{what} is for --starttls (give the protocol, e.g. --starttls smtp)",
+                             field="starttls_name" if what == "--name" else "xmpphost")
+        return StarttlsSpec()
+    text = str(protocol).strip().lower()
+    if text not in STARTTLS_PROTOCOLS and text != "auto":
+        raise InputError(f"starttls {protocol!r} is not one of {', '.join(STARTTLS_PROTOCOLS)} or auto",
+                         field="starttls")
+    if not tls:
+        raise InputError("--no-tls conflicts with --starttls (STARTTLS is the way TLS starts)", field="tls")
+    return StarttlsSpec(text, _protocol_name(name, "starttls_name") if name else STARTTLS_NAME,
+                        _protocol_name(xmpphost, "xmpphost") if xmpphost else None)
+
+
+def _protocol_name(value: str, field: str) -> str:
+    """A name that goes into a protocol command (EHLO NAME, <stream to='NAME'>): printable ASCII, one word."""
+    text = value.strip()
+    what = "--name" if field == "starttls_name" else "--xmpphost"
+    if not text:
+        raise InputError(f"{what} is empty", field=field)
+    if len(text) > 255 or not all(0x21 <= ord(c) <= 0x7E for c in text) or any(c in "<>'\"&" for c in text):
+        raise InputError(f"{what} {text!r} must be one word of printable ASCII (a host name), at most 255 "
+                         "characters, without quotes or angle brackets", field=field)
+    return text
 
 
 def _with_user(hop: ProxySpec, user_text: str | None, password: str | None, password_env: str | None) -> ProxySpec:

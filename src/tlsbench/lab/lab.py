@@ -1,5 +1,6 @@
 """The lab: real servers on loopback that reproduce the seed situations, each described as an
-entry (name, one-line description, and the ConnectionSpec that reproduces it).
+entry (name, one-line description, and the ConnectionSpec that reproduces it). The STARTTLS
+situations (postfix, dovecot) need root: for anyone else they are skipped, with a note.
 
 Certificates live in `<data dir>/lab/certs` and are remade when missing or stale; runtime files
 (logs, nginx prefix) go to a temporary directory removed by `stop()`. Each server first tries
@@ -25,7 +26,10 @@ LAB_HOST = "localhost"  # the name the seeds connect to; the good certificates c
 LOOPBACK = "127.0.0.1"
 SNI_NAME = "www.lab.test"  # exists only in the lab: reached by pinning its address
 PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 41080,
-                   "plaintext": 48080, "banner": 42525, "silent": 44304}
+                   "plaintext": 48080, "banner": 42525, "silent": 44304, "smtp-starttls": 42587,
+                   "smtp-plain": 42588, "imap": 42143, "pop3": 42110, "lmtp": 42024, "sieve": 44190}
+MAIL_NAME = "mail.lab.test"  # the mail servers' certificate name, reached by pinning their address
+STARTTLS_ENTRIES = ("lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls")
 SILENT_TIMEOUT = 3.0
 
 
@@ -181,7 +185,7 @@ class Lab:
         banner = self._tiny("banner", lambda host, port: BannerServer("smtp", host=host, port=port))
         self._add("lab-smtp-banner",
                   "TLS spoken to a mail port: the server greets with '220 ... ESMTP' first; the "
-                  "finding suggests STARTTLS or the implicit-TLS port.",
+                  "finding names --starttls smtp or the implicit-TLS port (see lab-smtp-starttls).",
                   self._spec(banner.port, cafile=ca), "tlsbench SMTP banner server")
 
         expired = self._tls("expired", TlsServerOptions(certs.expired))
@@ -195,6 +199,8 @@ class Lab:
                   f"A port that accepts and never answers: tcp succeeds, then the TLS stage waits "
                   f"for its {SILENT_TIMEOUT:g}s timeout; compare with a refused port.",
                   self._spec(silent.port, cafile=ca, timeout=SILENT_TIMEOUT), "tlsbench silent server")
+
+        self._start_starttls(certs, ca)
 
     def _start_socks(self, tls_port: int, ca: str) -> None:
         from tlsbench.lab import socks_servers
@@ -240,3 +246,44 @@ class Lab:
                       "an unrecognized_name alert; send the right name (see lab-sni-pinned).",
                       self._spec(server.port, SNI_NAME, pin=LOOPBACK, sni="unknown.lab.test", cafile=ca),
                       served_by)
+
+    def _start_starttls(self, certs: LabCerts, ca: str) -> None:
+        """postfix with and without STARTTLS, dovecot's IMAP with it. Both start as root and switch
+        to their own users: for anyone else these situations are skipped, with a note that says so."""
+        from tlsbench.lab import mail_servers
+        from tlsbench.lab.certs import issue_leaf
+        from tlsbench.lab.service import is_root
+
+        if not is_root():
+            self.notes.append(f"not root: {', '.join(STARTTLS_ENTRIES)} skipped (postfix and dovecot start as root "
+                              "and switch to their own users; run the lab with sudo to have them)")
+            return
+        leaf = issue_leaf(certs, (MAIL_NAME, LOOPBACK, mail_servers.DOVECOT_HOST, LAB_HOST), self._log_dir("mail"),
+                          "mail")
+        ports = self.preferred_ports
+        try:
+            smtp = self._keep(mail_servers.postfix(leaf, port=ports.get("smtp-starttls")))
+            plain = self._keep(mail_servers.postfix(None, port=ports.get("smtp-plain")))
+        except ServerUnavailable as exc:
+            self.notes.append(f"{exc}: lab-smtp-starttls and lab-smtp-no-starttls skipped")
+        else:
+            self._add("lab-smtp-starttls",
+                      "postfix offering STARTTLS: the starttls row shows the greeting, EHLO and its answer, "
+                      "STARTTLS and '220 Ready to start TLS', each line timed; TLS then runs on the same "
+                      "connection, and the app row asks EHLO again over TLS.",
+                      self._spec(smtp.port, MAIL_NAME, pin=LOOPBACK, cafile=ca, starttls="smtp"), "postfix")
+            self._add("lab-smtp-no-starttls",
+                      "postfix without TLS: EHLO lists no STARTTLS, the command sent anyway is refused "
+                      "(502): starttls-not-offered, with the server's words.",
+                      self._spec(plain.port, MAIL_NAME, pin=LOOPBACK, cafile=ca, starttls="smtp"), "postfix")
+        wanted = {p: ports[p] for p in mail_servers.DOVECOT_PROTOCOLS if ports.get(p)}
+        try:
+            dovecot = self._keep(mail_servers.dovecot(leaf, ports=wanted or None))
+        except ServerUnavailable as exc:
+            self.notes.append(f"{exc}: lab-imap-starttls skipped")
+            return
+        imap = dovecot.endpoint("imap")
+        self._add("lab-imap-starttls",
+                  "dovecot's IMAP with STARTTLS: before TLS the capabilities say LOGINDISABLED; the app row "
+                  "asks CAPABILITY again over TLS, where AUTH=PLAIN appears.",
+                  self._spec(imap.port, MAIL_NAME, pin=imap.host, cafile=ca, starttls="imap"), "dovecot")

@@ -29,6 +29,9 @@ except ``host`` and ``port`` is optional; unknown keys are kept untouched when t
     cafile = "~/ca/office.pem"
     cert = "~/certs/me.pem"         # client certificate (PEM; may hold the key too)
     key = "~/certs/me.key"
+    # starttls = "smtp"             # upgrade in the protocol first (openssl s_client -starttls), or "auto"
+    # starttls_name = "mail.example.com"  # the EHLO/LHLO name (s_client -name)
+    # xmpphost = "example.com"      # the XMPP domain (s_client -xmpphost)
 
     [app]                           # optional: what to do once connected
     http = true                     # send a minimal HTTP/1.1 GET for path with the right Host header
@@ -239,6 +242,10 @@ def _check_consistency(data: Mapping[str, Any], values: dict[str, Any]) -> None:
         raise FormatError('verify = "cafile" needs cafile', "tls", "verify")
     if verify != "cafile" and values.get("cafile") is not None:
         raise FormatError(f'cafile is set but verify is {verify!r} (use verify = "cafile")', "tls", "cafile")
+    if values.get("starttls") in (None, "none"):
+        for key in ("starttls_name", "xmpphost"):
+            if values.get(key) is not None:
+                raise FormatError(f"{key} is set but starttls is not (starttls = \"smtp\", ...)", "tls", key)
     alpn = values.get("alpn")
     if isinstance(alpn, list) and not all(isinstance(p, str) for p in alpn):
         raise FormatError("alpn must be a list of strings", "tls", "alpn")

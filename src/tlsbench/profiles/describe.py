@@ -24,6 +24,8 @@ def tls_text(spec: ConnectionSpec) -> str:
     if not tls.enabled:
         return "plain TCP (no TLS)"
     parts = []
+    if spec.starttls.protocol:
+        parts.append(f"STARTTLS {spec.starttls.protocol}")
     sni = spec.sni
     parts.append(f"SNI {sni}" if sni else "no SNI")
     if tls.min_version or tls.max_version:

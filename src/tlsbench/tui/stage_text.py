@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from tlsbench.engine.details import AppDetail, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
+from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows as starttls_rows
 from tlsbench.engine.visible import hexdump
 from tlsbench.tui.safe_text import data, field, line
 
@@ -133,6 +134,23 @@ def _app(d: AppDetail, width: int) -> list[Text]:
     return rows
 
 
+def _starttls(d: StarttlsDetail) -> list[Text]:
+    """The STARTTLS exchange line by line, each with its time and direction, the server's words literal."""
+    out: list[Text] = []
+    for row in starttls_rows(d):
+        if row.kind == "heading":
+            out.append(Text(row.text, style="bold"))
+        elif row.kind in ARROWS:
+            arrow, style = ARROWS[row.kind]
+            out.append(line((f"{row.label}  ", "dim"), (f"{arrow} ", f"bold {style}"), (row.text, style)))
+        elif row.kind == "note":
+            out.append(line(("note".ljust(14), "dim"), (row.text, "italic")))
+        else:
+            red = row.label == "error" or row.text in ("not offered", "refused")
+            out.append(field(row.label, row.text, "red" if red else ""))
+    return out
+
+
 def detail_text(detail, messages=(), columns: int = 100) -> Text:
     """Render any stage detail; unknown or missing details give a short note.
 
@@ -151,6 +169,8 @@ def detail_text(detail, messages=(), columns: int = 100) -> Text:
         rows = _chain(detail)
     elif isinstance(detail, AppDetail):
         rows = _app(detail, width)
+    elif isinstance(detail, StarttlsDetail):
+        rows = _starttls(detail)
     else:
         rows = [Text("no details recorded", style="dim")]
         if messages:

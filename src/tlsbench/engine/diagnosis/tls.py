@@ -84,8 +84,6 @@ def _sni_words(spec: ConnectionSpec) -> str:
     return f"the SNI sent was {spec.sni!r}"
 
 
-_ARTICLE = {"smtp": "an", "imap": "an", "ftp": "an", "pop3": "a"}
-_IMPLICIT_PORTS = {"smtp": 465, "imap": 993, "pop3": 995, "ftp": 990}
 
 
 def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
@@ -104,15 +102,20 @@ def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
                           "(usually 443).", (Change.of(tls=False, app="http"),),
                           (curl_peer(spec, scheme="http"),))
     elif guess.starttls:
+        from tlsbench.engine.hops.starttls.ports import IMPLICIT_PORT, TITLES
+
         proto = guess.starttls
-        implicit = _IMPLICIT_PORTS.get(proto)
+        title = TITLES.get(proto, proto.upper())
+        implicit = IMPLICIT_PORT.get(proto)
         peers = [openssl_peer(spec, "-starttls", proto)]
         if implicit:
             peers.append(s_client(address(spec), implicit, sni=spec.sni))
-        hint = Suggestion(literal(f"This is {_ARTICLE.get(proto, 'a')} {proto.upper()} server that starts in plain "
-                                  "text and switches to TLS on STARTTLS, which tlsbench does not speak yet: use "
-                                  + (f"its implicit-TLS port ({implicit}), or " if implicit else "")
-                                  + "openssl's STARTTLS."), (), tuple(peers))
+        article = "an" if title[0] in "AEFHILMNORSX" else "a"
+        hint = Suggestion(literal(f"This is {article} {title} server that starts in plain text: upgrade it with "
+                                  "STARTTLS (") + "{0}" + literal(")" + (
+                                      f", or use its implicit-TLS port ({implicit})" if implicit else "")
+                                  + "; without TLS, it talks in clear."),
+                          (Change.of(starttls=proto),), tuple(peers))
     elif guess.kind == "ssh":
         hint = Suggestion("This is an SSH server: use an SSH client, or the port of the TLS service.", (),
                           (Peer("ssh", f"ssh -p {port} {shlex.quote(address(spec))}"),))

@@ -18,7 +18,15 @@ from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
+BODY_WAIT = 0.5  # seconds to wait for the body of a 400 (a TLS server's complaint is in it)
 USER_AGENT = "tlsbench/0.1"
+# What TLS servers answer when plain HTTP reaches their TLS port (their 400's body says it).
+TLS_PORT_COMPLAINTS = (
+    ("nginx", b"The plain HTTP request was sent to HTTPS port"),
+    ("Apache httpd", b"speaking plain HTTP to an SSL-enabled server port"),
+    ("Go net/http", b"Client sent an HTTP request to an HTTPS server"),
+    ("tlsbench serve", b"This port speaks TLS, but a plain HTTP request arrived"),
+)
 
 
 def http_request(spec: ConnectionSpec) -> bytes:
@@ -49,8 +57,15 @@ class AppStage:
 
     def __init__(self, step, plan) -> None:
         self.spec = plan.spec
+        self.after_tls = None
+        if self.spec.starttls.protocol and not self.spec.app.http and self.spec.app.send is None:
+            from tlsbench.engine.hops.starttls.after import run_after_tls
+
+            self.after_tls = run_after_tls  # the protocol's capabilities again, over TLS
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
+        if self.after_tls is not None:
+            return self.after_tls(ctx, state)
         return run_app(ctx, state.stream)
 
 
@@ -99,6 +114,11 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                 ttfb = last_rx - sent_at
             answer += chunk
             if mode == "http" and b"\r\n\r\n" in answer:
+                if answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400"):
+                    # A 400's body may be a TLS server's complaint: read it (bounded), it is the evidence.
+                    deadline = min(deadline, time.monotonic() + BODY_WAIT)
+                    if not _body_complete(bytes(answer)):
+                        continue
                 break
     except Cancelled:
         raise
@@ -118,7 +138,7 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
-    ok = bool(data)
+    ok = bool(data) and not any(f.severity == "error" for f in findings)  # e.g. http-on-tls-port
     if status_line:
         summary = status_line
     elif data:
@@ -126,6 +146,37 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
     else:
         summary = findings[0].title if findings else "no answer"
     return StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings))
+
+
+def _body_complete(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= min(int(value.strip()), MAX_ANSWER - len(head) - 4)
+    return False  # no length: until the server closes (or the short wait ends)
+
+
+def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
+    """(the server, its sentence) when a 400's body is a TLS server's complaint about plain HTTP."""
+    body = data.partition(b"\r\n\r\n")[2]
+    for server, phrase in TLS_PORT_COMPLAINTS:
+        if phrase.lower() in body.lower():
+            return server, phrase.decode("ascii")
+    return None
+
+
+def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Finding:
+    from tlsbench.engine.catalogue import finding
+    from tlsbench.engine.suggestions import Change, Suggestion, curl
+
+    return finding("http-on-tls-port", "Plain HTTP was sent to a TLS port",
+                   f"The server answered {status_line!r} with {server}'s words for plain HTTP on a TLS port "
+                   f"(\"{sentence}\"): the port expects a TLS ClientHello first, and the request went in clear. "
+                   "The listener's own code for this is http-on-tls-port; here it is seen from the client.",
+                   Suggestion("Use TLS: {0}.", (Change.of(tls=True),), (curl(spec.host, spec.port),)),
+                   (Evidence("status line", status_line), Evidence("the server said", sentence)),
+                   stage="app", origin="local")
 
 
 def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
@@ -157,6 +208,9 @@ def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
                                    "when told to expect HTTP/0.9).", (), (_url_peer(spec, "--http0.9"),)), ev_bytes)]
     parts = status_line.split(" ", 2)
     code = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+    complaint = tls_port_complaint(data) if code == 400 and not spec.tls.enabled else None
+    if complaint is not None:
+        return [_http_on_tls_port(spec, status_line, *complaint)]
     if code is not None and code >= 400:
         severity: Severity = "warning" if code >= 500 else "info"
         if code == 421 and is_ip(spec.host):

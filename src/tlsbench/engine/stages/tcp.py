@@ -113,6 +113,9 @@ class TcpStage:
             while queue[lane]:
                 family, sockaddr = queue[lane].pop(0)
                 sock = socket.socket(family, socket.SOCK_STREAM)
+                # As curl does: without it, a request written right after the handshake's last
+                # message waits for the peer's delayed ACK (Nagle), ~40 ms on Linux.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 try:
                     _bind(sock, family, spec.local)
                 except BindError as exc:

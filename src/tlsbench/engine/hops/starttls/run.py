@@ -1,0 +1,211 @@
+"""The starttls stage's run: choose the protocol (given, or auto), drive its dialogue over the
+stream, and turn what happened into the stage's detail, summary and findings."""
+
+from __future__ import annotations
+
+from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.hops.starttls import IMPLICIT_WAIT, Handoff, detect
+from tlsbench.engine.hops.starttls import findings as fnd
+from tlsbench.engine.hops.starttls.base import Dialogue, Message
+from tlsbench.engine.hops.starttls.detail import StarttlsDetail
+from tlsbench.engine.hops.starttls.driver import Recorder, converse
+from tlsbench.engine.hops.starttls.ports import CLIENT_FIRST, TITLES, implicit_tls
+from tlsbench.engine.hops.starttls.protocols import dialogue as make_dialogue
+from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.stream import CHUNK
+
+
+def settings(spec) -> dict:
+    upgrade = spec.starttls
+    return {"name": upgrade.name, "xmpphost": upgrade.xmpphost or spec.host.rstrip(".")}
+
+
+def _read_greeting(ctx, stream, wait: float | None) -> tuple[list[tuple[bytes, float]], str]:
+    """For auto: the first bytes of a greeting, with their times, and how the wait ended
+    ("" when enough arrived, "quiet", "timeout", "eof" or the error's words)."""
+    chunks: list[tuple[bytes, float]] = []
+    data = b""
+    while not detect.greeting_complete(data):
+        limit = wait if wait is not None and not data else None
+        try:
+            chunk = stream.recv(CHUNK, limit) if limit is not None else stream.recv(CHUNK)
+        except TimeoutError:
+            return chunks, "quiet" if (limit is not None and stream.link.remaining() > 0) else "timeout"
+        except OSError as exc:
+            if ctx.cancel.cancelled:
+                raise Cancelled("cancelled during STARTTLS") from None
+            return chunks, f"{type(exc).__name__}: {exc}"
+        if not chunk:
+            return chunks, "eof"
+        chunks.append((chunk, ctx.now_ms()))
+        data += chunk
+    return chunks, ""
+
+
+def _raw_lines(rec: Recorder, chunks: list[tuple[bytes, float]]) -> None:
+    """Bytes no dialogue took (auto could not choose): on record as lines, each as it came."""
+    for data, at in chunks:
+        messages = [Message("received", line.decode("latin-1"), line) for line in data.splitlines()[:40]]
+        rec.stamp(messages, at)
+
+
+def run_starttls(ctx: StageContext, state, spec) -> StageOutcome:
+    upgrade = spec.starttls
+    asked = upgrade.protocol or "auto"
+    port = spec.port
+    stream = state.stream
+    rec = Recorder(ctx)
+    names = settings(spec)
+    protocol: str | None = None if asked == "auto" else asked
+    because: str | None = None
+    dialogue: Dialogue | None = None
+    end = ""
+    chunks: list[tuple[bytes, float]] = []
+    implicit_because: str | None = None
+    early: list = []  # findings known before any dialogue (auto's)
+    service = implicit_tls(port)
+    ctx.begin()
+    try:
+        if asked == "auto":
+            choice = detect.by_port(port)
+            if choice is None:
+                chunks, end = _read_greeting(ctx, stream, IMPLICIT_WAIT if service else None)
+                data = b"".join(c for c, _ in chunks)
+                if data:
+                    choice = detect.by_greeting(data, port)
+                    if choice.implicit:
+                        early.append(fnd.implicit_spoilt("auto", port, data, how="sent a TLS record before any "
+                                                                                 "request"))
+                    elif choice.protocol is None:
+                        early.append(fnd.undecided(choice.because, data))
+                elif end == "quiet" or (end == "timeout" and service is None):
+                    choice = detect.on_silence(port, IMPLICIT_WAIT if end == "quiet" else spec.timeout)
+                    if choice.implicit:
+                        implicit_because = choice.because
+                    else:
+                        early.append(fnd.timeout(None, None, "a greeting", spec.timeout, asked))
+                elif end == "eof":
+                    choice = detect.Choice(None, "the server closed the connection without a greeting")
+                else:
+                    choice = detect.Choice(None, f"reading the greeting failed: {end}")
+            protocol, because = choice.protocol, choice.because
+            if implicit_because is not None or early:
+                protocol = choice.protocol
+            elif protocol is not None:
+                dialogue = make_dialogue(protocol, **names)
+                for data, at in chunks:
+                    dialogue.receive(data)
+                    rec.stamp(dialogue.take_received(), at)
+                end = converse(ctx, stream, dialogue, rec)
+        else:
+            dialogue = make_dialogue(protocol, **names)  # type: ignore[arg-type]
+            first_wait = IMPLICIT_WAIT if (service is not None and protocol not in CLIENT_FIRST) else None
+            end = converse(ctx, stream, dialogue, rec, first_wait=first_wait)
+            if end == "quiet":
+                implicit_because = (f"no {TITLES[protocol]} greeting within {IMPLICIT_WAIT:g} s on port {port} "
+                                    f"({service[1] if service else 'implicit TLS'})")
+    finally:
+        ctx.end()
+    if dialogue is None and chunks:
+        _raw_lines(rec, chunks)
+    return _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, implicit_because, early)
+
+
+def _detail(spec, asked, protocol, because, dialogue, rec, implicit: bool = False, error: str | None = None):
+    facts = dialogue.facts if dialogue is not None else None
+    upgrade = spec.starttls
+    return StarttlsDetail(
+        asked=asked, protocol=protocol, phase="plain", chosen_because=because,
+        name=upgrade.name if protocol in ("smtp", "lmtp") else None,
+        xmpphost=(upgrade.xmpphost or spec.host) if protocol == "xmpp" else None,
+        exchange=tuple(rec.lines),
+        greeting=facts.greeting if facts else (),
+        capabilities=facts.capabilities if facts else None,
+        starttls_offered=facts.offered if facts else None,
+        command=facts.command if facts else None,
+        reply=facts.reply if facts else (),
+        accepted=facts.accepted if facts else None,
+        implicit_tls=implicit,
+        password_auth=facts.password_auth if facts else (),
+        notes=tuple(facts.notes) if facts else (),
+        error=error)
+
+
+def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, implicit_because, early) -> StageOutcome:
+    port = spec.port
+    title = TITLES.get(protocol or "", "?")
+    head = f"auto: {title}" if asked == "auto" and protocol else title
+    if implicit_because is not None:
+        finding = fnd.implicit(protocol, port, asked, implicit_because)
+        rec.note(f"{implicit_because}: TLS at once, STARTTLS dropped")
+        detail = _detail(spec, asked, protocol, because or implicit_because, dialogue, rec, implicit=True)
+        state.extra["starttls"] = Handoff(protocol, None, True, asked)
+        return StageOutcome(True, detail, f"port {port} speaks TLS at once: STARTTLS dropped", (finding,))
+    if early:
+        detail = _detail(spec, asked, protocol, because, dialogue, rec, error=early[0].title)
+        return StageOutcome(False, detail, early[0].title, tuple(early))
+    if dialogue is None:
+        # auto: nothing to decide from (the server closed, or the read failed)
+        finding = fnd.stream_error(asked, because or end) if end not in ("eof",) else fnd.closed_before_greeting()
+        detail = _detail(spec, asked, protocol, because, None, rec, error=finding.title)
+        return StageOutcome(False, detail, finding.title, (finding,))
+    facts = dialogue.facts
+    findings = []
+    if facts.password_auth:
+        findings.append(fnd.auth_before_tls(protocol, facts))
+    if dialogue.status == "ready":
+        if facts.offered is False:
+            findings.insert(0, fnd.not_offered(protocol, facts))  # listed nowhere, yet accepted: a warning
+        if facts.leftover:
+            state.stream.unread(facts.leftover)
+            rec.note(f"{len(facts.leftover)} byte(s) came after the reply, before any TLS: left for the handshake "
+                     "to show")
+        state.extra["starttls"] = Handoff(protocol, dialogue, False, asked)
+        state.extra["tls_review"] = _reviewer(protocol, facts)
+        detail = _detail(spec, asked, protocol, because, dialogue, rec)
+        return StageOutcome(True, detail, f"{head}: {_ready_words(protocol, facts)}", tuple(findings))
+    main = _failure(protocol, facts, dialogue, end, port, spec.timeout)
+    findings.insert(0, main)
+    detail = _detail(spec, asked, protocol, because, dialogue, rec, error=main.title)
+    return StageOutcome(False, detail, main.title, tuple(findings))
+
+
+def _ready_words(protocol: str, facts) -> str:
+    if protocol == "postgres":
+        return "SSLRequest answered S: TLS follows"
+    if protocol == "mysql":
+        return "CLIENT_SSL offered; SSL request sent, TLS follows (no reply in this protocol)"
+    offered = {True: "offered", False: "not listed, accepted anyway", None: "sent (no capability list)"}[facts.offered]
+    return f"{facts.command} {offered}; {facts.reply[-1] if facts.reply else 'no reply'}"
+
+
+def _failure(protocol, facts, dialogue, end, port, timeout):
+    if facts.unexpected is not None:
+        return fnd.unexpected(protocol, facts, port)
+    if facts.closed:
+        return fnd.closed(protocol, facts, port, sent=bool(facts.command) or dialogue.client_first)
+    if facts.session_refused:
+        return fnd.refused(protocol, facts)
+    if facts.not_tried:
+        return fnd.not_offered(protocol, facts)
+    if facts.accepted is False:
+        return fnd.not_offered(protocol, facts) if facts.offered is False else fnd.refused(protocol, facts)
+    if end == "timeout" or end == "quiet":
+        return fnd.timeout(protocol, facts, facts.awaiting or dialogue.step, timeout)
+    return fnd.stream_error(protocol, end or "the exchange stopped")
+
+
+def _reviewer(protocol: str, facts):
+    """For the tls stage: a handshake answered in clear text right after the server agreed is
+    `plaintext-after-starttls`, not a peer that never spoke TLS (`not-tls`)."""
+
+    def review(outcome: StageOutcome) -> StageOutcome:
+        if outcome.ok or not any(f.code == "not-tls" for f in outcome.findings):
+            return outcome
+        detail = outcome.detail
+        data = bytes.fromhex(getattr(detail, "first_bytes_hex", None) or "")
+        replaced = fnd.plaintext_after(protocol, facts.reply, data)
+        findings = tuple(replaced if f.code == "not-tls" else f for f in outcome.findings)
+        return outcome._replace(findings=findings, summary=replaced.title)
+
+    return review
