@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from test_serve_cli import env, serve  # noqa: F401 - the fixtures that run `tlsbench serve`
+from tlsbench.engine.suggestions import cli_text
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.stages.app import tls_port_complaint
@@ -23,7 +24,8 @@ def test_nginx_says_the_plain_request_went_to_its_https_port(nginx_sni_strict):
     assert finding.stage == "app" and finding.origin == "local" and "nginx" in finding.explanation
     assert {e.label: e.value for e in finding.evidence} == {
         "status line": "HTTP/1.1 400 Bad Request", "the server said": "The plain HTTP request was sent to HTTPS port"}
-    assert finding.suggestion.startswith("Use TLS: drop --no-tls")
+    assert cli_text(finding.suggestion).startswith("Use TLS: drop --no-tls")
+    assert finding.suggestion.changes[0].values == {"tls": True}
 
 
 def test_tlsbench_serve_says_it_too_and_sees_it_from_its_side(serve):  # noqa: F811
@@ -32,7 +34,7 @@ def test_tlsbench_serve_says_it_too_and_sees_it_from_its_side(serve):  # noqa: F
     result = run_probe(build_spec(f"127.0.0.1:{port}", tls=False, http=True))
     assert result.codes() == ["http-on-tls-port"]
     assert "tlsbench serve" in result.findings[0].explanation
-    assert listener.wait_event("finding", code="http-on-tls-port")["stage"] == "tls"
+    assert listener.wait_event("finding", code="http-on-tls-port")["stage"] == "listener"
 
 
 def test_other_400s_stay_ordinary():
