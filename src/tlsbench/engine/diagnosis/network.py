@@ -213,19 +213,35 @@ def _proxy_ev(proxy: str, received: bytes | None = None, reply: str | None = Non
 
 def looks_like(data: bytes) -> str:
     """A few words on what a non-SOCKS answer resembles."""
+    if not data:
+        return "nothing (no bytes)"
     if data[:1] == b"\x05" and len(data) <= 2:
         return "a SOCKS5 proxy (it answered in SOCKS5: use --socks5 or --socks5h)"
     if data[:1] == b"\x00" and len(data) >= 2 and 0x5A <= data[1] <= 0x5D:
         return "a SOCKS4 proxy (it answered in SOCKS4: use --socks4 or --socks4a)"
-    if data.startswith(b"HTTP/") or data[:8].upper().startswith((b"GET ", b"<HTML", b"<!DOC")):
+    if data.startswith(b"HTTP/") or data[:8].upper().startswith(b"GET "):
         return "an HTTP server"
+    if data.lstrip()[:9].upper().startswith((b"<HTML", b"<!DOCTYPE", b"<HEAD", b"<BODY")):
+        return "an HTML page with no HTTP status line before it (an HTTP/0.9-style answer)"
     if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03:
         return "a TLS server (a TLS record)"
     if data.startswith((b"220", b"+OK", b"* OK", b"SSH-", b"421", b"554")):
         return "a text banner (mail, FTP or SSH server)"
-    if data and all(0x20 <= b < 0x7F or b in (9, 10, 13) for b in data):
+    if all(0x20 <= b < 0x7F or b in (9, 10, 13) for b in data):
         return "text"
     return "binary data that is not SOCKS"
+
+
+_PROTOCOL = {"socks4": "SOCKS4", "socks4a": "SOCKS4a", "socks5": "SOCKS5", "socks5h": "SOCKS5"}
+
+
+def _protocol(kind: str) -> str:
+    return _PROTOCOL.get(kind, kind.upper())
+
+
+def _methods_words(offered: bytes, names: dict[int, str] | None = None) -> str:
+    names = names or {0x00: "no authentication", 0x02: "username/password"}
+    return ", ".join(f"0x{m:02x} ({names.get(m, 'unknown')})" for m in offered) or "none"
 
 
 def proxy_protocol_error(kind: str, proxy: str, data: bytes) -> Finding:
@@ -238,17 +254,73 @@ def proxy_protocol_error(kind: str, proxy: str, data: bytes) -> Finding:
         stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, data))
 
 
-def proxy_closed(kind: str, proxy: str, exc: BaseException | None) -> Finding:
+def proxy_reply_malformed(kind: str, proxy: str, problem: str, data: bytes) -> Finding:
+    """The proxy speaks the protocol, but its answer breaks a rule of it (`problem` says which, from its bytes)."""
+    proto = _protocol(kind)
+    return Finding(
+        "proxy-protocol-error", "error", f"The proxy answered in {proto}, but its answer breaks the protocol",
+        f"The proxy at {proxy} speaks {proto}, but {problem}. A client cannot go on from an answer it cannot "
+        "read, so no tunnel was opened.",
+        "The proxy (or something in front of it) is broken or non-standard: check its software, version and logs.",
+        stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, data))
+
+
+def proxy_closed(kind: str, proxy: str, exc: BaseException | None, *, after: str | None = None,
+                 waiting_for: str = "reply", received: bytes = b"") -> Finding:
     how = "reset the connection" if exc is not None and classify(exc) == "reset" else "closed the connection"
+    proto = _protocol(kind)
+    if after:
+        return Finding(
+            "proxy-closed", "error", f"The proxy {how} after {after}, before its {waiting_for}",
+            f"The proxy answered in {proto} ({after}), then {how} instead of sending its {waiting_for}. It may "
+            "refuse this client, these credentials or this destination by its rules without saying so.",
+            "Check the proxy's client and destination rules and its logs.",
+            stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
     return Finding(
         "proxy-closed", "error", f"The proxy {how} without a {kind.upper()} reply",
         f"The proxy {how} before answering the {kind.upper()} request. It may not speak this SOCKS version, "
         "or it refuses this client by its rules.",
         "Check the proxy type and the proxy's client rules and logs.",
-        stage="proxy", origin="proxy", evidence=_proxy_ev(proxy))
+        stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
 
 
-def proxy_timeout(kind: str, proxy: str, seconds: float, received: bytes) -> Finding:
+def _of(have: int, need: int | None) -> str:
+    return f"{have} of {need}" if need else f"{have}"
+
+
+def proxy_reply_cut_short(kind: str, proxy: str, what: str, have: int, need: int | None, how: str,
+                          received: bytes, began: str | None = None) -> Finding:
+    """The proxy began an answer and the connection ended before its last byte."""
+    ended = "was reset" if how == "reset" else "closed"
+    proto = _protocol(kind)
+    said = f" It had begun with {began}, but" if began else " So"
+    return Finding(
+        "proxy-reply-cut-short", "error",
+        f"The proxy's {proto} {what} was cut short ({_of(have, need)} bytes, then the connection {ended})",
+        f"The proxy began its {what} and the connection {ended} after {_of(have, need)} bytes, before the "
+        f"answer's end.{said} an incomplete answer grants nothing: no tunnel was opened.",
+        "Check the proxy's logs: it may have crashed or been stopped mid-answer, or something between cut the "
+        "connection.", stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
+
+
+def proxy_timeout(kind: str, proxy: str, seconds: float, received: bytes, *, waiting_for: str = "reply",
+                  have: int = 0, need: int | None = None, chose: str | None = None) -> Finding:
+    proto = _protocol(kind)
+    if have:
+        return Finding(
+            "proxy-timeout", "error",
+            f"The proxy's {proto} {waiting_for} stopped after {_of(have, need)} bytes, unfinished after {seconds:g} s",
+            f"The proxy began its {waiting_for} and sent {_of(have, need)} bytes of it, but not the rest before "
+            f"the stage's deadline ({seconds:g} s): it is stuck, or sends its answer far too slowly.",
+            "Check the proxy's load and logs; raise --timeout only if it is known to be that slow.",
+            stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
+    if chose is not None:
+        return Finding(
+            "proxy-timeout", "error", f"The proxy did not send its {waiting_for} within {seconds:g} s",
+            f"The proxy answered in {proto} (it chose {chose}), then sent nothing of its {waiting_for} before "
+            f"the stage's deadline ({seconds:g} s): it may still be trying to reach the target, or be stuck.",
+            "Raise --timeout if the target is slow to reach from the proxy; check the proxy's logs.",
+            stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
     return Finding(
         "proxy-timeout", "error", f"The proxy did not answer the {kind.upper()} request within {seconds:g} s",
         "The TCP connection to the proxy was made, but the proxy stayed silent: it may not be a SOCKS proxy, "
@@ -257,13 +329,40 @@ def proxy_timeout(kind: str, proxy: str, seconds: float, received: bytes) -> Fin
         stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, received))
 
 
-def proxy_auth_required(proxy: str, user: str | None) -> Finding:
-    why = ("The proxy rejected every authentication method offered (reply method 0xFF). "
-           + ("A user was given but no password, so only 'no authentication' was offered."
-              if user else "No credentials were given, so only 'no authentication' was offered."))
-    return Finding("proxy-auth-required", "error", "The proxy requires authentication", why,
-                   "Give --proxy-user USER:PASS (or USER with the password in $TLSBENCH_PROXY_PASSWORD).",
-                   stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, reply="method 0xff: no acceptable methods"))
+def proxy_auth_required(proxy: str, user: str | None, method: int = 0xFF, offered: bytes = b"\x00") -> Finding:
+    offered_words = _methods_words(offered)
+    if method == 0x02:
+        why = (f"The proxy chose username/password authentication (method 0x02), which tlsbench did not offer "
+               f"(it offered {offered_words}): the proxy wants a user name and password. ")
+        reply = "method 0x02: username/password (not offered)"
+    else:
+        why = (f"The proxy rejected every authentication method offered ({offered_words}) with method "
+               f"0x{method:02x}, 'no acceptable methods'. ")
+        reply = f"method 0x{method:02x}: no acceptable methods"
+    if 0x02 in offered:
+        why += ("A user name and password were offered too, so the proxy wants another method "
+                "(GSSAPI, or one of its own) or refuses this client.")
+        hint = "Check which authentication the proxy requires and whether this client may use it."
+    else:
+        why += ("A user was given but no password, so only 'no authentication' was offered." if user else
+                "No credentials were given, so only 'no authentication' was offered.")
+        hint = "Give --proxy-user USER:PASS (or USER with the password in $TLSBENCH_PROXY_PASSWORD)."
+    return Finding("proxy-auth-required", "error", "The proxy requires authentication", why, hint,
+                   stage="proxy", origin="proxy", evidence=_proxy_ev(proxy, reply=reply))
+
+
+def proxy_method_unsupported(proxy: str, method: int, name: str, offered: bytes, received: bytes) -> Finding:
+    """A SOCKS5 method the proxy chose that tlsbench did not offer and does not speak (GSSAPI, private...)."""
+    gss = " GSSAPI (RFC 1961) is Kerberos authentication." if method == 0x01 else ""
+    return Finding(
+        "proxy-auth-unsupported", "error",
+        f"The proxy chose authentication method 0x{method:02x} ({name}), which tlsbench did not offer",
+        f"tlsbench offered {_methods_words(offered)}; the proxy answered with method 0x{method:02x} ({name}), "
+        "which was not among them (RFC 1928 lets a proxy choose only from the methods offered). tlsbench speaks "
+        f"'no authentication' and username/password only.{gss}",
+        f"Allow username/password or no authentication for this client on the proxy, or use a client that "
+        f"speaks {name}.", stage="proxy", origin="proxy",
+        evidence=_proxy_ev(proxy, received, reply=f"method 0x{method:02x}: {name}"))
 
 
 def proxy_auth_failed(proxy: str, user: str | None, status: int | None) -> Finding:
@@ -278,7 +377,7 @@ def proxy_auth_failed(proxy: str, user: str | None, status: int | None) -> Findi
 
 def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning: str,
                        remote_name: bool, behind: str = "the target") -> Finding:
-    reply = f"0x{code:02x}: {meaning}"
+    reply = meaning if meaning.startswith("0x") else f"0x{code:02x}: {meaning}"
     ev = _proxy_ev(proxy, reply=reply) + (Evidence("requested", requested),)
     if kind.startswith("socks4"):
         if code == 0x5B:
@@ -288,7 +387,8 @@ def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning
                 "unreachable, the name did not resolve, or the proxy's rules denied it. It is ambiguous.",
                 "Check that the target port is open; use --socks5 for a precise reason.",
                 stage="proxy", origin="proxy", evidence=ev)
-        return Finding("proxy-request-failed", "error", f"The SOCKS4 proxy rejected the request ({meaning})",
+        verb = "rejected" if code in (0x5C, 0x5D) else "did not grant"
+        return Finding("proxy-request-failed", "error", f"The SOCKS4 proxy {verb} the request ({meaning})",
                        f"The proxy answered {reply}.", "Check the proxy's identd and user-id rules.",
                        stage="proxy", origin="proxy", evidence=ev)
     if code == 5:
