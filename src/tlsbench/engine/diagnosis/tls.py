@@ -237,7 +237,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
             quiet = facts.quiet_ms
             if quiet is not None:
                 ev.append(Evidence("last bytes", f"{quiet:.0f} ms before the deadline"))
-            if quiet is not None and quiet < min(1000.0, spec.timeout * 250.0):
+            if quiet is not None and quiet < spec.timeout * 500.0:  # its last bytes came in the deadline's 2nd half
                 return [_f("tls-timeout", "error", f"The handshake did not finish within {spec.timeout:g} s: the "
                            "server was still sending, slowly",
                            f"The peer had sent {facts.bytes_received} byte(s) of TLS, the last of them {quiet:.0f} ms "
