@@ -176,6 +176,7 @@ class Case(NamedTuple):
     also: tuple[str, ...] = ()  # other codes the result must hold (warnings)
     most: int | None = None  # findings at most (a hostile peer must not flood the findings)
     chain: int | None = None  # certificates the chain stage must show
+    never: tuple[str, ...] = ()  # words the finding must not say (a value the peer did not send)
     literal: tuple[str, ...] = ()  # shown literally (as escaped text) in the waterfall and the workbench
     exact: tuple[str, ...] = ()  # kept exact somewhere in the JSON
 
@@ -194,7 +195,7 @@ CASES = [
          options={"tls": True, "insecure": True}),
     # SOCKS5: answers nobody asked for
     Case("socks5-method-not-offered", "socks5", socks5(b"\x05\x02"), "proxy-auth-required",
-         ("method 0x02", "did not offer")),
+         ("method 0x02", "did not offer"), never=("0xff", "0xFF")),
     Case("socks5-gssapi", "socks5", socks5(b"\x05\x01"), "proxy-auth-unsupported", ("GSSAPI", "0x01")),
     Case("socks5-private-method", "socks5", socks5(b"\x05\x80"), "proxy-auth-unsupported", ("0x80", "private")),
     Case("socks5-no-acceptable-with-credentials", "socks5", socks5(b"\x05\xff"), "proxy-auth-required",
@@ -286,6 +287,10 @@ CASES = [
          http(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 1048576\r\n\r\n" + MARKUP + b"z" * (1 << 20)),
          "proxy-denied", evidence=(("the proxy says", "[bold]x[/bold]"),), literal=("[bold]x[/bold]",)),
     Case("http-reset", "http", http_reset, "proxy-closed", ("reset",)),
+    Case("http-401-to-credentials", "http", http(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"),
+         "proxy-auth-failed", ("401 Unauthorized",), never=("407",), options={"proxy_user": "u:p"}),
+    Case("http-403-in-its-own-words", "http", http(b"HTTP/1.1 403 Access Denied\r\nContent-Length: 0\r\n\r\n"),
+         "proxy-denied", ("403 Access Denied",), never=("Forbidden",)),
     # TLS servers, scripted
     Case("tls-alert-before-server-hello", "tls", tls(record(21, b"\x02\x28"), read_hello=False), "tls-alert",
          ("handshake_failure",)),
@@ -496,6 +501,8 @@ def test_hostile_peer(case: Case, peers, crafted_servers):
         said = f"{errors[0].title} {errors[0].explanation}"
         for word in case.words:
             assert word in said, f"{word!r} not in {said!r}"
+        for word in case.never:
+            assert word not in said and not any(word in e.value for e in errors[0].evidence), said
         for label, part in case.evidence:
             assert any(e.label == label and part in e.value for e in errors[0].evidence), errors[0].evidence
     for code in case.also:

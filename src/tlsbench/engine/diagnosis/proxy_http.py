@@ -65,21 +65,21 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
         if schemes and not any(s.lower() == "basic" for s in schemes):
             named = " or ".join(schemes)
             return _f("proxy-auth-unsupported", f"The proxy wants {named} authentication, which tlsbench does not speak",
-                      f"The proxy answered 407 and offers only {named} (Proxy-Authenticate). tlsbench (like curl "
+                      f"The proxy answered {head.status_line} and offers only {named} (Proxy-Authenticate). tlsbench (like curl "
                       "without GSS-API/NTLM support) authenticates to HTTP proxies with Basic only.",
                       "Use a client that speaks that scheme, or ask for Basic authentication or an exception.", ev)
         if hop.username:
             return _f("proxy-auth-failed", "The proxy rejected the user name or password",
-                      f"The proxy answered 407 to CONNECT with Basic credentials for user {hop.username!r}: "
+                      f"The proxy answered {head.status_line} to CONNECT with Basic credentials for user {hop.username!r}: "
                       "the user or the password is wrong, or the user may not use this proxy.",
                       "Check the user name and password the proxy expects.", ev + [Evidence("user", hop.username)])
         return _f("proxy-auth-required", "The proxy requires authentication",
-                  "The proxy answered 407 (Proxy Authentication Required) and no credentials were given.",
+                  f"The proxy answered {head.status_line} and no credentials were given.",
                   "Give the proxy's user and password (user in the proxy URL or --proxy-user USER; the password "
                   "from $TLSBENCH_PROXY_PASSWORD, or asked for).", ev)
     if status == 403:
         return _f("proxy-denied", f"The proxy's rules do not allow CONNECT to {requested}",
-                  f"The proxy refused the tunnel by its own rules (403 Forbidden): {behind} was never contacted. "
+                  f"The proxy refused the tunnel by its own rules ({head.status_line}): {behind} was never contacted. "
                   "Proxies commonly allow CONNECT to port 443 only, or to listed destinations.",
                   "Ask the proxy's operator, or check its access rules (squid: http_access, SSL_ports; "
                   "tinyproxy: ConnectPort).", ev)
