@@ -48,6 +48,13 @@ class Server:
             self.peers.append(peer)
             threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
 
+    def peer(self, index: int = 0, wait: float = 5.0) -> tuple:
+        """The index-th client's address; the accept thread may record it just after the probe ended."""
+        end = time.monotonic() + wait
+        while len(self.peers) <= index and time.monotonic() < end:
+            time.sleep(0.01)
+        return self.peers[index]
+
     @staticmethod
     def _hold(conn: socket.socket) -> None:
         conn.settimeout(5)
@@ -80,7 +87,7 @@ def test_local_port_is_the_port_the_server_sees(server):
     result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert result.ok, result.findings
     assert result.socket.local_port == port
-    assert server.peers[0][1] == port
+    assert server.peer(0)[1] == port
     assert result.stage("tcp").detail.local_bind == f"port {port}"
 
 
@@ -114,7 +121,7 @@ def test_a_port_in_time_wait_is_explained(server):
 def test_interface_by_address_and_by_name(server):
     by_address = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="127.0.0.2"))
     assert by_address.ok and by_address.socket.local_address == "127.0.0.2"
-    assert server.peers[0][0] == "127.0.0.2"
+    assert server.peer(0)[0] == "127.0.0.2"
     by_name = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="lo"))
     assert by_name.ok and by_name.stage("tcp").detail.local_bind == "interface lo"
 
