@@ -108,6 +108,11 @@ def test_a_port_in_time_wait_is_explained(server):
     port = free_port()
     first = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert first.ok  # tlsbench closed first: its side of that connection now waits in TIME_WAIT
+    from tlsbench.engine.diagnosis.network import port_holders
+
+    end = time.monotonic() + 5  # once the server has closed its side too (FIN_WAIT2 before that)
+    while not any("TIME_WAIT" in h for h in port_holders(port)) and time.monotonic() < end:
+        time.sleep(0.01)
     second = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert not second.ok and second.codes() == ["local-port-in-use"]
     finding = second.findings[0]
