@@ -327,3 +327,190 @@ def test_profile_codec_on_any_values(data):
         data_to_profile("p", data, environ={})
     except (FormatError, TlsbenchError) as exc:
         assert_renders_safely(str(exc))
+
+
+# --- SOCKS replies: the readers and the findings made from them ----------------------------------------
+
+SOCKS5_ANSWERS = [
+    b"\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50",  # no auth, success with IPv4
+    b"\x05\x02\x01\x00\x05\x00\x00\x03\x05hello\x01\xbb",  # user/password, success with a name
+    b"\x05\x00\x05\x00\x00\x04" + bytes(16) + b"\x00\x50",  # success with IPv6
+    b"\x05\x00\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00",  # refused
+    b"\x05\xff", b"\x05\x02\x01\x01", b"\x05\x01",
+]
+SOCKS4_ANSWERS = [b"\x00\x5a\x00\x50\x7f\x00\x00\x01", b"\x00\x5b\x00\x00\x00\x00\x00\x00"]
+HEX = __import__("re").compile(r"0x([0-9a-fA-F]{2})\b")
+
+
+def _socks_finding(kind: str, rx: bytes, offered: bytes, ended: str | None):
+    """The finding the SOCKS hop makes from these bytes (None when they grant the tunnel)."""
+    from tlsbench.engine.details import ProxyDetail
+    from tlsbench.engine.hops import socks
+    from tlsbench.engine.stream import Transcript
+
+    class Closed:  # the stream after the exchange: nothing more comes
+        transcript = None
+
+        def recv(self, *args):
+            return b""
+
+    transcript = Transcript()
+    transcript.on_send(b"\x05" + bytes([len(offered)]) + offered if kind.startswith("socks5") else b"\x04\x01")
+    transcript.on_receive(rx)
+    reading = socks._parse_socks4(rx) if kind.startswith("socks4") else socks._parse_socks5(rx, offered)
+    for value in reading:
+        assert_renders_safely(value)
+    assert reading.used <= len(rx) and reading.have >= 0
+    assert reading.need is None or reading.done or reading.have <= reading.need
+    if reading.succeeded:
+        assert reading.bound is not None
+        return reading, None
+    detail = socks._fill(ProxyDetail(kind, "127.0.0.1:1080", "none", "IPv4", "192.0.2.1:443"), reading, transcript,
+                         kind)
+    finding = socks._diagnose(kind, "127.0.0.1:1080", detail, reading, rx, None, ended, Closed(), 1.0, None,
+                              offered, remote_name=False, behind="the target")
+    return reading, finding
+
+
+def _check_socks(kind: str, rx: bytes, offered: bytes, ended: str | None) -> None:
+    try:
+        reading, finding = _socks_finding(kind, rx, offered, ended)
+    except TlsbenchError:
+        return
+    if finding is None:
+        return
+    for value in (finding.title, finding.explanation, finding.suggestion, *[e.value for e in finding.evidence]):
+        assert_renders_safely(value)
+    # A value quoted in the title or as the proxy's reply is one the proxy (or tlsbench) sent.
+    reply = " ".join(e.value for e in finding.evidence if e.label == "proxy reply")
+    for token in HEX.findall(f"{finding.title} {reply}"):
+        assert int(token, 16) in rx or int(token, 16) in offered, (token, finding.title, reply, rx)
+
+
+def _socks_bytes(samples):
+    return st.one_of(st.binary(max_size=40),
+                     st.sampled_from(range(len(samples))).flatmap(lambda i: _mutations(samples[i])))
+
+
+@SETTINGS
+@given(_socks_bytes(SOCKS5_ANSWERS), st.sampled_from([b"\x00", b"\x00\x02"]),
+       st.sampled_from([None, "closed", "reset", "timeout"]))
+@example(b"\x05\x02", b"\x00", "closed")  # a method not offered: no "0xff" in the words
+@example(b"\x05\x00\x05\x00\x00\x01\x7f", b"\x00", "closed")  # cut short
+@example(b"\x05\x00\x05\x00\x00\x03\x09a\xe2\x80\xae\x1b[2Jb\x00\x50", b"\x00", None)  # a hostile bound name
+def test_socks5_reply_reader_and_its_findings(rx, offered, ended):
+    _check_socks("socks5", rx, offered, ended)
+
+
+@SETTINGS
+@given(_socks_bytes(SOCKS4_ANSWERS), st.sampled_from([None, "closed", "reset", "timeout"]))
+@example(b"\x00\x5a\x00", "closed")  # granted, then cut short: not "rejected"
+@example(b"\x00\x5e\x00\x50\x7f\x00\x00\x01", None)
+def test_socks4_reply_reader_and_its_findings(rx, ended):
+    _check_socks("socks4", rx, b"", ended)
+
+
+def test_socks_readers_name_what_the_bytes_say():
+    from tlsbench.engine.hops.socks_reply import read_socks4, read_socks5
+
+    assert read_socks5(b"\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x01\xbbTAIL").bound == ("127.0.0.1", 443)
+    assert read_socks5(b"\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x01\xbbTAIL").used == 12
+    cut = read_socks5(b"\x05\x00\x05\x00\x00\x01\x7f")
+    assert (cut.done, cut.have, cut.need, cut.step) == (False, 5, 10, "reply")
+    assert read_socks5(b"\x05\x02", b"\x00").method == 2 and read_socks5(b"\x05\x02", b"\x00").done
+    assert "0x07" in read_socks5(b"\x05\x00\x05\x00\x00\x07").problem
+    assert read_socks4(b"\x00\x5a\x00").done is False and read_socks4(b"\x01\x5a").not_socks
+
+
+# --- HTTP CONNECT answers: the head parser, the proxy's own words, the first-bytes guess -----------------
+
+HEADS = [b"HTTP/1.1 200 Connection established\r\n\r\n",
+         b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n"
+         b"Proxy-Authenticate: NTLM\r\nContent-Length: 5\r\n\r\nhello",
+         b"HTTP/1.0 403 Forbidden\nX-Squid-Error: ERR_ACCESS_DENIED 0\n\n<html><title>denied</title></html>",
+         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"]
+
+
+def _check_head(data: bytes) -> None:
+    from tlsbench.engine.diagnosis import proxy_http
+    from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyError, parse_head
+    from tlsbench.engine.proxies import parse_proxy_url as parse_proxy
+
+    try:
+        head = parse_head(data)
+    except HeadTooLong as exc:
+        head = exc.partial
+        if head is None:
+            return
+    except ReplyError as exc:
+        assert_renders_safely(str(exc))
+        finding = proxy_http.not_http(parse_proxy("http://127.0.0.1:3128"), data, str(exc))
+        assert_renders_safely(finding.title + finding.explanation)
+        return
+    if head is None:
+        return
+    assert 100 <= head.status <= 999 and head.head_length <= len(data)
+    more = parse_head(data + b"trailing bytes\r\n\r\n") if head.head_length <= len(data) else None
+    assert more is None or more == head  # the end of a head does not move when more bytes arrive
+    finding = proxy_http.refusal(parse_proxy("http://127.0.0.1:3128"), "192.0.2.1:443", head, data[head.head_length:])
+    for value in (head.status_line, *[v for pair in head.headers for v in pair], finding.title, finding.explanation,
+                  *[e.value for e in finding.evidence]):
+        assert_renders_safely(value)
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=300).map(lambda b: b"HTTP/1.1 " + b),
+                 st.sampled_from(range(len(HEADS))).flatmap(lambda i: _mutations(HEADS[i]))))
+@example(b"HTTP/1.1 407 x\r\nA: b\n\nC\r\n\r\n")  # the first blank line ends the head, whichever its form
+@example(b"HTTP/1.1 302 Found\r\nLocation: \x1b[2J[bold]\xe2\x80\xae\r\n\r\n")
+def test_http_head_parser_and_refusals(data):
+    _check_head(data)
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=600),
+                 st.text(max_size=300).map(lambda t: f"<html><title>{t}</title><body>{t}</body></html>".encode()),
+                 st.text(alphabet="<>/!-&;#[]x\x1b\u202e ", max_size=200).map(str.encode)))
+@example(b"<title>\x1b[31m[bold]denied[/bold]\xe2\x80\xae</title><script>x</script>")
+@example(b"<title><title></title>")
+def test_proxy_refusal_wording_on_any_body(body):
+    from tlsbench.engine.diagnosis.proxy_http import QUOTE, explanation
+    from tlsbench.engine.hops.http_reply import parse_head
+
+    head = parse_head(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+    said = explanation(head, body)
+    assert len(said) <= QUOTE + 3
+    assert_renders_safely(said)
+
+
+@SETTINGS
+@given(st.sampled_from([b"", b"\x05", b"\x00\x5a", b"HTTP/", b"<html", b"\x16\x03", b"220 ", b"SSH-"]),
+       st.binary(max_size=100))
+def test_looks_like_on_any_bytes(prefix, rest):
+    from tlsbench.engine.diagnosis.network import looks_like
+
+    words = looks_like(prefix + rest)
+    assert words and "\n" not in words
+    assert_renders_safely(words)
+    assert (prefix + rest).decode("latin-1") not in words or not (prefix + rest)  # a fixed phrase, no peer bytes
+
+
+def test_tls_record_walk_and_server_hello_version():
+    from hostile_peers import extension, server_hello
+    from tlsbench.engine.peekbytes import server_hello_version, walk_records
+
+    assert server_hello_version(server_hello(0x0305)) == 0x0305
+    assert server_hello_version(server_hello(0x0303, extension(0x2B, b"\x03\x04"))) == 0x0304
+    assert walk_records(b"\x16\x03\x03\x00\x50" + bytes(10)).partial == ("handshake", 15, 85)
+    assert walk_records(b"\x16\x03\x03\xff\xff").oversized == ("handshake", 65535, 0)
+
+
+@SETTINGS
+@given(st.binary(max_size=200))
+def test_tls_record_walk_on_any_bytes(data):
+    from tlsbench.engine.peekbytes import server_hello_version, walk_records
+
+    walk = walk_records(data)
+    assert walk.whole >= 0
+    version = server_hello_version(data)
+    assert version is None or 0 <= version <= 0xFFFF

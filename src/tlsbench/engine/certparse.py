@@ -36,6 +36,128 @@ def load(der: bytes) -> x509.Certificate:
         raise CertParseError(str(exc)) from None
 
 
+def extensions_problem(cert: x509.Certificate) -> str | None:
+    """cryptography's words when the certificate's extensions do not parse, else None."""
+    try:
+        cert.extensions
+    except _PARSE_ERRORS as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+MAX_EXTENSIONS = 64  # extensions examined one by one, at most
+
+
+def broken_extensions(der: bytes) -> list[tuple[str, str]]:
+    """The extensions of a certificate that do not parse, each as (name or OID, cryptography's words).
+
+    cryptography parses all extensions at once, so one bad extension hides the others; each is
+    tried alone here, in a copy of the certificate that holds only it. Empty when they all parse
+    (or the certificate does not load, or its structure cannot be walked)."""
+    try:
+        if extensions_problem(load(der)) is None:
+            return []
+        walked = _walk_extensions(der)
+    except (IndexError, ValueError):
+        return []
+    if walked is None:
+        return []
+    rebuild, extensions = walked
+    out = []
+    for ext in extensions[:MAX_EXTENSIONS]:
+        try:
+            alone = x509.load_der_x509_certificate(rebuild(ext))
+        except _PARSE_ERRORS:
+            continue
+        problem = extensions_problem(alone)
+        if problem is not None:
+            out.append((_extension_name(ext), problem))
+    return out
+
+
+def _tlv(data: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, start of the value, end of the element) of the DER element at `at`."""
+    tag, first = data[at], data[at + 1]
+    if first < 0x80:
+        start, length = at + 2, first
+    else:
+        size = first & 0x7F
+        if size == 0 or size > 4:
+            raise ValueError("unsupported DER length")
+        start, length = at + 2 + size, int.from_bytes(data[at + 2:at + 2 + size], "big")
+    end = start + length
+    if end > len(data):
+        raise ValueError("DER element runs past the data")
+    return tag, start, end
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out, at = [], start
+    while at < end:
+        tag, vstart, vend = _tlv(data, at)
+        out.append((tag, at, vend))
+        at = vend
+    return out
+
+
+def _der(tag: int, value: bytes) -> bytes:
+    n = len(value)
+    if n < 0x80:
+        return bytes([tag, n]) + value
+    size = (n.bit_length() + 7) // 8
+    return bytes([tag, 0x80 | size]) + n.to_bytes(size, "big") + value
+
+
+def _walk_extensions(der: bytes):
+    """(rebuild(extension) -> DER of the certificate with only that extension, [extension DER, ...])."""
+    tag, cstart, cend = _tlv(der, 0)
+    parts = _children(der, cstart, cend)
+    if tag != 0x30 or len(parts) != 3:
+        return None
+    _, tbs_at, tbs_end = parts[0]
+    _, tstart, _ = _tlv(der, tbs_at)
+    fields = _children(der, tstart, tbs_end)
+    where = next((i for i, f in enumerate(fields) if f[0] == 0xA3), None)
+    if where is None:
+        return None
+    _, a3_at, a3_end = fields[where]
+    _, a3_start, _ = _tlv(der, a3_at)
+    _, seq_start, seq_end = _tlv(der, a3_start)
+    extensions = [der[at:end] for _, at, end in _children(der, seq_start, seq_end)]
+    before = b"".join(der[at:end] for _, at, end in fields[:where])
+    after = b"".join(der[at:end] for _, at, end in fields[where + 1:])
+    rest = b"".join(der[at:end] for _, at, end in parts[1:])
+
+    def rebuild(ext: bytes) -> bytes:
+        tbs = _der(0x30, before + _der(0xA3, _der(0x30, ext)) + after)
+        return _der(0x30, tbs + rest)
+
+    return rebuild, extensions
+
+
+def _extension_name(ext: bytes) -> str:
+    try:
+        _, start, end = _tlv(ext, 0)
+        tag, ostart, oend = _tlv(ext, start)
+        if tag != 0x06:
+            return "an extension without an OID"
+        raw = ext[ostart:oend]
+        arcs, value = [], 0
+        for b in raw:
+            value = (value << 7) | (b & 0x7F)
+            if not b & 0x80:
+                arcs.append(value)
+                value = 0
+        if not arcs:
+            return "an extension with an empty OID"
+        first = min(arcs[0] // 40, 2)
+        dotted = ".".join(str(a) for a in [first, arcs[0] - 40 * first] + arcs[1:])
+        name = getattr(x509.ObjectIdentifier(dotted), "_name", "Unknown OID")
+        return dotted if name == "Unknown OID" else f"{name} ({dotted})"
+    except (IndexError, ValueError):
+        return "an extension that cannot be walked"
+
+
 def san_entries(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) from the subjectAltName extension."""
     try:
@@ -188,6 +310,10 @@ def match_name(der: bytes, name: str) -> bool:
 
 def _match_name(der: bytes, name: str) -> bool:
     cert = load(der)
+    problem = extensions_problem(cert)
+    if problem is not None:
+        # The names cannot be read: neither a match nor a mismatch can be claimed.
+        raise CertParseError(f"its extensions do not parse ({problem})")
     dns, ips = san_entries(cert)
     try:
         addr = ipaddress.ip_address(name.strip("[]"))

@@ -1,7 +1,9 @@
 """Recognise what a peer sent when it was not TLS: HTTP, a mail/FTP/SSH banner, binary.
 
 `looks_like_tls()` checks for a TLS record header (handshake or alert, version 3.x);
-`classify()` names what the bytes look like and what the user probably wants instead.
+`classify()` names what the bytes look like and what the user probably wants instead;
+`walk_records()` and `server_hello_version()` read the TLS records a server sent, so a diagnosis
+can cite a record cut short, one larger than TLS allows, or the version a ServerHello really chose.
 """
 
 
@@ -25,7 +27,7 @@ def looks_like_tls(data: bytes) -> bool:
 
 
 class PeerGuess(NamedTuple):
-    # http | smtp | lmtp | pop3 | imap | ftp | nntp | sieve | mysql | xmpp | ldap | irc | postgres | ssh | tls |
+    # http | smtp | lmtp | pop3 | imap | ftp | nntp | sieve | mysql | xmpp | ldap | irc | postgres | ssh | tls | sslv2 |
     # text | binary | empty
     kind: str
     description: str  # "an HTTP response (HTTP/1.1 400 Bad Request)"
@@ -91,6 +93,8 @@ def classify(data: bytes) -> PeerGuess:
         if "SMTP" in text or "ESMTP" in text or "MAIL" in text or "POSTFIX" in text or "EXIM" in text:
             return PeerGuess("smtp", f"an SMTP server greeting ({line})", starttls="smtp")
         return PeerGuess("smtp", f"a '220' greeting, as SMTP and FTP servers send ({line})", starttls="smtp")
+    if is_sslv2_server_hello(data):
+        return PeerGuess("sslv2", "an SSL 2.0 ServerHello (SSL 2.0, prohibited since 2011 by RFC 6176)")
     if data[:3] in (b"200", b"201") and data[3:4] == b" ":
         return PeerGuess("nntp", f"an NNTP server greeting ({line})", starttls="nntp")
     if data.startswith((b'"IMPLEMENTATION"', b'"SIEVE"', b'"SASL"', b'"STARTTLS"')):
@@ -112,3 +116,68 @@ def classify(data: bytes) -> PeerGuess:
     if _printable_share(data[:256]) >= 0.9:
         return PeerGuess("text", f"plain text ({line})")
     return PeerGuess("binary", "binary data that is not a TLS record")
+
+
+def is_sslv2_server_hello(data: bytes) -> bool:
+    """An SSL 2.0 SERVER-HELLO: a 2-byte record header (high bit set), message type 4, a
+    certificate type byte, then server version 0x0002."""
+    return len(data) >= 7 and data[0] & 0x80 != 0 and data[2] == 0x04 and data[5:7] == b"\x00\x02"
+
+
+MAX_RECORD = 2 ** 14 + 2048  # the largest TLSCiphertext fragment TLS 1.2 allows (TLS 1.3: 2^14 + 256)
+RECORD_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
+
+
+class RecordWalk(NamedTuple):
+    """The TLS records in a run of bytes: how many were whole, and the one in progress."""
+
+    whole: int  # complete records
+    partial: tuple[str, int, int] | None = None  # (content type, bytes of it received, bytes it needs)
+    oversized: tuple[str, int, int] | None = None  # (content type, length announced, offset) beyond MAX_RECORD
+
+
+def walk_records(data: bytes) -> RecordWalk:
+    """Walk TLS record headers (type, version, length) through `data`; stops at bytes that are not
+    a record header."""
+    at, whole = 0, 0
+    while at < len(data):
+        head = data[at:at + 5]
+        if not looks_like_tls(head):
+            break
+        kind = RECORD_TYPES.get(head[0], str(head[0]))
+        if len(head) < 5:
+            return RecordWalk(whole, (kind, len(head), 5))
+        length = int.from_bytes(head[3:5], "big")
+        if length > MAX_RECORD:
+            return RecordWalk(whole, None, (kind, length, at))
+        have = len(data) - at
+        if have < 5 + length:
+            return RecordWalk(whole, (kind, have, 5 + length))
+        at += 5 + length
+        whole += 1
+    return RecordWalk(whole)
+
+
+def server_hello_version(data: bytes) -> int | None:
+    """The version a ServerHello in the first record chose: supported_versions when present (TLS 1.3
+    and later), else legacy_version. None when the bytes hold no readable ServerHello."""
+    if len(data) < 5 + 4 + 2 or data[0] != 22 or data[5] != 2:
+        return None
+    end = min(len(data), 5 + int.from_bytes(data[3:5], "big"))
+    body = data[9:end]
+    if len(body) < 2 + 32 + 1:
+        return None
+    legacy = int.from_bytes(body[0:2], "big")
+    pos = 34
+    pos += 1 + body[pos]  # session id
+    pos += 2 + 1  # cipher suite, compression method
+    if pos + 2 > len(body):
+        return legacy
+    ext_end = min(len(body), pos + 2 + int.from_bytes(body[pos:pos + 2], "big"))
+    pos += 2
+    while pos + 4 <= ext_end:
+        kind, size = int.from_bytes(body[pos:pos + 2], "big"), int.from_bytes(body[pos + 2:pos + 4], "big")
+        if kind == 0x002B and size == 2 and pos + 6 <= ext_end:
+            return int.from_bytes(body[pos + 4:pos + 6], "big")
+        pos += 4 + size
+    return legacy

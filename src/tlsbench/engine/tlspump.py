@@ -10,6 +10,7 @@ stream, `TlsStream`) and the listener (driven from a selector).
 from __future__ import annotations
 
 import ssl
+import time
 from typing import NamedTuple
 
 from tlsbench.engine.stream import CHUNK, Link, PeerClosed, Stream, Transcript
@@ -102,6 +103,7 @@ class TlsStream:
         self.transcript: Transcript | None = None
         self.first_bytes = bytearray()
         self.eof = False
+        self.last_received: float | None = None  # time.monotonic() of the last bytes from the peer
         self._early = bytearray()  # application data read before anyone asked for it
 
     def unread(self, data: bytes) -> None:
@@ -114,6 +116,8 @@ class TlsStream:
 
     def fill(self, limit: float | None = None) -> None:
         data = self.inner.recv(CHUNK, limit) if limit is not None else self.inner.recv(CHUNK)
+        if data:
+            self.last_received = time.monotonic()
         if not self.pump.handshake_done and len(self.first_bytes) < self.KEEP_FIRST:
             self.first_bytes += data[:self.KEEP_FIRST - len(self.first_bytes)]
         self.pump.feed(data)
@@ -180,7 +184,6 @@ class TlsStream:
         (at most `limit` seconds). What the server sent after the handshake (TLS 1.3 session
         tickets) is read and processed on the way, so the kernel never answers unread data with a
         reset, and the session is there for resumption."""
-        import time
 
         start = time.monotonic()
         end = start + limit

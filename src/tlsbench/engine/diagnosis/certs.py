@@ -80,13 +80,77 @@ def _ca_issuer_urls(cert: x509.Certificate) -> list[str]:
             if d.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS]
 
 
+_CONSEQUENCES = {
+    "subjectAltName": "the names it is valid for cannot be read, so no host name can be matched against it",
+    "basicConstraints": "whether it may act as a CA cannot be read",
+    "keyUsage": "what its key may be used for cannot be read",
+    "extendedKeyUsage": "what it may be used for (server, client) cannot be read",
+}
+
+
+def extension_finding(position: int, subject: str | None, broken: list[tuple[str, str]], *, severity: str = "warning",
+                      verify: tuple[int, str] | None = None) -> Finding:
+    """cert-extension-unparsable: extensions of certificate #position that do not parse (name, parser's words)."""
+    names = ", ".join(name for name, _ in broken)
+    which = "The server's certificate" if position == 0 else f"Certificate #{position}"
+    what = f"extension {names} does" if len(broken) == 1 else f"extensions {names} do"
+    effects = [effect for key, effect in _CONSEQUENCES.items() if any(n.startswith(key) for n, _ in broken)]
+    effect = ("; ".join(effects) + ". " if effects else "") + (
+        "OpenSSL refuses such a certificate when it verifies it (verify code 41, invalid or inconsistent "
+        "certificate extension)." if verify is None else
+        f"Verification failed (verify code {verify[0]}: {verify[1]}).")
+    ev = [Evidence("certificate", f"#{position} {subject if subject is not None else '(subject unreadable)'}")]
+    ev += [Evidence(f"extension {name}", f"does not parse: {words}") for name, words in broken]
+    if verify is not None:
+        ev.insert(0, Evidence("verify code", f"{verify[0]} ({verify[1]})"))
+    return finding("cert-extension-unparsable", f"{which} has an extension that does not parse ({names})",
+                   f"The {what} not hold valid data for what it claims to be: {effect}",
+                   "Reissue the certificate; openssl x509 -text -noout shows the raw bytes of an extension OpenSSL "
+                   "cannot decode.", ev, severity=severity)  # type: ignore[arg-type]
+
+
+DATE_CODES = (9, 10)  # not yet valid, expired: the dates speak for themselves
+
+
+def _parse_words(der: bytes) -> str:
+    try:
+        certparse.parse_cert(der, 0)
+    except certparse.CertParseError as exc:
+        return f"cryptography refused it ({exc})"
+    return "it parses now"
+
+
 def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tuple[bytes, ...],
                     verify_name: str | None) -> list[Finding]:
     """The finding for a failed certificate verification (OpenSSL verify code, or 62 from our own check)."""
     ev = [Evidence("verify code", f"{code} ({message})")]
-    certs = [certparse.load(d) for d in chain_der]
-    infos = [certparse.parse_cert(d, i) for i, d in enumerate(chain_der)]
-    leaf = infos[0] if infos else None
+    certs, infos = [], []
+    for i, der in enumerate(chain_der):
+        try:  # a certificate that does not parse is the chain stage's finding; the rest still explain
+            cert, info = certparse.load(der), certparse.parse_cert(der, i)
+        except certparse.CertParseError:
+            continue
+        certs.append(cert)
+        infos.append(info)
+    if code not in DATE_CODES:
+        # An extension that does not parse makes OpenSSL refuse the certificate (code 41, or 20 when it
+        # is the trust anchor itself): that is the cause, whatever code it reported.
+        for i, der in enumerate(chain_der):
+            broken = certparse.broken_extensions(der)
+            if broken:
+                info = next((c for c in infos if c.position == i), None)
+                return [extension_finding(i, info.subject if info else None, broken, severity="error",
+                                          verify=(code, message))]
+    leaf = infos[0] if infos and infos[0].position == 0 else None
+    if code == 62 and leaf is None and chain_der:
+        return [finding("cert-unparsable", f"The server's certificate does not parse, so {verify_name!r} could "
+                        "not be checked against it",
+                        "tlsbench checks the name itself here (the SNI sent differs from the name verified, or none "
+                        "was sent), and the server's certificate could not be read to find its names: "
+                        f"{_parse_words(chain_der[0])}.",
+                        "Inspect it with openssl x509 -text -noout; reissue it.",
+                        ev + [Evidence("name checked", verify_name or "?"),
+                              Evidence("DER (hex, first 64 bytes)", chain_der[0][:64].hex())], severity="error")]
     if leaf is not None:
         ev.append(Evidence("leaf subject", leaf.subject))
     trust = _trust_words(spec)
@@ -135,12 +199,12 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
                         _trust_file(spec, "that CA (it is yours?)"), ev)]
     if code in (20, 2, 21) and certs:
         last = certs[-1]
-        ev.append(Evidence("certificates sent", str(len(certs))))
+        ev.append(Evidence("certificates sent", str(len(chain_der))))
         ev.append(Evidence("issuer not found", last.issuer.rfc4514_string()))
         store = trust_store_subjects(spec)
         issuer_known = store is not None and last.issuer.public_bytes() in store
         ev.append(Evidence(f"issuer in {trust}", "unknown" if store is None else ("yes" if issuer_known else "no")))
-        if len(certs) == 1 and not certparse.is_self_signed(last):
+        if len(chain_der) == 1 and not certparse.is_self_signed(last):
             urls = _ca_issuer_urls(last)
             ev.append(Evidence("issuer download (AIA caIssuers)", ", ".join(urls) or "none in the certificate"))
             maybe = ("" if urls else " Without an issuer download address in the leaf, the issuer may also be a "
@@ -155,8 +219,17 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
                             f"and which is not in {trust}. Servers must send the intermediate CA certificates; "
                             "browsers may hide this by fetching or caching them, other clients fail." + maybe,
                             hint, ev)]
+        if issuer_known:
+            return [finding("cert-untrusted", "The chain could not be verified up to a CA that is trusted here",
+                            f"The {peer} sent {len(chain_der)} certificate(s); the last one was issued by "
+                            f"{last.issuer.rfc4514_string()!r}, and a CA of that name is in {trust}, yet OpenSSL "
+                            f"could not build a chain to it (verify code {code}: {message}): the CA certificate "
+                            "there is not the one that signed (another key of the same name), or it cannot act as "
+                            "a CA.", Suggestion("Compare the CA certificate you trust with the issuer the chain names.",
+                                                (), (Peer("openssl", "openssl x509 -noout -subject -fingerprint -in "
+                                                                     "CA.pem"),)), ev)]
         return [finding("cert-untrusted", "The certificate chain leads to an unknown CA",
-                        f"The {peer} sent {len(certs)} certificate(s); the last one was issued by "
+                        f"The {peer} sent {len(chain_der)} certificate(s); the last one was issued by "
                         f"{last.issuer.rfc4514_string()!r}, a CA that is not in {trust}.",
                         _trust_file(spec, "that CA"), ev)]
     return [finding("cert-untrusted", f"The certificate could not be verified: {message}",
@@ -191,14 +264,28 @@ def mismatch_hint(spec, verify_name: str | None, names: tuple[str, ...]) -> Sugg
                       + ((curl(name, spec.port, address=getattr(spec, 'pin', None) or spec.host),) if name else ()))
 
 
+EXPIRY_EACH = 3  # certificates expiring soon that get a finding each; the rest share one
+
+
 def expiry_findings(infos: tuple[CertInfo, ...]) -> list[Finding]:
-    """cert-expiring-soon for every valid certificate with fewer than 30 days left."""
+    """cert-expiring-soon for the valid certificates with fewer than 30 days left: one each for the
+    first few, then one for all the others (a chain of a hundred makes no hundred findings)."""
+    soon = [info for info in infos if info.status == "ok" and info.days_left < EXPIRING_DAYS]
     out = []
-    for info in infos:
-        if info.status == "ok" and info.days_left < EXPIRING_DAYS:
-            who = "The server's certificate" if info.position == 0 else f"Certificate #{info.position} in the chain"
-            out.append(finding("cert-expiring-soon", f"{who} expires in {info.days_left} day(s)",
-                               f"{who} ({info.subject}) is valid until {info.not_after}; after that clients refuse it.",
-                               "Renew it soon.", [Evidence("not after", info.not_after),
-                                                  Evidence("days left", str(info.days_left))]))
+    for info in soon[:EXPIRY_EACH]:
+        who = "The server's certificate" if info.position == 0 else f"Certificate #{info.position} in the chain"
+        out.append(finding("cert-expiring-soon", f"{who} expires in {info.days_left} day(s)",
+                           f"{who} ({info.subject}) is valid until {info.not_after}; after that clients refuse it.",
+                           "Renew it soon.", [Evidence("not after", info.not_after),
+                                              Evidence("days left", str(info.days_left))]))
+    rest = soon[EXPIRY_EACH:]
+    if rest:
+        first = min(rest, key=lambda info: info.days_left)
+        out.append(finding("cert-expiring-soon",
+                      f"{len(rest)} more certificate(s) in the chain expire within {EXPIRING_DAYS} days",
+                      f"Certificates #{rest[0].position} to #{rest[-1].position} ({len(rest)} of them) expire within "
+                      f"{EXPIRING_DAYS} days; the first to go is #{first.position} ({first.subject}), in "
+                      f"{first.days_left} day(s), on {first.not_after}.",
+                      "Renew them soon.", [Evidence("certificates", ", ".join(f"#{i.position}" for i in rest)),
+                                           Evidence("fewest days left", str(first.days_left))]))
     return out

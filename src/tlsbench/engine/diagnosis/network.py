@@ -233,19 +233,35 @@ def _proxy_ev(proxy: str, received: bytes | None = None, reply: str | None = Non
 
 def looks_like(data: bytes) -> str:
     """A few words on what a non-SOCKS answer resembles."""
+    if not data:
+        return "nothing (no bytes)"
     if data[:1] == b"\x05" and len(data) <= 2:
         return "a SOCKS5 proxy (it answered in SOCKS5)"
     if data[:1] == b"\x00" and len(data) >= 2 and 0x5A <= data[1] <= 0x5D:
         return "a SOCKS4 proxy (it answered in SOCKS4)"
-    if data.startswith(b"HTTP/") or data[:8].upper().startswith((b"GET ", b"<HTML", b"<!DOC")):
+    if data.startswith(b"HTTP/") or data[:8].upper().startswith(b"GET "):
         return "an HTTP server"
+    if data.lstrip()[:9].upper().startswith((b"<HTML", b"<!DOCTYPE", b"<HEAD", b"<BODY")):
+        return "an HTML page with no HTTP status line before it (an HTTP/0.9-style answer)"
     if len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03:
         return "a TLS server (a TLS record)"
     if data.startswith((b"220", b"+OK", b"* OK", b"SSH-", b"421", b"554")):
         return "a text banner (mail, FTP or SSH server)"
-    if data and all(0x20 <= b < 0x7F or b in (9, 10, 13) for b in data):
+    if all(0x20 <= b < 0x7F or b in (9, 10, 13) for b in data):
         return "text"
     return "binary data that is not SOCKS"
+
+
+_PROTOCOL = {"socks4": "SOCKS4", "socks4a": "SOCKS4a", "socks5": "SOCKS5", "socks5h": "SOCKS5"}
+
+
+def _protocol(kind: str) -> str:
+    return _PROTOCOL.get(kind, kind.upper())
+
+
+def _methods_words(offered: bytes, names: dict[int, str] | None = None) -> str:
+    names = names or {0x00: "no authentication", 0x02: "username/password"}
+    return ", ".join(f"0x{m:02x} ({names.get(m, 'unknown')})" for m in offered) or "none"
 
 
 def proxy_kind_hint(data: bytes) -> str | None:
@@ -264,88 +280,114 @@ def proxy_kind_hint(data: bytes) -> str | None:
 
 def proxy_protocol_error(kind: str, proxy: str, data: bytes) -> Finding:
     like = looks_like(data)
-    hint = proxy_kind_hint(data) or "Check the proxy's port, and its type in the route (socks4, socks4a, " \
-                                    "socks5, socks5h, http, https)."
-    return finding(
-        "proxy-protocol-error", f"The proxy at {proxy} did not answer in {kind.upper()}",
-        f"tlsbench sent a {kind.upper()} request and got back something else; it looks like {like}. "
-        "The port is probably not a SOCKS proxy, or speaks another SOCKS version.", hint, _proxy_ev(proxy, data))
+    return finding("proxy-protocol-error", f"The proxy at {proxy} did not answer in {kind.upper()}", f"tlsbench sent a {kind.upper()} request and got back something else; it looks like {like}. "
+        "The port is probably not a SOCKS proxy, or speaks another SOCKS version.",
+        proxy_kind_hint(data) or "Check the proxy's port, and its type in the route (socks4, socks4a, socks5, "
+        "socks5h, http, https).", _proxy_ev(proxy, data))
 
 
-def proxy_closed(kind: str, proxy: str, exc: BaseException | None) -> Finding:
+def proxy_reply_malformed(kind: str, proxy: str, problem: str, data: bytes) -> Finding:
+    """The proxy speaks the protocol, but its answer breaks a rule of it (`problem` says which, from its bytes)."""
+    proto = _protocol(kind)
+    return finding("proxy-protocol-error", f"The proxy answered in {proto}, but its answer breaks the protocol", f"The proxy at {proxy} speaks {proto}, but {problem}. A client cannot go on from an answer it cannot "
+        "read, so no tunnel was opened.", "The proxy (or something in front of it) is broken or non-standard: check its software, version and logs.", _proxy_ev(proxy, data))
+
+
+def proxy_closed(kind: str, proxy: str, exc: BaseException | None, *, after: str | None = None,
+                 waiting_for: str = "reply", received: bytes = b"") -> Finding:
     how = "reset the connection" if exc is not None and classify(exc) == "reset" else "closed the connection"
-    return finding(
-        "proxy-closed", f"The proxy {how} without a {kind.upper()} reply",
-        f"The proxy {how} before answering the {kind.upper()} request. It may not speak this SOCKS version, "
-        "or it refuses this client by its rules.",
-        "Check the proxy's type in the route (another SOCKS version?), and the proxy's client rules and logs.",
-        _proxy_ev(proxy))
+    proto = _protocol(kind)
+    if after:
+        return finding("proxy-closed", f"The proxy {how} after {after}, before its {waiting_for}", f"The proxy answered in {proto} ({after}), then {how} instead of sending its {waiting_for}. It may "
+            "refuse this client, these credentials or this destination by its rules without saying so.", "Check the proxy's client and destination rules and its logs.", _proxy_ev(proxy, received))
+    return finding("proxy-closed", f"The proxy {how} without a {kind.upper()} reply", f"The proxy {how} before answering the {kind.upper()} request. It may not speak this SOCKS version, "
+        "or it refuses this client by its rules.", "Check the proxy type and the proxy's client rules and logs.", _proxy_ev(proxy, received))
 
 
-def proxy_timeout(kind: str, proxy: str, seconds: float, received: bytes) -> Finding:
-    return finding(
-        "proxy-timeout", f"The proxy did not answer the {kind.upper()} request within {seconds:g} s",
-        "The TCP connection to the proxy was made, but the proxy stayed silent: it may not be a SOCKS proxy, "
-        "or it is still trying to reach the target.",
-        Suggestion("Check that the port is a SOCKS proxy; if the target is slow to reach, raise {timeout}."),
-        _proxy_ev(proxy, received))
+def _of(have: int, need: int | None) -> str:
+    return f"{have} of {need}" if need else f"{have}"
 
 
-def proxy_auth_required(proxy: str, user: str | None) -> Finding:
-    why = ("The proxy rejected every authentication method offered (reply method 0xFF). "
-           + ("A user was given but no password, so only 'no authentication' was offered."
-              if user else "No credentials were given, so only 'no authentication' was offered."))
-    return finding("proxy-auth-required", "The proxy requires authentication", why,
-                   Suggestion("Give the proxy's user with {proxy_user} and its password (asked for, or read "
-                              "from $TLSBENCH_PROXY_PASSWORD; never saved)."),
-                   _proxy_ev(proxy, reply="method 0xff: no acceptable methods"))
+def proxy_reply_cut_short(kind: str, proxy: str, what: str, have: int, need: int | None, how: str,
+                          received: bytes, began: str | None = None) -> Finding:
+    """The proxy began an answer and the connection ended before its last byte."""
+    ended = "was reset" if how == "reset" else "closed"
+    proto = _protocol(kind)
+    said = f" It had begun with {began}, but" if began else " So"
+    return finding("proxy-reply-cut-short", f"The proxy's {proto} {what} was cut short ({_of(have, need)} bytes, then the connection {ended})", f"The proxy began its {what} and the connection {ended} after {_of(have, need)} bytes, before the "
+        f"answer's end.{said} an incomplete answer grants nothing: no tunnel was opened.", "Check the proxy's logs: it may have crashed or been stopped mid-answer, or something between cut the "
+        "connection.", _proxy_ev(proxy, received))
+
+
+def proxy_timeout(kind: str, proxy: str, seconds: float, received: bytes, *, waiting_for: str = "reply",
+                  have: int = 0, need: int | None = None, chose: str | None = None) -> Finding:
+    proto = _protocol(kind)
+    if have:
+        return finding("proxy-timeout", f"The proxy's {proto} {waiting_for} stopped after {_of(have, need)} bytes, unfinished after {seconds:g} s", f"The proxy began its {waiting_for} and sent {_of(have, need)} bytes of it, but not the rest before "
+            f"the stage's deadline ({seconds:g} s): it is stuck, or sends its answer far too slowly.", Suggestion("Check the proxy's load and logs; raise {timeout} only if it is known to be that slow."), _proxy_ev(proxy, received))
+    if chose is not None:
+        return finding("proxy-timeout", f"The proxy did not send its {waiting_for} within {seconds:g} s", f"The proxy answered in {proto} (it chose {chose}), then sent nothing of its {waiting_for} before "
+            f"the stage's deadline ({seconds:g} s): it may still be trying to reach the target, or be stuck.", Suggestion("If the target is slow to reach from the proxy, raise {timeout}; check the proxy's logs."), _proxy_ev(proxy, received))
+    return finding("proxy-timeout", f"The proxy did not answer the {kind.upper()} request within {seconds:g} s", "The TCP connection to the proxy was made, but the proxy stayed silent: it may not be a SOCKS proxy, "
+        "or it is still trying to reach the target.", Suggestion("Check that the port is a SOCKS proxy; if the target is slow to reach, raise {timeout}."), _proxy_ev(proxy, received))
+
+
+def proxy_auth_required(proxy: str, user: str | None, method: int = 0xFF, offered: bytes = b"\x00") -> Finding:
+    offered_words = _methods_words(offered)
+    if method == 0x02:
+        why = (f"The proxy chose username/password authentication (method 0x02), which tlsbench did not offer "
+               f"(it offered {offered_words}): the proxy wants a user name and password. ")
+        reply = "method 0x02: username/password (not offered)"
+    else:
+        why = (f"The proxy rejected every authentication method offered ({offered_words}) with method "
+               f"0x{method:02x}, 'no acceptable methods'. ")
+        reply = f"method 0x{method:02x}: no acceptable methods"
+    if 0x02 in offered:
+        why += ("A user name and password were offered too, so the proxy wants another method "
+                "(GSSAPI, or one of its own) or refuses this client.")
+        hint = "Check which authentication the proxy requires and whether this client may use it."
+    else:
+        why += ("A user was given but no password, so only 'no authentication' was offered." if user else
+                "No credentials were given, so only 'no authentication' was offered.")
+        hint = Suggestion("Give the proxy's user with {proxy_user} and its password (asked for, or read "
+                    "from $TLSBENCH_PROXY_PASSWORD; never saved).")
+    return finding("proxy-auth-required", "The proxy requires authentication", why, hint, _proxy_ev(proxy, reply=reply))
+
+
+def proxy_method_unsupported(proxy: str, method: int, name: str, offered: bytes, received: bytes) -> Finding:
+    """A SOCKS5 method the proxy chose that tlsbench did not offer and does not speak (GSSAPI, private...)."""
+    gss = " GSSAPI (RFC 1961) is Kerberos authentication." if method == 0x01 else ""
+    return finding("proxy-auth-unsupported", f"The proxy chose authentication method 0x{method:02x} ({name}), which tlsbench did not offer", f"tlsbench offered {_methods_words(offered)}; the proxy answered with method 0x{method:02x} ({name}), "
+        "which was not among them (RFC 1928 lets a proxy choose only from the methods offered). tlsbench speaks "
+        f"'no authentication' and username/password only.{gss}", f"Allow username/password or no authentication for this client on the proxy, or use a client that "
+        f"speaks {name}.", _proxy_ev(proxy, received, reply=f"method 0x{method:02x}: {name}"))
 
 
 def proxy_auth_failed(proxy: str, user: str | None, status: int | None) -> Finding:
     shown = f"0x{status:02x}" if status is not None else "none"
-    return finding(
-        "proxy-auth-failed", "The proxy rejected the user name or password",
-        f"The SOCKS5 username/password check failed (status {shown}) for user {user!r}.",
-        "Check the user name and password the proxy expects.",
-        _proxy_ev(proxy, reply=f"username/password status {shown}") + (Evidence("user", user or ""),))
+    return finding("proxy-auth-failed", "The proxy rejected the user name or password", f"The SOCKS5 username/password check failed (status {shown}) for user {user!r}.", "Check the user name and password the proxy expects.", _proxy_ev(proxy, reply=f"username/password status {shown}") + (Evidence("user", user or ""),))
 
 
 def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning: str,
                        remote_name: bool, behind: str = "the target") -> Finding:
-    reply = f"0x{code:02x}: {meaning}"
+    reply = meaning if meaning.startswith("0x") else f"0x{code:02x}: {meaning}"
     ev = _proxy_ev(proxy, reply=reply) + (Evidence("requested", requested),)
     if kind.startswith("socks4"):
         if code == 0x5B:
-            return finding(
-                "proxy-target-refused", f"The SOCKS4 proxy rejected or failed the request for {requested}",
-                "SOCKS4 has one code (0x5B) for every failure: the target refused the connection, was "
-                "unreachable, the name did not resolve, or the proxy's rules denied it. It is ambiguous.",
-                f"Check that {requested} is open; if the proxy also speaks SOCKS5, use it as socks5h:// "
-                "for a precise reason.", ev)
-        return finding("proxy-request-failed", f"The SOCKS4 proxy rejected the request ({meaning})",
-                       f"The proxy answered {reply}.", "Check the proxy's identd and user-id rules.", ev)
+            return finding("proxy-target-refused", f"The SOCKS4 proxy rejected or failed the request for {requested}", "SOCKS4 has one code (0x5B) for every failure: the target refused the connection, was "
+                "unreachable, the name did not resolve, or the proxy's rules denied it. It is ambiguous.", f"Check that {requested} is open; if the proxy also speaks SOCKS5, use it as socks5h:// for a precise reason.", ev)
+        verb = "rejected" if code in (0x5C, 0x5D) else "did not grant"
+        return finding("proxy-request-failed", f"The SOCKS4 proxy {verb} the request ({meaning})", f"The proxy answered {reply}.", "Check the proxy's identd and user-id rules.", ev)
     if code == 5:
-        return finding(
-            "proxy-target-refused", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
-            f"The proxy works and reached the host of {behind}, but nothing listens on that port (SOCKS5 reply 5).",
-            f"Check that {behind} runs and listens on {requested}; the proxy itself works.", ev)
+        return finding("proxy-target-refused", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection", f"The proxy works and reached the host of {behind}, but nothing listens on that port (SOCKS5 reply 5).", "Check the target port and that the service runs; the proxy itself works.", ev)
     if code in (3, 4, 6) or (code == 1 and remote_name):
         extra = (" With remote DNS this is also what a proxy answers when it cannot resolve the name."
                  if remote_name else "")
-        return finding(
-            "proxy-target-unreachable", f"The proxy could not reach {requested}",
-            f"The proxy answered {reply}: it found no way to {behind}.{extra}",
-            "Check the target's name and address from the proxy's side (its DNS and routes).", ev)
+        return finding("proxy-target-unreachable", f"The proxy could not reach {requested}", f"The proxy answered {reply}: it found no way to {behind}.{extra}", "Check the target name and address from the proxy's side (its DNS and routes).", ev)
     if code == 2:
-        return finding("proxy-denied", f"The proxy's rules do not allow {requested}",
-                       "The proxy refused the request by its rule set (SOCKS5 reply 2).",
-                       "Ask the proxy's operator, or check its client and destination rules.", ev)
-    return finding("proxy-request-failed", f"The proxy failed the request ({meaning})",
-                   f"The proxy answered {reply}.", "Check the proxy's logs; the request may be unsupported.", ev)
+        return finding("proxy-denied", f"The proxy's rules do not allow {requested}", "The proxy refused the request by its rule set (SOCKS5 reply 2).", "Ask the proxy's operator, or check its client and destination rules.", ev)
+    return finding("proxy-request-failed", f"The proxy failed the request ({meaning})", f"The proxy answered {reply}.", "Check the proxy's logs; the request may be unsupported.", ev)
 
 
 def socks4_password_ignored() -> Finding:
-    return finding(
-        "proxy-password-ignored", "SOCKS4 has no passwords: only the user id was sent",
-        "SOCKS4 carries a user id but no password; the password given was not sent.",
-        "If the proxy needs a password, use it as a SOCKS5 proxy (socks5:// or socks5h://).")
+    return finding("proxy-password-ignored", "SOCKS4 has no passwords: only the user id was sent", "SOCKS4 carries a user id but no password; the password given was not sent.", "If the proxy needs a password, use it as a SOCKS5 proxy (socks5:// or socks5h://).", (), severity="info", origin="local")

@@ -14,7 +14,7 @@ from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.network import classify, errno_name, looks_like, os_words, proxy_kind_hint
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.suggestions import Suggestion
-from tlsbench.engine.hops.http_reply import ReplyHead, auth_schemes
+from tlsbench.engine.hops.http_reply import MAX_HEAD, ReplyHead, auth_schemes
 from tlsbench.engine.proxies import ProxySpec
 
 QUOTE = 300  # characters of the proxy's explanation quoted in the finding
@@ -62,86 +62,174 @@ def refusal(hop: ProxySpec, requested: str, head: ReplyHead, body: bytes, *, beh
         schemes = auth_schemes(head)
         if schemes and not any(s.lower() == "basic" for s in schemes):
             named = " or ".join(schemes)
-            return finding("proxy-auth-unsupported",
-                           f"The proxy wants {named} authentication, which tlsbench does not speak",
-                           f"The proxy answered 407 and offers only {named} (Proxy-Authenticate). tlsbench (like curl "
-                           "without GSS-API/NTLM support) authenticates to HTTP proxies with Basic only.",
-                           "Use a client that speaks that scheme, or ask for Basic authentication or an exception.", ev)
+            return finding("proxy-auth-unsupported", f"The proxy wants {named} authentication, which tlsbench does not speak",
+                      f"The proxy answered {head.status_line} and offers only {named} (Proxy-Authenticate). tlsbench (like curl "
+                      "without GSS-API/NTLM support) authenticates to HTTP proxies with Basic only.",
+                      "Use a client that speaks that scheme, or ask for Basic authentication or an exception.", ev)
         if hop.username:
             return finding("proxy-auth-failed", "The proxy rejected the user name or password",
-                           f"The proxy answered 407 to CONNECT with Basic credentials for user {hop.username!r}: "
-                           "the user or the password is wrong, or the user may not use this proxy.",
-                           "Check the user name and password the proxy expects.",
-                           ev + [Evidence("user", hop.username)])
+                      f"The proxy answered {head.status_line} to CONNECT with Basic credentials for user {hop.username!r}: "
+                      "the user or the password is wrong, or the user may not use this proxy.",
+                      "Check the user name and password the proxy expects.", ev + [Evidence("user", hop.username)])
         return finding("proxy-auth-required", "The proxy requires authentication",
-                       "The proxy answered 407 (Proxy Authentication Required) and no credentials were given.",
-                       Suggestion("Give the proxy's user with {proxy_user} (or in the proxy URL, user@host) and its "
-                                  "password (asked for, or read from $TLSBENCH_PROXY_PASSWORD; never saved)."), ev)
+                  f"The proxy answered {head.status_line} and no credentials were given.",
+                  Suggestion("Give the proxy's user with {proxy_user} (or in the proxy URL, user@host) and its "
+                             "password (asked for, or read from $TLSBENCH_PROXY_PASSWORD; never saved)."), ev)
     if status == 403:
-        port = requested.rpartition(":")[2]
-        note = f" This request was for port {port}." if port.isdigit() and port != "443" else ""
         return finding("proxy-denied", f"The proxy's rules do not allow CONNECT to {requested}",
-                       f"The proxy refused the tunnel by its own rules (403 Forbidden): {behind} was never contacted. "
-                       f"Proxies commonly allow CONNECT to port 443 only, or to listed destinations.{note}",
-                       "Ask the proxy's operator, or check its access rules (squid: http_access, SSL_ports; "
-                       "tinyproxy: ConnectPort).", ev)
+                  f"The proxy refused the tunnel by its own rules ({head.status_line}): {behind} was never contacted. "
+                  "Proxies commonly allow CONNECT to port 443 only, or to listed destinations.",
+                  "Ask the proxy's operator, or check its access rules (squid: http_access, SSL_ports; "
+                  "tinyproxy: ConnectPort).", ev)
     if status in (502, 503, 504) or "unable to connect" in said or "connection refused" in said or any(
             err in squid for err in ("ERR_CONNECT_FAIL", "ERR_DNS_FAIL", "ERR_CANNOT_FORWARD")):
         refused = "ERR_CONNECT_FAIL 111" in squid or "connection refused" in said or "refused" in head.reason.lower()
         dns = "ERR_DNS_FAIL" in squid or "unable to determine ip address" in said or "name resolution" in said
         if "ERR_CANNOT_FORWARD" in squid:
             return finding("proxy-target-unreachable", f"The proxy could not forward to {requested}",
-                           f"The proxy answered {head.status_line} (squid: ERR_CANNOT_FORWARD): it found no way to "
-                           f"{behind} — its DNS could not resolve the name, or no route or parent proxy leads there.",
-                           f"Check the name and that {behind} is reachable from the proxy (its DNS and routes).", ev,
-                           origin="network")
+                      f"The proxy answered {head.status_line} (squid: ERR_CANNOT_FORWARD): it found no way to "
+                      f"{behind} — its DNS could not resolve the name, or no route or parent proxy leads there.",
+                      f"Check the name and that {behind} is reachable from the proxy (its DNS and routes).", ev,
+                      origin="network")
         timed = status == 504 or "ERR_CONNECT_FAIL 110" in squid or "timed out" in said
         if refused:
-            return finding("proxy-target-refused",
-                           f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
-                           f"The proxy works, and tried to connect to {behind}; nothing listens on that port, or a "
-                           f"firewall there rejects it (HTTP {status} from the proxy).",
-                           f"Check that {behind} is up and listening on that port.", ev, origin="peer")
+            return finding("proxy-target-refused", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
+                      f"The proxy works, and tried to connect to {behind}; nothing listens on that port, or a "
+                      f"firewall there rejects it (HTTP {status} from the proxy).",
+                      f"Check that {behind} is up and listening on that port.", ev, origin="peer")
         if dns:
             return finding("proxy-target-unreachable", f"The proxy could not resolve the name in {requested}",
-                           f"The proxy answered {status}: its DNS found no address for the name it was asked for.",
-                           "Check the name, or the proxy's DNS.", ev)
+                      f"The proxy answered {status}: its DNS found no address for the name it was asked for.",
+                      "Check the name, or the proxy's DNS.", ev)
         if timed:
             return finding("proxy-target-unreachable", f"The proxy's connection to {requested} timed out",
-                           f"The proxy answered {status}: {behind} did not answer it in time.",
-                           f"Check that {behind} is reachable from the proxy (routes, firewalls).", ev,
-                           origin="network")
+                      f"The proxy answered {status}: {behind} did not answer it in time.",
+                      f"Check that {behind} is reachable from the proxy (routes, firewalls).", ev, origin="network")
         return finding("proxy-target-unreachable", f"The proxy could not reach {requested}",
-                       f"The proxy answered {head.status_line}: it could not open a connection to {behind}.",
-                       f"Check that {behind} is reachable from the proxy; the proxy's message below says more.", ev,
-                       origin="network")
+                  f"The proxy answered {head.status_line}: it could not open a connection to {behind}.",
+                  f"Check that {behind} is reachable from the proxy; the proxy's message below says more.", ev,
+                  origin="network")
+    if status == 101:
+        upgrade = head.header("Upgrade")
+        return finding("proxy-protocol-error", "The proxy answered CONNECT with 101 Switching Protocols, not a tunnel",
+                  f"A proxy opens a tunnel with a 2xx answer; {head.status_line} switches the connection to another "
+                  f"protocol{f' ({upgrade[:80]})' if upgrade else ''}, which is no answer to CONNECT. No tunnel was "
+                  "opened.", "Check that this is a forward proxy that allows CONNECT (not a WebSocket or "
+                  "HTTP/2 upgrade endpoint).", ev)
+    if 100 <= status < 200:
+        return finding("proxy-protocol-error", f"The proxy sent only interim answers ({head.status_line}), no final one",
+                  f"The proxy kept answering {head.status_line} (an interim 1xx answer) and tlsbench stopped "
+                  "waiting for the final answer after several of them. No tunnel was opened.",
+                  "Check the proxy's software and logs.", ev)
+    if 300 <= status < 400:
+        location = head.header("Location")
+        where = f" to {location[:200]}" if location else ""
+        return finding("proxy-request-failed", f"The proxy redirected the CONNECT request ({head.status_line})",
+                  f"The proxy answered {head.status_line}{where} instead of opening a tunnel. A redirect is no "
+                  "answer to CONNECT: clients do not follow it, and no tunnel was opened.",
+                  "Check the proxy address: this may be a web server or a captive portal rather than a forward "
+                  "proxy.", ev + ([Evidence("Location", location)] if location else []))
     return finding("proxy-request-failed", f"The proxy refused the CONNECT request ({head.status_line})",
-                   f"The proxy answered {head.status_line} instead of opening a tunnel.",
-                   "Check that this is a forward proxy that allows CONNECT; see the proxy's words below.", ev)
+              f"The proxy answered {head.status_line} instead of opening a tunnel.",
+              "Check that this is a forward proxy that allows CONNECT; see the proxy's words below.", ev)
+
+
+def connect_body(hop: ProxySpec, head: ReplyHead, early: bytes) -> tuple[Finding, ...]:
+    """A warning when a 2xx answer to CONNECT declares a body: its bytes go into the tunnel."""
+    length = head.header("Content-Length")
+    coding = head.header("Transfer-Encoding")
+    declared = (f"Content-Length: {length}" if length is not None and length.strip() not in ("", "0") else
+                f"Transfer-Encoding: {coding}" if coding is not None else None)
+    if declared is None:
+        return ()
+    ev = [Evidence("proxy", hop.url), Evidence("status line", head.status_line), Evidence("header", declared)]
+    if early:
+        ev += [Evidence("bytes after the head (hex)", early[:64].hex(" ")),
+               Evidence("bytes after the head (text)", early[:200].decode("latin-1"))]
+    return (finding("proxy-connect-body", f"The proxy's {head.status_line} to CONNECT declares a body",
+                    f"The proxy opened the tunnel but its answer carries '{declared}', which a 2xx answer to CONNECT "
+                    "must not (RFC 9110 9.3.6). A client ignores it: every byte after the answer's head belongs "
+                    "to the tunnel, so " + (f"the {len(early)} byte(s) that came with the head reach the next "
+                                            "stage as if the target had sent them." if early else
+                                            "any body the proxy sends reaches the next stage as if the target "
+                                            "had sent it."),
+                    "Fix the proxy (or what sits in front of it); a later stage's 'not TLS' may be this body.",
+                    ev),)
+
+
+def head_too_long(hop: ProxySpec, requested: str, partial: ReplyHead | None, rx: bytes, *,
+                  behind: str = "the target") -> Finding:
+    """A head that did not end within MAX_HEAD bytes: a refusal still says what its status says."""
+    limit = Evidence("answer head", f"longer than {MAX_HEAD} bytes; tlsbench read no further")
+    if partial is not None and not (100 <= partial.status < 300):
+        found = refusal(hop, requested, partial, b"", behind=behind)
+        return found._replace(evidence=found.evidence + (limit,))
+    said = f"answered {partial.status_line} and then sent" if partial is not None else "sent"
+    ev = _evidence(hop, partial, rx=b"" if partial is not None else rx) + [limit]
+    return finding("proxy-protocol-error", f"The proxy's answer head did not end within {MAX_HEAD} bytes",
+              f"The proxy {said} more than {MAX_HEAD} bytes of header lines without the blank line that ends an "
+              "HTTP head. tlsbench stops reading there; no tunnel was opened.",
+              "Check the proxy (or what sits in front of it): it sends headers without end.", ev)
 
 
 def not_http(hop: ProxySpec, rx: bytes, why: str) -> Finding:
+    if rx.startswith(b"HTTP/"):
+        return finding("proxy-protocol-error", "The proxy's answer to CONNECT is not valid HTTP/1.x",
+                  f"The proxy at {hop.address} answered in HTTP, but with {why}. A client cannot go on from an answer "
+                  "it cannot read, so no tunnel was opened.",
+                  "Check the proxy's software (or what sits in front of it); it may speak another HTTP version.",
+                  _evidence(hop, None, rx=rx))
     like = looks_like(rx)
+    if "HTTP/0.9" in like:
+        return finding("proxy-protocol-error", f"The proxy at {hop.address} answered without an HTTP status line",
+                  f"tlsbench sent an HTTP CONNECT request and got {like}. An answer to CONNECT starts with a status "
+                  "line ('HTTP/1.1 200 ...'); this is a web server's page (or a very old one's), not a proxy's "
+                  "answer.", "Check the proxy port and its scheme (http://, https://, socks5h://, ...).",
+                  _evidence(hop, None, rx=rx))
     return finding("proxy-protocol-error", f"The proxy at {hop.address} did not answer in HTTP",
-                   f"tlsbench sent an HTTP CONNECT request and got {why}; it looks like {like}. The port is probably "
-                   "not an HTTP proxy.", proxy_kind_hint(rx) or "Check the proxy's port and its scheme in the route "
-                   "(http://, https://, socks5h://, ...).",
-                   _evidence(hop, None, rx=rx))
+              f"tlsbench sent an HTTP CONNECT request and got {why}; it looks like {like}. The port is probably "
+              "not an HTTP proxy.", "Check the proxy port and its scheme (http://, https://, socks5h://, ...).",
+              _evidence(hop, None, rx=rx))
 
 
-def timeout(hop: ProxySpec, seconds: float, rx: bytes) -> Finding:
+def _so_far(rx: bytes, interim: list[str] | tuple[str, ...]) -> str:
+    parts = [f"after {', '.join(interim)}"] if interim else []
+    if rx:
+        line = rx.split(b"\n", 1)[0].rstrip(b"\r")
+        complete = b"\n" in rx
+        parts.append(f"{len(rx)} byte(s) of it, {'starting' if complete else 'all of them'} "
+                     f"{line[:80].decode('latin-1')!r}")
+    return "; ".join(parts)
+
+
+def timeout(hop: ProxySpec, seconds: float, rx: bytes, interim: list[str] | tuple[str, ...] = ()) -> Finding:
+    so_far = _so_far(rx, interim)
+    if so_far:
+        return finding("proxy-timeout", f"The proxy's answer to CONNECT did not end within {seconds:g} s",
+                  f"The proxy began answering ({so_far}) but the end of its head (a blank line) did not come "
+                  f"before the stage's deadline ({seconds:g} s): it is stuck, or sends its answer far too slowly.",
+                  "Check the proxy's load and logs.", _evidence(hop, None, rx=rx))
     return finding("proxy-timeout", f"The proxy did not answer the CONNECT request within {seconds:g} s",
-                   "The connection to the proxy was made, but its answer did not come (or not completely): it may be "
-                   "still trying to reach the target, or not be an HTTP proxy.",
-                   Suggestion("If the target is slow to reach, raise {timeout}; check the proxy's logs."),
-                   _evidence(hop, None, rx=rx))
+              "The connection to the proxy was made, but no answer came: it may be still trying to reach the "
+              "target, or not be an HTTP proxy.",
+              Suggestion("If the target is slow to reach, raise {timeout}; check the proxy's logs."),
+              _evidence(hop, None, rx=rx))
 
 
-def closed(hop: ProxySpec, exc: BaseException | None, rx: bytes) -> Finding:
+def closed(hop: ProxySpec, exc: BaseException | None, rx: bytes, interim: list[str] | tuple[str, ...] = ()) -> Finding:
     how = "reset the connection" if exc is not None and classify(exc) == "reset" else "closed the connection"
     ev = _evidence(hop, None, rx=rx)
     if exc is not None:
         ev.append(Evidence("error", f"{errno_name(exc) or type(exc).__name__}: {os_words(exc)}"))
+    if rx:
+        ended = "was reset" if "reset" in how else "closed"
+        return finding("proxy-reply-cut-short", f"The proxy's answer to CONNECT was cut short ({len(rx)} bytes, then the "
+                  f"connection {ended})",
+                  f"The proxy began its answer ({_so_far(rx, interim)}) and the connection {ended} before the end "
+                  "of its head (a blank line). An incomplete answer opens no tunnel.",
+                  "Check the proxy's logs: it may have crashed or been stopped mid-answer, or something between "
+                  "cut the connection.", ev)
+    so_far = f" (after {', '.join(interim)})" if interim else ""
     return finding("proxy-closed", f"The proxy {how} without answering the CONNECT request",
-                   f"The proxy {how} {'after part of an answer' if rx else 'before answering'}: it may not speak HTTP, "
-                   "or it refuses this client by its rules.", "Check the proxy's scheme, client rules and logs.", ev)
+              f"The proxy {how} before answering{so_far}: it may not speak HTTP, or it refuses this client by its "
+              "rules.", "Check the proxy's scheme, client rules and logs.", ev)

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.peekbytes import classify, looks_like_tls
+from tlsbench.engine.peekbytes import MAX_RECORD, classify, looks_like_tls, server_hello_version, walk_records
 from tlsbench.engine.spec import ConnectionSpec, is_ip
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client
-from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage
+from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage, version_name
 
 
 class HandshakeFacts(NamedTuple):
@@ -29,6 +29,9 @@ class HandshakeFacts(NamedTuple):
     offered_versions: str = ""  # "TLS 1.2 to TLS 1.3"
     offered_ciphers: int = 0  # TLS 1.2-and-below cipher suites offered
     verify_name: str | None = None
+    quiet_ms: float | None = None  # at a timeout: how long the peer had been silent (None: it never spoke)
+    bytes_received: int = 0  # all the peer sent during the handshake (first_bytes keeps the start)
+    via: str | None = None  # the proxy whose tunnel the handshake ran through
 
     def alert(self, direction: str) -> WireMessage | None:
         """The last fatal alert in a direction (or the last alert of any level)."""
@@ -142,9 +145,20 @@ def _version_peers(spec, low: str | None, high: str | None) -> tuple[Peer, ...]:
     return (openssl_peer(spec, *words), curl_peer(spec, *curl_words))
 
 
+def chosen_version(facts: HandshakeFacts) -> str | None:
+    """The version the server's ServerHello chose, read from its bytes ("TLS 1.2", "0x0305 (no such
+    version)"); None when no ServerHello was read."""
+    value = server_hello_version(facts.first_bytes)
+    if value is None:
+        return None
+    name = version_name(value)
+    return name if name.startswith(("TLS", "SSL")) else f"{name} (no such TLS version exists)"
+
+
 def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
     evidence = [Evidence("offered", facts.offered_versions)]
-    hello = next((m for m in facts.messages if m.name == "ServerHello" and m.direction == "received"), None)
+    chose = chosen_version(facts)
+    hello = None if chose is None else WireMessage("received", "handshake", "ServerHello", chose, 0)
     if hello is not None:
         evidence.append(Evidence("server chose", hello.version))
     if alert is not None:
@@ -188,9 +202,29 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
                    hint, evidence, origin=origin)
 
 
+def _sslv2(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
+    return finding("tls-version-mismatch", "The server answered in SSL 2.0", "The server answered the ClientHello with an SSL 2.0 ServerHello (a 2-byte record header, message "
+              "type 4, server version 0x0002). SSL 2.0 is broken and prohibited (RFC 6176, 2011); no current "
+              f"client speaks it, and tlsbench offered {facts.offered_versions}.", "Upgrade or reconfigure the server to TLS 1.2 or 1.3; check that this port is the service you meant.", [Evidence("offered", facts.offered_versions)] + bytes_evidence(facts.first_bytes))
+
+
+def _record_words(facts: HandshakeFacts) -> tuple[str, list[Evidence]]:
+    """' in the middle of a handshake record (15 of 85 bytes)' when the bytes show one cut short."""
+    if facts.bytes_received > len(facts.first_bytes):
+        return "", []  # only the start was kept: where the last record ended is not known
+    walk = walk_records(facts.first_bytes)
+    if walk.partial is None:
+        return "", []
+    kind, have, need = walk.partial
+    return (f", in the middle of a TLS {kind} record ({have} of its {need} bytes)",
+            [Evidence("last record", f"{kind}: {have} of {need} bytes received")])
+
+
 def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Finding]:
     """The main finding for a handshake that did not complete (certificate errors excluded)."""
     if facts.first_bytes and not looks_like_tls(facts.first_bytes):
+        if classify(facts.first_bytes).kind == "sslv2":
+            return [_sslv2(spec, facts)]
         return [_not_tls(spec, facts)]
     received = facts.alert("received")
     sent = facts.alert("sent")
@@ -251,8 +285,24 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
                                    "{sni} or {alpn} to what the server expects.", (), (trace,))
                         if not is_proxy(spec) else
                         Suggestion("Compare with openssl's message trace to the proxy.", (), (trace,)), ev)]
-    if facts.error_reason == "NO_PROTOCOLS_AVAILABLE" or (sent is not None and sent.alert == "protocol_version"):
+    chosen = server_hello_version(facts.first_bytes)
+    if facts.error_reason == "NO_PROTOCOLS_AVAILABLE" or (sent is not None and sent.alert == "protocol_version") or (
+            sent is not None and chosen is not None and not 0x0300 <= chosen <= 0x0304):
         return [_version_mismatch(spec, facts, sent, origin="local")]
+    walk = walk_records(facts.first_bytes)
+    if sent is not None and walk.oversized is not None:
+        kind, length, at = walk.oversized
+        return [finding("tls-alert", f"The server sent a TLS record of {length} bytes, more than TLS allows", f"The server's {kind} record announces {length} bytes; a TLS record holds at most {MAX_RECORD} "
+                   f"(2^14 + 2048). tlsbench ended the handshake with alert {sent.alert}. The server is broken, or "
+                   "this is not TLS.", "Check the server's software; compare with openssl s_client -msg.", [_alert_evidence(sent), Evidence("record header (hex)", facts.first_bytes[at:at + 5].hex(" ")),
+                    Evidence("record length", f"{length} bytes (at most {MAX_RECORD})")]
+                   + ([Evidence("OpenSSL reason", facts.error_reason)] if facts.error_reason else []))]
+    if sent is not None and facts.error_reason == "EXCESSIVE_MESSAGE_SIZE":
+        return [finding("tls-alert", "The server sent a handshake message too large to accept", f"A handshake message from the server was longer than OpenSSL accepts (its limit for the "
+                   f"certificate list is 102,400 bytes by default); the server sent {facts.bytes_received} bytes "
+                   f"in all. A certificate or chain that large is broken or hostile. tlsbench ended the handshake "
+                   f"with alert {sent.alert}.", "Check the server's certificate and chain (openssl s_client -showcerts).", [_alert_evidence(sent), Evidence("OpenSSL reason", facts.error_reason),
+                    Evidence("bytes received", str(facts.bytes_received))])]
     if sent is not None:
         name = sent.alert or "unknown"
         return [finding("tls-alert", f"tlsbench ended the handshake with alert {name}",
@@ -264,11 +314,25 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
     if facts.kind == "timeout":
         longer = Change.of(timeout=_longer(spec.timeout))
         if facts.first_bytes:
+            where, record_ev = _record_words(facts)
+            ev = bytes_evidence(facts.first_bytes) + record_ev + [Evidence("bytes received", str(facts.bytes_received))]
+            quiet = facts.quiet_ms
+            if quiet is not None:
+                ev.append(Evidence("last bytes", f"{quiet:.0f} ms before the deadline"))
+            if quiet is not None and quiet < spec.timeout * 500.0:  # its last bytes came in the deadline's 2nd half
+                return [finding("tls-timeout", f"The handshake did not finish within {spec.timeout:g} s: the "
+                                "server was still sending, slowly",
+                                f"The peer had sent {facts.bytes_received} byte(s) of TLS, the last of them "
+                                f"{quiet:.0f} ms before the stage's deadline ({spec.timeout:g} s){where}: it sends its "
+                                "handshake far too slowly (or drips it on purpose).",
+                                Suggestion("Check the server's load, its network path and logs; give it more time "
+                                           "({0}) only if it is known to be that slow.", (longer,)), ev)]
             return [finding("tls-timeout", "The server stopped answering during the handshake",
-                            f"The peer sent {len(facts.first_bytes)} byte(s) of TLS and then nothing more "
-                            f"within {spec.timeout:g} s.",
+                            f"The peer sent {facts.bytes_received} byte(s) of TLS{where} and then nothing more"
+                            + (f" for the last {quiet / 1000:.1f} s" if quiet is not None else "")
+                            + f" before the stage's deadline ({spec.timeout:g} s).",
                             Suggestion("Give it more time ({0}), or check the server's load and logs.", (longer,)),
-                            bytes_evidence(facts.first_bytes))]
+                            ev)]
         plain = () if is_proxy(spec) else (Change.of(tls=False, app="http"),)
         return [finding("tls-timeout", "The peer did not answer the TLS ClientHello",
                         f"The TCP connection is open but nothing came back within {spec.timeout:g} s after the "
@@ -282,14 +346,24 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
     if facts.kind in ("reset", "eof"):
         how = "reset the connection (RST)" if facts.kind == "reset" else "closed the connection"
         when = "right after the ClientHello" if not facts.first_bytes else "during the handshake"
+        where, record_ev = _record_words(facts)
         ev = [Evidence("event", f"{facts.errno_name or 'EOF'} {when}"),
-              Evidence("bytes received", str(len(facts.first_bytes)))]
+              Evidence("bytes received", str(facts.bytes_received or len(facts.first_bytes)))]
         if facts.first_bytes:
-            ev += bytes_evidence(facts.first_bytes)
-        return [finding("connection-reset", f"The peer {how} {when}",
-                        f"The peer {how} {when} without a TLS alert. This usually means the service on this port "
-                        "does not speak TLS, a firewall or middlebox drops TLS (or this SNI), or the server refused "
-                        "the ClientHello (version, ciphers, SNI) without saying why.",
+            ev += bytes_evidence(facts.first_bytes) + record_ev
+        who = "The peer"
+        why = ("This usually means the service on this port does not speak TLS, a firewall or middlebox drops TLS "
+               "(or this SNI), or the server refused the ClientHello (version, ciphers, SNI) without saying why.")
+        if facts.via:
+            ev.append(Evidence("through", facts.via))
+            who = "The tunnel through the proxy"
+            why = ("The proxy had opened the tunnel; either the target closed its side (and the proxy passed the "
+                   "close on) or the proxy ended the tunnel itself. " + why)
+        if where:
+            why = ("The peer had begun a TLS record and the connection ended before the record's last byte: the "
+                   "server stopped mid-message (it crashed, or was cut off).")
+        said = where.lstrip(",") if where else f" {when}"
+        return [finding("connection-reset", f"{who} {how}{said}", f"{who} {how}{said} without a TLS alert. {why}",
                         _reset_hint(spec, trace), ev)]
     return [finding("tls-handshake-failed", "The TLS handshake failed",
                     f"OpenSSL reported: {facts.error_text or facts.kind}.",

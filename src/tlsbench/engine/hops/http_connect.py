@@ -17,12 +17,13 @@ from tlsbench import __version__
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import proxy_http
 from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.hops.http_reply import ReplyError, ReplyHead, parse_head
+from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyError, ReplyHead, parse_head
 from tlsbench.engine.hostport import format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 
 BODY_KEEP = 2048  # bytes of a refusal's body kept as evidence
 BODY_WAIT = 0.3  # seconds to wait for more of that body
+MAX_INTERIM = 8  # 1xx answers skipped before the final one, at most
 
 
 def authority(host: str, port: int) -> str:
@@ -68,6 +69,8 @@ class HttpConnectHop:
                              requested=requested, sent_text=redacted(request))
         data = bytearray()
         head: ReplyHead | None = None
+        interim: list[str] = []  # 1xx answers before the final one (100 Continue, 102 Processing...)
+        skipped = 0  # bytes of those
         error: BaseException | None = None
         bad: ReplyError | None = None
         ctx.begin()
@@ -78,7 +81,12 @@ class HttpConnectHop:
                 if not chunk:
                     break
                 data += chunk
-                head = parse_head(bytes(data))
+                head = parse_head(bytes(data[skipped:]))
+                while head is not None and _interim(head) and len(interim) < MAX_INTERIM:
+                    # An interim answer: the final one follows (RFC 9110 15.2).
+                    interim.append(head.status_line)
+                    skipped += head.head_length
+                    head = parse_head(bytes(data[skipped:]))
         except ReplyError as exc:
             bad = exc
         except Cancelled:
@@ -88,29 +96,44 @@ class HttpConnectHop:
         finally:
             ctx.end()
         rx = bytes(data)
+        final = rx[skipped:]
         detail = detail._replace(received_hex=rx[:512].hex(" ") or None,
-                                 received_text=rx[:head.head_length if head else 1024].decode("latin-1") or None)
+                                 received_text=rx[:skipped + head.head_length if head else 1024].decode("latin-1")
+                                 or None)
+        after = f" (after {', '.join(interim)})" if interim else ""
         if head is not None and 200 <= head.status < 300:
-            early = rx[head.head_length:]
+            early = final[head.head_length:]
             if early:
                 stream.unread(early)
             detail = detail._replace(reply_code=head.status, reply_meaning=head.reason or "tunnel open",
                                      status_line=head.status_line)
-            return StageOutcome(True, detail, f"CONNECT {requested}: {head.status_line}")
+            notes = proxy_http.connect_body(hop, head, early)
+            return StageOutcome(True, detail, f"CONNECT {requested}: {head.status_line}{after}", notes)
         body = b""
         if head is not None:
-            body = rx[head.head_length:] + _more_body(stream, head, len(rx) - head.head_length)
+            body = final[head.head_length:] + _more_body(stream, head, len(final) - head.head_length)
             detail = detail._replace(reply_code=head.status, reply_meaning=head.reason, status_line=head.status_line,
                                      body_text=body[:BODY_KEEP].decode("latin-1") or None)
             finding = proxy_http.refusal(hop, requested, head, body, behind=behind)
+        elif isinstance(bad, HeadTooLong):
+            partial = bad.partial
+            if partial is not None:
+                detail = detail._replace(reply_code=partial.status, reply_meaning=partial.reason,
+                                         status_line=partial.status_line)
+            finding = proxy_http.head_too_long(hop, requested, partial, final, behind=behind)
         elif bad is not None:
-            finding = proxy_http.not_http(hop, rx, str(bad))
+            finding = proxy_http.not_http(hop, final, str(bad))
         elif isinstance(error, TimeoutError):
-            finding = proxy_http.timeout(hop, self.spec.timeout, rx)
+            finding = proxy_http.timeout(hop, self.spec.timeout, final, interim)
         else:
-            finding = proxy_http.closed(hop, error, rx)
+            finding = proxy_http.closed(hop, error, final, interim)
         detail = detail._replace(error=finding.title)
         return StageOutcome(False, detail, finding.title, (finding,))
+
+
+def _interim(head: ReplyHead) -> bool:
+    """A 1xx answer other than 101: the final answer follows it."""
+    return 100 <= head.status < 200 and head.status != 101
 
 
 def _more_body(stream, head: ReplyHead, have: int) -> bytes:

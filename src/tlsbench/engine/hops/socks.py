@@ -15,6 +15,7 @@ import socket
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import network
 from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.hops.socks_reply import SocksReading, methods_offered, read_socks4, read_socks5
 from tlsbench.engine.spec import format_hostport
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 
@@ -35,7 +36,8 @@ SOCKS5_REPLIES = {
     0x07: "command not supported",
     0x08: "address type not supported",
 }
-SOCKS5_METHODS = {0x00: "no authentication", 0x02: "username/password", 0xFF: "no acceptable methods"}
+SOCKS5_METHODS = {0x00: "no authentication", 0x01: "GSSAPI", 0x02: "username/password", 0x03: "CHAP",
+                  0xFF: "no acceptable methods"}
 PEEK_SECONDS = 0.3  # how long to wait for more of a non-SOCKS answer, for the evidence
 
 
@@ -47,10 +49,11 @@ class _StreamFile:
     client. What is left after the negotiation (the target's first bytes, in the same segment) is
     given back to the stream."""
 
-    def __init__(self, stream, buffer: bytearray) -> None:
+    def __init__(self, stream, buffer: bytearray, eof: list) -> None:
         self._stream = stream
         self._out = bytearray()
         self._in = buffer
+        self.eof = eof  # gets an entry when the proxy closed its side
 
     def write(self, data: bytes) -> int:
         self._out += data
@@ -64,7 +67,10 @@ class _StreamFile:
     def read(self, size: int = -1) -> bytes:
         want = size if size and size > 0 else 65536
         if not self._in:
-            self._in += self._stream.recv(65536)
+            data = self._stream.recv(65536)
+            if not data:
+                self.eof.append(True)
+            self._in += data
         out = bytes(self._in[:want])
         del self._in[:want]
         return out
@@ -81,9 +87,10 @@ def _stream_socket_class():
     class StreamSocket(socks.socksocket):
         stream = None
         unread: bytearray
+        eof: list
 
         def makefile(self, *args, **kwargs):  # type: ignore[override]
-            return _StreamFile(self.stream, self.unread)
+            return _StreamFile(self.stream, self.unread, self.eof)
 
     return socks, StreamSocket
 
@@ -128,6 +135,7 @@ class SocksHop:
         ss = self._placeholder()
         ss.stream = stream
         ss.unread = bytearray()
+        ss.eof = []
         error: BaseException | None = None
         ctx.begin()
         try:
@@ -146,17 +154,26 @@ class SocksHop:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
         transcript = stream.transcript
+        offered = methods_offered(transcript.sent_chunks[0] if transcript and transcript.sent_chunks else b"")
+        read = (lambda data: read_socks4(data)) if kind.startswith("socks4") else (
+            lambda data: read_socks5(data, offered or b"\x00"))
         rx = bytes(transcript.received) if transcript else b""
-        parsed = (_parse_socks4 if kind.startswith("socks4") else _parse_socks5)(rx)
-        detail = _fill(detail, parsed, transcript, kind)
-        if error is None and parsed.get("ok"):
+        reading = read(rx)
+        ended = _ended(error) or ("closed" if ss.eof else None)
+        if error is not None and not reading.done and not reading.not_socks and ended is None:
+            # PySocks stops at a refusal's code; the rest of the reply says whether it came whole.
+            ended = _read_rest(stream, reading, read)
+            rx = bytes(transcript.received) if transcript else rx
+            reading = read(rx)
+        detail = _fill(detail, reading, transcript, kind)
+        if error is None and reading.succeeded:
             if bound:
                 host = bound[0].decode("latin-1") if isinstance(bound[0], bytes) else str(bound[0])
                 detail = detail._replace(bound_address=format_hostport(host, bound[1]))
             summary = f"{kind} {detail.requested} ({detail.address_type}): {detail.reply_meaning}"
             return StageOutcome(True, detail, summary, notes)
-        finding = _diagnose(kind, where, detail, parsed, rx, error, stream, self.spec.timeout, hop.username,
-                            remote_name=detail.address_type == "domain name", behind=behind)
+        finding = _diagnose(kind, where, detail, reading, rx, error, ended, stream, self.spec.timeout,
+                            hop.username, offered, remote_name=detail.address_type == "domain name", behind=behind)
         detail = detail._replace(error=finding.title, received_hex=(finding_rx(finding) or detail.received_hex))
         return StageOutcome(False, detail, finding.title, (finding,) + notes)
 
@@ -165,78 +182,107 @@ def finding_rx(finding) -> str | None:
     return next((e.value for e in finding.evidence if e.label == "bytes received"), None)
 
 
-def _parse_socks5(rx: bytes) -> dict:
-    out: dict = {}
-    if not rx:
-        return out
-    if rx[0] != 5:
-        return {"bad": True}
-    if len(rx) < 2:
-        return out
-    out["method"] = rx[1]
-    off = 2
-    if rx[1] == 0x02:
-        if len(rx) < 4:
-            return out
-        if rx[2] != 1:
-            return {**out, "bad": True}
-        out["auth_status"] = rx[3]
-        off = 4
-    elif rx[1] not in (0x00, 0xFF):
-        return {**out, "bad": True}
-    if len(rx) >= off + 2:
-        if rx[off] != 5:
-            return {**out, "bad": True}
-        out["reply"] = rx[off + 1]
-        out["ok"] = rx[off + 1] == 0
-        if len(rx) >= off + 4 and out["ok"] and rx[off + 3] not in (1, 3, 4):
-            return {**out, "ok": False, "bad": True}  # an address type SOCKS5 does not have
-    return out
+def _parse_socks5(rx: bytes, offered: bytes = b"\x00") -> SocksReading:
+    return read_socks5(rx, offered)
 
 
-def _parse_socks4(rx: bytes) -> dict:
-    if not rx:
-        return {}
-    if rx[0] != 0 or (len(rx) >= 2 and rx[1] not in SOCKS4_REPLIES):
-        return {"bad": True}
-    if len(rx) < 2:
-        return {}
-    return {"reply": rx[1], "ok": rx[1] == 0x5A and len(rx) >= 8}
+def _parse_socks4(rx: bytes) -> SocksReading:
+    return read_socks4(rx)
 
 
-def _fill(detail: ProxyDetail, parsed: dict, transcript, kind: str) -> ProxyDetail:
-    table = SOCKS4_REPLIES if kind.startswith("socks4") else SOCKS5_REPLIES
-    code = parsed.get("reply")
+def _ended(error: BaseException | None) -> str | None:
+    """How the exchange ended, from the error PySocks let through: timeout, reset, closed, or None
+    (a SOCKS error about what the proxy said, with the connection still open)."""
+    if error is None:
+        return None
+    if isinstance(error, TimeoutError) or (isinstance(error, OSError) and network.classify(error) == "timeout"):
+        return "timeout"
+    cause = getattr(error, "socket_err", None) or error
+    if isinstance(cause, OSError) and not isinstance(cause, _proxy_error_types()):
+        return "reset" if network.classify(cause) == "reset" else "closed"
+    if "closed unexpectedly" in str(error).lower():
+        return "closed"
+    return None
+
+
+def _read_rest(stream, reading: SocksReading, read) -> str | None:
+    """Read the rest of a reply PySocks stopped reading at its code (bounded by the stage's deadline,
+    and by what the reply needs); returns how the connection ended, if it did."""
+    for _ in range(64):
+        if reading.done or reading.not_socks:
+            return None
+        want = (reading.need - reading.have) if reading.need else 1
+        try:
+            data = stream.recv(max(want, 1))
+        except (TimeoutError, OSError) as exc:
+            return _ended(exc) or "closed"
+        if not data:
+            return "closed"
+        if stream.transcript is None:
+            return None
+        reading = read(bytes(stream.transcript.received))
+    return None
+
+
+def _fill(detail: ProxyDetail, reading: SocksReading, transcript, kind: str) -> ProxyDetail:
+    code = None if reading.not_socks else reading.reply
     sent = []
     for chunk in (transcript.sent_chunks if transcript else ()):
         if not chunk:
             continue
         # The SOCKS5 username/password sub-negotiation starts with 0x01: never record the password.
         sent.append("01 <credentials redacted>" if kind.startswith("socks5") and chunk[0] == 1 else chunk.hex(" "))
-    method = parsed.get("method")
-    return detail._replace(reply_code=code, reply_meaning=table.get(code, "unknown code") if code is not None else None,
-                   auth_method=SOCKS5_METHODS.get(method, f"0x{method:02x}") if method is not None else None,
-                   sent_hex=" | ".join(sent) or None,
-                   received_hex=(bytes(transcript.received).hex(" ") or None) if transcript else None)
+    method = None if reading.not_socks else reading.method
+    return detail._replace(reply_code=code, reply_meaning=reply_meaning(kind, code) if code is not None else None,
+                           auth_method=(SOCKS5_METHODS.get(method) or f"0x{method:02x} ({method_name(method)})")
+                           if method is not None else None,
+                           sent_hex=" | ".join(sent) or None,
+                           received_hex=(bytes(transcript.received).hex(" ") or None) if transcript else None)
 
 
-def _diagnose(kind, where, detail, parsed, rx, error, stream, timeout, user, *, remote_name, behind):
-    if parsed.get("bad"):
+def reply_meaning(kind: str, code: int) -> str:
+    v4 = kind.startswith("socks4")
+    known = (SOCKS4_REPLIES if v4 else SOCKS5_REPLIES).get(code)
+    return known or f"0x{code:02x}, a code {'SOCKS4' if v4 else 'SOCKS5'} does not define"
+
+
+def method_name(method: int) -> str:
+    return SOCKS5_METHODS.get(method) or ("a private method" if 0x80 <= method <= 0xFE else "an unassigned method")
+
+
+def _diagnose(kind, where, detail, reading: SocksReading, rx, error, ended, stream, timeout, user, offered, *,
+              remote_name, behind):
+    if reading.not_socks:
         return network.proxy_protocol_error(kind, where, rx + _peek(stream))
-    if parsed.get("method") == 0xFF or (parsed.get("method") == 0x02 and detail.auth == "none"):
-        return network.proxy_auth_required(where, user)
-    if parsed.get("auth_status") not in (None, 0):
-        return network.proxy_auth_failed(where, user, parsed["auth_status"])
-    code = parsed.get("reply")
-    if code is not None and not parsed.get("ok"):
+    if reading.problem:
+        return network.proxy_reply_malformed(kind, where, reading.problem, rx)
+    method = reading.method
+    if method is not None and (method == 0xFF or method not in offered or method not in (0x00, 0x02)):
+        if method in (0xFF, 0x02):
+            return network.proxy_auth_required(where, user, method, offered)
+        return network.proxy_method_unsupported(where, method, method_name(method), offered, rx)
+    if reading.auth_status not in (None, 0):
+        return network.proxy_auth_failed(where, user, reading.auth_status)
+    code = reading.reply
+    if reading.done and code is not None and not reading.succeeded:
         return network.proxy_reply_failed(kind, where, detail.requested, code, detail.reply_meaning or "",
                                           remote_name, behind=behind)
-    if isinstance(error, TimeoutError) or (isinstance(error, OSError) and network.classify(error) == "timeout"):
-        return network.proxy_timeout(kind, where, timeout, rx)
+    what = reading.message
+    if ended == "timeout":
+        return network.proxy_timeout(kind, where, timeout, rx, waiting_for=what, have=reading.have,
+                                     need=reading.need, chose=method_name(method) if method is not None else None)
+    if reading.have and not reading.done:
+        began = f"reply code 0x{code:02x} ({detail.reply_meaning})" if code is not None else None
+        return network.proxy_reply_cut_short(kind, where, what, reading.have, reading.need,
+                                             "reset" if ended == "reset" else "closed", rx, began=began)
     cause = getattr(error, "socket_err", None) or error
-    if isinstance(cause, OSError) and not isinstance(cause, _proxy_error_types()):
-        return network.proxy_closed(kind, where, cause)
-    return network.proxy_closed(kind, where, None)
+    closed_by = cause if isinstance(cause, OSError) and not isinstance(cause, _proxy_error_types()) else None
+    after = None
+    if reading.step == "reply" and reading.auth_status == 0:
+        after = "accepting the user name and password"
+    elif method is not None:
+        after = f"choosing {method_name(method)} (method 0x{method:02x})"
+    return network.proxy_closed(kind, where, closed_by, after=after, waiting_for=what, received=rx)
 
 
 def _proxy_error_types() -> tuple[type, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tlsbench.engine import certparse
 from tlsbench.engine.details import CertInfo, ChainDetail
 from tlsbench.engine.catalogue import finding
-from tlsbench.engine.diagnosis.certs import expiry_findings, leaf_dns_names, mismatch_hint
+from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
 from tlsbench.engine.diagnosis.tls import openssl_peer
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.suggestions import Suggestion
@@ -44,12 +44,17 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
         try:
             info = certparse.parse_cert(der, pos)
         except ValueError as exc:  # a certificate cryptography cannot parse is still evidence
+            if pos == 0 and tls.verify_code == 62 and tls.verify_message and "not checked" in tls.verify_message:
+                continue  # the tls stage's finding already says the leaf does not parse
             findings.append(finding("cert-unparsable", f"Certificate #{pos} could not be parsed",
                                     f"cryptography refused it: {exc}",
                                     Suggestion("Inspect it with openssl.", (),
                                                (openssl_peer(t, "-showcerts"),)),
                                     (Evidence("DER (hex, first 64 bytes)", der[:64].hex()),)))
             continue
+        broken = certparse.broken_extensions(der)
+        if broken and (verify_off or tls.verify_code is None or tls.verify_code in DATE_CODES):
+            findings.append(extension_finding(pos, info.subject, broken))  # else the tls stage's finding names it
         in_verified = der in verified
         last = pos == len(tls.peer_chain_der) - 1
         infos.append(info._replace(verified=None if verify_off else in_verified,

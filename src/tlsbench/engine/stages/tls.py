@@ -197,6 +197,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
     tls_stream = TlsStream(stream, pump)
     sslobj = pump.sslobj
     kind, exc_reason, exc_text, errno_name = None, None, None, None
+    quiet_ms: float | None = None  # at a timeout: how long the peer had been silent
     verify_code, verify_message = None, None
     ctx.begin()
     try:
@@ -204,8 +205,14 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         ctx.end()
         if ours:
             leaf = _der_chain(sslobj, False)[:1]
-            if leaf and not certparse.match_name(leaf[0], name):
-                verify_code, verify_message = 62, "hostname mismatch"
+            try:
+                matches = not leaf or certparse.match_name(leaf[0], name)
+                unreadable = False
+            except certparse.CertParseError:
+                matches, unreadable = False, True
+            if not matches:
+                verify_code, verify_message = 62, ("hostname not checked: the certificate's names do not parse"
+                                                   if unreadable else "hostname mismatch")
                 kind = "verify"
     except Cancelled:
         raise
@@ -218,6 +225,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         kind = "eof"
     except TimeoutError:
         kind = "timeout"
+        quiet_ms = (time.monotonic() - tls_stream.last_received) * 1000 if tls_stream.last_received else None
     except OSError as exc:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled during TLS") from None
@@ -274,7 +282,9 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
     elif kind is not None:
         facts = HandshakeFacts(kind=kind, first_bytes=facts_first, messages=tuple(wire), error_reason=exc_reason,
                                error_text=exc_text, errno_name=errno_name, offered_versions=_versions_text(sslctx),
-                               offered_ciphers=_offered_ciphers(sslctx), verify_name=name)
+                               offered_ciphers=_offered_ciphers(sslctx), verify_name=name, quiet_ms=quiet_ms,
+                               bytes_received=transcript.bytes_received if transcript else len(facts_first),
+                               via=ctx.spec.proxies[-1].url if t.role == "target" and ctx.spec.proxies else None)
         findings += diagnose_failure(t, facts)
     findings += session_findings(t, version, ok, tuple(f.code for f in findings),
                                  names=leaf_dns_names(peer_chain) if t.sni is None else ())
