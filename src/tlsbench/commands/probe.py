@@ -32,6 +32,16 @@ def make_parser() -> QuietParser:
     out.add_argument("--json", action="store_true", help="print one JSON object at the end, nothing else")
     out.add_argument("--profile", metavar="NAME", help="start from a saved profile; options given here override it")
     out.add_argument("--save-profile", metavar="NAME", help="save this connection as a profile, then run it")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print every TLS message under the waterfall: time, direction, type, version, length")
+    out.add_argument("--showcerts", action="store_true",
+                     help="print the certificates as PEM: those the server sent, then the trust anchor (s_client "
+                          "-showcerts)")
+    out.add_argument("--save-chain", metavar="FILE",
+                     help="write the same PEM chain to FILE (only over a PEM file; new files 0644)")
+    out.add_argument("--msg", action="store_true",
+                     help="like -v, with a hex dump of each message (s_client -msg); with --json, each message's "
+                          "bytes as hex")
     repeat.add_options(parser)
     return parser
 
@@ -85,8 +95,21 @@ def main(argv: list[str]) -> int:
     except OSError as exc:  # e.g. the profile directory cannot be read or written
         return fail_usage(PROG, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
 
+    if (args.showcerts or args.save_chain) and not spec.tls.enabled:
+        return fail_usage(PROG, "--showcerts/--save-chain need TLS (drop --no-tls)")
+    if args.save_chain:
+        from tlsbench.engine.chainpem import check_chain_file
+
+        try:
+            check_chain_file(args.save_chain)
+        except InputError as exc:
+            return fail_usage(PROG, f"--save-chain {' '.join(str(exc).split())}")
     if spec.tls.enabled and spec.tls.verify == "off":
         print(INSECURE_WARNING, file=sys.stderr)
+    if spec.tls.enabled and spec.tls.keylog:
+        source = "$SSLKEYLOGFILE" if spec.tls.keylog_from_env else "--keylog"
+        print(f"WARNING: {source}: the TLS session secrets are written to {spec.tls.keylog}; anyone who can read "
+              "it can decrypt this traffic.", file=sys.stderr)
 
     from tlsbench.commands.probe_output import Waterfall, want_colour, write_json
     from tlsbench.engine.runner import preflight, run_probe
@@ -103,14 +126,36 @@ def main(argv: list[str]) -> int:
     with sigint_cancels(token):
         if args.json:
             result = run_probe(spec, prepared=prepared, cancel=token)
-            write_json(result, sys.stdout)
+            write_json(result, sys.stdout, include_bytes=args.msg)
         else:
-            view = Waterfall(sys.stdout, colour=want_colour(sys.stdout))
+            view = Waterfall(sys.stdout, colour=want_colour(sys.stdout), trace=args.verbose, hexdump=args.msg,
+                             showcerts=args.showcerts)
             view.emit(f"tlsbench probe {spec.target}")
             result = run_probe(spec, on_event=view, prepared=prepared, cancel=token)
+    if args.save_chain:
+        code = _save_chain(args.save_chain, result)
+        if code:
+            return code
     if result.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _save_chain(path: str, result) -> int:
+    """Write the chain (--save-chain); 0, or the exit code when there was none or it could not be written."""
+    from tlsbench.engine.chainpem import chain_pem, save_chain
+
+    if result.chain is None or not result.chain.certificates:
+        print(f"{PROG}: no certificate to save to {path}: the handshake did not get that far", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        written = save_chain(path, chain_pem(result.chain))
+    except (InputError, OSError) as exc:
+        return fail_usage(PROG, f"--save-chain {' '.join(str(exc).split())}")
+    count = len(result.chain.certificates) + (1 if result.chain.verified_path and not
+                                              result.chain.verified_path[-1].sent else 0)
+    print(f"saved {count} certificate(s) to {written}", file=sys.stderr)
+    return 0
 
 
 @contextlib.contextmanager

@@ -88,7 +88,9 @@ def spec_summary(spec: ConnectionSpec) -> dict:
         "tls": None if not tls.enabled else {
             "sni": spec.sni, "sni_mode": tls.sni_mode, "min_version": tls.min_version,
             "max_version": tls.max_version, "ciphers": tls.ciphers, "alpn": list(tls.alpn), "verify": tls.verify,
-            "cafile": tls.cafile, "client_cert": tls.cert},
+            "cafile": tls.cafile, "client_cert": tls.cert, "keylog": tls.keylog,
+            "keylog_from_environment": tls.keylog_from_env, "reconnect": tls.reconnect,
+            "check_revocation": tls.check_revocation},
         "app": "http" if spec.app.http else ("send" if spec.app.send is not None else None),
         "timeout": spec.timeout,
         "local": {"port_range": list(spec.local.port_range) if spec.local.port_range else None,
@@ -216,7 +218,8 @@ class _Run:
         """
         stream = self.state.stream
         if stream is None or self.cancelled:
-            return None
+            # A stage that closed the connection itself (reconnect) left how it ended.
+            return self.state.extra.get("closing")
         finish = getattr(stream, "finish", None)
         info = None
         try:

@@ -56,6 +56,22 @@ def _alert_evidence(alert: WireMessage) -> Evidence:
     return Evidence(f"alert {alert.direction}", f"{alert.alert} ({alert.alert_code}, {alert.alert_level})")
 
 
+def cert_request_evidence(messages) -> list[Evidence]:
+    """What the server's CertificateRequest asked for: the CA names it accepts, the signatures."""
+    from tlsbench.engine.tlsfacts import cert_request_of
+
+    req = cert_request_of(messages)
+    if req is None:
+        return []
+    names = "; ".join(req.ca_names) if req.ca_names else "none named (any CA the server trusts)"
+    out = [Evidence("acceptable client CA names", names)]
+    if req.signature_algorithms:
+        out.append(Evidence("signature algorithms accepted", ", ".join(req.signature_algorithms)))
+    if req.certificate_types:
+        out.append(Evidence("certificate types accepted", ", ".join(req.certificate_types)))
+    return out
+
+
 def _sni_words(spec: ConnectionSpec) -> str:
     if spec.sni is None:
         if spec.tls.sni_mode == "none":
@@ -131,6 +147,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
         if name == "certificate_required" or (cert_request and not spec.tls.cert and name in (
                 "handshake_failure", "bad_certificate", "certificate_unknown", "unexpected_message")):
             ev.append(Evidence("CertificateRequest", "received" if cert_request else "not seen"))
+            ev += cert_request_evidence(facts.messages)
             return [_f("client-cert-required", "error", "The server requires a client certificate",
                        "The server asked for a client certificate (CertificateRequest) and ended the handshake "
                        "because none was given" + (" (alert certificate_required)." if name ==
@@ -153,6 +170,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
                        f"suite(s) for TLS 1.2 and below) and the server accepts none of them (alert {name}).",
                        "Widen or drop --ciphers (openssl s_client -cipher LIST; curl --ciphers LIST).", ev)]
         if cert_request and spec.tls.cert:
+            ev += cert_request_evidence(facts.messages)
             return [_f("tls-alert", "error", f"The server rejected your client certificate (alert {name})",
                        f"The server asked for a client certificate, got yours and refused it: {name} - "
                        f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
@@ -233,6 +251,15 @@ def session_findings(spec: ConnectionSpec, version: str | None, ok: bool,
                       "the server and this run would not notice.",
                       "Drop --insecure; use --cafile FILE for a private CA (curl --cacert FILE).",
                       [Evidence("verify", "off")], origin="local"))
+    if getattr(spec, "role", "target") == "target" and spec.tls.keylog:
+        where = f"$SSLKEYLOGFILE ({spec.tls.keylog})" if spec.tls.keylog_from_env else spec.tls.keylog
+        out.append(_f("keylog-enabled", "warning", "The TLS session secrets are written to a key log",
+                      f"The secrets of this run's TLS sessions were appended to {where}: anyone who can read that "
+                      "file can decrypt a capture of the traffic (Wireshark does, with the file).",
+                      "Delete the file when you are done; unset SSLKEYLOGFILE or drop --keylog for normal use.",
+                      [Evidence("key log", spec.tls.keylog),
+                       Evidence("from", "$SSLKEYLOGFILE" if spec.tls.keylog_from_env else "--keylog")],
+                      origin="local"))
     quiet = {"sni-required", "not-tls", "tls-timeout"}  # SNI is beside the point there
     if spec.sni is None and not quiet.intersection(failure_codes):
         if spec.tls.sni_mode == "none":

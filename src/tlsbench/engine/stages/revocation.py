@@ -1,0 +1,89 @@
+"""The revocation stage (--check-revocation): the leaf's status from its OCSP responder and CRL
+distribution points (engine/revocation.py), over plain HTTP, directly (not through the route's
+proxies), within the stage's timeout. Revoked fails the run (`cert-revoked`, with the date and
+reason); an unknown answer or no answer at all is a warning; a leaf naming no source is said so.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tlsbench.engine.details import RevocationDetail
+from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.stages.context import StageContext, StageOutcome
+
+
+class RevocationStage:
+    def __init__(self, step, plan) -> None:
+        from tlsbench.engine import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
+
+        self.key = step.key
+        self.spec = plan.spec
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        from tlsbench.engine.revocation import check_revocation
+
+        tls = state.tls
+        if tls is None or not tls.peer_chain_der:
+            return StageOutcome(False, None, "no certificate to check")
+        issuer = tls.verified_chain_der[1] if len(tls.verified_chain_der) > 1 else (
+            tls.peer_chain_der[1] if len(tls.peer_chain_der) > 1 else None)
+        ctx.begin()
+        try:
+            detail = check_revocation(tls.peer_chain_der[0], issuer, time.monotonic() + self.spec.timeout)
+        except ValueError as exc:  # a leaf cryptography cannot read
+            ctx.end()
+            return StageOutcome(False, RevocationDetail(status="unknown"), f"the leaf cannot be read: {exc}")
+        ctx.end()
+        findings = tuple(revocation_findings(detail))
+        return StageOutcome(detail.status != "revoked", detail, _summary(detail), findings)
+
+
+def _summary(d: RevocationDetail) -> str:
+    if d.status == "no-source":
+        return "the certificate names no OCSP responder or CRL (over http://)"
+    parts = [f"{c.method.upper()} {c.status}" + (f" ({c.reason})" if c.reason and c.status != "good" else "")
+             for c in d.checks]
+    return f"{d.status}: " + ", ".join(parts)
+
+
+def _evidence(d: RevocationDetail) -> tuple[Evidence, ...]:
+    out = [Evidence("certificate", f"{d.leaf} (serial {d.serial})")]
+    for c in d.checks:
+        out.append(Evidence(f"{c.method.upper()} {c.url}", c.answer or c.reason or c.status))
+    if d.not_checked:
+        out.append(Evidence("not asked (not http://)", ", ".join(d.not_checked)))
+    return tuple(out)
+
+
+def revocation_findings(d: RevocationDetail) -> list[Finding]:
+    ev = _evidence(d)
+    if d.status == "revoked":
+        hit = next(c for c in d.checks if c.status == "revoked")
+        why = f" (reason: {hit.reason})" if hit.reason else ""
+        return [Finding("cert-revoked", "error", f"The server's certificate was revoked on {hit.revoked_at}{why}",
+                        f"Its issuer's {'OCSP responder' if hit.method == 'ocsp' else 'CRL'} says the certificate "
+                        f"was revoked on {hit.revoked_at}{why}. Browsers that check refuse it; a revoked key may be "
+                        "in someone else's hands.",
+                        "Replace the certificate (and its key, if it was compromised) on the server.",
+                        stage="revocation", origin="peer", evidence=ev)]
+    if d.status == "unknown":
+        return [Finding("revocation-unknown", "warning", "The certificate's revocation status is unknown",
+                        "The revocation sources answered, but not with a usable status: "
+                        + "; ".join(f"{c.method.upper()}: {c.reason}" for c in d.checks if c.reason) + ".",
+                        "Ask the CA's responder directly (openssl ocsp -issuer ISSUER -cert LEAF -url URL).",
+                        stage="revocation", origin="peer", evidence=ev)]
+    if d.status == "unreachable":
+        return [Finding("revocation-unreachable", "warning", "No revocation source could be reached",
+                        "None of the OCSP responders or CRL distribution points the certificate names answered: "
+                        + "; ".join(f"{c.url}: {c.reason}" for c in d.checks) + ". Clients that require an answer "
+                        "(hard-fail) refuse the certificate; most soft-fail and go on.",
+                        "Check that this host may reach the CA's responder (a firewall, a proxy); raise --timeout.",
+                        stage="revocation", origin="network", evidence=ev)]
+    if d.status == "no-source":
+        return [Finding("revocation-no-source", "info", "The certificate names no revocation source tlsbench can ask",
+                        "The leaf has no OCSP responder and no CRL distribution point over http:// (several public "
+                        "CAs dropped OCSP; a private CA may publish none), so its revocation cannot be checked.",
+                        "Nothing to do unless your clients require revocation checks.", stage="revocation",
+                        origin="peer", evidence=ev)]
+    return []
