@@ -77,6 +77,18 @@ class Waterfall:
 
     # --- after the run ---------------------------------------------------------------------------
 
+    def findings(self, findings) -> None:
+        if findings:
+            self.emit()
+        for finding in findings:
+            sev = self.paint(f"{finding.severity:<7}", SEVERITY_COLOUR.get(finding.severity, "bold"))
+            self.emit(f"{sev} {finding.code}: {one_line(finding.title)}")
+            self.emit(f"        {one_line(finding.explanation)}")
+            if finding.suggestion:
+                self.emit(f"        -> {one_line(finding.suggestion)}")
+            for ev in finding.evidence:
+                self.emit(self.paint(f"        {one_line(ev.label)}: {one_line(ev.value)}", "dim"))
+
     def summary(self, result: ProbeResult) -> None:
         if self.showcerts and result.chain is not None and result.chain.certificates:
             self.emit()
@@ -94,16 +106,7 @@ class Waterfall:
         for line in lines:
             label, _, rest = line.partition(" ")
             self.emit(f"{self.paint(label, 'bold')} {rest}")
-        if result.findings:
-            self.emit()
-        for finding in result.findings:
-            sev = self.paint(f"{finding.severity:<7}", SEVERITY_COLOUR.get(finding.severity, "bold"))
-            self.emit(f"{sev} {finding.code}: {one_line(finding.title)}")
-            self.emit(f"        {one_line(finding.explanation)}")
-            if finding.suggestion:
-                self.emit(f"        -> {one_line(finding.suggestion)}")
-            for ev in finding.evidence:
-                self.emit(self.paint(f"        {one_line(ev.label)}: {one_line(ev.value)}", "dim"))
+        self.findings(result.findings)
         verdict = "cancelled" if result.cancelled else ("ok" if result.ok else "failed")
         colour = "green" if result.ok else "red"
         self.emit()
@@ -190,8 +193,9 @@ def tls_parameter_lines(tls) -> list[str]:
             lines.append("  ext    " + "; ".join(f"{', '.join(names)} ({where})" for where, names in by_place.items()))
     req = tls.client_cert_request
     if req is not None:
-        names = "; ".join(one_line(n) for n in req.ca_names) or "any (no CA names sent)"
-        lines.append(f"  asks   a client certificate from CA {names}")
+        names = "; ".join(one_line(n) for n in req.ca_names) or "any CA (none named)"
+        head = "  asks  " if tls.version else "client "
+        lines.append(f"{head} a client certificate issued by {names}")
         if req.signature_algorithms:
             lines.append(f"         signed with {', '.join(req.signature_algorithms)}")
     return lines

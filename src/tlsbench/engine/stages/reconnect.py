@@ -20,23 +20,17 @@ from tlsbench.engine.stream import Transcript
 from tlsbench.engine.tlsfacts import negotiated
 
 CLOSE_READ = 0.2  # seconds to read the first connection's tickets and close_notify (as the runner does)
-_ROUTE = ("tcp", "proxy-tls", "proxy")
 
 
 class ReconnectStage:
     def __init__(self, step, plan) -> None:
-        from importlib import import_module
+        from tlsbench.engine.route import RouteOpener
 
         self.key = step.key
         self.spec = plan.spec
-        self.plan = plan
         self.target = target_of(plan.spec)
         # The route's own stages, prepared here too (before any clock): the second connection runs them.
-        self.route = []
-        for s in plan.steps:
-            if s.name in _ROUTE and s.skip is None:
-                module, _, name = s.kind.impl.partition(":")
-                self.route.append((s, getattr(import_module(module), name)(s, plan)))
+        self.route = RouteOpener(plan)
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
         first = state.tls
@@ -83,30 +77,11 @@ class ReconnectStage:
 
     def _connect(self, ctx: StageContext, state) -> tuple[RunState, str | None]:
         """The route again, quietly (its stages' events are not the run's), to the address used first."""
-        sub = RunState(self.plan)
+        began = ctx.now_ms()
         peer = state.socket_info.peer_address if state.socket_info else None
-        route = state.route
-        if route is not None and peer:
-            same = tuple(a for a in route.addresses if a[1][0] == peer)
-            route = route._replace(addresses=same or route.addresses)
-        sub.route = route
-        quiet = StageContext(spec=self.spec, emit=lambda event: None, cancel=ctx.cancel, started=ctx.started,
-                             state=sub)
-        began = quiet.now_ms()
-        for step, stage in self.route:
-            quiet.enter(step)
-            if sub.link is not None:
-                sub.link.set_timeout(self.spec.timeout)
-            if sub.stream is not None:
-                sub.stream.transcript = Transcript()
-            outcome = stage.run(quiet, sub)
-            if not outcome.ok:
-                if sub.link is not None:
-                    sub.link.sock.close()
-                return sub, f"{step.label}: {outcome.summary}"
-        sub.extra["connect_ms"] = quiet.now_ms() - began
-        sub.link.set_timeout(self.spec.timeout)
-        return sub, None
+        sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
+        sub.extra["connect_ms"] = ctx.now_ms() - began
+        return sub, failure
 
     def _outcome(self, base: ReconnectDetail, second, sub: RunState) -> StageOutcome:
         d = second.outcome.detail

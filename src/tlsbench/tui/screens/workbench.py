@@ -13,6 +13,7 @@ from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.events import RunFinished
 from tlsbench.tui.deferred import Deferred
+from tlsbench.tui.enumerate_action import EnumerateAction
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.safe_text import data
@@ -32,10 +33,11 @@ ACTIONS = [
     ("f4", "compare", "Compare", "Compare the previous run with the current one"),
     ("f6", "expand_all", "Expand", "Expand every stage row and certificate"),
     ("f7", "toggle_form", "Form", "Hide or show the Compose form"),
+    ("f9", "enumerate", "Enumerate", "Ask which TLS versions and cipher suites the server accepts"),
 ]
 
 
-class WorkbenchScreen(Screen, ProfileActions):
+class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
     """Everything on one screen; state classes -running on the screen while a run is in flight."""
 
     BINDINGS = [Binding(key, action, label, tooltip=help) for key, action, label, help in ACTIONS] + [
