@@ -127,6 +127,11 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"  issuer {one_line(leaf.issuer)}")
         lines.append(f"  valid  {leaf.not_before} .. {leaf.not_after} ({leaf.lifetime})")
         lines += verified_path_lines(chain)
+        if chain.scts:
+            lines.append(f"  ct     {len(chain.scts)} embedded SCT(s): "
+                         + ", ".join(f"log {sct.log_id[:12]}… at {sct.timestamp}" for sct in chain.scts))
+        else:
+            lines.append("  ct     no embedded SCTs (certificate transparency)")
     sock = result.socket
     if sock.local_address is not None:
         rtt = f", rtt {sock.tcp_info.rtt_ms:.3f} ms" if sock.tcp_info else ""

@@ -58,7 +58,9 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
         except ValueError:
             match = None
     chain_ok = None if verify_off else (tls.outcome.ok and tls.verify_code is None)
-    path, source = verified_path(t, tls) if chain_ok else ((), None)
+    parsed = {der: info for der, info in zip(tls.peer_chain_der, infos)} if len(infos) == len(tls.peer_chain_der) \
+        else {}
+    path, source = verified_path(t, tls, parsed) if chain_ok else ((), None)
     scts = leaf_scts(tls.peer_chain_der[0]) if infos and infos[0].position == 0 else ()
     detail = ChainDetail(certificates=tuple(infos), verified=chain_ok, verify_code=tls.verify_code,
                          verify_message=tls.verify_message, hostname=name, hostname_match=match,
@@ -89,14 +91,16 @@ def anchor_source(t: TlsTarget) -> str:
     return "system store" + (f" ({', '.join(where)})" if where else "")
 
 
-def verified_path(t: TlsTarget, tls: TlsOutcome) -> tuple[tuple[CertInfo, ...], str | None]:
-    """The chain OpenSSL built and verified, leaf first, the last one marked as the trust anchor."""
+def verified_path(t: TlsTarget, tls: TlsOutcome, parsed: dict | None = None) -> tuple[tuple[CertInfo, ...], str | None]:
+    """The chain OpenSSL built and verified, leaf first, the last one marked as the trust anchor.
+    `parsed` holds the CertInfo of certificates already parsed (those the peer sent), by DER."""
     sent = set(tls.peer_chain_der)
     path: list[CertInfo] = []
     count = len(tls.verified_chain_der)
     for pos, der in enumerate(tls.verified_chain_der):
+        known = (parsed or {}).get(der)
         try:
-            info = certparse.parse_cert(der, pos)
+            info = known._replace(position=pos) if known is not None else certparse.parse_cert(der, pos)
         except ValueError:
             continue
         path.append(info._replace(verified=True, sent=der in sent, anchor=pos == count - 1))

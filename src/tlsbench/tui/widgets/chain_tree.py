@@ -87,6 +87,16 @@ def _add_fields(node, cert, chain=None) -> None:
     node.add_leaf(line(("status".ljust(14), "dim"), _status(cert)))
 
 
+def _add_scts(node, scts) -> None:
+    """The leaf's embedded certificate transparency timestamps (log ID, time)."""
+    if not scts:
+        node.add_leaf(field("CT", "no embedded SCTs"))
+        return
+    branch = node.add(field("CT", f"{len(scts)} embedded SCT(s)"), expand=False)
+    for sct in scts:
+        branch.add_leaf(line(("log ", "dim"), (sct.log_id, ""), ("  at ", "dim"), (sct.timestamp, "")))
+
+
 def _add_verified_path(root, chain) -> None:
     """The path OpenSSL verified, leaf first, up to the trust anchor and where that came from."""
     path = chain.verified_path
@@ -231,6 +241,8 @@ class ChainTree(Tree):
                          ("  ", ""), (common_name(cert.subject), ""))
             node = self.root.add(label, expand=False, data=cert)
             _add_fields(node, cert)
+            if cert.position == 0:
+                _add_scts(node, getattr(chain, "scts", ()))
             if cert.position == 0 and chain.hostname is not None:
                 match = {True: ("✔ matches", "green"), False: ("✘ does NOT match", "bold red"),
                          None: ("· not checked", "yellow")}[chain.hostname_match]
