@@ -50,8 +50,8 @@ def pki(lab_certs, tmp_path_factory):
     crls.stop()
 
 
-def probe(tls_server, lab_certs, leaf, **options):
-    server = tls_server(leaf)
+def probe(tls_server, lab_certs, leaf, server: dict | None = None, **options):
+    server = tls_server(leaf, **(server or {}))
     return run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert), check_revocation=True,
                                 **options))
 
@@ -141,3 +141,50 @@ def test_no_sct_on_a_publicly_trusted_leaf(tls_server, lab_certs, pki):
     data = json.loads(out.stdout)
     assert data["ok"] and "no-sct" not in [f["code"] for f in data["findings"]]
     assert data["certificate_transparency"]["embedded_scts"] == 2
+
+
+# --- the stapled response (a hand-built TLS 1.2 hello with status_request) ----------------------------
+
+def _respout(pki, lab_certs, name, tmp_path):
+    """The responder's DER answer for a leaf, saved as a server staples it (openssl ocsp -respout)."""
+    out = tmp_path / f"{name}.ocsp.der"
+    done = subprocess.run(["openssl", "ocsp", "-issuer", str(lab_certs.intermediate_cert), "-cert",
+                           str(pki["leaves"][name].cert), "-url", pki["ocsp_url"], "-respout", str(out),
+                           "-noverify"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and out.stat().st_size > 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("name,status", [("good", "good"), ("revoked", "revoked")])
+def test_a_stapled_response_from_s_server(tls_server, lab_certs, pki, tmp_path, name, status):
+    staple = _respout(pki, lab_certs, name, tmp_path)
+    result = probe(tls_server, lab_certs, pki["leaves"][name], server={"extra_args": ["-status_file", str(staple)]})
+    detail = result.stage("revocation").detail
+    assert detail.stapled is not None and detail.stapled.status == status
+    assert detail.checks[0].method == "stapled" and detail.checks[0].signed_by.endswith("signature verified")
+    assert detail.status == status
+    assert f"stapled OCSP {status}" in result.stage("revocation").summary
+
+
+def test_a_stapled_response_from_nginx(lab_certs, pki, tmp_path):
+    from tlsbench.lab.nginx_tls import NginxTlsOptions, nginx_tls
+
+    staple = _respout(pki, lab_certs, "good", tmp_path)
+    server = need(nginx_tls, NginxTlsOptions(cert=pki["leaves"]["good"],
+                                             extra=f'ssl_stapling on; ssl_stapling_file "{staple}";'),
+                  prefix=tmp_path / "nginx")
+    try:
+        result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert),
+                                      check_revocation=True))
+    finally:
+        server.stop()
+    assert result.stage("revocation").detail.stapled.status == "good"
+
+
+def test_nothing_stapled_and_tls13_only(tls_server, lab_certs, pki):
+    plain = probe(tls_server, lab_certs, pki["leaves"]["good"])
+    assert plain.stage("revocation").detail.stapled.status == "none"
+    assert "nothing stapled" in plain.stage("revocation").summary
+    only13 = probe(tls_server, lab_certs, pki["leaves"]["good"], server={"tls_version": "1.3"})
+    assert only13.stage("revocation").detail.stapled.status == "not asked"
+    assert only13.stage("revocation").detail.status == "good"  # the responder and the CRL still answer

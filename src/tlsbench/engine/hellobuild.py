@@ -38,7 +38,8 @@ def _u16s(values: Sequence[int]) -> bytes:
     return b"".join(v.to_bytes(2, "big") for v in values)
 
 
-def client_hello(suites: Sequence[int], version: int, sni: str | None = None, *, extensions: bool = True) -> bytes:
+def client_hello(suites: Sequence[int], version: int, sni: str | None = None, *, extensions: bool = True,
+                 extra: Sequence[tuple[int, bytes]] = ()) -> bytes:
     """A ClientHello record offering `suites` for `version` (0x0300 SSL 3.0 ... 0x0304 TLS 1.3).
 
     TLS 1.3 is offered through supported_versions (with an x25519 key share); older versions by
@@ -59,6 +60,8 @@ def client_hello(suites: Sequence[int], version: int, sni: str | None = None, *,
         ext += _ext(13, _u16(_u16s(SIGNATURE_SCHEMES)))
         ext += _ext(35, b"")  # session_ticket
         ext += _ext(23, b"")  # extended_master_secret
+        for kind, value in extra:
+            ext += _ext(kind, value)
         if tls13:
             ext += _ext(43, _u8(_u16s([TLS13])))
             ext += _ext(51, _u16(_u16s([0x001D]) + _u16(os.urandom(32))))

@@ -169,11 +169,16 @@ def ask_ocsp(url: str, leaf: x509.Certificate, issuer: x509.Certificate, deadlin
     if fetched.status != 200:
         return base._replace(status="unknown", reason=f"the responder answered {fetched.status_line}",
                              answer=fetched.status_line)
+    return read_ocsp_response(base, fetched.body, leaf, issuer)
+
+
+def read_ocsp_response(base: RevocationCheck, body: bytes, leaf: x509.Certificate,
+                       issuer: x509.Certificate) -> RevocationCheck:
+    """What a DER OCSPResponse says about `leaf`, checked (signer, serial): from a responder or stapled."""
     try:
-        response = ocsp.load_der_ocsp_response(fetched.body)
+        response = ocsp.load_der_ocsp_response(body)
     except ValueError as exc:
-        return base._replace(status="unknown", reason=f"not an OCSP response: {exc}",
-                             answer=fetched.body[:64].hex())
+        return base._replace(status="unknown", reason=f"not an OCSP response: {exc}", answer=body[:64].hex())
     if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         name = response.response_status.name.lower()
         return base._replace(status="unknown", reason=f"the responder refused: {name}", answer=f"responseStatus {name}")
@@ -260,8 +265,19 @@ def overall(checks: tuple[RevocationCheck, ...]) -> str:
     return "unreachable" if statuses else "no-source"
 
 
-def check_revocation(leaf_der: bytes, issuer_der: bytes | None, deadline: float) -> RevocationDetail:
-    """Ask every plain-HTTP OCSP responder and CRL distribution point the leaf names."""
+def check_stapled(response: bytes, leaf_der: bytes, issuer_der: bytes | None, where: str) -> RevocationCheck:
+    """The stapled response (engine/stapling.py fetched it), read like a responder's answer."""
+    base = RevocationCheck("stapled", where, "unknown")
+    if issuer_der is None:
+        return base._replace(reason="the issuer's certificate is not known (the chain did not verify)")
+    return read_ocsp_response(base, response, x509.load_der_x509_certificate(leaf_der),
+                              x509.load_der_x509_certificate(issuer_der))
+
+
+def check_revocation(leaf_der: bytes, issuer_der: bytes | None, deadline: float,
+                     stapled: RevocationCheck | None = None) -> RevocationDetail:
+    """Ask every plain-HTTP OCSP responder and CRL distribution point the leaf names; `stapled` is
+    the server's own stapled answer (or why there is none), put first."""
     leaf = x509.load_der_x509_certificate(leaf_der)
     issuer = x509.load_der_x509_certificate(issuer_der) if issuer_der else None
     ocsp_urls, crl_urls = _urls(leaf)
@@ -269,11 +285,12 @@ def check_revocation(leaf_der: bytes, issuer_der: bytes | None, deadline: float)
     skipped = tuple(u for u in ocsp_urls + crl_urls if u not in usable)
     base = RevocationDetail(status="no-source", leaf=leaf.subject.rfc4514_string(), serial=f"{leaf.serial_number:x}",
                             issuer=issuer.subject.rfc4514_string() if issuer else None, not_checked=skipped)
+    first = (stapled,) if stapled is not None and stapled.status in ("good", "revoked", "unknown") else ()
     if issuer is None:
-        checks = tuple(RevocationCheck("ocsp" if u in ocsp_urls else "crl", u, "unknown",
-                                       reason="the issuer's certificate is not known (the chain did not verify)")
-                       for u in usable)
-        return base._replace(status="unknown" if checks else "no-source", checks=checks)
-    checks = tuple([ask_ocsp(u, leaf, issuer, deadline) for u in ocsp_urls if u in usable]
-                   + [ask_crl(u, leaf, issuer, deadline) for u in crl_urls if u in usable])
-    return base._replace(status=overall(checks), checks=checks)
+        checks = first + tuple(RevocationCheck("ocsp" if u in ocsp_urls else "crl", u, "unknown",
+                                               reason="the issuer's certificate is not known (the chain did not "
+                                                      "verify)") for u in usable)
+        return base._replace(status="unknown" if checks else "no-source", checks=checks, stapled=stapled)
+    checks = first + tuple([ask_ocsp(u, leaf, issuer, deadline) for u in ocsp_urls if u in usable]
+                           + [ask_crl(u, leaf, issuer, deadline) for u in crl_urls if u in usable])
+    return base._replace(status=overall(checks), checks=checks, stapled=stapled)

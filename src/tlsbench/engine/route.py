@@ -76,3 +76,24 @@ def close(state: RunState) -> None:
             state.link.sock.close()
         except OSError:
             pass
+
+
+def close_first(state: RunState, limit: float = 0.2):
+    """Close the run's connection cleanly now (close_notify, the TLS 1.3 tickets read), once: a stage
+    that needs another connection to a server serving one at a time (s_server) closes it first. The
+    runner reports how it ended (`state.extra["closing"]`)."""
+    if "closing" in state.extra:
+        return state.extra["closing"]
+    stream = state.stream
+    info = None
+    finish = getattr(stream, "finish", None)
+    try:
+        if finish is not None:
+            info = finish(limit)
+        if stream is not None:
+            stream.close()
+    except (OSError, TimeoutError):
+        pass
+    state.extra["closing"] = info
+    state.stream = None
+    return info

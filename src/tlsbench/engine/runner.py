@@ -218,7 +218,7 @@ class _Run:
         """
         stream = self.state.stream
         if stream is None or self.cancelled:
-            # A stage that closed the connection itself (reconnect) left how it ended.
+            # A stage that closed the connection itself (reconnect, revocation) left how it ended.
             return self.state.extra.get("closing")
         finish = getattr(stream, "finish", None)
         info = None

@@ -157,6 +157,29 @@ def _reconnect(d) -> list[Text]:
     return rows
 
 
+def _revocation(d: RevocationDetail) -> list[Text]:
+    """--check-revocation: the overall status, then each source's answer (the evidence)."""
+    style = {"good": "green", "revoked": "bold red", "unknown": "yellow", "unreachable": "yellow"}.get(d.status, "")
+    rows = [line(("status".ljust(14), "dim"), (d.status, style))]
+    if d.leaf:
+        rows.append(field("certificate", f"{d.leaf} (serial {d.serial})"))
+    if d.issuer:
+        rows.append(field("issuer", d.issuer))
+    stapled = d.stapled
+    if stapled is not None and stapled.status in ("none", "not asked", "unreachable"):
+        rows.append(field("stapled", stapled.reason or stapled.status))
+    for c in d.checks:
+        rows.append(line((f"{c.method.upper():<14}", "bold"), (c.status, {"good": "green", "revoked": "bold red"}.get(
+            c.status, "yellow")), ("  ", ""), (c.url, "dim")))
+        if c.answer:
+            rows.append(field("", c.answer))
+        elif c.reason:
+            rows.append(field("", c.reason))
+    for url in d.not_checked:
+        rows.append(field("not asked", url))
+    return rows
+
+
 def _chain(d: ChainDetail) -> list[Text]:
     verified = {True: ("verified", "green"), False: ("NOT verified", "red"), None: ("not checked", "yellow")}
     word, style = verified[d.verified]

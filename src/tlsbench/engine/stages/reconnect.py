@@ -33,13 +33,12 @@ class ReconnectStage:
         self.route = RouteOpener(plan)
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
+        from tlsbench.engine.route import close_first
+
         first = state.tls
         if first is None or first.stream is None:
             return StageOutcome(False, None, "no first connection to resume")
-        info = first.stream.finish(CLOSE_READ)
-        first.stream.close()
-        state.extra["closing"] = info
-        state.stream = None
+        close_first(state, CLOSE_READ)  # the tickets are read on the way: only then is the session resumable
         sslobj = first.stream.pump.sslobj
         session = sslobj.session
         version = sslobj.version()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from tlsbench.engine.details import RevocationDetail
+from tlsbench.engine.details import RevocationCheck, RevocationDetail
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 
@@ -16,9 +16,11 @@ from tlsbench.engine.stages.context import StageContext, StageOutcome
 class RevocationStage:
     def __init__(self, step, plan) -> None:
         from tlsbench.engine import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
+        from tlsbench.engine.route import RouteOpener
 
         self.key = step.key
         self.spec = plan.spec
+        self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 status_request)
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
         from tlsbench.engine.revocation import check_revocation
@@ -30,7 +32,8 @@ class RevocationStage:
             tls.peer_chain_der[1] if len(tls.peer_chain_der) > 1 else None)
         ctx.begin()
         try:
-            detail = check_revocation(tls.peer_chain_der[0], issuer, time.monotonic() + self.spec.timeout)
+            stapled = self._stapled(ctx, state, tls.peer_chain_der[0], issuer)
+            detail = check_revocation(tls.peer_chain_der[0], issuer, time.monotonic() + self.spec.timeout, stapled)
         except ValueError as exc:  # a leaf cryptography cannot read
             ctx.end()
             return StageOutcome(False, RevocationDetail(status="unknown"), f"the leaf cannot be read: {exc}")
@@ -39,11 +42,54 @@ class RevocationStage:
         return StageOutcome(detail.status != "revoked", detail, _summary(detail), findings)
 
 
+    def _stapled(self, ctx: StageContext, state, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
+        """Ask for the stapled OCSP response with a TLS 1.2 hello over the same route."""
+        from tlsbench.engine import stapling
+        from tlsbench.engine.enumeration import OFFER_ORDER
+        from tlsbench.engine.revocation import check_stapled
+        from tlsbench.engine.route import close
+
+        where = "the server's stapled response (TLS 1.2 status_request)"
+        from tlsbench.engine.route import close_first
+
+        close_first(state)  # some servers (s_server) serve one connection at a time
+        peer = state.socket_info.peer_address if state.socket_info else None
+        sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
+        if failure is not None:
+            return RevocationCheck("stapled", where, "unreachable", reason=failure)
+        data = b""
+        try:
+            sub.stream.send(stapling.stapling_hello([s.id for s in OFFER_ORDER], self.spec.sni))
+            while True:
+                flight = stapling.read_flight(data)
+                if flight.kind != "incomplete":
+                    break
+                chunk = sub.stream.recv(65536)
+                if not chunk:
+                    flight = stapling.read_flight(data, eof=True)
+                    break
+                data += chunk
+        except (TimeoutError, OSError) as exc:
+            return RevocationCheck("stapled", where, "unreachable", reason=f"no answer to the TLS 1.2 hello ({exc})")
+        finally:
+            close(sub)
+        if flight.kind != "done":
+            return RevocationCheck("stapled", where, "not asked",
+                                   reason="the server did not take a TLS 1.2 hello (TLS 1.3 only?), and in TLS 1.3 "
+                                          "the stapled response travels encrypted")
+        der = stapling.ocsp_from_flight(flight.messages)
+        if der is None:
+            return RevocationCheck("stapled", where, "none", reason="the server staples no OCSP response")
+        return check_stapled(der, leaf, issuer, where)
+
+
 def _summary(d: RevocationDetail) -> str:
     if d.status == "no-source":
         return "the certificate names no OCSP responder or CRL (over http://)"
-    parts = [f"{c.method.upper()} {c.status}" + (f" ({c.reason})" if c.reason and c.status != "good" else "")
-             for c in d.checks]
+    parts = [f"{'stapled OCSP' if c.method == 'stapled' else c.method.upper()} {c.status}"
+             + (f" ({c.reason})" if c.reason and c.status != "good" else "") for c in d.checks]
+    if d.stapled is not None and d.stapled.status == "none":
+        parts.append("nothing stapled")
     return f"{d.status}: " + ", ".join(parts)
 
 
