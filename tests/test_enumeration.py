@@ -171,3 +171,15 @@ async def test_the_workbench_action(tmp_path, tls_server):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, EnumerationScreen)
+
+
+@pytest.mark.servers
+def test_a_cancelled_enumeration_says_so(tls_server):
+    from tlsbench.engine.cancel import CancelToken
+
+    server = tls_server("good")
+    token = CancelToken()
+    token.cancel()
+    found = enumerate_server(build_spec(f"localhost:{server.port}"), cancel=token)
+    assert found.connections == 0 and set(found.versions.values()) == {None}
+    assert found.not_tested[0] == "the rest: the enumeration was cancelled (Ctrl-C)"

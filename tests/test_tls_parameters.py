@@ -126,3 +126,26 @@ def test_cli_trace_and_hex_dump(tls_server, lab_certs):
         hello["length"] + 4)
     assert "hex" not in json.loads(cli(target, "--cafile", str(lab_certs.ca_cert), "--json").stdout)["tls"][
         "messages"][0]
+
+
+def test_through_an_https_proxy_both_handshakes_are_read_and_traced(squid_https_proxy, tls_server, lab_certs,
+                                                                   tmp_path):
+    from tlsbench.commands.probe_output import trace_lines
+
+    server = tls_server("good_rsa")
+    ca = str(lab_certs.ca_cert)
+    keylog = tmp_path / "keys.log"
+    result = run_probe(build_spec(f"localhost:{server.port}", proxies=[f"https://localhost:{squid_https_proxy.port}"],
+                                  proxy_cafile=ca, cafile=ca, keylog=str(keylog), reconnect=True))
+    assert result.ok, result.findings
+    proxy_tls = result.stage("proxy-tls").detail.tls
+    assert proxy_tls.group and proxy_tls.signature_algorithm and proxy_tls.peer_key
+    assert result.tls.peer_key == "RSA 2048 bits"
+    lines = trace_lines(result)
+    assert "messages (proxy-tls): time, direction, type, version, length" in lines
+    assert "messages (tls): time, direction, type, version, length" in lines
+    assert "messages (reconnect): time, direction, type, version, length" in lines
+    assert result.stage("reconnect").detail.resumed is True  # the second connection went through the proxy too
+    # Both TLS connections of each run (the proxy's, the target's) were logged: 2 runs x 2 sessions.
+    assert keylog.read_text().count("CLIENT_TRAFFIC_SECRET_0") >= 3
+    assert [f.code for f in result.findings].count("keylog-enabled") == 1

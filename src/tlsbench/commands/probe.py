@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
         code = _save_chain(args.save_chain, result)
         if code:
             return code
-    if result.cancelled:
+    if result.cancelled or token.cancelled:  # Ctrl-C during the run, or during --enumerate after it
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
 

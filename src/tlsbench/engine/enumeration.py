@@ -167,7 +167,10 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
                   "only the ServerHello is read: a suite the server picks but could not finish with counts as accepted"]
     failure = prober.start()
     if failure is not None:
-        return Enumeration(spec.target, {}, {}, {}, tuple(["everything: " + failure] + not_tested), (), 0,
+        first = ("the rest: the enumeration was cancelled (Ctrl-C)" if cancel.cancelled
+                 else "everything: " + failure)
+        return Enumeration(spec.target, {name: None for name in map(version_name, VERSIONS)}, {}, {},
+                           tuple([first] + not_tested), (), 0,
                            (time.monotonic() - started) * 1000, concurrency, (failure,), len(SUITES))
     note("versions")
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -189,11 +192,13 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
             found, complete = job.result()
             name = version_name(v)
             suites[name] = [_result(s) for s in found]
-            if not complete:
+            if not complete and not cancel.cancelled:
                 not_tested.append(f"{name}: the budget ran out before every suite was tried")
             orders[name] = _server_order(prober, v, found) if v != 0x0304 else None
     if any(v == 0x0304 for v in accepted):
         not_tested.append("TLS 1.3: whether the server has its own preference among TLS 1.3 suites")
+    if cancel.cancelled:
+        not_tested.insert(0, "the rest: the enumeration was cancelled (Ctrl-C)")
     findings = tuple(enumeration_findings(versions, suites, orders))
     return Enumeration(spec.target, versions, suites, orders, tuple(not_tested), findings, prober.count,
                        (time.monotonic() - started) * 1000, concurrency, tuple(dict.fromkeys(prober.errors)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from tlsbench.engine.cancel import CancelToken
+from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.plan import Plan
 from tlsbench.engine.stages.context import RunState, StageContext
 from tlsbench.engine.stream import Transcript
@@ -39,7 +40,10 @@ class RouteOpener:
         ctx = self._ctx(state, cancel)
         step, stage = self.resolver
         ctx.enter(step)
-        outcome = stage.run(ctx, state)
+        try:
+            outcome = stage.run(ctx, state)
+        except Cancelled:
+            return None, "cancelled"
         if not outcome.ok:
             return None, f"{step.label}: {outcome.summary}"
         return state.route, None
@@ -61,7 +65,11 @@ class RouteOpener:
                 state.link.set_timeout(limit)
             if state.stream is not None:
                 state.stream.transcript = Transcript()
-            outcome = stage.run(ctx, state)
+            try:
+                outcome = stage.run(ctx, state)
+            except Cancelled:
+                close(state)
+                return state, "cancelled"
             if not outcome.ok:
                 close(state)
                 return state, f"{step.label}: {outcome.summary}"
