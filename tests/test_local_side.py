@@ -61,6 +61,14 @@ class Server:
     def close(self) -> None:
         self.sock.close()
 
+    def first_peer(self, wait: float = 3.0) -> tuple:
+        """The first client's address, once the accept thread has it (bounded: a loaded machine
+        may run the client's whole probe before that thread is scheduled)."""
+        deadline = time.monotonic() + wait
+        while not self.peers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.peers[0]
+
 
 @pytest.fixture
 def server():
@@ -80,7 +88,7 @@ def test_local_port_is_the_port_the_server_sees(server):
     result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert result.ok, result.findings
     assert result.socket.local_port == port
-    assert server.peers[0][1] == port
+    assert server.first_peer()[1] == port
     assert result.stage("tcp").detail.local_bind == f"port {port}"
 
 
@@ -97,10 +105,22 @@ def test_a_range_skips_a_busy_port(server):
     assert low < result.socket.local_port <= low + 5
 
 
+def _wait_for_time_wait(port: int, wait: float = 3.0) -> None:
+    """Bounded: until /proc/net/tcp shows the local port in TIME_WAIT (state 06)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as fh:
+            rows = [line.split() for line in fh.readlines()[1:]]
+        if any(row[1].endswith(f":{port:04X}") and row[3] == "06" for row in rows):
+            return
+        time.sleep(0.01)
+
+
 def test_a_port_in_time_wait_is_explained(server):
     port = free_port()
     first = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert first.ok  # tlsbench closed first: its side of that connection now waits in TIME_WAIT
+    _wait_for_time_wait(port)  # once the server has closed its side too (FIN_WAIT until then)
     second = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert not second.ok and second.codes() == ["local-port-in-use"]
     finding = second.findings[0]
@@ -114,7 +134,7 @@ def test_a_port_in_time_wait_is_explained(server):
 def test_interface_by_address_and_by_name(server):
     by_address = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="127.0.0.2"))
     assert by_address.ok and by_address.socket.local_address == "127.0.0.2"
-    assert server.peers[0][0] == "127.0.0.2"
+    assert server.first_peer()[0] == "127.0.0.2"
     by_name = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="lo"))
     assert by_name.ok and by_name.stage("tcp").detail.local_bind == "interface lo"
 
