@@ -183,3 +183,25 @@ def test_a_cancelled_enumeration_says_so(tls_server):
     found = enumerate_server(build_spec(f"localhost:{server.port}"), cancel=token)
     assert found.connections == 0 and set(found.versions.values()) == {None}
     assert found.not_tested[0] == "the rest: the enumeration was cancelled (Ctrl-C)"
+
+
+@SETTINGS
+@given(st.binary(max_size=400), st.booleans())
+def test_the_flight_reader_takes_any_bytes(data, eof):
+    from tlsbench.engine import stapling
+
+    flight = stapling.read_flight(data, eof)
+    assert flight.kind in ("done", "alert", "closed", "not-tls", "incomplete")
+    stapling.ocsp_from_flight(flight.messages)  # never raises either
+
+
+def test_a_certificate_status_message_is_found():
+    from tlsbench.engine import stapling
+
+    der = b"\x30\x03\x0a\x01\x00"
+    status = b"\x16" + (4 + len(der)).to_bytes(3, "big") + b"\x01" + len(der).to_bytes(3, "big") + der
+    done = b"\x0e\x00\x00\x00"
+    record = b"\x16\x03\x03" + (len(status) + len(done)).to_bytes(2, "big") + status + done
+    flight = stapling.read_flight(record)
+    assert flight.kind == "done" and [t for t, _ in flight.messages] == [22, 14]
+    assert stapling.ocsp_from_flight(flight.messages) == der
