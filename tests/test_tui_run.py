@@ -27,9 +27,13 @@ async def test_tls_success_shows_rows_chain_and_socket(tmp_path, tls_server, lab
             assert rows[name].duration_ms == result.stage(name).duration_ms
         assert rows["proxy"].status == "skipped"
         tree = app.screen.query_one("#chain")
-        assert len(tree.root.children) == len(result.chain.certificates) >= 2
+        # the certificates sent, then the verified path up to the trust anchor from the CA file
+        assert len(tree.root.children) == len(result.chain.certificates) + 1 >= 3
         assert "verified" in tree.root.label.plain
         assert str(tree.root.children[0].label.plain).startswith("#0 leaf")
+        path = tree.root.children[-1]
+        assert path.label.plain.startswith("verified path 3 certificate(s), up to tlsbench Lab Root CA")
+        assert "trust anchor" in path.children[-1].label.plain
         socket_panel = app.screen.query_one("#socket")
         assert socket_panel.info.local_port == result.socket.local_port
         text = screen_text(app)

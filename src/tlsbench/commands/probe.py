@@ -32,6 +32,20 @@ def make_parser() -> QuietParser:
     out.add_argument("--json", action="store_true", help="print one JSON object at the end, nothing else")
     out.add_argument("--profile", metavar="NAME", help="start from a saved profile; options given here override it")
     out.add_argument("--save-profile", metavar="NAME", help="save this connection as a profile, then run it")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print every TLS message under the waterfall: time, direction, type, version, length")
+    out.add_argument("--showcerts", action="store_true",
+                     help="print the certificates as PEM: those the server sent, then the trust anchor (s_client "
+                          "-showcerts)")
+    out.add_argument("--save-chain", metavar="FILE",
+                     help="write the same PEM chain to FILE (only over a PEM file; new files 0644)")
+    out.add_argument("--enumerate", action="store_true",
+                     help="after the run, ask which protocol versions and cipher suites the server accepts "
+                          "(hand-built ClientHellos over the same route; --concurrency C connections at once, "
+                          "default 4)")
+    out.add_argument("--msg", action="store_true",
+                     help="like -v, with a hex dump of each message (s_client -msg); with --json, each message's "
+                          "bytes as hex")
     repeat.add_options(parser)
     return parser
 
@@ -72,6 +86,13 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
         if not args.target and not args.profile:
             raise UsageError("no target given; expected HOST:PORT (or --profile NAME)")
+        enum_concurrency = None
+        if args.enumerate:
+            if args.count is not None or args.interval is not None or args.json_lines:
+                raise UsageError("--enumerate cannot be used with --count/--interval/--json-lines")
+            enum_concurrency = 4 if args.concurrency is None else repeat._whole(
+                args.concurrency, "--concurrency", 1, 64)
+            args.concurrency = None  # here it is the enumeration's, not a series'
         series = repeat.options(args) if repeat.wanted(args) else None
         spec = ask_proxy_password(build_from_args(args))
         if args.save_profile:
@@ -85,8 +106,21 @@ def main(argv: list[str]) -> int:
     except OSError as exc:  # e.g. the profile directory cannot be read or written
         return fail_usage(PROG, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
 
+    if (args.showcerts or args.save_chain or args.enumerate) and not spec.tls.enabled:
+        return fail_usage(PROG, "--showcerts/--save-chain/--enumerate need TLS (drop --no-tls)")
+    if args.save_chain:
+        from tlsbench.engine.chainpem import check_chain_file
+
+        try:
+            check_chain_file(args.save_chain)
+        except InputError as exc:
+            return fail_usage(PROG, f"--save-chain {' '.join(str(exc).split())}")
     if spec.tls.enabled and spec.tls.verify == "off":
         print(INSECURE_WARNING, file=sys.stderr)
+    if spec.tls.enabled and spec.tls.keylog:
+        source = "$SSLKEYLOGFILE" if spec.tls.keylog_from_env else "--keylog"
+        print(f"WARNING: {source}: the TLS session secrets are written to {spec.tls.keylog}; anyone who can read "
+              "it can decrypt this traffic.", file=sys.stderr)
 
     from tlsbench.commands.probe_output import Waterfall, want_colour, write_json
     from tlsbench.engine.runner import preflight, run_probe
@@ -103,14 +137,60 @@ def main(argv: list[str]) -> int:
     with sigint_cancels(token):
         if args.json:
             result = run_probe(spec, prepared=prepared, cancel=token)
-            write_json(result, sys.stdout)
+            extra = None
+            if enum_concurrency is not None and not result.cancelled:
+                found = _enumerate(spec, enum_concurrency, token)
+                extra = {"enumeration": found.to_dict()}
+                result = result._replace(findings=result.findings + found.findings)
+            write_json(result, sys.stdout, include_bytes=args.msg, extra=extra)
         else:
-            view = Waterfall(sys.stdout, colour=want_colour(sys.stdout))
+            view = Waterfall(sys.stdout, colour=want_colour(sys.stdout), trace=args.verbose, hexdump=args.msg,
+                             showcerts=args.showcerts)
             view.emit(f"tlsbench probe {spec.target}")
             result = run_probe(spec, on_event=view, prepared=prepared, cancel=token)
-    if result.cancelled:
+            if enum_concurrency is not None and not result.cancelled:
+                _show_enumeration(view, _enumerate(spec, enum_concurrency, token))
+    if args.save_chain:
+        code = _save_chain(args.save_chain, result)
+        if code:
+            return code
+    if result.cancelled or token.cancelled:  # Ctrl-C during the run, or during --enumerate after it
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _enumerate(spec: ConnectionSpec, concurrency: int, token):
+    from tlsbench.engine.enumeration import enumerate_server
+
+    if sys.stderr.isatty():
+        print("asking which versions and cipher suites the server accepts ...", file=sys.stderr)
+    return enumerate_server(spec, concurrency=concurrency, cancel=token)
+
+
+def _show_enumeration(view, found) -> None:
+    from tlsbench.commands.enumerate_output import enumeration_lines
+
+    view.emit()
+    for line in enumeration_lines(found):
+        view.emit(line)
+    view.findings(found.findings)
+
+
+def _save_chain(path: str, result) -> int:
+    """Write the chain (--save-chain); 0, or the exit code when there was none or it could not be written."""
+    from tlsbench.engine.chainpem import chain_pem, save_chain
+
+    if result.chain is None or not result.chain.certificates:
+        print(f"{PROG}: no certificate to save to {path}: the handshake did not get that far", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        written = save_chain(path, chain_pem(result.chain))
+    except (InputError, OSError) as exc:
+        return fail_usage(PROG, f"--save-chain {' '.join(str(exc).split())}")
+    count = len(result.chain.certificates) + (1 if result.chain.verified_path and not
+                                              result.chain.verified_path[-1].sent else 0)
+    print(f"saved {count} certificate(s) to {written}", file=sys.stderr)
+    return 0
 
 
 @contextlib.contextmanager

@@ -40,9 +40,13 @@ def one_line(text: object) -> str:
 class Waterfall:
     """Consumes engine events and prints one line per stage as it finishes, then the summary."""
 
-    def __init__(self, stream: TextIO, *, colour: bool) -> None:
+    def __init__(self, stream: TextIO, *, colour: bool, trace: bool = False, hexdump: bool = False,
+                 showcerts: bool = False) -> None:
         self.out = stream
         self.colour = colour
+        self.showcerts = showcerts
+        self.trace = trace or hexdump  # -v: the message trace under the waterfall; --msg: with hex dumps
+        self.hexdump = hexdump
         utf = (getattr(stream, "encoding", "") or "").lower().replace("-", "") in ("utf8",)
         self.marks = {"ok": "✓", "failed": "✗", "skipped": "·"} if utf else \
             {"ok": "ok", "failed": "FAIL", "skipped": "-"}
@@ -74,16 +78,10 @@ class Waterfall:
 
     # --- after the run ---------------------------------------------------------------------------
 
-    def summary(self, result: ProbeResult) -> None:
-        lines = summary_lines(result)
-        if lines:
+    def findings(self, findings) -> None:
+        if findings:
             self.emit()
-        for line in lines:
-            label, _, rest = line.partition(" ")
-            self.emit(f"{self.paint(label, 'bold')} {rest}")
-        if result.findings:
-            self.emit()
-        for finding in result.findings:
+        for finding in findings:
             sev = self.paint(f"{finding.severity:<7}", SEVERITY_COLOUR.get(finding.severity, "bold"))
             self.emit(f"{sev} {finding.code}: {one_line(finding.title)}")
             self.emit(f"        {one_line(finding.explanation)}")
@@ -93,6 +91,25 @@ class Waterfall:
                 self.emit(self.paint(f"           $ {one_line(peer.command)}", "cyan"))
             for ev in finding.evidence:
                 self.emit(self.paint(f"        {one_line(ev.label)}: {one_line(ev.value)}", "dim"))
+
+    def summary(self, result: ProbeResult) -> None:
+        if self.showcerts and result.chain is not None and result.chain.certificates:
+            self.emit()
+            self.emit("certificates (PEM)")
+            self.out.write(showcerts_text(result))
+        if self.trace:
+            trace = trace_lines(result, self.hexdump)
+            if trace:
+                self.emit()
+            for line in trace:
+                self.emit(self.paint(line, "dim") if line.startswith("      ") else line)
+        lines = summary_lines(result)
+        if lines:
+            self.emit()
+        for line in lines:
+            label, _, rest = line.partition(" ")
+            self.emit(f"{self.paint(label, 'bold')} {rest}")
+        self.findings(result.findings)
         verdict = "cancelled" if result.cancelled else ("ok" if result.ok else "failed")
         colour = "green" if result.ok else "red"
         self.emit()
@@ -112,6 +129,12 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"  leaf   {one_line(leaf.subject)}")
         lines.append(f"  issuer {one_line(leaf.issuer)}")
         lines.append(f"  valid  {leaf.not_before} .. {leaf.not_after} ({leaf.lifetime})")
+        lines += verified_path_lines(chain)
+        if chain.scts:
+            lines.append(f"  ct     {len(chain.scts)} embedded SCT(s): "
+                         + ", ".join(f"log {sct.log_id[:12]}… at {sct.timestamp}" for sct in chain.scts))
+        else:
+            lines.append("  ct     no embedded SCTs (certificate transparency)")
     sock = result.socket
     if sock.local_address is not None:
         rtt = f", rtt {sock.tcp_info.rtt_ms:.3f} ms" if sock.tcp_info else ""
@@ -126,6 +149,11 @@ def summary_lines(result: ProbeResult) -> list[str]:
         alpn = f", ALPN {one_line(tls.alpn)}" if tls.alpn else ""
         lines.append(f"tls     {tls.version}, {one_line(tls.cipher)}{alpn}, {sni}")
     lines += starttls_lines(result)
+    if tls is not None:
+        lines += tls_parameter_lines(tls)
+    rec = result.stage("reconnect")
+    if rec is not None and rec.status != "skipped":
+        lines.append(f"resume  {one_line(rec.summary)}")
     app = result.stage("app")
     detail = getattr(app, "detail", None)
     answer = getattr(detail, "first_bytes_text", None)
@@ -168,8 +196,82 @@ def starttls_lines(result: ProbeResult) -> list[str]:
     return out
 
 
-def write_json(result: ProbeResult, stream: TextIO) -> None:
-    """The whole result as one JSON object (the `--json` contract, see README)."""
-    json.dump(result.to_json_dict(), stream, indent=2, ensure_ascii=True, default=str)
+def verified_path_lines(chain) -> list[str]:
+    """The path OpenSSL verified, leaf first, the trust anchor marked with where it came from."""
+    path = chain.verified_path
+    if not path:
+        return []
+    lines = [f"  path   {len(path)} certificate(s) verified, up to the trust anchor:"]
+    for cert in path:
+        where = "sent" if cert.sent else "from the trust store"
+        if cert.anchor:
+            where = f"trust anchor, from the {one_line(chain.anchor_source or 'trust store')}" + (
+                " (also sent by the server)" if cert.sent else "")
+        lines.append(f"         #{cert.position} {one_line(cert.subject)}  [{where}]")
+    return lines
+
+
+def showcerts_text(result: ProbeResult) -> str:
+    """--showcerts: the certificates sent (and the trust anchor) as PEM, each with its names."""
+    from tlsbench.engine.chainpem import chain_pem
+
+    return chain_pem(result.chain) if result.chain is not None and result.chain.certificates else ""
+
+
+def tls_parameter_lines(tls) -> list[str]:
+    """What the handshake negotiated, read from its messages: group, signature, key, extensions,
+    and what a CertificateRequest asked for."""
+    lines = []
+    if tls.version:
+        kx = tls.group or ("none (RSA key transport)" if tls.key_exchange == "RSA" else "?")
+        if tls.hello_retry_group:
+            kx += f" (after a HelloRetryRequest for {tls.hello_retry_group})"
+        lines.append(f"  group  {kx}; server signature {tls.signature_algorithm or 'none'}"
+                     + (f"; server key {tls.peer_key}" if tls.peer_key else ""))
+        by_place: dict[str, list[str]] = {}
+        for ext in tls.server_extensions:
+            by_place.setdefault(ext.where, []).append(ext.name)
+        if by_place:
+            lines.append("  ext    " + "; ".join(f"{', '.join(names)} ({where})" for where, names in by_place.items()))
+    req = tls.client_cert_request
+    if req is not None:
+        names = "; ".join(one_line(n) for n in req.ca_names) or "any CA (none named)"
+        head = "  asks  " if tls.version else "client "
+        lines.append(f"{head} a client certificate issued by {names}")
+        if req.signature_algorithms:
+            lines.append(f"         signed with {', '.join(req.signature_algorithms)}")
+    return lines
+
+
+def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
+    """Every TLS message of the run, stage by stage (`-v`), with a hex dump of each (`--msg`)."""
+    from tlsbench.engine.visible import hexdump
+
+    groups: list[tuple[str, tuple]] = []
+    for record in result.stages:
+        if record.name == "proxy-tls" and record.detail is not None:
+            groups.append((record.id, tuple(record.detail.messages)))
+        elif record.name in ("tls", "reconnect") and record.status != "skipped":
+            messages = result.messages if record.name == "tls" else tuple(getattr(record.detail, "messages", ()))
+            groups.append((record.id, tuple(messages)))
+    lines = []
+    for key, messages in groups:
+        if not messages:
+            continue
+        lines.append(f"messages ({stage_name(key)}): time, direction, type, version, length")
+        for m in messages:
+            arrow = ">>>" if m.direction == "sent" else "<<<"
+            lines.append(f"  +{m.at_ms:9.3f} ms  {arrow} {one_line(m.name):<24} {m.version:<8} {m.length:>6} B")
+            if hexdump_bytes and m.data:
+                lines += ["      " + row for row in hexdump(m.data).splitlines()]
+    return lines
+
+
+def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = False, extra: dict | None = None) -> None:
+    """The whole result as one JSON object (the `--json` contract, see README); `include_bytes`
+    (--msg) adds each TLS message's bytes as hex; `extra` adds top-level keys (enumeration)."""
+    data = result.to_json_dict(include_bytes=include_bytes)
+    data.update(extra or {})
+    json.dump(data, stream, indent=2, ensure_ascii=True, default=str)
     stream.write("\n")
     stream.flush()

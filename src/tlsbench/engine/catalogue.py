@@ -91,7 +91,9 @@ ENTRIES: tuple[Entry, ...] = (
     _E("tls-handshake-failed", "tls", "error", "The TLS handshake failed", "peer"),
     _E("verify-disabled", "tls", "warning", "Certificate verification is off", "local"),
     _E("no-sni", "tls", "warning", "No SNI was sent", "local", severities=("warning", "info")),
-    _E("weak-tls-version", "tls", "warning", "An old TLS version was negotiated", "peer"),
+    _E("weak-tls-version", "tls", "warning", "An old TLS version was negotiated (or is accepted)", "peer",
+       severities=("warning", "error"), also=("enumerate",)),
+    _E("keylog-enabled", "tls", "warning", "The TLS session secrets are written to a key log", "local"),
     # --- chain (the certificates; raised by the tls stage when verification fails) ---------------
     _E("cert-expired", "chain", "error", "A certificate has expired", "peer"),
     _E("cert-not-yet-valid", "chain", "error", "A certificate is not valid yet", "peer"),
@@ -101,6 +103,7 @@ ENTRIES: tuple[Entry, ...] = (
     _E("cert-untrusted", "chain", "error", "The chain leads to an untrusted CA", "peer"),
     _E("cert-incomplete-chain", "chain", "error", "The server did not send its intermediate CA", "peer"),
     _E("cert-expiring-soon", "chain", "warning", "A certificate expires soon", "peer"),
+    _E("no-sct", "chain", "warning", "A publicly trusted leaf carries no certificate transparency timestamps", "peer"),
     _E("cert-unparsable", "chain", "warning", "A certificate could not be parsed", "peer",
        severities=("warning", "error")),
     _E("cert-extension-unparsable", "chain", "warning", "A certificate extension does not parse", "peer",
@@ -111,6 +114,14 @@ ENTRIES: tuple[Entry, ...] = (
     _E("http-error-status", "app", "warning", "The server answered with an HTTP error", "peer",
        severities=("warning", "info")),
     _E("http-0.9-response", "app", "warning", "The answer has no HTTP status line", "peer"),
+    # --- revocation (--check-revocation) ---------------------------------------------------------
+    _E("cert-revoked", "revocation", "error", "The certificate was revoked", "peer"),
+    _E("revocation-unknown", "revocation", "warning", "The revocation status is unknown", "peer"),
+    _E("revocation-unreachable", "revocation", "warning", "No revocation source could be reached", "network"),
+    _E("revocation-no-source", "revocation", "info", "The certificate names no revocation source", "peer"),
+    # --- reconnect (--reconnect) -------------------------------------------------------------------
+    _E("resumption-unavailable", "reconnect", "info", "The server offers no session resumption", "peer"),
+    _E("resumption-refused", "reconnect", "warning", "The server issues tickets but never resumes", "peer"),
     # --- any --------------------------------------------------------------------------------------
     _E("internal-error", "any", "error", "A bug in tlsbench", "local"),
     # --- listener (tlsbench serve: what a client did) ----------------------------------------------
@@ -123,6 +134,10 @@ ENTRIES: tuple[Entry, ...] = (
     _E("client-hello-malformed", "listener", "error", "The client's ClientHello breaks the TLS rules", "peer"),
     _E("not-tls-from-client", "listener", "error", "The client did not start TLS", "peer"),
     _E("client-timeout", "listener", "warning", "A listener deadline ended the client", "peer"),
+    # --- enumerate (probe --enumerate: what the server accepts) ------------------------------------
+    _E("weak-cipher", "enumerate", "warning", "The server accepts weak cipher suites", "peer",
+       severities=("warning", "error")),
+    _E("no-forward-secrecy", "enumerate", "warning", "The server accepts suites without forward secrecy", "peer"),
 )
 
 CATALOGUE: dict[str, Entry] = {e.code: e for e in ENTRIES}

@@ -114,6 +114,14 @@ class TlsDetail(NamedTuple):
     error_reason: str | None = None  # OpenSSL reason code, e.g. WRONG_VERSION_NUMBER
     verify_code: int | None = None
     verify_message: str | None = None
+    # Read from the handshake messages' bytes (engine/tlsfacts.py):
+    group: str | None = None  # key exchange group: "x25519", "secp256r1", "DH 2048 bits"; None: RSA key transport
+    signature_algorithm: str | None = None  # the server's handshake signature, e.g. "rsa_pss_rsae_sha256"
+    server_extensions: tuple = ()  # tlsfacts.ServerExtension: what the server returned, and where
+    peer_key: str | None = None  # the server certificate's key, e.g. "EC (secp256r1) 256 bits"
+    client_cert_request: object = None  # tlsfacts.ClientCertRequest when the server asked for a certificate
+    hello_retry_group: str | None = None  # the group a HelloRetryRequest asked for (TLS 1.3)
+    key_exchange: str | None = None  # "ECDHE", "DHE", "RSA" (from the suite); "(EC)DHE" in TLS 1.3
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -137,6 +145,8 @@ class CertInfo(NamedTuple):
     verified: bool | None = None  # part of the verified chain (None when not checked)
     status: str = ""  # "ok" | "expired" | "not yet valid" | "untrusted" | ...
     pem: str = ""
+    sent: bool = True  # the peer sent it (in the verified path: False for what came from the trust store)
+    anchor: bool = False  # the trust anchor the verified path ends at
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -155,6 +165,10 @@ class ChainDetail(NamedTuple):
     hostname: str | None = None  # the name checked against the leaf
     hostname_match: bool | None = None
     trust_source: str = "system"  # system | cafile PATH | off
+    # The path OpenSSL built and verified, leaf first, ending at the trust anchor (empty unless verified)
+    verified_path: tuple[CertInfo, ...] = ()
+    anchor_source: str | None = None  # where the anchor came from: "CA file PATH" | "system store (PATH)"
+    scts: tuple = ()  # ct.Sct: the leaf's embedded Signed Certificate Timestamps
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -183,6 +197,65 @@ class AppDetail(NamedTuple):
     ttfb_ms: float | None = None  # time to first byte after the request was sent
     bytes_received: int = 0
     error: str | None = None
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class ReconnectDetail(NamedTuple):
+    """--reconnect: the second connection, offering the first one's session."""
+
+    offered: str | None  # "ticket" | "session ID" | None (the server gave nothing to resume)
+    resumed: bool | None  # None: not tried (nothing to offer, or the connection failed)
+    tickets: int = 0  # NewSessionTicket messages the first connection received
+    ticket_lifetime_s: int | None = None  # the (first) ticket's lifetime hint
+    first_handshake_ms: float | None = None
+    resumed_handshake_ms: float | None = None  # the second handshake, resumed or not
+    faster_pct: float | None = None  # how much shorter the second handshake was, in %
+    connect_ms: float | None = None  # the second connection's TCP connect (and proxies)
+    version: str | None = None
+    cipher: str | None = None
+    psk: bool = False  # TLS 1.3: the ServerHello accepted a pre-shared key
+    error: str | None = None
+    tls: "TlsDetail | None" = None  # the second handshake's detail
+    messages: tuple = ()  # result.TlsMessage records of the second handshake
+
+    def to_dict(self) -> dict:
+        d = plain(self._replace(messages=()))
+        d["messages"] = [m.to_dict() for m in self.messages]
+        return d
+
+
+class RevocationCheck(NamedTuple):
+    """One source's answer about the leaf: its OCSP responder or a CRL distribution point."""
+
+    method: str  # "ocsp" | "crl"
+    url: str
+    status: str  # good | revoked | unknown | unreachable
+    reason: str | None = None  # revoked: the CRL/OCSP reason (keyCompromise, ...); else why unknown/unreachable
+    revoked_at: str | None = None  # ISO 8601 UTC
+    this_update: str | None = None
+    next_update: str | None = None
+    produced_at: str | None = None  # OCSP
+    signed_by: str | None = None  # who signed the answer, and whether the signature verified
+    http_status: str | None = None  # the responder's HTTP status line
+    duration_ms: float | None = None
+    answer: str | None = None  # the responder's answer in words (the evidence)
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class RevocationDetail(NamedTuple):
+    status: str  # good | revoked | unknown | unreachable | no-source
+    checks: tuple[RevocationCheck, ...] = ()
+    leaf: str | None = None  # the leaf's subject
+    serial: str | None = None
+    issuer: str | None = None  # the issuer used for the request and to check signatures
+    not_checked: tuple[str, ...] = ()  # sources named but not asked (e.g. https:// or ldap:// URLs)
+    # The server's stapled OCSP response (a TLS 1.2 status_request): status "none" when it sent none,
+    # "not asked" when it speaks only TLS 1.3; otherwise read like a responder's answer.
+    stapled: RevocationCheck | None = None
 
     def to_dict(self) -> dict:
         return plain(self)

@@ -227,6 +227,12 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             if tls.max_version != "1.2":
                 notes.append("--ciphers applies to TLS 1.2 and below, as in tlsbench")
         words += _curl_alpn(tls.alpn, cannot)
+        if tls.keylog:
+            words[:0] = [f"SSLKEYLOGFILE={_q(os.path.expanduser(tls.keylog))}"]  # curl reads it from the environment
+        if tls.reconnect:
+            cannot.append("--reconnect: curl makes one connection per URL (give the URL twice to reuse a session)")
+        if tls.check_revocation:
+            cannot.append("--check-revocation: curl checks only a stapled OCSP response (--cert-status)")
         if spec.app.send is not None:
             cannot.append("sending arbitrary text over TLS: curl speaks HTTP here (use openssl s_client)")
         elif not spec.app.http:
@@ -324,6 +330,13 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         words += ["-cipher", _q(tls.ciphers)]
     if tls.alpn:
         words += ["-alpn", _q(",".join(tls.alpn))]
+    if tls.keylog:
+        words += ["-keylogfile", _q(os.path.expanduser(tls.keylog))]
+    if tls.reconnect:
+        words.append("-reconnect")
+    if tls.check_revocation:
+        cannot.append("--check-revocation: s_client does not ask OCSP responders or CRLs (openssl ocsp -issuer "
+                      "ISSUER -cert LEAF -url URL does)")
     words.append("-showcerts")
     prefix: list[str] = []
     if spec.app.http or spec.app.send is not None:

@@ -225,6 +225,27 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("XMPP domain", "input", "the target host",
                        visible=lambda v: v.get("tls", True) and v.get("starttls") in ("xmpp", "auto")),
            toml=("tls", "xmpphost"), describe="XMPP domain", openssl="-xmpphost"),
+    Option("keylog", "tls", "append the TLS session secrets to FILE (NSS key log format, read by Wireshark); "
+           "$SSLKEYLOGFILE does the same, as with curl",
+           lambda s: None if s.tls.keylog_from_env else s.tls.keylog,
+           flags=(Flag(("--keylog",), "append the TLS session secrets to FILE (NSS key log format, for Wireshark; "
+                       "created 0600); $SSLKEYLOGFILE does the same, as with curl", "FILE"),),
+           field=Field("Key log file (secrets!)", "input", "optional: for Wireshark",
+                       visible=lambda v: v.get("tls", True)),
+           toml=("tls", "keylog"), describe="key log", openssl="-keylogfile"),
+    Option("reconnect", "tls", "connect a second time offering the first connection's session (resumption)",
+           lambda s: s.tls.reconnect, default=False,
+           flags=(Flag(("--reconnect",), "connect again offering the first connection's session: is it resumed, "
+                       "and how much faster (s_client -reconnect)", kind="switch", apply=_set("reconnect", True)),),
+           field=Field("Reconnect (resumption)", "switch", visible=lambda v: v.get("tls", True)),
+           toml=("tls", "reconnect"), toml_type=bool, describe="reconnect"),
+    Option("check_revocation", "tls", "ask the leaf's OCSP responder and CRL distribution point whether it is revoked",
+           lambda s: s.tls.check_revocation, default=False,
+           flags=(Flag(("--check-revocation",), "ask the leaf certificate's OCSP responder and CRL distribution "
+                       "point (plain HTTP, bounded) whether it is revoked", kind="switch",
+                       apply=_set("check_revocation", True)),),
+           field=Field("Check revocation (OCSP, CRL)", "switch", visible=lambda v: v.get("tls", True)),
+           toml=("tls", "check_revocation"), toml_type=bool, describe="check revocation"),
     # --- application ------------------------------------------------------------------------------
     Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
            lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
@@ -446,7 +467,8 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
                         tls_max=None if v["tls_max"] in ("any", "") else v["tls_max"],
                         ciphers=v["ciphers"], alpn=v["alpn"] or None,
                         cafile=v["cafile"] if verify == "cafile" else None, insecure=verify == "off",
-                        cert=v["cert"], key=v["key"])
+                        cert=v["cert"], key=v["key"], keylog=v["keylog"] or None, reconnect=bool(v["reconnect"]),
+                        check_revocation=bool(v["check_revocation"]))
         starttls = v["starttls"] if v["starttls"] not in ("none", "") else None
         if starttls is not None:
             # The protocol's names only mean something with STARTTLS (the form keeps hidden fields).

@@ -1,6 +1,6 @@
 """The plan of a run: the stages a spec needs, in order, built once.
 
-    resolve -> tcp -> [proxy tls] -> proxy ... -> [starttls] -> tls -> chain -> app
+    resolve -> tcp -> [proxy tls] -> proxy ... -> [starttls] -> tls -> chain -> app [-> revocation] [-> reconnect]
 
 Every stage kind is declared once here (its JSON name, its label, whether it touches the wire,
 where its code lives). `plan_for(spec)` lists the steps for one connection; the runner, the
@@ -35,6 +35,8 @@ KINDS: dict[str, StageKind] = {k.name: k for k in (
     StageKind("tls", "tls handshake", "tlsbench.engine.stages.tls:TlsStage"),
     StageKind("chain", "cert chain", "tlsbench.engine.stages.chain:ChainStage", local=True),
     StageKind("app", "app", "tlsbench.engine.stages.app:AppStage"),
+    StageKind("revocation", "revocation", "tlsbench.engine.stages.revocation:RevocationStage"),
+    StageKind("reconnect", "reconnect", "tlsbench.engine.stages.reconnect:ReconnectStage"),
 )}
 STAGE_NAMES: tuple[str, ...] = tuple(KINDS)
 
@@ -112,6 +114,11 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", doing="asking the capabilities again over TLS"))
     else:
         steps.append(_step("app", skip="nothing to send after connecting"))
+    # Only when asked for (a plan without them keeps its rows): --check-revocation, --reconnect.
+    if spec.tls.enabled and spec.tls.check_revocation:
+        steps.append(_step("revocation", doing="asking the leaf's OCSP responder / CRL distribution point"))
+    if spec.tls.enabled and spec.tls.reconnect:
+        steps.append(_step("reconnect", doing="connecting again, offering the first session"))
     return Plan(spec, tuple(steps))
 
 

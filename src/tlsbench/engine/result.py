@@ -91,11 +91,15 @@ class TlsMessage(NamedTuple):
     version: str
     length: int
     stage: str = "tls"
+    data: bytes = b""  # the message's bytes (a handshake message with its 4-byte header)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, include_bytes: bool = False) -> dict:
         d = self._asdict()
         d.pop("stage")
+        data = d.pop("data")
         d["at_ms"] = round(self.at_ms, 3)
+        if include_bytes:
+            d["hex"] = data.hex()
         return d
 
 
@@ -122,7 +126,24 @@ class ProbeResult(NamedTuple):
     def codes(self) -> list[str]:
         return [f.code for f in self.findings]
 
-    def to_json_dict(self) -> dict:
+    def _resumption(self) -> dict | None:
+        """--reconnect's answer (the reconnect stage's detail without its trace), or None."""
+        record = self.stage("reconnect")
+        detail = getattr(record, "detail", None)
+        if detail is None:
+            return None
+        keep = ("offered", "resumed", "tickets", "ticket_lifetime_s", "first_handshake_ms", "resumed_handshake_ms",
+                "faster_pct", "psk", "version", "cipher", "error")
+        return {k: round(v, 3) if isinstance(v, float) else v for k in keep for v in (getattr(detail, k),)}
+
+    def _revocation(self) -> dict | None:
+        """--check-revocation's answer (the revocation stage's detail), or None."""
+        record = self.stage("revocation")
+        detail = getattr(record, "detail", None)
+        return detail.to_dict() if detail is not None else None
+
+    def to_json_dict(self, include_bytes: bool = False) -> dict:
+        """The JSON contract; `include_bytes` adds each TLS message's bytes ("hex")."""
         tls = None
         if self.tls is not None:
             tls = {
@@ -132,9 +153,18 @@ class ProbeResult(NamedTuple):
                 "sni": self.tls.sni,
                 "sni_sent": self.tls.sni_sent,
                 "verified": self.tls.verified,
+                "key_exchange": self.tls.key_exchange,
+                "group": self.tls.group,
+                "hello_retry_group": self.tls.hello_retry_group,
+                "signature_algorithm": self.tls.signature_algorithm,
+                "key": self.tls.peer_key,
+                "extensions": [{"name": e.name, "id": e.id, "in": e.where} for e in self.tls.server_extensions],
+                "client_certificate_request": (self.tls.client_cert_request.to_dict()
+                                               if self.tls.client_cert_request is not None else None),
                 "session_tickets": self.tickets,
+                "resumption": self._resumption(),
                 "close": self.closing.to_dict() if self.closing is not None else None,
-                "messages": [m.to_dict() for m in self.messages],
+                "messages": [m.to_dict(include_bytes) for m in self.messages],
             }
         return {
             "schema": SCHEMA,
@@ -148,7 +178,15 @@ class ProbeResult(NamedTuple):
             "tls": tls,
             "chain": [c.to_dict() for c in self.chain.certificates] if self.chain else [],
             "chain_verification": (
-                {k: v for k, v in self.chain.to_dict().items() if k != "certificates"} if self.chain else None
+                {k: v for k, v in self.chain.to_dict().items() if k not in ("certificates", "verified_path", "scts")}
+                if self.chain else None
             ),
+            # The path OpenSSL verified, leaf first, up to the trust anchor (its last entry, "anchor": true)
+            "chain_verified": [c.to_dict() for c in self.chain.verified_path] if self.chain else [],
+            # The leaf's embedded Signed Certificate Timestamps (certificate transparency)
+            "certificate_transparency": ({"embedded_scts": len(self.chain.scts),
+                                          "scts": [s._asdict() for s in self.chain.scts]}
+                                         if self.chain and self.chain.certificates else None),
+            "revocation": self._revocation(),
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -89,7 +89,9 @@ def spec_summary(spec: ConnectionSpec) -> dict:
         "tls": None if not tls.enabled else {
             "sni": spec.sni, "sni_mode": tls.sni_mode, "min_version": tls.min_version,
             "max_version": tls.max_version, "ciphers": tls.ciphers, "alpn": list(tls.alpn), "verify": tls.verify,
-            "cafile": tls.cafile, "client_cert": tls.cert},
+            "cafile": tls.cafile, "client_cert": tls.cert, "keylog": tls.keylog,
+            "keylog_from_environment": tls.keylog_from_env, "reconnect": tls.reconnect,
+            "check_revocation": tls.check_revocation},
         "starttls": None if not spec.starttls.protocol else {
             "protocol": spec.starttls.protocol, "name": spec.starttls.name, "xmpphost": spec.starttls.xmpphost},
         "app": "http" if spec.app.http else ("send" if spec.app.send is not None else None),
@@ -219,7 +221,8 @@ class _Run:
         """
         stream = self.state.stream
         if stream is None or self.cancelled:
-            return None
+            # A stage that closed the connection itself (reconnect, revocation) left how it ended.
+            return self.state.extra.get("closing")
         finish = getattr(stream, "finish", None)
         info = None
         try:

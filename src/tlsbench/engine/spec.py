@@ -38,6 +38,10 @@ class TlsSpec(NamedTuple):
     cafile: str | None = None  # as written
     cert: str | None = None
     key: str | None = None
+    keylog: str | None = None  # append the session secrets here (NSS key log format), as written
+    keylog_from_env: bool = False  # keylog came from $SSLKEYLOGFILE, not from an option
+    reconnect: bool = False  # a second connection offering the first one's session (resumption)
+    check_revocation: bool = False  # ask the leaf's OCSP responder and CRL distribution point
 
 
 class AppSpec(NamedTuple):
@@ -156,6 +160,9 @@ def build_spec(
     insecure: bool = False,
     cert: str | None = None,
     key: str | None = None,
+    keylog: str | None = None,
+    reconnect: bool = False,
+    check_revocation: bool = False,
     timeout: float | str = 10.0,
     http: bool = False,
     send: str | None = None,
@@ -212,6 +219,16 @@ def build_spec(
 
     tls_spec = _build_tls(tls, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
     upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
+    if not tls and (keylog or reconnect or check_revocation):
+        given = [n for n, v in (("--keylog", keylog), ("--reconnect", reconnect),
+                                ("--check-revocation", check_revocation)) if v]
+        raise InputError(f"--no-tls conflicts with {', '.join(given)}", field="tls")
+    if tls:
+        from_env = False
+        if keylog is None and env.get(KEYLOG_ENV):
+            keylog, from_env = env[KEYLOG_ENV], True  # honoured like curl does
+        tls_spec = tls_spec._replace(keylog=_keylog_path(keylog, from_env), keylog_from_env=from_env and bool(keylog),
+                                     reconnect=bool(reconnect), check_revocation=bool(check_revocation))
 
     if http and send is not None:
         raise InputError("--http and --send cannot be used together", field="send")
@@ -303,6 +320,36 @@ def _check_proxy_limits(proxy: ProxySpec, dest: str, *, last: bool) -> None:
         if proxy.remote_dns and not is_ip(dest) and len(dest.encode("idna")) >= 128:
             raise InputError(f"{what} name is {len(dest)} bytes; tlsbench's SOCKS client sends names of at most 127",
                              field="target")
+
+
+KEYLOG_ENV = "SSLKEYLOGFILE"
+
+
+def _keylog_path(path: str | None, from_env: bool) -> str | None:
+    """A key log path as written; refused (InputError) when it names something that cannot take one:
+    a directory, a FIFO, a device, a missing folder. Nothing is created here (see stages/tls.py)."""
+    if path is None:
+        return None
+    what = f"${KEYLOG_ENV}" if from_env else "keylog"
+    if not path.strip():
+        raise InputError(f"{what} path is empty", field="keylog")
+    expanded = expand_path(path)
+    import stat
+
+    try:
+        st = os.stat(expanded)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(expanded))
+        if not os.path.isdir(folder):
+            raise InputError(f"{what} {path!r}: its folder does not exist", field="keylog") from None
+        return path
+    except OSError as exc:
+        raise InputError(f"{what} {path!r} cannot be used: {exc.strerror}", field="keylog") from None
+    if not stat.S_ISREG(st.st_mode):
+        from tlsbench.safe_files import file_kind
+
+        raise InputError(f"{what} {path!r} is {file_kind(st.st_mode)}, not a regular file", field="keylog")
+    return path
 
 
 def _build_local(local_port, interface, family, dest: str, chain) -> LocalSpec:

@@ -3,7 +3,8 @@
 `decode_callback()` turns one `SSLContext._msg_callback` call into a `WireMessage` (or None for
 the calls that are not worth a line: record headers of encrypted data, inner content types).
 It reads the raw bytes rather than Python's enums, which print bare numbers on 3.11 and do not
-know every value.
+know every value, and keeps them (`WireMessage.data`): engine/tlsfacts.py reads the negotiated
+parameters from them.
 """
 
 
@@ -76,6 +77,7 @@ class WireMessage(NamedTuple):
     alert: str | None = None  # alert description name
     alert_code: int | None = None
     alert_level: str | None = None  # warning | fatal
+    data: bytes = b""  # the message as it crossed (a handshake message with its 4-byte header)
 
 
 def decode_callback(direction: str, version: int, content_type: int, data: bytes) -> WireMessage | None:
@@ -88,7 +90,7 @@ def decode_callback(direction: str, version: int, content_type: int, data: bytes
         if len(data) >= 5 and data[0] == 20:
             rec_version = (data[1] << 8) | data[2]
             return WireMessage(way, "change_cipher_spec", "ChangeCipherSpec", version_name(rec_version),
-                               (data[3] << 8) | data[4])
+                               (data[3] << 8) | data[4], data=data)
         return None
     if ct == 22 and data:
         htype = data[0]
@@ -97,12 +99,12 @@ def decode_callback(direction: str, version: int, content_type: int, data: bytes
         if htype == 2 and len(data) >= 38 and data[6:38] == _HRR_RANDOM:
             name = "HelloRetryRequest"
         return WireMessage(way, "handshake", name, version_name(version), max(len(data) - 4, 0),
-                           handshake_type=htype)
+                           handshake_type=htype, data=data)
     if ct == 21 and len(data) >= 2:
         level = ALERT_LEVELS.get(data[0], str(data[0]))
         desc = alert_name(data[1])
         return WireMessage(way, "alert", f"alert: {desc}", version_name(version), len(data),
-                           alert=desc, alert_code=data[1], alert_level=level)
+                           alert=desc, alert_code=data[1], alert_level=level, data=data)
     return None
 
 

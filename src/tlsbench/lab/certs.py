@@ -130,7 +130,8 @@ def _make_ca(common_name: str, parent: _Issuer | None, now: dt.datetime, path_le
 
 
 def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.datetime,
-               not_after: dt.datetime, key_type: KeyType = "ec", client: bool = False):
+               not_after: dt.datetime, key_type: KeyType = "ec", client: bool = False,
+               extensions: Iterable[x509.ExtensionType] = ()):
     names = tuple(names)
     key = _new_key(key_type)
     subject = _name(names[0])
@@ -149,6 +150,8 @@ def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.date
     )
     if not client:
         builder = builder.add_extension(_san(names), critical=False)
+    for ext in extensions:
+        builder = builder.add_extension(ext, critical=False)
     if issuer:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
@@ -253,12 +256,16 @@ def _load_issuer(cert_path: Path, key_path: Path) -> _Issuer:
 
 
 def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLike, stem: str, *,
-               key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None) -> CertFiles:
+               key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None,
+               ocsp_url: str | None = None, crl_url: str | None = None, scts: int = 0) -> CertFiles:
     """A new server leaf for `names` (the first one is also the CN) from the lab intermediate,
     written into `directory` as `<stem>.pem`, `.key`, `.chain.pem` and `.issuers.pem`.
 
     It verifies against `certs.ca_cert` like the good leaf; each call makes a new key, so two
-    leaves for the same names are told apart by their serial number and key.
+    leaves for the same names are told apart by their serial number and key. `ocsp_url` adds an
+    Authority Information Access OCSP entry, `crl_url` a CRL distribution point, `scts` that many
+    embedded Signed Certificate Timestamps (made-up logs and signatures: parsers read them, no log
+    vouches for them).
     """
     names = tuple(dict.fromkeys(names))
     if not names:
@@ -267,8 +274,83 @@ def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLi
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = now or dt.datetime.now(dt.timezone.utc)
     inter = _load_issuer(certs.intermediate_cert, certs.intermediate_key)
-    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type)
+    extra: list[x509.ExtensionType] = []
+    if ocsp_url:
+        extra.append(x509.AuthorityInformationAccess([x509.AccessDescription(
+            x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]))
+    if crl_url:
+        extra.append(x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(crl_url)], None, None, None)]))
+    if scts:
+        extra.append(x509.UnrecognizedExtension(_SCT_OID, _sct_list(scts, now)))
+    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type, extensions=extra)
     return _Writer(d).leaf(stem, names, cert, key, [inter.cert])
+
+
+_SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+
+
+def _sct_list(count: int, now: dt.datetime) -> bytes:
+    """The extension's value: an OCTET STRING holding a TLS-encoded SignedCertificateTimestampList."""
+    scts = b""
+    for i in range(count):
+        log_id = bytes([0x10 + i]) * 32
+        millis = int((now - dt.timedelta(hours=i + 1)).timestamp() * 1000)
+        signature = b"\x30\x06\x02\x01\x01\x02\x01\x01"  # a DER ECDSA signature (r=1, s=1): well-formed, not valid
+        body = (b"\x00" + log_id + millis.to_bytes(8, "big") + b"\x00\x00" + b"\x04\x03"
+                + len(signature).to_bytes(2, "big") + signature)
+        scts += len(body).to_bytes(2, "big") + body
+    listing = len(scts).to_bytes(2, "big") + scts
+    return _der_octets(listing)
+
+
+def _der_octets(data: bytes) -> bytes:
+    n = len(data)
+    length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
+        (n.bit_length() + 7) // 8, "big")
+    return b"\x04" + length + data
+
+
+def cert_serial(path: str | os.PathLike) -> int:
+    return x509.load_pem_x509_certificate(_read_pem(Path(path))).serial_number
+
+
+def write_ocsp_index(path: str | os.PathLike, good: Iterable[str | os.PathLike] = (),
+                     revoked: Iterable[tuple[str | os.PathLike, dt.datetime, str | None]] = ()) -> Path:
+    """An `openssl ocsp -index` file (the `openssl ca` database): one line per certificate, V for
+    valid, R for revoked with its date and reason (e.g. "keyCompromise")."""
+    def line(cert_path, flag: str, revoked_at: str = "") -> str:
+        cert = x509.load_pem_x509_certificate(_read_pem(Path(cert_path)))
+        expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+        subject = "".join(f"/{a.rfc4514_attribute_name}={a.value}" for a in cert.subject)
+        return f"{flag}\t{expiry}\t{revoked_at}\t{cert.serial_number:X}\tunknown\t{subject}\n"
+
+    text = "".join(line(p, "V") for p in good)
+    for cert_path, when, reason in revoked:
+        stamp = when.astimezone(dt.timezone.utc).strftime("%y%m%d%H%M%SZ")
+        text += line(cert_path, "R", stamp + (f",{reason}" if reason else ""))
+    out = Path(path)
+    out.write_text(text)
+    return out
+
+
+def make_crl(certs: LabCerts, path: str | os.PathLike,
+             revoked: Iterable[tuple[int, dt.datetime, x509.ReasonFlags | None]] = (), *,
+             now: dt.datetime | None = None, days: int = 7) -> Path:
+    """A CRL from the lab intermediate (DER), listing `revoked` (serial, date, reason)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    inter = _load_issuer(certs.intermediate_cert, certs.intermediate_key)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(inter.cert.subject)
+               .last_update(now - _DAY).next_update(now + days * _DAY))
+    for serial, when, reason in revoked:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+        if reason is not None:
+            entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    crl = builder.sign(inter.key, hashes.SHA256())
+    out = Path(path)
+    out.write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    return out
 
 
 def make_signing_ca(directory: str | os.PathLike, stem: str, common_name: str,

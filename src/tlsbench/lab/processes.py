@@ -22,6 +22,9 @@ from typing import Callable, Sequence
 # binary -> Debian package that provides it (named in ServerUnavailable)
 DEBIAN_PACKAGES = {
     "openssl": "openssl",
+    "gnutls-serv": "gnutls-bin",
+    "tshark": "tshark",
+    "dumpcap": "tshark",
     "nginx": "nginx-light",
     "microsocks": "microsocks",
     "danted": "dante-server",

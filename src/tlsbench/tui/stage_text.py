@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tlsbench.engine.details import AppDetail, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
+from tlsbench.engine.details import (AppDetail, ChainDetail, ProxyDetail, ReconnectDetail, ResolveDetail,
+                                    RevocationDetail, TcpDetail, TlsDetail)
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows as starttls_rows
 from tlsbench.engine.visible import hexdump
 from tlsbench.tui.safe_text import data, field, line
@@ -91,6 +92,7 @@ def _tls(d: TlsDetail, messages, width: int) -> list[Text]:
         rows.append(field("cipher", f"{d.cipher} ({d.cipher_bits} bits)" if d.cipher_bits else d.cipher))
     if d.alpn_offered or d.alpn:
         rows.append(field("ALPN", f"offered {', '.join(d.alpn_offered) or '-'}; chosen {d.alpn or '-'}"))
+    rows.extend(_negotiated(d))
     outcome = {True: " — ok", False: " — failed", None: " — not reached" if d.verify != "off" else ""}[d.verified]
     rows.append(field("verify", d.verify + outcome))
     if d.alert:
@@ -107,6 +109,78 @@ def _tls(d: TlsDetail, messages, width: int) -> list[Text]:
     return rows
 
 
+def _negotiated(d: TlsDetail) -> list[Text]:
+    """What the handshake messages' bytes say: group, signature, key, extensions, a CertificateRequest."""
+    rows: list[Text] = []
+    if d.version:
+        group = d.group or ("none (RSA key transport)" if d.key_exchange == "RSA" else "?")
+        if d.hello_retry_group:
+            group += f" (after a HelloRetryRequest for {d.hello_retry_group})"
+        rows.append(field("group", group))
+        rows.append(field("signature", d.signature_algorithm or "none (resumed, or no server signature)"))
+    if d.peer_key:
+        rows.append(field("server key", d.peer_key))
+    places: dict[str, list[str]] = {}
+    for ext in d.server_extensions:
+        places.setdefault(ext.where, []).append(ext.name)
+    for i, (where, names) in enumerate(places.items()):
+        rows.append(field("extensions" if i == 0 else "", f"{', '.join(names)} ({where})"))
+    req = d.client_cert_request
+    if req is not None:
+        rows.append(Text("the server asks for a client certificate:", style="bold"))
+        for i, name in enumerate(req.ca_names or ("any CA (none named)",)):
+            rows.append(field("issued by" if i == 0 else "", name))
+        if req.signature_algorithms:
+            rows.append(field("signed with", ", ".join(req.signature_algorithms)))
+        if req.certificate_types:
+            rows.append(field("key types", ", ".join(req.certificate_types)))
+    return rows
+
+
+def _reconnect(d) -> list[Text]:
+    """--reconnect: what was offered, whether the server resumed, the times, the second trace."""
+    rows = [field("offered", d.offered or "nothing (the server gave no ticket or session ID)")]
+    if d.resumed is not None:
+        rows.append(line(("resumed".ljust(14), "dim"), ("yes" if d.resumed else "NO: a full handshake again",
+                                                       "green" if d.resumed else "bold yellow")))
+    if d.ticket_lifetime_s is not None:
+        rows.append(field("ticket lifetime", f"{d.ticket_lifetime_s} s ({d.tickets} ticket(s) received)"))
+    if d.resumed_handshake_ms is not None and d.first_handshake_ms:
+        pct = f", {d.faster_pct:.0f}% faster" if d.faster_pct is not None and d.faster_pct > 0 else ""
+        rows.append(field("handshake", f"{d.resumed_handshake_ms:.1f} ms vs {d.first_handshake_ms:.1f} ms first{pct}"))
+    if d.connect_ms is not None:
+        rows.append(field("connect", f"{d.connect_ms:.1f} ms (the route again)"))
+    if d.error:
+        rows.append(field("error", d.error, "red"))
+    if d.messages:
+        rows.append(Text("handshake messages:", style="bold"))
+        rows.extend(message_line(m.at_ms, m.direction, m.name, m.version, m.length) for m in d.messages)
+    return rows
+
+
+def _revocation(d: RevocationDetail) -> list[Text]:
+    """--check-revocation: the overall status, then each source's answer (the evidence)."""
+    style = {"good": "green", "revoked": "bold red", "unknown": "yellow", "unreachable": "yellow"}.get(d.status, "")
+    rows = [line(("status".ljust(14), "dim"), (d.status, style))]
+    if d.leaf:
+        rows.append(field("certificate", f"{d.leaf} (serial {d.serial})"))
+    if d.issuer:
+        rows.append(field("issuer", d.issuer))
+    stapled = d.stapled
+    if stapled is not None and stapled.status in ("none", "not asked", "unreachable"):
+        rows.append(field("stapled", stapled.reason or stapled.status))
+    for c in d.checks:
+        rows.append(line((f"{c.method.upper():<14}", "bold"), (c.status, {"good": "green", "revoked": "bold red"}.get(
+            c.status, "yellow")), ("  ", ""), (c.url, "dim")))
+        if c.answer:
+            rows.append(field("", c.answer))
+        elif c.reason:
+            rows.append(field("", c.reason))
+    for url in d.not_checked:
+        rows.append(field("not asked", url))
+    return rows
+
+
 def _chain(d: ChainDetail) -> list[Text]:
     verified = {True: ("verified", "green"), False: ("NOT verified", "red"), None: ("not checked", "yellow")}
     word, style = verified[d.verified]
@@ -117,6 +191,12 @@ def _chain(d: ChainDetail) -> list[Text]:
     if d.hostname is not None:
         match = {True: "matches", False: "does NOT match", None: "not checked"}[d.hostname_match]
         rows.append(field("hostname", f"{d.hostname} {match} the leaf", "red" if d.hostname_match is False else ""))
+    if d.verified_path:
+        anchor = d.verified_path[-1]
+        rows.append(field("trust anchor", anchor.subject, "green"))
+        rows.append(field("from", d.anchor_source or "the trust store"))
+    if d.scts:
+        rows.append(field("SCTs", f"{len(d.scts)} embedded (certificate transparency)"))
     rows.append(Text("see the Certificate chain panel for each certificate", style="dim italic"))
     return rows
 
@@ -171,6 +251,10 @@ def detail_text(detail, messages=(), columns: int = 100) -> Text:
         rows = _app(detail, width)
     elif isinstance(detail, StarttlsDetail):
         rows = _starttls(detail)
+    elif isinstance(detail, ReconnectDetail):
+        rows = _reconnect(detail)
+    elif isinstance(detail, RevocationDetail):
+        rows = _revocation(detail)
     else:
         rows = [Text("no details recorded", style="dim")]
         if messages:

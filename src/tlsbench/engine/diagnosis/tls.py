@@ -79,6 +79,22 @@ def curl_peer(spec, *words: str, host: str | None = None, scheme: str = "https")
     return curl(host or spec.host, spec.port, *words, scheme=scheme, address=address(spec))
 
 
+def cert_request_evidence(messages) -> list[Evidence]:
+    """What the server's CertificateRequest asked for: the CA names it accepts, the signatures."""
+    from tlsbench.engine.tlsfacts import cert_request_of
+
+    req = cert_request_of(messages)
+    if req is None:
+        return []
+    names = "; ".join(req.ca_names) if req.ca_names else "none named (any CA the server trusts)"
+    out = [Evidence("acceptable client CA names", names)]
+    if req.signature_algorithms:
+        out.append(Evidence("signature algorithms accepted", ", ".join(req.signature_algorithms)))
+    if req.certificate_types:
+        out.append(Evidence("certificate types accepted", ", ".join(req.certificate_types)))
+    return out
+
+
 def _sni_words(spec: ConnectionSpec) -> str:
     if spec.sni is None:
         if spec.tls.sni_mode == "none":
@@ -241,6 +257,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
         if name == "certificate_required" or (cert_request and not spec.tls.cert and name in (
                 "handshake_failure", "bad_certificate", "certificate_unknown", "unexpected_message")):
             ev.append(Evidence("CertificateRequest", "received" if cert_request else "not seen"))
+            ev += cert_request_evidence(facts.messages)
             if is_proxy(spec):
                 hint = Suggestion("The proxy wants a client certificate, which tlsbench cannot give a proxy.")
             else:
@@ -272,6 +289,7 @@ def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Findin
                                        (Peer("openssl", f"openssl ciphers -v {shlex.quote(spec.tls.ciphers or '')}"),
                                         openssl_peer(spec))), ev)]
         if cert_request and spec.tls.cert:
+            ev += cert_request_evidence(facts.messages)
             return [finding("tls-alert", f"The server rejected your client certificate (alert {name})",
                             f"The server asked for a client certificate, got yours and refused it: {name} - "
                             f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
@@ -436,6 +454,15 @@ def session_findings(spec: ConnectionSpec, version: str | None, ok: bool,
         out.append(finding("verify-disabled", "Certificate verification is disabled",
                            "You asked not to verify the server's certificate: anyone on the path could impersonate "
                            "the server and this run would not notice.", hint, [Evidence("verify", "off")]))
+    if not is_proxy(spec) and spec.tls.keylog:
+        where = f"$SSLKEYLOGFILE ({spec.tls.keylog})" if spec.tls.keylog_from_env else spec.tls.keylog
+        out.append(finding("keylog-enabled", "The TLS session secrets are written to a key log",
+                           f"The secrets of this run's TLS sessions were appended to {where}: anyone who can read "
+                           "that file can decrypt a capture of the traffic (Wireshark does, with the file).",
+                           Suggestion("Delete the file when you are done; for normal use, no key log ({0}), and "
+                                      "unset SSLKEYLOGFILE.", (Change.of(keylog=None),)),
+                           [Evidence("key log", spec.tls.keylog),
+                            Evidence("from", "$SSLKEYLOGFILE" if spec.tls.keylog_from_env else "--keylog")]))
     quiet = {"sni-required", "not-tls", "tls-timeout"}  # SNI is beside the point there
     if spec.sni is None and not quiet.intersection(failure_codes) and not is_proxy(spec):
         named = not is_ip(spec.host)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from tlsbench.engine import certparse
+from tlsbench.engine.ct import leaf_scts, sct_findings
 from tlsbench.engine.details import CertInfo, ChainDetail
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
@@ -66,9 +67,15 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
         except ValueError:
             match = None
     chain_ok = None if verify_off else (tls.outcome.ok and tls.verify_code is None)
+    parsed = {der: info for der, info in zip(tls.peer_chain_der, infos)} if len(infos) == len(tls.peer_chain_der) \
+        else {}
+    path, source = verified_path(t, tls, parsed) if chain_ok else ((), None)
+    scts = leaf_scts(tls.peer_chain_der[0]) if infos and infos[0].position == 0 else ()
     detail = ChainDetail(certificates=tuple(infos), verified=chain_ok, verify_code=tls.verify_code,
                          verify_message=tls.verify_message, hostname=name, hostname_match=match,
-                         trust_source=trust)
+                         trust_source=trust, verified_path=path, anchor_source=source, scts=scts)
+    if infos and getattr(t, "role", "target") == "target":
+        findings += sct_findings(scts, bool(chain_ok and t.tls.verify == "system"), infos[0].subject)
     findings += expiry_findings(tuple(infos))
     if verify_off and match is False and infos:
         leaf = infos[0]
@@ -81,6 +88,33 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
                                  Evidence("certificate names (SANs)", ", ".join(leaf.sans) or "none")),
                                 severity="warning"))
     return detail, findings
+
+
+def anchor_source(t: TlsTarget) -> str:
+    """Where a trust anchor came from, in words: the CA file given, or the system store's files."""
+    if t.tls.verify == "cafile":
+        return f"CA file {t.tls.cafile}"
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    where = [p for p in (paths.cafile, paths.capath) if p]
+    return "system store" + (f" ({', '.join(where)})" if where else "")
+
+
+def verified_path(t: TlsTarget, tls: TlsOutcome, parsed: dict | None = None) -> tuple[tuple[CertInfo, ...], str | None]:
+    """The chain OpenSSL built and verified, leaf first, the last one marked as the trust anchor.
+    `parsed` holds the CertInfo of certificates already parsed (those the peer sent), by DER."""
+    sent = set(tls.peer_chain_der)
+    path: list[CertInfo] = []
+    count = len(tls.verified_chain_der)
+    for pos, der in enumerate(tls.verified_chain_der):
+        known = (parsed or {}).get(der)
+        try:
+            info = known._replace(position=pos) if known is not None else certparse.parse_cert(der, pos)
+        except ValueError:
+            continue
+        path.append(info._replace(verified=True, sent=der in sent, anchor=pos == count - 1))
+    return tuple(path), (anchor_source(t) if path else None)
 
 
 class ChainStage:
@@ -111,6 +145,8 @@ class ChainStage:
             summary += f", leaf {leaf.subject}, {leaf.lifetime}"
         chain_ok = detail.verified
         summary += "; verified" if chain_ok else ("; not verified" if chain_ok is False else "; verification off")
+        if detail.verified_path:
+            summary += f" up to {detail.verified_path[-1].subject}"
         # Failed when there is nothing to show or the chain did not verify (the tls stage says why).
         return StageOutcome(ok=bool(infos) and chain_ok is not False, detail=detail, summary=summary,
                             findings=tuple(findings))

@@ -30,6 +30,7 @@ from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 from tlsbench.engine.stream import PeerClosed
+from tlsbench.engine.tlsfacts import negotiated
 from tlsbench.engine.tlsmsg import WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
 
@@ -79,6 +80,8 @@ class TlsOutcome(NamedTuple):
     verify_name: str | None = None  # the name the certificate was checked against
     hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
     wire: tuple[WireMessage, ...] = ()
+    setup: tuple = ()  # (SSLContext, server_hostname, we_check_hostname): a resumption needs the same context
+    handshake_ms: float | None = None  # the handshake's own time, when it completed
 
 
 def verification_name(t: TlsTarget | ConnectionSpec) -> str:
@@ -146,12 +149,34 @@ def build_context(t: TlsTarget | ConnectionSpec) -> tuple[ssl.SSLContext, str | 
         except (ssl.SSLError, OSError) as exc:
             raise InputError(f"cert/key cannot be used (encrypted key, or key does not match the cert): {exc}",
                              field="cert") from None
+    if tls.keylog:
+        ctx.keylog_filename = open_keylog(tls.keylog)
     if server_hostname is not None and not server_hostname.isascii():
         # ssl encodes server_hostname with the idna codec: load it now, not inside the handshake.
         import codecs
 
         codecs.lookup("idna")
     return ctx, server_hostname, ours
+
+
+def open_keylog(path: str) -> str:
+    """Create the key log 0600 before OpenSSL opens it (it would create it 0644); an existing
+    regular file is appended to and keeps its mode. Raises InputError for anything else."""
+    import os
+    import stat
+
+    expanded = expand_path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(expanded, flags, 0o600)
+    except OSError as exc:
+        raise InputError(f"keylog {path!r} cannot be opened: {exc.strerror}", field="keylog") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"keylog {path!r} is not a regular file", field="keylog")
+    finally:
+        os.close(fd)
+    return expanded
 
 
 def _der_chain(sslobj: ssl.SSLObject, verified: bool) -> tuple[bytes, ...]:
@@ -166,12 +191,22 @@ def _der_chain(sslobj: ssl.SSLObject, verified: bool) -> tuple[bytes, ...]:
         return ()
 
 
+def _key_words(der: bytes) -> str | None:
+    """'EC (secp256r1) 256 bits' for a certificate's public key; None when it cannot be read."""
+    try:
+        key_type, bits = certparse._key_facts(certparse.load(der))
+    except ValueError:
+        return None
+    return f"{key_type} {bits} bits" if bits else key_type
+
+
 def _offered_ciphers(ctx: ssl.SSLContext) -> int:
     return sum(1 for c in ctx.get_ciphers() if c.get("protocol") != "TLSv1.3")
 
 
-def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -> TlsOutcome:
-    """Run a TLS handshake over `stream`; never raises for peer behaviour (raises Cancelled)."""
+def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, session=None) -> TlsOutcome:
+    """Run a TLS handshake over `stream`; never raises for peer behaviour (raises Cancelled).
+    `session` (an earlier connection's, same context) is offered for resumption."""
     sslctx, server_hostname, ours = setup
     name = verification_name(t)
     wire: list[WireMessage] = []
@@ -184,7 +219,8 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
                 return
             at = ctx.now_ms()
             wire.append(msg)
-            trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key))
+            trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key,
+                                    msg.data))
             ctx.emit(TlsMessageSeen(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key))
         except Exception:  # noqa: BLE001 - a display problem must not break the handshake
             pass
@@ -193,16 +229,19 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
     # argument into an enum first (three per call, some thirty calls per handshake); decode_callback
     # reads the plain integers.
     _RAW_MSG_CALLBACK.__set__(sslctx, on_message)
-    pump = TlsPump(sslctx, server_hostname=server_hostname)
+    pump = TlsPump(sslctx, server_hostname=server_hostname, session=session)
     tls_stream = TlsStream(stream, pump)
     sslobj = pump.sslobj
     kind, exc_reason, exc_text, errno_name = None, None, None, None
     quiet_ms: float | None = None  # at a timeout: how long the peer had been silent
     verify_code, verify_message = None, None
     ctx.begin()
+    began = ctx.now_ms()
+    handshake_ms = None
     try:
         tls_stream.handshake()
         ctx.end()
+        handshake_ms = ctx.now_ms() - began
         if ours:
             leaf = _der_chain(sslobj, False)[:1]
             try:
@@ -255,6 +294,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
     received_alert = next((m for m in reversed(wire) if m.content_type == "alert" and m.alert_level == "fatal"), None)
     not_tls = bool(facts_first) and not looks_like_tls(facts_first)
     transcript = getattr(stream, "transcript", None)
+    params = negotiated(wire)
     detail = TlsDetail(
         sni=t.sni, sni_sent=t.sni is not None, alpn_offered=tuple(t.tls.alpn), verify=t.tls.verify,
         version=version,
@@ -275,6 +315,13 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         error_reason=exc_reason or ({"timeout": "timeout", "eof": "EOF", "reset": errno_name}.get(kind or "")),
         verify_code=verify_code,
         verify_message=verify_message,
+        group=params.group,
+        signature_algorithm=params.signature_algorithm,
+        server_extensions=params.extensions,
+        peer_key=_key_words(peer_chain[0]) if peer_chain else None,
+        client_cert_request=params.cert_request,
+        hello_retry_group=params.hello_retry_group,
+        key_exchange=params.key_exchange,
     )
     findings = []
     if kind == "verify":
@@ -288,7 +335,8 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         findings += diagnose_failure(t, facts)
     findings += session_findings(t, version, ok, tuple(f.code for f in findings),
                                  names=leaf_dns_names(peer_chain) if t.sni is None else ())
-    summary = (f"{version} {detail.cipher}" + (f" alpn {detail.alpn}" if detail.alpn else "")
+    summary = (f"{version} {detail.cipher}" + (f" {detail.group}" if detail.group else "")
+               + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
     verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
     return TlsOutcome(
@@ -296,7 +344,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -
         messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
-        wire=tuple(wire))
+        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms)
 
 
 def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
@@ -364,7 +412,9 @@ class ProxyTlsStage:
 
     def __init__(self, step, plan) -> None:
         self.key = step.key
-        self.target = proxy_target(step.hop, plan.spec.timeout)
+        target = proxy_target(step.hop, plan.spec.timeout)
+        # The key log covers every TLS connection of the run, the proxy's too (as curl's does).
+        self.target = target._replace(tls=target.tls._replace(keylog=plan.spec.tls.keylog))
         self.setup = build_context(self.target)
 
     def run(self, ctx: StageContext, state) -> StageOutcome:

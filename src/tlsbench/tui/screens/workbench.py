@@ -13,6 +13,7 @@ from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.events import RunFinished
 from tlsbench.tui.deferred import Deferred
+from tlsbench.tui.enumerate_action import EnumerateAction
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.safe_text import data
@@ -35,11 +36,12 @@ ACTIONS = [
     ("f7", "toggle_form", "Form", "Hide or show the Compose form"),
     (APPLY_KEY, "apply_suggestion", "Apply fix", "Apply the suggested change of the first finding that has one "
                                                  "to the form, and run again"),
+    ("f9", "enumerate", "Enumerate", "Ask which TLS versions and cipher suites the server accepts"),
 ]
 CONTEXTUAL = {"apply_suggestion"}  # not in the footer: the findings panel shows the key where it applies
 
 
-class WorkbenchScreen(Screen, ProfileActions):
+class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
     """Everything on one screen; state classes -running on the screen while a run is in flight."""
 
     BINDINGS = [Binding(key, action, label, tooltip=help, show=action not in CONTEXTUAL)

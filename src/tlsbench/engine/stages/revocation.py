@@ -1,0 +1,124 @@
+"""The revocation stage (--check-revocation): the leaf's status from its OCSP responder and CRL
+distribution points (engine/revocation.py), over plain HTTP, directly (not through the route's
+proxies), within the stage's timeout. Revoked fails the run (`cert-revoked`, with the date and
+reason); an unknown answer or no answer at all is a warning; a leaf naming no source is said so.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tlsbench.engine.details import RevocationCheck, RevocationDetail
+from tlsbench.engine.catalogue import finding
+from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.stages.context import StageContext, StageOutcome
+
+
+class RevocationStage:
+    def __init__(self, step, plan) -> None:
+        from tlsbench.engine import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
+        from tlsbench.engine.route import RouteOpener
+
+        self.key = step.key
+        self.spec = plan.spec
+        self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 status_request)
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        from tlsbench.engine.revocation import check_revocation
+
+        tls = state.tls
+        if tls is None or not tls.peer_chain_der:
+            return StageOutcome(False, None, "no certificate to check")
+        issuer = tls.verified_chain_der[1] if len(tls.verified_chain_der) > 1 else (
+            tls.peer_chain_der[1] if len(tls.peer_chain_der) > 1 else None)
+        ctx.begin()
+        try:
+            stapled = self._stapled(ctx, state, tls.peer_chain_der[0], issuer)
+            detail = check_revocation(tls.peer_chain_der[0], issuer, time.monotonic() + self.spec.timeout, stapled)
+        except ValueError as exc:  # a leaf cryptography cannot read
+            ctx.end()
+            return StageOutcome(False, RevocationDetail(status="unknown"), f"the leaf cannot be read: {exc}")
+        ctx.end()
+        findings = tuple(revocation_findings(detail))
+        return StageOutcome(detail.status != "revoked", detail, _summary(detail), findings)
+
+
+    def _stapled(self, ctx: StageContext, state, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
+        """Ask for the stapled OCSP response with a TLS 1.2 hello over the same route."""
+        from tlsbench.engine import stapling
+        from tlsbench.engine.enumeration import OFFER_ORDER
+        from tlsbench.engine.revocation import check_stapled
+        from tlsbench.engine.route import close
+
+        where = "the server's stapled response (TLS 1.2 status_request)"
+        from tlsbench.engine.route import close_first
+
+        close_first(state)  # some servers (s_server) serve one connection at a time
+        peer = state.socket_info.peer_address if state.socket_info else None
+        sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
+        if failure is not None:
+            return RevocationCheck("stapled", where, "unreachable", reason=failure)
+        data = b""
+        try:
+            sub.stream.send(stapling.stapling_hello([s.id for s in OFFER_ORDER], self.spec.sni))
+            while True:
+                flight = stapling.read_flight(data)
+                if flight.kind != "incomplete":
+                    break
+                chunk = sub.stream.recv(65536)
+                if not chunk:
+                    flight = stapling.read_flight(data, eof=True)
+                    break
+                data += chunk
+        except (TimeoutError, OSError) as exc:
+            return RevocationCheck("stapled", where, "unreachable", reason=f"no answer to the TLS 1.2 hello ({exc})")
+        finally:
+            close(sub)
+        if flight.kind != "done":
+            return RevocationCheck("stapled", where, "not asked",
+                                   reason="the server did not take a TLS 1.2 hello (TLS 1.3 only?), and in TLS 1.3 "
+                                          "the stapled response travels encrypted")
+        der = stapling.ocsp_from_flight(flight.messages)
+        if der is None:
+            return RevocationCheck("stapled", where, "none", reason="the server staples no OCSP response")
+        return check_stapled(der, leaf, issuer, where)
+
+
+def _summary(d: RevocationDetail) -> str:
+    if d.status == "no-source":
+        return "the certificate names no OCSP responder or CRL (over http://)"
+    parts = [f"{'stapled OCSP' if c.method == 'stapled' else c.method.upper()} {c.status}"
+             + (f" ({c.reason})" if c.reason and c.status != "good" else "") for c in d.checks]
+    if d.stapled is not None and d.stapled.status == "none":
+        parts.append("nothing stapled")
+    return f"{d.status}: " + ", ".join(parts)
+
+
+def _evidence(d: RevocationDetail) -> tuple[Evidence, ...]:
+    out = [Evidence("certificate", f"{d.leaf} (serial {d.serial})")]
+    for c in d.checks:
+        out.append(Evidence(f"{c.method.upper()} {c.url}", c.answer or c.reason or c.status))
+    if d.not_checked:
+        out.append(Evidence("not asked (not http://)", ", ".join(d.not_checked)))
+    return tuple(out)
+
+
+def revocation_findings(d: RevocationDetail) -> list[Finding]:
+    ev = _evidence(d)
+    if d.status == "revoked":
+        hit = next(c for c in d.checks if c.status == "revoked")
+        why = f" (reason: {hit.reason})" if hit.reason else ""
+        return [finding("cert-revoked", f"The server's certificate was revoked on {hit.revoked_at}{why}", f"Its issuer's {'OCSP responder' if hit.method == 'ocsp' else 'CRL'} says the certificate "
+                        f"was revoked on {hit.revoked_at}{why}. Browsers that check refuse it; a revoked key may be "
+                        "in someone else's hands.", "Replace the certificate (and its key, if it was compromised) on the server.", ev, severity="error", origin="peer")]
+    if d.status == "unknown":
+        return [finding("revocation-unknown", "The certificate's revocation status is unknown", "The revocation sources answered, but not with a usable status: "
+                        + "; ".join(f"{c.method.upper()}: {c.reason}" for c in d.checks if c.reason) + ".", "Ask the CA's responder directly (openssl ocsp -issuer ISSUER -cert LEAF -url URL).", ev, severity="warning", origin="peer")]
+    if d.status == "unreachable":
+        return [finding("revocation-unreachable", "No revocation source could be reached", "None of the OCSP responders or CRL distribution points the certificate names answered: "
+                        + "; ".join(f"{c.url}: {c.reason}" for c in d.checks) + ". Clients that require an answer "
+                        "(hard-fail) refuse the certificate; most soft-fail and go on.", "Check that this host may reach the CA's responder (a firewall, a proxy); raise --timeout.", ev, severity="warning", origin="network")]
+    if d.status == "no-source":
+        return [finding("revocation-no-source", "The certificate names no revocation source tlsbench can ask", "The leaf has no OCSP responder and no CRL distribution point over http:// (several public "
+                        "CAs dropped OCSP; a private CA may publish none), so its revocation cannot be checked.", "Nothing to do unless your clients require revocation checks.", ev, severity="info", origin="peer")]
+    return []
