@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 
-from tlsbench.commands import repeat
+from tlsbench.commands import diagnose, repeat
 from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
 from tlsbench.engine.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
@@ -33,6 +33,7 @@ def make_parser() -> QuietParser:
     out.add_argument("--profile", metavar="NAME", help="start from a saved profile; options given here override it")
     out.add_argument("--save-profile", metavar="NAME", help="save this connection as a profile, then run it")
     repeat.add_options(parser)
+    diagnose.add_options(parser)
     return parser
 
 
@@ -73,6 +74,7 @@ def main(argv: list[str]) -> int:
         if not args.target and not args.profile:
             raise UsageError("no target given; expected HOST:PORT (or --profile NAME)")
         series = repeat.options(args) if repeat.wanted(args) else None
+        why = diagnose.options(args)
         spec = ask_proxy_password(build_from_args(args))
         if args.save_profile:
             from tlsbench.profiles.model import Profile
@@ -100,16 +102,20 @@ def main(argv: list[str]) -> int:
     from tlsbench.engine.cancel import CancelToken
 
     token = CancelToken()
+    view = None
     with sigint_cancels(token):
         if args.json:
             result = run_probe(spec, prepared=prepared, cancel=token)
-            write_json(result, sys.stdout)
+            if why is None or result.cancelled:
+                write_json(result, sys.stdout)
         else:
             view = Waterfall(sys.stdout, colour=want_colour(sys.stdout))
             view.emit(f"tlsbench probe {spec.target}")
             result = run_probe(spec, on_event=view, prepared=prepared, cancel=token)
     if result.cancelled:
         return EXIT_INTERRUPTED
+    if why is not None:
+        return diagnose.run(spec, result, why, as_json=args.json, view=view)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

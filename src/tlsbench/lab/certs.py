@@ -21,7 +21,7 @@ from typing import Iterable, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 KeyType = Literal["ec", "rsa"]
 DEFAULT_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", "www.lab.test", "lab.test")
@@ -130,7 +130,8 @@ def _make_ca(common_name: str, parent: _Issuer | None, now: dt.datetime, path_le
 
 
 def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.datetime,
-               not_after: dt.datetime, key_type: KeyType = "ec", client: bool = False):
+               not_after: dt.datetime, key_type: KeyType = "ec", client: bool = False,
+               ca_issuers_url: str | None = None):
     names = tuple(names)
     key = _new_key(key_type)
     subject = _name(names[0])
@@ -152,6 +153,11 @@ def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.date
     if issuer:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    if ca_issuers_url:
+        # Where a client may download the issuer (AIA "CA Issuers"), as public CAs write into their leaves.
+        builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers_url))]),
+            critical=False)
     return builder.sign(issuer.key if issuer else key, hashes.SHA256()), key
 
 
@@ -253,12 +259,15 @@ def _load_issuer(cert_path: Path, key_path: Path) -> _Issuer:
 
 
 def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLike, stem: str, *,
-               key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None) -> CertFiles:
+               key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None,
+               ca_issuers_url: str | None = None, issuer: tuple[Path, Path] | None = None) -> CertFiles:
     """A new server leaf for `names` (the first one is also the CN) from the lab intermediate,
     written into `directory` as `<stem>.pem`, `.key`, `.chain.pem` and `.issuers.pem`.
 
     It verifies against `certs.ca_cert` like the good leaf; each call makes a new key, so two
-    leaves for the same names are told apart by their serial number and key.
+    leaves for the same names are told apart by their serial number and key. `ca_issuers_url`
+    puts an AIA "CA Issuers" URL in it; `issuer` (certificate and key paths, e.g. from
+    `make_signing_ca`) issues it from that CA instead, with no intermediate in its chain.
     """
     names = tuple(dict.fromkeys(names))
     if not names:
@@ -266,9 +275,9 @@ def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLi
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = now or dt.datetime.now(dt.timezone.utc)
-    inter = _load_issuer(certs.intermediate_cert, certs.intermediate_key)
-    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type)
-    return _Writer(d).leaf(stem, names, cert, key, [inter.cert])
+    signer = _load_issuer(*issuer) if issuer else _load_issuer(certs.intermediate_cert, certs.intermediate_key)
+    cert, key = _make_leaf(names, signer, now - _DAY, now + days * _DAY, key_type, ca_issuers_url=ca_issuers_url)
+    return _Writer(d).leaf(stem, names, cert, key, [] if issuer else [signer.cert])
 
 
 def make_signing_ca(directory: str | os.PathLike, stem: str, common_name: str,

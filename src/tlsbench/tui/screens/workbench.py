@@ -32,6 +32,7 @@ ACTIONS = [
     ("f4", "compare", "Compare", "Compare the previous run with the current one"),
     ("f6", "expand_all", "Expand", "Expand every stage row and certificate"),
     ("f7", "toggle_form", "Form", "Hide or show the Compose form"),
+    ("f12", "diagnose", "Why?", "Try variants of this run (SNI, versions, trust, proxy...) and say what makes it work"),
 ]
 
 
@@ -212,6 +213,11 @@ class WorkbenchScreen(Screen, ProfileActions):
         for stage in list(results.waterfall.rows):
             results.waterfall.expand(stage)
         results.query_one("#chain").expand_all_certs()
+
+    def action_diagnose(self) -> None:
+        from tlsbench.tui.screens.diagnosis import open_diagnosis
+
+        open_diagnosis(self)
 
     def action_toggle_form(self) -> None:
         form = self.query_one(ComposeForm)
