@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
@@ -78,11 +78,13 @@ class DiagnosisScreen(ModalScreen[tuple]):
     BINDINGS = [Binding("enter", "open_variant", "Open run"), Binding("u", "use_variant", "Use this variant"),
                 Binding("escape", "close", "Close")]
     DEFAULT_CSS = """
-    DiagnosisScreen #variants { height: auto; max-height: 16; }
-    DiagnosisScreen #diagnosis-conclusion { height: auto; margin-bottom: 1; }
-    DiagnosisScreen #variant-detail { height: auto; margin-top: 1; }
-    DiagnosisScreen #diagnosis-findings { height: auto; }
-    DiagnosisScreen #diagnosis-sni { margin-top: 1; }
+    DiagnosisScreen #diagnosis { width: 94%; height: 94%; border: thick $primary; background: $surface;
+                                 padding: 0 1; }
+    DiagnosisScreen #diagnosis-conclusion { height: auto; max-height: 8; }
+    DiagnosisScreen #variants { height: auto; max-height: 45%; }
+    DiagnosisScreen #diagnosis-more { height: 1fr; margin-top: 1; }
+    DiagnosisScreen #variant-detail, DiagnosisScreen #diagnosis-findings { height: auto; }
+    DiagnosisScreen #diagnosis-findings { margin-top: 1; }
     """
 
     def __init__(self, state: WhyState, keep=None) -> None:
@@ -96,17 +98,19 @@ class DiagnosisScreen(ModalScreen[tuple]):
         self.running = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide", id="diagnosis"):
-            yield Static(line(("Why? ", "bold"), (f"variants of {self.state.spec.target}", "")), classes="dialog-title")
+        with Vertical(id="diagnosis"):
             yield Static(Text("choosing variants…", style="dim"), id="diagnosis-conclusion")
             yield DataTable(id="variants", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="variant-detail")
-            yield Static("", id="diagnosis-findings")
+            with VerticalScroll(id="diagnosis-more"):
+                yield Static("", id="variant-detail")
+                yield Static("", id="diagnosis-findings")
             yield Input(placeholder="another server name to try as SNI (Enter: diagnose again with it)",
                         id="diagnosis-sni")
         yield Footer()
 
     def on_mount(self) -> None:
+        # In the border, as a Text: a target such as [::1]:443 is never read as markup.
+        self.query_one("#diagnosis").border_title = line(("Why? ", "bold"), (f"variants of {self.state.spec.target}", ""))
         table = self.query_one(DataTable)
         table.add_column("variant", key="variant")
         table.add_column("result", key="result")
@@ -157,7 +161,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
             if not event.variants:
                 table.add_row(Text("nothing worth trying for this run", style="dim"), Text(""), Text(""), Text(""))
         elif isinstance(event, VariantStarted) and event.key in self.variants:
-            table.update_cell(event.key, "result", Text("running…", style=RESULT_STYLE["running"]))
+            table.update_cell(event.key, "result", Text("running…", style=RESULT_STYLE["running"]), update_width=True)
         elif isinstance(event, VariantFinished) and event.outcome.key in self.variants:
             self.fill_row(event.outcome)
         elif isinstance(event, DiagnosisFinished):
@@ -175,10 +179,10 @@ class DiagnosisScreen(ModalScreen[tuple]):
         self.outcomes[outcome.key] = outcome
         table = self.query_one(DataTable)
         word = result_word(outcome)
-        table.update_cell(outcome.key, "result", Text(word, style=RESULT_STYLE.get(outcome.status if word != "seen"
-                                                                                     else "seen", "")))
-        table.update_cell(outcome.key, "finding", data(outcome.summary(), keep_newlines=False))
-        table.update_cell(outcome.key, "time", Text(_time(outcome), justify="right"))
+        style = RESULT_STYLE.get("seen" if word == "seen" else outcome.status, "")
+        table.update_cell(outcome.key, "result", Text(word, style=style), update_width=True)
+        table.update_cell(outcome.key, "finding", data(outcome.summary(), keep_newlines=False), update_width=True)
+        table.update_cell(outcome.key, "time", Text(_time(outcome), justify="right"), update_width=True)
         self.show_detail()
 
     def show(self, diagnosis) -> None:
@@ -189,10 +193,10 @@ class DiagnosisScreen(ModalScreen[tuple]):
                 table.add_row(data(o.variant.label), Text(""), Text(""), Text(""), key=o.key)
         for o in diagnosis.outcomes:
             self.fill_row(o)
-        head = Text("Why? ", style="bold cyan")
-        if diagnosis.cancelled:
-            head = Text("■ cancelled: ", style="bold yellow")
-        head.append_text(data(diagnosis.conclusion))
+        head = Text()
+        head.append("■ cancelled: " if diagnosis.cancelled else "Why? ",
+                    style="bold yellow" if diagnosis.cancelled else "bold cyan")
+        head.append_text(data(diagnosis.conclusion, "bold"))
         counts = diagnosis.counts()
         head.append(f"\n{len(diagnosis.outcomes)} variant(s) in {diagnosis.elapsed_ms / 1000:.2f} s "
                     f"(budget {diagnosis.budget_s:g} s): " + ", ".join(
