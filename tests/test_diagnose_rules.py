@@ -205,3 +205,15 @@ def test_the_fetch_is_bounded(silent_server):
     with pytest.raises(FetchError, match="could not be fetched"):
         fetch(f"http://{silent_server.address}/ca.der", timeout=0.3)
     assert time.monotonic() - started < 3
+
+
+def test_the_direct_line_turns_the_environments_proxy_off():
+    from tlsbench.engine.diagnose.model import Variant, probe_line
+
+    spec = build_spec("example.com:443")
+    direct = Variant("direct", "direct, no proxy", {"proxies": []}, spec, "")
+    assert probe_line(direct, environ={}) == "tlsbench probe example.com:443"
+    assert probe_line(direct, environ={"https_proxy": "http://10.0.0.1:3128"}) == \
+        "tlsbench probe example.com:443 -x ''"
+    assert probe_line(direct, environ={"https_proxy": "http://10.0.0.1:3128", "no_proxy": "example.com"}) == \
+        "tlsbench probe example.com:443"

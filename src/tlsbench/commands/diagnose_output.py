@@ -11,7 +11,7 @@ from tlsbench.engine.diagnose import Diagnosis, VariantOutcome, probe_line
 
 LABEL = 40  # columns for "what changed", at most
 FINDING = 64  # columns for the key finding, at most
-FIXED = 2 + 4 + 1 + 1 + 9 + 1 + 1 + 9  # the marks, the result and the time, with their gaps
+FIXED = 2 + 4 + 1 + 2 + 9 + 1 + 1 + 9  # the marks, the result and the time, with their gaps
 RESULT_WORDS = {"ok": "ok", "failed": "failed", "not-run": "not run", "cancelled": "cancelled"}
 RESULT_COLOUR = {"ok": "green", "failed": "red", "not-run": "dim", "cancelled": "yellow"}
 
@@ -48,14 +48,14 @@ def table_lines(view: Waterfall, diagnosis: Diagnosis, width: int = 120) -> list
     labels = [one_line(o.variant.label) for o in diagnosis.outcomes]
     label_w = min(max([len("variant"), *map(len, labels)]), LABEL)
     found_w = max(min(width - FIXED - label_w, FINDING), 20)
-    lines = [view.paint(f"  {'':4} {'variant':<{label_w}} {'result':<9} {'key finding':<{found_w}} {'time':>9}",
+    lines = [view.paint(f"  {'':4} {'variant':<{label_w}}  {'result':<9} {'key finding':<{found_w}} {'time':>9}",
                         "bold")]
     for o, label in zip(diagnosis.outcomes, labels):
         word = result_word(o)
         sign = mark.get(o.status, view.marks["skipped"])
         colour = RESULT_COLOUR[o.status] if word != "seen" else "cyan"
         found = _cut(one_line(o.summary()), found_w)
-        lines.append(f"  {view.paint(f'{sign:<4}', colour)} {_cut(label, label_w):<{label_w}} "
+        lines.append(f"  {view.paint(f'{sign:<4}', colour)} {_cut(label, label_w):<{label_w}}  "
                      f"{view.paint(f'{word:<9}', colour)} {found:<{found_w}} {time_text(o):>9}")
     return lines
 

@@ -128,11 +128,29 @@ class Diagnosis(NamedTuple):
         }
 
 
-def probe_line(variant: Variant) -> str:
-    """The `tlsbench probe` line that runs this variant (with the user's own timeout)."""
-    from tlsbench.engine.equivalents import tlsbench_command
+def probe_line(variant: Variant, environ=None) -> str:
+    """The `tlsbench probe` line that runs this variant (with the user's own timeout).
 
-    return tlsbench_command(variant.spec).command
+    A variant without proxies says `-x ""` when the environment names a proxy for it: the line would
+    otherwise take that proxy back.
+    """
+    import os
+
+    from tlsbench.engine.equivalents import tlsbench_command
+    from tlsbench.engine.errors import InputError
+    from tlsbench.engine.proxies import proxy_from_environment
+
+    line = tlsbench_command(variant.spec).command
+    spec = variant.spec
+    if variant.changes.get("proxies") == [] and not spec.proxies:
+        try:
+            from_env = proxy_from_environment(spec.host, tls=spec.tls.enabled,
+                                              environ=os.environ if environ is None else environ)
+        except InputError:
+            from_env = True  # a variable holds something: say "no proxy" all the same
+        if from_env is not None:
+            line += " -x ''"
+    return line
 
 
 def _plain(value: Any) -> Any:

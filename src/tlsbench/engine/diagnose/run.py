@@ -19,7 +19,7 @@ from tlsbench.engine.diagnose.facts import Facts, facts_of
 from tlsbench.engine.diagnose.model import Diagnosis, Variant, VariantOutcome
 from tlsbench.engine.diagnose.variants import choose, proposals
 from tlsbench.engine.diagnose.verdict import conclude
-from tlsbench.engine.errors import TlsbenchError
+from tlsbench.engine.errors import Cancelled, TlsbenchError
 from tlsbench.engine.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
 
@@ -85,6 +85,8 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
             verdict = issuer_verdict(facts.spec, fetched, result)
             findings = (verdict,) if verdict is not None else ()
         status = "cancelled" if result is None or result.cancelled else ("ok" if result.ok else "failed")
+    except Cancelled:
+        status, note = "cancelled", "cancelled"
     except TlsbenchError as exc:  # a file OpenSSL refuses, ...
         status, note = "failed", " ".join(str(exc).split())
     except Exception as exc:  # noqa: BLE001 - the issuer fetch's errors, or a bug: said, never raised

@@ -26,7 +26,6 @@ HANDSHAKE = ("tls-alert", "sni-required", "tls-handshake-failed", "connection-re
              "no-shared-cipher", "tls-timeout")
 TRUST = ("cert-untrusted", "cert-incomplete-chain", "cert-self-signed")
 SILENT = ("tls-timeout", "connection-reset", "tls-handshake-failed")
-BANNERS = ("smtp", "imap", "pop3", "ftp", "ssh")
 
 
 class Rule(NamedTuple):
@@ -88,7 +87,8 @@ def first_words(f: Facts) -> bytes:
 
 
 def banner_seen(f: Facts) -> bool:
-    return classify(first_words(f)).kind in BANNERS
+    """A greeting of a protocol that upgrades with STARTTLS (SMTP, IMAP, POP3, FTP)."""
+    return classify(first_words(f)).starttls is not None
 
 
 def http_seen(f: Facts) -> bool:
@@ -180,10 +180,10 @@ RULES: tuple[Rule, ...] = (
          lambda f: f.tls and bool(f.spec.tls.ciphers) and f.failed_at("tls"),
          "the cipher list given (--ciphers {ciphers}) shares nothing with the server; the default list does"),
     # trust
-    Rule("trust-system", "the system trust store instead of the CA file", {"verify": "system"},
+    Rule("trust-system", "system trust store, not the CA file", {"verify": "system"},
          lambda f: f.tls and f.spec.tls.verify == "cafile" and f.has(*TRUST),
          "your CA file ({cafile}) does not hold the CA that issued this certificate; the system trust store does"),
-    Rule("issuer", "the issuer from the certificate's AIA URL", {}, lambda f: f.tls and f.spec.tls.verify != "off"
+    Rule("issuer", "issuer from the leaf's AIA URL", {}, lambda f: f.tls and f.spec.tls.verify != "off"
          and f.has("cert-untrusted", "cert-incomplete-chain") and bool(f.issuer_urls), kind="look", prepare="issuer",
          why_not_adoptable="the issuer is added to this run only; the fix is on the server (send the whole chain)"),
     # what the peer says
