@@ -217,3 +217,26 @@ def test_the_direct_line_turns_the_environments_proxy_off():
         "tlsbench probe example.com:443 -x ''"
     assert probe_line(direct, environ={"https_proxy": "http://10.0.0.1:3128", "no_proxy": "example.com"}) == \
         "tlsbench probe example.com:443"
+
+
+def test_a_plain_answer_that_only_a_tls_port_gives():
+    from tlsbench.engine.diagnose.verdict import plain_answer_says_tls
+
+    spec = build_spec("example.com:443", tls=False, http=True)
+    alert = result(spec, failed=None, first_bytes=bytes.fromhex("15030100020246"))
+    nginx = result(spec, failed=None, first_bytes=b"HTTP/1.1 400 Bad Request\r\n\r\n<html>The plain HTTP request was "
+                                                  b"sent to HTTPS port</html>")
+    fine = result(spec, failed=None, first_bytes=b"HTTP/1.1 200 OK\r\n\r\nhello")
+    assert plain_answer_says_tls(facts_of(spec, alert)) == "the plain request was answered with a TLS record"
+    assert "a TLS server's complaint" in plain_answer_says_tls(facts_of(spec, nginx))
+    assert plain_answer_says_tls(facts_of(spec, fine)) is None
+
+
+def test_a_handshake_that_only_fails_on_the_certificate_is_said_so():
+    spec = build_spec("10.0.0.1:443")
+    f = facts_of(spec, result(spec, ["sni-required"], alert="unrecognized_name"))
+    named = _outcome(spec, "sni=a.example", "failed", ["cert-hostname-mismatch"], label="SNI a.example")
+    sentence, works = conclude(f, [named, _outcome(spec, "tls-1.3", "failed", ["sni-required"])], [], budget=10)
+    assert works is None
+    assert sentence.startswith("With SNI a.example the handshake completes and only the certificate fails "
+                               "(cert-hostname-mismatch)")

@@ -278,3 +278,38 @@ def test_cancel_stops_the_diagnosis(silent_server):
     assert time.monotonic() - started < 5
     assert d.cancelled and all(o.status == "cancelled" for o in d.outcomes)
     assert "cancelled" in d.conclusion
+
+
+def test_a_server_of_obsolete_versions_only(tls_server, lab_certs):
+    # OpenSSL 3 refuses TLS 1.0/1.1 at its default security level: the lab server asks for level 0.
+    server = tls_server("good", tls_version="1.1", cipher="DEFAULT:@SECLEVEL=0")
+    first, d = diagnosed(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert)))
+    assert not first.ok
+    legacy = outcome(d, "tls-legacy")
+    assert legacy.status == "ok" and legacy.result.tls.version == "TLSv1.1"
+    assert outcome(d, "tls-1.2").status == "failed" and outcome(d, "tls-1.3").status == "failed"
+    assert d.works == "tls-legacy" and "obsolete" in d.conclusion
+
+
+def test_alpn_refused_by_nginx_works_without(nginx_sni_strict, lab_certs):
+    # nginx ends a handshake whose ALPN offer it cannot meet (alert no_application_protocol).
+    spec = build_spec(f"127.0.0.1:{nginx_sni_strict.port}", cafile=str(lab_certs.ca_cert), sni="www.lab.test",
+                      alpn="tlsbench-none/1")
+    first, d = diagnosed(spec)
+    assert first.tls.alert == "no_application_protocol"
+    off = outcome(d, "alpn-off")
+    assert off.status == "ok" and off.result.tls.alpn is None and off.variant.changes == {"alpn": []}
+    assert outcome(d, "tls-1.3").status == "failed"  # the offer, not the version
+    assert d.works == "alpn-off" and "tlsbench-none/1" in d.conclusion
+
+
+def test_plain_http_to_a_tls_port_tries_tls(nginx_sni_strict, lab_certs, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(lab_certs.ca_cert))  # the "system store" trusts the lab
+    spec = build_spec(f"www.lab.test:{nginx_sni_strict.port}", pin="127.0.0.1", tls=False, http=True)
+    first, d = diagnosed(spec)
+    assert first.stage("app").detail.status_line.startswith("HTTP/1.1 400")
+    on = outcome(d, "tls-on")
+    assert on.status == "ok" and on.result.tls.sni == "www.lab.test" and on.result.chain.verified
+    assert d.works == "tls-on"
+    assert d.conclusion.startswith("The port speaks TLS: the plain request was answered")
+    assert "it works with TLS on" in d.conclusion

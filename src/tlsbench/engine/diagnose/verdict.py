@@ -12,7 +12,7 @@ from typing import Sequence
 from tlsbench.engine.diagnose.facts import Facts
 from tlsbench.engine.diagnose.model import VariantOutcome
 from tlsbench.engine.findings import Finding
-from tlsbench.engine.peekbytes import classify
+from tlsbench.engine.peekbytes import classify, looks_like_tls
 
 
 def _join(items: Sequence[str]) -> str:
@@ -25,6 +25,24 @@ def _join(items: Sequence[str]) -> str:
 def _code(o: VariantOutcome) -> str:
     found = o.key_finding()
     return found.code if found is not None else o.status
+
+
+def only_the_certificate(o: VariantOutcome) -> bool:
+    """The run got through the handshake and failed only on the certificate (trust, name, dates)."""
+    errors = [x.code for x in o.result.findings if x.severity == "error"] if o.result is not None else []
+    return o.status == "failed" and bool(errors) and all(c.startswith("cert-") for c in errors)
+
+
+def plain_answer_says_tls(f: Facts) -> str | None:
+    """What a plain-text run got that only a TLS port says, in words; None when it got nothing of the kind."""
+    data = f.first_bytes
+    if f.tls or not data:
+        return None
+    if looks_like_tls(data):
+        return "the plain request was answered with a TLS record"
+    if data.startswith(b"HTTP/") and any(w in data for w in (b"HTTPS port", b"SSL-enabled", b"speaking plain HTTP")):
+        return f"the plain request was answered {classify(data).description.removeprefix('an ')}, a TLS server's complaint"
+    return None
 
 
 def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Finding], *, budget: float,
@@ -49,6 +67,14 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
             sentence += "; going direct works"
         return sentence + left + ".", direct.key if direct is not None and not f.ok else None
 
+    says_tls = plain_answer_says_tls(f)
+    tls_on = next((o for o in ran if o.key == "tls-on"), None)
+    if says_tls and tls_on is not None and (tls_on.ok or only_the_certificate(tls_on)):
+        if tls_on.ok:
+            return f"The port speaks TLS: {says_tls}; it works with TLS on (https://){left}.", "tls-on"
+        return (f"The port speaks TLS: {says_tls}; with TLS on the handshake completes and only the certificate "
+                f"fails ({_code(tls_on)}){left}.", None)
+
     if f.ok:
         if not outcomes:
             return "It works as composed; nothing else was worth trying.", None
@@ -67,6 +93,13 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
         if len(works) > 1:
             sentence += f" (also works: {_join([o.variant.label for o in works[1:]])})"
         return sentence + ".", best.key
+
+    near = [o for o in ran if o.variant.kind == "fix" and only_the_certificate(o)]
+    if near and not any(c.startswith("cert-") for c in f.codes):
+        best = near[0]
+        return (f"With {best.variant.label} the handshake completes and only the certificate fails "
+                f"({_code(best)}): {best.variant.meaning}; then settle the certificate as its finding says{left}.",
+                None)
 
     issuer = codes.get("cert-incomplete-chain") or codes.get("cert-untrusted")
     if issuer is not None:
