@@ -91,3 +91,29 @@ def test_a_silent_port_ends_within_the_budget(silent_server):
     assert d["variants"] and all(v["status"] == "not-run" for v in d["variants"])
     assert d["elapsed_ms"] < 1000 + 1000, d["elapsed_ms"]
     assert took < 2 + 1 + 8  # the first run, the budget, and a Python start-up on a busy machine
+
+
+def test_ctrl_c_during_the_variants_prints_what_there_is_and_exits_130(silent_server):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "tlsbench", "probe", silent_server.address, "--timeout", "0.3",
+                             "--diagnose", "--diagnose-budget", "60", "--diagnose-timeout", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
+    try:
+        seen = []
+        for line in proc.stdout:  # bounded: the first run ends after its 0.3 s timeout
+            seen.append(line)
+            if line.startswith("why?"):
+                break
+        assert seen and seen[-1].startswith("why?"), seen
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        rest, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in err
+    assert "The diagnosis was cancelled" in rest and rest.rstrip().splitlines()[-1].startswith("cancelled in ")

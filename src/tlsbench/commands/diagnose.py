@@ -68,11 +68,11 @@ def run(spec, result, opts: DiagnoseOptions, *, as_json: bool, view=None, out: T
     from tlsbench.engine.diagnose import diagnose
 
     token = CancelToken()
-    if view is not None:
-        view.emit()
-        view.emit(view.paint("why?", "bold") + f"    trying variants within {opts.budget:g} s "
-                  f"({opts.stage_timeout:g} s per stage)…")
     with sigint_cancels(token):
+        if view is not None:  # said once Ctrl-C already cancels the diagnosis rather than the process
+            view.emit()
+            view.emit(view.paint("why?", "bold") + f"    trying variants within {opts.budget:g} s "
+                      f"({opts.stage_timeout:g} s per stage)…")
         diagnosis = diagnose(spec, result, budget=opts.budget, stage_timeout=opts.stage_timeout,
                              suggest_sni=opts.suggest_sni, cancel=token)
     if as_json:
