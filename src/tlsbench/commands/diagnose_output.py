@@ -28,9 +28,11 @@ def result_word(o: VariantOutcome) -> str:
 
 
 def time_text(o: VariantOutcome) -> str:
+    """The run's own time (its stages, as a probe reports it); without a run, the variant's whole time."""
     if o.status == "not-run" or o.elapsed_ms is None:
         return "—"
-    return f"{o.elapsed_ms:.1f} ms" if o.elapsed_ms < 1000 else f"{o.elapsed_ms / 1000:.2f} s"
+    ms = o.result.total_ms if o.result is not None else o.elapsed_ms
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
 def columns(out) -> int:

@@ -23,6 +23,7 @@ from tlsbench.tui.safe_text import data, line
 
 RESULT_STYLE = {"ok": "bold green", "failed": "bold red", "not-run": "dim", "cancelled": "yellow",
                 "seen": "bold cyan", "waiting": "dim", "running": "yellow"}
+FINDING_CELL = 52  # characters of the key finding in the table (the time column stays in view at 120 columns)
 STATE_ATTRIBUTE = "_why_state"  # where the workbench screen keeps the last diagnosis (see open_diagnosis)
 
 
@@ -65,7 +66,7 @@ def result_word(outcome) -> str:
 def _time(outcome) -> str:
     if outcome.status == "not-run" or outcome.elapsed_ms is None:
         return "—"
-    ms = outcome.elapsed_ms
+    ms = outcome.result.total_ms if outcome.result is not None else outcome.elapsed_ms
     return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
@@ -101,7 +102,9 @@ class DiagnosisScreen(ModalScreen[tuple]):
         with Vertical(id="diagnosis"):
             yield Static(Text("choosing variants…", style="dim"), id="diagnosis-conclusion")
             yield DataTable(id="variants", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(id="diagnosis-more"):
+            more = VerticalScroll(id="diagnosis-more")
+            more.can_focus = False  # Tab goes from the table to the name field
+            with more:
                 yield Static("", id="variant-detail")
                 yield Static("", id="diagnosis-findings")
             yield Input(placeholder="another server name to try as SNI (Enter: diagnose again with it)",
@@ -181,7 +184,10 @@ class DiagnosisScreen(ModalScreen[tuple]):
         word = result_word(outcome)
         style = RESULT_STYLE.get("seen" if word == "seen" else outcome.status, "")
         table.update_cell(outcome.key, "result", Text(word, style=style), update_width=True)
-        table.update_cell(outcome.key, "finding", data(outcome.summary(), keep_newlines=False), update_width=True)
+        summary = outcome.summary()
+        if len(summary) > FINDING_CELL:  # the whole of it is in the details below the table
+            summary = summary[:FINDING_CELL - 1] + "…"
+        table.update_cell(outcome.key, "finding", data(summary, keep_newlines=False), update_width=True)
         table.update_cell(outcome.key, "time", Text(_time(outcome), justify="right"), update_width=True)
         self.show_detail()
 
@@ -239,6 +245,8 @@ class DiagnosisScreen(ModalScreen[tuple]):
         if variant is None:
             return
         text = line((variant.label, "bold"), "\n", ("if it works: ", "dim"), (variant.meaning, ""))
+        if outcome is not None and outcome.status != "not-run":
+            text.append_text(line("\n", ("result: ", "dim"), (outcome.summary(), "")))
         if outcome is not None and outcome.note:
             text.append_text(line("\n", ("note: ", "dim"), (outcome.note, "")))
         if variant.adoptable:
