@@ -62,6 +62,16 @@ def table_lines(view: Waterfall, diagnosis: Diagnosis, width: int = 120) -> list
     return lines
 
 
+def finding_lines(view: Waterfall, finding) -> list[str]:
+    """A finding as the waterfall prints one: code and title, explanation, suggestion, evidence."""
+    sev = view.paint(f"{finding.severity:<7}", SEVERITY_COLOUR.get(finding.severity, "bold"))
+    lines = [f"{sev} {finding.code}: {one_line(finding.title)}", f"        {one_line(finding.explanation)}"]
+    if finding.suggestion:
+        lines.append(f"        -> {one_line(finding.suggestion)}")
+    lines += [view.paint(f"        {one_line(ev.label)}: {one_line(ev.value)}", "dim") for ev in finding.evidence]
+    return lines
+
+
 def print_diagnosis(view: Waterfall, diagnosis: Diagnosis) -> None:
     view.emit()
     view.emit(f"{view.paint('why', 'bold')}     {one_line(diagnosis.conclusion)}")
@@ -75,13 +85,8 @@ def print_diagnosis(view: Waterfall, diagnosis: Diagnosis) -> None:
     if diagnosis.findings:
         view.emit()
     for finding in diagnosis.findings:
-        sev = view.paint(f"{finding.severity:<7}", SEVERITY_COLOUR.get(finding.severity, "bold"))
-        view.emit(f"{sev} {finding.code}: {one_line(finding.title)}")
-        view.emit(f"        {one_line(finding.explanation)}")
-        if finding.suggestion:
-            view.emit(f"        -> {one_line(finding.suggestion)}")
-        for ev in finding.evidence:
-            view.emit(view.paint(f"        {one_line(ev.label)}: {one_line(ev.value)}", "dim"))
+        for text in finding_lines(view, finding):
+            view.emit(text)
     counts = diagnosis.counts()
     parts = [f"{len(diagnosis.outcomes)} variant(s)"]
     parts += [f"{counts[s]} {RESULT_WORDS[s]}" for s in ("ok", "failed", "not-run", "cancelled") if counts[s]]

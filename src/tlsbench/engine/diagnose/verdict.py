@@ -101,9 +101,13 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
                 f"({_code(best)}): {best.variant.meaning}; then settle the certificate as its finding says{left}.",
                 None)
 
-    issuer = codes.get("cert-incomplete-chain") or codes.get("cert-untrusted")
-    if issuer is not None:
-        return f"{issuer.title}: {issuer.suggestion[0].lower()}{issuer.suggestion[1:].rstrip('.')}{left}.", None
+    if "cert-incomplete-chain" in codes:
+        return ("The server leaves out its intermediate certificate: the issuer its certificate names chains to a "
+                "root you trust, so the fix is on the server (send the intermediate with the certificate)"
+                f"{left}.", None)
+    if "cert-untrusted" in codes:
+        return ("The certificate comes from a CA that is not trusted here, not from a missing intermediate: trust "
+                f"its root with --cafile if it is yours; otherwise the server needs another certificate{left}.", None)
 
     words = next((o for o in ran if o.key == "first-words"), None)
     if words is not None:
