@@ -61,6 +61,24 @@ class Server:
     def close(self) -> None:
         self.sock.close()
 
+    def peer(self, index: int = 0) -> tuple:
+        """The index-th accepted peer; waits for the accept thread (bounded)."""
+        for _ in range(250):
+            if len(self.peers) > index:
+                return self.peers[index]
+            time.sleep(0.02)
+        raise AssertionError("the server accepted no connection")
+
+
+def wait_for_state(port: int, state: str) -> None:
+    from tlsbench.engine.diagnosis.network import port_holders
+
+    for _ in range(250):
+        if any(h.startswith(state) for h in port_holders(port)):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"port {port} never reached {state}: {port_holders(port)}")
+
 
 @pytest.fixture
 def server():
@@ -80,7 +98,7 @@ def test_local_port_is_the_port_the_server_sees(server):
     result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert result.ok, result.findings
     assert result.socket.local_port == port
-    assert server.peers[0][1] == port
+    assert server.peer()[1] == port
     assert result.stage("tcp").detail.local_bind == f"port {port}"
 
 
@@ -101,6 +119,7 @@ def test_a_port_in_time_wait_is_explained(server):
     port = free_port()
     first = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert first.ok  # tlsbench closed first: its side of that connection now waits in TIME_WAIT
+    wait_for_state(port, "TIME_WAIT")  # once the server has closed its side too
     second = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
     assert not second.ok and second.codes() == ["local-port-in-use"]
     finding = second.findings[0]
@@ -114,7 +133,7 @@ def test_a_port_in_time_wait_is_explained(server):
 def test_interface_by_address_and_by_name(server):
     by_address = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="127.0.0.2"))
     assert by_address.ok and by_address.socket.local_address == "127.0.0.2"
-    assert server.peers[0][0] == "127.0.0.2"
+    assert server.peer()[0] == "127.0.0.2"
     by_name = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="lo"))
     assert by_name.ok and by_name.stage("tcp").detail.local_bind == "interface lo"
 
