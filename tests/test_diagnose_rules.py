@@ -240,3 +240,4 @@ def test_a_handshake_that_only_fails_on_the_certificate_is_said_so():
     assert works is None
     assert sentence.startswith("With SNI a.example the handshake completes and only the certificate fails "
                                "(cert-hostname-mismatch)")
+

@@ -27,7 +27,7 @@ class Variant(NamedTuple):
     spec: ConnectionSpec  # the first spec with the changes (the user's own timeout)
     meaning: str  # what it means when this variant works (or, for a look, what it shows)
     kind: str = "fix"  # "fix": a change a person can adopt; "look": run to see, not to adopt
-    prepare: str | None = None  # an extra step before the run (variants.PREPARE: "first-words", "issuer")
+    prepare: str | None = None  # an extra step before the run: "first-words" or "issuer" (see variants.py)
     adoptable: bool = True  # "use this variant" loads it into the form
     why_not_adoptable: str = ""
 

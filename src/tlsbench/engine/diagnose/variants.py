@@ -203,7 +203,6 @@ RULES: tuple[Rule, ...] = (
          after=("first-words",)),
 )
 
-PREPARE = ("first-words", "issuer")
 VERSION_RULES = ("tls-1.3", "tls-1.2", "tls-legacy")
 
 
@@ -233,13 +232,14 @@ def proposals(rule: Rule, f: Facts) -> list[Variant]:
         if rule.prepare is None and (spec == f.spec or (rule.key in VERSION_RULES and versions(values) == versions(
                 f.values))):
             continue  # nothing would change
-        text = meaning(f) if callable(meaning) else meaning.format(**words(f))
+        # A template of the table's is filled in; the words an `each` rule wrote (certificate names in them) are final.
+        text = meaning(f) if callable(meaning) else (meaning if rule.each is not None else meaning.format(**words(f)))
         out.append(Variant(key, label, dict(change), spec, text, rule.kind, rule.prepare,
                            adoptable=rule.kind == "fix", why_not_adoptable=rule.why_not_adoptable))
     return out
 
 
-def choose(f: Facts, *, waiting: bool = False) -> tuple[list[Variant], list[Rule]]:
+def choose(f: Facts) -> tuple[list[Variant], list[Rule]]:
     """(the variants to run now, the rules to decide later) in the table's order.
 
     A rule with `after` waits for those variants when they are among the ones chosen now.
@@ -247,7 +247,7 @@ def choose(f: Facts, *, waiting: bool = False) -> tuple[list[Variant], list[Rule
     now: list[Variant] = []
     later: list[Rule] = []
     for rule in RULES:
-        if rule.after and not waiting and any(v.key in rule.after for v in now):
+        if rule.after and any(v.key in rule.after for v in now):
             later.append(rule)
             continue
         now += proposals(rule, f)
