@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 
-from tlsbench.commands import repeat
+from tlsbench.commands import diagnose, repeat
 from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
 from tlsbench.engine.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
@@ -47,6 +47,7 @@ def make_parser() -> QuietParser:
                      help="like -v, with a hex dump of each message (s_client -msg); with --json, each message's "
                           "bytes as hex")
     repeat.add_options(parser)
+    diagnose.add_options(parser)
     return parser
 
 
@@ -94,6 +95,9 @@ def main(argv: list[str]) -> int:
                 args.concurrency, "--concurrency", 1, 64)
             args.concurrency = None  # here it is the enumeration's, not a series'
         series = repeat.options(args) if repeat.wanted(args) else None
+        why = diagnose.options(args)
+        if why is not None and args.enumerate:
+            raise UsageError("--diagnose and --enumerate are two separate runs: give one of them")
         spec = ask_proxy_password(build_from_args(args))
         if args.save_profile:
             from tlsbench.profiles.model import Profile
@@ -134,6 +138,7 @@ def main(argv: list[str]) -> int:
     from tlsbench.engine.cancel import CancelToken
 
     token = CancelToken()
+    view = None
     with sigint_cancels(token):
         if args.json:
             result = run_probe(spec, prepared=prepared, cancel=token)
@@ -142,7 +147,8 @@ def main(argv: list[str]) -> int:
                 found = _enumerate(spec, enum_concurrency, token)
                 extra = {"enumeration": found.to_dict()}
                 result = result._replace(findings=result.findings + found.findings)
-            write_json(result, sys.stdout, include_bytes=args.msg, extra=extra)
+            if why is None or result.cancelled:
+                write_json(result, sys.stdout, include_bytes=args.msg, extra=extra)
         else:
             view = Waterfall(sys.stdout, colour=want_colour(sys.stdout), trace=args.verbose, hexdump=args.msg,
                              showcerts=args.showcerts)
@@ -156,6 +162,8 @@ def main(argv: list[str]) -> int:
             return code
     if result.cancelled or token.cancelled:  # Ctrl-C during the run, or during --enumerate after it
         return EXIT_INTERRUPTED
+    if why is not None:
+        return diagnose.run(spec, result, why, as_json=args.json, view=view)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

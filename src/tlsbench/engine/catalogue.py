@@ -103,6 +103,7 @@ ENTRIES: tuple[Entry, ...] = (
     _E("cert-untrusted", "chain", "error", "The chain leads to an untrusted CA", "peer"),
     _E("cert-incomplete-chain", "chain", "error", "The server did not send its intermediate CA", "peer"),
     _E("cert-expiring-soon", "chain", "warning", "A certificate expires soon", "peer"),
+    _E("tls-intercepted", "chain", "warning", "Another leaf through the proxy than direct (interception)", "proxy"),
     _E("no-sct", "chain", "warning", "A publicly trusted leaf carries no certificate transparency timestamps", "peer"),
     _E("cert-unparsable", "chain", "warning", "A certificate could not be parsed", "peer",
        severities=("warning", "error")),

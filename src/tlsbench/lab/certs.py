@@ -21,7 +21,7 @@ from typing import Iterable, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 KeyType = Literal["ec", "rsa"]
 DEFAULT_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", "www.lab.test", "lab.test")
@@ -131,7 +131,7 @@ def _make_ca(common_name: str, parent: _Issuer | None, now: dt.datetime, path_le
 
 def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.datetime,
                not_after: dt.datetime, key_type: KeyType = "ec", client: bool = False,
-               extensions: Iterable[x509.ExtensionType] = ()):
+               extensions: Iterable[x509.ExtensionType] = (), ca_issuers_url: str | None = None):
     names = tuple(names)
     key = _new_key(key_type)
     subject = _name(names[0])
@@ -155,6 +155,11 @@ def _make_leaf(names: Iterable[str], issuer: _Issuer | None, not_before: dt.date
     if issuer:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    if ca_issuers_url:
+        # Where a client may download the issuer (AIA "CA Issuers"), as public CAs write into their leaves.
+        builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers_url))]),
+            critical=False)
     return builder.sign(issuer.key if issuer else key, hashes.SHA256()), key
 
 
@@ -257,7 +262,8 @@ def _load_issuer(cert_path: Path, key_path: Path) -> _Issuer:
 
 def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLike, stem: str, *,
                key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None,
-               ocsp_url: str | None = None, crl_url: str | None = None, scts: int = 0) -> CertFiles:
+               ocsp_url: str | None = None, crl_url: str | None = None, scts: int = 0,
+               ca_issuers_url: str | None = None, issuer: tuple[Path, Path] | None = None) -> CertFiles:
     """A new server leaf for `names` (the first one is also the CN) from the lab intermediate,
     written into `directory` as `<stem>.pem`, `.key`, `.chain.pem` and `.issuers.pem`.
 
@@ -265,7 +271,8 @@ def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLi
     leaves for the same names are told apart by their serial number and key. `ocsp_url` adds an
     Authority Information Access OCSP entry, `crl_url` a CRL distribution point, `scts` that many
     embedded Signed Certificate Timestamps (made-up logs and signatures: parsers read them, no log
-    vouches for them).
+    vouches for them). `ca_issuers_url` puts an AIA "CA Issuers" URL in it; `issuer` (certificate and key paths, e.g. from
+    `make_signing_ca`) issues it from that CA instead, with no intermediate in its chain.
     """
     names = tuple(dict.fromkeys(names))
     if not names:
@@ -273,18 +280,24 @@ def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLi
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = now or dt.datetime.now(dt.timezone.utc)
-    inter = _load_issuer(certs.intermediate_cert, certs.intermediate_key)
+    inter = _load_issuer(*issuer) if issuer else _load_issuer(certs.intermediate_cert, certs.intermediate_key)
     extra: list[x509.ExtensionType] = []
     if ocsp_url:
-        extra.append(x509.AuthorityInformationAccess([x509.AccessDescription(
-            x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]))
+        access = [x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP,
+                                         x509.UniformResourceIdentifier(ocsp_url))]
+        if ca_issuers_url:  # one AIA extension holds both
+            access.append(x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                                                 x509.UniformResourceIdentifier(ca_issuers_url)))
+            ca_issuers_url = None
+        extra.append(x509.AuthorityInformationAccess(access))
     if crl_url:
         extra.append(x509.CRLDistributionPoints([x509.DistributionPoint(
             [x509.UniformResourceIdentifier(crl_url)], None, None, None)]))
     if scts:
         extra.append(x509.UnrecognizedExtension(_SCT_OID, _sct_list(scts, now)))
-    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type, extensions=extra)
-    return _Writer(d).leaf(stem, names, cert, key, [inter.cert])
+    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type, extensions=extra,
+                           ca_issuers_url=ca_issuers_url)
+    return _Writer(d).leaf(stem, names, cert, key, [] if issuer else [inter.cert])
 
 
 _SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")

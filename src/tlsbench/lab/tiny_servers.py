@@ -1,8 +1,9 @@
 """Small in-process servers for situations no real server program reproduces on demand:
 a plaintext HTTP port (that also answers a TLS ClientHello the way a plain server does),
-a service banner (SMTP/IMAP/POP3/FTP/SSH), a silent port, a refused port and a port that
-resets the connection. Each binds 127.0.0.1 (port 0 unless asked), runs in daemon threads,
-and is a context manager; `stop()` closes the listener and every client socket.
+a service banner (SMTP/IMAP/POP3/FTP/SSH), fixed files over HTTP (a CA's issuer download),
+a silent port, a refused port and a port that resets the connection. Each binds 127.0.0.1
+(port 0 unless asked), runs in daemon threads, and is a context manager; `stop()` closes the
+listener and every client socket.
 """
 
 from __future__ import annotations
@@ -154,6 +155,37 @@ class PlainHttpServer(TinyServer):
                 break
             data += more
         conn.sendall(http_response("200 OK", self.body))
+
+
+class FileServer(TinyServer):
+    """Plain HTTP serving fixed files: `files` maps a path ("/inter.der") to its bytes; any other
+    path is a 404. What a CA's AIA "CA Issuers" URL points to, on loopback."""
+
+    name = "files"
+
+    def __init__(self, files: dict[str, bytes], content_type: str = "application/pkix-cert",
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.files = dict(files)
+        self.content_type = content_type
+        super().__init__(host, port)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.address}{path}"
+
+    def handle(self, conn: socket.socket) -> None:
+        data = self._read_first(conn)
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            more = conn.recv(4096)
+            if not more:
+                break
+            data += more
+        parts = data.split(b" ", 2)
+        path = parts[1].decode("latin-1") if len(parts) == 3 and parts[0] == b"GET" else None
+        body = self.files.get(path) if path is not None else None
+        if body is None:
+            conn.sendall(http_response("404 Not Found", b"not here\n"))
+        else:
+            conn.sendall(http_response("200 OK", body, self.content_type))
 
 
 class BannerServer(TinyServer):

@@ -37,6 +37,7 @@ ACTIONS = [
     (APPLY_KEY, "apply_suggestion", "Apply fix", "Apply the suggested change of the first finding that has one "
                                                  "to the form, and run again"),
     ("f9", "enumerate", "Enumerate", "Ask which TLS versions and cipher suites the server accepts"),
+    ("f12", "diagnose", "Why?", "Try variants of this run (SNI, versions, trust, proxy...) and say what makes it work"),
 ]
 CONTEXTUAL = {"apply_suggestion"}  # not in the footer: the findings panel shows the key where it applies
 
@@ -249,6 +250,10 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
         form.load_spec(spec)
         self.notify(data(f"applied: {change_words(change)}").plain, markup=False)
         self.start_run(spec)
+    def action_diagnose(self) -> None:
+        from tlsbench.tui.screens.diagnosis import open_diagnosis
+
+        open_diagnosis(self)
 
     def action_toggle_form(self) -> None:
         form = self.query_one(ComposeForm)

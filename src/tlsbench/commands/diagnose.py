@@ -1,0 +1,88 @@
+"""`tlsbench probe ... --diagnose [--diagnose-budget S] [--diagnose-timeout S] [--diagnose-sni NAME]`.
+
+After the run, targeted variants of it run for real (engine/diagnose): the waterfall is followed by
+the conclusion in one sentence, a table of the variants (what changed, result, key finding, time)
+and the findings only the variants together show. With --json the single-run object gains a
+`diagnosis` object. The exit code stays the first run's (0 or 1); Ctrl-C during the diagnosis
+cancels it, prints what it has, and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import NamedTuple, TextIO
+
+from tlsbench.commands.arguments import UsageError
+
+
+class DiagnoseOptions(NamedTuple):
+    budget: float
+    stage_timeout: float
+    suggest_sni: tuple[str, ...]
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("why? (differential diagnosis)")
+    group.add_argument("--diagnose", action="store_true",
+                       help="after the run, try targeted variants of it (SNI, versions, ALPN, trust, the proxy, "
+                            "the peer's first words) and say which change makes it work")
+    group.add_argument("--diagnose-budget", metavar="SECONDS",
+                       help="with --diagnose: all the variants within this many seconds (default 10)")
+    group.add_argument("--diagnose-timeout", metavar="SECONDS",
+                       help="with --diagnose: per-stage timeout of each variant (default 3)")
+    group.add_argument("--diagnose-sni", metavar="NAME", action="append",
+                       help="with --diagnose: a server name to try as SNI (again for more)")
+
+
+def options(args: argparse.Namespace) -> DiagnoseOptions | None:
+    """The diagnosis options, None without --diagnose; UsageError (one line) for a bad value or combination."""
+    from tlsbench.engine.checks import check_seconds, check_sni
+    from tlsbench.engine.diagnose import DEFAULT_BUDGET, DEFAULT_STAGE_TIMEOUT, MAX_BUDGET
+    from tlsbench.engine.errors import InputError
+
+    extra = [f"--{n.replace('_', '-')}" for n in ("diagnose_budget", "diagnose_timeout", "diagnose_sni")
+             if getattr(args, n) is not None]
+    if not args.diagnose:
+        if extra:
+            raise UsageError(f"{extra[0]} needs --diagnose")
+        return None
+    if getattr(args, "count", None) is not None:
+        raise UsageError("--diagnose runs variants of one connection; it cannot be combined with --count")
+    try:
+        budget = DEFAULT_BUDGET if args.diagnose_budget is None else check_seconds(
+            args.diagnose_budget, "diagnose-budget", maximum=MAX_BUDGET)
+        timeout = DEFAULT_STAGE_TIMEOUT if args.diagnose_timeout is None else check_seconds(
+            args.diagnose_timeout, "diagnose-timeout")
+        names = tuple(check_sni(n, "diagnose-sni") for n in args.diagnose_sni or ())
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    return DiagnoseOptions(budget, timeout, names)
+
+
+def run(spec, result, opts: DiagnoseOptions, *, as_json: bool, view=None, out: TextIO = sys.stdout) -> int:
+    """Diagnose `result` of `spec`, print it (text after `view`'s waterfall, or the whole JSON object)."""
+    from tlsbench.commands.probe import sigint_cancels
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.diagnose import diagnose
+
+    token = CancelToken()
+    with sigint_cancels(token):
+        if view is not None:  # said once Ctrl-C already cancels the diagnosis rather than the process
+            view.emit()
+            view.emit(view.paint("why?", "bold") + f"    trying variants within {opts.budget:g} s "
+                      f"({opts.stage_timeout:g} s per stage)…")
+        diagnosis = diagnose(spec, result, budget=opts.budget, stage_timeout=opts.stage_timeout,
+                             suggest_sni=opts.suggest_sni, cancel=token)
+    if as_json:
+        body = result.to_json_dict()
+        body["diagnosis"] = diagnosis.to_dict()
+        json.dump(body, out, indent=2, ensure_ascii=True, default=str)
+        out.write("\n")
+        out.flush()
+    else:
+        from tlsbench.commands.diagnose_output import print_diagnosis
+
+        print_diagnosis(view, diagnosis)
+    return 130 if diagnosis.cancelled else (0 if result.ok else 1)
