@@ -61,7 +61,7 @@ async def test_sni_strict_server_without_sni(tmp_path, nginx_sni_strict, lab_cer
     app = app_for(tmp_path, spec=spec)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.click("#run-button")
+        await pilot.press("ctrl+r")
         result = await wait_for_result(pilot)
         assert "sni-required" in result.codes()
         assert app.screen.query_one("#findings").has_class("-error")
@@ -83,12 +83,15 @@ async def test_cancel_mid_stage(tmp_path):
                 if "tls" in rows:
                     break
             assert rows["tls"].status == "running"
-            assert not app.screen.query_one("#cancel-button").disabled
+            assert app.screen.query_one("#toolbar").enabled("cancel")
             await pilot.press("ctrl+g")
             result = await wait_for_result(pilot)
             assert result.cancelled
             assert app.screen.query_one("#results").has_class("-cancelled")
-            assert "cancelled" in screen_text(app)
+            text = screen_text(app)
+            assert "CANCELLED" in text and "FAILED" not in text
+            assert rows["tls"].status == "cancelled"
+            assert "cancelled before a certificate arrived" in str(app.screen.query_one("#chain").root.label)
 
 
 async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):

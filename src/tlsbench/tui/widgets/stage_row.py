@@ -105,6 +105,8 @@ class StageRow(Vertical, can_focus=True):
         return out
 
     def header_text(self) -> Text:
+        """'▸ ✔ tls handshake   2.6 ms  ███··  prev 2.4 ms  summary' on one line when it fits;
+        otherwise the previous time and the summary go on a second line, where they can be read."""
         arrow = "▾" if self.expanded else "▸"
         if self.status == "running":
             mark, mark_style = SPINNER[self.frame % len(SPINNER)], "bold yellow"
@@ -117,23 +119,24 @@ class StageRow(Vertical, can_focus=True):
             text.append(f"{'running…':>11}  ", style="yellow")
         elif self.status == "skipped":
             text.append(f"{'skipped':>11}  ", style="dim")
+        elif self.status == "cancelled" and not self.duration_ms:
+            text.append(f"{'cancelled':>11}  ", style="yellow")
         else:
-            text.append(f"{self.duration_ms:>8.1f} ms  ")
+            text.append(f"{self.duration_ms or 0.0:>8.1f} ms  ")
         text.append_text(self.bar())
-        text.append("  ")
+        tail = Text()
         if self.previous_ms is not None:
-            text.append(f"prev {self.previous_ms:>7.1f} ms  ", style="dim italic")
-        elif self.previous_status is not None:
-            text.append(f"prev {self.previous_status:>10}  ", style="dim italic")
-        note = data(self.doing if self.status == "running" else self.summary,
-                    "red" if self.status == "failed" else "", keep_newlines=False)
+            tail.append(f"prev {self.previous_ms:.1f} ms  ", style="dim italic")
+        elif self.previous_status is not None and not (self.previous_status == self.status == "skipped"):
+            tail.append(f"prev {self.previous_status}  ", style="dim italic")
+        tail.append_text(data(self.doing if self.status == "running" else self.summary,
+                              {"failed": "red", "cancelled": "yellow"}.get(self.status, ""), keep_newlines=False))
         width = self.content_size.width
-        if width and text.cell_len + note.cell_len > width:
-            # Too narrow for one line (e.g. with the form shown): the summary goes underneath,
-            # where it can be read instead of ending in an ellipsis.
-            text.rstrip()
+        if width and text.cell_len + 2 + tail.cell_len > width:
             text.append("\n    ")
-        text.append_text(note)
+        else:
+            text.append("  ")
+        text.append_text(tail)
         return text
 
     def on_resize(self) -> None:
