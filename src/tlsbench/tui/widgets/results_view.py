@@ -59,7 +59,7 @@ class ResultsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(IDLE_HEADER, style="dim"), id="run-header")
-        yield Static("", id="finding-line")
+        yield Static("", id="finding-line", classes="-empty")
         yield TabStrip(list(PANELS), keys=True, id="panel-tabs")
         yield FindingsPanel(id="findings")
         with Horizontal(id="results-body"):
@@ -106,7 +106,9 @@ class ResultsView(Vertical):
     def _finding_line(self) -> None:
         findings = self.query_one(FindingsPanel)
         text = headline(findings.findings, final=findings.final, ok=findings.ok, more_hint=" (4 Findings)")
-        self.query_one("#finding-line", Static).update(text)
+        finding_line = self.query_one("#finding-line", Static)
+        finding_line.update(text)
+        finding_line.set_class(not text.plain, "-empty")
         count = len(findings.findings)
         self.query_one("#panel-tabs", TabStrip).set_note("findings", str(count) if count else None)
 
