@@ -65,6 +65,7 @@ class ListenerView(Widget):
         self.records: dict[int, ClientRecord] = {}
         self.selected: int | None = None
         self.probe: tuple[str, int] | None = None  # (address, port) of the Connection tab's probe
+        self.tls = False  # what the listener said when it started listening
 
     def compose(self) -> ComposeResult:
         yield ListenerForm(id="lv-form")
@@ -167,9 +168,11 @@ class ListenerView(Widget):
             self._status(getattr(event, "message", str(event)), failed=True)
 
     def _tls(self) -> bool:
-        return bool(self.listener and self.listener.config.tls)
+        return self.tls
 
     def _listening(self, event: Listening) -> None:
+        self.tls = event.tls
+        self.add_class("-listening")
         start = self.query_one("#lv-start", Button)
         start.label, start.variant, start.disabled = "Stop  F5", "error", False
         self.query_one("#lv-pause", Button).disabled = False
@@ -184,6 +187,7 @@ class ListenerView(Widget):
 
     def _stopped(self, event: Stopped) -> None:
         self.listener = None
+        self.remove_class("-listening")
         start = self.query_one("#lv-start", Button)
         start.label, start.variant, start.disabled = "Start  F5", "success", False
         pause = self.query_one("#lv-pause", Button)

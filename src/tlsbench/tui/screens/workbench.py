@@ -33,7 +33,7 @@ from tlsbench.tui.widgets.tab_strip import TabStrip
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
 TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ Compare", "F4"),
-           ("copy_command", "⧉ Copy", "^y")]
+           ("copy_command", "Copy", "^y")]
 
 
 class RunEntry:

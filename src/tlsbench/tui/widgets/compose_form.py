@@ -22,34 +22,53 @@ from tlsbench.tui.form_model import (FIELD_WIDGETS, FIELDS, LAYOUT, choice_label
                                      spec_from_values, values_from_spec)
 from tlsbench.tui.safe_text import data
 
-LABEL_WIDTH = 11
+LABEL_WIDTH = 12  # as #form .field-label in workbench.tcss
 
 
-def preview_lines(values: dict[str, object]) -> list[tuple[str | None, Text]]:
-    """(widget id of the line's first field or None, the line) for each row the form shows."""
+FIXED_WIDTHS = {"f-port": 8}  # as in workbench.tcss; other fields share the rest of the row
+
+
+def _cell(field, value, width: int, style) -> Text:
+    if field.kind == "select":
+        text = data(choice_label(field.wid, value), keep_newlines=False)
+        text.truncate(max(0, width - 3))
+        text.pad_right(width - text.cell_len - 2)
+        text.append(" ▼", style="bold")  # its own span: placed by cell in an SVG screenshot too
+    elif field.kind == "switch":
+        text = Text(" ✔ " if value else " ✘ ", style="bold")
+    elif value:
+        text = data("•" * len(str(value)) if field.kind == "password" else value, keep_newlines=False)
+    else:
+        text = Text(field.placeholder, style="dim italic")
+    text.truncate(width, overflow="ellipsis")
+    text.pad_right(width - text.cell_len)
+    text.stylize(style)
+    return text
+
+
+def preview_lines(values: dict[str, object], width: int = 44, value_style="",
+                  section_style="bold") -> list[tuple[str | None, Text]]:
+    """(widget id of the line's first field or None, the line) for each row the form shows, laid out
+    as the editable fields are: label column, then the fields sharing the rest of the row."""
     hidden = hidden_rows(values)
     out: list[tuple[str | None, Text]] = []
     for row in LAYOUT:
         if row[0] == "section":
-            out.append((None, Text(row[1], style="bold")))
+            out.append((None, Text(row[1], style=section_style)))
             continue
         if row[0].row in hidden:
             continue
+        labels = [f.label.ljust(LABEL_WIDTH) if i == 0 else f" {f.label} " for i, f in enumerate(row)]
+        fixed = sum(FIXED_WIDTHS.get(f.wid, 0) for f in row)
+        flexible = [f for f in row if f.wid not in FIXED_WIDTHS and f.kind != "switch"]
+        room = max(0, width - sum(len(label) for label in labels) - fixed - 3 * (row[0].kind == "switch"))
         text = Text(no_wrap=True, overflow="ellipsis")
-        for i, field in enumerate(row):
-            label = field.label.ljust(LABEL_WIDTH) if i == 0 else f" {field.label} "
+        for label, field in zip(labels, row):
             text.append(label, style="dim")
-            value = values.get(field.wid)
-            if field.kind == "select":
-                text.append_text(data(f"{choice_label(field.wid, value)} ▾", keep_newlines=False))
-            elif field.kind == "switch":
-                text.append("[x] on" if value else "[ ] off")
-            elif field.kind == "password":
-                text.append("••••" if value else field.placeholder, style="" if value else "dim italic")
-            elif value:
-                text.append_text(data(value, keep_newlines=False))
-            else:
-                text.append(field.placeholder, style="dim italic")
+            share = FIXED_WIDTHS.get(field.wid) or (3 if field.kind == "switch" else room // max(1, len(flexible)))
+            text.append_text(_cell(field, values.get(field.wid), share, value_style))
+            if field.kind == "switch":
+                text.append(" on: TLS, off: plain TCP", style="dim")
         out.append((row[0].wid, text))
     return out
 
@@ -61,13 +80,25 @@ class FormPreview(Widget, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.lines: list[tuple[str | None, Text]] = preview_lines(values_from_spec(None))
+        self.values: dict[str, object] = values_from_spec(None)
+        self.lines: list[tuple[str | None, Text]] = preview_lines(self.values)
 
     def show(self, values: dict[str, object]) -> None:
+        self.values = values
         self.lines = preview_lines(values)
         self.refresh(layout=True)
 
     def render(self) -> Text:
+        # The fields' colours (workbench.tcss: $boost behind a value, $text-accent for a section),
+        # blended here because a Rich style cannot be translucent.
+        from rich.style import Style
+        from textual.color import Color
+
+        variables = self.app.get_css_variables()
+        base = self.background_colors[1]
+        value = Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color)
+        section = Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True)
+        self.lines = preview_lines(self.values, self.content_size.width or 44, value, section)
         return Text("\n").join(text for _, text in self.lines)
 
     def get_content_height(self, container, viewport, width: int) -> int:

@@ -44,7 +44,7 @@ class FormFields(VerticalScroll, can_focus=False):
                     yield Label(field.label, classes="field-label" if i == 0 else "field-label second")
                     yield _widget(field)
                     if field.kind == "switch":
-                        yield Label("off = plain TCP", classes="switch-label")
+                        yield Label("on: TLS, off: plain TCP", classes="switch-label")
             if first.wid == "f-verify":
                 yield Static(Text("⚠ verification is OFF: any certificate is accepted", style="bold"),
                              id="verify-warning")
