@@ -4,6 +4,7 @@ results: a real run's ports and timings change every time. Real runs are in the 
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
 
 from tests.tui_helpers import app_for, launched, settle
 from tests.tui_synthetic import SPEC, listener_events, not_tls, success
@@ -59,12 +60,21 @@ def test_snapshot_chain_expanded(snap_compare, tmp_path, size):
     assert snap_compare(with_profiles(tmp_path), terminal_size=size, run_before=show)
 
 
+async def steady(pilot) -> None:
+    """No blinking cursor (its phase would depend on the machine's speed), everything drawn."""
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_form(snap_compare, tmp_path, size):
     async def show(pilot):
         await launched(pilot)
         await pilot.press("f7")
         await settle(pilot)
+        await steady(pilot)
 
     assert snap_compare(with_profiles(tmp_path), terminal_size=size, run_before=show)
 
@@ -81,9 +91,8 @@ def test_snapshot_listener_with_clients(snap_compare, tmp_path, size):
             if view.query("#lv-clients"):
                 break
         for event in listener_events():
-            view.post_message(view.EventArrived(event))
-        await pilot.pause()
-        view.query_one("#lv-clients").move_cursor(row=1)  # the client that rejected the certificate
-        await pilot.pause()
+            view._event(view.EventArrived(event))  # at once, as the listener's messages would be handled
+        view.query_one("#lv-clients").move_cursor(row=1, animate=False)  # the client that rejected the certificate
+        await steady(pilot)
 
     assert snap_compare(with_profiles(tmp_path), terminal_size=size, run_before=show)
