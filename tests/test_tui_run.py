@@ -113,3 +113,22 @@ async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):
         table = app.screen.query_one("#compare-table")
         cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert "tcp" in cells and "total" in cells
+
+
+async def test_an_expired_certificate_counts_the_same_days_everywhere(tmp_path, running_lab):
+    """The lab's description, the stage summary, the chain panel and probe's text: one count."""
+    from tlsbench.commands.probe_output import summary_lines
+
+    entry = running_lab.entry("lab-expired")
+    app = app_for(tmp_path, spec=entry.spec, run=True)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        result = await wait_for_result(pilot)
+        leaf = result.chain.certificates[0]
+        words = leaf.lifetime
+        assert words.startswith("expired ") and words in entry.description
+        assert words in result.stage("chain").summary
+        assert any(words in text for text in summary_lines(result))  # what `tlsbench probe` prints
+        tree = app.screen.query_one("#chain")
+        labels = [node.label.plain for node in tree.root.children[0].children]
+        assert any(label.endswith(words) for label in labels if label.startswith("validity")), labels

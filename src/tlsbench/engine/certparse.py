@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from tlsbench.engine.details import CertInfo
+from tlsbench.engine.details import CertInfo, whole_days_left
 
 
 def load(der: bytes) -> x509.Certificate:
@@ -97,7 +97,7 @@ def parse_cert(der: bytes, position: int, now: _dt.datetime | None = None) -> Ce
         sans=tuple([f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips]),
         not_before=nb.isoformat().replace("+00:00", "Z"),
         not_after=na.isoformat().replace("+00:00", "Z"),
-        days_left=int((na - now).total_seconds() // 86400),
+        days_left=whole_days_left((na - now).total_seconds()),
         serial=f"{cert.serial_number:x}",
         key_type=key_type,
         key_bits=key_bits,
