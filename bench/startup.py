@@ -79,7 +79,10 @@ def _screen_text(screen) -> str:
 
 
 def sample(code: str, drawn, size: tuple[int, int], env_extra: dict[str, str]) -> float:
-    """Seconds from spawn to the last screen change before the screen went quiet with `drawn` true."""
+    """Seconds from spawn to the last screen change before the screen went quiet with `drawn` true.
+
+    Output is read as fast as it comes and stamped on arrival; it is fed to the emulator only while
+    the app is quiet, so the emulator's own speed never slows the app down or shifts the times."""
     import pyte
 
     cols, rows = size
@@ -93,28 +96,30 @@ def sample(code: str, drawn, size: tuple[int, int], env_extra: dict[str, str]) -
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave, stderr=slave, env=env,
                             close_fds=True, start_new_session=True)
     os.close(slave)
-    last_change, previous, done = None, "", False
+    pending: list[tuple[float, bytes]] = []
+    last_change, shown = None, ""
     deadline = started + TIMEOUT_S
     try:
         while time.monotonic() < deadline:
-            wait = QUIET_S if last_change is not None and drawn(previous) else 0.5
-            ready, _, _ = select.select([master], [], [], wait)
-            if not ready:
-                if last_change is not None and drawn(previous):
-                    done = True
+            ready, _, _ = select.select([master], [], [], QUIET_S)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
                     break
+                if not chunk:
+                    break
+                pending.append((time.monotonic(), chunk))
                 continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            now = time.monotonic()
-            if not chunk:
-                break
-            stream.feed(chunk)
-            text = _screen_text(screen)
-            if text != previous:
-                previous, last_change = text, now
+            # Quiet: bring the emulated screen up to date and see whether it is drawn.
+            for stamp, chunk in pending:
+                stream.feed(chunk)
+                text = _screen_text(screen)
+                if text != shown:
+                    shown, last_change = text, stamp
+            pending.clear()
+            if last_change is not None and drawn(shown):
+                return last_change - started
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -122,9 +127,7 @@ def sample(code: str, drawn, size: tuple[int, int], env_extra: dict[str, str]) -
             pass
         proc.wait()
         os.close(master)
-    if not done:
-        raise RuntimeError("the screen was never fully drawn; last screen:\n" + previous)
-    return last_change - started
+    raise RuntimeError("the screen was never fully drawn; last screen:\n" + shown)
 
 
 def _config_dir() -> str:

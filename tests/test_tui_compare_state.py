@@ -161,7 +161,7 @@ async def test_a_new_run_resets_verdict_findings_and_chain_before_its_first_even
         assert screen.query_one("#findings").border_title == "Findings"
         assert screen.query_one("#findings").findings == []
         assert str(screen.query_one("#finding-line").render()) == ""
-        assert "waiting for the handshake" in str(screen.query_one("#chain").root.label)
+        assert "waiting for the handshake" in screen.query_one("#chain").label()
         assert screen.query_one("#socket").info is None
         assert screen.query_one("#waterfall").rows == {}
         await pilot.press("ctrl+g")

@@ -7,7 +7,6 @@ import inspect
 
 import pytest
 from textual.widgets import Input, Select
-from textual.widgets._footer import FooterKey
 
 from tests.tui_helpers import launched, wait_for_result
 from tests.tui_layout_checks import fully_visible
@@ -27,7 +26,7 @@ def lab_store(tmp_path, running_lab):
 
 
 def footer_keys(app) -> set[str]:
-    return {key.key for key in app.screen.query(FooterKey)}
+    return set(app.screen.query_one("#keys").shown)
 
 
 async def wait_form(pilot) -> None:
@@ -204,6 +203,7 @@ async def test_keys_1_to_4_show_each_panel_on_a_small_terminal(lab_store):
             widget = screen.query_one(panel)
             assert widget.display and widget.region.area > 0, panel
             assert app.focused is widget or widget in app.focused.ancestors, (panel, app.focused)
+
         await pilot.press("4")
         await pilot.pause()
         assert "sni-required" in str(screen.query_one("#findings-body").render())

@@ -30,7 +30,7 @@ async def test_markup_and_escape_in_a_certificate_are_shown_literally(tmp_path, 
         assert "\x1b" in leaf.subject  # the engine keeps the data as received
         await pilot.press("f6")  # expand every row and certificate
         await pilot.pause()
-        tree = app.screen.query_one("#chain")
+        tree = app.screen.query_one("#chain-tree")
         label = tree.root.children[0].label
         assert visible(common_name(leaf.subject)) in label.plain
         assert EVIL + "\\e[31m" in label.plain

@@ -17,13 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomlkit
-
 from tlsbench.locations import ensure_private_dir
 from tlsbench.profiles.atomic import write_private_text
 from tlsbench.profiles.codec import FormatError, data_to_profile, find_key_line, parse_text, profile_to_data
 from tlsbench.profiles.model import Profile, ProfileError, ProfileProblem, check_name, is_valid_name
-from tlsbench.profiles.update import UpdateError, new_document, update_document
 
 __all__ = ["LoadReport", "Profile", "ProfileError", "ProfileProblem", "ProfileStore"]
 
@@ -126,6 +123,9 @@ class ProfileStore:
         Raises ProfileError when the name is invalid, when the file exists and overwrite is False,
         or when the existing file is broken (it is then left exactly as it is).
         """
+        # tomlkit (to keep a person's comments) only when writing: reading needs tomllib alone.
+        from tlsbench.profiles.update import UpdateError, new_document, update_document
+
         path = self.path_for(profile.name)
         data = profile_to_data(profile)
         if path.exists():
@@ -214,6 +214,8 @@ class ProfileStore:
 
     def _write_state(self, name: str | None) -> None:
         """Record the last used profile; a hand-broken state file is left alone (ProfileError)."""
+        import tomlkit
+
         data = {"last_used": name} if name is not None else {}
         if self.state_path.exists():
             text, problem = _read(self.state_path)

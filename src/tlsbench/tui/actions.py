@@ -24,6 +24,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("ctrl+g", "cancel", "Cancel", "Cancel the run in flight (closes its socket)", "connection"),
     Action("f7", "form", "Form", "Open the Compose form on the selected profile (again: back to the results)",
            "connection"),
+    Action("ctrl+t", "switch_tab", "Tab", "Switch between the Connection and Listener tabs", "any"),
     Action("ctrl+y", "copy_command", "Copy", "Show and copy the equivalent curl / openssl / tlsbench lines",
            "connection"),
     Action("f4", "compare", "Compare", "Compare with the previous run of the same connection", "connection"),
@@ -37,7 +38,6 @@ ACTIONS: tuple[Action, ...] = (
     Action("f9", "listener_pause", "Pause", "Pause accepting (clients wait in the accept queue), or resume",
            "listener"),
     Action("ctrl+o", "listener_probe", "Probe it", "Probe this listener from the Connection tab", "listener"),
-    Action("ctrl+t", "switch_tab", "Tab", "Switch between the Connection and Listener tabs", "any"),
 )
 
 # The panels of the results, in order; keys 1-4 show (or focus) them.

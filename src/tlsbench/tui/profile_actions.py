@@ -52,7 +52,7 @@ class ProfileActions:
             self.notify(f"no profile named {name!r}", severity="error", markup=False)
             return False
         self._form().load_spec(profile.spec)
-        self._list().show(self._profiles, self._profile_problems, name)
+        self._list().select(name)
         return True
 
     def on_profile_list_chosen(self, message) -> None:

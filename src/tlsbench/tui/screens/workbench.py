@@ -13,11 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Static
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.events import RunFinished
 from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
 from tlsbench.tui.deferred import LazyPane
 from tlsbench.tui.layout import choose_layout, too_small_message
@@ -27,6 +26,7 @@ from tlsbench.tui.run_status import same_connection
 from tlsbench.tui.safe_text import data
 from tlsbench.tui.widgets.action_bar import ActionBar
 from tlsbench.tui.widgets.compose_form import ComposeForm
+from tlsbench.tui.widgets.key_bar import KeyBar
 from tlsbench.tui.widgets.profile_list import ProfileList
 from tlsbench.tui.widgets.results_view import ResultsView
 from tlsbench.tui.widgets.tab_strip import TabStrip
@@ -70,10 +70,12 @@ class WorkbenchScreen(Screen, ProfileActions):
         self.current_profile: str | None = None
         self.history: list[RunEntry] = []
         self.tab = "connection"
-        self.arrangement = choose_layout(0, 0)
+        self.arrangement = None  # a tui.layout.Layout once the size is known
         self._listener_probe_run: int | None = None
 
     def compose(self) -> ComposeResult:
+        # The layout's classes before any child exists: setting them later would restyle every widget.
+        self._apply_layout(self.app.size.width, self.app.size.height)
         yield TabStrip(list(TABS), prefix=Text(" ◆ tlsbench ", style="bold"), id="top-tabs")
         with ContentSwitcher(initial="connection", id="tabs"):
             with Horizontal(id="connection"):
@@ -83,11 +85,11 @@ class WorkbenchScreen(Screen, ProfileActions):
                     yield ActionBar(TOOLBAR, id="toolbar")
                     yield ResultsView(id="results")
             yield LazyPane(_listener_view, id="listener")
-        yield Static("", id="too-small")
-        yield Footer(compact=True)
+        size = self.app.size
+        yield Static(Text(too_small_message(size.width, size.height)), id="too-small")
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self._apply_layout(self.app.size.width, self.app.size.height)
         self.reload_profiles()
         form = self.query_one(ComposeForm)
         if self.initial_spec is not None:
@@ -108,14 +110,13 @@ class WorkbenchScreen(Screen, ProfileActions):
 
     def _apply_layout(self, width: int, height: int) -> None:
         layout = choose_layout(width, height)
-        changed = layout != self.arrangement
-        self.arrangement = layout
-        for cls, on in layout.classes.items():
-            self.set_class(on, cls)
         if layout.too_small:
-            self.query_one("#too-small", Static).update(Text(too_small_message(width, height)))
-        if changed and layout.form_inline:
-            self.set_class(False, "-form-open")
+            for note in self.query("#too-small"):
+                note.update(Text(too_small_message(width, height)))
+        if layout == self.arrangement:
+            return
+        self.arrangement = layout
+        self.update_classes({**layout.classes, **({"-form-open": False} if layout.form_inline else {})})
 
     @property
     def form_open(self) -> bool:
@@ -184,6 +185,8 @@ class WorkbenchScreen(Screen, ProfileActions):
     def on_engine_event(self, message: EngineEvent) -> None:
         if message.run_id != self.run_id:
             return  # an old run that was replaced
+        from tlsbench.engine.events import RunFinished
+
         self.query_one(ResultsView).apply(message.event)
         if isinstance(message.event, RunFinished):
             self._finished(message.event.result)

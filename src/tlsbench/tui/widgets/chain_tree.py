@@ -76,9 +76,6 @@ class ChainTree(Tree):
         self.show_root = True
         self.guide_depth = 3
 
-    def on_mount(self) -> None:
-        self.border_title = "Certificate chain"
-
     def clear_chain(self, note: str = "no certificate yet") -> None:
         self.clear()
         self.root.set_label(Text(note, style="dim"))
@@ -123,3 +120,4 @@ class ChainTree(Tree):
     def expand_all_certs(self) -> None:
         for node in self.root.children:
             node.expand()
+

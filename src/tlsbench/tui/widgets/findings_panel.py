@@ -7,7 +7,6 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tlsbench.engine.findings import sort_findings
 from tlsbench.tui.safe_text import data, line
 
 ICONS = {"error": ("✘ ERROR", "bold white on red"), "warning": ("▲ WARNING", "bold black on yellow"),
@@ -29,6 +28,12 @@ def finding_text(f) -> Text:
         out.append("\n")
         out.append_text(line(("  evidence ", "dim"), (f"{ev.label}: ", "dim bold"), (ev.value, "yellow")))
     return out
+
+
+def sort_findings(findings):
+    from tlsbench.engine.findings import sort_findings as by_severity  # not needed for the first screen
+
+    return by_severity(findings)
 
 
 def headline(findings, *, final: bool, ok: bool, more_hint: str = "") -> Text:

@@ -13,12 +13,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from tlsbench.engine.events import (FindingRaised, RunFinished, SocketUpdated, StageFinished, StageSkipped,
-                                    StageStarted, TlsMessageSeen)
 from tlsbench.tui.actions import PANELS
 from tlsbench.tui.run_status import run_status
 from tlsbench.tui.safe_text import line
-from tlsbench.tui.widgets.chain_tree import ChainTree
+from tlsbench.tui.widgets.chain_panel import ChainPanel
 from tlsbench.tui.widgets.findings_panel import FindingsPanel, headline
 from tlsbench.tui.widgets.socket_panel import SocketPanel
 from tlsbench.tui.widgets.tab_strip import TabStrip
@@ -65,7 +63,7 @@ class ResultsView(Vertical):
         with Horizontal(id="results-body"):
             with Vertical(id="stage-column"):
                 yield Waterfall(id="waterfall")
-                yield ChainTree(id="chain")
+                yield ChainPanel(id="chain")
             yield SocketPanel(id="socket")
 
     # --- which panel is shown (on a small terminal) -------------------------------------------------
@@ -77,8 +75,10 @@ class ResultsView(Vertical):
         self.query_one("#panel-tabs", TabStrip).show(panel)
 
     def panel_widget(self, panel: str):
-        return self.query_one({"stages": "#waterfall", "chain": "#chain", "socket": "#socket",
-                               "findings": "#findings"}[panel])
+        """The widget that takes the focus for a panel."""
+        if panel == "chain":
+            return self.query_one(ChainPanel).focus_target()
+        return self.query_one({"stages": "#waterfall", "socket": "#socket", "findings": "#findings"}[panel])
 
     def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
         if message.strip.id == "panel-tabs":
@@ -120,16 +120,20 @@ class ResultsView(Vertical):
         self.query_one(FindingsPanel).clear_findings()
         self._finding_line()
         self.waterfall.reset(previous)
-        self.query_one(ChainTree).clear_chain("waiting for the handshake…")
+        self.query_one(ChainPanel).clear_chain("waiting for the handshake…")
         self.query_one(SocketPanel).clear_socket()
 
     def apply(self, event) -> None:
+        # Imported here: the engine's records are not needed to draw the first screen.
+        from tlsbench.engine.events import (FindingRaised, RunFinished, SocketUpdated, StageFinished, StageSkipped,
+                                            StageStarted, TlsMessageSeen)
+
         if isinstance(event, StageStarted):
             self.waterfall.stage_started(event.stage, event.at_ms, event.doing)
         elif isinstance(event, StageFinished):
             self.waterfall.stage_finished(event.record)
             if event.record.name == "chain" and event.record.detail is not None:
-                self.query_one(ChainTree).show_chain(event.record.detail)
+                self.query_one(ChainPanel).show_chain(event.record.detail)
         elif isinstance(event, StageSkipped):
             self.waterfall.stage_skipped(event.stage, event.reason)
         elif isinstance(event, TlsMessageSeen):
@@ -148,7 +152,7 @@ class ResultsView(Vertical):
         self.query_one(FindingsPanel).show_findings(result.findings, result.ok)
         self._finding_line()
         self.query_one(SocketPanel).show_socket(result.socket)
-        chain = self.query_one(ChainTree)
+        chain = self.query_one(ChainPanel)
         status = run_status(result)
         if result.chain is not None:
             chain.show_chain(result.chain)

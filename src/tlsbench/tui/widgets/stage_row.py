@@ -9,7 +9,6 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tlsbench.tui.safe_text import data
-from tlsbench.tui.stage_text import detail_text, message_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 MARKS = {"ok": ("✔", "bold green"), "failed": ("✘", "bold red"), "skipped": ("–", "dim"),
@@ -143,6 +142,8 @@ class StageRow(Vertical, can_focus=True):
         self.redraw()  # the summary's place and the hex dump's width follow the room there is
 
     def body_text(self) -> Text:
+        from tlsbench.tui.stage_text import detail_text, message_line  # not needed for the first screen
+
         if self.detail is None:
             out = data(self.doing or self.summary, "dim")
             for m in self.messages:

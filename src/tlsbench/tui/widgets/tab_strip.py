@@ -6,8 +6,6 @@ on a label, or left/right while it has focus, posts `Chosen`; the owner decides 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -22,10 +20,12 @@ class TabStrip(Widget):
     """
     BINDINGS = [Binding("left", "step(-1)", "Previous", show=False), Binding("right", "step(1)", "Next", show=False)]
 
-    @dataclass
     class Chosen(Message):
-        strip: "TabStrip"
-        tab: str
+        """A tab was clicked or stepped to (a plain class: a dataclass costs start-up time)."""
+
+        def __init__(self, strip: "TabStrip", tab: str) -> None:
+            super().__init__()
+            self.strip, self.tab = strip, tab
 
         @property
         def control(self) -> "TabStrip":
