@@ -32,8 +32,10 @@ class ListenerView(Widget):
     ListenerView { layout: vertical; height: 1fr; }
     ListenerView #lv-buttons { height: 1; padding: 0 1; }
     ListenerView #lv-buttons Button { margin-right: 2; }
+    ListenerView #lv-pause { width: 22; }  /* room for "Resume accepting  F9" too */
     ListenerView #lv-status { height: auto; padding: 0 1; }
     ListenerView #lv-status.-failed { color: $error; }
+    ListenerView #lv-cert { height: auto; padding: 0 1; color: $text-muted; }
     ListenerView #lv-gauge { padding: 0 1; }
     ListenerView #lv-bottom { height: 1fr; }
     ListenerView ClientsTable { width: 3fr; min-width: 40; height: 1fr; min-height: 4; }
@@ -43,9 +45,10 @@ class ListenerView(Widget):
     class UseAsTarget(Message):
         """The user wants a connection composed at this listener."""
 
-        def __init__(self, host: str, port: int, tls: bool, cafile: str | None) -> None:
+        def __init__(self, host: str, port: int, tls: bool, cafile: str | None, name: str | None = None) -> None:
             super().__init__()
             self.host, self.port, self.tls, self.cafile = host, port, tls, cafile
+            self.name = name  # the name its certificate holds (SNI and verification), connecting to `host`
 
     class EventArrived(Message):
         """One listener event, posted from the listener's threads."""
@@ -66,6 +69,7 @@ class ListenerView(Widget):
         self.selected: int | None = None
         self.probe: tuple[str, int] | None = None  # (address, port) of the Connection tab's probe
         self.tls = False  # what the listener said when it started listening
+        self.listening_text = ""
 
     def compose(self) -> ComposeResult:
         yield ListenerForm(id="lv-form")
@@ -74,6 +78,7 @@ class ListenerView(Widget):
             yield Button("Pause accepting  F9", id="lv-pause", disabled=True, compact=True)
             yield Button("Probe this listener  ^o", id="lv-probe", disabled=True, compact=True)
         yield Static(Text("not listening"), id="lv-status")
+        yield Static("", id="lv-cert")  # the certificate to trust (left out on a small terminal)
         yield QueueGauge(id="lv-gauge")
         with Horizontal(id="lv-bottom"):
             yield ClientsTable(id="lv-clients")
@@ -180,8 +185,13 @@ class ListenerView(Widget):
         host = f"[{event.address}]" if ":" in event.address else event.address
         text = (f"listening on {host}:{event.port} ({'TLS' if event.tls else 'plain TCP'}); backlog asked "
                 f"{event.backlog}, effective {event.effective_backlog}, somaxconn {event.somaxconn}")
+        cert = self.query_one("#lv-cert", Static)
         if self.listener is not None and self.listener.cert_info is not None:
-            text += f"\ncertificate {self.listener.cert_info.cert_path} SHA-256 {self.listener.cert_info.fingerprint}"
+            info = self.listener.cert_info
+            cert.update(Text(visible(f"certificate {info.cert_path} SHA-256 {info.fingerprint}")))
+        else:
+            cert.update("")
+        self.listening_text = text
         self._status(text)
         self.query_one(QueueGauge).show(0, event.effective_backlog, event.paused)
 
@@ -195,6 +205,7 @@ class ListenerView(Widget):
         self.query_one("#lv-probe", Button).disabled = True
         self.query_one(ListenerForm).set_locked(False)
         self.query_one(QueueGauge).clear()
+        self.query_one("#lv-cert", Static).update("")
         self._status(f"stopped; {event.clients_served} clients served")
 
     def _status(self, text: str, failed: bool = False) -> None:
@@ -217,8 +228,11 @@ class ListenerView(Widget):
         host = listener.address
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-        self.post_message(self.UseAsTarget(host, listener.port, listener.config.tls,
-                                           listener.cert_path if listener.config.tls else None))
+        tls = listener.config.tls
+        # The generated certificate names localhost (and any --name): ask for that name, pinned to the
+        # listener's address, so SNI and verification work as a real client's would.
+        name = (listener.config.names or ("localhost",))[0] if tls and listener.cert_info is not None else None
+        self.post_message(self.UseAsTarget(host, listener.port, tls, listener.cert_path if tls else None, name))
 
     @on(DataTable.RowHighlighted, "#lv-clients")
     def _row_highlighted(self, message: DataTable.RowHighlighted) -> None:
@@ -239,8 +253,8 @@ class ListenerView(Widget):
         self.query_one(ClientsTable).select_client(client_id)
         record = self.records[client_id]
         self.query_one(ClientDetails).show(record, True)
-        self._status(f"client #{client_id} is your probe from the Connection tab (ephemeral port "
-                     f"{record.peer_port}): highlighted below")
+        self._status(f"{self.listening_text}\n◆ client #{client_id} is your probe from the Connection tab "
+                     f"(ephemeral port {record.peer_port}): highlighted below")
 
     def highlight_client(self, address: str | None, port: int) -> None:
         """Highlight the client that came from this local address and ephemeral port (now, or when

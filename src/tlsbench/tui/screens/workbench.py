@@ -360,9 +360,10 @@ class WorkbenchScreen(Screen, ProfileActions):
         """Compose a connection to the listener, switch to the Connection tab and run it."""
         from tlsbench.engine.spec import build_spec, format_hostport
 
+        name = getattr(message, "name", None)
         try:
-            spec = build_spec(format_hostport(message.host, message.port), tls=bool(message.tls),
-                              cafile=getattr(message, "cafile", None) if message.tls else None)
+            spec = build_spec(format_hostport(name or message.host, message.port), pin=message.host if name else None,
+                              tls=bool(message.tls), cafile=getattr(message, "cafile", None) if message.tls else None)
         except InputError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return

@@ -54,13 +54,17 @@ class KeyBar(Widget):
         entries, palette = self._entries()
         tail = Text()
         if palette is not None and self.app.ENABLE_COMMAND_PALETTE:
-            tail.append(f"▏{palette[1]}", style=key_style)
-            tail.append(f" {palette[2]} ")
+            tail.append("▏")
+            tail.append(palette[1], style=key_style)
+            tail.append(" ")
+            tail.append(f"{palette[2]} ")
         out = Text(no_wrap=True, overflow="crop")
         self._spans, self.shown = [], []
         for key, display, description, enabled in entries:
-            piece = Text(display, style=key_style if enabled else "dim")
-            piece.append(f" {description}", style="" if enabled else "dim")
+            piece = Text()
+            piece.append(display, style=key_style if enabled else "dim bold")
+            piece.append(" ")
+            piece.append(description, style="" if enabled else "dim")
             piece.append("  ")
             if out.cell_len + piece.cell_len + tail.cell_len > width:
                 break  # what does not fit is in the command palette
