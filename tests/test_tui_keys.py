@@ -218,3 +218,20 @@ async def test_few_focus_stops_before_the_form_is_opened(lab_store):
         chain = [w.id or type(w).__name__ for w in app.screen.focus_chain]
         # profiles, the stage rows (up/down move between them too); no buttons or tab bars
         assert chain[0] == "profile-options" and len(chain) <= 8, chain
+
+
+async def test_narrowing_the_terminal_keeps_the_form_being_typed_in(lab_store):
+    app = make_app(store=lab_store, profile="lab-good-tls")
+    async with app.run_test(size=LARGE) as pilot:
+        await launched(pilot)
+        await pilot.press("f7")
+        await wait_form(pilot)
+        host = app.screen.query_one("#f-host", Input)
+        assert app.focused is host
+        await pilot.resize_terminal(*SMALL)
+        for _ in range(5):
+            await pilot.pause()
+        assert app.screen.has_class("-form-drawer") and fully_visible(app.screen, host)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert fully_visible(app.screen, app.screen.query_one("#run-header"))

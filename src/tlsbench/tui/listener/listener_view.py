@@ -178,6 +178,9 @@ class ListenerView(Widget):
     def _listening(self, event: Listening) -> None:
         self.tls = event.tls
         self.add_class("-listening")
+        form = self.query_one(ListenerForm)
+        if self.screen.focused is not None and form in self.screen.focused.ancestors_with_self:
+            self.query_one(ClientsTable).focus()  # the form is locked now (and hidden on a small terminal)
         start = self.query_one("#lv-start", Button)
         start.label, start.variant, start.disabled = "Stop  F5", "error", False
         self.query_one("#lv-pause", Button).disabled = False

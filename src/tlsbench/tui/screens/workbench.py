@@ -8,7 +8,7 @@ tab (above the profiles and the results), where a pasted command line would fill
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -116,7 +116,13 @@ class WorkbenchScreen(Screen, ProfileActions):
         if layout == self.arrangement:
             return
         self.arrangement = layout
-        self.update_classes({**layout.classes, **({"-form-open": False} if layout.form_inline else {})})
+        extra: dict[str, bool] = {}
+        if layout.form_inline:
+            extra["-form-open"] = False
+        elif self.focused is not None and self.query("#form") and \
+                self.query_one("#form") in self.focused.ancestors_with_self:
+            extra["-form-open"] = True  # narrowed while typing in the form: it stays in view
+        self.update_classes({**layout.classes, **extra})
 
     @property
     def form_open(self) -> bool:
@@ -288,9 +294,9 @@ class WorkbenchScreen(Screen, ProfileActions):
     def action_switch_tab(self) -> None:
         self.show_tab("listener" if self.tab == "connection" else "connection")
 
-    @on(TabStrip.Chosen, "#top-tabs")
-    def _top_tab_chosen(self, message: TabStrip.Chosen) -> None:
-        self.show_tab(message.tab)
+    def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
+        if message.strip.id == "top-tabs":  # (a plain handler: @on's selector costs start-up time)
+            self.show_tab(message.tab)
 
     def action_panel(self, panel: str) -> None:
         if self.has_class("-form-open"):

@@ -94,11 +94,14 @@ class FormPreview(Widget, can_focus=True):
         from rich.style import Style
         from textual.color import Color
 
-        variables = self.app.get_css_variables()
         base = self.background_colors[1]
-        value = Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color)
-        section = Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True)
-        self.lines = preview_lines(self.values, self.content_size.width or 44, value, section)
+        key = (self.app.theme, base)
+        if getattr(self, "_styles_for", None) != key:
+            variables = self.app.get_css_variables()
+            self._styles = (Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color),
+                            Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True))
+            self._styles_for = key
+        self.lines = preview_lines(self.values, self.content_size.width or 44, *self._styles)
         return Text("\n").join(text for _, text in self.lines)
 
     def get_content_height(self, container, viewport, width: int) -> int:

@@ -84,6 +84,7 @@ class ResultsView(Vertical):
         if message.strip.id == "panel-tabs":
             message.stop()
             self.show_panel(message.tab)
+            self.call_after_refresh(self.panel_widget(message.tab).focus)  # never leave the focus hidden
 
     # --- the run ------------------------------------------------------------------------------------
 
