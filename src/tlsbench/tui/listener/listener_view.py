@@ -28,6 +28,7 @@ from tlsbench.tui.listener.records import ClientRecord
 class ListenerView(Widget):
     """The Listener tab. Its keys (F5, F9, ctrl+o) are the screen's: see tui.actions."""
 
+    SCOPED_CSS = False  # some rules depend on the screen's layout classes
     DEFAULT_CSS = """
     ListenerView { layout: vertical; height: 1fr; }
     ListenerView #lv-buttons { height: 1; padding: 0 1; }
@@ -40,6 +41,11 @@ class ListenerView(Widget):
     ListenerView #lv-bottom { height: 1fr; }
     ListenerView ClientsTable { width: 3fr; min-width: 40; height: 1fr; min-height: 4; }
     ListenerView ClientDetails { width: 2fr; min-width: 30; height: 1fr; min-height: 4; }
+    /* clients and details side by side, or stacked on a narrower terminal */
+    WorkbenchScreen.-form-drawer #lv-bottom { layout: vertical; }
+    WorkbenchScreen.-tabbed ListenerView.-listening #lv-form { display: none; } /* the status line says it all */
+    WorkbenchScreen.-tabbed #lv-cert { display: none; }
+    WorkbenchScreen.-form-drawer #lv-clients, WorkbenchScreen.-form-drawer #lv-details { width: 1fr; }
     """
 
     class UseAsTarget(Message):

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tlsbench.tui.run_status import run_status, stage_status
 from tlsbench.tui.safe_text import data
+from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim", "cancelled": "yellow"}
 
@@ -59,6 +60,9 @@ def compare_rows(previous, current) -> list[tuple[Text, Text, Text, Text]]:
 class CompareScreen(ModalScreen[None]):
     """The previous run of the same connection | this run | difference, one row per stage, then the
     findings of each."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS
 
     BINDINGS = [Binding("escape,q,p", "close", "Close")]
 

@@ -30,6 +30,25 @@ class FormFields(VerticalScroll, can_focus=False):
     Not a focus stop itself: focus goes to its fields, and the focused one is scrolled into view.
     """
 
+    SCOPED_CSS = False  # the rules name #form and the field ids
+    DEFAULT_CSS = """
+    #form-fields { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    #form .section { color: $text-accent; text-style: bold; height: 1; }
+    #form .field-row { height: 1; }
+    #form .field-label { width: 12; color: $text-muted; }
+    #form .field-label.second { width: auto; padding: 0 1; background: transparent; }
+    #form Input, #form Select { width: 1fr; background: $boost; }
+    #form #f-port { width: 8; }
+    #form Input:focus, #form Select:focus-within { background: $primary 25%; }
+    #form Input.-marked, #form Select.-marked { background: $error 35%; }
+    #form Switch { height: 1; border: none; padding: 0; width: auto; background: $boost; }
+    #form Switch:focus { background: $primary 25%; }
+    #form Switch.-marked { background: $error 35%; }
+    #form .switch-label { width: auto; padding: 0 1; color: $text-muted; }
+    #form .field-error { color: $error; height: auto; padding: 0 0 0 12; }
+    #verify-warning { background: $warning 30%; color: $text-warning; padding: 0 1; height: auto; }
+    """
+
     class Ready(Message):
         """The fields are mounted and can be read and written."""
 

@@ -47,13 +47,15 @@ class ProfileList(Vertical):
         self.profiles = dict(profiles)
         options = self.options
         options.clear_options()
+        entries = []
         for name, profile in sorted(self.profiles.items()):
             prompt = data(name, "bold", keep_newlines=False)
             spec = profile.spec
             via = f" via {spec.proxy.kind}" if spec.proxy else ""
             prompt.append("\n")
             prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
-            options.add_option(Option(prompt, id=name))
+            entries.append(Option(prompt, id=name))
+        options.add_options(entries)  # one refresh for all of them
         self.current = current
         if current in self.profiles:
             options.highlighted = sorted(self.profiles).index(current)

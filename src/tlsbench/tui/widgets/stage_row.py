@@ -22,6 +22,16 @@ class StageRow(Vertical, can_focus=True):
     """A stage in the waterfall. Updated in place as events arrive; never recomposed."""
 
     BINDINGS = [Binding("enter,space", "toggle", "Expand", show=False)]
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+    .stage-row { height: auto; }
+    .stage-row:focus > .stage-head { background: $boost; text-style: bold; }
+    .stage-row .stage-head { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
+    .stage-row .stage-body { display: none; height: auto; padding: 0 0 1 4; color: $text; }
+    .stage-row.-expanded .stage-body { display: block; }
+    .stage-row.-failed .stage-head { background: $error 15%; }
+    .stage-row.-cancelled .stage-head { background: $warning 15%; }
+    """
 
     def __init__(self, stage: str, started_ms: float, doing: str = "") -> None:
         super().__init__(classes=f"stage-row stage-{stage} -running")
