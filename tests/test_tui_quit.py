@@ -19,7 +19,7 @@ async def test_the_form_fields_and_the_listener_are_built_when_first_used(tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await launched(pilot)
         form = app.screen.query_one("#form")
-        assert not form.active and not app.screen.query("#f-host") and not app.screen.query(ListenerView)
+        assert not form.active and app.screen.query("#form-preview") and not app.screen.query(ListenerView)
         await pilot.press("f7")  # the form: built and focused
         for _ in range(50):
             await pilot.pause()
@@ -29,3 +29,22 @@ async def test_the_form_fields_and_the_listener_are_built_when_first_used(tmp_pa
         await pilot.press("ctrl+t")  # the Listener tab: built when first shown
         await pilot.pause()
         assert len(app.screen.query(ListenerView)) == 1
+
+
+async def test_the_form_is_built_unseen_once_the_screen_is_quiet(tmp_path):
+    from tlsbench.tui.screens.workbench import PREBUILD_AFTER_S
+
+    app = app_for(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await launched(pilot)
+        form = app.screen.query_one("#form")
+        await pilot.pause(PREBUILD_AFTER_S + 0.5)
+        for _ in range(100):
+            await pilot.pause()
+            if app.screen.query("#f-host"):
+                break
+        host = app.screen.query_one("#f-host")
+        assert not form.active and not host.region.area  # built, not shown: the preview still is
+        await pilot.press("f7")
+        await pilot.pause()
+        assert form.active and app.focused is host and host.region.area

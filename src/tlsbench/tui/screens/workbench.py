@@ -32,6 +32,7 @@ from tlsbench.tui.widgets.results_view import ResultsView
 from tlsbench.tui.widgets.tab_strip import TabStrip
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
+PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
 TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ Compare", "F4"),
            ("copy_command", "Copy", "^y")]
 
@@ -102,6 +103,8 @@ class WorkbenchScreen(Screen, ProfileActions):
         self._sync_toolbar()
         if self.run_at_start:
             self.call_after_refresh(self.action_run)
+        # Once the first screen is up and quiet, build the form's fields unseen: F7 is then immediate.
+        self.set_timer(PREBUILD_AFTER_S, form.prebuild)
 
     # --- layout -------------------------------------------------------------------------------------
 

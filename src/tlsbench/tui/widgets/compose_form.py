@@ -135,10 +135,12 @@ class ComposeForm(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.spec: ConnectionSpec | None = None
-        self.active = False  # the editable fields are mounted
+        self.active = False  # the editable fields are shown (the preview is gone)
         self.ready = True  # kept for callers that wait for the form: it can always build and load
         self._fields = None
-        self._activating = False
+        self._built_for = None
+        self._fields_ready = False
+        self._want_active = False
         self._pending_focus: str | None = None
         self._pending_marks: list[InputError] = []
 
@@ -150,31 +152,48 @@ class ComposeForm(Vertical):
 
     # --- becoming editable ------------------------------------------------------------------------
 
+    def prebuild(self) -> None:
+        """Build the fields unseen (the screen calls this once it has been idle a moment after launch),
+        so that opening the form later is immediate."""
+        if self._fields is None:
+            self._mount_fields()
+
     def activate(self, focus: str | None = None) -> None:
-        """Build the editable fields (once) and focus `focus` (a widget id), else the first field."""
+        """Show the editable fields (building them if needed) and focus `focus`, else the first field."""
         if self.active:
             self._focus_field(focus)
             return
         self._pending_focus = focus or self._pending_focus
-        if self._activating:
-            return
-        self._activating = True
+        self._want_active = True
+        if self._fields is None:
+            self._mount_fields()
+        elif self._fields_ready:
+            self._show_fields()
+
+    def _mount_fields(self) -> None:
         from tlsbench.tui.widgets.form_fields import FormFields
 
-        self._fields = FormFields(id="form-fields")
+        self._fields = FormFields(values_from_spec(self.spec), id="form-fields", classes="-unshown")
+        self._built_for = self.spec
         self.mount(self._fields)
 
     def on_form_fields_ready(self, event) -> None:
         event.stop()
-        self.active, self._activating = True, False
-        self._fields.set_values(values_from_spec(self.spec))
-        preview = self.query("#form-preview")
+        self._fields_ready = True
+        if self.spec is not self._built_for:  # composed while they were being built
+            self._fields.set_values(values_from_spec(self.spec))
+        if self._want_active:
+            self._show_fields()
+
+    def _show_fields(self) -> None:
+        self.active = True
+        self._fields.remove_class("-unshown")
+        self.query("#form-preview").remove()
         focus_target = self._pending_focus
         self._pending_focus = None
         for error in self._pending_marks:
             focus_target = self._mark(error)
         self._pending_marks.clear()
-        preview.remove()
         self._focus_field(focus_target)
         self.post_message(self.Ready())
 
@@ -221,9 +240,9 @@ class ComposeForm(Vertical):
         self.spec = spec
         self.clear_errors()
         values = values_from_spec(spec)
-        if self.active:
+        if self._fields_ready:
             self._fields.set_values(values)
-        else:
+        if not self.active:
             preview = self.query("#form-preview")
             if preview:
                 preview.first(FormPreview).show(values)

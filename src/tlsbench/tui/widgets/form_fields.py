@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch
 
@@ -16,12 +17,13 @@ from tlsbench.tui.safe_text import data
 from rich.text import Text
 
 
-def _widget(field: Field):
+def _widget(field: Field, value):
     if field.kind in ("input", "password"):
-        return Input(placeholder=field.placeholder, id=field.wid, compact=True, password=field.kind == "password")
+        return Input(str(value), placeholder=field.placeholder, id=field.wid, compact=True,
+                     password=field.kind == "password")
     if field.kind == "select":
-        return Select(CHOICES[field.wid], value=EMPTY[field.wid], allow_blank=False, id=field.wid, compact=True)
-    return Switch(value=bool(EMPTY[field.wid]), id=field.wid)
+        return Select(CHOICES[field.wid], value=value, allow_blank=False, id=field.wid, compact=True)
+    return Switch(value=bool(value), id=field.wid)
 
 
 class FormFields(VerticalScroll, can_focus=False):
@@ -32,6 +34,7 @@ class FormFields(VerticalScroll, can_focus=False):
 
     SCOPED_CSS = False  # the rules name #form and the field ids
     DEFAULT_CSS = """
+    #form-fields.-unshown { display: none; }
     #form-fields { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
     #form .section { color: $text-accent; text-style: bold; height: 1; }
     #form .field-row { height: 1; }
@@ -52,6 +55,11 @@ class FormFields(VerticalScroll, can_focus=False):
     class Ready(Message):
         """The fields are mounted and can be read and written."""
 
+    def __init__(self, values: dict[str, object] | None = None, *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.initial = dict(EMPTY, **(values or {}))  # built with these: no value to set after mounting
+
     def compose(self) -> ComposeResult:
         for row in LAYOUT:
             if row[0] == "section":
@@ -61,7 +69,7 @@ class FormFields(VerticalScroll, can_focus=False):
             with Horizontal(classes="field-row", id=first.row or None):
                 for i, field in enumerate(row):
                     yield Label(field.label, classes="field-label" if i == 0 else "field-label second")
-                    yield _widget(field)
+                    yield _widget(field, self.initial[field.wid])
                     if field.kind == "switch":
                         yield Label("on: TLS, off: plain TCP", classes="switch-label")
             if first.wid == "f-verify":
@@ -69,7 +77,9 @@ class FormFields(VerticalScroll, can_focus=False):
                              id="verify-warning")
 
     def on_mount(self) -> None:
-        self.post_message(self.Ready())
+        self.sync_visibility(self.initial)
+        # Ready once the children have composed theirs too (a Select fills in its parts after mounting).
+        self.call_after_refresh(self.post_message, self.Ready())
 
     # --- values ------------------------------------------------------------------------------
 
@@ -81,12 +91,16 @@ class FormFields(VerticalScroll, can_focus=False):
         return out
 
     def set_values(self, values: dict[str, object]) -> None:
-        for wid, value in values.items():
-            widget = self.query_one(f"#{wid}")
-            if isinstance(widget, Switch):
-                widget.value = bool(value)
-            else:
-                widget.value = value  # type: ignore[assignment]
+        try:
+            for wid, value in values.items():
+                widget = self.query_one(f"#{wid}")
+                if isinstance(widget, Switch):
+                    widget.value = bool(value)
+                else:
+                    widget.value = value  # type: ignore[assignment]
+        except NoMatches:  # a Select still composing its parts: once the screen has refreshed
+            self.call_after_refresh(self.set_values, values)
+            return
         self.sync_visibility(values)
 
     def sync_visibility(self, values: dict[str, object] | None = None) -> None:
