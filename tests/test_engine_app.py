@@ -21,7 +21,7 @@ def over_tls(server, target=None, **options):
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
         tls = run_tls(ctx, sock)
         assert tls.outcome.ok, tls.outcome.findings
-        return run_app(ctx, tls.channel)
+        return run_app(ctx, tls.stream)
 
 
 def over_plain(server, **options):

@@ -181,6 +181,9 @@ def test_events_come_in_order(listener):
     _, events = probe(f"127.0.0.1:{listener.port}")
     kinds = [(type(e).__name__, getattr(e, "stage", None) or getattr(getattr(e, "record", None), "name", None))
              for e in events if not isinstance(e, SocketUpdated)]
+    assert kinds[0] == ("PlanReady", None)
+    assert [s.key for s in events[0].steps] == ["resolve", "tcp", "proxy", "tls", "chain", "app"]
+    kinds = kinds[1:]
     assert kinds[:4] == [("StageStarted", "resolve"), ("StageFinished", "resolve"),
                          ("StageStarted", "tcp"), ("StageFinished", "tcp")]
     assert [k for k in kinds if k[0] == "StageSkipped"] == [("StageSkipped", n) for n in ("proxy", "tls", "chain", "app")]
@@ -307,10 +310,10 @@ def test_socks4_password_is_reported_unused(dante, plain_http):
 def test_unexpected_exception_becomes_internal_error(monkeypatch, listener):
     import tlsbench.engine.stages.tcp as tcp
 
-    def broken(ctx, route):
+    def broken(self, ctx, state):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(tcp, "run_tcp", broken)
+    monkeypatch.setattr(tcp.TcpStage, "run", broken)
     result, _ = probe(f"127.0.0.1:{listener.port}")
     assert result.codes() == ["internal-error"]
     assert "RuntimeError" in result.findings[0].title and "boom" in result.findings[0].explanation
@@ -328,7 +331,7 @@ def test_cancel_interrupts_the_stage_in_flight(silent_server, plain_http):
     result = run_probe(spec, on_event=on_event, cancel=token)
     assert result.cancelled and not result.ok
     proxy = result.stage("proxy")
-    assert proxy.status == "failed" and proxy.summary == "cancelled"
+    assert proxy.status == "cancelled" and proxy.summary == "cancelled"
     assert result.codes() == []
 
 

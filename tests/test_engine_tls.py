@@ -66,7 +66,7 @@ def test_good_handshake_records_trace_chain_and_sni(tls_server, lab_certs):
     assert len(out.peer_chain_der) == 2  # leaf + intermediate, as s_server sends them
     assert len(out.verified_chain_der) == 3  # + the root from the CA file
     assert out.outcome.findings == ()
-    assert out.channel is not None
+    assert out.stream is not None
 
 
 def test_tls12_trace_has_server_key_exchange_and_ccs(tls_server, lab_certs):
@@ -124,7 +124,7 @@ def test_sni_override_different_from_host_is_checked_against_the_host(tls_server
     assert out.hostname_checked_by == "tlsbench" and out.verify_code == 62
     f = finding(out, "cert-hostname-mismatch")
     assert "DNS:alt.test" in {e.value for e in f.evidence if e.label.startswith("certificate names")}
-    assert out.channel is None
+    assert out.stream is None
 
 
 def test_no_sni_with_name_is_verified_by_tlsbench(tls_server, lab_certs):
@@ -256,7 +256,7 @@ def test_client_cert_required(tls_server, lab_certs, version):
     assert "--cert" in f.suggestion
     assert ("received", "CertificateRequest") in names(out)
     assert out.outcome.detail.alert == ("certificate_required" if version == "1.3" else "handshake_failure")
-    assert not out.outcome.ok and out.channel is None
+    assert not out.outcome.ok and out.stream is None
 
 
 def test_client_cert_given_is_accepted(tls_server, lab_certs):

@@ -34,8 +34,8 @@ def test_socks5h_with_user_pin_and_sni_override():
                       proxy_password_env="OFFICE_PW", pin="10.0.0.7", sni="alt.test",
                       environ={"OFFICE_PW": "never-printed"})
     eq = equivalent_commands(spec)
-    assert eq.tlsbench.command == ("tlsbench probe www.lab.test:443 --socks5h 127.0.0.1:1080 --proxy-user alice "
-                                   "--proxy-password-env OFFICE_PW --pin 10.0.0.7 --sni alt.test")
+    assert eq.tlsbench.command == ("tlsbench probe www.lab.test:443 --pin 10.0.0.7 --proxy socks5h://alice@127.0.0.1:1080 "
+                                   "--proxy-password-env OFFICE_PW --sni alt.test")
     assert eq.curl.command == ('curl -v --socks5-hostname 127.0.0.1:1080 --proxy-user alice:"${OFFICE_PW}" '
                                "--connect-to alt.test:443:10.0.0.7:443 --no-alpn --connect-timeout 10 "
                                "https://alt.test:443/")
@@ -199,3 +199,25 @@ def test_curl_plain_http(clients, plain_http):
     result = shell(eq.curl.command)
     assert result.returncode == 0, result.stderr
     assert result.stdout == plain_http.body.decode()
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(proxies=["socks5h://alice@127.0.0.1:1080", "http://10.0.0.2:3128"], pin="10.0.0.7", sni="alt.test"),
+    dict(tls=False, send="EHLO x\r\n\\q", timeout=3),
+    dict(insecure=True, alpn="h2,http/1.1", tls_min="1.2", tls_max="1.3", ciphers="ECDHE+AESGCM", http=True,
+         path="/health"),
+    dict(no_sni=True, local_port="40000-40010", interface="127.0.0.1", family=4),
+    dict(proxies=["https://127.0.0.1:8443"], proxy_insecure=True),
+])
+def test_the_tlsbench_line_parses_back_to_the_same_connection(kwargs):
+    """Copy as command, then paste it: the same spec (the option declarations work both ways)."""
+    import shlex
+
+    from tlsbench.commands.arguments import spec_from_args
+    from tlsbench.commands.probe import make_parser
+
+    spec = build_spec("www.lab.test:443", environ={}, **kwargs)
+    words = shlex.split(equivalent_commands(spec).tlsbench.command)
+    assert words[:2] == ["tlsbench", "probe"]
+    again = spec_from_args(make_parser().parse_args(words[2:]), environ={})
+    assert again == spec

@@ -76,7 +76,7 @@ def test_no_textual_import_in_engine_or_probe(path):
     assert not bad, f"{path} imports {bad}"
 
 
-def test_socks_is_imported_only_by_the_proxy_stage():
+def test_socks_is_imported_only_by_the_socks_hop():
     users = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
              if "socks" in {n.split(".")[0] for n in _imports(p)} and "/lab/" not in p.as_posix()}
-    assert users <= {"engine/stages/proxy.py"}, users
+    assert users <= {"engine/hops/socks.py"}, users

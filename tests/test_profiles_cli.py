@@ -41,7 +41,7 @@ def test_list_one_line_each(config):
     assert lines[0].split()[:2] == ["direct-lab", "www.lab.test:8443"]
     assert "direct, pinned to 127.0.0.1" in lines[0]
     assert lines[1].split()[:2] == ["via-socks", "www.lab.test:443"]
-    assert "SOCKS5 (remote DNS) via 127.0.0.1:1080 as alice" in lines[1]
+    assert "SOCKS5 (remote DNS) 127.0.0.1:1080 as alice" in lines[1]
     assert result.stderr == ""
 
 
@@ -88,7 +88,7 @@ def test_show_prints_the_file_and_a_summary(config):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert 'password_env = "LAB_PW"' in out
-    assert "route     SOCKS5 (remote DNS) via 127.0.0.1:1080 as alice" in out
+    assert "route     SOCKS5 (remote DNS) 127.0.0.1:1080 as alice" in out
     assert "password  from $LAB_PW (set)" in out
     assert "secret-value" not in out
     unset = run(config, "show", "via-socks")

@@ -108,7 +108,7 @@ def test_bad_value_inside_a_table_points_at_that_table(store):
     ('host = "a b"\nport = 443\n', 1, "host"),
     ('host = "a.test"\nport = 443\npin = "not-an-ip"\n', 3, "pin"),
     ('host = "a.test"\nport = 443\ntls.alpn = 5\n', 3, "alpn"),
-    ('host = "a.test"\nport = 443\n[proxy]\ntype = "http"\nhost = "127.0.0.1"\nport = 8080\n', 4, "proxy type"),
+    ('host = "a.test"\nport = 443\n[proxy]\ntype = "ftp"\nhost = "127.0.0.1"\nport = 8080\n', 4, "proxy type"),
     ('host = "a.test"\nport = 443\n[tls]\ncafile = "/nonexistent/ca.pem"\n', 4, "does not exist"),
     ('port = 443\n', None, "host is missing"),
     ('host = "a.test"\nport = 443\ntls = "yes"\n', 3, "table"),
@@ -309,6 +309,82 @@ def test_rename_duplicate_delete(store):
 def test_save_refuses_a_file_whose_table_is_not_a_table(store):
     text = 'host = "www.lab.test"\nport = 443\nproxy = 3\n'
     path = write(store, "odd", text)
-    with pytest.raises(ProfileError, match="not a table"):
+    with pytest.raises(ProfileError, match="must be a table"):
         store.save(Profile("odd", build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080")))
     assert path.read_text() == text
+
+
+# --- files written by earlier versions, and what engine v2 added ------------------------------------
+
+EARLIER_FORMAT = """# Intranet portal through the office proxy
+description = "Intranet portal via the office SOCKS proxy"
+host = "portal.example.com"
+port = 443
+pin = "10.1.2.3"
+timeout = 7.5
+
+[proxy]
+type = "socks5h"
+host = "127.0.0.1"
+port = 1080
+user = "alice"
+password_env = "OFFICE_PROXY_PASSWORD"
+
+[tls]
+enabled = true
+sni = "override"
+sni_name = "portal.internal"
+min_version = "1.2"
+max_version = "1.3"
+ciphers = "ECDHE+AESGCM"
+alpn = ["h2", "http/1.1"]
+verify = "cafile"
+cafile = "~/ca/office.pem"
+
+[app]
+http = true
+path = "/health"
+"""
+
+
+def test_a_file_written_by_an_earlier_version_loads_and_saves_unchanged(store, monkeypatch):
+    home = store.profiles_dir.parent / "home"
+    (home / "ca").mkdir(parents=True)
+    (home / "ca" / "office.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("OFFICE_PROXY_PASSWORD", "s3cret")
+    path = write(store, "office", EARLIER_FORMAT)
+    profile = store.get("office")
+    spec = profile.spec
+    assert profile.description == "Intranet portal via the office SOCKS proxy"
+    assert (spec.host, spec.port, spec.pin, spec.timeout) == ("portal.example.com", 443, "10.1.2.3", 7.5)
+    (hop,) = spec.proxies
+    assert (hop.kind, hop.host, hop.port, hop.username, hop.password, hop.password_env) == (
+        "socks5h", "127.0.0.1", 1080, "alice", "s3cret", "OFFICE_PROXY_PASSWORD")
+    tls = spec.tls
+    assert (tls.sni_mode, tls.sni_name, tls.min_version, tls.max_version, tls.ciphers, tls.alpn) == (
+        "override", "portal.internal", "1.2", "1.3", "ECDHE+AESGCM", ("h2", "http/1.1"))
+    # The path is kept as written, not expanded.
+    assert (tls.verify, tls.cafile) == ("cafile", "~/ca/office.pem")
+    assert spec.app.http and spec.app.path == "/health"
+    store.save(profile)
+    assert path.read_text() == EARLIER_FORMAT
+
+
+def test_a_chain_and_the_local_side_roundtrip(store):
+    spec = build_spec("www.lab.test:443", proxies=["http://127.0.0.1:3128", "socks5h://bob@127.0.0.1:1080"],
+                      local_port="40000-40010", interface="127.0.0.1", family=4, environ={})
+    store.save(Profile("chain", spec))
+    text = (store.profiles_dir / "chain.toml").read_text()
+    assert text.count("[[proxy]]") == 2 and "[local]" in text and 'port = "40000-40010"' in text
+    again = store.get("chain").spec
+    assert [(h.kind, h.address, h.username) for h in again.proxies] == [
+        ("http", "127.0.0.1:3128", None), ("socks5h", "127.0.0.1:1080", "bob")]
+    assert again.local == spec.local
+
+
+def test_a_bad_hop_in_a_chain_is_reported_at_its_table(store):
+    write(store, "x", 'host = "a.test"\nport = 443\n[[proxy]]\ntype = "http"\nhost = "127.0.0.1"\nport = 3128\n'
+                      '[[proxy]]\ntype = "gopher"\nhost = "127.0.0.1"\nport = 70\n')
+    (problem,) = store.load_all().problems
+    assert "gopher" in problem.message and "proxy type" in problem.message

@@ -118,6 +118,7 @@ async def test_the_focused_field_is_always_scrolled_into_view(lab_store):
         # typing goes where the eye is: the field below the fold received the text
         key = app.screen.query_one("#f-key", Input)
         key.focus()
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
         assert fully_visible(app.screen, key)
         await pilot.press("5")

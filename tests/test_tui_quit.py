@@ -48,3 +48,16 @@ async def test_the_form_is_built_unseen_once_the_screen_is_quiet(tmp_path):
         await pilot.press("f7")
         await pilot.pause()
         assert form.active and app.focused is host and host.region.area
+
+
+async def test_quitting_while_the_form_is_being_built_is_clean(tmp_path):
+    # The fields are built unseen a moment after launch; a quit can land at any point of that.
+    for rounds in (0, 1, 2, 3, 5, 8):
+        app = app_for(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await launched(pilot)
+            app.screen.query_one("#form").prebuild()
+            for _ in range(rounds):
+                await pilot.pause()
+            app.exit(0)
+        assert app._exception is None, rounds

@@ -112,7 +112,7 @@ async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):
         await pilot.pause()
         table = app.screen.query_one("#compare-table")
         cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        assert "tcp" in cells and "total" in cells
+        assert "tcp connect" in cells and "total" in cells
 
 
 async def test_an_expired_certificate_counts_the_same_days_everywhere(tmp_path, running_lab):

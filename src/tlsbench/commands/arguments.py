@@ -1,8 +1,8 @@
-"""Connection options shared by `probe` and the workbench launcher, named as the peers name them.
+"""Connection options on the command line, derived from the declarations in `engine/options.py`.
 
-curl: --socks4/--socks4a/--socks5/--socks5h, --proxy-user, --resolve-style --pin, --cacert,
---insecure, --cert/--key, --alpn; openssl s_client: -servername (here --sni), -noservername
-(here --no-sni), -cipher (here --ciphers).
+Names are the peers' where they have one: curl's --proxy/-x, --socks5h, --proxy-user, --resolve,
+--cacert, --insecure, --cert/--key, --local-port, --interface, -4/-6; openssl s_client's
+-servername (here --sni, with --servername as an alias) and -noservername (--no-sni).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import os
 import sys
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport, split_hostport
+from tlsbench.engine.options import BY_NAME, GROUP_TITLES, OPTIONS, check_conflicts, finish_flags, spec_from_values
+from tlsbench.engine.spec import ConnectionSpec
 
 
 class UsageError(Exception):
@@ -34,97 +35,84 @@ class QuietParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", _formatter)
+        # Option names are exact, as curl's are: a prefix never stands for a longer option, so that
+        # adding an option can never change what an existing command line means.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
 
 
+def _dest(option: str, index: int) -> str:
+    return f"opt__{option}__{index}"
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, target_required: bool = True) -> None:
+    """Every option of engine/options.py, grouped as the form groups them."""
     parser.add_argument("target", nargs=None if target_required else "?", metavar="HOST:PORT",
-                        help="where to connect; IPv6 in brackets: [::1]:443")
-    route = parser.add_argument_group("route")
-    kind = route.add_mutually_exclusive_group()
-    for name, text in (("socks4", "SOCKS4 (tlsbench resolves the name)"),
-                       ("socks4a", "SOCKS4a (the proxy resolves the name)"),
-                       ("socks5", "SOCKS5 (tlsbench resolves the name)"),
-                       ("socks5h", "SOCKS5 with remote DNS (the proxy resolves the name)")):
-        kind.add_argument(f"--{name}", metavar="PROXY:PORT", help=text)
-    route.add_argument("--proxy-user", metavar="USER[:PASS]",
-                       help="proxy credentials; without :PASS the password is read from $TLSBENCH_PROXY_PASSWORD")
-    route.add_argument("--proxy-password-env", metavar="VAR", help="read the proxy password from this variable")
-    route.add_argument("--pin", metavar="ADDR", help="connect to ADDR instead of resolving HOST (like curl --resolve)")
-    route.add_argument("--resolve", metavar="HOST:PORT:ADDR", help="curl's spelling of --pin, for the target's HOST:PORT")
-    tls = parser.add_argument_group("tls")
-    tls.add_argument("--no-tls", action="store_true", help="plain TCP: no TLS handshake")
-    tls.add_argument("--sni", "--servername", dest="sni", metavar="NAME",
-                     help="send NAME as SNI instead of the host (s_client -servername)")
-    tls.add_argument("--no-sni", action="store_true", help="send no SNI at all (s_client -noservername)")
-    tls.add_argument("--tls-min", metavar="VER", help="lowest TLS version: 1.0, 1.1, 1.2, 1.3")
-    tls.add_argument("--tls-max", metavar="VER", help="highest TLS version: 1.0, 1.1, 1.2, 1.3")
-    tls.add_argument("--ciphers", metavar="LIST", help="OpenSSL cipher list for TLS <= 1.2")
-    tls.add_argument("--alpn", metavar="LIST", help="comma-separated ALPN protocols, e.g. h2,http/1.1")
-    tls.add_argument("--cafile", "--cacert", dest="cafile", metavar="FILE", help="trust these CA certificates")
-    tls.add_argument("-k", "--insecure", action="store_true", help="do not verify the certificate (loud warning)")
-    tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM; may hold the key too)")
-    tls.add_argument("--key", metavar="FILE", help="client private key (PEM)")
-    other = parser.add_argument_group("other")
-    other.add_argument("--timeout", metavar="SECONDS", default="10", help="per-stage timeout (default 10)")
-    app = other.add_mutually_exclusive_group()
-    app.add_argument("--http", action="store_true", help="send a minimal HTTP/1.1 GET and record the status line")
-    app.add_argument("--send", metavar="TEXT", help="send TEXT (\\r\\n escapes allowed) and record the answer")
+                        help=BY_NAME["target"].help)
+    groups = {}
+    for option in OPTIONS:
+        for i, flag in enumerate(option.flags):
+            group = groups.get(option.group)
+            if group is None:
+                group = groups[option.group] = parser.add_argument_group(GROUP_TITLES[option.group].lower())
+            kwargs: dict = {"dest": _dest(option.name, i), "help": flag.help}
+            if flag.kind == "switch":
+                kwargs["action"] = "store_true"
+            else:
+                kwargs["metavar"] = flag.metavar
+                if flag.kind == "append":
+                    kwargs["action"] = "append"
+            group.add_argument(*flag.names, **kwargs)
 
 
-def proxy_choice(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    for kind in ("socks4", "socks4a", "socks5", "socks5h"):
-        value = getattr(args, kind, None)
-        if value:
-            return kind, value
-    return None, None
+def values_from_args(args: argparse.Namespace) -> tuple[dict, set[str]]:
+    """(the values the flags given set, the option names a profile's value must yield to)."""
+    values: dict = {}
+    excluded: set[str] = set()
+    named: list[str] = []
+    for option in OPTIONS:
+        for i, flag in enumerate(option.flags):
+            arg = getattr(args, _dest(option.name, i), None)
+            if arg is None or arg is False:
+                continue
+            named.append(flag.names[0])
+            if flag.kind == "append":
+                for item in arg:
+                    (flag.apply or (lambda v, a: v.update({option.name: a})))(values, item)
+            elif flag.apply is not None:
+                flag.apply(values, arg)
+            else:
+                values[option.name] = arg
+            excluded.update(flag.excludes)
+    check_conflicts(named)
+    return values, excluded
 
 
-def unescape_send(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+def given(args: argparse.Namespace, name: str) -> bool:
+    """Whether any flag of option `name` was given."""
+    return any(getattr(args, _dest(name, i), None) not in (None, False)
+               for i in range(len(BY_NAME[name].flags)))
 
 
-def apply_resolve(args: argparse.Namespace, target: str | None) -> None:
-    """Turn curl's --resolve HOST:PORT:ADDR into --pin ADDR, after checking it names the target."""
-    entry = getattr(args, "resolve", None)
-    if not entry:
-        return
-    if args.pin:
-        raise InputError("--resolve and --pin say the same thing; give one", field="pin")
-    head, sep, addr = entry.rpartition(":") if not entry.endswith("]") else entry.rpartition(":[")
-    if entry.endswith("]"):
-        addr = "[" + addr
-    if not sep or not head or not addr:
-        raise InputError(f"--resolve {entry!r}: expected HOST:PORT:ADDR", field="pin")
-    host, port = split_hostport(head, "--resolve")
-    if target:
-        t_host, t_port = split_hostport(target, "target")
-        if (host.lower(), port) != (t_host.lower(), t_port):
-            raise InputError(f"--resolve is for {format_hostport(host, port)}, but the target is "
-                             f"{format_hostport(t_host, t_port)}", field="pin")
-    args.pin = addr.strip("[]")
-
-
-def spec_from_args(args: argparse.Namespace) -> ConnectionSpec:
-    """Build the spec from parsed options; raises InputError (one line) when something is wrong."""
-    if not args.target:
+def spec_from_args(args: argparse.Namespace, base: dict | None = None,
+                   environ: dict[str, str] | None = None) -> ConnectionSpec:
+    """Build the spec from the flags given over `base` (a profile's values, or the defaults);
+    raises InputError (one line) when something is wrong."""
+    values, excluded = values_from_args(args)
+    target = args.target or (base or {}).get("target")
+    if not target:
         raise InputError("no target given; expected HOST:PORT", field="target")
-    apply_resolve(args, args.target)
-    kind, proxy = proxy_choice(args)
-    if args.proxy_user and not kind:
-        raise InputError("--proxy-user needs a proxy (--socks4/--socks4a/--socks5/--socks5h)", field="proxy_user")
-    return build_spec(
-        args.target, pin=args.pin, proxy_kind=kind, proxy=proxy, proxy_user=args.proxy_user,
-        proxy_password_env=args.proxy_password_env, tls=not args.no_tls, sni=args.sni, no_sni=args.no_sni,
-        tls_min=args.tls_min, tls_max=args.tls_max, ciphers=args.ciphers, alpn=args.alpn, cafile=args.cafile,
-        insecure=args.insecure, cert=args.cert, key=args.key, timeout=args.timeout, http=args.http,
-        send=unescape_send(args.send),
-    )
+    merged = dict(base or {})
+    for name in excluded:
+        merged.pop(name, None)
+    tls = values.get("tls", merged.get("tls", True))
+    merged.update(finish_flags(values, target=target, tls=bool(tls),
+                               environ=os.environ if environ is None else environ, base=base))
+    merged["target"] = target
+    return spec_from_values(merged, environ=environ)
 
 
 def fail_usage(prog: str, message: str) -> int:

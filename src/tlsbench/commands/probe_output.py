@@ -27,6 +27,11 @@ def want_colour(stream: TextIO, environ=os.environ) -> bool:
     return bool(isatty and isatty())
 
 
+def stage_name(key: str) -> str:
+    """A stage as the waterfall names it: 'tls', or 'proxy 2' for the second hop of a chain."""
+    return key.replace("#", " ")
+
+
 def one_line(text: object) -> str:
     return visible(str(text), keep_newlines=False)
 
@@ -55,7 +60,7 @@ class Waterfall:
             self.stage_line(event.record)
         elif isinstance(event, StageSkipped):
             mark = self.marks["skipped"]
-            self.emit(self.paint(f"  {mark:<4} {event.stage:<8} {'':>10}  {one_line(event.reason)}", "dim"))
+            self.emit(self.paint(f"  {mark:<4} {stage_name(event.stage):<9} {'':>10}  {one_line(event.reason)}", "dim"))
         elif isinstance(event, RunFinished):
             self.summary(event.result)
 
@@ -63,7 +68,8 @@ class Waterfall:
         mark = self.marks.get(record.status, "?")
         colour = "green" if record.status == "ok" else "red"
         duration = f"{record.duration_ms:8.1f} ms"
-        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {record.name:<8} {duration}  {one_line(record.summary)}")
+        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {stage_name(record.id):<9} {duration}  "
+                  f"{one_line(record.summary)}")
 
     # --- after the run ---------------------------------------------------------------------------
 

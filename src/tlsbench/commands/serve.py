@@ -43,7 +43,7 @@ EXIT_OK, EXIT_USAGE = 0, 2
 def build_parser() -> QuietParser:
     p = QuietParser(prog="tlsbench serve", description="A listener that shows what clients really send.")
     p.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, metavar="N", help="port; 0 picks a free one (default)")
+    p.add_argument("--port", default="0", metavar="N", help="port; 0 picks a free one (default)")
     p.add_argument("--backlog", type=int, default=16, metavar="N", help="listen() backlog (default 16)")
     p.add_argument("--tls", action="store_true", help="speak TLS (self-signed certificate unless --cert)")
     p.add_argument("--cert", metavar="FILE", help="server certificate (PEM; may hold the key too)")
@@ -54,7 +54,8 @@ def build_parser() -> QuietParser:
     p.add_argument("--require-client-cert", action="store_true", help="ask for and verify a client certificate")
     p.add_argument("--client-ca", metavar="FILE", help="CA that signs accepted client certificates")
     answer = p.add_mutually_exclusive_group()
-    answer.add_argument("--reply", metavar="TEXT", help="answer TEXT (\\r\\n escapes allowed) and close")
+    answer.add_argument("--reply", metavar="TEXT", help="answer TEXT (UTF-8) and close; escapes: \\r \\n \\t \\\\ \\xHH, "
+                        "any other backslash is an error")
     answer.add_argument("--http", action="store_true", help="answer a minimal HTTP/1.1 200 response and close")
     p.add_argument("--pause-accept", action="store_true", help="start without accepting: watch the queue fill")
     p.add_argument("--json", action="store_true", help="one JSON object per line, each with an 'event' field")
@@ -65,16 +66,19 @@ def build_parser() -> QuietParser:
 
 
 def config_from_args(args) -> ListenerConfig:
-    alpn = tuple(a.strip() for a in args.alpn.split(",")) if args.alpn else ()
+    from tlsbench.engine.checks import check_alpn, check_port, unescape_text
+
+    alpn = check_alpn(args.alpn, "--alpn") if args.alpn is not None else ()
     if args.reply is not None:
-        mode, text = "text", args.reply.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+        mode, text = "text", unescape_text(args.reply, "--reply")
     elif args.http:
         mode, text = "http", ""
     else:
         mode, text = "echo", ""
     if (args.cert or args.key or args.name or args.alpn or args.require_client_cert) and not args.tls:
         raise InputError("--cert, --key, --name, --alpn and --require-client-cert need --tls")
-    return ListenerConfig(bind=args.bind, port=args.port, backlog=args.backlog, tls=args.tls, cert=args.cert,
+    port = check_port(args.port, "port", allow_zero=True)
+    return ListenerConfig(bind=args.bind, port=port, backlog=args.backlog, tls=args.tls, cert=args.cert,
                           key=args.key, names=tuple(args.name), alpn=alpn,
                           require_client_cert=args.require_client_cert, client_ca=args.client_ca,
                           reply_mode=mode, reply_text=text, pause_accept=args.pause_accept,
@@ -109,11 +113,14 @@ def describe(event: ListenerEvent) -> str:
                 f"{event.cipher_count} cipher suites{cut}")
     if isinstance(event, HandshakeDone):
         if event.ok:
-            extra = f", client cert {visible(event.client_cert_subject)}" if event.client_cert_subject else ""
-            return (f"{tag}handshake ok: {event.version} {event.cipher}, ALPN {event.alpn or '(none)'}, "
+            extra = (f", client cert {visible(event.client_cert_subject, keep_newlines=False)}"
+                     if event.client_cert_subject else "")
+            alpn = visible(event.alpn, keep_newlines=False) if event.alpn else "(none)"
+            return (f"{tag}handshake ok: {event.version} {event.cipher}, ALPN {alpn}, "
                     f"{event.duration_ms:.1f} ms{extra}")
         alert = f" (client sent alert {event.alert})" if event.alert else ""
-        return f"{tag}handshake failed after {event.duration_ms:.1f} ms: {visible(event.failure or '')}{alert}"
+        return (f"{tag}handshake failed after {event.duration_ms:.1f} ms: "
+                f"{visible(event.failure or '', keep_newlines=False)}{alert}")
     if isinstance(event, DataReceived):
         shown = visible_bytes(event.data[:160])
         more = "…" if len(event.data) > 160 or event.truncated else ""
@@ -121,15 +128,16 @@ def describe(event: ListenerEvent) -> str:
     if isinstance(event, ClientFinding):
         f = event.finding
         evidence = f" [{_evidence(event)}]" if f.evidence else ""
-        return f"{tag}{f.severity}: {f.code}: {f.title} -> {f.suggestion}{evidence}"
+        return (f"{tag}{f.severity}: {f.code}: {visible(f.title, keep_newlines=False)} -> "
+                f"{visible(f.suggestion or '', keep_newlines=False)}{evidence}")
     if isinstance(event, Closed):
         return (f"{tag}closed after {event.duration_ms:.1f} ms: {event.bytes_received} bytes in, "
-                f"{event.bytes_sent} out ({visible(event.reason)})")
+                f"{event.bytes_sent} out ({visible(event.reason, keep_newlines=False)})")
     if isinstance(event, Stopped):
         return f"stopped; {event.clients_served} clients served"
     if isinstance(event, ListenerError):
-        return f"{tag}error: {visible(event.message)}"
-    return str(event)
+        return f"{tag}error: {visible(event.message, keep_newlines=False)}"
+    return visible(str(event), keep_newlines=False)
 
 
 def _hostport(host: str, port: int) -> str:
@@ -162,9 +170,9 @@ def _print_certificate(info: certstore.CertInfo, port: int, printer: "Printer") 
         printer.write(json.dumps({"event": "certificate", **info.to_dict()}))
         return
     state = "generated" if info.generated else "reusing"
-    lines = [f"{state} the self-signed certificate {info.cert_path}",
+    lines = [f"{state} the self-signed certificate {visible(str(info.cert_path), keep_newlines=False)}",
              f"  SHA-256 {info.fingerprint}; names {', '.join(info.names)}", "  to trust it:"]
-    lines += [f"    {hint}" for hint in certstore.trust_hints(info, "127.0.0.1", port)]
+    lines += [f"    {visible(hint, keep_newlines=False)}" for hint in certstore.trust_hints(info, "127.0.0.1", port)]
     printer.write("\n".join(lines))
 
 
@@ -182,7 +190,7 @@ def main(argv: list[str]) -> int:
         _install_signals(listener)  # before start: a SIGUSR1 must never meet the default (fatal) action
         listener.start()
     except (UsageError, InputError) as exc:
-        print(f"tlsbench serve: {exc}", file=sys.stderr)
+        print(f"tlsbench serve: {visible(' '.join(str(exc).split()), keep_newlines=False)}", file=sys.stderr)
         return EXIT_USAGE
     if not listener.config.is_loopback():
         print(f"note: binding {listener.config.bind} is an explicit choice: "

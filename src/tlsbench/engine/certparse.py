@@ -12,14 +12,28 @@ import ipaddress
 import ssl
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from tlsbench.engine.details import CertInfo, whole_days_left
+from tlsbench.engine.errors import TlsbenchError
+
+
+class CertParseError(TlsbenchError, ValueError):
+    """The peer's certificate does not parse (a ValueError too, for callers that catch that)."""
+
+    title = "certificate not parsable"
+
+
+_PARSE_ERRORS = (ValueError, TypeError, OverflowError, UnicodeError, UnsupportedAlgorithm, x509.InvalidVersion)
 
 
 def load(der: bytes) -> x509.Certificate:
-    return x509.load_der_x509_certificate(der)
+    try:
+        return x509.load_der_x509_certificate(der)
+    except _PARSE_ERRORS as exc:
+        raise CertParseError(str(exc)) from None
 
 
 def san_entries(cert: x509.Certificate) -> tuple[list[str], list[str]]:
@@ -38,7 +52,7 @@ def san_entries(cert: x509.Certificate) -> tuple[list[str], list[str]]:
 def _key_facts(cert: x509.Certificate) -> tuple[str, int | None]:
     try:
         key = cert.public_key()
-    except (ValueError, TypeError):  # unknown or broken key algorithm
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # unknown or broken key algorithm or curve
         return "unknown", None
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -77,7 +91,16 @@ def _sig_name(cert: x509.Certificate) -> str:
 
 
 def parse_cert(der: bytes, position: int, now: _dt.datetime | None = None) -> CertInfo:
-    """Parse one DER certificate into CertInfo (status from its dates only)."""
+    """Parse one DER certificate into CertInfo (status from its dates only); CertParseError if it cannot be."""
+    try:
+        return _parse_cert(der, position, now)
+    except CertParseError:
+        raise
+    except _PARSE_ERRORS as exc:  # a field cryptography parses lazily and refuses
+        raise CertParseError(str(exc)) from None
+
+
+def _parse_cert(der: bytes, position: int, now: _dt.datetime | None) -> CertInfo:
     cert = load(der)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
@@ -135,6 +158,15 @@ def _dns_match(pattern: str, host: str) -> bool:
 
 def match_name(der: bytes, name: str) -> bool:
     """True when the certificate is valid for the host name or IP address `name`."""
+    try:
+        return _match_name(der, name)
+    except CertParseError:
+        raise
+    except _PARSE_ERRORS as exc:
+        raise CertParseError(str(exc)) from None
+
+
+def _match_name(der: bytes, name: str) -> bool:
     cert = load(der)
     dns, ips = san_entries(cert)
     try:

@@ -32,6 +32,21 @@ class ResolveDetail(NamedTuple):
     # and the address or name the proxy is asked for.
     target_addresses: tuple[str, ...] = ()
     target_chosen: str | None = None
+    hop_requests: tuple[str, ...] = ()  # in a chain: what each proxy hop is asked to connect to
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class ConnectTry(NamedTuple):
+    """One connect attempt: which address, when it started (ms since the run began), how it ended."""
+
+    address: str
+    family: str
+    started_ms: float
+    duration_ms: float
+    result: str  # "connected", the OS's words for the error, "abandoned: ...", "not tried ..."
+    errno_name: str | None = None
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -47,15 +62,18 @@ class TcpDetail(NamedTuple):
     attempts: tuple[str, ...] = ()  # "ADDR: result" for each address tried
     error: str | None = None
     errno_name: str | None = None  # "ECONNREFUSED", "ETIMEDOUT", ...
+    tries: tuple[ConnectTry, ...] = ()  # every attempt, with its time
+    happy_eyeballs: bool = False  # IPv6 and IPv4 raced, the second family 200 ms behind
+    local_bind: str | None = None  # what the client bound to: "port 40000-40010", "interface eth0"
 
     def to_dict(self) -> dict:
         return plain(self)
 
 
 class ProxyDetail(NamedTuple):
-    kind: str  # socks4 | socks4a | socks5 | socks5h
+    kind: str  # socks4 | socks4a | socks5 | socks5h | http | https
     proxy: str  # "HOST:PORT"
-    auth: str  # "none" | "username/password" | "userid"
+    auth: str  # "none" | "username/password" | "userid" | "basic"
     address_type: str  # what was sent: "IPv4" | "IPv6" | "domain name"
     requested: str  # the address or name asked for, and port, e.g. "example.com:443"
     reply_code: int | None = None
@@ -65,6 +83,11 @@ class ProxyDetail(NamedTuple):
     error: str | None = None
     sent_hex: str | None = None  # the request bytes as sent (credentials redacted)
     received_hex: str | None = None  # the reply bytes as received
+    # HTTP CONNECT: the request and the answer as text (credentials redacted), and a refusal's body
+    sent_text: str | None = None
+    received_text: str | None = None
+    status_line: str | None = None
+    body_text: str | None = None
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -152,6 +175,20 @@ class ChainDetail(NamedTuple):
         return plain(self)
 
 
+class ProxyTlsDetail(NamedTuple):
+    """TLS to an HTTPS proxy: the handshake and the proxy's own certificate chain."""
+
+    proxy: str  # HOST:PORT
+    tls: TlsDetail
+    chain: "ChainDetail | None" = None
+    messages: tuple = ()  # result.TlsMessage records of this handshake
+
+    def to_dict(self) -> dict:
+        return {"proxy": self.proxy, "tls": self.tls.to_dict(),
+                "chain": self.chain.to_dict() if self.chain else None,
+                "messages": [m.to_dict() for m in self.messages]}
+
+
 class AppDetail(NamedTuple):
     mode: str  # "http" | "send"
     request: str  # what was sent (text)
@@ -166,4 +203,4 @@ class AppDetail(NamedTuple):
         return plain(self)
 
 
-StageDetail = Union[ResolveDetail, TcpDetail, ProxyDetail, TlsDetail, ChainDetail, AppDetail]
+StageDetail = Union[ResolveDetail, TcpDetail, ProxyDetail, ProxyTlsDetail, TlsDetail, ChainDetail, AppDetail]

@@ -12,6 +12,7 @@ name in the URL and `--connect-to` it onto the real host.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 
@@ -71,9 +72,8 @@ def _q(text: str | int | float) -> str:
 
 
 def _password_ref(spec: ConnectionSpec) -> tuple[str, str | None]:
-    """The variable holding the proxy password, and a note when the user must set it first."""
-    proxy = spec.proxy
-    assert proxy is not None
+    """The variable holding the (last) proxy's password, and a note when the user must set it first."""
+    proxy = spec.proxies[-1]
     if proxy.password_env:
         return proxy.password_env, None
     return PROXY_PASSWORD_ENV, f"set {PROXY_PASSWORD_ENV} to the proxy password first (it is not copied)"
@@ -131,54 +131,22 @@ def _url_host(host: str) -> str:
 # --- tlsbench probe ------------------------------------------------------------------------------
 
 def tlsbench_command(spec: ConnectionSpec) -> Equivalent:
-    words = ["tlsbench", "probe", _q(spec.target)]
-    cannot: list[str] = []
+    """The probe command line, from the option declarations: every value that is not a default."""
+    from tlsbench.engine.options import command_words, values_of
+
+    values = values_of(spec)
+    values["proxies"] = [hop for hop in spec.proxies if hop.source is None]
+    words = ["tlsbench", "probe", _q(spec.target)] + [_q(w) for w in command_words(values)]
     notes: list[str] = []
-    if spec.proxy is not None:
-        words += [f"--{spec.proxy.kind}", _q(format_hostport(spec.proxy.host, spec.proxy.port))]
-        if spec.proxy.username:
-            words += ["--proxy-user", _q(spec.proxy.username)]
-            var, note = _password_ref(spec)
-            if var != PROXY_PASSWORD_ENV:
-                words += ["--proxy-password-env", _q(var)]
-            if note:
-                notes.append(note)
-    if spec.pin:
-        words += ["--pin", _q(spec.pin)]
-    tls = spec.tls
-    if not tls.enabled:
-        words.append("--no-tls")
-    else:
-        if tls.sni_mode == "override" and tls.sni_name:
-            words += ["--sni", _q(tls.sni_name)]
-        elif tls.sni_mode == "none":
-            words.append("--no-sni")
-        for flag, value in (("--tls-min", tls.min_version), ("--tls-max", tls.max_version),
-                            ("--ciphers", tls.ciphers)):
-            if value:
-                words += [flag, _q(value)]
-        if tls.alpn:
-            words += ["--alpn", _q(",".join(tls.alpn))]
-        if tls.verify == "off":
-            words.append("--insecure")
-        elif tls.verify == "cafile" and tls.cafile:
-            words += ["--cafile", _q(tls.cafile)]
-        if tls.cert:
-            words += ["--cert", _q(tls.cert)]
-        if tls.key:
-            words += ["--key", _q(tls.key)]
-    if spec.timeout != DEFAULT_TIMEOUT:
-        words += ["--timeout", _q(f"{spec.timeout:g}")]
-    if spec.app.http:
-        words.append("--http")
-        if spec.app.path != "/":
-            cannot.append(f"the HTTP path {spec.app.path!r}: probe --http always asks for /")
-    elif spec.app.send is not None:
-        text = spec.app.send
-        if any(seq in text for seq in ("\\r", "\\n", "\\t")):
-            cannot.append("--send text holding a literal backslash escape (\\r, \\n, \\t are unescaped)")
-        escaped = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-        words += ["--send", _q(escaped)]
+    if any(h.source for h in spec.proxies):
+        notes.append("the proxy came from $" + next(h.source for h in spec.proxies if h.source)
+                     + "; the command line takes it from there too")
+    for hop in spec.proxies:
+        if hop.username and hop.password_env in (None, PROXY_PASSWORD_ENV):
+            notes.append(f"set {PROXY_PASSWORD_ENV} to the password of {hop.username}@{hop.address} first "
+                         "(it is not copied)")
+    cannot = [f"the password variable {h.password_env} of hop {i} (only the last hop's can be given)"
+              for i, h in enumerate(spec.proxies[:-1], 1) if h.password_env not in (None, PROXY_PASSWORD_ENV)]
     return Equivalent("tlsbench", tuple(words), tuple(cannot), tuple(notes))
 
 
@@ -193,13 +161,31 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     url_host = spec.host
     port = spec.port
 
-    if spec.proxy is not None:
-        words += [_CURL_PROXY[spec.proxy.kind], _q(format_hostport(spec.proxy.host, spec.proxy.port))]
-        if spec.proxy.username:
+    hops = spec.proxies
+    if len(hops) > 2 or (len(hops) == 2 and not hops[0].is_socks):
+        cannot.append(f"a chain of {len(hops)} proxies: curl takes at most two, the first a SOCKS one "
+                      "(--preproxy SOCKS -x PROXY)")
+    elif len(hops) == 2:
+        first = hops[0]
+        if first.username:
+            cannot.append("credentials for the --preproxy hop (curl reads them only from its URL)")
+        words += ["--preproxy", _q(f"{first.kind}://{first.address}")]
+    if hops and (len(hops) <= 2):
+        proxy = hops[-1]
+        if proxy.kind in _CURL_PROXY:
+            words += [_CURL_PROXY[proxy.kind], _q(proxy.address)]
+        else:
+            words += ["-x", _q(f"{proxy.kind}://{proxy.address}")]
+        if proxy.username:
             var, note = _password_ref(spec)
-            words += ["--proxy-user", _user_with_password(spec.proxy.username, var)]
+            words += ["--proxy-user", _user_with_password(proxy.username, var)]
             if note:
                 notes.append(note)
+        if proxy.kind == "https":
+            if proxy.insecure:
+                words.append("--proxy-insecure")
+            elif proxy.cafile:
+                words += ["--proxy-cacert", _q(os.path.expanduser(proxy.cafile))]
 
     # Where the TCP connection (or the proxy request) really goes, when not to the URL's host.
     connect_to = spec.pin
@@ -226,12 +212,12 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
         if tls.verify == "off":
             words.append("-k")
         elif tls.verify == "cafile" and tls.cafile:
-            words += ["--cacert", _q(tls.cafile), "--capath", "/dev/null"]
+            words += ["--cacert", _q(os.path.expanduser(tls.cafile)), "--capath", "/dev/null"]
             notes.append("--capath /dev/null keeps curl from also trusting the system CA directory")
         if tls.cert:
-            words += ["--cert", _q(tls.cert)]
+            words += ["--cert", _q(os.path.expanduser(tls.cert))]
         if tls.key:
-            words += ["--key", _q(tls.key)]
+            words += ["--key", _q(os.path.expanduser(tls.key))]
         if tls.min_version:
             words.append(f"--tlsv{tls.min_version}")
         if tls.max_version:
@@ -284,10 +270,21 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
     notes: list[str] = []
     connect_host = spec.pin or spec.host
     words = ["openssl", "s_client", "-connect", _q(format_hostport(connect_host, spec.port))]
-    if spec.proxy is not None:
-        cannot.append(f"the {spec.proxy.kind.upper()} proxy: s_client has no SOCKS support (its -proxy option "
+    hops = spec.proxies
+    if len(hops) == 1 and hops[0].kind == "http":
+        words += ["-proxy", _q(hops[0].address)]
+        if hops[0].username:
+            var, note = _password_ref(spec)
+            words += ["-proxy_user", _q(hops[0].username), "-proxy_pass", _q(f"env:{var}")]
+            if note:
+                notes.append(note)
+    elif len(hops) == 1 and hops[0].is_socks:
+        cannot.append(f"the {hops[0].kind.upper()} proxy: s_client has no SOCKS support (its -proxy option "
                       "is HTTP CONNECT only)")
         notes.append(_socks_wrapper_note(spec))
+    elif hops:
+        what = "an HTTPS proxy" if len(hops) == 1 else f"a chain of {len(hops)} proxies"
+        cannot.append(f"{what}: s_client's -proxy speaks plain HTTP CONNECT to one proxy")
     sni = spec.sni
     words += ["-servername", _q(sni)] if sni else ["-noservername"]
     if tls.verify != "off":
@@ -298,13 +295,13 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         else:
             words += ["-verify_hostname", _q(name.rstrip("."))]
         if tls.verify == "cafile" and tls.cafile:
-            words += ["-CAfile", _q(tls.cafile), "-no-CApath", "-no-CAstore"]
+            words += ["-CAfile", _q(os.path.expanduser(tls.cafile)), "-no-CApath", "-no-CAstore"]
     else:
         notes.append("without -verify_return_error s_client reports verification errors but goes on, like --insecure")
     if tls.cert:
-        words += ["-cert", _q(tls.cert)]
+        words += ["-cert", _q(os.path.expanduser(tls.cert))]
     if tls.key:
-        words += ["-key", _q(tls.key)]
+        words += ["-key", _q(os.path.expanduser(tls.key))]
     if tls.min_version:
         words += ["-min_protocol", _OPENSSL_VERSION[tls.min_version]]
     if tls.max_version:
@@ -327,8 +324,7 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
 
 
 def _socks_wrapper_note(spec: ConnectionSpec) -> str:
-    proxy = spec.proxy
-    assert proxy is not None
+    proxy = spec.proxies[0]
     dest = format_hostport(spec.pin or spec.host, spec.port)
     if proxy.kind in ("socks4", "socks4a"):
         relay = (f"socat TCP-LISTEN:9443,bind=127.0.0.1,reuseaddr,fork "

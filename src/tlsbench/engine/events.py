@@ -12,12 +12,27 @@ from tlsbench.engine.details import StageDetail
 from tlsbench.engine.findings import Finding
 from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord
 
-StageName = Literal["resolve", "tcp", "proxy", "tls", "chain", "app"]
-STAGES: tuple[str, ...] = ("resolve", "tcp", "proxy", "tls", "chain", "app")
+class StepInfo(NamedTuple):
+    """One step of the plan as front-ends see it (no secrets): what row to draw."""
+
+    key: str  # unique in the run: "tls", "proxy#2"
+    name: str  # the stage kind's JSON name: "proxy"
+    label: str  # "tls handshake", "proxy 2"
+    index: int | None = None  # the hop number of a proxy or proxy-tls step
+    doing: str = ""
+    skip: str | None = None  # the plan skips it, and why
+    local: bool = False  # no wire exchange in this stage
+    peer: str | None = None  # the proxy it talks to, as a URL without password
+
+
+class PlanReady(NamedTuple):
+    """The first event of a run: every stage it will show, in order."""
+
+    steps: tuple[StepInfo, ...]
 
 
 class StageStarted(NamedTuple):
-    stage: StageName
+    stage: str  # the step's key
     at_ms: float
     # What is being attempted, in words, e.g. "connecting to 127.0.0.1:443" (data, not markup).
     doing: str = ""
@@ -32,6 +47,7 @@ class TlsMessageSeen(NamedTuple):
     name: str  # "ClientHello", "ServerHello", "Certificate", "alert: unrecognized_name", ...
     version: str  # record/protocol version as reported, e.g. "TLS 1.2"
     length: int  # bytes of the message body
+    stage: str = "tls"  # the step's key: "tls", or "proxy-tls" for TLS to an HTTPS proxy
 
 
 class SocketUpdated(NamedTuple):
@@ -46,7 +62,7 @@ class StageFinished(NamedTuple):
 
 
 class StageSkipped(NamedTuple):
-    stage: StageName
+    stage: str  # the step's key
     reason: str
 
 
@@ -58,9 +74,9 @@ class RunFinished(NamedTuple):
     result: ProbeResult
 
 
-Event = Union[StageStarted, TlsMessageSeen, SocketUpdated, StageFinished, StageSkipped, FindingRaised, RunFinished]
+Event = Union[PlanReady, StageStarted, TlsMessageSeen, SocketUpdated, StageFinished, StageSkipped, FindingRaised, RunFinished]
 
 __all__ = [
-    "STAGES", "StageName", "StageStarted", "TlsMessageSeen", "SocketUpdated", "StageFinished",
+    "StepInfo", "PlanReady", "StageStarted", "TlsMessageSeen", "SocketUpdated", "StageFinished",
     "StageSkipped", "FindingRaised", "RunFinished", "Event", "StageDetail",
 ]

@@ -52,7 +52,7 @@ def classify(data: bytes) -> PeerGuess:
     if data.startswith(b"HTTP/"):
         status = None
         parts = line.split(" ", 2)
-        if len(parts) >= 2 and parts[1].isdigit():
+        if len(parts) >= 2 and len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit():
             status = int(parts[1])
         return PeerGuess("http", f"an HTTP response ({line})", http_status=status)
     if data.startswith(b"SSH-"):

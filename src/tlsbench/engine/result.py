@@ -9,6 +9,8 @@ from typing import NamedTuple
 from tlsbench.engine.details import ChainDetail, StageDetail, TlsDetail
 from tlsbench.engine.findings import Finding
 
+SCHEMA = 2  # the version of the JSON contract (README: "The JSON contract")
+
 
 class TcpInfo(NamedTuple):
     """A TCP_INFO snapshot (Linux). Times in milliseconds."""
@@ -51,16 +53,28 @@ class SocketInfo(NamedTuple):
 
 
 class StageRecord(NamedTuple):
-    name: str  # resolve | tcp | proxy | tls | chain | app
-    status: str  # ok | failed | skipped
-    started_ms: float  # since the run started
-    duration_ms: float
+    name: str  # the stage kind: resolve | tcp | proxy-tls | proxy | tls | chain | app
+    status: str  # ok | failed | skipped | cancelled
+    started_ms: float  # since the run started: when its exchange on the wire began
+    duration_ms: float  # the exchange on the wire only (local set-up is done before)
     detail: StageDetail | None = None
     summary: str = ""  # one line for a waterfall, e.g. "127.0.0.1 (IPv4)"
+    key: str = ""  # unique in the run ("proxy#2"); the name when there is one of its kind
+    index: int | None = None  # hop number of a proxy / proxy-tls stage
+    local: bool = False  # no wire exchange: the time is tlsbench's own work
+    peer: str | None = None  # the proxy it talked to (URL, no password)
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.key or self.name
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "index": self.index,
+            "proxy": self.peer,
+            "local": self.local,
             "status": self.status,
             "started_ms": round(self.started_ms, 3),
             "duration_ms": round(self.duration_ms, 3),
@@ -76,9 +90,11 @@ class TlsMessage(NamedTuple):
     name: str
     version: str
     length: int
+    stage: str = "tls"
 
     def to_dict(self) -> dict:
         d = self._asdict()
+        d.pop("stage")
         d["at_ms"] = round(self.at_ms, 3)
         return d
 
@@ -95,9 +111,13 @@ class ProbeResult(NamedTuple):
     total_ms: float
     cancelled: bool = False
     spec_summary: dict | None = None  # the options used, for the record
+    closing: object | None = None  # tlspump.CloseInfo: how the TLS connection ended (None without TLS)
+    tickets: int = 0  # session tickets received
 
-    def stage(self, name: str) -> StageRecord | None:
-        return next((s for s in self.stages if s.name == name), None)
+    def stage(self, key: str) -> StageRecord | None:
+        """The stage with this key ("tls", "proxy#2"), or the first of this kind ("proxy")."""
+        return next((s for s in self.stages if s.id == key), None) or next(
+            (s for s in self.stages if s.name == key), None)
 
     def codes(self) -> list[str]:
         return [f.code for f in self.findings]
@@ -112,9 +132,12 @@ class ProbeResult(NamedTuple):
                 "sni": self.tls.sni,
                 "sni_sent": self.tls.sni_sent,
                 "verified": self.tls.verified,
+                "session_tickets": self.tickets,
+                "close": self.closing.to_dict() if self.closing is not None else None,
                 "messages": [m.to_dict() for m in self.messages],
             }
         return {
+            "schema": SCHEMA,
             "ok": self.ok,
             "target": self.target,
             "total_ms": round(self.total_ms, 3),

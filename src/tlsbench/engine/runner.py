@@ -1,70 +1,72 @@
-"""Runs a ConnectionSpec stage by stage and emits events; the engine's public entry point.
+"""Runs a ConnectionSpec's plan stage by stage and emits events; the engine's public entry point.
 
     result = run_probe(spec, on_event=print, cancel=token)
 
-`on_event` is called from the running thread for every Event (see events.py), in order,
-ending with RunFinished. `cancel` (a CancelToken) may be triggered from another thread: the
-stage in flight is interrupted (its socket closed) and the result has cancelled=True.
+`on_event` is called from the running thread for every Event (see events.py), in order: first
+PlanReady, ending with RunFinished. `cancel` (a CancelToken) may be triggered from another
+thread: the stage in flight is interrupted (its socket shut down) and the result has
+cancelled=True.
 
-Stages run in order: resolve, tcp, proxy, tls, chain, app. A stage that fails ends the run;
-the ones after it are recorded as skipped. An unexpected exception inside a stage becomes a
-failed stage with an `internal-error` finding, never a traceback.
+Before the clock starts, every stage of the plan is prepared (its code imported, SSL contexts
+built, CA files loaded): a stage's time is its exchange on the wire. A stage that fails ends the
+run; the ones after it are recorded as skipped (the chain stage still runs after a failed
+handshake when the server sent certificates: they are how an expired or untrusted one is
+explained). An unexpected exception inside a stage becomes a failed stage with an
+`internal-error` finding, never a traceback.
 """
 
 from __future__ import annotations
 
-import socket
-from typing import Callable
+import time
+from typing import Any, Callable
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.events import (Event, FindingRaised, RunFinished, SocketUpdated, StageFinished,
-                                    StageSkipped, StageStarted)
+from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
+                                    StageSkipped, StageStarted, StepInfo)
 from tlsbench.engine.findings import Evidence, Finding, sort_findings
-from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord
-from tlsbench.engine.sockinfo import snapshot
-from tlsbench.engine.spec import ConnectionSpec, format_hostport
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step, plan_for
+from tlsbench.engine.result import ProbeResult, StageRecord
+from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stream import Transcript
+
+POST_HANDSHAKE_READ = 0.2  # seconds to read what the server sends after the handshake (session tickets)
 
 
-_NOT_PREPARED = object()
+class Prepared:
+    """A plan with every stage's code loaded and its local set-up done (see `preflight`)."""
+
+    def __init__(self, plan: Plan, stages: list[Any], prepare_ms: float) -> None:
+        self.plan = plan
+        self.stages = stages
+        self.prepare_ms = prepare_ms
 
 
-def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
-              cancel: CancelToken | None = None, prepared=_NOT_PREPARED) -> ProbeResult:
-    """Run the spec. `prepared` is preflight(spec)'s value when the caller already checked it."""
-    tls_setup = preflight(spec) if prepared is _NOT_PREPARED else prepared
-    return _Run(spec, on_event or (lambda event: None), cancel or CancelToken(), tls_setup).execute()
-
-
-def preflight(spec: ConnectionSpec) -> tuple | None:
-    """Import the stage modules this spec needs and build the TLS context, before the clock starts.
+def preflight(spec: ConnectionSpec) -> Prepared:
+    """Build the plan and prepare each stage, before any clock starts.
 
     ssl and cryptography take tens of milliseconds to import and a CA store takes some to load;
-    a stage timing must measure the network and the handshake, not local set-up. Raises
+    a stage's time must measure the network and the handshake, not local set-up. Raises
     InputError (before any stage runs) for a CA file, certificate or key OpenSSL cannot use.
     """
     from importlib import import_module
 
-    names = ["resolve", "tcp"]
-    if spec.proxy is not None:
-        names.append("proxy")
-    names += ["tls", "chain"] if spec.tls.enabled else ["plain"]
-    if spec.app.http or spec.app.send is not None:
-        names.append("app")
-    for name in names:
-        import_module(f"tlsbench.engine.stages.{name}")
-    if not spec.tls.enabled:
-        return None
-    from tlsbench.engine.stages.tls import build_context
+    start = time.monotonic()
+    plan = plan_for(spec)
+    stages = []
+    for step in plan.steps:
+        module, _, name = step.kind.impl.partition(":")
+        cls = getattr(import_module(module), name)
+        stages.append(None if step.skip else cls(step, plan))
+    return Prepared(plan, stages, (time.monotonic() - start) * 1000.0)
 
-    setup = build_context(spec)
-    if setup[1] is not None:
-        # ssl encodes server_hostname with the idna codec: load it now, not inside the handshake.
-        import codecs
 
-        codecs.lookup("idna")
-    return setup
+def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
+              cancel: CancelToken | None = None, prepared: Prepared | None = None) -> ProbeResult:
+    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it."""
+    ready = prepared if prepared is not None else preflight(spec)
+    return _Run(ready, on_event or (lambda event: None), cancel or CancelToken()).execute()
 
 
 def internal_error(stage: str, exc: BaseException) -> Finding:
@@ -77,200 +79,158 @@ def internal_error(stage: str, exc: BaseException) -> Finding:
 
 def spec_summary(spec: ConnectionSpec) -> dict:
     """The options used, without secrets."""
-    proxy = spec.proxy
     tls = spec.tls
     return {
         "target": spec.target,
         "pin": spec.pin,
-        "proxy": None if proxy is None else {
-            "kind": proxy.kind, "address": format_hostport(proxy.host, proxy.port), "user": proxy.username,
-            "password_given": proxy.password is not None},
+        "proxies": [{"kind": p.kind, "address": p.address, "url": p.url, "user": p.username,
+                     "password_given": p.password is not None, "from_environment": p.source} for p in spec.proxies],
         "tls": None if not tls.enabled else {
             "sni": spec.sni, "sni_mode": tls.sni_mode, "min_version": tls.min_version,
             "max_version": tls.max_version, "ciphers": tls.ciphers, "alpn": list(tls.alpn), "verify": tls.verify,
             "cafile": tls.cafile, "client_cert": tls.cert},
         "app": "http" if spec.app.http else ("send" if spec.app.send is not None else None),
         "timeout": spec.timeout,
+        "local": {"port_range": list(spec.local.port_range) if spec.local.port_range else None,
+                  "interface": spec.local.interface, "family": spec.local.family},
     }
 
 
+def step_info(step: Step) -> StepInfo:
+    return StepInfo(step.key, step.name, step.label, step.index, step.doing, step.skip, step.kind.local,
+                    step.hop.url if step.hop else None)
+
+
 class _Run:
-    def __init__(self, spec: ConnectionSpec, emit: Callable[[Event], None], cancel: CancelToken,
-                 tls_setup: tuple | None = None) -> None:
-        self.spec = spec
+    def __init__(self, prepared: Prepared, emit: Callable[[Event], None], cancel: CancelToken) -> None:
+        self.prepared = prepared
+        self.plan = prepared.plan
+        self.spec = self.plan.spec
         self.emit = emit
-        self.ctx = StageContext(spec=spec, emit=emit, cancel=cancel, tls_setup=tls_setup)
+        self.state = RunState(self.plan)
+        self.ctx = StageContext(spec=self.spec, emit=emit, cancel=cancel, state=self.state)
         self.records: list[StageRecord] = []
         self.findings: list[Finding] = []
-        self.sock: socket.socket | None = None
-        self.socket_info = SocketInfo(via_proxy=spec.proxy is not None)
         self.cancelled = False
-        self.failed: str | None = None
+        self.failed: Step | None = None
 
-    # --- one stage -----------------------------------------------------------------------------
+    def record(self, step: Step, status: str, started: float, duration: float, detail=None,
+               summary: str = "") -> StageRecord:
+        rec = StageRecord(step.name, status, started, duration, detail, summary, key=step.key, index=step.index,
+                          local=step.kind.local, peer=step.hop.url if step.hop else None, label=step.label)
+        self.records.append(rec)
+        return rec
 
-    def stage(self, name: str, doing: str, body: Callable[[], tuple[StageOutcome, object]]):
-        """Run one stage body; returns its extra value, or None when the stage failed."""
-        started = self.ctx.now_ms()
-        self.emit(StageStarted(name, started, doing))  # type: ignore[arg-type]
-        extra = None
+    def skip(self, step: Step, reason: str) -> None:
+        self.record(step, "skipped", self.ctx.now_ms(), 0.0, None, reason)
+        self.emit(StageSkipped(step.key, reason))
+
+    def run_stage(self, step: Step, stage) -> bool:
+        """Run one stage; True when it succeeded."""
+        ctx = self.ctx
+        ctx.enter(step)
+        doing = getattr(stage, "doing", None)
+        started = ctx.now_ms()
+        self.emit(StageStarted(step.key, started, doing(self.state) if doing else step.doing))
+        if self.state.link is not None:
+            self.state.link.set_timeout(self.spec.timeout)
+        if self.state.stream is not None:
+            # What crosses the stream during this stage: the evidence its diagnosis cites.
+            self.state.stream.transcript = Transcript()
         try:
-            outcome, extra = body()
+            outcome = stage.run(ctx, self.state)
         except Cancelled:
             outcome = StageOutcome(False, None, "cancelled")
         except Exception as exc:  # any bug in a stage becomes a finding, never a traceback
-            outcome = StageOutcome(False, None, f"internal error: {type(exc).__name__}", (internal_error(name, exc),))
-        if self.ctx.cancel.cancelled:
-            # Whatever the stage saw after its socket was closed under it is not the peer's doing.
+            outcome = StageOutcome(False, None, f"internal error: {type(exc).__name__}",
+                                   (internal_error(step.name, exc),))
+        ended = ctx.now_ms()
+        status = "ok" if outcome.ok else "failed"
+        if ctx.cancel.cancelled:
+            # Whatever the stage saw after its socket was shut under it is not the peer's doing.
             outcome = StageOutcome(False, outcome.detail, "cancelled")
             self.cancelled = True
-            extra = None
-        record = StageRecord(name, "ok" if outcome.ok else "failed", started, self.ctx.now_ms() - started,
-                             outcome.detail, outcome.summary)  # type: ignore[arg-type]
-        self.records.append(record)
-        self.emit(StageFinished(record))
-        for finding in outcome.findings:
+            status = "cancelled"
+        begin = ctx.wire_start if ctx.wire_start is not None else started
+        finish = ctx.wire_end if ctx.wire_end is not None else ended
+        rec = self.record(step, status, begin, max(finish - begin, 0.0), outcome.detail, outcome.summary)
+        self.emit(StageFinished(rec))
+        for finding in outcome.findings if not self.cancelled else ():
             self.findings.append(finding)
             self.emit(FindingRaised(finding))
-        if not outcome.ok:
-            self.failed = name
-            return None
-        return extra if extra is not None else True
-
-    def skip(self, name: str, reason: str) -> None:
-        now = self.ctx.now_ms()
-        self.records.append(StageRecord(name, "skipped", now, 0.0, None, reason))
-        self.emit(StageSkipped(name, reason))  # type: ignore[arg-type]
-
-    def skip_after_failure(self, name: str) -> None:
-        self.skip(name, "cancelled" if self.cancelled else f"not run: the {self.failed} stage failed")
+        if step.name != "chain" and self.state.link is not None:
+            self.update_socket()
+        return outcome.ok and not self.cancelled
 
     def update_socket(self) -> None:
-        if self.sock is None:
-            return
-        self.socket_info = snapshot(self.sock, via_proxy=self.spec.proxy is not None, previous=self.socket_info)
-        self.emit(SocketUpdated(self.ctx.now_ms(), self.socket_info))
+        from tlsbench.engine.sockinfo import snapshot
 
-    # --- the run -------------------------------------------------------------------------------
+        link = self.state.link
+        self.state.socket_info = snapshot(link.sock, via_proxy=bool(self.spec.proxies),
+                                          previous=self.state.socket_info)
+        self.emit(SocketUpdated(self.ctx.now_ms(), self.state.socket_info))
 
     def execute(self) -> ProbeResult:
-        tls_out = None
+        self.emit(PlanReady(tuple(step_info(s) for s in self.plan.steps)))
         try:
-            tls_out = self._stages()
+            for step, stage in zip(self.plan.steps, self.prepared.stages):
+                if step.skip is not None:
+                    self.skip(step, step.skip)
+                elif self.cancelled:
+                    self.skip(step, "cancelled")
+                elif self.failed is not None and not getattr(stage, "runs_after", lambda s, f: False)(
+                        self.state, self.failed):
+                    self.skip(step, f"not run: the {self.failed.label} stage failed")
+                elif not self.run_stage(step, stage) and self.failed is None:
+                    self.failed = step
+            total_ms = self.ctx.now_ms()
+            closing = self.close()
         finally:
-            if self.sock is not None:
-                self.sock.close()
+            if self.state.link is not None:
+                self.state.link.sock.close()
+        tls_out = self.state.tls
         result = ProbeResult(
-            ok=not self.cancelled and all(r.status != "failed" for r in self.records),
+            ok=not self.cancelled and self.failed is None,
             target=self.spec.target,
             stages=tuple(self.records),
-            socket=self.socket_info,
+            socket=self.state.socket_info,
             tls=getattr(getattr(tls_out, "outcome", None), "detail", None),
             messages=tuple(getattr(tls_out, "messages", ()) or ()),
-            chain=self._chain_detail,
+            chain=self.state.chain,
             findings=sort_findings(self.findings),
-            total_ms=self.ctx.now_ms(),
+            total_ms=total_ms,
             cancelled=self.cancelled,
             spec_summary=spec_summary(self.spec),
+            closing=closing,
+            tickets=self._tickets(),
         )
         self.emit(RunFinished(result))
         return result
 
-    _chain_detail = None
+    def close(self):
+        """End the connection cleanly, outside every stage's clock and the run's total.
 
-    def _stages(self):
-        from tlsbench.engine.stages.resolve import run_resolve
-        from tlsbench.engine.stages.tcp import run_tcp
+        TLS 1.3 servers send their session tickets after the handshake; leaving them unread and
+        closing makes the kernel answer with a reset, which the server logs as an error. So:
+        close_notify, then read (tickets included) until the server's close_notify or EOF, bounded.
+        """
+        stream = self.state.stream
+        if stream is None or self.cancelled:
+            return None
+        finish = getattr(stream, "finish", None)
+        info = None
+        try:
+            if self.state.link is not None:
+                self.state.link.set_timeout(POST_HANDSHAKE_READ + 1.0)
+            if finish is not None:
+                info = finish(POST_HANDSHAKE_READ)
+            stream.close()
+        except (OSError, Cancelled, TimeoutError):
+            pass
+        return info
 
-        spec = self.spec
-        order = ["resolve", "tcp", "proxy", "tls", "chain", "app"]
-        name = spec.proxy.host if spec.proxy else (spec.pin or spec.host)
-        route = self.stage("resolve", f"looking up {name}", lambda: run_resolve(self.ctx))
-        if route is None:
-            return self._rest(order[1:])
-
-        def tcp():
-            outcome, sock = run_tcp(self.ctx, route)
-            self.sock = sock
-            return outcome, sock
-
-        who = "the proxy " if route.role == "proxy" else ""
-        if self.stage("tcp", f"connecting to {who}{format_hostport(route.name, route.port)}", tcp) is None:
-            return self._rest(order[2:])
-        self.update_socket()
-
-        if spec.proxy is None:
-            self.skip("proxy", "direct connection")
-        else:
-            def proxy():
-                from tlsbench.engine.stages.proxy import run_proxy
-
-                assert self.sock is not None
-                outcome, sock = run_proxy(self.ctx, self.sock, route)
-                self.sock = sock
-                return outcome, sock
-
-            asked = format_hostport(route.proxy_dest or spec.host, spec.port)
-            if self.stage("proxy", f"{spec.proxy.kind} request for {asked}", proxy) is None:
-                return self._rest(order[3:])
-            self.update_socket()
-
-        channel = None
-        tls_out = None
-        if not spec.tls.enabled:
-            self.skip("tls", "--no-tls: plain TCP")
-            self.skip("chain", "no TLS")
-            from tlsbench.engine.stages.plain import PlainChannel
-
-            channel = PlainChannel(self.sock)  # type: ignore[arg-type]
-        else:
-            holder: dict = {}
-
-            def tls():
-                from tlsbench.engine.stages.tls import run_tls
-
-                out = run_tls(self.ctx, self.sock)  # type: ignore[arg-type]
-                holder["out"] = out
-                return out.outcome, out
-
-            sni = spec.sni
-            self.stage("tls", f"TLS handshake (SNI {sni})" if sni else "TLS handshake (no SNI)", tls)
-            tls_out = holder.get("out")
-            self.update_socket()
-            tls_failed = self.failed is not None
-            # After a failed handshake the chain is still worth showing when the peer sent one
-            # (that is how an expired or untrusted certificate is explained).
-            if tls_failed and (self.cancelled or not getattr(tls_out, "peer_chain_der", ())):
-                return self._rest(order[4:], tls_out)
-            channel = getattr(tls_out, "channel", None)
-
-            def chain():
-                from tlsbench.engine.stages.chain import run_chain
-
-                outcome = run_chain(self.ctx, tls_out)
-                self._chain_detail = outcome.detail
-                return outcome, True
-
-            chained = self.stage("chain", "checking the certificate chain", chain)
-            if tls_failed:
-                self.failed = "tls"
-                return self._rest(order[5:], tls_out)
-            if chained is None:
-                return self._rest(order[5:], tls_out)
-
-        if spec.app.http or spec.app.send is not None:
-            def app():
-                from tlsbench.engine.stages.app import run_app
-
-                return run_app(self.ctx, channel), True
-
-            self.stage("app", "HTTP request" if spec.app.http else "sending text", app)
-            self.update_socket()
-        else:
-            self.skip("app", "no --http or --send")
-        return tls_out
-
-    def _rest(self, names: list[str], tls_out=None):
-        for name in names:
-            self.skip_after_failure(name)
-        return tls_out
+    def _tickets(self) -> int:
+        """Session tickets the server sent (TLS 1.3 sends them after the handshake, read at the close)."""
+        tls = self.state.tls
+        return sum(1 for m in getattr(tls, "messages", ()) or () if m.name == "NewSessionTicket"
+                   and m.direction == "received")

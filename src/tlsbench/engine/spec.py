@@ -2,49 +2,27 @@
 
 `build_spec()` is the one door in: it checks every field and raises `InputError` with a
 single line that names the field and what is wrong. Everything after it may trust the spec.
+Paths are kept as the user wrote them (`~/ca/ca.pem`); they are expanded where a file is opened.
 """
 
 
 import ipaddress
 import os
-import re
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Sequence
 
+from tlsbench.engine.checks import check_alpn, check_seconds, check_sni
 from tlsbench.engine.errors import InputError
+from tlsbench.engine.hostport import check_host, format_hostport, is_ip, parse_port, split_hostport
+from tlsbench.engine.proxies import PROXY_KINDS, ProxyKind, ProxySpec, parse_proxy_url
 
-ProxyKind = Literal["socks4", "socks4a", "socks5", "socks5h"]
-PROXY_KINDS: tuple[str, ...] = ("socks4", "socks4a", "socks5", "socks5h")
 SniMode = Literal["host", "override", "none"]
 VerifyMode = Literal["system", "cafile", "off"]
 TLS_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3")
 PROXY_PASSWORD_ENV = "TLSBENCH_PROXY_PASSWORD"
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-
-
-class ProxySpec(NamedTuple):
-    kind: ProxyKind
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None  # never shown by repr()
-    # Name of the environment variable the password came from (kept in profiles instead of it).
-    password_env: str | None = None
-
-    def __repr__(self) -> str:
-        secret = "None" if self.password is None else "'***'"
-        return (f"ProxySpec(kind={self.kind!r}, host={self.host!r}, port={self.port!r}, "
-                f"username={self.username!r}, password={secret}, password_env={self.password_env!r})")
-
-    @property
-    def needs_password(self) -> bool:
-        """A SOCKS5 user with no password from anywhere: it must be asked for, not sent empty."""
-        return bool(self.username) and self.password is None and self.kind.startswith("socks5")
-
-    @property
-    def remote_dns(self) -> bool:
-        """True when the proxy, not tlsbench, resolves the target name (SOCKS4a, SOCKS5h)."""
-        return self.kind in ("socks4a", "socks5h")
+__all__ = ["ConnectionSpec", "ProxySpec", "TlsSpec", "AppSpec", "LocalSpec", "ProxyKind", "PROXY_KINDS",
+           "PROXY_PASSWORD_ENV", "TLS_VERSIONS", "build_spec", "check_host", "format_hostport", "is_ip",
+           "parse_port", "split_hostport", "expand_path"]
 
 
 class TlsSpec(NamedTuple):
@@ -56,7 +34,7 @@ class TlsSpec(NamedTuple):
     ciphers: str | None = None
     alpn: tuple[str, ...] = ()
     verify: VerifyMode = "system"
-    cafile: str | None = None
+    cafile: str | None = None  # as written
     cert: str | None = None
     key: str | None = None
 
@@ -67,18 +45,32 @@ class AppSpec(NamedTuple):
     path: str = "/"
 
 
+class LocalSpec(NamedTuple):
+    """The client's own side: which local port(s) and address or interface, which IP family."""
+
+    port_range: tuple[int, int] | None = None  # --local-port PORT[-PORT]
+    interface: str | None = None  # --interface ADDR|NAME
+    family: int | None = None  # 4 or 6 (-4 / -6); None: both, happy eyeballs
+
+
 class ConnectionSpec(NamedTuple):
     host: str
     port: int
     pin: str | None = None  # an IP address used instead of DNS for the target
-    proxy: ProxySpec | None = None
+    proxies: tuple[ProxySpec, ...] = ()  # the chain, first hop first; () for a direct connection
     tls: TlsSpec = TlsSpec()
     app: AppSpec = AppSpec()
     timeout: float = 10.0  # seconds, per stage
+    local: LocalSpec = LocalSpec()
 
     @property
     def target(self) -> str:
         return format_hostport(self.host, self.port)
+
+    @property
+    def proxy(self) -> ProxySpec | None:
+        """The first hop (the one the TCP connection goes to), or None for a direct connection."""
+        return self.proxies[0] if self.proxies else None
 
     @property
     def sni(self) -> str | None:
@@ -94,90 +86,9 @@ class ConnectionSpec(NamedTuple):
         return self._replace(**changes)
 
 
-# --- small parsers -----------------------------------------------------------------------------
-
-def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def format_hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_port(text: str | int, what: str = "port") -> int:
-    try:
-        port = int(str(text).strip(), 10)
-    except ValueError:
-        raise InputError(f"{what} {str(text)!r} is not a number", field=what) from None
-    if not 1 <= port <= 65535:
-        raise InputError(f"{what} {port} is out of range (1-65535)", field=what)
-    return port
-
-
-def check_host(host: str, what: str = "host") -> str:
-    """Return the host (IP literal or DNS name) or raise InputError naming the problem."""
-    if not host:
-        raise InputError(f"{what} is empty", field=what)
-    if is_ip(host):
-        return host
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
-        raise InputError(f"{what} {host!r} contains spaces or control characters", field=what)
-    try:
-        # The idna codec (with unicodedata and stringprep) is loaded only for names that need it.
-        ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
-    except UnicodeError:
-        long = next((lab for lab in host.split(".") if len(lab) > 63), None)
-        reason = f" (bad label {long[:20]!r}...: longer than 63 characters)" if long else ""
-        raise InputError(f"{what} {host!r} is not a valid host name{reason}", field=what) from None
-    name = ascii_host[:-1] if ascii_host.endswith(".") else ascii_host
-    if len(name) > 253:
-        raise InputError(f"{what} is {len(name)} characters long; DNS allows at most 253", field=what)
-    for label in name.split("."):
-        if not _LABEL.match(label):
-            raise InputError(f"{what} {host!r} is not a valid host name (bad label {label!r})", field=what)
-    return host
-
-
-def split_hostport(text: str, what: str = "target", default_port: int | None = None) -> tuple[str, int]:
-    """Parse HOST:PORT, [IPv6]:PORT, or HOST alone when a default port is given."""
-    text = text.strip()
-    if not text:
-        raise InputError(f"{what} is empty; expected HOST:PORT", field=what)
-    if "://" in text:
-        raise InputError(f"{what} {text!r} looks like a URL; give HOST:PORT", field=what)
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise InputError(f"{what} {text!r} has an unclosed '['", field=what)
-        host, rest = text[1:end], text[end + 1:]
-        try:
-            if ipaddress.ip_address(host).version != 6:
-                raise ValueError
-        except ValueError:
-            raise InputError(f"{what} {text!r}: brackets are only for IPv6 addresses", field=what) from None
-        if not rest:
-            port_text = None
-        elif rest.startswith(":"):
-            port_text = rest[1:]
-        else:
-            raise InputError(f"{what} {text!r}: expected ':PORT' after ']'", field=what)
-    elif text.count(":") > 1:
-        raise InputError(f"{what} {text!r}: put an IPv6 address in brackets, e.g. [::1]:443", field=what)
-    elif ":" in text:
-        host, port_text = text.rsplit(":", 1)
-    else:
-        host, port_text = text, None
-    if port_text is None or port_text == "":
-        if default_port is None:
-            raise InputError(f"{what} {text!r} has no port; expected HOST:PORT", field=what)
-        port = default_port
-    else:
-        port = parse_port(port_text, f"{what} port")
-    return check_host(host, what), port
+def expand_path(path: str) -> str:
+    """A path as written (`~/ca.pem`) as the file system needs it."""
+    return os.path.expanduser(path)
 
 
 def _readable_file(path: str | None, what: str) -> str | None:
@@ -192,7 +103,7 @@ def _readable_file(path: str | None, what: str) -> str | None:
         raise InputError(f"{what} {path!r} is not a file", field=what)
     if not os.access(expanded, os.R_OK):
         raise InputError(f"{what} {path!r} is not readable", field=what)
-    return expanded
+    return path  # as written: a saved profile keeps "~/ca/ca.pem"
 
 
 def _version(text: str | None, what: str) -> str | None:
@@ -210,11 +121,14 @@ def build_spec(
     target: str,
     *,
     pin: str | None = None,
+    proxies: Sequence[ProxySpec | str] | None = None,
     proxy_kind: str | None = None,
     proxy: str | None = None,
     proxy_user: str | None = None,
     proxy_password: str | None = None,
     proxy_password_env: str | None = None,
+    proxy_cafile: str | None = None,
+    proxy_insecure: bool = False,
     tls: bool = True,
     sni: str | None = None,
     no_sni: bool = False,
@@ -229,9 +143,20 @@ def build_spec(
     timeout: float | str = 10.0,
     http: bool = False,
     send: str | None = None,
+    path: str = "/",
+    local_port: str | int | None = None,
+    interface: str | None = None,
+    family: int | None = None,
     environ: dict[str, str] | None = None,
 ) -> ConnectionSpec:
-    """Validate every field and return a ConnectionSpec, or raise InputError (one line)."""
+    """Validate every field and return a ConnectionSpec, or raise InputError (one line).
+
+    The route is `proxies` (URLs or ProxySpecs, first hop first) and/or the old single-proxy form
+    (`proxy_kind` + `proxy` HOST:PORT), appended last. `proxy_user` and the password options apply
+    to the last hop (curl's `-x` behind `--preproxy`); a hop's password comes from its URL, then
+    `proxy_password`, then the environment variable `proxy_password_env` (default
+    $TLSBENCH_PROXY_PASSWORD).
+    """
     env = os.environ if environ is None else environ
     host, port = split_hostport(target, "target")
 
@@ -240,30 +165,31 @@ def build_spec(
         if not is_ip(pin):
             raise InputError(f"pin {pin!r} is not an IP address (like curl's --resolve, it replaces DNS)", field="pin")
 
-    proxy_spec = None
+    hops = [parse_proxy_url(p, what="proxy") if isinstance(p, str) else p for p in (proxies or ())]
     if proxy_kind is not None or proxy is not None:
         if proxy_kind not in PROXY_KINDS:
             raise InputError(f"proxy type {proxy_kind!r} is not one of {', '.join(PROXY_KINDS)}", field="proxy_kind")
         if not proxy:
             raise InputError(f"--{proxy_kind} needs PROXY:PORT", field="proxy")
         p_host, p_port = split_hostport(proxy, "proxy", default_port=1080)
-        user, password, password_env = None, None, None
-        if proxy_user:
-            user, sep, inline = proxy_user.partition(":")
-            if sep:
-                password = inline
-            if not user:
-                raise InputError("proxy user is empty", field="proxy_user")
-        if proxy_password is not None:
-            password = proxy_password
-        if password is None and user is not None:
-            password_env = proxy_password_env or PROXY_PASSWORD_ENV
-            password = env.get(password_env)
-            if password is None and proxy_password_env:
-                raise InputError(f"environment variable {proxy_password_env} (proxy password) is not set",
-                                 field="proxy_password")
-        proxy_spec = ProxySpec(proxy_kind, p_host, p_port, user, password, password_env)  # type: ignore[arg-type]
-        _check_proxy_limits(proxy_spec, host, pin)
+        hops.append(ProxySpec(proxy_kind, p_host, p_port))  # type: ignore[arg-type]
+    if proxy_user is not None or proxy_password_env is not None or proxy_password is not None:
+        if not hops:
+            raise InputError("proxy credentials need a proxy (--proxy or --socks5h ...)", field="proxy_user")
+        hops[-1] = _with_user(hops[-1], proxy_user, proxy_password, proxy_password_env)
+    if (proxy_cafile or proxy_insecure) and not any(h.kind == "https" for h in hops):
+        raise InputError("--proxy-cacert/--proxy-insecure are for an https:// proxy", field="proxy_cafile")
+    if proxy_cafile and proxy_insecure:
+        raise InputError("--proxy-insecure and --proxy-cacert cannot be used together", field="proxy_cafile")
+    chain = []
+    for i, hop in enumerate(hops):
+        hop = _with_password(hop, env, strict=proxy_password_env is not None and i + 1 == len(hops))
+        if hop.kind == "https":
+            given = _readable_file(proxy_cafile, "proxy_cafile") if proxy_cafile else hop.cafile
+            hop = hop._replace(cafile=given, insecure=hop.insecure or proxy_insecure)
+        nxt = hops[i + 1].host if i + 1 < len(hops) else (pin or host)
+        _check_proxy_limits(hop, nxt, last=i + 1 == len(hops))
+        chain.append(hop)
 
     tls_spec = _build_tls(tls, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
 
@@ -271,38 +197,100 @@ def build_spec(
         raise InputError("--http and --send cannot be used together", field="send")
     if send is not None and send == "":
         raise InputError("--send needs some text to send", field="send")
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        raise InputError(f"timeout {timeout!r} is not a number of seconds", field="timeout") from None
-    if not 0 < seconds <= 3600 or seconds != seconds:
-        raise InputError(f"timeout {timeout!r} must be between 0 and 3600 seconds", field="timeout")
+    if not path.startswith("/") or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in path):
+        raise InputError(f"path {path!r} must start with '/' and hold no spaces or control characters",
+                         field="path")
+    seconds = check_seconds(timeout)
 
-    return ConnectionSpec(host=host, port=port, pin=pin, proxy=proxy_spec, tls=tls_spec,
-                          app=AppSpec(http=http, send=send), timeout=seconds)
+    return ConnectionSpec(host=host, port=port, pin=pin, proxies=tuple(chain), tls=tls_spec,
+                          app=AppSpec(http=http, send=send, path=path), timeout=seconds,
+                          local=_build_local(local_port, interface, family, pin or host, chain))
 
 
-def _check_proxy_limits(proxy: ProxySpec, host: str, pin: str | None) -> None:
-    """Refuse what PySocks would encode wrongly or what the protocol cannot carry."""
-    for label, value in (("proxy user", proxy.username), ("proxy password", proxy.password)):
-        if value is not None:
-            size = len(value.encode("utf-8"))
-            limit = 255 if proxy.kind.startswith("socks5") else 127
-            if proxy.kind.startswith("socks4") and label == "proxy password":
+def _with_user(hop: ProxySpec, user_text: str | None, password: str | None, password_env: str | None) -> ProxySpec:
+    user, inline = hop.username, hop.password
+    if user_text:
+        user, sep, secret = user_text.partition(":")
+        inline = secret if sep else None
+        if not user:
+            raise InputError("proxy user is empty", field="proxy_user")
+    if password is not None:
+        inline = password
+    if password_env is not None and not user:
+        raise InputError("--proxy-password-env needs a proxy user", field="proxy_password")
+    return hop._replace(username=user, password=inline, password_env=password_env or hop.password_env)
+
+
+def _with_password(hop: ProxySpec, env, strict: bool) -> ProxySpec:
+    """A user without a password takes it from the hop's variable (default $TLSBENCH_PROXY_PASSWORD).
+    A variable named on the command line must be set (`strict`); one a profile names may be unset:
+    the password is then asked for at run time."""
+    if hop.username is None or hop.password is not None:
+        return hop
+    named = hop.password_env
+    var = named or PROXY_PASSWORD_ENV
+    password = env.get(var)
+    if password is None and named and strict:
+        raise InputError(f"environment variable {named} (proxy password) is not set", field="proxy_password")
+    return hop._replace(password=password, password_env=var)
+
+
+def _check_proxy_limits(proxy: ProxySpec, dest: str, *, last: bool) -> None:
+    """Refuse what a hop's protocol cannot carry, or what PySocks would encode wrongly."""
+    what = "target" if last else "next proxy"
+    if proxy.is_socks:
+        for label, value in (("proxy user", proxy.username), ("proxy password", proxy.password)):
+            if value is None or (proxy.kind.startswith("socks4") and label == "proxy password"):
                 continue  # SOCKS4 has no password; it is ignored (a finding says so)
-            if size > 255 or size >= 128:
+            size = len(value.encode("utf-8"))
+            if size >= 128:
+                limit = 255 if proxy.kind.startswith("socks5") else 127
                 raise InputError(f"{label} is {size} bytes; tlsbench's SOCKS client sends at most 127 "
                                  f"(the protocol allows {limit}, but PySocks encodes longer ones wrongly)",
                                  field="proxy_user")
-    dest = pin or host
-    if proxy.kind == "socks4":
-        if is_ip(dest) and ipaddress.ip_address(dest).version == 6:
-            raise InputError("SOCKS4 cannot carry an IPv6 target; use --socks5", field="proxy_kind")
-    if proxy.kind == "socks4a" and is_ip(dest) and ipaddress.ip_address(dest).version == 6:
-        raise InputError("SOCKS4a cannot carry an IPv6 target; use --socks5", field="proxy_kind")
-    if proxy.remote_dns and not is_ip(dest) and len(dest.encode("idna")) >= 128:
-        raise InputError(f"target name is {len(dest)} bytes; tlsbench's SOCKS client sends names of at most 127",
-                         field="target")
+        v6 = is_ip(dest) and ipaddress.ip_address(dest).version == 6
+        if proxy.kind.startswith("socks4") and v6:
+            raise InputError(f"{proxy.kind.upper()} cannot carry an IPv6 {what}; use socks5", field="proxy_kind")
+        if proxy.remote_dns and not is_ip(dest) and len(dest.encode("idna")) >= 128:
+            raise InputError(f"{what} name is {len(dest)} bytes; tlsbench's SOCKS client sends names of at most 127",
+                             field="target")
+
+
+def _build_local(local_port, interface, family, dest: str, chain) -> LocalSpec:
+    port_range = None
+    if local_port is not None and str(local_port).strip():
+        text = str(local_port).strip()
+        low_text, dash, high_text = text.partition("-")
+        low = parse_port(low_text, "local_port")
+        high = parse_port(high_text, "local_port") if dash else low
+        if high < low:
+            raise InputError(f"local_port range {text!r} ends below its start", field="local_port")
+        port_range = (low, high)
+    if interface is not None:
+        interface = interface.strip()
+        if not interface:
+            raise InputError("interface is empty", field="interface")
+        if not is_ip(interface) and not _interface_name(interface):
+            raise InputError(f"interface {interface!r} is neither an IP address nor a network interface name",
+                             field="interface")
+    if family not in (None, 4, 6):
+        raise InputError(f"address family {family!r} must be 4 or 6", field="family")
+    first = chain[0].host if chain else dest
+    if family and is_ip(first) and ipaddress.ip_address(first).version != family:
+        raise InputError(f"-{family} conflicts with the address {first}", field="family")
+    if family and interface and is_ip(interface) and ipaddress.ip_address(interface).version != family:
+        raise InputError(f"-{family} conflicts with --interface {interface}", field="interface")
+    return LocalSpec(port_range, interface, family)
+
+
+def _interface_name(name: str) -> bool:
+    """True when `name` is a network interface of this host (Linux: /sys/class/net)."""
+    import socket
+
+    try:
+        return any(n == name for _, n in socket.if_nameindex())
+    except OSError:
+        return False
 
 
 def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key) -> TlsSpec:
@@ -318,10 +306,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
         raise InputError("--sni and --no-sni cannot be used together", field="sni")
     sni_mode: SniMode = "none" if no_sni else ("override" if sni is not None else "host")
     if sni is not None:
-        sni = sni.strip()
-        check_host(sni, "sni")
-        if is_ip(sni):
-            raise InputError(f"sni {sni!r} is an IP address; SNI carries host names only", field="sni")
+        sni = check_sni(sni)
     lo, hi = _version(tls_min, "tls-min"), _version(tls_max, "tls-max")
     if lo and hi and TLS_VERSIONS.index(lo) > TLS_VERSIONS.index(hi):
         raise InputError(f"tls-min {lo} is above tls-max {hi}", field="tls_min")
@@ -335,13 +320,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
             ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).set_ciphers(ciphers)
         except ssl.SSLError:
             raise InputError(f"ciphers {ciphers!r} selects no cipher OpenSSL knows", field="ciphers") from None
-    protocols: tuple[str, ...] = ()
-    if alpn:
-        items = alpn.split(",") if isinstance(alpn, str) else list(alpn)
-        protocols = tuple(p.strip() for p in items)
-        for p in protocols:
-            if not p or len(p.encode()) > 255 or any(ord(c) < 0x21 for c in p):
-                raise InputError(f"alpn protocol {p!r} is empty, too long or has spaces", field="alpn")
+    protocols: tuple[str, ...] = check_alpn(alpn)
     if insecure and cafile:
         raise InputError("--insecure and --cafile cannot be used together", field="cafile")
     verify: VerifyMode = "off" if insecure else ("cafile" if cafile else "system")
@@ -361,7 +340,7 @@ def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafi
 
 def _check_pem(path: str, what: str, marker: bytes) -> None:
     try:
-        with open(path, "rb") as fh:
+        with open(expand_path(path), "rb") as fh:
             data = fh.read(1 << 20)
     except OSError as exc:
         raise InputError(f"{what} {path!r} cannot be read: {exc.strerror}", field=what.split()[0]) from None

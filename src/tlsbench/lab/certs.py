@@ -5,6 +5,8 @@ record of paths: a root CA and an intermediate, a good leaf (with a full-chain f
 leaf-only file for "missing intermediate"), and one leaf per certificate fault a person meets
 in the wild: expired, not yet valid, wrong host, self-signed, unknown CA, expiring soon; plus a
 client CA with a client certificate and a second good leaf ("alt.test") for SNI tests.
+`issue_leaf` issues one more leaf from the same intermediate (one per lab server), and
+`make_signing_ca` a separate root (an intercepting proxy's).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ALT_NAME = "alt.test"
 WRONG_HOST_NAME = "wrong.example"
 EXPIRING_SOON_DAYS = 10
 _DAY = dt.timedelta(days=1)
+_MAX_PEM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,22 @@ def _key_pem(key) -> bytes:
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    """Atomic, and only over a PEM file (what the lab put there): anything else is refused, named."""
+    from tlsbench.safe_files import replace_checked
+
+    replace_checked(path, lambda _old: data, accept=_is_pem, limit=_MAX_PEM, what="PEM file",
+                    mode=0o600 if private else 0o644)
     return path
+
+
+def _is_pem(existing: bytes) -> str | None:
+    return None if b"-----BEGIN " in existing else "holds no PEM data"
+
+
+def _read_pem(path: Path) -> bytes:
+    from tlsbench.safe_files import read_regular
+
+    return read_regular(path, limit=_MAX_PEM, what="PEM file")
 
 
 class _Writer:
@@ -233,6 +246,41 @@ def make_lab_certs(directory: str | os.PathLike, names: Iterable[str] = (),
                     self_signed, unknown, other_cert, expiring, client_ca_cert, client, good_rsa)
 
 
+def _load_issuer(cert_path: Path, key_path: Path) -> _Issuer:
+    cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+    key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+    return _Issuer(cert, key)
+
+
+def issue_leaf(certs: LabCerts, names: Iterable[str], directory: str | os.PathLike, stem: str, *,
+               key_type: KeyType = "ec", days: int = 365, now: dt.datetime | None = None) -> CertFiles:
+    """A new server leaf for `names` (the first one is also the CN) from the lab intermediate,
+    written into `directory` as `<stem>.pem`, `.key`, `.chain.pem` and `.issuers.pem`.
+
+    It verifies against `certs.ca_cert` like the good leaf; each call makes a new key, so two
+    leaves for the same names are told apart by their serial number and key.
+    """
+    names = tuple(dict.fromkeys(names))
+    if not names:
+        raise ValueError("issue_leaf needs at least one name")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    inter = _load_issuer(certs.intermediate_cert, certs.intermediate_key)
+    cert, key = _make_leaf(names, inter, now - _DAY, now + days * _DAY, key_type)
+    return _Writer(d).leaf(stem, names, cert, key, [inter.cert])
+
+
+def make_signing_ca(directory: str | os.PathLike, stem: str, common_name: str,
+                    now: dt.datetime | None = None) -> tuple[Path, Path]:
+    """A new root CA of its own (not the lab's), e.g. the one an intercepting proxy signs its
+    forged leaves with: returns the paths of `<stem>.pem` and `<stem>.key`."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca = _make_ca(common_name, None, now or dt.datetime.now(dt.timezone.utc), path_length=0)
+    return _Writer(d).ca(stem, ca)
+
+
 def load_lab_certs(directory: str | os.PathLike, min_days: float = 3.0,
                    now: dt.datetime | None = None) -> LabCerts | None:
     """The LabCerts already in `directory`, or None when a file is missing or stale.
@@ -247,13 +295,13 @@ def load_lab_certs(directory: str | os.PathLike, min_days: float = 3.0,
         return None
     try:
         def ends(path: Path) -> dt.datetime:
-            return x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+            return x509.load_pem_x509_certificate(_read_pem(path)).not_valid_after_utc
 
         if min(ends(expected.good.cert), ends(expected.ca_cert)) < now + 30 * _DAY:
             return None
         if ends(expected.expiring_soon.cert) < now + dt.timedelta(days=min_days):
             return None
-        names = x509.load_pem_x509_certificate(expected.good.cert.read_bytes()).extensions \
+        names = x509.load_pem_x509_certificate(_read_pem(expected.good.cert)).extensions \
             .get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, OSError, x509.ExtensionNotFound):
         return None

@@ -28,6 +28,23 @@ DEBIAN_PACKAGES = {
     "danted": "dante-server",
     "curl": "curl",
     "socat": "socat",
+    "squid": "squid-openssl",
+    "tinyproxy": "tinyproxy",
+    "postfix": "postfix",
+    "dovecot": "dovecot-core",
+    "vsftpd": "vsftpd",
+    "postgres": "postgresql",
+    "mariadbd": "mariadb-server",
+    "mariadb-install-db": "mariadb-server",
+    "slapd": "slapd",
+    "ldapsearch": "ldap-utils",
+    "prosody": "prosody",
+    "nnrpd": "inn2",
+    "innd": "inn2",
+    "inspircd": "inspircd",
+    "haproxy": "haproxy",
+    "tshark": "tshark",
+    "setpriv": "util-linux",
 }
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
@@ -96,6 +113,10 @@ class ManagedProcess:
     """One server program bound to host:port. Output goes to log files, never to a pipe that
     could fill up and stall the server."""
 
+    # What stop() sends first; a subclass whose program only wastes time shutting down may
+    # send SIGKILL (squid spends 2 s in its shutdown steps with nothing to save).
+    stop_signal: int = signal.SIGTERM
+
     def __init__(self, argv: Sequence[str], *, host: str, port: int, name: str | None = None,
                  cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None,
                  ready_timeout: float = 10.0, log_dir: str | os.PathLike | None = None,
@@ -149,7 +170,7 @@ class ManagedProcess:
         if proc is not None and proc.poll() is None:
             # The leader first: nginx and danted then end and reap their own workers.
             try:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(self.stop_signal)
             except ProcessLookupError:
                 pass
             try:

@@ -49,29 +49,29 @@ from pathlib import Path
 from typing import Any
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.spec import AppSpec, ConnectionSpec, build_spec, format_hostport
+from tlsbench.engine.options import OPTIONS, owner, spec_from_values, values_of
+from tlsbench.engine.proxies import PROXY_KINDS, ProxySpec
+from tlsbench.engine.spec import format_hostport, split_hostport
 from tlsbench.profiles.model import Profile
 
-# The keys tlsbench owns, per table ("" = top level). Anything else in a file is the person's own.
-KNOWN_KEYS: dict[str, tuple[str, ...]] = {
-    "": ("description", "host", "port", "pin", "timeout"),
-    "proxy": ("type", "host", "port", "user", "password_env"),
-    "tls": ("enabled", "sni", "sni_name", "min_version", "max_version", "ciphers", "alpn", "verify",
-            "cafile", "cert", "key"),
-    "app": ("http", "path", "send"),
-}
-TABLES = ("proxy", "tls", "app")
+TABLES = ("proxy", "tls", "local", "app")
 
-# build_spec's InputError.field -> (table, key) in the file, to point at the right line.
-_FIELD_KEYS: dict[str, tuple[str, str]] = {
-    "target": ("", "host"), "target port": ("", "port"), "pin": ("", "pin"), "timeout": ("", "timeout"),
-    "proxy_kind": ("proxy", "type"), "proxy": ("proxy", "host"), "proxy port": ("proxy", "port"),
-    "proxy_user": ("proxy", "user"), "proxy_password": ("proxy", "password_env"),
-    "tls": ("tls", "enabled"), "sni": ("tls", "sni_name"), "tls-min": ("tls", "min_version"),
-    "tls_min": ("tls", "min_version"), "tls-max": ("tls", "max_version"), "ciphers": ("tls", "ciphers"),
-    "alpn": ("tls", "alpn"), "cafile": ("tls", "cafile"), "cert": ("tls", "cert"), "key": ("tls", "key"),
-    "send": ("app", "send"),
-}
+
+def _known_keys() -> dict[str, tuple[str, ...]]:
+    keys: dict[str, list[str]] = {"": ["description", "host", "port"], "proxy": list(HOP_KEYS), "app": ["http"]}
+    for option in OPTIONS:
+        if option.toml is not None:
+            table, key = option.toml
+            keys.setdefault(table, []).append(key)
+    return {table: tuple(names) for table, names in keys.items()}
+
+
+HOP_KEYS = ("type", "host", "port", "user", "password_env", "cafile", "insecure")
+# The keys tlsbench owns, per table ("" = top level), from the option declarations. Anything else in
+# a file is the person's own and is kept.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = _known_keys()
+# Written even at their default value, as earlier versions did (a file says what it means).
+ALWAYS = ("timeout", "tls", "sni_mode", "verify")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -85,51 +85,57 @@ class FormatError(Exception):
 
 # --- writing -----------------------------------------------------------------------------------
 
+def _applies(option, values: dict) -> bool:
+    field = option.field
+    return field is None or field.visible is None or bool(field.visible(values))
+
+
 def profile_to_data(profile: Profile) -> dict[str, Any]:
     """The TOML data for a profile, in file order. Never holds a password."""
     spec = profile.spec
+    values = values_of(spec)
     data: dict[str, Any] = {}
     if profile.description:
         data["description"] = profile.description
     data["host"] = spec.host
     data["port"] = spec.port
-    if spec.pin:
-        data["pin"] = spec.pin
-    data["timeout"] = float(spec.timeout)
-    if spec.proxy is not None:
-        proxy: dict[str, Any] = {"type": spec.proxy.kind, "host": spec.proxy.host, "port": spec.proxy.port}
-        if spec.proxy.username:
-            proxy["user"] = spec.proxy.username
-        if spec.proxy.password_env:
-            proxy["password_env"] = spec.proxy.password_env
-        data["proxy"] = proxy
-    tls = spec.tls
-    if not tls.enabled:
-        data["tls"] = {"enabled": False}
-    else:
-        table: dict[str, Any] = {"enabled": True, "sni": tls.sni_mode}
-        if tls.sni_mode == "override" and tls.sni_name:
-            table["sni_name"] = tls.sni_name
-        for key, value in (("min_version", tls.min_version), ("max_version", tls.max_version),
-                           ("ciphers", tls.ciphers)):
-            if value:
-                table[key] = value
-        if tls.alpn:
-            table["alpn"] = list(tls.alpn)
-        table["verify"] = tls.verify
-        for key, value in (("cafile", tls.cafile), ("cert", tls.cert), ("key", tls.key)):
-            if value:
-                table[key] = value
-        data["tls"] = table
-    app = spec.app
-    if app.http or app.send is not None or app.path != "/":
-        table = {"http": app.http}
-        if app.path != "/":
-            table["path"] = app.path
-        if app.send is not None:
-            table["send"] = app.send
-        data["app"] = table
+    hops = [_hop_table(hop) for hop in spec.proxies if hop.source is None]
+    tables: dict[str, dict[str, Any]] = {"proxy": {}, "tls": {}, "local": {}, "app": {}}
+    for option in OPTIONS:
+        if option.toml is None or not _applies(option, values):
+            continue
+        value = values[option.name]
+        if value in (None, [], "") or (value == option.default and option.name not in ALWAYS):
+            continue
+        table, key = option.toml
+        if option.name == "local_port" and str(value).isdigit():
+            value = int(value)
+        elif option.name == "timeout":
+            value = float(value)
+        (data if table == "" else tables[table])[key] = value
+    if len(hops) == 1:
+        data["proxy"] = hops[0]  # the format of earlier versions: one [proxy] table
+    elif hops:
+        data["proxy"] = hops  # a chain: [[proxy]] tables, first hop first
+    if values["app"] != "none" or tables["app"]:
+        tables["app"] = {"http": values["app"] == "http", **tables["app"]}
+    for table in ("tls", "local", "app"):
+        if tables[table]:
+            data[table] = tables[table]
     return data
+
+
+def _hop_table(hop) -> dict[str, Any]:
+    table: dict[str, Any] = {"type": hop.kind, "host": hop.host, "port": hop.port}
+    if hop.username:
+        table["user"] = hop.username
+    if hop.password_env:
+        table["password_env"] = hop.password_env
+    if hop.cafile:
+        table["cafile"] = hop.cafile
+    if hop.insecure:
+        table["insecure"] = True
+    return table
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -158,109 +164,127 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
     """Validate file data into a Profile, or raise FormatError naming the table and key at fault."""
     env = os.environ if environ is None else environ
     for table in TABLES:
-        if table in data and not isinstance(data[table], dict):
+        if table in data and not isinstance(data[table], dict) and not (
+                table == "proxy" and isinstance(data[table], list)):
             raise FormatError(f"{table!r} must be a table ([{table}])", "", table)
-    top, proxy, tls, app = data, data.get("proxy"), data.get("tls", {}), data.get("app", {})
-
-    description = _get(top, "", "description", str) or ""
-    host = _get(top, "", "host", str, required=True)
-    port = _get(top, "", "port", int, required=True)
-    pin = _get(top, "", "pin", str)
-    timeout = _get(top, "", "timeout", (int, float))
-
-    kwargs: dict[str, Any] = {}
-    password_env = None
-    if proxy is not None:
-        kind = _get(proxy, "proxy", "type", str, required=True)
-        p_host = _get(proxy, "proxy", "host", str, required=True)
-        p_port = _get(proxy, "proxy", "port", int, required=True)
-        user = _get(proxy, "proxy", "user", str)
-        password_env = _get(proxy, "proxy", "password_env", str)
-        if password_env is not None and not _ENV_NAME.fullmatch(password_env):
-            raise FormatError(f"password_env {password_env!r} is not an environment variable name",
-                              "proxy", "password_env")
-        if password_env is not None and user is None:
-            raise FormatError("password_env is set but user is not", "proxy", "password_env")
-        if user is not None and ":" in user:
-            raise FormatError("user must not hold ':' (passwords are never stored; use password_env)",
-                              "proxy", "user")
-        _check_port(p_port, "proxy")
-        kwargs.update(proxy_kind=kind, proxy=format_hostport(p_host, p_port), proxy_user=user)
-        if password_env is not None and env.get(password_env) is not None:
-            kwargs["proxy_password"] = env[password_env]
-
-    tls_enabled = _get(tls, "tls", "enabled", bool)
-    tls_enabled = True if tls_enabled is None else tls_enabled
-    if tls_enabled:
-        kwargs.update(_tls_kwargs(tls))
-    else:
-        extra = [k for k in KNOWN_KEYS["tls"] if k not in ("enabled",) and k in tls]
-        if extra:
-            raise FormatError(f"enabled = false conflicts with {extra[0]!r}", "tls", extra[0])
-
-    http = _get(app, "app", "http", bool) or False
-    send = _get(app, "app", "send", str)
-    app_path = _get(app, "app", "path", str)
-    if app_path is not None and (not app_path.startswith("/") or any(ord(c) <= 0x20 or ord(c) == 0x7F
-                                                                  for c in app_path)):
-        raise FormatError(f"path {app_path!r} must start with '/' and hold no spaces or control characters",
-                          "app", "path")
-    if http and send is not None:
-        raise FormatError("http = true and send cannot be used together", "app", "send")
-
+    description = _get(data, "", "description", str) or ""
+    host = _get(data, "", "host", str, required=True)
+    port = _get(data, "", "port", int, required=True)
     _check_port(port, "")
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.toml is None:
+            continue
+        table, key = option.toml
+        container = data if table == "" else data.get(table, {})
+        raw = _get(container, table, key, option.toml_type)
+        if raw is not None:
+            values[option.name] = str(raw) if option.name == "local_port" else raw
+    _check_choices(values)
+    _check_consistency(data, values)
+    app = data.get("app", {})
+    http = _get(app, "app", "http", bool) or False
+    values["app"] = "http" if http else ("send" if values.get("send") is not None else "none")
+    values["target"] = format_hostport(host, port)
+    values["proxies"] = [_read_hop(hop, env) for hop in _hop_tables(data.get("proxy"))]
     try:
-        spec = build_spec(format_hostport(host, port), pin=pin, tls=tls_enabled, http=http, send=send,
-                          timeout=10.0 if timeout is None else timeout, environ=env, **kwargs)
+        spec = spec_from_values(values, environ=dict(env))
     except InputError as exc:
-        table, key = _FIELD_KEYS.get(exc.field or "", ("", None))
+        table, key = _error_key(exc.field)
         message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
         raise FormatError(message, table, key) from None
-    spec = _finish(spec, password_env, env, app_path)
     return Profile(name=name, spec=spec, description=description, path=path)
 
 
-def _finish(spec: ConnectionSpec, password_env: str | None, env: Mapping[str, str],
-            app_path: str | None) -> ConnectionSpec:
-    """Apply what build_spec has no parameter for: the password variable's name and the HTTP path."""
-    if spec.proxy is not None and password_env is not None:
-        spec = spec._replace(proxy=spec.proxy._replace(password_env=password_env,
-                                                       password=env.get(password_env)))
-    if app_path is not None:
-        spec = spec._replace(app=AppSpec(http=spec.app.http, send=spec.app.send, path=app_path))
-    return spec
+def _error_key(field: str | None) -> tuple[str, str | None]:
+    """Where in the file an InputError's field lives."""
+    if field in ("target port", "port"):
+        return "", "port"
+    option = owner(field)
+    if option is None or option.name == "target":
+        return "", "host"
+    if option.name == "proxies":
+        return "proxy", {"proxy_kind": "type", "proxy_user": "user", "proxy_password": "password_env",
+                         "proxy_cafile": "cafile"}.get(field or "", "host")
+    return option.toml or ("", None)
 
 
-def _tls_kwargs(tls: Mapping[str, Any]) -> dict[str, Any]:
-    sni_mode = _get(tls, "tls", "sni", str)
-    sni_name = _get(tls, "tls", "sni_name", str)
-    if sni_mode is None:
-        sni_mode = "override" if sni_name is not None else "host"
-    if sni_mode not in ("host", "override", "none"):
-        raise FormatError(f"sni {sni_mode!r} is not one of host, override, none", "tls", "sni")
-    if sni_mode == "override" and not sni_name:
+def _check_choices(values: dict[str, Any]) -> None:
+    for option in OPTIONS:
+        field, value = option.field, values.get(option.name)
+        if value is None or field is None or field.widget != "select" or option.name in ("tls_min", "tls_max"):
+            continue
+        allowed = [v for _, v in field.choices if v != "any"]
+        if str(value) not in allowed:
+            table, key = option.toml or ("", option.name)
+            raise FormatError(f"{key} {value!r} is not one of {', '.join(allowed)}", table, key)
+
+
+def _check_consistency(data: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Keys that contradict each other are reported, never silently ignored."""
+    tls = data.get("tls", {})
+    if values.get("tls") is False:
+        extra = [k for k in KNOWN_KEYS["tls"] if k != "enabled" and k in tls]
+        if extra:
+            raise FormatError(f"enabled = false conflicts with {extra[0]!r}", "tls", extra[0])
+    sni_mode = values.get("sni_mode") or ("override" if values.get("sni") is not None else "host")
+    values.setdefault("sni_mode", sni_mode)
+    if sni_mode == "override" and not values.get("sni"):
         raise FormatError('sni = "override" needs sni_name', "tls", "sni")
-    if sni_mode != "override" and sni_name is not None:
+    if sni_mode != "override" and values.get("sni") is not None:
         raise FormatError(f'sni_name is set but sni is {sni_mode!r} (use sni = "override")', "tls", "sni_name")
-    alpn = _get(tls, "tls", "alpn", (list, str))
+    verify = values.get("verify") or ("cafile" if values.get("cafile") else "system")
+    values.setdefault("verify", verify)
+    if verify == "cafile" and not values.get("cafile"):
+        raise FormatError('verify = "cafile" needs cafile', "tls", "verify")
+    if verify != "cafile" and values.get("cafile") is not None:
+        raise FormatError(f'cafile is set but verify is {verify!r} (use verify = "cafile")', "tls", "cafile")
+    alpn = values.get("alpn")
     if isinstance(alpn, list) and not all(isinstance(p, str) for p in alpn):
         raise FormatError("alpn must be a list of strings", "tls", "alpn")
-    cafile = _get(tls, "tls", "cafile", str)
-    verify = _get(tls, "tls", "verify", str)
-    if verify is None:
-        verify = "cafile" if cafile else "system"
-    if verify not in ("system", "cafile", "off"):
-        raise FormatError(f"verify {verify!r} is not one of system, cafile, off", "tls", "verify")
-    if verify == "cafile" and not cafile:
-        raise FormatError('verify = "cafile" needs cafile', "tls", "verify")
-    if verify != "cafile" and cafile is not None:
-        raise FormatError(f'cafile is set but verify is {verify!r} (use verify = "cafile")', "tls", "cafile")
-    return {
-        "sni": sni_name if sni_mode == "override" else None, "no_sni": sni_mode == "none",
-        "tls_min": _get(tls, "tls", "min_version", str), "tls_max": _get(tls, "tls", "max_version", str),
-        "ciphers": _get(tls, "tls", "ciphers", str), "alpn": alpn or None, "cafile": cafile,
-        "insecure": verify == "off", "cert": _get(tls, "tls", "cert", str), "key": _get(tls, "tls", "key", str),
-    }
+    if isinstance(alpn, str):
+        values["alpn"] = alpn.split(",")
+    app = data.get("app", {})
+    if app.get("http") is True and values.get("send") is not None:
+        raise FormatError("http = true and send cannot be used together", "app", "send")
+
+
+def _hop_tables(proxy: Any) -> list[Mapping[str, Any]]:
+    if proxy is None:
+        return []
+    hops = proxy if isinstance(proxy, list) else [proxy]
+    if not all(isinstance(h, dict) for h in hops):
+        raise FormatError("each [[proxy]] must be a table", "proxy", None)
+    return hops
+
+
+def _read_hop(proxy: Mapping[str, Any], env: Mapping[str, str]) -> ProxySpec:
+    kind = _get(proxy, "proxy", "type", str, required=True)
+    if kind not in PROXY_KINDS:
+        raise FormatError(f"proxy type {kind!r} is not one of {', '.join(PROXY_KINDS)}", "proxy", "type")
+    p_host = _get(proxy, "proxy", "host", str, required=True)
+    p_port = _get(proxy, "proxy", "port", int, required=True)
+    user = _get(proxy, "proxy", "user", str)
+    password_env = _get(proxy, "proxy", "password_env", str)
+    if password_env is not None and not _ENV_NAME.fullmatch(password_env):
+        raise FormatError(f"password_env {password_env!r} is not an environment variable name",
+                          "proxy", "password_env")
+    if password_env is not None and user is None:
+        raise FormatError("password_env is set but user is not", "proxy", "password_env")
+    if user is not None and ":" in user:
+        raise FormatError("user must not hold ':' (passwords are never stored; use password_env)",
+                          "proxy", "user")
+    _check_port(p_port, "proxy")
+    cafile = _get(proxy, "proxy", "cafile", str)
+    insecure = _get(proxy, "proxy", "insecure", bool) or False
+    if (cafile or insecure) and kind != "https":
+        raise FormatError("cafile and insecure are for a proxy of type \"https\"", "proxy",
+                          "cafile" if cafile else "insecure")
+    try:
+        host, port = split_hostport(format_hostport(p_host, p_port), "proxy")
+    except InputError as exc:
+        raise FormatError(str(exc), "proxy", "host") from None
+    return ProxySpec(kind, host, port, user, None, password_env, cafile=cafile, insecure=insecure)
 
 
 _TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false", float: "a number",

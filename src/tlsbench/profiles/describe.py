@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tlsbench.engine.spec import ConnectionSpec, format_hostport
+from tlsbench.engine.options import OPTIONS, values_of
+from tlsbench.engine.proxies import describe
+from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.profiles.model import Profile, ProfileProblem
 
-_PROXY_NAMES = {"socks4": "SOCKS4", "socks4a": "SOCKS4a", "socks5": "SOCKS5", "socks5h": "SOCKS5 (remote DNS)"}
-
-
 def route_text(spec: ConnectionSpec) -> str:
-    """'direct' or e.g. 'SOCKS5 (remote DNS) via 127.0.0.1:1080 as alice', plus a pinned address."""
-    if spec.proxy is None:
-        route = "direct"
-    else:
-        route = f"{_PROXY_NAMES.get(spec.proxy.kind, spec.proxy.kind)} via " \
-                f"{format_hostport(spec.proxy.host, spec.proxy.port)}"
-        if spec.proxy.username:
-            route += f" as {spec.proxy.username}"
-    if spec.pin:
-        route += f", pinned to {spec.pin}"
-    return route
+    """'direct', or each hop, e.g. 'SOCKS5 (remote DNS) 127.0.0.1:1080 as alice -> HTTP CONNECT
+    10.0.0.1:3128', plus a pinned address and the local side."""
+    route = " -> ".join(describe(hop) for hop in spec.proxies) or "direct"
+    values = values_of(spec)
+    extra = [f"{o.describe} {values[o.name]}" for o in OPTIONS
+             if o.group in ("target", "local") and o.describe and values.get(o.name) not in (None, "", o.default)]
+    return ", ".join([route] + extra)
 
 
 def tls_text(spec: ConnectionSpec) -> str:
@@ -51,12 +46,15 @@ def summary_lines(profile: Profile) -> list[str]:
         lines.append(f"about     {profile.description}")
     lines.append(f"target    {spec.target}")
     lines.append(f"route     {route_text(spec)}")
-    if spec.proxy is not None and spec.proxy.username:
-        if spec.proxy.password_env:
-            state = "set" if spec.proxy.password is not None else "not set: asked at run time"
-            lines.append(f"password  from ${spec.proxy.password_env} ({state})")
+    for hop in spec.proxies:
+        if not hop.username:
+            continue
+        whose = f" ({hop.address})" if len(spec.proxies) > 1 else ""
+        if hop.password_env:
+            state = "set" if hop.password is not None else "not set: asked at run time"
+            lines.append(f"password  from ${hop.password_env} ({state}){whose}")
         else:
-            lines.append("password  asked at run time")
+            lines.append(f"password  asked at run time{whose}")
     lines.append(f"tls       {tls_text(spec)}")
     if spec.app.http:
         lines.append(f"app       HTTP GET {spec.app.path}")

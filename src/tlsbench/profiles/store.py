@@ -6,8 +6,11 @@ Layout under the config directory (``tlsbench.locations.config_dir()`` unless a 
     state.toml              last_used = "<name>"
 
 Rules: a file that cannot be read or parsed is reported (file and line) and never rewritten or
-deleted by loading; saving over such a file is refused. Writes are atomic and private (0600 files,
-0700 directories); a symlinked profile file stays a symlink. Passwords are never written.
+deleted by loading; saving over such a file is refused. Files are read and written only through
+`tlsbench.safe_files`: a FIFO, device, socket or directory in their place is refused at once (never
+waited on), and tlsbench writes only over a file that loads as what it is meant to be (a profile, a
+state file). Writes are atomic; new files are private (0600 files, 0700 directories); a symlinked
+profile that is a valid profile stays a symlink and is written through. Passwords are never written.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlsbench.locations import ensure_private_dir
-from tlsbench.profiles.atomic import write_private_text
 from tlsbench.profiles.codec import FormatError, data_to_profile, find_key_line, parse_text, profile_to_data
 from tlsbench.profiles.model import Profile, ProfileError, ProfileProblem, check_name, is_valid_name
+from tlsbench.safe_files import FileMissing, FileRefused, read_regular, replace_checked
 
 __all__ = ["LoadReport", "Profile", "ProfileError", "ProfileProblem", "ProfileStore"]
 
 SUFFIX = ".toml"
 _MAX_FILE = 1 << 20  # a profile is a few hundred bytes; refuse to slurp something huge by mistake
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -105,6 +109,13 @@ class ProfileStore:
         text, problem = _read(path)
         if problem is not None:
             return problem
+        return self._parse(name, path, text)
+
+    def _load_text(self, name: str, path: Path, raw: bytes) -> Profile | ProfileProblem:
+        text, problem = _decode(path, raw)
+        return problem if problem is not None else self._parse(name, path, text)
+
+    def _parse(self, name: str, path: Path, text: str) -> Profile | ProfileProblem:
         try:
             data = parse_text(text)
             return data_to_profile(name, data, path=path, environ=self._environ)
@@ -121,37 +132,36 @@ class ProfileStore:
         """Write the profile; an existing file is updated in place (comments and unknown keys kept).
 
         Raises ProfileError when the name is invalid, when the file exists and overwrite is False,
-        or when the existing file is broken (it is then left exactly as it is).
+        or when what is there does not load as a profile (a broken file, a link to some other file,
+        a FIFO, a directory): it is then left exactly as it is.
         """
         # tomlkit (to keep a person's comments) only when writing: reading needs tomllib alone.
         from tlsbench.profiles.update import UpdateError, new_document, update_document
 
         path = self.path_for(profile.name)
         data = profile_to_data(profile)
-        if path.exists():
-            if not overwrite:
-                raise ProfileError(f"a profile named {profile.name!r} already exists ({path})", path=path)
-            text, problem = _read(path)
-            if problem is None:
-                try:
-                    parse_text(text)
-                except FormatError as exc:
-                    problem = ProfileProblem(path, exc.line, str(exc))
-            if problem is not None:
-                raise ProfileError(f"not saved: {problem}; the file is broken, fix or delete it by hand",
-                                   path=path, line=problem.line)
+        _check_storable(data, path)
+        if not overwrite and (path.exists() or path.is_symlink()):
+            raise ProfileError(f"a profile named {profile.name!r} already exists ({path})", path=path)
+
+        def new(existing: bytes | None) -> bytes:
+            if existing is None:
+                return new_document(data).encode("utf-8")
+            bom = _BOM if existing.startswith(_BOM) else b""  # kept as the person's editor wrote it
             try:
-                new_text = update_document(text, data)
+                return bom + update_document(existing[len(bom):].decode("utf-8"), data).encode("utf-8")
             except UpdateError as exc:
                 raise ProfileError(f"not saved: {path}: {exc}", path=path) from None
-        else:
-            new_text = new_document(data)
-        return self._write(path, new_text)
+
+        return self._replace(path, new, lambda raw: self._not_a_profile(profile.name, path, raw),
+                             "the file is broken, fix or delete it by hand")
 
     def delete(self, name: str) -> Path:
         path = self.path_for(name)
         if not (path.exists() or path.is_symlink()):
             raise ProfileError(f"no profile named {name!r}", path=path)
+        if not path.is_symlink():
+            _refuse_odd_entry(path, "not deleted")
         path.unlink()  # a symlink: the link goes, what it points to stays
         if self._state_value() == name:
             self._write_state(None)
@@ -165,6 +175,8 @@ class ProfileStore:
             return source
         if target.exists() or target.is_symlink():
             raise ProfileError(f"a profile named {new!r} already exists ({target})", path=target)
+        if not source.is_symlink():
+            _refuse_odd_entry(source, "not renamed")
         # The file moves as it is, comments and all (a symlink is moved as a link).
         os.rename(source, target)
         if self._state_value() == old:
@@ -176,15 +188,39 @@ class ProfileStore:
         target = self.path_for(new)
         if target.exists() or target.is_symlink():
             raise ProfileError(f"a profile named {new!r} already exists ({target})", path=target)
-        return self._write(target, self.read_text(name))
+        text = self.read_text(name).encode("utf-8")
+        return self._replace(target, lambda existing: text, lambda raw: "is in the way", "")
 
-    def _write(self, path: Path, text: str) -> Path:
+    def _replace(self, path: Path, new, accept, advice: str) -> Path:
+        """Write through tlsbench.safe_files; every refusal becomes one ProfileError naming the file."""
+        problems: list[ProfileProblem] = []
+
+        def check(raw: bytes) -> str | None:
+            reason = accept(raw)
+            if isinstance(reason, ProfileProblem):
+                problems.append(reason)
+                return reason.message
+            return reason
+
         try:
             # The config root first, so it too is private when this store creates it.
             ensure_private_dir(self.root)
-            return write_private_text(path, text)
+            ensure_private_dir(path.parent)
+            return replace_checked(path, new, accept=check, limit=_MAX_FILE, what="profile")
+        except FileRefused as exc:
+            if problems:
+                problem = problems[0]
+                if problem.path != path:  # a link: name both the link and the file it points to
+                    problem = ProfileProblem(path, problem.line, f"{problem.message} (in {problem.path})")
+                raise ProfileError(f"not saved: {problem}; {advice}", path=path, line=problem.line) from None
+            raise ProfileError(f"not saved: {exc}", path=path) from None
         except OSError as exc:
             raise ProfileError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
+
+    def _not_a_profile(self, name: str, path: Path, raw: bytes) -> ProfileProblem | None:
+        """None when `raw` loads as a profile; else the problem (what `profiles list` would report)."""
+        result = self._load_text(name, Path(os.path.realpath(path)), raw)
+        return result if isinstance(result, ProfileProblem) else None
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -201,62 +237,107 @@ class ProfileStore:
         self._write_state(name)
 
     def _state_value(self) -> str | None:
-        if not self.state_path.exists():
+        if not (self.state_path.exists() or self.state_path.is_symlink()):
             return None
         text, problem = _read(self.state_path)
         if problem is not None:
             return None
         try:
-            value = parse_text(text).get("last_used")
+            data = parse_text(text)
         except FormatError:
             return None
-        return value if isinstance(value, str) else None
+        value = data.get("last_used")
+        return value if isinstance(value, str) and _state_problem(data) is None else None
 
     def _write_state(self, name: str | None) -> None:
-        """Record the last used profile; a hand-broken state file is left alone (ProfileError)."""
+        """Record the last used profile; a file that is not a state file is left alone (ProfileError)."""
         import tomlkit
 
-        data = {"last_used": name} if name is not None else {}
-        if self.state_path.exists():
-            text, problem = _read(self.state_path)
-            if problem is None:
-                try:
-                    parse_text(text)
-                except FormatError as exc:
-                    problem = ProfileProblem(self.state_path, exc.line, str(exc))
-            if problem is not None:
-                raise ProfileError(f"last used profile not recorded: {problem}; fix or delete the file by hand",
-                                   path=self.state_path, line=problem.line)
-            doc = tomlkit.parse(text)
+        def new(existing: bytes | None) -> bytes:
+            if existing is None:
+                doc = tomlkit.document()
+                doc.add(tomlkit.comment("tlsbench state"))
+                if name is not None:
+                    doc.add("last_used", name)
+                return doc.as_string().encode("utf-8")
+            bom = _BOM if existing.startswith(_BOM) else b""
+            doc = tomlkit.parse(existing[len(bom):].decode("utf-8"))
             if name is None:
                 doc.pop("last_used", None)
             elif doc.get("last_used") != name:
                 doc["last_used"] = name
-            new_text = doc.as_string()
-        else:
-            doc = tomlkit.document()
-            doc.add(tomlkit.comment("tlsbench state"))
-            for key, value in data.items():
-                doc.add(key, value)
-            new_text = doc.as_string()
-        self._write(self.state_path, new_text)
+            return bom + doc.as_string().encode("utf-8")
+
+        def accept(raw: bytes) -> ProfileProblem | None:
+            text, problem = _decode(self.state_path, raw)
+            if problem is None:
+                try:
+                    problem = _state_problem(parse_text(text), self.state_path)
+                except FormatError as exc:
+                    problem = ProfileProblem(self.state_path, exc.line, str(exc))
+            return problem
+
+        self._replace(self.state_path, new, accept, "last used profile not recorded; fix or delete the file by hand")
+
+
+def _state_problem(data: dict, path: Path | None = None) -> ProfileProblem | None:
+    """A state file holds `last_used = "<name>"` and nothing else of tlsbench's; no tables."""
+    if "last_used" in data and not isinstance(data["last_used"], str):
+        return ProfileProblem(path or Path(), None, "last_used is not a string: not a tlsbench state file")
+    tables = [k for k, v in data.items() if isinstance(v, (dict, list))]
+    if tables:
+        return ProfileProblem(path or Path(), None, f"holds {tables[0]!r}, which no tlsbench state file has")
+    return None
+
+
+def _check_storable(data: dict, path: Path) -> None:
+    """TOML is UTF-8 text: refuse what it cannot hold (raw --send bytes) rather than fail half-way."""
+    app = data.get("app") or {}
+    send = app.get("send")
+    if isinstance(send, str):
+        try:
+            send.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            from tlsbench.engine.checks import escape_text
+
+            raise ProfileError(f"not saved: the text to send holds bytes that are not UTF-8 "
+                               f"({escape_text(send[exc.start:exc.end])}); a profile stores text only",
+                               path=path) from None
+
+
+def _refuse_odd_entry(path: Path, what: str) -> None:
+    """A FIFO, socket, device or directory under a profile's name is not ours to touch."""
+    import stat as stat_mod
+
+    from tlsbench.safe_files import file_kind
+
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if not stat_mod.S_ISREG(mode):
+        raise ProfileError(f"{path}: is {file_kind(mode)}, not a profile file; {what}, left alone", path=path)
 
 
 def _read(path: Path) -> tuple[str, ProfileProblem | None]:
-    """The file's text, or a problem saying why it cannot be read."""
+    """The file's text, or a problem saying why it cannot be read (never blocks: tlsbench.safe_files)."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(_MAX_FILE + 1)
-    except FileNotFoundError:
-        return "", ProfileProblem(path, None, "file not found (a dangling symlink?)")
-    except IsADirectoryError:
-        return "", ProfileProblem(path, None, "is a directory, not a file")
-    except OSError as exc:
-        return "", ProfileProblem(path, None, f"cannot read: {exc.strerror or exc}")
-    if len(raw) > _MAX_FILE:
-        return "", ProfileProblem(path, None, f"file is larger than {_MAX_FILE} bytes; not a profile")
+        raw = read_regular(path, limit=_MAX_FILE, what="profile")
+    except FileMissing:
+        return "", ProfileProblem(path, None, "file not found")
+    except FileRefused as exc:
+        return "", ProfileProblem(path, None, exc.reason)
+    return _decode(path, raw)
+
+
+def _decode(path: Path, raw: bytes) -> tuple[str, ProfileProblem | None]:
+    """UTF-8 text, a leading byte-order mark allowed (some editors write one); no NUL bytes."""
     try:
-        return raw.decode("utf-8"), None
+        text = raw.removeprefix(_BOM).decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         return "", ProfileProblem(path, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})")
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        return "", ProfileProblem(path, line, "holds a NUL byte: not a text file")
+    return text, None

@@ -1,85 +1,81 @@
-"""What the Compose form holds, without widgets: its fields, a spec as field values and back.
+"""What the Compose form holds, without widgets: its rows, a spec as field values and back.
 
-The form's widgets (tui.widgets.form_fields) and its cheap read-only preview
-(tui.widgets.compose_form) both read this table, so they show the same rows in the same order.
+The rows come from the option declarations (engine/options.py), one line each: the form's
+widgets (tui.widgets.form_fields, tui.widgets.hop_list) and its cheap read-only preview
+(tui.widgets.compose_form) both read `rows()`, so they show the same lines in the same order.
+What is the workbench's own here is presentation: a label short enough for one line, the two TLS
+versions side by side.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from tlsbench.commands.arguments import unescape_send
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, build_spec, check_host, format_hostport, parse_port
+from tlsbench.engine.options import GROUP_TITLES, OPTIONS, escape, owner, spec_from_values, unescape, values_of
+from tlsbench.engine.spec import ConnectionSpec, check_host, format_hostport, parse_port
 from tlsbench.engine.visible import visible
 
-ROUTES = [("Direct", "direct"), ("SOCKS4", "socks4"), ("SOCKS4a (proxy resolves)", "socks4a"),
-          ("SOCKS5", "socks5"), ("SOCKS5 + remote DNS", "socks5h")]
-SNI_MODES = [("from host", "host"), ("override", "override"), ("none", "none")]
-VERSIONS = [("any", "any"), ("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]
-VERIFY = [("system store", "system"), ("CA file", "cafile"), ("off (insecure)", "off")]
-APPS = [("nothing", "none"), ("HTTP GET", "http"), ("send text", "send")]
-CHOICES = {"f-route": ROUTES, "f-sni-mode": SNI_MODES, "f-tls-min": VERSIONS, "f-tls-max": VERSIONS,
-           "f-verify": VERIFY, "f-app": APPS}
+LABEL_WIDTH = 12  # the label column, as #form .field-label in the form's CSS
+
+# Labels that fit the label column; an option not listed here shows its declared label (on a line
+# of its own above the field when it is too long).
+SHORT_LABELS = {
+    "pin": "Pinned IP", "local_port": "Local port", "interface": "Interface", "family": "IP version",
+    "tls": "TLS", "sni_mode": "SNI", "sni": "SNI name", "tls_min": "Versions", "tls_max": "to",
+    "ciphers": "Ciphers", "alpn": "ALPN", "verify": "Verify", "cafile": "CA file", "cert": "Client cert",
+    "key": "Client key", "app": "Then", "path": "HTTP path", "send": "Send text", "timeout": "Timeout (s)",
+}
+PLACEHOLDERS = {"pin": "optional, instead of DNS", "ciphers": "default (OpenSSL list)",
+                "send": "EHLO x\\r\\n (\\r \\n \\t \\\\ \\xHH)"}
+SWITCH_NOTES = {"tls": "on: TLS, off: plain TCP"}
+PAIRED = {"tls_min": "tls_max"}  # shown on one line: "Versions [min] to [max]"
 
 
-class Field(NamedTuple):
-    wid: str  # widget id
-    label: str  # in the label column ("" for the second widget of a row)
-    kind: str  # "input" | "password" | "select" | "switch"
+class FieldSpec(NamedTuple):
+    """One field of a row: the option, its widget id and how it is drawn."""
+
+    name: str
+    wid: str
+    label: str
+    kind: str  # "input" | "select" | "switch" | "hops" | "host" | "port"
     placeholder: str = ""
-    row: str = ""  # the row id when it can be hidden (see visible_rows)
+    choices: tuple[tuple[str, str], ...] = ()
 
 
-# Rows in order: a section heading is ("section", title); a row is a tuple of Fields drawn on one line.
-LAYOUT: list = [
-    ("section", "Target"),
-    (Field("f-host", "Host", "input", "example.com", "row-host"), Field("f-port", "Port", "input", "443")),
-    (Field("f-pin", "Pinned IP", "input", "optional, instead of DNS", "row-pin"),),
-    ("section", "Route"),
-    (Field("f-route", "Route", "select", row="row-route"),),
-    (Field("f-proxy", "Proxy", "input", "HOST:PORT, e.g. 127.0.0.1:1080", "row-proxy"),),
-    (Field("f-proxy-user", "User", "input", "optional", "row-proxy-user"),),
-    (Field("f-proxy-password", "Password", "password", "never saved", "row-proxy-password"),),
-    (Field("f-proxy-password-env", "Pass. env", "input", PROXY_PASSWORD_ENV, "row-proxy-password-env"),),
-    ("section", "TLS"),
-    (Field("f-tls", "TLS", "switch", row="row-tls"),),
-    (Field("f-sni-mode", "SNI", "select", row="row-sni-mode"),),
-    (Field("f-sni", "SNI name", "input", "server name to send", "row-sni"),),
-    (Field("f-tls-min", "Versions", "select", row="row-versions"), Field("f-tls-max", "to", "select")),
-    (Field("f-ciphers", "Ciphers", "input", "default (OpenSSL list)", "row-ciphers"),),
-    (Field("f-alpn", "ALPN", "input", "e.g. h2,http/1.1", "row-alpn"),),
-    (Field("f-verify", "Verify", "select", row="row-verify"),),
-    (Field("f-cafile", "CA file", "input", "/path/to/ca.pem", "row-cafile"),),
-    (Field("f-cert", "Client cert", "input", "optional PEM", "row-cert"),),
-    (Field("f-key", "Client key", "input", "optional PEM", "row-key"),),
-    ("section", "Other"),
-    (Field("f-timeout", "Timeout", "input", "10", "row-timeout"),),
-    (Field("f-app", "Then", "select", row="row-app"),),
-    (Field("f-send", "Send text", "input", "EHLO x\\r\\n (\\r\\n allowed)", "row-send"),),
-]
+class Row(NamedTuple):
+    """A line of the form: a section title (`section` set) or one or two fields."""
 
-FIELDS: dict[str, Field] = {f.wid: f for row in LAYOUT if row[0] != "section" for f in row}
-TLS_ROWS = ("row-sni-mode", "row-sni", "row-versions", "row-ciphers", "row-alpn", "row-verify", "row-cafile",
-            "row-cert", "row-key")
-PROXY_ROWS = ("row-proxy", "row-proxy-user", "row-proxy-password", "row-proxy-password-env")
+    section: str | None
+    fields: tuple[FieldSpec, ...] = ()
+    rid: str = ""  # the row's widget id, "row-<option>"
 
-# InputError.field -> the widget that holds it
-FIELD_WIDGETS = {
-    "target": "f-host", "host": "f-host", "port": "f-port", "target port": "f-port", "pin": "f-pin",
-    "proxy_kind": "f-route", "proxy": "f-proxy", "proxy port": "f-proxy", "proxy_user": "f-proxy-user",
-    "proxy_password": "f-proxy-password-env", "proxy_password_input": "f-proxy-password", "tls": "f-tls",
-    "sni": "f-sni", "tls-min": "f-tls-min", "tls_min": "f-tls-min", "tls-max": "f-tls-max", "tls_max": "f-tls-max",
-    "ciphers": "f-ciphers", "alpn": "f-alpn", "cafile": "f-cafile", "cert": "f-cert", "key": "f-key",
-    "timeout": "f-timeout", "send": "f-send",
-}
 
-EMPTY: dict[str, object] = {
-    "f-host": "", "f-port": "", "f-pin": "", "f-route": "direct", "f-proxy": "", "f-proxy-user": "",
-    "f-proxy-password": "", "f-proxy-password-env": "", "f-tls": True, "f-sni-mode": "host", "f-sni": "",
-    "f-tls-min": "any", "f-tls-max": "any", "f-ciphers": "", "f-alpn": "", "f-verify": "system", "f-cafile": "",
-    "f-cert": "", "f-key": "", "f-timeout": "10", "f-app": "none", "f-send": "",
-}
+def widget_id(name: str) -> str:
+    """The form widget of an option: "tls_min" -> "f-tls-min"."""
+    return "f-" + name.replace("_", "-")
+
+
+def field_widget(field: str | None) -> str:
+    """The widget an InputError's field points at (target errors at the host or the port)."""
+    if not field:
+        return "f-host"
+    if field in ("target port", "port"):
+        return "f-port"
+    base, _, hop = field.partition("#")
+    hop_suffix = f"-{hop}" if hop and hop != "1" else ""
+    for prefix in ("proxy_password_input", "proxy_password", "proxy_kind", "proxy_user", "proxy_cafile", "proxy"):
+        if base.startswith(prefix):
+            wid = {"proxy_password_input": "f-proxy-password", "proxy_password": "f-proxy-password-env",
+                   "proxy_kind": "f-route", "proxy_user": "f-proxy-user", "proxy_cafile": "f-proxy-cafile",
+                   "proxy": "f-proxy"}[prefix]
+            return wid + (hop_suffix or base[len(prefix):])
+    option = owner(field)
+    if option is None or option.name == "target":
+        return "f-host"
+    if option.name == "proxies":
+        return "f-proxy"
+    return widget_id(option.name)
 
 
 def has_controls(text: str) -> bool:
@@ -91,108 +87,110 @@ def shown(text: str) -> str:
     return visible(text, keep_newlines=False) if has_controls(text) else text
 
 
-def values_from_spec(spec: ConnectionSpec | None) -> dict[str, object]:
-    """{widget id: value} for a spec (None: the empty form). The password is never filled in."""
-    values = dict(EMPTY)
-    if spec is None:
-        return values
-
-    def put(wid: str, value) -> None:
-        values[wid] = "" if value is None else shown(str(value))
-
-    put("f-host", spec.host)
-    put("f-port", spec.port)
-    put("f-pin", spec.pin)
-    p = spec.proxy
-    values["f-route"] = p.kind if p else "direct"
-    put("f-proxy", format_hostport(p.host, p.port) if p else None)
-    put("f-proxy-user", p.username if p else None)
-    # The default variable is implied by an empty field; only a custom name is shown.
-    put("f-proxy-password-env", p.password_env if p and p.username and p.password_env != PROXY_PASSWORD_ENV
-        else None)
-    t = spec.tls
-    values["f-tls"] = t.enabled
-    values["f-sni-mode"] = t.sni_mode
-    put("f-sni", t.sni_name)
-    values["f-tls-min"] = t.min_version or "any"
-    values["f-tls-max"] = t.max_version or "any"
-    put("f-ciphers", t.ciphers)
-    put("f-alpn", ",".join(t.alpn) if t.alpn else None)
-    values["f-verify"] = t.verify
-    put("f-cafile", t.cafile)
-    put("f-cert", t.cert)
-    put("f-key", t.key)
-    put("f-timeout", f"{spec.timeout:g}")
-    values["f-app"] = "http" if spec.app.http else ("send" if spec.app.send else "none")
-    send = spec.app.send
-    put("f-send", send.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t") if send else None)
-    return values
+def _field(option) -> FieldSpec:
+    f = option.field
+    return FieldSpec(option.name, widget_id(option.name), SHORT_LABELS.get(option.name, f.label), f.widget,
+                     PLACEHOLDERS.get(option.name, f.placeholder), tuple(f.choices))
 
 
-def hidden_rows(values: dict[str, object]) -> set[str]:
-    """Rows that do not apply to these values (no proxy, no TLS, no SNI override, …)."""
-    hidden: set[str] = set()
-    if values["f-route"] == "direct":
-        hidden.update(PROXY_ROWS)
-    if not values["f-tls"]:
-        hidden.update(TLS_ROWS)
-    if values["f-sni-mode"] != "override":
-        hidden.add("row-sni")
-    if values["f-verify"] != "cafile":
-        hidden.add("row-cafile")
-    if values["f-app"] != "send":
-        hidden.add("row-send")
-    return hidden
+def rows() -> list[Row]:
+    """Every line of the form, in the declarations' order, with a title at each group."""
+    out: list[Row] = []
+    section = None
+    paired = set(PAIRED.values())
+    by_name = {o.name: o for o in OPTIONS}
+    for option in OPTIONS:
+        if option.group != section:
+            section = option.group
+            out.append(Row(GROUP_TITLES[section]))
+        if option.name == "target":
+            out.append(Row(None, (FieldSpec("target", "f-host", "Host", "host", "example.com"),
+                                  FieldSpec("target", "f-port", "Port", "port", "443")), "row-target"))
+            continue
+        if option.field is None or option.name in paired:
+            continue
+        fields = (_field(option),)
+        if option.name in PAIRED:
+            fields += (_field(by_name[PAIRED[option.name]]),)
+        out.append(Row(None, fields, f"row-{option.name}"))
+    return out
 
 
-def spec_from_values(values: dict[str, object]) -> ConnectionSpec:
-    """Validate and build the spec; raises InputError whose `field` names the spec field."""
-    def text(wid: str) -> str:
-        return str(values.get(wid) or "").strip()
+def form_values(spec: ConnectionSpec | None) -> dict[str, object]:
+    """{option name: what its widget shows} for a spec (None: the defaults); "target" is
+    (host, port text) and "proxies" the list of hops. Passwords are never filled in."""
+    values = values_of(spec) if spec is not None else {o.name: o.default for o in OPTIONS}
+    out: dict[str, object] = {"target": (shown(spec.host), str(spec.port)) if spec else ("", ""),
+                              "proxies": list(spec.proxies) if spec else []}
+    for option in OPTIONS:
+        field = option.field
+        if field is None or field.widget == "hops":
+            continue
+        value = values.get(option.name)
+        if field.widget == "switch":
+            out[option.name] = bool(value)
+        elif field.widget == "select":
+            choices = {v for _, v in field.choices}
+            text = "any" if value is None else str(value)
+            out[option.name] = text if text in choices else field.choices[0][1]
+        else:
+            if option.name == "alpn":
+                value = ",".join(value) if value else None
+            elif option.name == "send" and value:
+                value = escape(value)
+            elif option.name == "timeout":
+                value = f"{value:g}"
+            elif option.name == "path" and value == "/":
+                value = None
+            out[option.name] = "" if value is None else shown(str(value))
+    return out
 
-    def opt(wid: str) -> str | None:
-        return text(wid) or None
 
-    host = text("f-host")
+def shown_rows(values: dict[str, object]) -> set[str]:
+    """The row ids that apply to these values (no SNI name without an override, …)."""
+    check = {k: v for k, v in values.items() if k not in ("target", "proxies")}
+    ids = set()
+    by_name = {o.name: o for o in OPTIONS}
+    for row in rows():
+        if row.section is not None:
+            continue
+        option = by_name[row.fields[0].name]
+        visible_if = option.field.visible if option.field else None
+        if visible_if is None or visible_if(check):
+            ids.add(row.rid)
+    return ids
+
+
+def spec_from_form(values: dict[str, object], hops: list) -> ConnectionSpec:
+    """Validate the form's values into a spec; raises InputError whose field names the option."""
+    values = {k: v for k, v in values.items() if k != "proxies"}
+    host, port_text = values.pop("target")  # type: ignore[misc]
+    host, port_text = str(host).strip(), str(port_text).strip()
     check_host(host, "host")
-    port = parse_port(text("f-port"), "port")
-    route = str(values["f-route"])
-    kind = None if route == "direct" else route
-    tls = bool(values["f-tls"])
-    kwargs: dict = {}
-    if kind:
-        kwargs.update(proxy_kind=kind, proxy=text("f-proxy"), proxy_user=opt("f-proxy-user"),
-                      proxy_password=str(values.get("f-proxy-password") or "") or None,
-                      proxy_password_env=opt("f-proxy-password-env"))
-    if tls:
-        sni_mode = str(values["f-sni-mode"])
-        if sni_mode == "override" and not text("f-sni"):
-            raise InputError("SNI name is empty (choose 'from host' or 'none', or type a name)", field="sni")
-        verify = str(values["f-verify"])
-        if verify == "cafile" and not text("f-cafile"):
-            raise InputError("CA file path is empty", field="cafile")
-        lo, hi = str(values["f-tls-min"]), str(values["f-tls-max"])
-        kwargs.update(sni=text("f-sni") if sni_mode == "override" else None, no_sni=sni_mode == "none",
-                      tls_min=None if lo == "any" else lo, tls_max=None if hi == "any" else hi,
-                      ciphers=opt("f-ciphers"), alpn=opt("f-alpn"),
-                      cafile=opt("f-cafile") if verify == "cafile" else None, insecure=verify == "off",
-                      cert=opt("f-cert"), key=opt("f-key"))
-    app = str(values["f-app"])
-    send = str(values.get("f-send") or "")
-    if app == "send" and not send:
-        raise InputError("text to send is empty", field="send")
-    spec = build_spec(format_hostport(host, port), pin=opt("f-pin"), tls=tls, timeout=text("f-timeout") or "10",
-                      http=app == "http", send=unescape_send(send) if app == "send" else None, **kwargs)
-    proxy = spec.proxy
-    if proxy and proxy.needs_password:
-        # Profiles never hold the password: ask for it here rather than send an empty one.
-        raise InputError(f"proxy password: type it here (it is never saved) or set ${proxy.password_env}",
-                         field="proxy_password_input")
+    port = parse_port(port_text, "port")
+    for key, value in list(values.items()):
+        if isinstance(value, str):
+            value = value if key == "send" else value.strip()
+            values[key] = value or None
+    values["target"] = format_hostport(host, port)
+    values["proxies"] = hops
+    if values.get("alpn"):
+        values["alpn"] = [p.strip() for p in str(values["alpn"]).split(",")]
+    if values.get("app") == "send":
+        if not values.get("send"):
+            raise InputError("text to send is empty", field="send")
+        values["send"] = unescape(str(values["send"]))
+    spec = spec_from_values(values)
+    for i, hop in enumerate(spec.proxies, 1):
+        if hop.needs_password:
+            # Profiles never hold the password: ask for it here rather than send an empty one.
+            raise InputError(f"proxy password: type it here (it is never saved) or set ${hop.password_env}",
+                             field=f"proxy_password_input#{i}")
     return spec
 
 
-def choice_label(wid: str, value: object) -> str:
-    for label, key in CHOICES.get(wid, ()):
+def choice_label(choices, value: object) -> str:
+    for label, key in choices:
         if key == value:
             return label
     return str(value)

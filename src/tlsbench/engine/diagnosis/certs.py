@@ -7,6 +7,7 @@ intermediate: told apart by what the peer sent and by what the trust store holds
 
 from __future__ import annotations
 
+import os
 import ssl
 import warnings
 
@@ -28,7 +29,7 @@ def _f(code, severity, title, explanation, suggestion, evidence=(), stage="tls",
 def trust_store_subjects(spec: ConnectionSpec) -> set[bytes] | None:
     """DER-encoded subjects of the CAs verification trusts (None when they cannot be listed)."""
     if spec.tls.verify == "cafile":
-        path = spec.tls.cafile
+        path = os.path.expanduser(spec.tls.cafile or "")
     else:
         paths = ssl.get_default_verify_paths()
         path = paths.cafile or paths.openssl_cafile

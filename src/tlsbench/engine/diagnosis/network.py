@@ -121,6 +121,85 @@ def tcp_failed(role: str, where: str, exc: BaseException, seconds: float, attemp
                    stage="tcp", origin="network", evidence=ev)
 
 
+def local_bind_failed(exc: OSError, tried: list[int], what: str) -> Finding:
+    """--local-port / --interface could not be bound: say why, TIME_WAIT included."""
+    name = errno_name(exc) or type(exc).__name__
+    ev = [Evidence("error", f"{name}: {os_words(exc)}"), Evidence("asked for", what)]
+    if exc.errno == errno.EADDRINUSE and tried:
+        held = [line for port in tried[:64] for line in port_holders(port)]
+        if held:
+            ev.append(Evidence("held by", "; ".join(held[:6])))
+        waiting = any("TIME_WAIT" in h for h in held)
+        why = (f"Every port tried ({_ports_text(tried)}) is taken on this host. "
+               + ("A connection that this side closed first stays in TIME_WAIT for about 60 s (Linux), and its "
+                  "local port cannot be bound again until then: running the same command twice with a fixed "
+                  "--local-port hits it. This is why clients normally let the OS pick an ephemeral port, and "
+                  "why it changes every run." if waiting else
+                  "Another socket (a listener, or an open connection) holds it."))
+        return Finding("local-port-in-use", "error", f"The local port is in use ({_ports_text(tried)})", why,
+                       "Use another --local-port, a range (--local-port 40000-40100), or none (the OS picks a free "
+                       "ephemeral port).", stage="tcp", origin="local", evidence=tuple(ev))
+    if exc.errno == errno.EPERM or exc.errno == errno.EACCES:
+        why = (f"Binding to {what} needs privileges tlsbench does not have here ({os_words(exc)}): binding to a "
+               "network interface by name needs CAP_NET_RAW, and ports below 1024 need CAP_NET_BIND_SERVICE.")
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        why = f"The address asked for ({what}) is not one of this host's addresses."
+    elif exc.errno == errno.ENODEV:
+        why = f"There is no network interface named as asked ({what})."
+    else:
+        why = f"Binding the client socket to {what} failed: {os_words(exc)}."
+    return Finding("local-bind-failed", "error", f"Cannot bind the client to {what}", why,
+                   "Check --interface and --local-port (ip addr shows this host's addresses and interfaces).",
+                   stage="tcp", origin="local", evidence=tuple(ev))
+
+
+def _ports_text(ports: list[int]) -> str:
+    return str(ports[0]) if len(ports) == 1 else f"{ports[0]}-{ports[-1]}"
+
+
+_TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+               "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
+               "0B": "CLOSING"}
+
+
+def port_holders(port: int, files: tuple[str, ...] = ("/proc/net/tcp", "/proc/net/tcp6")) -> list[str]:
+    """Sockets of this host bound to a local port, as 'TIME_WAIT to 127.0.0.1:443' (Linux)."""
+    out = []
+    for path in files:
+        try:
+            with open(path, encoding="ascii") as fh:
+                lines = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            local, remote, state = parts[1], parts[2], parts[3]
+            try:
+                if int(local.rsplit(":", 1)[1], 16) != port:
+                    continue
+                peer = _proc_address(remote)
+            except ValueError:
+                continue
+            out.append(f"{_TCP_STATES.get(state, state)} to {peer}" if state != "0A" else "LISTEN")
+    return out
+
+
+def _proc_address(text: str) -> str:
+    import ipaddress
+
+    addr, port = text.rsplit(":", 1)
+    raw = bytes.fromhex(addr)
+    if len(raw) == 4:
+        ip = str(ipaddress.IPv4Address(raw[::-1]))
+    else:
+        words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+        ip = str(ipaddress.IPv6Address(words))
+    port_n = int(port, 16)
+    return f"[{ip}]:{port_n}" if ":" in ip else f"{ip}:{port_n}"
+
+
 # --- proxy ------------------------------------------------------------------------------------
 
 def _proxy_ev(proxy: str, received: bytes | None = None, reply: str | None = None) -> tuple[Evidence, ...]:
@@ -198,7 +277,7 @@ def proxy_auth_failed(proxy: str, user: str | None, status: int | None) -> Findi
 
 
 def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning: str,
-                       remote_name: bool) -> Finding:
+                       remote_name: bool, behind: str = "the target") -> Finding:
     reply = f"0x{code:02x}: {meaning}"
     ev = _proxy_ev(proxy, reply=reply) + (Evidence("requested", requested),)
     if kind.startswith("socks4"):
@@ -214,8 +293,8 @@ def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning
                        stage="proxy", origin="proxy", evidence=ev)
     if code == 5:
         return Finding(
-            "proxy-target-refused", "error", f"The target {requested} refused the proxy's connection",
-            "The proxy reached the target host, but nothing listens on that port (SOCKS5 reply 5).",
+            "proxy-target-refused", "error", f"{behind[0].upper()}{behind[1:]} ({requested}) refused the proxy's connection",
+            f"The proxy works and reached the host of {behind}, but nothing listens on that port (SOCKS5 reply 5).",
             "Check the target port and that the service runs; the proxy itself works.",
             stage="proxy", origin="proxy", evidence=ev)
     if code in (3, 4, 6) or (code == 1 and remote_name):
@@ -223,7 +302,7 @@ def proxy_reply_failed(kind: str, proxy: str, requested: str, code: int, meaning
                  if remote_name else "")
         return Finding(
             "proxy-target-unreachable", "error", f"The proxy could not reach {requested}",
-            f"The proxy answered {reply}: it found no way to the target.{extra}",
+            f"The proxy answered {reply}: it found no way to {behind}.{extra}",
             "Check the target name and address from the proxy's side (its DNS and routes).",
             stage="proxy", origin="proxy", evidence=ev)
     if code == 2:

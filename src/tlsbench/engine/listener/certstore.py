@@ -11,16 +11,18 @@ import datetime as dt
 import hashlib
 import ipaddress
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tlsbench.engine.errors import InputError
+from tlsbench.safe_files import (FileMissing, FileRefused, check_regular, read_regular, replace_checked,
+                                 write_target)
 
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
 CERT_FILE, KEY_FILE = "listener-cert.pem", "listener-key.pem"
 VALID_DAYS = 365
 RENEW_BEFORE = dt.timedelta(days=1)
+MAX_PEM = 1 << 20  # the files are under 1 KiB; anything this big is not ours
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def load_info(cert_path: Path, key_path: Path, generated: bool = False) -> CertI
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    cert = x509.load_pem_x509_certificate(read_regular(cert_path, limit=MAX_PEM, what="certificate"))
     names: list[str] = []
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -92,11 +94,12 @@ def existing(directory: Path | None = None) -> CertInfo | None:
     """The stored certificate, or None when there is none (or it cannot be read)."""
     folder = directory or data_dir()
     cert_path, key_path = folder / CERT_FILE, folder / KEY_FILE
-    if not (cert_path.is_file() and key_path.is_file()):
-        return None
     try:
+        check_regular(key_path, limit=MAX_PEM, what="private key")  # a FIFO or device: refused, named
         return load_info(cert_path, key_path)
-    except (ValueError, OSError):
+    except FileMissing:
+        return None
+    except ValueError:  # not a certificate: ensure_certificate() refuses to write over it
         return None
 
 
@@ -117,8 +120,12 @@ def ensure_certificate(names: tuple[str, ...] | list[str] = (), directory: Path 
     cert_pem, key_pem = _generate(all_names, now)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _atomic_write(folder / KEY_FILE, key_pem)
-        _atomic_write(folder / CERT_FILE, cert_pem)
+        files = ((folder / KEY_FILE, key_pem, b"PRIVATE KEY-----"), (folder / CERT_FILE, cert_pem, b"CERTIFICATE-----"))
+        for path, _data, marker in files:  # both checked before either is written: never half a pair
+            _refuse_unless_ours(path, marker)
+        for path, data, marker in files:
+            replace_checked(path, lambda _old, data=data: data, accept=_pem_holding(marker), limit=MAX_PEM,
+                            what="PEM file")
     except OSError as exc:
         raise InputError(f"cannot write the certificate in {folder}: {exc.strerror or exc}") from None
     return load_info(folder / CERT_FILE, folder / KEY_FILE, generated=True)
@@ -155,20 +162,20 @@ def _generate(names: list[str], now: dt.datetime) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mkstemp files are 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _refuse_unless_ours(path: Path, marker: bytes) -> None:
+    target, st = write_target(path)
+    if st is not None:
+        reason = _pem_holding(marker)(read_regular(target, limit=MAX_PEM, what="PEM file"))
+        if reason is not None:
+            raise FileRefused(path, f"{reason}; tlsbench does not write over it: move or delete it by hand")
+
+
+def _pem_holding(marker: bytes):
+    """accept() for replace_checked: tlsbench writes only over a PEM file of the kind it put there."""
+    def accept(existing: bytes) -> str | None:
+        return None if b"-----BEGIN " in existing and marker in existing else \
+            f"holds no PEM {marker.decode().rstrip('-').lower()}"
+    return accept
 
 
 def trust_hints(info: CertInfo, host: str = "127.0.0.1", port: int | str = "PORT") -> list[str]:

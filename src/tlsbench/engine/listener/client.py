@@ -29,7 +29,7 @@ HTTP_400_ON_TLS_PORT = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; 
 
 def http_response(body: str) -> bytes:
     """A minimal, complete HTTP/1.1 response: status line, length, and the connection closes."""
-    payload = body.encode("utf-8")
+    payload = body.encode("utf-8", "surrogateescape")
     head = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
             f"Content-Length: {len(payload)}\r\nConnection: close\r\nServer: tlsbench\r\n\r\n")
     return head.encode("ascii") + payload
@@ -205,5 +205,5 @@ class ClientSession:
                 request += more
             channel.send(http_response(self.config.reply_text or "tlsbench listener: hello\n"))
             return "answered (HTTP)"
-        channel.send(self.config.reply_text.encode("utf-8"))
+        channel.send(self.config.reply_text.encode("utf-8", "surrogateescape"))
         return "answered"

@@ -155,8 +155,15 @@ def _alpn(value: bytes) -> tuple[str, ...]:
         name = r.vector(1)
         if name is None:
             break
-        out.append(name.decode("latin-1"))
+        out.append(_utf8_or_latin1(name))  # ALPN names are bytes; UTF-8 is how tlsbench sends non-ASCII
     return tuple(out)
+
+
+def _utf8_or_latin1(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _versions(value: bytes) -> tuple[str, ...]:

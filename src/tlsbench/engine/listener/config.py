@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
+from tlsbench.engine.checks import check_alpn, check_input_file, set_alpn
 from tlsbench.engine.errors import InputError
 
 ReplyMode = Literal["echo", "text", "http"]
@@ -66,12 +66,10 @@ def checked(config: ListenerConfig) -> ListenerConfig:
     if config.require_client_cert and not config.client_ca:
         raise InputError("--require-client-cert needs --client-ca FILE (the CA that signs client certificates)",
                          field="client_ca")
-    for name in config.alpn:
-        if not name or len(name.encode("utf-8")) > 255:
-            raise InputError(f"ALPN protocol {name!r} must be 1-255 bytes", field="alpn")
+    check_alpn(config.alpn, "ALPN")
     for label, path in (("certificate", config.cert), ("key", config.key), ("client CA", config.client_ca)):
-        if path and not Path(path).is_file():
-            raise InputError(f"{label} file not found: {path}", field=label)
+        if path:
+            check_input_file(path, label, f"{label} file")
     from dataclasses import replace
 
     return replace(config, bind=bind)
@@ -91,7 +89,7 @@ def server_context(config: ListenerConfig, cert_path: str, key_path: str | None)
         raise InputError(f"cannot read the certificate/key ({cert_path}): {exc.strerror or exc}",
                          field="cert") from None
     if config.alpn:
-        ctx.set_alpn_protocols(list(config.alpn))
+        set_alpn(ctx, config.alpn)
     if config.require_client_cert and config.client_ca:
         try:
             ctx.load_verify_locations(cafile=config.client_ca)

@@ -1,4 +1,8 @@
-"""The app stage: a minimal HTTP/1.1 request (--http) or a line of text (--send) over any Channel."""
+"""The app stage: a minimal HTTP/1.1 request (--http) or a line of text (--send) over the run's stream.
+
+Its time runs from the request's first byte to the answer's last byte seen (the idle wait for
+more text after a --send answer is not counted).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
-from tlsbench.engine.stages.context import Channel, StageContext, StageOutcome
+from tlsbench.engine.stages.context import StageContext, StageOutcome
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
@@ -37,25 +41,38 @@ def _f(code, severity, title, explanation, suggestion, evidence=()) -> Finding:
                    stage="app", origin="peer", evidence=tuple(evidence))
 
 
-def _settimeout(channel: Channel, seconds: float) -> None:
-    setter = getattr(channel, "settimeout", None)
-    if setter is not None:
-        setter(max(seconds, 0.001))
+class AppStage:
+    """After connecting: a minimal HTTP/1.1 GET, or the text given, and the first bytes of the answer."""
+
+    def __init__(self, step, plan) -> None:
+        self.spec = plan.spec
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        return run_app(ctx, state.stream)
 
 
-def run_app(ctx: StageContext, channel: Channel) -> StageOutcome:
+def run_app(ctx: StageContext, stream) -> StageOutcome:
+    """The app stage over a stream (or a connected socket, for plain TCP)."""
+    import socket
+
+    if isinstance(stream, socket.socket):
+        from tlsbench.engine.stream import socket_stream
+
+        stream = socket_stream(stream, ctx.cancel)
+        stream.link.set_timeout(ctx.spec.timeout)
     spec = ctx.spec
     mode = "http" if spec.app.http else "send"
-    request = http_request(spec) if mode == "http" else (spec.app.send or "").encode("utf-8")
+    request = http_request(spec) if mode == "http" else (spec.app.send or "").encode("utf-8", "surrogateescape")
     req_text = request.decode("latin-1")
     deadline = time.monotonic() + spec.timeout
     answer = bytearray()
     error = None
     ttfb = None
+    last_rx = 0.0
     closed = False
+    ctx.begin()
     try:
-        _settimeout(channel, spec.timeout)
-        channel.sendall(request)
+        stream.send(request)
         sent_at = ctx.now_ms()
         while len(answer) < MAX_ANSWER:
             if ctx.cancel.cancelled:
@@ -65,9 +82,8 @@ def run_app(ctx: StageContext, channel: Channel) -> StageOutcome:
                 left = min(left, IDLE_AFTER_FIRST)
             if left <= 0:
                 break
-            _settimeout(channel, left)
             try:
-                chunk = channel.recv(MAX_ANSWER - len(answer))
+                chunk = stream.recv(MAX_ANSWER - len(answer), left)
             except TimeoutError:
                 if not answer:
                     error = "timeout"
@@ -75,8 +91,9 @@ def run_app(ctx: StageContext, channel: Channel) -> StageOutcome:
             if not chunk:
                 closed = True
                 break
+            last_rx = ctx.now_ms()
             if ttfb is None:
-                ttfb = ctx.now_ms() - sent_at
+                ttfb = last_rx - sent_at
             answer += chunk
             if mode == "http" and b"\r\n\r\n" in answer:
                 break
@@ -86,6 +103,9 @@ def run_app(ctx: StageContext, channel: Channel) -> StageOutcome:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled during the app stage") from None
         error = f"{type(exc).__name__}: {exc}"
+    ctx.end()
+    if answer:
+        ctx.wire_end = last_rx
     data = bytes(answer)
     status_line = None
     if data.startswith(b"HTTP/"):

@@ -7,8 +7,8 @@ from tlsbench.engine import certparse
 from tlsbench.engine.details import CertInfo, ChainDetail
 from tlsbench.engine.diagnosis.certs import expiry_findings
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.stages.context import StageContext, StageOutcome
-from tlsbench.engine.stages.tls import TlsOutcome
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stages.tls import TlsOutcome, TlsTarget, target_of
 
 _CODE_STATUS = {10: "expired", 9: "not yet valid", 18: "self-signed, untrusted", 19: "untrusted root",
                 20: "issuer unknown", 62: "hostname mismatch"}
@@ -29,15 +29,11 @@ def _status(info: CertInfo, tls: TlsOutcome, in_verified: bool, last: bool, veri
     return "not verified"
 
 
-def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
-    spec = ctx.spec
-    verify_off = spec.tls.verify == "off"
-    trust = "off" if verify_off else ("system" if spec.tls.verify == "system" else f"cafile {spec.tls.cafile}")
+def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Finding]]:
+    """Every certificate the peer sent, parsed, with its status; and the findings they carry."""
+    verify_off = t.tls.verify == "off"
+    trust = "off" if verify_off else ("system" if t.tls.verify == "system" else f"cafile {t.tls.cafile}")
     name = tls.verify_name
-    if not tls.peer_chain_der:
-        detail = ChainDetail(verified=None if verify_off else False, verify_code=tls.verify_code,
-                             verify_message=tls.verify_message, hostname=name, trust_source=trust)
-        return StageOutcome(ok=False, detail=detail, summary="the server sent no certificate")
     verified = {d for d in tls.verified_chain_der}
     infos: list[CertInfo] = []
     findings: list[Finding] = []
@@ -65,7 +61,7 @@ def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
                          verify_message=tls.verify_message, hostname=name, hostname_match=match,
                          trust_source=trust)
     findings += expiry_findings(tuple(infos))
-    if verify_off and match is False:
+    if verify_off and match is False and infos:
         leaf = infos[0]
         findings.append(Finding("cert-hostname-mismatch", "warning",
                                 f"The certificate is not valid for {name!r} (not enforced: --insecure)",
@@ -74,11 +70,47 @@ def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
                                 stage="chain", origin="peer",
                                 evidence=(Evidence("name checked", name or "?"),
                                           Evidence("certificate names (SANs)", ", ".join(leaf.sans) or "none"))))
-    leaf = infos[0] if infos else None
-    summary = f"{len(infos)} certificate(s)"
-    if leaf is not None:
-        summary += f", leaf {leaf.subject}, {leaf.lifetime}"
-    summary += "; verified" if chain_ok else ("; not verified" if chain_ok is False else "; verification off")
-    # Failed when there is nothing to show or the chain did not verify (the tls stage says why).
-    return StageOutcome(ok=bool(infos) and chain_ok is not False, detail=detail, summary=summary,
-                        findings=tuple(findings))
+    return detail, findings
+
+
+class ChainStage:
+    """Local work: parsing what the server sent. It also runs after a failed handshake when the
+    server sent certificates, since they explain an expired or untrusted one."""
+
+    def __init__(self, step, plan) -> None:
+        self.target = target_of(plan.spec)
+
+    def runs_after(self, state, failed) -> bool:
+        return failed.name == "tls" and state.tls is not None and bool(state.tls.peer_chain_der)
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        tls: TlsOutcome = state.tls
+        if not tls.peer_chain_der:
+            verify_off = self.target.tls.verify == "off"
+            detail = ChainDetail(verified=None if verify_off else False, verify_code=tls.verify_code,
+                                 verify_message=tls.verify_message, hostname=tls.verify_name,
+                                 trust_source="off" if verify_off else self.target.tls.verify)
+            state.chain = detail
+            return StageOutcome(ok=False, detail=detail, summary="the server sent no certificate")
+        detail, findings = chain_detail(self.target, tls)
+        state.chain = detail
+        infos = detail.certificates
+        leaf = infos[0] if infos else None
+        summary = f"{len(infos)} certificate(s)"
+        if leaf is not None:
+            summary += f", leaf {leaf.subject}, {leaf.lifetime}"
+        chain_ok = detail.verified
+        summary += "; verified" if chain_ok else ("; not verified" if chain_ok is False else "; verification off")
+        # Failed when there is nothing to show or the chain did not verify (the tls stage says why).
+        return StageOutcome(ok=bool(infos) and chain_ok is not False, detail=detail, summary=summary,
+                            findings=tuple(findings))
+
+
+def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
+    """The chain stage for one handshake's outcome, outside a run."""
+    from tlsbench.engine.plan import plan_for
+
+    plan = plan_for(ctx.spec)
+    state = RunState(plan)
+    state.tls = tls
+    return ChainStage(plan.step("chain"), plan).run(ctx, state)

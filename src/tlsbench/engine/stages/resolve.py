@@ -14,7 +14,7 @@ from tlsbench.engine.details import ResolveDetail
 from tlsbench.engine.diagnosis import network
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.sockinfo import family_name
-from tlsbench.engine.spec import ConnectionSpec, is_ip
+from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 
 Address = tuple[int, tuple]  # (family, sockaddr) as getaddrinfo gives them
@@ -27,8 +27,9 @@ class Route(NamedTuple):
     name: str  # host name of that peer
     port: int
     addresses: tuple[Address, ...]
-    proxy_dest: str | None = None  # the name or address the proxy is asked for
+    proxy_dest: str | None = None  # the name or address the last proxy is asked for
     proxy_dest_port: int = 0
+    hop_dests: tuple[str, ...] = ()  # per hop: the name or address it is asked to connect to
 
 
 def lookup(name: str, port: int, family: int, timeout: float, ctx: StageContext) -> list[Address]:
@@ -81,69 +82,101 @@ def _with(detail: ResolveDetail, **changes) -> ResolveDetail:
     return detail._replace(**changes)
 
 
-def run_resolve(ctx: StageContext) -> tuple[StageOutcome, Route | None]:
-    spec: ConnectionSpec = ctx.spec
-    proxy = spec.proxy
-    if proxy is None:
-        return _resolve_direct(ctx)
-    detail = ResolveDetail(name=proxy.host, role="proxy")
-    try:
-        addrs = lookup(proxy.host, proxy.port, socket.AF_UNSPEC, spec.timeout, ctx)
-    except Exception as exc:
-        return _fail(detail, proxy.host, "proxy", exc, spec.timeout), None
-    detail = _with(detail, addresses=tuple(a[1][0] for a in addrs), chosen=addrs[0][1][0],
-                   family=family_name(addrs[0][0]))
-    summary = f"proxy {proxy.host} -> {addrs[0][1][0]}"
+def _family(spec: ConnectionSpec) -> int:
+    return {4: socket.AF_INET, 6: socket.AF_INET6}.get(spec.local.family or 0, socket.AF_UNSPEC)
 
 
-    if spec.pin:
-        dest = spec.pin
-        detail = _with(detail, pinned=True, target_chosen=dest)
-        summary += f"; target pinned to {dest}"
-    elif is_ip(spec.host):
-        dest = spec.host
-        detail = _with(detail, target_chosen=dest)
-    elif proxy.remote_dns:
-        dest = spec.host
-        detail = _with(detail, skipped_reason=f"the proxy resolves {spec.host} ({proxy.kind})")
-        summary += f"; {spec.host} resolved by the proxy"
-    else:
-        # socks4 and socks5 send an address: tlsbench resolves the target itself.
-        family = socket.AF_INET if proxy.kind == "socks4" else socket.AF_UNSPEC
+class ResolveStage:
+    """DNS for whatever tlsbench itself must resolve: the first hop (or the target), and each
+    name a SOCKS4/SOCKS5 hop must be given as an address (those proxies do not resolve names)."""
+
+    def __init__(self, step, plan) -> None:
+        self.spec: ConnectionSpec = plan.spec
+
+    def doing(self, state) -> str:
+        spec = self.spec
+        first = spec.proxies[0] if spec.proxies else None
+        return f"looking up {first.host if first else (spec.pin or spec.host)}"
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        ctx.begin()
         try:
-            targets = lookup(spec.host, spec.port, socket.AF_UNSPEC, spec.timeout, ctx)
+            outcome, route = (self._chain(ctx) if self.spec.proxies else self._direct(ctx))
+        finally:
+            ctx.end()
+        state.route = route
+        return outcome
+
+    def _direct(self, ctx: StageContext) -> tuple[StageOutcome, Route | None]:
+        spec = self.spec
+        detail = ResolveDetail(name=spec.host, role="target")
+        name = spec.pin or spec.host
+        try:
+            addrs = lookup(name, spec.port, _family(spec), spec.timeout, ctx)
         except Exception as exc:
-            return _fail(detail, spec.host, "target", exc, spec.timeout), None
-        listed = tuple(a[1][0] for a in targets)
-        usable = [a for a in targets if family == socket.AF_UNSPEC or a[0] == family]
-        detail = _with(detail, target_addresses=listed)
-        if not usable:
-            finding = network.dns_no_ipv4(spec.host, list(listed))
-            return StageOutcome(False, _with(detail, error="no IPv4 address for SOCKS4"),
-                                f"{spec.host}: no IPv4 address for SOCKS4", (finding,)), None
-        dest = usable[0][1][0]
-        detail = _with(detail, target_chosen=dest)
-        summary += f"; target {spec.host} -> {dest}"
-    route = Route("proxy", proxy.host, proxy.port, tuple(addrs), proxy_dest=dest, proxy_dest_port=spec.port)
-    return StageOutcome(True, detail, summary), route
+            return _fail(detail, name, "target", exc, spec.timeout), None
+        chosen = addrs[0][1][0]
+        detail = _with(detail, addresses=tuple(a[1][0] for a in addrs), chosen=chosen,
+                       family=family_name(addrs[0][0]), pinned=bool(spec.pin))
+        if spec.pin:
+            summary = f"{spec.host} pinned to {chosen} (no DNS)"
+        elif is_ip(spec.host):
+            summary = f"{chosen} ({detail.family}, an address: no DNS needed)"
+        else:
+            families = sorted({family_name(a[0]) for a in addrs})
+            more = f", {len(addrs)} addresses" if len(addrs) > 1 else ""
+            summary = f"{spec.host} -> {chosen} ({'/'.join(families) if len(families) > 1 else detail.family}{more})"
+        return StageOutcome(True, detail, summary), Route("target", spec.host, spec.port, tuple(addrs))
 
-
-def _resolve_direct(ctx: StageContext) -> tuple[StageOutcome, Route | None]:
-    spec = ctx.spec
-    detail = ResolveDetail(name=spec.host, role="target")
-    name = spec.pin or spec.host
-    try:
-        addrs = lookup(name, spec.port, socket.AF_UNSPEC, spec.timeout, ctx)
-    except Exception as exc:
-        return _fail(detail, name, "target", exc, spec.timeout), None
-    chosen = addrs[0][1][0]
-    detail = _with(detail, addresses=tuple(a[1][0] for a in addrs), chosen=chosen,
-                   family=family_name(addrs[0][0]), pinned=bool(spec.pin))
-    if spec.pin:
-        summary = f"{spec.host} pinned to {chosen} (no DNS)"
-    elif is_ip(spec.host):
-        summary = f"{chosen} ({detail.family}, an address: no DNS needed)"
-    else:
-        more = f", {len(addrs)} addresses" if len(addrs) > 1 else ""
-        summary = f"{spec.host} -> {chosen} ({detail.family}{more})"
-    return StageOutcome(True, detail, summary), Route("target", spec.host, spec.port, tuple(addrs))
+    def _chain(self, ctx: StageContext) -> tuple[StageOutcome, Route | None]:
+        spec = self.spec
+        first = spec.proxies[0]
+        detail = ResolveDetail(name=first.host, role="proxy")
+        try:
+            addrs = lookup(first.host, first.port, _family(spec), spec.timeout, ctx)
+        except Exception as exc:
+            return _fail(detail, first.host, "proxy", exc, spec.timeout), None
+        detail = _with(detail, addresses=tuple(a[1][0] for a in addrs), chosen=addrs[0][1][0],
+                       family=family_name(addrs[0][0]))
+        summary = f"proxy {first.host} -> {addrs[0][1][0]}"
+        dests: list[str] = []
+        for i, hop in enumerate(spec.proxies):
+            last = i + 1 == len(spec.proxies)
+            name = (spec.pin or spec.host) if last else spec.proxies[i + 1].host
+            port = spec.port if last else spec.proxies[i + 1].port
+            if is_ip(name) or hop.remote_dns:
+                dests.append(name)
+                if last:
+                    if spec.pin:
+                        detail = _with(detail, pinned=True, target_chosen=name)
+                        summary += f"; target pinned to {name}"
+                    elif is_ip(name):
+                        detail = _with(detail, target_chosen=name)
+                    else:
+                        detail = _with(detail, skipped_reason=f"the proxy resolves {name} ({hop.kind})")
+                        summary += f"; {name} resolved by the proxy"
+                continue
+            # socks4 and socks5 send an address: tlsbench resolves the name itself.
+            family = socket.AF_INET if hop.kind == "socks4" else _family(spec)
+            try:
+                found = lookup(name, port, socket.AF_UNSPEC, spec.timeout, ctx)
+            except Exception as exc:
+                return _fail(detail, name, "target" if last else "proxy", exc, spec.timeout), None
+            listed = tuple(a[1][0] for a in found)
+            usable = [a for a in found if family == socket.AF_UNSPEC or a[0] == family]
+            if last:
+                detail = _with(detail, target_addresses=listed)
+            if not usable:
+                finding = network.dns_no_ipv4(name, list(listed))
+                return StageOutcome(False, _with(detail, error="no IPv4 address for SOCKS4"),
+                                    f"{name}: no IPv4 address for SOCKS4", (finding,)), None
+            dest = usable[0][1][0]
+            dests.append(dest)
+            if last:
+                detail = _with(detail, target_chosen=dest)
+            summary += f"; {'target' if last else 'next proxy'} {name} -> {dest}"
+        detail = _with(detail, hop_requests=tuple(format_hostport(d, p) for d, p in zip(
+            dests, [h.port for h in spec.proxies[1:]] + [spec.port])))
+        route = Route("proxy", first.host, first.port, tuple(addrs), proxy_dest=dests[-1],
+                      proxy_dest_port=spec.port, hop_dests=tuple(dests))
+        return StageOutcome(True, detail, summary), route

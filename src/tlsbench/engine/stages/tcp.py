@@ -1,65 +1,253 @@
-"""The tcp stage: connect to the target (or the proxy), each address in order, within the timeout.
+"""The tcp stage: connect to the target (or the first proxy) within the timeout.
 
-Records every attempt, the local address and ephemeral port the OS picked, and the peer.
+Addresses are tried the way curl does when a name has both IPv4 and IPv6 addresses ("happy
+eyeballs", RFC 8305): the family the resolver listed first starts at once, the other one
+200 ms later (or as soon as the first family has nothing left to try); within a family, the
+next address starts when one fails. The first connection wins; every attempt is recorded with
+its start and its result. `--local-port` and `--interface` bind the socket before it connects.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import select
 import socket
 import time
 
-from tlsbench.engine.details import TcpDetail
+from tlsbench.engine.details import ConnectTry, TcpDetail
 from tlsbench.engine.diagnosis import network
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.sockinfo import family_name
-from tlsbench.engine.spec import format_hostport
+from tlsbench.engine.spec import LocalSpec, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
-from tlsbench.engine.stages.resolve import Route
+from tlsbench.engine.stream import Link, SocketStream
+
+HAPPY_EYEBALLS_DELAY = 0.2  # seconds before the second address family starts (curl's default)
+_POLL = 0.05  # seconds between looks at the cancel token while connecting
 
 
-def run_tcp(ctx: StageContext, route: Route) -> tuple[StageOutcome, socket.socket | None]:
-    timeout = ctx.spec.timeout
-    deadline = time.monotonic() + timeout
-    attempts: list[str] = []
-    last_exc: BaseException | None = None
-    first = route.addresses[0][1]
-    for family, sockaddr in route.addresses:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            attempts.append(f"{sockaddr[0]}: not tried (stage timeout used up)")
-            continue
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        ctx.cancel.attach(sock)
+class BindError(Exception):
+    """The local side could not be bound as asked; `errno` and the ports tried say why."""
+
+    def __init__(self, exc: OSError, tried: list[int], what: str) -> None:
+        super().__init__(str(exc))
+        self.exc, self.tried, self.what = exc, tried, what
+
+
+class _Attempt:
+    def __init__(self, lane: int, family: int, sockaddr: tuple, sock: socket.socket, started_ms: float) -> None:
+        self.lane, self.family, self.sockaddr, self.sock, self.started_ms = lane, family, sockaddr, sock, started_ms
+
+
+def _bind(sock: socket.socket, family: int, local: LocalSpec) -> None:
+    """Bind to the asked interface and/or the first free port of the asked range."""
+    if local.interface is None and local.port_range is None:
+        return
+    host = ""
+    if local.interface is not None:
+        if is_ip(local.interface):
+            host = local.interface
+        else:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, local.interface.encode())
+            except OSError as exc:
+                raise BindError(exc, [], f"interface {local.interface}") from None
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    if local.port_range is None:
+        if host:
+            try:
+                sock.bind((host, 0))
+            except OSError as exc:
+                raise BindError(exc, [], f"address {host}") from None
+        return
+    low, high = local.port_range
+    tried: list[int] = []
+    last: OSError | None = None
+    for port in range(low, high + 1):
+        tried.append(port)
         try:
-            sock.settimeout(remaining)
-            sock.connect(sockaddr)
+            sock.bind((host, port))
+            return
         except OSError as exc:
-            sock.close()
-            if ctx.cancel.cancelled:
-                raise Cancelled("cancelled") from None
-            last_exc = exc
-            attempts.append(f"{sockaddr[0]}: {network.errno_name(exc) or type(exc).__name__} "
-                            f"({network.os_words(exc)})")
-            continue
-        if ctx.cancel.cancelled:
-            sock.close()
-            raise Cancelled("cancelled")
-        sock.settimeout(timeout)
+            last = exc
+            if exc.errno != errno.EADDRINUSE:
+                break
+    assert last is not None
+    raise BindError(last, tried, f"local port {low}" + (f"-{high}" if high != low else ""))
+
+
+def _lanes(addresses) -> list[list[tuple[int, tuple]]]:
+    """Addresses split by family, the resolver's first family first."""
+    lanes: dict[int, list] = {}
+    for family, sockaddr in addresses:
+        lanes.setdefault(family, []).append((family, sockaddr))
+    return list(lanes.values())
+
+
+class TcpStage:
+    def __init__(self, step, plan) -> None:
+        self.spec = plan.spec
+        self.step = step
+
+    def doing(self, state) -> str:
+        route = state.route
+        who = "the proxy " if route.role == "proxy" else ""
+        return f"connecting to {who}{format_hostport(route.name, route.port)}"
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        route = state.route
+        spec = self.spec
+        lanes = _lanes(route.addresses)
+        both = len(lanes) > 1
+        deadline = time.monotonic() + spec.timeout
+        tries: list[ConnectTry] = []
+        live: list[_Attempt] = []
+        queue = [list(lane) for lane in lanes]
+        last_exc: BaseException | None = None
+        bind_error: BindError | None = None
+
+        def start(lane: int) -> None:
+            nonlocal last_exc, bind_error
+            while queue[lane]:
+                family, sockaddr = queue[lane].pop(0)
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    _bind(sock, family, spec.local)
+                except BindError as exc:
+                    sock.close()
+                    bind_error = exc
+                    tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
+                                            f"not tried: cannot bind {exc.what}", network.errno_name(exc.exc)))
+                    continue
+                sock.setblocking(False)
+                ctx.begin()
+                attempt = _Attempt(lane, family, sockaddr, sock, ctx.now_ms())
+                code = sock.connect_ex(sockaddr)
+                if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+                    live.append(attempt)
+                    return
+                sock.close()
+                last_exc = _os_error(code)
+                tries.append(ConnectTry(sockaddr[0], family_name(family), attempt.started_ms,
+                                        ctx.now_ms() - attempt.started_ms, _strerror(code), errno.errorcode.get(code)))
+
+        started = [True] + [False] * (len(lanes) - 1)
+        start(0)
+        second_at = time.monotonic() + HAPPY_EYEBALLS_DELAY if both else None
+        winner: _Attempt | None = None
+        try:
+            while winner is None:
+                if ctx.cancel.cancelled:
+                    raise Cancelled("cancelled")
+                now = time.monotonic()
+                if both and not started[1]:
+                    first_done = not queue[0] and not any(a.lane == 0 for a in live)
+                    if first_done or now >= second_at:
+                        started[1] = True
+                        start(1)
+                for lane in range(len(queue)):
+                    if started[lane] and queue[lane] and not any(a.lane == lane for a in live):
+                        start(lane)
+                if not live:
+                    if all(started) and not any(queue):
+                        break  # every address failed
+                    continue
+                if now >= deadline:
+                    break
+                wait = min(_POLL, deadline - now)
+                if both and not started[1]:
+                    wait = max(0.0, min(wait, second_at - now))
+                _, ready, _ = select.select([], [a.sock for a in live], [], wait)
+                for sock in ready:
+                    attempt = next(a for a in live if a.sock is sock)
+                    live.remove(attempt)
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    took = ctx.now_ms() - attempt.started_ms
+                    if code == 0 and winner is None:
+                        ctx.end()
+                        winner = attempt
+                        tries.append(ConnectTry(attempt.sockaddr[0], family_name(attempt.family), attempt.started_ms,
+                                                took, "connected", None))
+                        continue
+                    sock.close()
+                    last_exc = _os_error(code)
+                    tries.append(ConnectTry(attempt.sockaddr[0], family_name(attempt.family), attempt.started_ms,
+                                            took, _strerror(code), errno.errorcode.get(code)))
+        finally:
+            for attempt in live:
+                attempt.sock.close()
+                tries.append(ConnectTry(attempt.sockaddr[0], family_name(attempt.family), attempt.started_ms,
+                                        ctx.now_ms() - attempt.started_ms,
+                                        "abandoned: another address connected first" if winner is not None
+                                        else "no answer (stage timeout used up)", None))
+        for lane in queue:
+            for family, sockaddr in lane:
+                tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
+                                        "not tried" + (" (stage timeout used up)" if winner is None else ""), None))
+        if winner is None:
+            ctx.end()
+            if last_exc is None and bind_error is None or any(t.result.startswith("no answer") for t in tries):
+                last_exc = TimeoutError("timed out")
+            return self._failed(route, tries, last_exc, bind_error, both)
+        sock = winner.sock
+        sock.setblocking(True)
         local, peer = sock.getsockname(), sock.getpeername()
-        attempts.append(f"{sockaddr[0]}: connected")
+        state.link = Link(sock, ctx.cancel)
+        state.stream = SocketStream(state.link)
         detail = TcpDetail(role=route.role, peer_address=peer[0], peer_port=peer[1], local_address=local[0],
-                           local_port=local[1], family=family_name(family), attempts=tuple(attempts))
+                           local_port=local[1], family=family_name(winner.family),
+                           attempts=tuple(_attempt_words(t) for t in tries), tries=tuple(tries),
+                           happy_eyeballs=both, local_bind=_bind_words(spec.local))
         who = "proxy " if route.role == "proxy" else ""
         summary = f"{format_hostport(local[0], local[1])} -> {who}{format_hostport(peer[0], peer[1])}"
-        return StageOutcome(True, detail, summary), sock
+        if len(tries) > 1:
+            summary += f" ({len(tries)} attempts)"
+        return StageOutcome(True, detail, summary)
 
-    assert last_exc is not None or attempts
-    exc = last_exc or TimeoutError("timed out")
-    where = format_hostport(first[0], route.port)
-    if route.role == "proxy":
-        where = f"{format_hostport(route.name, route.port)}"
-    finding = network.tcp_failed(route.role, where, exc, timeout, tuple(attempts))
-    detail = TcpDetail(role=route.role, peer_address=first[0], peer_port=route.port,
-                       family=family_name(route.addresses[0][0]), attempts=tuple(attempts),
-                       error=network.os_words(exc), errno_name=network.errno_name(exc))
-    return StageOutcome(False, detail, f"{where}: {network.os_words(exc)}", (finding,)), None
+    def _failed(self, route, tries, exc, bind_error, both) -> StageOutcome:
+        spec = self.spec
+        first = route.addresses[0]
+        where = format_hostport(route.name, route.port) if route.role == "proxy" else format_hostport(
+            first[1][0], route.port)
+        attempts = tuple(_attempt_words(t) for t in tries)
+        if bind_error is not None and exc is None:
+            finding = network.local_bind_failed(bind_error.exc, bind_error.tried, bind_error.what)
+            exc = bind_error.exc
+        else:
+            if exc is None:
+                exc = TimeoutError("timed out")
+            finding = network.tcp_failed(route.role, where, exc, spec.timeout, attempts)
+        detail = TcpDetail(role=route.role, peer_address=first[1][0], peer_port=route.port,
+                           family=family_name(first[0]), attempts=attempts, error=network.os_words(exc),
+                           errno_name=network.errno_name(exc), tries=tuple(tries), happy_eyeballs=both,
+                           local_bind=_bind_words(spec.local))
+        return StageOutcome(False, detail, f"{where}: {network.os_words(exc)}", (finding,))
+
+
+def _strerror(code: int) -> str:
+    return os.strerror(code) if code else "ok"
+
+
+def _os_error(code: int) -> OSError:
+    return OSError(code, _strerror(code))
+
+
+def _attempt_words(t: ConnectTry) -> str:
+    """'127.0.0.1: connected in 0.1 ms', '::1: ECONNREFUSED (Connection refused) after 0.1 ms'."""
+    if t.result == "connected":
+        return f"{t.address}: connected in {t.duration_ms:.1f} ms"
+    if t.errno_name:
+        return f"{t.address}: {t.errno_name} ({t.result}) after {t.duration_ms:.1f} ms"
+    return f"{t.address}: {t.result}"
+
+
+def _bind_words(local: LocalSpec) -> str | None:
+    parts = []
+    if local.interface:
+        parts.append(f"interface {local.interface}")
+    if local.port_range:
+        low, high = local.port_range
+        parts.append(f"port {low}" + (f"-{high}" if high != low else ""))
+    return ", ".join(parts) or None

@@ -1,14 +1,15 @@
-"""The tls stage: a handshake through MemoryBIO/SSLObject over an already-connected socket.
+"""The tls stages: a handshake through the TLS pump over whatever stream the run has so far.
 
-Every handshake message and alert is recorded (OpenSSL's message callback) and emitted as a
-TlsMessageSeen as it happens. The name the certificate is checked against is
-`verification_name(spec)`: the host asked for, like curl (with --pin too); when the target is an
-IP address and --sni NAME is given, NAME (the IP then only says where to connect). OpenSSL
-checks the name when it is also the SNI sent; otherwise tlsbench checks it itself.
+`TlsStage` is the handshake with the target; `ProxyTlsStage` the one with an HTTPS proxy (the
+target's TLS then runs inside it). Every handshake message and alert is recorded (OpenSSL's
+message callback) and emitted as a TlsMessageSeen as it happens. The name the certificate is
+checked against is `verification_name()`: the host asked for, like curl (with --pin too); when
+the target is an IP address and --sni NAME is given, NAME. OpenSSL checks the name when it is
+also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import errno
 import socket
@@ -17,17 +18,20 @@ import time
 import warnings
 
 from tlsbench.engine import certparse
-from tlsbench.engine.details import TlsDetail
+from tlsbench.engine.checks import set_alpn
+from tlsbench.engine.details import ProxyTlsDetail, TlsDetail
 from tlsbench.engine.diagnosis.certs import verify_findings
 from tlsbench.engine.diagnosis.tls import HandshakeFacts, diagnose_failure, session_findings
 from tlsbench.engine.errors import Cancelled, InputError
 from tlsbench.engine.events import TlsMessageSeen
 from tlsbench.engine.peekbytes import looks_like_tls
+from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.result import TlsMessage
-from tlsbench.engine.spec import ConnectionSpec, is_ip
+from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
-from tlsbench.engine.tlsio import BioPump, PeerClosed, TlsChannel
+from tlsbench.engine.stream import PeerClosed
 from tlsbench.engine.tlsmsg import WireMessage, decode_callback
+from tlsbench.engine.tlspump import TlsPump, TlsStream
 
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
              "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
@@ -35,24 +39,50 @@ _DER = 2  # _ssl.ENCODING_DER
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
+class TlsTarget(NamedTuple):
+    """Who a handshake is with, and with which settings: the target, or an HTTPS proxy."""
+
+    role: str  # "target" | "proxy"
+    host: str
+    port: int
+    tls: TlsSpec
+    timeout: float
+    sni: str | None  # the name sent, None for none
+
+    @property
+    def target(self) -> str:
+        return format_hostport(self.host, self.port)
+
+
+def target_of(spec: ConnectionSpec) -> TlsTarget:
+    return TlsTarget("target", spec.host, spec.port, spec.tls, spec.timeout, spec.sni)
+
+
+def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
+    verify = "off" if proxy.insecure else ("cafile" if proxy.cafile else "system")
+    tls = TlsSpec(enabled=True, verify=verify, cafile=proxy.cafile)  # type: ignore[arg-type]
+    return TlsTarget("proxy", proxy.host, proxy.port, tls, timeout,
+                     None if is_ip(proxy.host) else proxy.host.rstrip("."))
+
+
 class TlsOutcome(NamedTuple):
     outcome: StageOutcome
-    messages: tuple[TlsMessage, ...] = ()
-    channel: object | None = None  # a Channel over the session, None when the handshake failed
+    # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
+    messages: Any = ()
+    stream: Any = None  # the TlsStream over the session; None when the handshake failed
     peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
     verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
     verify_code: int | None = None
     verify_message: str | None = None
     verify_name: str | None = None  # the name the certificate was checked against
     hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
-    chain_source: str = "handshake"  # where peer_chain_der came from
     wire: tuple[WireMessage, ...] = ()
 
 
-def verification_name(spec: ConnectionSpec) -> str:
-    if spec.tls.sni_mode == "override" and spec.tls.sni_name and is_ip(spec.host):
-        return spec.tls.sni_name.rstrip(".")
-    return spec.host.rstrip(".")
+def verification_name(t: TlsTarget | ConnectionSpec) -> str:
+    if t.tls.sni_mode == "override" and t.tls.sni_name and is_ip(t.host):
+        return t.tls.sni_name.rstrip(".")
+    return t.host.rstrip(".")
 
 
 def _versions_text(ctx: ssl.SSLContext) -> str:
@@ -63,17 +93,18 @@ def _versions_text(ctx: ssl.SSLContext) -> str:
     return lo if lo == hi else f"{lo} to {hi}"
 
 
-def build_context(spec: ConnectionSpec) -> tuple[ssl.SSLContext, str | None, bool]:
+def build_context(t: TlsTarget | ConnectionSpec) -> tuple[ssl.SSLContext, str | None, bool]:
     """(context, server_hostname, we_check_hostname). Raises InputError for unusable files."""
-    tls = spec.tls
+    tls = t.tls
+    what = "proxy_cafile" if getattr(t, "role", "target") == "proxy" else "cafile"
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    name = verification_name(spec)
+    name = verification_name(t)
     if tls.sni_mode == "none":
         server_hostname = None
     elif tls.sni_mode == "override":
         server_hostname = tls.sni_name
     else:
-        server_hostname = spec.host.rstrip(".")  # an IP here sends no SNI but lets OpenSSL check the IP
+        server_hostname = t.host.rstrip(".")  # an IP here sends no SNI but lets OpenSSL check the IP
     ours = False
     if tls.verify == "off":
         ctx.check_hostname = False
@@ -83,11 +114,11 @@ def build_context(spec: ConnectionSpec) -> tuple[ssl.SSLContext, str | None, boo
         ctx.check_hostname = not ours
         try:
             if tls.verify == "cafile":
-                ctx.load_verify_locations(cafile=tls.cafile)
+                ctx.load_verify_locations(cafile=expand_path(tls.cafile or ""))
             else:
                 ctx.load_default_certs()
         except (ssl.SSLError, OSError) as exc:
-            raise InputError(f"cafile {tls.cafile!r} holds no usable CA certificate ({exc})", field="cafile") from None
+            raise InputError(f"{what} {tls.cafile!r} holds no usable CA certificate ({exc})", field=what) from None
     low = [v for v in (tls.min_version, tls.max_version) if v in ("1.0", "1.1")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 are deprecated, and asked for
@@ -104,14 +135,20 @@ def build_context(spec: ConnectionSpec) -> tuple[ssl.SSLContext, str | None, boo
         # OpenSSL 3's default security level refuses TLS 1.0/1.1 outright; asked for, they are offered.
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     if tls.alpn:
-        ctx.set_alpn_protocols(list(tls.alpn))
+        set_alpn(ctx, tls.alpn)  # non-ASCII names as their UTF-8 bytes
     if tls.cert:
         try:
             # A fixed empty password: an encrypted key fails here instead of prompting on the terminal.
-            ctx.load_cert_chain(tls.cert, tls.key, password=lambda: b"")
+            ctx.load_cert_chain(expand_path(tls.cert), expand_path(tls.key) if tls.key else None,
+                                password=lambda: b"")
         except (ssl.SSLError, OSError) as exc:
             raise InputError(f"cert/key cannot be used (encrypted key, or key does not match the cert): {exc}",
                              field="cert") from None
+    if server_hostname is not None and not server_hostname.isascii():
+        # ssl encodes server_hostname with the idna codec: load it now, not inside the handshake.
+        import codecs
+
+        codecs.lookup("idna")
     return ctx, server_hostname, ours
 
 
@@ -131,11 +168,10 @@ def _offered_ciphers(ctx: ssl.SSLContext) -> int:
     return sum(1 for c in ctx.get_ciphers() if c.get("protocol") != "TLSv1.3")
 
 
-def run_tls(ctx: StageContext, sock: socket.socket) -> TlsOutcome:
-    """Run the TLS handshake over sock; never raises for peer behaviour (raises Cancelled, InputError)."""
-    spec = ctx.spec
-    sslctx, server_hostname, ours = ctx.tls_setup or build_context(spec)
-    name = verification_name(spec)
+def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str) -> TlsOutcome:
+    """Run a TLS handshake over `stream`; never raises for peer behaviour (raises Cancelled)."""
+    sslctx, server_hostname, ours = setup
+    name = verification_name(t)
     wire: list[WireMessage] = []
     trace: list[TlsMessage] = []
 
@@ -146,21 +182,21 @@ def run_tls(ctx: StageContext, sock: socket.socket) -> TlsOutcome:
                 return
             at = ctx.now_ms()
             wire.append(msg)
-            trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length))
-            ctx.emit(TlsMessageSeen(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length))
+            trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key))
+            ctx.emit(TlsMessageSeen(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key))
         except Exception:  # noqa: BLE001 - a display problem must not break the handshake
             pass
 
     sslctx._msg_callback = on_message
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    sslobj = sslctx.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
-    pump = BioPump(sock, sslobj, incoming, outgoing, ctx.cancel, time.monotonic() + spec.timeout)
-    base = dict(sni=spec.sni, sni_sent=spec.sni is not None, alpn_offered=tuple(spec.tls.alpn),
-                verify=spec.tls.verify)
+    pump = TlsPump(sslctx, server_hostname=server_hostname)
+    tls_stream = TlsStream(stream, pump)
+    sslobj = pump.sslobj
     kind, exc_reason, exc_text, errno_name = None, None, None, None
     verify_code, verify_message = None, None
+    ctx.begin()
     try:
-        pump.handshake()
+        tls_stream.handshake()
+        ctx.end()
         if ours:
             leaf = _der_chain(sslobj, False)[:1]
             if leaf and not certparse.match_name(leaf[0], name):
@@ -183,41 +219,43 @@ def run_tls(ctx: StageContext, sock: socket.socket) -> TlsOutcome:
         errno_name = errno.errorcode.get(exc.errno or 0)
         kind = "reset" if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED) else "os-error"
         exc_text = str(exc)
+    if kind is not None and kind != "verify":
+        ctx.end()
     if ctx.cancel.cancelled:
         raise Cancelled("cancelled during TLS")
 
     peer_chain = _der_chain(sslobj, False)
-    pending = b""
     if kind is None and sslobj.version() == "TLSv1.3" and any(
             m.name == "CertificateRequest" and m.direction == "received" for m in wire):
         # In TLS 1.3 the client finishes first; a refused client certificate arrives as an alert after.
-        pending, late = _await_verdict(pump, lambda: any(m.name == "NewSessionTicket" for m in wire))
+        late = _await_verdict(tls_stream, lambda: any(m.name == "NewSessionTicket" for m in wire))
         if late is not None:
             kind, exc_reason, exc_text = "ssl-error", late.reason, str(late)
-    facts_first = bytes(pump.first_bytes)
+    facts_first = bytes(tls_stream.first_bytes)
     if kind is not None and facts_first and not looks_like_tls(facts_first):
-        pump.read_more_evidence()
-        facts_first = bytes(pump.first_bytes)
+        tls_stream.more_evidence()
+        facts_first = bytes(tls_stream.first_bytes)
 
     ok = kind is None
     version = sslobj.version() if ok else None
     cipher = sslobj.cipher() if ok else None
     received_alert = next((m for m in reversed(wire) if m.content_type == "alert" and m.alert_level == "fatal"), None)
+    not_tls = bool(facts_first) and not looks_like_tls(facts_first)
+    transcript = getattr(stream, "transcript", None)
     detail = TlsDetail(
-        **base,
+        sni=t.sni, sni_sent=t.sni is not None, alpn_offered=tuple(t.tls.alpn), verify=t.tls.verify,
         version=version,
         cipher=cipher[0] if cipher else None,
         cipher_bits=cipher[2] if cipher else None,
         alpn=sslobj.selected_alpn_protocol() if ok else None,
         # None = not known: verification was off, or the handshake ended before it said.
-        verified=(None if spec.tls.verify == "off" else False if verify_code is not None
+        verified=(None if t.tls.verify == "off" else False if verify_code is not None
                   else True if ok else None),
         session_reused=bool(ok and sslobj.session_reused),
-        bytes_sent=pump.bytes_sent,
-        bytes_received=pump.bytes_received,
-        first_bytes_hex=facts_first[:512].hex() if facts_first and not looks_like_tls(facts_first) else None,
-        first_bytes_text=(facts_first[:512].decode("latin-1")
-                          if facts_first and not looks_like_tls(facts_first) else None),
+        bytes_sent=transcript.bytes_sent if transcript else 0,
+        bytes_received=transcript.bytes_received if transcript else len(facts_first),
+        first_bytes_hex=facts_first[:512].hex() if not_tls else None,
+        first_bytes_text=facts_first[:512].decode("latin-1") if not_tls else None,
         alert=received_alert.alert if received_alert else None,
         alert_direction=received_alert.direction if received_alert else None,
         error=exc_text if not ok else None,
@@ -227,49 +265,104 @@ def run_tls(ctx: StageContext, sock: socket.socket) -> TlsOutcome:
     )
     findings = []
     if kind == "verify":
-        findings += verify_findings(spec, verify_code or 0, verify_message or "", peer_chain, name)
+        findings += verify_findings(t, verify_code or 0, verify_message or "", peer_chain, name)
     elif kind is not None:
         facts = HandshakeFacts(kind=kind, first_bytes=facts_first, messages=tuple(wire), error_reason=exc_reason,
                                error_text=exc_text, errno_name=errno_name, offered_versions=_versions_text(sslctx),
                                offered_ciphers=_offered_ciphers(sslctx), verify_name=name)
-        findings += diagnose_failure(spec, facts)
-    findings += session_findings(spec, version, ok, tuple(f.code for f in findings))
+        findings += diagnose_failure(t, facts)
+    findings += session_findings(t, version, ok, tuple(f.code for f in findings))
     summary = (f"{version} {detail.cipher}" + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
-    verified_chain = _der_chain(sslobj, True) if ok and spec.tls.verify != "off" else ()
-    channel = TlsChannel(pump, pending) if ok else None
+    verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
-        messages=tuple(trace), channel=channel, peer_chain_der=peer_chain, verified_chain_der=verified_chain,
-        verify_code=verify_code, verify_message=verify_message, verify_name=name,
-        hostname_checked_by="none" if spec.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
-        chain_source="handshake", wire=tuple(wire))
+        messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
+        verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
+        verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
+        wire=tuple(wire))
 
 
-def _await_verdict(pump: BioPump, ticket_seen) -> tuple[bytes, ssl.SSLError | None]:
-    """Read briefly after a TLS 1.3 handshake: (application data seen, the SSLError if the server refused).
+def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
+    """Read briefly after a TLS 1.3 handshake: the SSLError if the server refused our certificate.
 
-    A server sends its session tickets only after accepting the client's Finished (and certificate),
-    so a NewSessionTicket ends the wait early; servers without tickets cost the whole wait.
+    A server sends its session tickets only after accepting the client's Finished (and
+    certificate), so a NewSessionTicket ends the wait early; servers without tickets cost the
+    whole wait. Application data that arrives meanwhile is kept for the app stage.
     """
-    limit = min(POST_HANDSHAKE_WAIT, max(pump.remaining(), 0.05))
-    end = time.monotonic() + limit
-    while True:
+    pump = tls_stream.pump
+    end = time.monotonic() + min(POST_HANDSHAKE_WAIT, max(tls_stream.link.remaining(), 0.05))
+    while not ticket_seen() and not pump.peer_closed:
+        left = end - time.monotonic()
+        if left <= 0:
+            return None
         try:
-            data = pump.sslobj.read(65536)
-            return data, None
-        except ssl.SSLWantReadError:
-            left = end - time.monotonic()
-            if left <= 0 or pump.eof or ticket_seen():
-                return b"", None
-            try:
-                pump.flush()
-                pump.fill(keep=False, limit=left)
-            except (TimeoutError, PeerClosed):
-                continue
-            except OSError:
-                return b"", None
-        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-            return b"", None
+            data = pump.read()
         except ssl.SSLError as exc:
-            return b"", exc
+            return exc
+        if data:
+            tls_stream.unread(data)
+            return None
+        if data == b"":
+            return None
+        try:
+            tls_stream.fill(left)
+        except (TimeoutError, PeerClosed, OSError):
+            return None
+    return None
+
+
+def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
+    """One handshake with the spec's target over a connected socket (or a stream), outside a run."""
+    from tlsbench.engine.stream import socket_stream
+
+    stream = stream_or_socket
+    if isinstance(stream_or_socket, socket.socket):
+        stream = socket_stream(stream_or_socket, ctx.cancel)
+        stream.link.set_timeout(ctx.spec.timeout)
+    target = target_of(ctx.spec)
+    return handshake(ctx, stream, target, build_context(target), "tls")
+
+
+class TlsStage:
+    """The handshake with the target, over the TCP connection or the last proxy's tunnel."""
+
+    def __init__(self, step, plan) -> None:
+        self.key = step.key
+        self.target = target_of(plan.spec)
+        self.setup = build_context(self.target)
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
+        state.tls = out
+        if out.stream is not None:
+            state.stream = out.stream
+        return out.outcome
+
+
+class ProxyTlsStage:
+    """TLS to an HTTPS proxy: its certificate verified and diagnosed like a server's."""
+
+    def __init__(self, step, plan) -> None:
+        self.key = step.key
+        self.target = proxy_target(step.hop, plan.spec.timeout)
+        self.setup = build_context(self.target)
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        from tlsbench.engine.stages.chain import chain_detail
+
+        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
+        findings = list(out.outcome.findings)
+        chain = None
+        if out.peer_chain_der:
+            chain, more = chain_detail(self.target, out)
+            findings += more
+        detail = ProxyTlsDetail(proxy=self.target.target, tls=out.outcome.detail, chain=chain,
+                                messages=tuple(out.messages))
+        if out.stream is not None:
+            state.stream = out.stream
+        findings = [f._replace(stage=self.key) for f in findings]
+        summary = out.outcome.summary
+        if out.outcome.ok and chain is not None and chain.certificates:
+            summary += f"; proxy certificate {chain.certificates[0].subject}"
+        return StageOutcome(out.outcome.ok, detail, summary, tuple(findings))

@@ -8,8 +8,10 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Switch
 
+
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener.config import ListenerConfig, checked
+from tlsbench.tui.widgets.safe_select import SafeSelect
 
 REPLY_MODES = [("echo", "echo"), ("HTTP/1.1 200", "http"), ("reply text", "text")]
 
@@ -49,7 +51,7 @@ class ListenerForm(Widget):
             yield Switch(value=True, id="tls")
         with Horizontal():
             yield Label(Text("answer"))
-            yield Select(REPLY_MODES, value="http", allow_blank=False, id="reply-mode", compact=True)
+            yield SafeSelect(REPLY_MODES, value="http", allow_blank=False, id="reply-mode", compact=True)
             yield Input("", placeholder="reply text (for 'reply text')", id="reply-text", compact=True)
         with Horizontal():
             yield Label(Text("client cert required"))

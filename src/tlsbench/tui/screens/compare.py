@@ -37,21 +37,13 @@ def _total(result) -> Text:
     return Text(f"{status:<9} {result.total_ms:8.1f} ms", style=STYLES.get(status, ""))
 
 
-def stage_names(*results) -> list[str]:
-    """Every stage of either run, in the order the runs had them (however many there are)."""
-    names: list[str] = []
-    for result in results:
-        for record in result.stages:
-            if record.name not in names:
-                names.append(record.name)
-    return names
-
-
 def compare_rows(previous, current) -> list[tuple[Text, Text, Text, Text]]:
     rows = []
-    for name in stage_names(previous, current):
-        prev, cur = previous.stage(name), current.stage(name)
-        rows.append((Text(name, style="bold"), _cell(prev), _cell(cur), _delta(prev, cur)))
+    keys = [r.id for r in current.stages] + [r.id for r in previous.stages if current.stage(r.id) is None]
+    for key in keys:
+        prev, cur = previous.stage(key), current.stage(key)
+        label = (cur or prev).label or key
+        rows.append((Text(label, style="bold"), _cell(prev), _cell(cur), _delta(prev, cur)))
     rows.append((Text("total", style="bold"), _total(previous), _total(current),
                  Text(f"{current.total_ms - previous.total_ms:+.1f} ms")))
     return rows

@@ -18,19 +18,16 @@ from textual.widget import Widget
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.spec import ConnectionSpec
-from tlsbench.tui.form_model import (FIELD_WIDGETS, FIELDS, LAYOUT, choice_label, has_controls, hidden_rows, shown,
-                                     spec_from_values, values_from_spec)
+from tlsbench.tui.form_model import (LABEL_WIDTH, SWITCH_NOTES, choice_label, field_widget, form_values,
+                                     has_controls, rows, shown, shown_rows, spec_from_form)
 from tlsbench.tui.safe_text import data
 
-LABEL_WIDTH = 12  # as #form .field-label in workbench.tcss
-
-
-FIXED_WIDTHS = {"f-port": 8}  # as in workbench.tcss; other fields share the rest of the row
+FIXED_WIDTHS = {"f-port": 8}  # as in the form's CSS; other fields share the rest of the row
 
 
 def _cell(field, value, width: int, style) -> Text:
     if field.kind == "select":
-        text = data(choice_label(field.wid, value), keep_newlines=False)
+        text = data(choice_label(field.choices, value), keep_newlines=False)
         text.truncate(max(0, width - 3))
         text.pad_right(width - text.cell_len - 2)
         text.append(" ▼", style="bold")  # its own span: placed by cell in an SVG screenshot too
@@ -46,30 +43,68 @@ def _cell(field, value, width: int, style) -> Text:
     return text
 
 
+def _line(labels_fields, width: int, value_style, note: str = "") -> Text:
+    """One row: each (label, field, value) in turn; the fields without a fixed width share the rest."""
+    fixed = sum(FIXED_WIDTHS.get(f.wid, 3 if f.kind == "switch" else 0) for _, f, _ in labels_fields)
+    flexible = [f for _, f, _ in labels_fields if f.wid not in FIXED_WIDTHS and f.kind != "switch"]
+    room = max(0, width - sum(len(label) for label, _, _ in labels_fields) - fixed - len(note))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for label, field, value in labels_fields:
+        text.append(label, style="dim")
+        share = FIXED_WIDTHS.get(field.wid) or (3 if field.kind == "switch" else room // max(1, len(flexible)))
+        text.append_text(_cell(field, value, share, value_style))
+    if note:
+        text.append(note, style="dim")
+    return text
+
+
 def preview_lines(values: dict[str, object], width: int = 44, value_style="",
                   section_style="bold") -> list[tuple[str | None, Text]]:
     """(widget id of the line's first field or None, the line) for each row the form shows, laid out
     as the editable fields are: label column, then the fields sharing the rest of the row."""
-    hidden = hidden_rows(values)
+    from tlsbench.tui.form_model import FieldSpec
+    from tlsbench.tui.widgets.hop_list import HOP_FIELDS, KINDS, hop_title, hop_values, suffix
+
+    applies = shown_rows(values)
     out: list[tuple[str | None, Text]] = []
-    for row in LAYOUT:
-        if row[0] == "section":
-            out.append((None, Text(row[1], style=section_style)))
+    for row in rows():
+        if row.section is not None:
+            out.append((None, Text(row.section, style=section_style)))
             continue
-        if row[0].row in hidden:
+        first = row.fields[0]
+        if first.kind == "hops":
+            hops = list(values.get("proxies") or []) or [None]
+            for index, hop in enumerate(hops, 1):
+                hv = hop_values(hop)
+                s = suffix(index)
+                kinds = tuple(([("Direct", "direct")] if index == 1 else []) + KINDS)
+                kind_field = FieldSpec("proxies", f"f-route{s}", hop_title(index), "select", choices=kinds)
+                out.append((kind_field.wid, _line([(hop_title(index).ljust(LABEL_WIDTH), kind_field, hv["route"])],
+                                                  width, value_style)))
+                if hop is None:
+                    continue
+                for name, label, placeholder in HOP_FIELDS:
+                    if name == "proxy-cafile" and hop.kind != "https":
+                        continue
+                    field = FieldSpec("proxies", f"f-{name}{s}", label, "password" if name == "proxy-password"
+                                      else "input", placeholder)
+                    out.append((field.wid, _line([(label.ljust(LABEL_WIDTH), field, hv[name])], width, value_style)))
             continue
-        labels = [f.label.ljust(LABEL_WIDTH) if i == 0 else f" {f.label} " for i, f in enumerate(row)]
-        fixed = sum(FIXED_WIDTHS.get(f.wid, 0) for f in row)
-        flexible = [f for f in row if f.wid not in FIXED_WIDTHS and f.kind != "switch"]
-        room = max(0, width - sum(len(label) for label in labels) - fixed - 3 * (row[0].kind == "switch"))
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for label, field in zip(labels, row):
-            text.append(label, style="dim")
-            share = FIXED_WIDTHS.get(field.wid) or (3 if field.kind == "switch" else room // max(1, len(flexible)))
-            text.append_text(_cell(field, values.get(field.wid), share, value_style))
-            if field.kind == "switch":
-                text.append(" on: TLS, off: plain TCP", style="dim")
-        out.append((row[0].wid, text))
+        if row.rid not in applies:
+            continue
+        if first.kind == "host":
+            host, port = values["target"]  # type: ignore[misc]
+            parts = [("Host".ljust(LABEL_WIDTH), first, host), (" Port ", row.fields[1], port)]
+        else:
+            parts = [(first.label.ljust(LABEL_WIDTH), first, values.get(first.name))]
+            if len(row.fields) == 2:
+                second = row.fields[1]
+                parts.append((f" {second.label} ", second, values.get(second.name)))
+        note = f" {SWITCH_NOTES[first.name]}" if first.name in SWITCH_NOTES else ""
+        if len(first.label) >= LABEL_WIDTH:  # as the fields do: the label on a line of its own
+            out.append((first.wid, Text(first.label, style="dim")))
+            parts = [("", first, values.get(first.name))]
+        out.append((first.wid, _line(parts, width, value_style, note)))
     return out
 
 
@@ -80,7 +115,7 @@ class FormPreview(Widget, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.values: dict[str, object] = values_from_spec(None)
+        self.values: dict[str, object] = form_values(None)
         self.lines: list[tuple[str | None, Text]] = preview_lines(self.values)
 
     def show(self, values: dict[str, object]) -> None:
@@ -173,7 +208,7 @@ class ComposeForm(Vertical):
     def _mount_fields(self) -> None:
         from tlsbench.tui.widgets.form_fields import FormFields
 
-        self._fields = FormFields(values_from_spec(self.spec), id="form-fields", classes="-unshown")
+        self._fields = FormFields(form_values(self.spec), id="form-fields", classes="-unshown")
         self._built_for = self.spec
         self.mount(self._fields)
 
@@ -181,7 +216,7 @@ class ComposeForm(Vertical):
         event.stop()
         self._fields_ready = True
         if self.spec is not self._built_for:  # composed while they were being built
-            self._fields.set_values(values_from_spec(self.spec))
+            self._fields.set_values(form_values(self.spec))
         if self._want_active:
             self._show_fields()
 
@@ -210,19 +245,19 @@ class ComposeForm(Vertical):
     # --- reading and writing ------------------------------------------------------------------------
 
     def values(self) -> dict[str, object]:
-        return self._fields.values() if self.active else values_from_spec(self.spec)
+        return self._fields.values() if self.active else form_values(self.spec)
 
     def build(self) -> ConnectionSpec:
         """Validate and build the spec; raises InputError whose `field` names the spec field."""
         if not self.active:
             if self.spec is None:
                 raise InputError("no connection composed yet: choose a profile, or F7 and type a host", field="host")
-            proxy = self.spec.proxy
-            if proxy and proxy.needs_password:
-                raise InputError(f"proxy password: type it here (it is never saved) or set ${proxy.password_env}",
-                                 field="proxy_password_input")
+            for i, hop in enumerate(self.spec.proxies, 1):
+                if hop.needs_password:
+                    raise InputError(f"proxy password: type it here (it is never saved) or set ${hop.password_env}",
+                                     field=f"proxy_password_input#{i}")
             return self.spec
-        return spec_from_values(self._fields.values())
+        return spec_from_form(self._fields.values(), self._fields.hop_list().read())
 
     def checked_spec(self) -> ConnectionSpec | None:
         """The spec, errors cleared; or None with the bad field marked (and the form opened on it)."""
@@ -239,7 +274,7 @@ class ComposeForm(Vertical):
         """Fill the form from a spec (None empties it). The password field is always left empty."""
         self.spec = spec
         self.clear_errors()
-        values = values_from_spec(spec)
+        values = form_values(spec)
         if self._fields_ready:
             self._fields.set_values(values)
         if not self.active:
@@ -251,7 +286,7 @@ class ComposeForm(Vertical):
 
     def mark_invalid(self, error: InputError) -> str:
         """Mark the field named by the error (opening the form if needed); returns its widget id."""
-        wid = FIELD_WIDGETS.get(error.field or "", "f-host")
+        wid = field_widget(error.field)
         if not self.active:
             self._pending_marks.append(error)
             self.activate(wid)
@@ -259,7 +294,9 @@ class ComposeForm(Vertical):
         return self._mark(error)
 
     def _mark(self, error: InputError) -> str:
-        wid = FIELD_WIDGETS.get(error.field or "", "f-host")
+        wid = field_widget(error.field)
+        if not self._fields.query(f"#{wid}"):
+            wid = "f-host"
         self._fields.mark(wid, str(error))
         self._focus_field(wid)
         return wid
@@ -280,10 +317,10 @@ class ComposeForm(Vertical):
         if not marked:
             return
         try:
-            spec_from_values(self._fields.values())
+            spec_from_form(self._fields.values(), self._fields.hop_list().read())
             still = None
         except InputError as exc:
-            still = FIELD_WIDGETS.get(exc.field or "", "f-host")
+            still = field_widget(exc.field)
         for wid in marked:
             if wid != still:
                 self._fields.unmark(wid)
@@ -306,6 +343,10 @@ class ComposeForm(Vertical):
             self._fields.sync_visibility()
             self._recheck()
 
+    def on_button_pressed(self, event) -> None:  # + hop / − hop
+        if self.active:
+            self.call_after_refresh(self._fields.sync_visibility)
+
     def on_switch_changed(self, event) -> None:
         if self.active:
             self._fields.sync_visibility()
@@ -315,4 +356,4 @@ class ComposeForm(Vertical):
         self.post_message(self.Leave())
 
 
-__all__ = ["ComposeForm", "FIELDS", "FormPreview"]
+__all__ = ["ComposeForm", "FormPreview"]

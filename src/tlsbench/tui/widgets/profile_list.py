@@ -51,7 +51,7 @@ class ProfileList(Vertical):
         for name, profile in sorted(self.profiles.items()):
             prompt = data(name, "bold", keep_newlines=False)
             spec = profile.spec
-            via = f" via {spec.proxy.kind}" if spec.proxy else ""
+            via = "".join(f" via {hop.kind}" for hop in spec.proxies)
             prompt.append("\n")
             prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
             entries.append(Option(prompt, id=name))

@@ -30,8 +30,8 @@ def describe_spec(spec) -> Text:
     parts = [(spec.target, "bold")]
     if spec.pin:
         parts.append((f" pinned to {spec.pin}", ""))
-    if spec.proxy:
-        parts.append((f" via {spec.proxy.kind} {spec.proxy.host}:{spec.proxy.port}", ""))
+    for hop in spec.proxies:
+        parts.append((f" via {hop.kind} {hop.address}", ""))
     if spec.tls.enabled:
         sni = spec.sni
         parts.append((f" · TLS, SNI {sni}" if sni else " · TLS, no SNI", ""))
@@ -126,10 +126,12 @@ class ResultsView(Vertical):
 
     def apply(self, event) -> None:
         # Imported here: the engine's records are not needed to draw the first screen.
-        from tlsbench.engine.events import (FindingRaised, RunFinished, SocketUpdated, StageFinished, StageSkipped,
-                                            StageStarted, TlsMessageSeen)
+        from tlsbench.engine.events import (FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
+                                            StageSkipped, StageStarted, TlsMessageSeen)
 
-        if isinstance(event, StageStarted):
+        if isinstance(event, PlanReady):
+            self.waterfall.plan(event.steps)
+        elif isinstance(event, StageStarted):
             self.waterfall.stage_started(event.stage, event.at_ms, event.doing)
         elif isinstance(event, StageFinished):
             self.waterfall.stage_finished(event.record)
@@ -169,7 +171,7 @@ class ResultsView(Vertical):
         elif status == "ok":
             verdict = Text(f"✔ OK in {result.total_ms:.1f} ms", style="bold green")
         else:
-            failed = next((s.name for s in result.stages if s.status == "failed"), None)
+            failed = next((s.label or s.name for s in result.stages if s.status == "failed"), None)
             where = f" at {failed}" if failed else ""
             verdict = Text(f"✘ FAILED{where} after {result.total_ms:.1f} ms", style="bold red")
         self._header(verdict)

@@ -12,9 +12,7 @@ from tlsbench.tui.safe_text import data
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 MARKS = {"ok": ("✔", "bold green"), "failed": ("✘", "bold red"), "skipped": ("–", "dim"),
-         "cancelled": ("■", "bold yellow")}
-LABELS = {"resolve": "resolve", "tcp": "tcp connect", "proxy": "proxy", "tls": "tls handshake",
-          "chain": "cert chain", "app": "app"}
+         "cancelled": ("■", "bold yellow"), "waiting": ("·", "dim")}
 BAR_WIDTH = 20
 
 
@@ -33,10 +31,19 @@ class StageRow(Vertical, can_focus=True):
     .stage-row.-cancelled .stage-head { background: $warning 15%; }
     """
 
-    def __init__(self, stage: str, started_ms: float, doing: str = "") -> None:
-        super().__init__(classes=f"stage-row stage-{stage} -running")
-        self.stage = stage
-        self.status = "running"
+    def __init__(self, stage: str, started_ms: float, doing: str = "", label: str | None = None,
+                 waiting: bool = False) -> None:
+        """`waiting`: announced by the run's plan, not started yet (it shows no spinner until it is)."""
+        status = "waiting" if waiting else "running"
+        super().__init__(classes=f"stage-row stage-{stage.split('#')[0]} -{status}")
+        self.stage = stage  # the plan's step key
+        if label is None:
+            from tlsbench.engine.plan import KINDS  # here: not needed for the first screen
+
+            kind = KINDS.get(stage.split("#")[0])
+            label = kind.label if kind else stage
+        self.label = label
+        self.status = status
         self.started_ms = started_ms
         self.duration_ms: float | None = None
         self.doing = doing
@@ -53,17 +60,20 @@ class StageRow(Vertical, can_focus=True):
         yield Static(self.header_text(), classes="stage-head")
         yield Static(self.body_text() if self.expanded else "", classes="stage-body")
 
+    def on_mount(self) -> None:
+        self.redraw()  # what arrived while it was being composed
+
     # --- state changes, called by the waterfall ---------------------------------------------
 
     def finish(self, status: str, duration_ms: float, summary: str, detail) -> None:
         self.status, self.duration_ms, self.summary, self.detail = status, duration_ms, summary, detail
-        self.set_class(False, "-running")
+        self.set_class(False, "-running", "-waiting")
         self.add_class(f"-{status}")
         self.redraw()
 
     def skip(self, reason: str) -> None:
         self.status, self.summary, self.duration_ms = "skipped", reason, 0.0
-        self.set_class(False, "-running")
+        self.set_class(False, "-running", "-waiting")
         self.add_class("-skipped")
         self.redraw()
 
@@ -71,6 +81,15 @@ class StageRow(Vertical, can_focus=True):
         self.messages.append(message)
         if self.expanded:
             self.redraw()
+
+    def start(self, started_ms: float, doing: str) -> None:
+        """The stage began (a row the plan announced, or one seen first now)."""
+        if self.status == "waiting":
+            self.status = "running"
+            self.set_class(False, "-waiting")
+            self.add_class("-running")
+        self.started_ms, self.doing = started_ms, doing or self.doing
+        self.redraw(body=False)
 
     def tick(self) -> None:
         self.frame += 1
@@ -88,9 +107,10 @@ class StageRow(Vertical, can_focus=True):
     # --- drawing ------------------------------------------------------------------------------
 
     def redraw(self, body: bool = True) -> None:
-        if not self.is_mounted:
-            return
-        self.query_one(".stage-head", Static).update(self.header_text())
+        heads = self.query(".stage-head")
+        if not heads:
+            return  # not composed yet: compose() draws the state as it is then
+        heads.first(Static).update(self.header_text())
         if body:
             self.query_one(".stage-body", Static).update(self.body_text() if self.expanded else "")
 
@@ -103,6 +123,8 @@ class StageRow(Vertical, can_focus=True):
         cells = self.bar_width()
         scale = max(self.scale_ms, 0.001)
         start = min(cells - 1, int(self.started_ms / scale * cells))
+        if self.status == "waiting":
+            return Text(" " * cells)
         if self.duration_ms is None:
             return Text(" " * start + "▸", style="yellow").append(" " * (cells - start - 1))
         size = max(1, round(self.duration_ms / scale * cells)) if self.status != "skipped" else 0
@@ -123,9 +145,11 @@ class StageRow(Vertical, can_focus=True):
             mark, mark_style = MARKS.get(self.status, ("?", ""))
         text = Text(f"{arrow} ", style="dim", no_wrap=True, overflow="ellipsis")
         text.append(f"{mark} ", style=mark_style)
-        text.append(f"{LABELS.get(self.stage, self.stage):<14}", style="bold")
+        text.append(f"{self.label:<14}", style="bold")
         if self.status == "running":
             text.append(f"{'running…':>11}  ", style="yellow")
+        elif self.status == "waiting":
+            text.append(f"{'waiting':>11}  ", style="dim")
         elif self.status == "skipped":
             text.append(f"{'skipped':>11}  ", style="dim")
         elif self.status == "cancelled" and not self.duration_ms:
@@ -138,7 +162,7 @@ class StageRow(Vertical, can_focus=True):
             tail.append(f"prev {self.previous_ms:.1f} ms  ", style="dim italic")
         elif self.previous_status is not None and not (self.previous_status == self.status == "skipped"):
             tail.append(f"prev {self.previous_status}  ", style="dim italic")
-        tail.append_text(data(self.doing if self.status == "running" else self.summary,
+        tail.append_text(data(self.doing if self.status in ("running", "waiting") else self.summary,
                               {"failed": "red", "cancelled": "yellow"}.get(self.status, ""), keep_newlines=False))
         width = self.content_size.width
         if width and text.cell_len + 2 + tail.cell_len > width:
@@ -161,4 +185,5 @@ class StageRow(Vertical, can_focus=True):
                 out.append_text(message_line(m.at_ms, m.direction, m.name, m.version, m.length))
             return out
         columns = (self.content_size.width or 100) - 4  # the body is indented by 4
-        return detail_text(self.detail, self.messages if self.stage == "tls" else (), columns)
+        return detail_text(self.detail, self.messages if self.stage.split("#")[0] in ("tls", "proxy-tls") else (),
+                           columns)

@@ -24,7 +24,9 @@ class Waterfall(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: dict[str, StageRow] = {}
+        self.rows: dict[str, StageRow] = {}  # by the plan's step key
+        self.order: list[str] = []  # the plan's keys, in order
+        self.labels: dict[str, str] = {}
         self.previous = None  # the previous ProbeResult of the same connection, shown beside each row
         self._spinner = None
 
@@ -45,13 +47,25 @@ class Waterfall(VerticalScroll):
     def reset(self, previous=None) -> None:
         self.previous = previous
         self.rows.clear()
+        self.order = []
+        self.labels = {}
         self.remove_children()
 
-    def _row(self, stage: str, started_ms: float, doing: str = "") -> StageRow:
+    def plan(self, steps) -> None:
+        """The run's plan arrived: one row per step, in order, before any stage starts."""
+        self.query(".empty-note").remove()
+        self.order = [s.key for s in steps]
+        self.labels = {s.key: s.label for s in steps}
+        for step in steps:
+            row = self._row(step.key, 0.0, step.doing, waiting=True)
+            if step.skip is not None:
+                row.skip(step.skip)
+
+    def _row(self, stage: str, started_ms: float, doing: str = "", waiting: bool = False) -> StageRow:
         row = self.rows.get(stage)
         if row is None:
             self.query(".empty-note").remove()
-            row = StageRow(stage, started_ms, doing)
+            row = StageRow(stage, started_ms, doing, label=self.labels.get(stage), waiting=waiting)
             prev = self.previous.stage(stage) if self.previous is not None else None
             if prev is not None:
                 status = stage_status(prev)
@@ -60,17 +74,24 @@ class Waterfall(VerticalScroll):
                 else:
                     row.previous_status = status
             self.rows[stage] = row
-            self.mount(row)
+            # Keep the plan's order even if events arrive out of order.
+            later = [self.rows[s] for s in self.order[self.order.index(stage) + 1:] if s in self.rows] \
+                if stage in self.order else []
+            mounted_later = [r for r in later if r.is_attached]
+            if mounted_later:
+                self.mount(row, before=mounted_later[0])
+            else:
+                self.mount(row)
         return row
 
     def stage_started(self, stage: str, at_ms: float, doing: str) -> None:
         row = self._row(stage, at_ms, doing)
-        row.doing = doing
+        row.start(at_ms, doing)
         if self._spinner is not None:
             self._spinner.resume()
 
     def stage_finished(self, record) -> None:
-        row = self._row(record.name, record.started_ms)
+        row = self._row(record.id, record.started_ms)
         row.started_ms = record.started_ms
         row.finish(stage_status(record), record.duration_ms, record.summary, record.detail)
         self.rescale()
@@ -81,13 +102,15 @@ class Waterfall(VerticalScroll):
         self.rescale()
 
     def message_seen(self, event) -> None:
-        row = self.rows.get("tls")
+        row = self.rows.get(event.stage)
         if row is not None:
             row.add_message(event)
 
     def cancel_running(self) -> None:
         for row in self.rows.values():
-            if row.status == "running":
+            if row.status == "waiting":
+                row.skip("cancelled")
+            elif row.status == "running":
                 row.finish("cancelled", self._elapsed() - row.started_ms, "cancelled", row.detail)
 
     def _elapsed(self) -> float:
@@ -102,21 +125,19 @@ class Waterfall(VerticalScroll):
 
     def show_result(self, result) -> None:
         """Bring the rows in line with a finished result (also used to show a stored result)."""
+        if not self.order:
+            self.order = [r.id for r in result.stages]
+            self.labels = {r.id: r.label for r in result.stages if r.label}
         for record in result.stages:
-            row = self._row(record.name, record.started_ms)
+            row = self._row(record.id, record.started_ms)
             if row.status == "running" or row.detail is None:
                 row.started_ms = record.started_ms
                 if record.status == "skipped":
                     row.skip(record.summary)
                 else:
                     row.finish(stage_status(record), record.duration_ms, record.summary, record.detail)
-            if record.name == "tls" and not row.messages:
+            if record.id == "tls" and not row.messages:
                 row.messages = list(result.messages)
-        order = [self.rows[r.name] for r in result.stages if r.name in self.rows]
-        attached = [row for row in self.children if isinstance(row, StageRow)]
-        if order and attached != order[:len(attached)] and all(row.is_attached for row in order):
-            for row in reversed(order[:-1]):
-                self.move_child(row, before=order[order.index(row) + 1])
         if result.cancelled:
             self.cancel_running()
         self.rescale(result.total_ms)

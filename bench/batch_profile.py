@@ -1,0 +1,209 @@
+"""Where the time of one `probe --count` run goes, against the local nginx of bench/batch.py.
+
+    .venv/bin/python bench/batch_profile.py [--runs 1000]            # CPU per run, by part
+    .venv/bin/python bench/batch_profile.py --what-if [--rounds 3]   # the rate with two engine changes
+
+Without options: the CPU one run costs this process (run_probe + the digest for the statistics)
+against one bare `wrap_socket` handshake, one at a time; then the parts measured on their own
+(no profiler: cProfile inflates Python code against C code); then cProfile's view, by stage.
+
+`--what-if` measures the rate of `Batch` (concurrency 16, the same worker processes as `probe
+--count`) with and without two changes proposed for the engine, alternated with the minimal
+client of bench/batch.py: certificate parsing cached by DER (every run of a series sees the same
+chain), and an address (`--pin`, an IP) given to getaddrinfo without starting a thread. The
+changes are applied to this benchmark's process only (and its forked workers): the engine itself
+is not changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import resource
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from batch import RAW_CLIENT, nginx_default_tls
+
+from tlsbench.engine.runner import preflight, run_probe
+from tlsbench.engine.spec import build_spec
+from tlsbench.engine.stats import digest
+from tlsbench.lab.certs import make_lab_certs
+
+
+def cpu_ms(fn, n: int) -> float:
+    start = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - start) / n * 1000
+
+
+def parts(args, spec, server, ca: str) -> None:
+    from tlsbench.engine import certparse, sockinfo
+
+    prepared = preflight(spec)
+    for _ in range(50):
+        run_probe(spec, prepared=prepared)
+    n = args.runs
+    whole = cpu_ms(lambda: digest(run_probe(spec, prepared=prepared), 1), n)
+    ctx = ssl.create_default_context(cafile=ca)
+
+    def bare() -> None:
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost"):
+                pass
+
+    bare_ms = cpu_ms(bare, n)
+    result = run_probe(spec, prepared=prepared)
+    ders = [ssl.PEM_cert_to_DER_cert(c.pem) for c in result.chain.certificates]
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    rows = [
+        ("parse the chain's certificates (cryptography)", cpu_ms(
+            lambda: [certparse.parse_cert(d, i) for i, d in enumerate(ders)], n)),
+        ("match the name against the leaf", cpu_ms(lambda: certparse.match_name(ders[0], "localhost"), n)),
+        ("start and join one thread (the resolve stage does, per run)", cpu_ms(_thread_start_join, n)),
+        ("two socket snapshots (getsockname, TCP_INFO, /proc range)", cpu_ms(
+            lambda: [sockinfo.snapshot(sock, via_proxy=False) for _ in range(2)], n)),
+        ("the digest for the statistics", cpu_ms(lambda: digest(result, 1), n)),
+        ("the whole JSON line (only with --json-lines)", cpu_ms(lambda: digest(result, 1, json_line=True), n)),
+    ]
+    sock.close()
+    print(f"one at a time, {n} runs, CPU of this process per run:\n")
+    print("| measured | CPU ms per run |")
+    print("|---|---|")
+    print(f"| tlsbench run (run_probe + digest) | {whole:.3f} |")
+    print(f"| bare handshake (create_connection + wrap_socket) | {bare_ms:.3f} |")
+    for label, ms in rows:
+        print(f"| part, on its own: {label} | {ms:.3f} |")
+    print()
+
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile(time.process_time)  # CPU: waits on the server or on a thread do not count
+    prof.enable()
+    for _ in range(n):
+        digest(run_probe(spec, prepared=prepared), 1)
+    prof.disable()
+    cumulative: dict = {}
+    for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(prof).stats.items():  # type: ignore
+        key = (Path(path).name, func)
+        cumulative[key] = cumulative.get(key, 0.0) + ct
+    total = cumulative[("runner.py", "run_probe")] + cumulative[("stats.py", "digest")]
+    print("cProfile (CPU timer; it inflates Python code against C code), shares of a run:\n")
+    print("| part | share |")
+    print("|---|---|")
+    for label, key in PROFILE_PARTS:
+        print(f"| {label} | {cumulative.get(key, 0.0) / total:.0%} |")
+
+
+PROFILE_PARTS = [
+    ("resolve stage", ("resolve.py", "run_resolve")),
+    ("tcp stage", ("tcp.py", "run_tcp")),
+    ("tls stage", ("tls.py", "run_tls")),
+    ("  of which OpenSSL's handshake", ("ssl.py", "do_handshake")),
+    ("  of which the message callback", ("tls.py", "on_message")),
+    ("chain stage", ("chain.py", "run_chain")),
+    ("  of which certificate parsing", ("certparse.py", "parse_cert")),
+    ("socket snapshots", ("runner.py", "update_socket")),
+    ("digest", ("stats.py", "digest")),
+]
+
+
+def _thread_start_join() -> None:
+    thread = threading.Thread(target=int)
+    thread.start()
+    thread.join()
+
+
+def what_if(args, spec, server, ca: str) -> None:
+    import tlsbench.engine.stages.resolve as resolve
+    from tlsbench.engine import certparse
+    from tlsbench.engine.batch import Batch
+    from tlsbench.engine.stats import SeriesStats
+
+    original = (certparse.parse_cert, certparse.match_name, resolve.lookup)
+
+    def lookup_inline(name, port, family, timeout, ctx):
+        seen = []
+        for fam, _t, _p, _c, addr in socket.getaddrinfo(name, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP):
+            if (fam, addr) not in seen:
+                seen.append((fam, addr))
+        return seen
+
+    def apply(changes: str) -> None:
+        certparse.parse_cert, certparse.match_name, resolve.lookup = original
+        if "cache" in changes:
+            certparse.parse_cert = functools.lru_cache(64)(original[0])
+            certparse.match_name = functools.lru_cache(64)(original[1])
+        if "inline" in changes:
+            resolve.lookup = lookup_inline
+
+    variants = {"tlsbench": "", "tlsbench, certificates parsed once": "cache",
+                "tlsbench, no resolve thread": "inline", "tlsbench, both changes": "cache inline"}
+    rates: dict[str, list[float]] = {"minimal client": [], **{k: [] for k in variants}}
+    cpu: dict[str, list[float]] = {k: [] for k in rates}
+    for _ in range(args.rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-c", RAW_CLIENT, "localhost", str(server.port), ca, str(args.count),
+                               "16"], capture_output=True, text=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rates["minimal client"].append(float(done.stdout))
+        cpu["minimal client"].append(_cpu(before, after) / args.count * 1000)
+        for label, changes in variants.items():
+            apply(changes)
+            try:
+                stats = SeriesStats()
+                batch = Batch(spec, count=args.count, concurrency=16)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                batch.run(stats.add)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            finally:
+                apply("")
+            if stats.failed or stats.runs != args.count:
+                raise SystemExit(f"bench: runs failed ({stats.failed}) or missing ({stats.runs})")
+            rates[label].append(args.count / batch.elapsed)
+            cpu[label].append(_cpu(before, after) / args.count * 1000)
+        print(", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), file=sys.stderr)
+    base = statistics.median(rates["minimal client"])
+    print(f"{args.rounds} rounds of {args.count} handshakes, concurrency 16, medians:\n")
+    print("| client | handshakes/s | of the minimal client | worker CPU ms per run |")
+    print("|---|---|---|---|")
+    for label, values in rates.items():
+        rate = statistics.median(values)
+        print(f"| {label} | {rate:.0f} | {rate / base:.0%} | {statistics.median(cpu[label]):.2f} |")
+
+
+def _cpu(before, after) -> float:
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--what-if", action="store_true")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = make_lab_certs(Path(tmp) / "certs")
+        ca = str(certs.ca_cert)
+        with nginx_default_tls(certs.good, Path(tmp) / "nginx", 1) as server:
+            spec = build_spec(f"localhost:{server.port}", pin="127.0.0.1", cafile=ca, timeout="10")
+            preflight(spec)
+            if args.what_if:
+                what_if(args, spec, server, ca)
+            else:
+                parts(args, spec, server, ca)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

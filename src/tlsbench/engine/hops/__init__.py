@@ -1,0 +1,54 @@
+"""Proxy hops: each takes the run's stream and leaves a tunnel to the next hop (or the target).
+
+`ProxyStage` is the plan's `proxy` stage; it hands the exchange to the hop's protocol (SOCKS
+through PySocks, HTTP CONNECT) and words a failure so that it says which hop failed and whether
+it was the hop itself or what lies behind it.
+"""
+
+from __future__ import annotations
+
+from tlsbench.engine.findings import Evidence
+from tlsbench.engine.hostport import format_hostport
+from tlsbench.engine.stages.context import StageContext, StageOutcome
+
+
+class ProxyStage:
+    def __init__(self, step, plan) -> None:
+        self.step = step
+        self.spec = plan.spec
+        self.hops = plan.spec.proxies
+        self.number = step.index or 1
+        if step.hop.is_socks:
+            from tlsbench.engine.hops.socks import SocksHop
+
+            self.impl = SocksHop(step, plan)
+        else:
+            from tlsbench.engine.hops.http_connect import HttpConnectHop
+
+            self.impl = HttpConnectHop(step, plan)
+
+    def _dest(self, state) -> tuple[str, int]:
+        i = self.number - 1
+        last = self.number == len(self.hops)
+        dests = state.route.hop_dests if state.route is not None else ()
+        dest = dests[i] if i < len(dests) else (self.spec.pin or self.spec.host)
+        return dest, self.spec.port if last else self.hops[self.number].port
+
+    def behind(self) -> str:
+        return "the target" if self.number == len(self.hops) else f"proxy {self.number + 1}"
+
+    def doing(self, state) -> str:
+        dest, port = self._dest(state)
+        return f"{self.step.hop.kind} request for {format_hostport(dest, port)}"
+
+    def run(self, ctx: StageContext, state) -> StageOutcome:
+        dest, port = self._dest(state)
+        outcome = self.impl.run(ctx, state, dest, port, self.behind())
+        if len(self.hops) == 1 or outcome.ok:
+            return outcome
+        where = f"{self.number} of {len(self.hops)}: {self.step.hop.url}"
+        findings = tuple(f._replace(title=f"Proxy {self.number}: {f.title}", stage=self.step.key,
+                                    evidence=f.evidence + (Evidence("hop", where),
+                                                           Evidence("behind it", self.behind())))
+                         for f in outcome.findings)
+        return outcome._replace(findings=findings, summary=f"proxy {self.number}: {outcome.summary}")

@@ -1,0 +1,131 @@
+"""An HTTP CONNECT hop: ask an HTTP (or, over TLS, HTTPS) proxy for a tunnel, curl's way.
+
+    CONNECT example.com:443 HTTP/1.1
+    Host: example.com:443
+    Proxy-Authorization: Basic ...      (with --proxy-user)
+
+Any 2xx opens the tunnel; bytes after the blank line already belong to it. Any other answer is
+diagnosed from the status, the headers (Proxy-Authenticate, squid's X-Squid-Error) and the
+first bytes of the body (the proxy's own explanation, bounded).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from tlsbench import __version__
+from tlsbench.engine.details import ProxyDetail
+from tlsbench.engine.diagnosis import proxy_http
+from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.hops.http_reply import ReplyError, ReplyHead, parse_head
+from tlsbench.engine.hostport import format_hostport, is_ip
+from tlsbench.engine.stages.context import StageContext, StageOutcome
+
+BODY_KEEP = 2048  # bytes of a refusal's body kept as evidence
+BODY_WAIT = 0.3  # seconds to wait for more of that body
+
+
+def authority(host: str, port: int) -> str:
+    if not is_ip(host) and not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    return format_hostport(host, port)
+
+
+def connect_request(host: str, port: int, user: str | None, password: str | None) -> bytes:
+    where = authority(host, port)
+    lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}", f"User-Agent: tlsbench/{__version__}",
+             "Proxy-Connection: Keep-Alive"]
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password or ''}".encode("utf-8")).decode("ascii")
+        lines.append(f"Proxy-Authorization: Basic {token}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def redacted(request: bytes) -> str:
+    """The request as evidence: the credentials replaced."""
+    out = []
+    for line in request.decode("latin-1").split("\r\n"):
+        if line.lower().startswith("proxy-authorization:"):
+            line = "Proxy-Authorization: Basic <credentials redacted>"
+        out.append(line)
+    return "\r\n".join(out)
+
+
+class HttpConnectHop:
+    def __init__(self, step, plan) -> None:
+        self.step = step
+        self.spec = plan.spec
+        self.hop = step.hop
+
+    def run(self, ctx: StageContext, state, dest: str, port: int, behind: str) -> StageOutcome:
+        hop = self.hop
+        stream = state.stream
+        request = connect_request(dest, port, hop.username, hop.password)
+        requested = format_hostport(dest, port)
+        detail = ProxyDetail(kind=hop.kind, proxy=hop.address,
+                             auth="basic" if hop.username else "none",
+                             address_type="IPv6" if ":" in dest else ("IPv4" if is_ip(dest) else "domain name"),
+                             requested=requested, sent_text=redacted(request))
+        data = bytearray()
+        head: ReplyHead | None = None
+        error: BaseException | None = None
+        bad: ReplyError | None = None
+        ctx.begin()
+        try:
+            stream.send(request)
+            while head is None:
+                chunk = stream.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+                head = parse_head(bytes(data))
+        except ReplyError as exc:
+            bad = exc
+        except Cancelled:
+            raise
+        except (OSError, TimeoutError) as exc:
+            error = exc
+        finally:
+            ctx.end()
+        rx = bytes(data)
+        detail = detail._replace(received_hex=rx[:512].hex(" ") or None,
+                                 received_text=rx[:head.head_length if head else 1024].decode("latin-1") or None)
+        if head is not None and 200 <= head.status < 300:
+            early = rx[head.head_length:]
+            if early:
+                stream.unread(early)
+            detail = detail._replace(reply_code=head.status, reply_meaning=head.reason or "tunnel open",
+                                     status_line=head.status_line)
+            return StageOutcome(True, detail, f"CONNECT {requested}: {head.status_line}")
+        body = b""
+        if head is not None:
+            body = rx[head.head_length:] + _more_body(stream, head, len(rx) - head.head_length)
+            detail = detail._replace(reply_code=head.status, reply_meaning=head.reason, status_line=head.status_line,
+                                     body_text=body[:BODY_KEEP].decode("latin-1") or None)
+            finding = proxy_http.refusal(hop, requested, head, body, behind=behind)
+        elif bad is not None:
+            finding = proxy_http.not_http(hop, rx, str(bad))
+        elif isinstance(error, TimeoutError):
+            finding = proxy_http.timeout(hop, self.spec.timeout, rx)
+        else:
+            finding = proxy_http.closed(hop, error, rx)
+        detail = detail._replace(error=finding.title)
+        return StageOutcome(False, detail, finding.title, (finding,))
+
+
+def _more_body(stream, head: ReplyHead, have: int) -> bytes:
+    """A little more of a refusal's body, for the proxy's own words (bounded in time and size)."""
+    length = head.header("Content-Length")
+    want = BODY_KEEP
+    if length is not None and length.strip().isdigit():
+        want = min(BODY_KEEP, int(length.strip()))
+    out = bytearray()
+    while have + len(out) < want:
+        try:
+            chunk = stream.recv(want - have - len(out), BODY_WAIT)
+        except (OSError, TimeoutError):
+            break
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)

@@ -1,0 +1,432 @@
+"""Every connection option, declared once: its value in a spec, CLI flags, form field, profile key, help.
+
+The front-ends are derived from this table: `tlsbench probe`'s argparse options
+(commands/arguments.py), the workbench's compose form (tui/widgets/option_fields.py), the profile
+file (profiles/codec.py), the profile description (profiles/describe.py) and the equivalent
+command lines (engine/equivalents.py). A value set is a dict {option name: value}; `values_of(spec)`
+reads one from a spec and `spec_from_values(values)` builds (and validates) a spec from one.
+Validation errors (InputError.field) name a field that `owner()` maps back to its option.
+
+No I/O and no heavy imports here: the CLI parses its arguments from this before anything else.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+from tlsbench.engine.spec import ConnectionSpec, build_spec
+
+GROUPS = ("target", "route", "local", "tls", "app", "other")
+GROUP_TITLES = {"target": "Target", "route": "Route", "local": "Local side", "tls": "TLS", "app": "Application",
+                "other": "Other"}
+
+
+class Field(NamedTuple):
+    """How the compose form shows an option."""
+
+    label: str
+    widget: str  # "input" | "select" | "switch" | "hops"
+    placeholder: str = ""
+    choices: tuple[tuple[str, str], ...] = ()  # (label, value) for a select
+    # Shown only when this returns True for the form's current values (None: always).
+    visible: Callable[[dict], bool] | None = None
+
+
+class Flag(NamedTuple):
+    """One command-line option. `apply(values, arg)` folds its argument into the value set."""
+
+    names: tuple[str, ...]  # primary first, then aliases (curl's, s_client's)
+    help: str
+    metavar: str | None = None
+    kind: str = "value"  # "value" | "switch" (no argument) | "append" (repeatable)
+    apply: Callable[[dict, Any], None] | None = None  # None: values[option.name] = arg
+    excludes: tuple[str, ...] = ()  # option names a profile's value of which this flag clears
+    # The words that say a value set's value again (for "copy as command"); None: the generic rule
+    # (a switch that sets one value, or the flag and the value as it is).
+    render: Callable[[dict], list[str]] | None = None
+
+
+class Option(NamedTuple):
+    name: str  # canonical: the key in a value set
+    group: str
+    help: str
+    get: Callable[[ConnectionSpec], Any]  # its value in a spec
+    default: Any = None
+    flags: tuple[Flag, ...] = ()
+    field: Field | None = None
+    toml: tuple[str, str] | None = None  # (table, key) in a profile file; None: custom or not saved
+    toml_type: Any = str  # what the profile file holds: str, int, float, bool, list, (int, str)
+    errors: tuple[str, ...] = ()  # InputError.field values this option owns (its name is implied)
+    describe: str | None = None  # its label in a profile's description; None: not listed
+    curl: str | None = None  # curl's option when it maps one to one
+    openssl: str | None = None  # s_client's option when it maps one to one
+
+
+class _set:
+    """A switch's apply: it sets one option to one value (and says so, for rendering back)."""
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name, self.value = name, value
+
+    def __call__(self, values: dict, arg: Any) -> None:
+        values[self.name] = self.value
+
+
+def _tls(spec: ConnectionSpec):
+    return spec.tls
+
+
+OPTIONS: tuple[Option, ...] = (
+    # --- target ---------------------------------------------------------------------------------
+    Option("target", "target", "where to connect: HOST:PORT; IPv6 in brackets: [::1]:443",
+           lambda s: s.target, errors=("target port", "host", "port")),
+    Option("pin", "target", "connect to ADDR instead of resolving HOST; the name is still used for SNI, "
+           "verification and Host (curl --resolve)", lambda s: s.pin,
+           flags=(Flag(("--pin",), "connect to ADDR instead of resolving HOST (like curl --resolve)", "ADDR"),
+                  Flag(("--resolve",), "curl's spelling of --pin, for the target's HOST:PORT", "HOST:PORT:ADDR",
+                       apply=lambda v, a: v.update(_resolve=a))),
+           field=Field("Pinned IP (instead of DNS)", "input", "optional"), toml=("", "pin"), describe="pinned to"),
+    # --- route ----------------------------------------------------------------------------------
+    Option("proxies", "route", "the proxy chain, first hop first", lambda s: list(s.proxies), default=[],
+           flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), https://, socks4://, "
+                       "socks4a://, socks5://, socks5h://; again for a chain, first hop first",
+                       "[SCHEME://][USER[:PASS]@]HOST[:PORT]", kind="append",
+                       apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
+                  Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
+                       apply=lambda v, a: v.update(_preproxy=a)),
+                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=lambda v, a, k=kind: v.update(_socks=(k, a)))
+                    for kind, text in (("socks4", "SOCKS4 proxy (tlsbench resolves the name)"),
+                                       ("socks4a", "SOCKS4a proxy (the proxy resolves the name)"),
+                                       ("socks5", "SOCKS5 proxy (tlsbench resolves the name)"),
+                                       ("socks5h", "SOCKS5 proxy with remote DNS (the proxy resolves the name)"))),
+                  Flag(("--proxy-user", "-U"), "proxy credentials for the last hop; without :PASS the password "
+                       "comes from $TLSBENCH_PROXY_PASSWORD (or --proxy-password-env), else it is asked for",
+                       "USER[:PASS]", apply=lambda v, a: v.update(_proxy_user=a)),
+                  Flag(("--proxy-password-env",), "read the proxy password from this variable", "VAR",
+                       apply=lambda v, a: v.update(_proxy_password_env=a)),
+                  Flag(("--proxy-cacert",), "trust this CA file for an https:// proxy's certificate", "FILE",
+                       apply=lambda v, a: v.update(_proxy_cafile=a)),
+                  Flag(("--proxy-insecure",), "do not verify an https:// proxy's certificate", kind="switch",
+                       apply=lambda v, a: v.update(_proxy_insecure=True)),
+                  Flag(("--noproxy",), "hosts that bypass the environment's proxy (like NO_PROXY); '*' for all",
+                       "LIST", apply=lambda v, a: v.update(_noproxy=a))),
+           field=Field("Proxies", "hops"),
+           errors=("proxy", "proxy port", "proxy_kind", "proxy_user", "proxy_password", "proxy_password_input",
+                   "proxy_cafile", "preproxy")),
+    # --- local side ---------------------------------------------------------------------------------
+    Option("local_port", "local", "bind the client to this port, or the first free one of a range",
+           lambda s: (None if not s.local.port_range else str(s.local.port_range[0]) if
+                      s.local.port_range[0] == s.local.port_range[1] else "%d-%d" % s.local.port_range),
+           flags=(Flag(("--local-port",), "bind the client to this port (or the first free one of a range)",
+                       "PORT[-PORT]"),),
+           field=Field("Local port (or range)", "input", "any: the OS picks one"), toml=("local", "port"),
+           toml_type=(int, str), describe="local port", curl="--local-port"),
+    Option("interface", "local", "bind the client to this address or network interface",
+           lambda s: s.local.interface,
+           flags=(Flag(("--interface",), "bind the client to this address or network interface", "ADDR|NAME"),),
+           field=Field("Local address or interface", "input", "any"), toml=("local", "interface"),
+           describe="interface", curl="--interface"),
+    Option("family", "local", "IP version: 4 or 6 (default: both, IPv6 and IPv4 raced as curl does)",
+           lambda s: s.local.family,
+           flags=(Flag(("--ipv4", "-4"), "use IPv4 addresses only", kind="switch", apply=_set("family", 4)),
+                  Flag(("--ipv6", "-6"), "use IPv6 addresses only", kind="switch", apply=_set("family", 6))),
+           field=Field("IP version", "select", choices=(("both (happy eyeballs)", "any"), ("IPv4 only", "4"),
+                                                        ("IPv6 only", "6"))),
+           toml=("local", "family"), toml_type=int, describe="IP version"),
+    # --- TLS ------------------------------------------------------------------------------------
+    Option("tls", "tls", "run a TLS handshake (off: plain TCP)", lambda s: s.tls.enabled, default=True,
+           flags=(Flag(("--no-tls",), "plain TCP: no TLS handshake", kind="switch", apply=_set("tls", False)),),
+           field=Field("TLS handshake", "switch"), toml=("tls", "enabled"), toml_type=bool),
+    Option("sni_mode", "tls", "which server name to send: the host's, another (override), or none",
+           lambda s: s.tls.sni_mode if s.tls.enabled else "host", default="host",
+           flags=(Flag(("--no-sni",), "send no SNI at all (s_client -noservername)", kind="switch",
+                       apply=_set("sni_mode", "none"), excludes=("sni",)),),
+           field=Field("SNI", "select", choices=(("from host", "host"), ("override", "override"), ("none", "none")),
+                       visible=lambda v: v.get("tls", True)),
+           toml=("tls", "sni"), errors=("no_sni",)),
+    Option("sni", "tls", "the server name to send instead of the host's", lambda s: s.tls.sni_name,
+           flags=(Flag(("--sni", "--servername"), "send NAME as SNI instead of the host (s_client -servername)",
+                       "NAME", apply=lambda v, a: v.update(sni=a, sni_mode="override"),
+                       render=lambda v: ["--sni", v["sni"]] if v.get("sni_mode") == "override" else []),),
+           field=Field("SNI name", "input", "server name to send",
+                       visible=lambda v: v.get("tls", True) and v.get("sni_mode") == "override"),
+           toml=("tls", "sni_name"), describe="SNI", openssl="-servername"),
+    Option("tls_min", "tls", "lowest TLS version: 1.0, 1.1, 1.2, 1.3", lambda s: s.tls.min_version,
+           flags=(Flag(("--tls-min",), "lowest TLS version: 1.0, 1.1, 1.2, 1.3", "VER"),),
+           field=Field("Min version", "select", choices=(("any", "any"), ("1.0", "1.0"), ("1.1", "1.1"),
+                                                         ("1.2", "1.2"), ("1.3", "1.3")),
+                       visible=lambda v: v.get("tls", True)),
+           toml=("tls", "min_version"), errors=("tls-min",), describe="lowest TLS"),
+    Option("tls_max", "tls", "highest TLS version: 1.0, 1.1, 1.2, 1.3", lambda s: s.tls.max_version,
+           flags=(Flag(("--tls-max",), "highest TLS version: 1.0, 1.1, 1.2, 1.3", "VER"),),
+           field=Field("Max version", "select", choices=(("any", "any"), ("1.0", "1.0"), ("1.1", "1.1"),
+                                                         ("1.2", "1.2"), ("1.3", "1.3")),
+                       visible=lambda v: v.get("tls", True)),
+           toml=("tls", "max_version"), errors=("tls-max",), describe="highest TLS", curl="--tls-max"),
+    Option("ciphers", "tls", "OpenSSL cipher list for TLS 1.2 and below", lambda s: s.tls.ciphers,
+           flags=(Flag(("--ciphers", "--cipher"), "OpenSSL cipher list for TLS <= 1.2", "LIST"),),
+           field=Field("Ciphers (OpenSSL list)", "input", "default", visible=lambda v: v.get("tls", True)),
+           toml=("tls", "ciphers"), describe="ciphers", curl="--ciphers", openssl="-cipher"),
+    Option("alpn", "tls", "ALPN protocols to offer, e.g. h2,http/1.1", lambda s: list(s.tls.alpn), default=[],
+           flags=(Flag(("--alpn",), "comma-separated ALPN protocols, e.g. h2,http/1.1 (each 1-255 bytes as UTF-8)",
+                       "LIST",
+                       apply=lambda v, a: v.update(alpn=[p.strip() for p in a.split(",")]),
+                       render=lambda v: ["--alpn", ",".join(v["alpn"])] if v.get("alpn") else []),),
+           field=Field("ALPN", "input", "e.g. h2,http/1.1", visible=lambda v: v.get("tls", True)),
+           toml=("tls", "alpn"), toml_type=(list, str), describe="ALPN", openssl="-alpn"),
+    Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
+           lambda s: s.tls.verify, default="system",
+           flags=(Flag(("--insecure", "-k"), "do not verify the certificate (loud warning)", kind="switch",
+                       apply=_set("verify", "off"), excludes=("cafile",)),),
+           field=Field("Verification", "select", choices=(("system store", "system"), ("CA file", "cafile"),
+                                                          ("off (insecure)", "off")),
+                       visible=lambda v: v.get("tls", True)),
+           toml=("tls", "verify"), errors=("insecure",)),
+    Option("cafile", "tls", "trust only the CA certificates in this file", lambda s: s.tls.cafile,
+           flags=(Flag(("--cafile", "--cacert"), "trust these CA certificates (curl --cacert)", "FILE",
+                       apply=lambda v, a: v.update(cafile=a, verify="cafile"),
+                       render=lambda v: ["--cafile", v["cafile"]] if v.get("verify") == "cafile" else []),),
+           field=Field("CA file", "input", "/path/to/ca.pem",
+                       visible=lambda v: v.get("tls", True) and v.get("verify") == "cafile"),
+           toml=("tls", "cafile"), describe="CA file", curl="--cacert", openssl="-CAfile"),
+    Option("cert", "tls", "client certificate (PEM; may hold the key too)", lambda s: s.tls.cert,
+           flags=(Flag(("--cert",), "client certificate (PEM; may hold the key too)", "FILE"),),
+           field=Field("Client certificate", "input", "optional PEM", visible=lambda v: v.get("tls", True)),
+           toml=("tls", "cert"), describe="client certificate", curl="--cert", openssl="-cert"),
+    Option("key", "tls", "client private key (PEM)", lambda s: s.tls.key,
+           flags=(Flag(("--key",), "client private key (PEM)", "FILE"),),
+           field=Field("Client key", "input", "optional PEM", visible=lambda v: v.get("tls", True)),
+           toml=("tls", "key"), describe="client key", curl="--key", openssl="-key"),
+    # --- application ------------------------------------------------------------------------------
+    Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
+           lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
+           flags=(Flag(("--http",), "send a minimal HTTP/1.1 GET and record the status line", kind="switch",
+                       apply=_set("app", "http"), excludes=("send",)),),
+           field=Field("Application", "select", choices=(("none", "none"), ("HTTP GET", "http"),
+                                                         ("send text", "send")))),
+    Option("path", "app", "the path of the HTTP GET", lambda s: s.app.path, default="/",
+           flags=(Flag(("--path",), "the path --http asks for (default /)", "PATH"),),
+           field=Field("HTTP path", "input", "/", visible=lambda v: v.get("app") == "http"),
+           toml=("app", "path"), describe="HTTP path"),
+    Option("send", "app", "text to send after connecting", lambda s: s.app.send,
+           flags=(Flag(("--send",), "send TEXT as UTF-8 bytes and record the answer; escapes: \\r \\n \\t \\\\ "
+                       "(a backslash) \\xHH (one byte); any other backslash is an error", "TEXT",
+                       apply=lambda v, a: v.update(send=unescape(a), app="send"), excludes=("path",),
+                       render=lambda v: ["--send", escape(v["send"])] if v.get("app") == "send" else []),),
+           field=Field("Text to send (\\r \\n \\t \\\\ \\xHH)", "input", "EHLO x\\r\\n",
+                       visible=lambda v: v.get("app") == "send"),
+           toml=("app", "send")),
+    # --- other ------------------------------------------------------------------------------------
+    Option("timeout", "other", "seconds each stage may take", lambda s: s.timeout, default=10.0,
+           flags=(Flag(("--timeout",), "per-stage timeout in seconds (default 10)", "SECONDS"),),
+           field=Field("Timeout per stage (s)", "input", "10"), toml=("", "timeout"), toml_type=(int, float),
+           describe="timeout"),
+)
+
+BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+# Flags that say opposite things: giving both on one command line is an error, not "the last wins".
+CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "--insecure"), ("--http", "--send"),
+                                          ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"))
+
+
+def check_conflicts(flags: list[str]) -> None:
+    """Raise InputError when two flags given together contradict each other (`flags`: primary names)."""
+    from tlsbench.engine.errors import InputError
+
+    for a, b in CONFLICTS:
+        if a in flags and b in flags:
+            raise InputError(f"{a} and {b} cannot be used together", field=(owner_of_flag(b) or OPTIONS[0]).name)
+    if "--no-tls" in flags:
+        tls_flags = [f for f in flags if f != "--no-tls" and (owner_of_flag(f) or OPTIONS[0]).group == "tls"]
+        if tls_flags:
+            raise InputError(f"--no-tls conflicts with {', '.join(tls_flags)}", field="tls")
+
+
+def owner_of_flag(name: str) -> Option | None:
+    return next((o for o in OPTIONS for f in o.flags if name in f.names), None)
+
+
+def owner(field: str | None) -> Option | None:
+    """The option an InputError's field belongs to."""
+    if field is None:
+        return None
+    return BY_NAME.get(field) or next((o for o in OPTIONS if field in o.errors), None)
+
+
+def unescape(text: str) -> str:
+    """`--send` text with its escapes applied (engine/checks.py: \\r \\n \\t \\\\ \\xHH)."""
+    from tlsbench.engine.checks import unescape_text
+
+    return unescape_text(text, "send") or ""
+
+
+def escape(text: str) -> str:
+    from tlsbench.engine.checks import escape_text
+
+    return escape_text(text)
+
+
+def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, environ: dict[str, str] | None,
+                 base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fold what the route flags gathered (hops, credentials, --resolve) into plain values.
+
+    The hops given replace the base's (a profile's) route; with none given and no base, the
+    proxy comes from the environment as curl takes it (`-x ""` turns that off). --proxy-user and
+    --proxy-password-env apply to the last hop, --proxy-cacert/--proxy-insecure to https:// hops.
+    """
+    from tlsbench.engine.errors import InputError
+    from tlsbench.engine.hostport import format_hostport, split_hostport
+    from tlsbench.engine.proxies import ProxySpec, parse_proxy_url, proxy_from_environment
+
+    out = {k: v for k, v in values.items() if not k.startswith("_")}
+    urls = values.get("_proxy") or []
+    given = bool(urls or values.get("_preproxy") or values.get("_socks"))
+    hops: list[ProxySpec] = []
+    if values.get("_preproxy"):
+        hops.append(parse_proxy_url(values["_preproxy"], what="preproxy"))
+    hops += [parse_proxy_url(u) for u in urls if u != ""]
+    if values.get("_socks"):
+        kind, where = values["_socks"]
+        host, port = split_hostport(where, "proxy", default_port=1080)
+        hops.append(ProxySpec(kind, host, port))
+    if values.get("_preproxy") and len(hops) == 1:
+        raise InputError("--preproxy needs --proxy (the hop behind it)", field="preproxy")
+    if not given:
+        hops = list((base or {}).get("proxies") or [])
+        if base is None and urls != [""] and target and environ is not None:
+            host, _ = split_hostport(target, "target")
+            found = proxy_from_environment(host, tls=tls, environ=environ, noproxy=values.get("_noproxy"))
+            hops = [found] if found is not None else []
+    user, var = values.get("_proxy_user"), values.get("_proxy_password_env")
+    if user is not None or var is not None:
+        if not hops:
+            raise InputError("--proxy-user needs a proxy (--proxy URL, or --socks5h ...)", field="proxy_user")
+        last = hops[-1]
+        if user is not None:
+            name, sep, secret = user.partition(":")
+            if not name:
+                raise InputError("proxy user is empty", field="proxy_user")
+            last = last._replace(username=name, password=secret if sep else None, password_env=None)
+        if var is not None:
+            if not last.username:
+                raise InputError("--proxy-password-env needs a proxy user", field="proxy_password")
+            import os as _os
+
+            env = _os.environ if environ is None else environ
+            if env.get(var) is None:
+                raise InputError(f"environment variable {var} (proxy password) is not set", field="proxy_password")
+            last = last._replace(password_env=var, password=env[var] if last.password is None else last.password)
+        hops[-1] = last
+    cafile, insecure = values.get("_proxy_cafile"), values.get("_proxy_insecure")
+    if cafile or insecure:
+        if not any(h.kind == "https" for h in hops):
+            raise InputError("--proxy-cacert/--proxy-insecure are for an https:// proxy", field="proxy_cafile")
+        if cafile and insecure:
+            raise InputError("--proxy-insecure and --proxy-cacert cannot be used together", field="proxy_cafile")
+        hops = [h._replace(cafile=cafile, insecure=bool(insecure)) if h.kind == "https" else h for h in hops]
+    if given or user is not None or var is not None or cafile or insecure or base is None:
+        out["proxies"] = hops
+    entry = values.get("_resolve")
+    if entry:
+        if out.get("pin"):
+            raise InputError("--resolve and --pin say the same thing; give one", field="pin")
+        head, sep, addr = entry.rpartition(":") if not entry.endswith("]") else entry.rpartition(":[")
+        if entry.endswith("]"):
+            addr = "[" + addr
+        if not sep or not head or not addr:
+            raise InputError(f"--resolve {entry!r}: expected HOST:PORT:ADDR", field="pin")
+        host, port = split_hostport(head, "--resolve")
+        if target:
+            t_host, t_port = split_hostport(target, "target")
+            if (host.lower(), port) != (t_host.lower(), t_port):
+                raise InputError(f"--resolve is for {format_hostport(host, port)}, but the target is "
+                                 f"{format_hostport(t_host, t_port)}", field="pin")
+        out["pin"] = addr.strip("[]")
+    return out
+
+
+def applies(option: Option, values: dict) -> bool:
+    """Whether an option means anything with the other values (e.g. an SNI name with SNI off: no)."""
+    field = option.field
+    return field is None or field.visible is None or bool(field.visible(values))
+
+
+def command_words(values: dict[str, Any]) -> list[str]:
+    """The `tlsbench probe` flags (unquoted words) that give this value set, defaults left out."""
+    words: list[str] = []
+    for option in OPTIONS:
+        if not applies(option, values):
+            continue
+        for flag in option.flags:
+            if flag.render is not None:
+                words += flag.render(values)
+            elif isinstance(flag.apply, _set):
+                if values.get(flag.apply.name) == flag.apply.value:
+                    words.append(flag.names[0])
+            elif flag.apply is None and flag.kind == "value":
+                value = values.get(option.name)
+                if value in (None, "", []) or value == option.default:
+                    continue
+                words += [flag.names[0], f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+def _route_words(values: dict[str, Any]) -> list[str]:
+    """-x URL for each hop; the last hop's password variable and the https hops' trust as flags."""
+    from tlsbench.engine.spec import PROXY_PASSWORD_ENV
+
+    hops = values.get("proxies") or []
+    words: list[str] = []
+    for hop in hops:
+        words += ["--proxy", hop.url]
+    if hops and hops[-1].username and hops[-1].password_env not in (None, PROXY_PASSWORD_ENV):
+        words += ["--proxy-password-env", hops[-1].password_env]
+    https = [h for h in hops if h.kind == "https"]
+    if any(h.insecure for h in https):
+        words.append("--proxy-insecure")
+    elif any(h.cafile for h in https):
+        words += ["--proxy-cacert", next(h.cafile for h in https if h.cafile)]
+    return words
+
+
+def values_of(spec: ConnectionSpec) -> dict[str, Any]:
+    """The value set that rebuilds `spec` (a proxy from the environment included)."""
+    return {o.name: o.get(spec) for o in OPTIONS}
+
+
+def defaults() -> dict[str, Any]:
+    return {o.name: (list(o.default) if isinstance(o.default, list) else o.default) for o in OPTIONS}
+
+
+def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None = None) -> ConnectionSpec:
+    """Validate a value set into a spec; raises InputError (one line) whose field `owner()` knows."""
+    v = defaults()
+    v.update({k: val for k, val in values.items() if val is not None})
+    tls = bool(v["tls"])
+    sni_mode = v["sni_mode"]
+    verify = v["verify"]
+    family = v["family"]
+    if family in ("any", "", None):
+        family = None
+    elif isinstance(family, str):
+        family = int(family) if family in ("4", "6") else family
+    tls_args: dict[str, Any] = {}
+    if tls:
+        tls_args = dict(sni=v["sni"] if sni_mode == "override" else None, no_sni=sni_mode == "none",
+                        tls_min=None if v["tls_min"] in ("any", "") else v["tls_min"],
+                        tls_max=None if v["tls_max"] in ("any", "") else v["tls_max"],
+                        ciphers=v["ciphers"], alpn=v["alpn"] or None,
+                        cafile=v["cafile"] if verify == "cafile" else None, insecure=verify == "off",
+                        cert=v["cert"], key=v["key"])
+        if sni_mode == "override" and not v["sni"]:
+            from tlsbench.engine.errors import InputError
+
+            raise InputError("SNI name is empty (send the host's name, none, or type a name)", field="sni")
+        if verify == "cafile" and not v["cafile"]:
+            from tlsbench.engine.errors import InputError
+
+            raise InputError("CA file is empty (verify with the system store, or give a CA file)", field="cafile")
+    app = v["app"]
+    return build_spec(v["target"], pin=v["pin"], proxies=v["proxies"], tls=tls, timeout=v["timeout"],
+                      http=app == "http", send=v["send"] if app == "send" else None, path=v["path"] or "/",
+                      local_port=v["local_port"], interface=v["interface"], family=family, environ=environ,
+                      **tls_args)

@@ -1,0 +1,106 @@
+"""The plan of a run: the stages a spec needs, in order, built once.
+
+    resolve -> tcp -> [proxy tls] -> proxy ... -> tls -> chain -> app
+
+Every stage kind is declared once here (its JSON name, its label, whether it touches the wire,
+where its code lives). `plan_for(spec)` lists the steps for one connection; the runner, the
+CLI's waterfall, the workbench's rows and the JSON are all built from it. A direct connection
+keeps one `proxy` step, skipped; a proxy chain has one `proxy` step per hop (and a `proxy-tls`
+step before each HTTPS hop), each with its hop number.
+
+This module is light (no ssl, no sockets): front-ends import it to draw the rows.
+"""
+
+from typing import NamedTuple
+
+from tlsbench.engine.hostport import format_hostport
+from tlsbench.engine.proxies import ProxySpec
+from tlsbench.engine.spec import ConnectionSpec
+
+
+class StageKind(NamedTuple):
+    name: str  # the JSON name
+    label: str  # the row label a person reads
+    impl: str  # "module:Class" implementing it (imported by the runner, before any clock)
+    local: bool = False  # no wire exchange: its time is tlsbench's own work
+
+
+KINDS: dict[str, StageKind] = {k.name: k for k in (
+    StageKind("resolve", "resolve", "tlsbench.engine.stages.resolve:ResolveStage"),
+    StageKind("tcp", "tcp connect", "tlsbench.engine.stages.tcp:TcpStage"),
+    StageKind("proxy-tls", "proxy tls", "tlsbench.engine.stages.tls:ProxyTlsStage"),
+    StageKind("proxy", "proxy", "tlsbench.engine.hops:ProxyStage"),
+    StageKind("tls", "tls handshake", "tlsbench.engine.stages.tls:TlsStage"),
+    StageKind("chain", "cert chain", "tlsbench.engine.stages.chain:ChainStage", local=True),
+    StageKind("app", "app", "tlsbench.engine.stages.app:AppStage"),
+)}
+STAGE_NAMES: tuple[str, ...] = tuple(KINDS)
+
+
+class Step(NamedTuple):
+    """One stage of one run."""
+
+    kind: StageKind
+    key: str  # unique in the plan: "proxy", or "proxy#2" and "proxy-tls#1" in a chain
+    index: int | None = None  # the hop number (1 = first) for proxy and proxy-tls steps
+    doing: str = ""  # what it does, in words: "connecting to 127.0.0.1:1080 (the proxy)"
+    skip: str | None = None  # why the plan skips it, when it does
+    hop: ProxySpec | None = None  # the proxy this step talks to
+    label: str = ""  # the row label: the kind's, numbered in a chain ("proxy 2")
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+
+class Plan(NamedTuple):
+    spec: ConnectionSpec
+    steps: tuple[Step, ...]
+
+    def step(self, key: str) -> Step | None:
+        return next((s for s in self.steps if s.key == key), None)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.steps)
+
+
+def _step(name: str, key: str | None = None, index: int | None = None, numbered: bool = False,
+          **fields) -> Step:
+    kind = KINDS[name]
+    label = f"{kind.label} {index}" if numbered else kind.label
+    return Step(kind, key or (f"{name}#{index}" if numbered else name), index, label=label, **fields)
+
+
+def plan_for(spec: ConnectionSpec) -> Plan:
+    hops = spec.proxies
+    first = hops[0] if hops else None
+    look_up = first.host if first else (spec.pin or spec.host)
+    where = format_hostport(first.host, first.port) + " (the proxy)" if first else format_hostport(
+        spec.pin or spec.host, spec.port)
+    steps = [_step("resolve", doing=f"looking up {look_up}"), _step("tcp", doing=f"connecting to {where}")]
+    if not hops:
+        steps.append(_step("proxy", skip="direct connection"))
+    numbered = len(hops) > 1
+    for number, hop in enumerate(hops, 1):
+        nxt = hops[number] if number < len(hops) else None
+        asked = nxt.address if nxt else spec.target
+        if hop.kind == "https":
+            steps.append(_step("proxy-tls", index=number, numbered=numbered, hop=hop,
+                               doing=f"TLS to the proxy {hop.address}"))
+        steps.append(_step("proxy", index=number, numbered=numbered, hop=hop,
+                           doing=f"{hop.kind} request for {asked}"))
+    if spec.tls.enabled:
+        sni = spec.sni
+        steps.append(_step("tls", doing=f"TLS handshake (SNI {sni})" if sni else "TLS handshake (no SNI)"))
+        steps.append(_step("chain", doing="checking the certificate chain"))
+    else:
+        steps.append(_step("tls", skip="plain TCP (TLS off)"))
+        steps.append(_step("chain", skip="no TLS"))
+    if spec.app.http:
+        steps.append(_step("app", doing=f"HTTP GET {spec.app.path}"))
+    elif spec.app.send is not None:
+        steps.append(_step("app", doing="sending text"))
+    else:
+        steps.append(_step("app", skip="nothing to send after connecting"))
+    return Plan(spec, tuple(steps))

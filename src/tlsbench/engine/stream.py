@@ -1,0 +1,161 @@
+"""Byte streams the stages pass along: a connected socket, or TLS over another stream.
+
+A stage takes the stream the previous one left (the TCP connection, the tunnel a proxy opened,
+TLS to an HTTPS proxy) and may leave a new one on top. Every stream reads and writes under one
+deadline and one cancel token, owned by the `Link` at the bottom (the socket), and records the
+bytes each way for the stage in flight: that transcript is the evidence a diagnosis cites.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Protocol
+
+from tlsbench.engine.cancel import CancelToken
+from tlsbench.engine.errors import Cancelled
+
+CHUNK = 65536
+KEEP = 8192  # bytes kept per direction and stage, as evidence
+
+
+class PeerClosed(Exception):
+    """The peer closed its side (EOF) before the operation finished."""
+
+
+class Transcript:
+    """What crossed a stream during one stage, bounded: bytes sent, bytes received, in order."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+        self.received = bytearray()
+        self.sent_chunks: list[bytes] = []  # one entry per send, for evidence that reads as messages
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    def on_send(self, data: bytes) -> None:
+        self.bytes_sent += len(data)
+        if len(self.sent) < KEEP:
+            part = bytes(data[:KEEP - len(self.sent)])
+            self.sent += part
+            self.sent_chunks.append(part)
+
+    def on_receive(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        if len(self.received) < KEEP:
+            self.received += data[:KEEP - len(self.received)]
+
+
+class Stream(Protocol):
+    """What a stage talks through. `recv` returns b"" when the peer closed its side."""
+
+    link: "Link"
+
+    def send(self, data: bytes) -> None: ...
+
+    def recv(self, size: int = CHUNK) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class Link:
+    """The socket at the bottom of every stream: one deadline, one cancel token.
+
+    The runner sets `deadline` when a stage starts; every read and write below any layer waits
+    at most until then. `cancel()` from another thread shuts the socket down, which wakes any
+    read in flight.
+    """
+
+    def __init__(self, sock: socket.socket, cancel: CancelToken) -> None:
+        self.sock = sock
+        self.cancel = cancel
+        self.deadline = time.monotonic() + 3600.0
+        cancel.attach(sock)
+
+    def set_timeout(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self) -> None:
+        if self.cancel.cancelled:
+            raise Cancelled("cancelled")
+
+    def _arm(self, limit: float | None) -> None:
+        self.check()
+        wait = self.remaining() if limit is None else min(limit, self.remaining())
+        if wait <= 0:
+            raise TimeoutError("deadline reached")
+        self.sock.settimeout(wait)
+
+    def send(self, data: bytes) -> None:
+        self._arm(None)
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self.check()
+            raise
+
+    def recv(self, size: int, limit: float | None = None) -> bytes:
+        """One read; raises TimeoutError at the deadline (or after `limit` seconds)."""
+        self._arm(limit)
+        try:
+            data = self.sock.recv(size)
+        except OSError:
+            # A socket shut down from another thread shows up as an error or an EOF.
+            self.check()
+            raise
+        self.check()
+        return data
+
+
+class SocketStream:
+    """The TCP connection itself, with a push-back buffer (bytes a hop read past its reply)."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.transcript: Transcript | None = None
+        self._pending = bytearray()
+
+    def unread(self, data: bytes) -> None:
+        self._pending[:0] = data
+
+    def send(self, data: bytes) -> None:
+        if self.transcript is not None:
+            self.transcript.on_send(data)
+        self.link.send(data)
+
+    def recv(self, size: int = CHUNK, limit: float | None = None) -> bytes:
+        if self._pending:
+            out = bytes(self._pending[:size])
+            del self._pending[:size]
+            return out
+        data = self.link.recv(size, limit)
+        if data and self.transcript is not None:
+            self.transcript.on_receive(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            self.link.sock.close()
+        except OSError:
+            pass
+
+
+def socket_stream(sock: socket.socket, cancel: CancelToken) -> SocketStream:
+    """A stream over a socket connected elsewhere, recording its bytes."""
+    stream = SocketStream(Link(sock, cancel))
+    stream.transcript = Transcript()
+    return stream
+
+
+def recv_exactly(stream: Stream, count: int) -> bytes:
+    """Read exactly `count` bytes; raises PeerClosed with what did arrive as its argument."""
+    out = bytearray()
+    while len(out) < count:
+        data = stream.recv(count - len(out))
+        if not data:
+            raise PeerClosed(bytes(out))
+        out += data
+    return bytes(out)

@@ -1,0 +1,226 @@
+"""The client's own side: --local-port (and why a port is busy), --interface, -4/-6, and happy eyeballs.
+
+A name with both an IPv6 and an IPv4 address on loopback comes from a hosts file bind-mounted
+over /etc/hosts in a private mount namespace (`unshare -m`), for the probe's process only. An
+IPv6 address that never answers is a listener on ::1 whose accept queue is full: the kernel
+drops further SYNs, as a filtered network would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tlsbench.engine.runner import run_probe
+from tlsbench.engine.spec import build_spec
+
+pytestmark = pytest.mark.servers
+
+
+class Server:
+    """A listener that holds each connection until the client closes it (so the client closes first)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, family=socket.AF_INET) -> None:
+        self.sock = socket.socket(family)
+        if family == socket.AF_INET6:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.peers: list[tuple] = []
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            self.peers.append(peer)
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _hold(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError:
+            pass
+        conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_local_port_is_the_port_the_server_sees(server):
+    port = free_port()
+    result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
+    assert result.ok, result.findings
+    assert result.socket.local_port == port
+    assert server.peers[0][1] == port
+    assert result.stage("tcp").detail.local_bind == f"port {port}"
+
+
+def test_a_range_skips_a_busy_port(server):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    low = busy.getsockname()[1]
+    try:
+        result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=f"{low}-{low + 5}"))
+    finally:
+        busy.close()
+    assert result.ok, result.findings
+    assert low < result.socket.local_port <= low + 5
+
+
+def test_a_port_in_time_wait_is_explained(server):
+    port = free_port()
+    first = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
+    assert first.ok  # tlsbench closed first: its side of that connection now waits in TIME_WAIT
+    second = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, local_port=str(port)))
+    assert not second.ok and second.codes() == ["local-port-in-use"]
+    finding = second.findings[0]
+    assert finding.origin == "local" and finding.stage == "tcp"
+    held = next(e.value for e in finding.evidence if e.label == "held by")
+    assert f"TIME_WAIT to 127.0.0.1:{server.port}" in held
+    assert "TIME_WAIT" in finding.explanation and "ephemeral" in finding.explanation
+    assert second.stage("tcp").detail.errno_name == "EADDRINUSE"
+
+
+def test_interface_by_address_and_by_name(server):
+    by_address = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="127.0.0.2"))
+    assert by_address.ok and by_address.socket.local_address == "127.0.0.2"
+    assert server.peers[0][0] == "127.0.0.2"
+    by_name = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="lo"))
+    assert by_name.ok and by_name.stage("tcp").detail.local_bind == "interface lo"
+
+
+def test_an_address_this_host_does_not_have_is_a_local_bind_failure(server):
+    result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, interface="192.0.2.77"))
+    assert result.codes() == ["local-bind-failed"]
+    assert "not one of this host's addresses" in result.findings[0].explanation
+
+
+def test_bad_local_options_exit_2_with_one_line():
+    for args, words in ((["--local-port", "70000"], "out of range"), (["--local-port", "9-3"], "ends below"),
+                        (["--interface", "no-such-if0"], "neither an IP address nor"),
+                        (["-4", "-6"], "cannot be used together"), (["-6", "--interface", "127.0.0.1"], "-6")):
+        done = subprocess.run([sys.executable, "-m", "tlsbench", "probe", "localhost:443", *args],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (args, lines)
+
+
+# --- happy eyeballs ------------------------------------------------------------------------------
+
+def _unshare() -> str:
+    path = shutil.which("unshare")
+    ok = path and subprocess.run([path, "-m", "true"], capture_output=True).returncode == 0
+    if not ok:
+        reason = "unshare -m is not available (needs root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def probe_with_hosts(tmp_path, hosts: str, *args: str) -> dict:
+    """`tlsbench probe ARGS --json` with /etc/hosts replaced by `hosts`, in its own mount namespace."""
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text(hosts)
+    script = f'mount --bind "{hosts_file}" /etc/hosts && exec "$@"'
+    done = subprocess.run([_unshare(), "-m", "sh", "-c", script, "sh", sys.executable, "-m", "tlsbench", "probe",
+                           *args, "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+DUAL = "::1 dual.lab.test\n127.0.0.1 dual.lab.test\n"
+
+
+def tcp_detail(result: dict) -> dict:
+    return next(s for s in result["stages"] if s["name"] == "tcp")["detail"]
+
+
+def test_a_refused_ipv6_address_hands_over_to_ipv4_at_once(tmp_path, server):
+    result = probe_with_hosts(tmp_path, DUAL, f"dual.lab.test:{server.port}", "--no-tls")
+    assert result["ok"], result["findings"]
+    tcp = tcp_detail(result)
+    assert tcp["happy_eyeballs"] is True
+    v6, v4 = tcp["tries"]
+    assert (v6["address"], v6["errno_name"]) == ("::1", "ECONNREFUSED")
+    assert (v4["address"], v4["result"]) == ("127.0.0.1", "connected")
+    # The first family failed outright: IPv4 did not wait for the 200 ms head start.
+    assert v4["started_ms"] - v6["started_ms"] < 150
+    resolve = next(s for s in result["stages"] if s["name"] == "resolve")["detail"]
+    assert resolve["addresses"] == ["::1", "127.0.0.1"]
+
+
+def test_a_silent_ipv6_address_gets_a_200_ms_head_start_then_ipv4_wins(tmp_path):
+    v4 = Server("127.0.0.1")
+    full = socket.socket(socket.AF_INET6)
+    full.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    full.bind(("::1", v4.port))
+    full.listen(0)
+    held = []
+    for _ in range(4):  # fill the accept queue: further SYNs to ::1 are dropped
+        sock = socket.socket(socket.AF_INET6)
+        sock.setblocking(False)
+        sock.connect_ex(("::1", v4.port))
+        held.append(sock)
+    time.sleep(0.2)
+    try:
+        result = probe_with_hosts(tmp_path, DUAL, f"dual.lab.test:{v4.port}", "--no-tls")
+    finally:
+        for sock in held:
+            sock.close()
+        full.close()
+        v4.close()
+    assert result["ok"], result["findings"]
+    tries = tcp_detail(result)["tries"]
+    by_address = {t["address"]: t for t in tries}
+    assert by_address["127.0.0.1"]["result"] == "connected"
+    assert by_address["::1"]["result"].startswith("abandoned")
+    head_start = by_address["127.0.0.1"]["started_ms"] - by_address["::1"]["started_ms"]
+    assert 190 <= head_start < 600, tries
+    assert result["socket"]["family"] == "IPv4"
+
+
+@pytest.mark.parametrize("flag, family, address", [("-4", "IPv4", "127.0.0.1"), ("-6", "IPv6", "::1")])
+def test_one_family_only(tmp_path, flag, family, address):
+    v4, v6 = Server("127.0.0.1"), Server("::1", family=socket.AF_INET6)
+    try:
+        result = probe_with_hosts(tmp_path, f"::1 dual.lab.test\n127.0.0.1 dual.lab.test\n",
+                                  f"dual.lab.test:{v4.port if flag == '-4' else v6.port}", "--no-tls", flag)
+    finally:
+        v4.close()
+        v6.close()
+    assert result["ok"], result["findings"]
+    tcp = tcp_detail(result)
+    assert [t["address"] for t in tcp["tries"]] == [address] and tcp["happy_eyeballs"] is False
+    assert result["socket"]["family"] == family
