@@ -116,11 +116,17 @@ class FormPreview(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.values: dict[str, object] = form_values(None)
-        self.lines: list[tuple[str | None, Text]] = preview_lines(self.values)
+        self._lines: list[tuple[str | None, Text]] | None = None  # drawn when shown (not on a small screen)
+
+    @property
+    def lines(self) -> list[tuple[str | None, Text]]:
+        if self._lines is None:
+            self._lines = preview_lines(self.values, self.content_size.width or 44)
+        return self._lines
 
     def show(self, values: dict[str, object]) -> None:
         self.values = values
-        self.lines = preview_lines(values)
+        self._lines = None
         self.refresh(layout=True)
 
     def render(self) -> Text:
@@ -136,8 +142,8 @@ class FormPreview(Widget, can_focus=True):
             self._styles = (Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color),
                             Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True))
             self._styles_for = key
-        self.lines = preview_lines(self.values, self.content_size.width or 44, *self._styles)
-        return Text("\n").join(text for _, text in self.lines)
+        self._lines = preview_lines(self.values, self.content_size.width or 44, *self._styles)
+        return Text("\n").join(text for _, text in self._lines)
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self.lines)
