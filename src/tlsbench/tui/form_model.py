@@ -9,6 +9,7 @@ versions side by side.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from tlsbench.engine.errors import InputError
@@ -93,7 +94,8 @@ def _field(option) -> FieldSpec:
                      PLACEHOLDERS.get(option.name, f.placeholder), tuple(f.choices))
 
 
-def rows() -> list[Row]:
+@lru_cache(maxsize=1)
+def rows() -> tuple[Row, ...]:
     """Every line of the form, in the declarations' order, with a title at each group."""
     out: list[Row] = []
     section = None
@@ -113,7 +115,7 @@ def rows() -> list[Row]:
         if option.name in PAIRED:
             fields += (_field(by_name[PAIRED[option.name]]),)
         out.append(Row(None, fields, f"row-{option.name}"))
-    return out
+    return tuple(out)
 
 
 def form_values(spec: ConnectionSpec | None) -> dict[str, object]:

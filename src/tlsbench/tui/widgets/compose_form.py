@@ -121,17 +121,12 @@ class FormPreview(Widget, can_focus=True):
     @property
     def lines(self) -> list[tuple[str | None, Text]]:
         if self._lines is None:
-            self._lines = preview_lines(self.values, self.content_size.width or 44)
+            self._lines = preview_lines(self.values, self.content_size.width or 44, *self._styles())
         return self._lines
 
-    def show(self, values: dict[str, object]) -> None:
-        self.values = values
-        self._lines = None
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        # The fields' colours (workbench.tcss: $boost behind a value, $text-accent for a section),
-        # blended here because a Rich style cannot be translucent.
+    def _styles(self) -> tuple:
+        # The fields' colours ($boost behind a value, $text-accent for a section), blended here
+        # because a Rich style cannot be translucent.
         from rich.style import Style
         from textual.color import Color
 
@@ -139,10 +134,22 @@ class FormPreview(Widget, can_focus=True):
         key = (self.app.theme, base)
         if getattr(self, "_styles_for", None) != key:
             variables = self.app.get_css_variables()
-            self._styles = (Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color),
-                            Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True))
+            self._style_pair = (Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color),
+                                Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True))
             self._styles_for = key
-        self._lines = preview_lines(self.values, self.content_size.width or 44, *self._styles)
+        return self._style_pair
+
+    def show(self, values: dict[str, object]) -> None:
+        self.values = values
+        self._lines = None
+        self._lines_width = None
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        width = self.content_size.width or 44
+        if self._lines is None or getattr(self, "_lines_width", None) != width:
+            self._lines = preview_lines(self.values, width, *self._styles())
+            self._lines_width = width
         return Text("\n").join(text for _, text in self._lines)
 
     def get_content_height(self, container, viewport, width: int) -> int:
