@@ -13,8 +13,8 @@ The time is that of the last change to the emulated screen before it went quiet,
 just before the process was spawned. Nothing inside the app reports it: what counts is what
 reached the terminal. Samples alternate between the two apps; the script prints the medians per
 size and their ratio (goal: the workbench within 1.3x of the minimal app), the best of each, and
-the CPU time each app's process had used when its screen was drawn (read from /proc, so other work
-on a shared machine, which stretches the wall clock, does not count).
+the CPU time each app's process had used when its screen was drawn (read from /proc: the time
+others' processes took on a shared machine is not in it, though their contention still slows it).
 
 `--profile-launch` instead runs the workbench once under cProfile (exiting when its screen is
 drawn) and prints where the time goes.
@@ -98,8 +98,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def sample(code: str, drawn, size: tuple[int, int], env_extra: dict[str, str]) -> tuple[float, float]:
     """(wall, cpu) seconds from spawn to the last screen change before the screen went quiet with
-    `drawn` true; cpu is what the app's process had run by then, which other load on the machine
-    does not inflate.
+    `drawn` true; cpu is what the app's process had run by then (other processes' turns on the CPU
+    are not in it).
 
     Output is read as fast as it comes and stamped on arrival; it is fed to the emulator only while
     the app is quiet, so the emulator's own speed never slows the app down or shifts the times."""
@@ -185,7 +185,7 @@ def measure(sizes, n: int) -> float:
         ratio = statistics.median(w for w, _ in workbench) / statistics.median(w for w, _ in minimal)
         worst = max(worst, ratio)
         print(f"  ratio of the medians: {ratio:.2f}x (goal <= 1.30x) {'OK' if ratio <= 1.3 else 'OVER'}")
-        print(f"{size[0]}x{size[1]}, CPU time of the app's process until then (other load does not count):")
+        print(f"{size[0]}x{size[1]}, CPU time of the app's process until then:")
         print(_line("minimal Textual app", [c for _, c in minimal]))
         print(_line("tlsbench workbench", [c for _, c in workbench]))
         cpu_ratio = statistics.median(c for _, c in workbench) / statistics.median(c for _, c in minimal)
