@@ -27,6 +27,7 @@ import fcntl
 import os
 import pty
 import select
+import shutil
 import signal
 import statistics
 import struct
@@ -150,6 +151,9 @@ def sample(code: str, drawn, size: tuple[int, int], env_extra: dict[str, str]) -
     raise RuntimeError("the screen was never fully drawn; last screen:\n" + shown)
 
 
+_made: list[str] = []  # throw-away config directories, removed at the end
+
+
 def _config_dir() -> str:
     sys.path.insert(0, str(ROOT / "src"))
     from tlsbench.engine.spec import build_spec
@@ -157,6 +161,7 @@ def _config_dir() -> str:
     from tlsbench.profiles.store import ProfileStore
 
     config = tempfile.mkdtemp(prefix="tlsbench-bench-")
+    _made.append(config)
     store = ProfileStore(Path(config))
     for name, target in PROFILES:
         store.save(Profile(name, build_spec(target)))
@@ -244,10 +249,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile-launch", action="store_true", help="profile one workbench launch instead")
     args = parser.parse_args(argv)
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in (args.size or ["80x24", "160x50"])]
-    if args.profile_launch:
-        profile_launch(sizes[0])
-        return 0
-    worst = measure(sizes, args.n)
+    try:
+        if args.profile_launch:
+            profile_launch(sizes[0])
+            return 0
+        worst = measure(sizes, args.n)
+    finally:
+        for path in _made:
+            shutil.rmtree(path, ignore_errors=True)
     return 0 if worst <= 1.3 else 1
 
 
