@@ -120,7 +120,9 @@ async def test_the_workbench_copies_and_saves(tmp_path, tls_server, lab_certs, m
         await pilot.press("ctrl+r")
         result = await wait_for_result(pilot)
         assert result.ok
-        tree = app.screen.query_one("#chain")
+        await pilot.press("2")  # the Chain view
+        await pilot.pause()
+        tree = app.screen.query_one("#chain-tree")
         tree.focus()
         tree.move_cursor(tree.root.children[0])  # the leaf
         await pilot.press("c")

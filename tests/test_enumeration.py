@@ -158,7 +158,7 @@ async def test_the_workbench_action(tmp_path, tls_server):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         fill(app, host="localhost", port=str(server.port))
-        await pilot.press("f9")
+        await pilot.press("ctrl+n")
         for _ in range(200):
             await pilot.pause(0.05)
             if isinstance(app.screen, EnumerationScreen) and app.screen.result is not None:

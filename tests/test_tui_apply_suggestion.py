@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Select, Switch, TabbedContent
+from textual.widgets import Input, Select, Switch
 
 from tests.tui_helpers import SIZE, app_for, screen_text, settle, wait_for_result
 from tlsbench.engine.spec import build_spec
@@ -10,7 +10,7 @@ from tlsbench.tui.widgets.findings_panel import APPLY_KEY
 
 
 def _findings_text(app) -> str:
-    return app.screen.query_one("#findings").render().plain
+    return app.screen.query_one("#findings-body").render().plain
 
 
 async def test_the_key_sends_the_host_name_to_an_sni_strict_server(tmp_path, nginx_sni_strict, lab_certs):
@@ -60,14 +60,13 @@ async def test_the_key_turns_tls_off_for_a_plain_http_port(tmp_path, plain_http)
         await settle(pilot)
         first = await wait_for_result(pilot)
         assert first.codes()[0] == "not-tls"
-        tabs = app.screen.query_one(TabbedContent)
-        tabs.active = "listener"  # the key belongs to the connection's findings: nothing happens here
+        app.screen.show_tab("listener")  # the key belongs to the connection's findings: nothing happens here
         await pilot.pause()
         run_id = app.screen.run_id
         await pilot.press(APPLY_KEY)
         await pilot.pause()
         assert app.screen.run_id == run_id and app.screen.query_one("#f-tls", Switch).value is True
-        tabs.active = "connection"
+        app.screen.show_tab("connection")
         await pilot.pause()
         await pilot.press(APPLY_KEY)
         second = await wait_for_result(pilot)

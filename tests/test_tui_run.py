@@ -26,7 +26,7 @@ async def test_tls_success_shows_rows_chain_and_socket(tmp_path, tls_server, lab
             assert rows[name].status == "ok"
             assert rows[name].duration_ms == result.stage(name).duration_ms
         assert rows["proxy"].status == "skipped"
-        tree = app.screen.query_one("#chain")
+        tree = app.screen.query_one("#chain-tree")
         # the certificates sent, then the verified path up to the trust anchor from the CA file
         assert len(tree.root.children) == len(result.chain.certificates) + 1 >= 3
         assert "verified" in tree.root.label.plain
@@ -65,7 +65,7 @@ async def test_sni_strict_server_without_sni(tmp_path, nginx_sni_strict, lab_cer
     app = app_for(tmp_path, spec=spec)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.click("#run-button")
+        await pilot.press("ctrl+r")
         result = await wait_for_result(pilot)
         assert "sni-required" in result.codes()
         assert app.screen.query_one("#findings").has_class("-error")
@@ -87,12 +87,15 @@ async def test_cancel_mid_stage(tmp_path):
                 if "tls" in rows:
                     break
             assert rows["tls"].status == "running"
-            assert not app.screen.query_one("#cancel-button").disabled
+            assert app.screen.query_one("#toolbar").enabled("cancel")
             await pilot.press("ctrl+g")
             result = await wait_for_result(pilot)
             assert result.cancelled
             assert app.screen.query_one("#results").has_class("-cancelled")
-            assert "cancelled" in screen_text(app)
+            text = screen_text(app)
+            assert "CANCELLED" in text and "FAILED" not in text
+            assert rows["tls"].status == "cancelled"
+            assert "cancelled before a certificate arrived" in app.screen.query_one("#chain").label()
 
 
 async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):
@@ -114,3 +117,22 @@ async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):
         table = app.screen.query_one("#compare-table")
         cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert "tcp connect" in cells and "total" in cells
+
+
+async def test_an_expired_certificate_counts_the_same_days_everywhere(tmp_path, running_lab):
+    """The lab's description, the stage summary, the chain panel and probe's text: one count."""
+    from tlsbench.commands.probe_output import summary_lines
+
+    entry = running_lab.entry("lab-expired")
+    app = app_for(tmp_path, spec=entry.spec, run=True)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        result = await wait_for_result(pilot)
+        leaf = result.chain.certificates[0]
+        words = leaf.lifetime
+        assert words.startswith("expired ") and words in entry.description
+        assert words in result.stage("chain").summary
+        assert any(words in text for text in summary_lines(result))  # what `tlsbench probe` prints
+        tree = app.screen.query_one("#chain-tree")
+        labels = [node.label.plain for node in tree.root.children[0].children]
+        assert any(label.endswith(words) for label in labels if label.startswith("validity")), labels

@@ -15,14 +15,27 @@ def app_for(tmp_path, **kwargs):
     return make_app(store=ProfileStore(tmp_path / "config"), **kwargs)
 
 
-async def settle(pilot, rounds: int = 100) -> None:
-    """Wait until the form's fields are mounted (they are mounted after the first frame)."""
+async def launched(pilot, rounds: int = 100) -> None:
+    """Wait until the workbench screen is mounted and has composed its starting connection."""
     for _ in range(rounds):
         await pilot.pause()
-        if pilot.app.screen.query("#form") and pilot.app.screen.query_one("#form").ready:
+        if pilot.app.screen.query("#form") and pilot.app.screen.query("#results"):
             await pilot.pause()
             return
-    raise AssertionError("the form never became ready")
+    raise AssertionError("the workbench never mounted")
+
+
+async def settle(pilot, rounds: int = 100) -> None:
+    """Wait until the form's editable fields exist (they are built when the form is first used)."""
+    await launched(pilot)
+    form = pilot.app.screen.query_one("#form")
+    form.activate()
+    for _ in range(rounds):
+        await pilot.pause()
+        if form.active:
+            await pilot.pause()
+            return
+    raise AssertionError("the form never became editable")
 
 
 async def wait_for_result(pilot, rounds: int = 400):

@@ -61,3 +61,44 @@ def not_tls() -> ProbeResult:
                      [StageRecord("chain", "skipped", 3.2, 0.0, None, "the handshake failed"),
                       StageRecord("app", "skipped", 3.2, 0.0, None, "the handshake failed")])
     return ProbeResult(False, SPEC.target, stages, SOCKET, tls, MESSAGES[:1], None, (finding,), 3.2)
+
+
+def listener_events() -> list:
+    """A TLS listener's events with four clients, as `serve` reports them (fixed ports, no clocks):
+    a verified curl, a curl that rejects the certificate, plain HTTP on the TLS port, s_client by IP."""
+    from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHelloSeen, Closed, DataReceived,
+                                                 HandshakeDone, Listening, QueueChanged)
+
+    hello = dict(alpn=("h2", "http/1.1"), versions=("TLS 1.3", "TLS 1.2"), cipher_count=31)
+    aborted = catalogue.finding("client-aborted-handshake", "The client rejected the certificate (alert unknown_ca)",
+                                "The client ended the handshake with the alert unknown_ca: it does not trust the "
+                                "certificate.", "Give the client the certificate to trust.",
+                                (Evidence("alert", "unknown_ca"),))
+    http = catalogue.finding("http-on-tls-port", "Plain HTTP arrived on the TLS port",
+                             "The client sent an HTTP request where a TLS ClientHello was expected.",
+                             "Use https://127.0.0.1:47443/.", (Evidence("request line", "GET / HTTP/1.1"),))
+    no_sni = catalogue.finding("no-sni-from-client", "The client sent no SNI",
+                               "The ClientHello carried no server name.", "Connect by name.", ())
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:47443\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"
+    return [
+        Listening("127.0.0.1", 47443, 4, 4, 4096, True),
+        Accepted(1, "127.0.0.1", 36228, "127.0.0.1", 47443),
+        ClientHelloSeen(1, "localhost", **hello),
+        HandshakeDone(1, True, "TLSv1.3", "TLS_AES_256_GCM_SHA384", None, 1.9),
+        Closed(1, 698, 1568, 4.2, "answered (HTTP)"),
+        Accepted(2, "127.0.0.1", 36240, "127.0.0.1", 47443),
+        ClientHelloSeen(2, "localhost", **hello),
+        HandshakeDone(2, False, failure="TLSV1_ALERT_UNKNOWN_CA", alert="unknown_ca", duration_ms=43.1),
+        ClientFinding(2, aborted),
+        Closed(2, 524, 870, 49.2, "handshake failed"),
+        Accepted(3, "127.0.0.1", 36250, "127.0.0.1", 47443),
+        DataReceived(3, request),
+        ClientFinding(3, http),
+        Closed(3, 79, 186, 0.5, "plain HTTP on the TLS port: answered 400"),
+        Accepted(4, "127.0.0.1", 36262, "127.0.0.1", 47443),
+        ClientHelloSeen(4, None, alpn=(), versions=("TLS 1.3", "TLS 1.2"), cipher_count=60),
+        ClientFinding(4, no_sni),
+        HandshakeDone(4, True, "TLSv1.3", "TLS_AES_256_GCM_SHA384", None, 2.3),
+        Closed(4, 600, 1400, 8.0, "client closed"),
+        QueueChanged(2, 4, True),
+    ]

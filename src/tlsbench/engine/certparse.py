@@ -16,7 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from tlsbench.engine.details import CertInfo
+from tlsbench.engine.details import CertInfo, whole_days_left
 from tlsbench.engine.errors import TlsbenchError
 
 
@@ -262,7 +262,7 @@ def _parse_uncached(der: bytes, position: int, now: _dt.datetime | None) -> Cert
         sans=tuple([f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips]),
         not_before=nb.isoformat().replace("+00:00", "Z"),
         not_after=na.isoformat().replace("+00:00", "Z"),
-        days_left=int((na - now).total_seconds() // 86400),
+        days_left=whole_days_left((na - now).total_seconds()),
         serial=f"{cert.serial_number:x}",
         key_type=key_type,
         key_bits=key_bits,

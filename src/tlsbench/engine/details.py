@@ -154,7 +154,22 @@ class CertInfo(NamedTuple):
     @property
     def lifetime(self) -> str:
         """'N days left', or 'expired N days ago' (days_left is negative then)."""
-        return f"expired {-self.days_left} days ago" if self.days_left < 0 else f"{self.days_left} days left"
+        return lifetime_words(self.days_left)
+
+
+def whole_days_left(seconds_left: float) -> int:
+    """Whole days until a certificate ends, truncated toward zero; once it has ended, minus the whole
+    days since then (at least 1). The one rule for every place that counts them: a certificate that
+    ended 30 days and 5 hours ago is -30 ("expired 30 days ago"), never -31."""
+    days = int(seconds_left / 86400)
+    return days if seconds_left >= 0 else -max(1, -days)
+
+
+def lifetime_words(days_left: int) -> str:
+    """'12 days left', '1 day left', 'expired 30 days ago' from whole_days_left()'s count."""
+    count = abs(days_left)
+    unit = "day" if count == 1 else "days"
+    return f"expired {count} {unit} ago" if days_left < 0 else f"{count} {unit} left"
 
 
 class ChainDetail(NamedTuple):

@@ -123,7 +123,11 @@ class Suggestion(NamedTuple):
 
 
 def render(suggestion: Suggestion, change_words: Callable[[Change], str], setting_words: Callable[[str], str]) -> str:
-    """The template with its changes and settings worded by the front-end's two functions."""
+    """The template with its changes and settings worded by the front-end's two functions (a plain
+    string, as a finding made outside the catalogue may carry, is its own words)."""
+    if isinstance(suggestion, str):
+        return suggestion
+
     def word(match) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
 from tlsbench.lab.certs import LabCerts, ensure_lab_certs
 from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
 from tlsbench.lab.processes import ServerUnavailable, port_is_free, require_binary
+from tlsbench.lab.tempdirs import make_temp_dir, remove_stale_temp_dirs
 from tlsbench.lab.tiny_servers import BannerServer, PlainHttpServer, SilentServer
 
 LAB_HOST = "localhost"  # the name the seeds connect to; the good certificates carry it
@@ -67,6 +67,18 @@ def _localhost_has_ipv6() -> bool:
     return any(info[0] == socket.AF_INET6 for info in infos)
 
 
+def _lifetime(cert_path: Path) -> str:
+    """'expired 30 days ago', counted as the chain stage counts it (the lab keeps its certificates)."""
+    import datetime as dt
+
+    from cryptography import x509
+
+    from tlsbench.engine.details import lifetime_words, whole_days_left
+
+    ends = x509.load_pem_x509_certificate(Path(cert_path).read_bytes()).not_valid_after_utc
+    return lifetime_words(whole_days_left((ends - dt.datetime.now(dt.timezone.utc)).total_seconds()))
+
+
 @dataclass
 class Lab:
     """Start with `start()` (or `with Lab() as lab:`); `entries` then describe the seeds."""
@@ -89,7 +101,8 @@ class Lab:
 
             self.data_dir = data_dir()
         require_binary("openssl")  # the one program every TLS seed needs
-        self._run_dir = Path(tempfile.mkdtemp(prefix="tlsbench-lab-"))
+        remove_stale_temp_dirs()  # what a lab that was killed left behind
+        self._run_dir = make_temp_dir("tlsbench-lab-")
         self._twin_v6 = _localhost_has_ipv6()
         try:
             self.certs = ensure_lab_certs(Path(self.data_dir) / "lab" / "certs", names=(SNI_NAME,))
@@ -190,8 +203,8 @@ class Lab:
 
         expired = self._tls("expired", TlsServerOptions(certs.expired))
         self._add("lab-expired",
-                  "A certificate that expired 30 days ago: the chain stage fails with verify code "
-                  "10; look at the leaf's validity dates.",
+                  f"A certificate that {_lifetime(certs.expired.cert)}: the chain stage fails with verify "
+                  "code 10; look at the leaf's validity dates.",
                   self._spec(expired.port, cafile=ca, http=True), "openssl s_server")
 
         silent = self._tiny("silent", SilentServer)

@@ -124,7 +124,9 @@ def postfix(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | 
         # Makes the queue's subdirectories with their owners (what `postfix start` does first).
         checked = subprocess.run([postfix_cmd, "-c", str(conf), "check"], capture_output=True, text=True, timeout=30)
         if checked.returncode != 0:
-            raise ServerStartError(f"postfix check failed: {(checked.stderr or checked.stdout).strip()}")
+            said = (checked.stderr or checked.stdout).strip() or \
+                f"exit {checked.returncode}, no output (can the postfix user reach {d}? every parent folder must be searchable)"
+            raise ServerStartError(f"postfix check failed: {said}")
         return LabService([str(master), "-c", str(conf)], host=host, port=p, name="postfix", protocol="smtp",
                           tls=cert is not None, description=description, workdir=d, remove_workdir=made,
                           error_log=d / "maillog")

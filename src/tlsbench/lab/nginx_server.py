@@ -9,12 +9,12 @@ it runs beside a system nginx, as root or not.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from tlsbench.lab.certs import CertFiles
 from tlsbench.lab.processes import ManagedProcess, require_binary, start_on_free_port
+from tlsbench.lab.tempdirs import make_temp_dir
 
 SNI_STRICT_BODY = "hello from {name} (tlsbench lab nginx)\n"
 
@@ -83,16 +83,17 @@ def nginx_sni_strict(cert: CertFiles, server_names: Sequence[str] = ("www.lab.te
                      port: int | None = None, prefix: str | os.PathLike | None = None) -> NginxServer:
     """Start nginx on `port` (or a free one); returns it once it accepts."""
     nginx = require_binary("nginx", "nginx-light")
-    base = Path(prefix or tempfile.mkdtemp(prefix="tlsbench-nginx-"))
-    base.mkdir(parents=True, exist_ok=True)
-    (base / "temp").mkdir(exist_ok=True)
     names = tuple(server_names)
 
     def make(p: int) -> NginxServer:
+        # Without a prefix each attempt has a directory of its own, removed when that nginx stops.
+        base = Path(prefix) if prefix is not None else make_temp_dir("tlsbench-nginx-")
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "temp").mkdir(exist_ok=True)
         conf = base / "nginx.conf"
         conf.write_text(nginx_conf(base, host, p, cert, names))
         # -e: the compiled-in error log may not be writable; -p: relative paths stay inside.
         argv = [nginx, "-p", str(base), "-c", str(conf), "-e", str(base / "error.log"), "-g", "error_log stderr notice;"]
-        return NginxServer(argv, host=host, port=p, prefix=base, server_names=names)
+        return NginxServer(argv, host=host, port=p, prefix=base, server_names=names, own_log_dir=prefix is None)
 
     return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]

@@ -13,11 +13,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Sequence
+
+from tlsbench.lab.tempdirs import make_temp_dir, remove_temp_dir
 
 # binary -> Debian package that provides it (named in ServerUnavailable)
 DEBIAN_PACKAGES = {
@@ -122,14 +123,17 @@ class ManagedProcess:
     def __init__(self, argv: Sequence[str], *, host: str, port: int, name: str | None = None,
                  cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None,
                  ready_timeout: float = 10.0, log_dir: str | os.PathLike | None = None,
-                 ready_check: Callable[[], bool] | None = None) -> None:
+                 ready_check: Callable[[], bool] | None = None, own_log_dir: bool = False) -> None:
+        """Without `log_dir` the process gets a temporary directory of its own, removed when it
+        stops (`own_log_dir=True` does the same for a directory the caller made with make_temp_dir)."""
         self.argv = [str(a) for a in argv]
         self.host, self.port = host, port
         self.name = name or Path(self.argv[0]).name
         self.cwd, self.env = cwd, env
         self.ready_timeout = ready_timeout
         self._ready_check = ready_check
-        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix=f"tlsbench-{self.name}-"))
+        self._own_log_dir = own_log_dir or log_dir is None
+        self.log_dir = Path(log_dir) if log_dir else make_temp_dir(f"tlsbench-{self.name}-")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.stdout_path = self.log_dir / f"{self.name}.stdout"
         self.stderr_path = self.log_dir / f"{self.name}.stderr"
@@ -182,6 +186,8 @@ class ManagedProcess:
             self._signal(signal.SIGKILL)
         with _LIVE_LOCK:
             _LIVE.discard(self)
+        if self._own_log_dir:
+            remove_temp_dir(self.log_dir)
 
     def _signal(self, sig: int) -> None:
         assert self.proc is not None

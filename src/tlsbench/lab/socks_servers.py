@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from tlsbench.lab.processes import ManagedProcess, require_binary, start_on_free_port
+from tlsbench.lab.tempdirs import make_temp_dir
 
 
 class SocksProxy(ManagedProcess):
@@ -73,14 +73,17 @@ socks pass {{
 def dante(host: str = "127.0.0.1", port: int | None = None, workdir: str | os.PathLike | None = None) -> SocksProxy:
     """Start danted (SOCKS4 and SOCKS5, no authentication) with a generated configuration."""
     binary = require_binary("danted", "dante-server")
-    base = Path(workdir or tempfile.mkdtemp(prefix="tlsbench-danted-"))
-    base.mkdir(parents=True, exist_ok=True)
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
 
     def make(p: int) -> SocksProxy:
+        # Without a workdir each attempt has a directory of its own, removed when that danted stops.
+        base = Path(workdir) if workdir is not None else make_temp_dir("tlsbench-danted-")
         conf = base / "danted.conf"
         conf.write_text(dante_conf(host, p, base / "danted.log"))
         argv = [binary, "-f", str(conf), "-p", str(base / "danted.pid"), "-N", "1"]
-        return SocksProxy(argv, host=host, port=p, kind="danted", versions=("socks4", "socks5"), log_dir=base)
+        return SocksProxy(argv, host=host, port=p, kind="danted", versions=("socks4", "socks5"), log_dir=base,
+                          own_log_dir=workdir is None)
 
     proxy = start_on_free_port(make, host, preferred=port)
     return proxy  # type: ignore[return-value]

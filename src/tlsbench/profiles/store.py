@@ -20,12 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomlkit
-
 from tlsbench.locations import ensure_private_dir
 from tlsbench.profiles.codec import FormatError, data_to_profile, find_key_line, parse_text, profile_to_data
 from tlsbench.profiles.model import Profile, ProfileError, ProfileProblem, check_name, is_valid_name
-from tlsbench.profiles.update import UpdateError, new_document, update_document
 from tlsbench.safe_files import FileMissing, FileRefused, read_regular, replace_checked
 
 __all__ = ["LoadReport", "Profile", "ProfileError", "ProfileProblem", "ProfileStore"]
@@ -138,6 +135,9 @@ class ProfileStore:
         or when what is there does not load as a profile (a broken file, a link to some other file,
         a FIFO, a directory): it is then left exactly as it is.
         """
+        # tomlkit (to keep a person's comments) only when writing: reading needs tomllib alone.
+        from tlsbench.profiles.update import UpdateError, new_document, update_document
+
         path = self.path_for(profile.name)
         data = profile_to_data(profile)
         _check_storable(data, path)
@@ -251,6 +251,7 @@ class ProfileStore:
 
     def _write_state(self, name: str | None) -> None:
         """Record the last used profile; a file that is not a state file is left alone (ProfileError)."""
+        import tomlkit
 
         def new(existing: bytes | None) -> bytes:
             if existing is None:

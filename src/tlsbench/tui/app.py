@@ -1,18 +1,18 @@
-"""The workbench App: one screen, the command palette entries, and the first-frame hook for bench/."""
+"""The workbench App: one screen, and the command palette's entries for every action of both tabs."""
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from tlsbench.tui.screens.workbench import ACTIONS, WorkbenchScreen
+from tlsbench.tui.actions import ACTIONS, TABS
+from tlsbench.tui.screens.workbench import WorkbenchScreen
 
-# bench/startup.py sets this to a file path: the app writes the monotonic time of its first frame and exits.
-FIRST_FRAME_ENV = "TLSBENCH_FIRST_FRAME_FILE"
+# bench/startup.py --profile-launch sets this: the app quits once its first screen is drawn.
+QUIT_WHEN_DRAWN_ENV = "TLSBENCH_QUIT_WHEN_DRAWN"
 
 
 class WorkbenchApp(App[int]):
@@ -20,6 +20,7 @@ class WorkbenchApp(App[int]):
 
     CSS_PATH = "workbench.tcss"
     TITLE = "tlsbench"
+    SUB_TITLE = "TCP · SOCKS · TLS workbench"
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
         super().__init__()
@@ -30,15 +31,25 @@ class WorkbenchApp(App[int]):
         return WorkbenchScreen(self.store, **self._start)
 
     def on_ready(self) -> None:
-        path = os.environ.get(FIRST_FRAME_ENV)
-        if path:
-            with open(path, "w", encoding="ascii") as fh:
-                fh.write(repr(time.monotonic()))
-            self.exit(0)
+        if os.environ.get(QUIT_WHEN_DRAWN_ENV):
+            self.set_timer(0.5, lambda: self.exit(0))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if isinstance(screen, WorkbenchScreen):
-            for key, action, label, help_text in ACTIONS:
-                yield SystemCommand(f"{label} ({key})", help_text,
-                                    lambda action=action: screen.run_action(action))
+        if not isinstance(screen, WorkbenchScreen):
+            return
+        for tab, label in TABS:
+            yield SystemCommand(f"Show the {label} tab (ctrl+t)", f"Switch to the {label} tab",
+                                lambda tab=tab: screen.show_tab(tab))
+        for entry in ACTIONS:
+            if entry.action == "switch_tab":
+                continue
+            where = "" if entry.tab == "any" else f" — {dict(TABS)[entry.tab]} tab"
+            yield SystemCommand(f"{entry.label} ({entry.key}){where}", entry.help,
+                                lambda entry=entry: self._palette_action(screen, entry.tab, entry.action))
+
+    def _palette_action(self, screen: WorkbenchScreen, tab: str, action: str) -> None:
+        """Run an action from the palette, showing its tab first when it belongs to the other one."""
+        if tab in ("connection", "listener"):
+            screen.show_tab(tab)
+        self.call_after_refresh(lambda: self.call_later(screen.run_action, action))

@@ -1,40 +1,30 @@
-"""Mount a widget just after the first frame, and never fail when the app quits before that."""
+"""A pane whose content is imported, built and mounted the first time it is needed, not at launch."""
 
 from __future__ import annotations
 
 from typing import Callable
 
+from textual.containers import Vertical
 from textual.widget import MountError, Widget
 
 
-class Deferred(Widget):
-    """Like textual.lazy.Lazy: mounts `make()`'s widget in its place after the first refresh.
+class LazyPane(Vertical):
+    """Holds `make()`'s widget once `ensure()` has been called (e.g. when its tab is first shown).
 
-    Taking a factory rather than a widget also defers building the widget (and importing its
-    module), which is most of the cost of a big form or a hidden tab.
-
-    Lazy raises MountError when the app is closed before that refresh (a quit at launch, or the
-    startup benchmark exiting on its first frame); here the pending mount is simply dropped.
+    Taking a factory rather than a widget also defers importing the widget's module, which is
+    most of the cost of a hidden tab. Quitting before the mount finished is not an error.
     """
 
-    DEFAULT_CSS = "Deferred { display: none; }"
-
-    def __init__(self, make: Callable[[], Widget]) -> None:
-        super().__init__()
+    def __init__(self, make: Callable[[], Widget], *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self._make = make
+        self.content: Widget | None = None
 
-    async def mount_composed_widgets(self, widgets: list[Widget]) -> None:
-        parent = self.parent
-        if not isinstance(parent, Widget):
-            return
-
-        async def mount() -> None:
-            if not (parent.is_attached and self.is_attached):
-                return
+    def ensure(self) -> Widget:
+        if self.content is None:
+            self.content = self._make()
             try:
-                await parent.mount(self._make(), after=self)
-                await self.remove()
+                self.mount(self.content)
             except MountError:
-                pass  # the screen went away between the check and the mount: the app is closing
-
-        self.call_after_refresh(mount)
+                pass  # the app is closing
+        return self.content

@@ -5,7 +5,6 @@ A mixin so the screen module stays about layout and runs. Store errors are shown
 
 from __future__ import annotations
 
-from tlsbench.engine.errors import InputError
 from tlsbench.tui.safe_text import line
 
 
@@ -53,10 +52,11 @@ class ProfileActions:
             self.notify(f"no profile named {name!r}", severity="error", markup=False)
             return False
         self._form().load_spec(profile.spec)
-        self._list().show(self._profiles, self._profile_problems, name)
+        self._list().select(name)
         return True
 
     def on_profile_list_chosen(self, message) -> None:
+        """Highlighting a profile composes it; Enter on it runs it."""
         if self.compose_profile(message.name) and message.run:
             self.action_run()
 
@@ -75,10 +75,9 @@ class ProfileActions:
     def action_save_profile(self) -> None:
         if self.store is None:
             return
-        try:
-            spec = self._form().build()
-        except InputError as exc:
-            self._form().mark_invalid(exc)
+        spec = self._form().checked_spec()
+        if spec is None:
+            self.open_form()
             return
         from tlsbench.tui.screens.dialogs import NamePrompt
 

@@ -6,20 +6,29 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tlsbench.engine.findings import sort_findings
 from tlsbench.engine.visible import hexdump, visible, visible_bytes
 from tlsbench.tui.listener.records import ClientRecord
 from tlsbench.tui.widgets.findings_panel import suggestion_words
 
 
-def render_record(record: ClientRecord) -> Text:
-    """All of it as one Text: client text is appended as data, never parsed as markup."""
+LABEL_WIDTH = 16
+
+
+def render_record(record: ClientRecord, probe: bool = False) -> Text:
+    """All of it as one Text: client text is appended as data, never parsed as markup.
+
+    `probe`: this client is the run the Connection tab made ("Probe this listener")."""
     out = Text()
 
     def line(label: str, value: str = "", style: str = "") -> None:
-        out.append(f"{label:<16}", style="bold")
+        # At least one space between label and value, however long the label (evidence labels vary).
+        out.append(label.ljust(LABEL_WIDTH - 1) + " ", style="bold")
         out.append(visible(value, keep_newlines=False), style=style)
         out.append("\n")
 
+    if probe:
+        out.append("◆ your probe from the Connection tab (same ephemeral port)\n", style="bold cyan")
     line("client", f"#{record.client_id} from {record.peer_address} port {record.peer_port} to {record.local}")
     line("protocol", record.protocol)
     line("result", record.result)
@@ -49,9 +58,9 @@ def render_record(record: ClientRecord) -> Text:
         out.append(hexdump(data[:512], width=8) + "\n")
         out.append("text: ", style="bold")
         out.append(visible_bytes(data[:512]) + "\n")
-    for item in record.findings:
-        f = item.finding
-        out.append(f"\n[{f.severity}] {f.code}\n", style="bold red" if f.severity == "error" else "bold yellow")
+    for f in sort_findings([item.finding for item in record.findings]):
+        style = {"error": "bold red", "warning": "bold yellow"}.get(f.severity, "bold blue")
+        out.append(f"\n[{f.severity}] {f.code}\n", style=style)
         out.append(visible(f.title) + "\n", style="bold")
         out.append(visible(f.explanation) + "\n")
         out.append("-> " + visible(suggestion_words(f.suggestion)) + "\n", style="green")
@@ -68,12 +77,17 @@ def render_record(record: ClientRecord) -> Text:
 
 class ClientDetails(VerticalScroll):
     DEFAULT_CSS = """
-    ClientDetails { width: 1fr; border: round $primary; padding: 0 1; }
+    ClientDetails { border: round $primary-darken-2; padding: 0 1; }
+    ClientDetails:focus { border: round $primary; }
+    ClientDetails #details-body { height: auto; }
     """
 
     def compose(self):
         yield Static(Text("Select a client to see what it sent."), id="details-body")
 
-    def show(self, record: ClientRecord | None) -> None:
+    def on_mount(self) -> None:
+        self.border_title = "What the client sent"
+
+    def show(self, record: ClientRecord | None, probe: bool = False) -> None:
         body = self.query_one("#details-body", Static)
-        body.update(render_record(record) if record else Text("Select a client to see what it sent."))
+        body.update(render_record(record, probe) if record else Text("Select a client to see what it sent."))

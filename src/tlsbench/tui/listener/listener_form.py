@@ -1,4 +1,4 @@
-"""The Listener view's form: bind, port, backlog, TLS, reply mode, client certificate."""
+"""The Listener view's form: bind, port, backlog, TLS, reply mode, client certificate (one line each)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Switch
 
+
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener.config import ListenerConfig, checked
+from tlsbench.tui.widgets.safe_select import SafeSelect
 
 REPLY_MODES = [("echo", "echo"), ("HTTP/1.1 200", "http"), ("reply text", "text")]
 
@@ -23,33 +25,39 @@ def _number(text: str, what: str, field: str) -> int:
 
 class ListenerForm(Widget):
     DEFAULT_CSS = """
-    ListenerForm { height: auto; width: 1fr; layout: vertical; }
-    ListenerForm Horizontal { height: auto; }
-    ListenerForm Label { padding: 1 1 0 1; width: auto; }
-    ListenerForm #bind { width: 20; }
-    ListenerForm #port, ListenerForm #backlog { width: 10; }
-    ListenerForm #reply-mode { width: 22; }
+    ListenerForm { height: auto; width: 1fr; layout: vertical; padding: 0 1; }
+    ListenerForm Horizontal { height: 1; }
+    ListenerForm Label { width: auto; padding: 0 1 0 0; color: $text-muted; }
+    ListenerForm Label.after { padding: 0 1; }
+    ListenerForm Input, ListenerForm Select { background: $boost; }
+    ListenerForm Input:focus, ListenerForm Select:focus-within, ListenerForm Switch:focus { background: $primary 25%; }
+    ListenerForm #bind { width: 18; }
+    ListenerForm #port, ListenerForm #backlog { width: 8; }
+    ListenerForm #reply-mode { width: 18; }
     ListenerForm #reply-text, ListenerForm #client-ca { width: 1fr; }
+    ListenerForm Switch { height: 1; border: none; padding: 0; width: auto; background: $boost; }
     """
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label(Text("bind"))
-            yield Input("127.0.0.1", id="bind", tooltip="address to listen on; loopback unless you choose otherwise")
-            yield Label(Text("port"))
-            yield Input("0", id="port", type="integer", tooltip="0 picks a free port")
-            yield Label(Text("backlog"))
-            yield Input("16", id="backlog", type="integer")
-            yield Label(Text("TLS"))
+            yield Input("127.0.0.1", id="bind", compact=True,
+                        tooltip="address to listen on; loopback unless you choose otherwise")
+            yield Label(Text("port"), classes="after")
+            yield Input("0", id="port", type="integer", compact=True, tooltip="0 picks a free port")
+            yield Label(Text("backlog"), classes="after")
+            yield Input("16", id="backlog", type="integer", compact=True)
+            yield Label(Text("TLS"), classes="after")
             yield Switch(value=True, id="tls")
         with Horizontal():
             yield Label(Text("answer"))
-            yield Select(REPLY_MODES, value="http", allow_blank=False, id="reply-mode")
-            yield Input("", placeholder="reply text", id="reply-text")
+            yield SafeSelect(REPLY_MODES, value="http", allow_blank=False, id="reply-mode", compact=True)
+            yield Input("", placeholder="reply text (for 'reply text')", id="reply-text", compact=True)
         with Horizontal():
             yield Label(Text("client cert required"))
             yield Switch(value=False, id="client-cert")
-            yield Input("", placeholder="client CA file (PEM)", id="client-ca")
+            yield Label(Text(""), classes="after")
+            yield Input("", placeholder="client CA file (PEM)", id="client-ca", compact=True)
 
     def set_values(self, **values) -> None:
         """Fill fields by id (bind, port, backlog, tls, reply_mode, reply_text, client_cert, client_ca)."""

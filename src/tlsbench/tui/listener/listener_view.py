@@ -9,8 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Static
@@ -27,28 +26,35 @@ from tlsbench.tui.listener.records import ClientRecord
 
 
 class ListenerView(Widget):
+    """The Listener tab. Its keys (F5, F9, ctrl+o) are the screen's: see tui.actions."""
+
+    SCOPED_CSS = False  # some rules depend on the screen's layout classes
     DEFAULT_CSS = """
     ListenerView { layout: vertical; height: 1fr; }
-    ListenerView #lv-top { height: auto; }
-    ListenerView #lv-buttons { width: 24; height: auto; }
-    ListenerView #lv-buttons Button { width: 100%; }
+    ListenerView #lv-buttons { height: 1; padding: 0 1; }
+    ListenerView #lv-buttons Button { margin-right: 2; }
+    ListenerView #lv-pause { width: 22; }  /* room for "Resume accepting  F9" too */
     ListenerView #lv-status { height: auto; padding: 0 1; }
     ListenerView #lv-status.-failed { color: $error; }
+    ListenerView #lv-cert { height: auto; padding: 0 1; color: $text-muted; }
+    ListenerView #lv-gauge { padding: 0 1; }
     ListenerView #lv-bottom { height: 1fr; }
-    ListenerView ClientsTable { width: 3fr; }
-    ListenerView ClientDetails { width: 2fr; }
+    ListenerView ClientsTable { width: 3fr; min-width: 40; height: 1fr; min-height: 4; }
+    ListenerView ClientDetails { width: 2fr; min-width: 30; height: 1fr; min-height: 4; }
+    /* clients and details side by side, or stacked on a narrower terminal */
+    WorkbenchScreen.-form-drawer #lv-bottom { layout: vertical; }
+    WorkbenchScreen.-tabbed ListenerView.-listening #lv-form { display: none; } /* the status line says it all */
+    WorkbenchScreen.-tabbed #lv-cert { display: none; }
+    WorkbenchScreen.-form-drawer #lv-clients, WorkbenchScreen.-form-drawer #lv-details { width: 1fr; }
     """
-    BINDINGS = [
-        Binding("ctrl+t", "use_as_target", "Probe this listener"),
-        Binding("f6", "toggle_pause", "Pause/Resume"),
-    ]
 
     class UseAsTarget(Message):
         """The user wants a connection composed at this listener."""
 
-        def __init__(self, host: str, port: int, tls: bool, cafile: str | None) -> None:
+        def __init__(self, host: str, port: int, tls: bool, cafile: str | None, name: str | None = None) -> None:
             super().__init__()
             self.host, self.port, self.tls, self.cafile = host, port, tls, cafile
+            self.name = name  # the name its certificate holds (SNI and verification), connecting to `host`
 
     class EventArrived(Message):
         """One listener event, posted from the listener's threads."""
@@ -67,23 +73,38 @@ class ListenerView(Widget):
         self.listener = None
         self.records: dict[int, ClientRecord] = {}
         self.selected: int | None = None
+        self.probe: tuple[str, int] | None = None  # (address, port) of the Connection tab's probe
+        self.tls = False  # what the listener said when it started listening
+        self.listening_text = ""
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="lv-top"):
-            yield ListenerForm(id="lv-form")
-            with Vertical(id="lv-buttons"):
-                yield Button("Start", id="lv-start", variant="success")
-                yield Button("Pause accepting", id="lv-pause", disabled=True)
-                yield Button("Probe this listener", id="lv-probe", disabled=True)
+        yield ListenerForm(id="lv-form")
+        with Horizontal(id="lv-buttons"):
+            yield Button("Start  F5", id="lv-start", variant="success", compact=True)
+            yield Button("Pause accepting  F9", id="lv-pause", disabled=True, compact=True)
+            yield Button("Probe this listener  ^o", id="lv-probe", disabled=True, compact=True)
         yield Static(Text("not listening"), id="lv-status")
+        yield Static("", id="lv-cert")  # the certificate to trust (left out on a small terminal)
         yield QueueGauge(id="lv-gauge")
         with Horizontal(id="lv-bottom"):
             yield ClientsTable(id="lv-clients")
             yield ClientDetails(id="lv-details")
 
+    def on_mount(self) -> None:
+        for button in self.query(Button):
+            button.can_focus = False  # the keys are in the footer; Tab goes through the fields and the table
+
     # -- starting and stopping ------------------------------------------------------------------
+    def focus_first(self) -> None:
+        """Focus the first field (once the view is composed: it is built when its tab is first shown)."""
+        first = self.query("#bind")
+        if first:
+            first.first().focus()
+        else:
+            self.call_after_refresh(self.focus_first)
+
     @on(Button.Pressed, "#lv-start")
-    def _start_or_stop(self) -> None:
+    def action_start_or_stop(self) -> None:
         if self.listener is not None:
             self.query_one("#lv-start", Button).disabled = True
             self._stop_listener(self.listener)
@@ -138,7 +159,8 @@ class ListenerView(Widget):
         elif isinstance(event, QueueChanged):
             self.query_one(QueueGauge).show(event.length, event.backlog, event.paused)
         elif isinstance(event, PauseChanged):
-            self.query_one("#lv-pause", Button).label = "Resume accepting" if event.paused else "Pause accepting"
+            self.query_one("#lv-pause", Button).label = ("Resume accepting  F9" if event.paused
+                                                         else "Pause accepting  F9")
         elif isinstance(event, Stopped):
             self._stopped(event)
         elif isinstance(event, Notice):
@@ -148,38 +170,53 @@ class ListenerView(Widget):
             if record is None:
                 record = self.records[event.client_id] = ClientRecord(event.client_id, tls_port=self._tls())
             record.apply(event)
-            self.query_one(ClientsTable).show(record)
-            if self.selected == event.client_id or self.selected is None:
+            table = self.query_one(ClientsTable)
+            table.show(record)
+            if self._is_probe(record):
+                self._select(record.client_id)
+            elif self.selected == event.client_id or self.selected is None:
                 self.selected = event.client_id
-                self.query_one(ClientDetails).show(record)
+                self.query_one(ClientDetails).show(record, self._is_probe(record))
         else:
             self._status(getattr(event, "message", str(event)), failed=True)
 
     def _tls(self) -> bool:
-        return bool(self.listener and self.listener.config.tls)
+        return self.tls
 
     def _listening(self, event: Listening) -> None:
+        self.tls = event.tls
+        self.add_class("-listening")
+        form = self.query_one(ListenerForm)
+        if self.screen.focused is not None and form in self.screen.focused.ancestors_with_self:
+            self.query_one(ClientsTable).focus()  # the form is locked now (and hidden on a small terminal)
         start = self.query_one("#lv-start", Button)
-        start.label, start.variant, start.disabled = "Stop", "error", False
+        start.label, start.variant, start.disabled = "Stop  F5", "error", False
         self.query_one("#lv-pause", Button).disabled = False
         self.query_one("#lv-probe", Button).disabled = False
         host = f"[{event.address}]" if ":" in event.address else event.address
         text = (f"listening on {host}:{event.port} ({'TLS' if event.tls else 'plain TCP'}); backlog asked "
                 f"{event.backlog}, effective {event.effective_backlog}, somaxconn {event.somaxconn}")
+        cert = self.query_one("#lv-cert", Static)
         if self.listener is not None and self.listener.cert_info is not None:
-            text += f"\ncertificate {self.listener.cert_info.cert_path} SHA-256 {self.listener.cert_info.fingerprint}"
+            info = self.listener.cert_info
+            cert.update(Text(visible(f"certificate {info.cert_path} SHA-256 {info.fingerprint}")))
+        else:
+            cert.update("")
+        self.listening_text = text
         self._status(text)
         self.query_one(QueueGauge).show(0, event.effective_backlog, event.paused)
 
     def _stopped(self, event: Stopped) -> None:
         self.listener = None
+        self.remove_class("-listening")
         start = self.query_one("#lv-start", Button)
-        start.label, start.variant, start.disabled = "Start", "success", False
+        start.label, start.variant, start.disabled = "Start  F5", "success", False
         pause = self.query_one("#lv-pause", Button)
-        pause.label, pause.disabled = "Pause accepting", True
+        pause.label, pause.disabled = "Pause accepting  F9", True
         self.query_one("#lv-probe", Button).disabled = True
         self.query_one(ListenerForm).set_locked(False)
         self.query_one(QueueGauge).clear()
+        self.query_one("#lv-cert", Static).update("")
         self._status(f"stopped; {event.clients_served} clients served")
 
     def _status(self, text: str, failed: bool = False) -> None:
@@ -202,8 +239,11 @@ class ListenerView(Widget):
         host = listener.address
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-        self.post_message(self.UseAsTarget(host, listener.port, listener.config.tls,
-                                           listener.cert_path if listener.config.tls else None))
+        tls = listener.config.tls
+        # The generated certificate names localhost (and any --name): ask for that name, pinned to the
+        # listener's address, so SNI and verification work as a real client's would.
+        name = (listener.config.names or ("localhost",))[0] if tls and listener.cert_info is not None else None
+        self.post_message(self.UseAsTarget(host, listener.port, tls, listener.cert_path if tls else None, name))
 
     @on(DataTable.RowHighlighted, "#lv-clients")
     def _row_highlighted(self, message: DataTable.RowHighlighted) -> None:
@@ -211,4 +251,27 @@ class ListenerView(Widget):
             return
         client_id = int(message.row_key.value)
         self.selected = client_id
-        self.query_one(ClientDetails).show(self.records.get(client_id))
+        record = self.records.get(client_id)
+        self.query_one(ClientDetails).show(record, record is not None and self._is_probe(record))
+
+    # -- the Connection tab's probe of this listener -------------------------------------------
+    def _is_probe(self, record: ClientRecord) -> bool:
+        return self.probe is not None and record.peer_port == self.probe[1] and \
+            self.probe[0] in ("", record.peer_address)
+
+    def _select(self, client_id: int) -> None:
+        self.selected = client_id
+        self.query_one(ClientsTable).select_client(client_id)
+        record = self.records[client_id]
+        self.query_one(ClientDetails).show(record, True)
+        self._status(f"{self.listening_text}\n◆ client #{client_id} is your probe from the Connection tab "
+                     f"(ephemeral port {record.peer_port}): highlighted below")
+
+    def highlight_client(self, address: str | None, port: int) -> None:
+        """Highlight the client that came from this local address and ephemeral port (now, or when
+        its connection shows up)."""
+        self.probe = (address or "", port)
+        for record in self.records.values():
+            if self._is_probe(record):
+                self._select(record.client_id)
+                return

@@ -9,7 +9,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from tlsbench.tui.run_status import run_status, stage_status
 from tlsbench.tui.safe_text import data
+from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim", "cancelled": "yellow"}
 
@@ -17,9 +19,10 @@ STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim", "cancelled": "y
 def _cell(record) -> Text:
     if record is None:
         return Text("—", style="dim")
-    if record.status == "skipped":
+    status = stage_status(record)
+    if status == "skipped":
         return Text("skipped", style="dim")
-    return Text(f"{record.status:<7} {record.duration_ms:8.1f} ms", style=STYLES.get(record.status, ""))
+    return Text(f"{status:<9} {record.duration_ms:8.1f} ms", style=STYLES.get(status, ""))
 
 
 def _delta(prev, cur) -> Text:
@@ -29,6 +32,11 @@ def _delta(prev, cur) -> Text:
     return Text(f"{diff:+.1f} ms", style="red" if diff > 0 else "green")
 
 
+def _total(result) -> Text:
+    status = run_status(result)
+    return Text(f"{status:<9} {result.total_ms:8.1f} ms", style=STYLES.get(status, ""))
+
+
 def compare_rows(previous, current) -> list[tuple[Text, Text, Text, Text]]:
     rows = []
     keys = [r.id for r in current.stages] + [r.id for r in previous.stages if current.stage(r.id) is None]
@@ -36,15 +44,17 @@ def compare_rows(previous, current) -> list[tuple[Text, Text, Text, Text]]:
         prev, cur = previous.stage(key), current.stage(key)
         label = (cur or prev).label or key
         rows.append((Text(label, style="bold"), _cell(prev), _cell(cur), _delta(prev, cur)))
-    total = (Text("total", style="bold"), Text(f"{'ok' if previous.ok else 'failed':<7} {previous.total_ms:8.1f} ms"),
-             Text(f"{'ok' if current.ok else 'failed':<7} {current.total_ms:8.1f} ms"),
-             Text(f"{current.total_ms - previous.total_ms:+.1f} ms"))
-    rows.append(total)
+    rows.append((Text("total", style="bold"), _total(previous), _total(current),
+                 Text(f"{current.total_ms - previous.total_ms:+.1f} ms")))
     return rows
 
 
 class CompareScreen(ModalScreen[None]):
-    """Previous run | current run | difference, one row per stage, then the findings of each."""
+    """The previous run of the same connection | this run | difference, one row per stage, then the
+    findings of each."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS
 
     BINDINGS = [Binding("escape,q,p", "close", "Close")]
 
@@ -54,8 +64,10 @@ class CompareScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text("Previous run vs current run", style="bold"), classes="dialog-title")
-            yield Static(data(f"previous: {self.previous.target}   current: {self.current.target}", "dim"))
+            yield Static(Text("The previous run of this connection vs this run", style="bold"),
+                         classes="dialog-title")
+            yield Static(data(f"{self.current.target}: {run_status(self.previous)} then {run_status(self.current)}",
+                              "dim"))
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             codes = Text("findings before: ", style="dim")
             codes.append_text(data(", ".join(self.previous.codes()) or "none"))

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from tlsbench.tui.safe_text import data
+from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 
 def equivalent_lines(spec):
@@ -22,6 +23,9 @@ def equivalent_lines(spec):
 
 class CopyCommandScreen(ModalScreen[None]):
     """Shows the command lines; 'c' copies all of them to the clipboard (OSC 52)."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS
 
     BINDINGS = [Binding("c,ctrl+y", "copy", "Copy to clipboard"), Binding("escape,q", "close", "Close")]
 

@@ -8,10 +8,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 
 class ConfirmScreen(ModalScreen[bool]):
     """Ask a yes/no question; dismisses with True on yes."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
@@ -35,6 +39,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class NamePrompt(ModalScreen[str | None]):
     """Ask for a profile name; dismisses with the name, or None when cancelled."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 

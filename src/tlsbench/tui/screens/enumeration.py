@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tlsbench.tui.widgets.findings_panel import suggestion_words
 from tlsbench.tui.safe_text import data
 
 
@@ -48,7 +49,7 @@ class EnumerationScreen(ModalScreen):
             text.append_text(data(f"        {f.explanation}"))
             text.append("\n")
             if f.suggestion:
-                text.append_text(data(f"        -> {f.suggestion}", "dim"))
+                text.append_text(data(f"        -> {suggestion_words(f.suggestion)}", "dim"))
                 text.append("\n")
         self.query_one("#enumeration-text", Static).update(text)
 

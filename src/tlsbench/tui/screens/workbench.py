@@ -1,54 +1,65 @@
-"""The workbench screen: Profiles | Compose | Results, and the Listener tab. Runs go to a thread worker."""
+"""The workbench screen: the Connection tab (profiles, the form, the results) and the Listener tab.
+
+Layout follows the terminal's size (tui.layout); keys follow tui.actions; runs go to a thread
+worker that only posts messages. A place is kept for a target bar at the top of the Connection
+tab (above the profiles and the results), where a pasted command line would fill the form.
+"""
 
 from __future__ import annotations
 
-from textual import on, work
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Static
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.events import RunFinished
-from tlsbench.tui.deferred import Deferred
+from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
+from tlsbench.tui.deferred import LazyPane
+from tlsbench.tui.layout import choose_layout, too_small_message
 from tlsbench.tui.enumerate_action import EnumerateAction
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
+from tlsbench.tui.run_status import same_connection
 from tlsbench.tui.safe_text import data
+from tlsbench.tui.widgets.action_bar import ActionBar
 from tlsbench.tui.widgets.compose_form import ComposeForm
-from tlsbench.tui.widgets.findings_panel import APPLY_KEY, FindingsPanel, change_words
+from tlsbench.tui.widgets.key_bar import KeyBar
+from tlsbench.tui.widgets.findings_panel import FindingsPanel, change_words
 from tlsbench.tui.widgets.profile_list import ProfileList
 from tlsbench.tui.widgets.results_view import ResultsView
+from tlsbench.tui.widgets.tab_strip import TabStrip
 
-# (key, action, footer text, palette help). One table feeds the footer and the command palette.
-ACTIONS = [
-    ("ctrl+r", "run", "Run", "Run the composed connection"),
-    ("ctrl+g", "cancel", "Cancel", "Cancel the run in flight (closes its socket)"),
-    ("ctrl+s", "save_profile", "Save", "Save the composed connection as a profile"),
-    ("f2", "rename_profile", "Rename", "Rename the selected profile"),
-    ("f3", "duplicate_profile", "Duplicate", "Duplicate the selected profile"),
-    ("f8", "delete_profile", "Delete", "Delete the selected profile (asks first)"),
-    ("ctrl+y", "copy_command", "Copy cmd", "Show and copy the equivalent curl / openssl / tlsbench lines"),
-    ("f4", "compare", "Compare", "Compare the previous run with the current one"),
-    ("f6", "expand_all", "Expand", "Expand every stage row and certificate"),
-    ("f7", "toggle_form", "Form", "Hide or show the Compose form"),
-    (APPLY_KEY, "apply_suggestion", "Apply fix", "Apply the suggested change of the first finding that has one "
-                                                 "to the form, and run again"),
-    ("f9", "enumerate", "Enumerate", "Ask which TLS versions and cipher suites the server accepts"),
-    ("f12", "diagnose", "Why?", "Try variants of this run (SNI, versions, trust, proxy...) and say what makes it work"),
-]
-CONTEXTUAL = {"apply_suggestion"}  # not in the footer: the findings panel shows the key where it applies
+HISTORY = 50  # finished runs kept for "the previous run of the same connection"
+PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
+TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ Compare", "F4"),
+           ("copy_command", "Copy", "^y")]
+
+
+class RunEntry:
+    __slots__ = ("profile", "spec", "result")
+
+    def __init__(self, profile, spec, result) -> None:
+        self.profile, self.spec, self.result = profile, spec, result
+
+
+def _listener_view():
+    from tlsbench.tui.listener import ListenerView
+
+    return ListenerView()
 
 
 class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
-    """Everything on one screen; state classes -running on the screen while a run is in flight."""
+    """Everything on one screen. State classes: -running while a run is in flight; the layout's
+    classes (-form-inline/-form-drawer, -panels/-tabbed, -too-small) and -form-open."""
 
-    BINDINGS = [Binding(key, action, label, tooltip=help, show=action not in CONTEXTUAL)
-                for key, action, label, help in ACTIONS] + [
-        Binding("escape", "cancel", "Cancel", show=False),
-    ]
+    AUTO_FOCUS = "#profile-options"
+    BINDINGS = [Binding(a.key, a.action, a.label, tooltip=a.help, show=a.show) for a in ACTIONS] + [
+        Binding("escape", "back", "Back", show=False),
+    ] + [Binding(str(i), f"panel('{name}')", label, show=False) for i, (name, label) in enumerate(PANELS, 1)]
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
         super().__init__()
@@ -57,82 +68,116 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
         self.run_id = 0
         self.token: CancelToken | None = None
         self.running = False
-        self.previous = None  # the last finished result before the current one
+        self.previous = None  # the previous result of the connection shown now (for F4)
         self.current_spec = None
+        self.current_profile: str | None = None
+        self.history: list[RunEntry] = []
+        self.tab = "connection"
+        self.arrangement = None  # a tui.layout.Layout once the size is known
+        self._listener_probe_run: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="◆")
-        with TabbedContent(id="tabs", initial="connection"):
-            with TabPane("Connection", id="connection"):
-                with Horizontal(id="workbench"):
-                    yield ProfileList(id="profiles")
-                    yield ComposeForm(id="form")
-                    with Vertical(id="results-column"):
-                        with Horizontal(id="toolbar"):
-                            yield Button("▶ Run  ^r", id="run-button", variant="success")
-                            yield Button("■ Cancel  ^g", id="cancel-button", variant="error", disabled=True)
-                            yield Button("⇄ Compare  F4", id="compare-button", disabled=True)
-                            yield Button("Copy as command  ^y", id="copy-button")
-                        yield ResultsView(id="results")
-            with TabPane("Listener", id="listener"):
-                yield self._listener()
-        yield Footer()
-
-    @staticmethod
-    def _listener() -> Deferred:
-        def make():
-            from tlsbench.tui.listener import ListenerView
-
-            return ListenerView()
-
-        return Deferred(make)  # a hidden tab: imported, built and mounted after the first frame
+        # The layout's classes before any child exists: setting them later would restyle every widget.
+        self._apply_layout(self.app.size.width, self.app.size.height)
+        yield TabStrip(list(TABS), prefix=Text(" ◆ tlsbench ", style="bold"), id="top-tabs")
+        with ContentSwitcher(initial="connection", id="tabs"):
+            with Horizontal(id="connection"):
+                yield ProfileList(id="profiles")
+                yield ComposeForm(id="form")
+                with Vertical(id="results-column"):
+                    yield ActionBar(TOOLBAR, id="toolbar")
+                    yield ResultsView(id="results")
+            yield LazyPane(_listener_view, id="listener")
+        size = self.app.size
+        yield Static(Text(too_small_message(size.width, size.height)), id="too-small")
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self.title = "tlsbench"
-        self.sub_title = "TCP · SOCKS · TLS workbench"
         self.reload_profiles()
-
-    def on_compose_form_ready(self, event: ComposeForm.Ready) -> None:
-        """The form exists: compose the starting connection, and run it when asked to."""
         form = self.query_one(ComposeForm)
         if self.initial_spec is not None:
             form.load_spec(self.initial_spec)
+            self._list().current = None
         else:
             name = self.initial_profile or self.default_profile()
             if name:
                 self.compose_profile(name)
+        self._sync_toolbar()
         if self.run_at_start:
             self.call_after_refresh(self.action_run)
+        # Once the first screen is up and quiet, build the form's fields unseen: F7 is then immediate.
+        self.set_timer(PREBUILD_AFTER_S, form.prebuild)
+
+    # --- layout -------------------------------------------------------------------------------------
+
+    def on_resize(self, event) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        layout = choose_layout(width, height)
+        if layout.too_small:
+            for note in self.query("#too-small"):
+                note.update(Text(too_small_message(width, height)))
+        if layout == self.arrangement:
+            return
+        self.arrangement = layout
+        extra: dict[str, bool] = {}
+        if layout.form_inline:
+            extra["-form-open"] = False
+        elif self.focused is not None and self.query("#form") and \
+                self.query_one("#form") in self.focused.ancestors_with_self:
+            extra["-form-open"] = True  # narrowed while typing in the form: it stays in view
+        self.update_classes({**layout.classes, **extra})
+
+    @property
+    def form_open(self) -> bool:
+        """The form can be seen (always on a wide terminal; when opened with F7 on a narrower one)."""
+        return self.arrangement.form_inline or self.has_class("-form-open")
+
+    def open_form(self, focus: str | None = None) -> None:
+        if not self.arrangement.form_inline:
+            self.add_class("-form-open")
+        self.query_one(ComposeForm).activate(focus)
+
+    def close_form(self) -> None:
+        """Back to the results (on a narrow terminal the form gives the results their place back)."""
+        self.set_class(False, "-form-open")
+        self.query_one("#profile-options").focus()
 
     # --- running ------------------------------------------------------------------------------------
 
     def action_run(self) -> None:
+        if self.tab != "connection":
+            self.show_tab("connection")
         form = self.query_one(ComposeForm)
-        if not form.ready:
+        spec = form.checked_spec()
+        if spec is None:
+            self.open_form()
+            self.notify("a field needs attention before the run", title="Invalid input", severity="error")
             return
-        form.clear_errors()
-        try:
-            spec = form.build()
-        except InputError as exc:
-            form.mark_invalid(exc)
-            self.query_one(ComposeForm).display = True
-            self.notify(str(exc), title="Invalid input", severity="error", markup=False)
-            return
-        self.start_run(spec)
+        if self.has_class("-form-open"):
+            self.set_class(False, "-form-open")
+            self.query_one("#waterfall").focus()
+        self.start_run(spec, self._list().current)
 
-    def start_run(self, spec) -> None:
+    def start_run(self, spec, profile: str | None = None) -> None:
         if self.token is not None:
             self.token.cancel()
-        results = self.query_one(ResultsView)
-        if results.result is not None:
-            self.previous = results.result
+        self.previous = self.previous_run(spec, profile)
         self.run_id += 1
         self.token = CancelToken()
-        self.current_spec = spec
-        results.start(spec, self.previous)
+        self.current_spec, self.current_profile = spec, profile
+        self.query_one(ResultsView).start(spec, self.previous)
         self._set_running(True)
         self.remember_last_used(spec)
         self.run_in_thread(spec, self.token, self.run_id)
+
+    def previous_run(self, spec, profile: str | None):
+        """The last finished run of the same connection (same profile, or an equal spec), or None."""
+        for entry in reversed(self.history):
+            if same_connection(entry.profile, entry.spec, profile, spec):
+                return entry.result
+        return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def run_in_thread(self, spec, token: CancelToken, run_id: int) -> None:
@@ -151,17 +196,30 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
     def on_engine_event(self, message: EngineEvent) -> None:
         if message.run_id != self.run_id:
             return  # an old run that was replaced
+        from tlsbench.engine.events import RunFinished
+
         self.query_one(ResultsView).apply(message.event)
         if isinstance(message.event, RunFinished):
-            self._set_running(False)
+            self._finished(message.event.result)
+
+    def _finished(self, result) -> None:
+        self.history.append(RunEntry(self.current_profile, self.current_spec, result))
+        del self.history[:-HISTORY]
+        self._set_running(False)
+        if self._listener_probe_run == self.run_id:
+            self._listener_probe_run = None
+            port = result.socket.local_port if result.socket else None
+            view = self.query_one("#listener", LazyPane).content
+            if view is not None and port:
+                view.highlight_client(result.socket.local_address, port)
 
     def on_run_refused(self, message: RunRefused) -> None:
         if message.run_id != self.run_id:
             return
         self._set_running(False)
         form = self.query_one(ComposeForm)
+        self.open_form()
         form.mark_invalid(message.error)
-        form.display = True
         self.query_one(ResultsView).crashed(str(message.error), "not run, a file was refused")
         self.notify(str(message.error), title="Invalid input", severity="error", markup=False)
 
@@ -173,31 +231,104 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
     def _set_running(self, running: bool) -> None:
         self.running = running
         self.set_class(running, "-running")
-        self.query_one("#cancel-button", Button).disabled = not running
-        results = self.query_one(ResultsView)
-        self.query_one("#compare-button", Button).disabled = self.previous is None or results.result is None
+        self._sync_toolbar()
+        self.refresh_bindings()
+
+    def _sync_toolbar(self) -> None:
+        bar = self.query_one(ActionBar)
+        bar.set_enabled("cancel", self.running)
+        bar.set_enabled("compare", self._can_compare())
+
+    def _can_compare(self) -> bool:
+        return self.previous is not None and self.query_one(ResultsView).result is not None
 
     def action_cancel(self) -> None:
         if self.running and self.token is not None:
             self.token.cancel()
             self.query_one(ResultsView).cancelling()
 
-    def show_result(self, result, spec=None) -> None:
+    def action_back(self) -> None:
+        """Escape: close the form when it stands in for the results, else cancel a run in flight."""
+        if self.has_class("-form-open"):
+            self.close_form()
+        elif self.running:
+            self.action_cancel()
+
+    def show_result(self, result, spec=None, profile: str | None = None) -> None:
         """Show a finished result without running (snapshots, replays)."""
+        spec = spec or self.current_spec
+        self.previous = self.previous_run(spec, profile)
+        self.current_spec, self.current_profile = spec, profile
         results = self.query_one(ResultsView)
-        if results.result is not None:
-            self.previous = results.result
-        results.start(spec or self.current_spec, self.previous)
+        results.start(spec, self.previous)
         results.finish(result)
+        self.history.append(RunEntry(profile, spec, result))
         self._set_running(False)
+
+    # --- the form -----------------------------------------------------------------------------------
+
+    def action_form(self) -> None:
+        form = self.query_one(ComposeForm)
+        inside = self.focused is not None and form in self.focused.ancestors_with_self
+        if self.has_class("-form-open") or (self.arrangement.form_inline and inside):
+            self.close_form()
+        else:
+            self.open_form()
+
+    def on_compose_form_submitted(self, message: ComposeForm.Submitted) -> None:
+        self.action_run()
+
+    def on_compose_form_leave(self, message: ComposeForm.Leave) -> None:
+        self.close_form()
+
+    # --- tabs and panels ----------------------------------------------------------------------------
+
+    def show_tab(self, tab: str) -> None:
+        if tab == self.tab:
+            return
+        self.tab = tab
+        self.query_one("#top-tabs", TabStrip).show(tab)
+        self.query_one("#tabs", ContentSwitcher).current = tab
+        if tab == "listener":
+            view = self.query_one("#listener", LazyPane).ensure()
+            self.call_after_refresh(view.focus_first)
+        else:
+            self.query_one("#profile-options").focus()
+        self.refresh_bindings()
+
+    def action_switch_tab(self) -> None:
+        self.show_tab("listener" if self.tab == "connection" else "connection")
+
+    def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
+        if message.strip.id == "top-tabs":  # (a plain handler: @on's selector costs start-up time)
+            self.show_tab(message.tab)
+
+    def action_panel(self, panel: str) -> None:
+        if self.has_class("-form-open"):
+            self.set_class(False, "-form-open")
+        results = self.query_one(ResultsView)
+        results.show_panel(panel)
+        widget = results.panel_widget(panel)
+        self.call_after_refresh(widget.focus)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        tab = action_tab(action)
+        if action == "panel":
+            tab = "connection"
+        if tab in ("connection", "listener") and tab != self.tab:
+            return False
+        if action == "cancel" and not self.running:
+            return None
+        if action == "compare" and not self._can_compare():
+            return None
+        return True
 
     # --- other actions ------------------------------------------------------------------------------
 
     def action_copy_command(self) -> None:
-        try:
-            spec = self.query_one(ComposeForm).build()
-        except InputError as exc:
-            self.query_one(ComposeForm).mark_invalid(exc)
+        spec = self.query_one(ComposeForm).checked_spec()
+        if spec is None:
+            self.open_form()
             return
         try:
             from tlsbench.tui.screens.copy_command import CopyCommandScreen
@@ -209,7 +340,8 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
     def action_compare(self) -> None:
         current = self.query_one(ResultsView).result
         if self.previous is None or current is None:
-            self.notify("run twice to compare: the previous run is kept when you run again", severity="warning")
+            self.notify("run this connection twice to compare: each run is kept for the next one of the same "
+                        "profile", severity="warning")
             return
         from tlsbench.tui.screens.compare import CompareScreen
 
@@ -223,8 +355,8 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
 
     def action_apply_suggestion(self) -> None:
         """Apply the first concrete suggested change to the form's values, load them back, and run."""
-        if self.query_one(TabbedContent).active != "connection":
-            self.notify(f"{APPLY_KEY} applies a suggestion of the Connection tab's findings", severity="warning")
+        if self.tab != "connection":
+            self.notify("ctrl+f applies a suggestion of the Connection tab's findings", severity="warning")
             return
         if self.running:
             self.notify("wait for the run to finish (or cancel it) before applying a suggestion", severity="warning")
@@ -250,44 +382,43 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
         form.load_spec(spec)
         self.notify(data(f"applied: {change_words(change)}").plain, markup=False)
         self.start_run(spec)
+
     def action_diagnose(self) -> None:
         from tlsbench.tui.screens.diagnosis import open_diagnosis
 
         open_diagnosis(self)
 
-    def action_toggle_form(self) -> None:
-        form = self.query_one(ComposeForm)
-        form.display = not form.display
-
-    @on(Button.Pressed, "#run-button")
-    def _run_pressed(self) -> None:
-        self.action_run()
-
-    @on(Button.Pressed, "#cancel-button")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
-
-    @on(Button.Pressed, "#compare-button")
-    def _compare_pressed(self) -> None:
-        self.action_compare()
-
-    @on(Button.Pressed, "#copy-button")
-    def _copy_pressed(self) -> None:
-        self.action_copy_command()
 
     # --- the listener tab ---------------------------------------------------------------------------
 
+    def _listener(self):
+        return self.query_one("#listener", LazyPane).ensure()
+
+    def action_listener_start(self) -> None:
+        self._listener().action_start_or_stop()
+
+    def action_listener_pause(self) -> None:
+        self._listener().action_toggle_pause()
+
+    def action_listener_probe(self) -> None:
+        self._listener().action_use_as_target()
+
     def on_listener_view_use_as_target(self, message) -> None:
-        """Compose a connection to the listener and switch to the Connection tab."""
+        """Compose a connection to the listener, switch to the Connection tab and run it."""
         from tlsbench.engine.spec import build_spec, format_hostport
 
+        name = getattr(message, "name", None)
         try:
-            spec = build_spec(format_hostport(message.host, message.port), tls=bool(message.tls),
-                              cafile=getattr(message, "cafile", None) if message.tls else None)
+            spec = build_spec(format_hostport(name or message.host, message.port), pin=message.host if name else None,
+                              tls=bool(message.tls), cafile=getattr(message, "cafile", None) if message.tls else None)
         except InputError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
         self.query_one(ComposeForm).load_spec(spec)
-        self.query_one(ProfileList).current = None
-        self.query_one(TabbedContent).active = "connection"
-        self.notify(data(f"composed a connection to the listener at {spec.target}").plain, markup=False)
+        self._list().current = None
+        self._list().options.highlighted = None
+        self.show_tab("connection")
+        self.notify(data(f"probing the listener at {spec.target}; ctrl+t goes back to see this client there")
+                    .plain, markup=False)
+        self.start_run(spec, None)
+        self._listener_probe_run = self.run_id

@@ -215,9 +215,6 @@ class ChainTree(Tree):
             return
         self._save(_file_stem(self.chain.certificates[0]) + "-chain", text)
 
-    def on_mount(self) -> None:
-        self.border_title = "Certificate chain"
-
     def clear_chain(self, note: str = "no certificate yet") -> None:
         self.chain = None
         self.clear()
@@ -253,3 +250,4 @@ class ChainTree(Tree):
     def expand_all_certs(self) -> None:
         for node in self.root.children:
             node.expand()
+

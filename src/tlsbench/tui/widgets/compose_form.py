@@ -1,281 +1,372 @@
-"""The Compose form: every connection option, validated in place through `build_spec`."""
+"""The Compose form: every connection option, validated in place through `build_spec`.
+
+Until it is first used the form is drawn by a single widget (a read-only preview of the same
+rows), so the workbench opens quickly; Tab, a click or F7 builds the editable fields in its place
+(tui.widgets.form_fields). `build()` and `load_spec()` work in both states: before the fields
+exist the form holds the spec it was given.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
-
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.binding import Binding
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.options import GROUP_TITLES, OPTIONS, escape, owner, spec_from_values, unescape, values_of
-from tlsbench.engine.spec import ConnectionSpec, check_host, format_hostport, parse_port
-from tlsbench.engine.visible import visible
-from tlsbench.tui.deferred import Deferred
+from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.tui.form_model import (LABEL_WIDTH, SWITCH_NOTES, choice_label, field_widget, form_values,
+                                     has_controls, rows, shown, shown_rows, spec_from_form)
 from tlsbench.tui.safe_text import data
-from tlsbench.tui.widgets.hop_list import HopList
 
-def widget_id(name: str) -> str:
-    """The form widget of an option: "tls_min" -> "f-tls-min"."""
-    return "f-" + name.replace("_", "-")
+FIXED_WIDTHS = {"f-port": 8}  # as in the form's CSS; other fields share the rest of the row
 
 
-def field_widget(field: str | None) -> str:
-    """The widget an InputError's field points at (target errors at the host or the port)."""
-    if not field:
-        return "f-host"
-    if field in ("target port", "port"):
-        return "f-port"
-    base, _, hop = field.partition("#")
-    hop_suffix = f"-{hop}" if hop and hop != "1" else ""
-    for prefix in ("proxy_password_input", "proxy_password", "proxy_kind", "proxy_user", "proxy_cafile", "proxy"):
-        if base.startswith(prefix):
-            wid = {"proxy_password_input": "f-proxy-password", "proxy_password": "f-proxy-password-env",
-                   "proxy_kind": "f-route", "proxy_user": "f-proxy-user", "proxy_cafile": "f-proxy-cafile",
-                   "proxy": "f-proxy"}[prefix]
-            return wid + (hop_suffix or base[len(prefix):])
-    option = owner(field)
-    if option is None or option.name == "target":
-        return "f-host"
-    if option.name == "proxies":
-        return "f-proxy"
-    return widget_id(option.name)
+def _cell(field, value, width: int, style) -> Text:
+    if field.kind == "select":
+        text = data(choice_label(field.choices, value), keep_newlines=False)
+        text.truncate(max(0, width - 3))
+        text.pad_right(width - text.cell_len - 2)
+        text.append(" ▼", style="bold")  # its own span: placed by cell in an SVG screenshot too
+    elif field.kind == "switch":
+        text = Text("on " if value else "off", style="bold" if value else "dim")
+    elif value:
+        text = data("•" * len(str(value)) if field.kind == "password" else value, keep_newlines=False)
+    else:
+        text = Text(field.placeholder, style="dim italic")
+    text.truncate(width, overflow="ellipsis")
+    text.pad_right(width - text.cell_len)
+    text.stylize(style)
+    return text
 
 
-def _has_controls(text: str) -> bool:
-    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+def _line(labels_fields, width: int, value_style, note: str = "") -> Text:
+    """One row: each (label, field, value) in turn; the fields without a fixed width share the rest."""
+    fixed = sum(FIXED_WIDTHS.get(f.wid, 3 if f.kind == "switch" else 0) for _, f, _ in labels_fields)
+    flexible = [f for _, f, _ in labels_fields if f.wid not in FIXED_WIDTHS and f.kind != "switch"]
+    room = max(0, width - sum(len(label) for label, _, _ in labels_fields) - fixed - len(note))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for label, field, value in labels_fields:
+        text.append(label, style="dim")
+        share = FIXED_WIDTHS.get(field.wid) or (3 if field.kind == "switch" else room // max(1, len(flexible)))
+        text.append_text(_cell(field, value, share, value_style))
+    if note:
+        text.append(note, style="dim")
+    return text
 
 
-def _shown(text: str) -> str:
-    """The text for an Input: control characters made visible (the rest untouched)."""
-    return visible(text, keep_newlines=False) if _has_controls(text) else text
+def preview_lines(values: dict[str, object], width: int = 44, value_style="",
+                  section_style="bold") -> list[tuple[str | None, Text]]:
+    """(widget id of the line's first field or None, the line) for each row the form shows, laid out
+    as the editable fields are: label column, then the fields sharing the rest of the row."""
+    from tlsbench.tui.form_model import FieldSpec
+    from tlsbench.tui.widgets.hop_list import HOP_FIELDS, KINDS, hop_title, hop_values, suffix
+
+    applies = shown_rows(values)
+    out: list[tuple[str | None, Text]] = []
+    for row in rows():
+        if row.section is not None:
+            out.append((None, Text(row.section, style=section_style)))
+            continue
+        first = row.fields[0]
+        if first.kind == "hops":
+            hops = list(values.get("proxies") or []) or [None]
+            for index, hop in enumerate(hops, 1):
+                hv = hop_values(hop)
+                s = suffix(index)
+                kinds = tuple(([("Direct", "direct")] if index == 1 else []) + KINDS)
+                kind_field = FieldSpec("proxies", f"f-route{s}", hop_title(index), "select", choices=kinds)
+                out.append((kind_field.wid, _line([(hop_title(index).ljust(LABEL_WIDTH), kind_field, hv["route"])],
+                                                  width, value_style)))
+                if hop is None:
+                    continue
+                for name, label, placeholder in HOP_FIELDS:
+                    if name == "proxy-cafile" and hop.kind != "https":
+                        continue
+                    field = FieldSpec("proxies", f"f-{name}{s}", label, "password" if name == "proxy-password"
+                                      else "input", placeholder)
+                    out.append((field.wid, _line([(label.ljust(LABEL_WIDTH), field, hv[name])], width, value_style)))
+            continue
+        if row.rid not in applies:
+            continue
+        if first.kind == "host":
+            host, port = values["target"]  # type: ignore[misc]
+            parts = [("Host".ljust(LABEL_WIDTH), first, host), (" Port ", row.fields[1], port)]
+        else:
+            parts = [(first.label.ljust(LABEL_WIDTH), first, values.get(first.name))]
+            if len(row.fields) == 2:
+                second = row.fields[1]
+                parts.append((f" {second.label} ", second, values.get(second.name)))
+        note = f" {SWITCH_NOTES[first.name]}" if first.name in SWITCH_NOTES else ""
+        if len(first.label) >= LABEL_WIDTH:  # as the fields do: the label on a line of its own
+            out.append((first.wid, Text(first.label, style="dim")))
+            parts = [("", first, values.get(first.name))]
+        out.append((first.wid, _line(parts, width, value_style, note)))
+    return out
 
 
-def _row(label: str, widget: Widget, *, id: str | None = None) -> Vertical:
-    return Vertical(Label(label, classes="field-label"), widget,
-                    Static("", id=f"{widget.id}-error", classes="field-error"), classes="field", id=id)
+class FormPreview(Widget, can_focus=True):
+    """The form drawn read-only: one widget standing for all the fields until the form is used."""
 
-
-class FormFields(Vertical):
-    """The form's fields; mounted lazily (after the first frame) because they are many widgets."""
-
-    class Ready(Message):
-        """The fields are mounted and can be read and written."""
-
-    def __init__(self, build: Callable[[], ComposeResult], *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._build = build
-
-    def compose(self) -> ComposeResult:
-        yield from self._build()
-
-    def on_mount(self) -> None:
-        self.post_message(self.Ready())
-
-
-class ComposeForm(VerticalScroll):
-    """The connection being composed. `build()` returns a ConnectionSpec or marks the bad field.
-
-    Its fields appear one frame after the workbench (tui.deferred.Deferred), so the first frame is
-    quick; `load_spec()` before then is remembered, and `Ready` is posted once they exist.
-    """
-
-    class Ready(Message):
-        """The form can be used: fields mounted and any pending spec loaded."""
+    DEFAULT_CSS = "FormPreview { height: auto; padding: 0 1; }"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.ready = False
-        self._pending: tuple | None = None
+        self.values: dict[str, object] = form_values(None)
+        self._lines: list[tuple[str | None, Text]] | None = None  # drawn when shown (not on a small screen)
+
+    @property
+    def lines(self) -> list[tuple[str | None, Text]]:
+        if self._lines is None:
+            self._lines = preview_lines(self.values, self.content_size.width or 44, *self._styles())
+        return self._lines
+
+    def _styles(self) -> tuple:
+        # The fields' colours ($boost behind a value, $text-accent for a section), blended here
+        # because a Rich style cannot be translucent.
+        from rich.style import Style
+        from textual.color import Color
+
+        base = self.background_colors[1]
+        key = (self.app.theme, base)
+        if getattr(self, "_styles_for", None) != key:
+            variables = self.app.get_css_variables()
+            self._style_pair = (Style(bgcolor=(base + Color.parse(variables["boost"])).rich_color),
+                                Style(color=(base + Color.parse(variables["text-accent"])).rich_color, bold=True))
+            self._styles_for = key
+        return self._style_pair
+
+    def show(self, values: dict[str, object]) -> None:
+        self.values = values
+        self._lines = None
+        self._lines_width = None
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        width = self.content_size.width or 44
+        if self._lines is None or getattr(self, "_lines_width", None) != width:
+            self._lines = preview_lines(self.values, width, *self._styles())
+            self._lines_width = width
+        return Text("\n").join(text for _, text in self._lines)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self.lines)
+
+    def on_focus(self) -> None:
+        form = self.parent
+        if isinstance(form, ComposeForm):
+            form.activate()
+
+    def on_click(self, event: events.Click) -> None:
+        form = self.parent
+        if isinstance(form, ComposeForm) and 0 <= event.y < len(self.lines):
+            form.activate(self.lines[event.y][0])
+
+
+class ComposeForm(Vertical):
+    """The connection being composed. `build()` returns a ConnectionSpec or raises InputError."""
+
+    BINDINGS = [Binding("escape", "leave", "Back", show=False)]
+
+    class Ready(Message):
+        """The editable fields exist: the form can be typed into."""
+
+    class Submitted(Message):
+        """Enter in a field: run what is composed."""
+
+    class Leave(Message):
+        """Escape in the form: go back to the results."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.spec: ConnectionSpec | None = None
+        self.active = False  # the editable fields are shown (the preview is gone)
+        self.ready = True  # kept for callers that wait for the form: it can always build and load
+        self._fields = None
+        self._built_for = None
+        self._fields_ready = False
+        self._want_active = False
+        self._pending_focus: str | None = None
+        self._pending_marks: list[InputError] = []
 
     def compose(self) -> ComposeResult:
-        yield Deferred(lambda: FormFields(self._fields, id="form-fields"))
-
-    def on_form_fields_ready(self, event: FormFields.Ready) -> None:
-        event.stop()
-        self.ready = True
-        if self._pending is not None:
-            self.load_spec(self._pending[0])
-            self._pending = None
-        self.sync_visibility()
-        self.post_message(self.Ready())
-
-    def _fields(self) -> ComposeResult:
-        """One row per declared option (engine/options.py), in its group's section."""
-        section = None
-        for option in OPTIONS:
-            if option.group != section and option.name != "pin":
-                section = option.group
-                yield Static(GROUP_TITLES[section], classes="section")
-            if option.name == "target":
-                with Horizontal(classes="field-pair"):
-                    yield _row("Host", Input(placeholder="example.com", id="f-host", compact=True), id="row-host")
-                    yield _row("Port", Input(placeholder="443", id="f-port", compact=True), id="row-port")
-                continue
-            field = option.field
-            if field is None:
-                continue
-            wid = widget_id(option.name)
-            if field.widget == "hops":
-                yield HopList(id="hops")
-            elif field.widget == "switch":
-                with Horizontal(classes="switch-row"):
-                    yield Switch(value=bool(option.default), id=wid)
-                    yield Label(field.label, classes="switch-label")
-                yield Static("", id=f"{wid}-error", classes="field-error")
-            elif field.widget == "select":
-                first = field.choices[0][1]
-                yield _row(field.label, Select(field.choices, value=first, allow_blank=False, id=wid, compact=True),
-                           id=f"row-{option.name}")
-            else:
-                yield _row(field.label, Input(placeholder=field.placeholder, id=wid, compact=True),
-                           id=f"row-{option.name}")
-            if option.name == "verify":
-                yield Static(Text("⚠ verification is OFF: any certificate is accepted", style="bold"),
-                             id="verify-warning")
+        yield FormPreview(id="form-preview")
 
     def on_mount(self) -> None:
         self.border_title = "Compose"
 
-    # --- reading and writing ---------------------------------------------------------------------
+    # --- becoming editable ------------------------------------------------------------------------
 
-    def values(self) -> dict:
-        """The form's value set (engine/options.py), as typed; the target as host and port."""
-        host = self.query_one("#f-host", Input).value.strip()
-        port = self.query_one("#f-port", Input).value.strip()
-        values: dict = {"target": (host, port)}
-        for option in OPTIONS:
-            field = option.field
-            if field is None or field.widget == "hops":
-                continue
-            widget = self.query_one(f"#{widget_id(option.name)}")
-            if isinstance(widget, Switch):
-                values[option.name] = widget.value
-            elif isinstance(widget, Select):
-                values[option.name] = str(widget.value)
-            else:
-                text = widget.value if option.name == "send" else widget.value.strip()
-                values[option.name] = text or None
-        return values
+    def prebuild(self) -> None:
+        """Build the fields unseen (the screen calls this once it has been idle a moment after launch),
+        so that opening the form later is immediate."""
+        if self._fields is None:
+            self._mount_fields()
+
+    def activate(self, focus: str | None = None) -> None:
+        """Show the editable fields (building them if needed) and focus `focus`, else the first field."""
+        if self.active:
+            self._focus_field(focus)
+            return
+        self._pending_focus = focus or self._pending_focus
+        self._want_active = True
+        if self._fields is None:
+            self._mount_fields()
+        elif self._fields_ready:
+            self._show_fields()
+
+    def _mount_fields(self) -> None:
+        from tlsbench.tui.widgets.form_fields import FormFields
+
+        self._fields = FormFields(form_values(self.spec), id="form-fields", classes="-unshown")
+        self._built_for = self.spec
+        self.mount(self._fields)
+
+    def on_form_fields_ready(self, event) -> None:
+        event.stop()
+        self._fields_ready = True
+        if self.spec is not self._built_for:  # composed while they were being built
+            self._fields.set_values(form_values(self.spec))
+        if self._want_active:
+            self._show_fields()
+
+    def _show_fields(self) -> None:
+        self.active = True
+        self._fields.remove_class("-unshown")
+        self.query("#form-preview").remove()
+        focus_target = self._pending_focus
+        self._pending_focus = None
+        for error in self._pending_marks:
+            focus_target = self._mark(error)
+        self._pending_marks.clear()
+        self._focus_field(focus_target)
+        self.post_message(self.Ready())
+
+    def _focus_field(self, wid: str | None) -> None:
+        if not self.active:
+            return
+        target = self.query_one(f"#{wid or 'f-host'}")
+        target.focus()
+
+    @property
+    def fields(self):
+        return self._fields if self.active else None
+
+    # --- reading and writing ------------------------------------------------------------------------
+
+    def values(self) -> dict[str, object]:
+        return self._fields.values() if self.active else form_values(self.spec)
 
     def build(self) -> ConnectionSpec:
         """Validate and build the spec; raises InputError whose `field` names the spec field."""
-        values = self.values()
-        host, port_text = values.pop("target")
-        check_host(host, "host")
-        port = parse_port(port_text, "port")
-        values["target"] = format_hostport(host, port)
-        values["proxies"] = self.query_one(HopList).read()
-        if values.get("alpn"):
-            values["alpn"] = [p.strip() for p in values["alpn"].split(",")]
-        if values.get("app") == "send":
-            if not values.get("send"):
-                raise InputError("text to send is empty", field="send")
-            values["send"] = unescape(values["send"])
-        spec = spec_from_values(values)
-        for i, hop in enumerate(spec.proxies, 1):
-            if hop.needs_password:
-                # Profiles never hold the password: ask for it here rather than send an empty one.
-                raise InputError(f"proxy password: type it here (it is never saved) or set ${hop.password_env}",
-                                 field=f"proxy_password_input#{i}")
+        if not self.active:
+            if self.spec is None:
+                raise InputError("no connection composed yet: choose a profile, or F7 and type a host", field="host")
+            for i, hop in enumerate(self.spec.proxies, 1):
+                if hop.needs_password:
+                    raise InputError(f"proxy password: type it here (it is never saved) or set ${hop.password_env}",
+                                     field=f"proxy_password_input#{i}")
+            return self.spec
+        return spec_from_form(self._fields.values(), self._fields.hop_list().read())
+
+    def checked_spec(self) -> ConnectionSpec | None:
+        """The spec, errors cleared; or None with the bad field marked (and the form opened on it)."""
+        self.clear_errors()
+        try:
+            spec = self.build()
+        except InputError as exc:
+            self.mark_invalid(exc)
+            return None
+        self.spec = spec
         return spec
 
     def load_spec(self, spec: ConnectionSpec | None) -> None:
-        """Fill the form from a spec (None empties it). Passwords are always left empty."""
-        if not self.ready:
-            self._pending = (spec,)
-            return
+        """Fill the form from a spec (None empties it). The password field is always left empty."""
+        self.spec = spec
         self.clear_errors()
-        values = values_of(spec) if spec is not None else {o.name: o.default for o in OPTIONS}
-        self.query_one("#f-host", Input).value = _shown(spec.host) if spec else ""
-        self.query_one("#f-port", Input).value = str(spec.port) if spec else ""
-        self.query_one(HopList).load(list(spec.proxies) if spec else [])
-        for option in OPTIONS:
-            field = option.field
-            if field is None or field.widget == "hops":
-                continue
-            value = values.get(option.name)
-            widget = self.query_one(f"#{widget_id(option.name)}")
-            if isinstance(widget, Switch):
-                widget.value = bool(value)
-            elif isinstance(widget, Select):
-                choices = {v for _, v in field.choices}
-                text = "any" if value is None else str(value)
-                widget.value = text if text in choices else field.choices[0][1]
-            else:
-                if option.name == "alpn":
-                    value = ",".join(value) if value else None
-                elif option.name == "send" and value:
-                    value = escape(value)
-                elif option.name == "timeout":
-                    value = f"{value:g}"
-                elif option.name == "path" and value == "/":
-                    value = None
-                widget.value = "" if value is None else _shown(str(value))
-        self.sync_visibility()
+        values = form_values(spec)
+        if self._fields_ready:
+            self._fields.set_values(values)
+        if not self.active:
+            preview = self.query("#form-preview")
+            if preview:
+                preview.first(FormPreview).show(values)
 
     # --- errors ------------------------------------------------------------------------------------
 
     def mark_invalid(self, error: InputError) -> str:
-        """Mark the field named by the error; returns the widget id that was marked."""
+        """Mark the field named by the error (opening the form if needed); returns its widget id."""
         wid = field_widget(error.field)
-        if not self.query(f"#{wid}"):
+        if not self.active:
+            self._pending_marks.append(error)
+            self.activate(wid)
+            return wid
+        return self._mark(error)
+
+    def _mark(self, error: InputError) -> str:
+        wid = field_widget(error.field)
+        if not self._fields.query(f"#{wid}"):
             wid = "f-host"
-        widget = self.query_one(f"#{wid}")
-        widget.add_class("-invalid")
-        message = self.query_one(f"#{wid}-error", Static)
-        message.update(data(f"✘ {error}", keep_newlines=False))
-        message.add_class("-shown")
-        widget.focus()
+        self._fields.mark(wid, str(error))
+        self._focus_field(wid)
         return wid
 
     def clear_errors(self) -> None:
-        for widget in self.query(".-invalid"):
-            widget.remove_class("-invalid")
-        for message in self.query(".field-error.-shown"):
-            message.update("")
-            message.remove_class("-shown")
+        self._pending_marks.clear()
+        if self.active:
+            for wid in list(self._fields.invalid()):
+                self._fields.unmark(wid)
 
     def invalid_fields(self) -> dict[str, str]:
         """{widget id: shown reason} for every marked field (used by tests and the status line)."""
-        return {w.id: str(self.query_one(f"#{w.id}-error", Static).render()) for w in self.query(".-invalid")}
+        return self._fields.invalid() if self.active else {}
+
+    def _recheck(self) -> None:
+        """After an edit: a marked field whose value is now valid loses its mark at once."""
+        marked = self.invalid_fields()
+        if not marked:
+            return
+        try:
+            spec_from_form(self._fields.values(), self._fields.hop_list().read())
+            still = None
+        except InputError as exc:
+            still = field_widget(exc.field)
+        for wid in marked:
+            if wid != still:
+                self._fields.unmark(wid)
 
     # --- reacting to edits -------------------------------------------------------------------------
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if _has_controls(event.value):
+    def on_input_changed(self, event) -> None:
+        if has_controls(event.value):
             # A pasted control character would reach the terminal as is: show it escaped instead.
-            event.input.value = _shown(event.value)
+            event.input.value = shown(event.value)
             return
-        if event.input.has_class("-invalid"):
-            event.input.remove_class("-invalid")
-            err = self.query_one(f"#{event.input.id}-error", Static)
-            err.update("")
-            err.remove_class("-shown")
+        self._recheck()
 
-    def on_select_changed(self, event: Select.Changed) -> None:
-        self.sync_visibility()
+    def on_input_submitted(self, event) -> None:
+        event.stop()
+        self.post_message(self.Submitted())
 
-    def on_switch_changed(self, event: Switch.Changed) -> None:
-        self.sync_visibility()
+    def on_select_changed(self, event) -> None:
+        if self.active:
+            self._fields.sync_visibility()
+            self._recheck()
 
-    def on_button_pressed(self, event) -> None:
-        self.call_after_refresh(self.sync_visibility)
+    def on_button_pressed(self, event) -> None:  # + hop / − hop
+        if self.active:
+            self.call_after_refresh(self._fields.sync_visibility)
 
-    def sync_visibility(self) -> None:
-        if not self.ready:
-            return
-        self.query_one(HopList).sync()
-        values = self.values()
-        for option in OPTIONS:
-            field = option.field
-            if field is None or field.visible is None:
-                continue
-            row = self.query(f"#row-{option.name}")
-            if row:
-                row.first().display = bool(field.visible(values))
-        self.query_one("#verify-warning").display = bool(values.get("tls")) and values.get("verify") == "off"
+    def on_switch_changed(self, event) -> None:
+        if self.active:
+            self._fields.sync_visibility()
+            self._recheck()
+
+    def action_leave(self) -> None:
+        self.post_message(self.Leave())
+
+
+__all__ = ["ComposeForm", "FormPreview"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tlsbench.engine.findings import sort_findings
@@ -25,6 +27,8 @@ APPLY_KEY = "ctrl+f"  # the workbench's key that applies a suggested change and 
 ROUTE_LABELS = {"proxy_user": "Proxy user", "proxy_cacert": "Proxy CA file",
                 "proxy_password_env": "Password env variable",
                 "proxy_insecure": "tlsbench probe --proxy-insecure (not in the form)"}
+
+SHORT_ICONS = {"error": ("✘", "bold red"), "warning": ("▲", "bold yellow"), "info": ("ℹ", "bold blue")}
 
 
 def label(option: Option) -> str:
@@ -128,12 +132,38 @@ def finding_text(f, key_for: Change | None = None) -> Text:
     return out
 
 
-class FindingsPanel(Static):
-    """All findings of the run; class -error / -warning / -ok colours the border."""
+def sort_findings(findings):
+    from tlsbench.engine.findings import sort_findings as by_severity  # not needed for the first screen
+
+    return by_severity(findings)
+
+
+def headline(findings, *, final: bool, ok: bool, more_hint: str = "") -> Text:
+    """One or two lines: the first finding's severity and title, and how many more there are."""
+    items = sort_findings(findings)
+    if not items:
+        if not final:
+            return Text("")
+        return Text("No problems found." if ok else "No findings.", style="green" if ok else "dim")
+    first = items[0]
+    icon, style = SHORT_ICONS.get(first.severity, ("·", ""))
+    out = line((f"{icon} ", style), (first.title, "bold"), (f"  [{first.code}]", "dim"))
+    if len(items) > 1:
+        out.append(f"  +{len(items) - 1} more{more_hint}", style="dim")
+    return out
+
+
+class FindingsPanel(VerticalScroll):
+    """All findings of the run; class -error / -warning / -ok colours the border. Scrolls by keyboard."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(Text("Findings appear here after a run.", style="dim"), id=id)
+        super().__init__(id=id)
         self.findings: list = []
+        self.final = False
+        self.ok = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Findings appear here after a run.", style="dim"), id="findings-body")
 
     def on_mount(self) -> None:
         self.border_title = "Findings"
@@ -142,10 +172,14 @@ class FindingsPanel(Static):
         for cls in ("-error", "-warning", "-ok", "-empty"):
             self.set_class(cls == name, cls)
 
-    def clear_findings(self) -> None:
-        self.findings = []
+    def _body(self, text: Text) -> None:
+        self.query_one("#findings-body", Static).update(text)
+
+    def clear_findings(self, note: str = "running…") -> None:
+        self.findings, self.final, self.ok = [], False, False
         self._state("-empty")
-        self.update(Text("running…", style="dim"))
+        self.border_title = "Findings"
+        self._body(Text(note, style="dim"))
 
     def add_finding(self, finding) -> None:
         if finding not in self.findings:
@@ -161,6 +195,7 @@ class FindingsPanel(Static):
         return applicable(self.findings)
 
     def _render_all(self, final: bool, ok: bool = False) -> None:
+        self.final, self.ok = final, ok
         items = sort_findings(self.findings)
         severities = {f.severity for f in items}
         if "error" in severities or (final and not ok):
@@ -172,8 +207,8 @@ class FindingsPanel(Static):
         self.border_title = f"Findings ({len(items)})" if items else "Findings"
         if not items:
             msg = "No problems found." if final and ok else ("running…" if not final else "No findings.")
-            self.update(Text(msg, style="green" if ok else "dim"))
+            self._body(Text(msg, style="green" if ok else "dim"))
             return
         chosen = applicable(items) if final else None
-        self.update(Text("\n\n").join(
+        self._body(Text("\n\n").join(
             finding_text(f, chosen[1] if chosen is not None and f is chosen[0] else None) for f in items))

@@ -1,57 +1,68 @@
 """The route in the compose form: a list of proxy hops, first hop first, each with its own fields.
 
 Hop 1's widgets keep short ids (#f-route, #f-proxy, #f-proxy-user, ...); hop N's end in "-N". Its
-kind select offers "Direct" on the first hop only: direct means no hops at all.
+kind select offers "Direct" on the first hop only: direct means no hops at all. One line per field,
+as in the rest of the form (tui.widgets.form_fields).
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select
+
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.proxies import KIND_NAMES, PROXY_KINDS, ProxySpec, parse_proxy_url
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV
+from tlsbench.tui.widgets.safe_select import SafeSelect
 
 KINDS = [(KIND_NAMES[k], k) for k in PROXY_KINDS]
 MAX_HOPS = 8
+# (field name, label, placeholder) of a hop's fields after its kind
+HOP_FIELDS = (("proxy", "Proxy", "HOST:PORT, e.g. 127.0.0.1:1080"), ("proxy-user", "User", "optional"),
+              ("proxy-password", "Password", "never saved"), ("proxy-password-env", "Pass. env", PROXY_PASSWORD_ENV),
+              ("proxy-cafile", "Proxy CA", "system store (HTTPS proxy)"))
 
 
 def suffix(index: int) -> str:
     return "" if index == 1 else f"-{index}"
 
 
-def _row(label: str, widget: Widget, *, id: str | None = None) -> Vertical:
-    return Vertical(Label(label, classes="field-label"), widget,
-                    Static("", id=f"{widget.id}-error", classes="field-error"), classes="field", id=id)
+def hop_values(hop: ProxySpec | None) -> dict[str, str]:
+    """What a hop's fields show (the password never; the default password variable as empty)."""
+    if hop is None:
+        return {"route": "direct", "proxy": "", "proxy-user": "", "proxy-password": "", "proxy-password-env": "",
+                "proxy-cafile": ""}
+    custom = hop.password_env if hop.username and hop.password_env != PROXY_PASSWORD_ENV else None
+    return {"route": hop.kind, "proxy": hop.address, "proxy-user": hop.username or "", "proxy-password": "",
+            "proxy-password-env": custom or "", "proxy-cafile": hop.cafile or ""}
+
+
+def hop_title(index: int) -> str:
+    return "Route" if index == 1 else f"Hop {index}"
 
 
 class HopFields(Vertical):
     """One hop: its kind, where it is, and how to authenticate to it."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, hop: ProxySpec | None = None) -> None:
         super().__init__(classes="hop", id=f"hop{suffix(index)}")
         self.index = index
+        self.initial = hop_values(hop) if hop is not None or index == 1 else dict(hop_values(None), route="socks5h")
 
     def compose(self) -> ComposeResult:
         s = suffix(self.index)
         kinds = ([("Direct", "direct")] if self.index == 1 else []) + KINDS
-        title = "Connect via" if self.index == 1 else f"Then via (hop {self.index})"
-        yield _row(title, Select(kinds, value="direct" if self.index == 1 else "socks5h", allow_blank=False,
-                                 id=f"f-route{s}", compact=True))
+        with Horizontal(classes="field-row hop-kind"):
+            yield Label(hop_title(self.index), classes="field-label")
+            yield SafeSelect(kinds, value=self.initial["route"], allow_blank=False, id=f"f-route{s}", compact=True)
         with Vertical(id=f"proxy-fields{s}", classes="proxy-fields"):
-            yield _row("Proxy HOST:PORT", Input(placeholder="127.0.0.1:1080", id=f"f-proxy{s}", compact=True))
-            yield _row("Proxy user", Input(placeholder="optional", id=f"f-proxy-user{s}", compact=True))
-            yield _row("Proxy password (never saved)",
-                       Input(placeholder="or set the variable below", password=True, id=f"f-proxy-password{s}",
-                             compact=True))
-            yield _row("Password env variable", Input(placeholder=PROXY_PASSWORD_ENV,
-                                                      id=f"f-proxy-password-env{s}", compact=True))
-            yield _row("Proxy CA file (HTTPS proxy)", Input(placeholder="system store",
-                                                            id=f"f-proxy-cafile{s}", compact=True),
-                       id=f"row-proxy-cafile{s}")
+            for name, label, placeholder in HOP_FIELDS:
+                with Horizontal(classes="field-row", id=f"row-{name}{s}"):
+                    yield Label(label, classes="field-label")
+                    yield Input(self.initial[name], placeholder=placeholder, id=f"f-{name}{s}", compact=True,
+                                password=name == "proxy-password")
 
     def kind(self) -> str:
         return str(self.query_one(Select).value)
@@ -85,22 +96,24 @@ class HopFields(Vertical):
         return hop._replace(username=user, password=password, password_env=env, cafile=cafile)
 
     def load(self, hop: ProxySpec | None) -> None:
-        self.query_one(Select).value = hop.kind if hop else "direct"
-        self._input("proxy").value = hop.address if hop else ""
-        self._input("proxy-user").value = (hop.username or "") if hop else ""
-        self._input("proxy-password").value = ""
-        # The default variable is implied by an empty field; only a custom name is shown.
-        custom = hop.password_env if hop and hop.username and hop.password_env != PROXY_PASSWORD_ENV else None
-        self._input("proxy-password-env").value = custom or ""
-        self._input("proxy-cafile").value = (hop.cafile or "") if hop else ""
+        values = hop_values(hop)
+        self.query_one(Select).value = values.pop("route")
+        for name, value in values.items():
+            self._input(name).value = value
         self.sync()
 
 
 class HopList(Vertical):
     """The whole route: hop 1 (or Direct), then the hops behind it; + adds one, − removes the last."""
 
+    def __init__(self, hops: list[ProxySpec] | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.initial = list(hops or [])
+
     def compose(self) -> ComposeResult:
-        yield HopFields(1)
+        yield HopFields(1, self.initial[0] if self.initial else None)
+        for index, hop in enumerate(self.initial[1:], 2):
+            yield HopFields(index, hop)
         with Horizontal(id="hop-buttons", classes="hop-buttons"):
             yield Button("+ hop", id="hop-add", compact=True)
             yield Button("− hop", id="hop-remove", compact=True)
@@ -109,10 +122,8 @@ class HopList(Vertical):
         return list(self.query(HopFields))
 
     def add(self, hop: ProxySpec | None = None) -> HopFields:
-        fields = HopFields(len(self.hops()) + 1)
+        fields = HopFields(len(self.hops()) + 1, hop)
         self.mount(fields, before=self.query_one("#hop-buttons"))
-        if hop is not None:
-            self.call_after_refresh(fields.load, hop)
         return fields
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -127,7 +138,8 @@ class HopList(Vertical):
     def sync(self) -> None:
         hops = self.hops()
         for fields in hops:
-            fields.sync()
+            if fields.is_mounted:
+                fields.sync()
         direct = hops[0].kind() == "direct"
         for extra in hops[1:]:
             extra.display = not direct

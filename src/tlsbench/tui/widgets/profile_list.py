@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -17,13 +15,12 @@ from tlsbench.tui.safe_text import data, line
 class ProfileList(Vertical):
     """Profile names from the store, plus the files that could not be read (with file and line)."""
 
-    @dataclass
     class Chosen(Message):
         """A profile was highlighted or selected; the form should compose it."""
 
-        profile_list: "ProfileList"
-        name: str
-        run: bool = False
+        def __init__(self, profile_list: "ProfileList", name: str, run: bool = False) -> None:
+            super().__init__()
+            self.profile_list, self.name, self.run = profile_list, name, run
 
         @property
         def control(self) -> "ProfileList":
@@ -50,13 +47,16 @@ class ProfileList(Vertical):
         self.profiles = dict(profiles)
         options = self.options
         options.clear_options()
+        entries = []
         for name, profile in sorted(self.profiles.items()):
             prompt = data(name, "bold", keep_newlines=False)
             spec = profile.spec
             via = "".join(f" via {hop.kind}" for hop in spec.proxies)
             prompt.append("\n")
             prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
-            options.add_option(Option(prompt, id=name))
+            prompt.no_wrap, prompt.overflow = True, "ellipsis"  # a narrow list cuts a line, never folds it
+            entries.append(Option(prompt, id=name))
+        options.add_options(entries)  # one refresh for all of them
         self.current = current
         if current in self.profiles:
             options.highlighted = sorted(self.profiles).index(current)
@@ -74,6 +74,13 @@ class ProfileList(Vertical):
         if not self.profiles:
             options.add_option(Option(Text("no saved profiles\nctrl+s saves the form", style="dim"),
                                       id="-none", disabled=True))
+
+    def select(self, name: str) -> None:
+        """Make `name` the composed profile and highlight it (the list itself is unchanged)."""
+        self.current = name
+        names = sorted(self.profiles)
+        if name in names and self.options.highlighted != names.index(name):
+            self.options.highlighted = names.index(name)
 
     @property
     def selected(self) -> str | None:

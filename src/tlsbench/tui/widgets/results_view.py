@@ -1,4 +1,10 @@
-"""The results area: run status, findings on top, the waterfall and chain, the socket panel beside."""
+"""The results: the verdict, the findings, the waterfall, the chain and the socket.
+
+Side by side when the terminal has room (the screen's -panels class), one panel at a time behind a
+row of tabs when it has not (-tabbed: then the verdict and the first finding's title stay above
+the tabs, so what matters is read without switching). workbench.tcss does the arranging; this
+widget only says which panel is shown (its -show-<panel> class).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from tlsbench.engine.events import (FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
-                                    StageSkipped, StageStarted, TlsMessageSeen)
+from tlsbench.tui.actions import PANELS
+from tlsbench.tui.run_status import run_status
 from tlsbench.tui.safe_text import line
-from tlsbench.tui.widgets.chain_tree import ChainTree
-from tlsbench.tui.widgets.findings_panel import FindingsPanel
+from tlsbench.tui.widgets.chain_panel import ChainPanel
+from tlsbench.tui.widgets.findings_panel import FindingsPanel, headline
 from tlsbench.tui.widgets.socket_panel import SocketPanel
+from tlsbench.tui.widgets.tab_strip import TabStrip
 from tlsbench.tui.widgets.waterfall import Waterfall
+
+IDLE_HEADER = "Choose a profile and press Enter to run it (F7 opens the form)."
 
 
 def describe_spec(spec) -> Text:
@@ -41,18 +50,43 @@ class ResultsView(Vertical):
     """Consumes engine events in order; every widget is updated in place."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes="-show-stages")
         self.result = None
         self.spec = None
+        self.panel = "stages"
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("Compose a connection, then ctrl+r runs it.", style="dim"), id="run-header")
+        yield Static(Text(IDLE_HEADER, style="dim"), id="run-header")
+        yield Static("", id="finding-line", classes="-empty")
+        yield TabStrip(list(PANELS), keys=True, id="panel-tabs")
         yield FindingsPanel(id="findings")
         with Horizontal(id="results-body"):
             with Vertical(id="stage-column"):
                 yield Waterfall(id="waterfall")
-                yield ChainTree(id="chain")
+                yield ChainPanel(id="chain")
             yield SocketPanel(id="socket")
+
+    # --- which panel is shown (on a small terminal) -------------------------------------------------
+
+    def show_panel(self, panel: str) -> None:
+        self.panel = panel
+        for name, _ in PANELS:
+            self.set_class(name == panel, f"-show-{name}")
+        self.query_one("#panel-tabs", TabStrip).show(panel)
+
+    def panel_widget(self, panel: str):
+        """The widget that takes the focus for a panel."""
+        if panel == "chain":
+            return self.query_one(ChainPanel).focus_target()
+        return self.query_one({"stages": "#waterfall", "socket": "#socket", "findings": "#findings"}[panel])
+
+    def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
+        if message.strip.id == "panel-tabs":
+            message.stop()
+            self.show_panel(message.tab)
+            self.call_after_refresh(self.panel_widget(message.tab).focus)  # never leave the focus hidden
+
+    # --- the run ------------------------------------------------------------------------------------
 
     @property
     def waterfall(self) -> Waterfall:
@@ -70,16 +104,31 @@ class ResultsView(Vertical):
             head.append_text(describe_spec(self.spec))
         self.query_one("#run-header", Static).update(head)
 
+    def _finding_line(self) -> None:
+        findings = self.query_one(FindingsPanel)
+        text = headline(findings.findings, final=findings.final, ok=findings.ok, more_hint=" (4 Findings)")
+        finding_line = self.query_one("#finding-line", Static)
+        finding_line.update(text)
+        finding_line.set_class(not text.plain, "-empty")
+        count = len(findings.findings)
+        self.query_one("#panel-tabs", TabStrip).set_note("findings", str(count) if count else None)
+
     def start(self, spec, previous=None) -> None:
+        """A new run: verdict, findings, chain and socket are reset before its first event arrives."""
         self.spec, self.result = spec, None
         self._state("-running")
         self._header(Text("● running", style="bold yellow"))
         self.query_one(FindingsPanel).clear_findings()
+        self._finding_line()
         self.waterfall.reset(previous)
-        self.query_one(ChainTree).clear_chain("waiting for the handshake…")
+        self.query_one(ChainPanel).clear_chain("waiting for the handshake…")
         self.query_one(SocketPanel).clear_socket()
 
     def apply(self, event) -> None:
+        # Imported here: the engine's records are not needed to draw the first screen.
+        from tlsbench.engine.events import (FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
+                                            StageSkipped, StageStarted, TlsMessageSeen)
+
         if isinstance(event, PlanReady):
             self.waterfall.plan(event.steps)
         elif isinstance(event, StageStarted):
@@ -87,7 +136,7 @@ class ResultsView(Vertical):
         elif isinstance(event, StageFinished):
             self.waterfall.stage_finished(event.record)
             if event.record.name == "chain" and event.record.detail is not None:
-                self.query_one(ChainTree).show_chain(event.record.detail)
+                self.query_one(ChainPanel).show_chain(event.record.detail)
         elif isinstance(event, StageSkipped):
             self.waterfall.stage_skipped(event.stage, event.reason)
         elif isinstance(event, TlsMessageSeen):
@@ -96,6 +145,7 @@ class ResultsView(Vertical):
             self.query_one(SocketPanel).show_socket(event.socket)
         elif isinstance(event, FindingRaised):
             self.query_one(FindingsPanel).add_finding(event.finding)
+            self._finding_line()
         elif isinstance(event, RunFinished):
             self.finish(event.result)
 
@@ -103,25 +153,28 @@ class ResultsView(Vertical):
         self.result = result
         self.waterfall.show_result(result)
         self.query_one(FindingsPanel).show_findings(result.findings, result.ok)
+        self._finding_line()
         self.query_one(SocketPanel).show_socket(result.socket)
-        chain = self.query_one(ChainTree)
+        chain = self.query_one(ChainPanel)
+        status = run_status(result)
         if result.chain is not None:
             chain.show_chain(result.chain)
+        elif status == "cancelled":
+            chain.clear_chain("cancelled before a certificate arrived")
+        elif result.tls is not None or (self.spec is not None and self.spec.tls.enabled):
+            chain.clear_chain("no certificate: the handshake did not get that far")
         else:
-            chain.clear_chain("no certificate: the handshake did not get that far" if result.tls
-                              else "no TLS in this run")
-        if result.cancelled:
-            self._state("-cancelled")
-            status = Text(f"■ cancelled after {result.total_ms:.1f} ms", style="bold yellow")
-        elif result.ok:
-            self._state("-ok")
-            status = Text(f"✔ OK in {result.total_ms:.1f} ms", style="bold green")
+            chain.clear_chain("plain TCP: no TLS in this run")
+        self._state(f"-{status}")
+        if status == "cancelled":
+            verdict = Text(f"■ CANCELLED after {result.total_ms:.1f} ms", style="bold yellow")
+        elif status == "ok":
+            verdict = Text(f"✔ OK in {result.total_ms:.1f} ms", style="bold green")
         else:
-            self._state("-failed")
             failed = next((s.label or s.name for s in result.stages if s.status == "failed"), None)
             where = f" at {failed}" if failed else ""
-            status = Text(f"✘ FAILED{where} after {result.total_ms:.1f} ms", style="bold red")
-        self._header(status)
+            verdict = Text(f"✘ FAILED{where} after {result.total_ms:.1f} ms", style="bold red")
+        self._header(verdict)
 
     def crashed(self, error: str, heading: str = "the run stopped unexpectedly") -> None:
         self._state("-failed")

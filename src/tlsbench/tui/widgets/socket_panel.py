@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import partial
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tlsbench.tui.safe_text import data, field as wide_field
@@ -12,15 +14,21 @@ from tlsbench.tui.safe_text import data, field as wide_field
 field = partial(wide_field, width=13)
 
 
-class SocketPanel(Static):
-    """Re-rendered on every SocketUpdated event (a handful per run)."""
+class SocketPanel(VerticalScroll):
+    """Re-rendered on every SocketUpdated event (a handful per run); scrolls when the panel is short."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(Text("no connection yet", style="dim"), id=id)
+        super().__init__(id=id)
         self.info = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no connection yet", style="dim"), id="socket-body")
 
     def on_mount(self) -> None:
         self.border_title = "Socket"
+
+    def update(self, text: Text) -> None:
+        self.query_one("#socket-body", Static).update(text)
 
     def clear_socket(self) -> None:
         self.info = None

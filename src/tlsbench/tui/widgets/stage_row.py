@@ -8,13 +8,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tlsbench.engine.plan import KINDS
 from tlsbench.tui.safe_text import data
-from tlsbench.tui.stage_text import detail_text, message_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 MARKS = {"ok": ("✔", "bold green"), "failed": ("✘", "bold red"), "skipped": ("–", "dim"),
-         "cancelled": ("■", "bold yellow")}
+         "cancelled": ("■", "bold yellow"), "waiting": ("·", "dim")}
 BAR_WIDTH = 20
 
 
@@ -22,13 +20,30 @@ class StageRow(Vertical, can_focus=True):
     """A stage in the waterfall. Updated in place as events arrive; never recomposed."""
 
     BINDINGS = [Binding("enter,space", "toggle", "Expand", show=False)]
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+    .stage-row { height: auto; }
+    .stage-row:focus > .stage-head { background: $boost; text-style: bold; }
+    .stage-row .stage-head { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
+    .stage-row .stage-body { display: none; height: auto; padding: 0 0 1 4; color: $text; }
+    .stage-row.-expanded .stage-body { display: block; }
+    .stage-row.-failed .stage-head { background: $error 15%; }
+    .stage-row.-cancelled .stage-head { background: $warning 15%; }
+    """
 
-    def __init__(self, stage: str, started_ms: float, doing: str = "", label: str | None = None) -> None:
-        super().__init__(classes=f"stage-row stage-{stage.split('#')[0]} -running")
+    def __init__(self, stage: str, started_ms: float, doing: str = "", label: str | None = None,
+                 waiting: bool = False) -> None:
+        """`waiting`: announced by the run's plan, not started yet (it shows no spinner until it is)."""
+        status = "waiting" if waiting else "running"
+        super().__init__(classes=f"stage-row stage-{stage.split('#')[0]} -{status}")
         self.stage = stage  # the plan's step key
-        kind = KINDS.get(stage.split("#")[0])
-        self.label = label or (kind.label if kind else stage)
-        self.status = "running"
+        if label is None:
+            from tlsbench.engine.plan import KINDS  # here: not needed for the first screen
+
+            kind = KINDS.get(stage.split("#")[0])
+            label = kind.label if kind else stage
+        self.label = label
+        self.status = status
         self.started_ms = started_ms
         self.duration_ms: float | None = None
         self.doing = doing
@@ -45,17 +60,20 @@ class StageRow(Vertical, can_focus=True):
         yield Static(self.header_text(), classes="stage-head")
         yield Static(self.body_text() if self.expanded else "", classes="stage-body")
 
+    def on_mount(self) -> None:
+        self.redraw()  # what arrived while it was being composed
+
     # --- state changes, called by the waterfall ---------------------------------------------
 
     def finish(self, status: str, duration_ms: float, summary: str, detail) -> None:
         self.status, self.duration_ms, self.summary, self.detail = status, duration_ms, summary, detail
-        self.set_class(False, "-running")
+        self.set_class(False, "-running", "-waiting")
         self.add_class(f"-{status}")
         self.redraw()
 
     def skip(self, reason: str) -> None:
         self.status, self.summary, self.duration_ms = "skipped", reason, 0.0
-        self.set_class(False, "-running")
+        self.set_class(False, "-running", "-waiting")
         self.add_class("-skipped")
         self.redraw()
 
@@ -63,6 +81,15 @@ class StageRow(Vertical, can_focus=True):
         self.messages.append(message)
         if self.expanded:
             self.redraw()
+
+    def start(self, started_ms: float, doing: str) -> None:
+        """The stage began (a row the plan announced, or one seen first now)."""
+        if self.status == "waiting":
+            self.status = "running"
+            self.set_class(False, "-waiting")
+            self.add_class("-running")
+        self.started_ms, self.doing = started_ms, doing or self.doing
+        self.redraw(body=False)
 
     def tick(self) -> None:
         self.frame += 1
@@ -80,9 +107,10 @@ class StageRow(Vertical, can_focus=True):
     # --- drawing ------------------------------------------------------------------------------
 
     def redraw(self, body: bool = True) -> None:
-        if not self.is_mounted:
-            return
-        self.query_one(".stage-head", Static).update(self.header_text())
+        heads = self.query(".stage-head")
+        if not heads:
+            return  # not composed yet: compose() draws the state as it is then
+        heads.first(Static).update(self.header_text())
         if body:
             self.query_one(".stage-body", Static).update(self.body_text() if self.expanded else "")
 
@@ -95,6 +123,8 @@ class StageRow(Vertical, can_focus=True):
         cells = self.bar_width()
         scale = max(self.scale_ms, 0.001)
         start = min(cells - 1, int(self.started_ms / scale * cells))
+        if self.status == "waiting":
+            return Text(" " * cells)
         if self.duration_ms is None:
             return Text(" " * start + "▸", style="yellow").append(" " * (cells - start - 1))
         size = max(1, round(self.duration_ms / scale * cells)) if self.status != "skipped" else 0
@@ -106,6 +136,8 @@ class StageRow(Vertical, can_focus=True):
         return out
 
     def header_text(self) -> Text:
+        """'▸ ✔ tls handshake   2.6 ms  ███··  prev 2.4 ms  summary' on one line when it fits;
+        otherwise the previous time and the summary go on a second line, where they can be read."""
         arrow = "▾" if self.expanded else "▸"
         if self.status == "running":
             mark, mark_style = SPINNER[self.frame % len(SPINNER)], "bold yellow"
@@ -116,31 +148,36 @@ class StageRow(Vertical, can_focus=True):
         text.append(f"{self.label:<14}", style="bold")
         if self.status == "running":
             text.append(f"{'running…':>11}  ", style="yellow")
+        elif self.status == "waiting":
+            text.append(f"{'waiting':>11}  ", style="dim")
         elif self.status == "skipped":
             text.append(f"{'skipped':>11}  ", style="dim")
+        elif self.status == "cancelled" and not self.duration_ms:
+            text.append(f"{'cancelled':>11}  ", style="yellow")
         else:
-            text.append(f"{self.duration_ms:>8.1f} ms  ")
+            text.append(f"{self.duration_ms or 0.0:>8.1f} ms  ")
         text.append_text(self.bar())
-        text.append("  ")
+        tail = Text()
         if self.previous_ms is not None:
-            text.append(f"prev {self.previous_ms:>7.1f} ms  ", style="dim italic")
-        elif self.previous_status is not None:
-            text.append(f"prev {self.previous_status:>10}  ", style="dim italic")
-        note = data(self.doing if self.status == "running" else self.summary,
-                    "red" if self.status == "failed" else "", keep_newlines=False)
+            tail.append(f"prev {self.previous_ms:.1f} ms  ", style="dim italic")
+        elif self.previous_status is not None and not (self.previous_status == self.status == "skipped"):
+            tail.append(f"prev {self.previous_status}  ", style="dim italic")
+        tail.append_text(data(self.doing if self.status in ("running", "waiting") else self.summary,
+                              {"failed": "red", "cancelled": "yellow"}.get(self.status, ""), keep_newlines=False))
         width = self.content_size.width
-        if width and text.cell_len + note.cell_len > width:
-            # Too narrow for one line (e.g. with the form shown): the summary goes underneath,
-            # where it can be read instead of ending in an ellipsis.
-            text.rstrip()
+        if width and text.cell_len + 2 + tail.cell_len > width:
             text.append("\n    ")
-        text.append_text(note)
+        else:
+            text.append("  ")
+        text.append_text(tail)
         return text
 
     def on_resize(self) -> None:
         self.redraw()  # the summary's place and the hex dump's width follow the room there is
 
     def body_text(self) -> Text:
+        from tlsbench.tui.stage_text import detail_text, message_line  # not needed for the first screen
+
         if self.detail is None:
             out = data(self.doing or self.summary, "dim")
             for m in self.messages:

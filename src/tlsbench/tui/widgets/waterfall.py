@@ -1,28 +1,41 @@
-"""The live waterfall: one StageRow per stage, appearing as the stage starts, updated in place."""
+"""The live waterfall: one StageRow per stage, appearing as the stage starts, updated in place.
+
+Rows come in the order the engine runs the stages, however many there are (a direct connection,
+one proxy or several); a finished result puts them in its own order. Up and down move between rows.
+"""
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tlsbench.tui.run_status import stage_status
 from tlsbench.tui.widgets.stage_row import StageRow
+
+EMPTY_NOTE = "Enter on a profile (or ctrl+r) runs it; its stages appear here."
 
 
 class Waterfall(VerticalScroll):
     """Stages of the current run. Feed it engine events through the methods below."""
+
+    BINDINGS = [Binding("up", "move(-1)", "Previous stage", show=False),
+                Binding("down", "move(1)", "Next stage", show=False)]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: dict[str, StageRow] = {}  # by the plan's step key
         self.order: list[str] = []  # the plan's keys, in order
         self.labels: dict[str, str] = {}
-        self.previous = None  # the previous ProbeResult, shown beside each row
+        self.previous = None  # the previous ProbeResult of the same connection, shown beside each row
         self._spinner = None
+
+    def compose(self):
+        yield Static(EMPTY_NOTE, classes="empty-note")
 
     def on_mount(self) -> None:
         self.border_title = "Stages"
         self._spinner = self.set_interval(0.1, self._tick, pause=True)
-        self.mount(Static("Press ctrl+r (or the Run button) to run the composed connection.", classes="empty-note"))
 
     def _tick(self) -> None:
         running = [row for row in self.rows.values() if row.status == "running"]
@@ -44,20 +57,22 @@ class Waterfall(VerticalScroll):
         self.order = [s.key for s in steps]
         self.labels = {s.key: s.label for s in steps}
         for step in steps:
-            row = self._row(step.key, 0.0, step.doing)
+            row = self._row(step.key, 0.0, step.doing, waiting=True)
             if step.skip is not None:
                 row.skip(step.skip)
 
-    def _row(self, stage: str, started_ms: float, doing: str = "") -> StageRow:
+    def _row(self, stage: str, started_ms: float, doing: str = "", waiting: bool = False) -> StageRow:
         row = self.rows.get(stage)
         if row is None:
-            row = StageRow(stage, started_ms, doing, label=self.labels.get(stage))
+            self.query(".empty-note").remove()
+            row = StageRow(stage, started_ms, doing, label=self.labels.get(stage), waiting=waiting)
             prev = self.previous.stage(stage) if self.previous is not None else None
             if prev is not None:
-                if prev.status == "ok":
+                status = stage_status(prev)
+                if status == "ok":
                     row.previous_ms = prev.duration_ms
                 else:
-                    row.previous_status = prev.status
+                    row.previous_status = status
             self.rows[stage] = row
             # Keep the plan's order even if events arrive out of order.
             later = [self.rows[s] for s in self.order[self.order.index(stage) + 1:] if s in self.rows] \
@@ -70,17 +85,15 @@ class Waterfall(VerticalScroll):
         return row
 
     def stage_started(self, stage: str, at_ms: float, doing: str) -> None:
-        self.query(".empty-note").remove()
         row = self._row(stage, at_ms, doing)
-        row.doing = doing
+        row.start(at_ms, doing)
         if self._spinner is not None:
             self._spinner.resume()
 
     def stage_finished(self, record) -> None:
-        self.query(".empty-note").remove()
         row = self._row(record.id, record.started_ms)
         row.started_ms = record.started_ms
-        row.finish(record.status, record.duration_ms, record.summary, record.detail)
+        row.finish(stage_status(record), record.duration_ms, record.summary, record.detail)
         self.rescale()
 
     def stage_skipped(self, stage: str, reason: str) -> None:
@@ -95,7 +108,9 @@ class Waterfall(VerticalScroll):
 
     def cancel_running(self) -> None:
         for row in self.rows.values():
-            if row.status == "running":
+            if row.status == "waiting":
+                row.skip("cancelled")
+            elif row.status == "running":
                 row.finish("cancelled", self._elapsed() - row.started_ms, "cancelled", row.detail)
 
     def _elapsed(self) -> float:
@@ -110,9 +125,6 @@ class Waterfall(VerticalScroll):
 
     def show_result(self, result) -> None:
         """Bring the rows in line with a finished result (also used to show a stored result)."""
-        self.query(".empty-note").remove()
-        if result.messages and "tls" in self.rows and not self.rows["tls"].messages:
-            self.rows["tls"].messages = list(result.messages)
         if not self.order:
             self.order = [r.id for r in result.stages]
             self.labels = {r.id: r.label for r in result.stages if r.label}
@@ -123,7 +135,7 @@ class Waterfall(VerticalScroll):
                 if record.status == "skipped":
                     row.skip(record.summary)
                 else:
-                    row.finish(record.status, record.duration_ms, record.summary, record.detail)
+                    row.finish(stage_status(record), record.duration_ms, record.summary, record.detail)
             if record.id == "tls" and not row.messages:
                 row.messages = list(result.messages)
         if result.cancelled:
@@ -134,3 +146,13 @@ class Waterfall(VerticalScroll):
         row = self.rows.get(stage)
         if row is not None and not row.expanded:
             row.action_toggle()
+
+    def action_move(self, delta: int) -> None:
+        rows = [row for row in self.children if isinstance(row, StageRow)]
+        if not rows:
+            self.scroll_relative(y=delta, animate=False)
+            return
+        focused = self.screen.focused
+        index = rows.index(focused) if focused in rows else (-1 if delta > 0 else len(rows))
+        target = rows[max(0, min(len(rows) - 1, index + delta))]
+        target.focus()
