@@ -107,3 +107,11 @@ def test_probe_takes_an_https_url(tls_server, lab_certs):
     app = next(s for s in data["stages"] if s["name"] == "app")
     assert data["target"] == f"localhost:{server.port}" and app["status"] == "ok"
     assert app["detail"]["request"].startswith("GET /status HTTP/1.1\r\n")
+
+
+def test_an_s_client_starttls_line_keeps_its_protocol_and_names():
+    spec, pasted = spec_of("openssl s_client -connect mail.lab.test:25 -starttls smtp -name client.lab.test")
+    assert spec.starttls.protocol == "smtp" and spec.starttls.name == "client.lab.test", spec.starttls
+    assert pasted.dropped == ()
+    spec, _ = spec_of("openssl s_client -connect chat.lab.test:5222 -starttls xmpp -xmpphost lab.test")
+    assert spec.starttls.protocol == "xmpp" and spec.starttls.xmpphost == "lab.test"

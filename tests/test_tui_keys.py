@@ -219,8 +219,9 @@ async def test_few_focus_stops_before_the_form_is_opened(lab_store):
         await pilot.press("enter")
         await wait_for_result(pilot)
         chain = [w.id or type(w).__name__ for w in app.screen.focus_chain]
-        # profiles, the stage rows (up/down move between them too); no buttons or tab bars
-        assert chain[0] == "profile-options" and len(chain) <= 8, chain
+        # the target bar, the profiles, the stage rows (up/down move between them too); no buttons or tab bars
+        assert chain[:2] == ["target-bar", "profile-options"] and len(chain) <= 9, chain
+        assert app.focused.id == "profile-options"  # where launch put it; shift+tab is the bar above
 
 
 async def test_narrowing_the_terminal_keeps_the_form_being_typed_in(lab_store):

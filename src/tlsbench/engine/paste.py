@@ -348,22 +348,11 @@ def _s_client(words: list[str]) -> Pasted:
             dropped.append(f"-verify_hostname {name}: tlsbench verifies the target's name (or the SNI name "
                            "when the target is an address)")
         elif word == "-starttls":
-            proto = arg()
-            from tlsbench.engine.options import BY_NAME
-
-            if "starttls" in BY_NAME:
-                values["starttls"] = proto
-            else:
-                dropped.append(f"-starttls {proto}: not supported by this version")
-        elif word in ("-name", "-xmpphost"):
-            name = arg()
-            from tlsbench.engine.options import BY_NAME
-
-            key = word[1:]
-            if key in BY_NAME:
-                values[key] = name
-            else:
-                dropped.append(f"{word} {name}: not supported by this version")
+            values["starttls"] = arg()
+        elif word == "-name":
+            values["starttls_name"] = arg()
+        elif word == "-xmpphost":
+            values["xmpphost"] = arg()
         elif word in ("-4", "-6"):
             values["family"] = int(word[1])
         elif word in _S_CLIENT_OUTPUT:

@@ -35,6 +35,8 @@ ACTIONS: tuple[Action, ...] = (
     # The findings panel shows this key where a finding's suggestion can be applied as it is.
     Action("ctrl+f", "apply_suggestion", "Apply fix", "Apply the suggested change of the first finding that has "
            "one to the form, and run again", "connection", show=False),
+    Action("ctrl+l", "target", "Target", "Type or paste HOST:PORT, a URL, or a curl / openssl s_client / tlsbench "
+           "probe line in the target bar; Enter fills the form from it and runs", "any", show=False),
     Action("ctrl+n", "enumerate", "Enumerate", "Ask which TLS versions and cipher suites the server accepts",
            "connection", show=False),
     # Less frequent: in the command palette and the README, not in the footer (80 columns hold the rest).

@@ -1,8 +1,8 @@
 """The workbench screen: the Connection tab (profiles, the form, the results) and the Listener tab.
 
 Layout follows the terminal's size (tui.layout); keys follow tui.actions; runs go to a thread
-worker that only posts messages. A place is kept for a target bar at the top of the Connection
-tab (above the profiles and the results), where a pasted command line would fill the form.
+worker that only posts messages. The top line holds the tabs and, beside them, the target bar
+(tui/target_actions.py), where a pasted URL or command line fills the form and runs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
 from tlsbench.tui.deferred import LazyPane
 from tlsbench.tui.layout import choose_layout, too_small_message
 from tlsbench.tui.enumerate_action import EnumerateAction
+from tlsbench.tui.target_actions import TargetActions
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.run_status import same_connection
@@ -32,6 +33,7 @@ from tlsbench.tui.widgets.findings_panel import FindingsPanel, change_words
 from tlsbench.tui.widgets.profile_list import ProfileList
 from tlsbench.tui.widgets.results_view import ResultsView
 from tlsbench.tui.widgets.tab_strip import TabStrip
+from tlsbench.tui.widgets.target_bar import TargetBar
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
 PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
@@ -52,7 +54,7 @@ def _listener_view():
     return ListenerView()
 
 
-class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
+class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     """Everything on one screen. State classes: -running while a run is in flight; the layout's
     classes (-form-inline/-form-drawer, -panels/-tabbed, -too-small) and -form-open."""
 
@@ -79,7 +81,9 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
     def compose(self) -> ComposeResult:
         # The layout's classes before any child exists: setting them later would restyle every widget.
         self._apply_layout(self.app.size.width, self.app.size.height)
-        yield TabStrip(list(TABS), prefix=Text(" ◆ tlsbench ", style="bold"), id="top-tabs")
+        with Horizontal(id="top-row"):  # the tabs, and the target bar beside them (a focus stop of its own)
+            yield TabStrip(list(TABS), prefix=Text(" ◆ tlsbench ", style="bold"), id="top-tabs")
+            yield TargetBar(id="target-bar")
         with ContentSwitcher(initial="connection", id="tabs"):
             with Horizontal(id="connection"):
                 yield ProfileList(id="profiles")
@@ -288,6 +292,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction):
             return
         self.tab = tab
         self.query_one("#top-tabs", TabStrip).show(tab)
+        self.query_one(TargetBar).display = tab == "connection"
         self.query_one("#tabs", ContentSwitcher).current = tab
         if tab == "listener":
             view = self.query_one("#listener", LazyPane).ensure()

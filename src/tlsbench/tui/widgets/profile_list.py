@@ -54,7 +54,6 @@ class ProfileList(Vertical):
             via = "".join(f" via {hop.kind}" for hop in spec.proxies)
             prompt.append("\n")
             prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
-            prompt.no_wrap, prompt.overflow = True, "ellipsis"  # a narrow list cuts a line, never folds it
             entries.append(Option(prompt, id=name))
         options.add_options(entries)  # one refresh for all of them
         self.current = current
