@@ -80,3 +80,15 @@ def test_socks_is_imported_only_by_the_socks_hop():
     users = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
              if "socks" in {n.split(".")[0] for n in _imports(p)} and "/lab/" not in p.as_posix()}
     assert users <= {"engine/hops/socks.py"}, users
+
+
+def test_a_plain_probe_loads_no_diagnosis_modules(tls_server, lab_certs):
+    server = tls_server("good")
+    code = ("import sys; from tlsbench.cli import main; rc = main(sys.argv[1:]); "
+            "print(sorted(m for m in sys.modules if m.startswith('tlsbench.engine.diagnose')), file=sys.stderr); "
+            "sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "probe", f"localhost:{server.port}", "--cafile",
+                           str(lab_certs.ca_cert), "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True
+    assert proc.stderr.strip().splitlines()[-1] == "[]"

@@ -38,16 +38,17 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def options(args: argparse.Namespace) -> DiagnoseOptions | None:
     """The diagnosis options, None without --diagnose; UsageError (one line) for a bad value or combination."""
-    from tlsbench.engine.checks import check_seconds, check_sni
-    from tlsbench.engine.diagnose import DEFAULT_BUDGET, DEFAULT_STAGE_TIMEOUT, MAX_BUDGET
-    from tlsbench.engine.errors import InputError
-
     extra = [f"--{n.replace('_', '-')}" for n in ("diagnose_budget", "diagnose_timeout", "diagnose_sni")
              if getattr(args, n) is not None]
     if not args.diagnose:
         if extra:
             raise UsageError(f"{extra[0]} needs --diagnose")
         return None
+    # Imported only for a diagnosis: a plain probe does not pay for the variants' modules.
+    from tlsbench.engine.checks import check_seconds, check_sni
+    from tlsbench.engine.diagnose import DEFAULT_BUDGET, DEFAULT_STAGE_TIMEOUT, MAX_BUDGET
+    from tlsbench.engine.errors import InputError
+
     if getattr(args, "count", None) is not None:
         raise UsageError("--diagnose runs variants of one connection; it cannot be combined with --count")
     try:
