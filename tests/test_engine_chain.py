@@ -148,3 +148,40 @@ def test_wildcard_never_matches_a_public_suffix():
 def test_parse_cert_without_sans():
     info = parse_cert(_der(), 0)
     assert info.sans == () and info.subject == "CN=cn.example" and info.self_signed is True
+
+
+def _named_cert(name: str, key, signer_key, ski: bytes | None, aki: bytes | None):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now)
+               .not_valid_after(now + datetime.timedelta(days=1)))
+    if ski is not None:
+        builder = builder.add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
+    if aki is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier(aki, None, None), critical=False)
+    return builder.sign(signer_key, hashes.SHA256())
+
+
+def test_self_signed_is_decided_by_names_and_key_identifiers(lab_certs):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tlsbench.engine.certparse import is_self_signed
+
+    own, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    assert is_self_signed(x509.load_pem_x509_certificate(lab_certs.ca_cert.read_bytes()))
+    assert is_self_signed(x509.load_pem_x509_certificate(lab_certs.self_signed.cert.read_bytes()))
+    assert not is_self_signed(x509.load_pem_x509_certificate(lab_certs.good.cert.read_bytes()))
+    assert is_self_signed(_named_cert("root", own, own, b"\x01" * 20, b"\x01" * 20))
+    # Same name, but the AKI names another key: issued by a namesake, not by itself.
+    assert not is_self_signed(_named_cert("twin", own, other, b"\x01" * 20, b"\x02" * 20))
+    # An AKI and no SKI: only the signature can say.
+    assert is_self_signed(_named_cert("sig", own, own, None, b"\x03" * 20))
+    assert not is_self_signed(_named_cert("sig", own, other, None, b"\x03" * 20))

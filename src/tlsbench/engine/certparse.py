@@ -196,10 +196,32 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _key_ids(cert: x509.Certificate) -> tuple[bytes | None, bytes | None]:
+    """(subject key identifier, authority key identifier's key id), None where absent or unreadable."""
+    try:
+        ski: bytes | None = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except (x509.ExtensionNotFound, ValueError):
+        ski = None
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except (x509.ExtensionNotFound, ValueError):
+        aki = None
+    return ski, aki
+
+
 def is_self_signed(cert: x509.Certificate) -> bool:
-    """Issuer equals subject and the certificate's own key verifies its signature."""
+    """Decided as OpenSSL decides it when it builds a chain: the issuer equals the subject and the
+    authority key identifier, when there is one, names the certificate's own key. The signature is
+    checked only when the identifiers cannot say (one of them missing and the other present would
+    not, so: an AKI without an SKI). Checking a signature loads cryptography's whole backend (~6 ms,
+    once), which the usual root does not need."""
     if cert.issuer != cert.subject:
         return False
+    ski, aki = _key_ids(cert)
+    if aki is None:
+        return True
+    if ski is not None:
+        return ski == aki
     try:
         cert.verify_directly_issued_by(cert)
     except Exception:  # noqa: BLE001 - any failure (unsupported key, bad signature) means "not self-signed"

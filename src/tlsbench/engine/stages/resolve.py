@@ -40,7 +40,7 @@ def _warm_resolver() -> None:
     an address): done while the run is prepared, so that no stage clock holds it."""
     global _warmed
     if not _warmed:
-        socket.getaddrinfo("127.0.0.1", 0, socket.AF_UNSPEC, socket.SOCK_STREAM, socket.IPPROTO_TCP,
+        socket.getaddrinfo(b"127.0.0.1", 0, socket.AF_UNSPEC, socket.SOCK_STREAM, socket.IPPROTO_TCP,
                            socket.AI_NUMERICHOST)
         _warmed = True
 
