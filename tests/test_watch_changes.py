@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.changes import SLOW_MIN_RUNS, Median, RunChange, Watch, medians, verdict_of, words
+from tlsbench.engine.changes import SLOW_MIN_EXCESS_MS, SLOW_MIN_RUNS, Median, RunChange, Watch, medians, verdict_of, words
 from tlsbench.engine.stats import RunDigest, SeriesStats
 
 LEAF_A = "AB:CD:EF:01:23:45:67:89:" + "00:" * 23 + "AA"
@@ -84,10 +84,13 @@ def test_slow_needs_enough_runs_and_a_real_excess() -> None:
     w.see(run(1))
     few = {"tcp": Median(SLOW_MIN_RUNS - 1, 10.0)}
     assert w.see(run(2, stages=(("tcp", "ok", 50.0),)), few) == []
-    tiny = {"tcp": Median(50, 0.1)}  # 0.1 -> 0.5 ms: five times, but under a millisecond of difference
-    assert w.see(run(3, stages=(("tcp", "ok", 0.5),)), tiny) == []
+    tiny = {"tcp": Median(50, 0.2)}  # 0.2 -> 1.4 ms: seven times, but scheduling noise on loopback
+    assert w.see(run(3, stages=(("tcp", "ok", 1.4),)), tiny) == []
+    small = {"tcp": Median(50, 4.0)}  # 4 -> 8.9 ms: over twice, yet under SLOW_MIN_EXCESS_MS more
+    assert 8.9 - 4.0 < SLOW_MIN_EXCESS_MS
+    assert w.see(run(4, stages=(("tcp", "ok", 8.9),)), small) == []
     failed = {"tcp": Median(50, 10.0)}  # a failed stage's time is the failure's, not slowness
-    assert [c.what for c in w.see(run(4, ok=False, stages=(("tcp", "failed", 90.0),)), failed)
+    assert [c.what for c in w.see(run(5, ok=False, stages=(("tcp", "failed", 90.0),)), failed)
             if c.what == "slow-stage"] == []
 
 

@@ -18,10 +18,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from tlsbench.commands.arguments import UsageError
 from tlsbench.engine.spec import ConnectionSpec
+
+if TYPE_CHECKING:
+    from tlsbench.engine.batch import Batch
+    from tlsbench.engine.stats import SeriesStats
 
 SCHEMA = "tlsbench.repeat/1"
 MAX_CONCURRENCY = 1024
@@ -186,7 +190,7 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
 
     presses = 0
 
-    def on_interrupt(signum, frame) -> None:
+    def on_interrupt(signum: int, frame: object) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
@@ -226,8 +230,8 @@ def with_changes(line: str, changes: list[dict]) -> str:
     return line[:-1] + ',"changes":' + json.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
 
 
-def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats, batch, interrupted: bool,
-                     changed_runs: int = 0) -> dict:
+def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesStats, batch: Batch,
+                     interrupted: bool, changed_runs: int = 0) -> dict:
     """The summary object of `--json` / the last line of `--json-lines` (see README, schema SCHEMA)."""
     from tlsbench.engine.runner import spec_summary
 

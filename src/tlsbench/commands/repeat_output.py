@@ -112,7 +112,7 @@ def _stage_header() -> str:
             f"  {_COLS[7]} (ms)")
 
 
-def _row(label: str, ok, failed, dist: dict) -> str:
+def _row(label: str, ok: object, failed: object, dist: dict) -> str:
     return (f"{label:<11} {ok!s:>6} {failed!s:>6}  {_ms(dist['min']):>8} {_ms(dist['median']):>8} "
             f"{_ms(dist['p95']):>8} {_ms(dist['max']):>8}  ±{_ms(dist['stdev'])}")
 
