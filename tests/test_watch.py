@@ -103,8 +103,10 @@ def test_a_server_stopped_mid_watch_turns_the_verdict(tls_server: Any, lab_certs
     assert "verdict ok → failed (tcp-refused)" in turned, turned
     assert "new finding tcp-refused" in turned and "  failed  " in turned
     assert proc.returncode == 1, err
-    # the runs after it fail the same way: no more change lines, only the summary
-    assert not [line for line in out.splitlines() if line.startswith("#")]
+    # the runs after it fail the same way: no verdict or finding changes (a busy machine may still
+    # show a slow stage), then the summary
+    later = [line for line in out.splitlines() if line.startswith("#")]
+    assert not [line for line in later if "verdict" in line or "finding" in line], later
     assert "interrupted" not in out and out.rstrip().endswith("of 40 run(s) succeeded")
 
 
