@@ -218,7 +218,7 @@ def test_the_status_line_counts_quiet_runs_on_a_terminal(tls_server: Any, lab_ce
     leader, follower = pty.openpty()
     try:
         proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}", "--cafile",
-                               str(lab_certs.ca_cert), "--watch", "0.1", "--count", "6"],
+                               str(lab_certs.ca_cert), "--watch", "0.1", "--count", "5"],
                               stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=60,
                               text=True)
         os.close(follower)
@@ -237,8 +237,9 @@ def test_the_status_line_counts_quiet_runs_on_a_terminal(tls_server: Any, lab_ce
         if follower >= 0:
             os.close(follower)
     assert proc.returncode == 0
-    # stdout (not a terminal here) holds the first run and no line for the quiet ones
+    # stdout (not a terminal here) holds the first run and no line for the quiet ones (5 runs: too few
+    # for a slow stage, which needs 5 earlier ones, so none of them can change anything on a busy machine)
     assert [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("#")] == ["#1"]
     text = seen.decode()
-    assert re.search(r"watching: [1-6] run\(s\), 0 with changes; last #\d ok ", text), text
+    assert re.search(r"watching: [1-5] run\(s\), 0 with changes; last #\d ok ", text), text
     assert text.endswith("\r\x1b[K")  # cleared before the summary
