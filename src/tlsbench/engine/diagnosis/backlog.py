@@ -69,7 +69,7 @@ def syn_retransmitted(connect_ms: float, info: TcpInfo | None, *, where: str, ro
                  f"while the path's measured RTT is {_ms(rtt or 0.0)} (under {LOW_RTT_MS:g} ms)")
     evidence = [Evidence("connect time", _ms(connect_ms))]
     if info is not None:
-        evidence.append(Evidence("TCP_INFO", f"tcpi_total_retrans {info.total_retrans}, tcpi_rtt {_ms(info.rtt_ms)}, "
+        evidence.append(Evidence("TCP_INFO", f"tcpi_total_retrans {info.total_retrans}, tcpi_rtt {info.rtt_ms:.3f} ms, "
                                              f"tcpi_rto {_ms(info.rto_ms)}"))
     evidence.append(Evidence("SYN retry schedule (Linux)", "1 s after the first SYN, then 3 s, 7 s, 15 s … "
                                                            "(the wait doubles each time)"))
@@ -106,7 +106,7 @@ def accept_queue_wait(connect_ms: float, hello_sent_ms: float, first_byte_ms: fl
                 Evidence("threshold", f"max({QUEUE_WAIT_FLOOR_MS:g} ms, {QUEUE_WAIT_FACTOR:g} x connect time) "
                                       f"= {_ms(threshold)}")]
     if rtt_ms is not None:
-        evidence.append(Evidence("TCP_INFO rtt", _ms(rtt_ms)))
+        evidence.append(Evidence("TCP_INFO rtt", f"{rtt_ms:.3f} ms"))
     return finding(
         "accept-queue-wait",
         f"{where} took {_ms(wait)} to answer the ClientHello after a {_ms(connect_ms)} connect",
