@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.changes import SLOW_MIN_EXCESS_MS, SLOW_MIN_RUNS, Median, RunChange, Watch, medians, verdict_of, words
+from tlsbench.engine.changes import (SLOW_MIN_EXCESS_MS, SLOW_MIN_RUNS, Median, RunChange, Watch, medians,
+                                     verdict_of, words)
 from tlsbench.engine.stats import RunDigest, SeriesStats
 
 LEAF_A = "AB:CD:EF:01:23:45:67:89:" + "00:" * 23 + "AA"
