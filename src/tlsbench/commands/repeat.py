@@ -6,6 +6,10 @@ per run then the summary in words; `--json` one summary object; `--json-lines` e
 object as it ends, then the summary object as the last line. Ctrl-C cancels the runs in flight
 and still prints the summary (marked interrupted, exit 130); a second Ctrl-C kills the workers.
 
+`--watch SECONDS` is the same series, one run at a time, SECONDS between starts, until Ctrl-C (or
+`--count N` runs): it prints the first run as one line, then only the runs that changed something
+(engine/changes.py), and with `--json-lines` adds each run's `"changes"` to its object.
+
 Exit codes: 0 every run completed, 1 a run failed (or a worker did), 2 bad input, 130 interrupted.
 """
 
@@ -14,15 +18,20 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from tlsbench.commands.arguments import UsageError
 from tlsbench.engine.spec import ConnectionSpec
+
+if TYPE_CHECKING:
+    from tlsbench.engine.batch import Batch
+    from tlsbench.engine.stats import SeriesStats
 
 SCHEMA = "tlsbench.repeat/1"
 MAX_CONCURRENCY = 1024
 MAX_INTERVAL = 86400.0
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+UNBOUNDED = 2**32 - 1  # --watch without --count: runs until stopped (run numbers are 32-bit on the pipe)
 
 
 class RepeatOptions(NamedTuple):
@@ -30,6 +39,8 @@ class RepeatOptions(NamedTuple):
     interval: float
     concurrency: int
     output: str  # text | json | json-lines
+    watch: bool = False  # --watch: interval is its SECONDS, concurrency 1, changes shown
+    unbounded: bool = False  # --watch without --count: count is UNBOUNDED, the real one is what ran
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -39,15 +50,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--concurrency", metavar="C", help="with --count: C runs at once (default 1)")
     group.add_argument("--json-lines", action="store_true",
                        help="with --count: each run's JSON object as it ends, then the summary object")
+    group.add_argument("--watch", metavar="SECONDS",
+                       help="re-run every SECONDS until Ctrl-C (or --count N runs), showing only what changed")
 
 
 def wanted(args: argparse.Namespace) -> bool:
     return any(getattr(args, name, None) not in (None, False) for name in ("count", "interval", "concurrency",
-                                                                            "json_lines"))
+                                                                            "json_lines", "watch"))
 
 
 def options(args: argparse.Namespace) -> RepeatOptions:
     """Check the repeat options; raises UsageError (one line) for a bad value or combination."""
+    if getattr(args, "watch", None) is not None:
+        return _watch_options(args)
     if args.count is None:
         given = next(f"--{n.replace('_', '-')}" for n in ("interval", "concurrency", "json_lines")
                      if getattr(args, n) not in (None, False))
@@ -68,6 +83,28 @@ def options(args: argparse.Namespace) -> RepeatOptions:
     return RepeatOptions(count, interval, concurrency, output)
 
 
+def _watch_options(args: argparse.Namespace) -> RepeatOptions:
+    try:
+        seconds = float(args.watch)
+    except ValueError:
+        raise UsageError(f"--watch expects seconds between runs (e.g. 2), not {args.watch!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_INTERVAL:
+        raise UsageError(f"--watch must be more than 0 and at most {MAX_INTERVAL:g} seconds, not {args.watch}")
+    if args.interval is not None:
+        raise UsageError("--watch SECONDS is already the interval between runs; drop --interval")
+    if args.concurrency is not None and _whole(args.concurrency, "--concurrency", 1, MAX_CONCURRENCY) > 1:
+        raise UsageError("--watch compares each run with the one before, so it runs one at a time; "
+                         "drop --concurrency")
+    if args.json:
+        raise UsageError("--watch shows changes as they happen: use --json-lines (each run, then the summary)")
+    for flag, name in (("--diagnose", "diagnose"), ("--enumerate", "enumerate")):
+        if getattr(args, name, None):
+            raise UsageError(f"--watch cannot be used with {flag}")
+    count = UNBOUNDED if args.count is None else _whole(args.count, "--count", 1, None)
+    return RepeatOptions(count, seconds, 1, "json-lines" if args.json_lines else "text", watch=True,
+                         unbounded=args.count is None)
+
+
 def _whole(text: str, option: str, low: int, high: int | None) -> int:
     try:
         value = int(text, 10)
@@ -86,9 +123,10 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
     import signal
 
     from tlsbench.commands.probe_output import want_colour
-    from tlsbench.commands.repeat_output import Progress, run_line
+    from tlsbench.commands.repeat_output import Progress, WatchStatus, run_line, watch_header, watch_line
     from tlsbench.engine.batch import Batch
-    from tlsbench.engine.stats import SeriesStats
+    from tlsbench.engine.changes import Watch, medians
+    from tlsbench.engine.stats import RunDigest, SeriesStats
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -96,14 +134,23 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
     batch = Batch(spec, count=opts.count, concurrency=opts.concurrency, interval=opts.interval,
                   json_lines=opts.output == "json-lines")
     isatty = getattr(err, "isatty", None)
-    progress = Progress(err, opts.count) if isatty and isatty() else None
-    width = len(str(opts.count))
-    if opts.output == "text":
+    on_terminal = bool(isatty and isatty())
+    progress = Progress(err, opts.count) if on_terminal and not opts.watch else None
+    watch = Watch() if opts.watch else None
+    status = WatchStatus(err, out) if on_terminal and watch is not None else None
+    width = len(str(opts.count)) if not opts.unbounded else 5
+    if opts.output == "text" and watch is not None:
+        out.write(watch_header(spec.target, opts.interval, None if opts.unbounded else opts.count) + "\n")
+        out.flush()
+    elif opts.output == "text":
         out.write(f"tlsbench probe {spec.target}: {opts.count} run(s), concurrency {batch.concurrency}"
                   + (f", interval {opts.interval:g} s" if opts.interval else "") + "\n")
         out.flush()
 
-    def on_digest(d) -> None:
+    def on_digest(d: RunDigest) -> None:
+        if watch is not None:
+            on_watched(d)
+            return
         stats.add(d)
         if d.line is not None:
             out.write(d.line + "\n")
@@ -114,13 +161,36 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
             out.write(run_line(d, width) + "\n")
             out.flush()
 
+    changed_runs = 0
+
+    def on_watched(d: RunDigest) -> None:
+        nonlocal changed_runs
+        assert watch is not None
+        first = watch.previous is None and not d.cancelled
+        changes = watch.see(d, medians(stats))
+        stats.add(d)
+        if changes:
+            changed_runs += 1
+        if d.line is not None:
+            out.write(with_changes(d.line, [c.to_dict() for c in changes]) + "\n")
+            out.flush()
+        elif opts.output == "text" and (first or changes):
+            if status is not None:
+                status.clear()
+            out.write(watch_line(d, changes, width, first=first, out=out) + "\n")
+            out.flush()
+        if status is not None and not d.cancelled:
+            status.last = d
+
     def on_tick() -> None:
         if progress is not None:
             progress.draw(batch.received, batch.elapsed, stats.failed)
+        if status is not None:
+            status.draw(stats.runs, changed_runs)
 
     presses = 0
 
-    def on_interrupt(signum, frame) -> None:
+    def on_interrupt(signum: int, frame: object) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
@@ -141,8 +211,10 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
         if progress is not None:
             progress.clear()
+        if status is not None:
+            status.clear()
     interrupted = presses > 0
-    doc = summary_document(spec, opts, stats, batch, interrupted)
+    doc = summary_document(spec, opts, stats, batch, interrupted, changed_runs)
     write_summary(doc, opts.output, out, colour=opts.output == "text" and want_colour(out))
     for message in batch.errors:
         print(f"{prog}: error: {' '.join(message.split())}", file=err)
@@ -151,27 +223,40 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
     return EXIT_FAILED if stats.failed or batch.errors or stats.runs < opts.count else EXIT_OK
 
 
-def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats, batch, interrupted: bool) -> dict:
+def with_changes(line: str, changes: list[dict]) -> str:
+    """A run's one-line JSON object with `"changes"` added last (the object is made in the worker)."""
+    import json
+
+    return line[:-1] + ',"changes":' + json.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
+
+
+def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesStats, batch: Batch,
+                     interrupted: bool, changed_runs: int = 0) -> dict:
     """The summary object of `--json` / the last line of `--json-lines` (see README, schema SCHEMA)."""
     from tlsbench.engine.runner import spec_summary
 
     body = stats.summary()
     elapsed = batch.elapsed
+    # --watch without --count: the count is what was started, and nothing was left unstarted
+    count = body["runs"] + body["cancelled"] if opts.unbounded else opts.count
     doc = {
         "schema": SCHEMA,
         "ok": body["runs"] > 0 and body["failed"] == 0,
         "target": spec.target,
         "options": spec_summary(spec),
-        "count": opts.count,
+        "count": count,
         "concurrency": batch.concurrency,
         "interval_s": opts.interval,
         "processes": batch.processes if batch.fork else 0,
         "interrupted": interrupted,
-        "not_started": opts.count - body["runs"] - body["cancelled"],
+        "not_started": count - body["runs"] - body["cancelled"],
         "elapsed_s": round(elapsed, 3),
         "rate_per_s": round(body["runs"] / elapsed, 1) if elapsed > 0 else None,
     }
     doc.update(body)
+    if opts.watch:
+        doc["watch_s"] = opts.interval
+        doc["changed_runs"] = changed_runs
     doc["series_findings"] = [f.to_dict() for f in stats.series_findings(spec.target)]
     return doc
 

@@ -8,10 +8,13 @@ the peer) passes through `one_line()`.
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 from tlsbench.commands.probe_output import SEVERITY_COLOUR, one_line
 from tlsbench.engine.stats import RunDigest
+
+if TYPE_CHECKING:
+    from tlsbench.engine.changes import RunChange
 
 PROGRESS_EVERY = 0.2  # seconds between redraws of the progress line
 
@@ -109,7 +112,7 @@ def _stage_header() -> str:
             f"  {_COLS[7]} (ms)")
 
 
-def _row(label: str, ok, failed, dist: dict) -> str:
+def _row(label: str, ok: object, failed: object, dist: dict) -> str:
     return (f"{label:<11} {ok!s:>6} {failed!s:>6}  {_ms(dist['min']):>8} {_ms(dist['median']):>8} "
             f"{_ms(dist['p95']):>8} {_ms(dist['max']):>8}  ±{_ms(dist['stdev'])}")
 
@@ -169,3 +172,68 @@ def finding_lines(finding: dict) -> list[tuple[str, str]]:
     for ev in finding["evidence"]:
         out.append((f"        {one_line(ev['label'])}: {one_line(ev['value'])}", "dim"))
     return out
+
+
+# --- probe --watch ----------------------------------------------------------------------------------
+
+def watch_header(target: str, seconds: float, count: int | None) -> str:
+    runs = f"{count} run(s)" if count is not None else "until Ctrl-C"
+    return f"tlsbench probe {one_line(target)}: watching every {seconds:g} s, {runs}; only changes are shown"
+
+
+def _plain(text: str, out: TextIO | None) -> str:
+    """The arrows and signs of the change words, or ASCII ones for a stream that cannot encode them."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.replace("→", "->").replace("×", "x").replace("…", "...")
+
+
+def watch_line(d: RunDigest, changes: Sequence[RunChange], width: int, *, first: bool,
+               out: TextIO | None = None) -> str:
+    """The first run in full (verdict, address, leaf, findings, total), or a run's changes in words."""
+    from tlsbench.engine.changes import verdict_of, words
+
+    stamp = time.strftime("%H:%M:%S")
+    head = f"#{d.run:<{width}}  {stamp}"
+    if first:
+        leaf = f"leaf {d.leaf[0][:23]}" if d.leaf is not None else "leaf -"
+        codes = ", ".join(f[0] for f in d.findings) or "none"
+        text = (f"{head}  {verdict_of(d)}  address {d.peer_address or '-'}  {leaf}  findings: {codes}  "
+                f"{d.total_ms:.2f} ms")
+    else:
+        verdict = "ok" if d.ok else "failed"
+        text = f"{head}  {verdict:<6}  " + "; ".join(words(c) for c in changes) + f"  ({d.total_ms:.2f} ms)"
+    return _plain(one_line(text), out)
+
+
+class WatchStatus:
+    """The live line of a watch on a terminal (stderr): runs so far, how many changed, the last one."""
+
+    def __init__(self, stream: TextIO, out: TextIO | None = None) -> None:
+        self.out = stream
+        self.lines = out  # where the change lines go: the status is cleared before each
+        self.shown = False
+        self.drawn = 0.0
+        self.last: RunDigest | None = None
+
+    def draw(self, runs: int, changed: int) -> None:
+        now = time.monotonic()
+        if now - self.drawn < PROGRESS_EVERY:
+            return
+        self.drawn = now
+        last = ""
+        if self.last is not None:
+            verdict = "ok" if self.last.ok else "failed"
+            last = f"; last #{self.last.run} {verdict} {self.last.total_ms:.2f} ms"
+        self.out.write(f"\r\x1b[K  watching: {runs} run(s), {changed} with changes{last}  (Ctrl-C stops)")
+        self.out.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self.shown = False

@@ -106,6 +106,21 @@ def _evidence(event: ClientFinding) -> str:
     return "; ".join(f"{e.label}: {visible(e.value, keep_newlines=False)}" for e in event.finding.evidence)
 
 
+def _backlog_words(effective: int | None) -> str:
+    """Linux's 'backlog + 1': the queue is full when its length exceeds the backlog."""
+    if effective is None or not sys.platform.startswith("linux"):
+        return ""
+    return (f" (Linux lets backlog + 1 = {effective + 1} connections wait unaccepted; past that it drops "
+            "new SYNs, which clients retry after 1 s, 3 s, ...)")
+
+
+def _queue_full_words(length: int, backlog: int | None) -> str:
+    if backlog is None or length <= backlog or not sys.platform.startswith("linux"):
+        return ""
+    return (f" (full: {length} = backlog {backlog} + 1; new SYNs are dropped until one is accepted, "
+            "and clients see a connect of 1 s or more: tcp-syn-retransmitted)")
+
+
 def describe(event: ListenerEvent) -> str:
     """One human line per event; untrusted text made visible (--json carries the explanations)."""
     tag = f"#{getattr(event, 'client_id', '')} " if getattr(event, "client_id", None) is not None else ""
@@ -113,9 +128,11 @@ def describe(event: ListenerEvent) -> str:
         cap = f", somaxconn {event.somaxconn}" if event.somaxconn is not None else ""
         return (f"listening on {_hostport(event.address, event.port)} ({'TLS' if event.tls else 'plain TCP'}); "
                 f"backlog asked {event.backlog}, effective {event.effective_backlog}{cap}"
+                + _backlog_words(event.effective_backlog)
                 + ("; accepting is PAUSED" if event.paused else ""))
     if isinstance(event, QueueChanged):
         return (f"accept queue {event.length} / {event.backlog} waiting"
+                + _queue_full_words(event.length, event.backlog)
                 + (" (paused: not accepting)" if event.paused else ""))
     if isinstance(event, PauseChanged):
         return "accepting paused: new connections wait in the queue" if event.paused else "accepting resumed"

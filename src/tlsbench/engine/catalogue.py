@@ -50,6 +50,8 @@ ENTRIES: tuple[Entry, ...] = (
     _E("proxy-unreachable", "tcp", "error", "The proxy cannot be reached", "network"),
     _E("local-port-in-use", "tcp", "error", "The local port is in use", "local"),
     _E("local-bind-failed", "tcp", "error", "The client cannot bind as asked", "local"),
+    _E("tcp-syn-retransmitted", "tcp", "warning", "The SYN had to be sent again (accept queue full?)", "peer",
+       origins=("peer", "network")),
     # --- proxy ----------------------------------------------------------------------------------
     _E("proxy-auth-failed", "proxy", "error", "The proxy rejected the credentials", "proxy"),
     _E("proxy-auth-required", "proxy", "error", "The proxy requires authentication", "proxy"),
@@ -94,6 +96,7 @@ ENTRIES: tuple[Entry, ...] = (
     _E("weak-tls-version", "tls", "warning", "An old TLS version was negotiated (or is accepted)", "peer",
        severities=("warning", "error"), also=("enumerate",)),
     _E("keylog-enabled", "tls", "warning", "The TLS session secrets are written to a key log", "local"),
+    _E("accept-queue-wait", "tls", "warning", "A fast connect, then a long wait for the server's first byte", "peer"),
     # --- chain (the certificates; raised by the tls stage when verification fails) ---------------
     _E("cert-expired", "chain", "error", "A certificate has expired", "peer"),
     _E("cert-not-yet-valid", "chain", "error", "A certificate is not valid yet", "peer"),

@@ -43,6 +43,7 @@ class RunDigest(NamedTuple):
     ephemeral_range: tuple[int, int] | None = None
     leaf: tuple[str, str, str] | None = None  # (sha256, subject, issuer) of the leaf the peer sent
     line: str | None = None  # the single-run JSON object, one line, when asked for
+    peer_address: str | None = None  # the address connected to (the first proxy's, via proxies)
 
 
 def digest(result, run: int, *, json_line: bool = False) -> RunDigest:
@@ -64,7 +65,8 @@ def digest(result, run: int, *, json_line: bool = False) -> RunDigest:
     sock = result.socket
     return RunDigest(run, bool(result.ok), bool(result.cancelled), float(result.total_ms),
                      tuple((s.name, s.status, float(s.duration_ms)) for s in result.stages), tuple(seen.values()),
-                     sock.local_port, tuple(sock.ephemeral_range) if sock.ephemeral_range else None, leaf, line)
+                     sock.local_port, tuple(sock.ephemeral_range) if sock.ephemeral_range else None, leaf, line,
+                     sock.peer_address)
 
 
 def stage_keys(names: Iterable[str]) -> list[tuple[str, str, int]]:

@@ -16,9 +16,9 @@ import socket
 import time
 
 from tlsbench.engine.details import ConnectTry, TcpDetail
-from tlsbench.engine.diagnosis import network
+from tlsbench.engine.diagnosis import backlog, network
 from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.sockinfo import family_name
+from tlsbench.engine.sockinfo import family_name, tcp_info
 from tlsbench.engine.spec import LocalSpec, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 from tlsbench.engine.stream import Link, SocketStream
@@ -197,6 +197,10 @@ class TcpStage:
         sock = winner.sock
         sock.setblocking(True)
         local, peer = sock.getsockname(), sock.getpeername()
+        connect_ms = next(t.duration_ms for t in reversed(tries) if t.result == "connected")
+        state.extra["tcp_connect_ms"] = connect_ms  # the tls stage tells a queued connection by it
+        slow_syn = backlog.syn_retransmitted(connect_ms, tcp_info(sock), role=route.role, port=peer[1],
+                                             where=format_hostport(peer[0], peer[1]))
         state.link = Link(sock, ctx.cancel)
         state.stream = SocketStream(state.link)
         detail = TcpDetail(role=route.role, peer_address=peer[0], peer_port=peer[1], local_address=local[0],
@@ -207,7 +211,7 @@ class TcpStage:
         summary = f"{format_hostport(local[0], local[1])} -> {who}{format_hostport(peer[0], peer[1])}"
         if len(tries) > 1:
             summary += f" ({len(tries)} attempts)"
-        return StageOutcome(True, detail, summary)
+        return StageOutcome(True, detail, summary, (slow_syn,) if slow_syn is not None else ())
 
     def _failed(self, route, tries, exc, bind_error, both) -> StageOutcome:
         spec = self.spec

@@ -24,6 +24,7 @@ from tlsbench.engine.diagnosis.certs import leaf_dns_names, verify_findings
 from tlsbench.engine.diagnosis.tls import HandshakeFacts, diagnose_failure, session_findings
 from tlsbench.engine.errors import Cancelled, InputError
 from tlsbench.engine.events import TlsMessageSeen
+from tlsbench.engine.findings import Finding
 from tlsbench.engine.peekbytes import looks_like_tls
 from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.result import TlsMessage
@@ -404,7 +405,27 @@ class TlsStage:
         state.tls = out
         if out.stream is not None:
             state.stream = out.stream
+        late = _queued(ctx, state, out)
+        if late is not None:
+            return out.outcome._replace(findings=out.outcome.findings + (late,))
         return out.outcome
+
+
+def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
+    """`accept-queue-wait` for a handshake straight after a direct connect, when its answer came late."""
+    from tlsbench.engine.diagnosis.backlog import accept_queue_wait
+
+    connect_ms = state.extra.get("tcp_connect_ms")
+    steps = [s.name for s in state.plan.steps if s.skip is None]
+    if connect_ms is None or ctx.spec.proxies or steps[:steps.index("tls")][-1:] != ["tcp"]:
+        return None  # a proxy or a STARTTLS dialogue spoke first: the wait is not the listener's
+    sent = next((m.at_ms for m in out.messages if m.direction == "sent" and m.name == "ClientHello"), None)
+    first = next((m.at_ms for m in out.messages if m.direction == "received"), None)
+    if sent is None or first is None:
+        return None
+    info = state.socket_info.tcp_info
+    return accept_queue_wait(connect_ms, sent, first, where=ctx.spec.target, port=ctx.spec.port,
+                             rtt_ms=info.rtt_ms if info is not None else None)
 
 
 class ProxyTlsStage:
