@@ -7,6 +7,7 @@
 The JSON shape (readable with jq, and exact on the way back):
 
 * a record is an object whose `"$"` names its type, one key per field: `{"$": "Evidence", "label": ..., "value": ...}`;
+  a field left out has its default value (fields at their default are not written);
 * a tuple is an array (records hold tuples, not lists); a list is `{"$": "list", "items": [...]}`;
 * bytes are `{"$": "bytes", "base64": "..."}`; a float that JSON cannot hold (nan, inf) is
   `{"$": "float", "value": "nan"}`; a dict is an object with string keys (never a key `"$"`).
@@ -122,8 +123,12 @@ class RecordCodec:
             if self.records.get(cls.__name__) is not cls:
                 raise EncodeError(f"a {cls.__name__} record is not part of this file format")
             out: dict[str, JSON] = {"$": cls.__name__}
+            defaults: dict[str, Any] = getattr(cls, "_field_defaults", {})
             for name in cls._fields:
-                out[name] = self.encode(getattr(value, name))
+                field = getattr(value, name)
+                if name in defaults and type(field) is type(defaults[name]) and field == defaults[name]:
+                    continue  # left out: read back as its default
+                out[name] = self.encode(field)
             return out
         if isinstance(value, tuple):
             return [self.encode(v) for v in value]

@@ -11,13 +11,13 @@ The file is one JSON object (README: "Saved runs"):
      "removed": [...what was left out, in words...],
      "connection": {...the connection as a profile file holds it: no password...},
      "events": [...every event of the run in order, but the last (RunFinished, whose result is "result")...],
-     "result": {"$": "ProbeResult", ...},
-     "summary": {...result.to_json_dict(): the schema-2 object of `probe --json`, for scripts...}}
+     "result": {"$": "ProbeResult", ...}}
 
 Events and the result are encoded by engine/records.py: each record with its type in `"$"`, bytes in
-base64, tuples as arrays; decoding takes only the record types of REGISTRY and checks every field,
-so what is read back equals what the engine emitted. "summary" is written for scripts and never
-read back (`show --json` computes it again from the result).
+base64, tuples as arrays, fields at their default left out; decoding takes only the record types of
+the registry and checks every field, so what is read back equals what the engine emitted. The
+schema-2 object of `probe --json` is not in the file (it would be a second copy that could disagree):
+scripts get it from `tlsbench show FILE --json`.
 """
 
 from __future__ import annotations
@@ -117,8 +117,6 @@ def codec() -> RecordCodec:
                    | StarttlsDetail | ReconnectDetail | RevocationDetail | None)
         _codec = RecordCodec(_registry(), overrides={
             ("StageRecord", "detail"): details,
-            # A finding made outside the catalogue may carry its suggestion as plain words.
-            ("Finding", "suggestion"): Suggestion | str,
         }, validators={Change: _check_change, StageRecord: _check_stage})
     return _codec
 
@@ -166,7 +164,6 @@ def dump_run(record: RunRecord) -> bytes:
             "connection": record.connection,
             "events": [c.encode(event) for event in events],
             "result": c.encode(record.result),
-            "summary": record.result.to_json_dict(),
         }
         return (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
     except (EncodeError, ValueError, TypeError) as exc:
@@ -178,14 +175,31 @@ def save_run(path: str | os.PathLike[str], record: RunRecord) -> str:
     itself a tlsbench run file; anything else is refused and left as it is. Returns the path written."""
     from tlsbench.safe_files import replace_checked
 
+    check_run_path(path)
     data = dump_run(record)
-
-    def accept(existing: bytes) -> str | None:
-        return None if _is_run_file(existing) else "exists and is not a tlsbench run file"
-
-    written = replace_checked(path, lambda existing: data, accept=accept, limit=MAX_BYTES, what="run file",
-                              mode=0o600)
+    written = replace_checked(os.path.expanduser(path), lambda existing: data, accept=_replaceable, limit=MAX_BYTES,
+                              what="run file", mode=0o600)
     return str(written)
+
+
+def check_run_path(path: str | os.PathLike[str]) -> None:
+    """Refuse, before a run, a path a run file cannot be saved to (FileRefused, one line): a missing
+    folder, a directory, a FIFO or device, an existing file that is not a tlsbench run file."""
+    from tlsbench.safe_files import FileRefused, read_regular, write_target
+
+    expanded = os.path.expanduser(os.fspath(path))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(expanded))):
+        raise FileRefused(path, "its folder does not exist", field="save_run")
+    target, st = write_target(expanded)
+    if st is not None:
+        reason = _replaceable(read_regular(target, limit=MAX_BYTES, what="run file"))
+        if reason is not None:
+            raise FileRefused(path, f"{reason}; tlsbench does not write over it", field="save_run")
+
+
+def _replaceable(existing: bytes) -> str | None:
+    """None for a file a run may be saved over (a run file of any version, or an empty file)."""
+    return None if not existing.strip() or _is_run_file(existing) else "exists and is not a tlsbench run file"
 
 
 def _is_run_file(data: bytes) -> bool:
@@ -203,7 +217,8 @@ def read_run(path: str | os.PathLike[str]) -> RunRecord:
     """Read and check a run file; RunFileError (or FileRefused) names the file and what is wrong."""
     from tlsbench.safe_files import read_regular
 
-    return load_run(read_regular(path, limit=MAX_BYTES, what="run file"), os.fspath(path))
+    return load_run(read_regular(os.path.expanduser(os.fspath(path)), limit=MAX_BYTES, what="run file"),
+                    os.fspath(path))
 
 
 def load_run(data: bytes, source: str) -> RunRecord:
@@ -251,7 +266,7 @@ def _short(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-_KEYS = ("format", "version", "tlsbench", "saved_at", "removed", "connection", "events", "result", "summary")
+_KEYS = ("format", "version", "tlsbench", "saved_at", "removed", "connection", "events", "result")
 
 
 def _record(document: dict[str, JSON]) -> RunRecord:
@@ -263,7 +278,7 @@ def _record(document: dict[str, JSON]) -> RunRecord:
             raise DecodeError(key, "missing")
     for key, kind, words in (("tlsbench", str, "a string"), ("saved_at", str, "a string"),
                              ("connection", dict, "an object"), ("events", list, "a list"),
-                             ("removed", list, "a list"), ("summary", dict, "an object")):
+                             ("removed", list, "a list")):
         if key in document and not isinstance(document[key], kind):
             raise DecodeError(key, f"expected {words}")
     saved_at = document["saved_at"]
@@ -321,6 +336,6 @@ def default_file_name(spec: ConnectionSpec, when: datetime | None = None) -> str
     return f"tlsbench-run-{host}-{spec.port}-{stamp}.json"
 
 
-__all__ = ["FORMAT", "VERSION", "MAX_BYTES", "REMOVED", "RunFileError", "RunRecord", "codec", "connection_of",
+__all__ = ["FORMAT", "VERSION", "MAX_BYTES", "REMOVED", "RunFileError", "RunRecord", "check_run_path", "codec", "connection_of",
            "default_file_name", "dump_run", "load_run", "read_run", "run_record", "save_run", "spec_of",
            "spec_from_connection"]
