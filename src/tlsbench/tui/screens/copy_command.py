@@ -9,16 +9,14 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from tlsbench.tui.safe_text import data, line
 from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 SHARE_CSS = """
-#save-run-row { height: auto; }
-#save-run-path { width: 1fr; }
 #save-run-status { height: auto; }
 """
 
@@ -75,11 +73,11 @@ class CopyCommandScreen(ModalScreen[None]):
             return
         from tlsbench.engine.runfile import default_file_name
 
-        yield Static(line(("Save this run to a file", "bold"), (" (open it with: tlsbench show FILE)", "dim")))
-        with Horizontal(id="save-run-row"):
-            yield Input(default_file_name(self.last_run[0]), id="save-run-path")
-            yield Button("Save", id="save-run", variant="primary")
-        yield Static(Text(f"in {os.getcwd()}; passwords are never written", style="dim"), id="save-run-status")
+        yield Static(line(("Save this run to a file", "bold"), (" — s, then Enter (open it with: tlsbench show FILE)",
+                                                                  "dim")))
+        yield Input(default_file_name(self.last_run[0]), id="save-run-path")
+        yield Static(line(("in ", "dim"), (os.getcwd(), "dim"), ("; passwords are never written", "dim")),
+                     id="save-run-status")
 
     def text(self) -> str:
         return self.equivalents.as_text()
@@ -94,11 +92,6 @@ class CopyCommandScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save-run":
-            event.stop()
-            self.save()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "save-run-path":
@@ -123,7 +116,7 @@ class CopyCommandScreen(ModalScreen[None]):
         if os.path.lexists(expanded) and self._confirm != path:
             self._confirm = path
             self._status(line(("exists: ", "yellow"), (path, "bold"),
-                              (" — Enter (or Save) again to replace it, if it is a run file", "yellow")))
+                              (" — Enter again to replace it (only a run file is replaced)", "yellow")))
             return
         self._confirm = None
         spec, events = self.last_run
@@ -135,5 +128,5 @@ class CopyCommandScreen(ModalScreen[None]):
             self._status(line(("✘ not saved: ", "bold red"), (message, "red")))
             return
         self.saved = written
-        self._status(line(("✔ saved to ", "bold green"), (written, "green"), (f" ({os.path.getsize(written):,} bytes)",
-                                                                             "dim")))
+        size = os.path.getsize(written)
+        self._status(line(("✔ saved to ", "bold green"), (written, "green"), (f" ({size:,} bytes)", "dim")))
