@@ -11,7 +11,7 @@ from textual.widgets import Input
 
 from tests.tui_helpers import SIZE, app_for, launched, screen_text, wait_for_result
 from tlsbench.commands.show import make_show_app
-from tlsbench.engine.events import Event
+from tlsbench.engine.events import Event, RunFinished
 from tlsbench.engine.runfile import read_run, run_record, save_run
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
@@ -48,7 +48,7 @@ async def test_show_displays_a_saved_run_as_if_it_had_just_run(tmp_path: Path, t
         findings = screen.query_one("#findings")
         assert [f.code for f in findings.findings] == result.codes()
         tree = screen.query_one("#chain-tree")
-        assert len(tree.root.children) >= len(result.chain.certificates)
+        assert result.chain is not None and len(tree.root.children) >= len(result.chain.certificates)
         assert screen.query_one("#socket").info.local_port == result.socket.local_port
         loaded = screen.query_one("#form").checked_spec()  # the form holds the run's connection
         assert loaded is not None and loaded.target == spec.target and loaded.tls.cafile == spec.tls.cafile
@@ -83,7 +83,8 @@ async def test_copy_share_saves_the_last_run(tmp_path: Path, tls_server: Any, la
         status = str(dialog.query_one("#save-run-status").render())
         assert "saved to" in status and name in status
         saved = read_run(tmp_path / name)
-        assert saved.result == result and saved.events[-1].result == result
+        last = saved.events[-1]
+        assert saved.result == result and isinstance(last, RunFinished) and last.result == result
         assert oct((tmp_path / name).stat().st_mode & 0o777) == "0o600"
         # never over someone else's file: asked first, then refused in one line, the file untouched
         notes = tmp_path / "notes.json"

@@ -40,10 +40,11 @@ class CopyCommandScreen(ModalScreen[None]):
     BINDINGS = [Binding("c,ctrl+y", "copy", "Copy to clipboard"), Binding("s", "focus_save", "Save this run"),
                 Binding("escape,q", "close", "Close")]
 
-    def __init__(self, spec: Any, run: tuple[Any, tuple[Any, ...]] | None = None) -> None:
+    def __init__(self, spec: Any, run: tuple[Any, tuple[Any, ...]] | None = None, running: bool = False) -> None:
         super().__init__(classes="dialog-screen")
         self.spec = spec
         self.last_run = run
+        self.run_in_flight = running
         self.equivalents, self.lines = equivalent_lines(spec)
         self.saved: str | None = None  # the path last written
         self._confirm: str | None = None  # a path that exists, to replace at the next press
@@ -68,8 +69,9 @@ class CopyCommandScreen(ModalScreen[None]):
 
     def _save_section(self) -> ComposeResult:
         if self.last_run is None:
-            yield Static(Text("Save this run: no finished run yet (run the connection, then save it here).",
-                              style="dim"), id="save-run-status")
+            why = ("a run is in flight: save it here once it has finished" if self.run_in_flight
+                   else "no finished run yet (run the connection, then save it here)")
+            yield Static(Text(f"Save this run: {why}.", style="dim"), id="save-run-status")
             return
         from tlsbench.engine.runfile import default_file_name
 

@@ -357,7 +357,8 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         try:
             from tlsbench.tui.screens.copy_command import CopyCommandScreen
 
-            self.app.push_screen(CopyCommandScreen(spec, run=None if self.running else self.last_run))
+            self.app.push_screen(CopyCommandScreen(spec, run=None if self.running else self.last_run,
+                                                 running=self.running))
         except ImportError:
             self.notify("command equivalents are not available in this build", severity="warning")
 
