@@ -293,3 +293,31 @@ def test_mutated_real_file_raises_only_run_file_error(good_document: dict[str, A
     else:
         assert isinstance(back.result, ProbeResult)
         codec().encode(back.result)  # what was accepted can be written again
+        _show_everything(back)
+
+
+def _show_everything(record: RunRecord) -> None:
+    """What `tlsbench show --json` and `--text -v` do with a record that was accepted: no exception."""
+    import io
+
+    from tlsbench.commands.probe_output import Waterfall, write_json
+
+    write_json(record.result, io.StringIO(), include_bytes=True)
+    view = Waterfall(io.StringIO(), colour=False, trace=True, hexdump=True, showcerts=True)
+    for event in record.events:
+        view(event)
+
+
+def test_every_field_is_checked_as_what_it_holds() -> None:
+    """No registered record has a field the codec cannot check (a bare tuple, object or dict, or Any), but
+    the run's option summary (plain JSON data, shown as it is) and a change's values (checked by a
+    validator: known options, plain values)."""
+    from typing import get_args
+
+    def is_loose(hint: Any) -> bool:
+        return hint in (tuple, object, dict, list, Any) or any(is_loose(arg) for arg in get_args(hint))
+
+    c = codec()
+    loose = sorted(f"{name}.{field}" for name, cls in c.records.items() for field, hint in c.hints(cls).items()
+                   if is_loose(hint))
+    assert loose == ["Change.assign", "Change.before", "ProbeResult.spec_summary"], loose

@@ -115,8 +115,19 @@ def codec() -> RecordCodec:
 
         details = (ResolveDetail | TcpDetail | ProxyDetail | ProxyTlsDetail | TlsDetail | ChainDetail | AppDetail
                    | StarttlsDetail | ReconnectDetail | RevocationDetail | None)
+        from tlsbench.engine.ct import Sct
+        from tlsbench.engine.tlsfacts import ClientCertRequest, ServerExtension
+        from tlsbench.engine.tlspump import CloseInfo
+
+        # Fields the engine annotates loosely (to keep imports light) are checked as what they hold.
         _codec = RecordCodec(_registry(), overrides={
             ("StageRecord", "detail"): details,
+            ("ProbeResult", "closing"): CloseInfo | None,
+            ("TlsDetail", "server_extensions"): tuple[ServerExtension, ...],
+            ("TlsDetail", "client_cert_request"): ClientCertRequest | None,
+            ("ChainDetail", "scts"): tuple[Sct, ...],
+            ("ProxyTlsDetail", "messages"): tuple[TlsMessage, ...],
+            ("ReconnectDetail", "messages"): tuple[TlsMessage, ...],
         }, validators={Change: _check_change, StageRecord: _check_stage})
     return _codec
 
