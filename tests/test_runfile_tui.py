@@ -22,8 +22,8 @@ def _tree(root: Path) -> dict[str, tuple[int, float]]:
     return {str(p): (p.stat().st_size, p.stat().st_mtime) for p in root.rglob("*") if p.is_file()}
 
 
-async def test_show_displays_a_saved_run_as_if_it_had_just_run(tmp_path: Path, tls_server: Any,
-                                                                 lab_certs: Any) -> None:
+async def test_show_displays_a_saved_run_as_if_it_had_just_run(tmp_path: Path, tls_server: Any, lab_certs: Any,
+                                                                 monkeypatch: Any) -> None:
     server = tls_server("expired")
     spec = build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert))
     events: list[Event] = []
@@ -33,9 +33,9 @@ async def test_show_displays_a_saved_run_as_if_it_had_just_run(tmp_path: Path, t
     save_run(saved, run_record(spec, events))
     record = read_run(saved)
     config = tmp_path / "config"
-    config.mkdir()
+    monkeypatch.setenv("TLSBENCH_CONFIG_DIR", str(config))
     before = _tree(tmp_path)
-    app = make_show_app(record, str(saved), store=ProfileStore(config))
+    app = make_show_app(record, str(saved))  # the store of $TLSBENCH_CONFIG_DIR, as the command opens it
     async with app.run_test(size=SIZE) as pilot:
         await launched(pilot)
         shown = await wait_for_result(pilot)
@@ -59,6 +59,7 @@ async def test_show_displays_a_saved_run_as_if_it_had_just_run(tmp_path: Path, t
         # the shown run can be shared again from the Copy / share dialog
         assert screen.last_run is not None and screen.last_run[1] == record.events
     assert _tree(tmp_path) == before  # opening it wrote nothing: no profile, no state, no file
+    assert not config.exists()  # not even the config directory
 
 
 async def test_copy_share_saves_the_last_run(tmp_path: Path, tls_server: Any, lab_certs: Any, monkeypatch: Any) -> None:
@@ -117,3 +118,32 @@ async def test_copy_share_before_any_run_says_there_is_nothing_to_save(tmp_path:
         assert not app.screen.query("#save-run-path")
         assert "no finished run yet" in str(app.screen.query_one("#save-run-status").render())
         assert app.screen.query_one("#command-curl")
+
+
+async def test_show_draws_text_from_the_file_as_data(tmp_path: Path, plain_http: Any) -> None:
+    # A shared file is a stranger's: markup and terminal controls in it stay characters on screen.
+    import json
+
+    from tlsbench.engine.runfile import dump_run, load_run
+    from tests.tui_helpers import screen_segments
+
+    spec = build_spec(f"127.0.0.1:{plain_http.port}", insecure=True)
+    events: list[Event] = []
+    run_probe(spec, on_event=events.append)
+    document = json.loads(dump_run(run_record(spec, events)))
+    evil = "[bold red]evil[/] \x1b[2J\u202egnp.exe"
+    for finding in document["result"]["findings"]:
+        finding["title"] = evil
+    for event in document["events"]:
+        if event["$"] == "FindingRaised":
+            event["finding"]["title"] = evil
+    source = "[b]shared[/b]\x1b]0;x\x07.json"
+    record = load_run(json.dumps(document).encode(), source)
+    app = make_show_app(record, source, store=ProfileStore(tmp_path / "config"))
+    async with app.run_test(size=SIZE) as pilot:
+        await launched(pilot)
+        await wait_for_result(pilot)
+        text = screen_text(app)
+        assert "[bold red]evil[/]" in text and "\\e[2J" in text and "\\u202egnp.exe" in text
+        assert "[b]shared[/b]\\e]0;x\\a.json" in text or "[b]shared[/b]\\e]0;x" in text
+        assert not any("\x1b" in s or "\u202e" in s or "\x07" in s for s in screen_segments(app))

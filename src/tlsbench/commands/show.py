@@ -37,9 +37,10 @@ def make_show_app(record, source: str, store=None):
     from tlsbench.tui.saved_run import SavedRunApp
 
     if store is None:
+        from tlsbench.locations import config_dir
         from tlsbench.profiles.store import ProfileStore
 
-        store = ProfileStore()
+        store = ProfileStore(config_dir(create=False))  # opening a run creates nothing (a save would)
     return SavedRunApp(store, record, source)
 
 
