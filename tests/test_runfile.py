@@ -321,3 +321,14 @@ def test_every_field_is_checked_as_what_it_holds() -> None:
     loose = sorted(f"{name}.{field}" for name, cls in c.records.items() for field, hint in c.hints(cls).items()
                    if is_loose(hint))
     assert loose == ["Change.assign", "Change.before", "ProbeResult.spec_summary"], loose
+
+
+def test_deep_nesting_is_refused_in_one_line(good_document: dict[str, Any]) -> None:
+    document = json.loads(json.dumps(good_document))
+    deep: Any = "x"
+    for _ in range(200):
+        deep = [deep]
+    document["result"]["spec_summary"] = {"options": deep}
+    assert "nested more than 64 levels deep" in _error(document)
+    with pytest.raises(RunFileError, match="^deep.json: not JSON"):
+        load_run(b"[" * 100_000 + b"]" * 100_000, "deep.json")

@@ -30,6 +30,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 JSON = Any  # what json.dumps takes / json.loads gives
 
+MAX_DEPTH = 64  # arrays and objects nested deeper than this are refused (no record needs more than ~10)
+
 # A field annotation that accepts any registered record (or None): the engine's StageDetail union is
 # open in practice (the starttls, reconnect and revocation stages carry details of their own).
 ANY_RECORD: object = object()
@@ -144,19 +146,22 @@ class RecordCodec:
 
     def decode(self, data: JSON, path: str = "", hint: Any = Any) -> Any:
         """The value `data` encodes, checked against `hint` (a type annotation); DecodeError if not."""
-        value = self._value(data, path)
+        value = self._value(data, path, 0)
         self.check(value, hint, path)
         return value
 
-    def _value(self, data: JSON, path: str) -> Any:
+    def _value(self, data: JSON, path: str, depth: int) -> Any:
         if data is None or isinstance(data, (bool, int, float, str)):
             return data
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise DecodeError(path, f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(data, list):
-            return tuple(self._value(v, f"{path}[{i}]") for i, v in enumerate(data))
+            return tuple(self._value(v, f"{path}[{i}]", depth) for i, v in enumerate(data))
         if not isinstance(data, dict):
             raise DecodeError(path, f"{_kind(data)} is not a JSON value")
         if "$" not in data:
-            return {k: self._value(v, f"{path}.{k}" if path else k) for k, v in data.items()}
+            return {k: self._value(v, f"{path}.{k}" if path else k, depth) for k, v in data.items()}
         tag = data["$"]
         if not isinstance(tag, str):
             raise DecodeError(path, f"the type tag '$' must be a string, not {_kind(tag)}")
@@ -167,7 +172,7 @@ class RecordCodec:
             items = data["items"]
             if not isinstance(items, list):
                 raise DecodeError(f"{path}.items", f"expected a list, found {_kind(items)}")
-            return [self._value(v, f"{path}.items[{i}]") for i, v in enumerate(items)]
+            return [self._value(v, f"{path}.items[{i}]", depth) for i, v in enumerate(items)]
         if tag == "float":
             self._keys(data, path, ("value",))
             number = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(data["value"]) \
@@ -178,7 +183,7 @@ class RecordCodec:
         cls = self.records.get(tag)
         if cls is None:
             raise DecodeError(path, f"unknown record type {tag[:60]!r}")
-        return self._record(cls, data, path)
+        return self._record(cls, data, path, depth)
 
     def _keys(self, data: dict[str, JSON], path: str, keys: tuple[str, ...]) -> None:
         extra = [k for k in data if k != "$" and k not in keys]
@@ -198,7 +203,7 @@ class RecordCodec:
         except (binascii.Error, UnicodeEncodeError, ValueError):
             raise DecodeError(f"{path}.base64", "not valid base64") from None
 
-    def _record(self, cls: type, data: dict[str, JSON], path: str) -> Any:
+    def _record(self, cls: type, data: dict[str, JSON], path: str, depth: int) -> Any:
         hints = self.hints(cls)
         defaults: dict[str, Any] = getattr(cls, "_field_defaults", {})
         extra = [k for k in data if k != "$" and k not in hints]
@@ -212,7 +217,8 @@ class RecordCodec:
                     values[name] = defaults[name]
                     continue
                 raise DecodeError(where, f"missing (a {cls.__name__} needs it)")
-            values[name] = self.decode(data[name], where, hint)
+            values[name] = self._value(data[name], where, depth)
+            self.check(values[name], hint, where)
         record = cls(**values)
         validate = self.validators.get(cls)
         reason = validate(record) if validate is not None else None
