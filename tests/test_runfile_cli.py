@@ -92,3 +92,29 @@ def test_show_without_a_terminal_says_so(tmp_path: Path, closed_port: Any) -> No
     assert probe.returncode == 1 and saved.exists()
     out = tlsbench("show", str(saved))
     assert out.returncode == 2 and "needs a terminal" in out.stderr
+
+
+def test_a_cancelled_run_is_saved(silent_server: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    saved = tmp_path / "cancelled.json"
+    child = subprocess.Popen([sys.executable, "-m", "tlsbench", "probe", f"127.0.0.1:{silent_server.port}",
+                              "--timeout", "20", "--save-run", str(saved)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        assert child.stdout is not None
+        while time.monotonic() < deadline:  # wait for the tcp line: the handshake is then waiting
+            line = child.stdout.readline()
+            if "tcp" in line or not line:
+                break
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    record = read_run(saved)
+    assert record.result.cancelled and "saved the run to" in err
