@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "cert": "cert",
     "lab": "lab",
     "profiles": "profiles",
+    "show": "show",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -29,6 +30,7 @@ usage: tlsbench [HOST:PORT] [connection options] [--run] [--profile NAME]   open
        tlsbench cert [options]                generate or show the listener's self-signed certificate
        tlsbench lab                           start the local lab and open the workbench on it
        tlsbench profiles list|show|delete     saved connection profiles
+       tlsbench show FILE [--text|--json]     a saved run (probe --save-run) in the workbench, read-only
 Run 'tlsbench COMMAND --help' for a command's options."""
 
 

@@ -43,6 +43,10 @@ def make_parser() -> QuietParser:
                      help="after the run, ask which protocol versions and cipher suites the server accepts "
                           "(hand-built ClientHellos over the same route; --concurrency C connections at once, "
                           "default 4)")
+    out.add_argument("--save-run", metavar="FILE",
+                     help="write the whole run (connection without passwords, every event, the result and findings) "
+                          "to FILE as JSON, also when it fails; open it with 'tlsbench show FILE' (only over a run "
+                          "file; new files 0600)")
     out.add_argument("--msg", action="store_true",
                      help="like -v, with a hex dump of each message (s_client -msg); with --json, each message's "
                           "bytes as hex")
@@ -95,6 +99,8 @@ def main(argv: list[str]) -> int:
                 args.concurrency, "--concurrency", 1, 64)
             args.concurrency = None  # here it is the enumeration's, not a series'
         series = repeat.options(args) if repeat.wanted(args) else None
+        if args.save_run and series is not None:
+            raise UsageError("--save-run keeps one run: it cannot be used with --count/--interval/--json-lines")
         why = diagnose.options(args)
         if why is not None and args.enumerate:
             raise UsageError("--diagnose and --enumerate are two separate runs: give one of them")
@@ -119,6 +125,13 @@ def main(argv: list[str]) -> int:
             check_chain_file(args.save_chain)
         except InputError as exc:
             return fail_usage(PROG, f"--save-chain {' '.join(str(exc).split())}")
+    if args.save_run:
+        from tlsbench.engine.runfile import check_run_path
+
+        try:
+            check_run_path(args.save_run)
+        except InputError as exc:
+            return fail_usage(PROG, f"--save-run {' '.join(str(exc).split())}")
     if spec.tls.enabled and spec.tls.verify == "off":
         print(INSECURE_WARNING, file=sys.stderr)
     if spec.tls.enabled and spec.tls.keylog:
@@ -139,9 +152,11 @@ def main(argv: list[str]) -> int:
 
     token = CancelToken()
     view = None
+    events: list = []  # kept for --save-run only
+    keep = events.append if args.save_run else None
     with sigint_cancels(token):
         if args.json:
-            result = run_probe(spec, prepared=prepared, cancel=token)
+            result = run_probe(spec, on_event=keep, prepared=prepared, cancel=token)
             extra = None
             if enum_concurrency is not None and not result.cancelled:
                 found = _enumerate(spec, enum_concurrency, token)
@@ -153,9 +168,14 @@ def main(argv: list[str]) -> int:
             view = Waterfall(sys.stdout, colour=want_colour(sys.stdout), trace=args.verbose, hexdump=args.msg,
                              showcerts=args.showcerts)
             view.emit(f"tlsbench probe {spec.target}")
-            result = run_probe(spec, on_event=view, prepared=prepared, cancel=token)
+            result = run_probe(spec, on_event=view if keep is None else _both(keep, view), prepared=prepared,
+                               cancel=token)
             if enum_concurrency is not None and not result.cancelled:
                 _show_enumeration(view, _enumerate(spec, enum_concurrency, token))
+    if args.save_run:  # also (above all) when the run failed: that is when a run is shared
+        code = _save_run(args.save_run, spec, events)
+        if code:
+            return code
     if args.save_chain:
         code = _save_chain(args.save_chain, result)
         if code:
@@ -182,6 +202,26 @@ def _show_enumeration(view, found) -> None:
     for line in enumeration_lines(found):
         view.emit(line)
     view.findings(found.findings)
+
+
+def _both(first, second):
+    def emit(event) -> None:
+        first(event)
+        second(event)
+
+    return emit
+
+
+def _save_run(path: str, spec: ConnectionSpec, events: list) -> int:
+    """Write the run (--save-run); 0, or the exit code when it could not be written."""
+    from tlsbench.engine.runfile import run_record, save_run
+
+    try:
+        written = save_run(path, run_record(spec, events))
+    except (InputError, OSError, ValueError) as exc:
+        return fail_usage(PROG, f"--save-run {' '.join(str(exc).split())}")
+    print(f"saved the run to {written} (open it with: tlsbench show {written})", file=sys.stderr)
+    return 0
 
 
 def _save_chain(path: str, result) -> int:

@@ -25,7 +25,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("f7", "form", "Form", "Open the Compose form on the selected profile (again: back to the results)",
            "connection"),
     Action("ctrl+t", "switch_tab", "Tab", "Switch between the Connection and Listener tabs", "any"),
-    Action("ctrl+y", "copy_command", "Copy", "Show and copy the equivalent curl / openssl / tlsbench lines",
+    Action("ctrl+y", "copy_command", "Copy", "Copy / share: save this run to a file, or show and copy the "
+           "equivalent curl / openssl / tlsbench lines",
            "connection"),
     Action("f4", "compare", "Compare", "Compare with the previous run of the same connection", "connection"),
     Action("f6", "expand_all", "Expand", "Expand every stage row and certificate", "connection"),

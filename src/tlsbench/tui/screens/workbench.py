@@ -74,6 +74,10 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         self.current_spec = None
         self.current_profile: str | None = None
         self.history: list[RunEntry] = []
+        # The events of the run shown now, and the last finished run as (spec, events) for "Save this run"
+        # (Copy / share): two runs at most are kept, never the whole history.
+        self.run_events: list = []
+        self.last_run: tuple | None = None
         self.tab = "connection"
         self.arrangement = None  # a tui.layout.Layout once the size is known
         self._listener_probe_run: int | None = None
@@ -171,6 +175,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         self.run_id += 1
         self.token = CancelToken()
         self.current_spec, self.current_profile = spec, profile
+        self.run_events = []
         self.query_one(ResultsView).start(spec, self.previous)
         self._set_running(True)
         self.remember_last_used(spec)
@@ -202,11 +207,13 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             return  # an old run that was replaced
         from tlsbench.engine.events import RunFinished
 
+        self.run_events.append(message.event)
         self.query_one(ResultsView).apply(message.event)
         if isinstance(message.event, RunFinished):
             self._finished(message.event.result)
 
     def _finished(self, result) -> None:
+        self.last_run = (self.current_spec, tuple(self.run_events))
         self.history.append(RunEntry(self.current_profile, self.current_spec, result))
         del self.history[:-HISTORY]
         self._set_running(False)
@@ -268,6 +275,18 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         results.finish(result)
         self.history.append(RunEntry(profile, spec, result))
         self._set_running(False)
+
+    def show_events(self, events, spec, note=None) -> None:
+        """Show a finished run from its events, as if it had just run (`tlsbench show FILE`); `note` (a
+        rich Text) is shown in the run's status line. Nothing is written (no profile, no state)."""
+        self.previous = None
+        self.current_spec, self.current_profile = spec, None
+        self.run_events = []
+        results = self.query_one(ResultsView)
+        results.start(spec, None)
+        results.note = note
+        for event in events:
+            self.on_engine_event(EngineEvent(self.run_id, event))
 
     # --- the form -----------------------------------------------------------------------------------
 
@@ -338,7 +357,8 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         try:
             from tlsbench.tui.screens.copy_command import CopyCommandScreen
 
-            self.app.push_screen(CopyCommandScreen(spec))
+            self.app.push_screen(CopyCommandScreen(spec, run=None if self.running else self.last_run,
+                                                 running=self.running))
         except ImportError:
             self.notify("command equivalents are not available in this build", severity="warning")
 

@@ -54,6 +54,7 @@ class ResultsView(Vertical):
         self.result = None
         self.spec = None
         self.panel = "stages"
+        self.note: Text | None = None  # shown after the verdict until the next run (e.g. a saved run's file)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(IDLE_HEADER, style="dim"), id="run-header")
@@ -99,6 +100,9 @@ class ResultsView(Vertical):
     def _header(self, status: Text) -> None:
         head = Text()
         head.append_text(status)
+        if self.note is not None:
+            head.append("  ")
+            head.append_text(self.note)
         if self.spec is not None:
             head.append("  ")
             head.append_text(describe_spec(self.spec))
@@ -115,7 +119,7 @@ class ResultsView(Vertical):
 
     def start(self, spec, previous=None) -> None:
         """A new run: verdict, findings, chain and socket are reset before its first event arrives."""
-        self.spec, self.result = spec, None
+        self.spec, self.result, self.note = spec, None, None
         self._state("-running")
         self._header(Text("● running", style="bold yellow"))
         self.query_one(FindingsPanel).clear_findings()
