@@ -435,10 +435,10 @@ def _child() -> int:
 
     # While no job waits (a child warmed up ahead of its first run), the stages' code is imported now
     # rather than in the first run's preparation; a job that arrives stops this at once.
-    for kind in KINDS.values():
+    for stage_kind in KINDS.values():
         if not jobs.empty():
             break
-        import_module(kind.impl.partition(":")[0])
+        import_module(stage_kind.impl.partition(":")[0])
 
     while True:
         item = jobs.get()
