@@ -120,3 +120,23 @@ async def test_two_certificates_behind_one_address_are_cert_varies(tmp_path, tls
             for cert in certs:
                 assert f"{cert.sha256[:17]}…  ×2" in text
             assert "[cert-varies] The server presented 2 different certificates over 4 runs" in text
+
+
+async def test_repeat_is_in_the_palette_and_a_bad_count_starts_nothing(tmp_path):
+    app = app_for(tmp_path, spec=build_spec("127.0.0.1:1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await launched(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Repeat (f10) — Connection tab" in titles
+        screen = await _open_repeat(pilot, "many", "1")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert screen.series is None and not screen.running
+        screen.query_one("#repeat-count", Input).value = "2"
+        screen.query_one("#repeat-interval", Input).value = "-1"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert screen.series is None and not screen.running
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RepeatScreen)

@@ -153,7 +153,7 @@ class EngineProcess:
                 try:
                     self._send(child, ("job", job, kind, args, kwargs or {}))
                     return self._follow(child, job, emit, cancel)
-                except (OSError, ValueError, _Unheard) as exc:
+                except (OSError, ValueError, _Unheard):
                     self._kill(child)
                     if attempt == 2:
                         raise EngineCrashed(f"the engine process ended before the run began ({self._last_words()})"

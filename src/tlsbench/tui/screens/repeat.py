@@ -64,7 +64,7 @@ def header_text() -> Text:
     out = Text(f"{'stage':<{LABEL_WIDTH}}", style="dim", no_wrap=True)
     for name in ("min", "median", "p95", "max"):
         out.append(f"{name:>{NUMBER_WIDTH}}", style="dim")
-    out.append(f"  ms · the last {RECENT} runs, oldest first", style="dim")
+    out.append(f"  ms   last {RECENT} runs →", style="dim")
     return out
 
 
@@ -270,6 +270,8 @@ class RepeatScreen(Screen[ProbeResult | None]):
         self.error = message.error
         self._refresh_series()
         self._sync()
+        if self.is_active:
+            self.query_one("#repeat-count", Input).focus()  # (the fields were disabled while it ran)
 
     # --- drawing ------------------------------------------------------------------------------------
 
