@@ -33,6 +33,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("ctrl+s", "save_profile", "Save", "Save the composed connection as a profile", "connection"),
     Action("f12", "diagnose", "Why?", "Try variants of this run (SNI, versions, trust, proxy...) and say what "
            "makes it work", "connection"),
+    Action("f10", "repeat", "Repeat", "Run the connection again and again: times per stage, ports, certificates, "
+           "findings counted", "connection"),
     # The findings panel shows this key where a finding's suggestion can be applied as it is.
     Action("ctrl+f", "apply_suggestion", "Apply fix", "Apply the suggested change of the first finding that has "
            "one to the form, and run again", "connection", show=False),

@@ -372,6 +372,27 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
 
         self.app.push_screen(CompareScreen(self.previous, current))
 
+    def action_repeat(self) -> None:
+        """F10: the composed connection run again and again (tui/screens/repeat.py); Esc there comes back
+        here with the series' last run shown."""
+        if self.tab != "connection":
+            self.show_tab("connection")
+        spec = self.query_one(ComposeForm).checked_spec()
+        if spec is None:
+            self.open_form()
+            self.notify("a field needs attention before the runs", title="Invalid input", severity="error")
+            return
+        self.action_cancel()
+        profile = self._list().current
+        from tlsbench.tui.screens.repeat import RepeatScreen
+
+        def back(last) -> None:
+            if last is not None:
+                self.run_id += 1  # an earlier run's late events must not land on it
+                self.show_result(last, spec, profile)
+
+        self.app.push_screen(RepeatScreen(spec), back)
+
     def action_expand_all(self) -> None:
         results = self.query_one(ResultsView)
         for stage in list(results.waterfall.rows):
