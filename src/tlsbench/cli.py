@@ -1,6 +1,6 @@
 """Command-line entry point: dispatches to a subcommand module, imported only when used.
 
-`tlsbench probe|serve|cert|lab|profiles ...` run headless; anything else opens the workbench.
+`tlsbench probe|serve|cert|lab|profiles|history ...` run headless; anything else opens the workbench.
 The probe path must never import Textual: each subcommand imports only what it needs.
 """
 
@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "cert": "cert",
     "lab": "lab",
     "profiles": "profiles",
+    "history": "history",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -29,6 +30,7 @@ usage: tlsbench [HOST:PORT] [connection options] [--run] [--profile NAME]   open
        tlsbench cert [options]                generate or show the listener's self-signed certificate
        tlsbench lab                           start the local lab and open the workbench on it
        tlsbench profiles list|show|delete     saved connection profiles
+       tlsbench history [PROFILE]             the runs kept for a profile (--compare A B: side by side)
 Run 'tlsbench COMMAND --help' for a command's options."""
 
 

@@ -156,6 +156,12 @@ def main(argv: list[str]) -> int:
             result = run_probe(spec, on_event=view, prepared=prepared, cancel=token)
             if enum_concurrency is not None and not result.cancelled:
                 _show_enumeration(view, _enumerate(spec, enum_concurrency, token))
+    if args.save_profile or args.profile:  # a profile's run is kept in its history
+        from tlsbench.history.recording import record_run
+
+        problem = record_run(args.save_profile or args.profile, "probe", spec, result.to_json_dict())
+        if problem:
+            print(f"{PROG}: {problem}", file=sys.stderr)
     if args.save_chain:
         code = _save_chain(args.save_chain, result)
         if code:
