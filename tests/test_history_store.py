@@ -172,14 +172,15 @@ def test_a_bad_setting_means_no_history_for_that_run(tmp_path, plain_runs):
     config.mkdir()
     (config / "settings.toml").write_text("[history]\nkeep = -1\n")
     store = HistoryStore(tmp_path / "history")
-    problem = record_run("web", "probe", spec, results[0], config_dir=config, store=store)
+    problem = record_run("web", "probe", spec, results[0], config_dir=config, store=store).problem
     assert problem is not None and problem.startswith("history not written: ") and "keep" in problem
     assert not store.path_for("web").exists()
     (config / "settings.toml").write_text("[history]\nenabled = false\n")
-    assert record_run("web", "probe", spec, results[0], config_dir=config, store=store) is None
+    off = record_run("web", "probe", spec, results[0], config_dir=config, store=store)
+    assert off.problem is None and not off.written and off.record["profile"] == "web"
     assert not store.path_for("web").exists()
     (config / "settings.toml").unlink()
-    assert record_run("web", "probe", spec, results[0], config_dir=config, store=store) is None
+    assert record_run("web", "probe", spec, results[0], config_dir=config, store=store).written
     assert len(store.read("web").runs) == 1
 
 
@@ -224,6 +225,6 @@ def test_an_unusable_history_directory_is_one_line(tmp_path, plain_runs):
     spec, results = plain_runs
     root = tmp_path / "history"
     root.write_text("a file where the directory should be")
-    problem = record_run("web", "probe", spec, results[0], config_dir=tmp_path, store=HistoryStore(root))
+    problem = record_run("web", "probe", spec, results[0], config_dir=tmp_path, store=HistoryStore(root)).problem
     assert problem is not None and "\n" not in problem and "a file is in the way" in problem
     assert root.read_text() == "a file where the directory should be"

@@ -159,7 +159,7 @@ def main(argv: list[str]) -> int:
     if args.save_profile or args.profile:  # a profile's run is kept in its history
         from tlsbench.history.recording import record_run
 
-        problem = record_run(args.save_profile or args.profile, "probe", spec, result.to_json_dict())
+        problem = record_run(args.save_profile or args.profile, "probe", spec, result.to_json_dict()).problem
         if problem:
             print(f"{PROG}: {problem}", file=sys.stderr)
     if args.save_chain:

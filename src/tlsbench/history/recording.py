@@ -7,14 +7,20 @@ goes on as it would have.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tlsbench.engine.errors import InputError
 
 
+class Recorded(NamedTuple):
+    record: dict[str, Any]  # the run as a record (what was written, or would have been)
+    written: bool
+    problem: str | None  # one line saying why it was not written (None: written, or history is off)
+
+
 def record_run(profile: str, source: str, spec: Any, result_json: dict[str, Any], *,
-               config_dir: Path | None = None, store: Any = None) -> str | None:
-    """Append the run to its profile's history; None when done (or history is off), else why not."""
+               config_dir: Path | None = None, store: Any = None) -> Recorded:
+    """Append the run to its profile's history, as settings.toml says."""
     from tlsbench.history.record import make_record
     from tlsbench.history.settings import load_history_settings
     from tlsbench.history.store import HistoryStore
@@ -22,14 +28,16 @@ def record_run(profile: str, source: str, spec: Any, result_json: dict[str, Any]
     try:
         settings = load_history_settings(config_dir)
     except InputError as exc:
-        return f"history not written: {' '.join(str(exc).split())}"
+        return Recorded(make_record(profile, source, spec, result_json), False,
+                        f"history not written: {' '.join(str(exc).split())}")
+    record = make_record(profile, source, spec, result_json, keep_exchanged=settings.keep_exchanged)
     if not settings.enabled:
-        return None
+        return Recorded(record, False, None)
     try:
-        record = make_record(profile, source, spec, result_json, keep_exchanged=settings.keep_exchanged)
         (store or HistoryStore()).append(record, keep=settings.keep)
     except InputError as exc:
-        return f"history not written: {' '.join(str(exc).split())}"
+        return Recorded(record, False, f"history not written: {' '.join(str(exc).split())}")
     except OSError as exc:
-        return f"history not written: {exc.filename or 'history directory'}: {exc.strerror or exc}"
-    return None
+        return Recorded(record, False,
+                        f"history not written: {exc.filename or 'history directory'}: {exc.strerror or exc}")
+    return Recorded(record, True, None)
