@@ -57,6 +57,22 @@ def stage_key(stage: dict[str, Any]) -> str:
     return f"{name}#{index}" if index is not None else name
 
 
+def stage_label(key: str) -> str:
+    """'tcp connect', 'proxy 2': the waterfall's words for a stage key."""
+    from tlsbench.engine.plan import KINDS
+
+    name, _, index = key.partition("#")
+    kind = KINDS.get(name)
+    label = kind.label if kind is not None else name
+    return f"{label} {index}" if index else label
+
+
+def short_fingerprint(fingerprint: str) -> str:
+    """The first 8 bytes of a colon-separated fingerprint, as `probe --count` shows a leaf."""
+    parts = fingerprint.split(":")
+    return ":".join(parts[:8]) + ("…" if len(parts) > 8 else "")
+
+
 def stage_status(stage: dict[str, Any]) -> str:
     """ok | failed | skipped | cancelled (a stage cut by a cancel is recorded failed, 'cancelled')."""
     status = str(stage.get("status", "?"))
