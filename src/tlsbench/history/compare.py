@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-SOCKET_FIELDS = ("local_address", "local_port", "peer_address", "peer_port", "family", "via_proxy")
+SOCKET_FIELDS = ("local_address", "local_port", "peer_address", "peer_port")
 
 
 class Row(NamedTuple):

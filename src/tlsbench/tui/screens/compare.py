@@ -54,16 +54,16 @@ def _differs(flag: bool) -> Text:
 
 def comparison_rows(c: Comparison) -> list[Row]:
     """The table's rows: a section title, then its lines (key | A | B | change)."""
-    rows: list[Row] = [_section("stages")]
-    rows += [_stage_row(s, stage_label(s.key)) for s in c.stages]
-    rows.append(_stage_row(c.total, "total"))
-    rows.append(_section("options that differed"))
+    rows: list[Row] = [_section("options that differed")]
     rows += [(data(r.key, "bold"), data(r.a), data(r.b), Text("")) for r in c.options] or \
         [(Text("none", style="dim"), Text(""), Text(""), Text(""))]
+    rows.append(_section("stages"))
+    rows += [_stage_row(s, stage_label(s.key)) for s in c.stages]
+    rows.append(_stage_row(c.total, "total"))
     rows.append(_section("socket"))
     rows += [(Text(r.key.replace("_", " "), style="bold"), data(r.a), data(r.b), _differs(r.differs))
              for r in c.socket]
-    rows.append(_section("chain (sha256, leaf first)"))
+    rows.append(_section("chain (sha256)"))
     rows += [(Text(r.key, style="bold"), data(short_fingerprint(r.a)), data(short_fingerprint(r.b)),
               _differs(r.differs) if r.differs else Text("same", style="green")) for r in c.chain] or \
         [(Text("none", style="dim"), Text(""), Text(""), Text(""))]
@@ -78,6 +78,10 @@ def comparison_rows(c: Comparison) -> list[Row]:
             row[1], row[2] = text, text.copy()
         rows.append((row[0], row[1], row[2], row[3]))
     return rows
+
+
+def _when(at: str) -> str:
+    return at.replace("T", " ").rstrip("Z") + " UTC" if at.endswith("Z") else at
 
 
 class CompareScreen(ModalScreen[None]):
@@ -101,8 +105,8 @@ class CompareScreen(ModalScreen[None]):
             head = Text("Compare ", style="bold")
             head.append_text(data(self.title_text, "bold"))
             yield Static(head, classes="dialog-title")
-            yield Static(data(f"A {self.a_label}: {c.a_at} {c.a_verdict}   B {self.b_label}: {c.b_at} {c.b_verdict}",
-                              "dim"), id="compare-heading")
+            yield Static(data(f"A {self.a_label:<7} {_when(c.a_at)}  {c.a_verdict}\n"
+                              f"B {self.b_label:<7} {_when(c.b_at)}  {c.b_verdict}", "dim"), id="compare-heading")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
