@@ -70,7 +70,7 @@ async def test_f4_lists_the_profile_runs_and_enter_compares_with_the_previous(tm
         assert isinstance(screen, HistoryScreen)
         rows = table_cells(screen, "#history-table")
         assert [r[1] for r in rows] == ["#1 now", "#2", "#3"]
-        assert all(r[3] == "ok" for r in rows)
+        assert [r[3] for r in rows] == ["workbench", "workbench", "probe"] and all(r[4] == "ok" for r in rows)
         assert screen.selected == 1  # the previous run, preselected
         assert layout_problems(screen) == []
         text = screen_text(app)
@@ -88,7 +88,7 @@ async def test_f4_lists_the_profile_runs_and_enter_compares_with_the_previous(tm
         assert "tls handshake" in firsts and "total" in firsts
         leaf = next(r for r in cells if r[0] == "leaf")
         assert leaf[1] == leaf[2] and leaf[3] == "same"
-        assert leaf[1].startswith(first.chain.certificates[0].sha256[:23])
+        assert leaf[1] == first.chain.certificates[0].sha256[:17] + "…"
         port = next(r for r in cells if r[0] == "local port")
         assert port[1] == str(first.socket.local_port) and port[2] == str(second.socket.local_port)
         assert port[3] == "differs"

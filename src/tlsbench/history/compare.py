@@ -67,10 +67,10 @@ def stage_label(key: str) -> str:
     return f"{label} {index}" if index else label
 
 
-def short_fingerprint(fingerprint: str) -> str:
-    """The first 8 bytes of a colon-separated fingerprint, as `probe --count` shows a leaf."""
+def short_fingerprint(fingerprint: str, size: int = 8) -> str:
+    """The first `size` bytes of a colon-separated fingerprint (8: as `probe --count` shows a leaf)."""
     parts = fingerprint.split(":")
-    return ":".join(parts[:8]) + ("…" if len(parts) > 8 else "")
+    return ":".join(parts[:size]) + ("…" if len(parts) > size else "")
 
 
 def stage_status(stage: dict[str, Any]) -> str:

@@ -23,9 +23,9 @@ from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim", "cancelled": "yellow"}
 COMPARE_CSS = """
-.dialog.runs { height: 90%; padding: 0 1; }
+.dialog.runs { width: 100%; max-width: 120; height: 100%; max-height: 40; padding: 0 1; }
 .dialog.runs .dialog-title { margin-bottom: 0; }
-.dialog.runs DataTable { height: 1fr; }
+.dialog.runs DataTable, .dialog.runs #compare-table { height: 1fr; max-height: 100%; }
 """
 
 Row = tuple[Text, Text, Text, Text]
@@ -64,7 +64,7 @@ def comparison_rows(c: Comparison) -> list[Row]:
     rows += [(Text(r.key.replace("_", " "), style="bold"), data(r.a), data(r.b), _differs(r.differs))
              for r in c.socket]
     rows.append(_section("chain (sha256)"))
-    rows += [(Text(r.key, style="bold"), data(short_fingerprint(r.a)), data(short_fingerprint(r.b)),
+    rows += [(Text(r.key, style="bold"), data(short_fingerprint(r.a, 6)), data(short_fingerprint(r.b, 6)),
               _differs(r.differs) if r.differs else Text("same", style="green")) for r in c.chain] or \
         [(Text("none", style="dim"), Text(""), Text(""), Text(""))]
     rows.append(_section("findings"))
@@ -102,9 +102,7 @@ class CompareScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         c = self.comparison
         with Vertical(classes="dialog wide runs"):
-            head = Text("Compare ", style="bold")
-            head.append_text(data(self.title_text, "bold"))
-            yield Static(head, classes="dialog-title")
+            yield Static(data(f"{self.title_text}: run A vs run B", "bold"), classes="dialog-title")
             yield Static(data(f"A {self.a_label:<7} {_when(c.a_at)}  {c.a_verdict}\n"
                               f"B {self.b_label:<7} {_when(c.b_at)}  {c.b_verdict}", "dim"), id="compare-heading")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)

@@ -119,7 +119,7 @@ class HistoryScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide runs"):
             yield Static(data(f"{self.title_text} ({len(self.choices)} runs)", "bold"), classes="dialog-title")
-            hint = "Enter: compare with the current run · Space: mark two runs to compare · Esc: close"
+            hint = "Enter: compare with #1 (now) · Space: mark two to compare · Esc: close"
             if self.note:
                 yield Static(data(self.note, "yellow"), id="history-note")
             yield Static(Text(hint, style="dim"), id="history-hint")
@@ -128,7 +128,7 @@ class HistoryScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(" ", "run", "when (UTC)", "verdict", "total", "findings")
+        table.add_columns(" ", "run", "when (UTC)", "from", "verdict", "total", "findings")
         for i, choice in enumerate(self.choices):
             table.add_row(*self._cells(i), key=str(i))
         table.focus()
@@ -144,7 +144,7 @@ class HistoryScreen(ModalScreen[None]):
         total = result.get("total_ms")
         when = str(record.get("at", "?")).replace("T", " ").rstrip("Z")
         mark = Text("●" if i in self.marked else " ", style="bold")
-        return (mark, Text(self.choices[i].label, style="bold"), data(when[:23]),
+        return (mark, Text(self.choices[i].label, style="bold"), data(when[:23]), data(record.get("source", "?")),
                 Text(status, style=STYLES.get(status, "")),
                 Text(f"{total:.1f} ms" if isinstance(total, (int, float)) else "?"),
                 data(", ".join(dict.fromkeys(finding_codes(result))) or "-"))
