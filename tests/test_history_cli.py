@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def settings(text: str) -> None:
     (config / "settings.toml").write_text(text)
 
 
-def cli(capsys, *args: str) -> tuple[int, str, str]:
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
@@ -38,7 +39,7 @@ def all_history_bytes() -> bytes:
     return b"".join(p.read_bytes() for p in sorted(history_dir().iterdir()))
 
 
-def test_each_profile_run_is_kept_listed_and_compared(capsys, plain_http):
+def test_each_profile_run_is_kept_listed_and_compared(capsys: pytest.CaptureFixture[str], plain_http: Any) -> None:
     target = f"127.0.0.1:{plain_http.port}"
     code, _, err = cli(capsys, "probe", target, "--no-tls", "--http", "--save-profile", "web")
     assert code == 0, err
@@ -76,14 +77,14 @@ def test_each_profile_run_is_kept_listed_and_compared(capsys, plain_http):
     (["history", "web", "--limit", "-2"], "--limit must be at least 1"),
     (["history", "--compare", "1", "2"], "--compare needs a PROFILE"),
 ])
-def test_bad_input_is_one_line_and_exit_2(capsys, plain_http, args, words):
+def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], plain_http: Any, args: list[str], words: str) -> None:
     assert cli(capsys, "probe", f"127.0.0.1:{plain_http.port}", "--no-tls", "--save-profile", "web")[0] == 0
     code, out, err = cli(capsys, *args)
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and words in err, err
 
 
-def test_a_bad_settings_file_is_one_line_and_the_probe_still_runs(capsys, plain_http, closed_port):
+def test_a_bad_settings_file_is_one_line_and_the_probe_still_runs(capsys: pytest.CaptureFixture[str], plain_http: Any, closed_port: Any) -> None:
     settings("[history]\nkeep = \"all\"\n")
     code, _, err = cli(capsys, "probe", f"127.0.0.1:{plain_http.port}", "--no-tls", "--save-profile", "web")
     assert code == 0
@@ -95,7 +96,7 @@ def test_a_bad_settings_file_is_one_line_and_the_probe_still_runs(capsys, plain_
     assert code == 1 and "history not written:" in err
 
 
-def test_history_off_writes_nothing(capsys, plain_http):
+def test_history_off_writes_nothing(capsys: pytest.CaptureFixture[str], plain_http: Any) -> None:
     settings("[history]\nenabled = false\n")
     assert cli(capsys, "probe", f"127.0.0.1:{plain_http.port}", "--no-tls", "--save-profile", "web")[0] == 0
     assert not history_dir().exists()
@@ -103,7 +104,7 @@ def test_history_off_writes_nothing(capsys, plain_http):
     assert code == 2 and "history is off" in err
 
 
-def test_an_unwritable_history_is_one_line_never_a_failed_probe(capsys, plain_http):
+def test_an_unwritable_history_is_one_line_never_a_failed_probe(capsys: pytest.CaptureFixture[str], plain_http: Any) -> None:
     data = Path(os.environ["TLSBENCH_DATA_DIR"])
     data.mkdir(parents=True, exist_ok=True)
     (data / "history").write_text("in the way")
@@ -113,7 +114,7 @@ def test_an_unwritable_history_is_one_line_never_a_failed_probe(capsys, plain_ht
     assert len(history_lines) == 1 and "a file is in the way" in history_lines[0]
 
 
-def test_an_unreadable_line_is_reported_in_one_line(capsys, plain_http):
+def test_an_unreadable_line_is_reported_in_one_line(capsys: pytest.CaptureFixture[str], plain_http: Any) -> None:
     assert cli(capsys, "probe", f"127.0.0.1:{plain_http.port}", "--no-tls", "--save-profile", "web")[0] == 0
     path = history_dir() / "web.jsonl"
     with open(path, "ab") as fh:
@@ -123,8 +124,7 @@ def test_an_unreadable_line_is_reported_in_one_line(capsys, plain_http):
     assert err.strip() == f"tlsbench history: 1 unreadable line skipped in {path}"
 
 
-def test_no_password_is_ever_written(capsys, monkeypatch, microsocks_auth, squid_proxy_auth, tls_server,
-                                     lab_certs):
+def test_no_password_is_ever_written(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, microsocks_auth: Any, squid_proxy_auth: Any, tls_server: Any, lab_certs: Any) -> None:
     server = tls_server("good")
     target, ca = f"localhost:{server.port}", str(lab_certs.ca_cert)
     socks_user = f"{microsocks_auth.username}:{microsocks_auth.password}"
@@ -152,7 +152,7 @@ def test_no_password_is_ever_written(capsys, monkeypatch, microsocks_auth, squid
     assert b"SQUID_PW" in raw  # the variable's name is kept, as a profile keeps it
 
 
-def test_a_subprocess_run_keeps_its_line(tmp_path, plain_http):
+def test_a_subprocess_run_keeps_its_line(tmp_path: Path, plain_http: Any) -> None:
     """The installed entry point, as a person runs it: file and directory private."""
     environ = {k: v for k, v in os.environ.items()}
     run = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"127.0.0.1:{plain_http.port}", "--no-tls",

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,18 +26,18 @@ SEND = "GET / HTTP/1.0\r\nX-Marker: HELLO-FROM-CLIENT\r\n\r\n"
 
 
 @pytest.fixture(scope="module")
-def plain_runs(plain_http):
+def plain_runs(plain_http: Any) -> tuple[Any, list[dict[str, Any]]]:
     """Two real runs of a plain HTTP --send connection (a record each)."""
     spec = build_spec(f"127.0.0.1:{plain_http.port}", tls=False, send=SEND)
     return spec, [run_probe(spec).to_json_dict() for _ in range(2)]
 
 
 @pytest.fixture
-def store(tmp_path) -> HistoryStore:
+def store(tmp_path: Path) -> HistoryStore:
     return HistoryStore(tmp_path / "history")
 
 
-def test_one_line_per_run_private_files_newest_last(store, plain_runs):
+def test_one_line_per_run_private_files_newest_last(store: HistoryStore, plain_runs: Any) -> None:
     spec, results = plain_runs
     for result in results:
         store.append(make_record("web", "probe", spec, result), keep=200)
@@ -55,7 +56,7 @@ def test_one_line_per_run_private_files_newest_last(store, plain_runs):
     assert app["detail"]["request"] == SEND  # kept by default
 
 
-def test_keep_exchanged_false_drops_the_send_text_and_the_answer(store, plain_runs, plain_http):
+def test_keep_exchanged_false_drops_the_send_text_and_the_answer(store: HistoryStore, plain_runs: Any, plain_http: Any) -> None:
     spec, results = plain_runs
     record = make_record("web", "probe", spec, results[0], keep_exchanged=False)
     store.append(record, keep=10)
@@ -69,7 +70,7 @@ def test_keep_exchanged_false_drops_the_send_text_and_the_answer(store, plain_ru
     assert kept["connection"]["app"]["send"] == NOT_KEPT
 
 
-def test_corrupt_cut_and_foreign_lines_are_skipped_and_counted(store, plain_runs):
+def test_corrupt_cut_and_foreign_lines_are_skipped_and_counted(store: HistoryStore, plain_runs: Any) -> None:
     spec, results = plain_runs
     store.append(make_record("web", "probe", spec, results[0]), keep=200)
     path = store.path_for("web")
@@ -83,7 +84,7 @@ def test_corrupt_cut_and_foreign_lines_are_skipped_and_counted(store, plain_runs
     assert [r["result"] for r in read.runs] == results
 
 
-def test_trimmed_to_the_newest_keep_only_past_a_quarter_more(store, plain_runs):
+def test_trimmed_to_the_newest_keep_only_past_a_quarter_more(store: HistoryStore, plain_runs: Any) -> None:
     spec, results = plain_runs
     keep = 8
     inodes = set()
@@ -103,7 +104,7 @@ def test_trimmed_to_the_newest_keep_only_past_a_quarter_more(store, plain_runs):
     assert len(other.read("web").runs) == keep
 
 
-def test_file_names_are_stable_and_safe_for_any_name(store):
+def test_file_names_are_stable_and_safe_for_any_name(store: HistoryStore) -> None:
     assert file_name("lab-good-tls") == "lab-good-tls.jsonl"
     odd = ["../../etc/passwd", ".hidden", "-rf", "a/b", "名前", "x" * 400, "%2F", ""]
     names = [file_name(n) for n in odd]
@@ -113,7 +114,7 @@ def test_file_names_are_stable_and_safe_for_any_name(store):
     assert names == [file_name(n) for n in odd]  # stable
 
 
-def test_a_link_or_fifo_in_place_of_the_file_is_refused_and_left_alone(store, plain_runs, tmp_path):
+def test_a_link_or_fifo_in_place_of_the_file_is_refused_and_left_alone(store: HistoryStore, plain_runs: Any, tmp_path: Path) -> None:
     spec, results = plain_runs
     store.root.mkdir(mode=0o700)
     target = tmp_path / "elsewhere.txt"
@@ -129,19 +130,19 @@ def test_a_link_or_fifo_in_place_of_the_file_is_refused_and_left_alone(store, pl
         store.read("fifo")
 
 
-def test_profiles_lists_each_with_its_count(store, plain_runs):
+def test_profiles_lists_each_with_its_count(store: HistoryStore, plain_runs: Any) -> None:
     spec, results = plain_runs
     for name, n in (("b-profile", 1), ("a/odd name", 3)):
         for _ in range(n):
             store.append(make_record(name, "workbench", spec, results[0]), keep=200)
     found, problems = store.profiles()
-    assert [(p.profile, p.count) for p in found] == [("a/odd name", 3), ("b-profile", 1)]
+    assert [(p.profile, p.run_count) for p in found] == [("a/odd name", 3), ("b-profile", 1)]
     assert problems == []
 
 
 # --- settings ------------------------------------------------------------------------------------
 
-def test_settings_missing_means_defaults_and_each_key_is_read(tmp_path):
+def test_settings_missing_means_defaults_and_each_key_is_read(tmp_path: Path) -> None:
     assert load_history_settings(tmp_path) == DEFAULTS == HistorySettings(True, 200, True)
     (tmp_path / "settings.toml").write_text("[history]\nenabled = false\nkeep = 5\nkeep_exchanged = false\n")
     assert load_history_settings(tmp_path) == HistorySettings(False, 5, False)
@@ -158,7 +159,7 @@ def test_settings_missing_means_defaults_and_each_key_is_read(tmp_path):
     ("history = 3\n", "history must be a table"),
     ("[history\n", "not valid TOML"),
 ])
-def test_a_bad_settings_file_is_one_line_naming_file_and_key(tmp_path, text, words):
+def test_a_bad_settings_file_is_one_line_naming_file_and_key(tmp_path: Path, text: str, words: str) -> None:
     (tmp_path / "settings.toml").write_text(text)
     with pytest.raises(SettingsError) as info:
         load_history_settings(tmp_path)
@@ -166,7 +167,7 @@ def test_a_bad_settings_file_is_one_line_naming_file_and_key(tmp_path, text, wor
     assert words in message and str(tmp_path / "settings.toml") in message and "\n" not in message
 
 
-def test_a_bad_setting_means_no_history_for_that_run(tmp_path, plain_runs):
+def test_a_bad_setting_means_no_history_for_that_run(tmp_path: Path, plain_runs: Any) -> None:
     spec, results = plain_runs
     config = tmp_path / "config"
     config.mkdir()
@@ -186,7 +187,7 @@ def test_a_bad_setting_means_no_history_for_that_run(tmp_path, plain_runs):
 
 # --- comparing -----------------------------------------------------------------------------------
 
-def test_compare_two_real_tls_runs_side_by_side(tls_server, lab_certs, store):
+def test_compare_two_real_tls_runs_side_by_side(tls_server: Any, lab_certs: Any, store: HistoryStore) -> None:
     first = tls_server("good")
     second = tls_server("alt")
     spec_a = build_spec(f"localhost:{first.port}", cafile=str(lab_certs.ca_cert))
@@ -215,13 +216,13 @@ def test_compare_two_real_tls_runs_side_by_side(tls_server, lab_certs, store):
     assert summary_line(1, a).startswith("#1 ") and " ok " in summary_line(1, a)
 
 
-def test_flatten_names_hops_and_tables():
+def test_flatten_names_hops_and_tables() -> None:
     flat = flatten({"host": "h", "port": 1, "proxy": [{"type": "socks5", "port": 1080}], "tls": {"alpn": ["h2"]}})
     assert flat == {"host": "h", "port": "1", "proxy[1].type": "socks5", "proxy[1].port": "1080",
                     "tls.alpn": '["h2"]'}
 
 
-def test_an_unusable_history_directory_is_one_line(tmp_path, plain_runs):
+def test_an_unusable_history_directory_is_one_line(tmp_path: Path, plain_runs: Any) -> None:
     spec, results = plain_runs
     root = tmp_path / "history"
     root.write_text("a file where the directory should be")

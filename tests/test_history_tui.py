@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.tui_helpers import launched, screen_text, settle, wait_for_result
 from tests.tui_layout_checks import layout_problems
@@ -26,14 +29,14 @@ def history_file(name: str) -> Path:
     return Path(os.environ["TLSBENCH_DATA_DIR"]) / "history" / f"{name}.jsonl"
 
 
-def store_with(tmp_path, **profiles) -> ProfileStore:
+def store_with(tmp_path: Path, **profiles: Any) -> ProfileStore:
     store = ProfileStore(Path(os.environ["TLSBENCH_CONFIG_DIR"]))
     for name, spec in profiles.items():
         store.save(Profile(name, spec))
     return store
 
 
-async def run_again(pilot, before):
+async def run_again(pilot: Any, before: Any) -> Any:
     """ctrl+r, then wait for a result other than `before`."""
     await pilot.press("ctrl+r")
     for _ in range(200):
@@ -43,13 +46,12 @@ async def run_again(pilot, before):
     return await wait_for_result(pilot)
 
 
-def table_cells(screen, selector: str) -> list[list[str]]:
+def table_cells(screen: Any, selector: str) -> list[list[str]]:
     table = screen.query_one(selector)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_f4_lists_the_profile_runs_and_enter_compares_with_the_previous(tmp_path, tls_server, lab_certs,
-                                                                            capsys):
+async def test_f4_lists_the_profile_runs_and_enter_compares_with_the_previous(tmp_path: Path, tls_server: Any, lab_certs: Any, capsys: pytest.CaptureFixture[str]) -> None:
     server = tls_server("good")
     spec = build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert))
     store = store_with(tmp_path, good=spec)
@@ -104,7 +106,7 @@ async def test_f4_lists_the_profile_runs_and_enter_compares_with_the_previous(tm
         assert app.screen.a["source"] == "probe"
 
 
-async def test_the_options_actually_run_are_kept_and_differ_in_the_compare(tmp_path, plain_http):
+async def test_the_options_actually_run_are_kept_and_differ_in_the_compare(tmp_path: Path, plain_http: Any) -> None:
     spec = build_spec(f"127.0.0.1:{plain_http.port}", tls=False, http=True)
     store = store_with(tmp_path, web=spec)
     app = make_app(store=store, profile="web")
@@ -128,7 +130,7 @@ async def test_the_options_actually_run_are_kept_and_differ_in_the_compare(tmp_p
         assert evil[:22] in screen_text(app)  # markup stays characters (the rest scrolls)
 
 
-async def test_without_a_profile_the_session_runs_are_listed(tmp_path, plain_http):
+async def test_without_a_profile_the_session_runs_are_listed(tmp_path: Path, plain_http: Any) -> None:
     spec = build_spec(f"127.0.0.1:{plain_http.port}", tls=False, http=True)
     app = make_app(store=store_with(tmp_path), spec=spec, run=True)
     async with app.run_test(size=SMALL) as pilot:
@@ -143,7 +145,7 @@ async def test_without_a_profile_the_session_runs_are_listed(tmp_path, plain_htt
         assert not (Path(os.environ["TLSBENCH_DATA_DIR"]) / "history").exists()  # nothing written
 
 
-async def test_a_history_that_cannot_be_written_is_a_notification_not_a_failed_run(tmp_path, plain_http):
+async def test_a_history_that_cannot_be_written_is_a_notification_not_a_failed_run(tmp_path: Path, plain_http: Any) -> None:
     spec = build_spec(f"127.0.0.1:{plain_http.port}", tls=False, http=True)
     store = store_with(tmp_path, web=spec)
     data = Path(os.environ["TLSBENCH_DATA_DIR"])
@@ -165,7 +167,7 @@ async def test_a_history_that_cannot_be_written_is_a_notification_not_a_failed_r
             round(second.total_ms, 3), round(first.total_ms, 3)]
 
 
-def test_the_readme_keys_table_says_what_f4_does():
+def test_the_readme_keys_table_says_what_f4_does() -> None:
     from tlsbench.tui.actions import ACTIONS
 
     f4 = next(a for a in ACTIONS if a.key == "f4")

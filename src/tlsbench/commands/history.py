@@ -98,7 +98,7 @@ def _profiles(store: Any, as_json: bool) -> int:
         print(f"{PROG}: {_line(problem)}", file=sys.stderr)
     if as_json:
         print(json.dumps({"directory": str(store.root), "profiles": [
-            {"profile": p.profile, "runs": p.count, "last": p.last_at, "file": str(p.path),
+            {"profile": p.profile, "runs": p.run_count, "last": p.last_at, "file": str(p.path),
              "unreadable_lines": p.skipped} for p in found]}, indent=2))
         return EXIT_OK
     if not found:
@@ -106,8 +106,8 @@ def _profiles(store: Any, as_json: bool) -> int:
         return EXIT_OK
     width = max(len(p.profile) for p in found)
     for p in found:
-        runs = "run" if p.count == 1 else "runs"
-        print(_line(f"{p.profile:<{width}}  {p.count:>4} {runs:<4}  last {p.last_at or '-'}"))
+        runs = "run" if p.run_count == 1 else "runs"
+        print(_line(f"{p.profile:<{width}}  {p.run_count:>4} {runs:<4}  last {p.last_at or '-'}"))
     return EXIT_OK
 
 

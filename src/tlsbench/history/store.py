@@ -55,7 +55,7 @@ class HistoryRead(NamedTuple):
 
 class ProfileRuns(NamedTuple):
     profile: str
-    count: int
+    run_count: int
     skipped: int
     path: Path
     last_at: str | None
