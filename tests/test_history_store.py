@@ -229,3 +229,32 @@ def test_an_unusable_history_directory_is_one_line(tmp_path: Path, plain_runs: A
     problem = record_run("web", "probe", spec, results[0], config_dir=tmp_path, store=HistoryStore(root)).problem
     assert problem is not None and "\n" not in problem and "a file is in the way" in problem
     assert root.read_text() == "a file where the directory should be"
+
+
+def _append_many(root: str, worker: int, count: int, keep: int, result: dict[str, Any], spec: Any) -> None:
+    store = HistoryStore(Path(root))
+    for i in range(count):
+        store.append(make_record("shared", "probe", spec, result, at=f"w{worker}-{i:04d}"), keep=keep)
+
+
+@pytest.mark.parametrize("keep", [1000, 7])
+def test_processes_appending_at_once_lose_and_mix_nothing(tmp_path: Path, plain_runs: Any, keep: int) -> None:
+    """Four processes append (and, with a small keep, trim) the same file at the same time."""
+    import multiprocessing
+
+    spec, results = plain_runs
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_append_many, args=(str(tmp_path), w, 40, keep, results[0], spec))
+               for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    read = HistoryStore(tmp_path).read("shared")
+    assert read.skipped == 0  # no line was cut or mixed with another
+    if keep == 1000:
+        assert sorted(r["at"] for r in read.runs) == sorted(f"w{w}-{i:04d}" for w in range(4) for i in range(40))
+    else:
+        assert keep <= len(read.runs) <= trim_at(keep)
+        assert len({r["at"] for r in read.runs}) == len(read.runs)
