@@ -175,3 +175,13 @@ def test_the_readme_keys_table_says_what_f4_does() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     row = next(line for line in readme.splitlines() if line.startswith("| F4 |"))
     assert row.startswith("| F4 | History: ") and "Space marks two" in row
+
+
+def test_a_newline_from_a_file_stays_on_one_row() -> None:
+    from tlsbench.history.compare import compare
+    from tlsbench.tui.screens.compare import comparison_rows
+
+    a = {"at": "2026-01-01T00:00:00.000Z", "connection": {"app": {"send": "A\r\nB"}}, "result": {"ok": True}}
+    b = {"at": "2026-01-01T00:00:01.000Z", "connection": {"app": {"send": "[b]x[/b]\x1b[2J"}}, "result": {}}
+    row = next(r for r in comparison_rows(compare(a, b)) if r[0].plain == "app.send")
+    assert row[1].plain == "A\\x0d\\nB" and row[2].plain == "[b]x[/b]\\e[2J" and not row[2].spans

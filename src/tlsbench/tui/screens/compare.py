@@ -31,6 +31,11 @@ COMPARE_CSS = """
 Row = tuple[Text, Text, Text, Text]
 
 
+def one_line(value: object, style: str = "") -> Text:
+    """A value from a file or the network on one line: a newline shows as \\n, never a second row."""
+    return data(value, style, keep_newlines=False)
+
+
 def _status_cell(status: str | None, ms: float | None) -> Text:
     if status is None:
         return Text("—", style="dim")
@@ -55,22 +60,22 @@ def _differs(flag: bool) -> Text:
 def comparison_rows(c: Comparison) -> list[Row]:
     """The table's rows: a section title, then its lines (key | A | B | change)."""
     rows: list[Row] = [_section("options that differed")]
-    rows += [(data(r.key, "bold"), data(r.a), data(r.b), Text("")) for r in c.options] or \
+    rows += [(one_line(r.key, "bold"), one_line(r.a), one_line(r.b), Text("")) for r in c.options] or \
         [(Text("none", style="dim"), Text(""), Text(""), Text(""))]
     rows.append(_section("stages"))
     rows += [_stage_row(s, stage_label(s.key)) for s in c.stages]
     rows.append(_stage_row(c.total, "total"))
     rows.append(_section("socket"))
-    rows += [(Text(r.key.replace("_", " "), style="bold"), data(r.a), data(r.b), _differs(r.differs))
+    rows += [(Text(r.key.replace("_", " "), style="bold"), one_line(r.a), one_line(r.b), _differs(r.differs))
              for r in c.socket]
     rows.append(_section("chain (sha256)"))
-    rows += [(Text(r.key, style="bold"), data(short_fingerprint(r.a, 6)), data(short_fingerprint(r.b, 6)),
+    rows += [(Text(r.key, style="bold"), one_line(short_fingerprint(r.a, 6)), one_line(short_fingerprint(r.b, 6)),
               _differs(r.differs) if r.differs else Text("same", style="green")) for r in c.chain] or \
         [(Text("none", style="dim"), Text(""), Text(""), Text(""))]
     rows.append(_section("findings"))
     for label, codes, column in (("only in A", c.findings_only_a, 1), ("only in B", c.findings_only_b, 2),
                                  ("in both", c.findings_both, 0)):
-        text = data(", ".join(codes) or "none", "" if codes else "dim")
+        text = one_line(", ".join(codes) or "none", "" if codes else "dim")
         row = [Text(label, style="bold"), Text(""), Text(""), Text("")]
         if column:
             row[column] = text
@@ -102,9 +107,11 @@ class CompareScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         c = self.comparison
         with Vertical(classes="dialog wide runs"):
-            yield Static(data(f"{self.title_text}: run A vs run B", "bold"), classes="dialog-title")
-            yield Static(data(f"A {self.a_label:<7} {_when(c.a_at)}  {c.a_verdict}\n"
-                              f"B {self.b_label:<7} {_when(c.b_at)}  {c.b_verdict}", "dim"), id="compare-heading")
+            yield Static(one_line(f"{self.title_text}: run A vs run B", "bold"), classes="dialog-title")
+            heading = one_line(f"A {self.a_label:<7} {_when(c.a_at)}  {c.a_verdict}", "dim")
+            heading.append("\n")
+            heading.append_text(one_line(f"B {self.b_label:<7} {_when(c.b_at)}  {c.b_verdict}", "dim"))
+            yield Static(heading, id="compare-heading")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tlsbench.history.compare import finding_codes, verdict
 from tlsbench.tui.safe_text import data
-from tlsbench.tui.screens.compare import COMPARE_CSS, STYLES, CompareScreen
+from tlsbench.tui.screens.compare import COMPARE_CSS, STYLES, CompareScreen, one_line
 from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 
@@ -51,7 +51,7 @@ def record_finished(screen: Any, entry: Any) -> None:
     recorded = record_run(entry.profile, "workbench", entry.spec, entry.result.to_json_dict())
     entry.record = recorded.record
     if recorded.problem:
-        screen.notify(data(recorded.problem).plain, title="History", severity="warning", markup=False)
+        screen.notify(one_line(recorded.problem).plain, title="History", severity="warning", markup=False)
 
 
 def runs_for(screen: Any) -> tuple[list[RunChoice], str, str | None]:
@@ -118,10 +118,10 @@ class HistoryScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide runs"):
-            yield Static(data(f"{self.title_text} ({len(self.choices)} runs)", "bold"), classes="dialog-title")
+            yield Static(one_line(f"{self.title_text} ({len(self.choices)} runs)", "bold"), classes="dialog-title")
             hint = "Enter: compare with #1 (now) · Space: mark two to compare · Esc: close"
             if self.note:
-                yield Static(data(self.note, "yellow"), id="history-note")
+                yield Static(one_line(self.note, "yellow"), id="history-note")
             yield Static(Text(hint, style="dim"), id="history-hint")
             yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -144,10 +144,11 @@ class HistoryScreen(ModalScreen[None]):
         total = result.get("total_ms")
         when = str(record.get("at", "?")).replace("T", " ").rstrip("Z")
         mark = Text("●" if i in self.marked else " ", style="bold")
-        return (mark, Text(self.choices[i].label, style="bold"), data(when[:23]), data(record.get("source", "?")),
+        return (mark, Text(self.choices[i].label, style="bold"), one_line(when[:23]),
+                one_line(record.get("source", "?")),
                 Text(status, style=STYLES.get(status, "")),
                 Text(f"{total:.1f} ms" if isinstance(total, (int, float)) else "?"),
-                data(", ".join(dict.fromkeys(finding_codes(result))) or "-"))
+                one_line(", ".join(dict.fromkeys(finding_codes(result))) or "-"))
 
     def _refresh_marks(self) -> None:
         table = self.query_one(DataTable)
