@@ -12,7 +12,8 @@ from tests.tui_synthetic import SPEC, not_tls
 from tlsbench.commands.lab import save_profiles
 from tlsbench.commands.workbench import make_app
 from tlsbench.profiles.store import ProfileStore
-from tlsbench.tui.screens.compare import CompareScreen, compare_rows
+from tlsbench.tui.screens.compare import CompareScreen
+from tlsbench.tui.screens.history import HistoryScreen
 
 SIZE = (160, 50)
 
@@ -54,14 +55,23 @@ async def test_prev_and_f4_compare_with_the_same_connection_only(lab_store):
         assert "prev" not in screen_text(app)
         await pilot.press("f4")
         await pilot.pause()
-        assert not isinstance(app.screen, CompareScreen)  # nothing to compare this connection with
+        assert isinstance(app.screen, HistoryScreen) and len(app.screen.choices) == 1  # only this run
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)  # nothing to compare this connection with
+        await pilot.press("escape")
+        await pilot.pause()
         again = await run_named(pilot, "lab-good-tls")
         rows = app.screen.query_one("#waterfall").rows
         assert rows["tcp"].previous_ms == good.stage("tcp").duration_ms
         assert app.screen.previous is good and again is not plain
         await pilot.press("f4")
         await pilot.pause()
-        assert isinstance(app.screen, CompareScreen) and app.screen.previous is good
+        await pilot.press("enter")  # the previous run is preselected
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        assert app.screen.a["result"]["total_ms"] == round(good.total_ms, 3)
+        assert app.screen.b["result"]["total_ms"] == round(again.total_ms, 3)
 
 
 async def test_an_equal_spec_is_the_same_connection(tmp_path, plain_http):
@@ -103,8 +113,11 @@ async def test_a_cancelled_run_reads_cancelled_everywhere(lab_store):
         assert second.cancelled
         await pilot.press("f4")
         await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
         assert isinstance(app.screen, CompareScreen)
-        cells = [" ".join(str(c) for c in row) for row in compare_rows(first, second)]
+        table = app.screen.query_one("#compare-table")
+        cells = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
         tls = next(c for c in cells if c.startswith("tls"))
         total = next(c for c in cells if c.startswith("total"))
         assert tls.count("cancelled") == 2 and total.count("cancelled") == 2

@@ -112,7 +112,7 @@ async def test_rerun_keeps_previous_for_comparison(tmp_path, plain_http):
         second = await wait_for_result(pilot)
         assert second is not first and app.screen.previous is first
         assert app.screen.query_one("#waterfall").rows["tcp"].previous_ms == first.stage("tcp").duration_ms
-        await pilot.press("f4")
+        await pilot.press("f4", "enter")  # History, then compare with the previous run (preselected)
         await pilot.pause()
         table = app.screen.query_one("#compare-table")
         cells = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]

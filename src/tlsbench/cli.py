@@ -1,6 +1,6 @@
 """Command-line entry point: dispatches to a subcommand module, imported only when used.
 
-`tlsbench probe|serve|cert|lab|profiles ...` run headless; anything else opens the workbench.
+`tlsbench probe|serve|cert|lab|profiles|history ...` run headless; anything else opens the workbench.
 The probe path must never import Textual: each subcommand imports only what it needs.
 """
 
@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "lab": "lab",
     "profiles": "profiles",
     "show": "show",
+    "history": "history",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -31,6 +32,7 @@ usage: tlsbench [HOST:PORT] [connection options] [--run] [--profile NAME]   open
        tlsbench lab                           start the local lab and open the workbench on it
        tlsbench profiles list|show|delete     saved connection profiles
        tlsbench show FILE [--text|--json]     a saved run (probe --save-run) in the workbench, read-only
+       tlsbench history [PROFILE]             the runs kept for a profile (--compare A B: side by side)
 Run 'tlsbench COMMAND --help' for a command's options."""
 
 

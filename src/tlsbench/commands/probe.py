@@ -172,6 +172,12 @@ def main(argv: list[str]) -> int:
                                cancel=token)
             if enum_concurrency is not None and not result.cancelled:
                 _show_enumeration(view, _enumerate(spec, enum_concurrency, token))
+    if args.save_profile or args.profile:  # a profile's run is kept in its history
+        from tlsbench.history.recording import record_run
+
+        problem = record_run(args.save_profile or args.profile, "probe", spec, result.to_json_dict()).problem
+        if problem:
+            print(f"{PROG}: {problem}", file=sys.stderr)
     if args.save_run:  # also (above all) when the run failed: that is when a run is shared
         code = _save_run(args.save_run, spec, events)
         if code:

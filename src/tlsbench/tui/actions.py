@@ -28,7 +28,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("ctrl+y", "copy_command", "Copy", "Copy / share: save this run to a file, or show and copy the "
            "equivalent curl / openssl / tlsbench lines",
            "connection"),
-    Action("f4", "compare", "Compare", "Compare with the previous run of the same connection", "connection"),
+    Action("f4", "compare", "History", "The runs of this connection (a profile's kept runs), newest first: Enter "
+           "compares the previous one with this run, Space marks two to compare", "connection"),
     Action("f6", "expand_all", "Expand", "Expand every stage row and certificate", "connection"),
     Action("ctrl+s", "save_profile", "Save", "Save the composed connection as a profile", "connection"),
     Action("f12", "diagnose", "Why?", "Try variants of this run (SNI, versions, trust, proxy...) and say what "

@@ -37,15 +37,16 @@ from tlsbench.tui.widgets.target_bar import TargetBar
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
 PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
-TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ Compare", "F4"),
+TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ History", "F4"),
            ("copy_command", "Copy", "^y")]
 
 
 class RunEntry:
-    __slots__ = ("profile", "spec", "result")
+    __slots__ = ("profile", "spec", "result", "record")
 
     def __init__(self, profile, spec, result) -> None:
         self.profile, self.spec, self.result = profile, spec, result
+        self.record: dict | None = None  # its history record (tlsbench.history), made when first needed
 
 
 def _listener_view():
@@ -214,8 +215,12 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
 
     def _finished(self, result) -> None:
         self.last_run = (self.current_spec, tuple(self.run_events))
-        self.history.append(RunEntry(self.current_profile, self.current_spec, result))
+        entry = RunEntry(self.current_profile, self.current_spec, result)
+        self.history.append(entry)
         del self.history[:-HISTORY]
+        from tlsbench.tui.screens.history import record_finished
+
+        record_finished(self, entry)  # a saved profile's run is kept in its history
         self._set_running(False)
         if self._listener_probe_run == self.run_id:
             self._listener_probe_run = None
@@ -251,7 +256,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         bar.set_enabled("compare", self._can_compare())
 
     def _can_compare(self) -> bool:
-        return self.previous is not None and self.query_one(ResultsView).result is not None
+        return self.query_one(ResultsView).result is not None
 
     def action_cancel(self) -> None:
         if self.running and self.token is not None:
@@ -363,14 +368,13 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             self.notify("command equivalents are not available in this build", severity="warning")
 
     def action_compare(self) -> None:
-        current = self.query_one(ResultsView).result
-        if self.previous is None or current is None:
-            self.notify("run this connection twice to compare: each run is kept for the next one of the same "
-                        "profile", severity="warning")
+        """F4, History: the runs of this connection (a profile's kept runs), to compare any two."""
+        if self.query_one(ResultsView).result is None:
+            self.notify("run the connection first: its runs are listed here to compare", severity="warning")
             return
-        from tlsbench.tui.screens.compare import CompareScreen
+        from tlsbench.tui.screens.history import open_history
 
-        self.app.push_screen(CompareScreen(self.previous, current))
+        open_history(self)
 
     def action_repeat(self) -> None:
         """F10: the composed connection run again and again (tui/screens/repeat.py); Esc there comes back
