@@ -70,6 +70,11 @@ class _set:
         values[self.name] = self.value
 
 
+def _socks_proxy(kind: str) -> Callable[[dict, Any], None]:
+    """The apply of --socks4, --socks4a, --socks5 and --socks5h: a proxy of that kind."""
+    return lambda values, arg: values.update(_socks=(kind, arg))
+
+
 _STARTTLS_TITLES = {"smtp": "SMTP", "pop3": "POP3", "imap": "IMAP", "ftp": "FTP (AUTH TLS)", "xmpp": "XMPP",
                     "lmtp": "LMTP", "nntp": "NNTP", "sieve": "ManageSieve", "ldap": "LDAP (StartTLS)",
                     "postgres": "PostgreSQL", "mysql": "MySQL", "irc": "IRC"}
@@ -100,7 +105,7 @@ OPTIONS: tuple[Option, ...] = (
                        apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
                   Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
                        apply=lambda v, a: v.update(_preproxy=a)),
-                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=lambda v, a, k=kind: v.update(_socks=(k, a)))
+                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=_socks_proxy(kind))
                     for kind, text in (("socks4", "SOCKS4 proxy (tlsbench resolves the name)"),
                                        ("socks4a", "SOCKS4a proxy (the proxy resolves the name)"),
                                        ("socks5", "SOCKS5 proxy (tlsbench resolves the name)"),

@@ -30,9 +30,11 @@ def diagnose_isolated(spec: ConnectionSpec, result: ProbeResult, *, on_event: Ca
     emit = on_event or (lambda event: None)
     child = subprocess.Popen([sys.executable, "-m", "tlsbench.engine.diagnose.isolated"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None  # all pipes
     lock = threading.Lock()
 
     def forward_cancel() -> None:
+        assert child.stdin is not None
         with lock:
             try:
                 child.stdin.write(b"C")
