@@ -52,7 +52,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, target_required: 
     """Every option of engine/options.py, grouped as the form groups them."""
     parser.add_argument("target", nargs=None if target_required else "?", metavar="HOST:PORT|URL",
                         help=BY_NAME["target"].help)
-    groups = {}
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for option in OPTIONS:
         for i, flag in enumerate(option.flags):
             group = groups.get(option.group)

@@ -26,7 +26,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 class RepeatOptions(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # hides tuple.count, as a NamedTuple field may
     interval: float
     concurrency: int
     output: str  # text | json | json-lines

@@ -10,6 +10,7 @@ Validation errors (InputError.field) name a field that `owner()` maps back to it
 No I/O and no heavy imports here: the CLI parses its arguments from this before anything else.
 """
 
+from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
@@ -321,7 +322,7 @@ def escape(text: str) -> str:
     return escape_text(text)
 
 
-def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, environ: dict[str, str] | None,
+def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, environ: Mapping[str, str] | None,
                  base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fold what the route flags gathered (hops, credentials, --resolve) into plain values.
 

@@ -61,7 +61,7 @@ class ServerUnavailable(LabError):
 
     def __init__(self, binary: str, package: str | None = None) -> None:
         self.binary = binary
-        self.package = package or DEBIAN_PACKAGES.get(binary, binary)
+        self.package: str | None = package or DEBIAN_PACKAGES.get(binary, binary)
         super().__init__(f"{binary} is not installed (Debian package: {self.package}; "
                          f"apt-get install {self.package})")
 

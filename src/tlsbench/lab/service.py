@@ -170,9 +170,7 @@ def install_cert(cert: CertFiles, directory: Path, owner: str | None = None, ste
     may sit in a directory only the caller can enter)."""
     directory.mkdir(parents=True, exist_ok=True)
 
-    def copy(src: Path | None, suffix: str, mode: int) -> Path | None:
-        if src is None:
-            return None
+    def copy(src: Path, suffix: str, mode: int) -> Path:
         dest = directory / f"{stem}{suffix}"
         shutil.copyfile(src, dest)
         os.chmod(dest, mode)
@@ -180,8 +178,8 @@ def install_cert(cert: CertFiles, directory: Path, owner: str | None = None, ste
         return dest
 
     return CertFiles(copy(cert.cert, ".pem", 0o644), copy(cert.key, ".key", key_mode),
-                     copy(cert.chain, ".chain.pem", 0o644), copy(cert.issuers, ".issuers.pem", 0o644),
-                     cert.names)
+                     copy(cert.chain, ".chain.pem", 0o644),
+                     copy(cert.issuers, ".issuers.pem", 0o644) if cert.issuers is not None else None, cert.names)
 
 
 def write_file(path: Path, text: str, owner: str | None = None, mode: int = 0o644) -> Path:

@@ -39,7 +39,7 @@ def microsocks(host: str = "127.0.0.1", port: int | None = None, username: str |
 
     def make(p: int) -> SocksProxy:
         argv = [binary, "-i", host, "-p", str(p)]
-        if username is not None:
+        if username is not None and password is not None:  # both or neither, checked above
             argv += ["-u", username, "-P", password]
         return SocksProxy(argv, host=host, port=p, kind="microsocks", versions=("socks5",),
                           username=username, password=password)
