@@ -48,7 +48,7 @@ def _read(stream):
     return pickle.loads(body)
 
 
-def run_probe_isolated(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
+def run_probe_isolated(spec: ConnectionSpec, on_event: Callable[[Event], object] | None = None,
                        cancel: CancelToken | None = None) -> ProbeResult:
     """Like runner.run_probe, in a child process. Raises InputError as run_probe does."""
     emit = on_event or (lambda event: None)
