@@ -83,7 +83,7 @@ def _start(binary: str, d: Path, made: bool, backends: Sequence[tuple[str, int]]
                             nodes=nodes)
 
     return launch(make, ["balancer"], d, host=host, preferred={"balancer": port} if port else None,
-                  remove=made)  # type: ignore[return-value]
+                  remove=made)
 
 
 def tls_pair_behind_haproxy(cert_a: CertFiles, cert_b: CertFiles, host: str = "127.0.0.1",

@@ -217,7 +217,7 @@ def squid(options: SquidOptions = SquidOptions(), host: str = "127.0.0.1", port:
                           bump_ca_cert=options.bump_ca[0] if options.bump_ca else None)
 
     return launch(make, ["proxy"], d, host=host, preferred={"proxy": port} if port else None,
-                  remove=made)  # type: ignore[return-value]
+                  remove=made)
 
 
 # --- tinyproxy ----------------------------------------------------------------------------------
@@ -279,4 +279,4 @@ def tinyproxy(host: str = "127.0.0.1", port: int | None = None, username: str | 
                          password=password, allowed_ports=connect_ports)
 
     return launch(make, ["proxy"], d, host=host, preferred={"proxy": port} if port else None,
-                  remove=made)  # type: ignore[return-value]
+                  remove=made)
