@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.options import BY_NAME, GROUP_TITLES, OPTIONS, check_conflicts, finish_flags, spec_from_values
@@ -40,7 +41,7 @@ class QuietParser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
