@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.options import BY_NAME, GROUP_TITLES, OPTIONS, check_conflicts, finish_flags, spec_from_values
@@ -40,7 +41,7 @@ class QuietParser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
@@ -52,7 +53,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, target_required: 
     """Every option of engine/options.py, grouped as the form groups them."""
     parser.add_argument("target", nargs=None if target_required else "?", metavar="HOST:PORT|URL",
                         help=BY_NAME["target"].help)
-    groups = {}
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for option in OPTIONS:
         for i, flag in enumerate(option.flags):
             group = groups.get(option.group)

@@ -245,11 +245,12 @@ def tls_parameter_lines(tls) -> list[str]:
 
 def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
     """Every TLS message of the run, stage by stage (`-v`), with a hex dump of each (`--msg`)."""
+    from tlsbench.engine.details import ProxyTlsDetail
     from tlsbench.engine.visible import hexdump
 
     groups: list[tuple[str, tuple]] = []
     for record in result.stages:
-        if record.name == "proxy-tls" and record.detail is not None:
+        if record.name == "proxy-tls" and isinstance(record.detail, ProxyTlsDetail):
             groups.append((record.id, tuple(record.detail.messages)))
         elif record.name in ("tls", "reconnect") and record.status != "skipped":
             messages = result.messages if record.name == "tls" else tuple(getattr(record.detail, "messages", ()))

@@ -35,7 +35,7 @@ UNBOUNDED = 2**32 - 1  # --watch without --count: runs until stopped (run number
 
 
 class RepeatOptions(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # hides tuple.count, as a NamedTuple field may
     interval: float
     concurrency: int
     output: str  # text | json | json-lines

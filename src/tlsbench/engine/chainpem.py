@@ -10,8 +10,12 @@ subject cannot add lines of its own to the file.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.visible import visible
+
+if TYPE_CHECKING:
+    from tlsbench.engine.details import CertInfo
 
 MAX_CHAIN_FILE = 1 << 20
 
@@ -26,10 +30,10 @@ def cert_block(info, label: str) -> str:
     return head + info.pem
 
 
-def export_certs(chain) -> list[tuple[object, str]]:
+def export_certs(chain) -> list[tuple[CertInfo, str]]:
     """(CertInfo, where it came from) for what --showcerts shows: the certificates sent, then the
     trust anchor when it was not sent."""
-    out: list[tuple[object, str]] = [(c, "sent by the server") for c in chain.certificates]
+    out: list[tuple[CertInfo, str]] = [(c, "sent by the server") for c in chain.certificates]
     path = chain.verified_path
     if path and not path[-1].sent:
         anchor = path[-1]

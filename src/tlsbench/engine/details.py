@@ -5,7 +5,10 @@ detail can be shared between threads without copying.
 """
 
 
-from typing import NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
+
+if TYPE_CHECKING:
+    from tlsbench.engine.tlsfacts import ClientCertRequest
 
 
 def plain(value):
@@ -119,7 +122,7 @@ class TlsDetail(NamedTuple):
     signature_algorithm: str | None = None  # the server's handshake signature, e.g. "rsa_pss_rsae_sha256"
     server_extensions: tuple = ()  # tlsfacts.ServerExtension: what the server returned, and where
     peer_key: str | None = None  # the server certificate's key, e.g. "EC (secp256r1) 256 bits"
-    client_cert_request: object = None  # tlsfacts.ClientCertRequest when the server asked for a certificate
+    client_cert_request: "ClientCertRequest | None" = None  # when the server asked for a certificate
     hello_retry_group: str | None = None  # the group a HelloRetryRequest asked for (TLS 1.3)
     key_exchange: str | None = None  # "ECDHE", "DHE", "RSA" (from the suite); "(EC)DHE" in TLS 1.3
 

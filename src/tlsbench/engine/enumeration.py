@@ -126,6 +126,7 @@ class _Prober:
         if failure is not None:
             self.errors.append(failure)
             return Reply("error", error=failure)
+        assert state.stream is not None  # an opened route ends in a stream
         data = b""
         try:
             state.stream.send(hellobuild.client_hello(suites, version, self.spec.sni))
@@ -148,6 +149,7 @@ class _Prober:
             close(state)
         if answer.kind == "hello":
             hello = answer.hello
+            assert hello is not None  # a "hello" answer carries its ServerHello
             return Reply("hello", version=hello.version, suite=hello.cipher_suite)
         if answer.kind == "alert":
             return Reply("alert", alert=alert_name(answer.alert or 0))

@@ -18,7 +18,7 @@ class StepInfo(NamedTuple):
     key: str  # unique in the run: "tls", "proxy#2"
     name: str  # the stage kind's JSON name: "proxy"
     label: str  # "tls handshake", "proxy 2"
-    index: int | None = None  # the hop number of a proxy or proxy-tls step
+    index: int | None = None  # type: ignore[assignment]  # hides tuple.index; the hop number of a proxy or proxy-tls step
     doing: str = ""
     skip: str | None = None  # the plan skips it, and why
     local: bool = False  # no wire exchange in this stage

@@ -10,6 +10,7 @@ Validation errors (InputError.field) name a field that `owner()` maps back to it
 No I/O and no heavy imports here: the CLI parses its arguments from this before anything else.
 """
 
+from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
@@ -70,6 +71,11 @@ class _set:
         values[self.name] = self.value
 
 
+def _socks_proxy(kind: str) -> Callable[[dict, Any], None]:
+    """The apply of --socks4, --socks4a, --socks5 and --socks5h: a proxy of that kind."""
+    return lambda values, arg: values.update(_socks=(kind, arg))
+
+
 _STARTTLS_TITLES = {"smtp": "SMTP", "pop3": "POP3", "imap": "IMAP", "ftp": "FTP (AUTH TLS)", "xmpp": "XMPP",
                     "lmtp": "LMTP", "nntp": "NNTP", "sieve": "ManageSieve", "ldap": "LDAP (StartTLS)",
                     "postgres": "PostgreSQL", "mysql": "MySQL", "irc": "IRC"}
@@ -100,7 +106,7 @@ OPTIONS: tuple[Option, ...] = (
                        apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
                   Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
                        apply=lambda v, a: v.update(_preproxy=a)),
-                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=lambda v, a, k=kind: v.update(_socks=(k, a)))
+                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=_socks_proxy(kind))
                     for kind, text in (("socks4", "SOCKS4 proxy (tlsbench resolves the name)"),
                                        ("socks4a", "SOCKS4a proxy (the proxy resolves the name)"),
                                        ("socks5", "SOCKS5 proxy (tlsbench resolves the name)"),
@@ -316,7 +322,7 @@ def escape(text: str) -> str:
     return escape_text(text)
 
 
-def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, environ: dict[str, str] | None,
+def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, environ: Mapping[str, str] | None,
                  base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fold what the route flags gathered (hops, credentials, --resolve) into plain values.
 

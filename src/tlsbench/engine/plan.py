@@ -46,7 +46,7 @@ class Step(NamedTuple):
 
     kind: StageKind
     key: str  # unique in the plan: "proxy", or "proxy#2" and "proxy-tls#1" in a chain
-    index: int | None = None  # the hop number (1 = first) for proxy and proxy-tls steps
+    index: int | None = None  # type: ignore[assignment]  # hides tuple.index; the hop number (1 = first) for proxy and proxy-tls steps
     doing: str = ""  # what it does, in words: "connecting to 127.0.0.1:1080 (the proxy)"
     skip: str | None = None  # why the plan skips it, when it does
     hop: ProxySpec | None = None  # the proxy this step talks to

@@ -4,10 +4,13 @@
 """
 
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tlsbench.engine.details import ChainDetail, StageDetail, TlsDetail
 from tlsbench.engine.findings import Finding
+
+if TYPE_CHECKING:
+    from tlsbench.engine.tlspump import CloseInfo
 
 SCHEMA = 2  # the version of the JSON contract (README: "The JSON contract")
 
@@ -60,7 +63,7 @@ class StageRecord(NamedTuple):
     detail: StageDetail | None = None
     summary: str = ""  # one line for a waterfall, e.g. "127.0.0.1 (IPv4)"
     key: str = ""  # unique in the run ("proxy#2"); the name when there is one of its kind
-    index: int | None = None  # hop number of a proxy / proxy-tls stage
+    index: int | None = None  # type: ignore[assignment]  # hides tuple.index; hop number of a proxy / proxy-tls stage
     local: bool = False  # no wire exchange: the time is tlsbench's own work
     peer: str | None = None  # the proxy it talked to (URL, no password)
     label: str = ""
@@ -115,7 +118,7 @@ class ProbeResult(NamedTuple):
     total_ms: float
     cancelled: bool = False
     spec_summary: dict | None = None  # the options used, for the record
-    closing: object | None = None  # tlspump.CloseInfo: how the TLS connection ended (None without TLS)
+    closing: "CloseInfo | None" = None  # how the TLS connection ended (None without TLS)
     tickets: int = 0  # session tickets received
 
     def stage(self, key: str) -> StageRecord | None:

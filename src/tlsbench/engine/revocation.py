@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -22,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 
 from tlsbench.engine.details import RevocationCheck, RevocationDetail
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 MAX_OCSP = 64 * 1024
 MAX_CRL = 20 * 1024 * 1024
@@ -229,7 +232,9 @@ def ask_crl(url: str, leaf: x509.Certificate, issuer: x509.Certificate, deadline
                else x509.load_der_x509_crl(fetched.body))
     except ValueError as exc:
         return base._replace(status="unknown", reason=f"not a CRL: {exc}", answer=fetched.body[:64].hex())
-    signed = crl.issuer == issuer.subject and crl.is_signature_valid(issuer.public_key())
+    # The issuer of a verified chain signs, so its key is one that can (not X25519/X448/ML-KEM).
+    signed = crl.issuer == issuer.subject and crl.is_signature_valid(
+        cast("CertificateIssuerPublicKeyTypes", issuer.public_key()))
     dates = base._replace(this_update=_iso(crl.last_update_utc), next_update=_iso(crl.next_update_utc),
                           signed_by=f"{crl.issuer.rfc4514_string()}; signature "
                                     + ("verified" if signed else "NOT verified"))

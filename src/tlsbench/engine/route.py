@@ -38,6 +38,7 @@ class RouteOpener:
         """(route, None) or (None, why it failed)."""
         state = RunState(self.plan)
         ctx = self._ctx(state, cancel)
+        assert self.resolver is not None  # every plan starts with its resolve step
         step, stage = self.resolver
         ctx.enter(step)
         try:

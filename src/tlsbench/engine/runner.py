@@ -171,6 +171,7 @@ class _Run:
         from tlsbench.engine.sockinfo import snapshot
 
         link = self.state.link
+        assert link is not None  # called once the tcp stage has connected
         self.state.socket_info = snapshot(link.sock, via_proxy=bool(self.spec.proxies),
                                           previous=self.state.socket_info)
         self.emit(SocketUpdated(self.ctx.now_ms(), self.state.socket_info))

@@ -20,7 +20,8 @@ _TCP_INFO_OPT = getattr(socket, "TCP_INFO", None)
 
 
 def family_name(family: int) -> str:
-    return {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}.get(family, str(family))
+    names: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
+    return names.get(family, str(family))
 
 
 def ephemeral_range(path: str = _RANGE_FILE) -> tuple[int, int] | None:
@@ -73,6 +74,7 @@ def snapshot(sock: socket.socket, *, via_proxy: bool, previous: SocketInfo | Non
         peer = sock.getpeername()
     except (OSError, ValueError):
         peer = None
+    family: str | None
     try:
         family = family_name(sock.family)
     except (OSError, ValueError):

@@ -220,9 +220,9 @@ def build_spec(
     tls_spec = _build_tls(tls, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
     upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
     if not tls and (keylog or reconnect or check_revocation):
-        given = [n for n, v in (("--keylog", keylog), ("--reconnect", reconnect),
-                                ("--check-revocation", check_revocation)) if v]
-        raise InputError(f"--no-tls conflicts with {', '.join(given)}", field="tls")
+        conflicting = [n for n, v in (("--keylog", keylog), ("--reconnect", reconnect),
+                                      ("--check-revocation", check_revocation)) if v]
+        raise InputError(f"--no-tls conflicts with {', '.join(conflicting)}", field="tls")
     if tls:
         from_env = False
         if keylog is None and env.get(KEYLOG_ENV):

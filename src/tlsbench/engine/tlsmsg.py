@@ -8,7 +8,7 @@ parameters from them.
 """
 
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 
 HANDSHAKE_TYPES = {
@@ -68,7 +68,7 @@ def alert_name(code: int) -> str:
 
 
 class WireMessage(NamedTuple):
-    direction: str  # "sent" | "received"
+    direction: Literal["sent", "received"]
     content_type: str  # handshake | alert | change_cipher_spec
     name: str  # "ClientHello", "alert: unrecognized_name", "ChangeCipherSpec"
     version: str
@@ -82,7 +82,7 @@ class WireMessage(NamedTuple):
 
 def decode_callback(direction: str, version: int, content_type: int, data: bytes) -> WireMessage | None:
     """Decode one message-callback call; None for calls not shown in the trace."""
-    way = "sent" if direction == "write" else "received"
+    way: Literal["sent", "received"] = "sent" if direction == "write" else "received"
     ct = int(content_type)
     if ct == _HEADER:
         # ChangeCipherSpec is reported reliably only through its record header (OpenSSL reports a

@@ -14,6 +14,7 @@ past the message. TLS 1.3 messages after the ServerHello are seen decrypted (the
     NewSessionTicket     lifetime hint, ticket size, early-data limit
 """
 
+import builtins
 from typing import NamedTuple
 
 from tlsbench.engine import dername
@@ -45,11 +46,11 @@ class Reader:
         chunk = self.take(n)
         return None if chunk is None else int.from_bytes(chunk, "big")
 
-    def vector(self, len_bytes: int) -> bytes | None:
+    def vector(self, len_bytes: builtins.int) -> bytes | None:
         n = self.int(len_bytes)
         return None if n is None else self.take(n)
 
-    def u16_list(self, len_bytes: int) -> tuple[int, ...] | None:
+    def u16_list(self, len_bytes: builtins.int) -> tuple[builtins.int, ...] | None:
         raw = self.vector(len_bytes)
         if raw is None or len(raw) % 2:
             self.failed = True

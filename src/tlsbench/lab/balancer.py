@@ -66,7 +66,7 @@ def haproxy_round_robin(backends: Sequence[tuple[str, int]], host: str = "127.0.
     """Start haproxy in the foreground balancing TCP connections round robin over `backends`."""
     binary = require_binary("haproxy")
     made = workdir is None
-    d = private_dir("haproxy") if made else Path(workdir)
+    d = private_dir("haproxy") if workdir is None else Path(workdir)
     return _start(binary, d, made, backends, host, port, description, nodes)
 
 
@@ -83,7 +83,7 @@ def _start(binary: str, d: Path, made: bool, backends: Sequence[tuple[str, int]]
                             nodes=nodes)
 
     return launch(make, ["balancer"], d, host=host, preferred={"balancer": port} if port else None,
-                  remove=made)  # type: ignore[return-value]
+                  remove=made)
 
 
 def tls_pair_behind_haproxy(cert_a: CertFiles, cert_b: CertFiles, host: str = "127.0.0.1",

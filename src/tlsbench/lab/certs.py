@@ -335,7 +335,7 @@ def write_ocsp_index(path: str | os.PathLike, good: Iterable[str | os.PathLike] 
     def line(cert_path, flag: str, revoked_at: str = "") -> str:
         cert = x509.load_pem_x509_certificate(_read_pem(Path(cert_path)))
         expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
-        subject = "".join(f"/{a.rfc4514_attribute_name}={a.value}" for a in cert.subject)
+        subject = "".join(f"/{a.rfc4514_attribute_name}={str(a.value)}" for a in cert.subject)
         return f"{flag}\t{expiry}\t{revoked_at}\t{cert.serial_number:X}\tunknown\t{subject}\n"
 
     text = "".join(line(p, "V") for p in good)

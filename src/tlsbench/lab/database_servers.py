@@ -81,7 +81,7 @@ def postgresql(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int
     bindir = postgres_bindir()
     user = _owner(POSTGRES_USER, "postgresql")
     made = workdir is None
-    d = private_dir("postgres", user) if made else Path(workdir)
+    d = private_dir("postgres", user) if workdir is None else Path(workdir)
     run = subdir(d, "run", user, 0o700)
     tls = install_cert(cert, d, user, "postgres") if cert else None  # postgres wants its key 0600, its own
     _fresh_data_dir(f"postgres-{bindir.parent.name}", d / "data", user, lambda data: _run_setup(
@@ -124,7 +124,7 @@ def mariadb(cert: CertFiles | None = None, ca_file: Path | None = None, host: st
     install_db = require_binary("mariadb-install-db", "mariadb-server")
     user = _owner(MARIADB_USER, "mariadb-server")
     made = workdir is None
-    d = private_dir("mariadb", user) if made else Path(workdir)
+    d = private_dir("mariadb", user) if workdir is None else Path(workdir)
     tls = install_cert(cert, d, user, "mariadb") if cert else None
     ca = None
     if tls and ca_file:

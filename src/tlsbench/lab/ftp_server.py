@@ -45,7 +45,7 @@ def vsftpd(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | N
     binary = require_binary("vsftpd")
     require_root("vsftpd")
     made = workdir is None
-    d = private_dir("vsftpd") if made else Path(workdir)
+    d = private_dir("vsftpd") if workdir is None else Path(workdir)
     subdir(d, "ftp", mode=0o555)  # anonymous root: must not be writable by the ftp user
     subdir(d, "empty", mode=0o555)
     tls = install_cert(cert, d, stem="vsftpd") if cert else None

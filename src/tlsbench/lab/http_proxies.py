@@ -183,7 +183,7 @@ def squid(options: SquidOptions = SquidOptions(), host: str = "127.0.0.1", port:
     if user:
         service_user(user, "squid-openssl")
     made = workdir is None
-    d = private_dir("squid", user) if made else Path(workdir)
+    d = private_dir("squid", user) if workdir is None else Path(workdir)
     cert = install_cert(options.https_cert, d, user, "proxy") if options.https_cert else None
     bump = None
     if options.bump_ca is not None:
@@ -217,7 +217,7 @@ def squid(options: SquidOptions = SquidOptions(), host: str = "127.0.0.1", port:
                           bump_ca_cert=options.bump_ca[0] if options.bump_ca else None)
 
     return launch(make, ["proxy"], d, host=host, preferred={"proxy": port} if port else None,
-                  remove=made)  # type: ignore[return-value]
+                  remove=made)
 
 
 # --- tinyproxy ----------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def tinyproxy(host: str = "127.0.0.1", port: int | None = None, username: str | 
     if user:
         service_user(user, "tinyproxy")
     made = workdir is None
-    d = private_dir("tinyproxy", user) if made else Path(workdir)
+    d = private_dir("tinyproxy", user) if workdir is None else Path(workdir)
     parts = ["tinyproxy HTTP proxy"]
     if username:
         parts.append("Basic auth")
@@ -279,4 +279,4 @@ def tinyproxy(host: str = "127.0.0.1", port: int | None = None, username: str | 
                          password=password, allowed_ports=connect_ports)
 
     return launch(make, ["proxy"], d, host=host, preferred={"proxy": port} if port else None,
-                  remove=made)  # type: ignore[return-value]
+                  remove=made)

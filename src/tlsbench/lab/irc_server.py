@@ -57,7 +57,7 @@ def inspircd(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int |
     if user:
         service_user(user, "base-passwd")
     made = workdir is None
-    d = private_dir("inspircd", user) if made else Path(workdir)
+    d = private_dir("inspircd", user) if workdir is None else Path(workdir)
     tls = install_cert(cert, d, user, "inspircd") if cert else None
     write_file(d / "motd.txt", "tlsbench lab\n", user)
     description = "InspIRCd IRC, STARTTLS offered" if cert else "InspIRCd IRC, no STARTTLS"

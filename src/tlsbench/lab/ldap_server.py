@@ -44,7 +44,7 @@ def slapd(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | No
     if not _SCHEMA.is_file() or not (_MODULES / "back_mdb.so").exists():
         raise ServerUnavailable(str(_SCHEMA if not _SCHEMA.is_file() else _MODULES / "back_mdb.so"), "slapd")
     made = workdir is None
-    d = private_dir("slapd") if made else Path(workdir)
+    d = private_dir("slapd") if workdir is None else Path(workdir)
     subdir(d, "db", mode=0o700)
     tls = install_cert(cert, d, stem="slapd") if cert else None
     conf = write_file(d / "slapd.conf", slapd_conf(d, tls), mode=0o600)

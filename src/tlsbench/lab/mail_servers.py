@@ -105,7 +105,7 @@ def postfix(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | 
     require_root("postfix")
     service_user("postfix", "postfix")
     made = workdir is None
-    d = private_dir("postfix") if made else Path(workdir)
+    d = private_dir("postfix") if workdir is None else Path(workdir)
     conf = subdir(d, "conf")
     subdir(d, "data", "postfix", 0o700)
     subdir(d, "queue")
@@ -230,7 +230,7 @@ def dovecot(cert: CertFiles | None = None, host: str = DOVECOT_HOST, plaintext_a
         plaintext_auth = cert is None
     mail = service_user("nobody", "base-passwd")
     made = workdir is None
-    d = private_dir("dovecot") if made else Path(workdir)
+    d = private_dir("dovecot") if workdir is None else Path(workdir)
     tls = install_cert(cert, d, stem="dovecot") if cert else None  # read by dovecot's config process, as root
     write_file(d / "users", f"{MAIL_USER}:{MAIL_PASSWORD}\n", mode=0o644)
     subdir(d, "home", "nobody", 0o755, group=mail.pw_gid)

@@ -103,7 +103,7 @@ class _InnTree:
         if self.user:
             service_user(self.user, "inn2")
         self.made = workdir is None
-        self.d = d = private_dir(name, self.user) if self.made else Path(workdir)
+        self.d = d = private_dir(name, self.user) if workdir is None else Path(workdir)
         for sub in _INN_DIRS:
             subdir(d, sub, self.user, 0o755)
         etc, db, user = d / "etc", d / "db", self.user

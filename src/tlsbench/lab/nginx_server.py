@@ -96,4 +96,4 @@ def nginx_sni_strict(cert: CertFiles, server_names: Sequence[str] = ("www.lab.te
         argv = [nginx, "-p", str(base), "-c", str(conf), "-e", str(base / "error.log"), "-g", "error_log stderr notice;"]
         return NginxServer(argv, host=host, port=p, prefix=base, server_names=names, own_log_dir=prefix is None)
 
-    return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]
+    return start_on_free_port(make, host, preferred=port)

@@ -85,4 +85,4 @@ def nginx_tls(options: NginxTlsOptions, host: str = "127.0.0.1", port: int | Non
         argv = [nginx, "-p", str(base), "-c", str(conf), "-e", str(base / "error.log"), "-g", "error_log stderr notice;"]
         return NginxServer(argv, host=host, port=p, prefix=base, server_names=("localhost",))
 
-    return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]
+    return start_on_free_port(make, host, preferred=port)

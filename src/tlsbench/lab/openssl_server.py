@@ -98,4 +98,4 @@ def openssl_server(options: TlsServerOptions, host: str = "127.0.0.1", port: int
         return TlsServer(s_server_argv(openssl, host, p, options), host=host, port=p, options=options,
                          log_dir=log_dir)
 
-    return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]
+    return start_on_free_port(make, host, preferred=port)

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Self, Sequence, TypeVar
 
 from tlsbench.lab.tempdirs import make_temp_dir, remove_temp_dir
 
@@ -61,7 +61,7 @@ class ServerUnavailable(LabError):
 
     def __init__(self, binary: str, package: str | None = None) -> None:
         self.binary = binary
-        self.package = package or DEBIAN_PACKAGES.get(binary, binary)
+        self.package: str | None = package or DEBIAN_PACKAGES.get(binary, binary)
         super().__init__(f"{binary} is not installed (Debian package: {self.package}; "
                          f"apt-get install {self.package})")
 
@@ -140,7 +140,7 @@ class ManagedProcess:
         self.proc: subprocess.Popen | None = None
 
     # --- life cycle ---
-    def start(self) -> "ManagedProcess":
+    def start(self) -> Self:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             # Own session: stopping the group also ends workers the program forked (nginx, danted).
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -236,8 +236,11 @@ class ManagedProcess:
         return f"<ManagedProcess {self.name} {self.address} pid={self.pid}>"
 
 
-def start_on_free_port(make: Callable[[int], ManagedProcess], host: str = "127.0.0.1",
-                       preferred: int | None = None, attempts: int = 4) -> ManagedProcess:
+_Process = TypeVar("_Process", bound=ManagedProcess)  # what start_on_free_port's `make` builds
+
+
+def start_on_free_port(make: Callable[[int], _Process], host: str = "127.0.0.1",
+                       preferred: int | None = None, attempts: int = 4) -> _Process:
     """Start `make(port)` on `preferred` when free, else on a free port; retry when the port was
     taken between choosing it and the program binding it."""
     last: Exception | None = None

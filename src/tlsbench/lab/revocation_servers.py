@@ -34,7 +34,7 @@ def ocsp_responder(index: str | os.PathLike, issuer_cert: str | os.PathLike, iss
         return OcspResponder(argv, host=host, port=p, name="openssl-ocsp", log_dir=log_dir,
                              ready_check=lambda: _answers_http(host, p))
 
-    return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]
+    return start_on_free_port(make, host, preferred=port)
 
 
 def _answers_http(host: str, port: int) -> bool:

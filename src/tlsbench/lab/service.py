@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Self, Sequence, TypeVar
 
 from tlsbench.lab.certs import CertFiles
 from tlsbench.lab.processes import (ManagedProcess, ServerStartError, ServerUnavailable, free_port,
@@ -56,7 +56,7 @@ class LabService(ManagedProcess):
         self.started_in: float | None = None  # seconds from start() to accepting
         self._started = False
 
-    def start(self) -> "LabService":
+    def start(self) -> Self:
         began = time.monotonic()
         super().start()
         self.started_in = time.monotonic() - began
@@ -170,9 +170,7 @@ def install_cert(cert: CertFiles, directory: Path, owner: str | None = None, ste
     may sit in a directory only the caller can enter)."""
     directory.mkdir(parents=True, exist_ok=True)
 
-    def copy(src: Path | None, suffix: str, mode: int) -> Path | None:
-        if src is None:
-            return None
+    def copy(src: Path, suffix: str, mode: int) -> Path:
         dest = directory / f"{stem}{suffix}"
         shutil.copyfile(src, dest)
         os.chmod(dest, mode)
@@ -180,8 +178,8 @@ def install_cert(cert: CertFiles, directory: Path, owner: str | None = None, ste
         return dest
 
     return CertFiles(copy(cert.cert, ".pem", 0o644), copy(cert.key, ".key", key_mode),
-                     copy(cert.chain, ".chain.pem", 0o644), copy(cert.issuers, ".issuers.pem", 0o644),
-                     cert.names)
+                     copy(cert.chain, ".chain.pem", 0o644),
+                     copy(cert.issuers, ".issuers.pem", 0o644) if cert.issuers is not None else None, cert.names)
 
 
 def write_file(path: Path, text: str, owner: str | None = None, mode: int = 0o644) -> Path:
@@ -197,9 +195,12 @@ def all_accept(host: str, ports: Sequence[int]) -> Callable[[], bool]:
     return lambda: all(port_accepts(host, p) for p in ports)
 
 
-def start_on_free_ports(make: Callable[[dict[str, int]], LabService], names: Sequence[str],
+_Service = TypeVar("_Service", bound=LabService)  # what `make` builds
+
+
+def start_on_free_ports(make: Callable[[dict[str, int]], _Service], names: Sequence[str],
                         host: str = "127.0.0.1", preferred: dict[str, int] | None = None,
-                        attempts: int = 4) -> LabService:
+                        attempts: int = 4) -> _Service:
     """Like processes.start_on_free_port for a server listening on several ports at once:
     `make({"imap": 40001, ...})` builds it; a port lost to a race means a new set of ports."""
     last: Exception | None = None
@@ -221,8 +222,8 @@ def start_on_free_ports(make: Callable[[dict[str, int]], LabService], names: Seq
     raise ServerStartError(f"no free ports found after {attempts} attempts: {last}")
 
 
-def launch(make: Callable[[dict[str, int]], LabService], names: Sequence[str], workdir: Path, *,
-           host: str = "127.0.0.1", preferred: dict[str, int] | None = None, remove: bool = False) -> LabService:
+def launch(make: Callable[[dict[str, int]], _Service], names: Sequence[str], workdir: Path, *,
+           host: str = "127.0.0.1", preferred: dict[str, int] | None = None, remove: bool = False) -> _Service:
     """start_on_free_ports, removing `workdir` when the server never started and `remove` says
     the launcher made it."""
     try:

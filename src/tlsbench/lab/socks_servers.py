@@ -39,12 +39,12 @@ def microsocks(host: str = "127.0.0.1", port: int | None = None, username: str |
 
     def make(p: int) -> SocksProxy:
         argv = [binary, "-i", host, "-p", str(p)]
-        if username is not None:
+        if username is not None and password is not None:  # both or neither, checked above
             argv += ["-u", username, "-P", password]
         return SocksProxy(argv, host=host, port=p, kind="microsocks", versions=("socks5",),
                           username=username, password=password)
 
-    return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]
+    return start_on_free_port(make, host, preferred=port)
 
 
 def dante_conf(host: str, port: int, log_path: Path) -> str:
@@ -86,7 +86,7 @@ def dante(host: str = "127.0.0.1", port: int | None = None, workdir: str | os.Pa
                           own_log_dir=workdir is None)
 
     proxy = start_on_free_port(make, host, preferred=port)
-    return proxy  # type: ignore[return-value]
+    return proxy
 
 
 def pproxy_socks5(host: str = "127.0.0.1", port: int | None = None, username: str | None = None,
@@ -108,4 +108,4 @@ def pproxy_socks5(host: str = "127.0.0.1", port: int | None = None, username: st
         return SocksProxy(argv, host=host, port=p, kind="pproxy", versions=("socks5",),
                           username=username, password=password)
 
-    return start_on_free_port(make, host, preferred=port)  # type: ignore[return-value]
+    return start_on_free_port(make, host, preferred=port)

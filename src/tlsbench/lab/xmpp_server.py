@@ -56,7 +56,7 @@ def prosody(cert: CertFiles | None = None, host: str = "127.0.0.1", port: int | 
     if user:
         service_user(user, "prosody")
     made = workdir is None
-    d = private_dir("prosody", user) if made else Path(workdir)
+    d = private_dir("prosody", user) if workdir is None else Path(workdir)
     subdir(d, "data", user, 0o750)
     subdir(d, "certs", user, 0o750)
     tls = install_cert(cert, d, user, "prosody") if cert else None

@@ -193,9 +193,9 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
     try:
         spec = spec_from_values(values, environ=dict(env))
     except InputError as exc:
-        table, key = _error_key(exc.field)
+        at_table, at_key = _error_key(exc.field)
         message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
-        raise FormatError(message, table, key) from None
+        raise FormatError(message, at_table, at_key) from None
     return Profile(name=name, spec=spec, description=description, path=path)
 
 

@@ -85,10 +85,10 @@ def _merge(container: Any, data: Mapping[str, Any], level: str) -> None:
                 wanted = {k: v for k, v in value.items()
                           if not _same(ABSENT_MEANS.get((key, k), _NOTHING), v)}
                 if wanted:
-                    table = tomlkit.table()
-                    _fill(table, wanted)
+                    fresh = tomlkit.table()
+                    _fill(fresh, wanted)
                     container.add(tomlkit.nl())
-                    container.add(key, table)
+                    container.add(key, fresh)
             elif isinstance(existing, (Table, dict)) and not isinstance(existing, AoT):
                 _merge(existing, value, key)
             else:

@@ -3,15 +3,22 @@ connection, in a thread worker, shown in its own screen (tui/screens/enumeration
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import work
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
 
+if TYPE_CHECKING:
+    from tlsbench.tui.workbench_parts import WorkbenchParts as _Screen
+else:
+    _Screen = object
+
 ENUMERATE_CONCURRENCY = 4
 
 
-class EnumerateAction:
+class EnumerateAction(_Screen):
     """Mixed into the workbench screen: `action_enumerate`."""
 
     def action_enumerate(self) -> None:

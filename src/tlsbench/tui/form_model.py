@@ -10,12 +10,15 @@ versions side by side.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.options import GROUP_TITLES, OPTIONS, escape, owner, spec_from_values, unescape, values_of
 from tlsbench.engine.spec import ConnectionSpec, check_host, format_hostport, parse_port
 from tlsbench.engine.visible import visible
+
+if TYPE_CHECKING:
+    from tlsbench.engine.proxies import ProxySpec
 
 LABEL_WIDTH = 12  # the label column, as #form .field-label in the form's CSS
 
@@ -115,7 +118,7 @@ def rows() -> tuple[Row, ...]:
             continue
         if option.field is None or option.name in paired:
             continue
-        fields = (_field(option),)
+        fields: tuple[FieldSpec, ...] = (_field(option),)
         if option.name in PAIRED:
             fields += (_field(by_name[PAIRED[option.name]]),)
         out.append(Row(None, fields, f"row-{option.name}"))
@@ -152,6 +155,16 @@ def form_values(spec: ConnectionSpec | None) -> dict[str, object]:
     return out
 
 
+def form_target(values: dict[str, object]) -> tuple[str, str]:
+    """The (host, port text) pair of a form value set."""
+    return cast("tuple[str, str]", values["target"])
+
+
+def form_hops(values: dict[str, object]) -> list[ProxySpec]:
+    """The hops of a form value set (empty: direct)."""
+    return cast("list[ProxySpec] | None", values.get("proxies")) or []
+
+
 def shown_rows(values: dict[str, object]) -> set[str]:
     """The row ids that apply to these values (no SNI name without an override, …)."""
     check = {k: v for k, v in values.items() if k not in ("target", "proxies")}
@@ -170,8 +183,8 @@ def shown_rows(values: dict[str, object]) -> set[str]:
 def spec_from_form(values: dict[str, object], hops: list) -> ConnectionSpec:
     """Validate the form's values into a spec; raises InputError whose field names the option."""
     values = {k: v for k, v in values.items() if k != "proxies"}
-    host, port_text = values.pop("target")  # type: ignore[misc]
-    host, port_text = str(host).strip(), str(port_text).strip()
+    target = cast("tuple[object, object]", values.pop("target"))  # the form's (host, port) pair
+    host, port_text = str(target[0]).strip(), str(target[1]).strip()
     check_host(host, "host")
     port = parse_port(port_text, "port")
     for key, value in list(values.items()):

@@ -5,10 +5,17 @@ A mixin so the screen module stays about layout and runs. Store errors are shown
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tlsbench.tui.safe_text import line
 
+if TYPE_CHECKING:
+    from tlsbench.tui.workbench_parts import WorkbenchParts as _Screen
+else:
+    _Screen = object
 
-class ProfileActions:
+
+class ProfileActions(_Screen):
     """Mixed into WorkbenchScreen; expects `self.store` (a ProfileStore or None)."""
 
     store = None

@@ -7,14 +7,21 @@ so the form starts from the defaults, not from the profile shown before.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tlsbench.engine.errors import InputError
 from tlsbench.tui.safe_text import data
+
+if TYPE_CHECKING:
+    from tlsbench.tui.workbench_parts import WorkbenchParts as _Screen
+else:
+    _Screen = object
 
 SOURCES = {"hostport": "host:port", "url": "URL", "tlsbench": "tlsbench line", "curl": "curl command",
            "openssl": "openssl s_client command"}
 
 
-class TargetActions:
+class TargetActions(_Screen):
     """Mixed into the workbench screen: ctrl+l, the bar's Enter and Escape, a paste anywhere else."""
 
     def action_target(self) -> None:
@@ -29,7 +36,9 @@ class TargetActions:
         """A paste that no field took (the profile list, the results had focus) goes to the bar."""
         if self.tab != "connection" or not event.text.strip():
             return
-        bar = self.query_one("#target-bar")
+        from tlsbench.tui.widgets.target_bar import TargetBar
+
+        bar = self.query_one("#target-bar", TargetBar)
         bar.value = ""
         bar.focus()
         bar.post_message(type(event)(event.text))

@@ -63,8 +63,9 @@ def facts_of(spec: ConnectionSpec, result: ProbeResult, suggested_sni=()) -> Fac
     if tls_detail is not None and tls_detail.first_bytes_hex:
         first = bytes.fromhex(tls_detail.first_bytes_hex)
     app = result.stage("app")
-    if not first and app is not None and getattr(app.detail, "first_bytes_hex", None):
-        first = bytes.fromhex(app.detail.first_bytes_hex)
+    app_hex = getattr(app.detail, "first_bytes_hex", None) if app is not None else None
+    if not first and app_hex:
+        first = bytes.fromhex(app_hex)
     leaf = result.chain.certificates[0] if result.chain is not None and result.chain.certificates else None
     names: list[str] = []
     if leaf is not None:

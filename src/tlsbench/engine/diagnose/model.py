@@ -145,10 +145,10 @@ def probe_line(variant: Variant, environ=None) -> str:
     if variant.changes.get("proxies") == [] and not spec.proxies:
         try:
             from_env = proxy_from_environment(spec.host, tls=spec.tls.enabled,
-                                              environ=os.environ if environ is None else environ)
+                                              environ=os.environ if environ is None else environ) is not None
         except InputError:
             from_env = True  # a variable holds something: say "no proxy" all the same
-        if from_env is not None:
+        if from_env:
             line += " -x ''"
     return line
 

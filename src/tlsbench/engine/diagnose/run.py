@@ -17,9 +17,10 @@ from typing import Callable, NamedTuple
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.diagnose.facts import Facts, facts_of
 from tlsbench.engine.diagnose.model import Diagnosis, Variant, VariantOutcome
-from tlsbench.engine.diagnose.variants import choose, proposals
+from tlsbench.engine.diagnose.variants import Rule, choose, proposals
 from tlsbench.engine.diagnose.verdict import conclude
 from tlsbench.engine.errors import Cancelled, TlsbenchError
+from tlsbench.engine.findings import Finding
 from tlsbench.engine.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
 
@@ -60,7 +61,9 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
     """The body of a variant's thread: prepare, run, and put its outcome in `out` (never raises)."""
     from tlsbench.engine.runner import preflight, run_probe
 
-    note, findings, result = "", (), None
+    note = ""
+    findings: tuple[Finding, ...] = ()
+    result: ProbeResult | None = None
     try:
         spec = variant.spec._replace(timeout=min(variant.spec.timeout, stage_timeout))
         prepared = preflight(spec)
@@ -106,7 +109,7 @@ class _Diagnosis:
         self.running: dict[str, tuple[Variant, float, CancelToken, threading.Thread]] = {}
         self.outcomes: dict[str, VariantOutcome] = {}
         self.inbox: queue.Queue = queue.Queue()
-        self.later = []
+        self.later: list[Rule] = []
 
     def add(self, variants: list[Variant]) -> None:
         known = self.order
@@ -203,7 +206,7 @@ class _Diagnosis:
         findings = []
         out = []
         for o in outcomes:
-            if o.key == "direct" and o.ran:
+            if o.key == "direct" and o.ran and o.result is not None:
                 found = intercepted(self.spec, self.facts.result, o.result)
                 if found is not None:
                     o = o._replace(findings=(found, *o.findings))

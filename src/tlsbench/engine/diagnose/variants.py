@@ -52,8 +52,8 @@ class Rule(NamedTuple):
 
 def versions(values: dict) -> tuple[str, str]:
     """The TLS versions a value set really offers: Python's floor is 1.2 unless the top is lower."""
-    hi = values.get("tls_max") if values.get("tls_max") in VERSIONS else "1.3"
-    lo = values.get("tls_min") if values.get("tls_min") in VERSIONS else ("1.0" if hi in ("1.0", "1.1") else "1.2")
+    hi: str = values["tls_max"] if values.get("tls_max") in VERSIONS else "1.3"
+    lo: str = values["tls_min"] if values.get("tls_min") in VERSIONS else ("1.0" if hi in ("1.0", "1.1") else "1.2")
     return lo, hi
 
 

@@ -110,7 +110,7 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
                 f"its root with --cafile if it is yours; otherwise the server needs another certificate{left}.", None)
 
     words = next((o for o in ran if o.key == "first-words"), None)
-    if words is not None:
+    if words is not None and words.result is not None:  # a variant that ran has its result
         detail = getattr(words.result.stage("app"), "detail", None)
         data = bytes.fromhex(detail.first_bytes_hex) if detail is not None and detail.first_bytes_hex else b""
         if data:

@@ -11,6 +11,7 @@ import os
 import shlex
 import ssl
 import warnings
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -19,8 +20,11 @@ from tlsbench.engine.details import CertInfo
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.tls import by_name, curl_peer, is_proxy, openssl_peer, site_name
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.spec import ConnectionSpec, is_ip
+from tlsbench.engine.spec import is_ip
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal
+
+if TYPE_CHECKING:
+    from tlsbench.engine.diagnosis.tls import HandshakeWith
 
 EXPIRING_DAYS = 30
 
@@ -48,7 +52,7 @@ def _trust_file(spec, what: str) -> Suggestion:
                       (curl_peer(spec, "--cacert", "FILE"), openssl_peer(spec, "-CAfile", "FILE")))
 
 
-def trust_store_subjects(spec: ConnectionSpec) -> set[bytes] | None:
+def trust_store_subjects(spec: HandshakeWith) -> set[bytes] | None:
     """DER-encoded subjects of the CAs verification trusts (None when they cannot be listed)."""
     if spec.tls.verify == "cafile":
         path = os.path.expanduser(spec.tls.cafile or "")
@@ -67,7 +71,7 @@ def trust_store_subjects(spec: ConnectionSpec) -> set[bytes] | None:
     return {c.subject.public_bytes() for c in certs}
 
 
-def _trust_words(spec: ConnectionSpec) -> str:
+def _trust_words(spec: HandshakeWith) -> str:
     return f"your CA file {spec.tls.cafile}" if spec.tls.verify == "cafile" else "the system trust store"
 
 
@@ -120,7 +124,7 @@ def _parse_words(der: bytes) -> str:
     return "it parses now"
 
 
-def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tuple[bytes, ...],
+def verify_findings(spec: HandshakeWith, code: int, message: str, chain_der: tuple[bytes, ...],
                     verify_name: str | None) -> list[Finding]:
     """The finding for a failed certificate verification (OpenSSL verify code, or 62 from our own check)."""
     ev = [Evidence("verify code", f"{code} ({message})")]
@@ -138,8 +142,8 @@ def verify_findings(spec: ConnectionSpec, code: int, message: str, chain_der: tu
         for i, der in enumerate(chain_der):
             broken = certparse.broken_extensions(der)
             if broken:
-                info = next((c for c in infos if c.position == i), None)
-                return [extension_finding(i, info.subject if info else None, broken, severity="error",
+                owner = next((c for c in infos if c.position == i), None)
+                return [extension_finding(i, owner.subject if owner else None, broken, severity="error",
                                           verify=(code, message))]
     leaf = infos[0] if infos and infos[0].position == 0 else None
     if code == 62 and leaf is None and chain_der:

@@ -345,7 +345,7 @@ def proxy_auth_required(proxy: str, user: str | None, method: int = 0xFF, offere
     if 0x02 in offered:
         why += ("A user name and password were offered too, so the proxy wants another method "
                 "(GSSAPI, or one of its own) or refuses this client.")
-        hint = "Check which authentication the proxy requires and whether this client may use it."
+        hint: Suggestion | str = "Check which authentication the proxy requires and whether this client may use it."
     else:
         why += ("A user was given but no password, so only 'no authentication' was offered." if user else
                 "No credentials were given, so only 'no authentication' was offered.")

@@ -7,7 +7,7 @@ reference; the diagnosis reads what was on the wire (`HandshakeFacts`).
 
 import os
 import shlex
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
@@ -15,6 +15,11 @@ from tlsbench.engine.peekbytes import MAX_RECORD, classify, looks_like_tls, serv
 from tlsbench.engine.spec import ConnectionSpec, is_ip
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client
 from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage, version_name
+
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.tls import TlsTarget
+
+    HandshakeWith: TypeAlias = "ConnectionSpec | TlsTarget"  # who a handshake was with: the target, or an HTTPS proxy
 
 
 class HandshakeFacts(NamedTuple):
@@ -37,7 +42,8 @@ class HandshakeFacts(NamedTuple):
         """The last fatal alert in a direction (or the last alert of any level)."""
         alerts = [m for m in self.messages if m.content_type == "alert" and m.direction == direction]
         fatal = [m for m in alerts if m.alert_level == "fatal"]
-        return (fatal or alerts or [None])[-1]
+        chosen = fatal or alerts
+        return chosen[-1] if chosen else None
 
     def saw(self, name: str, direction: str | None = None) -> bool:
         return any(m.name == name and (direction is None or m.direction == direction) for m in self.messages)
@@ -95,7 +101,7 @@ def cert_request_evidence(messages) -> list[Evidence]:
     return out
 
 
-def _sni_words(spec: ConnectionSpec) -> str:
+def _sni_words(spec: "HandshakeWith") -> str:
     if spec.sni is None:
         if spec.tls.sni_mode == "none":
             return "no SNI was sent because you asked for none"
@@ -105,7 +111,7 @@ def _sni_words(spec: ConnectionSpec) -> str:
 
 
 
-def _not_tls(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
+def _not_tls(spec: "HandshakeWith", facts: HandshakeFacts) -> Finding:
     guess = classify(facts.first_bytes)
     port = spec.port
     explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent {guess.description}. "
@@ -218,7 +224,7 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
                    hint, evidence, origin=origin)
 
 
-def _sslv2(spec: ConnectionSpec, facts: HandshakeFacts) -> Finding:
+def _sslv2(spec: "HandshakeWith", facts: HandshakeFacts) -> Finding:
     return finding("tls-version-mismatch", "The server answered in SSL 2.0", "The server answered the ClientHello with an SSL 2.0 ServerHello (a 2-byte record header, message "
               "type 4, server version 0x0002). SSL 2.0 is broken and prohibited (RFC 6176, 2011); no current "
               f"client speaks it, and tlsbench offered {facts.offered_versions}.", "Upgrade or reconfigure the server to TLS 1.2 or 1.3; check that this port is the service you meant.", [Evidence("offered", facts.offered_versions)] + bytes_evidence(facts.first_bytes))
@@ -236,7 +242,7 @@ def _record_words(facts: HandshakeFacts) -> tuple[str, list[Evidence]]:
             [Evidence("last record", f"{kind}: {have} of {need} bytes received")])
 
 
-def diagnose_failure(spec: ConnectionSpec, facts: HandshakeFacts) -> list[Finding]:
+def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Finding]:
     """The main finding for a handshake that did not complete (certificate errors excluded)."""
     if facts.first_bytes and not looks_like_tls(facts.first_bytes):
         if classify(facts.first_bytes).kind == "sslv2":
@@ -404,7 +410,7 @@ def _reset_hint(spec, trace: Peer) -> Suggestion:
     return Suggestion("Check the port, and the name sent as SNI ({sni}); compare with openssl.", (), (trace,))
 
 
-def _sni_required(spec: ConnectionSpec, alert: WireMessage, ev: list[Evidence]) -> Finding:
+def _sni_required(spec: "HandshakeWith", alert: WireMessage, ev: list[Evidence]) -> Finding:
     ev.append(Evidence("SNI sent", spec.sni or "none"))
     named = not is_ip(spec.host)
     if spec.sni is None:
@@ -435,7 +441,7 @@ def _sni_required(spec: ConnectionSpec, alert: WireMessage, ev: list[Evidence]) 
     return finding("sni-required", title, why, hint, ev)
 
 
-def session_findings(spec: ConnectionSpec, version: str | None, ok: bool,
+def session_findings(spec: "HandshakeWith", version: str | None, ok: bool,
                      failure_codes: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> list[Finding]:
     """Warnings about the session and your own choices: verify-disabled, no-sni, weak-tls-version.
 

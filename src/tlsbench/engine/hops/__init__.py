@@ -7,9 +7,15 @@ it was the hop itself or what lies behind it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tlsbench.engine.findings import Evidence
 from tlsbench.engine.hostport import format_hostport
 from tlsbench.engine.stages.context import StageContext, StageOutcome
+
+if TYPE_CHECKING:
+    from tlsbench.engine.hops.http_connect import HttpConnectHop
+    from tlsbench.engine.hops.socks import SocksHop
 
 
 class ProxyStage:
@@ -18,6 +24,7 @@ class ProxyStage:
         self.spec = plan.spec
         self.hops = plan.spec.proxies
         self.number = step.index or 1
+        self.impl: SocksHop | HttpConnectHop
         if step.hop.is_socks:
             from tlsbench.engine.hops.socks import SocksHop
 

@@ -89,7 +89,7 @@ def _stream_socket_class():
         unread: bytearray
         eof: list
 
-        def makefile(self, *args, **kwargs):  # type: ignore[override]
+        def makefile(self, *args, **kwargs):
             return _StreamFile(self.stream, self.unread, self.eof)
 
     return socks, StreamSocket

@@ -10,7 +10,7 @@ proxy sent, never a value assumed.
 from __future__ import annotations
 
 import ipaddress
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 SOCKS5_ADDRESS_TYPES = {1: "IPv4", 3: "domain name", 4: "IPv6"}
 SOCKS4_CODES = (0x5A, 0x5B, 0x5C, 0x5D)
@@ -75,7 +75,7 @@ def read_socks5(rx: bytes, offered: bytes = b"\x00") -> SocksReading:
             return SocksReading(5, "auth", True, 2, 2, method=method, auth_status=auth_status, used=4)
         off = 4
     reply = rx[off:]
-    base = dict(method=method, auth_status=auth_status)
+    base: dict[str, Any] = dict(method=method, auth_status=auth_status)  # keyword fields of SocksReading
     if reply[:1] and reply[0] != 5:
         return SocksReading(5, "reply", True, min(len(reply), 4), None, **base, used=off + min(len(reply), 4),
                             reply=reply[1] if len(reply) > 1 else None, problem=(

@@ -63,7 +63,7 @@ def _set_message_hook(ctx: ssl.SSLContext, hook) -> None:
 
 
 class Listener:
-    def __init__(self, config: ListenerConfig, on_event: Callable[[ListenerEvent], None] | None = None,
+    def __init__(self, config: ListenerConfig, on_event: Callable[[ListenerEvent], object] | None = None,
                  on_flush: Callable[[], None] | None = None) -> None:
         self.config = checked(config)
         self.on_event = on_event

@@ -7,7 +7,7 @@ its first byte (or connect, or lookup) and `ctx.end()` right after its last; wha
 
 
 import time
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.events import Event
@@ -15,6 +15,12 @@ from tlsbench.engine.findings import Finding
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.result import SocketInfo
 from tlsbench.engine.spec import ConnectionSpec
+
+if TYPE_CHECKING:
+    from tlsbench.engine.details import ChainDetail
+    from tlsbench.engine.stages.resolve import Route
+    from tlsbench.engine.stages.tls import TlsOutcome
+    from tlsbench.engine.stream import Link, Stream
 
 
 class StageOutcome(NamedTuple):
@@ -32,11 +38,11 @@ class RunState:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.spec = plan.spec
-        self.route = None  # stages.resolve.Route
-        self.link = None  # stream.Link: the socket, its deadline and cancel token
-        self.stream = None  # the stream the next stage talks through
-        self.tls = None  # stages.tls.TlsOutcome of the target's handshake
-        self.chain = None  # details.ChainDetail
+        self.route: Route | None = None
+        self.link: Link | None = None  # the socket, its deadline and cancel token
+        self.stream: Stream | None = None  # the stream the next stage talks through
+        self.tls: TlsOutcome | None = None  # the target's handshake
+        self.chain: ChainDetail | None = None
         self.socket_info = SocketInfo(via_proxy=bool(plan.spec.proxies))
         self.extra: dict = {}  # per-kind hand-offs that no other stage reads
 

@@ -63,6 +63,7 @@ class ReconnectStage:
         if failure is not None:
             return StageOutcome(False, base._replace(error=failure), f"the second connection failed: {failure}")
         base = base._replace(connect_ms=sub.extra.get("connect_ms"))
+        assert sub.stream is not None and sub.link is not None  # an opened route ends in a stream
         sub.stream.transcript = Transcript()
         second = handshake(ctx, sub.stream, self.target, first.setup, self.key, session=session)
         try:

@@ -58,6 +58,7 @@ class RevocationStage:
         sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
         if failure is not None:
             return RevocationCheck("stapled", where, "unreachable", reason=failure)
+        assert sub.stream is not None  # an opened route ends in a stream
         data = b""
         try:
             sub.stream.send(stapling.stapling_hello([s.id for s in OFFER_ORDER], self.spec.sni))

@@ -145,7 +145,7 @@ class TcpStage:
                 if ctx.cancel.cancelled:
                     raise Cancelled("cancelled")
                 now = time.monotonic()
-                if both and not started[1]:
+                if second_at is not None and not started[1]:
                     first_done = not queue[0] and not any(a.lane == 0 for a in live)
                     if first_done or now >= second_at:
                         started[1] = True
@@ -160,7 +160,7 @@ class TcpStage:
                 if now >= deadline:
                     break
                 wait = min(_POLL, deadline - now)
-                if both and not started[1]:
+                if second_at is not None and not started[1]:
                     wait = max(0.0, min(wait, second_at - now))
                 _, ready, _ = select.select([], [a.sock for a in live], [], wait)
                 for sock in ready:
@@ -185,8 +185,8 @@ class TcpStage:
                                         ctx.now_ms() - attempt.started_ms,
                                         "abandoned: another address connected first" if winner is not None
                                         else "no answer (stage timeout used up)", None))
-        for lane in queue:
-            for family, sockaddr in lane:
+        for left in queue:
+            for family, sockaddr in left:
                 tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
                                         "not tried" + (" (stage timeout used up)" if winner is None else ""), None))
         if winner is None:

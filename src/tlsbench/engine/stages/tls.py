@@ -447,6 +447,7 @@ class ProxyTlsStage:
         if out.peer_chain_der:
             chain, more = chain_detail(self.target, out)
             findings += more
+        assert isinstance(out.outcome.detail, TlsDetail)  # what handshake() always reports
         detail = ProxyTlsDetail(proxy=self.target.target, tls=out.outcome.detail, chain=chain,
                                 messages=tuple(out.messages))
         if out.stream is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -62,12 +64,15 @@ class ListenerForm(Widget):
     def set_values(self, **values) -> None:
         """Fill fields by id (bind, port, backlog, tls, reply_mode, reply_text, client_cert, client_ca)."""
         for name, value in values.items():
-            widget = self.query_one(f"#{name.replace('_', '-')}")
+            widget: Any = self.query_one(f"#{name.replace('_', '-')}")  # an Input, a Switch or a Select
             widget.value = value
 
     def config(self) -> ListenerConfig:
         """The listener config the form describes; InputError (one line) when a field is wrong."""
-        value = lambda wid: self.query_one(f"#{wid}").value  # noqa: E731
+        def value(wid: str) -> Any:  # an Input's text, a Switch's bool, a Select's choice
+            control: Any = self.query_one(f"#{wid}")
+            return control.value
+
         mode = value("reply-mode")
         client_cert = bool(value("client-cert"))
         return checked(ListenerConfig(

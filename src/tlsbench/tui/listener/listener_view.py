@@ -70,7 +70,7 @@ class ListenerView(Widget):
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.listener = None
+        self.listener: Listener | None = None
         self.records: dict[int, ClientRecord] = {}
         self.selected: int | None = None
         self.probe: tuple[str, int] | None = None  # (address, port) of the Connection tab's probe

@@ -9,6 +9,8 @@ typed below is tried as SNI in a new diagnosis. Esc closes (and cancels a diagno
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,6 +22,9 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.tui.safe_text import data, line
+
+if TYPE_CHECKING:
+    from tlsbench.engine.diagnose.model import Diagnosis
 
 RESULT_STYLE = {"ok": "bold green", "failed": "bold red", "not-run": "dim", "cancelled": "yellow",
                 "seen": "bold cyan", "waiting": "dim", "running": "yellow"}
@@ -48,7 +53,7 @@ class WhyState:
 
     def __init__(self, spec, result, suggest_sni: tuple[str, ...] = ()) -> None:
         self.spec, self.result, self.suggest_sni = spec, result, suggest_sni
-        self.diagnosis = None  # engine.diagnose.Diagnosis once finished
+        self.diagnosis: Diagnosis | None = None  # once finished
 
     def covers(self, result) -> bool:
         """Whether `result` is the diagnosed run or one of its variants' runs."""

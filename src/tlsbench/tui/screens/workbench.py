@@ -7,6 +7,8 @@ worker that only posts messages. The top line holds the tabs and, beside them, t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -19,7 +21,7 @@ from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
 from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
 from tlsbench.tui.deferred import LazyPane
-from tlsbench.tui.layout import choose_layout, too_small_message
+from tlsbench.tui.layout import Layout, choose_layout, too_small_message
 from tlsbench.tui.enumerate_action import EnumerateAction
 from tlsbench.tui.target_actions import TargetActions
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
@@ -34,6 +36,9 @@ from tlsbench.tui.widgets.profile_list import ProfileList
 from tlsbench.tui.widgets.results_view import ResultsView
 from tlsbench.tui.widgets.tab_strip import TabStrip
 from tlsbench.tui.widgets.target_bar import TargetBar
+
+if TYPE_CHECKING:
+    from tlsbench.tui.listener.listener_view import ListenerView
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
 PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
@@ -60,9 +65,9 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     classes (-form-inline/-form-drawer, -panels/-tabbed, -too-small) and -form-open."""
 
     AUTO_FOCUS = "#profile-options"
-    BINDINGS = [Binding(a.key, a.action, a.label, tooltip=a.help, show=a.show) for a in ACTIONS] + [
+    BINDINGS = [*(Binding(a.key, a.action, a.label, tooltip=a.help, show=a.show) for a in ACTIONS),
         Binding("escape", "back", "Back", show=False),
-    ] + [Binding(str(i), f"panel('{name}')", label, show=False) for i, (name, label) in enumerate(PANELS, 1)]
+    *(Binding(str(i), f"panel('{name}')", label, show=False) for i, (name, label) in enumerate(PANELS, 1))]
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
         super().__init__()
@@ -80,7 +85,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         self.run_events: list = []
         self.last_run: tuple | None = None
         self.tab = "connection"
-        self.arrangement = None  # a tui.layout.Layout once the size is known
+        self.arrangement: Layout | None = None  # once the size is known
         self._listener_probe_run: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -125,7 +130,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     def _apply_layout(self, width: int, height: int) -> None:
         layout = choose_layout(width, height)
         if layout.too_small:
-            for note in self.query("#too-small"):
+            for note in self.query("#too-small").results(Static):
                 note.update(Text(too_small_message(width, height)))
         if layout == self.arrangement:
             return
@@ -141,9 +146,11 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     @property
     def form_open(self) -> bool:
         """The form can be seen (always on a wide terminal; when opened with F7 on a narrower one)."""
+        assert self.arrangement is not None  # laid out at mount
         return self.arrangement.form_inline or self.has_class("-form-open")
 
     def open_form(self, focus: str | None = None) -> None:
+        assert self.arrangement is not None  # laid out at mount
         if not self.arrangement.form_inline:
             self.add_class("-form-open")
         self.query_one(ComposeForm).activate(focus)
@@ -225,7 +232,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         if self._listener_probe_run == self.run_id:
             self._listener_probe_run = None
             port = result.socket.local_port if result.socket else None
-            view = self.query_one("#listener", LazyPane).content
+            view = cast("ListenerView | None", self.query_one("#listener", LazyPane).content)
             if view is not None and port:
                 view.highlight_client(result.socket.local_address, port)
 
@@ -298,6 +305,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     def action_form(self) -> None:
         form = self.query_one(ComposeForm)
         inside = self.focused is not None and form in self.focused.ancestors_with_self
+        assert self.arrangement is not None  # laid out at mount
         if self.has_class("-form-open") or (self.arrangement.form_inline and inside):
             self.close_form()
         else:
@@ -319,7 +327,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         self.query_one(TargetBar).display = tab == "connection"
         self.query_one("#tabs", ContentSwitcher).current = tab
         if tab == "listener":
-            view = self.query_one("#listener", LazyPane).ensure()
+            view = cast("ListenerView", self.query_one("#listener", LazyPane).ensure())
             self.call_after_refresh(view.focus_first)
         else:
             self.query_one("#profile-options").focus()
@@ -401,7 +409,9 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         results = self.query_one(ResultsView)
         for stage in list(results.waterfall.rows):
             results.waterfall.expand(stage)
-        results.query_one("#chain").expand_all_certs()
+        from tlsbench.tui.widgets.chain_panel import ChainPanel
+
+        results.query_one("#chain", ChainPanel).expand_all_certs()
 
     def action_apply_suggestion(self) -> None:
         """Apply the first concrete suggested change to the form's values, load them back, and run."""

@@ -6,10 +6,15 @@ screen, and Tree is one of the heavier widgets to import and draw.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from tlsbench.tui.widgets.chain_tree import ChainTree
 
 
 class ChainPanel(Vertical, can_focus=True):
@@ -19,7 +24,7 @@ class ChainPanel(Vertical, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.chain_tree = None  # a ChainTree once there has been a chain
+        self.chain_tree: ChainTree | None = None  # once there has been a chain
         self.note = "no certificate yet"
 
     def compose(self) -> ComposeResult:
@@ -55,7 +60,7 @@ class ChainPanel(Vertical, can_focus=True):
 
     def label(self) -> str:
         """What the panel says at its top: the note, or the tree's root line."""
-        return self.chain_tree.root.label.plain if self.chain_tree is not None else self.note
+        return str(self.chain_tree.root.label) if self.chain_tree is not None else self.note  # a Text: its plain text
 
     def focus_target(self):
         return self.chain_tree if self.chain_tree is not None else self

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Tree
 
 from tlsbench.tui.safe_text import data, field, line
+
+if TYPE_CHECKING:
+    from tlsbench.engine.details import ChainDetail
 
 
 def _status(cert) -> Text:
@@ -153,7 +158,7 @@ class ChainTree(Tree):
         super().__init__(Text("no certificate yet"), id=id)
         self.show_root = True
         self.guide_depth = 3
-        self.chain = None
+        self.chain: ChainDetail | None = None
 
     def _selected_cert(self):
         node = self.cursor_node
@@ -213,6 +218,7 @@ class ChainTree(Tree):
         if not text:
             self.app.notify("no certificate to save", severity="warning")
             return
+        assert self.chain is not None  # the text came from it
         self._save(_file_stem(self.chain.certificates[0]) + "-chain", text)
 
     def clear_chain(self, note: str = "no certificate yet") -> None:

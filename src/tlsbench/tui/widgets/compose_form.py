@@ -8,6 +8,8 @@ exist the form holds the spec it was given.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -18,9 +20,13 @@ from textual.widget import Widget
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.spec import ConnectionSpec
-from tlsbench.tui.form_model import (LABEL_WIDTH, SWITCH_NOTES, choice_label, field_widget, form_values,
-                                     has_controls, rows, shown, shown_rows, spec_from_form)
+from tlsbench.tui.form_model import (LABEL_WIDTH, SWITCH_NOTES, choice_label, field_widget, form_hops, form_target,
+                                     form_values, has_controls, rows, shown, shown_rows, spec_from_form)
 from tlsbench.tui.safe_text import data
+
+if TYPE_CHECKING:
+    from tlsbench.engine.proxies import ProxySpec
+    from tlsbench.tui.widgets.form_fields import FormFields
 
 FIXED_WIDTHS = {"f-port": 8}  # as in the form's CSS; other fields share the rest of the row
 
@@ -73,7 +79,7 @@ def preview_lines(values: dict[str, object], width: int = 44, value_style="",
             continue
         first = row.fields[0]
         if first.kind == "hops":
-            hops = list(values.get("proxies") or []) or [None]
+            hops: list[ProxySpec | None] = list(form_hops(values)) or [None]
             for index, hop in enumerate(hops, 1):
                 hv = hop_values(hop)
                 s = suffix(index)
@@ -93,8 +99,9 @@ def preview_lines(values: dict[str, object], width: int = 44, value_style="",
         if row.rid not in applies:
             continue
         if first.kind == "host":
-            host, port = values["target"]  # type: ignore[misc]
-            parts = [("Host".ljust(LABEL_WIDTH), first, host), (" Port ", row.fields[1], port)]
+            host, port = form_target(values)
+            parts: list[tuple[str, FieldSpec, object]] = [("Host".ljust(LABEL_WIDTH), first, host),
+                                                          (" Port ", row.fields[1], port)]
         else:
             parts = [(first.label.ljust(LABEL_WIDTH), first, values.get(first.name))]
             if len(row.fields) == 2:
@@ -142,7 +149,7 @@ class FormPreview(Widget, can_focus=True):
     def show(self, values: dict[str, object]) -> None:
         self.values = values
         self._lines = None
-        self._lines_width = None
+        self._lines_width: int | None = None
         self.refresh(layout=True)
 
     def render(self) -> Text:
@@ -185,8 +192,8 @@ class ComposeForm(Vertical):
         self.spec: ConnectionSpec | None = None
         self.active = False  # the editable fields are shown (the preview is gone)
         self.ready = True  # kept for callers that wait for the form: it can always build and load
-        self._fields = None
-        self._built_for = None
+        self._fields: FormFields | None = None
+        self._built_for: ConnectionSpec | None = None
         self._fields_ready = False
         self._want_active = False
         self._pending_focus: str | None = None
@@ -229,13 +236,13 @@ class ComposeForm(Vertical):
         event.stop()
         self._fields_ready = True
         if self.spec is not self._built_for:  # composed while they were being built
-            self._fields.set_values(form_values(self.spec))
+            self._built.set_values(form_values(self.spec))
         if self._want_active:
             self._show_fields()
 
     def _show_fields(self) -> None:
         self.active = True
-        self._fields.remove_class("-unshown")
+        self._built.remove_class("-unshown")
         self.query("#form-preview").remove()
         focus_target = self._pending_focus
         self._pending_focus = None
@@ -252,13 +259,19 @@ class ComposeForm(Vertical):
         target.focus()
 
     @property
+    def _built(self) -> FormFields:
+        """The editable fields, for what runs only once they have been mounted."""
+        assert self._fields is not None
+        return self._fields
+
+    @property
     def fields(self):
         return self._fields if self.active else None
 
     # --- reading and writing ------------------------------------------------------------------------
 
     def values(self) -> dict[str, object]:
-        return self._fields.values() if self.active else form_values(self.spec)
+        return self._built.values() if self.active else form_values(self.spec)
 
     def build(self) -> ConnectionSpec:
         """Validate and build the spec; raises InputError whose `field` names the spec field."""
@@ -270,7 +283,7 @@ class ComposeForm(Vertical):
                     raise InputError(f"proxy password: type it here (it is never saved) or set ${hop.password_env}",
                                      field=f"proxy_password_input#{i}")
             return self.spec
-        return spec_from_form(self._fields.values(), self._fields.hop_list().read())
+        return spec_from_form(self._built.values(), self._built.hop_list().read())
 
     def checked_spec(self) -> ConnectionSpec | None:
         """The spec, errors cleared; or None with the bad field marked (and the form opened on it)."""
@@ -289,7 +302,7 @@ class ComposeForm(Vertical):
         self.clear_errors()
         values = form_values(spec)
         if self._fields_ready:
-            self._fields.set_values(values)
+            self._built.set_values(values)
         if not self.active:
             preview = self.query("#form-preview")
             if preview:
@@ -308,21 +321,21 @@ class ComposeForm(Vertical):
 
     def _mark(self, error: InputError) -> str:
         wid = field_widget(error.field)
-        if not self._fields.query(f"#{wid}"):
+        if not self._built.query(f"#{wid}"):
             wid = "f-host"
-        self._fields.mark(wid, str(error))
+        self._built.mark(wid, str(error))
         self._focus_field(wid)
         return wid
 
     def clear_errors(self) -> None:
         self._pending_marks.clear()
         if self.active:
-            for wid in list(self._fields.invalid()):
-                self._fields.unmark(wid)
+            for wid in list(self._built.invalid()):
+                self._built.unmark(wid)
 
     def invalid_fields(self) -> dict[str, str]:
         """{widget id: shown reason} for every marked field (used by tests and the status line)."""
-        return self._fields.invalid() if self.active else {}
+        return self._built.invalid() if self.active else {}
 
     def _recheck(self) -> None:
         """After an edit: a marked field whose value is now valid loses its mark at once."""
@@ -330,13 +343,13 @@ class ComposeForm(Vertical):
         if not marked:
             return
         try:
-            spec_from_form(self._fields.values(), self._fields.hop_list().read())
+            spec_from_form(self._built.values(), self._built.hop_list().read())
             still = None
         except InputError as exc:
             still = field_widget(exc.field)
         for wid in marked:
             if wid != still:
-                self._fields.unmark(wid)
+                self._built.unmark(wid)
 
     # --- reacting to edits -------------------------------------------------------------------------
 
@@ -353,16 +366,16 @@ class ComposeForm(Vertical):
 
     def on_select_changed(self, event) -> None:
         if self.active:
-            self._fields.sync_visibility()
+            self._built.sync_visibility()
             self._recheck()
 
     def on_button_pressed(self, event) -> None:  # + hop / − hop
         if self.active:
-            self.call_after_refresh(self._fields.sync_visibility)
+            self.call_after_refresh(self._built.sync_visibility)
 
     def on_switch_changed(self, event) -> None:
         if self.active:
-            self._fields.sync_visibility()
+            self._built.sync_visibility()
             self._recheck()
 
     def action_leave(self) -> None:

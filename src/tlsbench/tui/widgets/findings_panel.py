@@ -132,12 +132,6 @@ def finding_text(f, key_for: Change | None = None) -> Text:
     return out
 
 
-def sort_findings(findings):
-    from tlsbench.engine.findings import sort_findings as by_severity  # not needed for the first screen
-
-    return by_severity(findings)
-
-
 def headline(findings, *, final: bool, ok: bool, more_hint: str = "") -> Text:
     """One or two lines: the first finding's severity and title, and how many more there are."""
     items = sort_findings(findings)

@@ -6,15 +6,18 @@ are most of the workbench's widgets. A field's error is a line mounted under it 
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 
-from tlsbench.tui.form_model import LABEL_WIDTH, SWITCH_NOTES, FieldSpec, rows, shown_rows
+from tlsbench.tui.form_model import LABEL_WIDTH, SWITCH_NOTES, FieldSpec, form_hops, form_target, rows, shown_rows
 from tlsbench.tui.safe_text import data
 from tlsbench.tui.widgets.hop_list import HopList
 from tlsbench.tui.widgets.safe_select import SafeSelect
@@ -82,10 +85,10 @@ class FormFields(VerticalScroll, can_focus=False):
                 continue
             first = row.fields[0]
             if first.kind == "hops":
-                yield HopList(self.initial.get("proxies") or [], id="hops")
+                yield HopList(form_hops(self.initial), id="hops")
                 continue
             if first.kind == "host":
-                host, port = self.initial["target"]
+                host, port = form_target(self.initial)
                 with Horizontal(classes="field-row", id=row.rid):
                     yield Label("Host", classes="field-label")
                     yield field_widget(first, host)
@@ -133,21 +136,21 @@ class FormFields(VerticalScroll, can_focus=False):
             for field in row.fields:
                 if field.kind in ("host", "port", "hops"):
                     continue
-                widget = self.query_one(f"#{field.wid}")
+                widget: Any = self.query_one(f"#{field.wid}")  # an Input, a Select or a Switch
                 out[field.name] = str(widget.value) if isinstance(widget, Select) else widget.value
         return out
 
     def set_values(self, values: dict[str, object]) -> None:
         try:
-            host, port = values["target"]  # type: ignore[misc]
+            host, port = form_target(values)
             self.query_one("#f-host", Input).value = str(host)
             self.query_one("#f-port", Input).value = str(port)
             for name, value in values.items():
                 if name in ("target", "proxies"):
                     continue
-                widget = self.query_one(f"#f-{name.replace('_', '-')}")
-                widget.value = bool(value) if isinstance(widget, Switch) else value  # type: ignore[assignment]
-            self.hop_list().load(list(values.get("proxies") or []))
+                control: Any = self.query_one(f"#f-{name.replace('_', '-')}")  # an Input, a Select or a Switch
+                control.value = bool(value) if isinstance(control, Switch) else value
+            self.hop_list().load(list(form_hops(values)))
         except NoMatches:  # a Select still composing its parts: once the screen has refreshed
             self.call_after_refresh(self.set_values, values)
             return
@@ -167,12 +170,12 @@ class FormFields(VerticalScroll, can_focus=False):
     def mark(self, wid: str, message: str) -> None:
         widget = self.query_one(f"#{wid}")
         widget.add_class("-marked")
-        row = next((a for a in widget.ancestors if a.has_class("field-row")), widget)
+        row = next((a for a in widget.ancestors if isinstance(a, Widget) and a.has_class("field-row")), widget)
         text = data(f"✘ {message}", keep_newlines=False)
         existing = self.query(f"#{wid}-error")
         if existing:
             existing.first(Static).update(text)
-        elif row.parent is not None:
+        elif isinstance(row.parent, Widget):
             row.parent.mount(Static(text, id=f"{wid}-error", classes="field-error"), after=row)
 
     def unmark(self, wid: str) -> None:
@@ -184,6 +187,7 @@ class FormFields(VerticalScroll, can_focus=False):
         """{widget id: shown reason} for every marked field."""
         out = {}
         for widget in self.query(".-marked"):
+            assert widget.id is not None  # marked by its id
             error = self.query(f"#{widget.id}-error")
             out[widget.id] = str(error.first(Static).render()) if error else ""
         return out

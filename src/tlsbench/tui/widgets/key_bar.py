@@ -71,7 +71,7 @@ class KeyBar(Widget):
             self._spans.append((out.cell_len, out.cell_len + piece.cell_len, key))
             self.shown.append(key)
             out.append_text(piece)
-        if tail.cell_len:
+        if palette is not None and tail.cell_len:
             out.append(" " * max(0, width - out.cell_len - tail.cell_len))
             start = out.cell_len
             out.append_text(tail)

@@ -8,6 +8,7 @@ update waits for the parts, or is dropped when the Select is gone.
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Select
 from textual.widgets._select import SelectCurrent, SelectOverlay
 
@@ -28,7 +29,7 @@ class SafeSelect(Select):
         if not self.is_attached:
             return  # gone (the app is closing)
         if self._parts_ready():
-            Select._on_mount(self, None)
+            Select._on_mount(self, events.Mount())
         else:
             self.call_after_refresh(self._set_up_later)
 

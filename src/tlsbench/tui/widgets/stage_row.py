@@ -95,7 +95,7 @@ class StageRow(Vertical, can_focus=True):
         self.frame += 1
         self.redraw(body=False)
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the row's own action, not DOMNode.toggle(attr)
         self.expanded = not self.expanded
         self.set_class(self.expanded, "-expanded")
         self.redraw()

@@ -6,12 +6,17 @@ one proxy or several); a finished result puts them in its own order. Up and down
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tlsbench.tui.run_status import stage_status
 from tlsbench.tui.widgets.stage_row import StageRow
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
 
 EMPTY_NOTE = "Enter on a profile (or ctrl+r) runs it; its stages appear here."
 
@@ -28,7 +33,7 @@ class Waterfall(VerticalScroll):
         self.order: list[str] = []  # the plan's keys, in order
         self.labels: dict[str, str] = {}
         self.previous = None  # the previous ProbeResult of the same connection, shown beside each row
-        self._spinner = None
+        self._spinner: Timer | None = None
 
     def compose(self):
         yield Static(EMPTY_NOTE, classes="empty-note")
@@ -142,7 +147,7 @@ class Waterfall(VerticalScroll):
             self.cancel_running()
         self.rescale(result.total_ms)
 
-    def expand(self, stage: str) -> None:
+    def expand(self, stage: str) -> None:  # type: ignore[override]  # hides Widget.expand (unused by containers)
         row = self.rows.get(stage)
         if row is not None and not row.expanded:
             row.action_toggle()

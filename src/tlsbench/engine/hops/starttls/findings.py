@@ -14,7 +14,7 @@ evidence, kept literally (front-ends make control characters visible).
 from __future__ import annotations
 
 from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.suggestions import Change, Suggestion, literal
 from tlsbench.engine.hops.starttls.base import Facts
 from tlsbench.engine.hops.starttls.ports import IMPLICIT_PORT, TITLES, implicit_tls, plain_port
@@ -84,7 +84,7 @@ def not_offered(protocol: str, facts: Facts) -> Finding:
                   if facts.capabilities is not None else "the server lists no capabilities at all")
         what = f"The {title_p} server does not offer {command}"
         why = f"Before TLS, {listed}, so a client that wants TLS cannot upgrade this connection."
-    severity = "error"
+    severity: Severity = "error"
     if facts.tried_anyway and facts.reply:
         verdict = "and it agreed" if facts.accepted else "and it refused"
         why += (f" tlsbench sent {facts.command} anyway, as openssl s_client does, {verdict}: "
@@ -137,7 +137,7 @@ def unexpected(protocol: str, facts: Facts, port: int) -> Finding:
         return implicit_spoilt(protocol, port, data, how="answered in TLS")
     why = f"tlsbench spoke {title_p} and waited for {facts.expected}; the peer sent {guess.description} instead."
     if guess.starttls and guess.starttls != protocol:
-        suggestion = Suggestion(literal(f"This is {_article(guess.starttls)} server: use its protocol (") + "{0}"
+        suggestion: Suggestion | str = Suggestion(literal(f"This is {_article(guess.starttls)} server: use its protocol (") + "{0}"
                                 + literal(f"; openssl s_client -starttls {guess.starttls})."),
                                 (Change.of(starttls=guess.starttls),))
     elif guess.kind == "http":
@@ -154,7 +154,7 @@ def unexpected(protocol: str, facts: Facts, port: int) -> Finding:
 def undecided(because: str, data: bytes) -> Finding:
     guess = classify(data)
     evidence = [Evidence("received (hex)", data[:64].hex(" ")), Evidence("received (text)", data[:300].decode("latin-1"))]
-    suggestion = ("Give the protocol: --starttls smtp, imap, pop3, ... (openssl s_client -starttls PROTO); "
+    suggestion: Suggestion | str = ("Give the protocol: --starttls smtp, imap, pop3, ... (openssl s_client -starttls PROTO); "
                   "or drop --starttls if the service is not one STARTTLS upgrades.")
     if guess.kind == "http":
         suggestion = Suggestion("This is an HTTP server: talk plain HTTP to it ({0}), or use its TLS port without "

@@ -53,14 +53,14 @@ class Imap(Dialogue):
                 head = bytes(self._buf[:2])
                 if head and not b"* ".startswith(head):
                     raise Mismatch("an IMAP greeting (* OK)")
-                lines = self.lines()
-                if not lines:
+                pending = self.lines()
+                if not pending:
                     return
-                raw = lines[0][0]
+                raw = pending[0][0]
                 word = raw[2:].split(b" ", 1)[0].upper()
                 if not raw.startswith(b"* ") or word not in (b"OK", b"PREAUTH", b"BYE"):
                     raise Mismatch("an IMAP greeting (* OK)")
-                greeting = self.take(lines[:1])
+                greeting = self.take(pending[:1])
                 self.facts.greeting = self.facts.greeting or greeting
                 if word == b"BYE":
                     self.session_refused(greeting)

@@ -98,7 +98,8 @@ def run_starttls(ctx: StageContext, state, spec) -> StageOutcome:
                     rec.stamp(dialogue.take_received(), at)
                 end = converse(ctx, stream, dialogue, rec)
         else:
-            dialogue = make_dialogue(protocol, **names)  # type: ignore[arg-type]
+            assert protocol is not None  # asked for by name
+            dialogue = make_dialogue(protocol, **names)
             first_wait = IMPLICIT_WAIT if (service is not None and protocol not in CLIENT_FIRST) else None
             end = converse(ctx, stream, dialogue, rec, first_wait=first_wait)
             if end == "quiet":
