@@ -137,7 +137,7 @@ class EngineProcess:
         return self._stderr[-1] if self._stderr else "no message"
 
     def run(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
-            on_event: Callable[[Any], None] | None = None, cancel: CancelToken | None = None) -> Any:
+            on_event: Callable[[Any], object] | None = None, cancel: CancelToken | None = None) -> Any:
         """Run one job in the child; returns the function's value (taken from its last event).
 
         Raises InputError as the function does, EngineCrashed when the child fails or had to be killed.
@@ -165,7 +165,7 @@ class EngineProcess:
         with self._write_lock:
             _write(child.stdin, frame)
 
-    def _follow(self, child: subprocess.Popen[bytes], job: int, emit: Callable[[Any], None],
+    def _follow(self, child: subprocess.Popen[bytes], job: int, emit: Callable[[Any], object],
                 cancel: CancelToken | None) -> Any:
         assert child.stdout is not None
         killed = threading.Event()
@@ -233,7 +233,7 @@ class EngineProcess:
             raise EngineCrashed("the engine process ended the job without its result")
         return value
 
-    def probe(self, spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
+    def probe(self, spec: ConnectionSpec, on_event: Callable[[Event], object] | None = None,
               cancel: CancelToken | None = None) -> ProbeResult:
         result: ProbeResult = self.run("probe", (spec,), {}, on_event, cancel)
         return result
@@ -320,7 +320,7 @@ class EnginePool:
             engine.close()
 
     def run(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
-            on_event: Callable[[Any], None] | None = None, cancel: CancelToken | None = None) -> Any:
+            on_event: Callable[[Any], object] | None = None, cancel: CancelToken | None = None) -> Any:
         engine = self._acquire()
         try:
             return engine.run(kind, args, kwargs, on_event, cancel)
@@ -378,7 +378,7 @@ def shutdown_shared() -> None:
         pool.shutdown()
 
 
-def run_probe_isolated(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
+def run_probe_isolated(spec: ConnectionSpec, on_event: Callable[[Event], object] | None = None,
                        cancel: CancelToken | None = None) -> ProbeResult:
     """Like runner.run_probe, in the shared engine process. Raises InputError as run_probe does."""
     result: ProbeResult = shared().run("probe", (spec,), {}, on_event, cancel)

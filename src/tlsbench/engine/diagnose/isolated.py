@@ -19,7 +19,7 @@ from tlsbench.engine.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
 
 
-def diagnose_isolated(spec: ConnectionSpec, result: ProbeResult, *, on_event: Callable[[Any], None] | None = None,
+def diagnose_isolated(spec: ConnectionSpec, result: ProbeResult, *, on_event: Callable[[Any], object] | None = None,
                       cancel: CancelToken | None = None, **options: Any) -> Diagnosis:
     """Like run.diagnose (same keyword options), in the shared engine process."""
     diagnosis: Diagnosis = shared().run("diagnose", (spec, result), options, on_event, cancel)
