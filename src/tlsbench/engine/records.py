@@ -103,7 +103,8 @@ class RecordCodec:
         """The field annotations of a registered class, resolved once (with the overrides)."""
         found = self._hints.get(cls)
         if found is None:
-            raw = get_type_hints(cls)
+            # The registry resolves names a module imports only for the type checker.
+            raw = get_type_hints(cls, localns=dict(self.records))
             fields: tuple[str, ...] = getattr(cls, "_fields")
             found = {name: self.overrides.get((cls.__name__, name), raw.get(name, Any)) for name in fields}
             self._hints[cls] = found
