@@ -92,3 +92,14 @@ def test_a_plain_probe_loads_no_diagnosis_modules(tls_server, lab_certs):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
     assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_an_address_is_read_without_the_idna_codec(closed_port):
+    # The codec loads on first use (~1.5 ms): inside the resolve stage's clock it would be counted as
+    # the lookup's time.
+    code = ("import sys; from tlsbench.cli import main; rc = main(sys.argv[1:]); "
+            "print('encodings.idna' in sys.modules, file=sys.stderr); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "probe", closed_port.address, "--no-tls", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(proc.stdout)["stages"][0]["name"] == "resolve"
+    assert proc.stderr.strip().splitlines()[-1] == "False"
