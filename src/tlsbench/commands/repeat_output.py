@@ -32,13 +32,31 @@ def _seconds(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
-class Progress:
+class StatusLine:
+    """One line of a terminal (stderr) redrawn in place, and cleared before other lines are written."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.out = stream
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        self.out.write(f"\r\x1b[K{text}")
+        self.out.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self.shown = False
+
+
+class Progress(StatusLine):
     """done/total, rate and ETA on one line of a terminal (stderr), redrawn in place."""
 
     def __init__(self, stream: TextIO, total: int) -> None:
-        self.out = stream
+        super().__init__(stream)
         self.total = total
-        self.shown = False
         self.last = 0.0
 
     def draw(self, done: int, elapsed: float, failed: int, *, force: bool = False) -> None:
@@ -49,15 +67,7 @@ class Progress:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = f"ETA {_seconds((self.total - done) / rate)}" if rate > 0 and done < self.total else "ETA -"
         fails = f"  {failed} failed" if failed else ""
-        self.out.write(f"\r\x1b[K  {done}/{self.total} runs  {rate:.1f}/s  {eta}{fails}")
-        self.out.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self.shown = False
+        self.show(f"  {done}/{self.total} runs  {rate:.1f}/s  {eta}{fails}")
 
 
 def run_line(d: RunDigest, width: int) -> str:
@@ -209,13 +219,12 @@ def watch_line(d: RunDigest, changes: Sequence[RunChange], width: int, *, first:
     return _plain(one_line(text), out)
 
 
-class WatchStatus:
+class WatchStatus(StatusLine):
     """The live line of a watch on a terminal (stderr): runs so far, how many changed, the last one."""
 
     def __init__(self, stream: TextIO, out: TextIO | None = None) -> None:
-        self.out = stream
+        super().__init__(stream)
         self.lines = out  # where the change lines go: the status is cleared before each
-        self.shown = False
         self.drawn = 0.0
         self.last: RunDigest | None = None
 
@@ -228,12 +237,4 @@ class WatchStatus:
         if self.last is not None:
             verdict = "ok" if self.last.ok else "failed"
             last = f"; last #{self.last.run} {verdict} {self.last.total_ms:.2f} ms"
-        self.out.write(f"\r\x1b[K  watching: {runs} run(s), {changed} with changes{last}  (Ctrl-C stops)")
-        self.out.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self.shown = False
+        self.show(f"  watching: {runs} run(s), {changed} with changes{last}  (Ctrl-C stops)")
