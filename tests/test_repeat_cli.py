@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pty
 import signal
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import pytest
 
 from roundrobin import RoundRobin
 from test_probe_cli import assert_one_line_error
+
+from tests.terminal import run_with_tty_stderr
 
 pytestmark = pytest.mark.servers
 STAGES = ["resolve", "tcp", "proxy", "tls", "chain", "app"]
@@ -232,26 +233,9 @@ def test_a_worker_that_dies_is_one_error_line(tls_server, lab_certs):
 
 def test_progress_line_on_a_terminal(tls_server, lab_certs):
     server = tls_server("good")
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}", "--cafile",
-                               str(lab_certs.ca_cert), "--count", "12", "--interval", "0.05", "--json"],
-                              stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=60)
-        os.close(follower)
-        follower = -1
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(leader)
-        if follower >= 0:
-            os.close(follower)
+    proc, seen = run_with_tty_stderr([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}",
+                                      "--cafile", str(lab_certs.ca_cert), "--count", "12", "--interval", "0.05",
+                                      "--json"], timeout=60)
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["runs"] == 12
     text = seen.decode()

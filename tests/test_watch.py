@@ -8,8 +8,6 @@ listener that accepts one connection late makes one run's handshake slow; Ctrl-C
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
 import signal
 import socket
@@ -26,6 +24,7 @@ import pytest
 from roundrobin import RoundRobin
 from test_probe_cli import assert_one_line_error
 from test_repeat_cli import fingerprint, probe, spawn
+from tests.terminal import run_with_tty_stderr
 from tlsbench.lab.certs import LabCerts
 
 pytestmark = pytest.mark.servers
@@ -215,27 +214,9 @@ def test_ctrl_c_with_json_lines_ends_with_the_summary(tls_server: Any, lab_certs
 
 def test_the_status_line_counts_quiet_runs_on_a_terminal(tls_server: Any, lab_certs: LabCerts) -> None:
     server = tls_server("good")
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}", "--cafile",
-                               str(lab_certs.ca_cert), "--watch", "0.1", "--count", "5"],
-                              stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=60,
-                              text=True)
-        os.close(follower)
-        follower = -1
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(leader)
-        if follower >= 0:
-            os.close(follower)
+    proc, seen = run_with_tty_stderr([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}",
+                                      "--cafile", str(lab_certs.ca_cert), "--watch", "0.1", "--count", "5"],
+                                     timeout=60, text=True)
     assert proc.returncode == 0
     # stdout (not a terminal here) holds the first run and no line for the quiet ones (5 runs: too few
     # for a slow stage, which needs 5 earlier ones, so none of them can change anything on a busy machine)
