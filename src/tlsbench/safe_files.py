@@ -150,6 +150,21 @@ def write_target(path: os.PathLike | str) -> tuple[Path, os.stat_result | None]:
     return Path(os.path.realpath(name)), st
 
 
+def check_replaceable(path: os.PathLike | str, *, accept: Callable[[bytes], str | None], limit: int,
+                      what: str, field: str | None = None) -> None:
+    """Before work whose result is written to `path`: refuse (FileRefused, one line) a missing folder,
+    a directory, a FIFO or device, or an existing file that `accept` does not take (it returns why not,
+    or None) — what `replace_checked` would refuse after the work, said before it."""
+    expanded = os.path.expanduser(os.fspath(path))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(expanded))):
+        raise FileRefused(path, "its folder does not exist", field=field)
+    target, st = write_target(expanded)
+    if st is not None:
+        reason = accept(read_regular(target, limit=limit, what=what))
+        if reason is not None:
+            raise FileRefused(path, f"{reason}; tlsbench does not write over it", field=field)
+
+
 def replace_checked(path: os.PathLike | str, new: Callable[[bytes | None], bytes], *,
                     accept: Callable[[bytes], str | None], limit: int, what: str = "file",
                     mode: int = 0o600) -> Path:

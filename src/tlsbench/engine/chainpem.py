@@ -57,17 +57,10 @@ def _is_pem_or_empty(existing: bytes) -> str | None:
 def check_chain_file(path: str) -> None:
     """Before a run: refuse a path that cannot take a chain (InputError, one line): a directory,
     a FIFO or device, a file that is not a PEM certificate file (it would be lost), a missing folder."""
-    from tlsbench.safe_files import FileRefused, read_regular, write_target
+    from tlsbench.safe_files import check_replaceable
 
-    expanded = os.path.expanduser(path)
-    folder = os.path.dirname(os.path.abspath(expanded))
-    if not os.path.isdir(folder):
-        raise FileRefused(path, "its folder does not exist", field="save_chain")
-    target, st = write_target(expanded)
-    if st is not None:
-        reason = _is_pem_or_empty(read_regular(target, limit=MAX_CHAIN_FILE, what="certificate file"))
-        if reason is not None:
-            raise FileRefused(path, f"{reason}; tlsbench does not write over it", field="save_chain")
+    check_replaceable(path, accept=_is_pem_or_empty, limit=MAX_CHAIN_FILE, what="certificate file",
+                      field="save_chain")
 
 
 def save_chain(path: str, text: str) -> str:

@@ -196,16 +196,9 @@ def save_run(path: str | os.PathLike[str], record: RunRecord) -> str:
 def check_run_path(path: str | os.PathLike[str]) -> None:
     """Refuse, before a run, a path a run file cannot be saved to (FileRefused, one line): a missing
     folder, a directory, a FIFO or device, an existing file that is not a tlsbench run file."""
-    from tlsbench.safe_files import FileRefused, read_regular, write_target
+    from tlsbench.safe_files import check_replaceable
 
-    expanded = os.path.expanduser(os.fspath(path))
-    if not os.path.isdir(os.path.dirname(os.path.abspath(expanded))):
-        raise FileRefused(path, "its folder does not exist", field="save_run")
-    target, st = write_target(expanded)
-    if st is not None:
-        reason = _replaceable(read_regular(target, limit=MAX_BYTES, what="run file"))
-        if reason is not None:
-            raise FileRefused(path, f"{reason}; tlsbench does not write over it", field="save_run")
+    check_replaceable(path, accept=_replaceable, limit=MAX_BYTES, what="run file", field="save_run")
 
 
 def _replaceable(existing: bytes) -> str | None:
