@@ -157,7 +157,11 @@ async def test_a_history_that_cannot_be_written_is_a_notification_not_a_failed_r
         await pilot.press("enter")
         first = await wait_for_result(pilot)
         assert first.ok
-        notes = [n.message for n in app._notifications]
+        for _ in range(60):  # the history is written off the UI thread: its notification follows
+            notes = [n.message for n in app._notifications]
+            if notes:
+                break
+            await pilot.pause(0.05)
         assert any(m.startswith("history not written:") and "a file is in the way" in m for m in notes), notes
         second = await run_again(pilot, first)
         await pilot.press("f4")

@@ -29,8 +29,14 @@ class RunChoice(NamedTuple):
     record: dict[str, Any]
 
 
+RECORD_WAIT_S = 3.0  # History opened while the last run is still being written waits this long at most
+
+
 def entry_record(entry: Any) -> dict[str, Any]:
     """The history record of a workbench run (made once, when it finished; else now, not written)."""
+    pending = getattr(entry, "recorded", None)
+    if pending is not None:
+        pending.wait(RECORD_WAIT_S)  # the write's record, not a second one with another time
     record = getattr(entry, "record", None)
     if record is None:
         from tlsbench.history.record import make_record
@@ -46,12 +52,32 @@ def record_finished(screen: Any, entry: Any) -> None:
     if not entry.profile:
         entry_record(entry)
         return
+    import threading
+
     from tlsbench.history.recording import record_run
 
-    recorded = record_run(entry.profile, "workbench", entry.spec, entry.result.to_json_dict())
-    entry.record = recorded.record
-    if recorded.problem:
-        screen.notify(one_line(recorded.problem).plain, title="History", severity="warning", markup=False)
+    # Off the UI thread: the append may wait for another process's lock (up to 2 s) and a trim
+    # rewrites the file (20-60 ms).
+    done = entry.recorded = threading.Event()
+    result_json = entry.result.to_json_dict()
+
+    def write() -> None:
+        problem = None
+        try:
+            recorded = record_run(entry.profile, "workbench", entry.spec, result_json)
+            entry.record, problem = recorded.record, recorded.problem
+        except Exception as exc:  # noqa: BLE001 - never a traceback from a history write: one line
+            problem = f"history not written: {type(exc).__name__}: {exc}"
+        finally:
+            done.set()
+        if problem:
+            try:
+                screen.app.call_from_thread(screen.notify, one_line(problem).plain, title="History",
+                                            severity="warning", markup=False)
+            except RuntimeError:  # the app has closed meanwhile
+                pass
+
+    threading.Thread(target=write, name="tlsbench-history", daemon=True).start()
 
 
 def runs_for(screen: Any) -> tuple[list[RunChoice], str, str | None]:

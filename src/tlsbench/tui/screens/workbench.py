@@ -7,6 +7,7 @@ worker that only posts messages. The top line holds the tabs and, beside them, t
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -47,11 +48,12 @@ TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare",
 
 
 class RunEntry:
-    __slots__ = ("profile", "spec", "result", "record")
+    __slots__ = ("profile", "spec", "result", "record", "recorded")
 
     def __init__(self, profile, spec, result) -> None:
         self.profile, self.spec, self.result = profile, spec, result
         self.record: dict | None = None  # its history record (tlsbench.history), made when first needed
+        self.recorded: threading.Event | None = None  # set once its history write (in a thread) is done
 
 
 def _listener_view():
