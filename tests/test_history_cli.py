@@ -163,3 +163,38 @@ def test_a_subprocess_run_keeps_its_line(tmp_path: Path, plain_http: Any) -> Non
     assert oct(path.stat().st_mode & 0o777) == "0o600" and oct(history_dir().stat().st_mode & 0o777) == "0o700"
     record = json.loads(path.read_bytes())
     assert record["result"] == {**json.loads(run.stdout), "options": record["result"]["options"]}
+
+
+def _probe_process(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlsbench", "probe", *args], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ))
+
+
+def test_a_series_keeps_its_last_runs_up_to_keep(capsys: pytest.CaptureFixture[str], plain_http: Any) -> None:
+    target = f"127.0.0.1:{plain_http.port}"
+    assert cli(capsys, "probe", target, "--no-tls", "--http", "--save-profile", "web")[0] == 0
+    proc = _probe_process("--profile", "web", "--count", "5", "--concurrency", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("{")]  # text output stays text
+    code, out, _ = cli(capsys, "history", "web", "--json")
+    runs = json.loads(out)["runs"]
+    assert len(runs) == 6 and all(r["source"] == "probe" for r in runs)  # the saving run, then the five
+    assert [r["at"] for r in runs] == sorted((r["at"] for r in runs), reverse=True)
+    assert len({r["result"]["socket"]["local_port"] for r in runs[:5]}) == 5  # five runs, five connections
+    settings("[history]\nkeep = 3\n")
+    proc = _probe_process("--profile", "web", "--count", "4", "--json-lines")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 5 and all(json.loads(line) for line in lines)  # 4 runs and the summary, as before
+    code, out, _ = cli(capsys, "history", "web", "--json")
+    kept = json.loads(out)["runs"]
+    ports = [json.loads(line)["socket"]["local_port"] for line in lines[:4]]
+    assert len(kept) == 3 and sorted(r["result"]["socket"]["local_port"] for r in kept) == sorted(ports[1:])
+
+
+def test_a_series_with_history_off_writes_nothing(capsys: pytest.CaptureFixture[str], plain_http: Any) -> None:
+    settings("[history]\nenabled = false\n")
+    proc = _probe_process(f"127.0.0.1:{plain_http.port}", "--no-tls", "--http", "--save-profile", "quiet",
+                          "--count", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert not history_dir().exists() or not any(history_dir().iterdir())

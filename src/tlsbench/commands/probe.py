@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
     except InputError as exc:  # a CA file, certificate or key that OpenSSL itself refuses
         return fail_usage(PROG, " ".join(str(exc).split()))
     if series is not None:
-        return repeat.run_repeat(spec, series, prog=PROG)
+        return repeat.run_repeat(spec, series, prog=PROG, history=args.save_profile or args.profile)
     from tlsbench.engine.cancel import CancelToken
 
     token = CancelToken()

@@ -119,7 +119,8 @@ def _whole(text: str, option: str, low: int, high: int | None) -> int:
 # --- the series -----------------------------------------------------------------------------------
 
 def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None = None,
-               err: TextIO | None = None, prog: str = "tlsbench probe") -> int:
+               err: TextIO | None = None, prog: str = "tlsbench probe", history: str | None = None) -> int:
+    """Run the series; `history` names the profile whose history keeps its last runs."""
     import signal
 
     from tlsbench.commands.probe_output import want_colour
@@ -131,8 +132,15 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
     out = out or sys.stdout
     err = err or sys.stderr
     stats = SeriesStats()
+    recorder = None
+    if history:
+        from tlsbench.history.recording import SeriesRecorder
+
+        recorder = SeriesRecorder(history, spec)
+    keeping = recorder is not None and recorder.wanted
+    json_out = opts.output == "json-lines"
     batch = Batch(spec, count=opts.count, concurrency=opts.concurrency, interval=opts.interval,
-                  json_lines=opts.output == "json-lines")
+                  json_lines=json_out or keeping)
     isatty = getattr(err, "isatty", None)
     on_terminal = bool(isatty and isatty())
     progress = Progress(err, opts.count) if on_terminal and not opts.watch else None
@@ -152,7 +160,8 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
             on_watched(d)
             return
         stats.add(d)
-        if d.line is not None:
+        keep(d)
+        if json_out and d.line is not None:
             out.write(d.line + "\n")
             out.flush()
         elif opts.output == "text":
@@ -163,15 +172,20 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
 
     changed_runs = 0
 
+    def keep(d: RunDigest) -> None:
+        if keeping and recorder is not None and d.line is not None and not d.cancelled:
+            recorder.add(d.line)
+
     def on_watched(d: RunDigest) -> None:
         nonlocal changed_runs
         assert watch is not None
         first = watch.previous is None and not d.cancelled
         changes = watch.see(d, medians(stats))
         stats.add(d)
+        keep(d)
         if changes:
             changed_runs += 1
-        if d.line is not None:
+        if json_out and d.line is not None:
             out.write(with_changes(d.line, [c.to_dict() for c in changes]) + "\n")
             out.flush()
         elif opts.output == "text" and (first or changes):
@@ -218,6 +232,9 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
     write_summary(doc, opts.output, out, colour=opts.output == "text" and want_colour(out))
     for message in batch.errors:
         print(f"{prog}: error: {' '.join(message.split())}", file=err)
+    problem = recorder.write() if recorder is not None else None
+    if problem:
+        print(f"{prog}: {problem}", file=err)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if stats.failed or batch.errors or stats.runs < opts.count else EXIT_OK
