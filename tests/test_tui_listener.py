@@ -67,7 +67,10 @@ async def test_probe_this_listener_runs_and_points_at_its_client(tmp_path):
         await pilot.pause()
         assert app.screen.tab == "connection"
         result = await wait_for_result(pilot)
-        assert result.ok and not result.codes(), result.codes()  # by name, pinned: SNI and verification
+        # By name, pinned: SNI and verification pass. The listener answers from the workbench's own
+        # process, which is drawing the switch of tabs at that moment: on a busy machine its first byte
+        # can come 200 ms late, which the probe rightly calls accept-queue-wait (it is not the point here).
+        assert result.ok and not [c for c in result.codes() if c != "accept-queue-wait"], result.codes()
         assert result.tls.sni == "localhost" and result.chain.verified
         port = result.socket.local_port
         await wait_until(pilot, lambda: any(r.peer_port == port for r in view.records.values()))
