@@ -9,13 +9,13 @@ one that accepts late and then answers the TLS handshake with the `ssl` module.
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.late_accept import LateAccept
 from tlsbench.engine.diagnosis import backlog
 from tlsbench.engine.result import ProbeResult, TcpInfo
 from tlsbench.engine.runner import run_probe
@@ -126,53 +126,14 @@ def test_a_quick_connect_raises_neither_finding() -> None:
     assert not {"tcp-syn-retransmitted", "accept-queue-wait"} & set(result.codes())
 
 
-class LateTls:
-    """A TLS listener that calls accept() only `delay` s after each connection arrived, then
-    answers the handshake with the ssl module (the lab's good leaf and its intermediate)."""
-
-    def __init__(self, certs: LabCerts, delay: float) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(certs.good.chain), str(certs.good.key))
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(5)
-        self.port: int = self.sock.getsockname()[1]
-        self.delay = delay
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        import select
-
-        try:
-            # readable = a connection waits in the queue; then leave it there a while
-            if not select.select([self.sock], [], [], 5)[0]:
-                return
-            time.sleep(self.delay)
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        conn.settimeout(5)
-        try:
-            with self.context.wrap_socket(conn, server_side=True) as tls:
-                tls.recv(1)  # until the client closes
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.sock.close()
-        self.thread.join(timeout=6)
-
-
 @pytest.fixture
-def late_tls(lab_certs: LabCerts) -> Iterator[LateTls]:
-    server = LateTls(lab_certs, delay=0.4)
+def late_tls(lab_certs: LabCerts) -> Iterator[LateAccept]:
+    server = LateAccept(lab_certs, delay=0.4)
     yield server
     server.close()
 
 
-def test_a_handshake_answered_late_after_a_fast_connect_is_accept_queue_wait(late_tls: LateTls,
+def test_a_handshake_answered_late_after_a_fast_connect_is_accept_queue_wait(late_tls: LateAccept,
                                                                              lab_certs: LabCerts) -> None:
     result: ProbeResult = run_probe(build_spec(f"127.0.0.1:{late_tls.port}", cafile=str(lab_certs.ca_cert),
                                                timeout=5))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -24,6 +22,7 @@ import pytest
 from roundrobin import RoundRobin
 from test_probe_cli import assert_one_line_error
 from test_repeat_cli import fingerprint, probe, spawn
+from tests.late_accept import LateAccept
 from tests.terminal import run_with_tty_stderr
 from tlsbench.lab.certs import LabCerts
 
@@ -109,55 +108,14 @@ def test_a_server_stopped_mid_watch_turns_the_verdict(tls_server: Any, lab_certs
     assert "interrupted" not in out and out.rstrip().endswith("of 40 run(s) succeeded")
 
 
-class SlowOnce:
-    """A TLS listener (ssl module, the lab's good leaf) that leaves its `slow`-th connection 0.3 s in
-    the accept queue before accepting it: that run's handshake is slow, the others are quick."""
-
-    def __init__(self, certs: LabCerts, slow: int) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(certs.good.chain), str(certs.good.key))
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        self.slow = slow
-        self.seen = 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        import select
-
-        while not self.stopping.is_set():
-            if not select.select([self.sock], [], [], 0.1)[0]:
-                continue
-            self.seen += 1
-            if self.seen == self.slow:
-                time.sleep(0.3)
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.settimeout(5)
-            try:
-                with self.context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=6)
-        self.sock.close()
-
-
 @pytest.fixture
-def slow_once(lab_certs: LabCerts) -> Iterator[SlowOnce]:
-    server = SlowOnce(lab_certs, slow=6)
+def slow_once(lab_certs: LabCerts) -> Iterator[LateAccept]:
+    server = LateAccept(lab_certs, delay=0.3, only=6)
     yield server
     server.close()
 
 
-def test_a_run_left_in_the_accept_queue_is_a_slow_stage_and_a_finding(slow_once: SlowOnce,
+def test_a_run_left_in_the_accept_queue_is_a_slow_stage_and_a_finding(slow_once: LateAccept,
                                                                          lab_certs: LabCerts) -> None:
     proc = probe(f"127.0.0.1:{slow_once.port}", "--sni", "localhost", "--cafile", str(lab_certs.ca_cert),
                  "--watch", "0.05", "--count", "7", "--json-lines")
