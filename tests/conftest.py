@@ -370,19 +370,19 @@ def tinyproxy_ports():
 # STARTTLS servers: a TLS variant (offers STARTTLS with a lab certificate) and a plain one
 
 @pytest.fixture(scope="session")
-def postfix_tls(server_cert):
-    """postfix SMTP offering STARTTLS (mail.lab.test certificate from the lab CA)."""
-    from tlsbench.lab.mail_servers import postfix
+def smtp_tls(server_cert):
+    """The machine's MTA (postfix or exim4) offering STARTTLS (mail.lab.test certificate from the lab CA)."""
+    from tlsbench.lab.mail_servers import smtp_server
 
-    yield from _serve(postfix, server_cert("postfix", "mail.lab.test"))
+    yield from _serve(smtp_server, server_cert("smtp", "mail.lab.test"))
 
 
 @pytest.fixture(scope="session")
-def postfix_plain():
-    """postfix SMTP without TLS: EHLO lists no STARTTLS."""
-    from tlsbench.lab.mail_servers import postfix
+def smtp_plain():
+    """The machine's MTA (postfix or exim4) without TLS: EHLO lists no STARTTLS."""
+    from tlsbench.lab.mail_servers import smtp_server
 
-    yield from _serve(postfix)
+    yield from _serve(smtp_server)
 
 
 @pytest.fixture(scope="session")
@@ -525,7 +525,7 @@ def irc_plain():
 
 STARTTLS_FIXTURES = {
     # protocol (openssl s_client -starttls name): (fixture with STARTTLS, fixture without, endpoint)
-    "smtp": ("postfix_tls", "postfix_plain", "smtp"),
+    "smtp": ("smtp_tls", "smtp_plain", "smtp"),
     "imap": ("dovecot_tls", "dovecot_plain", "imap"),
     "pop3": ("dovecot_tls", "dovecot_plain", "pop3"),
     "lmtp": ("dovecot_tls", "dovecot_plain", "lmtp"),

@@ -32,7 +32,7 @@ EXPECTED = {
     "lab-expired": (1, ["cert-expired"]),
     "lab-silent": (1, ["tls-timeout"]),
 }
-if os.geteuid() == 0:  # postfix and dovecot start only as root (test_lab_starttls.py: the lab without them)
+if os.geteuid() == 0:  # the MTA and dovecot start only as root (test_lab_starttls.py: the lab without them)
     EXPECTED.update({
         "lab-smtp-starttls": (0, []),
         "lab-smtp-no-starttls": (1, ["starttls-not-offered"]),

@@ -1,5 +1,5 @@
 """--starttls, --name and --xmpphost on the command line, in profiles and in the equivalent command
-lines; `tlsbench probe --starttls` as a user runs it (a real process against postfix and dovecot)."""
+lines; `tlsbench probe --starttls` as a user runs it (a real process against the machine's MTA and dovecot)."""
 
 from __future__ import annotations
 
@@ -98,9 +98,9 @@ def test_equivalents_name_the_starttls():
 
 
 @pytest.mark.servers
-def test_the_openssl_equivalent_upgrades_the_same_server(postfix_tls, lab_certs):
+def test_the_openssl_equivalent_upgrades_the_same_server(smtp_tls, lab_certs):
     need_binary("openssl")
-    spec = build_spec(f"mail.lab.test:{postfix_tls.port}", pin="127.0.0.1", starttls="smtp",
+    spec = build_spec(f"mail.lab.test:{smtp_tls.port}", pin="127.0.0.1", starttls="smtp",
                       cafile=str(lab_certs.ca_cert))
     command = equivalent_commands(spec).openssl.command
     done = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
@@ -108,8 +108,8 @@ def test_the_openssl_equivalent_upgrades_the_same_server(postfix_tls, lab_certs)
 
 
 @pytest.mark.servers
-def test_json_has_the_stage_and_the_exchange(postfix_tls, lab_certs):
-    done = run(postfix_tls.address, "--starttls", "smtp", "--cafile", str(lab_certs.ca_cert), "--json")
+def test_json_has_the_stage_and_the_exchange(smtp_tls, lab_certs):
+    done = run(smtp_tls.address, "--starttls", "smtp", "--cafile", str(lab_certs.ca_cert), "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert [s["name"] for s in result["stages"]] == ["resolve", "tcp", "proxy", "starttls", "tls", "chain", "app"]
@@ -118,7 +118,7 @@ def test_json_has_the_stage_and_the_exchange(postfix_tls, lab_certs):
     detail = starttls["detail"]
     assert detail["protocol"] == "smtp" and detail["accepted"] is True and detail["starttls_offered"] is True
     first = detail["exchange"][0]
-    assert first["direction"] == "received" and first["text"] == "220 mail.lab.test ESMTP tlsbench lab postfix"
+    assert first["direction"] == "received" and first["text"] == f"220 mail.lab.test ESMTP tlsbench lab {smtp_tls.name}"
     assert isinstance(first["at_ms"], float) and first["hex"] is None
     app = result["stages"][6]
     assert app["detail"]["phase"] == "tls" and app["detail"]["only_before_tls"] == ["STARTTLS"]

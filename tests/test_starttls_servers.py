@@ -1,4 +1,4 @@
-"""--starttls against a real server of every protocol (the fixtures of conftest.py: postfix, dovecot
+"""--starttls against a real server of every protocol (the fixtures of conftest.py: postfix or exim4, dovecot
 for IMAP/POP3/LMTP/ManageSieve, vsftpd, prosody, slapd, PostgreSQL, MariaDB, INN, InspIRCd), each in
 its TLS variant (STARTTLS, then a handshake verified against the lab CA, then the capabilities over
 TLS) and its plain one (starttls-not-offered, with the server's own words); auto from the greeting;
@@ -21,6 +21,7 @@ from conftest import in_ci
 from tlsbench.engine.suggestions import cli_text
 from tlsbench.engine.options import spec_from_values
 from tlsbench.engine.runner import run_probe
+from tlsbench.lab.mail_servers import STARTTLS_REPLY
 
 pytestmark = pytest.mark.servers
 
@@ -93,16 +94,17 @@ def test_a_server_without_tls_does_not_offer_it(starttls_server, lab_certs, prot
         assert detail.reply[0] in received(detail)[-1] or received(detail)[-1].startswith(detail.reply[0][:10])
 
 
-def test_the_smtp_exchange_is_shown_as_it_happened(postfix_tls, lab_certs):
-    result = probe(postfix_tls, "smtp", lab_certs.ca_cert, starttls_name="client.lab.test")
+def test_the_smtp_exchange_is_shown_as_it_happened(smtp_tls, lab_certs):
+    result = probe(smtp_tls, "smtp", lab_certs.ca_cert, starttls_name="client.lab.test")
     lines = [(line.direction, line.text) for line in result.stage("starttls").detail.exchange]
-    assert lines[0] == ("received", "220 mail.lab.test ESMTP tlsbench lab postfix")
+    assert lines[0] == ("received", f"220 mail.lab.test ESMTP tlsbench lab {smtp_tls.name}")
     assert lines[1] == ("sent", "EHLO client.lab.test")
     assert ("received", "250-STARTTLS") in lines
-    assert lines[-2:] == [("sent", "STARTTLS"), ("received", "220 2.0.0 Ready to start TLS")]
+    reply = STARTTLS_REPLY[smtp_tls.name]
+    assert lines[-2:] == [("sent", "STARTTLS"), ("received", reply)]
     over_tls = result.stage("app").detail
     assert sent(over_tls) == ["EHLO client.lab.test"] and "STARTTLS" in over_tls.only_before_tls
-    assert result.stage("starttls").summary == "SMTP: STARTTLS offered; 220 2.0.0 Ready to start TLS"
+    assert result.stage("starttls").summary == f"SMTP: STARTTLS offered; {reply}"
 
 
 def test_imap_login_appears_only_over_tls(dovecot_tls, lab_certs):
@@ -139,16 +141,16 @@ def test_a_server_that_lists_starttls_but_fails_it_is_a_refusal(lab_certs):
     assert any(e.value == "580 Error initializing TLS" for e in finding.evidence)
 
 
-def test_the_wrong_protocol_says_what_the_server_speaks(postfix_tls, lab_certs):
-    result = probe(postfix_tls, "imap", lab_certs.ca_cert)
+def test_the_wrong_protocol_says_what_the_server_speaks(smtp_tls, lab_certs):
+    result = probe(smtp_tls, "imap", lab_certs.ca_cert)
     assert result.codes()[0] == "starttls-unexpected-reply"
     finding = result.findings[0]
-    assert "an SMTP server greeting (220 mail.lab.test ESMTP tlsbench lab postfix)" in finding.title
+    assert f"an SMTP server greeting (220 mail.lab.test ESMTP tlsbench lab {smtp_tls.name})" in finding.title
     assert "--starttls smtp" in cli_text(finding.suggestion)
 
 
-def test_not_tls_on_a_mail_port_names_the_starttls_to_use(postfix_tls, dovecot_tls, lab_certs):
-    smtp = run_probe(spec_from_values({"target": postfix_tls.address, "verify": "cafile",
+def test_not_tls_on_a_mail_port_names_the_starttls_to_use(smtp_tls, dovecot_tls, lab_certs):
+    smtp = run_probe(spec_from_values({"target": smtp_tls.address, "verify": "cafile",
                                        "cafile": str(lab_certs.ca_cert)}))
     assert smtp.codes()[0] == "not-tls" and "--starttls smtp" in cli_text(smtp.findings[0].suggestion)
     assert "implicit-TLS port (465)" in cli_text(smtp.findings[0].suggestion)
@@ -169,22 +171,22 @@ def test_auto_chooses_from_the_greeting(starttls_server, lab_certs, protocol):
     assert result.tls.verified is True
 
 
-def test_auto_is_one_value(postfix_plain, lab_certs):
-    result = run_probe(spec_from_values({"target": postfix_plain.address, "starttls": "auto"}))
+def test_auto_is_one_value(smtp_plain, lab_certs):
+    result = run_probe(spec_from_values({"target": smtp_plain.address, "starttls": "auto"}))
     assert result.stage("starttls").detail.protocol == "smtp"
     assert result.codes()[0] == "starttls-not-offered"
 
 
-def test_through_a_socks_proxy(postfix_tls, microsocks, lab_certs):
-    result = probe(postfix_tls, "smtp", lab_certs.ca_cert, proxies=[f"socks5h://{microsocks.address}"])
+def test_through_a_socks_proxy(smtp_tls, microsocks, lab_certs):
+    result = probe(smtp_tls, "smtp", lab_certs.ca_cert, proxies=[f"socks5h://{microsocks.address}"])
     assert result.ok, [f.title for f in result.findings]
     assert [s.id for s in result.stages][:5] == ["resolve", "tcp", "proxy", "starttls", "tls"]
     assert result.socket.peer_port == microsocks.port and result.tls.verified is True
     assert received(result.stage("starttls").detail)[0].startswith("220 mail.lab.test ESMTP")
 
 
-def test_through_a_chain(postfix_tls, microsocks, squid_proxy, lab_certs):
-    result = probe(postfix_tls, "smtp", lab_certs.ca_cert,
+def test_through_a_chain(smtp_tls, microsocks, squid_proxy, lab_certs):
+    result = probe(smtp_tls, "smtp", lab_certs.ca_cert,
                    proxies=[f"socks5h://{microsocks.address}", f"http://{squid_proxy.address}"])
     assert result.ok, [f.title for f in result.findings]
     assert [s.id for s in result.stages][:6] == ["resolve", "tcp", "proxy#1", "proxy#2", "starttls", "tls"]

@@ -1,5 +1,5 @@
 """STARTTLS in the workbench: the form's fields (derived from the option declarations), a run against
-real postfix with its starttls row, and the row's rendering of hostile server text."""
+real MTA (postfix or exim4) with its starttls row, and the row's rendering of hostile server text."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tests.tui_helpers import SIZE, app_for, fill, screen_segments, settle, wait
 from tlsbench.engine.hops.starttls.detail import ExchangeLine, StarttlsDetail
 from tlsbench.engine.spec import build_spec
 from tlsbench.tui.stage_text import detail_text
+from tlsbench.lab.mail_servers import STARTTLS_REPLY
 
 
 async def test_the_form_shows_the_names_the_protocol_needs(tmp_path):
@@ -37,8 +38,8 @@ async def test_the_form_shows_the_names_the_protocol_needs(tmp_path):
             "mail.example.com"
 
 
-async def test_a_run_against_postfix_shows_the_exchange(tmp_path, postfix_tls, lab_certs):
-    spec = build_spec(f"mail.lab.test:{postfix_tls.port}", pin="127.0.0.1", starttls="smtp",
+async def test_a_run_against_an_mta_shows_the_exchange(tmp_path, smtp_tls, lab_certs):
+    spec = build_spec(f"mail.lab.test:{smtp_tls.port}", pin="127.0.0.1", starttls="smtp",
                       cafile=str(lab_certs.ca_cert))
     app = app_for(tmp_path, spec=spec, run=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -50,7 +51,7 @@ async def test_a_run_against_postfix_shows_the_exchange(tmp_path, postfix_tls, l
         assert row.status == "ok" and row.label == "starttls"
         body = row.body_text().plain
         assert "SMTP (--starttls smtp)" in body and "→ EHLO mail.example.com" in body
-        assert "← 220 2.0.0 Ready to start TLS" in body
+        assert f"← {STARTTLS_REPLY[smtp_tls.name]}" in body
         over_tls = rows["app"].body_text().plain
         assert "the capabilities asked again inside TLS" in over_tls and "only before" in over_tls
 

@@ -1,6 +1,6 @@
 """The lab: real servers on loopback that reproduce the seed situations, each described as an
 entry (name, one-line description, and the ConnectionSpec that reproduces it). The STARTTLS
-situations (postfix, dovecot) need root: for anyone else they are skipped, with a note.
+situations (the MTA, dovecot) need root: for anyone else they are skipped, with a note.
 
 Certificates live in `<data dir>/lab/certs` and are remade when missing or stale; runtime files
 (logs, nginx prefix) go to a temporary directory removed by `stop()`. Each server first tries
@@ -261,34 +261,35 @@ class Lab:
                       served_by)
 
     def _start_starttls(self, certs: LabCerts, ca: str) -> None:
-        """postfix with and without STARTTLS, dovecot's IMAP with it. Both start as root and switch
-        to their own users: for anyone else these situations are skipped, with a note that says so."""
+        """The machine's MTA (postfix or exim4) with and without STARTTLS, dovecot's IMAP with it. They
+        start as root and switch to their own users: for anyone else these situations are skipped,
+        with a note that says so."""
         from tlsbench.lab import mail_servers
         from tlsbench.lab.certs import issue_leaf
         from tlsbench.lab.service import is_root
 
         if not is_root():
-            self.notes.append(f"not root: {', '.join(STARTTLS_ENTRIES)} skipped (postfix and dovecot start as root "
+            self.notes.append(f"not root: {', '.join(STARTTLS_ENTRIES)} skipped (the MTA and dovecot start as root "
                               "and switch to their own users; run the lab with sudo to have them)")
             return
         leaf = issue_leaf(certs, (MAIL_NAME, LOOPBACK, mail_servers.DOVECOT_HOST, LAB_HOST), self._log_dir("mail"),
                           "mail")
         ports = self.preferred_ports
         try:
-            smtp = self._keep(mail_servers.postfix(leaf, port=ports.get("smtp-starttls")))
-            plain = self._keep(mail_servers.postfix(None, port=ports.get("smtp-plain")))
+            smtp = self._keep(mail_servers.smtp_server(leaf, port=ports.get("smtp-starttls")))
+            plain = self._keep(mail_servers.smtp_server(None, port=ports.get("smtp-plain")))
         except ServerUnavailable as exc:
             self.notes.append(f"{exc}: lab-smtp-starttls and lab-smtp-no-starttls skipped")
         else:
             self._add("lab-smtp-starttls",
-                      "postfix offering STARTTLS: the starttls row shows the greeting, EHLO and its answer, "
-                      "STARTTLS and '220 Ready to start TLS', each line timed; TLS then runs on the same "
-                      "connection, and the app row asks EHLO again over TLS.",
-                      self._spec(smtp.port, MAIL_NAME, pin=LOOPBACK, cafile=ca, starttls="smtp"), "postfix")
+                      f"{smtp.name} offering STARTTLS: the starttls row shows the greeting, EHLO and its "
+                      "answer, STARTTLS and '220 Ready to start TLS', each line timed; TLS then runs on the "
+                      "same connection, and the app row asks EHLO again over TLS.",
+                      self._spec(smtp.port, MAIL_NAME, pin=LOOPBACK, cafile=ca, starttls="smtp"), smtp.name)
             self._add("lab-smtp-no-starttls",
-                      "postfix without TLS: EHLO lists no STARTTLS, the command sent anyway is refused "
-                      "(502): starttls-not-offered, with the server's words.",
-                      self._spec(plain.port, MAIL_NAME, pin=LOOPBACK, cafile=ca, starttls="smtp"), "postfix")
+                      f"{plain.name} without TLS: EHLO lists no STARTTLS, the command sent anyway is "
+                      "refused: starttls-not-offered, with the server's words.",
+                      self._spec(plain.port, MAIL_NAME, pin=LOOPBACK, cafile=ca, starttls="smtp"), plain.name)
         wanted = {p: ports[p] for p in mail_servers.DOVECOT_PROTOCOLS if ports.get(p)}
         try:
             dovecot = self._keep(mail_servers.dovecot(leaf, ports=wanted or None))

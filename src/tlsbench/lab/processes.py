@@ -34,6 +34,7 @@ DEBIAN_PACKAGES = {
     "squid": "squid-openssl",
     "tinyproxy": "tinyproxy",
     "postfix": "postfix",
+    "exim4": "exim4-daemon-light",
     "dovecot": "dovecot-core",
     "vsftpd": "vsftpd",
     "postgres": "postgresql",
@@ -70,11 +71,14 @@ class ServerStartError(LabError):
     """A program started but never accepted on its port, or died first."""
 
 
-def require_binary(name: str, package: str | None = None) -> str:
+def find_binary(name: str) -> str | None:
     """Full path of `name`, searching PATH and the sbin directories (not on a user's PATH)."""
-    found = shutil.which(name)
-    if found is None:
-        found = shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
+
+
+def require_binary(name: str, package: str | None = None) -> str:
+    """find_binary, or ServerUnavailable naming the Debian package."""
+    found = find_binary(name)
     if found is None:
         raise ServerUnavailable(name, package)
     return found
