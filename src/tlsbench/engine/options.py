@@ -13,6 +13,7 @@ No I/O and no heavy imports here: the CLI parses its arguments from this before 
 from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
@@ -76,11 +77,11 @@ def _socks_proxy(kind: str) -> Callable[[dict, Any], None]:
     return lambda values, arg: values.update(_socks=(kind, arg))
 
 
-_STARTTLS_TITLES = {"smtp": "SMTP", "pop3": "POP3", "imap": "IMAP", "ftp": "FTP (AUTH TLS)", "xmpp": "XMPP",
-                    "lmtp": "LMTP", "nntp": "NNTP", "sieve": "ManageSieve", "ldap": "LDAP (StartTLS)",
-                    "postgres": "PostgreSQL", "mysql": "MySQL", "irc": "IRC"}
 STARTTLS_CHOICES: tuple[tuple[str, str], ...] = (("none (TLS at once)", "none"), ("auto (from the greeting)", "auto"),
-                                                 *((_STARTTLS_TITLES[p], p) for p in STARTTLS_PROTOCOLS))
+                                                 *((d.choice or d.title, p) for p, d in DIALOGUES.items()))
+_SAYS_NAME = tuple(p for p, d in DIALOGUES.items() if d.says_name)  # the EHLO/LHLO name applies
+_SAYS_HOST = tuple(p for p, d in DIALOGUES.items() if d.says_host)  # the XMPP domain applies
+_STARTTLS_LIST = ", ".join(STARTTLS_PROTOCOLS)
 
 
 def _tls(spec: ConnectionSpec):
@@ -210,10 +211,10 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Client key", "input", "optional PEM", visible=lambda v: v.get("tls", True)),
            toml=("tls", "key"), describe="client key", curl="--key", openssl="-key"),
     Option("starttls", "tls", "upgrade a plain-text protocol to TLS first (openssl s_client -starttls): "
-           "smtp, pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc, or auto",
+           f"{_STARTTLS_LIST}, or auto",
            lambda s: s.starttls.protocol,
-           flags=(Flag(("--starttls",), "upgrade to TLS in the protocol first, as openssl s_client -starttls: smtp, "
-                       "pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc; or auto (from the "
+           flags=(Flag(("--starttls",), "upgrade to TLS in the protocol first, as openssl s_client -starttls: "
+                       f"{_STARTTLS_LIST}; or auto (from the "
                        "server's greeting and the port)", "PROTO"),),
            field=Field("STARTTLS", "select", choices=STARTTLS_CHOICES, visible=lambda v: v.get("tls", True)),
            toml=("tls", "starttls"), describe="STARTTLS", openssl="-starttls"),
@@ -222,14 +223,14 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--name",), f"the EHLO/LHLO name for --starttls smtp/lmtp (s_client -name; default "
                        f"{STARTTLS_NAME})", "NAME"),),
            field=Field("EHLO/LHLO name", "input", STARTTLS_NAME,
-                       visible=lambda v: v.get("tls", True) and v.get("starttls") in ("smtp", "lmtp", "auto")),
+                       visible=lambda v: v.get("tls", True) and v.get("starttls") in (*_SAYS_NAME, "auto")),
            toml=("tls", "starttls_name"), describe="EHLO name", openssl="-name"),
     Option("xmpphost", "tls", "the XMPP domain asked for in the stream header (openssl s_client -xmpphost)",
            lambda s: s.starttls.xmpphost,
            flags=(Flag(("--xmpphost",), "the XMPP domain for --starttls xmpp (s_client -xmpphost; default the "
                        "target host)", "NAME"),),
            field=Field("XMPP domain", "input", "the target host",
-                       visible=lambda v: v.get("tls", True) and v.get("starttls") in ("xmpp", "auto")),
+                       visible=lambda v: v.get("tls", True) and v.get("starttls") in (*_SAYS_HOST, "auto")),
            toml=("tls", "xmpphost"), describe="XMPP domain", openssl="-xmpphost"),
     Option("keylog", "tls", "append the TLS session secrets to FILE (NSS key log format, read by Wireshark); "
            "$SSLKEYLOGFILE does the same, as with curl",

@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple, Sequence
 from tlsbench.engine.checks import check_alpn, check_seconds, check_sni
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import check_host, format_hostport, is_ip, parse_port, split_hostport
+from tlsbench.engine.hops.starttls.protocols import NAMES as STARTTLS_NAMES
 from tlsbench.engine.proxies import PROXY_KINDS, ProxyKind, ProxySpec, parse_proxy_url
 
 SniMode = Literal["host", "override", "none"]
@@ -58,9 +59,8 @@ class LocalSpec(NamedTuple):
     family: int | None = None  # 4 or 6 (-4 / -6); None: both, happy eyeballs
 
 
-# The protocols `openssl s_client -starttls` speaks (xmpp: client to server), in its order.
-STARTTLS_PROTOCOLS: tuple[str, ...] = ("smtp", "pop3", "imap", "ftp", "xmpp", "lmtp", "nntp", "sieve", "ldap",
-                                       "postgres", "mysql", "irc")
+# The protocols `openssl s_client -starttls` speaks, in its order (each declared by its dialogue).
+STARTTLS_PROTOCOLS: tuple[str, ...] = STARTTLS_NAMES
 STARTTLS_NAME = "mail.example.com"  # s_client's default -name (the EHLO/LHLO name)
 
 

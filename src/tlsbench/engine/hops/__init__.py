@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from tlsbench.engine.findings import Evidence
 from tlsbench.engine.hostport import format_hostport
-from tlsbench.engine.stages.context import StageContext, StageOutcome
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the STARTTLS protocols (in this package) are read by the spec, which the stage context imports
+    from tlsbench.engine.stages.context import StageContext, StageOutcome
     from tlsbench.engine.hops.http_connect import HttpConnectHop
     from tlsbench.engine.hops.socks import SocksHop
 

@@ -63,6 +63,19 @@ class Xmpp(Dialogue):
     title = "XMPP"
     client_first = True
     try_anyway = False
+    ports = (5222,)
+    implicit_ports = ((5223, "XMPP over TLS (legacy port)"),)
+    command = "<starttls/>"
+    listing = "stream features"
+    server_hint = "prosody: a certificate for the virtual host"
+    auth_hint = "prosody: allow_unencrypted_plain_auth = false"
+    says_host = True
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if data.lstrip().startswith((b"<?xml", b"<stream:stream", b"<stream:error")):
+            return f"an XMPP stream ({line[:80]})"
+        return None
 
     def start(self) -> None:
         self._open()
