@@ -5,7 +5,7 @@ Command lines are for a POSIX shell: every argument goes through shlex.quote, an
 is never written out — it is referenced as "${VAR}" so the shell fills it in.
 
 curl 7.88 facts checked on loopback: `--resolve` works behind --socks4/--socks5 (curl resolves the
-name) but is ignored behind --socks4a/--socks5-hostname; `--connect-to` works with every proxy type,
+name) but is ignored behind the SOCKS options that let the proxy resolve it; `--connect-to` works with every proxy type,
 so it carries the pin there. curl has no SNI option: an SNI override is emulated by putting the SNI
 name in the URL and `--connect-to` it onto the real host.
 """
@@ -16,9 +16,11 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, format_hostport, is_ip
 
-_CURL_PROXY = {"socks4": "--socks4", "socks4a": "--socks4a", "socks5": "--socks5", "socks5h": "--socks5-hostname"}
+_CURL_PROXY = {k: t.curl for k, t in TYPES.items() if t.curl}
+_CURL_REMOTE_DNS = "/".join(t.curl for t in TYPES.values() if t.curl and t.remote_dns)
 _OPENSSL_VERSION = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
 DEFAULT_TIMEOUT = 10.0
 
@@ -202,7 +204,7 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     elif connect_to:
         words += ["--connect-to", _q(f"{_url_host(url_host)}:{port}:{_url_host(connect_to)}:{port}")]
         if spec.pin and spec.proxy is not None:
-            notes.append("curl ignores --resolve behind --socks4a/--socks5-hostname, so the pin is given with "
+            notes.append(f"curl ignores --resolve behind {_CURL_REMOTE_DNS}, so the pin is given with "
                          "--connect-to: the proxy is asked for the pinned address")
 
     if tls.enabled:
@@ -353,7 +355,7 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
 def _socks_wrapper_note(spec: ConnectionSpec) -> str:
     proxy = spec.proxies[0]
     dest = format_hostport(spec.pin or spec.host, spec.port)
-    if proxy.kind in ("socks4", "socks4a"):
+    if proxy.declared.socks == 4:
         relay = (f"socat TCP-LISTEN:9443,bind=127.0.0.1,reuseaddr,fork "
                  f"{proxy.kind.upper()}:{_url_host(proxy.host)}:{dest},socksport={proxy.port}")
     else:

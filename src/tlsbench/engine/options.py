@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
+from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
@@ -73,7 +74,7 @@ class _set:
 
 
 def _socks_proxy(kind: str) -> Callable[[dict, Any], None]:
-    """The apply of --socks4, --socks4a, --socks5 and --socks5h: a proxy of that kind."""
+    """The apply of a proxy type's own flag (--socks5h PROXY:PORT): a proxy of that kind."""
     return lambda values, arg: values.update(_socks=(kind, arg))
 
 
@@ -101,17 +102,14 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Pinned IP (instead of DNS)", "input", "optional"), toml=("", "pin"), describe="pinned to"),
     # --- route ----------------------------------------------------------------------------------
     Option("proxies", "route", "the proxy chain, first hop first", lambda s: list(s.proxies), default=[],
-           flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), https://, socks4://, "
-                       "socks4a://, socks5://, socks5h://; again for a chain, first hop first",
+           flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), "
+                       f"{', '.join(k + '://' for k in TYPES if k != 'http')}; again for a chain, first hop first",
                        "[SCHEME://][USER[:PASS]@]HOST[:PORT]", kind="append",
                        apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
                   Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
                        apply=lambda v, a: v.update(_preproxy=a)),
-                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=_socks_proxy(kind))
-                    for kind, text in (("socks4", "SOCKS4 proxy (tlsbench resolves the name)"),
-                                       ("socks4a", "SOCKS4a proxy (the proxy resolves the name)"),
-                                       ("socks5", "SOCKS5 proxy (tlsbench resolves the name)"),
-                                       ("socks5h", "SOCKS5 proxy with remote DNS (the proxy resolves the name)"))),
+                  *(Flag((f"--{kind}",), t.flag, "PROXY:PORT", apply=_socks_proxy(kind))
+                    for kind, t in TYPES.items() if t.flag),
                   Flag(("--proxy-user", "-U"), "proxy credentials for the last hop; without :PASS the password "
                        "comes from $TLSBENCH_PROXY_PASSWORD (or --proxy-password-env), else it is asked for",
                        "USER[:PASS]", apply=lambda v, a: v.update(_proxy_user=a)),

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import format_hostport, is_ip, split_hostport
+from tlsbench.engine.proxykinds import TYPES
 
 URL_PORTS = {"https": 443, "http": 80}
 
@@ -107,7 +108,7 @@ _CURL_TAKES_VALUE = {"-o", "--output", "-w", "--write-out", "--trace", "--trace-
                      "--stderr", "-m", "--max-time", "-A", "--user-agent", "-e", "--referer", "-b", "--cookie",
                      "-c", "--cookie-jar", "-X", "--request", "-d", "--data", "--data-raw", "--data-binary",
                      "-u", "--user", "--capath", "--tls13-ciphers", "--retry", "--limit-rate", "-r", "--range"}
-_CURL_SOCKS = {"--socks4": "socks4", "--socks4a": "socks4a", "--socks5": "socks5", "--socks5-hostname": "socks5h"}
+_CURL_SOCKS = {t.curl: k for k, t in TYPES.items() if t.curl}
 _TLS_VERSIONS = {"--tlsv1": "1.0", "--tlsv1.0": "1.0", "--tlsv1.1": "1.1", "--tlsv1.2": "1.2", "--tlsv1.3": "1.3"}
 
 

@@ -198,7 +198,7 @@ def build_spec(
         if not proxy:
             raise InputError(f"--{proxy_kind} needs PROXY:PORT", field="proxy")
         p_host, p_port = split_hostport(proxy, "proxy", default_port=1080)
-        hops.append(ProxySpec(proxy_kind, p_host, p_port))  # type: ignore[arg-type]
+        hops.append(ProxySpec(proxy_kind, p_host, p_port))
     if proxy_user is not None or proxy_password_env is not None or proxy_password is not None:
         if not hops:
             raise InputError("proxy credentials need a proxy (--proxy or --socks5h ...)", field="proxy_user")

@@ -11,7 +11,7 @@ except ``host`` and ``port`` is optional; unknown keys are kept untouched when t
     timeout = 10.0                  # seconds, per stage
 
     [proxy]                         # leave the table out for a direct connection
-    type = "socks5h"                # socks4, socks4a, socks5, socks5h (the proxy resolves the name)
+    type = "socks5h"                # the proxy URL scheme: socks5h (the proxy resolves the name), socks5, http, ...
     host = "127.0.0.1"
     port = 1080
     user = "alice"
