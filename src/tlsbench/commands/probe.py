@@ -202,7 +202,7 @@ def _enumerate(spec: ConnectionSpec, concurrency: int, token):
 
 
 def _show_enumeration(view, found) -> None:
-    from tlsbench.commands.enumerate_output import enumeration_lines
+    from tlsbench.engine.enumeration import enumeration_lines
 
     view.emit()
     for line in enumeration_lines(found):

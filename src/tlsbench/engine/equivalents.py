@@ -183,7 +183,7 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             words += ["--proxy-user", _user_with_password(proxy.username, var)]
             if note:
                 notes.append(note)
-        if proxy.kind == "https":
+        if proxy.declared.tls:
             if proxy.insecure:
                 words.append("--proxy-insecure")
             elif proxy.cafile:

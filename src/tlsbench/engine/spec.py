@@ -306,16 +306,16 @@ def _check_proxy_limits(proxy: ProxySpec, dest: str, *, last: bool) -> None:
     what = "target" if last else "next proxy"
     if proxy.is_socks:
         for label, value in (("proxy user", proxy.username), ("proxy password", proxy.password)):
-            if value is None or (proxy.kind.startswith("socks4") and label == "proxy password"):
+            if value is None or (not proxy.declared.password and label == "proxy password"):
                 continue  # SOCKS4 has no password; it is ignored (a finding says so)
             size = len(value.encode("utf-8"))
             if size >= 128:
-                limit = 255 if proxy.kind.startswith("socks5") else 127
+                limit = 255 if proxy.declared.socks == 5 else 127
                 raise InputError(f"{label} is {size} bytes; tlsbench's SOCKS client sends at most 127 "
                                  f"(the protocol allows {limit}, but PySocks encodes longer ones wrongly)",
                                  field="proxy_user")
         v6 = is_ip(dest) and ipaddress.ip_address(dest).version == 6
-        if proxy.kind.startswith("socks4") and v6:
+        if not proxy.declared.ipv6 and v6:
             raise InputError(f"{proxy.kind.upper()} cannot carry an IPv6 {what}; use socks5", field="proxy_kind")
         if proxy.remote_dns and not is_ip(dest) and len(dest.encode("idna")) >= 128:
             raise InputError(f"{what} name is {len(dest)} bytes; tlsbench's SOCKS client sends names of at most 127",
