@@ -11,8 +11,10 @@ import shlex
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from tlsbench.engine.argv import UsageError, probe_parser, values_from_args
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import format_hostport, is_ip, split_hostport
+from tlsbench.engine.options import finish_flags
 from tlsbench.engine.proxykinds import TYPES
 
 URL_PORTS = {"https": 443, "http": 80}
@@ -74,14 +76,10 @@ def parse_pasted(text: str) -> Pasted:
 
 
 def _tlsbench(words: list[str]) -> Pasted:
-    from tlsbench.commands.arguments import UsageError, values_from_args
-    from tlsbench.commands.probe import make_parser
-    from tlsbench.engine.options import finish_flags
-
     if words and words[0] == "probe":
         words = words[1:]
     try:
-        args = make_parser().parse_args(words)
+        args = probe_parser().parse_args(words)
     except UsageError as exc:
         raise InputError(f"tlsbench probe line: {exc}", field="target") from None
     values, _ = values_from_args(args)
@@ -277,8 +275,6 @@ def _connect_to(values: dict, dropped: list[str]) -> None:
 
 
 def _finish(values: dict) -> dict:
-    from tlsbench.engine.options import finish_flags
-
     out = finish_flags(values, target=values["target"], tls=values.get("tls", True), environ=None, base={})
     out["target"] = values["target"]
     return out
