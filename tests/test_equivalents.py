@@ -30,7 +30,7 @@ def test_direct_tls_with_versions_ciphers_and_alpn():
 
 
 def test_socks5h_with_user_pin_and_sni_override():
-    spec = build_spec("www.lab.test:443", proxy_kind="socks5h", proxy="127.0.0.1:1080", proxy_user="alice",
+    spec = build_spec("www.lab.test:443", proxies=["socks5h://127.0.0.1:1080"], proxy_user="alice",
                       proxy_password_env="OFFICE_PW", pin="10.0.0.7", sni="alt.test",
                       environ={"OFFICE_PW": "never-printed"})
     eq = equivalent_commands(spec)
@@ -50,7 +50,7 @@ def test_socks5h_with_user_pin_and_sni_override():
 
 
 def test_inline_password_is_referenced_not_copied():
-    spec = build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080",
+    spec = build_spec("www.lab.test:443", proxies=["socks5://127.0.0.1:1080"],
                       proxy_user="alice:hunter2-inline")
     eq = equivalent_commands(spec)
     assert "hunter2" not in eq.as_text()
@@ -168,8 +168,8 @@ def test_openssl_checks_the_host_not_the_sni_override(clients, tls_server, lab_c
 @pytest.mark.parametrize("kind", ["socks5", "socks5h"])
 def test_curl_through_socks_with_password_from_env(clients, tls_server, lab_certs, microsocks_auth, kind):
     server = tls_server("good")
-    spec = lab_spec(server, lab_certs, http=True, proxy_kind=kind,
-                    proxy=f"{microsocks_auth.host}:{microsocks_auth.port}", proxy_user=MICROSOCKS_USER,
+    spec = lab_spec(server, lab_certs, http=True, proxies=[f"{kind}://{microsocks_auth.host}:{microsocks_auth.port}"],
+                    proxy_user=MICROSOCKS_USER,
                     proxy_password_env="LAB_SOCKS_PW", environ={"LAB_SOCKS_PW": MICROSOCKS_PASSWORD})
     eq = equivalent_commands(spec)
     assert MICROSOCKS_PASSWORD not in eq.as_text()

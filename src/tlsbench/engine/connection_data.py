@@ -14,6 +14,7 @@ from typing import Any
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.options import OPTIONS, owner, spec_from_values, values_of
 from tlsbench.engine.proxies import PROXY_KINDS, ProxySpec
+from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, split_hostport
 
 TABLES = ("proxy", "tls", "local", "app")
@@ -221,7 +222,7 @@ def _read_hop(proxy: Mapping[str, Any], env: Mapping[str, str]) -> ProxySpec:
     _check_port(p_port, "proxy")
     cafile = typed(proxy, "proxy", "cafile", str)
     insecure = typed(proxy, "proxy", "insecure", bool) or False
-    if (cafile or insecure) and kind != "https":
+    if (cafile or insecure) and not TYPES[kind].tls:
         raise FormatError("cafile and insecure are for a proxy of type \"https\"", "proxy",
                           "cafile" if cafile else "insecure")
     try:

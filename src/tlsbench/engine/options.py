@@ -15,7 +15,8 @@ from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.proxykinds import TYPES
-from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
+from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec, proxy_user,
+                                  with_proxy_trust)
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
 GROUP_TITLES = {"target": "Target", "route": "Route", "local": "Local side", "tls": "TLS", "app": "Application",
@@ -357,14 +358,10 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
         if not hops:
             raise InputError("--proxy-user needs a proxy (--proxy URL, or --socks5h ...)", field="proxy_user")
         last = hops[-1]
+        name, secret = proxy_user(last, user, var)
         if user is not None:
-            name, sep, secret = user.partition(":")
-            if not name:
-                raise InputError("proxy user is empty", field="proxy_user")
-            last = last._replace(username=name, password=secret if sep else None, password_env=None)
+            last = last._replace(username=name, password=secret, password_env=None)
         if var is not None:
-            if not last.username:
-                raise InputError("--proxy-password-env needs a proxy user", field="proxy_password")
             import os as _os
 
             env = _os.environ if environ is None else environ
@@ -374,11 +371,8 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
         hops[-1] = last
     cafile, insecure = values.get("_proxy_cafile"), values.get("_proxy_insecure")
     if cafile or insecure:
-        if not any(h.kind == "https" for h in hops):
-            raise InputError("--proxy-cacert/--proxy-insecure are for an https:// proxy", field="proxy_cafile")
-        if cafile and insecure:
-            raise InputError("--proxy-insecure and --proxy-cacert cannot be used together", field="proxy_cafile")
-        hops = [h._replace(cafile=cafile, insecure=bool(insecure)) if h.kind == "https" else h for h in hops]
+        hops = [h._replace(cafile=cafile, insecure=bool(insecure)) if h.declared.tls else h
+                for h in with_proxy_trust(hops, cafile, bool(insecure))]
     if given or user is not None or var is not None or cafile or insecure or base is None:
         out["proxies"] = hops
     entry = values.get("_resolve")
@@ -436,7 +430,7 @@ def _route_words(values: dict[str, Any]) -> list[str]:
         words += ["--proxy", hop.url]
     if hops and hops[-1].username and hops[-1].password_env not in (None, PROXY_PASSWORD_ENV):
         words += ["--proxy-password-env", hops[-1].password_env]
-    https = [h for h in hops if h.kind == "https"]
+    https = [h for h in hops if h.declared.tls]
     if any(h.insecure for h in https):
         words.append("--proxy-insecure")
     elif any(h.cafile for h in https):

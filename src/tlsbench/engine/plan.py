@@ -89,7 +89,7 @@ def plan_for(spec: ConnectionSpec) -> Plan:
     for number, hop in enumerate(hops, 1):
         nxt = hops[number] if number < len(hops) else None
         asked = nxt.address if nxt else spec.target
-        if hop.kind == "https":
+        if hop.declared.tls:
             steps.append(_step("proxy-tls", index=number, numbered=numbered, hop=hop,
                                doing=f"TLS to the proxy {hop.address}"))
         steps.append(_step("proxy", index=number, numbered=numbered, hop=hop,
