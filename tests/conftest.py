@@ -477,10 +477,10 @@ def slapd_plain():
 
 @pytest.fixture(scope="session")
 def prosody_tls(server_cert):
-    """prosody XMPP c2s for lab.test, STARTTLS offered and required."""
+    """prosody XMPP c2s (and s2s, endpoint "xmpp-server") for lab.test, STARTTLS offered and required."""
     from tlsbench.lab.xmpp_server import prosody
 
-    yield from _serve(prosody, server_cert("prosody", "lab.test"))
+    yield from _serve(prosody, server_cert("prosody", "lab.test"), s2s=True)
 
 
 @pytest.fixture(scope="session")
