@@ -566,6 +566,15 @@ def haproxy_tls_pair(server_cert):
                       server_cert("node-b", "www.lab.test"))
 
 
+@pytest.fixture(scope="session")
+def haproxy_accept_proxy(server_cert):
+    """haproxy with accept-proxy (a PROXY protocol header first, or the connection is dropped) in
+    front of one `openssl s_server` for www.lab.test."""
+    from tlsbench.lab.balancer import tls_behind_accept_proxy
+
+    yield from _serve(tls_behind_accept_proxy, server_cert("node-a", "www.lab.test"))
+
+
 # --- real clients against those servers -------------------------------------------------------
 
 def s_client(address, protocol: str | None, cafile, *extra: str, timeout: float = 20) -> subprocess.CompletedProcess:

@@ -208,6 +208,7 @@ def test_curl_plain_http(clients, plain_http):
          path="/health"),
     dict(no_sni=True, local_port="40000-40010", interface="127.0.0.1", family=4),
     dict(proxies=["https://127.0.0.1:8443"], proxy_insecure=True),
+    dict(haproxy_protocol=True, http=True),
 ])
 def test_the_tlsbench_line_parses_back_to_the_same_connection(kwargs):
     """Copy as command, then paste it: the same spec (the option declarations work both ways)."""
@@ -221,3 +222,18 @@ def test_the_tlsbench_line_parses_back_to_the_same_connection(kwargs):
     assert words[:2] == ["tlsbench", "probe"]
     again = spec_from_args(make_parser().parse_args(words[2:]), environ={})
     assert again == spec
+
+
+def test_haproxy_protocol_is_curls_switch_and_beyond_s_client():
+    """--haproxy-protocol is declared once (options.py, curl="--haproxy-protocol"): copy-as-command
+    gives curl its switch and says s_client has none, and a profile keeps it."""
+    from tlsbench.engine.connection_data import connection_to_data, data_to_spec
+
+    spec = build_spec("www.lab.test:443", haproxy_protocol=True, http=True)
+    eq = equivalent_commands(spec)
+    assert "--haproxy-protocol" in eq.curl.words and "--haproxy-protocol" in eq.tlsbench.words
+    assert any(c.startswith("--haproxy-protocol") and "openssl has no option" in c for c in eq.openssl.cannot)
+    data = connection_to_data(spec)
+    assert data["local"] == {"haproxy_protocol": True} and data_to_spec(data, environ={}) == spec
+    assert "--haproxy-protocol" not in equivalent_commands(build_spec("www.lab.test:443")).curl.words
+

@@ -248,6 +248,7 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             prefix = _printf_words(spec.app.send) + ["|"]
         elif not spec.app.http:
             notes.append("telnet:// connects and relays the terminal: type to send, Ctrl-C to quit")
+    words += _switch_words(spec, "curl", cannot)
     words += ["--connect-timeout", _q(f"{spec.timeout:g}")]
     cannot.append(f"a per-stage timeout: --connect-timeout {spec.timeout:g} covers TCP, proxy and TLS together")
     if url_host != spec.host and spec.app.http:
@@ -255,6 +256,23 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     path = "" if scheme == "telnet" else spec.app.path
     words.append(_q(f"{scheme}://{_url_host(url_host)}:{port}{path}"))
     return Equivalent("curl", tuple(prefix + words), tuple(cannot), tuple(notes))
+
+
+def _switch_words(spec: ConnectionSpec, tool: str, cannot: list[str]) -> list[str]:
+    """The switches the options declare for this tool (options.peer_switches), or what it lacks."""
+    from tlsbench.engine.options import peer_switches, values_of
+
+    values = values_of(spec)
+    words: list[str] = []
+    for option in peer_switches():
+        if values.get(option.name) is True:
+            spelled = option.curl if tool == "curl" else option.openssl
+            if spelled:
+                words.append(spelled)
+            else:
+                cannot.append(f"{option.flags[0].names[0]} ({option.describe or option.name}): {tool} has no "
+                              "option for it")
+    return words
 
 
 def _curl_alpn(alpn: tuple[str, ...], cannot: list[str]) -> list[str]:
@@ -339,6 +357,7 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
     if tls.check_revocation:
         cannot.append("--check-revocation: s_client does not ask OCSP responders or CRLs (openssl ocsp -issuer "
                       "ISSUER -cert LEAF -url URL does)")
+    words += _switch_words(spec, "openssl", cannot)
     words.append("-showcerts")
     prefix: list[str] = []
     if spec.app.http or spec.app.send is not None:

@@ -145,6 +145,14 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("IP version", "select", choices=(("both (happy eyeballs)", "any"), ("IPv4 only", "4"),
                                                         ("IPv6 only", "6"))),
            toml=("local", "family"), toml_type=int, describe="IP version"),
+    Option("haproxy_protocol", "local", "send a PROXY protocol v1 header first, naming this connection's two ends "
+           "(for a server or balancer that expects one: haproxy's accept-proxy)",
+           lambda s: s.local.haproxy_protocol, default=False,
+           flags=(Flag(("--haproxy-protocol",), "send a PROXY protocol v1 header first, as curl --haproxy-protocol "
+                       "(for a server that expects one: haproxy's accept-proxy)", kind="switch",
+                       apply=_set("haproxy_protocol", True)),),
+           toml=("local", "haproxy_protocol"), toml_type=bool, describe="PROXY protocol header",
+           curl="--haproxy-protocol"),
     # --- TLS ------------------------------------------------------------------------------------
     Option("tls", "tls", "run a TLS handshake (off: plain TCP)", lambda s: s.tls.enabled, default=True,
            flags=(Flag(("--no-tls",), "plain TCP: no TLS handshake", kind="switch", apply=_set("tls", False)),),
@@ -394,6 +402,13 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
     return out
 
 
+def peer_switches() -> tuple[Option, ...]:
+    """The on/off options that curl or s_client spell as a switch of their own (`curl=`, `openssl=`):
+    copy-as-command and paste carry them with no code of their own."""
+    return tuple(o for o in OPTIONS if (o.curl or o.openssl) and o.toml_type is bool
+                 and len(o.flags) == 1 and o.flags[0].kind == "switch")
+
+
 def applies(option: Option, values: dict) -> bool:
     """Whether an option means anything with the other values (e.g. an SNI name with SNI off: no)."""
     field = option.field
@@ -486,5 +501,6 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
     app = v["app"]
     return build_spec(v["target"], pin=v["pin"], proxies=v["proxies"], tls=tls, timeout=v["timeout"],
                       http=app == "http", send=v["send"] if app == "send" else None, path=v["path"] or "/",
-                      local_port=v["local_port"], interface=v["interface"], family=family, environ=environ,
+                      local_port=v["local_port"], interface=v["interface"], family=family,
+                      haproxy_protocol=bool(v["haproxy_protocol"]), environ=environ,
                       **tls_args)

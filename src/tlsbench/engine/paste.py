@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from tlsbench.engine.argv import UsageError, probe_parser, values_from_args
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import format_hostport, is_ip, split_hostport
-from tlsbench.engine.options import finish_flags
+from tlsbench.engine.options import finish_flags, peer_switches
 from tlsbench.engine.proxykinds import TYPES
 
 URL_PORTS = {"https": 443, "http": 80}
@@ -108,6 +108,15 @@ _CURL_TAKES_VALUE = {"-o", "--output", "-w", "--write-out", "--trace", "--trace-
                      "-u", "--user", "--capath", "--tls13-ciphers", "--retry", "--limit-rate", "-r", "--range"}
 _CURL_SOCKS = {t.curl: k for k, t in TYPES.items() if t.curl}
 _TLS_VERSIONS = {"--tlsv1": "1.0", "--tlsv1.0": "1.0", "--tlsv1.1": "1.1", "--tlsv1.2": "1.2", "--tlsv1.3": "1.3"}
+
+
+def _curl_switches() -> dict[str, str]:
+    """curl's switches that options declare one to one (options.peer_switches): flag -> option name."""
+    return {o.curl: o.name for o in peer_switches() if o.curl}
+
+
+def _s_client_switches() -> dict[str, str]:
+    return {o.openssl: o.name for o in peer_switches() if o.openssl}
 
 
 def _split_option(word: str) -> tuple[str, str | None]:
@@ -216,6 +225,8 @@ def _curl(words: list[str]) -> Pasted:
             values["interface"] = arg()
         elif word == "--local-port":
             values["local_port"] = arg()
+        elif word in _curl_switches():
+            values[_curl_switches()[word]] = True
         elif word in ("-I", "--head"):
             dropped.append(f"{word}: tlsbench's request is a GET")
         elif word in _CURL_OUTPUT or word in _CURL_TAKES_VALUE:
@@ -352,6 +363,8 @@ def _s_client(words: list[str]) -> Pasted:
             values["xmpphost"] = arg()
         elif word in ("-4", "-6"):
             values["family"] = int(word[1])
+        elif word in _s_client_switches():
+            values[_s_client_switches()[word]] = True
         elif word in _S_CLIENT_OUTPUT:
             dropped.append(f"{word}: an output option")
         elif word.startswith("-"):

@@ -57,6 +57,7 @@ class LocalSpec(NamedTuple):
     port_range: tuple[int, int] | None = None  # --local-port PORT[-PORT]
     interface: str | None = None  # --interface ADDR|NAME
     family: int | None = None  # 4 or 6 (-4 / -6); None: both, happy eyeballs
+    haproxy_protocol: bool = False  # say who is connecting first: a PROXY protocol v1 header (curl's option)
 
 
 # The protocols `openssl s_client -starttls` speaks, in its order (each declared by its dialogue).
@@ -168,6 +169,7 @@ def build_spec(
     local_port: str | int | None = None,
     interface: str | None = None,
     family: int | None = None,
+    haproxy_protocol: bool = False,
     environ: dict[str, str] | None = None,
     starttls: str | None = None,
     starttls_name: str | None = None,
@@ -191,7 +193,8 @@ def build_spec(
     app = build_app(http, send, path)
     seconds = check_seconds(timeout)
     return ConnectionSpec(host=host, port=port, pin=pin, proxies=chain, tls=tls_spec, app=app, timeout=seconds,
-                          local=build_local(local_port, interface, family, pin or host, chain), starttls=upgrade)
+                          local=build_local(local_port, interface, family, pin or host, chain, haproxy_protocol),
+                          starttls=upgrade)
 
 
 # --- the groups: target, route, TLS, app, local side ----------------------------------------------
@@ -388,7 +391,7 @@ def _keylog_path(path: str | None, from_env: bool) -> str | None:
     return path
 
 
-def build_local(local_port, interface, family, dest: str, chain) -> LocalSpec:
+def build_local(local_port, interface, family, dest: str, chain, haproxy_protocol: bool = False) -> LocalSpec:
     port_range = None
     if local_port is not None and str(local_port).strip():
         text = str(local_port).strip()
@@ -412,7 +415,7 @@ def build_local(local_port, interface, family, dest: str, chain) -> LocalSpec:
         raise InputError(f"-{family} conflicts with the address {first}", field="family")
     if family and interface and is_ip(interface) and ipaddress.ip_address(interface).version != family:
         raise InputError(f"-{family} conflicts with --interface {interface}", field="interface")
-    return LocalSpec(port_range, interface, family)
+    return LocalSpec(port_range, interface, family, bool(haproxy_protocol))
 
 
 def _interface_name(name: str) -> bool:
