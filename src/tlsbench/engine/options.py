@@ -340,7 +340,7 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
     """
     from tlsbench.engine.errors import InputError
     from tlsbench.engine.hostport import format_hostport, split_hostport
-    from tlsbench.engine.proxies import ProxySpec, parse_proxy_url, proxy_from_environment
+    from tlsbench.engine.proxies import DEFAULT_PORTS, ProxySpec, parse_proxy_url, proxy_from_environment
 
     out = {k: v for k, v in values.items() if not k.startswith("_")}
     urls = values.get("_proxy") or []
@@ -351,7 +351,7 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
     hops += [parse_proxy_url(u) for u in urls if u != ""]
     if values.get("_socks"):
         kind, where = values["_socks"]
-        host, port = split_hostport(where, "proxy", default_port=1080)
+        host, port = split_hostport(where, "proxy", default_port=DEFAULT_PORTS[kind])
         hops.append(ProxySpec(kind, host, port))
     if values.get("_preproxy") and len(hops) == 1:
         raise InputError("--preproxy needs --proxy (the hop behind it)", field="preproxy")
