@@ -104,7 +104,8 @@ OPTIONS: tuple[Option, ...] = (
     # --- route ----------------------------------------------------------------------------------
     Option("proxies", "route", "the proxy chain, first hop first", lambda s: list(s.proxies), default=[],
            flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), "
-                       f"{', '.join(k + '://' for k in TYPES if k != 'http')}; again for a chain, first hop first",
+                       f"{', '.join(k + '://' for k in sorted(TYPES, key=lambda k: not TYPES[k].http) if k != 'http')}"
+                       "; again for a chain, first hop first",
                        "[SCHEME://][USER[:PASS]@]HOST[:PORT]", kind="append",
                        apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
                   Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
