@@ -237,3 +237,9 @@ def test_haproxy_protocol_is_curls_switch_and_beyond_s_client():
     assert data["local"] == {"haproxy_protocol": True} and data_to_spec(data, environ={}) == spec
     assert "--haproxy-protocol" not in equivalent_commands(build_spec("www.lab.test:443")).curl.words
 
+
+def test_s_client_is_told_the_xmpp_domain_for_both_xmpp_protocols():
+    for protocol in ("xmpp", "xmpp-server"):
+        words = equivalent_commands(build_spec("lab.test:5269", starttls=protocol)).openssl.words
+        assert words[words.index("-starttls") + 1] == protocol and words[words.index("-xmpphost") + 1] == "lab.test"
+

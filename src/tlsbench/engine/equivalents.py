@@ -16,6 +16,7 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, format_hostport, is_ip
 
@@ -319,9 +320,10 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         cannot.append("--starttls auto: s_client needs the protocol named (-starttls smtp, imap, ...)")
     elif upgrade.protocol:
         words += ["-starttls", upgrade.protocol]
-        if upgrade.protocol in ("smtp", "lmtp") and upgrade.name != "mail.example.com":
+        declared = DIALOGUES.get(upgrade.protocol)
+        if declared is not None and declared.says_name and upgrade.name != "mail.example.com":
             words += ["-name", _q(upgrade.name)]
-        if upgrade.protocol == "xmpp":
+        if declared is not None and declared.says_host:
             words += ["-xmpphost", _q(upgrade.xmpphost or spec.host)]
         if upgrade.protocol == "irc":
             notes.append("s_client sends STARTTLS without asking CAP LS first, and waits up to 8 s for 670 or 691")
