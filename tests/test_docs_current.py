@@ -29,14 +29,15 @@ def test_the_committed_generated_docs_are_current():
 
 
 def test_the_findings_page_lists_every_code_under_each_of_its_stages():
-    from tlsbench.engine.catalogue import ENTRIES
-
-    page = load_generator().findings_page()
+    docs = load_generator()
+    entries = docs.find_catalogue().ENTRIES
+    page = docs.findings_page()
     listed: set[tuple[str, str]] = set()
     for section in page.split("\n## ")[1:]:
         stage = section.splitlines()[0].strip()
         listed |= {(stage, code) for code in re.findall(r"^\| `([a-z0-9.-]+)` \|", section, re.M)}
-    assert listed == {(stage, e.code) for e in ENTRIES for stage in (e.stage, *e.also)}
+    assert listed == {(stage, e.code) for e in entries for stage in (e.stage, *getattr(e, "also", ()))}
+    assert len(listed) >= len(entries) > 40
 
 
 def test_the_key_table_comes_from_the_bindings_not_from_the_page():
@@ -50,11 +51,28 @@ def test_the_key_table_comes_from_the_bindings_not_from_the_page():
     assert regenerated[:begin] == page[:begin] and regenerated[regenerated.index(docs.KEYS_END):] == page[end:]
 
 
-def test_every_binding_of_the_workbench_screen_is_in_the_table():
-    from tlsbench.tui.screens.workbench import WorkbenchScreen
+def test_every_binding_of_every_screen_and_widget_is_in_the_table():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    import tlsbench.tui
 
     docs = load_generator()
     table = docs.key_table()
-    section = table.split("### Workbench screen", 1)[1].split("\n### ", 1)[0]
-    for binding in WorkbenchScreen.BINDINGS:
-        assert f"| {docs.key_text(binding.key)} | {binding.description}" in section, binding
+    declared = 0
+    for info in pkgutil.walk_packages(tlsbench.tui.__path__, "tlsbench.tui."):
+        module = importlib.import_module(info.name)
+        for cls in vars(module).values():
+            if not (inspect.isclass(cls) and cls.__module__ == module.__name__ and issubclass(cls, DOMNode)):
+                continue
+            for item in cls.__dict__.get("BINDINGS", ()):
+                binding = item if isinstance(item, Binding) else Binding(*item)
+                section = table.split(f"### {docs._words(cls.__name__)} (", 1)[1].split("\n### ", 1)[0]
+                assert f"| {docs.key_text(binding.key)} | {binding.description or '`' + binding.action + '`'}" \
+                    in section, (cls, binding)
+                declared += 1
+    assert declared > 20  # the walk found the workbench's bindings
