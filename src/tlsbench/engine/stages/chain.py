@@ -66,7 +66,9 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
             match = certparse.match_name(tls.peer_chain_der[0], name)
         except ValueError:
             match = None
-    chain_ok = None if verify_off else (tls.outcome.ok and tls.verify_code is None)
+    # Verification's own verdict: a chain OpenSSL verified stays verified when the handshake ended
+    # later for another reason (the server wanted a client certificate).
+    chain_ok = None if verify_off else bool(tls.chain_verified)
     parsed = {der: info for der, info in zip(tls.peer_chain_der, infos)} if len(infos) == len(tls.peer_chain_der) \
         else {}
     path, source = verified_path(t, tls, parsed) if chain_ok else ((), None)

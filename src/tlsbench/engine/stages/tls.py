@@ -83,6 +83,9 @@ class TlsOutcome(NamedTuple):
     wire: tuple[WireMessage, ...] = ()
     setup: tuple = ()  # (SSLContext, server_hostname, we_check_hostname): a resumption needs the same context
     handshake_ms: float | None = None  # the handshake's own time, when it completed
+    # The chain's own verdict, apart from the handshake's end: True when OpenSSL verified it (and
+    # the name matched), False when not, None when verification was off.
+    chain_verified: bool | None = None
 
 
 def verification_name(t: TlsTarget | ConnectionSpec) -> str:
@@ -278,6 +281,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         raise Cancelled("cancelled during TLS")
 
     peer_chain = _der_chain(sslobj, False)
+    completed = kind is None  # the client's side of the handshake ended well (before any late alert)
     if kind is None and sslobj.version() == "TLSv1.3" and any(
             m.name == "CertificateRequest" and m.direction == "received" for m in wire):
         # In TLS 1.3 the client finishes first; a refused client certificate arrives as an alert after.
@@ -304,7 +308,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         alpn=sslobj.selected_alpn_protocol() if ok else None,
         # None = not known: verification was off, or the handshake ended before it said.
         verified=(None if t.tls.verify == "off" else False if verify_code is not None
-                  else True if ok else None),
+                  else True if ok or completed or _past_verification(wire) else None),
         session_reused=bool(ok and sslobj.session_reused),
         bytes_sent=transcript.bytes_sent if transcript else 0,
         bytes_received=transcript.bytes_received if transcript else len(facts_first),
@@ -339,13 +343,48 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     summary = (f"{version} {detail.cipher}" + (f" {detail.group}" if detail.group else "")
                + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
-    verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
+    chain_verified = (None if t.tls.verify == "off" else
+                      verify_code is None and (completed or _past_verification(wire)) and
+                      (not ours or _name_matches(peer_chain, name)))
+    verified_chain = _der_chain(sslobj, True) if chain_verified else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
         messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
-        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms)
+        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms, chain_verified=chain_verified)
+
+
+def _past_verification(wire: list[WireMessage]) -> bool:
+    """Whether the client went on past verifying the server's certificate in a handshake that
+    failed later.
+
+    OpenSSL verifies the server's Certificate as soon as it is processed and, with verification
+    on, aborts there (alert and SSLCertVerificationError) when the chain fails. So a handshake
+    message the client sent after receiving the server's Certificate (TLS 1.2: its Certificate,
+    ClientKeyExchange, Finished; TLS 1.3: its Certificate, Finished) proves the chain was verified,
+    whatever ended the handshake afterwards (a `certificate_required` alert, say). The order of
+    the message callback is the order OpenSSL processed and wrote the messages, which is more
+    robust than asking get_verified_chain(), which may hold certificates after a failed
+    verification too.
+    """
+    seen_certificate = False
+    for m in wire:
+        if m.content_type != "handshake":
+            continue
+        if m.direction == "received" and m.name == "Certificate":
+            seen_certificate = True
+        elif seen_certificate and m.direction == "sent" and m.name != "ClientHello":
+            return True
+    return False
+
+
+def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:
+    """tlsbench's own name check (when OpenSSL did not check the name) for a failed handshake."""
+    try:
+        return bool(peer_chain) and certparse.match_name(peer_chain[0], name)
+    except certparse.CertParseError:
+        return False
 
 
 def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
