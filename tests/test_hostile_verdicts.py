@@ -1,0 +1,189 @@
+"""Verdicts from the bytes, against hostile peers and real servers: no advice to weaken TLS without a
+well-formed message that shows it would help, malformed bytes named as such, and each party blamed only for
+the bytes it sent. The hostile peers are scripted on loopback (hostile_peers); the runner, the rendering checks
+and the catalogue of the earlier cases come from test_hostile_peers."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import struct
+
+import pytest
+
+from hostile_peers import hold, http_head, record, server_flight, tls_record
+from test_hostile_peers import CASES, Case, _server_context, _spec, assert_renders_safely, crafted_servers, peers, \
+    run_bounded  # noqa: F401 - fixtures
+from tlsbench.engine import weakening
+from tlsbench.engine.catalogue import CATALOGUE, finding
+from tlsbench.engine.findings import Evidence
+from tlsbench.engine.suggestions import Change, Suggestion, cli_text
+
+OK = b"HTTP/1.1 200 Connection established\r\n\r\n"
+# A 48-byte record whose ServerHello claims 16,777,215 bytes (and a "version" 0x1011 after that).
+IMPOSSIBLE_HELLO = record(22, b"\x02\xff\xff\xff\x10\x11" + bytes(range(37)))
+
+
+def http_then_tls(*answers: bytes, body: bytes = b""):
+    """A CONNECT proxy that answers 200 (+ body), reads the ClientHello, then sends `answers` (or a real
+    server's flight when none is given)."""
+    def script(conn):
+        http_head(conn)
+        conn.sendall(OK + body)
+        hello = tls_record(conn)
+        for answer in answers or (server_flight(hello, _server_context()),):
+            conn.sendall(answer)
+        hold(conn)
+    return script
+
+
+def impossible_hello_direct(conn):
+    tls_record(conn)
+    conn.sendall(IMPOSSIBLE_HELLO)
+    hold(conn)
+
+
+def hello_with_bad_extensions(conn):
+    tls_record(conn)
+    body = struct.pack(">H", 0x0303) + bytes(32) + b"\x00" + b"\xc0\x2f" + b"\x00" + b"\x00\x40" + b"\x00\x2b\x00\x02"
+    conn.sendall(record(22, b"\x02" + len(body).to_bytes(3, "big") + body))
+    hold(conn)
+
+
+TUNNEL = {"tls": True, "insecure": True}
+VERDICT_CASES = [
+    Case("http-200-then-a-server-hello-of-16mb", "http", http_then_tls(IMPOSSIBLE_HELLO), "tls-malformed",
+         ("malformed", "16,777,215"), (("OpenSSL reason", "EXCESSIVE_MESSAGE_SIZE"),), options=TUNNEL,
+         never=("0x1011", "--tls-min", "TLS 1.0")),
+    Case("tls-server-hello-of-16mb", "tls", impossible_hello_direct, "tls-malformed", ("16,777,215",),
+         never=("0x1011",)),
+    Case("tls-server-hello-extensions-overrun", "tls", hello_with_bad_extensions, "tls-malformed",
+         ("extensions length",)),
+    Case("http-200-with-13-byte-body-then-tls", "http", http_then_tls(body=b"Hello there\r\n"),
+         "proxy-protocol-error", ("13 byte(s)", "200 Connection established"),
+         (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL, never=("--no-tls", "not serving TLS")),
+]
+
+
+@pytest.mark.parametrize("case", VERDICT_CASES, ids=[c.id for c in VERDICT_CASES])
+def test_verdict_from_the_bytes(case: Case, peers, crafted_servers):
+    result, events, _ = run_bounded(_spec(case, peers, crafted_servers))
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert errors and errors[0].code == case.code, [(f.code, f.title) for f in result.findings]
+    main = errors[0]
+    said = f"{main.title} {main.explanation} {cli_text(main.suggestion)}"
+    for word in case.words:
+        assert word in said, f"{word!r} not in {said!r}"
+    for word in case.never:
+        assert word not in said, said
+    for label, part in case.evidence:
+        assert any(e.label == label and part in e.value for e in main.evidence), main.evidence
+    assert main.origin == CATALOGUE[main.code].origin
+    assert_renders_safely(case, result, events)
+
+
+def _assert_weakening_is_evidenced(result) -> None:
+    for f in result.findings:
+        if weakening.weakens(f.suggestion):
+            assert CATALOGUE[f.code].weakens, f.code
+            assert weakening.positive_evidence(f.evidence), (f.code, cli_text(f.suggestion), f.evidence)
+
+
+@pytest.mark.parametrize("case", CASES + VERDICT_CASES, ids=[c.id for c in CASES + VERDICT_CASES])
+def test_no_hostile_peer_earns_advice_to_weaken_tls_without_evidence(case: Case, peers, crafted_servers):
+    result, _, _ = run_bounded(_spec(case, peers, crafted_servers))
+    _assert_weakening_is_evidenced(result)
+
+
+def test_a_server_hello_choosing_no_real_version_gets_no_advice_to_weaken(peers, crafted_servers):
+    case = next(c for c in CASES if c.id == "tls-server-hello-version-0x0305")
+    result, _, _ = run_bounded(_spec(case, peers, crafted_servers))
+    main = result.findings[0]
+    assert main.code == "tls-version-mismatch" and not weakening.weakens(main.suggestion), cli_text(main.suggestion)
+    assert "0x0305" in cli_text(main.suggestion)
+
+
+# --- real servers: the weakening advice, where the peer's own message shows it ---------------------------
+
+def test_a_tls_1_1_server_earns_the_advice_with_its_alert(tls_server, lab_certs):
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    server = tls_server("good", tls_version="1.1", cipher="DEFAULT:@SECLEVEL=0")
+    result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert), timeout=5))
+    main = result.findings[0]
+    assert main.code == "tls-version-mismatch" and weakening.weakens(main.suggestion), result.findings
+    assert any(e.label == "alert received" and "protocol_version" in e.value for e in main.evidence)
+    _assert_weakening_is_evidenced(result)
+
+
+@pytest.mark.parametrize("cert", ["expired", "self_signed", "wrong_host", "unknown_ca"])
+def test_certificate_faults_earn_verification_off_with_their_verify_code(tls_server, lab_certs, cert):
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    server = tls_server(cert)
+    result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert), timeout=5))
+    assert not result.ok
+    _assert_weakening_is_evidenced(result)
+
+
+# --- the rule in the engine ---------------------------------------------------------------------------------
+
+def test_the_engine_drops_weakening_advice_without_evidence():
+    hint = Suggestion("Allow old versions ({0}).", (Change.of(tls_min="1.0"),))
+    plain = finding("tls-version-mismatch", suggestion=hint, evidence=[Evidence("offered", "TLS 1.2 to TLS 1.3")])
+    assert not weakening.weakens(plain.suggestion) and "--tls-min" not in cli_text(plain.suggestion)
+    shown = finding("tls-version-mismatch", suggestion=hint,
+                    evidence=[Evidence("alert received", "protocol_version (70, fatal)")])
+    assert "--tls-min 1.0" in cli_text(shown.suggestion)
+    nonsense = finding("tls-version-mismatch", suggestion=hint,
+                       evidence=[Evidence("server chose", "0x0305 (no such TLS version exists)")])
+    assert not weakening.weakens(nonsense.suggestion)
+
+
+def test_a_code_not_flagged_may_not_weaken():
+    with pytest.raises(ValueError, match="weakens"):
+        finding("tls-alert", suggestion=Suggestion("Look anyway ({0}).", (Change.of(verify="off"),)),
+                evidence=[Evidence("verify code", "10")])
+
+
+def test_every_weakening_change_is_recognised():
+    assert weakening.change_weakens(Change.of(verify="off"))
+    assert weakening.change_weakens(Change.from_values({"tls_min": None}, was=_spec_with(tls_min="1.3")))
+    assert not weakening.change_weakens(Change.from_values({"tls_max": None}, was=_spec_with(tls_max="1.1")))
+    assert not weakening.change_weakens(Change.of(tls_min="1.2"))
+    assert weakening.change_weakens(Change.of(ciphers="DEFAULT:@SECLEVEL=0"))
+
+
+def _spec_with(**options):
+    from tlsbench.engine.spec import build_spec
+
+    return build_spec("localhost:443", **options)
+
+
+# --- the strict ServerHello reader, on any bytes -------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from tlsbench.engine.peekbytes import server_hello  # noqa: E402
+
+
+@given(st.binary(max_size=400))
+def test_the_server_hello_reader_takes_any_bytes(data):
+    read = server_hello(b"\x16\x03\x03" + data)
+    assert read.version is None or read.problem is None
+
+
+@given(version=st.sampled_from([0x0301, 0x0302, 0x0303, 0x0304]), sid=st.binary(max_size=32),
+       exts=st.lists(st.tuples(st.integers(0, 0xFFFF).filter(lambda k: k != 0x2B), st.binary(max_size=40)),
+                     max_size=5))
+def test_a_well_formed_server_hello_is_read_whole(version, sid, exts):
+    ext_bytes = b"".join(struct.pack(">HH", k, len(v)) + v for k, v in exts)
+    ext_bytes += struct.pack(">HHH", 0x2B, 2, version)
+    body = b"\x03\x03" + bytes(32) + bytes([len(sid)]) + sid + b"\x13\x01\x00" + struct.pack(">H", len(ext_bytes)) \
+        + ext_bytes
+    data = record(22, b"\x02" + len(body).to_bytes(3, "big") + body)
+    assert server_hello(data) == (version, None, len(body))
+    cut = data[:-1]  # the record unfinished: not judged yet
+    assert server_hello(cut).problem is None and server_hello(cut).version is None
