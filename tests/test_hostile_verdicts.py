@@ -187,3 +187,17 @@ def test_a_well_formed_server_hello_is_read_whole(version, sid, exts):
     assert server_hello(data) == (version, None, len(body))
     cut = data[:-1]  # the record unfinished: not judged yet
     assert server_hello(cut).problem is None and server_hello(cut).version is None
+
+
+# --- who is blamed ---------------------------------------------------------------------------------------------
+
+def test_an_https_proxys_own_certificate_is_the_proxys_doing(squid_https_proxy, tls_server, lab_certs):
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    server = tls_server()
+    result = run_probe(build_spec(f"localhost:{server.port}", proxies=[f"https://localhost:{squid_https_proxy.port}"],
+                                  cafile=str(lab_certs.ca_cert), timeout=5))
+    main = result.findings[0]
+    assert main.code == "cert-untrusted" and main.stage == "proxy-tls"
+    assert main.origin == "proxy" and main.to_dict()["origin"] == "proxy"

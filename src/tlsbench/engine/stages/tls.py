@@ -491,7 +491,8 @@ class ProxyTlsStage:
                                 messages=tuple(out.messages))
         if out.stream is not None:
             state.stream = out.stream
-        findings = [f._replace(stage=self.key) for f in findings]
+        # The proxy is the peer of this handshake: what the peer did here, the proxy did.
+        findings = [f._replace(stage=self.key, origin="proxy" if f.origin == "peer" else f.origin) for f in findings]
         summary = out.outcome.summary
         if out.outcome.ok and chain is not None and chain.certificates:
             summary += f"; proxy certificate {chain.certificates[0].subject}"
