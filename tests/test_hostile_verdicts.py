@@ -201,3 +201,25 @@ def test_an_https_proxys_own_certificate_is_the_proxys_doing(squid_https_proxy, 
     main = result.findings[0]
     assert main.code == "cert-untrusted" and main.stage == "proxy-tls"
     assert main.origin == "proxy" and main.to_dict()["origin"] == "proxy"
+
+
+@pytest.fixture(scope="session")
+def tls13_liar():
+    from hostile_tls13 import Tls13Liar
+
+    liar = Tls13Liar()
+    yield liar
+    liar.stop()
+
+
+def test_a_hello_request_in_tls_1_3_is_named_as_such(peers, tls13_liar):
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    address = peers.address(tls13_liar.hello_request_after_handshake).replace("127.0.0.1", "localhost")
+    result = run_probe(build_spec(address, insecure=True, http=True, timeout=3))
+    main = next(f for f in result.findings if f.severity == "error")
+    assert main.code == "tls-malformed" and main.stage == "app", result.findings
+    said = f"{main.title} {main.explanation} {cli_text(main.suggestion)}"
+    assert "HelloRequest" in said and "TLS 1.3 forbids" in said and "--timeout" not in said, said
+    assert any(e.label == "OpenSSL reason" and e.value == "UNEXPECTED_MESSAGE" for e in main.evidence)

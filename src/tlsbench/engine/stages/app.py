@@ -6,6 +6,7 @@ more text after a --send answer is not counted).
 
 from __future__ import annotations
 
+import ssl
 import time
 
 from tlsbench.engine.details import AppDetail
@@ -72,11 +73,13 @@ class AppStage:
             return self.after_tls(ctx, state)
         wire = getattr(state.tls, "wire", ()) or ()
         asked = any(m.direction == "received" and m.name == "CertificateRequest" for m in wire)
-        return run_app(ctx, state.stream, cert_requested=asked and not self.spec.tls.cert)
+        version = getattr(getattr(getattr(state.tls, "outcome", None), "detail", None), "version", None)
+        return run_app(ctx, state.stream, cert_requested=asked and not self.spec.tls.cert, tls_version=version)
 
 
-def run_app(ctx: StageContext, stream, cert_requested: bool = False) -> StageOutcome:
-    """`cert_requested`: the server asked for a client certificate during the handshake and none was given."""
+def run_app(ctx: StageContext, stream, cert_requested: bool = False, tls_version: str | None = None) -> StageOutcome:
+    """`cert_requested`: the server asked for a client certificate during the handshake and none was given;
+    `tls_version`: the version the session negotiated (for what OpenSSL refuses in it)."""
     """The app stage over a stream (or a connected socket, for plain TCP)."""
     import socket
 
@@ -92,6 +95,7 @@ def run_app(ctx: StageContext, stream, cert_requested: bool = False) -> StageOut
     deadline = time.monotonic() + spec.timeout
     answer = bytearray()
     error = None
+    tls_error: ssl.SSLError | None = None
     ttfb = None
     last_rx = 0.0
     closed = False
@@ -129,6 +133,9 @@ def run_app(ctx: StageContext, stream, cert_requested: bool = False) -> StageOut
                 break
     except Cancelled:
         raise
+    except ssl.SSLError as exc:  # the TLS layer refused what the server sent: not a silence
+        tls_error = exc
+        error = f"{type(exc).__name__}: {exc}"
     except OSError as exc:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled during the app stage") from None
@@ -145,6 +152,9 @@ def run_app(ctx: StageContext, stream, cert_requested: bool = False) -> StageOut
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
+    if tls_error is not None:
+        findings = [_tls_refused(spec, tls_error, tls_version, len(data))] + [
+            f for f in findings if f.code != "app-no-response"]
     missing = _no_client_cert(spec, data, status_line) if cert_requested and status_line else None
     if missing is not None:
         findings = [missing]
@@ -174,6 +184,32 @@ def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
         if phrase.lower() in body.lower():
             return server, phrase.decode("ascii")
     return None
+
+
+def _tls_refused(spec, exc: ssl.SSLError, version: str | None, received: int) -> Finding:
+    """What the server sent after the handshake broke TLS: OpenSSL's reason, in the protocol's words."""
+    from tlsbench.engine.diagnosis.tls import openssl_peer
+
+    reason = exc.reason or "unknown"
+    ev = [Evidence("OpenSSL reason", reason), Evidence("session", version or "unknown"),
+          Evidence("answer bytes before it", str(received))]
+    if reason == "UNEXPECTED_MESSAGE" and version == "TLSv1.3":
+        title = "The server sent a handshake message TLS 1.3 forbids after the handshake"
+        why = ("After the handshake the server sent a handshake message that TLS 1.3 does not allow there, and "
+               "OpenSSL ended the session (alert unexpected_message). A server that asks to renegotiate sends a "
+               "HelloRequest: TLS 1.3 forbids renegotiation (RFC 8446 section 4), so such a server mixes TLS 1.2 "
+               "behaviour into a TLS 1.3 session. The request was sent; no answer can come over this session.")
+    elif reason == "UNEXPECTED_MESSAGE":
+        title = "The server sent a TLS message that is not allowed after the handshake"
+        why = ("After the handshake the server sent a TLS message that is not allowed at this point, and OpenSSL "
+               "ended the session (alert unexpected_message).")
+    else:
+        title = f"The server's TLS records after the handshake were refused ({reason})"
+        why = f"OpenSSL refused what the server sent after the handshake: {exc}."
+    return finding("tls-malformed", title, why,
+                   Suggestion("The server's TLS software is at fault: check its renegotiation and TLS 1.3 settings; "
+                              "compare with openssl's trace.", (), (openssl_peer(spec, "-msg", "-ign_eof"),)),
+                   ev, stage="app")
 
 
 def _no_client_cert(spec, data: bytes, status_line: str) -> Finding | None:
