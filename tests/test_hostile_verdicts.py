@@ -223,3 +223,43 @@ def test_a_hello_request_in_tls_1_3_is_named_as_such(peers, tls13_liar):
     said = f"{main.title} {main.explanation} {cli_text(main.suggestion)}"
     assert "HelloRequest" in said and "TLS 1.3 forbids" in said and "--timeout" not in said, said
     assert any(e.label == "OpenSSL reason" and e.value == "UNEXPECTED_MESSAGE" for e in main.evidence)
+
+
+# --- over-long replies are "too long", not another protocol ----------------------------------------------------
+
+def smtp_endless_ehlo(conn):
+    import time
+
+    conn.sendall(b"220 mail.example ESMTP\r\n")
+    conn.recv(1024)  # EHLO
+    end = time.monotonic() + 3
+    try:
+        while time.monotonic() < end:
+            conn.sendall(b"250-PIPELINING and more and more\r\n" * 100)
+    except OSError:
+        pass
+
+
+def smtp_megabyte_banner(conn):
+    try:
+        conn.sendall(b"220 " + b"m" * (1 << 20) + b"\r\n")
+    except OSError:
+        pass
+    hold(conn)
+
+
+@pytest.mark.parametrize("script,words", [(smtp_endless_ehlo, ("too long", "EHLO")),
+                                          (smtp_megabyte_banner, ("too long", "greeting"))],
+                         ids=["endless-250-lines", "1mb-220-banner"])
+def test_an_over_long_smtp_reply_is_too_long_not_another_protocol(peers, script, words):
+    from tlsbench.engine.spec import build_spec
+
+    spec = build_spec(peers.address(script).replace("127.0.0.1", "localhost"), starttls="smtp", insecure=True,
+                      timeout=2)
+    result, _, _ = run_bounded(spec)
+    main = next(f for f in result.findings if f.severity == "error")
+    said = f"{main.title} {main.explanation} {cli_text(main.suggestion)}"
+    assert main.code == "starttls-reply-too-long", (main.code, said)
+    for word in words:
+        assert word in said, said
+    assert "not SMTP" not in said and "did not speak" not in said and "check the port" not in said.lower(), said

@@ -80,6 +80,7 @@ ENTRIES: tuple[Entry, ...] = (
        severities=("error", "warning")),
     _E("starttls-refused", "starttls", "error", "The server refused STARTTLS", "peer"),
     _E("starttls-unexpected-reply", "starttls", "error", "The peer does not speak the protocol asked for", "peer"),
+    _E("starttls-reply-too-long", "starttls", "error", "A reply or line of the server's is too long", "peer"),
     _E("auth-before-tls", "starttls", "warning", "Password login offered before TLS", "peer"),
     _E("starttls-implicit-tls", "starttls", "warning", "The port speaks TLS at once", "local",
        severities=("info", "warning", "error")),
