@@ -263,3 +263,38 @@ def test_an_over_long_smtp_reply_is_too_long_not_another_protocol(peers, script,
     for word in words:
         assert word in said, said
     assert "not SMTP" not in said and "did not speak" not in said and "check the port" not in said.lower(), said
+
+
+# --- --diagnose: a variant that hit its own timeout did not fail -------------------------------------------------
+
+def slow_to_start(conn):
+    """A real TLS server that waits 4 s before its handshake: slower than a variant's 3 s, within 10 s."""
+    import time
+
+    time.sleep(4)
+    try:
+        tls = _server_context().wrap_socket(conn, server_side=True)
+        tls.settimeout(5)
+        tls.recv(1024)
+    except (OSError, ssl.SSLError):
+        return
+
+
+def test_diagnose_tells_a_variant_that_timed_out_from_one_that_failed(peers):
+    from tlsbench.engine.diagnose import diagnose
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    spec = build_spec(peers.address(slow_to_start).replace("127.0.0.1", "localhost"), insecure=True, timeout=10,
+                      tls_min="1.2")
+    first = run_probe(spec)
+    assert first.ok, first.findings
+    diagnosis = diagnose(spec, first, budget=20.0, stage_timeout=3.0)
+    timed = [o for o in diagnosis.outcomes if o.ran and not o.ok]
+    assert timed, [o.summary() for o in diagnosis.outcomes]
+    for o in timed:
+        assert o.timed_out and "3 s" in o.summary() and "timeout" in o.summary(), o.summary()
+        assert o.to_dict()["timed_out"] is True
+    sentence = diagnosis.conclusion
+    assert "fails with" not in sentence, sentence
+    assert "own 3 s stage timeout" in sentence and "yours is 10 s" in sentence, sentence

@@ -25,6 +25,8 @@ def result_word(o: VariantOutcome) -> str:
     """ok / failed / not run; a look that ran says "seen" (it is not meant to make anything work)."""
     if o.variant.kind == "look" and o.status == "ok" and not o.findings:
         return "seen"
+    if o.timed_out:
+        return "timed out"
     return RESULT_WORDS[o.status]
 
 
