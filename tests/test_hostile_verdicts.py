@@ -298,3 +298,37 @@ def test_diagnose_tells_a_variant_that_timed_out_from_one_that_failed(peers):
     sentence = diagnosis.conclusion
     assert "fails with" not in sentence, sentence
     assert "own 3 s stage timeout" in sentence and "yours is 10 s" in sentence, sentence
+
+
+# --- a certificate cryptography cannot read, OpenSSL verified ------------------------------------------------
+
+def test_a_verified_leaf_whose_subject_cryptography_cannot_read(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import hostile_certs
+    from conftest import need
+    from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
+
+    # The CN as a T61String holding bytes that are not UTF-8 (same length, so the DER stays whole).
+    files = hostile_certs.crafted(tmp_path, "t61", patch=lambda tbs: tbs.replace(
+        b"\x06\x03\x55\x04\x03\x0c\x09localhost", b"\x06\x03\x55\x04\x03\x14\x09loc\xe9\xff\xfe\x80st"))
+    server = need(openssl_server, TlsServerOptions(cert=files), log_dir=tmp_path / "s_server")
+    try:
+        done = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}", "--cafile",
+                               str(files.cert), "--json"], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    finally:
+        server.stop()
+    data = json.loads(done.stdout)
+    assert done.returncode == 0, data["findings"]
+    stages = {s["name"]: s["status"] for s in data["stages"]}
+    assert stages["tls"] == stages["chain"] == "ok"
+    leaf = data["chain"][0]
+    assert data["chain_verification"]["verified"] is True
+    text = json.dumps(data)
+    assert "CN=loc\\u00e9\\u00ff\\u00fe\\u0080st" in text
+    warned = [f for f in data["findings"] if f["code"] == "cert-unparsable"]
+    assert warned and all(f["severity"] == "warning" for f in warned), data["findings"]
+    assert leaf["subject"].startswith("CN=loc") and leaf["sans"] == ["DNS:localhost"]

@@ -53,6 +53,15 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
                                                (openssl_peer(t, "-showcerts"),)),
                                     (Evidence("DER (hex, first 64 bytes)", der[:64].hex()),)))
             continue
+        for which, complaint in certparse.unreadable_names(der):
+            findings.append(finding("cert-unparsable", f"Certificate #{pos}'s {which} does not parse in cryptography",
+                                    f"cryptography refused the {which} ({complaint}); it is shown as tlsbench's own "
+                                    "DER reader read it (a T61String or another legacy string type holding bytes "
+                                    "that are not UTF-8, say). OpenSSL's verification is unaffected: the chain's "
+                                    "verdict is its own.",
+                                    Suggestion("Inspect it with openssl.", (), (openssl_peer(t, "-showcerts"),)),
+                                    (Evidence(which, getattr(info, which)),
+                                     Evidence("DER (hex, first 64 bytes)", der[:64].hex()))))
         broken = certparse.broken_extensions(der)
         if broken and (verify_off or tls.verify_code is None or tls.verify_code in DATE_CODES):
             findings.append(extension_finding(pos, info.subject, broken))  # else the tls stage's finding names it
