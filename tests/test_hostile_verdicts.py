@@ -332,3 +332,22 @@ def test_a_verified_leaf_whose_subject_cryptography_cannot_read(tmp_path):
     warned = [f for f in data["findings"] if f["code"] == "cert-unparsable"]
     assert warned and all(f["severity"] == "warning" for f in warned), data["findings"]
     assert leaf["subject"].startswith("CN=loc") and leaf["sans"] == ["DNS:localhost"]
+
+
+# --- wording from the side-by-side check ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+@pytest.mark.parametrize("cert,cipher,signed", [
+    ("good_rsa", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0", "RSA with MD5+SHA-1"),
+    ("good", "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0", "ECDSA with SHA-1"),
+])
+def test_an_old_server_key_exchange_signature_is_reported(tls_server, lab_certs, version, cert, cipher, signed):
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    server = tls_server(cert, tls_version=version, cipher=cipher)
+    result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert), tls_min="1.0",
+                                  tls_max=version, timeout=5))
+    assert result.ok, result.findings
+    assert result.tls.signature_algorithm.startswith(signed), result.tls.signature_algorithm
+    assert result.to_json_dict()["tls"]["signature_algorithm"].startswith(signed)

@@ -83,6 +83,8 @@ def negotiated(messages: Sequence) -> Negotiated:
                     f"DH {ske.dh_bits} bits" if ske.dh_bits else None)
                 if ske.signature_scheme is not None:
                     out["signature_algorithm"] = signature_name(ske.signature_scheme)
+                elif ske.signed and hello is not None:
+                    out["signature_algorithm"] = _implied_signature(hello.cipher_suite)
         elif t == 15:
             scheme = tlsparse.parse_certificate_verify(m.data)
             if scheme is not None:
@@ -106,6 +108,19 @@ def negotiated(messages: Sequence) -> Negotiated:
         cipher_suite=suite_name(hello.cipher_suite) if hello else None,
         hello_retry_group=group_name(retry.group) if retry is not None and retry.group is not None else None,
         extensions=tuple(extensions), ticket_lifetimes=tuple(lifetimes), key_exchange=kx, **out)
+
+
+# TLS 1.0/1.1 name no signature algorithm: the suite's authentication implies it (RFC 4346 7.4.3,
+# RFC 4492 5.4), as s_client reports it ("Peer signing digest: MD5-SHA1").
+_IMPLIED = {"RSA": "RSA with MD5+SHA-1 (TLS 1.0/1.1)", "ECDSA": "ECDSA with SHA-1 (TLS 1.0/1.1)",
+            "DSS": "DSA with SHA-1 (TLS 1.0/1.1)"}
+
+
+def _implied_signature(suite: int) -> str:
+    from tlsbench.engine.tlsnames import SUITES
+
+    known = SUITES.get(suite)
+    return _IMPLIED.get(known.auth if known is not None else "", "signed (its algorithm implied by the suite)")
 
 
 def cert_request_of(messages: Sequence) -> ClientCertRequest | None:

@@ -145,6 +145,7 @@ class ServerKeyExchange(NamedTuple):
     group: int | None  # named curve (ECDHE)
     dh_bits: int | None  # size of the prime (DHE)
     signature_scheme: int | None  # TLS 1.2; None before 1.2 (the scheme is implied there)
+    signed: bool = False  # a signature follows the parameters (TLS 1.0/1.1 too); False: anonymous
 
 
 def parse_server_key_exchange(message: bytes, kx: str | None, tls12: bool = True) -> ServerKeyExchange | None:
@@ -185,7 +186,7 @@ def _ske(body: bytes, kind: str, tls12: bool) -> ServerKeyExchange | None:
         scheme = r.int(2)
     if r.vector(2) is None or r.left:
         return None
-    return ServerKeyExchange(kind, group, bits, scheme)
+    return ServerKeyExchange(kind, group, bits, scheme, True)
 
 
 def parse_certificate_verify(message: bytes) -> int | None:
