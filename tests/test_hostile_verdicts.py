@@ -351,3 +351,29 @@ def test_an_old_server_key_exchange_signature_is_reported(tls_server, lab_certs,
     assert result.ok, result.findings
     assert result.tls.signature_algorithm.startswith(signed), result.tls.signature_algorithm
     assert result.to_json_dict()["tls"]["signature_algorithm"].startswith(signed)
+
+
+@pytest.mark.parametrize("server_version,client_max", [("1.2", None), ("1.2", "1.2"), ("1.3", None)])
+def test_the_trace_labels_versions_from_the_records_and_supported_versions(tls_server, lab_certs, server_version,
+                                                                         client_max):
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    server = tls_server("good", tls_version=server_version)
+    result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert), tls_max=client_max,
+                                  timeout=5))
+    assert result.ok, result.findings
+    labels = {(m.direction, m.name): m.version for m in result.messages}
+    offered = "TLS 1.2" if client_max == "1.2" else "TLS 1.3"  # the highest version the ClientHello offers
+    chosen = f"TLS {server_version}"
+    assert labels[("sent", "ClientHello")] == offered, labels
+    assert labels[("received", "ServerHello")] == chosen, labels
+    assert labels[("received", "Certificate")] == chosen and labels[("sent", "Finished")] == chosen, labels
+
+
+@given(st.binary(max_size=300))
+def test_the_client_hello_offer_reader_takes_any_bytes(data):
+    from tlsbench.engine.tlsparse import client_hello_offer
+
+    value = client_hello_offer(b"\x01" + len(data).to_bytes(3, "big") + data)
+    assert value is None or 0 <= value <= 0xFFFF

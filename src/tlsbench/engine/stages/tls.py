@@ -32,7 +32,7 @@ from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_ho
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 from tlsbench.engine.stream import PeerClosed
 from tlsbench.engine.tlsfacts import negotiated
-from tlsbench.engine.tlsmsg import WireMessage, decode_callback
+from tlsbench.engine.tlsmsg import TraceVersions, WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
 
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
@@ -216,11 +216,16 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     wire: list[WireMessage] = []
     trace: list[TlsMessage] = []
 
+    versions = TraceVersions()
+
     def on_message(conn, direction, version, content_type, msg_type, data):
         try:
+            if int(content_type) == 256:  # a record header: its version labels what comes before a ServerHello
+                versions.header("sent" if direction == "write" else "received", bytes(data))
             msg = decode_callback(direction, int(version), int(content_type), bytes(data))
             if msg is None:
                 return
+            msg = versions.label(msg)
             at = ctx.now_ms()
             wire.append(msg)
             trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key,
