@@ -24,12 +24,12 @@ OK = b"HTTP/1.1 200 Connection established\r\n\r\n"
 IMPOSSIBLE_HELLO = record(22, b"\x02\xff\xff\xff\x10\x11" + bytes(range(37)))
 
 
-def http_then_tls(*answers: bytes, body: bytes = b""):
-    """A CONNECT proxy that answers 200 (+ body), reads the ClientHello, then sends `answers` (or a real
-    server's flight when none is given)."""
+def http_then_tls(*answers: bytes, body: bytes = b"", head: bytes = OK):
+    """A CONNECT proxy that answers `head` (+ `body`: more header lines and a body), reads the ClientHello,
+    then sends `answers` (or a real server's flight when none is given)."""
     def script(conn):
         http_head(conn)
-        conn.sendall(OK + body)
+        conn.sendall(head + body)
         hello = tls_record(conn)
         for answer in answers or (server_flight(hello, _server_context()),):
             conn.sendall(answer)
@@ -62,6 +62,14 @@ VERDICT_CASES = [
     Case("http-200-with-13-byte-body-then-tls", "http", http_then_tls(body=b"Hello there\r\n"),
          "proxy-protocol-error", ("13 byte(s)", "200 Connection established"),
          (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL, never=("--no-tls", "not serving TLS")),
+    Case("http-200-declaring-13-bytes-then-tls", "http",
+         http_then_tls(body=b"Content-Length: 13\r\n\r\nHello there\r\n", head=b"HTTP/1.1 200 OK\r\n"),
+         "proxy-protocol-error", ("13 byte(s)",), (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL,
+         never=("--no-tls", "not serving TLS"), also=("proxy-connect-body",)),
+    Case("http-200-declaring-a-body-then-silence", "http",
+         http_then_tls(b"", body=b"Content-Length: 20\r\n\r\n<html>no tunnel</html>", head=b"HTTP/1.1 200 OK\r\n"),
+         "proxy-protocol-error", ("Content-Length: 20",), (("declared body", "Content-Length: 20"),),
+         options=TUNNEL, never=("--no-tls", "not serving TLS")),
 ]
 
 
@@ -79,6 +87,8 @@ def test_verdict_from_the_bytes(case: Case, peers, crafted_servers):
     for label, part in case.evidence:
         assert any(e.label == label and part in e.value for e in main.evidence), main.evidence
     assert main.origin == CATALOGUE[main.code].origin
+    for code in case.also:
+        assert code in result.codes(), result.codes()
     assert_renders_safely(case, result, events)
 
 
