@@ -387,3 +387,16 @@ def test_the_client_hello_offer_reader_takes_any_bytes(data):
 
     value = client_hello_offer(b"\x01" + len(data).to_bytes(3, "big") + data)
     assert value is None or 0 <= value <= 0xFFFF
+
+
+def test_the_diagnose_command_says_timed_out(peers):
+    import subprocess
+    import sys
+
+    address = peers.address(slow_to_start).replace("127.0.0.1", "localhost")
+    done = subprocess.run([sys.executable, "-m", "tlsbench", "probe", address, "-k", "--diagnose", "--timeout", "10",
+                           "--diagnose-budget", "20"], capture_output=True, text=True, timeout=90,
+                          stdin=subprocess.DEVNULL)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "timed out" in done.stdout and "fails with" not in done.stdout, done.stdout
+    assert "own 3 s stage timeout (yours is 10 s)" in done.stdout, done.stdout
