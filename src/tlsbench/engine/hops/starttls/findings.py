@@ -132,7 +132,7 @@ def too_long(protocol: str, facts: Facts) -> Finding:
     data = facts.unexpected or b""
     title_p = _title(protocol)
     step = facts.awaiting or "the reply"
-    return finding("starttls-reply-too-long", f"The server's {step} is too long: {facts.too_long}",
+    return finding("starttls-reply-too-long", f"The server's {step.removeprefix('the ')} is too long: {facts.too_long}",
                    f"tlsbench spoke {title_p} and read {step}; {facts.too_long} ({facts.received_bytes:,} bytes "
                    "held), so it stopped reading. No real server's reply is that long: the server is broken or "
                    "hostile (or something in front of it floods the connection).",
