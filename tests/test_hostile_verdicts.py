@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from hostile_peers import hold, http_head, record, server_flight, tls_record
+from hostile_peers import hold, http_head, record, server_flight, server_hello, tls_record
 from test_hostile_peers import CASES, Case, _server_context, _spec, assert_renders_safely, crafted_servers, peers, \
     run_bounded  # noqa: F401 - fixtures
 from tlsbench.engine import weakening
@@ -62,6 +62,10 @@ VERDICT_CASES = [
     Case("http-200-with-13-byte-body-then-tls", "http", http_then_tls(body=b"Hello there\r\n"),
          "proxy-protocol-error", ("13 byte(s)", "200 Connection established"),
          (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL, never=("--no-tls", "not serving TLS")),
+    Case("tls-well-formed-server-hello-choosing-tls-1.0", "tls", lambda conn: (tls_record(conn),
+                                                                               conn.sendall(server_hello(0x0301)),
+                                                                               hold(conn)),
+         "tls-version-mismatch", ("TLS 1.0",), (("server chose", "TLS 1.0"),), options={"insecure": True}),
     Case("http-200-declaring-13-bytes-then-tls", "http",
          http_then_tls(body=b"Content-Length: 13\r\n\r\nHello there\r\n", head=b"HTTP/1.1 200 OK\r\n"),
          "proxy-protocol-error", ("13 byte(s)",), (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL,
@@ -86,7 +90,9 @@ def test_verdict_from_the_bytes(case: Case, peers, crafted_servers):
         assert word not in said, said
     for label, part in case.evidence:
         assert any(e.label == label and part in e.value for e in main.evidence), main.evidence
-    assert main.origin == CATALOGUE[main.code].origin
+    assert main.origin in CATALOGUE[main.code].allowed_origins
+    if weakening.weakens(main.suggestion):
+        assert weakening.positive_evidence(main.evidence), main.evidence
     for code in case.also:
         assert code in result.codes(), result.codes()
     assert_renders_safely(case, result, events)
@@ -176,12 +182,12 @@ def _spec_with(**options):
 
 from hypothesis import given, strategies as st  # noqa: E402
 
-from tlsbench.engine.peekbytes import server_hello  # noqa: E402
+from tlsbench.engine.peekbytes import server_hello as read_server_hello  # noqa: E402
 
 
 @given(st.binary(max_size=400))
 def test_the_server_hello_reader_takes_any_bytes(data):
-    read = server_hello(b"\x16\x03\x03" + data)
+    read = read_server_hello(b"\x16\x03\x03" + data)
     assert read.version is None or read.problem is None
 
 
@@ -194,9 +200,9 @@ def test_a_well_formed_server_hello_is_read_whole(version, sid, exts):
     body = b"\x03\x03" + bytes(32) + bytes([len(sid)]) + sid + b"\x13\x01\x00" + struct.pack(">H", len(ext_bytes)) \
         + ext_bytes
     data = record(22, b"\x02" + len(body).to_bytes(3, "big") + body)
-    assert server_hello(data) == (version, None, len(body))
+    assert read_server_hello(data) == (version, None, len(body))
     cut = data[:-1]  # the record unfinished: not judged yet
-    assert server_hello(cut).problem is None and server_hello(cut).version is None
+    assert read_server_hello(cut).problem is None and read_server_hello(cut).version is None
 
 
 # --- who is blamed ---------------------------------------------------------------------------------------------

@@ -240,7 +240,7 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
     elif high is not None and (chose is None or chose > high):
         hint = Suggestion("The server refused the versions up to the highest you allowed: allow newer ones ({0}).",
                           (Change.of(tls_max=None, was=spec),), _version_peers(spec, low, None))
-    elif chose is not None and low is not None and chose < low:
+    elif chose is not None and chose < (low or "1.2"):  # no --tls-min: the default floor is TLS 1.2
         hint = Suggestion(literal(f"The server chose TLS {chose}: allow it to look further ") + "({0}), "
                           "and have the server upgrade.", (Change.of(tls_min=chose),),
                           _version_peers(spec, chose, high))
