@@ -126,3 +126,27 @@ def _implied_signature(suite: int) -> str:
 def cert_request_of(messages: Sequence) -> ClientCertRequest | None:
     """The CertificateRequest of a (possibly failed) handshake, when one was received."""
     return negotiated(messages).cert_request
+
+
+def past_server_verification(wire: Sequence) -> bool:
+    """Whether the client went on past verifying the server's certificate in a handshake that
+    failed later.
+
+    OpenSSL verifies the server's Certificate as soon as it is processed and, with verification
+    on, aborts there (alert and SSLCertVerificationError) when the chain fails. So a handshake
+    message the client sent after receiving the server's Certificate (TLS 1.2: its Certificate,
+    ClientKeyExchange, Finished; TLS 1.3: its Certificate, Finished) proves the chain was verified,
+    whatever ended the handshake afterwards (a `certificate_required` alert, say). The order of
+    the message callback is the order OpenSSL processed and wrote the messages, which is more
+    robust than asking get_verified_chain(), which may hold certificates after a failed
+    verification too.
+    """
+    seen_certificate = False
+    for m in wire:
+        if m.content_type != "handshake":
+            continue
+        if m.direction == "received" and m.name == "Certificate":
+            seen_certificate = True
+        elif seen_certificate and m.direction == "sent" and m.name != "ClientHello":
+            return True
+    return False

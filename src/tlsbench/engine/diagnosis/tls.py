@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.peekbytes import MAX_RECORD, classify, looks_like_tls, server_hello, server_hello_version, walk_records
+from tlsbench.engine.peekbytes import MAX_RECORD, classify, looks_like_tls, server_hello_version, walk_records
 from tlsbench.engine.spec import ConnectionSpec, is_ip
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client
 from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage, version_name
@@ -177,39 +177,6 @@ def chosen_version(facts: HandshakeFacts) -> str | None:
     return name if name.startswith(("TLS", "SSL")) else f"{name} (no such TLS version exists)"
 
 
-# OpenSSL's reasons for a message that breaks TLS's encoding rules (what it says, not what it means).
-MALFORMED_REASONS = ("LENGTH_MISMATCH", "BAD_LENGTH", "LENGTH_TOO_SHORT", "BAD_PACKET_LENGTH", "BAD_PACKET",
-                     "DECODE_ERROR", "BAD_EXTENSION", "RECORD_LENGTH_MISMATCH")
-
-
-def _malformed(spec, facts: HandshakeFacts, sent: WireMessage | None) -> Finding | None:
-    """tls-malformed: the peer's ServerHello (read strictly) breaks TLS's encoding rules, or OpenSSL
-    refused a message for its encoding. Never a version or cipher verdict: the bytes are garbage."""
-    if facts.kind != "ssl-error":
-        return None  # the connection ended (or stalled) before OpenSSL judged the bytes: that is the finding
-    read = server_hello(facts.first_bytes)
-    if read.problem is None and facts.error_reason not in MALFORMED_REASONS:
-        return None
-    via = f" (through the tunnel of {facts.via})" if facts.via else ""
-    ev = bytes_evidence(facts.first_bytes)
-    if sent is not None:
-        ev.insert(0, _alert_evidence(sent))
-    if facts.error_reason:
-        ev.append(Evidence("OpenSSL reason", facts.error_reason))
-    if read.claimed is not None:
-        ev.append(Evidence("ServerHello length claimed", f"{read.claimed:,} bytes"))
-    if facts.via:
-        ev.append(Evidence("through", facts.via))
-    what = read.problem or f"OpenSSL refused one of its messages ({facts.error_reason})"
-    ended = f" tlsbench ended the handshake with alert {sent.alert}." if sent is not None else ""
-    return finding("tls-malformed", "The peer sent a malformed handshake message",
-                   f"The peer{via} answered the ClientHello with bytes that break TLS's encoding rules: {what}. "
-                   f"Nothing in them is a version or cipher choice.{ended} The server (or what answers for it) is "
-                   "broken or hostile.",
-                   Suggestion("Check which software answers on this port; compare with openssl's message trace.",
-                              (), (openssl_peer(spec, "-msg"),)), ev)
-
-
 def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
     evidence = [Evidence("offered", facts.offered_versions)]
     chose = chosen_version(facts)
@@ -346,7 +313,9 @@ def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Findi
                                    "{sni} or {alpn} to what the server expects.", (), (trace,))
                         if not is_proxy(spec) else
                         Suggestion("Compare with openssl's message trace to the proxy.", (), (trace,)), ev)]
-    malformed = _malformed(spec, facts, sent)
+    from tlsbench.engine.diagnosis.malformed import malformed_hello
+
+    malformed = malformed_hello(spec, facts, sent)
     if malformed is not None:
         return [malformed]
     chosen = server_hello_version(facts.first_bytes)

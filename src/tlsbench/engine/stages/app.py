@@ -153,7 +153,9 @@ def run_app(ctx: StageContext, stream, cert_requested: bool = False, tls_version
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
     if tls_error is not None:
-        findings = [_tls_refused(spec, tls_error, tls_version, len(data))] + [
+        from tlsbench.engine.diagnosis.malformed import refused_after_handshake
+
+        findings = [refused_after_handshake(spec, tls_error, tls_version, len(data))] + [
             f for f in findings if f.code != "app-no-response"]
     missing = _no_client_cert(spec, data, status_line) if cert_requested and status_line else None
     if missing is not None:
@@ -184,32 +186,6 @@ def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
         if phrase.lower() in body.lower():
             return server, phrase.decode("ascii")
     return None
-
-
-def _tls_refused(spec, exc: ssl.SSLError, version: str | None, received: int) -> Finding:
-    """What the server sent after the handshake broke TLS: OpenSSL's reason, in the protocol's words."""
-    from tlsbench.engine.diagnosis.tls import openssl_peer
-
-    reason = exc.reason or "unknown"
-    ev = [Evidence("OpenSSL reason", reason), Evidence("session", version or "unknown"),
-          Evidence("answer bytes before it", str(received))]
-    if reason == "UNEXPECTED_MESSAGE" and version == "TLSv1.3":
-        title = "The server sent a handshake message TLS 1.3 forbids after the handshake"
-        why = ("After the handshake the server sent a handshake message that TLS 1.3 does not allow there, and "
-               "OpenSSL ended the session (alert unexpected_message). A server that asks to renegotiate sends a "
-               "HelloRequest: TLS 1.3 forbids renegotiation (RFC 8446 section 4), so such a server mixes TLS 1.2 "
-               "behaviour into a TLS 1.3 session. The request was sent; no answer can come over this session.")
-    elif reason == "UNEXPECTED_MESSAGE":
-        title = "The server sent a TLS message that is not allowed after the handshake"
-        why = ("After the handshake the server sent a TLS message that is not allowed at this point, and OpenSSL "
-               "ended the session (alert unexpected_message).")
-    else:
-        title = f"The server's TLS records after the handshake were refused ({reason})"
-        why = f"OpenSSL refused what the server sent after the handshake: {exc}."
-    return finding("tls-malformed", title, why,
-                   Suggestion("The server's TLS software is at fault: check its renegotiation and TLS 1.3 settings; "
-                              "compare with openssl's trace.", (), (openssl_peer(spec, "-msg", "-ign_eof"),)),
-                   ev, stage="app")
 
 
 def _no_client_cert(spec, data: bytes, status_line: str) -> Finding | None:

@@ -31,7 +31,7 @@ from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 from tlsbench.engine.stream import PeerClosed
-from tlsbench.engine.tlsfacts import negotiated
+from tlsbench.engine.tlsfacts import negotiated, past_server_verification
 from tlsbench.engine.tlsmsg import TraceVersions, WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
 
@@ -313,7 +313,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         alpn=sslobj.selected_alpn_protocol() if ok else None,
         # None = not known: verification was off, or the handshake ended before it said.
         verified=(None if t.tls.verify == "off" else False if verify_code is not None
-                  else True if ok or completed or _past_verification(wire) else None),
+                  else True if ok or completed or past_server_verification(wire) else None),
         session_reused=bool(ok and sslobj.session_reused),
         bytes_sent=transcript.bytes_sent if transcript else 0,
         bytes_received=transcript.bytes_received if transcript else len(facts_first),
@@ -349,7 +349,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
                + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
     chain_verified = (None if t.tls.verify == "off" else
-                      verify_code is None and (completed or _past_verification(wire)) and
+                      verify_code is None and (completed or past_server_verification(wire)) and
                       (not ours or _name_matches(peer_chain, name)))
     verified_chain = _der_chain(sslobj, True) if chain_verified else ()
     return TlsOutcome(
@@ -358,30 +358,6 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
         wire=tuple(wire), setup=setup, handshake_ms=handshake_ms, chain_verified=chain_verified)
-
-
-def _past_verification(wire: list[WireMessage]) -> bool:
-    """Whether the client went on past verifying the server's certificate in a handshake that
-    failed later.
-
-    OpenSSL verifies the server's Certificate as soon as it is processed and, with verification
-    on, aborts there (alert and SSLCertVerificationError) when the chain fails. So a handshake
-    message the client sent after receiving the server's Certificate (TLS 1.2: its Certificate,
-    ClientKeyExchange, Finished; TLS 1.3: its Certificate, Finished) proves the chain was verified,
-    whatever ended the handshake afterwards (a `certificate_required` alert, say). The order of
-    the message callback is the order OpenSSL processed and wrote the messages, which is more
-    robust than asking get_verified_chain(), which may hold certificates after a failed
-    verification too.
-    """
-    seen_certificate = False
-    for m in wire:
-        if m.content_type != "handshake":
-            continue
-        if m.direction == "received" and m.name == "Certificate":
-            seen_certificate = True
-        elif seen_certificate and m.direction == "sent" and m.name != "ClientHello":
-            return True
-    return False
 
 
 def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:
