@@ -309,8 +309,10 @@ def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Findi
         return [finding("tls-alert", f"The server sent TLS alert {name}",
                         f"The peer ended the handshake with a fatal alert: {name} - "
                         f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
-                        Suggestion("Compare with openssl's message trace; adjust {tls_min}, {tls_max}, {ciphers}, "
-                                   "{sni} or {alpn} to what the server expects.", (), (trace,))
+                        # The alert does not say which setting the server objects to: no advice to
+                        # weaken versions or ciphers on its strength.
+                        Suggestion("Compare with openssl's message trace; check {sni} and {alpn} against what the "
+                                   "server expects, or run the diagnosis, which tries variants.", (), (trace,))
                         if not is_proxy(spec) else
                         Suggestion("Compare with openssl's message trace to the proxy.", (), (trace,)), ev)]
     from tlsbench.engine.diagnosis.malformed import malformed_hello
