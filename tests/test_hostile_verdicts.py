@@ -53,6 +53,30 @@ def hello_with_bad_extensions(conn):
     hold(conn)
 
 
+_TLS12 = []
+
+
+def certificate_list_one_byte_short(conn):
+    """A real TLS 1.2 flight whose Certificate message's list length is one byte short of its content."""
+    if not _TLS12:
+        import trustme
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        trustme.CA().issue_cert("localhost").configure_cert(ctx)
+        _TLS12.append(ctx)
+    flight = bytearray(server_flight(tls_record(conn), _TLS12[0]))
+    at = 0
+    while at + 9 <= len(flight):
+        if flight[at] == 22 and flight[at + 5] == 0x0B:  # a record starting with the Certificate message
+            count = int.from_bytes(flight[at + 9:at + 12], "big")
+            flight[at + 9:at + 12] = (count - 1).to_bytes(3, "big")
+            break
+        at += 5 + int.from_bytes(flight[at + 3:at + 5], "big")
+    conn.sendall(bytes(flight))
+    hold(conn)
+
+
 TUNNEL = {"tls": True, "insecure": True}
 VERDICT_CASES = [
     Case("http-200-then-a-server-hello-of-16mb", "http", http_then_tls(IMPOSSIBLE_HELLO), "tls-malformed",
@@ -65,6 +89,8 @@ VERDICT_CASES = [
     Case("http-200-with-13-byte-body-then-tls", "http", http_then_tls(body=b"Hello there\r\n"),
          "proxy-protocol-error", ("13 byte(s)", "200 Connection established"),
          (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL, never=("--no-tls", "not serving TLS")),
+    Case("tls-certificate-list-length-off-by-one", "tls", certificate_list_one_byte_short, "tls-malformed",
+         ("malformed", "LENGTH_MISMATCH"), (("OpenSSL reason", "LENGTH_MISMATCH"),)),
     Case("tls-well-formed-server-hello-choosing-tls-1.0", "tls", lambda conn: (tls_record(conn),
                                                                                conn.sendall(server_hello(0x0301)),
                                                                                hold(conn)),
