@@ -85,3 +85,41 @@ def test_the_client_hello_offer_reader_takes_any_bytes(data):
 
     value = client_hello_offer(b"\x01" + len(data).to_bytes(3, "big") + data)
     assert value is None or 0 <= value <= 0xFFFF
+
+
+def test_a_verified_leaf_cryptography_cannot_load_at_all(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import hostile_certs
+    from conftest import need
+    from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
+
+    # Version 5 (no such X.509 version): cryptography refuses the whole certificate, OpenSSL verifies it.
+    files = hostile_certs.crafted(tmp_path, "v5", patch=lambda tbs: tbs.replace(
+        b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x05", 1))
+    server = need(openssl_server, TlsServerOptions(cert=files), log_dir=tmp_path / "s_server")
+    try:
+        done = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"localhost:{server.port}", "--cafile",
+                               str(files.cert), "--json"], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    finally:
+        server.stop()
+    data = json.loads(done.stdout)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, data["findings"]
+    assert {s["name"]: s["status"] for s in data["stages"]}["chain"] == "ok"
+    leaf = data["chain"][0]
+    assert leaf["subject"] == leaf["issuer"] == "CN=localhost" and leaf["verified"] is True and leaf["self_signed"]
+    assert leaf["signature_algorithm"] == "1.2.840.10045.4.3.2" and leaf["sha256"].count(":") == 31
+    warned = [f for f in data["findings"] if f["code"] == "cert-unparsable"]
+    assert warned and warned[0]["severity"] == "warning" and "OpenSSL's" in warned[0]["explanation"]
+
+
+@given(st.binary(max_size=300))
+def test_the_raw_certificate_reader_takes_any_bytes(data):
+    from tlsbench.engine.rawcert import raw_cert_info
+
+    for candidate in (data, b"\x30\x82" + len(data).to_bytes(2, "big") + data):
+        info = raw_cert_info(candidate, 0)
+        assert info is None or info.position == 0
