@@ -114,8 +114,14 @@ def _sni_words(spec: "HandshakeWith") -> str:
 def _not_tls(spec: "HandshakeWith", facts: HandshakeFacts) -> Finding:
     guess = classify(facts.first_bytes)
     port = spec.port
-    explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent {guess.description}. "
-                   f"Port {port} is not serving TLS directly.")
+    if facts.via:
+        # Through a tunnel the bytes may be the target's or the proxy's own: the bytes do not say which.
+        explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the tunnel through {facts.via} "
+                       f"carried {guess.description}: either the target's port {port} does not serve TLS, or the "
+                       "proxy answered inside the tunnel itself.")
+    else:
+        explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent "
+                       f"{guess.description}. Port {port} is not serving TLS directly.")
     if guess.kind == "http":
         explanation += (" A plaintext HTTP server that receives a ClientHello usually answers '400 Bad Request'."
                         if guess.http_status == 400 else "")
