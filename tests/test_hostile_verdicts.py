@@ -89,6 +89,8 @@ VERDICT_CASES = [
     Case("http-200-with-13-byte-body-then-tls", "http", http_then_tls(body=b"Hello there\r\n"),
          "proxy-protocol-error", ("13 byte(s)", "200 Connection established"),
          (("TLS record at offset", "13: 16 03 03"),), options=TUNNEL, never=("--no-tls", "not serving TLS")),
+    Case("http-200-then-http-in-the-tunnel", "http", http_then_tls(b"HTTP/1.1 400 Bad Request\r\n\r\n"), "not-tls",
+         ("the proxy answered inside the tunnel itself",), options=TUNNEL, never=("not serving TLS directly",)),
     Case("tls-certificate-list-length-off-by-one", "tls", certificate_list_one_byte_short, "tls-malformed",
          ("malformed", "LENGTH_MISMATCH"), (("OpenSSL reason", "LENGTH_MISMATCH"),)),
     Case("tls-well-formed-server-hello-choosing-tls-1.0", "tls", lambda conn: (tls_record(conn),
