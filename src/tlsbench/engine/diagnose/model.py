@@ -62,7 +62,12 @@ class VariantOutcome(NamedTuple):
         """It failed only because a stage's deadline ended it: the peer was slower than the timeout,
         which says nothing about the change it tried."""
         found = self.key_finding()
-        return self.status == "failed" and found is not None and found.code in TIMEOUT_CODES
+        if self.status != "failed" or found is None:
+            return False
+        if found.code == "app-no-response" and self.result is not None:  # silent until the deadline, or closed
+            app = self.result.stage("app")
+            return getattr(getattr(app, "detail", None), "error", None) == "timeout"
+        return found.code in TIMEOUT_CODES
 
     def timeout_words(self) -> str:
         """Which timeout ended it: the variant's own (shorter than yours), or yours."""
