@@ -78,9 +78,9 @@ class AppStage:
 
 
 def run_app(ctx: StageContext, stream, cert_requested: bool = False, tls_version: str | None = None) -> StageOutcome:
-    """`cert_requested`: the server asked for a client certificate during the handshake and none was given;
-    `tls_version`: the version the session negotiated (for what OpenSSL refuses in it)."""
-    """The app stage over a stream (or a connected socket, for plain TCP)."""
+    """The app stage over a stream (or a connected socket, for plain TCP). `cert_requested`: the server
+    asked for a client certificate during the handshake and none was given; `tls_version`: the version
+    the session negotiated (for what OpenSSL refuses in it)."""
     import socket
 
     if isinstance(stream, socket.socket):
