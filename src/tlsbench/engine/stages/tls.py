@@ -299,6 +299,9 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         facts_first = bytes(tls_stream.first_bytes)
 
     ok = kind is None
+    chain_verified = (None if t.tls.verify == "off" else
+                      verify_code is None and (completed or past_server_verification(wire)) and
+                      (not ours or _name_matches(peer_chain, name)))
     version = sslobj.version() if ok else None
     cipher = sslobj.cipher() if ok else None
     received_alert = next((m for m in reversed(wire) if m.content_type == "alert" and m.alert_level == "fatal"), None)
@@ -313,7 +316,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         alpn=sslobj.selected_alpn_protocol() if ok else None,
         # None = not known: verification was off, or the handshake ended before it said.
         verified=(None if t.tls.verify == "off" else False if verify_code is not None
-                  else True if ok or completed or past_server_verification(wire) else None),
+                  else True if chain_verified else None),
         session_reused=bool(ok and sslobj.session_reused),
         bytes_sent=transcript.bytes_sent if transcript else 0,
         bytes_received=transcript.bytes_received if transcript else len(facts_first),
@@ -348,9 +351,6 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     summary = (f"{version} {detail.cipher}" + (f" {detail.group}" if detail.group else "")
                + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
-    chain_verified = (None if t.tls.verify == "off" else
-                      verify_code is None and (completed or past_server_verification(wire)) and
-                      (not ours or _name_matches(peer_chain, name)))
     verified_chain = _der_chain(sslobj, True) if chain_verified else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
