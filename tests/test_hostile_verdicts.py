@@ -355,3 +355,23 @@ def test_the_diagnose_command_says_timed_out(peers):
     assert "Traceback" not in done.stderr, done.stderr
     assert "timed out" in done.stdout and "fails with" not in done.stdout, done.stdout
     assert "own 3 s stage timeout (yours is 10 s)" in done.stdout, done.stdout
+
+
+_EVIDENCE = st.sampled_from([Evidence("offered", "TLS 1.2 to TLS 1.3"), Evidence("server chose", "TLS 1.0"),
+                             Evidence("server chose", "0x1011 (no such TLS version exists)"),
+                             Evidence("alert received", "protocol_version (70, fatal)"),
+                             Evidence("alert received", "handshake_failure (40, fatal)"),
+                             Evidence("alert sent", "protocol_version (70, fatal)"), Evidence("verify code", "10"),
+                             Evidence("OpenSSL reason", "EXCESSIVE_MESSAGE_SIZE")])
+
+
+@given(low=st.sampled_from([None, "1.0", "1.1", "1.2", "1.3"]), was=st.sampled_from([None, "1.2", "1.3"]),
+       verify=st.sampled_from(["system", "off"]), evidence=st.lists(_EVIDENCE, max_size=4))
+def test_no_finding_weakens_without_positive_evidence(low, was, verify, evidence):
+    spec = _spec_with(tls_min=was) if was else _spec_with()
+    changes = (Change.from_values({"tls_min": low}, was=spec), Change.of(verify=verify))
+    for code in ("tls-version-mismatch", "cert-expired"):
+        made = finding(code, suggestion=Suggestion("Try {0} or {1}.", changes), evidence=evidence)
+        if weakening.weakens(made.suggestion):
+            assert weakening.positive_evidence(made.evidence)
+            assert any(e.label != "server chose" or e.value.startswith("TLS") for e in made.evidence)
