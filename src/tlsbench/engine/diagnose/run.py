@@ -64,8 +64,9 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
     note = ""
     findings: tuple[Finding, ...] = ()
     result: ProbeResult | None = None
+    timeout = min(variant.spec.timeout, stage_timeout)
     try:
-        spec = variant.spec._replace(timeout=min(variant.spec.timeout, stage_timeout))
+        spec = variant.spec._replace(timeout=timeout)
         prepared = preflight(spec)
         fetched = None
         if variant.prepare == "first-words":
@@ -96,7 +97,7 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
         status, note = "failed", f"{type(exc).__name__}: {exc}" if type(exc).__name__ != "FetchError" else str(exc)
     ended = time.monotonic()
     out.put(VariantOutcome(variant, status, result, note, (started - origin) * 1000.0, (ended - started) * 1000.0,
-                           tuple(findings)))
+                           tuple(findings), timeout))
 
 
 class _Diagnosis:

@@ -114,8 +114,14 @@ def _sni_words(spec: "HandshakeWith") -> str:
 def _not_tls(spec: "HandshakeWith", facts: HandshakeFacts) -> Finding:
     guess = classify(facts.first_bytes)
     port = spec.port
-    explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent {guess.description}. "
-                   f"Port {port} is not serving TLS directly.")
+    if facts.via:
+        # Through a tunnel the bytes may be the target's or the proxy's own: the bytes do not say which.
+        explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the tunnel through {facts.via} "
+                       f"carried {guess.description}: either the target's port {port} does not serve TLS, or the "
+                       "proxy answered inside the tunnel itself.")
+    else:
+        explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent "
+                       f"{guess.description}. Port {port} is not serving TLS directly.")
     if guess.kind == "http":
         explanation += (" A plaintext HTTP server that receives a ClientHello usually answers '400 Bad Request'."
                         if guess.http_status == 400 else "")
@@ -207,10 +213,14 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
     elif high is not None and (chose is None or chose > high):
         hint = Suggestion("The server refused the versions up to the highest you allowed: allow newer ones ({0}).",
                           (Change.of(tls_max=None, was=spec),), _version_peers(spec, low, None))
-    elif chose is not None and low is not None and chose < low:
+    elif chose is not None and chose < (low or "1.2"):  # no --tls-min: the default floor is TLS 1.2
         hint = Suggestion(literal(f"The server chose TLS {chose}: allow it to look further ") + "({0}), "
                           "and have the server upgrade.", (Change.of(tls_min=chose),),
                           _version_peers(spec, chose, high))
+    elif hello is not None and chose is None:
+        hint = Suggestion(literal(f"The server chose {hello.version}: no TLS version tlsbench (or any client) can "
+                                  "speak, so no setting here helps. Check which software answers on this port."),
+                          (), (openssl_peer(spec, "-msg"),))
     elif low == "1.3":
         hint = Suggestion("The server does not speak TLS 1.3, which you required: allow TLS 1.2 too ({0}).",
                           (Change.of(tls_min=None, was=spec),), _version_peers(spec, None, high))
@@ -305,10 +315,17 @@ def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Findi
         return [finding("tls-alert", f"The server sent TLS alert {name}",
                         f"The peer ended the handshake with a fatal alert: {name} - "
                         f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
-                        Suggestion("Compare with openssl's message trace; adjust {tls_min}, {tls_max}, {ciphers}, "
-                                   "{sni} or {alpn} to what the server expects.", (), (trace,))
+                        # The alert does not say which setting the server objects to: no advice to
+                        # weaken versions or ciphers on its strength.
+                        Suggestion("Compare with openssl's message trace; check {sni} and {alpn} against what the "
+                                   "server expects, or run the diagnosis, which tries variants.", (), (trace,))
                         if not is_proxy(spec) else
                         Suggestion("Compare with openssl's message trace to the proxy.", (), (trace,)), ev)]
+    from tlsbench.engine.diagnosis.malformed import malformed_hello
+
+    malformed = malformed_hello(spec, facts, sent)
+    if malformed is not None:
+        return [malformed]
     chosen = server_hello_version(facts.first_bytes)
     if facts.error_reason == "NO_PROTOCOLS_AVAILABLE" or (sent is not None and sent.alert == "protocol_version") or (
             sent is not None and chosen is not None and not 0x0300 <= chosen <= 0x0304):

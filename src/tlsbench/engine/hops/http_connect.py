@@ -108,6 +108,10 @@ class HttpConnectHop:
             detail = detail._replace(reply_code=head.status, reply_meaning=head.reason or "tunnel open",
                                      status_line=head.status_line)
             notes = proxy_http.connect_body(hop, head, early)
+            # What follows in the tunnel is the target's, unless the bytes show the proxy's before it.
+            length = (head.header("Content-Length") or "").strip()
+            state.extra["tls_review"] = proxy_http.bytes_after_200(hop, head.status_line,
+                                                                   int(length) if length.isdigit() else None)
             return StageOutcome(True, detail, f"CONNECT {requested}: {head.status_line}{after}", notes)
         body = b""
         if head is not None:

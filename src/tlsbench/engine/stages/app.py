@@ -6,6 +6,7 @@ more text after a --send answer is not counted).
 
 from __future__ import annotations
 
+import ssl
 import time
 
 from tlsbench.engine.details import AppDetail
@@ -26,6 +27,10 @@ TLS_PORT_COMPLAINTS = (
     ("Apache httpd", b"speaking plain HTTP to an SSL-enabled server port"),
     ("Go net/http", b"Client sent an HTTP request to an HTTPS server"),
     ("tlsbench serve", b"This port speaks TLS, but a plain HTTP request arrived"),
+)
+# What servers that complete the handshake without a client certificate then answer (a 400).
+NO_CLIENT_CERT = (
+    ("nginx", b"No required SSL certificate was sent"),
 )
 
 
@@ -66,11 +71,16 @@ class AppStage:
     def run(self, ctx: StageContext, state) -> StageOutcome:
         if self.after_tls is not None:
             return self.after_tls(ctx, state)
-        return run_app(ctx, state.stream)
+        wire = getattr(state.tls, "wire", ()) or ()
+        asked = any(m.direction == "received" and m.name == "CertificateRequest" for m in wire)
+        version = getattr(getattr(getattr(state.tls, "outcome", None), "detail", None), "version", None)
+        return run_app(ctx, state.stream, cert_requested=asked and not self.spec.tls.cert, tls_version=version)
 
 
-def run_app(ctx: StageContext, stream) -> StageOutcome:
-    """The app stage over a stream (or a connected socket, for plain TCP)."""
+def run_app(ctx: StageContext, stream, cert_requested: bool = False, tls_version: str | None = None) -> StageOutcome:
+    """The app stage over a stream (or a connected socket, for plain TCP). `cert_requested`: the server
+    asked for a client certificate during the handshake and none was given; `tls_version`: the version
+    the session negotiated (for what OpenSSL refuses in it)."""
     import socket
 
     if isinstance(stream, socket.socket):
@@ -85,6 +95,7 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
     deadline = time.monotonic() + spec.timeout
     answer = bytearray()
     error = None
+    tls_error: ssl.SSLError | None = None
     ttfb = None
     last_rx = 0.0
     closed = False
@@ -122,6 +133,9 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                 break
     except Cancelled:
         raise
+    except ssl.SSLError as exc:  # the TLS layer refused what the server sent: not a silence
+        tls_error = exc
+        error = f"{type(exc).__name__}: {exc}"
     except OSError as exc:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled during the app stage") from None
@@ -138,6 +152,14 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
+    if tls_error is not None:
+        from tlsbench.engine.diagnosis.malformed import refused_after_handshake
+
+        findings = [refused_after_handshake(spec, tls_error, tls_version, len(data))] + [
+            f for f in findings if f.code != "app-no-response"]
+    missing = _no_client_cert(spec, data, status_line) if cert_requested and status_line else None
+    if missing is not None:
+        findings = [missing]
     ok = bool(data) and not any(f.severity == "error" for f in findings)  # e.g. http-on-tls-port
     if status_line:
         summary = status_line
@@ -164,6 +186,30 @@ def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
         if phrase.lower() in body.lower():
             return server, phrase.decode("ascii")
     return None
+
+
+def _no_client_cert(spec, data: bytes, status_line: str) -> Finding | None:
+    """client-cert-required when the server asked for a certificate in the handshake, none was given,
+    and its 400 says in its own words that this is why."""
+    if not data.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400")):
+        return None
+    body = data.partition(b"\r\n\r\n")[2]
+    said = next(((server, phrase) for server, phrase in NO_CLIENT_CERT if phrase.lower() in body.lower()), None)
+    if said is None:
+        return None
+    server, phrase = said
+    from tlsbench.engine.diagnosis.tls import curl_peer, openssl_peer
+
+    return finding("client-cert-required", "The server requires a client certificate",
+                   f"The server asked for a client certificate (CertificateRequest), completed the handshake "
+                   f"without one and then refused the request: {status_line!r}, with {server}'s words "
+                   f"\"{phrase.decode('ascii')}\".",
+                   Suggestion("Give your client certificate and its key: {0}.",
+                              (Change.of(cert="FILE", key="FILE", placeholders=("FILE",)),),
+                              (openssl_peer(spec, "-cert", "FILE", "-key", "FILE"),
+                               curl_peer(spec, "--cert", "FILE", "--key", "FILE"))),
+                   (Evidence("CertificateRequest", "received"), Evidence("status line", status_line),
+                    Evidence("the server said", phrase.decode("ascii"))), stage="app")
 
 
 def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Finding:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tlsbench.engine import certparse
 from tlsbench.engine.ct import leaf_scts, sct_findings
+from tlsbench.engine.rawcert import raw_cert_info
 from tlsbench.engine.details import CertInfo, ChainDetail
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
@@ -45,14 +46,28 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
         try:
             info = certparse.parse_cert(der, pos)
         except ValueError as exc:  # a certificate cryptography cannot parse is still evidence
+            raw = raw_cert_info(der, pos)  # what a DER walk can read of it: shown, as OpenSSL saw it
             if pos == 0 and tls.verify_code == 62 and tls.verify_message and "not checked" in tls.verify_message:
                 continue  # the tls stage's finding already says the leaf does not parse
             findings.append(finding("cert-unparsable", f"Certificate #{pos} could not be parsed",
-                                    f"cryptography refused it: {exc}",
+                                    f"cryptography refused it: {exc}"
+                                    + ("; what its DER holds is shown as read (names, serial, dates), and the "
+                                       "chain's verdict is OpenSSL's" if raw is not None else ""),
                                     Suggestion("Inspect it with openssl.", (),
                                                (openssl_peer(t, "-showcerts"),)),
                                     (Evidence("DER (hex, first 64 bytes)", der[:64].hex()),)))
-            continue
+            if raw is None:
+                continue
+            info = raw
+        for which, complaint in certparse.unreadable_names(der):
+            findings.append(finding("cert-unparsable", f"Certificate #{pos}'s {which} does not parse in cryptography",
+                                    f"cryptography refused the {which} ({complaint}); it is shown as tlsbench's own "
+                                    "DER reader read it (a T61String or another legacy string type holding bytes "
+                                    "that are not UTF-8, say). OpenSSL's verification is unaffected: the chain's "
+                                    "verdict is its own.",
+                                    Suggestion("Inspect it with openssl.", (), (openssl_peer(t, "-showcerts"),)),
+                                    (Evidence(which, getattr(info, which)),
+                                     Evidence("DER (hex, first 64 bytes)", der[:64].hex()))))
         broken = certparse.broken_extensions(der)
         if broken and (verify_off or tls.verify_code is None or tls.verify_code in DATE_CODES):
             findings.append(extension_finding(pos, info.subject, broken))  # else the tls stage's finding names it
@@ -66,7 +81,9 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
             match = certparse.match_name(tls.peer_chain_der[0], name)
         except ValueError:
             match = None
-    chain_ok = None if verify_off else (tls.outcome.ok and tls.verify_code is None)
+    # Verification's own verdict: a chain OpenSSL verified stays verified when the handshake ended
+    # later for another reason (the server wanted a client certificate).
+    chain_ok = None if verify_off else bool(tls.chain_verified)
     parsed = {der: info for der, info in zip(tls.peer_chain_der, infos)} if len(infos) == len(tls.peer_chain_der) \
         else {}
     path, source = verified_path(t, tls, parsed) if chain_ok else ((), None)
@@ -112,7 +129,10 @@ def verified_path(t: TlsTarget, tls: TlsOutcome, parsed: dict | None = None) -> 
         try:
             info = known._replace(position=pos) if known is not None else certparse.parse_cert(der, pos)
         except ValueError:
-            continue
+            raw = raw_cert_info(der, pos)
+            if raw is None:
+                continue
+            info = raw
         path.append(info._replace(verified=True, sent=der in sent, anchor=pos == count - 1))
     return tuple(path), (anchor_source(t) if path else None)
 

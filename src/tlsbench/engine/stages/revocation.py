@@ -104,13 +104,27 @@ def _evidence(d: RevocationDetail) -> tuple[Evidence, ...]:
     return tuple(out)
 
 
+def _source_words(c) -> str:
+    """Who gave an answer, in words: the server's staple is not its issuer's CRL."""
+    if c.method == "stapled":
+        signer = f", signed by {c.signed_by}" if c.signed_by else ""
+        return f"the OCSP response the server stapled to its handshake{signer}"
+    if c.method == "ocsp":
+        return f"its issuer's OCSP responder ({c.url})"
+    return f"its issuer's CRL ({c.url})"
+
+
 def revocation_findings(d: RevocationDetail) -> list[Finding]:
     ev = _evidence(d)
     if d.status == "revoked":
-        hit = next(c for c in d.checks if c.status == "revoked")
+        hits = [c for c in d.checks if c.status == "revoked"]
+        hit = hits[0]
         why = f" (reason: {hit.reason})" if hit.reason else ""
-        return [finding("cert-revoked", f"The server's certificate was revoked on {hit.revoked_at}{why}", f"Its issuer's {'OCSP responder' if hit.method == 'ocsp' else 'CRL'} says the certificate "
-                        f"was revoked on {hit.revoked_at}{why}. Browsers that check refuse it; a revoked key may be "
+        said = _source_words(hit)
+        also = [_source_words(c) for c in hits[1:]]
+        return [finding("cert-revoked", f"The server's certificate was revoked on {hit.revoked_at}{why}", f"{said[0].upper()}{said[1:]} says the certificate "
+                        f"was revoked on {hit.revoked_at}{why}" + (f"; so does {' and '.join(also)}" if also else "")
+                        + ". Browsers that check refuse it; a revoked key may be "
                         "in someone else's hands.", "Replace the certificate (and its key, if it was compromised) on the server.", ev, severity="error", origin="peer")]
     if d.status == "unknown":
         return [finding("revocation-unknown", "The certificate's revocation status is unknown", "The revocation sources answered, but not with a usable status: "

@@ -31,8 +31,8 @@ from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
 from tlsbench.engine.stages.context import StageContext, StageOutcome
 from tlsbench.engine.stream import PeerClosed
-from tlsbench.engine.tlsfacts import negotiated
-from tlsbench.engine.tlsmsg import WireMessage, decode_callback
+from tlsbench.engine.tlsfacts import negotiated, past_server_verification
+from tlsbench.engine.tlsmsg import TraceVersions, WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
 
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
@@ -83,6 +83,9 @@ class TlsOutcome(NamedTuple):
     wire: tuple[WireMessage, ...] = ()
     setup: tuple = ()  # (SSLContext, server_hostname, we_check_hostname): a resumption needs the same context
     handshake_ms: float | None = None  # the handshake's own time, when it completed
+    # The chain's own verdict, apart from the handshake's end: True when OpenSSL verified it (and
+    # the name matched), False when not, None when verification was off.
+    chain_verified: bool | None = None
 
 
 def verification_name(t: TlsTarget | ConnectionSpec) -> str:
@@ -213,11 +216,16 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     wire: list[WireMessage] = []
     trace: list[TlsMessage] = []
 
+    versions = TraceVersions()
+
     def on_message(conn, direction, version, content_type, msg_type, data):
         try:
+            if int(content_type) == 256:  # a record header: its version labels what comes before a ServerHello
+                versions.header("sent" if direction == "write" else "received", bytes(data))
             msg = decode_callback(direction, int(version), int(content_type), bytes(data))
             if msg is None:
                 return
+            msg = versions.label(msg)
             at = ctx.now_ms()
             wire.append(msg)
             trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key,
@@ -278,6 +286,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         raise Cancelled("cancelled during TLS")
 
     peer_chain = _der_chain(sslobj, False)
+    completed = kind is None  # the client's side of the handshake ended well (before any late alert)
     if kind is None and sslobj.version() == "TLSv1.3" and any(
             m.name == "CertificateRequest" and m.direction == "received" for m in wire):
         # In TLS 1.3 the client finishes first; a refused client certificate arrives as an alert after.
@@ -290,6 +299,9 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         facts_first = bytes(tls_stream.first_bytes)
 
     ok = kind is None
+    chain_verified = (None if t.tls.verify == "off" else
+                      verify_code is None and (completed or past_server_verification(wire)) and
+                      (not ours or _name_matches(peer_chain, name)))
     version = sslobj.version() if ok else None
     cipher = sslobj.cipher() if ok else None
     received_alert = next((m for m in reversed(wire) if m.content_type == "alert" and m.alert_level == "fatal"), None)
@@ -304,7 +316,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         alpn=sslobj.selected_alpn_protocol() if ok else None,
         # None = not known: verification was off, or the handshake ended before it said.
         verified=(None if t.tls.verify == "off" else False if verify_code is not None
-                  else True if ok else None),
+                  else True if chain_verified else None),
         session_reused=bool(ok and sslobj.session_reused),
         bytes_sent=transcript.bytes_sent if transcript else 0,
         bytes_received=transcript.bytes_received if transcript else len(facts_first),
@@ -339,13 +351,21 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     summary = (f"{version} {detail.cipher}" + (f" {detail.group}" if detail.group else "")
                + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
-    verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
+    verified_chain = _der_chain(sslobj, True) if chain_verified else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
         messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
-        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms)
+        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms, chain_verified=chain_verified)
+
+
+def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:
+    """tlsbench's own name check (when OpenSSL did not check the name) for a failed handshake."""
+    try:
+        return bool(peer_chain) and certparse.match_name(peer_chain[0], name)
+    except certparse.CertParseError:
+        return False
 
 
 def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
@@ -452,7 +472,8 @@ class ProxyTlsStage:
                                 messages=tuple(out.messages))
         if out.stream is not None:
             state.stream = out.stream
-        findings = [f._replace(stage=self.key) for f in findings]
+        # The proxy is the peer of this handshake: what the peer did here, the proxy did.
+        findings = [f._replace(stage=self.key, origin="proxy" if f.origin == "peer" else f.origin) for f in findings]
         summary = out.outcome.summary
         if out.outcome.ok and chain is not None and chain.certificates:
             summary += f"; proxy certificate {chain.certificates[0].subject}"

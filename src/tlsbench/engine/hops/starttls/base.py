@@ -95,6 +95,8 @@ class Facts:
         self.leftover = b""  # bytes after the reply that agreed: plaintext where TLS should start
         self.session_refused = False
         self.unexpected: bytes | None = None  # what came instead of the protocol
+        self.too_long: str | None = None  # when it was the protocol, but a line or reply beyond the limits
+        self.received_bytes = 0  # how much the reply had reached then
         self.expected = ""  # what was awaited then
         self.closed = False
         self.awaiting = ""  # what was awaited when the server closed (or went silent)
@@ -109,9 +111,20 @@ class Facts:
 class Mismatch(Exception):
     """Internal: the bytes are not this protocol (`expected` says what was awaited)."""
 
+    too_long: str | None = None
+
     def __init__(self, expected: str) -> None:
         super().__init__(expected)
         self.expected = expected
+
+
+class TooLong(Mismatch):
+    """Internal: the bytes may well be this protocol, but a line or a reply went on past the limits
+    (`too_long` says which): a hostile or broken server, not another protocol."""
+
+    def __init__(self, expected: str, too_long: str) -> None:
+        super().__init__(expected)
+        self.too_long = too_long
 
 
 _CODED = re.compile(rb"^[1-5][0-9][0-9](?:[ -]|$)")
@@ -177,9 +190,10 @@ class Dialogue:
         try:
             self.advance()
             if self.running and len(self._buf) > MAX_BUFFER:
-                raise Mismatch(f"{self.step} (no reply ended within {MAX_BUFFER // 1024} KiB)")
+                raise TooLong(f"{self.step} (no reply ended within {MAX_BUFFER // 1024} KiB)",
+                              f"no reply ended within {MAX_BUFFER // 1024} KiB")
         except Mismatch as exc:
-            self._unexpected(exc.expected)
+            self._unexpected(exc.expected, exc.too_long)
         except (ValueError, IndexError, UnicodeError) as exc:  # a parser's slip on hostile bytes
             self._unexpected(f"{self.step} ({type(exc).__name__} reading the reply)")
         return self._drain()
@@ -258,10 +272,12 @@ class Dialogue:
             end = buf.find(b"\n", start)
             if end < 0:
                 if len(buf) - start > MAX_LINE:
-                    raise Mismatch(f"{self.step} (a line of text; none ended within {MAX_LINE // 1024} KiB)")
+                    raise TooLong(f"{self.step} (a line of text; none ended within {MAX_LINE // 1024} KiB)",
+                                  f"a line went on for more than {MAX_LINE // 1024} KiB without ending")
                 return out
             if end - start > MAX_LINE:
-                raise Mismatch(f"{self.step} (a line of text shorter than {MAX_LINE // 1024} KiB)")
+                raise TooLong(f"{self.step} (a line of text shorter than {MAX_LINE // 1024} KiB)",
+                              f"a line of {end - start:,} bytes (at most {MAX_LINE // 1024} KiB are taken)")
             line = bytes(buf[start:end])
             if line.endswith(b"\r"):
                 line = line[:-1]
@@ -356,10 +372,12 @@ class Dialogue:
         self.status = "done"
         self._event(Finished())
 
-    def _unexpected(self, expected: str) -> None:
+    def _unexpected(self, expected: str, too_long: str | None = None) -> None:
         f = self.facts
         f.unexpected = bytes(self._buf[:KEEP_UNEXPECTED])
         f.expected = expected
+        f.too_long = too_long
+        f.received_bytes = len(self._buf)
         f.awaiting = self.step
         if f.unexpected and _binary(f.unexpected):
             self.received_binary(f.unexpected[:64], f"{len(self._buf)} byte(s) that are not {self.title}")

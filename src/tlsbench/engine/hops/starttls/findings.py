@@ -127,7 +127,25 @@ def _first(lines: tuple[str, ...]) -> str:
     return lines[0][:120] if lines else "(no words)"
 
 
+def too_long(protocol: str, facts: Facts) -> Finding:
+    """A reply or line past the limits: the server's text is too long, whatever protocol it is."""
+    data = facts.unexpected or b""
+    title_p = _title(protocol)
+    step = facts.awaiting or "the reply"
+    return finding("starttls-reply-too-long", f"The server's {step.removeprefix('the ')} is too long: {facts.too_long}",
+                   f"tlsbench spoke {title_p} and read {step}; {facts.too_long} ({facts.received_bytes:,} bytes "
+                   "held), so it stopped reading. No real server's reply is that long: the server is broken or "
+                   "hostile (or something in front of it floods the connection).",
+                   "Look at the server's configuration and logs (what it answers to "
+                   + step + "); compare with openssl s_client -starttls " + protocol + ".",
+                   [Evidence("awaiting", step), Evidence("limit", facts.too_long or ""),
+                    Evidence("bytes held", str(facts.received_bytes)),
+                    Evidence("received (text)", data[:300].decode("latin-1"))])
+
+
 def unexpected(protocol: str, facts: Facts, port: int) -> Finding:
+    if facts.too_long:
+        return too_long(protocol, facts)
     data = facts.unexpected or b""
     guess = classify(data)
     title_p = _title(protocol)
