@@ -12,18 +12,24 @@ the route and the handshake; its app step then asks the protocol's capabilities 
 This module is light (no ssl, no sockets): front-ends import it to draw the rows.
 """
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from tlsbench.engine.hostport import format_hostport
 from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.spec import ConnectionSpec
 
 
+# What a stage's exchange runs over: the run's byte stream (TCP, a proxy's tunnel, TLS over either),
+# or datagrams (QUIC over UDP). See stream.py's Stream and Datagrams.
+Transport = Literal["stream", "datagram"]
+
+
 class StageKind(NamedTuple):
     name: str  # the JSON name
     label: str  # the row label a person reads
-    impl: str  # "module:Class" implementing it (imported by the runner, before any clock)
+    impl: str  # "module:Class" implementing it (loaded by stages/contract.py's loader, before any clock)
     local: bool = False  # no wire exchange: its time is tlsbench's own work
+    transport: Transport = "stream"
 
 
 KINDS: dict[str, StageKind] = {k.name: k for k in (
@@ -55,6 +61,10 @@ class Step(NamedTuple):
     @property
     def name(self) -> str:
         return self.kind.name
+
+    @property
+    def transport(self) -> Transport:
+        return self.kind.transport
 
 
 class Plan(NamedTuple):

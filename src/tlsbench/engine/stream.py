@@ -1,4 +1,5 @@
-"""Byte streams the stages pass along: a connected socket, or TLS over another stream.
+"""Byte streams the stages pass along: a connected socket, or TLS over another stream (and the
+datagram socket a datagram-transport stage talks through).
 
 A stage takes the stream the previous one left (the TCP connection, the tunnel a proxy opened,
 TLS to an HTTPS proxy) and may leave a new one on top. Every stream reads and writes under one
@@ -55,6 +56,25 @@ class Stream(Protocol):
     def send(self, data: bytes) -> None: ...
 
     def recv(self, size: int = CHUNK, limit: float | None = None) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class Datagrams(Protocol):
+    """What a datagram-transport stage (QUIC) talks through: whole datagrams, each kept apart.
+
+    It shares the `Link` (one deadline, one cancel token) and the per-stage transcript with the
+    byte streams, so the runner's deadline, cancelling and evidence work the same over UDP; it is
+    `RunState.datagrams`, beside `RunState.stream`, and a step's kind says which one it uses
+    (`StageKind.transport`).
+    """
+
+    link: "Link"
+    transcript: "Transcript | None"
+
+    def send(self, datagram: bytes) -> None: ...
+
+    def recv(self, limit: float | None = None) -> bytes: ...
 
     def close(self) -> None: ...
 

@@ -7,7 +7,7 @@ reference; the diagnosis reads what was on the wire (`HandshakeFacts`).
 
 import os
 import shlex
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
@@ -17,9 +17,7 @@ from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal,
 from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage, version_name
 
 if TYPE_CHECKING:
-    from tlsbench.engine.stages.tls import TlsTarget
-
-    HandshakeWith: TypeAlias = "ConnectionSpec | TlsTarget"  # who a handshake was with: the target, or an HTTPS proxy
+    from tlsbench.engine.stages.shared import HandshakeWith  # the target, or an HTTPS proxy
 
 
 class HandshakeFacts(NamedTuple):

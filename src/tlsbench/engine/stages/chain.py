@@ -12,7 +12,7 @@ from tlsbench.engine.diagnosis.tls import openssl_peer
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
-from tlsbench.engine.stages.tls import TlsOutcome, TlsTarget, target_of
+from tlsbench.engine.stages.shared import TlsOutcome, TlsTarget, target_of
 
 _CODE_STATUS = {10: "expired", 9: "not yet valid", 18: "self-signed, untrusted", 19: "untrusted root",
                 20: "issuer unknown", 62: "hostname mismatch", 64: "IP address mismatch"}

@@ -59,10 +59,10 @@ class ReconnectStage:
             return StageOutcome(True, base, "nothing to resume: the server sent no ticket"
                                 + ("" if version == "TLSv1.3" else " and no session ID"),
                                 (_unavailable(version),))
-        sub, failure = self._connect(ctx, state)
+        sub, failure, connect_ms = self._connect(ctx, state)
         if failure is not None:
             return StageOutcome(False, base._replace(error=failure), f"the second connection failed: {failure}")
-        base = base._replace(connect_ms=sub.extra.get("connect_ms"))
+        base = base._replace(connect_ms=connect_ms)
         assert sub.stream is not None and sub.link is not None  # an opened route ends in a stream
         sub.stream.transcript = Transcript()
         second = handshake(ctx, sub.stream, self.target, first.setup, self.key, session=session)
@@ -76,13 +76,12 @@ class ReconnectStage:
             sub.link.sock.close()
         return self._outcome(base, second, sub)
 
-    def _connect(self, ctx: StageContext, state) -> tuple[RunState, str | None]:
+    def _connect(self, ctx: StageContext, state: RunState) -> tuple[RunState, str | None, float]:
         """The route again, quietly (its stages' events are not the run's), to the address used first."""
         began = ctx.now_ms()
         peer = state.socket_info.peer_address if state.socket_info else None
         sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
-        sub.extra["connect_ms"] = ctx.now_ms() - began
-        return sub, failure
+        return sub, failure, ctx.now_ms() - began
 
     def _outcome(self, base: ReconnectDetail, second, sub: RunState) -> StageOutcome:
         d = second.outcome.detail

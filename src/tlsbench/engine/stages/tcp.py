@@ -198,7 +198,7 @@ class TcpStage:
         sock.setblocking(True)
         local, peer = sock.getsockname(), sock.getpeername()
         connect_ms = next(t.duration_ms for t in reversed(tries) if t.result == "connected")
-        state.extra["tcp_connect_ms"] = connect_ms  # the tls stage tells a queued connection by it
+        state.tcp_connect_ms = connect_ms  # the tls stage tells a queued connection by it
         slow_syn = backlog.syn_retransmitted(connect_ms, tcp_info(sock), role=route.role, port=peer[1],
                                              where=format_hostport(peer[0], peer[1]))
         state.link = Link(sock, ctx.cancel)

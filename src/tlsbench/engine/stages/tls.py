@@ -29,7 +29,9 @@ from tlsbench.engine.peekbytes import looks_like_tls
 from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
+from tlsbench.engine.stages.chain import chain_detail
 from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.stages.shared import TlsOutcome, TlsSetup, TlsTarget, target_of
 from tlsbench.engine.stream import PeerClosed
 from tlsbench.engine.tlsfacts import negotiated
 from tlsbench.engine.tlsmsg import WireMessage, decode_callback
@@ -42,47 +44,11 @@ _RAW_MSG_CALLBACK = super(ssl.SSLContext, ssl.SSLContext)._msg_callback  # type:
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
-class TlsTarget(NamedTuple):
-    """Who a handshake is with, and with which settings: the target, or an HTTPS proxy."""
-
-    role: str  # "target" | "proxy"
-    host: str
-    port: int
-    tls: TlsSpec
-    timeout: float
-    sni: str | None  # the name sent, None for none
-    pin: str | None = None  # the address connected to instead of the host's (the target's --pin)
-
-    @property
-    def target(self) -> str:
-        return format_hostport(self.host, self.port)
-
-
-def target_of(spec: ConnectionSpec) -> TlsTarget:
-    return TlsTarget("target", spec.host, spec.port, spec.tls, spec.timeout, spec.sni, spec.pin)
-
-
 def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
     verify = "off" if proxy.insecure else ("cafile" if proxy.cafile else "system")
     tls = TlsSpec(enabled=True, verify=verify, cafile=proxy.cafile)  # type: ignore[arg-type]
     return TlsTarget("proxy", proxy.host, proxy.port, tls, timeout,
                      None if is_ip(proxy.host) else proxy.host.rstrip("."))
-
-
-class TlsOutcome(NamedTuple):
-    outcome: StageOutcome
-    # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
-    messages: Any = ()
-    stream: Any = None  # the TlsStream over the session; None when the handshake failed
-    peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
-    verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
-    verify_code: int | None = None
-    verify_message: str | None = None
-    verify_name: str | None = None  # the name the certificate was checked against
-    hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
-    wire: tuple[WireMessage, ...] = ()
-    setup: tuple = ()  # (SSLContext, server_hostname, we_check_hostname): a resumption needs the same context
-    handshake_ms: float | None = None  # the handshake's own time, when it completed
 
 
 def verification_name(t: TlsTarget | ConnectionSpec) -> str:
@@ -399,7 +365,7 @@ class TlsStage:
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
         out = handshake(ctx, state.stream, self.target, self.setup, self.key)
-        review = state.extra.get("tls_review")  # a hop before may know better what a failure means
+        review = state.tls_review  # a hop before may know better what a failure means
         if review is not None:
             out = out._replace(outcome=review(out.outcome))
         state.tls = out
@@ -415,7 +381,7 @@ def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
     """`accept-queue-wait` for a handshake straight after a direct connect, when its answer came late."""
     from tlsbench.engine.diagnosis.backlog import accept_queue_wait
 
-    connect_ms = state.extra.get("tcp_connect_ms")
+    connect_ms = state.tcp_connect_ms
     steps = [s.name for s in state.plan.steps if s.skip is None]
     if connect_ms is None or ctx.spec.proxies or steps[:steps.index("tls")][-1:] != ["tcp"]:
         return None  # a proxy or a STARTTLS dialogue spoke first: the wait is not the listener's
@@ -439,8 +405,6 @@ class ProxyTlsStage:
         self.setup = build_context(self.target)
 
     def run(self, ctx: StageContext, state) -> StageOutcome:
-        from tlsbench.engine.stages.chain import chain_detail
-
         out = handshake(ctx, state.stream, self.target, self.setup, self.key)
         findings = list(out.outcome.findings)
         chain = None

@@ -19,7 +19,7 @@ IMPLICIT_WAIT = 1.5  # seconds of silence on an implicit-TLS port before it coun
 
 
 class Handoff:
-    """What the starttls stage leaves for the tls and app stages (RunState.extra["starttls"])."""
+    """What the starttls stage leaves for the tls and app stages (RunState.starttls)."""
 
     def __init__(self, protocol: str | None, dialogue, implicit: bool, asked: str) -> None:
         self.protocol, self.dialogue, self.implicit, self.asked = protocol, dialogue, implicit, asked

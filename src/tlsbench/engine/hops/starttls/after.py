@@ -19,7 +19,7 @@ def run_after_tls(ctx: StageContext, state) -> StageOutcome:
     from tlsbench.engine.hops.starttls.protocols import dialogue as make_dialogue
     from tlsbench.engine.hops.starttls.run import settings
 
-    hand = state.extra.get("starttls")
+    hand = state.starttls
     spec = ctx.spec
     if hand is None or hand.protocol is None:
         return StageOutcome(True, None, "nothing asked over TLS: the protocol is not known")

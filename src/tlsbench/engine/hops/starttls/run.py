@@ -140,7 +140,7 @@ def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, imp
         finding = fnd.implicit(protocol, port, asked, implicit_because)
         rec.note(f"{implicit_because}: TLS at once, STARTTLS dropped")
         detail = _detail(spec, asked, protocol, because or implicit_because, dialogue, rec, implicit=True)
-        state.extra["starttls"] = Handoff(protocol, None, True, asked)
+        state.starttls = Handoff(protocol, None, True, asked)
         return StageOutcome(True, detail, f"port {port} speaks TLS at once: STARTTLS dropped", (finding,))
     if early:
         detail = _detail(spec, asked, protocol, because, dialogue, rec, error=early[0].title)
@@ -161,8 +161,8 @@ def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, imp
             state.stream.unread(facts.leftover)
             rec.note(f"{len(facts.leftover)} byte(s) came after the reply, before any TLS: left for the handshake "
                      "to show")
-        state.extra["starttls"] = Handoff(protocol, dialogue, False, asked)
-        state.extra["tls_review"] = _reviewer(protocol, facts)
+        state.starttls = Handoff(protocol, dialogue, False, asked)
+        state.tls_review = _reviewer(protocol, facts)
         detail = _detail(spec, asked, protocol, because, dialogue, rec)
         return StageOutcome(True, detail, f"{head}: {_ready_words(protocol, facts)}", tuple(findings))
     main = _failure(protocol, facts, dialogue, end, port, spec.timeout)
