@@ -57,6 +57,9 @@ class Stream(Protocol):
 
     def recv(self, size: int = CHUNK, limit: float | None = None) -> bytes: ...
 
+    def unread(self, data: bytes) -> None:
+        """Push bytes back: the next recv returns them first (a hop read past its reply)."""
+
     def close(self) -> None: ...
 
 

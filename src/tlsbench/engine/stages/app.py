@@ -7,14 +7,21 @@ more text after a --send answer is not counted).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
+
+if TYPE_CHECKING:
+    import socket
+
+    from tlsbench.engine.stream import Stream
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
@@ -55,7 +62,7 @@ def _url_peer(spec: ConnectionSpec, *words: str) -> Peer:
 class AppStage:
     """After connecting: a minimal HTTP/1.1 GET, or the text given, and the first bytes of the answer."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.spec = plan.spec
         self.after_tls = None
         if self.spec.starttls.protocol and not self.spec.app.http and self.spec.app.send is None:
@@ -63,13 +70,13 @@ class AppStage:
 
             self.after_tls = run_after_tls  # the protocol's capabilities again, over TLS
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         if self.after_tls is not None:
             return self.after_tls(ctx, state)
-        return run_app(ctx, state.stream)
+        return run_app(ctx, state.need_stream())
 
 
-def run_app(ctx: StageContext, stream) -> StageOutcome:
+def run_app(ctx: StageContext, stream: Stream | socket.socket) -> StageOutcome:
     """The app stage over a stream (or a connected socket, for plain TCP)."""
     import socket
 
@@ -166,7 +173,7 @@ def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Finding:
+def _http_on_tls_port(spec: ConnectionSpec, status_line: str, server: str, sentence: str) -> Finding:
     from tlsbench.engine.catalogue import finding
     from tlsbench.engine.suggestions import Change, Suggestion, curl
 
@@ -179,7 +186,8 @@ def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Fin
                    stage="app", origin="local")
 
 
-def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
+def _findings(spec: ConnectionSpec, mode: str, data: bytes, status_line: str | None, error: str | None,
+              closed: bool) -> list[Finding]:
     if not data:
         if error == "timeout":
             why = f"Nothing came back within {spec.timeout:g} s after the request was sent."

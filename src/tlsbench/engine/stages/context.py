@@ -65,6 +65,26 @@ class RunState:
     def spec(self) -> ConnectionSpec:
         return self.plan.spec
 
+    # For stages that run only once an earlier one left what they need (the plan orders them so;
+    # the runner turns a broken order into an internal-error finding).
+    def need_route(self) -> Route:
+        """The route the resolve stage found."""
+        if self.route is None:
+            raise RuntimeError("no route: the resolve stage has not run")
+        return self.route
+
+    def need_stream(self) -> Stream:
+        """The stream the stages before left to talk through."""
+        if self.stream is None:
+            raise RuntimeError("no stream: no stage before this one connected")
+        return self.stream
+
+    def need_tls(self) -> TlsOutcome:
+        """The target's handshake."""
+        if self.tls is None:
+            raise RuntimeError("no handshake: the tls stage has not run")
+        return self.tls
+
 
 class StageContext:
     def __init__(self, spec: ConnectionSpec, emit: Callable[[Event], None], cancel: CancelToken,

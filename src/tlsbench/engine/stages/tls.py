@@ -9,7 +9,7 @@ also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
-from typing import Any, NamedTuple
+from typing import Any, Callable
 
 import errno
 import socket
@@ -30,9 +30,10 @@ from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
 from tlsbench.engine.stages.chain import chain_detail
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome, TlsSetup, TlsTarget, target_of
-from tlsbench.engine.stream import PeerClosed
+from tlsbench.engine.stream import PeerClosed, Stream
 from tlsbench.engine.tlsfacts import negotiated
 from tlsbench.engine.tlsmsg import WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
@@ -171,7 +172,8 @@ def _offered_ciphers(ctx: ssl.SSLContext) -> int:
     return sum(1 for c in ctx.get_ciphers() if c.get("protocol") != "TLSv1.3")
 
 
-def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, session=None) -> TlsOutcome:
+def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, key: str,
+              session: ssl.SSLSession | None = None) -> TlsOutcome:
     """Run a TLS handshake over `stream`; never raises for peer behaviour (raises Cancelled).
     `session` (an earlier connection's, same context) is offered for resumption."""
     sslctx, server_hostname, ours = setup
@@ -179,7 +181,9 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     wire: list[WireMessage] = []
     trace: list[TlsMessage] = []
 
-    def on_message(conn, direction, version, content_type, msg_type, data):
+    # Called from OpenSSL's message callback slot with plain integers (see below); `conn` is unused.
+    def on_message(conn: object, direction: str, version: int, content_type: int, msg_type: int,
+                   data: bytes) -> None:
         try:
             msg = decode_callback(direction, int(version), int(content_type), bytes(data))
             if msg is None:
@@ -314,7 +318,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         wire=tuple(wire), setup=setup, handshake_ms=handshake_ms)
 
 
-def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
+def _await_verdict(tls_stream: TlsStream, ticket_seen: Callable[[], bool]) -> ssl.SSLError | None:
     """Read briefly after a TLS 1.3 handshake: the SSLError if the server refused our certificate.
 
     A server sends its session tickets only after accepting the client's Finished (and
@@ -343,12 +347,14 @@ def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
     return None
 
 
-def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
+def run_tls(ctx: StageContext, stream_or_socket: Stream | socket.socket) -> TlsOutcome:
     """One handshake with the spec's target over a connected socket (or a stream), outside a run."""
     from tlsbench.engine.stream import socket_stream
 
-    stream = stream_or_socket
-    if isinstance(stream_or_socket, socket.socket):
+    stream: Stream
+    if not isinstance(stream_or_socket, socket.socket):
+        stream = stream_or_socket
+    else:
         stream = socket_stream(stream_or_socket, ctx.cancel)
         stream.link.set_timeout(ctx.spec.timeout)
     target = target_of(ctx.spec)
@@ -358,13 +364,13 @@ def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
 class TlsStage:
     """The handshake with the target, over the TCP connection or the last proxy's tunnel."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.key = step.key
         self.target = target_of(plan.spec)
         self.setup = build_context(self.target)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        out = handshake(ctx, state.need_stream(), self.target, self.setup, self.key)
         review = state.tls_review  # a hop before may know better what a failure means
         if review is not None:
             out = out._replace(outcome=review(out.outcome))
@@ -397,15 +403,16 @@ def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
 class ProxyTlsStage:
     """TLS to an HTTPS proxy: its certificate verified and diagnosed like a server's."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.key = step.key
+        assert step.hop is not None  # a proxy-tls step always names its hop
         target = proxy_target(step.hop, plan.spec.timeout)
         # The key log covers every TLS connection of the run, the proxy's too (as curl's does).
         self.target = target._replace(tls=target.tls._replace(keylog=plan.spec.tls.keylog))
         self.setup = build_context(self.target)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        out = handshake(ctx, state.need_stream(), self.target, self.setup, self.key)
         findings = list(out.outcome.findings)
         chain = None
         if out.peer_chain_der:
