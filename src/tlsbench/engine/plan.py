@@ -79,11 +79,12 @@ class Plan(NamedTuple):
         return tuple(s.key for s in self.steps)
 
 
-def _step(name: str, key: str | None = None, index: int | None = None, numbered: bool = False,
-          **fields) -> Step:
+def _step(name: str, key: str | None = None, index: int | None = None, numbered: bool = False, *,
+          doing: str = "", skip: str | None = None, hop: ProxySpec | None = None) -> Step:
     kind = KINDS[name]
     label = f"{kind.label} {index}" if numbered else kind.label
-    return Step(kind, key or (f"{name}#{index}" if numbered else name), index, label=label, **fields)
+    return Step(kind, key or (f"{name}#{index}" if numbered else name), index, doing=doing, skip=skip, hop=hop,
+                label=label)
 
 
 def plan_for(spec: ConnectionSpec) -> Plan:
