@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.catalogue import finding
+from tlsbench.engine.details import TlsDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
                                     StageSkipped, StageStarted, StepInfo)
@@ -238,13 +239,14 @@ class _Run:
             if self.state.link is not None:
                 self.state.link.sock.close()
         tls_out = self.state.tls
+        tls_detail = tls_out.outcome.detail if tls_out is not None else None  # a TlsDetail, from handshake()
         result = ProbeResult(
             ok=not self.cancelled and self.failed is None,
             target=self.spec.target,
             stages=tuple(self.records),
             socket=self.state.socket_info,
-            tls=getattr(getattr(tls_out, "outcome", None), "detail", None),
-            messages=tuple(getattr(tls_out, "messages", ()) or ()),
+            tls=tls_detail if isinstance(tls_detail, TlsDetail) else None,
+            messages=tuple(tls_out.messages) if tls_out is not None else (),
             chain=self.state.chain,
             findings=sort_findings(self.findings),
             total_ms=total_ms,
@@ -282,5 +284,5 @@ class _Run:
     def _tickets(self) -> int:
         """Session tickets the server sent (TLS 1.3 sends them after the handshake, read at the close)."""
         tls = self.state.tls
-        return sum(1 for m in getattr(tls, "messages", ()) or () if m.name == "NewSessionTicket"
+        return sum(1 for m in (tls.messages if tls is not None else ()) if m.name == "NewSessionTicket"
                    and m.direction == "received")

@@ -9,7 +9,7 @@ also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
-from typing import Any, Callable
+from typing import Callable
 
 import errno
 import socket
@@ -383,7 +383,7 @@ class TlsStage:
         return out.outcome
 
 
-def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
+def _queued(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
     """`accept-queue-wait` for a handshake straight after a direct connect, when its answer came late."""
     from tlsbench.engine.diagnosis.backlog import accept_queue_wait
 
