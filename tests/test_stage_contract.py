@@ -113,6 +113,22 @@ def test_a_failed_nested_plan_fails_its_parent_with_the_nested_findings(listener
     assert "tls" in after and "app" in after  # the nested plan's own later steps, skipped under the parent
 
 
+def test_a_plan_nested_two_deep_names_the_whole_path(listener):
+    innermost = preflight(build_spec(f"127.0.0.1:{listener}", tls=False, timeout=5))
+    inner = preflight(build_spec(f"127.0.0.1:{listener}", tls=False, timeout=5))
+    install(inner, "app", Nesting(innermost))
+    outer = preflight(build_spec(f"127.0.0.1:{listener}", tls=False, timeout=5))
+    install(outer, "app", Nesting(inner))
+    events: list[Event] = []
+    result = run_probe(outer.plan.spec, on_event=events.append, prepared=outer)
+
+    assert result.ok
+    started = [(e.parent, e.stage) for e in events if isinstance(e, StageStarted)]
+    assert started == [(None, "resolve"), (None, "tcp"), (None, "app"),
+                       ("app", "resolve"), ("app", "tcp"), ("app", "app"),
+                       ("app/app", "resolve"), ("app/app", "tcp")]
+
+
 def test_the_chain_stage_does_not_import_the_tls_stage():
     # The chain stage reads a handshake's outcome (stages/shared.py); the tls stage uses the chain
     # stage's parser. One direction only: no cycle at import time or at run time.

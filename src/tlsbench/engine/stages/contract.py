@@ -14,7 +14,8 @@ and CA files loaded then: a stage's time is its exchange on the wire), then run 
         def run(self, ctx: StageContext, state: RunState) -> StageOutcome: ...
 
 `run` reads what earlier stages left in `state` (a RunState: the route, the link, the stream,
-the handshake, ... each a typed field) and leaves its own there; it calls `ctx.begin()` and
+the handshake, ... each a typed field; `state.need_stream()` and its kin for what the plan's order
+guarantees) and leaves its own there; a new hand-off is a new field. It calls `ctx.begin()` and
 `ctx.end()` around its exchange on the wire, emits events through `ctx.emit` (TlsMessageSeen as
 messages cross), and returns a StageOutcome (ok, detail, summary, findings). It raises
 `Cancelled` when the run is cancelled; any other exception becomes an `internal-error` finding.
@@ -28,10 +29,12 @@ datagrams: QUIC). Both sit on a `Link`, so deadlines, cancelling and the per-sta
 are the same.
 
 *Nesting.* A stage may run a plan of its own inside it (a DNS-over-HTTPS lookup's connection
-inside the resolve stage): `runner.run_nested(ctx, prepared)` runs the prepared sub-plan with a
-state of its own and a context `ctx.nested(...)` on the same clock. The nested stages' events
-(StageStarted, StageFinished, StageSkipped) carry `parent`, the path of the stage they ran in
-("resolve", or "resolve/proxy" deeper), and their times lie inside the parent's, whose wire
+inside the resolve stage): the stage prepares the sub-plan in its `__init__` (`runner.preflight`,
+before any clock), and `runner.run_nested(ctx, prepared)` runs it with a state of its own and a
+context `ctx.nested(...)` on the same clock. The nested stages' events (StageStarted,
+StageFinished, StageSkipped, TlsMessageSeen) carry `parent`, the path of the stage they ran in
+("resolve", or "resolve/app" deeper); the run's own events have none, so a front-end that draws
+only the plan's rows skips events with a parent. Their times lie inside the parent's, whose wire
 clock covers the whole sub-run. Their records and findings come back to the parent stage, which
 puts what it wants in its own detail and outcome; the run's result lists top-level stages only.
 
