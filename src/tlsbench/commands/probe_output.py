@@ -269,7 +269,7 @@ def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
 
 
 def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = False, extra: dict | None = None) -> None:
-    """The whole result as one JSON object (the `--json` contract, see README); `include_bytes`
+    """The whole result as one JSON object (the `--json` contract, docs/json.md); `include_bytes`
     (--msg) adds each TLS message's bytes as hex; `extra` adds top-level keys (enumeration)."""
     data = result.to_json_dict(include_bytes=include_bytes)
     data.update(extra or {})

@@ -249,7 +249,7 @@ def with_changes(line: str, changes: list[dict]) -> str:
 
 def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesStats, batch: Batch,
                      interrupted: bool, changed_runs: int = 0) -> dict:
-    """The summary object of `--json` / the last line of `--json-lines` (see README, schema SCHEMA)."""
+    """The summary object of `--json` / the last line of `--json-lines` (docs/json.md, schema SCHEMA)."""
     from tlsbench.engine.runner import spec_summary
 
     body = stats.summary()

@@ -2,9 +2,9 @@
 
 Every finding is made through `finding()`, which takes the stage, severity and origin from here;
 a finding whose severity or origin legitimately varies passes its own, and the catalogue lists
-which ones are possible. The README's findings table is kept equal to this table by a test, and
-another test fails if the sources make a finding whose code is not here. A new code is one row here
-and one in the README.
+which ones are possible. docs/findings.md is generated from this table (scripts/docs; a test fails
+when it is not current), and another test fails if the sources make a finding whose code is not here.
+A new code is one row here, then scripts/docs.
 
 Stages are the plan's stage kinds (engine/plan.py KINDS); "any" is a code any stage can raise
 (the stage is given when it is made); "listener" codes are raised by `tlsbench serve`.

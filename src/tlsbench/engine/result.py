@@ -1,6 +1,6 @@
 """The outcome of a run: stage records, the socket, TLS facts, the chain and the findings.
 
-`ProbeResult.to_json_dict()` is the JSON contract of `tlsbench probe --json` (see README).
+`ProbeResult.to_json_dict()` is the JSON contract of `tlsbench probe --json` (docs/json.md).
 """
 
 
@@ -12,7 +12,7 @@ from tlsbench.engine.findings import Finding
 if TYPE_CHECKING:
     from tlsbench.engine.tlspump import CloseInfo
 
-SCHEMA = 2  # the version of the JSON contract (README: "The JSON contract")
+SCHEMA = 2  # the version of the JSON contract (docs/json.md)
 
 
 class TcpInfo(NamedTuple):

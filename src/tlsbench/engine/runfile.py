@@ -5,7 +5,7 @@
     record = read_run("run.json")              # RunFileError (one line) for anything else
     record.events, record.result, spec_of(record)
 
-The file is one JSON object (README: "Saved runs"):
+The file is one JSON object (docs/saved-runs.md):
 
     {"format": "tlsbench.run", "version": 1, "tlsbench": "0.1.0", "saved_at": "2026-11-29T08:21:35Z",
      "removed": [...what was left out, in words...],
@@ -42,7 +42,7 @@ from tlsbench.engine.suggestions import Change, Peer, Suggestion
 FORMAT = "tlsbench.run"
 VERSION = 1  # the format version this tlsbench writes and reads
 MAX_BYTES = 16 * 1024 * 1024  # a run file is at most this large (a typical one is a few tens of KB)
-# What a run file never holds, said in the file itself and in the README.
+# What a run file never holds, said in the file itself and in docs/saved-runs.md.
 REMOVED = (
     "proxy passwords (a proxy's password_env, the name of the variable, is kept; never its value)",
     "proxies taken from the environment ($https_proxy, $all_proxy, ...) are not part of the connection "
