@@ -11,12 +11,13 @@ import sys
 import pytest
 
 from tlsbench.engine.events import Event, StageFinished, StageSkipped, StageStarted, TlsMessageSeen
-from tlsbench.engine.plan import KINDS, Plan, Step
+from tlsbench.engine.plan import KINDS, Plan, StageKind, Step
 from tlsbench.engine.runner import NestedRun, Prepared, preflight, run_nested, run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.stages.context import RunState, StageContext
 from tlsbench.engine.stages.contract import Stage, stage_factory
 from tlsbench.engine.stages.shared import StageOutcome
+from tlsbench.engine.stream import DatagramSocket, Link
 
 
 class Nesting:
@@ -127,6 +128,84 @@ def test_a_plan_nested_two_deep_names_the_whole_path(listener):
     assert started == [(None, "resolve"), (None, "tcp"), (None, "app"),
                        ("app", "resolve"), ("app", "tcp"), ("app", "app"),
                        ("app/app", "resolve"), ("app/app", "tcp")]
+
+
+@pytest.fixture
+def udp_echo():
+    """A UDP echo server on loopback: each datagram comes back as it was."""
+    import socket
+    import threading
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                data, peer = sock.recvfrom(65535)
+            except OSError:
+                return
+            sock.sendto(data, peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+class OpenDatagrams:
+    """A datagram stage that connects a UDP socket and checks the peer answers."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        import socket
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect(("127.0.0.1", self.port))
+        state.datagrams = DatagramSocket(Link(sock, ctx.cancel))
+        ctx.begin()
+        state.datagrams.send(b"hello")
+        answer = state.datagrams.recv()
+        ctx.end()
+        return StageOutcome(answer == b"hello", None, "open")
+
+
+class Exchange:
+    """The next datagram stage: two datagrams out, two back, each whole."""
+
+    def __init__(self) -> None:
+        self.answers: list[bytes] = []
+        self.sent = b""
+        self.sock = None
+
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        assert state.datagrams is not None
+        ctx.begin()
+        for datagram in (b"a", b"bb"):
+            state.datagrams.send(datagram)
+        self.answers = [state.datagrams.recv(), state.datagrams.recv()]
+        ctx.end()
+        transcript = state.datagrams.transcript
+        assert transcript is not None
+        self.sent = bytes(transcript.sent)
+        self.sock = state.datagrams.link.sock
+        return StageOutcome(True, None, "exchanged")
+
+
+def test_datagram_stages_get_their_own_transcript_and_the_run_closes_the_socket(udp_echo):
+    kind = StageKind("datagrams", "datagrams", "tests.test_stage_contract:Exchange", transport="datagram")
+    steps = (Step(kind, "open", label="open"), Step(kind, "exchange", label="exchange"))
+    spec = build_spec(f"127.0.0.1:{udp_echo}", tls=False, timeout=5)
+    exchange = Exchange()
+    prepared = Prepared(Plan(spec, steps), [OpenDatagrams(udp_echo), exchange], 0.0)
+    result = run_probe(spec, prepared=prepared)
+
+    assert result.ok and [s.status for s in result.stages] == ["ok", "ok"]
+    assert all(step.transport == "datagram" for step in steps)
+    assert exchange.answers == [b"a", b"bb"]  # each datagram whole, not a byte stream
+    assert exchange.sent == b"abb"  # the runner gave the stage a transcript of its own
+    assert exchange.sock is not None and exchange.sock.fileno() == -1  # closed with the run
 
 
 def test_the_chain_stage_does_not_import_the_tls_stage():

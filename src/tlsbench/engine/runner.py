@@ -99,6 +99,8 @@ def run_nested(ctx: StageContext, prepared: Prepared) -> NestedRun:
         ctx.end()
         if state.link is not None:
             state.link.sock.close()
+        if state.datagrams is not None:
+            state.datagrams.close()
     return NestedRun(not run.cancelled and run.failed is None, tuple(run.records), sort_findings(run.findings),
                      run.cancelled)
 
@@ -175,8 +177,9 @@ class _Run:
         started = ctx.now_ms()
         self.emit(StageStarted(step.key, started,
                                stage.doing(self.state) if isinstance(stage, DescribesItself) else step.doing))
-        if self.state.link is not None:
-            self.state.link.set_timeout(self.spec.timeout)
+        for link in (self.state.link, self.state.datagrams.link if self.state.datagrams is not None else None):
+            if link is not None:
+                link.set_timeout(self.spec.timeout)
         # What crosses the stream (or the datagram socket) during this stage: the evidence its diagnosis cites.
         if self.state.stream is not None:
             self.state.stream.transcript = Transcript()
@@ -238,6 +241,8 @@ class _Run:
         finally:
             if self.state.link is not None:
                 self.state.link.sock.close()
+            if self.state.datagrams is not None:
+                self.state.datagrams.close()
         tls_out = self.state.tls
         tls_detail = tls_out.outcome.detail if tls_out is not None else None  # a TlsDetail, from handshake()
         result = ProbeResult(

@@ -167,6 +167,33 @@ class SocketStream:
             pass
 
 
+class DatagramSocket:
+    """A connected datagram (UDP) socket: each send is one datagram, each recv returns one."""
+
+    MAX_DATAGRAM = 65535
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.transcript: Transcript | None = None
+
+    def send(self, datagram: bytes) -> None:
+        if self.transcript is not None:
+            self.transcript.on_send(datagram)
+        self.link.send(datagram)
+
+    def recv(self, limit: float | None = None) -> bytes:
+        data = self.link.recv(self.MAX_DATAGRAM, limit)
+        if self.transcript is not None:
+            self.transcript.on_receive(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            self.link.sock.close()
+        except OSError:
+            pass
+
+
 def socket_stream(sock: socket.socket, cancel: CancelToken) -> SocketStream:
     """A stream over a socket connected elsewhere, recording its bytes."""
     stream = SocketStream(Link(sock, cancel))
