@@ -25,8 +25,9 @@ earlier one failed (`RunsAfterFailure`: the chain stage explains a failed handsh
 
 *Transports.* A kind's `transport` is "stream" (it talks through `state.stream`, a byte stream:
 TCP, a proxy's tunnel, TLS over either) or "datagram" (through `state.datagrams`, whole
-datagrams: QUIC). Both sit on a `Link`, so deadlines, cancelling and the per-stage transcript
-are the same.
+datagrams: QUIC; stream.DatagramSocket over a connected UDP socket). Both sit on a `Link`, so
+deadlines, cancelling and the per-stage transcript are the same; the runner resets both for each
+stage and closes both at the end of the run.
 
 *Nesting.* A stage may run a plan of its own inside it (a DNS-over-HTTPS lookup's connection
 inside the resolve stage): the stage prepares the sub-plan in its `__init__` (`runner.preflight`,
