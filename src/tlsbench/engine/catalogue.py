@@ -12,6 +12,7 @@ Stages are the plan's stage kinds (engine/plan.py KINDS); "any" is a code any st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from tlsbench.engine import weakening
@@ -167,7 +168,7 @@ def by_stage() -> dict[str, list[str]]:
 
 
 def finding(code: str, title: str | None = None, explanation: str = "",
-            suggestion: Suggestion | str | None = None, evidence=(), *, severity: Severity | None = None,
+            suggestion: Suggestion | str | None = None, evidence: Iterable[Evidence] = (), *, severity: Severity | None = None,
             origin: Origin | None = None, stage: str | None = None) -> Finding:
     """A Finding for a catalogued code; stage, severity and origin come from the catalogue.
 

@@ -7,6 +7,8 @@ leftmost label, IP SANs compared as addresses, no fallback to the subject CN (as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import datetime as _dt
 import ipaddress
 import ssl
@@ -108,7 +110,7 @@ def _der(tag: int, value: bytes) -> bytes:
     return bytes([tag, 0x80 | size]) + n.to_bytes(size, "big") + value
 
 
-def _walk_extensions(der: bytes):
+def _walk_extensions(der: bytes) -> tuple[Callable[[bytes], bytes], list[bytes]] | None:
     """(rebuild(extension) -> DER of the certificate with only that extension, [extension DER, ...])."""
     tag, cstart, cend = _tlv(der, 0)
     parts = _children(der, cstart, cend)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from tlsbench.engine import hellobuild
 from tlsbench.engine.cancel import CancelToken
@@ -23,6 +23,9 @@ from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.tlsmsg import alert_name
 from tlsbench.engine.tlsnames import LEGACY_SUITES, SUITES, TLS13_SUITES, Suite, version_name
+
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.resolve import Route
 
 BUDGET = 120.0  # seconds for the whole enumeration
 LEGACY_VERSIONS = (0x0303, 0x0302, 0x0301, 0x0300)
@@ -107,7 +110,7 @@ class _Prober:
         self.cancel = cancel
         self.deadline = deadline
         self.opener = RouteOpener(plan_for(spec))
-        self.route = None
+        self.route: Route | None = None
         self.count = 0
         self.errors: list[str] = []
 

@@ -13,7 +13,7 @@ No I/O and no heavy imports here: the CLI parses its arguments from this before 
 from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
-from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec
+from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
 GROUP_TITLES = {"target": "Target", "route": "Route", "local": "Local side", "tls": "TLS", "app": "Application",
@@ -83,7 +83,7 @@ STARTTLS_CHOICES: tuple[tuple[str, str], ...] = (("none (TLS at once)", "none"),
                                                  *((_STARTTLS_TITLES[p], p) for p in STARTTLS_PROTOCOLS))
 
 
-def _tls(spec: ConnectionSpec):
+def _tls(spec: ConnectionSpec) -> TlsSpec:
     return spec.tls
 
 

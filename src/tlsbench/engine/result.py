@@ -67,6 +67,7 @@ class StageRecord(NamedTuple):
     local: bool = False  # no wire exchange: the time is tlsbench's own work
     peer: str | None = None  # the proxy it talked to (URL, no password)
     label: str = ""
+    parent: str | None = None  # a nested stage: the path of the stage it ran in ("resolve"); None at the top
 
     @property
     def id(self) -> str:

@@ -9,7 +9,7 @@ stage), or the reason it did not run: a variant the budget cut short is "not-run
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from tlsbench.engine.findings import Finding
 from tlsbench.engine.result import ProbeResult
@@ -155,7 +155,7 @@ class Diagnosis(NamedTuple):
         }
 
 
-def probe_line(variant: Variant, environ=None) -> str:
+def probe_line(variant: Variant, environ: Mapping[str, str] | None = None) -> str:
     """The `tlsbench probe` line that runs this variant (with the user's own timeout).
 
     A variant without proxies says `-x ""` when the environment names a proxy for it: the line would

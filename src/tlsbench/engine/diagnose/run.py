@@ -48,6 +48,9 @@ class DiagnosisFinished(NamedTuple):
     diagnosis: Diagnosis
 
 
+DiagnosisEvent = VariantsChosen | VariantStarted | VariantFinished | DiagnosisFinished
+
+
 def diagnose(spec: ConnectionSpec, result: ProbeResult, *, budget: float = DEFAULT_BUDGET,
              stage_timeout: float = DEFAULT_STAGE_TIMEOUT, suggest_sni: tuple[str, ...] = (),
              on_event: Callable | None = None, cancel: CancelToken | None = None) -> Diagnosis:
@@ -101,7 +104,8 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
 
 
 class _Diagnosis:
-    def __init__(self, spec, result, budget, stage_timeout, suggest_sni, emit, cancel: CancelToken) -> None:
+    def __init__(self, spec: ConnectionSpec, result: ProbeResult, budget: float, stage_timeout: float,
+                 suggest_sni: tuple[str, ...], emit: Callable[[DiagnosisEvent], object], cancel: CancelToken) -> None:
         self.spec, self.budget, self.stage_timeout = spec, float(budget), float(stage_timeout)
         self.emit, self.cancel = emit, cancel
         self.facts = facts_of(spec, result, suggest_sni)

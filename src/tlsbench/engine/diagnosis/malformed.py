@@ -6,6 +6,7 @@ message the session's version does not allow there (a HelloRequest in TLS 1.3)."
 from __future__ import annotations
 
 import ssl
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.tls import HandshakeFacts, _alert_evidence, bytes_evidence, openssl_peer
@@ -14,12 +15,16 @@ from tlsbench.engine.peekbytes import server_hello
 from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.tlsmsg import WireMessage
 
+if TYPE_CHECKING:
+    from tlsbench.engine.spec import ConnectionSpec
+    from tlsbench.engine.stages.shared import TlsTarget
+
 # OpenSSL's reasons for a message that breaks TLS's encoding rules (what it says, not what it means).
 MALFORMED_REASONS = ("LENGTH_MISMATCH", "BAD_LENGTH", "LENGTH_TOO_SHORT", "BAD_PACKET_LENGTH", "BAD_PACKET",
                      "DECODE_ERROR", "BAD_EXTENSION", "RECORD_LENGTH_MISMATCH")
 
 
-def malformed_hello(spec, facts: HandshakeFacts, sent: WireMessage | None) -> Finding | None:
+def malformed_hello(spec: ConnectionSpec | TlsTarget, facts: HandshakeFacts, sent: WireMessage | None) -> Finding | None:
     """tls-malformed: the peer's ServerHello (read strictly) breaks TLS's encoding rules, or OpenSSL
     refused a message for its encoding. Never a version or cipher verdict: the bytes are garbage."""
     if facts.kind != "ssl-error":
@@ -48,7 +53,7 @@ def malformed_hello(spec, facts: HandshakeFacts, sent: WireMessage | None) -> Fi
 
 
 
-def refused_after_handshake(spec, exc: ssl.SSLError, version: str | None, received: int) -> Finding:
+def refused_after_handshake(spec: ConnectionSpec, exc: ssl.SSLError, version: str | None, received: int) -> Finding:
     """What the server sent after the handshake broke TLS: OpenSSL's reason, in the protocol's words."""
     reason = exc.reason or "unknown"
     ev = [Evidence("OpenSSL reason", reason), Evidence("session", version or "unknown"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING, Callable
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.network import classify, errno_name, looks_like, os_words, proxy_kind_hint
@@ -17,6 +18,9 @@ from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.hops.http_reply import MAX_HEAD, ReplyHead, auth_schemes
 from tlsbench.engine.peekbytes import looks_like_tls
 from tlsbench.engine.proxies import ProxySpec
+
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.context import StageOutcome
 
 QUOTE = 300  # characters of the proxy's explanation quoted in the finding
 
@@ -247,12 +251,13 @@ def tls_record_at(data: bytes) -> int | None:
     return None
 
 
-def bytes_after_200(hop: ProxySpec, status_line: str, declared: int | None = None):
+def bytes_after_200(hop: ProxySpec, status_line: str,
+                    declared: int | None = None) -> Callable[[StageOutcome], StageOutcome]:
     """For the tls stage: a handshake answered with other bytes and then a TLS record (`16 03 0x`) is
     the proxy's doing (a body after its 2xx), not a target that does not speak TLS (`not-tls`); so are
     bytes that are exactly the body its 2xx declared (Content-Length: `declared`)."""
 
-    def review(outcome):
+    def review(outcome: StageOutcome) -> StageOutcome:
         if outcome.ok or not any(f.code == "not-tls" for f in outcome.findings):
             return outcome
         data = bytes.fromhex(getattr(outcome.detail, "first_bytes_hex", None) or "")

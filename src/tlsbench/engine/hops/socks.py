@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable
+
+import socks  # PySocks: this module is imported when a SOCKS hop is prepared, before any clock
 
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import network
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.hops.socks_reply import SocksReading, methods_offered, read_socks4, read_socks5
 from tlsbench.engine.spec import format_hostport
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stream import Stream, Transcript
+
+if TYPE_CHECKING:
+    from tlsbench.engine.findings import Finding
+
+# Reads a reply from the bytes received so far.
+ReadReply = Callable[[bytes], SocksReading]
 
 SOCKS4_REPLIES = {
     0x5A: "request granted",
@@ -49,7 +61,7 @@ class _StreamFile:
     client. What is left after the negotiation (the target's first bytes, in the same segment) is
     given back to the stream."""
 
-    def __init__(self, stream, buffer: bytearray, eof: list) -> None:
+    def __init__(self, stream: Stream, buffer: bytearray, eof: list[bool]) -> None:
         self._stream = stream
         self._out = bytearray()
         self._in = buffer
@@ -79,19 +91,23 @@ class _StreamFile:
         self.flush()
 
 
-def _stream_socket_class():
+class StreamSocket(socks.socksocket):
     """A PySocks socket whose negotiators talk through a tlsbench stream (a socket, a tunnel,
     TLS to an HTTPS proxy), so SOCKS works at any depth of a chain."""
-    import socks  # PySocks: imported before the clock, by the stage's preparation
 
-    class StreamSocket(socks.socksocket):
-        stream = None
-        unread: bytearray
-        eof: list
+    stream: Stream | None = None
+    unread: bytearray
+    eof: list[bool]
+    # PySocks' own table (no stub declares it): proxy type -> negotiator(socket, dest, port).
+    _proxy_negotiators: dict[int, Callable[[socks.socksocket, str, int], object]]
 
-        def makefile(self, *args, **kwargs):
-            return _StreamFile(self.stream, self.unread, self.eof)
+    # PySocks' negotiators call makefile() and only read, write and flush what it gives.
+    def makefile(self, *args: object, **kwargs: object) -> _StreamFile:  # type: ignore[override]
+        assert self.stream is not None  # set by the hop for the negotiation
+        return _StreamFile(self.stream, self.unread, self.eof)
 
+
+def _stream_socket_class() -> tuple[ModuleType, type[StreamSocket]]:
     return socks, StreamSocket
 
 
@@ -105,25 +121,29 @@ def address_type(dest: str) -> str:
 class SocksHop:
     """One SOCKS hop: PySocks' negotiator for the kind, run over the stream the run has so far."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.step = step
         self.spec = plan.spec
+        assert step.hop is not None  # a proxy step always names its hop
         self.hop = step.hop
         self.socks, self.socket_class = _stream_socket_class()
 
-    def _placeholder(self):
+    def _proxy_type(self) -> int:
+        return socks.SOCKS4 if self.hop.kind.startswith("socks4") else socks.SOCKS5
+
+    def _placeholder(self) -> StreamSocket:
         """PySocks keeps its settings on a socket object; the bytes go through the stream. One per
         run (a prepared plan may run many times), made before the clock starts."""
         hop = self.hop
         ss = self.socket_class(socket.AF_INET, socket.SOCK_STREAM)
-        ss.set_proxy(self.socks.SOCKS4 if hop.kind.startswith("socks4") else self.socks.SOCKS5,
+        ss.set_proxy(self._proxy_type(),
                      hop.host, hop.port, rdns=hop.remote_dns, username=hop.username, password=hop.password)
         return ss
 
-    def run(self, ctx: StageContext, state, dest: str, port: int, behind: str) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
         kind = hop.kind
-        stream = state.stream
+        stream = state.need_stream()
         where = hop.address
         if kind.startswith("socks4"):
             auth = "userid" if hop.username else "none"
@@ -139,7 +159,7 @@ class SocksHop:
         error: BaseException | None = None
         ctx.begin()
         try:
-            ss._proxy_negotiators[ss.proxy[0]](ss, dest, port)
+            ss._proxy_negotiators[self._proxy_type()](ss, dest, port)
         except Cancelled:
             raise
         except Exception as exc:  # judged below from the recorded bytes
@@ -178,7 +198,7 @@ class SocksHop:
         return StageOutcome(False, detail, finding.title, (finding,) + notes)
 
 
-def finding_rx(finding) -> str | None:
+def finding_rx(finding: Finding) -> str | None:
     return next((e.value for e in finding.evidence if e.label == "bytes received"), None)
 
 
@@ -205,7 +225,7 @@ def _ended(error: BaseException | None) -> str | None:
     return None
 
 
-def _read_rest(stream, reading: SocksReading, read) -> str | None:
+def _read_rest(stream: Stream, reading: SocksReading, read: ReadReply) -> str | None:
     """Read the rest of a reply PySocks stopped reading at its code (bounded by the stage's deadline,
     and by what the reply needs); returns how the connection ended, if it did."""
     for _ in range(64):
@@ -224,7 +244,7 @@ def _read_rest(stream, reading: SocksReading, read) -> str | None:
     return None
 
 
-def _fill(detail: ProxyDetail, reading: SocksReading, transcript, kind: str) -> ProxyDetail:
+def _fill(detail: ProxyDetail, reading: SocksReading, transcript: Transcript | None, kind: str) -> ProxyDetail:
     code = None if reading.not_socks else reading.reply
     sent = []
     for chunk in (transcript.sent_chunks if transcript else ()):
@@ -250,8 +270,9 @@ def method_name(method: int) -> str:
     return SOCKS5_METHODS.get(method) or ("a private method" if 0x80 <= method <= 0xFE else "an unassigned method")
 
 
-def _diagnose(kind, where, detail, reading: SocksReading, rx, error, ended, stream, timeout, user, offered, *,
-              remote_name, behind):
+def _diagnose(kind: str, where: str, detail: ProxyDetail, reading: SocksReading, rx: bytes,
+              error: BaseException | None, ended: str | None, stream: Stream, timeout: float, user: str | None,
+              offered: bytes, *, remote_name: bool, behind: str) -> Finding:
     if reading.not_socks:
         return network.proxy_protocol_error(kind, where, rx + _peek(stream))
     if reading.problem:
@@ -286,12 +307,10 @@ def _diagnose(kind, where, detail, reading: SocksReading, rx, error, ended, stre
 
 
 def _proxy_error_types() -> tuple[type, ...]:
-    import socks
-
     return (socks.ProxyError,)
 
 
-def _peek(stream) -> bytes:
+def _peek(stream: Stream) -> bytes:
     """A little more of a non-SOCKS answer, for the evidence (bounded in time and size)."""
     try:
         return stream.recv(256, PEEK_SECONDS)

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import ssl
 import time
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
+
+if TYPE_CHECKING:
+    import socket
+
+    from tlsbench.engine.stream import Stream
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
@@ -60,7 +67,7 @@ def _url_peer(spec: ConnectionSpec, *words: str) -> Peer:
 class AppStage:
     """After connecting: a minimal HTTP/1.1 GET, or the text given, and the first bytes of the answer."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.spec = plan.spec
         self.after_tls = None
         if self.spec.starttls.protocol and not self.spec.app.http and self.spec.app.send is None:
@@ -68,16 +75,19 @@ class AppStage:
 
             self.after_tls = run_after_tls  # the protocol's capabilities again, over TLS
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         if self.after_tls is not None:
             return self.after_tls(ctx, state)
-        wire = getattr(state.tls, "wire", ()) or ()
+        wire = state.tls.wire if state.tls is not None else ()
         asked = any(m.direction == "received" and m.name == "CertificateRequest" for m in wire)
-        version = getattr(getattr(getattr(state.tls, "outcome", None), "detail", None), "version", None)
-        return run_app(ctx, state.stream, cert_requested=asked and not self.spec.tls.cert, tls_version=version)
+        tls_detail = state.tls.outcome.detail if state.tls is not None else None
+        version = getattr(tls_detail, "version", None)
+        return run_app(ctx, state.need_stream(), cert_requested=asked and not self.spec.tls.cert,
+                       tls_version=version)
 
 
-def run_app(ctx: StageContext, stream, cert_requested: bool = False, tls_version: str | None = None) -> StageOutcome:
+def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: bool = False,
+            tls_version: str | None = None) -> StageOutcome:
     """The app stage over a stream (or a connected socket, for plain TCP). `cert_requested`: the server
     asked for a client certificate during the handshake and none was given; `tls_version`: the version
     the session negotiated (for what OpenSSL refuses in it)."""
@@ -188,7 +198,7 @@ def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _no_client_cert(spec, data: bytes, status_line: str) -> Finding | None:
+def _no_client_cert(spec: ConnectionSpec, data: bytes, status_line: str) -> Finding | None:
     """client-cert-required when the server asked for a certificate in the handshake, none was given,
     and its 400 says in its own words that this is why."""
     if not data.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400")):
@@ -212,7 +222,7 @@ def _no_client_cert(spec, data: bytes, status_line: str) -> Finding | None:
                     Evidence("the server said", phrase.decode("ascii"))), stage="app")
 
 
-def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Finding:
+def _http_on_tls_port(spec: ConnectionSpec, status_line: str, server: str, sentence: str) -> Finding:
     from tlsbench.engine.catalogue import finding
     from tlsbench.engine.suggestions import Change, Suggestion, curl
 
@@ -225,7 +235,8 @@ def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Fin
                    stage="app", origin="local")
 
 
-def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
+def _findings(spec: ConnectionSpec, mode: str, data: bytes, status_line: str | None, error: str | None,
+              closed: bool) -> list[Finding]:
     if not data:
         if error == "timeout":
             why = f"Nothing came back within {spec.timeout:g} s after the request was sent."

@@ -12,8 +12,9 @@ from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extensi
 from tlsbench.engine.diagnosis.tls import openssl_peer
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.suggestions import Suggestion
+from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
-from tlsbench.engine.stages.tls import TlsOutcome, TlsTarget, target_of
+from tlsbench.engine.stages.shared import TlsOutcome, TlsTarget, target_of
 
 _CODE_STATUS = {10: "expired", 9: "not yet valid", 18: "self-signed, untrusted", 19: "untrusted root",
                 20: "issuer unknown", 62: "hostname mismatch", 64: "IP address mismatch"}
@@ -141,14 +142,14 @@ class ChainStage:
     """Local work: parsing what the server sent. It also runs after a failed handshake when the
     server sent certificates, since they explain an expired or untrusted one."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.target = target_of(plan.spec)
 
-    def runs_after(self, state, failed) -> bool:
+    def runs_after(self, state: RunState, failed: Step) -> bool:
         return failed.name == "tls" and state.tls is not None and bool(state.tls.peer_chain_der)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        tls: TlsOutcome = state.tls
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        tls = state.need_tls()
         if not tls.peer_chain_der:
             verify_off = self.target.tls.verify == "off"
             detail = ChainDetail(verified=None if verify_off else False, verify_code=tls.verify_code,
@@ -179,4 +180,6 @@ def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
     plan = plan_for(ctx.spec)
     state = RunState(plan)
     state.tls = tls
-    return ChainStage(plan.step("chain"), plan).run(ctx, state)
+    step = plan.step("chain")
+    assert step is not None  # a plan with TLS has a chain step
+    return ChainStage(step, plan).run(ctx, state)

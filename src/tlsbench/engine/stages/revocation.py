@@ -11,11 +11,12 @@ import time
 from tlsbench.engine.details import RevocationCheck, RevocationDetail
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 
 class RevocationStage:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         from tlsbench.engine import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
         from tlsbench.engine.route import RouteOpener
 
@@ -23,7 +24,7 @@ class RevocationStage:
         self.spec = plan.spec
         self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 status_request)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         from tlsbench.engine.revocation import check_revocation
 
         tls = state.tls
@@ -43,7 +44,7 @@ class RevocationStage:
         return StageOutcome(detail.status != "revoked", detail, _summary(detail), findings)
 
 
-    def _stapled(self, ctx: StageContext, state, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
+    def _stapled(self, ctx: StageContext, state: RunState, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
         """Ask for the stapled OCSP response with a TLS 1.2 hello over the same route."""
         from tlsbench.engine import stapling
         from tlsbench.engine.enumeration import OFFER_ORDER
@@ -104,7 +105,7 @@ def _evidence(d: RevocationDetail) -> tuple[Evidence, ...]:
     return tuple(out)
 
 
-def _source_words(c) -> str:
+def _source_words(c: RevocationCheck) -> str:
     """Who gave an answer, in words: the server's staple is not its issuer's CRL."""
     if c.method == "stapled":
         signer = f", signed by {c.signed_by}" if c.signed_by else ""

@@ -9,7 +9,7 @@ also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
-from typing import Any, NamedTuple
+from typing import Callable
 
 import errno
 import socket
@@ -29,8 +29,11 @@ from tlsbench.engine.peekbytes import looks_like_tls
 from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
-from tlsbench.engine.stream import PeerClosed
+from tlsbench.engine.stages.chain import chain_detail
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stages.shared import TlsOutcome, TlsSetup, TlsTarget, target_of
+from tlsbench.engine.stream import PeerClosed, Stream
 from tlsbench.engine.tlsfacts import negotiated, past_server_verification
 from tlsbench.engine.tlsmsg import TraceVersions, WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
@@ -42,50 +45,11 @@ _RAW_MSG_CALLBACK = super(ssl.SSLContext, ssl.SSLContext)._msg_callback  # type:
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
-class TlsTarget(NamedTuple):
-    """Who a handshake is with, and with which settings: the target, or an HTTPS proxy."""
-
-    role: str  # "target" | "proxy"
-    host: str
-    port: int
-    tls: TlsSpec
-    timeout: float
-    sni: str | None  # the name sent, None for none
-    pin: str | None = None  # the address connected to instead of the host's (the target's --pin)
-
-    @property
-    def target(self) -> str:
-        return format_hostport(self.host, self.port)
-
-
-def target_of(spec: ConnectionSpec) -> TlsTarget:
-    return TlsTarget("target", spec.host, spec.port, spec.tls, spec.timeout, spec.sni, spec.pin)
-
-
 def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
     verify = "off" if proxy.insecure else ("cafile" if proxy.cafile else "system")
     tls = TlsSpec(enabled=True, verify=verify, cafile=proxy.cafile)  # type: ignore[arg-type]
     return TlsTarget("proxy", proxy.host, proxy.port, tls, timeout,
                      None if is_ip(proxy.host) else proxy.host.rstrip("."))
-
-
-class TlsOutcome(NamedTuple):
-    outcome: StageOutcome
-    # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
-    messages: Any = ()
-    stream: Any = None  # the TlsStream over the session; None when the handshake failed
-    peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
-    verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
-    verify_code: int | None = None
-    verify_message: str | None = None
-    verify_name: str | None = None  # the name the certificate was checked against
-    hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
-    wire: tuple[WireMessage, ...] = ()
-    setup: tuple = ()  # (SSLContext, server_hostname, we_check_hostname): a resumption needs the same context
-    handshake_ms: float | None = None  # the handshake's own time, when it completed
-    # The chain's own verdict, apart from the handshake's end: True when OpenSSL verified it (and
-    # the name matched), False when not, None when verification was off.
-    chain_verified: bool | None = None
 
 
 def verification_name(t: TlsTarget | ConnectionSpec) -> str:
@@ -208,7 +172,8 @@ def _offered_ciphers(ctx: ssl.SSLContext) -> int:
     return sum(1 for c in ctx.get_ciphers() if c.get("protocol") != "TLSv1.3")
 
 
-def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, session=None) -> TlsOutcome:
+def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, key: str,
+              session: ssl.SSLSession | None = None) -> TlsOutcome:
     """Run a TLS handshake over `stream`; never raises for peer behaviour (raises Cancelled).
     `session` (an earlier connection's, same context) is offered for resumption."""
     sslctx, server_hostname, ours = setup
@@ -218,7 +183,9 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
 
     versions = TraceVersions()
 
-    def on_message(conn, direction, version, content_type, msg_type, data):
+    # Called from OpenSSL's message callback slot with plain integers (see below); `conn` is unused.
+    def on_message(conn: object, direction: str, version: int, content_type: int, msg_type: int,
+                   data: bytes) -> None:
         try:
             if int(content_type) == 256:  # a record header: its version labels what comes before a ServerHello
                 versions.header("sent" if direction == "write" else "received", bytes(data))
@@ -368,7 +335,7 @@ def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:
         return False
 
 
-def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
+def _await_verdict(tls_stream: TlsStream, ticket_seen: Callable[[], bool]) -> ssl.SSLError | None:
     """Read briefly after a TLS 1.3 handshake: the SSLError if the server refused our certificate.
 
     A server sends its session tickets only after accepting the client's Finished (and
@@ -397,12 +364,14 @@ def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
     return None
 
 
-def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
+def run_tls(ctx: StageContext, stream_or_socket: Stream | socket.socket) -> TlsOutcome:
     """One handshake with the spec's target over a connected socket (or a stream), outside a run."""
     from tlsbench.engine.stream import socket_stream
 
-    stream = stream_or_socket
-    if isinstance(stream_or_socket, socket.socket):
+    stream: Stream
+    if not isinstance(stream_or_socket, socket.socket):
+        stream = stream_or_socket
+    else:
         stream = socket_stream(stream_or_socket, ctx.cancel)
         stream.link.set_timeout(ctx.spec.timeout)
     target = target_of(ctx.spec)
@@ -412,14 +381,14 @@ def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
 class TlsStage:
     """The handshake with the target, over the TCP connection or the last proxy's tunnel."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.key = step.key
         self.target = target_of(plan.spec)
         self.setup = build_context(self.target)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
-        review = state.extra.get("tls_review")  # a hop before may know better what a failure means
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        out = handshake(ctx, state.need_stream(), self.target, self.setup, self.key)
+        review = state.tls_review  # a hop before may know better what a failure means
         if review is not None:
             out = out._replace(outcome=review(out.outcome))
         state.tls = out
@@ -431,11 +400,11 @@ class TlsStage:
         return out.outcome
 
 
-def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
+def _queued(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
     """`accept-queue-wait` for a handshake straight after a direct connect, when its answer came late."""
     from tlsbench.engine.diagnosis.backlog import accept_queue_wait
 
-    connect_ms = state.extra.get("tcp_connect_ms")
+    connect_ms = state.tcp_connect_ms
     steps = [s.name for s in state.plan.steps if s.skip is None]
     if connect_ms is None or ctx.spec.proxies or steps[:steps.index("tls")][-1:] != ["tcp"]:
         return None  # a proxy or a STARTTLS dialogue spoke first: the wait is not the listener's
@@ -451,17 +420,16 @@ def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
 class ProxyTlsStage:
     """TLS to an HTTPS proxy: its certificate verified and diagnosed like a server's."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.key = step.key
+        assert step.hop is not None  # a proxy-tls step always names its hop
         target = proxy_target(step.hop, plan.spec.timeout)
         # The key log covers every TLS connection of the run, the proxy's too (as curl's does).
         self.target = target._replace(tls=target.tls._replace(keylog=plan.spec.tls.keylog))
         self.setup = build_context(self.target)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        from tlsbench.engine.stages.chain import chain_detail
-
-        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        out = handshake(ctx, state.need_stream(), self.target, self.setup, self.key)
         findings = list(out.outcome.findings)
         chain = None
         if out.peer_chain_der:

@@ -14,7 +14,7 @@ again), which ends `done` or `failed`.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 MAX_BUFFER = 65536  # bytes kept while a reply is incomplete: more is not this protocol
 MAX_LINE = 8192  # a text line longer than this is not this protocol
@@ -74,6 +74,10 @@ class ConnectionClosed(NamedTuple):
 
 class Finished(NamedTuple):
     """The TLS phase is over (the capabilities over TLS were read)."""
+
+
+DialogueEvent = (Greeted | CapabilitiesListed | UpgradeAccepted | UpgradeRefused | UpgradeNotOffered | SessionRefused
+                 | UnexpectedReply | ConnectionClosed | Finished)
 
 
 # --- the facts a diagnosis reads -------------------------------------------------------------
@@ -156,7 +160,7 @@ class Dialogue:
         self._out = bytearray()
         self._sent: list[Message] = []
         self._received: list[Message] = []
-        self._events: list = []
+        self._events: list[DialogueEvent] = []
         self.start()
 
     # --- the driver's side ------------------------------------------------------------------------
@@ -235,10 +239,10 @@ class Dialogue:
     def start_tls_phase(self, implicit: bool) -> None:
         raise NotImplementedError
 
-    def _event(self, event) -> None:
+    def _event(self, event: DialogueEvent) -> None:
         self._events.append(event)
 
-    def _drain(self) -> list:
+    def _drain(self) -> list[DialogueEvent]:
         out, self._events = self._events, []
         return out
 
@@ -333,7 +337,7 @@ class Dialogue:
             f.capabilities_tls, f.password_auth_tls, f.capabilities_tls_reply = items, password, reply
         self._event(CapabilitiesListed(self.phase, items, offered))
 
-    def ask_upgrade(self, send, command: str) -> None:
+    def ask_upgrade(self, send: Callable[[], None], command: str) -> None:
         """Send the upgrade command (through `send()`), unless it is not offered and this protocol
         does not try anyway."""
         f = self.facts
