@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
+from tlsbench.lab import children
 from tlsbench.lab.certs import LabCerts, ensure_lab_certs
 from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
 from tlsbench.lab.processes import ServerUnavailable, port_is_free, require_binary
@@ -101,7 +102,8 @@ class Lab:
 
             self.data_dir = data_dir()
         require_binary("openssl")  # the one program every TLS seed needs
-        remove_stale_temp_dirs()  # what a lab that was killed left behind
+        children.sweep()  # what a lab that was killed left running, then its directories
+        remove_stale_temp_dirs()
         self._run_dir = make_temp_dir("tlsbench-lab-")
         self._twin_v6 = _localhost_has_ipv6()
         try:
