@@ -49,7 +49,7 @@ def save_profiles(lab, store=None) -> tuple[list[str], list[str]]:
         if not entry.name.startswith(LAB_PREFIX):  # the lab only ever writes its own profiles
             continue
         try:
-            store.save(Profile(entry.name, entry.spec, entry.description))
+            store.save(Profile(entry.name, entry.spec, entry.description, entry.unavailable))
             saved.append(entry.name)
         except (ProfileError, OSError) as exc:
             problems.append(f"profile {entry.name} not saved: {exc}")
@@ -67,6 +67,8 @@ def describe(lab) -> str:
     for e in lab.entries:
         lines.append(f"{e.name:<{width}}  {e.address}  [{e.served_by}]")
         lines.append(f"{'':<{width}}  {e.description}")
+        if e.unavailable:
+            lines.append(f"{'':<{width}}  NOT RUNNING: {e.unavailable}")
         lines.append(f"{'':<{width}}  $ {probe_command(e.spec)}")
     for note in lab.notes:
         lines.append(f"note: {note}")

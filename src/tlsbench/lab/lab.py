@@ -1,9 +1,10 @@
 """The lab: real servers on loopback that reproduce the seed situations, each described as an
 entry (name, one-line description, and the ConnectionSpec that reproduces it). The STARTTLS
-situations (postfix, dovecot) need root: for anyone else they are skipped, with a note.
+situations (postfix, dovecot) need root: for anyone else they are marked not running, with a note.
 
 Certificates live in `<data dir>/lab/certs` and are remade when missing or stale; runtime files
-(logs, nginx prefix) go to a temporary directory removed by `stop()`. Each server first tries
+(logs, nginx prefix) go to a temporary directory removed by `stop()`. A situation whose server
+cannot start stays an entry, marked `unavailable` with the reason. Each server first tries
 its preferred port so profiles stay the same between starts, and takes a free one when busy.
 """
 
@@ -31,6 +32,12 @@ PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 4108
                    "smtp-plain": 42588, "imap": 42143, "pop3": 42110, "lmtp": 42024, "sieve": 44190}
 MAIL_NAME = "mail.lab.test"  # the mail servers' certificate name, reached by pinning their address
 STARTTLS_ENTRIES = ("lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls")
+# For a STARTTLS situation whose server cannot start: (port key, protocol, address, what it shows)
+NOT_RUNNING = {
+    "lab-smtp-starttls": ("smtp-starttls", "smtp", LOOPBACK, "An SMTP server offering STARTTLS"),
+    "lab-smtp-no-starttls": ("smtp-plain", "smtp", LOOPBACK, "An SMTP server without STARTTLS: starttls-not-offered"),
+    "lab-imap-starttls": ("imap", "imap", "127.0.0.2", "dovecot's IMAP with STARTTLS"),  # DOVECOT_HOST
+}
 SILENT_TIMEOUT = 3.0
 
 
@@ -42,6 +49,7 @@ class LabEntry:
     description: str  # what it reproduces and what to look for
     spec: ConnectionSpec
     served_by: str  # the software answering, e.g. "openssl s_server"
+    unavailable: str = ""  # why its server is not running here ("" when it runs)
 
     @property
     def address(self) -> str:
@@ -176,6 +184,16 @@ class Lab:
     def _add(self, name: str, description: str, spec: ConnectionSpec, served_by: str) -> None:
         self.entries.append(LabEntry(name, description, spec, served_by))
 
+    def _not_running(self, names: tuple[str, ...], reason: str) -> None:
+        """Keep situations whose server could not start, marked with why: a profile that vanished
+        would leave a person wondering; one that says why tells them what to install or run."""
+        ca = str(self.certs.ca_cert) if self.certs else None
+        for name in names:
+            key, protocol, pin, what = NOT_RUNNING[name]
+            port = self.preferred_ports.get(key) or PREFERRED_PORTS[key]
+            spec = self._spec(port, MAIL_NAME, pin=pin, cafile=ca, starttls=protocol)
+            self.entries.append(LabEntry(name, what, spec, "not running", unavailable=reason))
+
     # --- the seeds ---
     def _start_all(self) -> None:
         certs = self.certs
@@ -272,6 +290,8 @@ class Lab:
         if not is_root():
             self.notes.append(f"not root: {', '.join(STARTTLS_ENTRIES)} skipped (postfix and dovecot start as root "
                               "and switch to their own users; run the lab with sudo to have them)")
+            self._not_running(STARTTLS_ENTRIES, "not root: the mail servers start as root and switch to their "
+                              "own users; run the lab with sudo to have them")
             return
         leaf = issue_leaf(certs, (MAIL_NAME, LOOPBACK, mail_servers.DOVECOT_HOST, LAB_HOST), self._log_dir("mail"),
                           "mail")
@@ -281,6 +301,7 @@ class Lab:
             plain = self._keep(mail_servers.postfix(None, port=ports.get("smtp-plain")))
         except ServerUnavailable as exc:
             self.notes.append(f"{exc}: lab-smtp-starttls and lab-smtp-no-starttls skipped")
+            self._not_running(("lab-smtp-starttls", "lab-smtp-no-starttls"), str(exc))
         else:
             self._add("lab-smtp-starttls",
                       "postfix offering STARTTLS: the starttls row shows the greeting, EHLO and its answer, "
@@ -296,6 +317,7 @@ class Lab:
             dovecot = self._keep(mail_servers.dovecot(leaf, ports=wanted or None))
         except ServerUnavailable as exc:
             self.notes.append(f"{exc}: lab-imap-starttls skipped")
+            self._not_running(("lab-imap-starttls",), str(exc))
             return
         imap = dovecot.endpoint("imap")
         self._add("lab-imap-starttls",
