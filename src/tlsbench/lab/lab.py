@@ -218,7 +218,9 @@ class Lab:
         banner = self._tiny("banner", lambda host, port: BannerServer("smtp", host=host, port=port))
         self._add("lab-smtp-banner",
                   "TLS spoken to a mail port: the server greets with '220 ... ESMTP' first; the "
-                  "finding names --starttls smtp or the implicit-TLS port (see lab-smtp-starttls).",
+                  "finding names --starttls smtp or the implicit-TLS port. This port only greets (it answers "
+                  "anything with 500): with STARTTLS, its 500 to EHLO shows it is no SMTP server (the real "
+                  "one: lab-smtp-starttls).",
                   self._spec(banner.port, cafile=ca), "tlsbench SMTP banner server")
 
         expired = self._tls("expired", TlsServerOptions(certs.expired))

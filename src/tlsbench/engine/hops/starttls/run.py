@@ -183,6 +183,9 @@ def _ready_words(protocol: str, facts) -> str:
 def _failure(protocol, facts, dialogue, end, port, timeout):
     if facts.unexpected is not None:
         return fnd.unexpected(protocol, facts, port)
+    if protocol in ("smtp", "lmtp") and facts.capabilities is None and facts.capabilities_reply[:1] and \
+            facts.capabilities_reply[0].startswith("5"):
+        return fnd.hello_rejected(protocol, facts)  # whatever came after: the EHLO answer says it all
     if facts.closed:
         return fnd.closed(protocol, facts, port, sent=bool(facts.command) or dialogue.client_first)
     if facts.session_refused:
