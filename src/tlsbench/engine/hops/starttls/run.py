@@ -129,7 +129,7 @@ def _detail(spec, asked, protocol, because, dialogue, rec, implicit: bool = Fals
         implicit_tls=implicit,
         password_auth=facts.password_auth if facts else (),
         notes=tuple(facts.notes) if facts else (),
-        error=error)
+        error=error, started_ms=rec.ctx.wire_start or 0.0)
 
 
 def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, implicit_because, early) -> StageOutcome:
