@@ -405,7 +405,7 @@ class TlsStage:
         state.tls = out
         if out.stream is not None:
             state.stream = out.stream
-        late = _queued(ctx, state, out)
+        late = _queued(ctx, state, out) or _relayed(ctx, state, out)
         if late is not None:
             return out.outcome._replace(findings=out.outcome.findings + (late,))
         return out.outcome
@@ -426,6 +426,23 @@ def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
     info = state.socket_info.tcp_info
     return accept_queue_wait(connect_ms, sent, first, where=ctx.spec.target, port=ctx.spec.port,
                              rtt_ms=info.rtt_ms if info is not None else None)
+
+
+def _relayed(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
+    """`relay-delayed-ack` for a handshake through a proxy whose server flight paused for a delayed ACK."""
+    if not ctx.spec.proxies or not out.outcome.ok:
+        return None
+    from tlsbench.engine.diagnosis.relay import relay_delayed_ack
+    from tlsbench.engine.equivalents import curl_command
+    from tlsbench.engine.proxies import KIND_NAMES
+
+    hop = ctx.spec.proxies[-1]  # the one that relays to the target
+    curl = curl_command(ctx.spec)
+    command = (curl.command.replace("curl -v", "curl -so /dev/null -w 'appconnect %{time_appconnect} s'", 1)
+               if curl.available else None)
+    info = state.socket_info.tcp_info
+    return relay_delayed_ack(out.messages, relay=f"{KIND_NAMES.get(hop.kind, hop.kind)} proxy {hop.address}",
+                             target=ctx.spec.target, mss=info.rcv_mss if info is not None else None, curl=command)
 
 
 class ProxyTlsStage:
