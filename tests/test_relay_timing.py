@@ -5,12 +5,16 @@ carries it through microsocks, and that the same exchange direct does not raise 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tlsbench.engine.diagnosis.relay import DELAYED_ACK_MAX_MS, DELAYED_ACK_MIN_MS, relay_delayed_ack
 from tlsbench.engine.options import spec_from_values
 from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.runner import run_probe
+from tlsbench.engine.spec import build_spec
+from tlsbench.lab.tiny_servers import PlainHttpServer, TinyServer, http_response
 
 
 def trace(*items: tuple[float, str, str, int]) -> list[TlsMessage]:
@@ -71,5 +75,29 @@ def test_through_microsocks_the_pause_is_found_and_direct_it_is_not(tls_server, 
     gaps = [round(b.at_ms - a.at_ms, 1) for a, b in zip(received, received[1:])
             if a.direction == b.direction == "received"]
     assert gap == max(gaps)
+    assert "ms a relay's delayed-ACK pause" in tls.summary  # it took most of the stage: the bar says so
+    assert "pause" not in direct.stage("tls").summary
     curl = found.suggestion.peers[0].command
     assert curl.startswith("curl -so /dev/null -w 'appconnect %{time_appconnect} s' --socks5-hostname")
+
+
+class SlowAnswer(TinyServer):
+    """Plain HTTP that thinks for 0.3 s before it answers."""
+
+    name = "slow-http"
+
+    def handle(self, conn) -> None:
+        self._read_first(conn)
+        time.sleep(0.3)
+        conn.sendall(http_response("200 OK", b"late\n"))
+
+
+def test_a_slow_first_byte_is_named_in_the_app_stage_it_dominates():
+    with SlowAnswer() as server:
+        result = run_probe(build_spec(f"127.0.0.1:{server.port}", tls=False, http=True, timeout=5))
+    app = result.stage("app")
+    assert result.ok and app.summary.startswith("HTTP/1.1 200 OK; ")
+    assert app.summary.endswith("ms waiting for the server's first byte"), app.summary
+    with PlainHttpServer() as quick:
+        result = run_probe(build_spec(f"127.0.0.1:{quick.port}", tls=False, http=True, timeout=5))
+    assert result.stage("app").summary == "HTTP/1.1 200 OK"

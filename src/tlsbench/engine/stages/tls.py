@@ -407,8 +407,25 @@ class TlsStage:
             state.stream = out.stream
         late = _queued(ctx, state, out) or _relayed(ctx, state, out)
         if late is not None:
-            return out.outcome._replace(findings=out.outcome.findings + (late,))
+            summary = _where_the_time_went(ctx, out, late)
+            return out.outcome._replace(summary=summary, findings=out.outcome.findings + (late,))
         return out.outcome
+
+
+def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding) -> str:
+    """The summary, naming the wait `late` explains when it took most of the stage."""
+    from tlsbench.engine.diagnosis.relay import largest_gap
+    from tlsbench.engine.stagetime import name_dominant, wire_ms
+
+    summary = out.outcome.summary
+    if late.code == "relay-delayed-ack":
+        gap = largest_gap(out.messages)
+        return name_dominant(summary, gap[0], wire_ms(ctx), "a relay's delayed-ACK pause") if gap else summary
+    sent = next((m.at_ms for m in out.messages if m.direction == "sent"), None)
+    first = next((m.at_ms for m in out.messages if m.direction == "received"), None)
+    if sent is None or first is None:
+        return summary
+    return name_dominant(summary, first - sent, wire_ms(ctx), "waiting for the server's first byte")
 
 
 def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
