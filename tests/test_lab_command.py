@@ -270,3 +270,25 @@ async def test_the_workbench_marks_a_profile_whose_server_is_not_running_and_say
         await pilot.pause()
         said = [n.message for n in app._notifications]
         assert "lab-imap-starttls is not running: dovecot is not installed" in said, said
+
+
+def test_a_proxy_that_will_not_start_falls_back_and_then_is_marked(monkeypatch, tmp_path):
+    import tlsbench.lab.socks_servers as socks_servers
+    from tlsbench.lab.processes import ServerStartError, ServerUnavailable
+
+    def broken(*args, **kwargs):
+        raise ServerStartError("microsocks exited with code 1 before accepting on 127.0.0.1:41080: (no output)")
+
+    def missing(*args, **kwargs):
+        raise ServerUnavailable("pproxy", "pproxy (PyPI: pip install pproxy)")
+
+    monkeypatch.setattr(socks_servers, "microsocks", broken)
+    monkeypatch.setattr(socks_servers, "pproxy_socks5", missing)
+    with need(Lab(data_dir=tmp_path, preferred_ports={}).start) as lab:  # the rest of the lab runs
+        entry = lab.entry("lab-socks5-tls")
+        assert entry.unavailable == ("no SOCKS5 proxy: microsocks exited with code 1 before accepting on "
+                                     "127.0.0.1:41080: (no output); and pproxy is not installed (Debian package: "
+                                     "pproxy (PyPI: pip install pproxy); apt-get install pproxy (PyPI: pip "
+                                     "install pproxy))")
+        assert entry.spec.proxy.kind == "socks5h" and entry.spec.proxy.port == 41080
+        assert lab.entry("lab-good-tls").unavailable == ""

@@ -20,7 +20,7 @@ from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
 from tlsbench.lab import children
 from tlsbench.lab.certs import LabCerts, ensure_lab_certs
 from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
-from tlsbench.lab.processes import ServerUnavailable, port_is_free, require_binary
+from tlsbench.lab.processes import LabError, ServerUnavailable, port_is_free, require_binary
 from tlsbench.lab.tempdirs import make_temp_dir, remove_stale_temp_dirs
 from tlsbench.lab.tiny_servers import BannerServer, PlainHttpServer, SilentServer
 
@@ -243,9 +243,18 @@ class Lab:
         port = self.preferred_ports.get("socks5")
         try:
             proxy = self._keep(socks_servers.microsocks(LOOPBACK, port))
-        except ServerUnavailable as exc:
+        except LabError as exc:
             self.notes.append(f"{exc}; using pproxy as the SOCKS5 proxy instead")
-            proxy = self._keep(socks_servers.pproxy_socks5(LOOPBACK, port))
+            try:
+                proxy = self._keep(socks_servers.pproxy_socks5(LOOPBACK, port))
+            except LabError as again:
+                self.notes.append(f"{again}: lab-socks5-tls skipped")
+                where = format_hostport(LOOPBACK, port or PREFERRED_PORTS["socks5"])
+                self.entries.append(LabEntry(
+                    "lab-socks5-tls", "The good TLS server through a real SOCKS5 proxy with remote DNS.",
+                    self._spec(tls_port, cafile=ca, http=True, proxy_kind="socks5h", proxy=where), "not running",
+                    unavailable=f"no SOCKS5 proxy: {exc}; and {again}"))
+                return
         self._add("lab-socks5-tls",
                   f"The good TLS server through a real SOCKS5 proxy ({proxy.kind}) with remote DNS: "
                   "tcp goes to the proxy, the proxy stage shows the name sent and the reply.",
@@ -260,7 +269,7 @@ class Lab:
             server = self._keep(nginx_sni_strict(certs.good, (SNI_NAME,), LOOPBACK, port,
                                                  prefix=self._log_dir("nginx")))
             served_by, strict_without_sni = "nginx (ssl_reject_handshake)", True
-        except ServerUnavailable as exc:
+        except LabError as exc:  # not installed, or it would not start: s_server stands in
             self.notes.append(f"{exc}; the SNI-strict server is openssl s_server -servername_fatal, "
                               "which rejects a wrong name but serves a handshake without SNI")
             server = self._tls("sni", TlsServerOptions(certs.good, sni_name=SNI_NAME, sni_cert=certs.good,
@@ -301,7 +310,7 @@ class Lab:
         try:
             smtp = self._keep(mail_servers.postfix(leaf, port=ports.get("smtp-starttls")))
             plain = self._keep(mail_servers.postfix(None, port=ports.get("smtp-plain")))
-        except ServerUnavailable as exc:
+        except LabError as exc:  # not installed, or it would not start
             self.notes.append(f"{exc}: lab-smtp-starttls and lab-smtp-no-starttls skipped")
             self._not_running(("lab-smtp-starttls", "lab-smtp-no-starttls"), str(exc))
         else:
@@ -317,7 +326,7 @@ class Lab:
         wanted = {p: ports[p] for p in mail_servers.DOVECOT_PROTOCOLS if ports.get(p)}
         try:
             dovecot = self._keep(mail_servers.dovecot(leaf, ports=wanted or None))
-        except ServerUnavailable as exc:
+        except LabError as exc:
             self.notes.append(f"{exc}: lab-imap-starttls skipped")
             self._not_running(("lab-imap-starttls",), str(exc))
             return
