@@ -225,3 +225,24 @@ def test_the_next_lab_start_sweeps_what_a_lab_that_escaped_the_death_signal_left
             proc.kill()
             proc.wait()
         path.unlink(missing_ok=True)
+
+
+def test_a_killed_workbench_takes_its_lab_along(tmp_path):
+    # `tlsbench lab` with the workbench: the lab runs in a child (`lab --no-ui`). Here the workbench is
+    # a stand-in that says the lab child's pid and waits; killing it must end the lab and its servers.
+    need_binary("openssl")
+    code = ("import os, sys, time; import tlsbench.commands.workbench as wb; from tlsbench.commands import lab; "
+            "wb.run_workbench = lambda **kw: (print(os.getpid(), flush=True), time.sleep(120)); "
+            "sys.exit(lab.main([]))")
+    workbench = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=_env(tmp_path))
+    try:
+        assert int(workbench.stdout.readline()) == workbench.pid  # the lab serves: the workbench opened
+        labs = descendants(workbench.pid)
+        assert labs  # the lab process, its servers, its watcher
+        workbench.kill()
+        workbench.wait(10)
+        assert _gone(labs, timeout=30) == {}
+    finally:
+        workbench.kill()
+        workbench.wait()
+        workbench.stdout.close()
