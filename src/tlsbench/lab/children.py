@@ -44,10 +44,12 @@ def death_signal(sig: int) -> Callable[[], None] | None:
     """A `preexec_fn` that asks the kernel to send `sig` to the child when its parent thread ends."""
     if _prctl is None:
         return None
-    prctl = _prctl
+    prctl, parent = _prctl, os.getpid()
 
     def arm() -> None:
         prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed: as if it fired
+            os.kill(os.getpid(), int(sig))
 
     return arm
 
