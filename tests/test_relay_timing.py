@@ -101,3 +101,17 @@ def test_a_slow_first_byte_is_named_in_the_app_stage_it_dominates():
     with PlainHttpServer() as quick:
         result = run_probe(build_spec(f"127.0.0.1:{quick.port}", tls=False, http=True, timeout=5))
     assert result.stage("app").summary == "HTTP/1.1 200 OK"
+
+
+def test_a_slow_first_byte_through_a_proxy_is_named_in_the_tls_stage(lab_certs, microsocks):
+    from tests.late_accept import LateAccept
+
+    server = LateAccept(lab_certs, delay=0.4)
+    try:
+        result = run_probe(build_spec(f"127.0.0.1:{server.port}", cafile=str(lab_certs.ca_cert), timeout=5,
+                                      proxy_kind="socks5", proxy=microsocks.address))
+    finally:
+        server.close()
+    tls = result.stage("tls")
+    assert result.ok and tls.summary.endswith("ms waiting for the server's first byte"), tls.summary
+    assert "accept-queue-wait" not in result.codes()  # through a proxy no finding can say whose queue it was

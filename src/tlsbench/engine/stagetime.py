@@ -6,7 +6,7 @@ much of the stage it was, so the waterfall explains its own long bar; the findin
 from __future__ import annotations
 
 DOMINANT_SHARE = 0.5  # "most of the stage": at least half of it
-SLOW_FIRST_BYTE_MS = 100.0  # the app stage: a wait for the answer this long is worth naming
+SLOW_FIRST_BYTE_MS = 100.0  # a wait this long for the server's first byte (tls, app) is worth naming
 
 
 def wire_ms(ctx) -> float | None:

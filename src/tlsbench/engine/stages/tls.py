@@ -406,26 +406,32 @@ class TlsStage:
         if out.stream is not None:
             state.stream = out.stream
         late = _queued(ctx, state, out) or _relayed(ctx, state, out)
-        if late is not None:
-            summary = _where_the_time_went(ctx, out, late)
-            return out.outcome._replace(summary=summary, findings=out.outcome.findings + (late,))
-        return out.outcome
+        summary = _where_the_time_went(ctx, out, late)
+        findings = out.outcome.findings + ((late,) if late is not None else ())
+        return out.outcome._replace(summary=summary, findings=findings)
 
 
-def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding) -> str:
-    """The summary, naming the wait `late` explains when it took most of the stage."""
+def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | None) -> str:
+    """The summary, naming the wait that took most of the stage: the one `late` explains, or a wait of
+    SLOW_FIRST_BYTE_MS or more for the server's first byte (through a proxy too, where no finding
+    can tell the listener's queue from the path)."""
     from tlsbench.engine.diagnosis.relay import largest_gap
-    from tlsbench.engine.stagetime import name_dominant, wire_ms
+    from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
 
-    summary = out.outcome.summary
-    if late.code == "relay-delayed-ack":
+    waits: list[tuple[float, str]] = []
+    if late is not None and late.code == "relay-delayed-ack":
         gap = largest_gap(out.messages)
-        return name_dominant(summary, gap[0], wire_ms(ctx), "a relay's delayed-ACK pause") if gap else summary
+        if gap is not None:
+            waits.append((gap[0], "a relay's delayed-ACK pause"))
     sent = next((m.at_ms for m in out.messages if m.direction == "sent"), None)
     first = next((m.at_ms for m in out.messages if m.direction == "received"), None)
-    if sent is None or first is None:
-        return summary
-    return name_dominant(summary, first - sent, wire_ms(ctx), "waiting for the server's first byte")
+    if sent is not None and first is not None and (
+            first - sent >= SLOW_FIRST_BYTE_MS or (late is not None and late.code == "accept-queue-wait")):
+        waits.append((first - sent, "waiting for the server's first byte"))
+    if not waits:
+        return out.outcome.summary
+    part, words = max(waits)
+    return name_dominant(out.outcome.summary, part, wire_ms(ctx), words)
 
 
 def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
