@@ -240,6 +240,9 @@ def test_a_profile_marked_not_running_loses_the_mark_once_its_server_runs(tmp_pa
     spec = build_spec("mail.lab.test:42587", starttls="smtp")
     store.save(Profile("lab-smtp-starttls", spec, "An SMTP server", "postfix is not installed"))
     assert 'unavailable = "postfix is not installed"' in store.read_text("lab-smtp-starttls")
+    from tlsbench.profiles.describe import summary_lines
+
+    assert "status    not running: postfix is not installed" in summary_lines(store.get("lab-smtp-starttls"))
     store.save(Profile("lab-smtp-starttls", spec, "An SMTP server"))
     assert "unavailable" not in store.read_text("lab-smtp-starttls")
     assert store.get("lab-smtp-starttls").unavailable == ""
