@@ -3,7 +3,7 @@
     tlsbench serve --port 8443 --tls --http
     tlsbench serve --port 0 --backlog 4 --pause-accept --json
 
-Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM), 2 for bad input — a port out of range,
+Exit codes: 0 after a clean stop (Ctrl-C, SIGINT, SIGTERM, SIGHUP), 2 for bad input — a port out of range,
 a bind address that is not an IP address, a port already in use (the port is the user's
 choice, so it is reported like any other bad input), missing certificate/key files or a key
 that does not match the certificate. While it runs, Enter (on a terminal) or SIGUSR1 toggles
@@ -292,7 +292,10 @@ def _install_signals(listener) -> None:
 
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, toggle)
-    signal.signal(signal.SIGTERM, stop)
+    # SIGINT too: started with `&` from a script, it arrives ignored and Python sets no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 def _run_until_stopped(listener, printer: Printer) -> int:
@@ -304,7 +307,8 @@ def _run_until_stopped(listener, printer: Printer) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
         try:
             listener.stop()
         except KeyboardInterrupt:

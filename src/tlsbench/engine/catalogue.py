@@ -108,6 +108,7 @@ ENTRIES: tuple[Entry, ...] = (
        severities=("warning", "error"), also=("enumerate",)),
     _E("keylog-enabled", "tls", "warning", "The TLS session secrets are written to a key log", "local"),
     _E("accept-queue-wait", "tls", "warning", "A fast connect, then a long wait for the server's first byte", "peer"),
+    _E("relay-delayed-ack", "tls", "info", "A relay's Nagle against the client's delayed ACK", "proxy"),
     # --- chain (the certificates; raised by the tls stage when verification fails) ---------------
     _E("cert-expired", "chain", "error", "A certificate has expired", "peer", weakens=True),
     _E("cert-not-yet-valid", "chain", "error", "A certificate is not valid yet", "peer", weakens=True),

@@ -5,6 +5,7 @@ except ``host`` and ``port`` is optional; unknown keys are kept untouched when t
 
     # Intranet portal through the office proxy (comments and layout survive saves)
     description = "Intranet portal via the office SOCKS proxy"
+    # unavailable = "..."           # written by `tlsbench lab`: why this profile's server is not running
     host = "portal.example.com"     # name or IP address (IPv6 without brackets)
     port = 443
     pin = "10.1.2.3"                # connect here instead of resolving host (like curl --resolve)
@@ -61,7 +62,7 @@ TABLES = ("proxy", "tls", "local", "app")
 
 
 def _known_keys() -> dict[str, tuple[str, ...]]:
-    keys: dict[str, list[str]] = {"": ["description", "host", "port"], "proxy": list(HOP_KEYS), "app": ["http"]}
+    keys: dict[str, list[str]] = {"": ["description", "unavailable", "host", "port"], "proxy": list(HOP_KEYS), "app": ["http"]}
     for option in OPTIONS:
         if option.toml is not None:
             table, key = option.toml
@@ -100,6 +101,8 @@ def profile_to_data(profile: Profile) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if profile.description:
         data["description"] = profile.description
+    if profile.unavailable:
+        data["unavailable"] = profile.unavailable
     data["host"] = spec.host
     data["port"] = spec.port
     hops = [_hop_table(hop) for hop in spec.proxies if hop.source is None]
@@ -171,6 +174,7 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
                 table == "proxy" and isinstance(data[table], list)):
             raise FormatError(f"{table!r} must be a table ([{table}])", "", table)
     description = _get(data, "", "description", str) or ""
+    unavailable = _get(data, "", "unavailable", str) or ""
     host = _get(data, "", "host", str, required=True)
     port = _get(data, "", "port", int, required=True)
     _check_port(port, "")
@@ -196,7 +200,7 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
         at_table, at_key = _error_key(exc.field)
         message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
         raise FormatError(message, at_table, at_key) from None
-    return Profile(name=name, spec=spec, description=description, path=path)
+    return Profile(name=name, spec=spec, description=description, unavailable=unavailable, path=path)
 
 
 def _error_key(field: str | None) -> tuple[str, str | None]:

@@ -46,6 +46,8 @@ def summary_lines(profile: Profile) -> list[str]:
     lines = [f"profile   {profile.name}"]
     if profile.description:
         lines.append(f"about     {profile.description}")
+    if profile.unavailable:
+        lines.append(f"status    not running: {profile.unavailable}")
     lines.append(f"target    {spec.target}")
     lines.append(f"route     {route_text(spec)}")
     for hop in spec.proxies:

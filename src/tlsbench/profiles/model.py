@@ -29,6 +29,8 @@ class Profile:
     name: str
     spec: ConnectionSpec
     description: str = ""
+    # Why the server it reaches is not running (the lab marks its profiles so); "" when nothing is known.
+    unavailable: str = ""
     # The file it was read from (None for a profile not yet saved); not part of its value.
     path: Path | None = field(default=None, compare=False)
 

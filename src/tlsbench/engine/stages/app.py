@@ -16,6 +16,7 @@ from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
 
@@ -177,6 +178,8 @@ def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: b
         summary = f"{len(data)} bytes received"
     else:
         summary = findings[0].title if findings else "no answer"
+    if ttfb is not None and ttfb >= SLOW_FIRST_BYTE_MS:
+        summary = name_dominant(summary, ttfb, wire_ms(ctx), "waiting for the server's first byte")
     return StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings))
 
 

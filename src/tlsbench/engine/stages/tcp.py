@@ -216,6 +216,10 @@ class TcpStage:
         summary = f"{format_hostport(local[0], local[1])} -> {who}{format_hostport(peer[0], peer[1])}"
         if len(tries) > 1:
             summary += f" ({len(tries)} attempts)"
+        if slow_syn is not None:
+            from tlsbench.engine.stagetime import name_dominant, wire_ms
+
+            summary = name_dominant(summary, connect_ms, wire_ms(ctx), "in a connect whose SYN was sent again")
         return StageOutcome(True, detail, summary, (slow_syn,) if slow_syn is not None else ())
 
     def _failed(self, route: Route, tries: list[ConnectTry], exc: BaseException | None, bind_error: BindError | None,

@@ -394,10 +394,33 @@ class TlsStage:
         state.tls = out
         if out.stream is not None:
             state.stream = out.stream
-        late = _queued(ctx, state, out)
-        if late is not None:
-            return out.outcome._replace(findings=out.outcome.findings + (late,))
-        return out.outcome
+        late = _queued(ctx, state, out) or _relayed(ctx, state, out)
+        summary = _where_the_time_went(ctx, out, late)
+        findings = out.outcome.findings + ((late,) if late is not None else ())
+        return out.outcome._replace(summary=summary, findings=findings)
+
+
+def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | None) -> str:
+    """The summary, naming the wait that took most of the stage: the one `late` explains, or a wait of
+    SLOW_FIRST_BYTE_MS or more for the server's first byte (through a proxy too, where no finding
+    can tell the listener's queue from the path)."""
+    from tlsbench.engine.diagnosis.relay import largest_gap
+    from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
+
+    waits: list[tuple[float, str]] = []
+    if late is not None and late.code == "relay-delayed-ack":
+        gap = largest_gap(out.messages)
+        if gap is not None:
+            waits.append((gap[0], "a relay's delayed-ACK pause"))
+    sent = next((m.at_ms for m in out.messages if m.direction == "sent"), None)
+    first = next((m.at_ms for m in out.messages if m.direction == "received"), None)
+    if sent is not None and first is not None and (
+            first - sent >= SLOW_FIRST_BYTE_MS or (late is not None and late.code == "accept-queue-wait")):
+        waits.append((first - sent, "waiting for the server's first byte"))
+    if not waits:
+        return out.outcome.summary
+    part, words = max(waits)
+    return name_dominant(out.outcome.summary, part, wire_ms(ctx), words)
 
 
 def _queued(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
@@ -415,6 +438,23 @@ def _queued(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | No
     info = state.socket_info.tcp_info
     return accept_queue_wait(connect_ms, sent, first, where=ctx.spec.target, port=ctx.spec.port,
                              rtt_ms=info.rtt_ms if info is not None else None)
+
+
+def _relayed(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
+    """`relay-delayed-ack` for a handshake through a proxy whose server flight paused for a delayed ACK."""
+    if not ctx.spec.proxies or not out.outcome.ok:
+        return None
+    from tlsbench.engine.diagnosis.relay import relay_delayed_ack
+    from tlsbench.engine.equivalents import curl_command
+    from tlsbench.engine.proxies import KIND_NAMES
+
+    hop = ctx.spec.proxies[-1]  # the one that relays to the target
+    curl = curl_command(ctx.spec)
+    command = (curl.command.replace("curl -v", "curl -so /dev/null -w 'appconnect %{time_appconnect} s'", 1)
+               if curl.available else None)
+    info = state.socket_info.tcp_info
+    return relay_delayed_ack(out.messages, relay=f"{KIND_NAMES.get(hop.kind, hop.kind)} proxy {hop.address}",
+                             target=ctx.spec.target, mss=info.rcv_mss if info is not None else None, curl=command)
 
 
 class ProxyTlsStage:

@@ -45,7 +45,8 @@ def run_after_tls(ctx: StageContext, state: RunState) -> StageOutcome:
     only_before = tuple(i for i in before or () if after is not None and i not in after)
     detail = StarttlsDetail(asked=hand.asked, protocol=protocol, phase="tls", exchange=tuple(rec.lines),
                             capabilities=after, implicit_tls=implicit, password_auth=facts.password_auth_tls,
-                            only_after_tls=only_after, only_before_tls=only_before)
+                            only_after_tls=only_after, only_before_tls=only_before,
+                            started_ms=ctx.wire_start or 0.0)
     listed = LISTS.get(protocol, "capabilities")
     if dialogue.status == "done":
         if after is None:

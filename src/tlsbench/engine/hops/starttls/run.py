@@ -134,7 +134,7 @@ def _detail(spec: ConnectionSpec, asked: str, protocol: str | None, because: str
         implicit_tls=implicit,
         password_auth=facts.password_auth if facts else (),
         notes=tuple(facts.notes) if facts else (),
-        error=error)
+        error=error, started_ms=rec.ctx.wire_start or 0.0)
 
 
 def _outcome(ctx: StageContext, state: RunState, spec: ConnectionSpec, asked: str, protocol: str | None,
@@ -191,6 +191,9 @@ def _ready_words(protocol: str, facts: Facts) -> str:
 def _failure(protocol: str, facts: Facts, dialogue: Dialogue, end: str, port: int, timeout: float) -> Finding:
     if facts.unexpected is not None:
         return fnd.unexpected(protocol, facts, port)
+    if protocol in ("smtp", "lmtp") and facts.capabilities is None and facts.capabilities_reply[:1] and \
+            facts.capabilities_reply[0].startswith("5"):
+        return fnd.hello_rejected(protocol, facts)  # whatever came after: the EHLO answer says it all
     if facts.closed:
         return fnd.closed(protocol, facts, port, sent=bool(facts.command) or dialogue.client_first)
     if facts.session_refused:
