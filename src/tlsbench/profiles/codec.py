@@ -144,9 +144,17 @@ def _hop_table(hop) -> dict[str, Any]:
 # --- reading -----------------------------------------------------------------------------------
 
 def parse_text(text: str) -> dict[str, Any]:
-    """Parse TOML; raise FormatError with the line of a syntax error."""
+    """Parse TOML; raise FormatError with the line of a syntax error, or of nesting past MAX_DEPTH
+    (checked on the text first: tomllib, like tomlkit later, recurses)."""
+    from tlsbench.file_limits import MAX_DEPTH, toml_deep_line
+
+    deep = toml_deep_line(text)
+    if deep is not None:
+        raise FormatError(f"nested more than {MAX_DEPTH} levels deep; not read", line=deep)
     try:
         return tomllib.loads(text)
+    except RecursionError:  # not expected after the check above; never a traceback all the same
+        raise FormatError(f"nested more than {MAX_DEPTH} levels deep; not read") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column (\d+)\)", message)
