@@ -1,0 +1,173 @@
+"""Reading one history line back: a typed decode, so readers only ever meet well-typed records.
+
+A line is read only when it is at most MAX_LINE bytes, nests at most MAX_DEPTH levels (checked on
+the text, before json sees it), is JSON with finite numbers only, and every field a reader uses has
+its type: the record's own keys, the connection (as the profile codec writes it: tables of plain
+values), and in the result the stages, socket, chain and findings (types as `probe --json` writes
+them). Keys a later tlsbench may add are kept and not checked; a known key of the wrong type makes
+the line unreadable (skipped and counted by the store), never an AttributeError in a comparison.
+
+    record = decode_line(raw)     # dict, or raises BadRecord(reason)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from tlsbench.file_limits import MAX_DEPTH, MAX_LINE, json_problem
+from tlsbench.history.record import SOURCES, VERSION
+
+__all__ = ["BadRecord", "decode_line", "decode_record"]
+
+
+class BadRecord(ValueError):
+    """A line that is not a well-typed record; the message says what is wrong with it."""
+
+
+# A spec is a type (or tuple of types), or one of the small classes below.
+class Opt:
+    """The value may also be null."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+
+class ListOf:
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+
+class Obj:
+    """An object whose listed keys have these types when present (`required` ones must be); other keys
+    are kept unchecked (`closed`: refused)."""
+
+    def __init__(self, fields: dict[str, Any], required: tuple[str, ...] = (), closed: bool = False) -> None:
+        self.fields, self.required, self.closed = fields, required, closed
+
+
+class OneOf:
+    def __init__(self, *values: Any) -> None:
+        self.values = values
+
+
+class Plain:
+    """Profile data: strings, numbers, booleans, lists of them, and (`tables` deep) tables of them."""
+
+    def __init__(self, tables: int) -> None:
+        self.tables = tables
+
+
+NUMBER = "number"  # int or float, never a bool (json gives only finite ones here: see _finite)
+STAGE = Obj({"name": str, "index": Opt(int), "proxy": Opt(str), "local": bool, "status": str,
+             "started_ms": Opt(NUMBER), "duration_ms": Opt(NUMBER), "summary": Opt(str), "detail": Opt(dict)},
+             required=("name", "status"))
+SOCKET = Obj({"local_address": Opt(str), "local_port": Opt(int), "peer_address": Opt(str), "peer_port": Opt(int),
+              "family": Opt(str), "via_proxy": bool, "ephemeral_range": Opt(ListOf(int)), "tcp_info": Opt(dict)})
+FINDING = Obj({"code": str, "severity": str, "title": str, "explanation": str, "suggestion": Opt(str),
+               "suggestion_changes": list, "stage": Opt(str), "origin": Opt(str), "evidence": ListOf(dict)},
+              required=("code",))
+CERT = Obj({"sha256": Opt(str)})
+RESULT = Obj({"schema": int, "ok": bool, "target": str, "total_ms": Opt(NUMBER), "cancelled": bool,
+              "options": Opt(dict), "stages": ListOf(STAGE), "socket": Opt(SOCKET), "tls": Opt(dict),
+              "chain": ListOf(CERT), "chain_verification": Opt(dict), "chain_verified": ListOf(dict),
+              "certificate_transparency": Opt(dict), "revocation": Opt(dict), "findings": ListOf(FINDING)},
+             required=("ok", "stages"))
+CONNECTION = Obj({"host": str, "port": int, "description": str, "proxy": (dict, list)}, required=("host", "port"))
+RECORD = Obj({"v": OneOf(VERSION), "at": str, "profile": str, "source": OneOf(*SOURCES), "connection": Plain(2),
+              "result": RESULT}, required=("v", "at", "profile", "source", "connection", "result"))
+_TYPE_WORDS = {str: "a string", int: "a whole number", bool: "true or false", dict: "an object", list: "a list",
+               float: "a number"}
+
+
+def decode_line(raw: bytes) -> dict[str, Any]:
+    """The record on one line of a history file (without its newline); BadRecord says why it is not one."""
+    if len(raw) > MAX_LINE:
+        raise BadRecord(f"{len(raw)} bytes, more than a history line may be ({MAX_LINE})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRecord("not UTF-8 text") from None
+    problem = json_problem(text, limit=MAX_DEPTH)
+    if problem is not None:
+        raise BadRecord(problem)
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as exc:
+        raise BadRecord(f"not JSON ({str(exc)[:80]})") from None
+    return decode_record(value)
+
+
+def decode_record(value: Any) -> dict[str, Any]:
+    """`value` (what json.loads gave) when it is a well-typed record; BadRecord otherwise."""
+    _check(value, RECORD, "record")
+    connection = value["connection"]
+    _check(connection, CONNECTION, "connection")
+    proxy = connection.get("proxy")
+    if isinstance(proxy, list) and not all(isinstance(hop, dict) for hop in proxy):
+        raise BadRecord("connection.proxy: each hop must be an object")
+    return value
+
+
+def _no_constant(word: str) -> float:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return number
+
+
+def _check(value: Any, spec: Any, where: str) -> None:
+    if isinstance(spec, Opt):
+        if value is not None:
+            _check(value, spec.spec, where)
+    elif isinstance(spec, Obj):
+        if not isinstance(value, dict):
+            raise BadRecord(f"{where}: expected an object")
+        for key in spec.required:
+            if key not in value:
+                raise BadRecord(f"{where}.{key}: missing")
+        for key, item in value.items():
+            inner = spec.fields.get(key)
+            if inner is not None:
+                _check(item, inner, f"{where}.{key}")
+            elif spec.closed:
+                raise BadRecord(f"{where}: {str(key)[:40]!r} is not a key of it")
+    elif isinstance(spec, ListOf):
+        if not isinstance(value, list):
+            raise BadRecord(f"{where}: expected a list")
+        for i, item in enumerate(value):
+            _check(item, spec.spec, f"{where}[{i}]")
+    elif isinstance(spec, OneOf):
+        if not any(type(value) is type(v) and value == v for v in spec.values):
+            raise BadRecord(f"{where}: expected one of {', '.join(map(repr, spec.values))}")
+    elif isinstance(spec, Plain):
+        _check_plain(value, spec.tables, where)
+    elif spec == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadRecord(f"{where}: expected a number")
+    else:
+        kinds = spec if isinstance(spec, tuple) else (spec,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise BadRecord(f"{where}: expected {' or '.join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)}")
+
+
+def _check_plain(value: Any, tables: int, where: str) -> None:
+    """An object of plain values (a profile's data): tables `tables` deep, lists of plain values."""
+    if not isinstance(value, dict):
+        raise BadRecord(f"{where}: expected an object")
+    for key, item in value.items():
+        if isinstance(item, dict) and tables > 1:
+            _check_plain(item, tables - 1, f"{where}.{key}")
+        elif isinstance(item, list):
+            for element in item:
+                if isinstance(element, dict) and tables > 1:
+                    _check_plain(element, tables - 1, f"{where}.{key}[]")
+                elif isinstance(element, (dict, list)) or element is None:
+                    raise BadRecord(f"{where}.{key}: a list of plain values or tables expected")
+        elif isinstance(item, (dict, list)) or item is None:
+            raise BadRecord(f"{where}.{key}: a plain value expected")
