@@ -204,7 +204,10 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
         at_table, at_key = _error_key(exc.field)
         message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
         raise FormatError(message, at_table, at_key) from None
-    return Profile(name=name, spec=spec, description=description, path=path)
+    from tlsbench.profiles.secrets import find_passwords, ignored_note
+
+    return Profile(name=name, spec=spec, description=description, path=path,
+                   password_note=ignored_note(find_passwords(data)))
 
 
 def _error_key(field: str | None) -> tuple[str, str | None]:
