@@ -59,7 +59,7 @@ def _toml_text(data: dict[str, Any]) -> str:
 @given(json_values, st.booleans())
 def test_json_depth_is_exact_on_what_json_writes(value, indent):
     text = json.dumps(value, indent=1 if indent else None, ensure_ascii=False)
-    assert json_depth(text) == real_depth(json.loads(text))
+    assert json_depth(text) == json_depth(text.encode()) == real_depth(json.loads(text))
 
 
 @SETTINGS
@@ -69,7 +69,7 @@ def test_json_depth_is_exact_on_what_json_writes(value, indent):
 @example("]" * 40 + "[" * 40)
 def test_json_depth_never_raises_and_bounds_what_json_accepts(text):
     depth = json_depth(text)
-    assert depth >= 0
+    assert depth >= 0 and json_depth(text.encode("utf-8", "surrogatepass")) == depth
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):

@@ -30,25 +30,38 @@ MAX_FILE = 1 << 20
 MAX_LINE = 64 << 10
 MAX_DEPTH = 32
 
-# A JSON string, or an unterminated one up to the end (the parser rejects it; brackets in it never count).
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\[\s\S]?[^"\\]*)*(?:"|\Z)')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
+_BYTE_DELTA = {ord(k): v for k, v in _DELTA.items()}
+_NOT_BRACKET_OR_QUOTE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 
 
-def json_depth(text: str) -> int:
-    """How deeply arrays and objects nest in JSON text (0 for a scalar); exact for valid JSON.
+def json_depth(text: str | bytes) -> int:
+    """How deeply arrays and objects nest in JSON text or UTF-8 bytes (0 for a scalar); exact for valid JSON.
 
-    Regular expressions and C iterators only, so a history line costs microseconds: strings go,
-    then everything but brackets, then the deepest running count of opened minus closed.
+    C-speed string operations only, so a 20 KB history line costs ~0.1 ms: escaped backslashes and
+    quotes go (pairs from the left, as a string's escapes read), then every other stretch between
+    quotes is a string (an unterminated one runs to the end), then everything but brackets; the depth
+    is the deepest running count of opened minus closed. (UTF-8 never uses these ASCII bytes inside a
+    multi-byte character, so bytes are scanned as they are, without decoding.)
     """
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if isinstance(text, bytes):
+        if b"\\" in text:
+            text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+        outside = b"".join(text.translate(None, _NOT_BRACKET_OR_QUOTE).split(b'"')[::2])
+        return max(0, max(accumulate(map(_BYTE_DELTA.__getitem__, outside)), default=0))
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    brackets = _NOT_BRACKET.sub("", "".join(text.split('"')[::2]))
     return max(0, max(accumulate(map(_DELTA.__getitem__, brackets)), default=0))
 
 
-def json_problem(text: str, *, limit: int = MAX_DEPTH) -> str | None:
-    """Why JSON text must not reach json.loads (nested past `limit`), or None."""
-    if text.count("[") + text.count("{") <= limit:  # the usual short line: no need to look closer
+def json_problem(text: str | bytes, *, limit: int = MAX_DEPTH) -> str | None:
+    """Why JSON text (or its UTF-8 bytes) must not reach json.loads (nested past `limit`), or None."""
+    if isinstance(text, bytes):
+        if text.count(b"[") + text.count(b"{") <= limit:
+            return None
+    elif text.count("[") + text.count("{") <= limit:  # the usual short line: no need to look closer
         return None
     depth = json_depth(text)
     return f"nested {depth} levels deep, more than {limit}" if depth > limit else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from tlsbench.file_limits import MAX_DEPTH, MAX_LINE, json_problem
@@ -85,13 +86,13 @@ def decode_line(raw: bytes) -> dict[str, Any]:
     """The record on one line of a history file (without its newline); BadRecord says why it is not one."""
     if len(raw) > MAX_LINE:
         raise BadRecord(f"{len(raw)} bytes, more than a history line may be ({MAX_LINE})")
+    problem = json_problem(raw, limit=MAX_DEPTH)  # on the bytes: no copy decoded for it
+    if problem is not None:
+        raise BadRecord(problem)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRecord("not UTF-8 text") from None
-    problem = json_problem(text, limit=MAX_DEPTH)
-    if problem is not None:
-        raise BadRecord(problem)
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
@@ -101,12 +102,14 @@ def decode_line(raw: bytes) -> dict[str, Any]:
 
 def decode_record(value: Any) -> dict[str, Any]:
     """`value` (what json.loads gave) when it is a well-typed record; BadRecord otherwise."""
-    _check(value, RECORD, "record")
-    connection = value["connection"]
-    _check(connection, CONNECTION, "connection")
-    proxy = connection.get("proxy")
+    try:
+        _CHECK_RECORD(value)
+        _CHECK_CONNECTION(value["connection"])
+    except _Wrong as exc:
+        raise BadRecord(f"record{''.join(reversed(exc.path))}: {exc.message}") from None
+    proxy = value["connection"].get("proxy")
     if isinstance(proxy, list) and not all(isinstance(hop, dict) for hop in proxy):
-        raise BadRecord("connection.proxy: each hop must be an object")
+        raise BadRecord("record.connection.proxy: each hop must be an object")
     return value
 
 
@@ -121,53 +124,122 @@ def _finite(text: str) -> float:
     return number
 
 
-def _check(value: Any, spec: Any, where: str) -> None:
+class _Wrong(Exception):
+    """A value of the wrong type; `path` is filled in on the way out (never built for good records)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []  # innermost first
+
+
+def _compile(spec: Any) -> Callable[[Any], None]:
+    """A checker for `spec`, built once: json.loads gives exact types, so `type(v) in …` says it all
+    (and keeps a bool out of a number)."""
     if isinstance(spec, Opt):
-        if value is not None:
-            _check(value, spec.spec, where)
+        inner = _compile(spec.spec)
+
+        def check(value: Any) -> None:
+            if value is not None:
+                inner(value)
     elif isinstance(spec, Obj):
-        if not isinstance(value, dict):
-            raise BadRecord(f"{where}: expected an object")
-        for key in spec.required:
-            if key not in value:
-                raise BadRecord(f"{where}.{key}: missing")
-        for key, item in value.items():
-            inner = spec.fields.get(key)
-            if inner is not None:
-                _check(item, inner, f"{where}.{key}")
-            elif spec.closed:
-                raise BadRecord(f"{where}: {str(key)[:40]!r} is not a key of it")
+        # Plain-typed fields are checked inline (a call per field would double the cost of a read).
+        simple = {key: _exact(item) for key, item in spec.fields.items() if _exact(item) is not None}
+        nested = {key: _compile(item) for key, item in spec.fields.items() if key not in simple}
+        required, closed = spec.required, spec.closed
+
+        def check(value: Any) -> None:
+            if type(value) is not dict:
+                raise _Wrong("expected an object")
+            for key in required:
+                if key not in value:
+                    raise _Wrong(f"{key}: missing")
+            for key, item in value.items():
+                kinds = simple.get(key)
+                if kinds is not None:
+                    if type(item) not in kinds:
+                        exc = _Wrong(f"expected {_words(kinds)}")
+                        exc.path.append(f".{key}")
+                        raise exc
+                    continue
+                field_check = nested.get(key)
+                if field_check is not None:
+                    try:
+                        field_check(item)
+                    except _Wrong as exc:
+                        exc.path.append(f".{key}")
+                        raise
+                elif closed:
+                    raise _Wrong(f"{str(key)[:40]!r} is not a key of it")
     elif isinstance(spec, ListOf):
-        if not isinstance(value, list):
-            raise BadRecord(f"{where}: expected a list")
-        for i, item in enumerate(value):
-            _check(item, spec.spec, f"{where}[{i}]")
+        element = _compile(spec.spec)
+
+        def check(value: Any) -> None:
+            if type(value) is not list:
+                raise _Wrong("expected a list")
+            for i, item in enumerate(value):
+                try:
+                    element(item)
+                except _Wrong as exc:
+                    exc.path.append(f"[{i}]")
+                    raise
     elif isinstance(spec, OneOf):
-        if not any(type(value) is type(v) and value == v for v in spec.values):
-            raise BadRecord(f"{where}: expected one of {', '.join(map(repr, spec.values))}")
+        values = spec.values
+
+        def check(value: Any) -> None:
+            if not any(type(value) is type(v) and value == v for v in values):
+                raise _Wrong(f"expected one of {', '.join(map(repr, values))}")
     elif isinstance(spec, Plain):
-        _check_plain(value, spec.tables, where)
-    elif spec == NUMBER:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadRecord(f"{where}: expected a number")
+        tables = spec.tables
+
+        def check(value: Any) -> None:
+            _check_plain(value, tables)
     else:
-        kinds = spec if isinstance(spec, tuple) else (spec,)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise BadRecord(f"{where}: expected {' or '.join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)}")
+        exact = _exact(spec)
+        assert exact is not None, spec
+
+        def check(value: Any) -> None:
+            if type(value) not in exact:
+                raise _Wrong(f"expected {_words(exact)}")
+    return check
 
 
-def _check_plain(value: Any, tables: int, where: str) -> None:
+def _exact(spec: Any) -> frozenset[type] | None:
+    """The exact types a plain spec allows (Opt of a plain one allows None too); None for any other."""
+    if isinstance(spec, Opt):
+        inner = _exact(spec.spec)
+        return None if inner is None else inner | {type(None)}
+    if spec == NUMBER:
+        return frozenset((int, float))
+    if isinstance(spec, type):
+        return frozenset((spec,))
+    if isinstance(spec, tuple) and all(isinstance(k, type) for k in spec):
+        return frozenset(spec)
+    return None
+
+
+def _words(kinds: frozenset[type]) -> str:
+    if {int, float} <= kinds:
+        kinds = kinds - {int, float} | {float}
+    words = sorted(_TYPE_WORDS.get(k, "null") for k in kinds if k is not type(None))
+    return " or ".join(words) + (" or null" if type(None) in kinds else "")
+
+
+_CHECK_RECORD, _CHECK_CONNECTION = _compile(RECORD), _compile(CONNECTION)
+
+
+def _check_plain(value: Any, tables: int) -> None:
     """An object of plain values (a profile's data): tables `tables` deep, lists of plain values."""
     if not isinstance(value, dict):
-        raise BadRecord(f"{where}: expected an object")
+        raise _Wrong("expected an object")
     for key, item in value.items():
         if isinstance(item, dict) and tables > 1:
-            _check_plain(item, tables - 1, f"{where}.{key}")
+            _check_plain(item, tables - 1)
         elif isinstance(item, list):
             for element in item:
                 if isinstance(element, dict) and tables > 1:
-                    _check_plain(element, tables - 1, f"{where}.{key}[]")
+                    _check_plain(element, tables - 1)
                 elif isinstance(element, (dict, list)) or element is None:
-                    raise BadRecord(f"{where}.{key}: a list of plain values or tables expected")
+                    raise _Wrong(f"{str(key)[:40]}: a list of plain values or tables expected")
         elif isinstance(item, (dict, list)) or item is None:
-            raise BadRecord(f"{where}.{key}: a plain value expected")
+            raise _Wrong(f"{str(key)[:40]}: a plain value expected")
