@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -258,3 +259,16 @@ def test_a_hostile_run_file_is_one_line(tmp_path: Path, content: str, words: str
         assert result.returncode == 2 and result.stdout == ""
         line = one_line(result)
         assert str(path) in line and words in line
+
+
+def test_a_run_file_with_a_number_json_cannot_hold_is_one_line(tmp_path: Path, plain_http: Any) -> None:
+    path = tmp_path / "run.json"
+    saved = tlsbench("probe", f"127.0.0.1:{plain_http.port}", "--no-tls", "--http", "--save-run", str(path))
+    assert saved.returncode == 0, saved.stderr
+    assert tlsbench("show", str(path), "--json").returncode == 0
+    text, count = re.subn(r'"total_ms": [0-9.]+', '"total_ms": 1e99999', path.read_text(), count=1)
+    assert count == 1
+    path.write_text(text)
+    result = tlsbench("show", str(path), "--json")
+    assert result.returncode == 2 and result.stdout == ""  # never "Infinity", which is not JSON
+    assert one_line(result).endswith(f"{path}: not JSON (1e99999 is too large a number)")

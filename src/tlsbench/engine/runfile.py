@@ -253,7 +253,7 @@ def load_run(data: bytes, source: str) -> RunRecord:
     if problem is not None:
         raise fail(f"{problem}; not read")
     try:
-        document = json.loads(text, parse_constant=_no_constant)
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise fail(f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except (ValueError, RecursionError) as exc:
@@ -277,6 +277,14 @@ def load_run(data: bytes, source: str) -> RunRecord:
 
 def _no_constant(word: str) -> float:
     raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; 1e99999 (which float() makes infinite) is not a number a run holds."""
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{_short(text)} is too large a number")
+    return number
 
 
 def _short(value: object) -> str:
