@@ -127,6 +127,10 @@ def test_real_records_are_read_and_bad_ones_say_why(real_records):
         decode_line(b" " * (64 << 10) + b"{}")
     with pytest.raises(BadRecord, match="nested 40 levels deep, more than 32"):
         decode_line(b"[" * 40 + b"]" * 40)
+    with pytest.raises(BadRecord, match="lone surrogate"):
+        decode_line(json.dumps(real_records[0]).replace('"target": "', '"target": "\\udcff', 1).encode())
+    escaped_pair = json.dumps(real_records[0]).replace('"target": "', '"target": "\\ud83d\\ude00', 1).encode()
+    assert decode_line(escaped_pair)["result"]["target"].startswith("\U0001f600")  # a pair is text
     with pytest.raises(BadRecord, match="too large a number"):
         decode_line(json.dumps(real_records[0]).replace('"total_ms": ', '"total_ms": 1e999, "_": ', 1).encode())
 

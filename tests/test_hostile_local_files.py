@@ -74,6 +74,16 @@ def test_a_deep_profile_is_named_and_never_hides_the_good_ones(form: str) -> Non
         assert "deep.toml" in one_line(refused) and "nested more than 32 levels deep" in one_line(refused)
 
 
+@pytest.mark.parametrize("form", ["array", "dotted key"])
+def test_a_deep_state_file_is_no_last_used_profile(form: str) -> None:
+    good_profile()
+    (config() / "state.toml").write_text(f'last_used = "good"\n{DEEP_TOML[form]}\n')
+    listed = tlsbench("profiles", "list", "--json")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    data = json.loads(listed.stdout)
+    assert [p["name"] for p in data["profiles"]] == ["good"] and data["last_used"] is None
+
+
 def test_a_huge_profile_is_named_and_never_hides_the_good_ones() -> None:
     good_profile()
     huge = config() / "profiles" / "huge.toml"
@@ -208,6 +218,7 @@ BAD_LINES = {
     "nested 5000 deep": lambda r: json.dumps(_mutated(r, "result.tls", "DEEP")).replace(
         '"DEEP"', "[" * 5000 + "]" * 5000),
     "longer than 64 KiB": lambda r: json.dumps(_mutated(r, "result.target", "x" * (64 << 10))),
+    "a lone surrogate escape": lambda r: json.dumps(_mutated(r, "result.target", "x\udcff")),
     "not UTF-8": lambda r: json.dumps(r)[:-1] + ', "x": "\udcff"}',
 }
 

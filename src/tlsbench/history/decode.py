@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,11 @@ def decode_line(raw: bytes) -> dict[str, Any]:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise BadRecord(f"not JSON ({str(exc)[:80]})") from None
+    if _SURROGATE_ESCAPE.search(raw):  # \ud800 alone decodes to a str that cannot be printed or written
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRecord("holds a lone surrogate (\\ud800-\\udfff): not text") from None
     return decode_record(value)
 
 
@@ -111,6 +117,9 @@ def decode_record(value: Any) -> dict[str, Any]:
     if isinstance(proxy, list) and not all(isinstance(hop, dict) for hop in proxy):
         raise BadRecord("record.connection.proxy: each hop must be an object")
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _no_constant(word: str) -> float:
