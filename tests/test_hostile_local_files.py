@@ -111,6 +111,9 @@ def test_an_unusable_profiles_directory_says_so_with_exit_2(kind: str) -> None:
         assert result.returncode == 2 and result.stdout == ""
         line = one_line(result)
         assert line.startswith(f"tlsbench profiles: error: {profiles}: ") and "no profile can be read" in line
+    for args in (["profiles", "show", "web"], ["probe", "--profile", "web"]):
+        result = tlsbench(*args)
+        assert result.returncode == 2 and "no profile can be read" in one_line(result)
     assert os.path.lexists(profiles)  # left exactly as it was
 
 

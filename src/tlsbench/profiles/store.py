@@ -104,6 +104,11 @@ class ProfileStore:
     def get(self, name: str) -> Profile:
         path = self.path_for(name)
         if not (path.exists() or path.is_symlink()):
+            try:
+                self._entries()
+            except OSError as exc:  # the directory itself is the problem: say that, not "no profile"
+                problem = ProfileProblem(self.profiles_dir, None, _directory_reason(self.profiles_dir, exc))
+                raise ProfileError(str(problem), path=self.profiles_dir) from None
             raise ProfileError(f"no profile named {name!r} (looked for {path})", path=path)
         result = self._load_file(name, path)
         if isinstance(result, ProfileProblem):
