@@ -110,7 +110,11 @@ def decode_record(value: Any) -> dict[str, Any]:
     """`value` (what json.loads gave) when it is a well-typed record; BadRecord otherwise."""
     try:
         _CHECK_RECORD(value)
-        _CHECK_CONNECTION(value["connection"])
+        try:
+            _CHECK_CONNECTION(value["connection"])
+        except _Wrong as exc:
+            exc.path.append(".connection")
+            raise
     except _Wrong as exc:
         raise BadRecord(f"record{''.join(reversed(exc.path))}: {exc.message}") from None
     proxy = value["connection"].get("proxy")
@@ -242,13 +246,17 @@ def _check_plain(value: Any, tables: int) -> None:
     if not isinstance(value, dict):
         raise _Wrong("expected an object")
     for key, item in value.items():
-        if isinstance(item, dict) and tables > 1:
-            _check_plain(item, tables - 1)
-        elif isinstance(item, list):
-            for element in item:
-                if isinstance(element, dict) and tables > 1:
-                    _check_plain(element, tables - 1)
-                elif isinstance(element, (dict, list)) or element is None:
-                    raise _Wrong(f"{str(key)[:40]}: a list of plain values or tables expected")
-        elif isinstance(item, (dict, list)) or item is None:
-            raise _Wrong(f"{str(key)[:40]}: a plain value expected")
+        try:
+            if isinstance(item, dict) and tables > 1:
+                _check_plain(item, tables - 1)
+            elif isinstance(item, list):
+                for element in item:
+                    if isinstance(element, dict) and tables > 1:
+                        _check_plain(element, tables - 1)
+                    elif isinstance(element, (dict, list)) or element is None:
+                        raise _Wrong("a list of plain values or tables expected")
+            elif isinstance(item, (dict, list)) or item is None:
+                raise _Wrong("a plain value expected")
+        except _Wrong as exc:
+            exc.path.append(f".{str(key)[:40]}")
+            raise
