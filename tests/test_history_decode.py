@@ -176,3 +176,22 @@ def test_every_record_the_writer_makes_reads_back_the_same(profile, source, spec
         assert parse_line(line) == expected
         read = store.read(profile)
     assert (read.runs, read.skipped) == ([expected], 0)
+
+
+def test_a_run_too_long_for_a_line_keeps_fingerprints_not_pem_or_is_refused(real_records, tmp_path):
+    """The writer never writes a line the reader would skip as too long (a real run never evicted)."""
+    from tlsbench.history.store import PEM_NOT_KEPT, HistoryError
+
+    store = HistoryStore(tmp_path)
+    record = json.loads(json.dumps(real_records[0]))
+    for cert in record["result"]["chain"]:
+        cert["pem"] = "-----BEGIN CERTIFICATE-----\n" + "A" * 40_000 + "\n-----END CERTIFICATE-----\n"
+    path = store.append(record, keep=5)
+    assert len(path.read_bytes()) <= 64 << 10
+    [read] = store.read("real").runs
+    assert [c["pem"] for c in read["result"]["chain"]] == [PEM_NOT_KEPT] * len(record["result"]["chain"])
+    assert [c["sha256"] for c in read["result"]["chain"]] == [c["sha256"] for c in record["result"]["chain"]]
+    record["result"]["target"] = "x" * (64 << 10)
+    with pytest.raises(HistoryError, match=r"more than a history line may be \(65536\); it is not recorded$"):
+        store.append(record, keep=5)
+    assert store.read("real").runs == [read]

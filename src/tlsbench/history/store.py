@@ -113,7 +113,7 @@ class HistoryStore:
         """Append one record to its profile's file; trim the file when it has grown past trim_at(keep)."""
         from tlsbench.locations import ensure_private_dir
 
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        line = _fitted_line(record)
         if self._in_data_dir:
             from tlsbench.locations import data_dir
 
@@ -248,6 +248,35 @@ class HistoryStore:
                 if note:
                     problems.append(note)
         return sorted(found, key=lambda p: p.profile), problems
+
+
+PEM_NOT_KEPT = "(not kept: the run's line would be longer than a history line may be)"
+
+
+def _fitted_line(record: dict[str, Any]) -> bytes:
+    """The record's line, within what a reader reads back (decode.MAX_LINE): a run whose certificates
+    make it longer keeps their fingerprints, not their PEM text; one still longer is not written."""
+    from tlsbench.file_limits import MAX_LINE
+
+    def encode(value: dict[str, Any]) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+    line = encode(record)
+    if len(line) <= MAX_LINE:
+        return line
+    line = encode({**record, "result": _without_pem(record.get("result"))})
+    if len(line) <= MAX_LINE:
+        return line
+    raise HistoryError(f"this run's record is {len(line)} bytes, more than a history line may be ({MAX_LINE}); "
+                       "it is not recorded")
+
+
+def _without_pem(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: PEM_NOT_KEPT if k == "pem" and isinstance(v, str) else _without_pem(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_pem(v) for v in value]
+    return value
 
 
 def _lock(fd: int, deadline: float) -> bool:
