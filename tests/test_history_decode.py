@@ -118,6 +118,7 @@ def test_a_record_with_any_part_replaced_is_refused_or_read_safely(real_records,
 def test_real_records_are_read_and_bad_ones_say_why(real_records):
     for record in real_records:
         assert decode_line(json.dumps(record).encode()) == record
+        assert decode_line(b"\xef\xbb\xbf" + json.dumps(record).encode() + b"\r") == record  # an editor's
         _use_every_way(record, real_records[0])
     bad = json.loads(json.dumps(real_records[0]))
     bad["result"]["socket"] = ["127.0.0.1", 443]

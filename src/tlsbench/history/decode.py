@@ -91,7 +91,7 @@ def decode_line(raw: bytes) -> dict[str, Any]:
     if problem is not None:
         raise BadRecord(problem)
     try:
-        text = raw.decode("utf-8")
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")  # an editor's byte-order mark on line 1
     except UnicodeDecodeError:
         raise BadRecord("not UTF-8 text") from None
     try:
