@@ -4,14 +4,14 @@ tomllib, tomlkit and json all recurse: a 2.5 KB file of `[[[[…` is a Recursion
 the parser, and a dotted key `a.b.c.…` 5,000 segments long parses into a dict that every later walk
 (json.dumps, a comparison) recurses through. So every file tlsbench reads is held to:
 
-    MAX_FILE   1 MiB     a profile, settings.toml, a state file, a keymap (run files: their own limit)
+    MAX_FILE   1 MiB     a profile, settings.toml, a state file, a keymap, a run file
     MAX_LINE   64 KiB    one line of a history file
     MAX_DEPTH  32        tables, arrays and objects inside each other (tlsbench's own files: under 12)
 
 The nesting is measured on the raw text by `json_depth` / `toml_depth`, which skip strings and
 comments the way the parsers do, and never raise. For valid JSON the count is exact; for TOML it is
-never less than the depth of what tomllib returns (a `[[array of tables]]` header may count one
-level more than it makes). `read_toml` is the shared reader for small TOML files in the config
+never less than the depth of what tomllib returns and at most twice it (a table header counts each
+of its parts twice when `[[arrays of tables]]` came before, as any part may be one). `read_toml` is the shared reader for small TOML files in the config
 directory (settings, and the workbench's keymap and last-used files): every problem is a one-line
 FileRefused naming the file.
 """
