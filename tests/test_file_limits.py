@@ -157,3 +157,20 @@ def test_read_toml_says_what_is_wrong_in_one_line(tmp_path):
         read_toml(path)
     path.write_bytes(b"\xef\xbb\xbf[history]\nkeep = 3\n")
     assert read_toml(path) == {"history": {"keep": 3}}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "dangling link", "huge"])
+def test_read_toml_refuses_what_is_not_a_small_regular_file_without_waiting(tmp_path, kind):
+    """The shared reader for the config directory's small TOML files (settings, keymap, last used)."""
+    path = tmp_path / "keymap.toml"
+    if kind == "fifo":
+        os.mkfifo(path)  # a reader that opened it would wait for a writer for ever
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "dangling link":
+        path.symlink_to(tmp_path / "nowhere")
+    else:
+        path.write_text("# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(FileRefused) as caught:
+        read_toml(path, what="keymap")
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
