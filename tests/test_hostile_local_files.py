@@ -84,6 +84,20 @@ def test_a_deep_state_file_is_no_last_used_profile(form: str) -> None:
     assert [p["name"] for p in data["profiles"]] == ["good"] and data["last_used"] is None
 
 
+def test_a_number_too_long_for_int_is_named_in_a_profile_and_in_settings(plain_http: Any) -> None:
+    good_profile("web", "127.0.0.1", plain_http.port)
+    long_number = "port = " + "1" * 5000  # tomllib lets int()'s ValueError out, not a TOMLDecodeError
+    (config() / "profiles" / "big.toml").write_text(f'host = "h"\n{long_number}\n')
+    listed = tlsbench("profiles", "list")
+    assert listed.returncode == 0 and listed.stdout.split()[:2] == ["web", f"127.0.0.1:{plain_http.port}"]
+    assert one_line(listed) == (f"tlsbench profiles: {config() / 'profiles' / 'big.toml'}:2: a number of more "
+                                "than 4300 digits; not read")
+    (config() / "settings.toml").write_text(f"[history]\n{long_number}\n")
+    run = tlsbench("probe", "--profile", "web", "--no-tls")
+    assert run.returncode == 0
+    assert one_line(run).endswith("settings.toml: line 2: a number of more than 4300 digits; not read")
+
+
 def test_a_huge_profile_is_named_and_never_hides_the_good_ones() -> None:
     good_profile()
     huge = config() / "profiles" / "huge.toml"

@@ -205,5 +205,23 @@ def read_toml(path: os.PathLike | str, *, what: str = "file", limit: int = MAX_F
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FileRefused(path, f"not valid TOML: {visible(str(exc), keep_newlines=False)}") from None
+    except ValueError:  # a whole number of more than 4300 digits, which int() refuses
+        line, reason = toml_value_problem(text)
+        raise FileRefused(path, f"line {line}: {reason}" if line else reason) from None
     except RecursionError:  # not expected after the depth check; never a traceback all the same
         raise FileRefused(path, f"nested more than {MAX_DEPTH} levels deep; not read") from None
+
+
+_DIGIT_RUN = re.compile(r"[0-9][0-9_]*")
+
+
+def toml_value_problem(text: str) -> tuple[int | None, str]:
+    """(line, reason) for the plain ValueError tomllib lets out: a whole number longer than Python's
+    int() takes (4300 digits; sys.get_int_max_str_digits). The line of the first such number, if found."""
+    import sys
+
+    most = sys.get_int_max_str_digits() or 4300
+    for match in _DIGIT_RUN.finditer(text):  # each run consumed once: linear on any text
+        if len(match.group().replace("_", "")) > most:
+            return text.count("\n", 0, match.start()) + 1, f"a number of more than {most} digits; not read"
+    return None, "a value tomllib cannot convert; not read"

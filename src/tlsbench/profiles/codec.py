@@ -168,6 +168,11 @@ def parse_text(text: str) -> dict[str, Any]:
         else:
             line, where, reason = None, "", message
         raise FormatError(f"TOML syntax error{where}: {reason}", line=line) from None
+    except ValueError:  # tomllib lets int()'s refusal of a 4300+ digit number out as it is
+        from tlsbench.file_limits import toml_value_problem
+
+        line, reason = toml_value_problem(text)
+        raise FormatError(reason, line=line) from None
 
 
 def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = None,
