@@ -65,6 +65,8 @@ def _list(store, as_json: bool) -> int:
     from tlsbench.profiles.describe import problem_json, profile_json, route_text
 
     report = store.load_all()
+    if report.unusable:  # the directory itself: nothing can be listed, and that is not "no profiles"
+        return fail_usage(PROG, visible(str(report.problems[0]), keep_newlines=False))
     if as_json:
         print(json.dumps({"profiles": [profile_json(p) for p in report.profiles.values()],
                           "problems": [problem_json(p) for p in report.problems],
@@ -84,8 +86,12 @@ def _list(store, as_json: bool) -> int:
 def _show(store, name: str, as_json: bool) -> int:
     from tlsbench.profiles.describe import profile_json, summary_lines
 
+    from tlsbench.profiles.secrets import masked_text
+
     profile = store.get(name)  # ProfileError (missing or broken) -> one line, exit 2
     text = store.read_text(name)
+    if profile.password_note:  # a password typed into the file is never shown, not even here
+        text = masked_text(text)
     if as_json:
         data = profile_json(profile)
         data["toml"] = text

@@ -41,7 +41,7 @@ from tlsbench.engine.suggestions import Change, Peer, Suggestion
 
 FORMAT = "tlsbench.run"
 VERSION = 1  # the format version this tlsbench writes and reads
-MAX_BYTES = 16 * 1024 * 1024  # a run file is at most this large (a typical one is a few tens of KB)
+MAX_BYTES = 1 << 20  # a run file is at most this large (a typical one is 15-50 KB; file_limits.MAX_FILE)
 # What a run file never holds, said in the file itself and in docs/saved-runs.md.
 REMOVED = (
     "proxy passwords (a proxy's password_env, the name of the variable, is kept; never its value)",
@@ -176,9 +176,13 @@ def dump_run(record: RunRecord) -> bytes:
             "events": [c.encode(event) for event in events],
             "result": c.encode(record.result),
         }
-        return (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
+        data = (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
     except (EncodeError, ValueError, TypeError) as exc:
         raise RunFileError(f"this run cannot be saved: {exc}") from None
+    if len(data) > MAX_BYTES:  # never a file `tlsbench show` would refuse
+        raise RunFileError(f"this run cannot be saved: it is {len(data)} bytes, more than a run file may be "
+                           f"({MAX_BYTES})")
+    return data
 
 
 def save_run(path: str | os.PathLike[str], record: RunRecord) -> str:
@@ -208,8 +212,13 @@ def _replaceable(existing: bytes) -> str | None:
 
 def _is_run_file(data: bytes) -> bool:
     """Whether bytes are a tlsbench run file of any version (saving may replace one, never anything else)."""
+    from tlsbench.file_limits import json_problem
+
     try:
-        document = json.loads(data)
+        text = data.decode("utf-8-sig")
+        if json_problem(text) is not None:
+            return False
+        document = json.loads(text)
     except (ValueError, RecursionError):
         return False
     return isinstance(document, dict) and document.get("format") == FORMAT
@@ -238,8 +247,13 @@ def load_run(data: bytes, source: str) -> RunRecord:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise fail("not a tlsbench run file (not UTF-8 text)") from None
+    from tlsbench.file_limits import json_problem
+
+    problem = json_problem(text)  # before json.loads, which recurses (a run file nests ~10 levels)
+    if problem is not None:
+        raise fail(f"{problem}; not read")
     try:
-        document = json.loads(text, parse_constant=_no_constant)
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise fail(f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except (ValueError, RecursionError) as exc:
@@ -263,6 +277,14 @@ def load_run(data: bytes, source: str) -> RunRecord:
 
 def _no_constant(word: str) -> float:
     raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; 1e99999 (which float() makes infinite) is not a number a run holds."""
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{_short(text)} is too large a number")
+    return number
 
 
 def _short(value: object) -> str:

@@ -147,9 +147,17 @@ def _hop_table(hop) -> dict[str, Any]:
 # --- reading -----------------------------------------------------------------------------------
 
 def parse_text(text: str) -> dict[str, Any]:
-    """Parse TOML; raise FormatError with the line of a syntax error."""
+    """Parse TOML; raise FormatError with the line of a syntax error, or of nesting past MAX_DEPTH
+    (checked on the text first: tomllib, like tomlkit later, recurses)."""
+    from tlsbench.file_limits import MAX_DEPTH, toml_deep_line
+
+    deep = toml_deep_line(text)
+    if deep is not None:
+        raise FormatError(f"nested more than {MAX_DEPTH} levels deep; not read", line=deep)
     try:
         return tomllib.loads(text)
+    except RecursionError:  # not expected after the check above; never a traceback all the same
+        raise FormatError(f"nested more than {MAX_DEPTH} levels deep; not read") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -163,6 +171,11 @@ def parse_text(text: str) -> dict[str, Any]:
         else:
             line, where, reason = None, "", message
         raise FormatError(f"TOML syntax error{where}: {reason}", line=line) from None
+    except ValueError:  # tomllib lets int()'s refusal of a 4300+ digit number out as it is
+        from tlsbench.file_limits import toml_value_problem
+
+        line, reason = toml_value_problem(text)
+        raise FormatError(reason, line=line) from None
 
 
 def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = None,
@@ -200,7 +213,10 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
         at_table, at_key = _error_key(exc.field)
         message = str(exc).replace("target port ", "port ", 1).replace("target ", "host ", 1)
         raise FormatError(message, at_table, at_key) from None
-    return Profile(name=name, spec=spec, description=description, unavailable=unavailable, path=path)
+    from tlsbench.profiles.secrets import find_passwords, ignored_note
+
+    return Profile(name=name, spec=spec, description=description, unavailable=unavailable, path=path,
+                   password_note=ignored_note(find_passwords(data)))
 
 
 def _error_key(field: str | None) -> tuple[str, str | None]:

@@ -33,6 +33,8 @@ class Profile:
     unavailable: str = ""
     # The file it was read from (None for a profile not yet saved); not part of its value.
     path: Path | None = field(default=None, compare=False)
+    # Set when the file holds a password by hand: which keys, and that they are ignored (profiles/secrets.py).
+    password_note: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
