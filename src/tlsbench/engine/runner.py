@@ -27,6 +27,7 @@ from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished
                                     StageSkipped, StageStarted, StepInfo)
 from tlsbench.engine.findings import Evidence, Finding, sort_findings
 from tlsbench.engine.plan import Plan, Step, plan_for
+from tlsbench.engine.redact import Redactor
 from tlsbench.engine.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
@@ -65,9 +66,14 @@ def preflight(spec: ConnectionSpec) -> Prepared:
 
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
               cancel: CancelToken | None = None, prepared: Prepared | None = None) -> ProbeResult:
-    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it."""
+    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it.
+
+    Every event and the result leave with the spec's secrets masked (engine/redact.py): no
+    front-end sees a proxy password, not even one the peer echoed back.
+    """
     ready = prepared if prepared is not None else preflight(spec)
-    return _Run(ready, on_event or (lambda event: None), cancel or CancelToken()).execute()
+    mask = Redactor.of(spec)
+    return mask.value(_Run(ready, mask.events(on_event or (lambda event: None)), cancel or CancelToken()).execute())
 
 
 def internal_error(stage: str, exc: BaseException) -> Finding:

@@ -1,0 +1,244 @@
+"""No secret leaves the process: a proxy password tlsbench was given, echoed back by a hostile proxy in
+every form, appears in no output — the waterfall, -v/--msg, --json, a --save-run file, `show`, the
+history, the clipboard (OSC 52) — decoded however it was written, and not as a piece left at a cut."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hostile_peers import Peers, http_head, socks5_auth, socks5_greeting, socks5_request
+from secret_search import leaks
+from tlsbench.engine.redact import FRAGMENT, MASK, Redactor, credential_forms
+
+USER = "alice"
+PASSWORD = "Sx7!q p@ss/wörd%z-9Kf"
+TOKEN = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+CUT_HEX = 512  # the proxy stage keeps this much of a reply as hex
+CUT_BODY = 2048  # and this much of a refusal's body as text
+
+
+def _echo_407(conn: socket.socket) -> None:
+    """An HTTP proxy that answers 407 and echoes the client's Proxy-Authorization in a header and in
+    its body, decoded and re-encoded, with copies placed across the points where tlsbench cuts."""
+    head = http_head(conn).decode("latin-1")
+    auth = next((line.split(":", 1)[1].strip() for line in head.split("\r\n")
+                 if line.lower().startswith("proxy-authorization:")), "")
+    token = auth.split(" ", 1)[-1]
+    creds = base64.b64decode(token + "==").decode("utf-8", "replace") if token else ""
+    password = creds.partition(":")[2]
+    status = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"echo\"\r\n"
+    echo = f"X-Echo: {auth}\r\nX-Creds: {creds}\r\n"
+    # The second copy of the token starts so that byte CUT_HEX falls in its password part.
+    lead = f"{status}{echo}X-Pad: "
+    before_cut = len((lead + "\r\nX-Echo-2: Basic ").encode()) + 14
+    pad = "a" * (CUT_HEX - before_cut)
+    body = (f"Proxy-Authorization: {auth}\nyou are {creds}\nquoted: {quote(password, safe='')}\n"
+            f"hex: {password.encode().hex(' ')}\n").encode()
+    body += b"." * (CUT_BODY - len(body) - 7) + password.encode() + b"\n"  # cut 7 bytes into the password
+    head_out = f"{lead}{pad}\r\nX-Echo-2: {auth}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    conn.sendall(head_out + body)
+    conn.settimeout(2)
+    try:
+        conn.recv(1)
+    except OSError:
+        pass
+
+
+def _socks5_echo(conn: socket.socket) -> None:
+    """A SOCKS5 proxy that takes the RFC 1929 user/password and sends the sub-negotiation's bytes back
+    as the bound address of its (refusing) reply."""
+    socks5_greeting(conn)
+    conn.sendall(b"\x05\x02")
+    user, password = socks5_auth(conn)
+    conn.sendall(b"\x01\x00")
+    socks5_request(conn)
+    echoed = b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password
+    conn.sendall(b"\x05\x02\x00\x03" + bytes([len(echoed)]) + echoed + struct.pack(">H", 443))
+    conn.settimeout(2)
+    try:
+        conn.recv(1)
+    except OSError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def peers():
+    registry = Peers()
+    yield registry
+    registry.stop()
+
+
+def _env(tmp_path: Path) -> dict:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TLSBENCH_")},
+            "TLSBENCH_CONFIG_DIR": str(tmp_path / "cfg"), "TLSBENCH_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONIOENCODING": "utf-8"}
+
+
+def _run(*args: str, env: dict) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "tlsbench", *args], capture_output=True, env=env, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert b"Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def _everything(done: subprocess.CompletedProcess) -> str:
+    return done.stdout.decode("utf-8", "surrogateescape") + "\n" + done.stderr.decode("utf-8", "surrogateescape")
+
+
+def test_the_echo_proxy_really_echoes_the_secret(peers):
+    """The peer is as hostile as the test says: without the mask its answer is full of the secret."""
+    with socket.create_connection(tuple(peers.address(_echo_407).rsplit(":", 1)), timeout=5) as conn:
+        conn.sendall(f"CONNECT x:443 HTTP/1.1\r\nProxy-Authorization: Basic {TOKEN}\r\n\r\n".encode())
+        answer = bytearray()
+        while chunk := conn.recv(65536):
+            answer += chunk
+            if len(answer) > CUT_BODY + 600:
+                break
+    raw = bytes(answer)
+    assert TOKEN.encode() in raw and PASSWORD.encode() in raw
+    assert raw[CUT_HEX - 8:CUT_HEX + 8] in TOKEN.encode()  # a copy straddles the hex cut
+
+
+def test_a_407_echoing_proxy_authorization_leaks_nothing(peers, tmp_path):
+    env = _env(tmp_path)
+    route = ["-x", f"http://{peers.address(_echo_407)}", "-U", f"{USER}:{PASSWORD}", "--no-tls", "--timeout", "3"]
+    saved = tmp_path / "run.json"
+    outputs = {
+        "waterfall": _run("probe", "localhost:443", *route, env=env),
+        "-v": _run("probe", "localhost:443", *route, "-v", env=env),
+        "--msg": _run("probe", "localhost:443", *route, "--msg", env=env),
+        "--json": _run("probe", "localhost:443", *route, "--json", env=env),
+        "--json --msg": _run("probe", "localhost:443", *route, "--json", "--msg", env=env),
+        "--save-run": _run("probe", "localhost:443", *route, "--save-run", str(saved), "--save-profile", "echo",
+                           env=env),
+    }
+    for name, done in outputs.items():
+        assert done.returncode == 1, (name, done.stderr)
+    result = json.loads(outputs["--json"].stdout)
+    proxy = next(s for s in result["stages"] if s["name"] == "proxy")
+    assert proxy["detail"]["reply_code"] == 407
+    assert MASK in proxy["detail"]["received_text"] and MASK in proxy["detail"]["body_text"]
+    outputs["show --text --msg"] = _run("show", str(saved), "--text", "--msg", env=env)
+    outputs["show --json --msg"] = _run("show", str(saved), "--json", "--msg", env=env)
+    outputs["history"] = _run("history", "echo", "--json", env=env)
+    for name, done in outputs.items():
+        assert leaks(_everything(done), USER, PASSWORD) == [], name
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert saved in files and any("history" in str(p) or p.suffix == ".jsonl" for p in files), files
+    for path in files:
+        assert leaks(path.read_bytes(), USER, PASSWORD) == [], path
+
+
+def test_a_socks5_proxy_echoing_the_rfc1929_bytes_leaks_nothing(peers, tmp_path):
+    env = _env(tmp_path)
+    route = ["-x", f"socks5h://{peers.address(_socks5_echo)}", "-U", f"{USER}:{PASSWORD}", "--no-tls",
+             "--timeout", "3"]
+    shown = _run("probe", "localhost:443", *route, "-v", env=env)
+    as_json = _run("probe", "localhost:443", *route, "--json", env=env)
+    assert shown.returncode == as_json.returncode == 1
+    proxy = next(s for s in json.loads(as_json.stdout)["stages"] if s["name"] == "proxy")
+    assert proxy["detail"]["reply_code"] == 2 and "2a 2a 2a" in proxy["detail"]["received_hex"]
+    for done in (shown, as_json):
+        assert leaks(_everything(done), USER, PASSWORD) == []
+
+
+async def test_the_workbench_copies_through_the_mask():
+    """Whatever the workbench copies goes out as OSC 52 with the run's secrets masked."""
+    from tlsbench.engine.spec import build_spec
+    from tlsbench.tui.app import WorkbenchApp
+
+    spec = build_spec("localhost:443", proxies=[f"http://{USER}:{quote(PASSWORD, safe='')}@127.0.0.1:9"])
+    app = WorkbenchApp(spec=spec)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        written: list[str] = []
+        driver = app._driver
+        assert driver is not None
+        real_write = driver.write
+        driver.write = lambda data: (written.append(data), real_write(data))[1]  # type: ignore[method-assign]
+        text = f"echo: Basic {TOKEN} / {PASSWORD} / {quote(PASSWORD)}\ncut: {TOKEN[:15]}"
+        assert leaks(text, USER, PASSWORD) != []  # the search sees it when it is there
+        app.copy_to_clipboard(text)
+        payload = "".join(w for w in written if w.startswith("\x1b]52;"))
+        assert payload and leaks(payload, USER, PASSWORD) == [] and MASK in app.clipboard
+        assert leaks(app.clipboard, USER, PASSWORD) == []
+
+
+# --- the mask itself ------------------------------------------------------------------------------
+
+def _encodings(user: str, password: str) -> list[bytes]:
+    raw = password.encode()
+    return [raw, quote(password, safe="").encode(), base64.b64encode(f"{user}:{password}".encode()),
+            b"\x01" + bytes([len(user.encode())]) + user.encode() + bytes([len(raw)]) + raw]
+
+
+users = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x2FF, exclude_characters=":"), min_size=1,
+                max_size=12)
+passwords = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF), min_size=6, max_size=24)
+filler = st.binary(max_size=64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(users, passwords, filler, filler, st.integers(0, 3), st.integers(0, 200))
+def test_no_encoding_of_a_secret_survives_the_mask(user, password, before, after, which, cut):
+    mask = Redactor.of_credentials([(user, password)])
+    form = _encodings(user, password)[which]
+    buffer = before + form + after
+    out = mask.redact_bytes(buffer)
+    assert form not in out
+    assert password.encode() not in out
+    # What lies outside the match survives when it cannot be the start or end of a form.
+    if not any(before.endswith(f[:k]) or after.startswith(f[-k:]) or f in before + after
+               for f in mask.forms for k in range(1, len(f))):
+        assert out == before + MASK.encode() + after
+    # As text and as hex the same holds.
+    text = mask.redact_text(buffer.decode("latin-1"))
+    assert form.decode("latin-1") not in text and password not in text
+    hexed = mask.redact_text(buffer.hex(" "))
+    assert form.hex(" ") not in hexed
+    # Cut anywhere: no piece of FRAGMENT bytes or more that reaches into the password is left at the cut
+    # (base64 and RFC 1929 begin with what encodes the user name alone).
+    piece = buffer[:len(before) + min(cut, len(form))]
+    inside = piece[len(before):]
+    if len(inside) >= FRAGMENT and len(inside) > mask.forms[form]:
+        assert not mask.redact_bytes(piece).endswith(inside), piece
+        assert not mask.redact_text(piece.hex(" ")).endswith(inside.hex(" "))
+        assert not mask.redact_text(piece.decode("latin-1")).endswith(inside.decode("latin-1"))
+    # And a buffer that begins inside a form keeps none of its end.
+    tail = form[len(form) - min(cut, len(form)):] + after
+    if min(cut, len(form)) >= FRAGMENT:
+        assert not mask.redact_bytes(tail).startswith(form[len(form) - min(cut, len(form)):])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_the_mask_leaves_bytes_without_a_secret_alone(data):
+    mask = Redactor.of_credentials([("bob", "correct horse")])
+    if not any(f[:FRAGMENT] in data or f[-FRAGMENT:] in data for f in mask.forms):
+        assert mask.redact_bytes(data) == data
+        assert mask.redact_text(data.hex(" ")) == data.hex(" ")
+
+
+def test_every_form_is_known():
+    forms = credential_forms(USER, PASSWORD)
+    assert TOKEN.encode() in forms and PASSWORD.encode() in forms
+    assert quote(PASSWORD, safe="").encode() in forms and _lower_escapes(quote(PASSWORD, safe="")).encode() in forms
+    assert b"\x01\x05alice" + bytes([len(PASSWORD.encode())]) + PASSWORD.encode() in forms
+    assert re.search(rb"%[0-9a-f]{2}", _lower_escapes(quote(PASSWORD, safe="")).encode())
+
+
+def _lower_escapes(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
