@@ -10,11 +10,11 @@ cancels it, prints what it has, and exits 130.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import NamedTuple, TextIO
 
 from tlsbench.commands.arguments import UsageError
+from tlsbench.engine import jsonout
 
 
 class DiagnoseOptions(NamedTuple):
@@ -79,7 +79,7 @@ def run(spec, result, opts: DiagnoseOptions, *, as_json: bool, view=None, out: T
     if as_json:
         body = result.to_json_dict()
         body["diagnosis"] = diagnosis.to_dict()
-        json.dump(body, out, indent=2, ensure_ascii=True, default=str)
+        jsonout.dump(body, out, indent=2, ensure_ascii=True, default=str)
         out.write("\n")
         out.flush()
     else:

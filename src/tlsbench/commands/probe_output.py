@@ -6,10 +6,10 @@ is plain ANSI, only on a terminal and only when NO_COLOR is unset (https://no-co
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TextIO
 
+from tlsbench.engine import jsonout
 from tlsbench.engine.events import Event, RunFinished, StageFinished, StageSkipped
 from tlsbench.engine.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import format_hostport
@@ -273,6 +273,6 @@ def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = Fal
     (--msg) adds each TLS message's bytes as hex; `extra` adds top-level keys (enumeration)."""
     data = result.to_json_dict(include_bytes=include_bytes)
     data.update(extra or {})
-    json.dump(data, stream, indent=2, ensure_ascii=True, default=str)
+    jsonout.dump(data, stream, indent=2, ensure_ascii=True, default=str)
     stream.write("\n")
     stream.flush()

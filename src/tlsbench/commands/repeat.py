@@ -242,9 +242,9 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
 
 def with_changes(line: str, changes: list[dict]) -> str:
     """A run's one-line JSON object with `"changes"` added last (the object is made in the worker)."""
-    import json
+    from tlsbench.engine import jsonout
 
-    return line[:-1] + ',"changes":' + json.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
+    return line[:-1] + ',"changes":' + jsonout.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
 
 
 def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesStats, batch: Batch,
@@ -279,13 +279,13 @@ def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesSta
 
 
 def write_summary(doc: dict, output: str, out: TextIO, *, colour: bool = False) -> None:
-    import json
+    from tlsbench.engine import jsonout
 
     if output == "json":
-        json.dump(doc, out, indent=2, ensure_ascii=True, default=str)
+        jsonout.dump(doc, out, indent=2, ensure_ascii=True, default=str)
         out.write("\n")
     elif output == "json-lines":
-        out.write(json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=str) + "\n")
+        out.write(jsonout.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=str) + "\n")
     else:
         from tlsbench.commands.probe_output import _CODES, one_line
         from tlsbench.commands.repeat_output import finding_lines, summary_text

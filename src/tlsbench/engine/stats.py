@@ -58,10 +58,10 @@ def digest(result, run: int, *, json_line: bool = False) -> RunDigest:
         leaf = (cert.sha256, cert.subject, cert.issuer)
     line = None
     if json_line:
-        import json
+        from tlsbench.engine import jsonout
 
         obj = {"run": run, **result.to_json_dict()}
-        line = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str)
+        line = jsonout.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str)
     sock = result.socket
     return RunDigest(run, bool(result.ok), bool(result.cancelled), float(result.total_ms),
                      tuple((s.name, s.status, float(s.duration_ms)) for s in result.stages), tuple(seen.values()),

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tlsbench.engine import jsonout
 from tlsbench.engine.errors import InputError
 from tlsbench.history.record import SOURCES, VERSION
 
@@ -120,7 +121,7 @@ class HistoryStore:
         """Append one record to its profile's file; trim the file when it has grown past trim_at(keep)."""
         from tlsbench.locations import ensure_private_dir
 
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        line = jsonout.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         if self._in_data_dir:
             from tlsbench.locations import data_dir
 
