@@ -79,9 +79,9 @@ def run(spec, result, opts: DiagnoseOptions, *, as_json: bool, view=None, out: T
     if as_json:
         body = result.to_json_dict()
         body["diagnosis"] = diagnosis.to_dict()
-        jsonout.dump(body, out, indent=2, ensure_ascii=True, default=str)
-        out.write("\n")
-        out.flush()
+        from tlsbench.commands.whole_lines import write_line
+
+        write_line(out, jsonout.dumps(body, indent=2, ensure_ascii=True, default=str))
     else:
         from tlsbench.commands.diagnose_output import print_diagnosis
 

@@ -273,6 +273,6 @@ def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = Fal
     (--msg) adds each TLS message's bytes as hex; `extra` adds top-level keys (enumeration)."""
     data = result.to_json_dict(include_bytes=include_bytes)
     data.update(extra or {})
-    jsonout.dump(data, stream, indent=2, ensure_ascii=True, default=str)
-    stream.write("\n")
-    stream.flush()
+    from tlsbench.commands.whole_lines import write_line
+
+    write_line(stream, jsonout.dumps(data, indent=2, ensure_ascii=True, default=str))

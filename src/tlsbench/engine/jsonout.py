@@ -1,7 +1,7 @@
 """JSON as tlsbench writes it: always valid JSON (RFC 8259), never `Infinity` or `NaN`.
 
 Python's json module writes a float infinity or NaN as the bare words `Infinity`/`NaN`, which no
-strict parser reads. Every writer goes through `dumps()`/`dump()`: such a number becomes `null`
+strict parser reads. Every writer goes through `dumps()`: such a number becomes `null`
 (it can only come from a file someone edited, e.g. `1e99999` in a run file, never from a
 measurement), and `allow_nan=False` makes any that slipped through an error, not bad output.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TextIO
+from typing import Any
 
 
 def finite(value: Any) -> Any:
@@ -27,8 +27,3 @@ def finite(value: Any) -> Any:
 def dumps(value: Any, **options: Any) -> str:
     """json.dumps of `value` with non-finite numbers as null."""
     return json.dumps(finite(value), allow_nan=False, **options)
-
-
-def dump(value: Any, stream: TextIO, **options: Any) -> None:
-    """json.dump, the same way."""
-    stream.write(dumps(value, **options))
