@@ -39,7 +39,7 @@ def _echo_407(conn: socket.socket) -> None:
     token = auth.split(" ", 1)[-1]
     creds = base64.b64decode(token + "==").decode("utf-8", "replace") if token else ""
     password = creds.partition(":")[2]
-    status = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"echo\"\r\n"
+    status = f"HTTP/1.1 407 Denied {creds}\r\nProxy-Authenticate: Basic realm=\"{auth}\"\r\n"
     echo = f"X-Echo: {auth}\r\nX-Creds: {creds}\r\n"
     # The second copy of the token starts so that byte CUT_HEX falls in its password part.
     lead = f"{status}{echo}X-Pad: "
@@ -55,6 +55,29 @@ def _echo_407(conn: socket.socket) -> None:
         conn.recv(1)
     except OSError:
         pass
+
+
+def _malformed_echo(conn: socket.socket) -> None:
+    """An HTTP proxy whose answer has a malformed header line (no colon) echoing the credentials, so
+    that tlsbench quotes the line cut at 80 characters in the middle of its own words."""
+    head = http_head(conn).decode("latin-1")
+    auth = next((line.split(":", 1)[1].strip() for line in head.split("\r\n")
+                 if line.lower().startswith("proxy-authorization:")), "")
+    pad = "x" * (80 - len("echo Basic ") - 12)  # the cut falls 12 characters into the token
+    conn.sendall(f"HTTP/1.1 407 No\r\necho {pad}{auth}\r\n\r\n".encode("latin-1"))
+    conn.settimeout(2)
+    try:
+        conn.recv(1)
+    except OSError:
+        pass
+
+
+def test_a_cut_quoted_inside_a_message_leaks_nothing(peers, tmp_path):
+    env = _env(tmp_path)
+    done = _run("probe", "localhost:443", "-x", f"http://{peers.address(_malformed_echo)}", "-U",
+                f"{USER}:{PASSWORD}", "--no-tls", "--timeout", "3", "--json", env=env)
+    assert done.returncode == 1 and "malformed header" in done.stdout.decode()
+    assert leaks(_everything(done), USER, PASSWORD) == []
 
 
 def _socks5_echo(conn: socket.socket) -> None:
@@ -127,10 +150,14 @@ def test_a_407_echoing_proxy_authorization_leaks_nothing(peers, tmp_path):
     }
     for name, done in outputs.items():
         assert done.returncode == 1, (name, done.stderr)
+        assert done.stdout.strip(), name
     result = json.loads(outputs["--json"].stdout)
     proxy = next(s for s in result["stages"] if s["name"] == "proxy")
     assert proxy["detail"]["reply_code"] == 407
     assert MASK in proxy["detail"]["received_text"] and MASK in proxy["detail"]["body_text"]
+    tls_route = [arg for arg in route if arg != "--no-tls"]
+    outputs["--diagnose --json"] = _run("probe", "localhost:443", *tls_route, "--diagnose", "--json", env=env)
+    outputs["--enumerate --json"] = _run("probe", "localhost:443", *tls_route, "--enumerate", "--json", env=env)
     outputs["show --text --msg"] = _run("show", str(saved), "--text", "--msg", env=env)
     outputs["show --json --msg"] = _run("show", str(saved), "--json", "--msg", env=env)
     outputs["history"] = _run("history", "echo", "--json", env=env)
@@ -140,6 +167,35 @@ def test_a_407_echoing_proxy_authorization_leaks_nothing(peers, tmp_path):
     assert saved in files and any("history" in str(p) or p.suffix == ".jsonl" for p in files), files
     for path in files:
         assert leaks(path.read_bytes(), USER, PASSWORD) == [], path
+
+
+def test_every_event_leaves_the_engine_masked(peers):
+    """In process: each event and the result, as front-ends get them; the diagnosis still comes from the
+    exact bytes (the proxy refused the credentials that were sent)."""
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    spec = build_spec("localhost:443", proxies=[f"http://{peers.address(_echo_407)}"], proxy_user=USER,
+                      proxy_password=PASSWORD, tls=False, timeout=3)
+    events: list = []
+    result = run_probe(spec, on_event=events.append)
+    assert result.codes()[0] == "proxy-auth-failed"
+    assert leaks(repr(events) + repr(result), USER, PASSWORD) == []
+    for event in events:
+        for value in _strings(event):
+            assert leaks(value, USER, PASSWORD) == [], value[:200]
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bytes):
+        return [value.decode("latin-1"), value.hex(" ")]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (tuple, list)):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def test_a_socks5_proxy_echoing_the_rfc1929_bytes_leaks_nothing(peers, tmp_path):
@@ -209,18 +265,20 @@ def test_no_encoding_of_a_secret_survives_the_mask(user, password, before, after
     assert form.decode("latin-1") not in text and password not in text
     hexed = mask.redact_text(buffer.hex(" "))
     assert form.hex(" ") not in hexed
-    # Cut anywhere: no piece of FRAGMENT bytes or more that reaches into the password is left at the cut
-    # (base64 and RFC 1929 begin with what encodes the user name alone).
-    piece = buffer[:len(before) + min(cut, len(form))]
-    inside = piece[len(before):]
-    if len(inside) >= FRAGMENT and len(inside) > mask.forms[form]:
-        assert not mask.redact_bytes(piece).endswith(inside), piece
-        assert not mask.redact_text(piece.hex(" ")).endswith(inside.hex(" "))
-        assert not mask.redact_text(piece.decode("latin-1")).endswith(inside.decode("latin-1"))
-    # And a buffer that begins inside a form keeps none of its end.
-    tail = form[len(form) - min(cut, len(form)):] + after
-    if min(cut, len(form)) >= FRAGMENT:
-        assert not mask.redact_bytes(tail).startswith(form[len(form) - min(cut, len(form)):])
+    # Cut anywhere, and quoted in the middle of other text: no start of FRAGMENT bytes or more that reaches
+    # into the password, and no end of FRAGMENT bytes, is left (base64 and RFC 1929 begin with what
+    # encodes the user name alone).
+    k = min(cut, len(form))
+    start, end = form[:k], form[len(form) - k:]
+    if k >= FRAGMENT and k > mask.forms[form]:
+        for buffer in (before + start, before + start + after):
+            assert start not in mask.redact_bytes(buffer), buffer
+            assert start.hex(" ") not in mask.redact_text(buffer.hex(" "))
+            assert start.decode("latin-1") not in mask.redact_text(buffer.decode("latin-1"))
+    if k >= FRAGMENT:
+        for buffer in (end + after, before + end + after):
+            assert end not in mask.redact_bytes(buffer), buffer
+            assert end.hex() not in mask.redact_text(buffer.hex())
 
 
 @settings(max_examples=200, deadline=None)
@@ -242,3 +300,14 @@ def test_every_form_is_known():
 
 def _lower_escapes(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def test_a_short_password_is_masked_where_it_stands_alone():
+    """"p" cannot be masked inside every word: it is masked as a word, its long forms everywhere."""
+    mask = Redactor.of_credentials([("u", "p")])
+    assert mask.redact_text("user name and password") == "user name and password"
+    assert mask.redact_text("X-Creds: u:p\r\n") == "X-Creds: u:***\r\n"
+    token = base64.b64encode(b"u:p").decode()
+    assert mask.redact_text(f"Basic {token}") == "Basic ***"
+    assert mask.redact_bytes(b"\x01\x01u\x01p") == MASK.encode()
+    assert mask.redact_bytes(b"\x16\x03\x01p") == b"\x16\x03\x01p"  # binary data stays as it is

@@ -12,8 +12,12 @@ each one in every form it was sent in or could be echoed back in:
 `redact_bytes()` copies a buffer with each occurrence replaced by MASK (`***`, whatever the secret's
 length: the output does not even tell that). Text is searched for the forms as Latin-1/UTF-8 text
 and as hex (no separator, or space or colon between bytes, either case); a form found as hex is
-replaced by MASK's hex. A buffer cut short may end with the start of a form or begin with its end:
-such a fragment of FRAGMENT characters or more at either edge is masked as well.
+replaced by MASK's hex. A buffer cut short may end with the start of a form or begin with its end, and
+a message may quote such a buffer: a start or an end of a form FRAGMENT bytes long or more is masked
+wherever it is (a start only when it reaches past what encodes the user name alone).
+A form shorter than SHORT bytes (a password like "p") cannot be masked inside every word and every
+byte: it is masked in text where no letter or digit touches it, not in raw bytes or hex; its
+longer forms (Basic, RFC 1929, which carry the user too) are masked everywhere.
 
 Parsers keep the exact bytes; the copy is made where bytes leave the engine: `run_probe` passes
 every event and its result through `Redactor.value()`, and so do the enumeration and the diagnosis,
@@ -24,6 +28,7 @@ gets masked data. TLS session secrets are not credentials: `--keylog` writes the
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from typing import Any, Iterable, NamedTuple
 from urllib.parse import quote, quote_plus
@@ -33,10 +38,11 @@ from tlsbench.engine.spec import ConnectionSpec
 
 _INPUTS = (ConnectionSpec, ProxySpec)
 MASK = "***"
-FRAGMENT = 4  # a piece of a form this long (in its own representation) at a buffer's edge is masked
+SHORT = 4  # a form shorter than this (a password like "p") is masked only where it stands alone in text
+FRAGMENT = 5  # a start or end of a form this long (in bytes; as hex, in the bytes it encodes) is masked
 # Record fields front-ends switch on (stage names, statuses, codes): never peer data, never masked.
 STRUCTURAL = frozenset({"name", "status", "key", "code", "severity", "origin", "direction", "content_type",
-                        "stage", "kind", "role", "family", "verify", "label"})
+                        "stage", "kind", "role", "family", "verify", "label", "version"})
 
 
 def _percent_forms(secret: bytes) -> set[bytes]:
@@ -86,21 +92,29 @@ class _Form(NamedTuple):
     shown: Any
     prefix_min: int  # the start of the pattern this long at the end of a buffer is masked
     suffix_min: int  # its end this long at the start of a buffer
+    alone: bool = False  # too short to mask inside words: only where no letter or digit touches it
 
 
-def _byte_form(form: bytes, secret_from: int) -> _Form:
-    return _Form(form, MASK.encode("ascii"), max(FRAGMENT, secret_from + 1), FRAGMENT)
+def _byte_forms(form: bytes, secret_from: int) -> list[_Form]:
+    """One form inside raw bytes (a short one is not looked for there: it would hit any binary data)."""
+    if len(form) < SHORT:
+        return []
+    return [_Form(form, MASK.encode("ascii"), max(FRAGMENT, secret_from + 1), FRAGMENT)]
 
 
 def _text_forms(form: bytes, secret_from: int) -> list[_Form]:
-    """One byte form inside text: as Latin-1 and UTF-8 text, and as hex (no separator, space, colon)."""
-    out = [_Form(form.decode("latin-1"), MASK, max(FRAGMENT, secret_from + 1), FRAGMENT)]
+    """One byte form inside text: as Latin-1 and UTF-8 text, and as hex (no separator, space, colon).
+    A form shorter than SHORT bytes is looked for as text standing alone, and not as hex."""
+    alone = len(form) < SHORT
+    out = [_Form(form.decode("latin-1"), MASK, max(FRAGMENT, secret_from + 1), FRAGMENT, alone)]
     try:
         text = form.decode("utf-8")
         head = len(form[:secret_from].decode("utf-8", "replace"))
-        out.append(_Form(text, MASK, max(FRAGMENT, head + 1), FRAGMENT))
+        out.append(_Form(text, MASK, max(FRAGMENT, head + 1), FRAGMENT, alone))
     except UnicodeDecodeError:
         pass
+    if alone:
+        return out
     mask = MASK.encode("ascii")
     for sep in ("", " ", ":"):
         width = 3 if sep else 2  # characters per byte
@@ -113,37 +127,93 @@ def _text_forms(form: bytes, secret_from: int) -> list[_Form]:
 
 
 class _Patterns:
-    """One alternation over a set of forms (longest first), and the masking of their pieces at the edges."""
+    """One alternation over a set of forms (longest first), and the masking of their pieces: wherever a
+    buffer was cut (at its edges, or inside a message that quotes a cut buffer), what is left of a form
+    is its start or its end."""
 
     def __init__(self, forms: Iterable[_Form], empty: Any) -> None:
         self.forms = {f.pattern: f for f in sorted(forms, key=lambda f: -len(f.pattern))}
-        self.regex = re.compile(empty.join(re.escape(p) for p in self.forms)) if self.forms else None
-        # Every piece masked at an edge ends (or starts) with one of these: a quick screen.
-        self.grams = {p[i:i + FRAGMENT] for p in self.forms for i in range(len(p) - FRAGMENT + 1)}
+        whole = [re.escape(p) for p, f in self.forms.items() if not f.alone]
+        alone = [re.escape(p) for p, f in self.forms.items() if f.alone]
+        if alone:  # a short password: not inside a word ("p" in "password")
+            guarded = r"(?<![A-Za-z0-9])(?:{})(?![A-Za-z0-9])"
+            whole.append(guarded.encode("ascii").replace(b"{}", empty.join(alone)) if isinstance(empty, bytes)
+                         else guarded.replace("{}", empty.join(alone)))
+        self.regex = re.compile(empty.join(whole)) if whole else None
+        # The shortest start and end of each form that is masked; a match grows as far as the form goes.
+        self.starts: dict[Any, list[_Form]] = {}
+        self.ends: dict[Any, list[_Form]] = {}
+        for form in self.forms.values():
+            pattern = form.pattern
+            if len(pattern) > form.prefix_min:
+                self.starts.setdefault(pattern[:form.prefix_min], []).append(form)
+            if len(pattern) > form.suffix_min:
+                self.ends.setdefault(pattern[-form.suffix_min:], []).append(form)
+        pieces = sorted(set(self.starts) | set(self.ends), key=len, reverse=True)
+        self.trigger = re.compile((b"(?=(" if isinstance(empty, bytes) else "(?=(")
+                                  + empty.join(re.escape(p) for p in pieces)
+                                  + (b"))" if isinstance(empty, bytes) else "))")) if pieces else None
 
-    def apply(self, data):
+    def apply(self, data, keep=()):
         if self.regex is None or not data:
             return data
         out = self.regex.sub(lambda m: self.forms[m.group(0)].shown, data)
-        return self._edges(out)
+        if not self.starts and not self.ends:
+            return out
+        return self._pieces(out, keep)
 
-    def _edges(self, data):
-        """Mask the start of a form at the end of `data`, and the end of a form at its start."""
-        if len(data) >= FRAGMENT and data[-FRAGMENT:] in self.grams:
-            for form in self.forms.values():
-                pattern = form.pattern
-                for k in range(min(len(pattern) - 1, len(data)), form.prefix_min - 1, -1):
-                    if data.endswith(pattern[:k]):
-                        data = data[:-k] + form.shown
-                        break
-        if len(data) >= FRAGMENT and data[:FRAGMENT] in self.grams:
-            for form in self.forms.values():
-                pattern = form.pattern
-                for k in range(min(len(pattern) - 1, len(data)), form.suffix_min - 1, -1):
-                    if data.startswith(pattern[-k:]):
-                        data = form.shown + data[k:]
-                        break
-        return data
+    def _pieces(self, data, keep):
+        """Mask every start (at least prefix_min long) and every end (suffix_min) of a form, anywhere,
+        but inside what the user gave and is no secret (`keep`: "via-squid" for "squid-secret")."""
+        spans: list[tuple[int, int, Any]] = []
+        for match in self.trigger.finditer(data):  # type: ignore[union-attr]
+            at, piece = match.start(), match.group(1)
+            for form in self.starts.get(piece, ()):
+                pattern, end = form.pattern, at + len(piece)
+                while end < len(data) and end - at < len(pattern) and \
+                        data[end:end + 1] == pattern[end - at:end - at + 1]:
+                    end += 1
+                spans.append((at, end, form.shown))
+            for form in self.ends.get(piece, ()):
+                pattern, begin, left = form.pattern, at, len(form.pattern) - len(piece)
+                while begin > 0 and left > 0 and data[begin - 1:begin] == pattern[left - 1:left]:
+                    begin, left = begin - 1, left - 1
+                spans.append((begin, at + len(piece), form.shown))
+        if spans and keep:
+            kept = [(at, at + len(k)) for k in keep for at in _occurrences(data, k)]
+            spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in kept)]
+        if not spans:
+            return data
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out, done = [], 0
+        for begin, end, shown in spans:
+            if end <= done:
+                continue
+            if begin < done:  # overlaps the previous piece: the mask there already covers up to `done`
+                begin = done
+            else:
+                out += [data[done:begin], shown]
+            done = end
+        out.append(data[done:])
+        return data[:0].join(out)
+
+
+def _occurrences(data, part) -> Iterable[int]:
+    at = data.find(part)
+    while at >= 0:
+        yield at
+        at = data.find(part, at + 1)
+
+
+def given_strings(value: Any) -> set[str]:
+    """Every string of a spec but its passwords: host names, users, paths, what to send (no secret)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {s for name in value._fields if name != "password" for s in given_strings(getattr(value, name))}
+    if isinstance(value, (tuple, list)):
+        return {s for v in value for s in given_strings(v)}
+    return set()
 
 
 class Redactor:
@@ -151,37 +221,45 @@ class Redactor:
 
     def __init__(self, forms: dict[bytes, int]) -> None:
         self.forms = dict(forms)  # each byte form, and where its secret part starts
-        self._bytes = _Patterns((_byte_form(f, at) for f, at in self.forms.items()), b"|")
+        self.keep: tuple[str, ...] = ()  # given strings no piece is masked inside (a whole form still is)
+        self._keep_bytes: tuple[bytes, ...] = ()
+        self._bytes = _Patterns((b for f, at in self.forms.items() for b in _byte_forms(f, at)), b"|")
         self._text = _Patterns((t for f, at in self.forms.items() for t in _text_forms(f, at)), "|")
 
     @classmethod
     def of(cls, spec: Any) -> "Redactor":
         """The secrets a ConnectionSpec carries: each proxy hop's password."""
-        return cls.of_credentials((getattr(hop, "username", None), getattr(hop, "password", None))
+        mask = cls.of_credentials((getattr(hop, "username", None), getattr(hop, "password", None))
                                   for hop in getattr(spec, "proxies", ()) or ())
+        return mask.keeping(given_strings(spec)) if mask else mask
+
+    def keeping(self, strings: Iterable[str]) -> "Redactor":
+        """The same mask, leaving pieces inside these strings (the user's own, no secret) alone."""
+        import copy
+
+        out = copy.copy(self)
+        out.keep = tuple(sorted({*self.keep, *(s for s in strings if len(s) >= FRAGMENT)}))
+        out._keep_bytes = tuple(s.encode("utf-8") for s in out.keep)
+        return out
 
     @classmethod
     def of_credentials(cls, pairs: Iterable[tuple[str | None, str | None]]) -> "Redactor":
-        forms: dict[bytes, int] = {}
-        for user, password in pairs:
-            if password:
-                for form, at in credential_forms(user, password).items():
-                    forms[form] = min(at, forms.get(form, at))
-        return cls(forms)
+        """The mask for these (user, password) pairs (made once per set: a series runs one spec many times)."""
+        return _redactor(tuple((user, password) for user, password in pairs if password))
 
     def __bool__(self) -> bool:
         return bool(self.forms)
 
     def __or__(self, other: "Redactor") -> "Redactor":
-        return Redactor({**other.forms, **self.forms})
+        return Redactor({**other.forms, **self.forms}).keeping(self.keep + other.keep)
 
     def redact_bytes(self, data: bytes) -> bytes:
         """A copy of `data` with every form of every secret (and a fragment at either edge) masked."""
-        return self._bytes.apply(bytes(data))
+        return self._bytes.apply(bytes(data), self._keep_bytes)
 
     def redact_text(self, text: str) -> str:
         """The same for text that holds bytes as text or as hex."""
-        return self._text.apply(text)
+        return self._text.apply(text, self.keep)
 
     def value(self, value: Any) -> Any:
         """A copy of an engine record (event, result, detail, finding: NamedTuples, tuples, lists, dicts)
@@ -238,3 +316,12 @@ class Redactor:
             on_event(self._walk(event))
 
         return emit
+
+
+@functools.lru_cache(maxsize=16)
+def _redactor(pairs: tuple[tuple[str | None, str], ...]) -> Redactor:
+    forms: dict[bytes, int] = {}
+    for user, password in pairs:
+        for form, at in credential_forms(user, password).items():
+            forms[form] = min(at, forms.get(form, at))
+    return Redactor(forms)

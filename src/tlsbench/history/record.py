@@ -51,7 +51,7 @@ def make_record(profile: str, source: str, spec: Any, result_json: dict[str, Any
               "connection": connection, "result": result}
     from tlsbench.engine.redact import Redactor
 
-    return Redactor.of(spec).data(record)
+    return Redactor.of(spec).keeping([profile]).data(record)
 
 
 def _without_send(connection: dict[str, Any]) -> dict[str, Any]:
