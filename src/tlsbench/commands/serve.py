@@ -28,6 +28,7 @@ import sys
 import threading
 
 from tlsbench.commands.arguments import QuietParser, UsageError
+from tlsbench.commands.whole_lines import write_line
 from tlsbench.engine import jsonout
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener import certstore
@@ -238,8 +239,7 @@ class Printer:
         if not lines or self.broken.is_set():
             return
         try:
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+            write_line(sys.stdout, "\n".join(lines))  # whole lines, whatever signal comes meanwhile
         except (BrokenPipeError, OSError):
             self.broken.set()
 
