@@ -227,8 +227,11 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
         doc = summary_document(spec, opts, stats, batch, interrupted, changed_runs)
         # Still under our handler: another Ctrl-C now is one more press, not a traceback mid-summary.
         write_summary(doc, opts.output, out, colour=opts.output == "text" and want_colour(out))
-        for message in batch.errors:
-            print(f"{prog}: error: {' '.join(message.split())}", file=err)
+        from tlsbench.engine.redact import Redactor
+
+        mask = Redactor.of(spec)
+        for message in batch.errors:  # a worker's own words: masked like its runs
+            print(f"{prog}: error: {mask.redact_text(' '.join(message.split()))}", file=err)
         problem = recorder.write() if recorder is not None else None
         if problem:
             print(f"{prog}: {problem}", file=err)

@@ -73,7 +73,8 @@ def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = N
     """
     ready = prepared if prepared is not None else preflight(spec)
     mask = Redactor.of(spec)
-    return mask.value(_Run(ready, mask.events(on_event or (lambda event: None)), cancel or CancelToken()).execute())
+    emit = mask.events(on_event) if on_event is not None else (lambda event: None)  # nobody listening: no copy
+    return mask.value(_Run(ready, emit, cancel or CancelToken()).execute())
 
 
 def internal_error(stage: str, exc: BaseException) -> Finding:
