@@ -38,7 +38,9 @@ class WorkbenchApp(App[int]):
         """Add a run's proxy passwords to what the clipboard masks."""
         from tlsbench.engine.redact import Redactor
 
-        self.secrets = self.secrets | Redactor.of(spec)
+        more = Redactor.of(spec)
+        if not more.forms.keys() <= self.secrets.forms.keys():
+            self.secrets = self.secrets | more
 
     def copy_to_clipboard(self, text: str) -> None:
         """Copy (OSC 52) with every known secret masked, whatever the text was built from."""
