@@ -233,6 +233,26 @@ async def test_the_workbench_copies_through_the_mask():
         assert leaks(app.clipboard, USER, PASSWORD) == []
 
 
+async def test_the_workbench_shows_and_keeps_nothing_of_the_secret(peers, tmp_path):
+    """A run through the echoing proxy in the workbench: its screen, its stored events and result."""
+    from tests.tui_helpers import app_for, settle, svg_text, wait_for_result
+    from tlsbench.engine.spec import build_spec
+
+    spec = build_spec("localhost:443", proxies=[f"http://{peers.address(_echo_407)}"], proxy_user=USER,
+                      proxy_password=PASSWORD, tls=False, timeout=3)
+    app = app_for(tmp_path, spec=spec, run=True)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        result = await wait_for_result(pilot)
+        assert result.codes()[0] == "proxy-auth-failed"
+        await pilot.press("f6")  # every row expanded
+        await pilot.pause()
+        shown = svg_text(app)
+        assert "407" in shown
+        assert leaks(shown, USER, PASSWORD) == []
+        assert leaks(repr(app.screen.run_events) + repr(result), USER, PASSWORD) == []
+
+
 # --- the mask itself ------------------------------------------------------------------------------
 
 def _encodings(user: str, password: str) -> list[bytes]:
