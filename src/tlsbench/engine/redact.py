@@ -27,7 +27,6 @@ gets masked data. TLS session secrets are not credentials: `--keylog` writes the
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 from typing import Any, Iterable, NamedTuple
@@ -65,6 +64,8 @@ def _length(n: int) -> list[bytes]:
 def credential_forms(user: str | None, password: str) -> dict[bytes, int]:
     """Every byte form of one password (with its user) that tlsbench sends or a peer may echo, each with
     the offset where what depends on the password starts (what comes before is the user name's)."""
+    import base64  # only with a password: a probe without one does not pay for it
+
     forms: dict[bytes, int] = {}
     raws = [password.encode("utf-8")]
     try:
