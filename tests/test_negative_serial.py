@@ -60,3 +60,15 @@ def test_zero_and_empty_serials_are_named():
 def test_any_bytes_give_a_serial_or_none(data):
     serial = serial_bytes(data)
     assert serial is None or isinstance(serial, bytes)
+
+
+def test_an_https_proxys_own_certificate_is_the_proxys_doing(tmp_path):
+    from tlsbench.engine.serials import serial_findings
+
+    files = hostile_certs.crafted(tmp_path, "negative", patch=hostile_certs.negative_serial)
+    raw = ssl.PEM_cert_to_DER_cert(files.cert.read_text())
+    (found,) = serial_findings([raw], {0: "CN=localhost"}, role="proxy")
+    assert found.code == "cert-negative-serial" and found.origin == "proxy"
+    assert found.title.startswith("The proxy's certificate")
+    assert serial_findings([ssl.PEM_cert_to_DER_cert(hostile_certs.crafted(tmp_path, "fine").cert.read_text())],
+                           {}) == []

@@ -46,15 +46,18 @@ def not_positive(serial: bytes) -> str | None:
     return None
 
 
-def serial_findings(chain_der: tuple[bytes, ...] | list[bytes], subjects: dict[int, str]) -> list[Finding]:
-    """One `cert-negative-serial` per certificate sent whose serial is not positive."""
+def serial_findings(chain_der: tuple[bytes, ...] | list[bytes], subjects: dict[int, str], *,
+                    role: str = "target") -> list[Finding]:
+    """One `cert-negative-serial` per certificate sent whose serial is not positive (`role` "proxy":
+    an HTTPS proxy's own chain, the proxy's doing)."""
+    peer = "proxy" if role == "proxy" else "server"
     out = []
     for position, der in enumerate(chain_der):
         serial = serial_bytes(der)
         what = not_positive(serial) if serial is not None else None
         if what is None or serial is None:
             continue
-        who = "The server's certificate" if position == 0 else f"Certificate #{position} of the chain"
+        who = f"The {peer}'s certificate" if position == 0 else f"Certificate #{position} of the {peer}'s chain"
         subject = subjects.get(position)
         value = -int.from_bytes(bytes(b ^ 0xFF for b in serial), "big") - 1 if what == "negative" else 0
         out.append(finding(
@@ -65,5 +68,6 @@ def serial_findings(chain_der: tuple[bytes, ...] | list[bytes], subjects: dict[i
             "that it will).",
             Suggestion("Reissue the certificate with a positive serial number (a first byte below 0x80, "
                        "or a leading 00 byte)."),
-            (Evidence("serial number (DER INTEGER, hex)", serial.hex(" ")), Evidence("value", str(value)))))
+            (Evidence("serial number (DER INTEGER, hex)", serial.hex(" ")), Evidence("value", str(value))),
+            origin="proxy" if role == "proxy" else "peer"))
     return out

@@ -78,7 +78,8 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
     if infos and getattr(t, "role", "target") == "target":
         findings += sct_findings(scts, bool(chain_ok and t.tls.verify == "system"), infos[0].subject)
     findings += expiry_findings(tuple(infos))
-    findings += serial_findings(tls.peer_chain_der, {i.position: i.subject for i in infos})
+    findings += serial_findings(tls.peer_chain_der, {i.position: i.subject for i in infos},
+                                role=getattr(t, "role", "target"))
     if verify_off and match is False and infos:
         leaf = infos[0]
         findings.append(finding("cert-hostname-mismatch",
