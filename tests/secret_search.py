@@ -80,8 +80,9 @@ def json_strings(value) -> list[str]:
     return []
 
 
-def leaks(output: str | bytes, user: str, password: str) -> list[str]:
-    """What of the secret `output` holds (its JSON, when it parses as JSON lines, decoded too)."""
+def leaks(output: str | bytes, user: str, password: str, given: tuple[str, ...] = ()) -> list[str]:
+    """What of the secret `output` holds (its JSON, when it parses as JSON lines, decoded too). `given`:
+    strings that are no secret (the user name, a host) and may share a piece with the password."""
     text = output.decode("utf-8", "surrogateescape") if isinstance(output, bytes) else output
     texts = [text]
     for line in text.splitlines():
@@ -97,5 +98,7 @@ def leaks(output: str | bytes, user: str, password: str) -> list[str]:
     found = []
     for item in texts:
         for blob in decodings(item):
+            for shown in (user, *given):
+                blob = blob.replace(shown.encode("utf-8"), b"\0")
             found += [f"{piece!r} in {blob[:80]!r}" for piece in pieces if piece in blob]
     return sorted(set(found))

@@ -211,6 +211,28 @@ def test_a_socks5_proxy_echoing_the_rfc1929_bytes_leaks_nothing(peers, tmp_path)
         assert leaks(_everything(done), USER, PASSWORD) == []
 
 
+def test_a_tunnel_through_squid_with_a_password_shows_every_message_and_no_secret(squid_proxy_auth, tls_server,
+                                                                                  lab_certs, tmp_path):
+    """A real authenticating proxy and a TLS server: -v/--msg and --json --msg hold every TLS message's
+    bytes as they were (the mask changes nothing that is not a secret) and none of the password."""
+    server = tls_server("good")
+    user, password = squid_proxy_auth.username, squid_proxy_auth.password
+    args = ["probe", f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert), "-x", squid_proxy_auth.url,
+            "-U", f"{user}:{password}"]
+    shown = _run(*args, "--msg", env=_env(tmp_path))
+    as_json = _run(*args, "--json", "--msg", env=_env(tmp_path))
+    assert shown.returncode == as_json.returncode == 0, shown.stderr
+    for done in (shown, as_json):  # "squid-secret" shares "squid" with "squiduser", which is no secret
+        assert leaks(_everything(done), user, password) == []
+    data = json.loads(as_json.stdout)
+    messages = data["tls"]["messages"]
+    assert messages and all(m["length"] + 4 == len(bytes.fromhex(m["hex"])) for m in messages
+                            if m["content_type"] == "handshake")
+    assert "2a2a2a" not in "".join(m["hex"] for m in messages)
+    proxy = next(s for s in data["stages"] if s["name"] == "proxy")
+    assert proxy["detail"]["reply_code"] == 200 and "Proxy-Authorization: Basic" in proxy["detail"]["sent_text"]
+
+
 async def test_the_workbench_copies_through_the_mask():
     """Whatever the workbench copies goes out as OSC 52 with the run's secrets masked."""
     from tlsbench.engine.spec import build_spec
