@@ -231,6 +231,7 @@ def test_a_tunnel_through_squid_with_a_password_shows_every_message_and_no_secre
     assert "2a2a2a" not in "".join(m["hex"] for m in messages)
     proxy = next(s for s in data["stages"] if s["name"] == "proxy")
     assert proxy["detail"]["reply_code"] == 200 and "Proxy-Authorization: Basic" in proxy["detail"]["sent_text"]
+    assert proxy["proxy"] == f"http://{user}@{squid_proxy_auth.address}"  # the user name is no secret: kept
 
 
 async def test_the_workbench_copies_through_the_mask():
