@@ -354,3 +354,12 @@ def test_a_short_password_is_masked_where_it_stands_alone():
     assert mask.redact_text(f"Basic {token}") == "Basic ***"
     assert mask.redact_bytes(b"\x01\x01u\x01p") == MASK.encode()
     assert mask.redact_bytes(b"\x16\x03\x01p") == b"\x16\x03\x01p"  # binary data stays as it is
+
+
+def test_a_secret_quoted_by_python_is_masked():
+    """A message that quotes peer bytes with {data!r} escapes backslashes, quotes and non-ASCII bytes."""
+    password = 'a\\b"c\'dörd'
+    mask = Redactor.of_credentials([(USER, password)])
+    text = f"a malformed line: {password!r}; the bytes: {password.encode()!r}"
+    assert mask.redact_text(text) == "a malformed line: '***'; the bytes: b'***'"
+

@@ -107,15 +107,15 @@ def _text_forms(form: bytes, secret_from: int) -> list[_Form]:
     """One byte form inside text: as Latin-1 and UTF-8 text, and as hex (no separator, space, colon).
     A form shorter than SHORT bytes is looked for as text standing alone, and not as hex."""
     alone = len(form) < SHORT
-    out = [_Form(form.decode("latin-1"), MASK, max(FRAGMENT, secret_from + 1), FRAGMENT, alone)]
-    try:
-        text = form.decode("utf-8")
-        head = len(form[:secret_from].decode("utf-8", "replace"))
-        out.append(_Form(text, MASK, max(FRAGMENT, head + 1), FRAGMENT, alone))
-    except UnicodeDecodeError:
-        pass
+    out = [_Form(text, MASK, max(FRAGMENT, head + 1), FRAGMENT, alone) for text, head in _decoded(form, secret_from)]
     if alone:
         return out
+    # As Python quotes it in a message ({data!r}): escapes for backslashes, quotes, control and (in
+    # bytes) non-ASCII characters.
+    for quoted, head in ((repr(form)[2:-1], len(repr(form[:secret_from])) - 3),
+                         *((repr(t)[1:-1], len(repr(t[:h])) - 2) for t, h in _decoded(form, secret_from))):
+        if not any(quoted == f.pattern for f in out):
+            out.append(_Form(quoted, MASK, max(FRAGMENT, head + 1), FRAGMENT))
     mask = MASK.encode("ascii")
     for sep in ("", " ", ":"):
         width = 3 if sep else 2  # characters per byte
@@ -124,6 +124,16 @@ def _text_forms(form: bytes, secret_from: int) -> list[_Form]:
         least = max(FRAGMENT, secret_from + 1) * width - len(sep)
         for case in (str.lower, str.upper):
             out.append(_Form(case(hexed), case(shown), least, FRAGMENT * width - len(sep)))
+    return out
+
+
+def _decoded(form: bytes, secret_from: int) -> list[tuple[str, int]]:
+    """The form as Latin-1 and as UTF-8 text, each with where its secret part starts."""
+    out = [(form.decode("latin-1"), secret_from)]
+    try:
+        out.append((form.decode("utf-8"), len(form[:secret_from].decode("utf-8", "replace"))))
+    except UnicodeDecodeError:
+        pass
     return out
 
 
