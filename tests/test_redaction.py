@@ -363,3 +363,12 @@ def test_a_secret_quoted_by_python_is_masked():
     text = f"a malformed line: {password!r}; the bytes: {password.encode()!r}"
     assert mask.redact_text(text) == "a malformed line: '***'; the bytes: b'***'"
 
+
+
+@pytest.mark.parametrize("url", ["htp://alice:Sx7-secret@127.0.0.1:3128", "http://alice:Sx7/secret@127.0.0.1:3128",
+                                 "http://alice:Sx7-secret@127.0.0.1:3128/path"])
+def test_a_bad_proxy_url_is_refused_without_its_password(url, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tlsbench", "probe", "localhost:443", "-x", url], capture_output=True,
+                          env=_env(tmp_path), timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert b"secret" not in done.stderr and b"alice:***@" in done.stderr
