@@ -59,12 +59,12 @@ def serial_findings(chain_der: tuple[bytes, ...] | list[bytes], subjects: dict[i
             continue
         who = f"The {peer}'s certificate" if position == 0 else f"Certificate #{position} of the {peer}'s chain"
         subject = subjects.get(position)
-        value = -int.from_bytes(bytes(b ^ 0xFF for b in serial), "big") - 1 if what == "negative" else 0
+        value = int.from_bytes(serial, "big", signed=True)
         out.append(finding(
             "cert-negative-serial", f"{who} has {'an' if what == 'empty' else 'a'} {what} serial number",
             f"{who}{f' ({subject})' if subject else ''} encodes its serial number as the INTEGER "
             f"{serial.hex(' ')}, which is {value}. RFC 5280 requires a positive serial number; OpenSSL "
-            "accepts this one, but stricter clients refuse the certificate (and cryptography announces "
+            "reads this one, but stricter clients refuse the certificate (and cryptography announces "
             "that it will).",
             Suggestion("Reissue the certificate with a positive serial number (a first byte below 0x80, "
                        "or a leading 00 byte)."),
