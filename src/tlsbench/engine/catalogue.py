@@ -124,6 +124,8 @@ ENTRIES: tuple[Entry, ...] = (
        severities=("warning", "error")),
     _E("cert-extension-unparsable", "chain", "warning", "A certificate extension does not parse", "peer",
        severities=("warning", "error")),
+    _E("cert-negative-serial", "chain", "warning", "A certificate's serial number is not positive", "peer",
+       origins=("peer", "proxy")),
     _E("cert-varies", "chain", "warning", "The address answered with different certificates", "peer"),
     # --- app ------------------------------------------------------------------------------------
     _E("app-no-response", "app", "error", "No answer to the request", "peer"),

@@ -20,6 +20,7 @@ from tlsbench.engine import hellobuild
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.redact import Redactor
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.tlsmsg import alert_name
 from tlsbench.engine.tlsnames import LEGACY_SUITES, SUITES, TLS13_SUITES, Suite, version_name
@@ -175,9 +176,10 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
     if failure is not None:
         first = ("the rest: the enumeration was cancelled (Ctrl-C)" if cancel.cancelled
                  else "everything: " + failure)
-        return Enumeration(spec.target, {name: None for name in map(version_name, VERSIONS)}, {}, {},
-                           tuple([first] + not_tested), (), 0,
-                           (time.monotonic() - started) * 1000, concurrency, (failure,), len(SUITES))
+        failed = Enumeration(spec.target, {name: None for name in map(version_name, VERSIONS)}, {}, {},
+                             tuple([first] + not_tested), (), 0,
+                             (time.monotonic() - started) * 1000, concurrency, (failure,), len(SUITES))
+        return Redactor.of(spec).value(failed)  # the route's failure may quote a proxy's words
     note("versions")
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         replies = dict(zip(VERSIONS, pool.map(lambda v: prober.ask(v, _offer(v)), VERSIONS)))
@@ -206,9 +208,10 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
     if cancel.cancelled:
         not_tested.insert(0, "the rest: the enumeration was cancelled (Ctrl-C)")
     findings = tuple(enumeration_findings(versions, suites, orders))
-    return Enumeration(spec.target, versions, suites, orders, tuple(not_tested), findings, prober.count,
-                       (time.monotonic() - started) * 1000, concurrency, tuple(dict.fromkeys(prober.errors)),
-                       len(SUITES))
+    answer = Enumeration(spec.target, versions, suites, orders, tuple(not_tested), findings, prober.count,
+                         (time.monotonic() - started) * 1000, concurrency, tuple(dict.fromkeys(prober.errors)),
+                         len(SUITES))
+    return Redactor.of(spec).value(answer)
 
 
 def _offer(version: int) -> list[int]:

@@ -27,6 +27,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from tlsbench.engine import jsonout
 from tlsbench.engine.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, ProxyDetail, ProxyTlsDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
@@ -176,7 +177,7 @@ def dump_run(record: RunRecord) -> bytes:
             "events": [c.encode(event) for event in events],
             "result": c.encode(record.result),
         }
-        data = (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
+        data = (jsonout.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     except (EncodeError, ValueError, TypeError) as exc:
         raise RunFileError(f"this run cannot be saved: {exc}") from None
     if len(data) > MAX_BYTES:  # never a file `tlsbench show` would refuse

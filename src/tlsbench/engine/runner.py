@@ -32,6 +32,7 @@ from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished
                                     StageSkipped, StageStarted, StepInfo)
 from tlsbench.engine.findings import Evidence, Finding, sort_findings
 from tlsbench.engine.plan import Plan, Step, plan_for
+from tlsbench.engine.redact import Redactor
 from tlsbench.engine.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
@@ -69,12 +70,17 @@ def preflight(spec: ConnectionSpec) -> Prepared:
 
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
               cancel: CancelToken | None = None, prepared: Prepared | None = None) -> ProbeResult:
-    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it."""
+    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it.
+
+    Every event and the result leave with the spec's secrets masked (engine/redact.py): no
+    front-end sees a proxy password, not even one the peer echoed back.
+    """
     ready = prepared if prepared is not None else preflight(spec)
+    mask = Redactor.of(spec)
+    emit = mask.events(on_event) if on_event is not None else (lambda event: None)  # nobody listening: no copy
     state = RunState(ready.plan)
-    ctx = StageContext(spec=ready.plan.spec, emit=on_event or (lambda event: None), cancel=cancel or CancelToken(),
-                       state=state)
-    return _Run(ready, ctx, state).execute()
+    ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state)
+    return mask.value(_Run(ready, ctx, state).execute())
 
 
 class NestedRun(NamedTuple):

@@ -61,10 +61,10 @@ def digest(result: ProbeResult, run: int, *, json_line: bool = False) -> RunDige
         leaf = (cert.sha256, cert.subject, cert.issuer)
     line = None
     if json_line:
-        import json
+        from tlsbench.engine import jsonout
 
         obj = {"run": run, **result.to_json_dict()}
-        line = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str)
+        line = jsonout.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str)
     sock = result.socket
     ports = sock.ephemeral_range
     return RunDigest(run, bool(result.ok), bool(result.cancelled), float(result.total_ms),

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tlsbench.engine import jsonout
 from tlsbench.engine.errors import InputError
 
 SUFFIX = ".jsonl"
@@ -259,7 +260,7 @@ def _fitted_line(record: dict[str, Any]) -> bytes:
     from tlsbench.file_limits import MAX_LINE
 
     def encode(value: dict[str, Any]) -> bytes:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        return jsonout.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
     line = encode(record)
     if len(line) <= MAX_LINE:

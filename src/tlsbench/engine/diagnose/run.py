@@ -54,9 +54,13 @@ DiagnosisEvent = VariantsChosen | VariantStarted | VariantFinished | DiagnosisFi
 def diagnose(spec: ConnectionSpec, result: ProbeResult, *, budget: float = DEFAULT_BUDGET,
              stage_timeout: float = DEFAULT_STAGE_TIMEOUT, suggest_sni: tuple[str, ...] = (),
              on_event: Callable | None = None, cancel: CancelToken | None = None) -> Diagnosis:
-    """Choose variants of `spec` from its run `result`, run them within `budget` seconds, conclude."""
-    return _Diagnosis(spec, result, budget, stage_timeout, tuple(suggest_sni), on_event or (lambda e: None),
-                      cancel or CancelToken()).execute()
+    """Choose variants of `spec` from its run `result`, run them within `budget` seconds, conclude.
+    Its events and its answer have the spec's secrets masked (engine/redact.py)."""
+    from tlsbench.engine.redact import Redactor
+
+    mask = Redactor.of(spec)
+    return mask.value(_Diagnosis(spec, result, budget, stage_timeout, tuple(suggest_sni),
+                                 mask.events(on_event or (lambda e: None)), cancel or CancelToken()).execute())
 
 
 def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeout: float, started: float,

@@ -11,6 +11,7 @@ from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
 from tlsbench.engine.diagnosis.tls import openssl_peer
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.serials import serial_findings
 from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
@@ -95,6 +96,8 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
     if infos and getattr(t, "role", "target") == "target":
         findings += sct_findings(scts, bool(chain_ok and t.tls.verify == "system"), infos[0].subject)
     findings += expiry_findings(tuple(infos))
+    findings += serial_findings(tls.peer_chain_der, {i.position: i.subject for i in infos},
+                                role=getattr(t, "role", "target"))
     if verify_off and match is False and infos:
         leaf = infos[0]
         findings.append(finding("cert-hostname-mismatch",
