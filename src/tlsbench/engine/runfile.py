@@ -96,6 +96,14 @@ def _check_change(change: Any) -> str | None:
             items = value if isinstance(value, tuple) else (value,)
             if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
                 return f"the value of {name} in a change is not a plain value"
+    # Plain values of the wrong shape for their option (a number for a proxy list) could not be
+    # worded as flags: what is accepted must be shown.
+    from tlsbench.engine.suggestions import cli_change
+
+    try:
+        cli_change(change)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return "a change holds a value its option cannot take"
     return None
 
 
