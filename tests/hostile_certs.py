@@ -124,3 +124,14 @@ def long_chain(directory: Path, length: int, days: int = 30) -> CertFiles:
     paths["root"].write_bytes(pem(cas[0]))
     return CertFiles(cert=paths["leaf"], key=paths["key"], chain=paths["root"], issuers=paths["issuers"],
                      names=("localhost",))
+
+
+def negative_serial(tbs: bytes) -> bytes:
+    """A `crafted(..., patch=)` patch: the serial number's first byte gets its top bit, so the INTEGER
+    (same length) is negative."""
+    at = 0
+    if tbs[0] == 0xA0:  # [0] version
+        at = _element(tbs, 0)[1]
+    assert tbs[at] == 0x02
+    start, _ = _element(tbs, at)
+    return tbs[:start] + bytes([tbs[start] | 0x80]) + tbs[start + 1:]

@@ -112,6 +112,7 @@ def test_a_connect_to_a_full_accept_queue_is_retried_and_said_so() -> None:
     assert "tcpi_total_retrans 1" in evidence["TCP_INFO"] or "tcpi_total_retrans 2" in evidence["TCP_INFO"]
     assert evidence["connect time"].endswith(" ms") and float(evidence["connect time"][:-3]) >= 900
     assert f"127.0.0.1:{server.port}" in found[0].title
+    assert "ms in a connect whose SYN was sent again" in tcp.summary  # the waterfall says where the time went
 
 
 def test_a_quick_connect_raises_neither_finding() -> None:
@@ -146,6 +147,7 @@ def test_a_handshake_answered_late_after_a_fast_connect_is_accept_queue_wait(lat
     assert connect_ms < 100 and wait_ms >= 390  # the listener slept 0.4 s before accept()
     assert "accept queue" in found[0].explanation
     assert "tcp-syn-retransmitted" not in result.codes()
+    assert "ms waiting for the server's first byte" in result.stage("tls").summary
 
 
 # --- tlsbench serve: the queue it shows, and a probe that meets it full ---------------------------

@@ -1,4 +1,4 @@
-"""The findings catalogue: the README's table says the same, and no code makes a finding it does not hold."""
+"""The findings catalogue: docs/findings.md says the same, and no code makes a finding it does not hold."""
 
 from __future__ import annotations
 
@@ -17,27 +17,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "src" / "tlsbench"
 
 
-def readme_table() -> dict[str, list[str]]:
-    """{stage: [codes]} from the table in README.md's "### Findings" section."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("### Findings", 1)[1].split("\n### ", 1)[0]
+def docs_table() -> dict[str, list[str]]:
+    """{stage: [codes]} from docs/findings.md (written by scripts/docs): one section per stage."""
+    text = (ROOT / "docs" / "findings.md").read_text(encoding="utf-8")
     rows: dict[str, list[str]] = {}
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 2 or not line.startswith("|") or cells[0] in ("stage", "---"):
-            continue
-        rows[cells[0]] = re.findall(r"`([a-z0-9.-]+)`", cells[1])
+    for section in text.split("\n## ")[1:]:
+        stage = section.splitlines()[0].strip()
+        rows[stage] = re.findall(r"^\| `([a-z0-9.-]+)` \|", section, re.M)
     return rows
 
 
-def test_the_readme_table_lists_every_code_under_its_stage():
-    table = readme_table()
-    assert table, "no findings table found in README.md"
-    in_readme = {(stage, code) for stage, codes in table.items() for code in codes}
+def test_the_docs_list_every_code_under_its_stage():
+    table = docs_table()
+    assert table, "no findings listed in docs/findings.md"
+    in_docs = {(stage, code) for stage, codes in table.items() for code in codes}
     in_catalogue = {(stage, e.code) for e in ENTRIES for stage in (e.stage, *e.also)}
-    assert in_catalogue - in_readme == set(), "catalogued codes missing from the README's table"
-    assert in_readme - in_catalogue == set(), "README codes the catalogue does not hold (or under another stage)"
-    assert list(table) == list(catalogue.STAGES), "the README lists the stages in the catalogue's order"
+    assert in_catalogue - in_docs == set(), "catalogued codes missing from docs/findings.md (run scripts/docs)"
+    assert in_docs - in_catalogue == set(), "docs/findings.md codes the catalogue does not hold (run scripts/docs)"
+    assert list(table) == list(catalogue.STAGES), "docs/findings.md lists the stages in the catalogue's order"
 
 
 def test_every_stage_is_a_plan_kind_or_says_why_not():

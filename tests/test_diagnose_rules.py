@@ -168,8 +168,9 @@ def test_the_json_of_a_diagnosis():
     assert first["result"]["schema"] == 2 and first["status"] == "ok"
     assert first["command"] == "tlsbench probe example.com:443"
     assert second["result"] is None and second["note"].startswith("not started")
-    assert set(first) == {"key", "label", "kind", "changes", "command", "adoptable", "status", "note", "started_ms",
-                          "elapsed_ms", "summary", "key_finding", "findings", "result"}
+    assert set(first) == {"key", "label", "kind", "changes", "command", "adoptable", "status", "timed_out",
+                          "timeout_s", "note", "started_ms", "elapsed_ms", "summary", "key_finding", "findings",
+                          "result"}
 
 
 # --- the issuer: reading and fetching ----------------------------------------------------------

@@ -171,13 +171,13 @@ async def test_a_history_that_cannot_be_written_is_a_notification_not_a_failed_r
             round(second.total_ms, 3), round(first.total_ms, 3)]
 
 
-def test_the_readme_keys_table_says_what_f4_does() -> None:
+def test_the_docs_keys_table_says_what_f4_does() -> None:
     from tlsbench.tui.actions import ACTIONS
 
     f4 = next(a for a in ACTIONS if a.key == "f4")
     assert f4.label == "History" and "Space marks two" in f4.help
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    row = next(line for line in readme.splitlines() if line.startswith("| F4 |"))
+    page = (Path(__file__).resolve().parents[1] / "docs" / "workbench.md").read_text(encoding="utf-8")
+    row = next(line for line in page.splitlines() if line.startswith("| F4 |"))
     assert row.startswith("| F4 | History: ") and "Space marks two" in row
 
 

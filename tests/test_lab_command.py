@@ -200,3 +200,98 @@ def test_lab_opens_the_workbench_on_the_first_profile_and_stops_after(monkeypatc
     assert (seen["profile"], seen["run"], seen["probe"]) == ("lab-good-tls", False, 0)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", seen["spec"].port), timeout=5)
+
+
+# --- situations whose server cannot start -------------------------------------------------------
+
+def test_a_situation_whose_server_cannot_start_stays_marked_with_why(monkeypatch, tmp_path):
+    import tlsbench.lab.mail_servers as mail_servers
+    from tlsbench.commands.lab import describe, save_profiles
+    from tlsbench.lab.processes import ServerUnavailable
+    from tlsbench.profiles.store import ProfileStore
+
+    def no_postfix(*args, **kwargs):
+        raise ServerUnavailable("postfix")
+
+    monkeypatch.setattr(mail_servers, "postfix", no_postfix)
+    monkeypatch.setattr("tlsbench.lab.service.is_root", lambda: True)  # as root, where postfix would start
+    monkeypatch.setattr(mail_servers, "dovecot", lambda *a, **k: (_ for _ in ()).throw(ServerUnavailable("dovecot")))
+    with need(Lab(data_dir=tmp_path, preferred_ports={}).start) as lab:
+        assert [e.name for e in lab.entries][-3:] == ["lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls"]
+        smtp = lab.entry("lab-smtp-starttls")
+        assert smtp.unavailable.startswith("postfix is not installed (Debian package: postfix")
+        assert smtp.spec.starttls.protocol == "smtp" and smtp.spec.port == 42587
+        assert lab.entry("lab-imap-starttls").unavailable.startswith("dovecot is not installed")
+        assert lab.entry("lab-good-tls").unavailable == ""
+        store = ProfileStore(tmp_path / "config")
+        saved, problems = save_profiles(lab, store)
+        assert "lab-smtp-starttls" in saved and problems == []
+        assert store.get("lab-smtp-starttls").unavailable == smtp.unavailable
+        assert store.get("lab-good-tls").unavailable == ""
+        assert f"NOT RUNNING: {smtp.unavailable}" in describe(lab)
+
+
+def test_a_profile_marked_not_running_loses_the_mark_once_its_server_runs(tmp_path):
+    from tlsbench.engine.spec import build_spec
+    from tlsbench.profiles.model import Profile
+    from tlsbench.profiles.store import ProfileStore
+
+    store = ProfileStore(tmp_path / "config")
+    spec = build_spec("mail.lab.test:42587", starttls="smtp")
+    store.save(Profile("lab-smtp-starttls", spec, "An SMTP server", "postfix is not installed"))
+    assert 'unavailable = "postfix is not installed"' in store.read_text("lab-smtp-starttls")
+    from tlsbench.profiles.describe import summary_lines
+
+    assert "status    not running: postfix is not installed" in summary_lines(store.get("lab-smtp-starttls"))
+    store.save(Profile("lab-smtp-starttls", spec, "An SMTP server"))
+    assert "unavailable" not in store.read_text("lab-smtp-starttls")
+    assert store.get("lab-smtp-starttls").unavailable == ""
+
+
+async def test_the_workbench_marks_a_profile_whose_server_is_not_running_and_says_why(tmp_path):
+    from tests.tui_helpers import SIZE, app_for, launched, screen_text
+    from tlsbench.engine.spec import build_spec
+    from tlsbench.profiles.model import Profile
+
+    from tlsbench.profiles.store import ProfileStore
+
+    store = ProfileStore(tmp_path / "config")  # the store app_for opens
+    store.save(Profile("lab-imap-starttls", build_spec("mail.lab.test:42143", starttls="imap"), "IMAP",
+                       "dovecot is not installed"))
+    store.save(Profile("lab-good-tls", build_spec("localhost:44301")))
+    app = app_for(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await launched(pilot)
+        assert "⚠ not running: " in screen_text(app)  # the mark, on that profile only
+        listed = app.screen.query_one("#profile-options")
+        prompts = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+        assert [p for p in prompts if "not running" in p] == [
+            "lab-imap-starttls\nmail.lab.test:42143\n⚠ not running: dovecot is not installed"]
+        listed.focus()
+        listed.highlighted = 1  # choosing it says why in full
+        await pilot.pause()
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert "lab-imap-starttls is not running: dovecot is not installed" in said, said
+
+
+def test_a_proxy_that_will_not_start_falls_back_and_then_is_marked(monkeypatch, tmp_path):
+    import tlsbench.lab.socks_servers as socks_servers
+    from tlsbench.lab.processes import ServerStartError, ServerUnavailable
+
+    def broken(*args, **kwargs):
+        raise ServerStartError("microsocks exited with code 1 before accepting on 127.0.0.1:41080: (no output)")
+
+    def missing(*args, **kwargs):
+        raise ServerUnavailable("pproxy", "pproxy (PyPI: pip install pproxy)")
+
+    monkeypatch.setattr(socks_servers, "microsocks", broken)
+    monkeypatch.setattr(socks_servers, "pproxy_socks5", missing)
+    with need(Lab(data_dir=tmp_path, preferred_ports={}).start) as lab:  # the rest of the lab runs
+        entry = lab.entry("lab-socks5-tls")
+        assert entry.unavailable == ("no SOCKS5 proxy: microsocks exited with code 1 before accepting on "
+                                     "127.0.0.1:41080: (no output); and pproxy is not installed (Debian package: "
+                                     "pproxy (PyPI: pip install pproxy); apt-get install pproxy (PyPI: pip "
+                                     "install pproxy))")
+        assert entry.spec.proxy.kind == "socks5h" and entry.spec.proxy.port == 41080
+        assert lab.entry("lab-good-tls").unavailable == ""

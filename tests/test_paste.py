@@ -117,3 +117,10 @@ def test_an_s_client_starttls_line_keeps_its_protocol_and_names():
     assert pasted.dropped == ()
     spec, _ = spec_of("openssl s_client -connect chat.lab.test:5222 -starttls xmpp -xmpphost lab.test")
     assert spec.starttls.protocol == "xmpp" and spec.starttls.xmpphost == "lab.test"
+
+
+def test_a_pasted_credential_header_is_named_without_its_value():
+    pasted = parse_pasted("curl -H 'Authorization: Basic dXNlcjpodW50ZXIy' -H 'X-Trace: 1' https://example.com/")
+    notes = " ".join(pasted.dropped)
+    assert "Authorization: ***" in notes and "dXNlcjpodW50ZXIy" not in notes
+    assert "X-Trace: 1" in notes  # any other header is named as written

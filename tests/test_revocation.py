@@ -164,6 +164,10 @@ def test_a_stapled_response_from_s_server(tls_server, lab_certs, pki, tmp_path, 
     assert detail.checks[0].method == "stapled" and detail.checks[0].signed_by.endswith("signature verified")
     assert detail.status == status
     assert f"stapled OCSP {status}" in result.stage("revocation").summary
+    if status == "revoked":  # the staple is named as the source, not the issuer's CRL
+        said = next(f for f in result.findings if f.code == "cert-revoked").explanation
+        assert said.startswith("The OCSP response the server stapled to its handshake, signed by "), said
+        assert "its issuer's CRL (http://" in said  # the CRL agrees, and is named as itself
 
 
 def test_a_stapled_response_from_nginx(lab_certs, pki, tmp_path):

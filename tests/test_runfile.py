@@ -329,6 +329,19 @@ def test_deep_nesting_is_refused_in_one_line(good_document: dict[str, Any]) -> N
     for _ in range(200):
         deep = [deep]
     document["result"]["spec_summary"] = {"options": deep}
-    assert "nested more than 64 levels deep" in _error(document)
-    with pytest.raises(RunFileError, match="^deep.json: not JSON"):
+    # Refused on the text, before json.loads (which recurses) sees it.
+    assert _error(document).endswith(": nested 203 levels deep, more than 32; not read")
+    with pytest.raises(RunFileError, match="^deep.json: nested 100000 levels deep, more than 32; not read$"):
         load_run(b"[" * 100_000 + b"]" * 100_000, "deep.json")
+
+
+@pytest.mark.parametrize("name, value", [("proxies", 1), ("proxies", "x"), ("alpn", True)])
+def test_a_change_its_option_cannot_take_is_refused(good_document: dict[str, Any], name: str, value: Any) -> None:
+    """A plain value of the wrong shape (found by the property above) is refused when read, not met
+    later by the waterfall or --json as a TypeError."""
+    document = json.loads(json.dumps(good_document))
+    changes = [c for f in document["result"]["findings"] for c in (f.get("suggestion") or {}).get("changes", [])]
+    assert changes, "the sample run has a suggestion with a change"
+    changes[0]["assign"] = [[name, value]]
+    with pytest.raises(RunFileError, match="cannot take"):
+        load_run(json.dumps(document).encode(), "f.json")

@@ -98,9 +98,10 @@ def test_private_dir_belongs_to_the_service_user():
     try:
         if os.geteuid() == 0:
             assert d.stat().st_uid == pwd.getpwnam("nobody").pw_uid
-            assert run_as("nobody")[-5:] == [f"--reuid={pwd.getpwnam('nobody').pw_uid}",
+            # --pdeathsig=keep: the kernel clears the death signal when the user changes
+            assert run_as("nobody")[-6:] == [f"--reuid={pwd.getpwnam('nobody').pw_uid}",
                                             f"--regid={pwd.getpwnam('nobody').pw_gid}", "--init-groups",
-                                            "--reset-env", "--"]
+                                            "--reset-env", "--pdeathsig=keep", "--"]
         else:
             assert run_as("nobody") == []
         assert d.stat().st_mode & 0o777 == 0o755

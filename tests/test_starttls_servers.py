@@ -172,6 +172,39 @@ def test_not_tls_on_a_mail_port_names_the_starttls_to_use(smtp_tls, dovecot_tls,
     assert "--starttls pop3" in cli_text(pop3.findings[0].suggestion)
 
 
+def test_a_server_that_greets_like_smtp_but_rejects_ehlo_is_not_called_an_smtp_server(banner_server, lab_certs):
+    # The lab's SMTP banner: "220 ... ESMTP", then "500 5.5.2 Error: bad syntax" to anything. The
+    # not-tls finding's STARTTLS fix meets that 500; what it says must come from it, and offer no fix.
+    server = banner_server("smtp")
+    result = probe(server, "smtp", lab_certs.ca_cert)
+    assert result.codes() == ["starttls-unexpected-reply"]
+    finding = result.findings[0]
+    assert finding.title == "Not an SMTP server: it answered EHLO with 500 5.5.2 Error: bad syntax"
+    assert "is not an SMTP server" in finding.explanation and "cannot work here" in finding.explanation
+    assert {(e.label, e.value) for e in finding.evidence} >= {
+        ("greeting", "220 mail.lab.test ESMTP ready"), ("reply to EHLO", "500 5.5.2 Error: bad syntax")}
+    suggestion = finding.suggestion
+    assert not getattr(suggestion, "changes", ())  # no one-key fix: none can work here
+    assert "not an SMTP server" in cli_text(suggestion) and "--starttls" not in cli_text(suggestion)
+
+
+def test_the_exchange_reads_on_the_stage_s_own_clock(banner_server, microsocks, lab_certs):
+    # One clock, one origin: every line's "+x ms" is its time into the starttls stage, so none can
+    # exceed the stage's duration (through a proxy the stage starts late in the run: that showed).
+    from tlsbench.engine.hops.starttls.detail import rows
+
+    server = banner_server("smtp")
+    for extra in ({}, {"proxies": [f"socks5://{microsocks.address}"]}):
+        result = probe(server, "smtp", lab_certs.ca_cert, **extra)
+        stage = next(s for s in result.stages if s.name == "starttls")
+        times = [float(r.label.strip("+ ms")) for r in rows(stage.detail) if r.kind in ("sent", "received")]
+        assert len(times) == 4, rows(stage.detail)
+        assert all(0.0 <= t <= stage.duration_ms for t in times), (times, stage.duration_ms, stage.started_ms)
+        assert times == sorted(times)
+        assert stage.detail.started_ms == stage.started_ms
+        assert stage.detail.to_dict()["exchange"][0]["at_ms"] >= stage.started_ms  # the JSON: run's origin
+
+
 @pytest.mark.parametrize("protocol", ["smtp", "imap", "pop3", "sieve", "ftp", "nntp", "mysql"])
 def test_auto_chooses_from_the_greeting(starttls_server, lab_certs, protocol):
     endpoint = starttls_server(protocol, tls=True)

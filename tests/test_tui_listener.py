@@ -67,9 +67,9 @@ async def test_probe_this_listener_runs_and_points_at_its_client(tmp_path):
         await pilot.pause()
         assert app.screen.tab == "connection"
         result = await wait_for_result(pilot)
-        # By name, pinned: SNI and verification pass. The listener answers from the workbench's own
-        # process, which is drawing the switch of tabs at that moment: on a busy machine its first byte
-        # can come 200 ms late, which the probe rightly calls accept-queue-wait (it is not the point here).
+        # By name, pinned: SNI and verification pass. The listener answers from a process of its own,
+        # not the one drawing the switch of tabs; still, on a busy machine its first byte can come
+        # 200 ms late, which the probe rightly calls accept-queue-wait (it is not the point here).
         assert result.ok and not [c for c in result.codes() if c != "accept-queue-wait"], result.codes()
         assert result.tls.sni == "localhost" and result.chain.verified
         port = result.socket.local_port
@@ -115,3 +115,23 @@ def test_the_detail_pane_keeps_a_space_after_every_label():
     text = render_record(record).plain
     assert "versions offered TLS 1.0" in text
     assert "offeredTLS" not in text
+
+
+async def test_the_listener_runs_in_a_child_process_that_ends_with_it(tmp_path):
+    import os
+    from pathlib import Path
+
+    app = make_app(store=ProfileStore(tmp_path / "config"))
+    async with app.run_test(size=SIZE) as pilot:
+        await launched(pilot)
+        view = await start_listener(pilot)
+        pid = view.listener.pid
+        assert pid is not None and pid != os.getpid()
+        assert b"tlsbench.engine.listener.process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        await asyncio.to_thread(no_sni_unverified_client, view.listener.port)
+        await wait_until(pilot, lambda: len(view.records) == 1)  # its events reach the table
+        await pilot.press("f5")  # Stop
+        await wait_until(pilot, lambda: view.listener is None)
+        assert "stopped; 1 clients served" in screen_text(app)
+        await wait_until(pilot, lambda: not Path(f"/proc/{pid}").exists() or
+                         Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"))

@@ -10,10 +10,10 @@ It lives in the user data directory (or $TLSBENCH_DATA_DIR).
 
 from __future__ import annotations
 
-import json
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError
+from tlsbench.engine import jsonout
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener import certstore
 
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     if args.path:
         print(info.cert_path)
     elif args.json:
-        print(json.dumps(info.to_dict()))
+        print(jsonout.dumps(info.to_dict()))
     else:
         print("\n".join(describe(info)))
     return EXIT_OK

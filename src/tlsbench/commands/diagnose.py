@@ -10,11 +10,11 @@ cancels it, prints what it has, and exits 130.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import NamedTuple, TextIO
 
 from tlsbench.commands.arguments import UsageError
+from tlsbench.engine import jsonout
 
 
 class DiagnoseOptions(NamedTuple):
@@ -66,9 +66,9 @@ def run(spec, result, opts: DiagnoseOptions, *, as_json: bool, view=None, out: T
     if as_json:
         body = result.to_json_dict()
         body["diagnosis"] = diagnosis.to_dict()
-        json.dump(body, out, indent=2, ensure_ascii=True, default=str)
-        out.write("\n")
-        out.flush()
+        from tlsbench.commands.whole_lines import write_line
+
+        write_line(out, jsonout.dumps(body, indent=2, ensure_ascii=True, default=str))
     else:
         from tlsbench.commands.diagnose_output import print_diagnosis
 

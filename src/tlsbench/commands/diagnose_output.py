@@ -25,6 +25,8 @@ def result_word(o: VariantOutcome) -> str:
     """ok / failed / not run; a look that ran says "seen" (it is not meant to make anything work)."""
     if o.variant.kind == "look" and o.status == "ok" and not o.findings:
         return "seen"
+    if o.timed_out:
+        return "timed out"
     return RESULT_WORDS[o.status]
 
 
@@ -89,8 +91,12 @@ def print_diagnosis(view: Waterfall, diagnosis: Diagnosis) -> None:
         for text in finding_lines(view, finding):
             view.emit(text)
     counts = diagnosis.counts()
+    timed = sum(1 for o in diagnosis.outcomes if o.timed_out)
+    counts["failed"] -= timed  # a variant a deadline ended did not fail: it is counted apart
     parts = [f"{len(diagnosis.outcomes)} variant(s)"]
-    parts += [f"{counts[s]} {RESULT_WORDS[s]}" for s in ("ok", "failed", "not-run", "cancelled") if counts[s]]
+    parts += [f"{counts[s]} {RESULT_WORDS[s]}" for s in ("ok", "failed") if counts[s]]
+    parts += [f"{timed} timed out"] if timed else []
+    parts += [f"{counts[s]} {RESULT_WORDS[s]}" for s in ("not-run", "cancelled") if counts[s]]
     view.emit()
     verdict = "cancelled" if diagnosis.cancelled else "diagnosed"
     view.emit(f"{view.paint(verdict, 'bold')} in {diagnosis.elapsed_ms / 1000:.2f} s "

@@ -7,11 +7,11 @@ Exit codes: 0 ok; 2 bad input (unknown profile, a run number that is not listed,
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
+from tlsbench.engine import jsonout
 from tlsbench.engine.visible import visible
 
 PROG = "tlsbench history"
@@ -97,7 +97,7 @@ def _profiles(store: Any, as_json: bool) -> int:
     for problem in problems:
         print(f"{PROG}: {_line(problem)}", file=sys.stderr)
     if as_json:
-        print(json.dumps({"directory": str(store.root), "profiles": [
+        print(jsonout.dumps({"directory": str(store.root), "profiles": [
             {"profile": p.profile, "runs": p.run_count, "last": p.last_at, "file": str(p.path),
              "unreadable_lines": p.skipped} for p in found]}, indent=2))
         return EXIT_OK
@@ -115,7 +115,7 @@ def _runs(profile: str, runs: list[dict[str, Any]], total: int, as_json: bool) -
     from tlsbench.history.compare import summary_line
 
     if as_json:
-        print(json.dumps({"profile": profile, "kept": total,
+        print(jsonout.dumps({"profile": profile, "kept": total,
                           "runs": [{"run": i, **r} for i, r in enumerate(runs, 1)]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     for i, record in enumerate(runs, 1):
@@ -130,7 +130,7 @@ def _compare(profile: str, newest_first: list[dict[str, Any]], a: int, b: int, a
 
     result = compare(newest_first[a - 1], newest_first[b - 1])
     if as_json:
-        print(json.dumps({"profile": profile, **comparison_json(result, a, b)}, indent=2, ensure_ascii=False))
+        print(jsonout.dumps({"profile": profile, **comparison_json(result, a, b)}, indent=2, ensure_ascii=False))
         return EXIT_OK
     for line in comparison_lines(result, f"run #{a}", f"run #{b}"):
         print(_line(line))

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
+from typing import Any
 
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
 
@@ -48,7 +49,7 @@ def save_profiles(lab, store=None) -> tuple[list[str], list[str]]:
         if not entry.name.startswith(LAB_PREFIX):  # the lab only ever writes its own profiles
             continue
         try:
-            store.save(Profile(entry.name, entry.spec, entry.description))
+            store.save(Profile(entry.name, entry.spec, entry.description, entry.unavailable))
             saved.append(entry.name)
         except (ProfileError, OSError) as exc:
             problems.append(f"profile {entry.name} not saved: {exc}")
@@ -66,6 +67,8 @@ def describe(lab) -> str:
     for e in lab.entries:
         lines.append(f"{e.name:<{width}}  {e.address}  [{e.served_by}]")
         lines.append(f"{'':<{width}}  {e.description}")
+        if e.unavailable:
+            lines.append(f"{'':<{width}}  NOT RUNNING: {e.unavailable}")
         lines.append(f"{'':<{width}}  $ {probe_command(e.spec)}")
     for note in lab.notes:
         lines.append(f"note: {note}")
@@ -74,8 +77,9 @@ def describe(lab) -> str:
 
 @contextmanager
 def _signals_end_the_lab():
-    """SIGTERM and SIGHUP become KeyboardInterrupt, so the servers are stopped on the way out
-    (they run in their own sessions and would otherwise outlive this process)."""
+    """SIGINT, SIGTERM and SIGHUP all become KeyboardInterrupt, so the servers are stopped on the
+    way out (they run in their own sessions). SIGINT too: a process started with `&` from a
+    script inherits it ignored, and Python then installs no handler of its own."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -83,10 +87,12 @@ def _signals_end_the_lab():
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    previous: dict = {}
+    wanted: list[tuple[signal.Signals, Any]] = [
+        (signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, interrupt), (signal.SIGHUP, interrupt)]
+    for sig, handler in wanted:
         try:
-            previous[sig] = signal.signal(sig, interrupt)
+            previous[sig] = signal.signal(sig, handler)
         except (ValueError, OSError):
             pass
     try:
@@ -145,9 +151,12 @@ def run_with_workbench() -> int:
     import tempfile
 
     errors = tempfile.TemporaryFile()
-    child = subprocess.Popen([sys.executable, "-m", "tlsbench", "lab", "--no-ui"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=errors, text=True, env=dict(os.environ),
-                             start_new_session=True)
+    from tlsbench.lab.children import popen
+
+    # The lab stops its servers on SIGTERM; the kernel sends it when this process dies, even killed.
+    child = popen([sys.executable, "-m", "tlsbench", "lab", "--no-ui"], pdeathsig=signal.SIGTERM,
+                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, text=True,
+                  env=dict(os.environ), start_new_session=True)
     try:
         with _signals_end_the_lab():
             saved = wait_until_serving(child)

@@ -34,24 +34,32 @@ def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
         from tlsbench.engine.options import values_of
         from tlsbench.profiles.store import ProfileStore
 
-        saved = ProfileStore().get(args.profile).spec
-        return spec_from_args(args, base=values_of(saved))
+        profile = ProfileStore().get(args.profile)
+        args.password_note = profile.password_note  # a password typed into the file: ignored, and said so
+        return spec_from_args(args, base=values_of(profile.spec))
     return spec_from_args(args)
 
 
-def ask_proxy_password(spec: ConnectionSpec) -> ConnectionSpec:
-    """A proxy user with no password anywhere: ask on a terminal, as curl -U USER does; else refuse."""
+def ask_proxy_password(spec: ConnectionSpec, note: str | None = None) -> ConnectionSpec:
+    """A proxy user with no password anywhere: ask on a terminal, as curl -U USER does; else refuse.
+    `note`: the profile's password that is ignored, said once (in the refusal when there is one)."""
     hops = list(spec.proxies)
     for i, proxy in enumerate(hops):
         if not proxy.needs_password:
             continue
         if not sys.stdin.isatty():
-            raise InputError(f"proxy user {proxy.username!r} has no password: give USER:PASS, set "
+            ignored = f"the profile's {note}; or " if note else ""
+            raise InputError(f"proxy user {proxy.username!r} has no password: {ignored}give USER:PASS, set "
                              f"${proxy.password_env}, or run on a terminal to be asked", field="proxy_password")
+        if note:
+            print(f"{PROG}: the profile's {note}", file=sys.stderr)
+            note = None
         import getpass
 
         hops[i] = proxy._replace(password=getpass.getpass(
             f"proxy password for {proxy.username}@{format_hostport(proxy.host, proxy.port)}: "))
+    if note:  # the password came from elsewhere (its variable, the command line): still say it
+        print(f"{PROG}: the profile's {note}", file=sys.stderr)
     return spec._replace(proxies=tuple(hops))
 
 
@@ -77,7 +85,7 @@ def main(argv: list[str]) -> int:
         why = diagnose.options(args)
         if why is not None and args.enumerate:
             raise UsageError("--diagnose and --enumerate are two separate runs: give one of them")
-        spec = ask_proxy_password(build_from_args(args))
+        spec = ask_proxy_password(build_from_args(args), getattr(args, "password_note", None))
         if args.save_profile:
             from tlsbench.profiles.model import Profile
             from tlsbench.profiles.store import ProfileStore

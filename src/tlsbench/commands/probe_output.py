@@ -6,10 +6,11 @@ is plain ANSI, only on a terminal and only when NO_COLOR is unset (https://no-co
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TextIO
 
+from tlsbench.commands.whole_lines import write_line
+from tlsbench.engine import jsonout
 from tlsbench.engine.events import Event, RunFinished, StageFinished, StageSkipped
 from tlsbench.engine.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import format_hostport
@@ -57,8 +58,7 @@ class Waterfall:
         return f"\x1b[{_CODES[colour]}m{text}\x1b[0m"
 
     def emit(self, line: str = "") -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
+        write_line(self.out, line)  # whole, also when Ctrl-C comes while a slow reader holds the pipe
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageFinished):
@@ -269,10 +269,8 @@ def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
 
 
 def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = False, extra: dict | None = None) -> None:
-    """The whole result as one JSON object (the `--json` contract, see README); `include_bytes`
+    """The whole result as one JSON object (the `--json` contract, docs/json.md); `include_bytes`
     (--msg) adds each TLS message's bytes as hex; `extra` adds top-level keys (enumeration)."""
     data = result.to_json_dict(include_bytes=include_bytes)
     data.update(extra or {})
-    json.dump(data, stream, indent=2, ensure_ascii=True, default=str)
-    stream.write("\n")
-    stream.flush()
+    write_line(stream, jsonout.dumps(data, indent=2, ensure_ascii=True, default=str))

@@ -7,10 +7,10 @@ missing or broken profile named on the command line).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
+from tlsbench.engine import jsonout
 from tlsbench.engine.visible import visible
 
 PROG = "tlsbench profiles"
@@ -65,8 +65,10 @@ def _list(store, as_json: bool) -> int:
     from tlsbench.profiles.describe import problem_json, profile_json, route_text
 
     report = store.load_all()
+    if report.unusable:  # the directory itself: nothing can be listed, and that is not "no profiles"
+        return fail_usage(PROG, visible(str(report.problems[0]), keep_newlines=False))
     if as_json:
-        print(json.dumps({"profiles": [profile_json(p) for p in report.profiles.values()],
+        print(jsonout.dumps({"profiles": [profile_json(p) for p in report.profiles.values()],
                           "problems": [problem_json(p) for p in report.problems],
                           "last_used": store.last_used()}, indent=2))
     else:
@@ -84,12 +86,16 @@ def _list(store, as_json: bool) -> int:
 def _show(store, name: str, as_json: bool) -> int:
     from tlsbench.profiles.describe import profile_json, summary_lines
 
+    from tlsbench.profiles.secrets import masked_text
+
     profile = store.get(name)  # ProfileError (missing or broken) -> one line, exit 2
     text = store.read_text(name)
+    if profile.password_note:  # a password typed into the file is never shown, not even here
+        text = masked_text(text)
     if as_json:
         data = profile_json(profile)
         data["toml"] = text
-        print(json.dumps(data, indent=2))
+        print(jsonout.dumps(data, indent=2))
         return EXIT_OK
     print(f"# {visible(str(profile.path), keep_newlines=False)}")
     print(visible(text).rstrip("\n"))

@@ -21,6 +21,7 @@ import sys
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from tlsbench.commands.arguments import UsageError
+from tlsbench.commands.whole_lines import write_line
 from tlsbench.engine.spec import ConnectionSpec
 
 if TYPE_CHECKING:
@@ -151,13 +152,11 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
         stats.add(d)
         keep(d)
         if json_out and d.line is not None:
-            out.write(d.line + "\n")
-            out.flush()
+            write_line(out, d.line)
         elif opts.output == "text":
             if progress is not None:
                 progress.clear()
-            out.write(run_line(d, width) + "\n")
-            out.flush()
+            write_line(out, run_line(d, width))
 
     changed_runs = 0
 
@@ -175,13 +174,11 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
         if changes:
             changed_runs += 1
         if json_out and d.line is not None:
-            out.write(with_changes(d.line, [c.to_dict() for c in changes]) + "\n")
-            out.flush()
+            write_line(out, with_changes(d.line, [c.to_dict() for c in changes]))
         elif opts.output == "text" and (first or changes):
             if status is not None:
                 status.clear()
-            out.write(watch_line(d, changes, width, first=first, out=out) + "\n")
-            out.flush()
+            write_line(out, watch_line(d, changes, width, first=first, out=out))
         if status is not None and not d.cancelled:
             status.last = d
 
@@ -208,22 +205,28 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
     except ValueError:  # not the main thread: Ctrl-C stays with whoever handles it there
         installed = False
     try:
-        batch.run(on_digest, on_tick)
+        try:
+            batch.run(on_digest, on_tick)
+        finally:
+            if progress is not None:
+                progress.clear()
+            if status is not None:
+                status.clear()
+        interrupted = presses > 0
+        doc = summary_document(spec, opts, stats, batch, interrupted, changed_runs)
+        # Still under our handler: another Ctrl-C now is one more press, not a traceback mid-summary.
+        write_summary(doc, opts.output, out, colour=opts.output == "text" and want_colour(out))
+        from tlsbench.engine.redact import Redactor
+
+        mask = Redactor.of(spec)
+        for message in batch.errors:  # a worker's own words: masked like its runs
+            print(f"{prog}: error: {mask.redact_text(' '.join(message.split()))}", file=err)
+        problem = recorder.write() if recorder is not None else None
+        if problem:
+            print(f"{prog}: {problem}", file=err)
     finally:
         if installed:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-        if progress is not None:
-            progress.clear()
-        if status is not None:
-            status.clear()
-    interrupted = presses > 0
-    doc = summary_document(spec, opts, stats, batch, interrupted, changed_runs)
-    write_summary(doc, opts.output, out, colour=opts.output == "text" and want_colour(out))
-    for message in batch.errors:
-        print(f"{prog}: error: {' '.join(message.split())}", file=err)
-    problem = recorder.write() if recorder is not None else None
-    if problem:
-        print(f"{prog}: {problem}", file=err)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if stats.failed or batch.errors or stats.runs < opts.count else EXIT_OK
@@ -231,14 +234,14 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
 
 def with_changes(line: str, changes: list[dict]) -> str:
     """A run's one-line JSON object with `"changes"` added last (the object is made in the worker)."""
-    import json
+    from tlsbench.engine import jsonout
 
-    return line[:-1] + ',"changes":' + json.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
+    return line[:-1] + ',"changes":' + jsonout.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
 
 
 def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesStats, batch: Batch,
                      interrupted: bool, changed_runs: int = 0) -> dict:
-    """The summary object of `--json` / the last line of `--json-lines` (see README, schema SCHEMA)."""
+    """The summary object of `--json` / the last line of `--json-lines` (docs/json.md, schema SCHEMA)."""
     from tlsbench.engine.runner import spec_summary
 
     body = stats.summary()
@@ -268,13 +271,12 @@ def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesSta
 
 
 def write_summary(doc: dict, output: str, out: TextIO, *, colour: bool = False) -> None:
-    import json
+    from tlsbench.engine import jsonout
 
     if output == "json":
-        json.dump(doc, out, indent=2, ensure_ascii=True, default=str)
-        out.write("\n")
+        write_line(out, jsonout.dumps(doc, indent=2, ensure_ascii=True, default=str))
     elif output == "json-lines":
-        out.write(json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=str) + "\n")
+        write_line(out, jsonout.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=str))
     else:
         from tlsbench.commands.probe_output import _CODES, one_line
         from tlsbench.commands.repeat_output import finding_lines, summary_text

@@ -3,7 +3,7 @@
     tlsbench serve --port 8443 --tls --http
     tlsbench serve --port 0 --backlog 4 --pause-accept --json
 
-Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM), 2 for bad input — a port out of range,
+Exit codes: 0 after a clean stop (Ctrl-C, SIGINT, SIGTERM, SIGHUP), 2 for bad input — a port out of range,
 a bind address that is not an IP address, a port already in use (the port is the user's
 choice, so it is reported like any other bad input), missing certificate/key files or a key
 that does not match the certificate. While it runs, Enter (on a terminal) or SIGUSR1 toggles
@@ -23,12 +23,13 @@ knows exactly where the answer ends.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 
 from tlsbench.commands.arguments import QuietParser, UsageError
+from tlsbench.commands.whole_lines import write_line
+from tlsbench.engine import jsonout
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.listener import certstore
 from tlsbench.engine.listener.config import ListenerConfig, ReplyMode
@@ -223,7 +224,7 @@ class Printer:
         self.pending: list[str] = []
 
     def __call__(self, event) -> None:
-        line = json.dumps(event.to_dict()) if self.as_json else describe(event)
+        line = jsonout.dumps(event.to_dict()) if self.as_json else describe(event)
         with self.lock:
             self.pending.append(line)
             if len(self.pending) >= self.BATCH:
@@ -243,15 +244,14 @@ class Printer:
         if not lines or self.broken.is_set():
             return
         try:
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+            write_line(sys.stdout, "\n".join(lines))  # whole lines, whatever signal comes meanwhile
         except (BrokenPipeError, OSError):
             self.broken.set()
 
 
 def _print_certificate(info: certstore.CertInfo, port: int, printer: "Printer") -> None:
     if printer.as_json:
-        printer.write(json.dumps({"event": "certificate", **info.to_dict()}))
+        printer.write(jsonout.dumps({"event": "certificate", **info.to_dict()}))
         return
     state = "generated" if info.generated else "reusing"
     lines = [f"{state} the self-signed certificate {visible(str(info.cert_path), keep_newlines=False)}",
@@ -282,7 +282,7 @@ def main(argv: list[str]) -> int:
               "other machines may reach this listener", file=sys.stderr)
     if config.port == 0 and not args.json:
         printer.write(f"port 0 asked: the kernel picked port {listener.port}")
-    printer.write(json.dumps({"event": "open-files", **files.to_dict()}) if args.json else files.describe())
+    printer.write(jsonout.dumps({"event": "open-files", **files.to_dict()}) if args.json else files.describe())
     if listener.cert_info is not None:
         _print_certificate(listener.cert_info, listener.port, printer)
     return _run_until_stopped(listener, printer)
@@ -297,7 +297,10 @@ def _install_signals(listener) -> None:
 
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, toggle)
-    signal.signal(signal.SIGTERM, stop)
+    # SIGINT too: started with `&` from a script, it arrives ignored and Python sets no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 def _run_until_stopped(listener, printer: Printer) -> int:
@@ -309,7 +312,8 @@ def _run_until_stopped(listener, printer: Printer) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
         try:
             listener.stop()
         except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tlsbench.engine.options import BY_NAME, GROUP_TITLES, OPTIONS, check_conflicts
 
@@ -33,7 +33,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 class QuietParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of printing usage and exiting."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _formatter)
         # Option names are exact, as curl's are: a prefix never stands for a longer option, so that
         # adding an option can never change what an existing command line means.

@@ -73,7 +73,7 @@ def serve(spec: ConnectionSpec, slots: int, rfd: int, wfd: int, json_lines: bool
     guard, write_lock = threading.Lock(), threading.Lock()
     inflight: dict[int, CancelToken] = {}
 
-    def send(obj) -> None:
+    def send(obj: RunDigest | tuple[str, str]) -> None:  # a digest, or ("error", words)
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         with write_lock:
             _write_all(wfd, _U32.pack(len(data)) + data)
@@ -214,7 +214,8 @@ class Batch:
         finally:
             self._shutdown(workers, sel)
 
-    def _loop(self, workers: list[_Worker], sel, on_digest, on_tick) -> None:
+    def _loop(self, workers: list[_Worker], sel: selectors.BaseSelector, on_digest: Callable[[RunDigest], None],
+              on_tick: Callable[[], None] | None) -> None:
         next_run, last_start, deadline = 1, None, 0.0
         while True:
             now = time.monotonic()
@@ -242,7 +243,8 @@ class Batch:
             if on_tick is not None:
                 on_tick()
 
-    def _dispatch(self, workers: list[_Worker], next_run: int, last_start: float | None, now: float):
+    def _dispatch(self, workers: list[_Worker], next_run: int, last_start: float | None,
+                  now: float) -> tuple[int, float | None]:
         while next_run <= self.count:
             if self.interval and last_start is not None and now < last_start + self.interval:
                 break
@@ -262,7 +264,7 @@ class Batch:
             last_start = now
         return next_run, last_start
 
-    def _read(self, w: _Worker, sel, on_digest) -> None:
+    def _read(self, w: _Worker, sel: selectors.BaseSelector, on_digest: Callable[[RunDigest], None]) -> None:
         data = os.read(w.from_fd, 1 << 16)
         if not data:
             sel.unregister(w.from_fd)
@@ -340,7 +342,7 @@ class Batch:
             workers.append(_Worker(slots, to_w, from_r, pid=pid))
         return workers
 
-    def _shutdown(self, workers: list[_Worker], sel) -> None:
+    def _shutdown(self, workers: list[_Worker], sel: selectors.BaseSelector) -> None:
         for w in workers:
             w.close_input()  # end of input: a worker cancels what runs and exits
             if w.reading:  # nothing more is read: a worker blocked writing gets EPIPE instead of waiting

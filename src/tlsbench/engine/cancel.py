@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from typing import Callable
 
 
 class CancelToken:
@@ -12,20 +13,20 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self._sock = None
-        self._callbacks: list = []
+        self._sock: socket.socket | None = None
+        self._callbacks: list[Callable[[], object]] = []
 
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
 
-    def attach(self, sock) -> None:
+    def attach(self, sock: socket.socket) -> None:
         with self._lock:
             self._sock = sock
             if self._event.is_set():
                 self._close()
 
-    def on_cancel(self, callback) -> None:
+    def on_cancel(self, callback: Callable[[], object]) -> None:
         """Call `callback()` once when the run is cancelled (at once if it already was)."""
         with self._lock:
             if not self._event.is_set():

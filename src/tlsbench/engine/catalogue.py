@@ -2,9 +2,9 @@
 
 Every finding is made through `finding()`, which takes the stage, severity and origin from here;
 a finding whose severity or origin legitimately varies passes its own, and the catalogue lists
-which ones are possible. The README's findings table is kept equal to this table by a test, and
-another test fails if the sources make a finding whose code is not here. A new code is one row here
-and one in the README.
+which ones are possible. docs/findings.md is generated from this table (scripts/docs; a test fails
+when it is not current), and another test fails if the sources make a finding whose code is not here.
+A new code is one row here, then scripts/docs.
 
 Stages are the plan's stage kinds (engine/plan.py KINDS); "any" is a code any stage can raise
 (the stage is given when it is made); "listener" codes are raised by `tlsbench serve`.
@@ -12,8 +12,10 @@ Stages are the plan's stage kinds (engine/plan.py KINDS); "any" is a code any st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
+from tlsbench.engine import weakening
 from tlsbench.engine.findings import Evidence, Finding, Origin, Severity
 from tlsbench.engine.suggestions import Suggestion, literal
 
@@ -27,6 +29,9 @@ class Entry(NamedTuple):
     severities: tuple[Severity, ...] = ()  # every possible one, when it varies
     origins: tuple[Origin, ...] = ()  # every possible one, when it varies
     also: tuple[str, ...] = ()  # other stages that raise it (the listener's code, seen from the client)
+    # Its suggestion may advise weakening TLS (a lower --tls-min, -k, ...): only with the evidence
+    # engine/weakening.py names; without it, finding() gives the neutral suggestion instead.
+    weakens: bool = False
 
     @property
     def allowed_severities(self) -> tuple[Severity, ...]:
@@ -34,7 +39,10 @@ class Entry(NamedTuple):
 
     @property
     def allowed_origins(self) -> tuple[Origin, ...]:
-        return self.origins or (self.origin,)
+        own = self.origins or (self.origin,)
+        # An HTTPS proxy's own handshake and certificate are diagnosed with the tls and chain codes:
+        # what its bytes show is the proxy's doing.
+        return own + ("proxy",) if self.stage in ("tls", "chain") and "proxy" not in own else own
 
 
 _E = Entry
@@ -60,7 +68,7 @@ ENTRIES: tuple[Entry, ...] = (
        origins=("proxy", "peer")),
     _E("proxy-target-unreachable", "proxy", "error", "The proxy could not reach the target", "proxy",
        origins=("proxy", "network")),
-    _E("proxy-protocol-error", "proxy", "error", "The proxy answered in another protocol", "proxy"),
+    _E("proxy-protocol-error", "proxy", "error", "The proxy answered in another protocol", "proxy", also=("tls",)),
     _E("proxy-reply-cut-short", "proxy", "error", "The proxy's answer was cut short", "proxy"),
     _E("proxy-connect-body", "proxy", "warning", "The proxy's 2xx to CONNECT declares a body", "proxy"),
     _E("proxy-timeout", "proxy", "error", "The proxy did not answer in time", "proxy"),
@@ -73,6 +81,7 @@ ENTRIES: tuple[Entry, ...] = (
        severities=("error", "warning")),
     _E("starttls-refused", "starttls", "error", "The server refused STARTTLS", "peer"),
     _E("starttls-unexpected-reply", "starttls", "error", "The peer does not speak the protocol asked for", "peer"),
+    _E("starttls-reply-too-long", "starttls", "error", "A reply or line of the server's is too long", "peer"),
     _E("auth-before-tls", "starttls", "warning", "Password login offered before TLS", "peer"),
     _E("starttls-implicit-tls", "starttls", "warning", "The port speaks TLS at once", "local",
        severities=("info", "warning", "error")),
@@ -87,24 +96,27 @@ ENTRIES: tuple[Entry, ...] = (
     _E("tls-alert", "tls", "error", "The handshake ended with an alert", "peer", origins=("peer", "local")),
     _E("sni-required", "tls", "error", "The server needs the right SNI", "peer"),
     _E("tls-version-mismatch", "tls", "error", "No TLS version both sides accept", "peer",
-       origins=("peer", "local")),
+       origins=("peer", "local"), weakens=True),
     _E("no-shared-cipher", "tls", "error", "No cipher suite both sides accept", "peer"),
-    _E("client-cert-required", "tls", "error", "The server requires a client certificate", "peer"),
+    _E("client-cert-required", "tls", "error", "The server requires a client certificate", "peer",
+       also=("app",)),
     _E("tls-handshake-failed", "tls", "error", "The TLS handshake failed", "peer"),
+    _E("tls-malformed", "tls", "error", "The peer sent a malformed TLS message", "peer", also=("app",)),
     _E("verify-disabled", "tls", "warning", "Certificate verification is off", "local"),
     _E("no-sni", "tls", "warning", "No SNI was sent", "local", severities=("warning", "info")),
     _E("weak-tls-version", "tls", "warning", "An old TLS version was negotiated (or is accepted)", "peer",
        severities=("warning", "error"), also=("enumerate",)),
     _E("keylog-enabled", "tls", "warning", "The TLS session secrets are written to a key log", "local"),
     _E("accept-queue-wait", "tls", "warning", "A fast connect, then a long wait for the server's first byte", "peer"),
+    _E("relay-delayed-ack", "tls", "info", "A relay's Nagle against the client's delayed ACK", "proxy"),
     # --- chain (the certificates; raised by the tls stage when verification fails) ---------------
-    _E("cert-expired", "chain", "error", "A certificate has expired", "peer"),
-    _E("cert-not-yet-valid", "chain", "error", "A certificate is not valid yet", "peer"),
+    _E("cert-expired", "chain", "error", "A certificate has expired", "peer", weakens=True),
+    _E("cert-not-yet-valid", "chain", "error", "A certificate is not valid yet", "peer", weakens=True),
     _E("cert-hostname-mismatch", "chain", "error", "The certificate is for another name", "peer",
-       severities=("error", "warning")),
-    _E("cert-self-signed", "chain", "error", "A self-signed certificate is not trusted", "peer"),
-    _E("cert-untrusted", "chain", "error", "The chain leads to an untrusted CA", "peer"),
-    _E("cert-incomplete-chain", "chain", "error", "The server did not send its intermediate CA", "peer"),
+       severities=("error", "warning"), weakens=True),
+    _E("cert-self-signed", "chain", "error", "A self-signed certificate is not trusted", "peer", weakens=True),
+    _E("cert-untrusted", "chain", "error", "The chain leads to an untrusted CA", "peer", weakens=True),
+    _E("cert-incomplete-chain", "chain", "error", "The server did not send its intermediate CA", "peer", weakens=True),
     _E("cert-expiring-soon", "chain", "warning", "A certificate expires soon", "peer"),
     _E("tls-intercepted", "chain", "warning", "Another leaf through the proxy than direct (interception)", "proxy"),
     _E("no-sct", "chain", "warning", "A publicly trusted leaf carries no certificate transparency timestamps", "peer"),
@@ -112,6 +124,8 @@ ENTRIES: tuple[Entry, ...] = (
        severities=("warning", "error")),
     _E("cert-extension-unparsable", "chain", "warning", "A certificate extension does not parse", "peer",
        severities=("warning", "error")),
+    _E("cert-negative-serial", "chain", "warning", "A certificate's serial number is not positive", "peer",
+       origins=("peer", "proxy")),
     _E("cert-varies", "chain", "warning", "The address answered with different certificates", "peer"),
     # --- app ------------------------------------------------------------------------------------
     _E("app-no-response", "app", "error", "No answer to the request", "peer"),
@@ -157,7 +171,7 @@ def by_stage() -> dict[str, list[str]]:
 
 
 def finding(code: str, title: str | None = None, explanation: str = "",
-            suggestion: Suggestion | str | None = None, evidence=(), *, severity: Severity | None = None,
+            suggestion: Suggestion | str | None = None, evidence: Iterable[Evidence] = (), *, severity: Severity | None = None,
             origin: Origin | None = None, stage: str | None = None) -> Finding:
     """A Finding for a catalogued code; stage, severity and origin come from the catalogue.
 
@@ -179,6 +193,12 @@ def finding(code: str, title: str | None = None, explanation: str = "",
         suggestion = Suggestion()
     elif isinstance(suggestion, str):
         suggestion = Suggestion(literal(suggestion))
+    evidence = tuple(evidence)
+    if weakening.weakens(suggestion):
+        if not entry.weakens:
+            raise ValueError(f"{code}: its suggestion weakens TLS, and the catalogue does not flag it (weakens=True)")
+        if not weakening.positive_evidence(evidence):
+            suggestion = weakening.honest(suggestion)  # no message from the peer shows weakening would help
     return Finding(code=code, severity=severity, title=title or entry.title, explanation=explanation,
                    suggestion=suggestion, stage=stage if stage is not None else entry.stage, origin=origin,
                    evidence=tuple(evidence))

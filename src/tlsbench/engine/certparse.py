@@ -7,6 +7,8 @@ leftmost label, IP SANs compared as addresses, no fallback to the subject CN (as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import datetime as _dt
 import ipaddress
 import ssl
@@ -108,7 +110,7 @@ def _der(tag: int, value: bytes) -> bytes:
     return bytes([tag, 0x80 | size]) + n.to_bytes(size, "big") + value
 
 
-def _walk_extensions(der: bytes):
+def _walk_extensions(der: bytes) -> tuple[Callable[[bytes], bytes], list[bytes]] | None:
     """(rebuild(extension) -> DER of the certificate with only that extension, [extension DER, ...])."""
     tag, cstart, cend = _tlv(der, 0)
     parts = _children(der, cstart, cend)
@@ -215,8 +217,13 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     checked only when the identifiers cannot say (one of them missing and the other present would
     not, so: an AKI without an SKI). Checking a signature loads cryptography's whole backend (~6 ms,
     once), which the usual root does not need."""
-    if cert.issuer != cert.subject:
-        return False
+    try:
+        if cert.issuer != cert.subject:
+            return False
+    except _PARSE_ERRORS:  # a name cryptography cannot read: compare the names' DER
+        names = raw_names(cert)
+        if names is None or names[0] != names[1]:
+            return False
     ski, aki = _key_ids(cert)
     if aki is None:
         return True
@@ -279,8 +286,8 @@ def _parse_uncached(der: bytes, position: int, now: _dt.datetime | None) -> Cert
         status = "ok"
     return CertInfo(
         position=position,
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
+        subject=name_text(cert, "subject"),
+        issuer=name_text(cert, "issuer"),
         sans=tuple([f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips]),
         not_before=nb.isoformat().replace("+00:00", "Z"),
         not_after=na.isoformat().replace("+00:00", "Z"),
@@ -297,6 +304,51 @@ def _parse_uncached(der: bytes, position: int, now: _dt.datetime | None) -> Cert
         # inspect and ast, a measurable part of a probe process's start.
         pem=ssl.DER_cert_to_PEM_cert(der),
     )
+
+
+def raw_names(cert: x509.Certificate) -> tuple[bytes, bytes] | None:
+    """(issuer, subject) as the DER in the certificate's to-be-signed part; None when it cannot be walked."""
+    try:
+        tbs = cert.tbs_certificate_bytes
+        _, start, _ = _tlv(tbs, 0)
+        fields = _children(tbs, start, len(tbs))
+    except (ValueError, IndexError):
+        return None
+    if fields and fields[0][0] == 0xA0:  # the explicit version comes first when present
+        fields = fields[1:]
+    if len(fields) < 5:  # serial, signature, issuer, validity, subject
+        return None
+    (_, i_at, i_end), (_, s_at, s_end) = fields[2], fields[4]
+    return tbs[i_at:i_end], tbs[s_at:s_end]
+
+
+def name_text(cert: x509.Certificate, which: str) -> str:
+    """The subject or issuer in RFC 4514 text; when cryptography cannot read it (a T61String holding
+    bytes that are not UTF-8, say: OpenSSL reads it), the text read from its DER by our own reader."""
+    try:
+        return getattr(cert, which).rfc4514_string()
+    except _PARSE_ERRORS:
+        from tlsbench.engine.dername import name_text as der_name_text
+
+        names = raw_names(cert)
+        if names is None:
+            raise
+        return der_name_text(names[0] if which == "issuer" else names[1])
+
+
+def unreadable_names(der: bytes) -> list[tuple[str, str]]:
+    """[(which, cryptography's complaint)] for the subject and issuer it cannot read."""
+    try:
+        cert = load(der)
+    except _PARSE_ERRORS:
+        return []
+    out = []
+    for which in ("subject", "issuer"):
+        try:
+            getattr(cert, which)
+        except _PARSE_ERRORS as exc:
+            out.append((which, str(exc)))
+    return out
 
 
 def _norm(name: str) -> str:

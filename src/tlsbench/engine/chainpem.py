@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tlsbench.engine.visible import visible
 
 if TYPE_CHECKING:
-    from tlsbench.engine.details import CertInfo
+    from tlsbench.engine.details import CertInfo, ChainDetail
 
 MAX_CHAIN_FILE = 1 << 20
 
@@ -24,13 +24,13 @@ def _one(text: str) -> str:
     return visible(text, keep_newlines=False)
 
 
-def cert_block(info, label: str) -> str:
+def cert_block(info: CertInfo, label: str) -> str:
     """One certificate: its header lines and its PEM."""
     head = f"{info.position:>2} s:{_one(info.subject)}\n   i:{_one(info.issuer)}\n   {label}\n"
     return head + info.pem
 
 
-def export_certs(chain) -> list[tuple[CertInfo, str]]:
+def export_certs(chain: ChainDetail) -> list[tuple[CertInfo, str]]:
     """(CertInfo, where it came from) for what --showcerts shows: the certificates sent, then the
     trust anchor when it was not sent."""
     out: list[tuple[CertInfo, str]] = [(c, "sent by the server") for c in chain.certificates]
@@ -43,7 +43,7 @@ def export_certs(chain) -> list[tuple[CertInfo, str]]:
     return out
 
 
-def chain_pem(chain) -> str:
+def chain_pem(chain: ChainDetail) -> str:
     """The whole chain as one PEM text (see the module docstring)."""
     return "".join(cert_block(info, label) for info, label in export_certs(chain))
 

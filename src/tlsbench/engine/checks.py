@@ -17,9 +17,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.visible import is_hidden
+
+if TYPE_CHECKING:
+    import ssl
 
 ALPN_MAX_PROTOCOL = 255  # one opaque<1..2^8-1>
 ALPN_MAX_LIST = 65535 - 2  # ProtocolNameList<2..2^16-1> inside extension_data<0..2^16-1>
@@ -81,7 +85,7 @@ def alpn_wire(protocols: Iterable[str]) -> bytes:
     return bytes(out)
 
 
-def set_alpn(ctx, protocols: Iterable[str]) -> None:
+def set_alpn(ctx: ssl.SSLContext, protocols: Iterable[str]) -> None:
     """Offer (client) or accept (server) these ALPN protocols on an ssl.SSLContext.
 
     The public set_alpn_protocols() encodes each name as ASCII and raises on anything else; ALPN
@@ -94,7 +98,8 @@ def set_alpn(ctx, protocols: Iterable[str]) -> None:
     if all(p.isascii() for p in protocols):
         ctx.set_alpn_protocols(list(protocols))
     else:
-        ctx._set_alpn_protocols(alpn_wire(protocols))  # private, present since Python 3.5
+        # Private (no stub declares it), present since Python 3.5.
+        ctx._set_alpn_protocols(alpn_wire(protocols))  # type: ignore[attr-defined]
 
 
 # --- SNI -------------------------------------------------------------------------------------------

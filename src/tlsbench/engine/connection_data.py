@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.options import OPTIONS, owner, spec_from_values, values_of
+from tlsbench.engine.options import OPTIONS, Option, owner, spec_from_values, values_of
 from tlsbench.engine.proxies import PROXY_KINDS, ProxySpec
 from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, split_hostport
@@ -21,7 +21,7 @@ TABLES = ("proxy", "tls", "local", "app")
 
 
 def _known_keys() -> dict[str, tuple[str, ...]]:
-    keys: dict[str, list[str]] = {"": ["description", "host", "port"], "proxy": list(HOP_KEYS), "app": ["http"]}
+    keys: dict[str, list[str]] = {"": ["host", "port"], "proxy": list(HOP_KEYS), "app": ["http"]}
     for option in OPTIONS:
         if option.toml is not None:
             table, key = option.toml
@@ -30,9 +30,9 @@ def _known_keys() -> dict[str, tuple[str, ...]]:
 
 
 HOP_KEYS = ("type", "host", "port", "user", "password_env", "cafile", "insecure")
-# The keys tlsbench owns, per table ("" = top level), from the option declarations. Anything else in
-# a file is the person's own and is kept.
-KNOWN_KEYS: dict[str, tuple[str, ...]] = _known_keys()
+# The connection's keys, per table ("" = top level), from the option declarations. Anything else in
+# a file that is not its holder's own (a profile's description) is the person's and is kept.
+CONNECTION_KEYS: dict[str, tuple[str, ...]] = _known_keys()
 # Written even at their default value, as earlier versions did (a file says what it means).
 ALWAYS = ("timeout", "tls", "sni_mode", "verify")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -46,7 +46,7 @@ class FormatError(Exception):
         self.table, self.key, self.line = table, key, line
 
 
-def _applies(option, values: dict) -> bool:
+def _applies(option: Option, values: dict[str, Any]) -> bool:
     field = option.field
     return field is None or field.visible is None or bool(field.visible(values))
 
@@ -82,7 +82,7 @@ def connection_to_data(spec: ConnectionSpec) -> dict[str, Any]:
     return data
 
 
-def _hop_table(hop) -> dict[str, Any]:
+def _hop_table(hop: ProxySpec) -> dict[str, Any]:
     table: dict[str, Any] = {"type": hop.kind, "host": hop.host, "port": hop.port}
     if hop.username:
         table["user"] = hop.username
@@ -165,7 +165,7 @@ def _check_consistency(data: Mapping[str, Any], values: dict[str, Any]) -> None:
     """Keys that contradict each other are reported, never silently ignored."""
     tls = data.get("tls", {})
     if values.get("tls") is False:
-        extra = [k for k in KNOWN_KEYS["tls"] if k != "enabled" and k in tls]
+        extra = [k for k in CONNECTION_KEYS["tls"] if k != "enabled" and k in tls]
         if extra:
             raise FormatError(f"enabled = false conflicts with {extra[0]!r}", "tls", extra[0])
     sni_mode = values.get("sni_mode") or ("override" if values.get("sni") is not None else "host")

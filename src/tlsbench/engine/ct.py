@@ -29,7 +29,7 @@ def leaf_scts(der: bytes) -> tuple[Sct, ...]:
     try:
         cert = x509.load_der_x509_certificate(der)
         ext = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps)
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.InvalidVersion, ValueError):  # a certificate cryptography cannot load
         return ()
     out = []
     for sct in ext.value:

@@ -5,14 +5,16 @@ detail can be shared between threads without copying.
 """
 
 
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 if TYPE_CHECKING:
     from tlsbench.engine.tlsfacts import ClientCertRequest
 
 
-def plain(value):
-    """A record as JSON-ready data: records become objects, tuples become lists."""
+def plain(value: Any) -> Any:
+    """A record as JSON-ready data: records become objects, tuples become lists.
+
+    (Any: what comes back is JSON-shaped data whose shape is the record's, a dict for a record.)"""
     if hasattr(value, "_asdict"):
         return {k: plain(v) for k, v in value._asdict().items()}
     if isinstance(value, (tuple, list)):

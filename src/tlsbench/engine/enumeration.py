@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from tlsbench.engine import hellobuild
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.redact import Redactor
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.tlsmsg import alert_name
 from tlsbench.engine.tlsnames import LEGACY_SUITES, SUITES, TLS13_SUITES, Suite, version_name
 from tlsbench.engine.visible import visible
+
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.resolve import Route
 
 BUDGET = 120.0  # seconds for the whole enumeration
 LEGACY_VERSIONS = (0x0303, 0x0302, 0x0301, 0x0300)
@@ -108,7 +112,7 @@ class _Prober:
         self.cancel = cancel
         self.deadline = deadline
         self.opener = RouteOpener(plan_for(spec))
-        self.route = None
+        self.route: Route | None = None
         self.count = 0
         self.errors: list[str] = []
 
@@ -173,9 +177,10 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
     if failure is not None:
         first = ("the rest: the enumeration was cancelled (Ctrl-C)" if cancel.cancelled
                  else "everything: " + failure)
-        return Enumeration(spec.target, {name: None for name in map(version_name, VERSIONS)}, {}, {},
-                           tuple([first] + not_tested), (), 0,
-                           (time.monotonic() - started) * 1000, concurrency, (failure,), len(SUITES))
+        failed = Enumeration(spec.target, {name: None for name in map(version_name, VERSIONS)}, {}, {},
+                             tuple([first] + not_tested), (), 0,
+                             (time.monotonic() - started) * 1000, concurrency, (failure,), len(SUITES))
+        return Redactor.of(spec).value(failed)  # the route's failure may quote a proxy's words
     note("versions")
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         replies = dict(zip(VERSIONS, pool.map(lambda v: prober.ask(v, _offer(v)), VERSIONS)))
@@ -204,9 +209,10 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
     if cancel.cancelled:
         not_tested.insert(0, "the rest: the enumeration was cancelled (Ctrl-C)")
     findings = tuple(enumeration_findings(versions, suites, orders))
-    return Enumeration(spec.target, versions, suites, orders, tuple(not_tested), findings, prober.count,
-                       (time.monotonic() - started) * 1000, concurrency, tuple(dict.fromkeys(prober.errors)),
-                       len(SUITES))
+    answer = Enumeration(spec.target, versions, suites, orders, tuple(not_tested), findings, prober.count,
+                         (time.monotonic() - started) * 1000, concurrency, tuple(dict.fromkeys(prober.errors)),
+                         len(SUITES))
+    return Redactor.of(spec).value(answer)
 
 
 def _offer(version: int) -> list[int]:
@@ -276,7 +282,7 @@ def _id(name: str) -> int:
     return next(k for k, s in SUITES.items() if s.name == name)
 
 
-def enumeration_lines(e) -> list[str]:
+def enumeration_lines(e: Enumeration) -> list[str]:
     """What the server accepts, as the lines `probe --enumerate` prints and the workbench shows."""
     lines = [f"what the server accepts ({e.connections} connection(s) in {e.duration_ms / 1000:.2f} s, "
              f"concurrency {e.concurrency})"]

@@ -36,6 +36,7 @@ class StageStarted(NamedTuple):
     at_ms: float
     # What is being attempted, in words, e.g. "connecting to 127.0.0.1:443" (data, not markup).
     doing: str = ""
+    parent: str | None = None  # a nested stage: the path of the stage it runs in ("resolve"); None at the top
 
 
 class TlsMessageSeen(NamedTuple):
@@ -48,6 +49,7 @@ class TlsMessageSeen(NamedTuple):
     version: str  # record/protocol version as reported, e.g. "TLS 1.2"
     length: int  # bytes of the message body
     stage: str = "tls"  # the step's key: "tls", or "proxy-tls" for TLS to an HTTPS proxy
+    parent: str | None = None  # in a nested stage: the path of the stage it runs in
 
 
 class SocketUpdated(NamedTuple):
@@ -64,6 +66,7 @@ class StageFinished(NamedTuple):
 class StageSkipped(NamedTuple):
     stage: str  # the step's key
     reason: str
+    parent: str | None = None  # in a nested plan: the path of the stage it runs in
 
 
 class FindingRaised(NamedTuple):
@@ -76,7 +79,17 @@ class RunFinished(NamedTuple):
 
 Event = Union[PlanReady, StageStarted, TlsMessageSeen, SocketUpdated, StageFinished, StageSkipped, FindingRaised, RunFinished]
 
+
+def nested_in(parent: str, event: Event) -> Event:
+    """The event of a stage nested in `parent` (a stage's path): stamped with it, unless a deeper
+    level already did."""
+    if isinstance(event, (StageStarted, TlsMessageSeen, StageSkipped)) and event.parent is None:
+        return event._replace(parent=parent)
+    if isinstance(event, StageFinished) and event.record.parent is None:
+        return StageFinished(event.record._replace(parent=parent))
+    return event
+
 __all__ = [
     "StepInfo", "PlanReady", "StageStarted", "TlsMessageSeen", "SocketUpdated", "StageFinished",
-    "StageSkipped", "FindingRaised", "RunFinished", "Event", "StageDetail",
+    "StageSkipped", "FindingRaised", "RunFinished", "Event", "StageDetail", "nested_in",
 ]

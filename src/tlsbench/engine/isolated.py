@@ -432,13 +432,14 @@ def _child() -> int:
     threading.Thread(target=listen, name="tlsbench-engine-input", daemon=True).start()
     from tlsbench.engine import runner  # noqa: F401  (imported while the first job is on its way)
     from tlsbench.engine.plan import KINDS
+    from tlsbench.engine.stages.contract import stage_factory
 
     # While no job waits (a child warmed up ahead of its first run), the stages' code is imported now
     # rather than in the first run's preparation; a job that arrives stops this at once.
     for stage_kind in KINDS.values():
         if not jobs.empty():
             break
-        import_module(stage_kind.impl.partition(":")[0])
+        stage_factory(stage_kind)
 
     while True:
         item = jobs.get()

@@ -15,7 +15,7 @@ from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.proxykinds import TYPES
-from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, build_spec, proxy_user,
+from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec, proxy_user,
                                   with_proxy_trust)
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
@@ -86,7 +86,7 @@ _SAYS_HOST = tuple(p for p, d in DIALOGUES.items() if d.says_host)  # the XMPP d
 _STARTTLS_LIST = ", ".join(STARTTLS_PROTOCOLS)
 
 
-def _tls(spec: ConnectionSpec):
+def _tls(spec: ConnectionSpec) -> TlsSpec:
     return spec.tls
 
 

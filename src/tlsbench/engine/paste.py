@@ -20,6 +20,10 @@ from tlsbench.engine.proxykinds import TYPES
 URL_PORTS = {"https": 443, "http": 80}
 
 
+# Headers whose value is a credential: a pasted command's note names them without their value.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
 class Pasted(NamedTuple):
     source: str  # "hostport" | "url" | "tlsbench" | "curl" | "openssl"
     values: dict[str, Any]  # option values, "target" included
@@ -214,6 +218,8 @@ def _curl(words: list[str]) -> Pasted:
             if name.strip().lower() == "host" and value.strip():
                 host_header = value.strip()
             else:
+                if name.strip().lower() in _CREDENTIAL_HEADERS:  # a credential: named, never repeated
+                    header = f"{name.strip()}: ***"
                 dropped.append(f"the header {header!r} (tlsbench's GET sends Host, User-Agent, Accept only)")
         elif word == "--connect-timeout":
             values["timeout"] = arg()

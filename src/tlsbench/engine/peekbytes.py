@@ -117,26 +117,80 @@ def walk_records(data: bytes) -> RecordWalk:
     return RecordWalk(whole)
 
 
-def server_hello_version(data: bytes) -> int | None:
-    """The version a ServerHello in the first record chose: supported_versions when present (TLS 1.3
-    and later), else legacy_version. None when the bytes hold no readable ServerHello."""
-    if len(data) < 5 + 4 + 2 or data[0] != 22 or data[5] != 2:
-        return None
-    end = min(len(data), 5 + int.from_bytes(data[3:5], "big"))
-    body = data[9:end]
-    if len(body) < 2 + 32 + 1:
-        return None
+MAX_SERVER_HELLO = 2 + 32 + 1 + 32 + 2 + 1 + 2 + 0xFFFF  # every field at its largest
+
+
+class ServerHelloRead(NamedTuple):
+    """What the first handshake message of a server's bytes says, read strictly."""
+
+    version: int | None = None  # the version chosen, when the ServerHello is whole and well-formed
+    problem: str | None = None  # why it is malformed ("it claims 16777215 bytes, ..."), when it is
+    claimed: int | None = None  # the length its header claims
+
+
+def _handshake_bytes(data: bytes) -> tuple[bytes, bool]:
+    """The payload of the leading whole handshake records, and whether a record was left unfinished."""
+    out, at = bytearray(), 0
+    while at + 5 <= len(data) and data[at] == 22 and looks_like_tls(data[at:at + 3]):
+        length = int.from_bytes(data[at + 3:at + 5], "big")
+        if length > MAX_RECORD or at + 5 + length > len(data):
+            return bytes(out + data[at + 5:at + 5 + length]), True
+        out += data[at + 5:at + 5 + length]
+        at += 5 + length
+    return bytes(out), at < len(data) and data[at] == 22
+
+
+def server_hello(data: bytes) -> ServerHelloRead:
+    """Read the ServerHello a server's bytes start with, strictly: the version it chose (its
+    supported_versions when present, else legacy_version), or the rule it breaks. Both None when the
+    bytes hold no ServerHello, or not all of it yet."""
+    if len(data) < 5 + 4 or data[0] != 22 or data[5] != 2:
+        return ServerHelloRead()
+    payload, unfinished = _handshake_bytes(data)
+    if len(payload) < 4:
+        return ServerHelloRead()
+    claimed = int.from_bytes(payload[1:4], "big")
+    if claimed > MAX_SERVER_HELLO:
+        return ServerHelloRead(None, f"its ServerHello claims {claimed:,} bytes, more than any ServerHello can "
+                               f"hold ({MAX_SERVER_HELLO:,}), in a record of {int.from_bytes(data[3:5], 'big')} "
+                               "bytes", claimed)
+    if claimed < 2 + 32 + 1 + 2 + 1:
+        return ServerHelloRead(None, f"its ServerHello claims {claimed} bytes, fewer than its fixed fields take "
+                               "(38)", claimed)
+    if len(payload) < 4 + claimed:
+        return ServerHelloRead(claimed=claimed) if unfinished else ServerHelloRead(
+            None, f"its ServerHello claims {claimed:,} bytes and its records hold {len(payload) - 4}", claimed)
+    body = payload[4:4 + claimed]
     legacy = int.from_bytes(body[0:2], "big")
     pos = 34
-    pos += 1 + body[pos]  # session id
-    pos += 2 + 1  # cipher suite, compression method
-    if pos + 2 > len(body):
-        return legacy
-    ext_end = min(len(body), pos + 2 + int.from_bytes(body[pos:pos + 2], "big"))
+    sid = body[pos]
+    if sid > 32:
+        return ServerHelloRead(None, f"its ServerHello's session ID claims {sid} bytes (at most 32)", claimed)
+    pos += 1 + sid + 2 + 1  # session id, cipher suite, compression method
+    if pos > len(body):
+        return ServerHelloRead(None, "its ServerHello ends inside its fixed fields", claimed)
+    if pos == len(body):
+        return ServerHelloRead(legacy, None, claimed)
+    if pos + 2 > len(body) or pos + 2 + int.from_bytes(body[pos:pos + 2], "big") != len(body):
+        return ServerHelloRead(None, "its ServerHello's extensions length does not match the message", claimed)
     pos += 2
-    while pos + 4 <= ext_end:
+    chosen = legacy
+    while pos < len(body):
+        if pos + 4 > len(body):
+            return ServerHelloRead(None, "its ServerHello ends inside an extension header", claimed)
         kind, size = int.from_bytes(body[pos:pos + 2], "big"), int.from_bytes(body[pos + 2:pos + 4], "big")
-        if kind == 0x002B and size == 2 and pos + 6 <= ext_end:
-            return int.from_bytes(body[pos + 4:pos + 6], "big")
+        if pos + 4 + size > len(body):
+            return ServerHelloRead(None, f"its ServerHello's extension {kind:#06x} claims {size} bytes beyond the "
+                                   "message's end", claimed)
+        if kind == 0x002B:
+            if size != 2:
+                return ServerHelloRead(None, f"its ServerHello's supported_versions holds {size} bytes (must be 2)",
+                                       claimed)
+            chosen = int.from_bytes(body[pos + 4:pos + 6], "big")
         pos += 4 + size
-    return legacy
+    return ServerHelloRead(chosen, None, claimed)
+
+
+def server_hello_version(data: bytes) -> int | None:
+    """The version a well-formed ServerHello chose; None when the bytes hold none (or a malformed one)."""
+    return server_hello(data).version

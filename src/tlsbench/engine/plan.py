@@ -12,7 +12,7 @@ the route and the handshake; its app step then asks the protocol's capabilities 
 This module is light (no ssl, no sockets): front-ends import it to draw the rows.
 """
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.hostport import format_hostport
@@ -20,11 +20,17 @@ from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.spec import ConnectionSpec
 
 
+# What a stage's exchange runs over: the run's byte stream (TCP, a proxy's tunnel, TLS over either),
+# or datagrams (QUIC over UDP). See stream.py's Stream and Datagrams.
+Transport = Literal["stream", "datagram"]
+
+
 class StageKind(NamedTuple):
     name: str  # the JSON name
     label: str  # the row label a person reads
-    impl: str  # "module:Class" implementing it (imported by the runner, before any clock)
+    impl: str  # "module:Class" implementing it (loaded by stages/contract.py's loader, before any clock)
     local: bool = False  # no wire exchange: its time is tlsbench's own work
+    transport: Transport = "stream"
 
 
 KINDS: dict[str, StageKind] = {k.name: k for k in (
@@ -57,6 +63,10 @@ class Step(NamedTuple):
     def name(self) -> str:
         return self.kind.name
 
+    @property
+    def transport(self) -> Transport:
+        return self.kind.transport
+
 
 class Plan(NamedTuple):
     spec: ConnectionSpec
@@ -70,11 +80,12 @@ class Plan(NamedTuple):
         return tuple(s.key for s in self.steps)
 
 
-def _step(name: str, key: str | None = None, index: int | None = None, numbered: bool = False,
-          **fields) -> Step:
+def _step(name: str, key: str | None = None, index: int | None = None, numbered: bool = False, *,
+          doing: str = "", skip: str | None = None, hop: ProxySpec | None = None) -> Step:
     kind = KINDS[name]
     label = f"{kind.label} {index}" if numbered else kind.label
-    return Step(kind, key or (f"{name}#{index}" if numbered else name), index, label=label, **fields)
+    return Step(kind, key or (f"{name}#{index}" if numbered else name), index, doing=doing, skip=skip, hop=hop,
+                label=label)
 
 
 def plan_for(spec: ConnectionSpec) -> Plan:

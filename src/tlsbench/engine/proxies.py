@@ -91,12 +91,12 @@ def parse_proxy_url(text: str, *, what: str = "proxy", default_kind: str = "http
         scheme, rest = default_kind, raw
     scheme = scheme.lower()
     if scheme not in PROXY_KINDS:
-        raise InputError(f"{what} {raw!r}: unknown scheme {scheme}:// (use one of "
+        raise InputError(f"{what} {_redacted(raw)!r}: unknown scheme {scheme}:// (use one of "
                          f"{', '.join(k + '://' for k in PROXY_KINDS)})", field=what)
     if "/" in rest:
         rest, _, path = rest.partition("/")
         if path.strip("/"):
-            raise InputError(f"{what} {raw!r}: a proxy URL has no path", field=what)
+            raise InputError(f"{what} {_redacted(raw)!r}: a proxy URL has no path", field=what)
     user = password = None
     if "@" in rest:
         cred, _, rest = rest.rpartition("@")

@@ -25,7 +25,7 @@ class ProxyType:
     curl = ""  # curl's option for a proxy of this type ("" : -x URL)
     flag = ""  # the help of tlsbench's own `--NAME PROXY:PORT` flag ("": none)
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__ and cls.name:
             TYPES[cls.name] = cls

@@ -1,6 +1,6 @@
 """The outcome of a run: stage records, the socket, TLS facts, the chain and the findings.
 
-`ProbeResult.to_json_dict()` is the JSON contract of `tlsbench probe --json` (see README).
+`ProbeResult.to_json_dict()` is the JSON contract of `tlsbench probe --json` (docs/json.md).
 """
 
 
@@ -12,7 +12,7 @@ from tlsbench.engine.findings import Finding
 if TYPE_CHECKING:
     from tlsbench.engine.tlspump import CloseInfo
 
-SCHEMA = 2  # the version of the JSON contract (README: "The JSON contract")
+SCHEMA = 2  # the version of the JSON contract (docs/json.md)
 
 
 class TcpInfo(NamedTuple):
@@ -67,6 +67,7 @@ class StageRecord(NamedTuple):
     local: bool = False  # no wire exchange: the time is tlsbench's own work
     peer: str | None = None  # the proxy it talked to (URL, no password)
     label: str = ""
+    parent: str | None = None  # a nested stage: the path of the stage it ran in ("resolve"); None at the top
 
     @property
     def id(self) -> str:

@@ -8,33 +8,33 @@ these connections serve another stage (--reconnect) or the enumeration, which re
 
 from __future__ import annotations
 
-from importlib import import_module
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.plan import Plan
 from tlsbench.engine.stages.context import RunState, StageContext
+from tlsbench.engine.stages.contract import make_stage
 from tlsbench.engine.stream import Transcript
 
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.resolve import Route
+    from tlsbench.engine.tlspump import CloseInfo
+
 ROUTE_STAGES = ("tcp", "proxy-tls", "proxy")
-
-
-def _stage(step, plan):
-    module, _, name = step.kind.impl.partition(":")
-    return getattr(import_module(module), name)(step, plan)
 
 
 class RouteOpener:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.spec = plan.spec
-        self.resolver = next(((s, _stage(s, plan)) for s in plan.steps if s.name == "resolve"), None)
-        self.stages = [(s, _stage(s, plan)) for s in plan.steps if s.name in ROUTE_STAGES and s.skip is None]
+        self.resolver = next(((s, make_stage(s, plan)) for s in plan.steps if s.name == "resolve"), None)
+        self.stages = [(s, make_stage(s, plan)) for s in plan.steps if s.name in ROUTE_STAGES and s.skip is None]
 
     def _ctx(self, state: RunState, cancel: CancelToken) -> StageContext:
         return StageContext(spec=self.spec, emit=lambda event: None, cancel=cancel, state=state)
 
-    def resolve(self, cancel: CancelToken):
+    def resolve(self, cancel: CancelToken) -> tuple[Route | None, str | None]:
         """(route, None) or (None, why it failed)."""
         state = RunState(self.plan)
         ctx = self._ctx(state, cancel)
@@ -49,7 +49,7 @@ class RouteOpener:
             return None, f"{step.label}: {outcome.summary}"
         return state.route, None
 
-    def open(self, route, cancel: CancelToken, peer: str | None = None,
+    def open(self, route: Route | None, cancel: CancelToken, peer: str | None = None,
              timeout: float | None = None) -> tuple[RunState, str | None]:
         """One more connection over the route (to `peer`'s address when given): (state, None) with
         `state.stream` ready, or (state, why it failed) with its socket closed."""
@@ -87,12 +87,12 @@ def close(state: RunState) -> None:
             pass
 
 
-def close_first(state: RunState, limit: float = 0.2):
+def close_first(state: RunState, limit: float = 0.2) -> CloseInfo | None:
     """Close the run's connection cleanly now (close_notify, the TLS 1.3 tickets read), once: a stage
     that needs another connection to a server serving one at a time (s_server) closes it first. The
-    runner reports how it ended (`state.extra["closing"]`)."""
-    if "closing" in state.extra:
-        return state.extra["closing"]
+    runner reports how it ended (`state.closing`)."""
+    if state.closed:
+        return state.closing
     stream = state.stream
     info = None
     finish = getattr(stream, "finish", None)
@@ -103,6 +103,7 @@ def close_first(state: RunState, limit: float = 0.2):
             stream.close()
     except (OSError, TimeoutError):
         pass
-    state.extra["closing"] = info
+    state.closed = True
+    state.closing = info
     state.stream = None
     return info

@@ -5,7 +5,7 @@
     record = read_run("run.json")              # RunFileError (one line) for anything else
     record.events, record.result, spec_of(record)
 
-The file is one JSON object (README: "Saved runs"):
+The file is one JSON object (docs/saved-runs.md):
 
     {"format": "tlsbench.run", "version": 1, "tlsbench": "0.1.0", "saved_at": "2026-11-29T08:21:35Z",
      "removed": [...what was left out, in words...],
@@ -27,6 +27,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from tlsbench.engine import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
 from tlsbench.engine.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, ProxyDetail, ProxyTlsDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
@@ -42,8 +43,8 @@ from tlsbench.engine.suggestions import Change, Peer, Suggestion
 
 FORMAT = "tlsbench.run"
 VERSION = 1  # the format version this tlsbench writes and reads
-MAX_BYTES = 16 * 1024 * 1024  # a run file is at most this large (a typical one is a few tens of KB)
-# What a run file never holds, said in the file itself and in the README.
+MAX_BYTES = 1 << 20  # a run file is at most this large (a typical one is 15-50 KB; file_limits.MAX_FILE)
+# What a run file never holds, said in the file itself and in docs/saved-runs.md.
 REMOVED = (
     "proxy passwords (a proxy's password_env, the name of the variable, is kept; never its value)",
     "proxies taken from the environment ($https_proxy, $all_proxy, ...) are not part of the connection "
@@ -96,6 +97,14 @@ def _check_change(change: Any) -> str | None:
             items = value if isinstance(value, tuple) else (value,)
             if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
                 return f"the value of {name} in a change is not a plain value"
+    # Plain values of the wrong shape for their option (a number for a proxy list) could not be
+    # worded as flags: what is accepted must be shown.
+    from tlsbench.engine.suggestions import cli_change
+
+    try:
+        cli_change(change)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return "a change holds a value its option cannot take"
     return None
 
 
@@ -174,9 +183,13 @@ def dump_run(record: RunRecord) -> bytes:
             "events": [c.encode(event) for event in events],
             "result": c.encode(record.result),
         }
-        return (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
+        data = (jsonout.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     except (EncodeError, ValueError, TypeError) as exc:
         raise RunFileError(f"this run cannot be saved: {exc}") from None
+    if len(data) > MAX_BYTES:  # never a file `tlsbench show` would refuse
+        raise RunFileError(f"this run cannot be saved: it is {len(data)} bytes, more than a run file may be "
+                           f"({MAX_BYTES})")
+    return data
 
 
 def save_run(path: str | os.PathLike[str], record: RunRecord) -> str:
@@ -206,8 +219,13 @@ def _replaceable(existing: bytes) -> str | None:
 
 def _is_run_file(data: bytes) -> bool:
     """Whether bytes are a tlsbench run file of any version (saving may replace one, never anything else)."""
+    from tlsbench.file_limits import json_problem
+
     try:
-        document = json.loads(data)
+        text = data.decode("utf-8-sig")
+        if json_problem(text) is not None:
+            return False
+        document = json.loads(text)
     except (ValueError, RecursionError):
         return False
     return isinstance(document, dict) and document.get("format") == FORMAT
@@ -236,8 +254,13 @@ def load_run(data: bytes, source: str) -> RunRecord:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise fail("not a tlsbench run file (not UTF-8 text)") from None
+    from tlsbench.file_limits import json_problem
+
+    problem = json_problem(text)  # before json.loads, which recurses (a run file nests ~10 levels)
+    if problem is not None:
+        raise fail(f"{problem}; not read")
     try:
-        document = json.loads(text, parse_constant=_no_constant)
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise fail(f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except (ValueError, RecursionError) as exc:
@@ -261,6 +284,14 @@ def load_run(data: bytes, source: str) -> RunRecord:
 
 def _no_constant(word: str) -> float:
     raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; 1e99999 (which float() makes infinite) is not a number a run holds."""
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{_short(text)} is too large a number")
+    return number
 
 
 def _short(value: object) -> str:

@@ -13,24 +13,35 @@ run; the ones after it are recorded as skipped (the chain stage still runs after
 handshake when the server sent certificates: they are how an expired or untrusted one is
 explained). An unexpected exception inside a stage becomes a failed stage with an
 `internal-error` finding, never a traceback.
+
+A stage may run a prepared plan of its own inside it (`run_nested`): same loop, same clock, its
+events stamped with the stage's path, its records and findings handed back to that stage. The
+stage contract is described in stages/contract.py.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.catalogue import finding
+from tlsbench.engine.details import TlsDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
                                     StageSkipped, StageStarted, StepInfo)
 from tlsbench.engine.findings import Evidence, Finding, sort_findings
 from tlsbench.engine.plan import Plan, Step, plan_for
+from tlsbench.engine.redact import Redactor
 from tlsbench.engine.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stages.contract import DescribesItself, RunsAfterFailure, Stage, make_stage
 from tlsbench.engine.stream import Transcript
+
+if TYPE_CHECKING:
+    from tlsbench.engine.details import StageDetail
+    from tlsbench.engine.tlspump import CloseInfo
 
 POST_HANDSHAKE_READ = 0.2  # seconds to read what the server sends after the handshake (session tickets)
 
@@ -38,7 +49,7 @@ POST_HANDSHAKE_READ = 0.2  # seconds to read what the server sends after the han
 class Prepared:
     """A plan with every stage's code loaded and its local set-up done (see `preflight`)."""
 
-    def __init__(self, plan: Plan, stages: list[Any], prepare_ms: float) -> None:
+    def __init__(self, plan: Plan, stages: list[Stage | None], prepare_ms: float) -> None:
         self.plan = plan
         self.stages = stages
         self.prepare_ms = prepare_ms
@@ -51,23 +62,53 @@ def preflight(spec: ConnectionSpec) -> Prepared:
     a stage's time must measure the network and the handshake, not local set-up. Raises
     InputError (before any stage runs) for a CA file, certificate or key OpenSSL cannot use.
     """
-    from importlib import import_module
-
     start = time.monotonic()
     plan = plan_for(spec)
-    stages = []
-    for step in plan.steps:
-        module, _, name = step.kind.impl.partition(":")
-        cls = getattr(import_module(module), name)
-        stages.append(None if step.skip else cls(step, plan))
+    stages = [None if step.skip else make_stage(step, plan) for step in plan.steps]
     return Prepared(plan, stages, (time.monotonic() - start) * 1000.0)
 
 
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
               cancel: CancelToken | None = None, prepared: Prepared | None = None) -> ProbeResult:
-    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it."""
+    """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it.
+
+    Every event and the result leave with the spec's secrets masked (engine/redact.py): no
+    front-end sees a proxy password, not even one the peer echoed back.
+    """
     ready = prepared if prepared is not None else preflight(spec)
-    return _Run(ready, on_event or (lambda event: None), cancel or CancelToken()).execute()
+    mask = Redactor.of(spec)
+    emit = mask.events(on_event) if on_event is not None else (lambda event: None)  # nobody listening: no copy
+    state = RunState(ready.plan)
+    ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state)
+    return mask.value(_Run(ready, ctx, state).execute())
+
+
+class NestedRun(NamedTuple):
+    """What a plan run inside a stage gives back to that stage."""
+
+    ok: bool
+    records: tuple[StageRecord, ...]  # each with `parent`, the path of the stage it ran in
+    findings: tuple[Finding, ...]
+    cancelled: bool = False
+
+
+def run_nested(ctx: StageContext, prepared: Prepared) -> NestedRun:
+    """Run a prepared plan inside the stage in flight (`ctx`'s): its own state and connection (closed
+    at the end), the run's clock and cancel token, its events stamped with the stage's path. The
+    stage's wire time covers the whole sub-run; the findings are the stage's to report or not."""
+    state = RunState(prepared.plan)
+    run = _Run(prepared, ctx.nested(prepared.plan.spec, state), state)
+    ctx.begin()
+    try:
+        run.run_steps()
+    finally:
+        ctx.end()
+        if state.link is not None:
+            state.link.sock.close()
+        if state.datagrams is not None:
+            state.datagrams.close()
+    return NestedRun(not run.cancelled and run.failed is None, tuple(run.records), sort_findings(run.findings),
+                     run.cancelled)
 
 
 def internal_error(stage: str, exc: BaseException) -> Finding:
@@ -78,7 +119,7 @@ def internal_error(stage: str, exc: BaseException) -> Finding:
                    "and this finding.", (Evidence("exception", words),), stage=stage)
 
 
-def spec_summary(spec: ConnectionSpec) -> dict:
+def spec_summary(spec: ConnectionSpec) -> dict[str, Any]:
     """The options used, without secrets."""
     tls = spec.tls
     return {
@@ -107,22 +148,27 @@ def step_info(step: Step) -> StepInfo:
 
 
 class _Run:
-    def __init__(self, prepared: Prepared, emit: Callable[[Event], None], cancel: CancelToken) -> None:
+    """One plan's stages, in order: the run's own plan, or one nested in a stage (`ctx.parent` set)."""
+
+    def __init__(self, prepared: Prepared, ctx: StageContext, state: RunState) -> None:
         self.prepared = prepared
         self.plan = prepared.plan
         self.spec = self.plan.spec
-        self.emit = emit
-        self.state = RunState(self.plan)
-        self.ctx = StageContext(spec=self.spec, emit=emit, cancel=cancel, state=self.state)
+        self.emit: Callable[[Event], None] = ctx.emit
+        self.state = state
+        self.ctx = ctx
         self.records: list[StageRecord] = []
         self.findings: list[Finding] = []
         self.cancelled = False
         self.failed: Step | None = None
 
-    def record(self, step: Step, status: str, started: float, duration: float, detail=None,
+    def record(self, step: Step, status: str, started: float, duration: float, detail: object = None,
                summary: str = "") -> StageRecord:
-        rec = StageRecord(step.name, status, started, duration, detail, summary, key=step.key, index=step.index,
-                          local=step.kind.local, peer=step.hop.url if step.hop else None, label=step.label)
+        # A stage's detail passes through as it is: StageDetail names the common kinds, the run file's
+        # codec checks the whole set (the starttls, reconnect and revocation stages have their own).
+        rec = StageRecord(step.name, status, started, duration, cast("StageDetail | None", detail), summary,
+                          key=step.key, index=step.index, local=step.kind.local,
+                          peer=step.hop.url if step.hop else None, label=step.label, parent=self.ctx.parent)
         self.records.append(rec)
         return rec
 
@@ -130,18 +176,21 @@ class _Run:
         self.record(step, "skipped", self.ctx.now_ms(), 0.0, None, reason)
         self.emit(StageSkipped(step.key, reason))
 
-    def run_stage(self, step: Step, stage) -> bool:
+    def run_stage(self, step: Step, stage: Stage) -> bool:
         """Run one stage; True when it succeeded."""
         ctx = self.ctx
         ctx.enter(step)
-        doing = getattr(stage, "doing", None)
         started = ctx.now_ms()
-        self.emit(StageStarted(step.key, started, doing(self.state) if doing else step.doing))
-        if self.state.link is not None:
-            self.state.link.set_timeout(self.spec.timeout)
+        self.emit(StageStarted(step.key, started,
+                               stage.doing(self.state) if isinstance(stage, DescribesItself) else step.doing))
+        for link in (self.state.link, self.state.datagrams.link if self.state.datagrams is not None else None):
+            if link is not None:
+                link.set_timeout(self.spec.timeout)
+        # What crosses the stream (or the datagram socket) during this stage: the evidence its diagnosis cites.
         if self.state.stream is not None:
-            # What crosses the stream during this stage: the evidence its diagnosis cites.
             self.state.stream.transcript = Transcript()
+        if self.state.datagrams is not None:
+            self.state.datagrams.transcript = Transcript()
         try:
             outcome = stage.run(ctx, self.state)
         except Cancelled:
@@ -163,8 +212,8 @@ class _Run:
         for finding in outcome.findings if not self.cancelled else ():
             self.findings.append(finding)
             self.emit(FindingRaised(finding))
-        if step.name != "chain" and self.state.link is not None:
-            self.update_socket()
+        if step.name != "chain" and self.state.link is not None and self.ctx.parent is None:
+            self.update_socket()  # the run's socket; a nested plan's connection is its stage's business
         return outcome.ok and not self.cancelled
 
     def update_socket(self) -> None:
@@ -176,32 +225,39 @@ class _Run:
                                           previous=self.state.socket_info)
         self.emit(SocketUpdated(self.ctx.now_ms(), self.state.socket_info))
 
+    def run_steps(self) -> None:
+        """Every step of the plan, in order: run, or skipped and why."""
+        for step, stage in zip(self.plan.steps, self.prepared.stages):
+            if step.skip is not None or stage is None:
+                self.skip(step, step.skip or "not prepared")
+            elif self.cancelled:
+                self.skip(step, "cancelled")
+            elif self.failed is not None and not (isinstance(stage, RunsAfterFailure)
+                                                  and stage.runs_after(self.state, self.failed)):
+                self.skip(step, f"not run: the {self.failed.label} stage failed")
+            elif not self.run_stage(step, stage) and self.failed is None:
+                self.failed = step
+
     def execute(self) -> ProbeResult:
         self.emit(PlanReady(tuple(step_info(s) for s in self.plan.steps)))
         try:
-            for step, stage in zip(self.plan.steps, self.prepared.stages):
-                if step.skip is not None:
-                    self.skip(step, step.skip)
-                elif self.cancelled:
-                    self.skip(step, "cancelled")
-                elif self.failed is not None and not getattr(stage, "runs_after", lambda s, f: False)(
-                        self.state, self.failed):
-                    self.skip(step, f"not run: the {self.failed.label} stage failed")
-                elif not self.run_stage(step, stage) and self.failed is None:
-                    self.failed = step
+            self.run_steps()
             total_ms = self.ctx.now_ms()
             closing = self.close()
         finally:
             if self.state.link is not None:
                 self.state.link.sock.close()
+            if self.state.datagrams is not None:
+                self.state.datagrams.close()
         tls_out = self.state.tls
+        tls_detail = tls_out.outcome.detail if tls_out is not None else None  # a TlsDetail, from handshake()
         result = ProbeResult(
             ok=not self.cancelled and self.failed is None,
             target=self.spec.target,
             stages=tuple(self.records),
             socket=self.state.socket_info,
-            tls=getattr(getattr(tls_out, "outcome", None), "detail", None),
-            messages=tuple(getattr(tls_out, "messages", ()) or ()),
+            tls=tls_detail if isinstance(tls_detail, TlsDetail) else None,
+            messages=tuple(tls_out.messages) if tls_out is not None else (),
             chain=self.state.chain,
             findings=sort_findings(self.findings),
             total_ms=total_ms,
@@ -213,7 +269,7 @@ class _Run:
         self.emit(RunFinished(result))
         return result
 
-    def close(self):
+    def close(self) -> CloseInfo | None:
         """End the connection cleanly, outside every stage's clock and the run's total.
 
         TLS 1.3 servers send their session tickets after the handshake; leaving them unread and
@@ -223,7 +279,7 @@ class _Run:
         stream = self.state.stream
         if stream is None or self.cancelled:
             # A stage that closed the connection itself (reconnect, revocation) left how it ended.
-            return self.state.extra.get("closing")
+            return self.state.closing
         finish = getattr(stream, "finish", None)
         info = None
         try:
@@ -239,5 +295,5 @@ class _Run:
     def _tickets(self) -> int:
         """Session tickets the server sent (TLS 1.3 sends them after the handshake, read at the close)."""
         tls = self.state.tls
-        return sum(1 for m in getattr(tls, "messages", ()) or () if m.name == "NewSessionTicket"
+        return sum(1 for m in (tls.messages if tls is not None else ()) if m.name == "NewSessionTicket"
                    and m.direction == "received")

@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
 
+if TYPE_CHECKING:
+    from tlsbench.engine.stats import CertSeen
 
-def _runs_text(cert) -> str:
+
+def _runs_text(cert: CertSeen) -> str:
     shown = sorted(cert.examples)
     more = cert.runs - len(shown)
     runs = ", ".join(f"#{n}" for n in shown)

@@ -8,7 +8,7 @@ Paths are kept as the user wrote them (`~/ca/ca.pem`); they are expanded where a
 
 import ipaddress
 import os
-from typing import Literal, Mapping, NamedTuple, Sequence
+from typing import Any, Literal, Mapping, NamedTuple, Sequence
 
 from tlsbench.engine.checks import check_alpn, check_seconds, check_sni
 from tlsbench.engine.errors import InputError
@@ -103,7 +103,8 @@ class ConnectionSpec(NamedTuple):
         # Like OpenSSL and Python, no SNI for an IP literal (RFC 6066 forbids it).
         return None if is_ip(self.host) else self.host.rstrip(".")
 
-    def with_changes(self, **changes) -> "ConnectionSpec":
+    # Any: each change has its own field's type (the NamedTuple's _replace takes them by name).
+    def with_changes(self, **changes: Any) -> "ConnectionSpec":
         return self._replace(**changes)
 
 
@@ -326,7 +327,7 @@ def _with_user(hop: ProxySpec, user_text: str | None, password: str | None, pass
     return hop._replace(username=user, password=inline, password_env=password_env or hop.password_env)
 
 
-def _with_password(hop: ProxySpec, env, strict: bool) -> ProxySpec:
+def _with_password(hop: ProxySpec, env: Mapping[str, str], strict: bool) -> ProxySpec:
     """A user without a password takes it from the hop's variable (default $TLSBENCH_PROXY_PASSWORD).
     A variable named on the command line must be set (`strict`); one a profile names may be unset:
     the password is then asked for at run time."""
@@ -391,7 +392,8 @@ def _keylog_path(path: str | None, from_env: bool) -> str | None:
     return path
 
 
-def build_local(local_port, interface, family, dest: str, chain, haproxy_protocol: bool = False) -> LocalSpec:
+def build_local(local_port: str | int | None, interface: str | None, family: int | None, dest: str,
+                chain: Sequence[ProxySpec], haproxy_protocol: bool = False) -> LocalSpec:
     port_range = None
     if local_port is not None and str(local_port).strip():
         text = str(local_port).strip()
@@ -428,7 +430,9 @@ def _interface_name(name: str) -> bool:
         return False
 
 
-def _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key) -> TlsSpec:
+def _build_tls(enabled: bool, host: str, sni: str | None, no_sni: bool, tls_min: str | None, tls_max: str | None,
+               ciphers: str | None, alpn: str | list[str] | tuple[str, ...] | None, cafile: str | None,
+               insecure: bool, cert: str | None, key: str | None) -> TlsSpec:
     if not enabled:
         given = [name for name, value in (("--sni", sni), ("--no-sni", no_sni), ("--tls-min", tls_min),
                                           ("--tls-max", tls_max), ("--ciphers", ciphers), ("--alpn", alpn),

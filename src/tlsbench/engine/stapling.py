@@ -10,6 +10,7 @@ reported as not asked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from tlsbench.engine import hellobuild
@@ -52,7 +53,7 @@ def read_flight(data: bytes, eof: bool = False) -> Flight:
     return Flight("closed" if eof else "incomplete", tuple(messages))
 
 
-def ocsp_from_flight(messages) -> bytes | None:
+def ocsp_from_flight(messages: Iterable[tuple[int, bytes]]) -> bytes | None:
     """The DER OCSPResponse of a CertificateStatus message (type 22), or None."""
     for htype, body in messages:
         if htype == 22 and len(body) >= 4 and body[0] == 1:
@@ -62,5 +63,5 @@ def ocsp_from_flight(messages) -> bytes | None:
     return None
 
 
-def stapling_hello(suites, sni: str | None) -> bytes:
+def stapling_hello(suites: Sequence[int], sni: str | None) -> bytes:
     return hellobuild.client_hello(suites, 0x0303, sni, extra=(STATUS_REQUEST,))

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from tlsbench.engine.findings import SEVERITY_ORDER
+
+if TYPE_CHECKING:
+    from tlsbench.engine.result import ProbeResult
 
 ACCURACY = 0.005  # relative accuracy of the quantiles a Sketch reads back
 MAX_CERTIFICATES = 1000  # distinct leaf fingerprints tracked one by one; more are only counted
@@ -46,7 +49,7 @@ class RunDigest(NamedTuple):
     peer_address: str | None = None  # the address connected to (the first proxy's, via proxies)
 
 
-def digest(result, run: int, *, json_line: bool = False) -> RunDigest:
+def digest(result: ProbeResult, run: int, *, json_line: bool = False) -> RunDigest:
     """Reduce a ProbeResult to a RunDigest; `json_line` also serializes the whole result."""
     seen: dict[str, tuple] = {}
     for f in result.findings:
@@ -58,14 +61,15 @@ def digest(result, run: int, *, json_line: bool = False) -> RunDigest:
         leaf = (cert.sha256, cert.subject, cert.issuer)
     line = None
     if json_line:
-        import json
+        from tlsbench.engine import jsonout
 
         obj = {"run": run, **result.to_json_dict()}
-        line = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str)
+        line = jsonout.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str)
     sock = result.socket
+    ports = sock.ephemeral_range
     return RunDigest(run, bool(result.ok), bool(result.cancelled), float(result.total_ms),
                      tuple((s.name, s.status, float(s.duration_ms)) for s in result.stages), tuple(seen.values()),
-                     sock.local_port, tuple(sock.ephemeral_range) if sock.ephemeral_range else None, leaf, line,
+                     sock.local_port, (ports[0], ports[1]) if ports else None, leaf, line,
                      sock.peer_address)
 
 

@@ -1,4 +1,5 @@
-"""Byte streams the stages pass along: a connected socket, or TLS over another stream.
+"""Byte streams the stages pass along: a connected socket, or TLS over another stream (and the
+datagram socket a datagram-transport stage talks through).
 
 A stage takes the stream the previous one left (the TCP connection, the tunnel a proxy opened,
 TLS to an HTTPS proxy) and may leave a new one on top. Every stream reads and writes under one
@@ -55,6 +56,28 @@ class Stream(Protocol):
     def send(self, data: bytes) -> None: ...
 
     def recv(self, size: int = CHUNK, limit: float | None = None) -> bytes: ...
+
+    def unread(self, data: bytes) -> None:
+        """Push bytes back: the next recv returns them first (a hop read past its reply)."""
+
+    def close(self) -> None: ...
+
+
+class Datagrams(Protocol):
+    """What a datagram-transport stage (QUIC) talks through: whole datagrams, each kept apart.
+
+    It shares the `Link` (one deadline, one cancel token) and the per-stage transcript with the
+    byte streams, so the runner's deadline, cancelling and evidence work the same over UDP; it is
+    `RunState.datagrams`, beside `RunState.stream`, and a step's kind says which one it uses
+    (`StageKind.transport`).
+    """
+
+    link: "Link"
+    transcript: "Transcript | None"
+
+    def send(self, datagram: bytes) -> None: ...
+
+    def recv(self, limit: float | None = None) -> bytes: ...
 
     def close(self) -> None: ...
 
@@ -134,6 +157,33 @@ class SocketStream:
             return out
         data = self.link.recv(size, limit)
         if data and self.transcript is not None:
+            self.transcript.on_receive(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            self.link.sock.close()
+        except OSError:
+            pass
+
+
+class DatagramSocket:
+    """A connected datagram (UDP) socket: each send is one datagram, each recv returns one."""
+
+    MAX_DATAGRAM = 65535
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.transcript: Transcript | None = None
+
+    def send(self, datagram: bytes) -> None:
+        if self.transcript is not None:
+            self.transcript.on_send(datagram)
+        self.link.send(datagram)
+
+    def recv(self, limit: float | None = None) -> bytes:
+        data = self.link.recv(self.MAX_DATAGRAM, limit)
+        if self.transcript is not None:
             self.transcript.on_receive(data)
         return data
 

@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import shlex
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+
+if TYPE_CHECKING:
+    import re
+
+    from tlsbench.engine.options import Flag
 
 
 @lru_cache(maxsize=1)
-def _token():
+def _token() -> re.Pattern[str]:
     """The template's tokens: {{, }}, {name}. Compiled when first needed (not at every start-up)."""
     import re
 
@@ -128,7 +133,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
     if isinstance(suggestion, str):
         return suggestion
 
-    def word(match) -> str:
+    def word(match: re.Match[str]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
@@ -143,7 +148,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
 
 # --- settings a template may name ------------------------------------------------------------
 
-def route_flag(name: str):
+def route_flag(name: str) -> Flag | None:
     """The route flag a name such as `proxy_cacert` stands for (a Flag of the proxies option), or None."""
     from tlsbench.engine.options import BY_NAME
 

@@ -83,6 +83,8 @@ def negotiated(messages: Sequence) -> Negotiated:
                     f"DH {ske.dh_bits} bits" if ske.dh_bits else None)
                 if ske.signature_scheme is not None:
                     out["signature_algorithm"] = signature_name(ske.signature_scheme)
+                elif ske.signed and hello is not None:
+                    out["signature_algorithm"] = _implied_signature(hello.cipher_suite)
         elif t == 15:
             scheme = tlsparse.parse_certificate_verify(m.data)
             if scheme is not None:
@@ -108,6 +110,43 @@ def negotiated(messages: Sequence) -> Negotiated:
         extensions=tuple(extensions), ticket_lifetimes=tuple(lifetimes), key_exchange=kx, **out)
 
 
+# TLS 1.0/1.1 name no signature algorithm: the suite's authentication implies it (RFC 4346 7.4.3,
+# RFC 4492 5.4), as s_client reports it ("Peer signing digest: MD5-SHA1").
+_IMPLIED = {"RSA": "RSA with MD5+SHA-1 (TLS 1.0/1.1)", "ECDSA": "ECDSA with SHA-1 (TLS 1.0/1.1)",
+            "DSS": "DSA with SHA-1 (TLS 1.0/1.1)"}
+
+
+def _implied_signature(suite: int) -> str:
+    from tlsbench.engine.tlsnames import SUITES
+
+    known = SUITES.get(suite)
+    return _IMPLIED.get(known.auth if known is not None else "", "signed (its algorithm implied by the suite)")
+
+
 def cert_request_of(messages: Sequence) -> ClientCertRequest | None:
     """The CertificateRequest of a (possibly failed) handshake, when one was received."""
     return negotiated(messages).cert_request
+
+
+def past_server_verification(wire: Sequence) -> bool:
+    """Whether the client went on past verifying the server's certificate in a handshake that
+    failed later.
+
+    OpenSSL verifies the server's Certificate as soon as it is processed and, with verification
+    on, aborts there (alert and SSLCertVerificationError) when the chain fails. So a handshake
+    message the client sent after receiving the server's Certificate (TLS 1.2: its Certificate,
+    ClientKeyExchange, Finished; TLS 1.3: its Certificate, Finished) proves the chain was verified,
+    whatever ended the handshake afterwards (a `certificate_required` alert, say). The order of
+    the message callback is the order OpenSSL processed and wrote the messages, which is more
+    robust than asking get_verified_chain(), which may hold certificates after a failed
+    verification too.
+    """
+    seen_certificate = False
+    for m in wire:
+        if m.content_type != "handshake":
+            continue
+        if m.direction == "received" and m.name == "Certificate":
+            seen_certificate = True
+        elif seen_certificate and m.direction == "sent" and m.name != "ClientHello":
+            return True
+    return False

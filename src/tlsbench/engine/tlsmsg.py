@@ -109,3 +109,37 @@ def decode_callback(direction: str, version: int, content_type: int, data: bytes
 
 
 _HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+class TraceVersions:
+    """The version each message of a trace is labelled with, from the bytes: a ClientHello with the
+    highest version it offers (supported_versions), the ServerHello and every message after it with
+    the version the ServerHello chose, and anything before it with its record's version. OpenSSL's
+    message callback passes the version it is ready for, not the one on the wire (a TLS 1.2
+    ServerHello answering a ClientHello that offered TLS 1.3 arrives labelled TLS 1.3)."""
+
+    def __init__(self) -> None:
+        self.chosen: int | None = None
+        self.record: dict[str, int] = {}  # the last record header's version, per direction
+
+    def header(self, direction: str, data: bytes) -> None:
+        if len(data) >= 3:
+            self.record[direction] = (data[1] << 8) | data[2]
+
+    def label(self, msg: WireMessage) -> WireMessage:
+        from tlsbench.engine import tlsparse
+
+        value: int | None = None
+        if msg.content_type == "handshake" and msg.handshake_type == 1:
+            value = tlsparse.client_hello_offer(msg.data)
+        elif msg.content_type == "handshake" and msg.handshake_type == 2 and msg.name != "HelloRetryRequest":
+            hello = tlsparse.parse_server_hello(msg.data)
+            if hello is not None:
+                self.chosen = value = hello.version
+        elif msg.content_type == "change_cipher_spec":
+            return msg  # already read from its own record header
+        elif self.chosen is not None:
+            value = self.chosen
+        else:
+            value = self.record.get(msg.direction)
+        return msg if value is None else msg._replace(version=version_name(value))

@@ -145,6 +145,7 @@ class ServerKeyExchange(NamedTuple):
     group: int | None  # named curve (ECDHE)
     dh_bits: int | None  # size of the prime (DHE)
     signature_scheme: int | None  # TLS 1.2; None before 1.2 (the scheme is implied there)
+    signed: bool = False  # a signature follows the parameters (TLS 1.0/1.1 too); False: anonymous
 
 
 def parse_server_key_exchange(message: bytes, kx: str | None, tls12: bool = True) -> ServerKeyExchange | None:
@@ -185,7 +186,7 @@ def _ske(body: bytes, kind: str, tls12: bool) -> ServerKeyExchange | None:
         scheme = r.int(2)
     if r.vector(2) is None or r.left:
         return None
-    return ServerKeyExchange(kind, group, bits, scheme)
+    return ServerKeyExchange(kind, group, bits, scheme, True)
 
 
 def parse_certificate_verify(message: bytes) -> int | None:
@@ -300,3 +301,26 @@ def parse_new_session_ticket(message: bytes, tls13: bool) -> NewSessionTicket | 
     if lifetime is None or ticket is None or r.left:
         return None
     return NewSessionTicket(lifetime, len(ticket))
+
+
+def client_hello_offer(message: bytes) -> int | None:
+    """The highest version a ClientHello offers: its supported_versions (GREASE left out), else its
+    legacy_version; None when it does not parse."""
+    body = body_of(message, 1)
+    if body is None:
+        return None
+    r = Reader(body)
+    legacy = r.int(2)
+    r.take(32)
+    r.vector(1)
+    r.vector(2)
+    r.vector(1)
+    block = r.vector(2) if r.left else b""
+    if legacy is None or block is None:
+        return None
+    for kind, data in extensions(block) or ():
+        if kind == EXT_SUPPORTED_VERSIONS:
+            offered = Reader(data).u16_list(1) or ()
+            real = [v for v in offered if v & 0x0F0F != 0x0A0A]  # GREASE values are 0x?A?A
+            return max(real) if real else legacy
+    return legacy

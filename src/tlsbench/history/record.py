@@ -5,8 +5,9 @@
 
 No secret is ever in a record: the connection is written by the profile codec, which never writes a
 password (only the name of the variable that holds it), and the result's proxy exchanges already
-have their credentials redacted. As a second guard every string in the record is searched for the
-run's passwords (and their HTTP Basic form) and they are replaced by "***".
+have their credentials masked (engine/redact.py, as every event of a run). As a second guard every
+string in the record goes through the same mask again: each of the run's passwords, in every form
+it was sent in, becomes "***".
 
 With `keep_exchanged = false` what was sent after connecting (`--send` text, the HTTP request) and
 what the server answered (the app stage's answer, the STARTTLS dialogue, a non-TLS peer's first
@@ -48,37 +49,9 @@ def make_record(profile: str, source: str, spec: Any, result_json: dict[str, Any
         result = drop_exchanged(result)
     record = {"v": VERSION, "at": at or now_iso(), "profile": profile, "source": source,
               "connection": connection, "result": result}
-    return scrub(record, secrets_of(spec))
+    from tlsbench.engine.redact import Redactor
 
-
-def secrets_of(spec: Any) -> list[str]:
-    """The passwords a spec carries (proxy hops), and their HTTP Basic (base64 of user:pass) form."""
-    found: list[str] = []
-    for hop in getattr(spec, "proxies", ()):
-        password = getattr(hop, "password", None)
-        if password:
-            import base64
-
-            found.append(password)
-            user = getattr(hop, "username", None) or ""
-            found.append(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
-    return found
-
-
-def scrub(value: Any, secrets: list[str]) -> Any:
-    """`value` with every occurrence of each secret in its strings (and keys) replaced by ***."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    return value
+    return Redactor.of(spec).keeping([profile]).data(record)
 
 
 def _without_send(connection: dict[str, Any]) -> dict[str, Any]:

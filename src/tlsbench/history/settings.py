@@ -5,14 +5,13 @@
     keep = 200              # runs kept per profile (the oldest go first)
     keep_exchanged = true   # false: the --send text and the server's answers are left out
 
-A missing file (or a file without `[history]`) means these defaults. A file that cannot be read,
-or a bad value, is a `SettingsError` naming the file and the key: the caller says so in one line
+A missing file (or a file without `[history]`) means these defaults. A file that cannot be read
+(tlsbench.file_limits.read_toml: too large, nested too deeply, not TOML), or a bad value, is a `SettingsError` naming the file and the key: the caller says so in one line
 and writes no history for that run (a bad setting is never guessed at).
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,7 +19,6 @@ from tlsbench.engine.errors import InputError
 
 FILE_NAME = "settings.toml"
 MAX_KEEP = 10_000
-_MAX_FILE = 1 << 20
 
 
 class SettingsError(InputError):
@@ -49,23 +47,17 @@ def settings_path(config_dir: Path | None = None) -> Path:
 def load_history_settings(config_dir: Path | None = None) -> HistorySettings:
     """The history settings from settings.toml (defaults when it is missing); SettingsError otherwise."""
     from tlsbench.engine.visible import visible
-    from tlsbench.safe_files import FileMissing, FileRefused, read_regular
+    from tlsbench.file_limits import read_toml
+    from tlsbench.safe_files import FileMissing, FileRefused
 
     path = settings_path(config_dir)
-    shown = visible(str(path), keep_newlines=False)
     try:
-        raw = read_regular(path, limit=_MAX_FILE, what="settings file")
+        data = read_toml(path, what="settings file")
     except FileMissing:
         return DEFAULTS
-    except FileRefused as exc:
+    except FileRefused as exc:  # not a regular file, too large or deep, not UTF-8, not TOML: one line
         raise SettingsError(str(exc)) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise SettingsError(f"{shown}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{shown}: not valid TOML: {visible(str(exc), keep_newlines=False)}") from None
-    return parse_history_table(data.get("history"), shown)
+    return parse_history_table(data.get("history"), visible(str(path), keep_newlines=False))
 
 
 def parse_history_table(table: Any, where: str) -> HistorySettings:

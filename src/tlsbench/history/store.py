@@ -9,8 +9,10 @@ rewrite is amortised, never once per run. Appends and rewrites hold an flock on 
 for at most LOCK_WAIT_S) and an append checks it still writes to the file at the path, so a run
 appended while another process trims is never lost.
 
-Reading: a line that is not a record (corrupt, cut short, another tool's) is skipped and counted;
-callers say "N unreadable lines skipped in FILE" in one line.
+Reading: a line that is not a well-typed record (corrupt, cut short, too long or deep, another
+tool's: history/decode.py) is skipped and counted; callers say "N unreadable lines skipped in FILE"
+in one line. A trim keeps the newest `keep` records and leaves such lines out: they never count as
+runs, so they never push a real run out.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tlsbench.engine import jsonout
 from tlsbench.engine.errors import InputError
-from tlsbench.history.record import SOURCES, VERSION
 
 SUFFIX = ".jsonl"
 MAX_FILE = 256 << 20  # 10,000 runs of a large TLS result still fit
@@ -84,21 +86,13 @@ def trim_at(keep: int) -> int:
 
 
 def parse_line(line: bytes) -> dict[str, Any] | None:
-    """The record on one line, or None when it is not one of ours."""
+    """The record on one line, or None when it is not a well-typed record of ours (history/decode.py)."""
+    from tlsbench.history.decode import BadRecord, decode_line
+
     try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
+        return decode_line(line)
+    except BadRecord:
         return None
-    if not isinstance(record, dict) or record.get("v") != VERSION:
-        return None
-    if not isinstance(record.get("profile"), str) or not isinstance(record.get("at"), str):
-        return None
-    if record.get("source") not in SOURCES or not isinstance(record.get("result"), dict) \
-            or not isinstance(record.get("connection"), dict):
-        return None
-    if not isinstance(record["result"].get("stages", []), list):
-        return None
-    return record
 
 
 class HistoryStore:
@@ -120,7 +114,7 @@ class HistoryStore:
         """Append one record to its profile's file; trim the file when it has grown past trim_at(keep)."""
         from tlsbench.locations import ensure_private_dir
 
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        line = _fitted_line(record)
         if self._in_data_dir:
             from tlsbench.locations import data_dir
 
@@ -135,7 +129,7 @@ class HistoryStore:
             _write_all(fd, line, path)
             lines = self._count_after(fd, path, before)
             if lines > trim_at(keep):
-                lines = self._trim(fd, path, keep)
+                lines = self._trim(fd, path, keep, record["profile"])
             after = os.stat(path)  # after a trim, the new file
             self._counts[str(path)] = (after.st_ino, after.st_size, lines)
         finally:
@@ -177,13 +171,22 @@ class HistoryStore:
             return known[2] + 1
         return _count_lines(fd)
 
-    def _trim(self, fd: int, path: Path, keep: int) -> int:
-        """Rewrite the file (held locked by `fd`) with its newest `keep` lines; a partial last line goes."""
+    def _trim(self, fd: int, path: Path, keep: int, profile: str) -> int:
+        """Rewrite the file (held locked by `fd`) with its newest `keep` runs of `profile`.
+
+        Only well-typed records count: lines that are not runs (cut short, edited by hand, another
+        profile's) go, and never push a real run out. A partial last line goes too.
+        """
         from tlsbench.safe_files import write_atomic
 
         data = _read_fd(path)
         lines = data.split(b"\n")
-        kept = [x for x in lines[:-1] if x.strip()][-keep:]  # lines[-1]: after the last newline (empty or cut)
+        runs = []
+        for line in lines[:-1]:  # lines[-1]: after the last newline (empty or cut)
+            record = parse_line(line) if line.strip() else None
+            if record is not None and record["profile"] == profile:
+                runs.append(line)
+        kept = runs[-keep:]
         write_atomic(path, b"".join(x + b"\n" for x in kept), mode=0o600)
         return len(kept)
 
@@ -246,6 +249,35 @@ class HistoryStore:
                 if note:
                     problems.append(note)
         return sorted(found, key=lambda p: p.profile), problems
+
+
+PEM_NOT_KEPT = "(not kept: the run's line would be longer than a history line may be)"
+
+
+def _fitted_line(record: dict[str, Any]) -> bytes:
+    """The record's line, within what a reader reads back (decode.MAX_LINE): a run whose certificates
+    make it longer keeps their fingerprints, not their PEM text; one still longer is not written."""
+    from tlsbench.file_limits import MAX_LINE
+
+    def encode(value: dict[str, Any]) -> bytes:
+        return jsonout.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+    line = encode(record)
+    if len(line) <= MAX_LINE:
+        return line
+    line = encode({**record, "result": _without_pem(record.get("result"))})
+    if len(line) <= MAX_LINE:
+        return line
+    raise HistoryError(f"this run's record is {len(line)} bytes, more than a history line may be ({MAX_LINE}); "
+                       "it is not recorded")
+
+
+def _without_pem(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: PEM_NOT_KEPT if k == "pem" and isinstance(v, str) else _without_pem(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_pem(v) for v in value]
+    return value
 
 
 def _lock(fd: int, deadline: float) -> bool:

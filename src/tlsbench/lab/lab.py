@@ -1,9 +1,10 @@
 """The lab: real servers on loopback that reproduce the seed situations, each described as an
 entry (name, one-line description, and the ConnectionSpec that reproduces it). The STARTTLS
-situations (the MTA, dovecot) need root: for anyone else they are skipped, with a note.
+situations (the MTA, dovecot) need root: for anyone else they are marked not running, with a note.
 
 Certificates live in `<data dir>/lab/certs` and are remade when missing or stale; runtime files
-(logs, nginx prefix) go to a temporary directory removed by `stop()`. Each server first tries
+(logs, nginx prefix) go to a temporary directory removed by `stop()`. A situation whose server
+cannot start stays an entry, marked `unavailable` with the reason. Each server first tries
 its preferred port so profiles stay the same between starts, and takes a free one when busy.
 """
 
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from tlsbench.engine.spec import ConnectionSpec, build_spec, format_hostport
+from tlsbench.lab import children
 from tlsbench.lab.certs import LabCerts, ensure_lab_certs
 from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server
-from tlsbench.lab.processes import ServerUnavailable, port_is_free, require_binary
+from tlsbench.lab.processes import LabError, ServerUnavailable, port_is_free, require_binary
 from tlsbench.lab.tempdirs import make_temp_dir, remove_stale_temp_dirs
 from tlsbench.lab.tiny_servers import BannerServer, PlainHttpServer, SilentServer
 
@@ -30,6 +32,12 @@ PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 4108
                    "smtp-plain": 42588, "imap": 42143, "pop3": 42110, "lmtp": 42024, "sieve": 44190}
 MAIL_NAME = "mail.lab.test"  # the mail servers' certificate name, reached by pinning their address
 STARTTLS_ENTRIES = ("lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls")
+# For a STARTTLS situation whose server cannot start: (port key, protocol, address, what it shows)
+NOT_RUNNING = {
+    "lab-smtp-starttls": ("smtp-starttls", "smtp", LOOPBACK, "An SMTP server offering STARTTLS"),
+    "lab-smtp-no-starttls": ("smtp-plain", "smtp", LOOPBACK, "An SMTP server without STARTTLS: starttls-not-offered"),
+    "lab-imap-starttls": ("imap", "imap", "127.0.0.2", "dovecot's IMAP with STARTTLS"),  # DOVECOT_HOST
+}
 SILENT_TIMEOUT = 3.0
 
 
@@ -41,6 +49,7 @@ class LabEntry:
     description: str  # what it reproduces and what to look for
     spec: ConnectionSpec
     served_by: str  # the software answering, e.g. "openssl s_server"
+    unavailable: str = ""  # why its server is not running here ("" when it runs)
 
     @property
     def address(self) -> str:
@@ -101,7 +110,8 @@ class Lab:
 
             self.data_dir = data_dir()
         require_binary("openssl")  # the one program every TLS seed needs
-        remove_stale_temp_dirs()  # what a lab that was killed left behind
+        children.sweep()  # what a lab that was killed left running, then its directories
+        remove_stale_temp_dirs()
         self._run_dir = make_temp_dir("tlsbench-lab-")
         self._twin_v6 = _localhost_has_ipv6()
         try:
@@ -174,6 +184,16 @@ class Lab:
     def _add(self, name: str, description: str, spec: ConnectionSpec, served_by: str) -> None:
         self.entries.append(LabEntry(name, description, spec, served_by))
 
+    def _not_running(self, names: tuple[str, ...], reason: str) -> None:
+        """Keep situations whose server could not start, marked with why: a profile that vanished
+        would leave a person wondering; one that says why tells them what to install or run."""
+        ca = str(self.certs.ca_cert) if self.certs else None
+        for name in names:
+            key, protocol, pin, what = NOT_RUNNING[name]
+            port = self.preferred_ports.get(key) or PREFERRED_PORTS[key]
+            spec = self._spec(port, MAIL_NAME, pin=pin, cafile=ca, starttls=protocol)
+            self.entries.append(LabEntry(name, what, spec, "not running", unavailable=reason))
+
     # --- the seeds ---
     def _start_all(self) -> None:
         certs = self.certs
@@ -198,7 +218,9 @@ class Lab:
         banner = self._tiny("banner", lambda host, port: BannerServer("smtp", host=host, port=port))
         self._add("lab-smtp-banner",
                   "TLS spoken to a mail port: the server greets with '220 ... ESMTP' first; the "
-                  "finding names --starttls smtp or the implicit-TLS port (see lab-smtp-starttls).",
+                  "finding names --starttls smtp or the implicit-TLS port. This port only greets (it answers "
+                  "anything with 500): with STARTTLS, its 500 to EHLO shows it is no SMTP server (the real "
+                  "one: lab-smtp-starttls).",
                   self._spec(banner.port, cafile=ca), "tlsbench SMTP banner server")
 
         expired = self._tls("expired", TlsServerOptions(certs.expired))
@@ -221,9 +243,18 @@ class Lab:
         port = self.preferred_ports.get("socks5")
         try:
             proxy = self._keep(socks_servers.microsocks(LOOPBACK, port))
-        except ServerUnavailable as exc:
+        except LabError as exc:
             self.notes.append(f"{exc}; using pproxy as the SOCKS5 proxy instead")
-            proxy = self._keep(socks_servers.pproxy_socks5(LOOPBACK, port))
+            try:
+                proxy = self._keep(socks_servers.pproxy_socks5(LOOPBACK, port))
+            except LabError as again:
+                self.notes.append(f"{again}: lab-socks5-tls skipped")
+                where = format_hostport(LOOPBACK, port or PREFERRED_PORTS["socks5"])
+                self.entries.append(LabEntry(
+                    "lab-socks5-tls", "The good TLS server through a real SOCKS5 proxy with remote DNS.",
+                    self._spec(tls_port, cafile=ca, http=True, proxies=[f"socks5h://{where}"]), "not running",
+                    unavailable=f"no SOCKS5 proxy: {exc}; and {again}"))
+                return
         self._add("lab-socks5-tls",
                   f"The good TLS server through a real SOCKS5 proxy ({proxy.kind}) with remote DNS: "
                   "tcp goes to the proxy, the proxy stage shows the name sent and the reply.",
@@ -238,7 +269,7 @@ class Lab:
             server = self._keep(nginx_sni_strict(certs.good, (SNI_NAME,), LOOPBACK, port,
                                                  prefix=self._log_dir("nginx")))
             served_by, strict_without_sni = "nginx (ssl_reject_handshake)", True
-        except ServerUnavailable as exc:
+        except LabError as exc:  # not installed, or it would not start: s_server stands in
             self.notes.append(f"{exc}; the SNI-strict server is openssl s_server -servername_fatal, "
                               "which rejects a wrong name but serves a handshake without SNI")
             server = self._tls("sni", TlsServerOptions(certs.good, sni_name=SNI_NAME, sni_cert=certs.good,
@@ -271,6 +302,8 @@ class Lab:
         if not is_root():
             self.notes.append(f"not root: {', '.join(STARTTLS_ENTRIES)} skipped (the MTA and dovecot start as root "
                               "and switch to their own users; run the lab with sudo to have them)")
+            self._not_running(STARTTLS_ENTRIES, "not root: the mail servers start as root and switch to their "
+                              "own users; run the lab with sudo to have them")
             return
         leaf = issue_leaf(certs, (MAIL_NAME, LOOPBACK, mail_servers.DOVECOT_HOST, LAB_HOST), self._log_dir("mail"),
                           "mail")
@@ -278,8 +311,9 @@ class Lab:
         try:
             smtp = self._keep(mail_servers.smtp_server(leaf, port=ports.get("smtp-starttls")))
             plain = self._keep(mail_servers.smtp_server(None, port=ports.get("smtp-plain")))
-        except ServerUnavailable as exc:
+        except LabError as exc:  # not installed, or it would not start
             self.notes.append(f"{exc}: lab-smtp-starttls and lab-smtp-no-starttls skipped")
+            self._not_running(("lab-smtp-starttls", "lab-smtp-no-starttls"), str(exc))
         else:
             self._add("lab-smtp-starttls",
                       f"{smtp.name} offering STARTTLS: the starttls row shows the greeting, EHLO and its "
@@ -293,8 +327,9 @@ class Lab:
         wanted = {p: ports[p] for p in mail_servers.DOVECOT_PROTOCOLS if ports.get(p)}
         try:
             dovecot = self._keep(mail_servers.dovecot(leaf, ports=wanted or None))
-        except ServerUnavailable as exc:
+        except LabError as exc:
             self.notes.append(f"{exc}: lab-imap-starttls skipped")
+            self._not_running(("lab-imap-starttls",), str(exc))
             return
         imap = dovecot.endpoint("imap")
         self._add("lab-imap-starttls",

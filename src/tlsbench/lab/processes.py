@@ -2,7 +2,8 @@
 
 `ManagedProcess` runs one program in its own process group, waits until its TCP port accepts,
 and stops it (terminate, then kill) — as a context manager too. Every process started here is
-remembered so `stop_all()` (also run at exit) can end what a caller forgot.
+remembered so `stop_all()` (also run at exit) can end what a caller forgot, and dies with this
+process even when it is killed (`tlsbench.lab.children`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable, Self, Sequence, TypeVar
 
+from tlsbench.lab import children
 from tlsbench.lab.tempdirs import make_temp_dir, remove_temp_dir
 
 # binary -> Debian package that provides it (named in ServerUnavailable)
@@ -147,8 +149,10 @@ class ManagedProcess:
     def start(self) -> Self:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             # Own session: stopping the group also ends workers the program forked (nginx, danted).
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         cwd=self.cwd, env=self.env, start_new_session=True)
+            self.proc = children.popen(self.argv, pdeathsig=self.stop_signal, stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=err, cwd=self.cwd, env=self.env,
+                                       start_new_session=True)
+        children.record(self.proc.pid, self.argv)
         with _LIVE_LOCK:
             _LIVE.add(self)
         try:
@@ -188,6 +192,8 @@ class ManagedProcess:
         if proc is not None:
             # Workers left in the group after the leader exited (nginx/danted children).
             self._signal(signal.SIGKILL)
+        if proc is not None:
+            children.forget(proc.pid)
         with _LIVE_LOCK:
             _LIVE.discard(self)
         if self._own_log_dir:

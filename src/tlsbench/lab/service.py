@@ -135,7 +135,8 @@ def run_as(user: str | None) -> list[str]:
         return []
     entry = pwd.getpwnam(user)
     return [require_binary("setpriv", "util-linux"), f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}",
-            "--init-groups", "--reset-env", "--"]
+            "--init-groups", "--reset-env",
+            "--pdeathsig=keep", "--"]  # the kernel clears the death signal on a change of user
 
 
 def chown(path: Path, user: str | None, group: str | int | None = None) -> None:

@@ -5,6 +5,7 @@ except ``host`` and ``port`` is optional; unknown keys are kept untouched when t
 
     # Intranet portal through the office proxy (comments and layout survive saves)
     description = "Intranet portal via the office SOCKS proxy"
+    # unavailable = "..."           # written by `tlsbench lab`: why this profile's server is not running
     host = "portal.example.com"     # name or IP address (IPv6 without brackets)
     port = 443
     pin = "10.1.2.3"                # connect here instead of resolving host (like curl --resolve)
@@ -50,12 +51,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tlsbench.engine.connection_data import (ALWAYS, HOP_KEYS, KNOWN_KEYS, TABLES, FormatError, check_tables,
+from tlsbench.engine.connection_data import (ALWAYS, CONNECTION_KEYS, HOP_KEYS, TABLES, FormatError, check_tables,
                                              connection_to_data, data_to_spec, typed)
 from tlsbench.profiles.model import Profile
 
 __all__ = ["ALWAYS", "HOP_KEYS", "KNOWN_KEYS", "TABLES", "FormatError", "data_to_profile", "find_key_line",
            "parse_text", "profile_to_data"]
+
+# The keys tlsbench owns, per table ("" = top level): the connection's, and a profile's own.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {**CONNECTION_KEYS,
+                                          "": ("description", "unavailable", *CONNECTION_KEYS[""])}
+
 
 # --- writing -----------------------------------------------------------------------------------
 
@@ -64,6 +70,8 @@ def profile_to_data(profile: Profile) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if profile.description:
         data["description"] = profile.description
+    if profile.unavailable:
+        data["unavailable"] = profile.unavailable
     data.update(connection_to_data(profile.spec))
     return data
 
@@ -71,9 +79,17 @@ def profile_to_data(profile: Profile) -> dict[str, Any]:
 # --- reading -----------------------------------------------------------------------------------
 
 def parse_text(text: str) -> dict[str, Any]:
-    """Parse TOML; raise FormatError with the line of a syntax error."""
+    """Parse TOML; raise FormatError with the line of a syntax error, or of nesting past MAX_DEPTH
+    (checked on the text first: tomllib, like tomlkit later, recurses)."""
+    from tlsbench.file_limits import MAX_DEPTH, toml_deep_line
+
+    deep = toml_deep_line(text)
+    if deep is not None:
+        raise FormatError(f"nested more than {MAX_DEPTH} levels deep; not read", line=deep)
     try:
         return tomllib.loads(text)
+    except RecursionError:  # not expected after the check above; never a traceback all the same
+        raise FormatError(f"nested more than {MAX_DEPTH} levels deep; not read") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -87,6 +103,11 @@ def parse_text(text: str) -> dict[str, Any]:
         else:
             line, where, reason = None, "", message
         raise FormatError(f"TOML syntax error{where}: {reason}", line=line) from None
+    except ValueError:  # tomllib lets int()'s refusal of a 4300+ digit number out as it is
+        from tlsbench.file_limits import toml_value_problem
+
+        line, reason = toml_value_problem(text)
+        raise FormatError(reason, line=line) from None
 
 
 def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = None,
@@ -94,7 +115,12 @@ def data_to_profile(name: str, data: Mapping[str, Any], *, path: Path | None = N
     """Validate file data into a Profile, or raise FormatError naming the table and key at fault."""
     check_tables(data)
     description = typed(data, "", "description", str) or ""
-    return Profile(name=name, spec=data_to_spec(data, environ=environ), description=description, path=path)
+    unavailable = typed(data, "", "unavailable", str) or ""
+    spec = data_to_spec(data, environ=environ)
+    from tlsbench.profiles.secrets import find_passwords, ignored_note
+
+    return Profile(name=name, spec=spec, description=description, unavailable=unavailable, path=path,
+                   password_note=ignored_note(find_passwords(data)))
 
 
 # --- finding the line of a key -------------------------------------------------------------------

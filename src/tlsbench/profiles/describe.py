@@ -46,6 +46,8 @@ def summary_lines(profile: Profile) -> list[str]:
     lines = [f"profile   {profile.name}"]
     if profile.description:
         lines.append(f"about     {profile.description}")
+    if profile.unavailable:
+        lines.append(f"status    not running: {profile.unavailable}")
     lines.append(f"target    {spec.target}")
     lines.append(f"route     {route_text(spec)}")
     for hop in spec.proxies:
@@ -57,6 +59,8 @@ def summary_lines(profile: Profile) -> list[str]:
             lines.append(f"password  from ${hop.password_env} ({state}){whose}")
         else:
             lines.append(f"password  asked at run time{whose}")
+    if profile.password_note:
+        lines.append(f"password  {profile.password_note}")
     lines.append(f"tls       {tls_text(spec)}")
     if spec.app.http:
         lines.append(f"app       HTTP GET {spec.app.path}")
@@ -80,6 +84,7 @@ def profile_json(profile: Profile) -> dict[str, Any]:
         "tls": tls_text(profile.spec),
         "path": str(profile.path) if profile.path else None,
         "settings": profile_to_data(profile),
+        "ignored": profile.password_note,  # a password written into the file by hand: never read
     }
 
 

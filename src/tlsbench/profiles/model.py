@@ -29,8 +29,12 @@ class Profile:
     name: str
     spec: ConnectionSpec
     description: str = ""
+    # Why the server it reaches is not running (the lab marks its profiles so); "" when nothing is known.
+    unavailable: str = ""
     # The file it was read from (None for a profile not yet saved); not part of its value.
     path: Path | None = field(default=None, compare=False)
+    # Set when the file holds a password by hand: which keys, and that they are ignored (profiles/secrets.py).
+    password_note: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ profile that is a valid profile stays a symlink and is written through. Password
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ _BOM = b"\xef\xbb\xbf"
 class LoadReport:
     profiles: dict[str, Profile] = field(default_factory=dict)
     problems: list[ProfileProblem] = field(default_factory=list)
+    unusable: bool = False  # the profiles directory itself cannot be read (its problem is the only one)
 
 
 class ProfileStore:
@@ -66,10 +68,17 @@ class ProfileStore:
         return sorted(found, key=str.lower)
 
     def load_all(self) -> LoadReport:
+        """Every profile that loads, and one problem per file that does not: a bad file never hides the
+        good ones. A profiles directory that is not one (a file, a dangling link) or cannot be listed is
+        the report's only problem, with `unusable` set; no directory at all is no profiles yet."""
         report = LoadReport()
-        if not self.profiles_dir.is_dir():
+        try:
+            entries = self._entries()
+        except OSError as exc:
+            report.problems.append(ProfileProblem(self.profiles_dir, None, _directory_reason(self.profiles_dir, exc)))
+            report.unusable = True
             return report
-        for entry in sorted(self.profiles_dir.iterdir(), key=lambda p: p.name.lower()):
+        for entry in entries:
             if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
                 continue  # hidden files include our own temporary files
             stem = entry.name[:-len(SUFFIX)]
@@ -84,9 +93,22 @@ class ProfileStore:
                 report.problems.append(result)
         return report
 
+    def _entries(self) -> list[Path]:
+        """The profiles directory's entries by name (none when there is no directory); OSError otherwise."""
+        if not (self.profiles_dir.exists() or self.profiles_dir.is_symlink()):
+            return []
+        if not self.profiles_dir.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(self.profiles_dir))
+        return sorted(self.profiles_dir.iterdir(), key=lambda p: p.name.lower())
+
     def get(self, name: str) -> Profile:
         path = self.path_for(name)
         if not (path.exists() or path.is_symlink()):
+            try:
+                self._entries()
+            except OSError as exc:  # the directory itself is the problem: say that, not "no profile"
+                problem = ProfileProblem(self.profiles_dir, None, _directory_reason(self.profiles_dir, exc))
+                raise ProfileError(str(problem), path=self.profiles_dir) from None
             raise ProfileError(f"no profile named {name!r} (looked for {path})", path=path)
         result = self._load_file(name, path)
         if isinstance(result, ProfileProblem):
@@ -303,6 +325,26 @@ def _check_storable(data: dict, path: Path) -> None:
             raise ProfileError(f"not saved: the text to send holds bytes that are not UTF-8 "
                                f"({escape_text(send[exc.start:exc.end])}); a profile stores text only",
                                path=path) from None
+
+
+def _directory_reason(path: Path, exc: OSError) -> str:
+    """Why the profiles directory cannot be listed, in words (the profiles list says it, exit 2)."""
+    import stat as stat_mod
+
+    from tlsbench.safe_files import file_kind
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as inner:
+        if inner.errno == errno.ELOOP:
+            return "is a symbolic link loop, not a directory: no profile can be read"
+        if os.path.islink(path):
+            return "is a symbolic link to nothing, not a directory: no profile can be read"
+        return f"cannot be read: {inner.strerror or inner}"
+    if not stat_mod.S_ISDIR(mode):
+        kind = "a regular file" if stat_mod.S_ISREG(mode) else file_kind(mode)
+        return f"is {kind}, not a directory: no profile can be read"
+    return f"cannot be read: {exc.strerror or exc}; no profile can be read"
 
 
 def _refuse_odd_entry(path: Path, what: str) -> None:

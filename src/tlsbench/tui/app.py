@@ -29,6 +29,22 @@ class WorkbenchApp(App[int]):
         super().__init__()
         self.store = store
         self._start = dict(spec=spec, profile=profile, run=run)
+        from tlsbench.engine.redact import Redactor
+
+        # Every password this workbench was given (its runs' proxies): masked in what it copies.
+        self.secrets = Redactor.of(spec)
+
+    def remember_secrets(self, spec) -> None:
+        """Add a run's proxy passwords to what the clipboard masks."""
+        from tlsbench.engine.redact import Redactor
+
+        more = Redactor.of(spec)
+        if not more.forms.keys() <= self.secrets.forms.keys():
+            self.secrets = self.secrets | more
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy (OSC 52) with every known secret masked, whatever the text was built from."""
+        super().copy_to_clipboard(self.secrets.redact_text(text))
 
     def get_default_screen(self) -> Screen:
         return WorkbenchScreen(self.store, **self._start)

@@ -60,6 +60,8 @@ class ProfileActions(_Screen):
             return False
         self._form().load_spec(profile.spec)
         self._list().select(name)
+        if profile.unavailable:  # the list has room for the mark only: the reason in full
+            self.notify(f"{name} is not running: {profile.unavailable}", severity="warning", markup=False)
         return True
 
     def on_profile_list_chosen(self, message) -> None:

@@ -7,7 +7,7 @@ handshake got that far.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from tlsbench.engine.hostport import is_ip
 from tlsbench.engine.result import ProbeResult
@@ -54,7 +54,7 @@ class Facts(NamedTuple):
         return outcome.result if outcome is not None and outcome.ran else None
 
 
-def facts_of(spec: ConnectionSpec, result: ProbeResult, suggested_sni=()) -> Facts:
+def facts_of(spec: ConnectionSpec, result: ProbeResult, suggested_sni: Iterable[str] = ()) -> Facts:
     from tlsbench.engine.options import values_of
 
     failed = next((s.name for s in result.stages if s.status == "failed"), None)

@@ -8,13 +8,20 @@ fetched, and with it the chain verifies (an intermediate the server left out) or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
 
+if TYPE_CHECKING:
+    from tlsbench.engine.details import CertInfo
+    from tlsbench.engine.diagnose.issuer import Fetched
 
-def leaf_of(result: ProbeResult | None):
+
+def leaf_of(result: ProbeResult | None) -> CertInfo | None:
     if result is None or result.chain is None or not result.chain.certificates:
         return None
     return result.chain.certificates[0]
@@ -46,7 +53,7 @@ def _trust_words(spec: ConnectionSpec) -> str:
     return f"your CA file {spec.tls.cafile}" if spec.tls.verify == "cafile" else "the system trust store"
 
 
-def _fetched_evidence(fetched) -> list[Evidence]:
+def _fetched_evidence(fetched: Sequence[Fetched]) -> list[Evidence]:
     ev = []
     for i, cert in enumerate(fetched, 1):
         ev += [Evidence(f"issuer {i} URL (AIA caIssuers)", cert.url),
@@ -55,7 +62,7 @@ def _fetched_evidence(fetched) -> list[Evidence]:
     return ev
 
 
-def issuer_verdict(spec: ConnectionSpec, fetched, run: ProbeResult | None) -> Finding | None:
+def issuer_verdict(spec: ConnectionSpec, fetched: Sequence[Fetched], run: ProbeResult | None) -> Finding | None:
     """cert-incomplete-chain when the run with the fetched issuer verified; cert-untrusted when it still
     did not (or the issuer is itself an untrusted root); None when the run says neither."""
     if not fetched:

@@ -9,12 +9,16 @@ step, and the run is otherwise the runner's: resolve, tcp, the proxies, then thi
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.peekbytes import classify
-from tlsbench.engine.plan import KINDS, Step
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import KINDS, Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+
+if TYPE_CHECKING:
+    from tlsbench.engine.runner import Prepared
 
 WAIT = 2.0  # seconds to wait for the first byte (at most the stage timeout)
 MORE = 0.3  # seconds to wait for more once something arrived (a multi-line banner)
@@ -24,11 +28,11 @@ MAX_WORDS = 4096
 class FirstWordsStage:
     """Read what the peer sends without being asked, for a while; silence is an answer too."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.wait = min(WAIT, plan.spec.timeout)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        stream = state.stream
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        stream = state.need_stream()
         data = bytearray()
         error = None
         closed = False
@@ -80,7 +84,7 @@ class FirstWordsStage:
         return StageOutcome(ok=error is None, detail=detail, summary=summary)
 
 
-def install(prepared) -> None:
+def install(prepared: Prepared) -> None:
     """Put the first-words stage in place of a prepared plan's app step."""
     plan = prepared.plan
     steps = list(plan.steps)

@@ -15,8 +15,13 @@ a chain but never make one trusted by themselves. A fetched self-signed root is 
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from tlsbench.engine.runner import Prepared
 
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 3
@@ -73,7 +78,7 @@ def fetch(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[bytes, str]:
         conn.close()
 
 
-def read_certificate(body: bytes):
+def read_certificate(body: bytes) -> tuple[x509.Certificate, str]:
     """(certificate, form) from DER, PEM or PKCS#7 bytes; raises FetchError when it is none of them."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import pkcs7
@@ -127,10 +132,13 @@ def issuers_of(leaf_pem: str, urls: tuple[str, ...], timeout: float = FETCH_TIME
     return out
 
 
-def add_to_trust(prepared, fetched: list[Fetched]) -> int:
+def add_to_trust(prepared: Prepared, fetched: list[Fetched]) -> int:
     """Add the fetched intermediates (CAs, not self-signed) to the target handshake's trust; how many."""
+    from tlsbench.engine.stages.tls import TlsStage
+
     step_index = next(i for i, s in enumerate(prepared.plan.steps) if s.name == "tls")
     stage = prepared.stages[step_index]
+    assert isinstance(stage, TlsStage)  # a plan that verifies a chain has its handshake prepared
     context = stage.setup[0]  # TlsStage builds (context, server_hostname, ours) when prepared
     added = 0
     for cert in fetched:

@@ -9,12 +9,15 @@ stage), or the reason it did not run: a variant the budget cut short is "not-run
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from tlsbench.engine.findings import Finding
 from tlsbench.engine.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
 
+# The codes of a deadline that ended a stage (the peer was slow, or silent): a variant that ends on one
+# of them timed out rather than failed.
+TIMEOUT_CODES = ("dns-timeout", "tcp-timeout", "proxy-timeout", "starttls-timeout", "tls-timeout")
 # Outcome statuses: the run completed / the run failed / it never ran, or the budget cut it /
 # the whole diagnosis was cancelled (Ctrl-C, Esc) while it ran.
 STATUSES = ("ok", "failed", "not-run", "cancelled")
@@ -40,6 +43,7 @@ class VariantOutcome(NamedTuple):
     started_ms: float | None = None  # since the diagnosis started
     elapsed_ms: float | None = None  # the variant's whole time: preparation and run
     findings: tuple[Finding, ...] = ()  # what the diagnosis concluded from this variant
+    timeout_s: float | None = None  # the per-stage timeout the variant ran with (the diagnosis's, or yours)
 
     @property
     def key(self) -> str:
@@ -52,6 +56,25 @@ class VariantOutcome(NamedTuple):
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def timed_out(self) -> bool:
+        """It failed only because a stage's deadline ended it: the peer was slower than the timeout,
+        which says nothing about the change it tried."""
+        found = self.key_finding()
+        if self.status != "failed" or found is None:
+            return False
+        if found.code == "app-no-response" and self.result is not None:  # silent until the deadline, or closed
+            app = self.result.stage("app")
+            return getattr(getattr(app, "detail", None), "error", None) == "timeout"
+        return found.code in TIMEOUT_CODES
+
+    def timeout_words(self) -> str:
+        """Which timeout ended it: the variant's own (shorter than yours), or yours."""
+        ran, yours = self.timeout_s, self.variant.spec.timeout
+        if ran is None or ran >= yours:
+            return f"your {yours:g} s stage timeout"
+        return f"its own {ran:g} s stage timeout (yours is {yours:g} s)"
 
     def key_finding(self) -> Finding | None:
         """The finding that says most about this variant: its own conclusion, else its run's first error."""
@@ -67,6 +90,8 @@ class VariantOutcome(NamedTuple):
         if self.status == "not-run" or self.result is None:
             return self.note
         found = self.key_finding()
+        if self.timed_out and found is not None:
+            return f"timed out: {found.code} after {self.timeout_words()}, not a failure of the change"
         if found is not None:
             return f"{found.code}: {found.title}"
         # What it got: the handshake and the answer, else the last stage that ran.
@@ -85,6 +110,8 @@ class VariantOutcome(NamedTuple):
             "command": probe_line(variant) if variant.adoptable else None,
             "adoptable": variant.adoptable,
             "status": self.status,
+            "timed_out": self.timed_out,
+            "timeout_s": self.timeout_s,
             "note": self.note or None,
             "started_ms": None if self.started_ms is None else round(self.started_ms, 3),
             "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms, 3),
@@ -128,7 +155,7 @@ class Diagnosis(NamedTuple):
         }
 
 
-def probe_line(variant: Variant, environ=None) -> str:
+def probe_line(variant: Variant, environ: Mapping[str, str] | None = None) -> str:
     """The `tlsbench probe` line that runs this variant (with the user's own timeout).
 
     A variant without proxies says `-x ""` when the environment names a proxy for it: the line would

@@ -48,12 +48,19 @@ class DiagnosisFinished(NamedTuple):
     diagnosis: Diagnosis
 
 
+DiagnosisEvent = VariantsChosen | VariantStarted | VariantFinished | DiagnosisFinished
+
+
 def diagnose(spec: ConnectionSpec, result: ProbeResult, *, budget: float = DEFAULT_BUDGET,
              stage_timeout: float = DEFAULT_STAGE_TIMEOUT, suggest_sni: tuple[str, ...] = (),
              on_event: Callable | None = None, cancel: CancelToken | None = None) -> Diagnosis:
-    """Choose variants of `spec` from its run `result`, run them within `budget` seconds, conclude."""
-    return _Diagnosis(spec, result, budget, stage_timeout, tuple(suggest_sni), on_event or (lambda e: None),
-                      cancel or CancelToken()).execute()
+    """Choose variants of `spec` from its run `result`, run them within `budget` seconds, conclude.
+    Its events and its answer have the spec's secrets masked (engine/redact.py)."""
+    from tlsbench.engine.redact import Redactor
+
+    mask = Redactor.of(spec)
+    return mask.value(_Diagnosis(spec, result, budget, stage_timeout, tuple(suggest_sni),
+                                 mask.events(on_event or (lambda e: None)), cancel or CancelToken()).execute())
 
 
 def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeout: float, started: float,
@@ -64,8 +71,9 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
     note = ""
     findings: tuple[Finding, ...] = ()
     result: ProbeResult | None = None
+    timeout = min(variant.spec.timeout, stage_timeout)
     try:
-        spec = variant.spec._replace(timeout=min(variant.spec.timeout, stage_timeout))
+        spec = variant.spec._replace(timeout=timeout)
         prepared = preflight(spec)
         fetched = None
         if variant.prepare == "first-words":
@@ -96,11 +104,12 @@ def _run_variant(variant: Variant, facts: Facts, token: CancelToken, stage_timeo
         status, note = "failed", f"{type(exc).__name__}: {exc}" if type(exc).__name__ != "FetchError" else str(exc)
     ended = time.monotonic()
     out.put(VariantOutcome(variant, status, result, note, (started - origin) * 1000.0, (ended - started) * 1000.0,
-                           tuple(findings)))
+                           tuple(findings), timeout))
 
 
 class _Diagnosis:
-    def __init__(self, spec, result, budget, stage_timeout, suggest_sni, emit, cancel: CancelToken) -> None:
+    def __init__(self, spec: ConnectionSpec, result: ProbeResult, budget: float, stage_timeout: float,
+                 suggest_sni: tuple[str, ...], emit: Callable[[DiagnosisEvent], object], cancel: CancelToken) -> None:
         self.spec, self.budget, self.stage_timeout = spec, float(budget), float(stage_timeout)
         self.emit, self.cancel = emit, cancel
         self.facts = facts_of(spec, result, suggest_sni)

@@ -102,7 +102,7 @@ def words(f: Facts) -> dict:
 
 # --- meanings that depend on the first run ----------------------------------------------------
 
-def _only(version: str):
+def _only(version: str) -> Callable[[Facts], str]:
     def meaning(f: Facts) -> str:
         lo, hi = versions(f.values)
         if not (VERSIONS.index(lo) <= VERSIONS.index(version) <= VERSIONS.index(hi)):

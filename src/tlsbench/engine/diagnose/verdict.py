@@ -50,9 +50,15 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
     """(the sentence, the key of the variant it recommends or None)."""
     ran = [o for o in outcomes if o.ran]
     not_run = [o for o in outcomes if o.status == "not-run"]
+    timed = [o for o in ran if o.timed_out]  # ended by a deadline: no verdict on their change
     works = [o for o in ran if o.ok and o.variant.kind == "fix"]
     codes = {x.code: x for x in findings}
     left = f"; {len(not_run)} variant(s) did not run within the {budget:g} s budget" if not_run else ""
+    if timed:
+        left = (f"; {_join([o.variant.label for o in timed])} did not finish within "
+                f"{timed[0].timeout_words().replace('its own', 'their own' if len(timed) > 1 else 'its own')}, "
+                f"which says nothing about {'it' if len(timed) == 1 else 'them'}"
+                + left)
     if cancelled:
         return f"The diagnosis was cancelled after {len(ran)} of {len(outcomes)} variant(s); nothing is concluded.", None
 
@@ -79,7 +85,7 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
         if not outcomes:
             return "It works as composed; nothing else was worth trying.", None
         sentence = "It works as composed"
-        failing = [f"{o.variant.label} ({_code(o)})" for o in ran if not o.ok]
+        failing = [f"{o.variant.label} ({_code(o)})" for o in ran if not o.ok and not o.timed_out]
         also = [o.variant.label for o in ran if o.ok]
         if failing:
             sentence += f"; it fails with {_join(failing)}"

@@ -39,11 +39,11 @@ def leaf_dns_names(chain_der: tuple[bytes, ...]) -> tuple[str, ...]:
         return ()
 
 
-def _insecure(spec) -> Change:
+def _insecure(spec: HandshakeWith) -> Change:
     return Change.of(verify="off", was=spec)
 
 
-def _trust_file(spec, what: str) -> Suggestion:
+def _trust_file(spec: HandshakeWith, what: str) -> Suggestion:
     """Trust a CA given as a file: the change (FILE unknown), and how curl and openssl say it."""
     if is_proxy(spec):
         return Suggestion(literal(f"If you trust {what}, give its certificate with ") + "{proxy_cacert}.")
@@ -242,7 +242,7 @@ def verify_findings(spec: HandshakeWith, code: int, message: str, chain_der: tup
                                (showcerts,)), ev)]
 
 
-def mismatch_hint(spec, verify_name: str | None, names: tuple[str, ...]) -> Suggestion:
+def mismatch_hint(spec: HandshakeWith, verify_name: str | None, names: tuple[str, ...]) -> Suggestion:
     """What to do when the certificate does not hold the name checked: evidence-driven.
 
     Connected by IP address: connect by a name the certificate holds, keeping the address. SNI

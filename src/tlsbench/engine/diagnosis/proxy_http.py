@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING, Callable
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.network import classify, errno_name, looks_like, os_words, proxy_kind_hint
 from tlsbench.engine.findings import Evidence, Finding
 from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.hops.http_reply import MAX_HEAD, ReplyHead, auth_schemes
+from tlsbench.engine.peekbytes import looks_like_tls
 from tlsbench.engine.proxies import ProxySpec
+
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.context import StageOutcome
 
 QUOTE = 300  # characters of the proxy's explanation quoted in the finding
 
@@ -233,3 +238,51 @@ def closed(hop: ProxySpec, exc: BaseException | None, rx: bytes, interim: list[s
     return finding("proxy-closed", f"The proxy {how} without answering the CONNECT request",
               f"The proxy {how} before answering{so_far}: it may not speak HTTP, or it refuses this client by its "
               "rules.", "Check the proxy's scheme, client rules and logs.", ev)
+
+
+def tls_record_at(data: bytes) -> int | None:
+    """The offset (> 0) of the first plausible TLS handshake or alert record after other bytes, or None."""
+    from tlsbench.engine.peekbytes import MAX_RECORD
+
+    for at in range(1, max(0, len(data) - 4)):
+        if data[at] in (0x15, 0x16) and data[at + 1] == 0x03 and data[at + 2] <= 0x04 \
+                and 0 < int.from_bytes(data[at + 3:at + 5], "big") <= MAX_RECORD:
+            return at
+    return None
+
+
+def bytes_after_200(hop: ProxySpec, status_line: str,
+                    declared: int | None = None) -> Callable[[StageOutcome], StageOutcome]:
+    """For the tls stage: a handshake answered with other bytes and then a TLS record (`16 03 0x`) is
+    the proxy's doing (a body after its 2xx), not a target that does not speak TLS (`not-tls`); so are
+    bytes that are exactly the body its 2xx declared (Content-Length: `declared`)."""
+
+    def review(outcome: StageOutcome) -> StageOutcome:
+        if outcome.ok or not any(f.code == "not-tls" for f in outcome.findings):
+            return outcome
+        data = bytes.fromhex(getattr(outcome.detail, "first_bytes_hex", None) or "")
+        at = tls_record_at(data)
+        if at is None and declared and len(data) >= declared and not looks_like_tls(data[:3]):
+            at = declared  # the body the proxy announced: whatever follows it, these bytes are the proxy's
+        if at is None:
+            return outcome
+        extra = data[:at]
+        follows = (f"then a TLS record ({data[at:at + 3].hex(' ')} at offset {at}): the target answered the "
+                   "ClientHello in TLS, behind bytes the proxy put in the tunnel" if tls_record_at(data) == at else
+                   f"exactly the {at}-byte body its answer declared (Content-Length: {at}): the proxy put them in "
+                   "the tunnel")
+        replaced = finding(
+            "proxy-protocol-error", f"The proxy sent {at} byte(s) after its {status_line}",
+            f"After the proxy's '{status_line}' the tunnel carried {at} byte(s) that are not TLS, {follows} (a "
+            "body with its 2xx, which an answer to CONNECT must not have, RFC 9110 9.3.6). The target is not at "
+            "fault.",
+            "Fix the proxy (or what sits in front of it): its answer to CONNECT must end at the blank line.",
+            (Evidence("proxy", hop.url), Evidence("status line", status_line),
+             Evidence("bytes after the 2xx (hex)", extra[:64].hex(" ")),
+             Evidence("bytes after the 2xx (text)", extra[:200].decode("latin-1")),
+             Evidence("TLS record at offset", f"{at}: {data[at:at + 5].hex(' ')}") if tls_record_at(data) == at
+             else Evidence("declared body", f"Content-Length: {at}")), stage="tls")
+        findings = tuple(replaced if f.code == "not-tls" else f for f in outcome.findings)
+        return outcome._replace(findings=findings, summary=replaced.title)
+
+    return review

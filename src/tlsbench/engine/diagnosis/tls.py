@@ -7,19 +7,18 @@ reference; the diagnosis reads what was on the wire (`HandshakeFacts`).
 
 import os
 import shlex
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.findings import Evidence, Finding, Origin
 from tlsbench.engine.peekbytes import MAX_RECORD, classify, looks_like_tls, server_hello_version, walk_records
 from tlsbench.engine.spec import ConnectionSpec, is_ip
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client
 from tlsbench.engine.tlsmsg import ALERT_MEANINGS, WireMessage, version_name
 
 if TYPE_CHECKING:
-    from tlsbench.engine.stages.tls import TlsTarget
-
-    HandshakeWith: TypeAlias = "ConnectionSpec | TlsTarget"  # who a handshake was with: the target, or an HTTPS proxy
+    from tlsbench.engine.stages.shared import HandshakeWith  # the target, or an HTTPS proxy
 
 
 class HandshakeFacts(NamedTuple):
@@ -66,26 +65,26 @@ def _alert_evidence(alert: WireMessage) -> Evidence:
 # --- who the handshake was with, for suggestions and peers --------------------------------------
 # `spec` is a ConnectionSpec or a stages.tls.TlsTarget (the target, or an HTTPS proxy).
 
-def is_proxy(spec) -> bool:
+def is_proxy(spec: "HandshakeWith") -> bool:
     return getattr(spec, "role", "target") == "proxy"
 
 
-def address(spec) -> str:
+def address(spec: "HandshakeWith") -> str:
     """Where the connection went: the pinned address, or the host."""
     return getattr(spec, "pin", None) or spec.host
 
 
-def openssl_peer(spec, *words: str, sni: str | None | bool = True) -> Peer:
+def openssl_peer(spec: "HandshakeWith", *words: str, sni: str | None | bool = True) -> Peer:
     """s_client to the same place with the same SNI (or `sni` instead), then `words`."""
     return s_client(address(spec), spec.port, *words, sni=spec.sni if sni is True else (sni or None))
 
 
-def curl_peer(spec, *words: str, host: str | None = None, scheme: str = "https") -> Peer:
+def curl_peer(spec: "HandshakeWith", *words: str, host: str | None = None, scheme: str = "https") -> Peer:
     """curl to the same place (pinned with --resolve), naming `host` (default: the host asked for)."""
     return curl(host or spec.host, spec.port, *words, scheme=scheme, address=address(spec))
 
 
-def cert_request_evidence(messages) -> list[Evidence]:
+def cert_request_evidence(messages: Sequence[WireMessage]) -> list[Evidence]:
     """What the server's CertificateRequest asked for: the CA names it accepts, the signatures."""
     from tlsbench.engine.tlsfacts import cert_request_of
 
@@ -114,8 +113,14 @@ def _sni_words(spec: "HandshakeWith") -> str:
 def _not_tls(spec: "HandshakeWith", facts: HandshakeFacts) -> Finding:
     guess = classify(facts.first_bytes)
     port = spec.port
-    explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent {guess.description}. "
-                   f"Port {port} is not serving TLS directly.")
+    if facts.via:
+        # Through a tunnel the bytes may be the target's or the proxy's own: the bytes do not say which.
+        explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the tunnel through {facts.via} "
+                       f"carried {guess.description}: either the target's port {port} does not serve TLS, or the "
+                       "proxy answered inside the tunnel itself.")
+    else:
+        explanation = (f"Instead of a TLS record (which starts with bytes 16 03 0x) the peer sent "
+                       f"{guess.description}. Port {port} is not serving TLS directly.")
     if guess.kind == "http":
         explanation += (" A plaintext HTTP server that receives a ClientHello usually answers '400 Bad Request'."
                         if guess.http_status == 400 else "")
@@ -155,7 +160,7 @@ _OPTION_VERSION = {"TLS 1.0": "1.0", "TLS 1.1": "1.1", "TLS 1.2": "1.2", "TLS 1.
 _OPENSSL_VERSION = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
 
 
-def _version_peers(spec, low: str | None, high: str | None) -> tuple[Peer, ...]:
+def _version_peers(spec: "HandshakeWith", low: str | None, high: str | None) -> tuple[Peer, ...]:
     words: list[str] = []
     curl_words: list[str] = []
     if low:
@@ -177,7 +182,8 @@ def chosen_version(facts: HandshakeFacts) -> str | None:
     return name if name.startswith(("TLS", "SSL")) else f"{name} (no such TLS version exists)"
 
 
-def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
+def _version_mismatch(spec: "HandshakeWith", facts: HandshakeFacts, alert: WireMessage | None,
+                      origin: Origin = "peer") -> Finding:
     evidence = [Evidence("offered", facts.offered_versions)]
     chose = chosen_version(facts)
     hello = None if chose is None else WireMessage("received", "handshake", "ServerHello", chose, 0)
@@ -207,10 +213,14 @@ def _version_mismatch(spec, facts, alert, origin="peer") -> Finding:
     elif high is not None and (chose is None or chose > high):
         hint = Suggestion("The server refused the versions up to the highest you allowed: allow newer ones ({0}).",
                           (Change.of(tls_max=None, was=spec),), _version_peers(spec, low, None))
-    elif chose is not None and low is not None and chose < low:
+    elif chose is not None and chose < (low or "1.2"):  # no --tls-min: the default floor is TLS 1.2
         hint = Suggestion(literal(f"The server chose TLS {chose}: allow it to look further ") + "({0}), "
                           "and have the server upgrade.", (Change.of(tls_min=chose),),
                           _version_peers(spec, chose, high))
+    elif hello is not None and chose is None:
+        hint = Suggestion(literal(f"The server chose {hello.version}: no TLS version tlsbench (or any client) can "
+                                  "speak, so no setting here helps. Check which software answers on this port."),
+                          (), (openssl_peer(spec, "-msg"),))
     elif low == "1.3":
         hint = Suggestion("The server does not speak TLS 1.3, which you required: allow TLS 1.2 too ({0}).",
                           (Change.of(tls_min=None, was=spec),), _version_peers(spec, None, high))
@@ -305,10 +315,17 @@ def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Findi
         return [finding("tls-alert", f"The server sent TLS alert {name}",
                         f"The peer ended the handshake with a fatal alert: {name} - "
                         f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
-                        Suggestion("Compare with openssl's message trace; adjust {tls_min}, {tls_max}, {ciphers}, "
-                                   "{sni} or {alpn} to what the server expects.", (), (trace,))
+                        # The alert does not say which setting the server objects to: no advice to
+                        # weaken versions or ciphers on its strength.
+                        Suggestion("Compare with openssl's message trace; check {sni} and {alpn} against what the "
+                                   "server expects, or run the diagnosis, which tries variants.", (), (trace,))
                         if not is_proxy(spec) else
                         Suggestion("Compare with openssl's message trace to the proxy.", (), (trace,)), ev)]
+    from tlsbench.engine.diagnosis.malformed import malformed_hello
+
+    malformed = malformed_hello(spec, facts, sent)
+    if malformed is not None:
+        return [malformed]
     chosen = server_hello_version(facts.first_bytes)
     if facts.error_reason == "NO_PROTOCOLS_AVAILABLE" or (sent is not None and sent.alert == "protocol_version") or (
             sent is not None and chosen is not None and not 0x0300 <= chosen <= 0x0304):
@@ -400,7 +417,7 @@ def _longer(seconds: float) -> float:
     return float(max(30, round(seconds * 3)))
 
 
-def _reset_hint(spec, trace: Peer) -> Suggestion:
+def _reset_hint(spec: "HandshakeWith", trace: Peer) -> Suggestion:
     if is_proxy(spec):
         return Suggestion("Check the proxy's port and scheme (https:// needs a TLS port).", (), (trace,))
     if spec.sni is None and spec.tls.sni_mode == "none" and not is_ip(spec.host):
@@ -504,7 +521,7 @@ def site_name(names: tuple[str, ...]) -> str | None:
     return next((n for n in usable if n.split(".")[0].lower() != "localhost"), usable[0] if usable else None)
 
 
-def by_name(spec, names: tuple[str, ...]) -> Suggestion:
+def by_name(spec: "HandshakeWith", names: tuple[str, ...]) -> Suggestion:
     """For a target given by IP address: connect by the site's name and keep the address.
 
     The name is known when the certificate holds one; otherwise it is a placeholder.

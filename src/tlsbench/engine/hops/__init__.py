@@ -12,20 +12,23 @@ from typing import TYPE_CHECKING
 from tlsbench.engine.findings import Evidence
 from tlsbench.engine.hostport import format_hostport
 
-if TYPE_CHECKING:  # the STARTTLS protocols (in this package) are read by the spec, which the stage context imports
-    from tlsbench.engine.stages.context import StageContext, StageOutcome
+if TYPE_CHECKING:  # the STARTTLS protocols (in this package) are read by the spec, which the plan imports
+    from tlsbench.engine.plan import Plan, Step
+    from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
     from tlsbench.engine.hops.http_connect import HttpConnectHop
     from tlsbench.engine.hops.socks import SocksHop
 
 
 class ProxyStage:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.step = step
         self.spec = plan.spec
         self.hops = plan.spec.proxies
         self.number = step.index or 1
+        assert step.hop is not None  # a proxy step always names its hop
+        self.hop = step.hop
         self.impl: SocksHop | HttpConnectHop
-        if step.hop.is_socks:
+        if self.hop.is_socks:
             from tlsbench.engine.hops.socks import SocksHop
 
             self.impl = SocksHop(step, plan)
@@ -34,7 +37,7 @@ class ProxyStage:
 
             self.impl = HttpConnectHop(step, plan)
 
-    def _dest(self, state) -> tuple[str, int]:
+    def _dest(self, state: RunState) -> tuple[str, int]:
         i = self.number - 1
         last = self.number == len(self.hops)
         dests = state.route.hop_dests if state.route is not None else ()
@@ -44,16 +47,16 @@ class ProxyStage:
     def behind(self) -> str:
         return "the target" if self.number == len(self.hops) else f"proxy {self.number + 1}"
 
-    def doing(self, state) -> str:
+    def doing(self, state: RunState) -> str:
         dest, port = self._dest(state)
-        return f"{self.step.hop.kind} request for {format_hostport(dest, port)}"
+        return f"{self.hop.kind} request for {format_hostport(dest, port)}"
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         dest, port = self._dest(state)
         outcome = self.impl.run(ctx, state, dest, port, self.behind())
         if len(self.hops) == 1 or outcome.ok:
             return outcome
-        where = f"{self.number} of {len(self.hops)}: {self.step.hop.url}"
+        where = f"{self.number} of {len(self.hops)}: {self.hop.url}"
         findings = tuple(f._replace(title=f"Proxy {self.number}: {f.title}", stage=self.step.key,
                                     evidence=f.evidence + (Evidence("hop", where),
                                                            Evidence("behind it", self.behind())))

@@ -14,21 +14,24 @@ from tlsbench.engine.hops.connect_dialogue import ConnectDialogue, redacted
 from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyHead
 from tlsbench.engine.hops.starttls.driver import Recorder, converse
 from tlsbench.engine.hostport import format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stream import Stream
 
 BODY_KEEP = 2048  # bytes of a refusal's body kept as evidence
 BODY_WAIT = 0.3  # seconds to wait for more of that body
 
 
 class HttpConnectHop:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.step = step
         self.spec = plan.spec
+        assert step.hop is not None  # a proxy step always names its hop
         self.hop = step.hop
 
-    def run(self, ctx: StageContext, state, dest: str, port: int, behind: str) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
-        stream = state.stream
+        stream = state.need_stream()
         dialogue = ConnectDialogue(dest, port, hop.username, hop.password)
         requested = format_hostport(dest, port)
         detail = ProxyDetail(kind=hop.kind, proxy=hop.address,
@@ -54,6 +57,10 @@ class HttpConnectHop:
             detail = detail._replace(reply_code=head.status, reply_meaning=head.reason or "tunnel open",
                                      status_line=head.status_line)
             notes = proxy_http.connect_body(hop, head, early)
+            # What follows in the tunnel is the target's, unless the bytes show the proxy's before it.
+            length = (head.header("Content-Length") or "").strip()
+            state.tls_review = proxy_http.bytes_after_200(hop, head.status_line,
+                                                          int(length) if length.isdigit() else None)
             return StageOutcome(True, detail, f"CONNECT {requested}: {head.status_line}{after}", notes)
         body = b""
         if head is not None:
@@ -77,7 +84,7 @@ class HttpConnectHop:
         return StageOutcome(False, detail, finding.title, (finding,))
 
 
-def _more_body(stream, head: ReplyHead, have: int) -> bytes:
+def _more_body(stream: Stream, head: ReplyHead, have: int) -> bytes:
     """A little more of a refusal's body, for the proxy's own words (bounded in time and size)."""
     length = head.header("Content-Length")
     want = BODY_KEEP

@@ -12,6 +12,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from tlsbench.engine.stream import Stream
+
 
 class _StreamFile:
     """What PySocks gets from `makefile()`: writes gathered until flush, reads from the stream.
@@ -21,7 +23,7 @@ class _StreamFile:
     client. What is left after the negotiation (the target's first bytes, in the same segment) is
     given back to the stream."""
 
-    def __init__(self, stream, buffer: bytearray, eof: list) -> None:
+    def __init__(self, stream: Stream, buffer: bytearray, eof: list[bool]) -> None:
         self._stream = stream
         self._out = bytearray()
         self._in = buffer
@@ -64,7 +66,7 @@ class Negotiation:
                                rdns=remote_dns, username=username, password=password)
         self.bound: tuple | None = None
         self._leftover = bytearray()
-        self._eof: list = []
+        self._eof: list[bool] = []
 
     @property
     def leftover(self) -> bytes:
@@ -74,7 +76,7 @@ class Negotiation:
     def closed(self) -> bool:
         return bool(self._eof)
 
-    def run(self, stream, dest: str, port: int) -> None:
+    def run(self, stream: Stream, dest: str, port: int) -> None:
         """The handshake; raises what PySocks raises (judge it from the stream's bytes, not its text)."""
         ss = self._socket
         ss.stream, ss.unread, ss.eof = stream, self._leftover, self._eof
@@ -93,11 +95,13 @@ class SocksClient:
         import socks  # PySocks: imported before the clock, by the stage's preparation
 
         class StreamSocket(socks.socksocket):
-            stream = None
+            stream: Stream | None = None
             unread: bytearray
-            eof: list
+            eof: list[bool]
 
-            def makefile(self, *args, **kwargs):
+            # PySocks' negotiators call makefile() and only read, write and flush what it gives.
+            def makefile(self, *args: object, **kwargs: object) -> _StreamFile:  # type: ignore[override]
+                assert self.stream is not None  # set for the negotiation
                 return _StreamFile(self.stream, self.unread, self.eof)
 
         self.socks = socks

@@ -9,6 +9,7 @@ PySocks's error text. PySocks is loaded when the stage is prepared, before any c
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING, Callable
 
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import network
@@ -16,7 +17,15 @@ from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.hops import pysocks_adapter
 from tlsbench.engine.hops.socks_reply import SocksReading, methods_offered, read_socks4, read_socks5
 from tlsbench.engine.spec import format_hostport
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stream import Stream, Transcript
+
+if TYPE_CHECKING:
+    from tlsbench.engine.findings import Finding
+
+# Reads a reply from the bytes received so far.
+ReadReply = Callable[[bytes], SocksReading]
 
 SOCKS4_REPLIES = {
     0x5A: "request granted",
@@ -50,16 +59,17 @@ def address_type(dest: str) -> str:
 class SocksHop:
     """One SOCKS hop: PySocks' negotiator for the kind, run over the stream the run has so far."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.step = step
         self.spec = plan.spec
+        assert step.hop is not None  # a proxy step always names its hop
         self.hop = step.hop
         self.client = pysocks_adapter.prepare()
 
-    def run(self, ctx: StageContext, state, dest: str, port: int, behind: str) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
         kind = hop.kind
-        stream = state.stream
+        stream = state.need_stream()
         where = hop.address
         if kind.startswith("socks4"):
             auth = "userid" if hop.username else "none"
@@ -110,7 +120,7 @@ class SocksHop:
         return StageOutcome(False, detail, finding.title, (finding,) + notes)
 
 
-def finding_rx(finding) -> str | None:
+def finding_rx(finding: Finding) -> str | None:
     return next((e.value for e in finding.evidence if e.label == "bytes received"), None)
 
 
@@ -137,7 +147,7 @@ def _ended(error: BaseException | None) -> str | None:
     return None
 
 
-def _read_rest(stream, reading: SocksReading, read) -> str | None:
+def _read_rest(stream: Stream, reading: SocksReading, read: ReadReply) -> str | None:
     """Read the rest of a reply PySocks stopped reading at its code (bounded by the stage's deadline,
     and by what the reply needs); returns how the connection ended, if it did."""
     for _ in range(64):
@@ -156,7 +166,7 @@ def _read_rest(stream, reading: SocksReading, read) -> str | None:
     return None
 
 
-def _fill(detail: ProxyDetail, reading: SocksReading, transcript, kind: str) -> ProxyDetail:
+def _fill(detail: ProxyDetail, reading: SocksReading, transcript: Transcript | None, kind: str) -> ProxyDetail:
     code = None if reading.not_socks else reading.reply
     sent = []
     for chunk in (transcript.sent_chunks if transcript else ()):
@@ -182,8 +192,9 @@ def method_name(method: int) -> str:
     return SOCKS5_METHODS.get(method) or ("a private method" if 0x80 <= method <= 0xFE else "an unassigned method")
 
 
-def _diagnose(kind, where, detail, reading: SocksReading, rx, error, ended, stream, timeout, user, offered, *,
-              remote_name, behind):
+def _diagnose(kind: str, where: str, detail: ProxyDetail, reading: SocksReading, rx: bytes,
+              error: BaseException | None, ended: str | None, stream: Stream, timeout: float, user: str | None,
+              offered: bytes, *, remote_name: bool, behind: str) -> Finding:
     if reading.not_socks:
         return network.proxy_protocol_error(kind, where, rx + _peek(stream))
     if reading.problem:
@@ -217,7 +228,7 @@ def _diagnose(kind, where, detail, reading: SocksReading, rx, error, ended, stre
     return network.proxy_closed(kind, where, closed_by, after=after, waiting_for=what, received=rx)
 
 
-def _peek(stream) -> bytes:
+def _peek(stream: Stream) -> bytes:
     """A little more of a non-SOCKS answer, for the evidence (bounded in time and size)."""
     try:
         return stream.recv(256, PEEK_SECONDS)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,9 +162,9 @@ def _generate(names: list[str], now: dt.datetime) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def _constant(data: bytes):
+def _constant(data: bytes) -> Callable[[bytes | None], bytes]:
     """replace_checked()'s new-content function: these bytes, whatever was there."""
-    def content(_old: bytes) -> bytes:
+    def content(_old: bytes | None) -> bytes:
         return data
     return content
 
@@ -176,7 +177,7 @@ def _refuse_unless_ours(path: Path, marker: bytes) -> None:
             raise FileRefused(path, f"{reason}; tlsbench does not write over it: move or delete it by hand")
 
 
-def _pem_holding(marker: bytes):
+def _pem_holding(marker: bytes) -> Callable[[bytes], str | None]:
     """accept() for replace_checked: tlsbench writes only over a PEM file of the kind it put there."""
     def accept(existing: bytes) -> str | None:
         return None if b"-----BEGIN " in existing and marker in existing else \

@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from tlsbench.engine.listener import findings, proxyheader
 from tlsbench.engine.listener.alerts import alert_from_reason
@@ -26,6 +26,8 @@ from tlsbench.engine.listener.sniff import Sniffed, headers_complete, sniff
 from tlsbench.engine.tlspump import TlsPump
 
 if TYPE_CHECKING:
+    from tlsbench.engine.findings import Finding
+    from tlsbench.engine.listener.events import ListenerEvent
     from tlsbench.engine.listener.server import Listener
 
 CHUNK = 65536
@@ -90,10 +92,10 @@ class ClientSession:
         self.proxy_checked = False  # whether the first bytes were looked at for a PROXY header
 
     # -- reporting ----------------------------------------------------------------------------
-    def emit(self, event_type, **fields) -> None:
+    def emit(self, event_type: Callable[..., ListenerEvent], **fields: object) -> None:
         self.listener.emit(event_type(client_id=self.client_id, at_ms=self.listener.now_ms(), **fields))
 
-    def finding(self, finding) -> None:
+    def finding(self, finding: Finding) -> None:
         self.listener.emit(ClientFinding(client_id=self.client_id, finding=finding, at_ms=self.listener.now_ms()))
 
     def reached(self) -> tuple[int, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 DeadlineName = Literal["idle", "handshake", "total", "write", "linger"]
@@ -99,7 +100,7 @@ class TimerHeap:
     def next_at(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float):
+    def pop_due(self, now: float) -> Iterator[Any]:
         while self._heap and self._heap[0][0] <= now:
             at, _n, owner = heapq.heappop(self._heap)
             if getattr(owner, "timer_at", None) != at:
@@ -110,7 +111,7 @@ class TimerHeap:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def rebuild(self, owners) -> None:
+    def rebuild(self, owners: Iterable[Any]) -> None:
         """Drop stale entries (of owners gone or re-scheduled): keep one per live owner."""
         self._heap = [(o.timer_at, next(self._count), o) for o in owners if getattr(o, "timer_at", None) is not None]
         heapq.heapify(self._heap)

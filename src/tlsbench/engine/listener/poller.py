@@ -22,7 +22,7 @@ READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 class Poller:
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls, *args: object, **kwargs: object) -> Poller:
         if cls is Poller:
             cls = EpollPoller if hasattr(select, "epoll") else SelectorPoller
         return super().__new__(cls)
@@ -76,7 +76,7 @@ class EpollPoller(Poller):
         self._settled.register(fd, self._bits(entry[1]))
         entry[2] = False
 
-    def _collect(self, ready, out: list) -> None:
+    def _collect(self, ready: list[tuple[int, int]], out: list[tuple[Any, int]]) -> None:
         entries = self._entries
         for fd, bits in ready:
             entry = entries.get(fd)

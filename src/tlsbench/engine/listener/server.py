@@ -49,10 +49,14 @@ _OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _LISTEN, _WAKE = object(), object()
 
 
-def _set_message_hook(ctx: ssl.SSLContext, hook) -> None:
+# OpenSSL's message callback as the C slot calls it: (conn, direction, version, content_type, msg_type, data).
+MessageHook = Callable[[object, str, int, int, int, bytes], None]
+
+
+def _set_message_hook(ctx: ssl.SSLContext, hook: MessageHook) -> None:
     """SSLContext._msg_callback, without ssl.py's wrapper that turns every argument of every record
     into an enum member (a tenth of a millisecond per handshake); the hook gets plain ints."""
-    def raw(conn, direction, version, content_type, msg_type, data):
+    def raw(conn: object, direction: str, version: int, content_type: int, msg_type: int, data: bytes) -> None:
         return hook(conn, direction, version, content_type, msg_type, data)
 
     raw.user_function = hook  # type: ignore[attr-defined]  # what the property's getter returns
@@ -302,7 +306,7 @@ class Listener:
         if mask & WRITE and not session.done:
             self._guarded(session, session.on_writable, now)
 
-    def _guarded(self, session: ClientSession, call, now: float) -> None:
+    def _guarded(self, session: ClientSession, call: Callable[[float], object], now: float) -> None:
         try:
             call(now)
         except Exception as exc:  # one client's surprise never reaches the listener
@@ -455,7 +459,8 @@ class Listener:
             self.emit(QueueChanged(length=state[0], backlog=state[1], paused=self._paused, at_ms=self.now_ms()))
 
     # -- alerts the client sends (seen through the message hook, in the loop's thread) -------
-    def _on_tls_message(self, conn, direction, version, content_type, msg_type, data) -> None:
+    def _on_tls_message(self, conn: object, direction: str, version: int, content_type: int, msg_type: int,
+                        data: bytes) -> None:
         owner = self.tls_owner
         if owner is None or direction != "read" or int(content_type) != ALERT_CONTENT_TYPE or len(data) < 2:
             return

@@ -6,15 +6,24 @@ more text after a --send answer is not counted).
 
 from __future__ import annotations
 
+import ssl
 import time
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.details import AppDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
+
+if TYPE_CHECKING:
+    import socket
+
+    from tlsbench.engine.stream import Stream
 
 MAX_ANSWER = 4096
 IDLE_AFTER_FIRST = 0.5  # seconds to wait for more after the first bytes of a --send answer
@@ -26,6 +35,10 @@ TLS_PORT_COMPLAINTS = (
     ("Apache httpd", b"speaking plain HTTP to an SSL-enabled server port"),
     ("Go net/http", b"Client sent an HTTP request to an HTTPS server"),
     ("tlsbench serve", b"This port speaks TLS, but a plain HTTP request arrived"),
+)
+# What servers that complete the handshake without a client certificate then answer (a 400).
+NO_CLIENT_CERT = (
+    ("nginx", b"No required SSL certificate was sent"),
 )
 
 
@@ -55,7 +68,7 @@ def _url_peer(spec: ConnectionSpec, *words: str) -> Peer:
 class AppStage:
     """After connecting: a minimal HTTP/1.1 GET, or the text given, and the first bytes of the answer."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.spec = plan.spec
         self.after_tls = None
         if self.spec.starttls.protocol and not self.spec.app.http and self.spec.app.send is None:
@@ -63,14 +76,22 @@ class AppStage:
 
             self.after_tls = run_after_tls  # the protocol's capabilities again, over TLS
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         if self.after_tls is not None:
             return self.after_tls(ctx, state)
-        return run_app(ctx, state.stream)
+        wire = state.tls.wire if state.tls is not None else ()
+        asked = any(m.direction == "received" and m.name == "CertificateRequest" for m in wire)
+        tls_detail = state.tls.outcome.detail if state.tls is not None else None
+        version = getattr(tls_detail, "version", None)
+        return run_app(ctx, state.need_stream(), cert_requested=asked and not self.spec.tls.cert,
+                       tls_version=version)
 
 
-def run_app(ctx: StageContext, stream) -> StageOutcome:
-    """The app stage over a stream (or a connected socket, for plain TCP)."""
+def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: bool = False,
+            tls_version: str | None = None) -> StageOutcome:
+    """The app stage over a stream (or a connected socket, for plain TCP). `cert_requested`: the server
+    asked for a client certificate during the handshake and none was given; `tls_version`: the version
+    the session negotiated (for what OpenSSL refuses in it)."""
     import socket
 
     if isinstance(stream, socket.socket):
@@ -85,6 +106,7 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
     deadline = time.monotonic() + spec.timeout
     answer = bytearray()
     error = None
+    tls_error: ssl.SSLError | None = None
     ttfb = None
     last_rx = 0.0
     closed = False
@@ -122,6 +144,9 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                 break
     except Cancelled:
         raise
+    except ssl.SSLError as exc:  # the TLS layer refused what the server sent: not a silence
+        tls_error = exc
+        error = f"{type(exc).__name__}: {exc}"
     except OSError as exc:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled during the app stage") from None
@@ -138,6 +163,14 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
+    if tls_error is not None:
+        from tlsbench.engine.diagnosis.malformed import refused_after_handshake
+
+        findings = [refused_after_handshake(spec, tls_error, tls_version, len(data))] + [
+            f for f in findings if f.code != "app-no-response"]
+    missing = _no_client_cert(spec, data, status_line) if cert_requested and status_line else None
+    if missing is not None:
+        findings = [missing]
     ok = bool(data) and not any(f.severity == "error" for f in findings)  # e.g. http-on-tls-port
     if status_line:
         summary = status_line
@@ -145,6 +178,8 @@ def run_app(ctx: StageContext, stream) -> StageOutcome:
         summary = f"{len(data)} bytes received"
     else:
         summary = findings[0].title if findings else "no answer"
+    if ttfb is not None and ttfb >= SLOW_FIRST_BYTE_MS:
+        summary = name_dominant(summary, ttfb, wire_ms(ctx), "waiting for the server's first byte")
     return StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings))
 
 
@@ -166,7 +201,31 @@ def tls_port_complaint(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Finding:
+def _no_client_cert(spec: ConnectionSpec, data: bytes, status_line: str) -> Finding | None:
+    """client-cert-required when the server asked for a certificate in the handshake, none was given,
+    and its 400 says in its own words that this is why."""
+    if not data.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400")):
+        return None
+    body = data.partition(b"\r\n\r\n")[2]
+    said = next(((server, phrase) for server, phrase in NO_CLIENT_CERT if phrase.lower() in body.lower()), None)
+    if said is None:
+        return None
+    server, phrase = said
+    from tlsbench.engine.diagnosis.tls import curl_peer, openssl_peer
+
+    return finding("client-cert-required", "The server requires a client certificate",
+                   f"The server asked for a client certificate (CertificateRequest), completed the handshake "
+                   f"without one and then refused the request: {status_line!r}, with {server}'s words "
+                   f"\"{phrase.decode('ascii')}\".",
+                   Suggestion("Give your client certificate and its key: {0}.",
+                              (Change.of(cert="FILE", key="FILE", placeholders=("FILE",)),),
+                              (openssl_peer(spec, "-cert", "FILE", "-key", "FILE"),
+                               curl_peer(spec, "--cert", "FILE", "--key", "FILE"))),
+                   (Evidence("CertificateRequest", "received"), Evidence("status line", status_line),
+                    Evidence("the server said", phrase.decode("ascii"))), stage="app")
+
+
+def _http_on_tls_port(spec: ConnectionSpec, status_line: str, server: str, sentence: str) -> Finding:
     from tlsbench.engine.catalogue import finding
     from tlsbench.engine.suggestions import Change, Suggestion, curl
 
@@ -179,7 +238,8 @@ def _http_on_tls_port(spec, status_line: str, server: str, sentence: str) -> Fin
                    stage="app", origin="local")
 
 
-def _findings(spec, mode, data, status_line, error, closed) -> list[Finding]:
+def _findings(spec: ConnectionSpec, mode: str, data: bytes, status_line: str | None, error: str | None,
+              closed: bool) -> list[Finding]:
     if not data:
         if error == "timeout":
             why = f"Nothing came back within {spec.timeout:g} s after the request was sent."

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from tlsbench.engine import certparse
 from tlsbench.engine.ct import leaf_scts, sct_findings
+from tlsbench.engine.rawcert import raw_cert_info
 from tlsbench.engine.details import CertInfo, ChainDetail
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
 from tlsbench.engine.diagnosis.tls import openssl_peer
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.serials import serial_findings
 from tlsbench.engine.suggestions import Suggestion
+from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
-from tlsbench.engine.stages.tls import TlsOutcome, TlsTarget, target_of
+from tlsbench.engine.stages.shared import TlsOutcome, TlsTarget, target_of
 
 _CODE_STATUS = {10: "expired", 9: "not yet valid", 18: "self-signed, untrusted", 19: "untrusted root",
                 20: "issuer unknown", 62: "hostname mismatch", 64: "IP address mismatch"}
@@ -45,14 +48,28 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
         try:
             info = certparse.parse_cert(der, pos)
         except ValueError as exc:  # a certificate cryptography cannot parse is still evidence
+            raw = raw_cert_info(der, pos)  # what a DER walk can read of it: shown, as OpenSSL saw it
             if pos == 0 and tls.verify_code == 62 and tls.verify_message and "not checked" in tls.verify_message:
                 continue  # the tls stage's finding already says the leaf does not parse
             findings.append(finding("cert-unparsable", f"Certificate #{pos} could not be parsed",
-                                    f"cryptography refused it: {exc}",
+                                    f"cryptography refused it: {exc}"
+                                    + ("; what its DER holds is shown as read (names, serial, dates), and the "
+                                       "chain's verdict is OpenSSL's" if raw is not None else ""),
                                     Suggestion("Inspect it with openssl.", (),
                                                (openssl_peer(t, "-showcerts"),)),
                                     (Evidence("DER (hex, first 64 bytes)", der[:64].hex()),)))
-            continue
+            if raw is None:
+                continue
+            info = raw
+        for which, complaint in certparse.unreadable_names(der):
+            findings.append(finding("cert-unparsable", f"Certificate #{pos}'s {which} does not parse in cryptography",
+                                    f"cryptography refused the {which} ({complaint}); it is shown as tlsbench's own "
+                                    "DER reader read it (a T61String or another legacy string type holding bytes "
+                                    "that are not UTF-8, say). OpenSSL's verification is unaffected: the chain's "
+                                    "verdict is its own.",
+                                    Suggestion("Inspect it with openssl.", (), (openssl_peer(t, "-showcerts"),)),
+                                    (Evidence(which, getattr(info, which)),
+                                     Evidence("DER (hex, first 64 bytes)", der[:64].hex()))))
         broken = certparse.broken_extensions(der)
         if broken and (verify_off or tls.verify_code is None or tls.verify_code in DATE_CODES):
             findings.append(extension_finding(pos, info.subject, broken))  # else the tls stage's finding names it
@@ -66,7 +83,9 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
             match = certparse.match_name(tls.peer_chain_der[0], name)
         except ValueError:
             match = None
-    chain_ok = None if verify_off else (tls.outcome.ok and tls.verify_code is None)
+    # Verification's own verdict: a chain OpenSSL verified stays verified when the handshake ended
+    # later for another reason (the server wanted a client certificate).
+    chain_ok = None if verify_off else bool(tls.chain_verified)
     parsed = {der: info for der, info in zip(tls.peer_chain_der, infos)} if len(infos) == len(tls.peer_chain_der) \
         else {}
     path, source = verified_path(t, tls, parsed) if chain_ok else ((), None)
@@ -77,6 +96,8 @@ def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Findi
     if infos and getattr(t, "role", "target") == "target":
         findings += sct_findings(scts, bool(chain_ok and t.tls.verify == "system"), infos[0].subject)
     findings += expiry_findings(tuple(infos))
+    findings += serial_findings(tls.peer_chain_der, {i.position: i.subject for i in infos},
+                                role=getattr(t, "role", "target"))
     if verify_off and match is False and infos:
         leaf = infos[0]
         findings.append(finding("cert-hostname-mismatch",
@@ -112,7 +133,10 @@ def verified_path(t: TlsTarget, tls: TlsOutcome, parsed: dict | None = None) -> 
         try:
             info = known._replace(position=pos) if known is not None else certparse.parse_cert(der, pos)
         except ValueError:
-            continue
+            raw = raw_cert_info(der, pos)
+            if raw is None:
+                continue
+            info = raw
         path.append(info._replace(verified=True, sent=der in sent, anchor=pos == count - 1))
     return tuple(path), (anchor_source(t) if path else None)
 
@@ -121,14 +145,14 @@ class ChainStage:
     """Local work: parsing what the server sent. It also runs after a failed handshake when the
     server sent certificates, since they explain an expired or untrusted one."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.target = target_of(plan.spec)
 
-    def runs_after(self, state, failed) -> bool:
+    def runs_after(self, state: RunState, failed: Step) -> bool:
         return failed.name == "tls" and state.tls is not None and bool(state.tls.peer_chain_der)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        tls: TlsOutcome = state.tls
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        tls = state.need_tls()
         if not tls.peer_chain_der:
             verify_off = self.target.tls.verify == "off"
             detail = ChainDetail(verified=None if verify_off else False, verify_code=tls.verify_code,
@@ -159,4 +183,6 @@ def run_chain(ctx: StageContext, tls: TlsOutcome) -> StageOutcome:
     plan = plan_for(ctx.spec)
     state = RunState(plan)
     state.tls = tls
-    return ChainStage(plan.step("chain"), plan).run(ctx, state)
+    step = plan.step("chain")
+    assert step is not None  # a plan with TLS has a chain step
+    return ChainStage(step, plan).run(ctx, state)

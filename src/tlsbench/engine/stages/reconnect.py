@@ -11,11 +11,13 @@ session and did not resume it is `resumption-refused`.
 
 from __future__ import annotations
 
-from tlsbench.engine.details import ReconnectDetail
+from tlsbench.engine.details import ReconnectDetail, TlsDetail
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stages.shared import TlsOutcome
 from tlsbench.engine.stages.tls import handshake, target_of
 from tlsbench.engine.stream import Transcript
 from tlsbench.engine.tlsfacts import negotiated
@@ -24,7 +26,7 @@ CLOSE_READ = 0.2  # seconds to read the first connection's tickets and close_not
 
 
 class ReconnectStage:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         from tlsbench.engine.route import RouteOpener
 
         self.key = step.key
@@ -33,7 +35,7 @@ class ReconnectStage:
         # The route's own stages, prepared here too (before any clock): the second connection runs them.
         self.route = RouteOpener(plan)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         from tlsbench.engine.route import close_first
 
         first = state.tls
@@ -59,12 +61,13 @@ class ReconnectStage:
             return StageOutcome(True, base, "nothing to resume: the server sent no ticket"
                                 + ("" if version == "TLSv1.3" else " and no session ID"),
                                 (_unavailable(version),))
-        sub, failure = self._connect(ctx, state)
+        sub, failure, connect_ms = self._connect(ctx, state)
         if failure is not None:
             return StageOutcome(False, base._replace(error=failure), f"the second connection failed: {failure}")
-        base = base._replace(connect_ms=sub.extra.get("connect_ms"))
+        base = base._replace(connect_ms=connect_ms)
         assert sub.stream is not None and sub.link is not None  # an opened route ends in a stream
         sub.stream.transcript = Transcript()
+        assert first.setup is not None  # a handshake's outcome carries the context it ran with
         second = handshake(ctx, sub.stream, self.target, first.setup, self.key, session=session)
         try:
             if second.stream is not None:
@@ -76,16 +79,16 @@ class ReconnectStage:
             sub.link.sock.close()
         return self._outcome(base, second, sub)
 
-    def _connect(self, ctx: StageContext, state) -> tuple[RunState, str | None]:
+    def _connect(self, ctx: StageContext, state: RunState) -> tuple[RunState, str | None, float]:
         """The route again, quietly (its stages' events are not the run's), to the address used first."""
         began = ctx.now_ms()
         peer = state.socket_info.peer_address if state.socket_info else None
         sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
-        sub.extra["connect_ms"] = ctx.now_ms() - began
-        return sub, failure
+        return sub, failure, ctx.now_ms() - began
 
-    def _outcome(self, base: ReconnectDetail, second, sub: RunState) -> StageOutcome:
+    def _outcome(self, base: ReconnectDetail, second: TlsOutcome, sub: RunState) -> StageOutcome:
         d = second.outcome.detail
+        assert isinstance(d, TlsDetail)  # what handshake() always reports
         ok = second.outcome.ok
         resumed = bool(ok and d.session_reused)
         psk = any(e.name == "pre_shared_key" for e in d.server_extensions)

@@ -15,7 +15,8 @@ from tlsbench.engine.diagnosis import network
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.sockinfo import family_name
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 Address = tuple[int, tuple]  # (family, sockaddr) as getaddrinfo gives them
 
@@ -105,11 +106,7 @@ def _fail(detail: ResolveDetail, name: str, role: str, exc: BaseException, timeo
     else:
         finding = network.dns_failed(name, role, exc)
         error = f"{network.errno_name(exc) or type(exc).__name__}: {network.os_words(exc)}"
-    return StageOutcome(False, _with(detail, error=error), f"{name}: {error}", (finding,))
-
-
-def _with(detail: ResolveDetail, **changes) -> ResolveDetail:
-    return detail._replace(**changes)
+    return StageOutcome(False, detail._replace(error=error), f"{name}: {error}", (finding,))
 
 
 def _family(spec: ConnectionSpec) -> int:
@@ -120,16 +117,16 @@ class ResolveStage:
     """DNS for whatever tlsbench itself must resolve: the first hop (or the target), and each
     name a SOCKS4/SOCKS5 hop must be given as an address (those proxies do not resolve names)."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.spec: ConnectionSpec = plan.spec
         _warm_resolver()
 
-    def doing(self, state) -> str:
+    def doing(self, state: RunState) -> str:
         spec = self.spec
         first = spec.proxies[0] if spec.proxies else None
         return f"looking up {first.host if first else (spec.pin or spec.host)}"
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         # The clock runs inside lookup() only: the lookups are the stage's exchange, the wording is not.
         outcome, route = (self._chain(ctx) if self.spec.proxies else self._direct(ctx))
         state.route = route
@@ -144,7 +141,7 @@ class ResolveStage:
         except Exception as exc:
             return _fail(detail, name, "target", exc, spec.timeout), None
         chosen = addrs[0][1][0]
-        detail = _with(detail, addresses=tuple(a[1][0] for a in addrs), chosen=chosen,
+        detail = detail._replace(addresses=tuple(a[1][0] for a in addrs), chosen=chosen,
                        family=family_name(addrs[0][0]), pinned=bool(spec.pin))
         if spec.pin:
             summary = f"{spec.host} pinned to {chosen} (no DNS)"
@@ -164,7 +161,7 @@ class ResolveStage:
             addrs = lookup(first.host, first.port, _family(spec), spec.timeout, ctx)
         except Exception as exc:
             return _fail(detail, first.host, "proxy", exc, spec.timeout), None
-        detail = _with(detail, addresses=tuple(a[1][0] for a in addrs), chosen=addrs[0][1][0],
+        detail = detail._replace(addresses=tuple(a[1][0] for a in addrs), chosen=addrs[0][1][0],
                        family=family_name(addrs[0][0]))
         summary = f"proxy {first.host} -> {addrs[0][1][0]}"
         dests: list[str] = []
@@ -176,12 +173,12 @@ class ResolveStage:
                 dests.append(name)
                 if last:
                     if spec.pin:
-                        detail = _with(detail, pinned=True, target_chosen=name)
+                        detail = detail._replace(pinned=True, target_chosen=name)
                         summary += f"; target pinned to {name}"
                     elif is_ip(name):
-                        detail = _with(detail, target_chosen=name)
+                        detail = detail._replace(target_chosen=name)
                     else:
-                        detail = _with(detail, skipped_reason=f"the proxy resolves {name} ({hop.kind})")
+                        detail = detail._replace(skipped_reason=f"the proxy resolves {name} ({hop.kind})")
                         summary += f"; {name} resolved by the proxy"
                 continue
             # socks4 and socks5 send an address: tlsbench resolves the name itself.
@@ -193,17 +190,17 @@ class ResolveStage:
             listed = tuple(a[1][0] for a in found)
             usable = [a for a in found if family == socket.AF_UNSPEC or a[0] == family]
             if last:
-                detail = _with(detail, target_addresses=listed)
+                detail = detail._replace(target_addresses=listed)
             if not usable:
                 finding = network.dns_no_ipv4(name, list(listed))
-                return StageOutcome(False, _with(detail, error="no IPv4 address for SOCKS4"),
+                return StageOutcome(False, detail._replace(error="no IPv4 address for SOCKS4"),
                                     f"{name}: no IPv4 address for SOCKS4", (finding,)), None
             dest = usable[0][1][0]
             dests.append(dest)
             if last:
-                detail = _with(detail, target_chosen=dest)
+                detail = detail._replace(target_chosen=dest)
             summary += f"; {'target' if last else 'next proxy'} {name} -> {dest}"
-        detail = _with(detail, hop_requests=tuple(format_hostport(d, p) for d, p in zip(
+        detail = detail._replace(hop_requests=tuple(format_hostport(d, p) for d, p in zip(
             dests, [h.port for h in spec.proxies[1:]] + [spec.port])))
         route = Route("proxy", first.host, first.port, tuple(addrs), proxy_dest=dests[-1],
                       proxy_dest_port=spec.port, hop_dests=tuple(dests))

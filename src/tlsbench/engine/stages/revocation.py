@@ -11,11 +11,12 @@ import time
 from tlsbench.engine.details import RevocationCheck, RevocationDetail
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 
 class RevocationStage:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         from tlsbench.engine import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
         from tlsbench.engine.route import RouteOpener
 
@@ -23,7 +24,7 @@ class RevocationStage:
         self.spec = plan.spec
         self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 status_request)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         from tlsbench.engine.revocation import check_revocation
 
         tls = state.tls
@@ -43,7 +44,7 @@ class RevocationStage:
         return StageOutcome(detail.status != "revoked", detail, _summary(detail), findings)
 
 
-    def _stapled(self, ctx: StageContext, state, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
+    def _stapled(self, ctx: StageContext, state: RunState, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
         """Ask for the stapled OCSP response with a TLS 1.2 hello over the same route."""
         from tlsbench.engine import stapling
         from tlsbench.engine.enumeration import OFFER_ORDER
@@ -104,13 +105,27 @@ def _evidence(d: RevocationDetail) -> tuple[Evidence, ...]:
     return tuple(out)
 
 
+def _source_words(c: RevocationCheck) -> str:
+    """Who gave an answer, in words: the server's staple is not its issuer's CRL."""
+    if c.method == "stapled":
+        signer = f", signed by {c.signed_by}" if c.signed_by else ""
+        return f"the OCSP response the server stapled to its handshake{signer}"
+    if c.method == "ocsp":
+        return f"its issuer's OCSP responder ({c.url})"
+    return f"its issuer's CRL ({c.url})"
+
+
 def revocation_findings(d: RevocationDetail) -> list[Finding]:
     ev = _evidence(d)
     if d.status == "revoked":
-        hit = next(c for c in d.checks if c.status == "revoked")
+        hits = [c for c in d.checks if c.status == "revoked"]
+        hit = hits[0]
         why = f" (reason: {hit.reason})" if hit.reason else ""
-        return [finding("cert-revoked", f"The server's certificate was revoked on {hit.revoked_at}{why}", f"Its issuer's {'OCSP responder' if hit.method == 'ocsp' else 'CRL'} says the certificate "
-                        f"was revoked on {hit.revoked_at}{why}. Browsers that check refuse it; a revoked key may be "
+        said = _source_words(hit)
+        also = [_source_words(c) for c in hits[1:]]
+        return [finding("cert-revoked", f"The server's certificate was revoked on {hit.revoked_at}{why}", f"{said[0].upper()}{said[1:]} says the certificate "
+                        f"was revoked on {hit.revoked_at}{why}" + (f"; so does {' and '.join(also)}" if also else "")
+                        + ". Browsers that check refuse it; a revoked key may be "
                         "in someone else's hands.", "Replace the certificate (and its key, if it was compromised) on the server.", ev, severity="error", origin="peer")]
     if d.status == "unknown":
         return [finding("revocation-unknown", "The certificate's revocation status is unknown", "The revocation sources answered, but not with a usable status: "

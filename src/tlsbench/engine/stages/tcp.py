@@ -15,14 +15,19 @@ import os
 import select
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from tlsbench.engine.details import ConnectTry, TcpDetail
 from tlsbench.engine.diagnosis import backlog, network
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.sockinfo import family_name, tcp_info
 from tlsbench.engine.spec import LocalSpec, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stream import Link, SocketStream
+
+if TYPE_CHECKING:
+    from tlsbench.engine.stages.resolve import Address, Route
 
 HAPPY_EYEBALLS_DELAY = 0.2  # seconds before the second address family starts (curl's default)
 _POLL = 0.05  # seconds between looks at the cancel token while connecting
@@ -79,7 +84,7 @@ def _bind(sock: socket.socket, family: int, local: LocalSpec) -> None:
     raise BindError(last, tried, f"local port {low}" + (f"-{high}" if high != low else ""))
 
 
-def _lanes(addresses) -> list[list[tuple[int, tuple]]]:
+def _lanes(addresses: tuple[Address, ...]) -> list[list[Address]]:
     """Addresses split by family, the resolver's first family first."""
     lanes: dict[int, list] = {}
     for family, sockaddr in addresses:
@@ -88,17 +93,17 @@ def _lanes(addresses) -> list[list[tuple[int, tuple]]]:
 
 
 class TcpStage:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.spec = plan.spec
         self.step = step
 
-    def doing(self, state) -> str:
-        route = state.route
+    def doing(self, state: RunState) -> str:
+        route = state.need_route()
         who = "the proxy " if route.role == "proxy" else ""
         return f"connecting to {who}{format_hostport(route.name, route.port)}"
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        route = state.route
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        route = state.need_route()
         spec = self.spec
         lanes = _lanes(route.addresses)
         both = len(lanes) > 1
@@ -199,7 +204,7 @@ class TcpStage:
         sock.setblocking(True)
         local, peer = sock.getsockname(), sock.getpeername()
         connect_ms = next(t.duration_ms for t in reversed(tries) if t.result == "connected")
-        state.extra["tcp_connect_ms"] = connect_ms  # the tls stage tells a queued connection by it
+        state.tcp_connect_ms = connect_ms  # the tls stage tells a queued connection by it
         slow_syn = backlog.syn_retransmitted(connect_ms, tcp_info(sock), role=route.role, port=peer[1],
                                              where=format_hostport(peer[0], peer[1]))
         state.link = Link(sock, ctx.cancel)
@@ -214,11 +219,16 @@ class TcpStage:
         summary = f"{format_hostport(local[0], local[1])} -> {who}{format_hostport(peer[0], peer[1])}"
         if len(tries) > 1:
             summary += f" ({len(tries)} attempts)"
+        if slow_syn is not None:
+            from tlsbench.engine.stagetime import name_dominant, wire_ms
+
+            summary = name_dominant(summary, connect_ms, wire_ms(ctx), "in a connect whose SYN was sent again")
         if spec.local.haproxy_protocol:
             summary += "; PROXY header sent"
         return StageOutcome(True, detail, summary, (slow_syn,) if slow_syn is not None else ())
 
-    def _failed(self, route, tries, exc, bind_error, both) -> StageOutcome:
+    def _failed(self, route: Route, tries: list[ConnectTry], exc: BaseException | None, bind_error: BindError | None,
+                both: bool) -> StageOutcome:
         spec = self.spec
         first = route.addresses[0]
         where = format_hostport(route.name, route.port) if route.role == "proxy" else format_hostport(

@@ -9,7 +9,7 @@ also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
-from typing import Any, NamedTuple
+from typing import Callable
 
 import errno
 import socket
@@ -29,10 +29,13 @@ from tlsbench.engine.peekbytes import looks_like_tls
 from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
-from tlsbench.engine.stages.context import StageContext, StageOutcome
-from tlsbench.engine.stream import PeerClosed
-from tlsbench.engine.tlsfacts import negotiated
-from tlsbench.engine.tlsmsg import WireMessage, decode_callback
+from tlsbench.engine.stages.chain import chain_detail
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stages.shared import TlsOutcome, TlsSetup, TlsTarget, target_of
+from tlsbench.engine.stream import PeerClosed, Stream
+from tlsbench.engine.tlsfacts import negotiated, past_server_verification
+from tlsbench.engine.tlsmsg import TraceVersions, WireMessage, decode_callback
 from tlsbench.engine.tlspump import TlsPump, TlsStream
 
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
@@ -42,47 +45,11 @@ _RAW_MSG_CALLBACK = super(ssl.SSLContext, ssl.SSLContext)._msg_callback  # type:
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
 
-class TlsTarget(NamedTuple):
-    """Who a handshake is with, and with which settings: the target, or an HTTPS proxy."""
-
-    role: str  # "target" | "proxy"
-    host: str
-    port: int
-    tls: TlsSpec
-    timeout: float
-    sni: str | None  # the name sent, None for none
-    pin: str | None = None  # the address connected to instead of the host's (the target's --pin)
-
-    @property
-    def target(self) -> str:
-        return format_hostport(self.host, self.port)
-
-
-def target_of(spec: ConnectionSpec) -> TlsTarget:
-    return TlsTarget("target", spec.host, spec.port, spec.tls, spec.timeout, spec.sni, spec.pin)
-
-
 def proxy_target(proxy: ProxySpec, timeout: float) -> TlsTarget:
     verify = "off" if proxy.insecure else ("cafile" if proxy.cafile else "system")
     tls = TlsSpec(enabled=True, verify=verify, cafile=proxy.cafile)  # type: ignore[arg-type]
     return TlsTarget("proxy", proxy.host, proxy.port, tls, timeout,
                      None if is_ip(proxy.host) else proxy.host.rstrip("."))
-
-
-class TlsOutcome(NamedTuple):
-    outcome: StageOutcome
-    # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
-    messages: Any = ()
-    stream: Any = None  # the TlsStream over the session; None when the handshake failed
-    peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
-    verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
-    verify_code: int | None = None
-    verify_message: str | None = None
-    verify_name: str | None = None  # the name the certificate was checked against
-    hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
-    wire: tuple[WireMessage, ...] = ()
-    setup: tuple = ()  # (SSLContext, server_hostname, we_check_hostname): a resumption needs the same context
-    handshake_ms: float | None = None  # the handshake's own time, when it completed
 
 
 def verification_name(t: TlsTarget | ConnectionSpec) -> str:
@@ -205,7 +172,8 @@ def _offered_ciphers(ctx: ssl.SSLContext) -> int:
     return sum(1 for c in ctx.get_ciphers() if c.get("protocol") != "TLSv1.3")
 
 
-def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, session=None) -> TlsOutcome:
+def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, key: str,
+              session: ssl.SSLSession | None = None) -> TlsOutcome:
     """Run a TLS handshake over `stream`; never raises for peer behaviour (raises Cancelled).
     `session` (an earlier connection's, same context) is offered for resumption."""
     sslctx, server_hostname, ours = setup
@@ -213,11 +181,18 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     wire: list[WireMessage] = []
     trace: list[TlsMessage] = []
 
-    def on_message(conn, direction, version, content_type, msg_type, data):
+    versions = TraceVersions()
+
+    # Called from OpenSSL's message callback slot with plain integers (see below); `conn` is unused.
+    def on_message(conn: object, direction: str, version: int, content_type: int, msg_type: int,
+                   data: bytes) -> None:
         try:
+            if int(content_type) == 256:  # a record header: its version labels what comes before a ServerHello
+                versions.header("sent" if direction == "write" else "received", bytes(data))
             msg = decode_callback(direction, int(version), int(content_type), bytes(data))
             if msg is None:
                 return
+            msg = versions.label(msg)
             at = ctx.now_ms()
             wire.append(msg)
             trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key,
@@ -278,6 +253,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         raise Cancelled("cancelled during TLS")
 
     peer_chain = _der_chain(sslobj, False)
+    completed = kind is None  # the client's side of the handshake ended well (before any late alert)
     if kind is None and sslobj.version() == "TLSv1.3" and any(
             m.name == "CertificateRequest" and m.direction == "received" for m in wire):
         # In TLS 1.3 the client finishes first; a refused client certificate arrives as an alert after.
@@ -290,6 +266,9 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         facts_first = bytes(tls_stream.first_bytes)
 
     ok = kind is None
+    chain_verified = (None if t.tls.verify == "off" else
+                      verify_code is None and (completed or past_server_verification(wire)) and
+                      (not ours or _name_matches(peer_chain, name)))
     version = sslobj.version() if ok else None
     cipher = sslobj.cipher() if ok else None
     received_alert = next((m for m in reversed(wire) if m.content_type == "alert" and m.alert_level == "fatal"), None)
@@ -304,7 +283,7 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
         alpn=sslobj.selected_alpn_protocol() if ok else None,
         # None = not known: verification was off, or the handshake ended before it said.
         verified=(None if t.tls.verify == "off" else False if verify_code is not None
-                  else True if ok else None),
+                  else True if chain_verified else None),
         session_reused=bool(ok and sslobj.session_reused),
         bytes_sent=transcript.bytes_sent if transcript else 0,
         bytes_received=transcript.bytes_received if transcript else len(facts_first),
@@ -339,16 +318,24 @@ def handshake(ctx: StageContext, stream, t: TlsTarget, setup: tuple, key: str, s
     summary = (f"{version} {detail.cipher}" + (f" {detail.group}" if detail.group else "")
                + (f" alpn {detail.alpn}" if detail.alpn else "")
                if ok else (findings[0].title if findings else "failed"))
-    verified_chain = _der_chain(sslobj, True) if ok and t.tls.verify != "off" else ()
+    verified_chain = _der_chain(sslobj, True) if chain_verified else ()
     return TlsOutcome(
         outcome=StageOutcome(ok=ok, detail=detail, summary=summary, findings=tuple(findings)),
         messages=trace, stream=tls_stream if ok else None, peer_chain_der=peer_chain,
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
-        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms)
+        wire=tuple(wire), setup=setup, handshake_ms=handshake_ms, chain_verified=chain_verified)
 
 
-def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
+def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:
+    """tlsbench's own name check (when OpenSSL did not check the name) for a failed handshake."""
+    try:
+        return bool(peer_chain) and certparse.match_name(peer_chain[0], name)
+    except certparse.CertParseError:
+        return False
+
+
+def _await_verdict(tls_stream: TlsStream, ticket_seen: Callable[[], bool]) -> ssl.SSLError | None:
     """Read briefly after a TLS 1.3 handshake: the SSLError if the server refused our certificate.
 
     A server sends its session tickets only after accepting the client's Finished (and
@@ -377,12 +364,14 @@ def _await_verdict(tls_stream: TlsStream, ticket_seen) -> ssl.SSLError | None:
     return None
 
 
-def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
+def run_tls(ctx: StageContext, stream_or_socket: Stream | socket.socket) -> TlsOutcome:
     """One handshake with the spec's target over a connected socket (or a stream), outside a run."""
     from tlsbench.engine.stream import socket_stream
 
-    stream = stream_or_socket
-    if isinstance(stream_or_socket, socket.socket):
+    stream: Stream
+    if not isinstance(stream_or_socket, socket.socket):
+        stream = stream_or_socket
+    else:
         stream = socket_stream(stream_or_socket, ctx.cancel)
         stream.link.set_timeout(ctx.spec.timeout)
     target = target_of(ctx.spec)
@@ -392,30 +381,53 @@ def run_tls(ctx: StageContext, stream_or_socket) -> TlsOutcome:
 class TlsStage:
     """The handshake with the target, over the TCP connection or the last proxy's tunnel."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.key = step.key
         self.target = target_of(plan.spec)
         self.setup = build_context(self.target)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
-        review = state.extra.get("tls_review")  # a hop before may know better what a failure means
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        out = handshake(ctx, state.need_stream(), self.target, self.setup, self.key)
+        review = state.tls_review  # a hop before may know better what a failure means
         if review is not None:
             out = out._replace(outcome=review(out.outcome))
         state.tls = out
         if out.stream is not None:
             state.stream = out.stream
-        late = _queued(ctx, state, out)
-        if late is not None:
-            return out.outcome._replace(findings=out.outcome.findings + (late,))
-        return out.outcome
+        late = _queued(ctx, state, out) or _relayed(ctx, state, out)
+        summary = _where_the_time_went(ctx, out, late)
+        findings = out.outcome.findings + ((late,) if late is not None else ())
+        return out.outcome._replace(summary=summary, findings=findings)
 
 
-def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
+def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | None) -> str:
+    """The summary, naming the wait that took most of the stage: the one `late` explains, or a wait of
+    SLOW_FIRST_BYTE_MS or more for the server's first byte (through a proxy too, where no finding
+    can tell the listener's queue from the path)."""
+    from tlsbench.engine.diagnosis.relay import largest_gap
+    from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
+
+    waits: list[tuple[float, str]] = []
+    if late is not None and late.code == "relay-delayed-ack":
+        gap = largest_gap(out.messages)
+        if gap is not None:
+            waits.append((gap[0], "a relay's delayed-ACK pause"))
+    sent = next((m.at_ms for m in out.messages if m.direction == "sent"), None)
+    first = next((m.at_ms for m in out.messages if m.direction == "received"), None)
+    if sent is not None and first is not None and (
+            first - sent >= SLOW_FIRST_BYTE_MS or (late is not None and late.code == "accept-queue-wait")):
+        waits.append((first - sent, "waiting for the server's first byte"))
+    if not waits:
+        return out.outcome.summary
+    part, words = max(waits)
+    return name_dominant(out.outcome.summary, part, wire_ms(ctx), words)
+
+
+def _queued(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
     """`accept-queue-wait` for a handshake straight after a direct connect, when its answer came late."""
     from tlsbench.engine.diagnosis.backlog import accept_queue_wait
 
-    connect_ms = state.extra.get("tcp_connect_ms")
+    connect_ms = state.tcp_connect_ms
     steps = [s.name for s in state.plan.steps if s.skip is None]
     if connect_ms is None or ctx.spec.proxies or steps[:steps.index("tls")][-1:] != ["tcp"]:
         return None  # a proxy or a STARTTLS dialogue spoke first: the wait is not the listener's
@@ -428,20 +440,36 @@ def _queued(ctx: StageContext, state: Any, out: TlsOutcome) -> Finding | None:
                              rtt_ms=info.rtt_ms if info is not None else None)
 
 
+def _relayed(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
+    """`relay-delayed-ack` for a handshake through a proxy whose server flight paused for a delayed ACK."""
+    if not ctx.spec.proxies or not out.outcome.ok:
+        return None
+    from tlsbench.engine.diagnosis.relay import relay_delayed_ack
+    from tlsbench.engine.equivalents import curl_command
+    from tlsbench.engine.proxies import KIND_NAMES
+
+    hop = ctx.spec.proxies[-1]  # the one that relays to the target
+    curl = curl_command(ctx.spec)
+    command = (curl.command.replace("curl -v", "curl -so /dev/null -w 'appconnect %{time_appconnect} s'", 1)
+               if curl.available else None)
+    info = state.socket_info.tcp_info
+    return relay_delayed_ack(out.messages, relay=f"{KIND_NAMES.get(hop.kind, hop.kind)} proxy {hop.address}",
+                             target=ctx.spec.target, mss=info.rcv_mss if info is not None else None, curl=command)
+
+
 class ProxyTlsStage:
     """TLS to an HTTPS proxy: its certificate verified and diagnosed like a server's."""
 
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         self.key = step.key
+        assert step.hop is not None  # a proxy-tls step always names its hop
         target = proxy_target(step.hop, plan.spec.timeout)
         # The key log covers every TLS connection of the run, the proxy's too (as curl's does).
         self.target = target._replace(tls=target.tls._replace(keylog=plan.spec.tls.keylog))
         self.setup = build_context(self.target)
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
-        from tlsbench.engine.stages.chain import chain_detail
-
-        out = handshake(ctx, state.stream, self.target, self.setup, self.key)
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        out = handshake(ctx, state.need_stream(), self.target, self.setup, self.key)
         findings = list(out.outcome.findings)
         chain = None
         if out.peer_chain_der:
@@ -452,7 +480,8 @@ class ProxyTlsStage:
                                 messages=tuple(out.messages))
         if out.stream is not None:
             state.stream = out.stream
-        findings = [f._replace(stage=self.key) for f in findings]
+        # The proxy is the peer of this handshake: what the peer did here, the proxy did.
+        findings = [f._replace(stage=self.key, origin="proxy" if f.origin == "peer" else f.origin) for f in findings]
         summary = out.outcome.summary
         if out.outcome.ok and chain is not None and chain.certificates:
             summary += f"; proxy certificate {chain.certificates[0].subject}"

@@ -1,7 +1,8 @@
 """The Listener view: configure and run a listener, watch its accept queue, its clients and what they sent.
 
-The listener runs in its own threads; its events arrive here as messages (post_message is
-thread-safe) and only this widget, on the UI thread, touches its children.
+The listener runs in a child process (engine.listener.process), so that its answers never wait
+for the interpreter while the UI draws; its events arrive here as messages (posted from the
+reader thread: post_message is thread-safe) and only this widget, on the UI thread, touches its children.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Static
 
 from tlsbench.engine.errors import InputError
-from tlsbench.engine.listener.server import Listener
+from tlsbench.engine.listener.process import ListenerProcess
 from tlsbench.engine.listener.events import Listening, Notice, PauseChanged, QueueChanged, Stopped
 from tlsbench.engine.visible import visible
 from tlsbench.tui.listener.client_details import ClientDetails
@@ -70,7 +71,7 @@ class ListenerView(Widget):
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.listener: Listener | None = None
+        self.listener: ListenerProcess | None = None
         self.records: dict[int, ClientRecord] = {}
         self.selected: int | None = None
         self.probe: tuple[str, int] | None = None  # (address, port) of the Connection tab's probe
@@ -120,14 +121,14 @@ class ListenerView(Widget):
         self.query_one(ListenerForm).set_locked(True)
         self.query_one("#lv-start", Button).disabled = True
         self._status("starting…")
-        # post_message is thread-safe: the listener's threads only ever post
-        self.listener = Listener(config, on_event=lambda event: self.post_message(self.EventArrived(event)))
+        # post_message is thread-safe: the reader of the listener's events only ever posts
+        self.listener = ListenerProcess(config, on_event=lambda event: self.post_message(self.EventArrived(event)))
         self._start_listener(self.listener)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="listener-control")
-    def _start_listener(self, listener: Listener) -> None:
+    def _start_listener(self, listener: ListenerProcess) -> None:
         try:
-            listener.start()  # binding and certificate generation: not on the UI thread
+            listener.start()  # a process, binding and certificate generation: not on the UI thread
         except InputError as exc:
             self.post_message(self.StartFailed(str(exc)))
             return

@@ -185,6 +185,9 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         self.run_id += 1
         self.token = CancelToken()
         self.current_spec, self.current_profile = spec, profile
+        remember = getattr(self.app, "remember_secrets", None)
+        if remember is not None:
+            remember(spec)
         self.run_events = []
         self.query_one(ResultsView).start(spec, self.previous)
         self._set_running(True)

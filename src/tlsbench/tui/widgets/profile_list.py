@@ -54,6 +54,9 @@ class ProfileList(Vertical):
             via = "".join(f" via {hop.kind}" for hop in spec.proxies)
             prompt.append("\n")
             prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
+            if profile.unavailable:  # the lab could not start its server: say so, and why
+                prompt.append("\n⚠ not running: ", style="bold yellow")
+                prompt.append_text(data(profile.unavailable, "yellow", keep_newlines=False))
             entries.append(Option(prompt, id=name))
         options.add_options(entries)  # one refresh for all of them
         self.current = current

@@ -15,21 +15,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the protocols' declarations are read by the spec, which the stage context imports
-    from tlsbench.engine.stages.context import StageContext, StageOutcome
+if TYPE_CHECKING:  # the protocols' declarations are read by the spec, which the plan and stage context import
+    from tlsbench.engine.hops.starttls.base import Dialogue
+    from tlsbench.engine.plan import Plan, Step
+    from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 IMPLICIT_WAIT = 1.5  # seconds of silence on an implicit-TLS port before it counts as TLS at once
 
 
 class Handoff:
-    """What the starttls stage leaves for the tls and app stages (RunState.extra["starttls"])."""
+    """What the starttls stage leaves for the tls and app stages (RunState.starttls)."""
 
-    def __init__(self, protocol: str | None, dialogue, implicit: bool, asked: str) -> None:
+    def __init__(self, protocol: str | None, dialogue: Dialogue | None, implicit: bool, asked: str) -> None:
         self.protocol, self.dialogue, self.implicit, self.asked = protocol, dialogue, implicit, asked
 
 
 class StarttlsStage:
-    def __init__(self, step, plan) -> None:
+    def __init__(self, step: Step, plan: Plan) -> None:
         # Every protocol's code is loaded now, before any clock (auto may need any of them).
         from tlsbench.engine.hops.starttls import protocols, run
 
@@ -37,11 +39,11 @@ class StarttlsStage:
         self._run = run.run_starttls
         self._protocols = protocols
 
-    def doing(self, state) -> str:
+    def doing(self, state: RunState) -> str:
         upgrade = self.spec.starttls
         if upgrade.protocol == "auto":
             return "STARTTLS auto: reading the greeting"
         return f"STARTTLS {upgrade.protocol}"
 
-    def run(self, ctx: StageContext, state) -> StageOutcome:
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         return self._run(ctx, state, self.spec)

@@ -12,29 +12,30 @@ from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 from tlsbench.engine.hops.starttls.driver import Recorder, converse
 from tlsbench.engine.hops.starttls.findings import LISTS
 from tlsbench.engine.hops.starttls.ports import TITLES
-from tlsbench.engine.stages.context import StageContext, StageOutcome
+from tlsbench.engine.findings import Finding
+from tlsbench.engine.hops.starttls.base import Dialogue, Facts
+from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 
-def run_after_tls(ctx: StageContext, state) -> StageOutcome:
+def run_after_tls(ctx: StageContext, state: RunState) -> StageOutcome:
     from tlsbench.engine.hops.starttls.protocols import dialogue as make_dialogue
     from tlsbench.engine.hops.starttls.run import settings
 
-    hand = state.extra.get("starttls")
+    hand = state.starttls
     spec = ctx.spec
     if hand is None or hand.protocol is None:
         return StageOutcome(True, None, "nothing asked over TLS: the protocol is not known")
     protocol = hand.protocol
-    dialogue = hand.dialogue
-    implicit = dialogue is None
-    if implicit:
-        dialogue = make_dialogue(protocol, **settings(spec))
+    implicit = hand.dialogue is None
+    dialogue = hand.dialogue if hand.dialogue is not None else make_dialogue(protocol, **settings(spec))
     if not dialogue.asks_again:
         return StageOutcome(True, None, f"{TITLES[protocol]} lists nothing again over TLS")
     rec = Recorder(ctx)
     ctx.begin()
     try:
         dialogue.begin_tls(implicit=implicit)
-        end = converse(ctx, state.stream, dialogue, rec)
+        end = converse(ctx, state.need_stream(), dialogue, rec)
     finally:
         ctx.end()
     facts = dialogue.facts
@@ -44,7 +45,8 @@ def run_after_tls(ctx: StageContext, state) -> StageOutcome:
     only_before = tuple(i for i in before or () if after is not None and i not in after)
     detail = StarttlsDetail(asked=hand.asked, protocol=protocol, phase="tls", exchange=tuple(rec.lines),
                             capabilities=after, implicit_tls=implicit, password_auth=facts.password_auth_tls,
-                            only_after_tls=only_after, only_before_tls=only_before)
+                            only_after_tls=only_after, only_before_tls=only_before,
+                            started_ms=ctx.wire_start or 0.0)
     listed = LISTS.get(protocol, "capabilities")
     if dialogue.status == "done":
         if after is None:
@@ -60,7 +62,7 @@ def run_after_tls(ctx: StageContext, state) -> StageOutcome:
     return StageOutcome(False, detail._replace(error=main.title), main.title, (main,))
 
 
-def _failure(protocol, facts, dialogue, end, spec):
+def _failure(protocol: str, facts: Facts, dialogue: Dialogue, end: str, spec: ConnectionSpec) -> Finding:
     if facts.unexpected is not None:
         finding = fnd.unexpected(protocol, facts, spec.port)
     elif facts.closed:

@@ -19,7 +19,7 @@ again), which ends `done` or `failed`.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 MAX_BUFFER = 65536  # bytes kept while a reply is incomplete: more is not this protocol
 MAX_LINE = 8192  # a text line longer than this is not this protocol
@@ -81,6 +81,10 @@ class Finished(NamedTuple):
     """The TLS phase is over (the capabilities over TLS were read)."""
 
 
+DialogueEvent = (Greeted | CapabilitiesListed | UpgradeAccepted | UpgradeRefused | UpgradeNotOffered | SessionRefused
+                 | UnexpectedReply | ConnectionClosed | Finished)
+
+
 # --- the facts a diagnosis reads -------------------------------------------------------------
 
 class Facts:
@@ -100,6 +104,8 @@ class Facts:
         self.leftover = b""  # bytes after the reply that agreed: plaintext where TLS should start
         self.session_refused = False
         self.unexpected: bytes | None = None  # what came instead of the protocol
+        self.too_long: str | None = None  # when it was the protocol, but a line or reply beyond the limits
+        self.received_bytes = 0  # how much the reply had reached then
         self.expected = ""  # what was awaited then
         self.closed = False
         self.awaiting = ""  # what was awaited when the server closed (or went silent)
@@ -114,9 +120,20 @@ class Facts:
 class Mismatch(Exception):
     """Internal: the bytes are not this protocol (`expected` says what was awaited)."""
 
+    too_long: str | None = None
+
     def __init__(self, expected: str) -> None:
         super().__init__(expected)
         self.expected = expected
+
+
+class TooLong(Mismatch):
+    """Internal: the bytes may well be this protocol, but a line or a reply went on past the limits
+    (`too_long` says which): a hostile or broken server, not another protocol."""
+
+    def __init__(self, expected: str, too_long: str) -> None:
+        super().__init__(expected)
+        self.too_long = too_long
 
 
 _CODED = re.compile(rb"^[1-5][0-9][0-9](?:[ -]|$)")
@@ -150,7 +167,7 @@ class Dialogue:
     says_host = False  # its opening names the server's domain (s_client -xmpphost)
     ready_words = ""  # the summary when the server agreed, when the reply says nothing itself
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if cls.protocol and "protocol" in cls.__dict__:
             REGISTRY[cls.protocol] = cls
@@ -172,7 +189,7 @@ class Dialogue:
         self._out = bytearray()
         self._sent: list[Message] = []
         self._received: list[Message] = []
-        self._events: list = []
+        self._events: list[DialogueEvent] = []
         self.start()
 
     # --- the driver's side ------------------------------------------------------------------------
@@ -206,9 +223,10 @@ class Dialogue:
         try:
             self.advance()
             if self.running and len(self._buf) > MAX_BUFFER:
-                raise Mismatch(f"{self.step} (no reply ended within {MAX_BUFFER // 1024} KiB)")
+                raise TooLong(f"{self.step} (no reply ended within {MAX_BUFFER // 1024} KiB)",
+                              f"no reply ended within {MAX_BUFFER // 1024} KiB")
         except Mismatch as exc:
-            self._unexpected(exc.expected)
+            self._unexpected(exc.expected, exc.too_long)
         except (ValueError, IndexError, UnicodeError) as exc:  # a parser's slip on hostile bytes
             self._unexpected(f"{self.step} ({type(exc).__name__} reading the reply)")
         return self._drain()
@@ -250,10 +268,10 @@ class Dialogue:
     def start_tls_phase(self, implicit: bool) -> None:
         raise NotImplementedError
 
-    def _event(self, event) -> None:
+    def _event(self, event: DialogueEvent) -> None:
         self._events.append(event)
 
-    def _drain(self) -> list:
+    def _drain(self) -> list[DialogueEvent]:
         out, self._events = self._events, []
         return out
 
@@ -287,10 +305,12 @@ class Dialogue:
             end = buf.find(b"\n", start)
             if end < 0:
                 if len(buf) - start > MAX_LINE:
-                    raise Mismatch(f"{self.step} (a line of text; none ended within {MAX_LINE // 1024} KiB)")
+                    raise TooLong(f"{self.step} (a line of text; none ended within {MAX_LINE // 1024} KiB)",
+                                  f"a line went on for more than {MAX_LINE // 1024} KiB without ending")
                 return out
             if end - start > MAX_LINE:
-                raise Mismatch(f"{self.step} (a line of text shorter than {MAX_LINE // 1024} KiB)")
+                raise TooLong(f"{self.step} (a line of text shorter than {MAX_LINE // 1024} KiB)",
+                              f"a line of {end - start:,} bytes (at most {MAX_LINE // 1024} KiB are taken)")
             line = bytes(buf[start:end])
             if line.endswith(b"\r"):
                 line = line[:-1]
@@ -346,7 +366,7 @@ class Dialogue:
             f.capabilities_tls, f.password_auth_tls, f.capabilities_tls_reply = items, password, reply
         self._event(CapabilitiesListed(self.phase, items, offered))
 
-    def ask_upgrade(self, send, command: str) -> None:
+    def ask_upgrade(self, send: Callable[[], None], command: str) -> None:
         """Send the upgrade command (through `send()`), unless it is not offered and this protocol
         does not try anyway."""
         f = self.facts
@@ -385,10 +405,12 @@ class Dialogue:
         self.status = "done"
         self._event(Finished())
 
-    def _unexpected(self, expected: str) -> None:
+    def _unexpected(self, expected: str, too_long: str | None = None) -> None:
         f = self.facts
         f.unexpected = bytes(self._buf[:KEEP_UNEXPECTED])
         f.expected = expected
+        f.too_long = too_long
+        f.received_bytes = len(self._buf)
         f.awaiting = self.step
         if f.unexpected and _binary(f.unexpected):
             self.received_binary(f.unexpected[:64], f"{len(self._buf)} byte(s) that are not {self.title}")

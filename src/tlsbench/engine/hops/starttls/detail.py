@@ -11,7 +11,8 @@ from tlsbench.engine.details import plain
 
 
 class ExchangeLine(NamedTuple):
-    """One line of the exchange as it happened: when (ms since the run started), which way, what."""
+    """One line of the exchange as it happened: when (ms since the run started, the clock every stage
+    and event uses), which way, what."""
 
     at_ms: float
     direction: str  # "sent" | "received" | "note" (tlsbench's own remark)
@@ -42,6 +43,9 @@ class StarttlsDetail(NamedTuple):
     only_before_tls: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     error: str | None = None
+    # When its stage's clock started (ms since the run started): a line is shown as its time into
+    # the stage, so the exchange and the stage's own duration read on one origin.
+    started_ms: float = 0.0
 
     def to_dict(self) -> dict:
         out = plain(self)
@@ -82,7 +86,7 @@ def rows(d: StarttlsDetail) -> list[Row]:
     if d.exchange:
         out.append(Row("heading", "", "exchange:"))
         for line in d.exchange:
-            out.append(Row(line.direction, f"+{line.at_ms:9.3f} ms", line.text))
+            out.append(Row(line.direction, f"+{line.at_ms - d.started_ms:9.3f} ms", line.text))
     if d.phase == "plain" and not d.implicit_tls and d.protocol:
         out.append(Row("field", "STARTTLS", _yes_no(d.starttls_offered, "offered", "not offered",
                                                      "cannot tell (no capability list)")))

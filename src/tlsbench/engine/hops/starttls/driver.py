@@ -6,13 +6,14 @@ from __future__ import annotations
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.hops.starttls.base import Dialogue, Message
 from tlsbench.engine.hops.starttls.detail import ExchangeLine
-from tlsbench.engine.stream import CHUNK
+from tlsbench.engine.stages.context import StageContext
+from tlsbench.engine.stream import CHUNK, Stream
 
 
 class Recorder:
     """The exchange line by line, each stamped with the run's clock when it crossed the wire."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.lines: list[ExchangeLine] = []
         self.error: BaseException | None = None  # what ended the exchange, when an error did
@@ -25,7 +26,7 @@ class Recorder:
         self.lines.append(ExchangeLine(self.ctx.now_ms(), "note", text))
 
 
-def converse(ctx, stream, dialogue: Dialogue, rec: Recorder, first_wait: float | None = None,
+def converse(ctx: StageContext, stream: Stream, dialogue: Dialogue, rec: Recorder, first_wait: float | None = None,
              during: str = "STARTTLS") -> str:
     """Run the dialogue until it stops; returns "" when it did, or why the wait ended: "timeout",
     "quiet" (nothing within `first_wait` seconds, before any byte arrived), or the error's words

@@ -4,6 +4,7 @@ evidence, kept literally (front-ends make control characters visible).
     starttls-not-offered       the capabilities lack STARTTLS (or its protocol's equivalent)
     starttls-refused           the server answered the command (or the session) with a refusal
     starttls-unexpected-reply  the peer does not speak the protocol asked for: what it looks like
+                               (an SMTP-like greeting, then EHLO rejected: not an SMTP server)
     plaintext-after-starttls   the server agreed, then answered the ClientHello in clear text
     auth-before-tls            (warning) password login offered before TLS
     starttls-implicit-tls      the port speaks TLS at once: STARTTLS dropped (or: it spoilt the start)
@@ -104,7 +105,25 @@ def _first(lines: tuple[str, ...]) -> str:
     return lines[0][:120] if lines else "(no words)"
 
 
+def too_long(protocol: str, facts: Facts) -> Finding:
+    """A reply or line past the limits: the server's text is too long, whatever protocol it is."""
+    data = facts.unexpected or b""
+    title_p = _title(protocol)
+    step = facts.awaiting or "the reply"
+    return finding("starttls-reply-too-long", f"The server's {step.removeprefix('the ')} is too long: {facts.too_long}",
+                   f"tlsbench spoke {title_p} and read {step}; {facts.too_long} ({facts.received_bytes:,} bytes "
+                   "held), so it stopped reading. No real server's reply is that long: the server is broken or "
+                   "hostile (or something in front of it floods the connection).",
+                   "Look at the server's configuration and logs (what it answers to "
+                   + step + "); compare with openssl s_client -starttls " + protocol + ".",
+                   [Evidence("awaiting", step), Evidence("limit", facts.too_long or ""),
+                    Evidence("bytes held", str(facts.received_bytes)),
+                    Evidence("received (text)", data[:300].decode("latin-1"))])
+
+
 def unexpected(protocol: str, facts: Facts, port: int) -> Finding:
+    if facts.too_long:
+        return too_long(protocol, facts)
     data = facts.unexpected or b""
     guess = classify(data)
     title_p = _title(protocol)
@@ -126,6 +145,29 @@ def unexpected(protocol: str, facts: Facts, port: int) -> Finding:
         suggestion = (f"Check the port: {title_p} usually listens on {plain_port(protocol) or 'another port'}; "
                       "--starttls auto tells the protocol from the greeting.")
     return finding("starttls-unexpected-reply", f"The peer did not speak {title_p}: it sent {guess.description}", why, suggestion, evidence, severity="error")
+
+
+def hello_rejected(protocol: str, facts: Facts) -> Finding:
+    """The server greeted like SMTP/LMTP, then rejected EHLO/LHLO with a 5xx: whatever it is, it is
+    not a server that can offer STARTTLS (an extension announced in the EHLO reply)."""
+    title_p, hello = _title(protocol), ("LHLO" if protocol == "lmtp" else "EHLO")
+    reply = _lines(facts.capabilities_reply)
+    greeting = _lines(facts.greeting)
+    evidence = [Evidence("greeting", greeting), Evidence(f"reply to {hello}", reply)]
+    why = (f"The server greeted like {title_p} ({_first(facts.greeting)}), then answered {hello} — the first "
+           f"command every {title_p} client sends — with {_first(facts.capabilities_reply)}. A server that "
+           f"rejects {hello} is not {_article(protocol)} server: STARTTLS is announced in the reply to {hello}, "
+           "so it cannot work here.")
+    if facts.command and (facts.reply or facts.closed):
+        then = f"answered {_first(facts.reply)}" if facts.reply else "closed the connection"
+        why += f" tlsbench sent {facts.command} anyway, as openssl s_client does, and the server {then}."
+        if facts.reply:
+            evidence.append(Evidence(f"reply to {facts.command}", _lines(facts.reply)))
+    suggestion = (f"Check the port: this is not {_article(protocol)} server, whatever its greeting says. Find where "
+                  f"the mail server really listens ({plain_port(protocol) or 'its own port'}, or the port its "
+                  "operator gives), or look at what program answers on this one.")
+    return finding("starttls-unexpected-reply", f"Not {_article(protocol)} server: it answered {hello} with "
+                   f"{_first(facts.capabilities_reply)}", why, suggestion, evidence, severity="error")
 
 
 def undecided(because: str, data: bytes) -> Finding:

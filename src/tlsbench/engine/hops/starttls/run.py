@@ -3,25 +3,29 @@ stream, and turn what happened into the stage's detail, summary and findings."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from tlsbench.engine.errors import Cancelled
 from tlsbench.engine.hops.starttls import IMPLICIT_WAIT, Handoff, detect
 from tlsbench.engine.hops.starttls import findings as fnd
-from tlsbench.engine.hops.starttls.base import Dialogue, Message
+from tlsbench.engine.findings import Finding
+from tlsbench.engine.hops.starttls.base import Dialogue, Facts, Message
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 from tlsbench.engine.hops.starttls.driver import Recorder, converse
 from tlsbench.engine.hops.starttls.ports import CLIENT_FIRST, TITLES, implicit_tls
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.hops.starttls.protocols import dialogue as make_dialogue
-from tlsbench.engine.stages.context import StageContext, StageOutcome
-from tlsbench.engine.stream import CHUNK
+from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stream import CHUNK, Stream
 
 
-def settings(spec) -> dict:
+def settings(spec: ConnectionSpec) -> dict[str, str]:
     upgrade = spec.starttls
     return {"name": upgrade.name, "xmpphost": upgrade.xmpphost or spec.host.rstrip(".")}
 
 
-def _read_greeting(ctx, stream, wait: float | None) -> tuple[list[tuple[bytes, float]], str]:
+def _read_greeting(ctx: StageContext, stream: Stream, wait: float | None) -> tuple[list[tuple[bytes, float]], str]:
     """For auto: the first bytes of a greeting, with their times, and how the wait ended
     ("" when enough arrived, "quiet", "timeout", "eof" or the error's words)."""
     chunks: list[tuple[bytes, float]] = []
@@ -50,11 +54,11 @@ def _raw_lines(rec: Recorder, chunks: list[tuple[bytes, float]]) -> None:
         rec.stamp(messages, at)
 
 
-def run_starttls(ctx: StageContext, state, spec) -> StageOutcome:
+def run_starttls(ctx: StageContext, state: RunState, spec: ConnectionSpec) -> StageOutcome:
     upgrade = spec.starttls
     asked = upgrade.protocol or "auto"
     port = spec.port
-    stream = state.stream
+    stream = state.need_stream()
     rec = Recorder(ctx)
     names = settings(spec)
     protocol: str | None = None if asked == "auto" else asked
@@ -63,7 +67,7 @@ def run_starttls(ctx: StageContext, state, spec) -> StageOutcome:
     end = ""
     chunks: list[tuple[bytes, float]] = []
     implicit_because: str | None = None
-    early: list = []  # findings known before any dialogue (auto's)
+    early: list[Finding] = []  # findings known before any dialogue (auto's)
     service = implicit_tls(port)
     ctx.begin()
     try:
@@ -113,7 +117,8 @@ def run_starttls(ctx: StageContext, state, spec) -> StageOutcome:
     return _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, implicit_because, early)
 
 
-def _detail(spec, asked, protocol, because, dialogue, rec, implicit: bool = False, error: str | None = None):
+def _detail(spec: ConnectionSpec, asked: str, protocol: str | None, because: str | None, dialogue: Dialogue | None,
+            rec: Recorder, implicit: bool = False, error: str | None = None) -> StarttlsDetail:
     facts = dialogue.facts if dialogue is not None else None
     upgrade = spec.starttls
     declared = DIALOGUES.get(protocol or "")
@@ -131,10 +136,12 @@ def _detail(spec, asked, protocol, because, dialogue, rec, implicit: bool = Fals
         implicit_tls=implicit,
         password_auth=facts.password_auth if facts else (),
         notes=tuple(facts.notes) if facts else (),
-        error=error)
+        error=error, started_ms=rec.ctx.wire_start or 0.0)
 
 
-def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, implicit_because, early) -> StageOutcome:
+def _outcome(ctx: StageContext, state: RunState, spec: ConnectionSpec, asked: str, protocol: str | None,
+             because: str | None, dialogue: Dialogue | None, end: str, rec: Recorder, implicit_because: str | None,
+             early: list[Finding]) -> StageOutcome:
     port = spec.port
     title = TITLES.get(protocol or "", "?")
     head = f"auto: {title}" if asked == "auto" and protocol else title
@@ -142,7 +149,7 @@ def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, imp
         finding = fnd.implicit(protocol, port, asked, implicit_because)
         rec.note(f"{implicit_because}: TLS at once, STARTTLS dropped")
         detail = _detail(spec, asked, protocol, because or implicit_because, dialogue, rec, implicit=True)
-        state.extra["starttls"] = Handoff(protocol, None, True, asked)
+        state.starttls = Handoff(protocol, None, True, asked)
         return StageOutcome(True, detail, f"port {port} speaks TLS at once: STARTTLS dropped", (finding,))
     if early:
         detail = _detail(spec, asked, protocol, because, dialogue, rec, error=early[0].title)
@@ -152,6 +159,7 @@ def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, imp
         finding = fnd.stream_error(asked, because or end) if end not in ("eof",) else fnd.closed_before_greeting()
         detail = _detail(spec, asked, protocol, because, None, rec, error=finding.title)
         return StageOutcome(False, detail, finding.title, (finding,))
+    assert protocol is not None  # a dialogue speaks a protocol it was made for
     facts = dialogue.facts
     findings = []
     if facts.password_auth:
@@ -160,11 +168,11 @@ def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, imp
         if facts.offered is False:
             findings.insert(0, fnd.not_offered(protocol, facts))  # listed nowhere, yet accepted: a warning
         if facts.leftover:
-            state.stream.unread(facts.leftover)
+            state.need_stream().unread(facts.leftover)
             rec.note(f"{len(facts.leftover)} byte(s) came after the reply, before any TLS: left for the handshake "
                      "to show")
-        state.extra["starttls"] = Handoff(protocol, dialogue, False, asked)
-        state.extra["tls_review"] = _reviewer(protocol, facts)
+        state.starttls = Handoff(protocol, dialogue, False, asked)
+        state.tls_review = _reviewer(protocol, facts)
         detail = _detail(spec, asked, protocol, because, dialogue, rec)
         return StageOutcome(True, detail, f"{head}: {_ready_words(protocol, facts)}", tuple(findings))
     main = _failure(protocol, facts, dialogue, end, port, spec.timeout)
@@ -173,16 +181,19 @@ def _outcome(ctx, state, spec, asked, protocol, because, dialogue, end, rec, imp
     return StageOutcome(False, detail, main.title, tuple(findings))
 
 
-def _ready_words(protocol: str, facts) -> str:
+def _ready_words(protocol: str, facts: Facts) -> str:
     if DIALOGUES[protocol].ready_words:
         return DIALOGUES[protocol].ready_words
     offered = {True: "offered", False: "not listed, accepted anyway", None: "sent (no capability list)"}[facts.offered]
     return f"{facts.command} {offered}; {facts.reply[-1] if facts.reply else 'no reply'}"
 
 
-def _failure(protocol, facts, dialogue, end, port, timeout):
+def _failure(protocol: str, facts: Facts, dialogue: Dialogue, end: str, port: int, timeout: float) -> Finding:
     if facts.unexpected is not None:
         return fnd.unexpected(protocol, facts, port)
+    if protocol in ("smtp", "lmtp") and facts.capabilities is None and facts.capabilities_reply[:1] and \
+            facts.capabilities_reply[0].startswith("5"):
+        return fnd.hello_rejected(protocol, facts)  # whatever came after: the EHLO answer says it all
     if facts.closed:
         return fnd.closed(protocol, facts, port, sent=bool(facts.command) or dialogue.client_first)
     if facts.session_refused:
@@ -196,7 +207,7 @@ def _failure(protocol, facts, dialogue, end, port, timeout):
     return fnd.stream_error(protocol, end or "the exchange stopped")
 
 
-def _reviewer(protocol: str, facts):
+def _reviewer(protocol: str, facts: Facts) -> Callable[[StageOutcome], StageOutcome]:
     """For the tls stage: a handshake answered in clear text right after the server agreed is
     `plaintext-after-starttls`, not a peer that never spoke TLS (`not-tls`)."""
 
