@@ -477,10 +477,10 @@ def slapd_plain():
 
 @pytest.fixture(scope="session")
 def prosody_tls(server_cert):
-    """prosody XMPP c2s for lab.test, STARTTLS offered and required."""
+    """prosody XMPP c2s (and s2s, endpoint "xmpp-server") for lab.test, STARTTLS offered and required."""
     from tlsbench.lab.xmpp_server import prosody
 
-    yield from _serve(prosody, server_cert("prosody", "lab.test"))
+    yield from _serve(prosody, server_cert("prosody", "lab.test"), s2s=True)
 
 
 @pytest.fixture(scope="session")
@@ -564,6 +564,15 @@ def haproxy_tls_pair(server_cert):
 
     yield from _serve(tls_pair_behind_haproxy, server_cert("node-a", "www.lab.test"),
                       server_cert("node-b", "www.lab.test"))
+
+
+@pytest.fixture(scope="session")
+def haproxy_accept_proxy(server_cert):
+    """haproxy with accept-proxy (a PROXY protocol header first, or the connection is dropped) in
+    front of one `openssl s_server` for www.lab.test."""
+    from tlsbench.lab.balancer import tls_behind_accept_proxy
+
+    yield from _serve(tls_behind_accept_proxy, server_cert("node-a", "www.lab.test"))
 
 
 # --- real clients against those servers -------------------------------------------------------

@@ -198,7 +198,7 @@ def test_events_come_in_order(listener):
 ])
 def test_socks_to_plain_http(request, plain_http, kind, proxy_name):
     proxy = request.getfixturevalue(proxy_name)
-    result, _ = probe(f"localhost:{plain_http.port}", proxy_kind=kind, proxy=proxy.address, send=HTTP_GET)
+    result, _ = probe(f"localhost:{plain_http.port}", proxies=[f"{kind}://{proxy.address}"], send=HTTP_GET)
     detail = result.stage("proxy").detail
     assert result.stage("proxy").status == "ok", result.findings
     if kind in ("socks4a", "socks5h"):
@@ -222,7 +222,7 @@ def test_socks_to_plain_http(request, plain_http, kind, proxy_name):
 
 
 def test_pin_goes_to_the_proxy(microsocks, listener):
-    result, _ = probe(f"www.lab.test:{listener.port}", pin="127.0.0.1", proxy_kind="socks5h", proxy=microsocks.address)
+    result, _ = probe(f"www.lab.test:{listener.port}", pin="127.0.0.1", proxies=[f"socks5h://{microsocks.address}"])
     assert result.stage("resolve").detail.pinned
     detail = result.stage("proxy").detail
     assert detail.requested == f"127.0.0.1:{listener.port}" and detail.address_type == "IPv4"
@@ -231,21 +231,21 @@ def test_pin_goes_to_the_proxy(microsocks, listener):
 
 def test_proxy_auth_ok(microsocks_auth, plain_http):
     user = f"{microsocks_auth.username}:{microsocks_auth.password}"
-    result, _ = probe(plain_http.address, proxy_kind="socks5", proxy=microsocks_auth.address, proxy_user=user)
+    result, _ = probe(plain_http.address, proxies=[f"socks5://{microsocks_auth.address}"], proxy_user=user)
     detail = result.stage("proxy").detail
     assert result.ok and detail.auth == "username/password" and detail.auth_method == "username/password"
     assert microsocks_auth.password.encode().hex(" ") not in detail.sent_hex  # never recorded
 
 
 def test_proxy_auth_failed(microsocks_auth, plain_http):
-    result, _ = probe(plain_http.address, proxy_kind="socks5", proxy=microsocks_auth.address,
+    result, _ = probe(plain_http.address, proxies=[f"socks5://{microsocks_auth.address}"],
                       proxy_user=f"{microsocks_auth.username}:wrong")
     assert result.codes() == ["proxy-auth-failed"]
     assert "wrong".encode().hex() not in str(result.to_json_dict())
 
 
 def test_proxy_auth_required(microsocks_auth, plain_http):
-    result, _ = probe(plain_http.address, proxy_kind="socks5", proxy=microsocks_auth.address)
+    result, _ = probe(plain_http.address, proxies=[f"socks5://{microsocks_auth.address}"])
     assert result.codes() == ["proxy-auth-required"]
     assert result.stage("proxy").detail.auth_method == "no acceptable methods"
 
@@ -254,7 +254,7 @@ def test_proxy_auth_required(microsocks_auth, plain_http):
                                                      ("socks4", "dante", 0x5B)])
 def test_proxy_target_refused(request, closed_port, kind, proxy_name, reply):
     proxy = request.getfixturevalue(proxy_name)
-    result, _ = probe(closed_port.address, proxy_kind=kind, proxy=proxy.address)
+    result, _ = probe(closed_port.address, proxies=[f"{kind}://{proxy.address}"])
     assert result.codes() == ["proxy-target-refused"]
     assert result.stage("proxy").detail.reply_code == reply
     if kind == "socks4":
@@ -264,7 +264,7 @@ def test_proxy_target_refused(request, closed_port, kind, proxy_name, reply):
 @pytest.mark.parametrize("proxy_name", ["microsocks", "dante"])
 def test_proxy_target_unreachable_for_unresolvable_name(request, proxy_name):
     proxy = request.getfixturevalue(proxy_name)
-    result, _ = probe("no-such-host.invalid:80", proxy_kind="socks5h", proxy=proxy.address)
+    result, _ = probe("no-such-host.invalid:80", proxies=[f"socks5h://{proxy.address}"])
     assert result.codes() == ["proxy-target-unreachable"]
     # microsocks answers 1 (general failure), danted 4 (host unreachable) for a name it cannot resolve.
     assert result.stage("proxy").detail.reply_code in (1, 4)
@@ -272,20 +272,20 @@ def test_proxy_target_unreachable_for_unresolvable_name(request, proxy_name):
 
 
 def test_proxy_unreachable(closed_port, plain_http):
-    result, _ = probe(plain_http.address, proxy_kind="socks5", proxy=closed_port.address)
+    result, _ = probe(plain_http.address, proxies=[f"socks5://{closed_port.address}"])
     assert result.codes() == ["proxy-unreachable"]
     assert result.stage("tcp").detail.role == "proxy"
 
 
 def test_silent_proxy_gives_proxy_timeout(silent_server, plain_http):
-    result, _ = probe(plain_http.address, proxy_kind="socks5", proxy=silent_server.address, timeout=1)
+    result, _ = probe(plain_http.address, proxies=[f"socks5://{silent_server.address}"], timeout=1)
     assert result.codes() == ["proxy-timeout"]
     assert result.stage("tcp").status == "ok" and result.stage("proxy").status == "failed"
 
 
 def test_banner_port_as_proxy_gives_protocol_error(banner_server, plain_http):
     server = banner_server("smtp")
-    result, _ = probe(plain_http.address, proxy_kind="socks5", proxy=server.address)
+    result, _ = probe(plain_http.address, proxies=[f"socks5://{server.address}"])
     assert result.codes() == ["proxy-protocol-error"]
     received = next(e.value for e in result.findings[0].evidence if e.label == "bytes received")
     assert received.startswith(b"220".hex(" "))
@@ -293,13 +293,13 @@ def test_banner_port_as_proxy_gives_protocol_error(banner_server, plain_http):
 
 
 def test_socks4_to_a_socks5_only_proxy(microsocks, plain_http):
-    result, _ = probe(plain_http.address, proxy_kind="socks4", proxy=microsocks.address)
+    result, _ = probe(plain_http.address, proxies=[f"socks4://{microsocks.address}"])
     assert result.codes() == ["proxy-protocol-error"]
     assert "SOCKS5" in result.findings[0].explanation
 
 
 def test_socks4_password_is_reported_unused(dante, plain_http):
-    result, _ = probe(plain_http.address, proxy_kind="socks4", proxy=dante.address, proxy_user="someone:secret")
+    result, _ = probe(plain_http.address, proxies=[f"socks4://{dante.address}"], proxy_user="someone:secret")
     assert result.ok
     assert result.codes() == ["proxy-password-ignored"]
     assert result.stage("proxy").detail.auth == "userid"
@@ -327,7 +327,7 @@ def test_cancel_interrupts_the_stage_in_flight(silent_server, plain_http):
         if isinstance(event, StageStarted) and event.stage == "proxy":
             threading.Timer(0.2, token.cancel).start()
 
-    spec = build_spec(plain_http.address, proxy_kind="socks5", proxy=silent_server.address, tls=False, timeout=60)
+    spec = build_spec(plain_http.address, proxies=[f"socks5://{silent_server.address}"], tls=False, timeout=60)
     result = run_probe(spec, on_event=on_event, cancel=token)
     assert result.cancelled and not result.ok
     proxy = result.stage("proxy")
@@ -367,7 +367,7 @@ def test_ipv6_literal_direct(ipv6_listener):
 
 @pytest.mark.parametrize("kind", ["socks5", "socks5h"])
 def test_ipv6_target_through_socks5(microsocks, ipv6_listener, kind):
-    result, _ = probe(f"[::1]:{ipv6_listener}", proxy_kind=kind, proxy=microsocks.address, send="hi\r\n")
+    result, _ = probe(f"[::1]:{ipv6_listener}", proxies=[f"{kind}://{microsocks.address}"], send="hi\r\n")
     detail = result.stage("proxy").detail
     assert detail.address_type == "IPv6" and detail.requested == f"[::1]:{ipv6_listener}"
     assert result.ok and result.stage("app").detail.first_bytes_text.startswith("hello over IPv6")

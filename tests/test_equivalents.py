@@ -30,7 +30,7 @@ def test_direct_tls_with_versions_ciphers_and_alpn():
 
 
 def test_socks5h_with_user_pin_and_sni_override():
-    spec = build_spec("www.lab.test:443", proxy_kind="socks5h", proxy="127.0.0.1:1080", proxy_user="alice",
+    spec = build_spec("www.lab.test:443", proxies=["socks5h://127.0.0.1:1080"], proxy_user="alice",
                       proxy_password_env="OFFICE_PW", pin="10.0.0.7", sni="alt.test",
                       environ={"OFFICE_PW": "never-printed"})
     eq = equivalent_commands(spec)
@@ -50,7 +50,7 @@ def test_socks5h_with_user_pin_and_sni_override():
 
 
 def test_inline_password_is_referenced_not_copied():
-    spec = build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080",
+    spec = build_spec("www.lab.test:443", proxies=["socks5://127.0.0.1:1080"],
                       proxy_user="alice:hunter2-inline")
     eq = equivalent_commands(spec)
     assert "hunter2" not in eq.as_text()
@@ -168,8 +168,8 @@ def test_openssl_checks_the_host_not_the_sni_override(clients, tls_server, lab_c
 @pytest.mark.parametrize("kind", ["socks5", "socks5h"])
 def test_curl_through_socks_with_password_from_env(clients, tls_server, lab_certs, microsocks_auth, kind):
     server = tls_server("good")
-    spec = lab_spec(server, lab_certs, http=True, proxy_kind=kind,
-                    proxy=f"{microsocks_auth.host}:{microsocks_auth.port}", proxy_user=MICROSOCKS_USER,
+    spec = lab_spec(server, lab_certs, http=True, proxies=[f"{kind}://{microsocks_auth.host}:{microsocks_auth.port}"],
+                    proxy_user=MICROSOCKS_USER,
                     proxy_password_env="LAB_SOCKS_PW", environ={"LAB_SOCKS_PW": MICROSOCKS_PASSWORD})
     eq = equivalent_commands(spec)
     assert MICROSOCKS_PASSWORD not in eq.as_text()
@@ -208,6 +208,7 @@ def test_curl_plain_http(clients, plain_http):
          path="/health"),
     dict(no_sni=True, local_port="40000-40010", interface="127.0.0.1", family=4),
     dict(proxies=["https://127.0.0.1:8443"], proxy_insecure=True),
+    dict(haproxy_protocol=True, http=True),
 ])
 def test_the_tlsbench_line_parses_back_to_the_same_connection(kwargs):
     """Copy as command, then paste it: the same spec (the option declarations work both ways)."""
@@ -221,3 +222,24 @@ def test_the_tlsbench_line_parses_back_to_the_same_connection(kwargs):
     assert words[:2] == ["tlsbench", "probe"]
     again = spec_from_args(make_parser().parse_args(words[2:]), environ={})
     assert again == spec
+
+
+def test_haproxy_protocol_is_curls_switch_and_beyond_s_client():
+    """--haproxy-protocol is declared once (options.py, curl="--haproxy-protocol"): copy-as-command
+    gives curl its switch and says s_client has none, and a profile keeps it."""
+    from tlsbench.engine.connection_data import connection_to_data, data_to_spec
+
+    spec = build_spec("www.lab.test:443", haproxy_protocol=True, http=True)
+    eq = equivalent_commands(spec)
+    assert "--haproxy-protocol" in eq.curl.words and "--haproxy-protocol" in eq.tlsbench.words
+    assert any(c.startswith("--haproxy-protocol") and "openssl has no option" in c for c in eq.openssl.cannot)
+    data = connection_to_data(spec)
+    assert data["local"] == {"haproxy_protocol": True} and data_to_spec(data, environ={}) == spec
+    assert "--haproxy-protocol" not in equivalent_commands(build_spec("www.lab.test:443")).curl.words
+
+
+def test_s_client_is_told_the_xmpp_domain_for_both_xmpp_protocols():
+    for protocol in ("xmpp", "xmpp-server"):
+        words = equivalent_commands(build_spec("lab.test:5269", starttls=protocol)).openssl.words
+        assert words[words.index("-starttls") + 1] == protocol and words[words.index("-xmpphost") + 1] == "lab.test"
+

@@ -395,7 +395,7 @@ def _spec(case: Case, peers, crafted_servers):
     options.setdefault("tls", False)
     if case.route == "http":
         return build_spec("localhost:443", proxies=[f"http://{address}"], timeout=TIMEOUT, **options)
-    return build_spec("localhost:443", proxy_kind=case.route, proxy=address, timeout=TIMEOUT, **options)
+    return build_spec("localhost:443", proxies=[f"{case.route}://{address}"], timeout=TIMEOUT, **options)
 
 
 def run_bounded(spec):

@@ -126,7 +126,7 @@ def test_an_http_proxy_spoken_to_as_socks_and_the_other_way_round(squid_proxy, m
     # Neither proxy answers a protocol it does not speak: each waits for the rest of a request that never
     # comes, and the probe says so when its own deadline ends the wait.
     server = tls_server()
-    as_socks = probe(f"localhost:{server.port}", proxy_kind="socks5", proxy=squid_proxy.address, timeout=1)
+    as_socks = probe(f"localhost:{server.port}", proxies=[f"socks5://{squid_proxy.address}"], timeout=1)
     assert as_socks.codes() in (["proxy-timeout"], ["proxy-protocol-error"], ["proxy-closed"])
     as_http = probe(f"localhost:{server.port}", proxies=[f"http://{microsocks.address}"], timeout=1)
     assert as_http.codes() in (["proxy-timeout"], ["proxy-protocol-error"], ["proxy-closed"])

@@ -76,10 +76,10 @@ def test_no_textual_import_in_engine_or_probe(path):
     assert not bad, f"{path} imports {bad}"
 
 
-def test_socks_is_imported_only_by_the_socks_hop():
+def test_socks_is_imported_only_by_the_pysocks_adapter():
     users = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
              if "socks" in {n.split(".")[0] for n in _imports(p)} and "/lab/" not in p.as_posix()}
-    assert users <= {"engine/hops/socks.py"}, users
+    assert users <= {"engine/hops/pysocks_adapter.py"}, users
 
 
 def test_a_plain_probe_loads_no_diagnosis_modules(tls_server, lab_certs):

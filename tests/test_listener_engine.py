@@ -75,6 +75,34 @@ def test_curl_https_with_cacert_is_served_and_its_port_matches():
         assert closed["bytes_received"] > 0 and closed["bytes_sent"] > 0
 
 
+def test_curl_haproxy_protocol_header_is_shown_and_the_handshake_goes_on():
+    """curl --haproxy-protocol: the listener shows the addresses the PROXY header carries (here curl's
+    own end), then serves the TLS that follows as usual."""
+    curl = require("curl")
+    with running_listener(tls=True, reply_mode="http", reply_text="hi\n") as (listener, log):
+        r = run([curl, "-sS", "--max-time", "10", "--haproxy-protocol", "--cacert", listener.cert_path, "-w",
+                 "\n%{local_port}", f"https://localhost:{listener.port}/"])
+        assert r.returncode == 0, r.stderr
+        body, port = r.stdout.decode().rsplit("\n", 1)
+        assert body == "hi\n"
+        accepted = log.wait_event("accepted")
+        header = log.wait_event("proxy-header", client_id=accepted["client_id"])
+        assert header["family"] in ("TCP4", "TCP6") and header["source"][1] == int(port)
+        assert header["destination"][1] == listener.port
+        assert log.wait_event("handshake", client_id=accepted["client_id"])["ok"]
+
+
+def test_tlsbench_haproxy_protocol_names_the_port_the_listener_saw():
+    with running_listener(tls=True, reply_mode="http") as (listener, log):
+        result = _probe(f"127.0.0.1:{listener.port}", cafile=listener.cert_path, http=True, haproxy_protocol=True,
+                        sni="localhost")
+        assert result.ok, result.codes()
+        header = log.wait_event("proxy-header")
+        assert header["family"] == "TCP4"
+        assert tuple(header["source"]) == ("127.0.0.1", result.socket.local_port)
+        assert tuple(header["destination"]) == ("127.0.0.1", listener.port)
+
+
 def test_curl_without_cacert_rejects_the_certificate_with_unknown_ca():
     curl = require("curl")
     with running_listener(tls=True) as (listener, log):

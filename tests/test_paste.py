@@ -39,6 +39,7 @@ def test_host_port_and_urls():
     dict(proxies=["socks5h://127.0.0.1:1080"], pin="10.0.0.7", cafile=None, http=True),
     dict(insecure=True, alpn="h2,http/1.1", tls_min="1.2", tls_max="1.3", ciphers="ECDHE+AESGCM", http=True),
     dict(proxies=["http://10.0.0.2:3128"], http=True, local_port="40000", family=4),
+    dict(http=True, haproxy_protocol=True),
 ])
 def test_curl_lines_tlsbench_writes_read_back_as_the_same_connection(kwargs):
     spec = build_spec("www.lab.test:443", environ={}, **kwargs)
@@ -47,6 +48,7 @@ def test_curl_lines_tlsbench_writes_read_back_as_the_same_connection(kwargs):
     assert again.target == spec.target and again.pin == spec.pin
     assert [(h.kind, h.address) for h in again.proxies] == [(h.kind, h.address) for h in spec.proxies]
     assert again.tls._replace(alpn=spec.tls.alpn) == spec.tls and again.app.http
+    assert again.local.haproxy_protocol == spec.local.haproxy_protocol
     assert "-v: an output option" in pasted.dropped
 
 

@@ -20,7 +20,7 @@ def config(tmp_path) -> Path:
     root = tmp_path / "config"
     store = ProfileStore(root)
     store.save(Profile("direct-lab", build_spec("www.lab.test:8443", pin="127.0.0.1"), "the lab server"))
-    store.save(Profile("via-socks", build_spec("www.lab.test:443", proxy_kind="socks5h", proxy="127.0.0.1:1080",
+    store.save(Profile("via-socks", build_spec("www.lab.test:443", proxies=["socks5h://127.0.0.1:1080"],
                                                proxy_user="alice", proxy_password_env="LAB_PW",
                                                environ={"LAB_PW": "pw"})))
     return root

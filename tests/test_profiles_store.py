@@ -170,7 +170,7 @@ def test_full_spec_roundtrip(store, tmp_path, monkeypatch):
     key = tmp_path / "me.key"
     key.write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
     monkeypatch.setenv("LAB_PROXY_PW", "pw")
-    spec = build_spec("[::1]:8443", pin="::1", proxy_kind="socks5h", proxy="[::1]:1080", proxy_user="alice",
+    spec = build_spec("[::1]:8443", pin="::1", proxies=["socks5h://[::1]:1080"], proxy_user="alice",
                       proxy_password_env="LAB_PROXY_PW", sni="alt.test", tls_min="1.2", tls_max="1.3",
                       ciphers="ECDHE+AESGCM", alpn="h2,http/1.1", cafile=str(ca), cert=str(cert), key=str(key),
                       timeout="2.5", http=True)
@@ -235,7 +235,7 @@ def test_symlinked_profile_stays_a_symlink(store, tmp_path):
 
 def test_password_is_never_written(store, monkeypatch):
     monkeypatch.setenv("OFFICE_PW", "s3cret-from-env")
-    spec = build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080", proxy_user="alice",
+    spec = build_spec("www.lab.test:443", proxies=["socks5://127.0.0.1:1080"], proxy_user="alice",
                       proxy_password_env="OFFICE_PW")
     assert spec.proxy.password == "s3cret-from-env"
     path = store.save(Profile("office", spec))
@@ -250,7 +250,7 @@ def test_password_is_never_written(store, monkeypatch):
 
 
 def test_inline_password_is_dropped_not_written(store):
-    spec = build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080",
+    spec = build_spec("www.lab.test:443", proxies=["socks5://127.0.0.1:1080"],
                       proxy_user="alice:inline-pass-123")
     path = store.save(Profile("inline", spec))
     assert b"inline-pass-123" not in path.read_bytes()
@@ -310,7 +310,7 @@ def test_save_refuses_a_file_whose_table_is_not_a_table(store):
     text = 'host = "www.lab.test"\nport = 443\nproxy = 3\n'
     path = write(store, "odd", text)
     with pytest.raises(ProfileError, match="must be a table"):
-        store.save(Profile("odd", build_spec("www.lab.test:443", proxy_kind="socks5", proxy="127.0.0.1:1080")))
+        store.save(Profile("odd", build_spec("www.lab.test:443", proxies=["socks5://127.0.0.1:1080"])))
     assert path.read_text() == text
 
 

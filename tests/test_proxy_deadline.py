@@ -42,7 +42,7 @@ def probe_through(pause: float, timeout: float):
     """A plain-TCP probe through a SOCKS5 peer that waits `pause` before each of its replies."""
     proxy = SlowSocks5(pause)
     try:
-        return run_probe(build_spec("127.0.0.1:80", proxy_kind="socks5", proxy=f"127.0.0.1:{proxy.port}",
+        return run_probe(build_spec("127.0.0.1:80", proxies=[f"socks5://127.0.0.1:{proxy.port}"],
                                     tls=False, timeout=timeout))
     finally:
         proxy.close()

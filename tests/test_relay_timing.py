@@ -109,7 +109,7 @@ def test_a_slow_first_byte_through_a_proxy_is_named_in_the_tls_stage(lab_certs, 
     server = LateAccept(lab_certs, delay=0.4)
     try:
         result = run_probe(build_spec(f"127.0.0.1:{server.port}", cafile=str(lab_certs.ca_cert), timeout=5,
-                                      proxy_kind="socks5", proxy=microsocks.address))
+                                      proxies=[f"socks5://{microsocks.address}"]))
     finally:
         server.close()
     tls = result.stage("tls")

@@ -28,6 +28,12 @@ def test_prosody_starttls(prosody_tls, lab_certs):
     assert "CN = lab.test" in result.stdout
 
 
+def test_prosody_s2s_port_speaks_starttls_to_s_client(prosody_tls, lab_certs):
+    """The lab's peer for `-starttls xmpp-server`: openssl s_client itself upgrades there."""
+    result = s_client(prosody_tls.endpoint("xmpp-server"), "xmpp-server", lab_certs.ca_cert, "-xmpphost", "lab.test")
+    assert handshake_verified(result), result.stdout
+
+
 def test_prosody_plain_offers_no_starttls(prosody_plain, lab_certs):
     features = stream_features(prosody_plain)
     assert b"xmpp-tls" not in features and b"<mechanism>PLAIN</mechanism>" in features

@@ -74,8 +74,8 @@ def test_pin_keeps_the_name():
         ({"timeout": 0}, "timeout"),
         ({"http": True, "send": "x"}, "send"),
         ({"tls": False, "alpn": "h2"}, "tls"),
-        ({"proxy_kind": "socks6", "proxy": "127.0.0.1:1080"}, "proxy_kind"),
-        ({"proxy_kind": "socks5", "proxy": "127.0.0.1:99999"}, "proxy port"),
+        ({"proxies": ["socks6://127.0.0.1:1080"]}, "proxy"),
+        ({"proxies": ["socks5://127.0.0.1:99999"]}, "proxy port"),
     ],
 )
 def test_bad_options_name_their_field(kwargs, field):
@@ -94,18 +94,18 @@ def test_cert_file_must_hold_pem(tmp_path):
 
 def test_proxy_limits_that_pysocks_would_break():
     with pytest.raises(InputError, match="128|127"):
-        build_spec("example.com:443", proxy_kind="socks5", proxy="127.0.0.1:1080", proxy_user="u" * 128 + ":p")
+        build_spec("example.com:443", proxies=["socks5://127.0.0.1:1080"], proxy_user="u" * 128 + ":p")
     with pytest.raises(InputError, match="IPv6"):
-        build_spec("[::1]:443", proxy_kind="socks4", proxy="127.0.0.1:1080")
-    spec = build_spec("example.com:443", proxy_kind="socks5h", proxy="127.0.0.1", proxy_user="alice:secret")
+        build_spec("[::1]:443", proxies=["socks4://127.0.0.1:1080"])
+    spec = build_spec("example.com:443", proxies=["socks5h://127.0.0.1"], proxy_user="alice:secret")
     assert spec.proxy.port == 1080 and spec.proxy.username == "alice" and spec.proxy.password == "secret"
     assert spec.proxy.remote_dns
 
 
 def test_proxy_password_from_environment():
-    spec = build_spec("example.com:443", proxy_kind="socks5", proxy="127.0.0.1:1080", proxy_user="alice",
+    spec = build_spec("example.com:443", proxies=["socks5://127.0.0.1:1080"], proxy_user="alice",
                       environ={"TLSBENCH_PROXY_PASSWORD": "s3cret"})
     assert spec.proxy.password == "s3cret" and spec.proxy.password_env == "TLSBENCH_PROXY_PASSWORD"
     with pytest.raises(InputError, match="MY_PW"):
-        build_spec("example.com:443", proxy_kind="socks5", proxy="127.0.0.1:1080", proxy_user="alice",
+        build_spec("example.com:443", proxies=["socks5://127.0.0.1:1080"], proxy_user="alice",
                    proxy_password_env="MY_PW", environ={})

@@ -72,6 +72,12 @@ CONVERSATIONS = {
              [b"<?xml version='1.0'?><stream:stream to='lab.test' xmlns='jabber:client' "
               b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
               b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"], "ready", True),
+    "xmpp-server": ([PROSODY_HEADER.replace(b"jabber:client", b"jabber:server")
+                     + b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
+                     b"</starttls></stream:features>", b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"],
+                    [b"<?xml version='1.0'?><stream:stream to='lab.test' xmlns='jabber:server' "
+                     b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+                     b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"], "ready", True),
     "ldap": ([ldap_entry(1, [b"1.3.6.1.4.1.1466.20037", b"1.3.6.1.4.1.4203.1.11.3"]) + ldap_result(1, 0x65, 0),
               ldap_result(2, 0x78, 0)], [search_root_dse(1), start_tls_request(2)], "ready", True),
     "postgres": ([b"S"], [SSL_REQUEST], "ready", True),
@@ -319,3 +325,15 @@ def test_auto_uses_the_port_for_protocols_whose_client_speaks_first():
     assert silent.implicit and silent.protocol == "imap" and "IMAPS" in silent.because
     assert detect.on_silence(40000, 10).protocol is None
     assert not detect.greeting_complete(MARIADB_GREETING[:10]) and not detect.greeting_complete(b"220 mail")
+
+
+def test_xmpp_server_is_s_clients_server_to_server_stream():
+    """-starttls xmpp-server: the jabber:server namespace, chosen by auto on port 5269, not asked again
+    over TLS (a stream without `from` gets an error there), and everything else as XMPP."""
+    from tlsbench.engine.spec import build_spec
+
+    assert build_spec("lab.test:5269", starttls="XMPP-Server").starttls.protocol == "xmpp-server"
+    assert detect.by_port(5269).protocol == "xmpp-server" and detect.by_port(5222).protocol == "xmpp"
+    assert not DIALOGUES["xmpp-server"].asks_again and DIALOGUES["xmpp"].asks_again
+    assert fnd.COMMANDS["xmpp-server"] == fnd.COMMANDS["xmpp"] == "<starttls/>"
+

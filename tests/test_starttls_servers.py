@@ -94,6 +94,19 @@ def test_a_server_without_tls_does_not_offer_it(starttls_server, lab_certs, prot
         assert detail.reply[0] in received(detail)[-1] or received(detail)[-1].startswith(detail.reply[0][:10])
 
 
+def test_xmpp_server_to_server_against_prosodys_s2s_port(prosody_tls, lab_certs):
+    """s_client's -starttls xmpp-server against prosody's server-to-server listener: the stream in
+    the jabber:server namespace, then a verified handshake; the features are not asked again."""
+    endpoint = prosody_tls.endpoint("xmpp-server")
+    result = probe(endpoint, "xmpp-server", lab_certs.ca_cert, xmpphost="lab.test")
+    assert result.ok, [f.title for f in result.findings]
+    detail = result.stage("starttls").detail
+    assert detail.protocol == "xmpp-server" and detail.accepted is True and detail.xmpphost == "lab.test"
+    assert "xmlns='jabber:server'" in sent(detail)[0]
+    assert result.tls.verified is True and result.chain.certificates[0].subject.startswith("CN=lab.test,")
+    assert result.stage("app").status == "skipped"
+
+
 def test_the_smtp_exchange_is_shown_as_it_happened(smtp_tls, lab_certs):
     result = probe(smtp_tls, "smtp", lab_certs.ca_cert, starttls_name="client.lab.test")
     lines = [(line.direction, line.text) for line in result.stage("starttls").detail.exchange]

@@ -59,7 +59,7 @@ async def test_bad_fields_are_marked_where_they_are(tmp_path):
 async def test_selecting_a_profile_composes_the_form(tmp_path, monkeypatch):
     monkeypatch.setenv("TLSBENCH_PROXY_PASSWORD", "from-the-environment")
     store = ProfileStore(tmp_path / "config")
-    store.save(Profile("alpha", build_spec("alpha.test:8443", proxy_kind="socks5h", proxy="127.0.0.1:1080",
+    store.save(Profile("alpha", build_spec("alpha.test:8443", proxies=["socks5h://127.0.0.1:1080"],
                                            proxy_user="bob", sni="other.test", alpn="h2")))
     store.save(Profile("beta", build_spec("beta.test:25", tls=False, send="EHLO x\r\n", timeout=3)))
     store.set_last_used("beta")
@@ -128,7 +128,7 @@ async def test_broken_profile_file_is_reported_and_kept(tmp_path):
 
 
 async def test_copy_as_command_shows_the_equivalents(tmp_path):
-    spec = build_spec("example.test:443", proxy_kind="socks5h", proxy="127.0.0.1:1080", alpn="h2")
+    spec = build_spec("example.test:443", proxies=["socks5h://127.0.0.1:1080"], alpn="h2")
     app = app_for(tmp_path, spec=spec)
     copied = []
     app.copy_to_clipboard = copied.append
@@ -182,7 +182,7 @@ async def test_copy_as_command_shows_each_line_exactly_as_it_is_copied(tmp_path)
 async def test_a_socks5_user_without_a_password_is_asked_for_one(tmp_path, monkeypatch, microsocks_auth, plain_http):
     # A profile keeps only the variable's name; with it unset the form asks instead of sending nothing.
     monkeypatch.delenv("TLSBENCH_PROXY_PASSWORD", raising=False)
-    spec = build_spec(f"127.0.0.1:{plain_http.port}", proxy_kind="socks5", proxy=microsocks_auth.address,
+    spec = build_spec(f"127.0.0.1:{plain_http.port}", proxies=[f"socks5://{microsocks_auth.address}"],
                       proxy_user=microsocks_auth.username, tls=False, http=True, environ={})
     app = app_for(tmp_path, spec=spec)
     async with app.run_test(size=SIZE) as pilot:

@@ -8,7 +8,7 @@ from tlsbench.engine.findings import Evidence
 from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord, TcpInfo, TlsMessage
 from tlsbench.engine.spec import build_spec
 
-SPEC = build_spec("www.lab.test:8443", proxy_kind="socks5h", proxy="127.0.0.1:1080", alpn="h2,http/1.1")
+SPEC = build_spec("www.lab.test:8443", proxies=["socks5h://127.0.0.1:1080"], alpn="h2,http/1.1")
 SOCKET = SocketInfo("127.0.0.1", 40123, "127.0.0.1", 1080, "IPv4", True, (32768, 60999),
                     TcpInfo(1, 0.052, 0.021, 204.0, 0, 0, 0, 32768, 536))
 

@@ -192,7 +192,7 @@ def read_toml(path: os.PathLike | str, *, what: str = "file", limit: int = MAX_F
     """
     import tomllib
 
-    from tlsbench.engine.visible import visible
+    from tlsbench.visible import visible
     from tlsbench.safe_files import FileRefused, read_regular
 
     text, problem = decode_text(read_regular(path, limit=limit, what=what))

@@ -26,7 +26,7 @@ def ensure_private_dir(path: Path, what: str = "directory") -> Path:
             # mkdir's mode is filtered by the umask; say exactly what we mean.
             os.chmod(path, 0o700)
         except OSError as exc:
-            from tlsbench.engine.errors import InputError
+            from tlsbench.errors import InputError
 
             reason = "a file is in the way" if path.exists() else (exc.strerror or str(exc))
             raise InputError(f"{what} {str(path)!r} cannot be used: {reason}") from None

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 __all__ = ["FileMissing", "FileRefused", "file_kind", "read_regular", "replace_checked", "write_atomic"]
 
@@ -36,7 +36,7 @@ class FileRefused(InputError):
     title = "file refused"
 
     def __init__(self, path: os.PathLike | str, reason: str, *, field: str | None = None) -> None:
-        from tlsbench.engine.visible import visible
+        from tlsbench.visible import visible
 
         self.path = Path(path)
         self.reason = reason

@@ -23,19 +23,6 @@ class DiagnoseOptions(NamedTuple):
     suggest_sni: tuple[str, ...]
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("why? (differential diagnosis)")
-    group.add_argument("--diagnose", action="store_true",
-                       help="after the run, try targeted variants of it (SNI, versions, ALPN, trust, the proxy, "
-                            "the peer's first words) and say which change makes it work")
-    group.add_argument("--diagnose-budget", metavar="SECONDS",
-                       help="with --diagnose: all the variants within this many seconds (default 10)")
-    group.add_argument("--diagnose-timeout", metavar="SECONDS",
-                       help="with --diagnose: per-stage timeout of each variant (default 3)")
-    group.add_argument("--diagnose-sni", metavar="NAME", action="append",
-                       help="with --diagnose: a server name to try as SNI (again for more)")
-
-
 def options(args: argparse.Namespace) -> DiagnoseOptions | None:
     """The diagnosis options, None without --diagnose; UsageError (one line) for a bad value or combination."""
     extra = [f"--{n.replace('_', '-')}" for n in ("diagnose_budget", "diagnose_timeout", "diagnose_sni")

@@ -13,7 +13,8 @@ import signal
 import sys
 
 from tlsbench.commands import diagnose, repeat
-from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
+from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage, spec_from_args
+from tlsbench.engine.argv import probe_parser
 from tlsbench.engine.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
 
@@ -24,35 +25,7 @@ INSECURE_WARNING = ("WARNING: --insecure: the server's certificate is NOT verifi
 
 
 def make_parser() -> QuietParser:
-    parser = QuietParser(prog=PROG, description="Open one connection, stage by stage, and explain what happened.",
-                         epilog="Exit codes: 0 connected, 1 the connection failed, 2 bad input, 130 interrupted "
-                                "(Ctrl-C prints what ran so far, marked cancelled).")
-    add_connection_options(parser, target_required=False)
-    out = parser.add_argument_group("output and profiles")
-    out.add_argument("--json", action="store_true", help="print one JSON object at the end, nothing else")
-    out.add_argument("--profile", metavar="NAME", help="start from a saved profile; options given here override it")
-    out.add_argument("--save-profile", metavar="NAME", help="save this connection as a profile, then run it")
-    out.add_argument("-v", "--verbose", action="store_true",
-                     help="print every TLS message under the waterfall: time, direction, type, version, length")
-    out.add_argument("--showcerts", action="store_true",
-                     help="print the certificates as PEM: those the server sent, then the trust anchor (s_client "
-                          "-showcerts)")
-    out.add_argument("--save-chain", metavar="FILE",
-                     help="write the same PEM chain to FILE (only over a PEM file; new files 0644)")
-    out.add_argument("--enumerate", action="store_true",
-                     help="after the run, ask which protocol versions and cipher suites the server accepts "
-                          "(hand-built ClientHellos over the same route; --concurrency C connections at once, "
-                          "default 4)")
-    out.add_argument("--save-run", metavar="FILE",
-                     help="write the whole run (connection without passwords, every event, the result and findings) "
-                          "to FILE as JSON, also when it fails; open it with 'tlsbench show FILE' (only over a run "
-                          "file; new files 0600)")
-    out.add_argument("--msg", action="store_true",
-                     help="like -v, with a hex dump of each message (s_client -msg); with --json, each message's "
-                          "bytes as hex")
-    repeat.add_options(parser)
-    diagnose.add_options(parser)
-    return parser
+    return probe_parser(PROG)
 
 
 def build_from_args(args: argparse.Namespace) -> ConnectionSpec:
@@ -210,7 +183,7 @@ def _enumerate(spec: ConnectionSpec, concurrency: int, token):
 
 
 def _show_enumeration(view, found) -> None:
-    from tlsbench.commands.enumerate_output import enumeration_lines
+    from tlsbench.engine.enumeration import enumeration_lines
 
     view.emit()
     for line in enumeration_lines(found):

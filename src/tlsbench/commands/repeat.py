@@ -44,17 +44,6 @@ class RepeatOptions(NamedTuple):
     unbounded: bool = False  # --watch without --count: count is UNBOUNDED, the real one is what ran
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("repeated runs")
-    group.add_argument("--count", metavar="N", help="run the connection N times and report statistics")
-    group.add_argument("--interval", metavar="SECONDS", help="with --count: wait this long between starts")
-    group.add_argument("--concurrency", metavar="C", help="with --count: C runs at once (default 1)")
-    group.add_argument("--json-lines", action="store_true",
-                       help="with --count: each run's JSON object as it ends, then the summary object")
-    group.add_argument("--watch", metavar="SECONDS",
-                       help="re-run every SECONDS until Ctrl-C (or --count N runs), showing only what changed")
-
-
 def wanted(args: argparse.Namespace) -> bool:
     return any(getattr(args, name, None) not in (None, False) for name in ("count", "interval", "concurrency",
                                                                             "json_lines", "watch"))

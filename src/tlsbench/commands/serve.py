@@ -36,7 +36,7 @@ from tlsbench.engine.listener.config import ListenerConfig, ReplyMode
 from tlsbench.engine.listener.fdlimit import raise_open_files
 from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHelloSeen, Closed, DataReceived,
                                              HandshakeDone, ListenerError, ListenerEvent, Listening, Notice,
-                                             PauseChanged, QueueChanged, Stopped)
+                                             PauseChanged, ProxyHeaderSeen, QueueChanged, Stopped)
 from tlsbench.engine.suggestions import cli_text
 from tlsbench.engine.visible import visible, visible_bytes
 
@@ -140,6 +140,11 @@ def describe(event: ListenerEvent) -> str:
     if isinstance(event, Accepted):
         return (f"{tag}accepted {_hostport(event.peer_address, event.peer_port)} "
                 f"(client's ephemeral port {event.peer_port}) on {_hostport(event.local_address, event.local_port)}")
+    if isinstance(event, ProxyHeaderSeen):
+        if event.source is None or event.destination is None:
+            return f"{tag}PROXY header {event.family}: the sender names no addresses"
+        return (f"{tag}PROXY header {event.family}: client {_hostport(*event.source)} -> "
+                f"{_hostport(*event.destination)} (as the sender says)")
     if isinstance(event, ClientHelloSeen):
         return f"{tag}{describe_hello(event)}"
 

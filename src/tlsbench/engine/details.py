@@ -76,7 +76,7 @@ class TcpDetail(NamedTuple):
 
 
 class ProxyDetail(NamedTuple):
-    kind: str  # socks4 | socks4a | socks5 | socks5h | http | https
+    kind: str  # the proxy type (proxykinds.TYPES)
     proxy: str  # "HOST:PORT"
     auth: str  # "none" | "username/password" | "userid" | "basic"
     address_type: str  # what was sent: "IPv4" | "IPv6" | "domain name"

@@ -24,6 +24,7 @@ from tlsbench.engine.redact import Redactor
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.tlsmsg import alert_name
 from tlsbench.engine.tlsnames import LEGACY_SUITES, SUITES, TLS13_SUITES, Suite, version_name
+from tlsbench.engine.visible import visible
 
 if TYPE_CHECKING:
     from tlsbench.engine.stages.resolve import Route
@@ -279,3 +280,25 @@ def enumeration_findings(versions: dict, suites: dict, orders: dict) -> list[Fin
 
 def _id(name: str) -> int:
     return next(k for k, s in SUITES.items() if s.name == name)
+
+
+def enumeration_lines(e: Enumeration) -> list[str]:
+    """What the server accepts, as the lines `probe --enumerate` prints and the workbench shows."""
+    lines = [f"what the server accepts ({e.connections} connection(s) in {e.duration_ms / 1000:.2f} s, "
+             f"concurrency {e.concurrency})"]
+    if e.versions:
+        words = {True: "yes", False: "no", None: "not tested"}
+        lines.append("versions  " + ", ".join(f"{v} {words[ok]}" for v, ok in e.versions.items()))
+    for version, suites in e.suites.items():
+        order = e.server_order.get(version)
+        how = {True: "in the server's order of preference", False: "in the client's order (the server has no "
+               "preference of its own)", None: ""}[order]
+        lines.append(f"{version:<9} {len(suites)} suite(s){', ' + how if how else ''}" + (":" if suites else ""))
+        for i, s in enumerate(suites, 1):
+            marks = ("FS" if s.forward_secrecy else "no FS") + ("  WEAK: " + "; ".join(s.weaknesses)
+                                                                 if s.weaknesses else "")
+            lines.append(f"  {i:>3}  {s.name:<46} {s.kx:<8} {s.auth:<6} {s.cipher:<18} {s.mac:<6} {marks}")
+    if e.not_tested:
+        lines.append("not tested:")
+        lines += [f"  - {visible(str(item), keep_newlines=False)}" for item in e.not_tested]
+    return lines

@@ -5,7 +5,7 @@ Command lines are for a POSIX shell: every argument goes through shlex.quote, an
 is never written out — it is referenced as "${VAR}" so the shell fills it in.
 
 curl 7.88 facts checked on loopback: `--resolve` works behind --socks4/--socks5 (curl resolves the
-name) but is ignored behind --socks4a/--socks5-hostname; `--connect-to` works with every proxy type,
+name) but is ignored behind the SOCKS options that let the proxy resolve it; `--connect-to` works with every proxy type,
 so it carries the pin there. curl has no SNI option: an SNI override is emulated by putting the SNI
 name in the URL and `--connect-to` it onto the real host.
 """
@@ -16,9 +16,12 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
+from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, format_hostport, is_ip
 
-_CURL_PROXY = {"socks4": "--socks4", "socks4a": "--socks4a", "socks5": "--socks5", "socks5h": "--socks5-hostname"}
+_CURL_PROXY = {k: t.curl for k, t in TYPES.items() if t.curl}
+_CURL_REMOTE_DNS = "/".join(t.curl for t in TYPES.values() if t.curl and t.remote_dns)
 _OPENSSL_VERSION = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
 DEFAULT_TIMEOUT = 10.0
 
@@ -181,7 +184,7 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             words += ["--proxy-user", _user_with_password(proxy.username, var)]
             if note:
                 notes.append(note)
-        if proxy.kind == "https":
+        if proxy.declared.tls:
             if proxy.insecure:
                 words.append("--proxy-insecure")
             elif proxy.cafile:
@@ -202,7 +205,7 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     elif connect_to:
         words += ["--connect-to", _q(f"{_url_host(url_host)}:{port}:{_url_host(connect_to)}:{port}")]
         if spec.pin and spec.proxy is not None:
-            notes.append("curl ignores --resolve behind --socks4a/--socks5-hostname, so the pin is given with "
+            notes.append(f"curl ignores --resolve behind {_CURL_REMOTE_DNS}, so the pin is given with "
                          "--connect-to: the proxy is asked for the pinned address")
 
     if tls.enabled:
@@ -246,6 +249,7 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             prefix = _printf_words(spec.app.send) + ["|"]
         elif not spec.app.http:
             notes.append("telnet:// connects and relays the terminal: type to send, Ctrl-C to quit")
+    words += _switch_words(spec, "curl", cannot)
     words += ["--connect-timeout", _q(f"{spec.timeout:g}")]
     cannot.append(f"a per-stage timeout: --connect-timeout {spec.timeout:g} covers TCP, proxy and TLS together")
     if url_host != spec.host and spec.app.http:
@@ -253,6 +257,23 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     path = "" if scheme == "telnet" else spec.app.path
     words.append(_q(f"{scheme}://{_url_host(url_host)}:{port}{path}"))
     return Equivalent("curl", tuple(prefix + words), tuple(cannot), tuple(notes))
+
+
+def _switch_words(spec: ConnectionSpec, tool: str, cannot: list[str]) -> list[str]:
+    """The switches the options declare for this tool (options.peer_switches), or what it lacks."""
+    from tlsbench.engine.options import peer_switches, values_of
+
+    values = values_of(spec)
+    words: list[str] = []
+    for option in peer_switches():
+        if values.get(option.name) is True:
+            spelled = option.curl if tool == "curl" else option.openssl
+            if spelled:
+                words.append(spelled)
+            else:
+                cannot.append(f"{option.flags[0].names[0]} ({option.describe or option.name}): {tool} has no "
+                              "option for it")
+    return words
 
 
 def _curl_alpn(alpn: tuple[str, ...], cannot: list[str]) -> list[str]:
@@ -299,9 +320,10 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         cannot.append("--starttls auto: s_client needs the protocol named (-starttls smtp, imap, ...)")
     elif upgrade.protocol:
         words += ["-starttls", upgrade.protocol]
-        if upgrade.protocol in ("smtp", "lmtp") and upgrade.name != "mail.example.com":
+        declared = DIALOGUES.get(upgrade.protocol)
+        if declared is not None and declared.says_name and upgrade.name != "mail.example.com":
             words += ["-name", _q(upgrade.name)]
-        if upgrade.protocol == "xmpp":
+        if declared is not None and declared.says_host:
             words += ["-xmpphost", _q(upgrade.xmpphost or spec.host)]
         if upgrade.protocol == "irc":
             notes.append("s_client sends STARTTLS without asking CAP LS first, and waits up to 8 s for 670 or 691")
@@ -337,6 +359,7 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
     if tls.check_revocation:
         cannot.append("--check-revocation: s_client does not ask OCSP responders or CRLs (openssl ocsp -issuer "
                       "ISSUER -cert LEAF -url URL does)")
+    words += _switch_words(spec, "openssl", cannot)
     words.append("-showcerts")
     prefix: list[str] = []
     if spec.app.http or spec.app.send is not None:
@@ -353,7 +376,7 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
 def _socks_wrapper_note(spec: ConnectionSpec) -> str:
     proxy = spec.proxies[0]
     dest = format_hostport(spec.pin or spec.host, spec.port)
-    if proxy.kind in ("socks4", "socks4a"):
+    if proxy.declared.socks == 4:
         relay = (f"socat TCP-LISTEN:9443,bind=127.0.0.1,reuseaddr,fork "
                  f"{proxy.kind.upper()}:{_url_host(proxy.host)}:{dest},socksport={proxy.port}")
     else:

@@ -13,7 +13,10 @@ No I/O and no heavy imports here: the CLI parses its arguments from this before 
 from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
-from tlsbench.engine.spec import STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
+from tlsbench.engine.proxykinds import TYPES
+from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec, proxy_user,
+                                  with_proxy_trust)
 
 GROUPS = ("target", "route", "local", "tls", "app", "other")
 GROUP_TITLES = {"target": "Target", "route": "Route", "local": "Local side", "tls": "TLS", "app": "Application",
@@ -72,15 +75,15 @@ class _set:
 
 
 def _socks_proxy(kind: str) -> Callable[[dict, Any], None]:
-    """The apply of --socks4, --socks4a, --socks5 and --socks5h: a proxy of that kind."""
+    """The apply of a proxy type's own flag (--socks5h PROXY:PORT): a proxy of that kind."""
     return lambda values, arg: values.update(_socks=(kind, arg))
 
 
-_STARTTLS_TITLES = {"smtp": "SMTP", "pop3": "POP3", "imap": "IMAP", "ftp": "FTP (AUTH TLS)", "xmpp": "XMPP",
-                    "lmtp": "LMTP", "nntp": "NNTP", "sieve": "ManageSieve", "ldap": "LDAP (StartTLS)",
-                    "postgres": "PostgreSQL", "mysql": "MySQL", "irc": "IRC"}
 STARTTLS_CHOICES: tuple[tuple[str, str], ...] = (("none (TLS at once)", "none"), ("auto (from the greeting)", "auto"),
-                                                 *((_STARTTLS_TITLES[p], p) for p in STARTTLS_PROTOCOLS))
+                                                 *((d.choice or d.title, p) for p, d in DIALOGUES.items()))
+_SAYS_NAME = tuple(p for p, d in DIALOGUES.items() if d.says_name)  # the EHLO/LHLO name applies
+_SAYS_HOST = tuple(p for p, d in DIALOGUES.items() if d.says_host)  # the XMPP domain applies
+_STARTTLS_LIST = ", ".join(STARTTLS_PROTOCOLS)
 
 
 def _tls(spec: ConnectionSpec) -> TlsSpec:
@@ -100,17 +103,15 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Pinned IP (instead of DNS)", "input", "optional"), toml=("", "pin"), describe="pinned to"),
     # --- route ----------------------------------------------------------------------------------
     Option("proxies", "route", "the proxy chain, first hop first", lambda s: list(s.proxies), default=[],
-           flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), https://, socks4://, "
-                       "socks4a://, socks5://, socks5h://; again for a chain, first hop first",
+           flags=(Flag(("--proxy", "-x"), "a proxy, curl's way: http:// (the default), "
+                       f"{', '.join(k + '://' for k in sorted(TYPES, key=lambda k: not TYPES[k].http) if k != 'http')}"
+                       "; again for a chain, first hop first",
                        "[SCHEME://][USER[:PASS]@]HOST[:PORT]", kind="append",
                        apply=lambda v, a: v.setdefault("_proxy", []).append(a), render=lambda v: _route_words(v)),
                   Flag(("--preproxy",), "curl's name for a first hop in front of --proxy", "URL",
                        apply=lambda v, a: v.update(_preproxy=a)),
-                  *(Flag((f"--{kind}",), text, "PROXY:PORT", apply=_socks_proxy(kind))
-                    for kind, text in (("socks4", "SOCKS4 proxy (tlsbench resolves the name)"),
-                                       ("socks4a", "SOCKS4a proxy (the proxy resolves the name)"),
-                                       ("socks5", "SOCKS5 proxy (tlsbench resolves the name)"),
-                                       ("socks5h", "SOCKS5 proxy with remote DNS (the proxy resolves the name)"))),
+                  *(Flag((f"--{kind}",), t.flag, "PROXY:PORT", apply=_socks_proxy(kind))
+                    for kind, t in TYPES.items() if t.flag),
                   Flag(("--proxy-user", "-U"), "proxy credentials for the last hop; without :PASS the password "
                        "comes from $TLSBENCH_PROXY_PASSWORD (or --proxy-password-env), else it is asked for",
                        "USER[:PASS]", apply=lambda v, a: v.update(_proxy_user=a)),
@@ -145,6 +146,14 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("IP version", "select", choices=(("both (happy eyeballs)", "any"), ("IPv4 only", "4"),
                                                         ("IPv6 only", "6"))),
            toml=("local", "family"), toml_type=int, describe="IP version"),
+    Option("haproxy_protocol", "local", "send a PROXY protocol v1 header first, naming this connection's two ends "
+           "(for a server or balancer that expects one: haproxy's accept-proxy)",
+           lambda s: s.local.haproxy_protocol, default=False,
+           flags=(Flag(("--haproxy-protocol",), "send a PROXY protocol v1 header first, as curl --haproxy-protocol "
+                       "(for a server that expects one: haproxy's accept-proxy)", kind="switch",
+                       apply=_set("haproxy_protocol", True)),),
+           toml=("local", "haproxy_protocol"), toml_type=bool, describe="PROXY protocol header",
+           curl="--haproxy-protocol"),
     # --- TLS ------------------------------------------------------------------------------------
     Option("tls", "tls", "run a TLS handshake (off: plain TCP)", lambda s: s.tls.enabled, default=True,
            flags=(Flag(("--no-tls",), "plain TCP: no TLS handshake", kind="switch", apply=_set("tls", False)),),
@@ -210,10 +219,10 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Client key", "input", "optional PEM", visible=lambda v: v.get("tls", True)),
            toml=("tls", "key"), describe="client key", curl="--key", openssl="-key"),
     Option("starttls", "tls", "upgrade a plain-text protocol to TLS first (openssl s_client -starttls): "
-           "smtp, pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc, or auto",
+           f"{_STARTTLS_LIST}, or auto",
            lambda s: s.starttls.protocol,
-           flags=(Flag(("--starttls",), "upgrade to TLS in the protocol first, as openssl s_client -starttls: smtp, "
-                       "pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc; or auto (from the "
+           flags=(Flag(("--starttls",), "upgrade to TLS in the protocol first, as openssl s_client -starttls: "
+                       f"{_STARTTLS_LIST}; or auto (from the "
                        "server's greeting and the port)", "PROTO"),),
            field=Field("STARTTLS", "select", choices=STARTTLS_CHOICES, visible=lambda v: v.get("tls", True)),
            toml=("tls", "starttls"), describe="STARTTLS", openssl="-starttls"),
@@ -222,14 +231,14 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--name",), f"the EHLO/LHLO name for --starttls smtp/lmtp (s_client -name; default "
                        f"{STARTTLS_NAME})", "NAME"),),
            field=Field("EHLO/LHLO name", "input", STARTTLS_NAME,
-                       visible=lambda v: v.get("tls", True) and v.get("starttls") in ("smtp", "lmtp", "auto")),
+                       visible=lambda v: v.get("tls", True) and v.get("starttls") in (*_SAYS_NAME, "auto")),
            toml=("tls", "starttls_name"), describe="EHLO name", openssl="-name"),
     Option("xmpphost", "tls", "the XMPP domain asked for in the stream header (openssl s_client -xmpphost)",
            lambda s: s.starttls.xmpphost,
            flags=(Flag(("--xmpphost",), "the XMPP domain for --starttls xmpp (s_client -xmpphost; default the "
                        "target host)", "NAME"),),
            field=Field("XMPP domain", "input", "the target host",
-                       visible=lambda v: v.get("tls", True) and v.get("starttls") in ("xmpp", "auto")),
+                       visible=lambda v: v.get("tls", True) and v.get("starttls") in (*_SAYS_HOST, "auto")),
            toml=("tls", "xmpphost"), describe="XMPP domain", openssl="-xmpphost"),
     Option("keylog", "tls", "append the TLS session secrets to FILE (NSS key log format, read by Wireshark); "
            "$SSLKEYLOGFILE does the same, as with curl",
@@ -332,7 +341,7 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
     """
     from tlsbench.engine.errors import InputError
     from tlsbench.engine.hostport import format_hostport, split_hostport
-    from tlsbench.engine.proxies import ProxySpec, parse_proxy_url, proxy_from_environment
+    from tlsbench.engine.proxies import DEFAULT_PORTS, ProxySpec, parse_proxy_url, proxy_from_environment
 
     out = {k: v for k, v in values.items() if not k.startswith("_")}
     urls = values.get("_proxy") or []
@@ -343,7 +352,7 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
     hops += [parse_proxy_url(u) for u in urls if u != ""]
     if values.get("_socks"):
         kind, where = values["_socks"]
-        host, port = split_hostport(where, "proxy", default_port=1080)
+        host, port = split_hostport(where, "proxy", default_port=DEFAULT_PORTS[kind])
         hops.append(ProxySpec(kind, host, port))
     if values.get("_preproxy") and len(hops) == 1:
         raise InputError("--preproxy needs --proxy (the hop behind it)", field="preproxy")
@@ -358,14 +367,10 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
         if not hops:
             raise InputError("--proxy-user needs a proxy (--proxy URL, or --socks5h ...)", field="proxy_user")
         last = hops[-1]
+        name, secret = proxy_user(last, user, var)
         if user is not None:
-            name, sep, secret = user.partition(":")
-            if not name:
-                raise InputError("proxy user is empty", field="proxy_user")
-            last = last._replace(username=name, password=secret if sep else None, password_env=None)
+            last = last._replace(username=name, password=secret, password_env=None)
         if var is not None:
-            if not last.username:
-                raise InputError("--proxy-password-env needs a proxy user", field="proxy_password")
             import os as _os
 
             env = _os.environ if environ is None else environ
@@ -375,11 +380,8 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
         hops[-1] = last
     cafile, insecure = values.get("_proxy_cafile"), values.get("_proxy_insecure")
     if cafile or insecure:
-        if not any(h.kind == "https" for h in hops):
-            raise InputError("--proxy-cacert/--proxy-insecure are for an https:// proxy", field="proxy_cafile")
-        if cafile and insecure:
-            raise InputError("--proxy-insecure and --proxy-cacert cannot be used together", field="proxy_cafile")
-        hops = [h._replace(cafile=cafile, insecure=bool(insecure)) if h.kind == "https" else h for h in hops]
+        hops = [h._replace(cafile=cafile, insecure=bool(insecure)) if h.declared.tls else h
+                for h in with_proxy_trust(hops, cafile, bool(insecure))]
     if given or user is not None or var is not None or cafile or insecure or base is None:
         out["proxies"] = hops
     entry = values.get("_resolve")
@@ -399,6 +401,13 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
                                  f"{format_hostport(t_host, t_port)}", field="pin")
         out["pin"] = addr.strip("[]")
     return out
+
+
+def peer_switches() -> tuple[Option, ...]:
+    """The on/off options that curl or s_client spell as a switch of their own (`curl=`, `openssl=`):
+    copy-as-command and paste carry them with no code of their own."""
+    return tuple(o for o in OPTIONS if (o.curl or o.openssl) and o.toml_type is bool
+                 and len(o.flags) == 1 and o.flags[0].kind == "switch")
 
 
 def applies(option: Option, values: dict) -> bool:
@@ -437,7 +446,7 @@ def _route_words(values: dict[str, Any]) -> list[str]:
         words += ["--proxy", hop.url]
     if hops and hops[-1].username and hops[-1].password_env not in (None, PROXY_PASSWORD_ENV):
         words += ["--proxy-password-env", hops[-1].password_env]
-    https = [h for h in hops if h.kind == "https"]
+    https = [h for h in hops if h.declared.tls]
     if any(h.insecure for h in https):
         words.append("--proxy-insecure")
     elif any(h.cafile for h in https):
@@ -493,5 +502,6 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
     app = v["app"]
     return build_spec(v["target"], pin=v["pin"], proxies=v["proxies"], tls=tls, timeout=v["timeout"],
                       http=app == "http", send=v["send"] if app == "send" else None, path=v["path"] or "/",
-                      local_port=v["local_port"], interface=v["interface"], family=family, environ=environ,
+                      local_port=v["local_port"], interface=v["interface"], family=family,
+                      haproxy_protocol=bool(v["haproxy_protocol"]), environ=environ,
                       **tls_args)

@@ -11,8 +11,11 @@ import shlex
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from tlsbench.engine.argv import UsageError, probe_parser, values_from_args
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import format_hostport, is_ip, split_hostport
+from tlsbench.engine.options import finish_flags, peer_switches
+from tlsbench.engine.proxykinds import TYPES
 
 URL_PORTS = {"https": 443, "http": 80}
 
@@ -77,14 +80,10 @@ def parse_pasted(text: str) -> Pasted:
 
 
 def _tlsbench(words: list[str]) -> Pasted:
-    from tlsbench.commands.arguments import UsageError, values_from_args
-    from tlsbench.commands.probe import make_parser
-    from tlsbench.engine.options import finish_flags
-
     if words and words[0] == "probe":
         words = words[1:]
     try:
-        args = make_parser().parse_args(words)
+        args = probe_parser().parse_args(words)
     except UsageError as exc:
         raise InputError(f"tlsbench probe line: {exc}", field="target") from None
     values, _ = values_from_args(args)
@@ -111,8 +110,17 @@ _CURL_TAKES_VALUE = {"-o", "--output", "-w", "--write-out", "--trace", "--trace-
                      "--stderr", "-m", "--max-time", "-A", "--user-agent", "-e", "--referer", "-b", "--cookie",
                      "-c", "--cookie-jar", "-X", "--request", "-d", "--data", "--data-raw", "--data-binary",
                      "-u", "--user", "--capath", "--tls13-ciphers", "--retry", "--limit-rate", "-r", "--range"}
-_CURL_SOCKS = {"--socks4": "socks4", "--socks4a": "socks4a", "--socks5": "socks5", "--socks5-hostname": "socks5h"}
+_CURL_SOCKS = {t.curl: k for k, t in TYPES.items() if t.curl}
 _TLS_VERSIONS = {"--tlsv1": "1.0", "--tlsv1.0": "1.0", "--tlsv1.1": "1.1", "--tlsv1.2": "1.2", "--tlsv1.3": "1.3"}
+
+
+def _curl_switches() -> dict[str, str]:
+    """curl's switches that options declare one to one (options.peer_switches): flag -> option name."""
+    return {o.curl: o.name for o in peer_switches() if o.curl}
+
+
+def _s_client_switches() -> dict[str, str]:
+    return {o.openssl: o.name for o in peer_switches() if o.openssl}
 
 
 def _split_option(word: str) -> tuple[str, str | None]:
@@ -223,6 +231,8 @@ def _curl(words: list[str]) -> Pasted:
             values["interface"] = arg()
         elif word == "--local-port":
             values["local_port"] = arg()
+        elif word in _curl_switches():
+            values[_curl_switches()[word]] = True
         elif word in ("-I", "--head"):
             dropped.append(f"{word}: tlsbench's request is a GET")
         elif word in _CURL_OUTPUT or word in _CURL_TAKES_VALUE:
@@ -282,8 +292,6 @@ def _connect_to(values: dict, dropped: list[str]) -> None:
 
 
 def _finish(values: dict) -> dict:
-    from tlsbench.engine.options import finish_flags
-
     out = finish_flags(values, target=values["target"], tls=values.get("tls", True), environ=None, base={})
     out["target"] = values["target"]
     return out
@@ -361,6 +369,8 @@ def _s_client(words: list[str]) -> Pasted:
             values["xmpphost"] = arg()
         elif word in ("-4", "-6"):
             values["family"] = int(word[1])
+        elif word in _s_client_switches():
+            values[_s_client_switches()[word]] = True
         elif word in _S_CLIENT_OUTPUT:
             dropped.append(f"{word}: an output option")
         elif word.startswith("-"):

@@ -9,6 +9,8 @@ can cite a record cut short, one larger than TLS allows, or the version a Server
 
 from typing import NamedTuple
 
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
+
 
 _TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)
 
@@ -27,8 +29,7 @@ def looks_like_tls(data: bytes) -> bool:
 
 
 class PeerGuess(NamedTuple):
-    # http | smtp | lmtp | pop3 | imap | ftp | nntp | sieve | mysql | xmpp | ldap | irc | postgres | ssh | tls | sslv2 |
-    # text | binary | empty
+    # http | ssh | tls | sslv2 | text | binary | empty, or a STARTTLS protocol's name (its greeting)
     kind: str
     description: str  # "an HTTP response (HTTP/1.1 400 Bad Request)"
     starttls: str | None = None  # the openssl s_client -starttls name, when STARTTLS may be what is wanted
@@ -47,22 +48,6 @@ def _printable_share(data: bytes) -> float:
     return ok / len(data)
 
 
-def _mysql_version(data: bytes) -> str | None:
-    """The server version of a MySQL/MariaDB handshake packet (protocol 10), or None."""
-    if len(data) < 8 or data[3] != 0 or data[4] != 0x0A:
-        return None
-    end = data.find(b"\0", 5, 5 + 64)
-    version = data[5:end] if end > 5 else b""
-    if not version or not all(0x20 <= b < 0x7F for b in version):
-        return None
-    return version.decode("ascii")
-
-
-def _pg_message(data: bytes) -> str:
-    fields = {f[:1]: f[1:] for f in data[5:300].split(b"\0") if f}
-    return fields.get(b"M", b"").decode("utf-8", "replace")[:120]
-
-
 def classify(data: bytes) -> PeerGuess:
     """Say what the first bytes from a peer look like."""
     if not data:
@@ -79,38 +64,12 @@ def classify(data: bytes) -> PeerGuess:
         return PeerGuess("http", f"an HTTP response ({line})", http_status=status)
     if data.startswith(b"SSH-"):
         return PeerGuess("ssh", f"an SSH server banner ({line})")
-    if data.startswith(b"+OK"):
-        return PeerGuess("pop3", f"a POP3 server greeting ({line})", starttls="pop3")
-    if data.startswith(b"* OK") or data.startswith(b"* PREAUTH"):
-        return PeerGuess("imap", f"an IMAP server greeting ({line})", starttls="imap")
-    if data[:3] in (b"220", b"421") and len(data) > 3 and data[3:4] in (b" ", b"-"):
-        # SMTP, LMTP and FTP all greet with 220; the text usually says which.
-        text = line.upper()
-        if "FTP" in text and "SMTP" not in text:
-            return PeerGuess("ftp", f"an FTP server greeting ({line})", starttls="ftp")
-        if "LMTP" in text:
-            return PeerGuess("lmtp", f"an LMTP server greeting ({line})", starttls="lmtp")
-        if "SMTP" in text or "ESMTP" in text or "MAIL" in text or "POSTFIX" in text or "EXIM" in text:
-            return PeerGuess("smtp", f"an SMTP server greeting ({line})", starttls="smtp")
-        return PeerGuess("smtp", f"a '220' greeting, as SMTP and FTP servers send ({line})", starttls="smtp")
     if is_sslv2_server_hello(data):
         return PeerGuess("sslv2", "an SSL 2.0 ServerHello (SSL 2.0, prohibited since 2011 by RFC 6176)")
-    if data[:3] in (b"200", b"201") and data[3:4] == b" ":
-        return PeerGuess("nntp", f"an NNTP server greeting ({line})", starttls="nntp")
-    if data.startswith((b'"IMPLEMENTATION"', b'"SIEVE"', b'"SASL"', b'"STARTTLS"')):
-        return PeerGuess("sieve", f"a ManageSieve server greeting ({line})", starttls="sieve")
-    mysql = _mysql_version(data)
-    if mysql is not None:
-        return PeerGuess("mysql", f"a MySQL server greeting (version {mysql})", starttls="mysql")
-    if data.lstrip().startswith((b"<?xml", b"<stream:stream", b"<stream:error")):
-        return PeerGuess("xmpp", f"an XMPP stream ({line[:80]})", starttls="xmpp")
-    if data[:1] == b":" and len(line.split()) >= 2 and (line.split()[1].isdigit() or line.split()[1] in (
-            "NOTICE", "CAP", "PRIVMSG", "ERROR")):
-        return PeerGuess("irc", f"an IRC server line ({line})", starttls="irc")
-    if len(data) >= 7 and data[0] == 0x30 and data[1] < 0x80 and data[2] == 0x02 and data[3] in (1, 2, 3, 4):
-        return PeerGuess("ldap", "an LDAP message (BER)", starttls="ldap")
-    if data[:1] == b"E" and len(data) >= 7 and data[1:3] == b"\0\0" and data[5:6] == b"S":
-        return PeerGuess("postgres", f"a PostgreSQL error message ({_pg_message(data)})", starttls="postgres")
+    for name, dialogue in DIALOGUES.items():  # each protocol knows its greeting
+        words = dialogue.recognise(data, line)
+        if words is not None:
+            return PeerGuess(name, words, starttls=name)
     if upper.startswith((b"<!DOCTYPE", b"<HTML")):
         return PeerGuess("http", "an HTML page without an HTTP status line")
     if _printable_share(data[:256]) >= 0.9:

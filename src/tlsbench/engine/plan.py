@@ -14,6 +14,7 @@ This module is light (no ssl, no sockets): front-ends import it to draw the rows
 
 from typing import Literal, NamedTuple
 
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.hostport import format_hostport
 from tlsbench.engine.proxies import ProxySpec
 from tlsbench.engine.spec import ConnectionSpec
@@ -100,7 +101,7 @@ def plan_for(spec: ConnectionSpec) -> Plan:
     for number, hop in enumerate(hops, 1):
         nxt = hops[number] if number < len(hops) else None
         asked = nxt.address if nxt else spec.target
-        if hop.kind == "https":
+        if hop.declared.tls:
             steps.append(_step("proxy-tls", index=number, numbered=numbered, hop=hop,
                                doing=f"TLS to the proxy {hop.address}"))
         steps.append(_step("proxy", index=number, numbered=numbered, hop=hop,
@@ -119,7 +120,7 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", doing=f"HTTP GET {spec.app.path}"))
     elif spec.app.send is not None:
         steps.append(_step("app", doing="sending text"))
-    elif upgrade in ("postgres", "mysql"):
+    elif upgrade in DIALOGUES and not DIALOGUES[upgrade].asks_again:
         steps.append(_step("app", skip=f"{upgrade}: no capabilities to ask again over TLS"))
     elif upgrade:
         steps.append(_step("app", doing="asking the capabilities again over TLS"))
@@ -137,6 +138,7 @@ def _starttls_doing(spec: ConnectionSpec) -> str:
     upgrade = spec.starttls
     if upgrade.protocol == "auto":
         return "STARTTLS: reading the greeting to choose the protocol"
-    if upgrade.protocol in ("smtp", "lmtp"):
-        return f"STARTTLS {upgrade.protocol} ({'EHLO' if upgrade.protocol == 'smtp' else 'LHLO'} {upgrade.name})"
+    declared = DIALOGUES.get(upgrade.protocol or "")
+    if declared is not None and declared.says_name:
+        return f"STARTTLS {upgrade.protocol} ({getattr(declared, 'ask', 'EHLO')} {upgrade.name})"
     return f"STARTTLS {upgrade.protocol}"

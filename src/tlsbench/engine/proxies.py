@@ -10,19 +10,18 @@ environment may carry a client's `Proxy:` header under that name).
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 from urllib.parse import unquote
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import format_hostport, is_ip, split_hostport
+from tlsbench.engine.proxykinds import TYPES, ProxyType
 
-ProxyKind = Literal["socks4", "socks4a", "socks5", "socks5h", "http", "https"]
-PROXY_KINDS: tuple[str, ...] = ("socks4", "socks4a", "socks5", "socks5h", "http", "https")
-SOCKS_KINDS: tuple[str, ...] = ("socks4", "socks4a", "socks5", "socks5h")
-# curl: 1080 unless the URL says otherwise; an HTTPS proxy defaults to 443.
-DEFAULT_PORTS = {"http": 1080, "https": 443, "socks4": 1080, "socks4a": 1080, "socks5": 1080, "socks5h": 1080}
-KIND_NAMES = {"socks4": "SOCKS4", "socks4a": "SOCKS4a", "socks5": "SOCKS5", "socks5h": "SOCKS5 (remote DNS)",
-              "http": "HTTP CONNECT", "https": "HTTPS CONNECT"}
+ProxyKind = str  # a proxy type's URL scheme, one of PROXY_KINDS
+PROXY_KINDS: tuple[str, ...] = tuple(TYPES)
+SOCKS_KINDS: tuple[str, ...] = tuple(k for k, t in TYPES.items() if t.socks)
+DEFAULT_PORTS = {k: t.default_port for k, t in TYPES.items()}
+KIND_NAMES = {k: t.title for k, t in TYPES.items()}
 
 
 class ProxySpec(NamedTuple):
@@ -58,23 +57,28 @@ class ProxySpec(NamedTuple):
         return f"{self.kind}://{user}{self.address}"
 
     @property
+    def declared(self) -> type[ProxyType]:
+        """The proxy type's declaration (proxykinds.py)."""
+        return TYPES[self.kind]
+
+    @property
     def is_socks(self) -> bool:
-        return self.kind in SOCKS_KINDS
+        return self.declared.socks > 0
 
     @property
     def is_http(self) -> bool:
-        return self.kind in ("http", "https")
+        return self.declared.http
 
     @property
     def needs_password(self) -> bool:
         """A user with no password from anywhere: it must be asked for, not sent empty.
         (SOCKS4 carries a user id only, so it needs none.)"""
-        return bool(self.username) and self.password is None and not self.kind.startswith("socks4")
+        return bool(self.username) and self.password is None and self.declared.password
 
     @property
     def remote_dns(self) -> bool:
         """True when the proxy, not tlsbench, resolves the name it is asked for."""
-        return self.kind in ("socks4a", "socks5h", "http", "https")
+        return self.declared.remote_dns
 
 
 def parse_proxy_url(text: str, *, what: str = "proxy", default_kind: str = "http") -> ProxySpec:
@@ -102,7 +106,7 @@ def parse_proxy_url(text: str, *, what: str = "proxy", default_kind: str = "http
         if not user:
             raise InputError(f"{what} {_redacted(raw)!r}: the user name before '@' is empty", field=what)
     host, port = split_hostport(rest, what, default_port=DEFAULT_PORTS[scheme])
-    return ProxySpec(scheme, host, port, user, password)  # type: ignore[arg-type]
+    return ProxySpec(scheme, host, port, user, password)
 
 
 def _redacted(text: str) -> str:

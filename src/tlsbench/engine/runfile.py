@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from tlsbench.engine import jsonout
+from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
 from tlsbench.engine.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, ProxyDetail, ProxyTlsDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
@@ -145,10 +146,7 @@ def codec() -> RecordCodec:
 
 def connection_of(spec: ConnectionSpec) -> dict[str, Any]:
     """The connection's option values as a profile file holds them (never a password)."""
-    from tlsbench.profiles.codec import profile_to_data
-    from tlsbench.profiles.model import Profile
-
-    return profile_to_data(Profile("saved-run", spec))
+    return connection_to_data(spec)
 
 
 def now_utc() -> str:
@@ -345,10 +343,8 @@ def _what(value: Any) -> str:
 
 def spec_from_connection(connection: dict[str, Any]) -> ConnectionSpec:
     """The spec a run file's connection describes (read as a profile is, with no environment)."""
-    from tlsbench.profiles.codec import FormatError, data_to_profile
-
     try:
-        return data_to_profile("saved-run", connection, environ={}).spec
+        return data_to_spec(connection, environ={})
     except FormatError as exc:
         where = ".".join(p for p in ("connection", exc.table, exc.key or "") if p)
         raise DecodeError(where, str(exc)) from None

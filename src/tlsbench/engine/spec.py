@@ -13,6 +13,7 @@ from typing import Any, Literal, Mapping, NamedTuple, Sequence
 from tlsbench.engine.checks import check_alpn, check_seconds, check_sni
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.hostport import check_host, format_hostport, is_ip, parse_port, split_hostport
+from tlsbench.engine.hops.starttls.protocols import NAMES as STARTTLS_NAMES
 from tlsbench.engine.proxies import PROXY_KINDS, ProxyKind, ProxySpec, parse_proxy_url
 
 SniMode = Literal["host", "override", "none"]
@@ -56,11 +57,11 @@ class LocalSpec(NamedTuple):
     port_range: tuple[int, int] | None = None  # --local-port PORT[-PORT]
     interface: str | None = None  # --interface ADDR|NAME
     family: int | None = None  # 4 or 6 (-4 / -6); None: both, happy eyeballs
+    haproxy_protocol: bool = False  # say who is connecting first: a PROXY protocol v1 header (curl's option)
 
 
-# The protocols `openssl s_client -starttls` speaks (xmpp: client to server), in its order.
-STARTTLS_PROTOCOLS: tuple[str, ...] = ("smtp", "pop3", "imap", "ftp", "xmpp", "lmtp", "nntp", "sieve", "ldap",
-                                       "postgres", "mysql", "irc")
+# The protocols `openssl s_client -starttls` speaks, in its order (each declared by its dialogue).
+STARTTLS_PROTOCOLS: tuple[str, ...] = STARTTLS_NAMES
 STARTTLS_NAME = "mail.example.com"  # s_client's default -name (the EHLO/LHLO name)
 
 
@@ -143,8 +144,6 @@ def build_spec(
     *,
     pin: str | None = None,
     proxies: Sequence[ProxySpec | str] | None = None,
-    proxy_kind: str | None = None,
-    proxy: str | None = None,
     proxy_user: str | None = None,
     proxy_password: str | None = None,
     proxy_password_env: str | None = None,
@@ -171,6 +170,7 @@ def build_spec(
     local_port: str | int | None = None,
     interface: str | None = None,
     family: int | None = None,
+    haproxy_protocol: bool = False,
     environ: dict[str, str] | None = None,
     starttls: str | None = None,
     starttls_name: str | None = None,
@@ -178,59 +178,95 @@ def build_spec(
 ) -> ConnectionSpec:
     """Validate every field and return a ConnectionSpec, or raise InputError (one line).
 
-    The route is `proxies` (URLs or ProxySpecs, first hop first) and/or the old single-proxy form
-    (`proxy_kind` + `proxy` HOST:PORT), appended last. `proxy_user` and the password options apply
-    to the last hop (curl's `-x` behind `--preproxy`); a hop's password comes from its URL, then
-    `proxy_password`, then the environment variable `proxy_password_env` (default
-    $TLSBENCH_PROXY_PASSWORD).
+    The route is `proxies` (URLs or ProxySpecs, first hop first). `proxy_user` and the password
+    options apply to the last hop (curl's `-x` behind `--preproxy`); a hop's password comes from its
+    URL, then `proxy_password`, then the environment variable `proxy_password_env` (default
+    $TLSBENCH_PROXY_PASSWORD). Each group is built by its own builder below.
     """
     env = os.environ if environ is None else environ
-    host, port = split_hostport(target, "target")
+    host, port, pin = build_target(target, pin)
+    chain = build_route(proxies, dest=pin or host, user=proxy_user, password=proxy_password,
+                        password_env=proxy_password_env, cafile=proxy_cafile, insecure=proxy_insecure, environ=env)
+    tls_spec = build_tls(tls, host, sni=sni, no_sni=no_sni, tls_min=tls_min, tls_max=tls_max, ciphers=ciphers,
+                         alpn=alpn, cafile=cafile, insecure=insecure, cert=cert, key=key, keylog=keylog,
+                         reconnect=reconnect, check_revocation=check_revocation, environ=env)
+    upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
+    app = build_app(http, send, path)
+    seconds = check_seconds(timeout)
+    return ConnectionSpec(host=host, port=port, pin=pin, proxies=chain, tls=tls_spec, app=app, timeout=seconds,
+                          local=build_local(local_port, interface, family, pin or host, chain, haproxy_protocol),
+                          starttls=upgrade)
 
+
+# --- the groups: target, route, TLS, app, local side ----------------------------------------------
+
+def build_target(target: str, pin: str | None) -> tuple[str, int, str | None]:
+    """(host, port, pin): where to connect, and the address that replaces DNS for it."""
+    host, port = split_hostport(target, "target")
     if pin is not None:
         pin = pin.strip().strip("[]")
         if not is_ip(pin):
             raise InputError(f"pin {pin!r} is not an IP address (like curl's --resolve, it replaces DNS)", field="pin")
+    return host, port, pin
 
+
+def build_route(proxies: Sequence[ProxySpec | str] | None, *, dest: str, user: str | None = None,
+                password: str | None = None, password_env: str | None = None, cafile: str | None = None,
+                insecure: bool = False, environ: Mapping[str, str]) -> tuple[ProxySpec, ...]:
+    """The proxy chain, first hop first: credentials for the last hop, trust for the TLS hops, each
+    hop checked against what its protocol can carry (`dest`: what the last hop is asked for)."""
     hops = [parse_proxy_url(p, what="proxy") if isinstance(p, str) else p for p in (proxies or ())]
-    if proxy_kind is not None or proxy is not None:
-        if proxy_kind not in PROXY_KINDS:
-            raise InputError(f"proxy type {proxy_kind!r} is not one of {', '.join(PROXY_KINDS)}", field="proxy_kind")
-        if not proxy:
-            raise InputError(f"--{proxy_kind} needs PROXY:PORT", field="proxy")
-        p_host, p_port = split_hostport(proxy, "proxy", default_port=1080)
-        hops.append(ProxySpec(proxy_kind, p_host, p_port))  # type: ignore[arg-type]
-    if proxy_user is not None or proxy_password_env is not None or proxy_password is not None:
+    if user is not None or password_env is not None or password is not None:
         if not hops:
             raise InputError("proxy credentials need a proxy (--proxy or --socks5h ...)", field="proxy_user")
-        hops[-1] = _with_user(hops[-1], proxy_user, proxy_password, proxy_password_env)
-    if (proxy_cafile or proxy_insecure) and not any(h.kind == "https" for h in hops):
-        raise InputError("--proxy-cacert/--proxy-insecure are for an https:// proxy", field="proxy_cafile")
-    if proxy_cafile and proxy_insecure:
-        raise InputError("--proxy-insecure and --proxy-cacert cannot be used together", field="proxy_cafile")
+        hops[-1] = _with_user(hops[-1], user, password, password_env)
+    hops = with_proxy_trust(hops, cafile, insecure)
+    if cafile:
+        _readable_file(cafile, "proxy_cafile")
     chain = []
     for i, hop in enumerate(hops):
-        hop = _with_password(hop, env, strict=proxy_password_env is not None and i + 1 == len(hops))
-        if hop.kind == "https":
-            given = _readable_file(proxy_cafile, "proxy_cafile") if proxy_cafile else hop.cafile
-            hop = hop._replace(cafile=given, insecure=hop.insecure or proxy_insecure)
-        nxt = hops[i + 1].host if i + 1 < len(hops) else (pin or host)
+        hop = _with_password(hop, environ, strict=password_env is not None and i + 1 == len(hops))
+        nxt = hops[i + 1].host if i + 1 < len(hops) else dest
         _check_proxy_limits(hop, nxt, last=i + 1 == len(hops))
         chain.append(hop)
+    return tuple(chain)
 
-    tls_spec = _build_tls(tls, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
-    upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
-    if not tls and (keylog or reconnect or check_revocation):
+
+def with_proxy_trust(hops: list[ProxySpec], cafile: str | None, insecure: bool) -> list[ProxySpec]:
+    """--proxy-cacert/--proxy-insecure: for the hops that are TLS themselves (an https:// proxy)."""
+    if not (cafile or insecure):
+        return hops
+    if not any(h.declared.tls for h in hops):
+        raise InputError("--proxy-cacert/--proxy-insecure are for an https:// proxy", field="proxy_cafile")
+    if cafile and insecure:
+        raise InputError("--proxy-insecure and --proxy-cacert cannot be used together", field="proxy_cafile")
+    return [h._replace(cafile=cafile or h.cafile, insecure=h.insecure or bool(insecure)) if h.declared.tls else h
+            for h in hops]
+
+
+def build_tls(enabled: bool, host: str, *, sni: str | None = None, no_sni: bool = False, tls_min: str | None = None,
+              tls_max: str | None = None, ciphers: str | None = None,
+              alpn: str | list[str] | tuple[str, ...] | None = None, cafile: str | None = None,
+              insecure: bool = False, cert: str | None = None, key: str | None = None, keylog: str | None = None,
+              reconnect: bool = False, check_revocation: bool = False,
+              environ: Mapping[str, str]) -> TlsSpec:
+    """The handshake's settings (with TLS off, none may be given)."""
+    tls_spec = _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
+    if not enabled and (keylog or reconnect or check_revocation):
         conflicting = [n for n, v in (("--keylog", keylog), ("--reconnect", reconnect),
                                       ("--check-revocation", check_revocation)) if v]
         raise InputError(f"--no-tls conflicts with {', '.join(conflicting)}", field="tls")
-    if tls:
+    if enabled:
         from_env = False
-        if keylog is None and env.get(KEYLOG_ENV):
-            keylog, from_env = env[KEYLOG_ENV], True  # honoured like curl does
+        if keylog is None and environ.get(KEYLOG_ENV):
+            keylog, from_env = environ[KEYLOG_ENV], True  # honoured like curl does
         tls_spec = tls_spec._replace(keylog=_keylog_path(keylog, from_env), keylog_from_env=from_env and bool(keylog),
                                      reconnect=bool(reconnect), check_revocation=bool(check_revocation))
+    return tls_spec
 
+
+def build_app(http: bool, send: str | None, path: str) -> AppSpec:
+    """What to say once connected: an HTTP GET of `path`, or `send`'s text."""
     if http and send is not None:
         raise InputError("--http and --send cannot be used together", field="send")
     if send is not None and send == "":
@@ -238,11 +274,7 @@ def build_spec(
     if not path.startswith("/") or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in path):
         raise InputError(f"path {path!r} must start with '/' and hold no spaces or control characters",
                          field="path")
-    seconds = check_seconds(timeout)
-
-    return ConnectionSpec(host=host, port=port, pin=pin, proxies=tuple(chain), tls=tls_spec,
-                          app=AppSpec(http=http, send=send, path=path), timeout=seconds,
-                          local=_build_local(local_port, interface, family, pin or host, chain), starttls=upgrade)
+    return AppSpec(http=http, send=send, path=path)
 
 
 def _build_starttls(tls: bool, protocol: str | None, name: str | None, xmpphost: str | None) -> StarttlsSpec:
@@ -274,17 +306,24 @@ def _protocol_name(value: str, field: str) -> str:
     return text
 
 
-def _with_user(hop: ProxySpec, user_text: str | None, password: str | None, password_env: str | None) -> ProxySpec:
+def proxy_user(hop: ProxySpec, user_text: str | None, password_env: str | None) -> tuple[str | None, str | None]:
+    """(user, password) for a hop from `USER[:PASS]` (the hop's own when None); the rules a proxy
+    user follows wherever it is given."""
     user, inline = hop.username, hop.password
-    if user_text:
+    if user_text is not None:
         user, sep, secret = user_text.partition(":")
         inline = secret if sep else None
         if not user:
             raise InputError("proxy user is empty", field="proxy_user")
-    if password is not None:
-        inline = password
     if password_env is not None and not user:
         raise InputError("--proxy-password-env needs a proxy user", field="proxy_password")
+    return user, inline
+
+
+def _with_user(hop: ProxySpec, user_text: str | None, password: str | None, password_env: str | None) -> ProxySpec:
+    user, inline = proxy_user(hop, user_text or None, password_env)
+    if password is not None:
+        inline = password
     return hop._replace(username=user, password=inline, password_env=password_env or hop.password_env)
 
 
@@ -307,16 +346,16 @@ def _check_proxy_limits(proxy: ProxySpec, dest: str, *, last: bool) -> None:
     what = "target" if last else "next proxy"
     if proxy.is_socks:
         for label, value in (("proxy user", proxy.username), ("proxy password", proxy.password)):
-            if value is None or (proxy.kind.startswith("socks4") and label == "proxy password"):
+            if value is None or (not proxy.declared.password and label == "proxy password"):
                 continue  # SOCKS4 has no password; it is ignored (a finding says so)
             size = len(value.encode("utf-8"))
             if size >= 128:
-                limit = 255 if proxy.kind.startswith("socks5") else 127
+                limit = 255 if proxy.declared.socks == 5 else 127
                 raise InputError(f"{label} is {size} bytes; tlsbench's SOCKS client sends at most 127 "
                                  f"(the protocol allows {limit}, but PySocks encodes longer ones wrongly)",
                                  field="proxy_user")
         v6 = is_ip(dest) and ipaddress.ip_address(dest).version == 6
-        if proxy.kind.startswith("socks4") and v6:
+        if not proxy.declared.ipv6 and v6:
             raise InputError(f"{proxy.kind.upper()} cannot carry an IPv6 {what}; use socks5", field="proxy_kind")
         if proxy.remote_dns and not is_ip(dest) and len(dest.encode("idna")) >= 128:
             raise InputError(f"{what} name is {len(dest)} bytes; tlsbench's SOCKS client sends names of at most 127",
@@ -353,8 +392,8 @@ def _keylog_path(path: str | None, from_env: bool) -> str | None:
     return path
 
 
-def _build_local(local_port: str | int | None, interface: str | None, family: int | None, dest: str,
-                 chain: Sequence[ProxySpec]) -> LocalSpec:
+def build_local(local_port: str | int | None, interface: str | None, family: int | None, dest: str,
+                chain: Sequence[ProxySpec], haproxy_protocol: bool = False) -> LocalSpec:
     port_range = None
     if local_port is not None and str(local_port).strip():
         text = str(local_port).strip()
@@ -378,7 +417,7 @@ def _build_local(local_port: str | int | None, interface: str | None, family: in
         raise InputError(f"-{family} conflicts with the address {first}", field="family")
     if family and interface and is_ip(interface) and ipaddress.ip_address(interface).version != family:
         raise InputError(f"-{family} conflicts with --interface {interface}", field="interface")
-    return LocalSpec(port_range, interface, family)
+    return LocalSpec(port_range, interface, family, bool(haproxy_protocol))
 
 
 def _interface_name(name: str) -> bool:

@@ -252,13 +252,13 @@ class Lab:
                 where = format_hostport(LOOPBACK, port or PREFERRED_PORTS["socks5"])
                 self.entries.append(LabEntry(
                     "lab-socks5-tls", "The good TLS server through a real SOCKS5 proxy with remote DNS.",
-                    self._spec(tls_port, cafile=ca, http=True, proxy_kind="socks5h", proxy=where), "not running",
+                    self._spec(tls_port, cafile=ca, http=True, proxies=[f"socks5h://{where}"]), "not running",
                     unavailable=f"no SOCKS5 proxy: {exc}; and {again}"))
                 return
         self._add("lab-socks5-tls",
                   f"The good TLS server through a real SOCKS5 proxy ({proxy.kind}) with remote DNS: "
                   "tcp goes to the proxy, the proxy stage shows the name sent and the reply.",
-                  self._spec(tls_port, cafile=ca, http=True, proxy_kind="socks5h", proxy=proxy.address),
+                  self._spec(tls_port, cafile=ca, http=True, proxies=[f"socks5h://{proxy.address}"]),
                   f"{proxy.kind} + openssl s_server")
 
     def _start_sni(self, certs: LabCerts, ca: str) -> None:

@@ -12,6 +12,7 @@ import socket
 
 from tlsbench.engine.catalogue import finding
 from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.proxykinds import TYPES, reply_title, socks_schemes
 from tlsbench.engine.suggestions import Change, Peer, Suggestion
 
 _EAI_NAMES = {getattr(socket, n): n for n in dir(socket) if n.startswith("EAI_")}
@@ -80,7 +81,7 @@ def dns_no_ipv4(name: str, addresses: list[str]) -> Finding:
         "dns-failed", f"{name} has no IPv4 address, and SOCKS4 carries only IPv4",
         f"SOCKS4 sends the target as a 4-byte IPv4 address; {name} resolved only to {', '.join(addresses)}.",
         "Use the proxy as SOCKS5 (socks5://, which carries IPv6), or let the proxy resolve the name "
-        "(socks4a:// or socks5h://).", (Evidence("addresses", ", ".join(addresses)),))
+        f"({' or '.join(k + '://' for k, t in TYPES.items() if t.socks and t.remote_dns)}).", (Evidence("addresses", ", ".join(addresses)),))
 
 
 def dns_timeout(name: str, seconds: float, role: str = "target") -> Finding:
@@ -252,11 +253,8 @@ def looks_like(data: bytes) -> str:
     return "binary data that is not SOCKS"
 
 
-_PROTOCOL = {"socks4": "SOCKS4", "socks4a": "SOCKS4a", "socks5": "SOCKS5", "socks5h": "SOCKS5"}
-
-
 def _protocol(kind: str) -> str:
-    return _PROTOCOL.get(kind, kind.upper())
+    return reply_title(kind)
 
 
 def _methods_words(offered: bytes, names: dict[int, str] | None = None) -> str:
@@ -267,10 +265,12 @@ def _methods_words(offered: bytes, names: dict[int, str] | None = None) -> str:
 def proxy_kind_hint(data: bytes) -> str | None:
     """The proxy type the answer says the port speaks, as advice; None when it says none."""
     like = looks_like(data)
-    if like.startswith("a SOCKS5"):
-        return "It answers in SOCKS5: use it as a socks5h:// proxy (or socks5:// to resolve names here)."
-    if like.startswith("a SOCKS4"):
-        return "It answers in SOCKS4: use it as a socks4a:// proxy (or socks4:// to resolve names here)."
+    for version in (5, 4):
+        if like.startswith(f"a SOCKS{version}"):
+            remote = socks_schemes(version, remote_dns=True)[0]
+            local = socks_schemes(version, remote_dns=False)[0]
+            return (f"It answers in SOCKS{version}: use it as a {remote}:// proxy (or {local}:// to resolve "
+                    "names here).")
     if data.startswith(b"HTTP/"):
         return "It answers in HTTP: it may be an HTTP proxy (http://), or a web server rather than a proxy."
     if like.startswith("a TLS server"):
@@ -282,8 +282,8 @@ def proxy_protocol_error(kind: str, proxy: str, data: bytes) -> Finding:
     like = looks_like(data)
     return finding("proxy-protocol-error", f"The proxy at {proxy} did not answer in {kind.upper()}", f"tlsbench sent a {kind.upper()} request and got back something else; it looks like {like}. "
         "The port is probably not a SOCKS proxy, or speaks another SOCKS version.",
-        proxy_kind_hint(data) or "Check the proxy's port, and its type in the route (socks4, socks4a, socks5, "
-        "socks5h, http, https).", _proxy_ev(proxy, data))
+        proxy_kind_hint(data) or f"Check the proxy's port, and its type in the route ({', '.join(TYPES)}).",
+        _proxy_ev(proxy, data))
 
 
 def proxy_reply_malformed(kind: str, proxy: str, problem: str, data: bytes) -> Finding:

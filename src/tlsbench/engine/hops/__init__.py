@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from tlsbench.engine.findings import Evidence
 from tlsbench.engine.hostport import format_hostport
-from tlsbench.engine.plan import Plan, Step
-from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the STARTTLS protocols (in this package) are read by the spec, which the plan imports
+    from tlsbench.engine.plan import Plan, Step
+    from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
     from tlsbench.engine.hops.http_connect import HttpConnectHop
     from tlsbench.engine.hops.socks import SocksHop
 

@@ -1,23 +1,18 @@
 """An HTTP CONNECT hop: ask an HTTP (or, over TLS, HTTPS) proxy for a tunnel, curl's way.
 
-    CONNECT example.com:443 HTTP/1.1
-    Host: example.com:443
-    Proxy-Authorization: Basic ...      (with --proxy-user)
-
-Any 2xx opens the tunnel; bytes after the blank line already belong to it. Any other answer is
+The exchange is a sans-IO dialogue (connect_dialogue.py) driven over the stream by the STARTTLS
+driver. Any 2xx opens the tunnel; bytes after the blank line already belong to it. Any other answer is
 diagnosed from the status, the headers (Proxy-Authenticate, squid's X-Squid-Error) and the
 first bytes of the body (the proxy's own explanation, bounded).
 """
 
 from __future__ import annotations
 
-import base64
-
-from tlsbench import __version__
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import proxy_http
-from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyError, ReplyHead, parse_head
+from tlsbench.engine.hops.connect_dialogue import ConnectDialogue, redacted
+from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyHead
+from tlsbench.engine.hops.starttls.driver import Recorder, converse
 from tlsbench.engine.hostport import format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
@@ -25,33 +20,6 @@ from tlsbench.engine.stream import Stream
 
 BODY_KEEP = 2048  # bytes of a refusal's body kept as evidence
 BODY_WAIT = 0.3  # seconds to wait for more of that body
-MAX_INTERIM = 8  # 1xx answers skipped before the final one, at most
-
-
-def authority(host: str, port: int) -> str:
-    if not is_ip(host) and not host.isascii():
-        host = host.encode("idna").decode("ascii")
-    return format_hostport(host, port)
-
-
-def connect_request(host: str, port: int, user: str | None, password: str | None) -> bytes:
-    where = authority(host, port)
-    lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}", f"User-Agent: tlsbench/{__version__}",
-             "Proxy-Connection: Keep-Alive"]
-    if user is not None:
-        token = base64.b64encode(f"{user}:{password or ''}".encode("utf-8")).decode("ascii")
-        lines.append(f"Proxy-Authorization: Basic {token}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-
-
-def redacted(request: bytes) -> str:
-    """The request as evidence: the credentials replaced."""
-    out = []
-    for line in request.decode("latin-1").split("\r\n"):
-        if line.lower().startswith("proxy-authorization:"):
-            line = "Proxy-Authorization: Basic <credentials redacted>"
-        out.append(line)
-    return "\r\n".join(out)
 
 
 class HttpConnectHop:
@@ -64,48 +32,26 @@ class HttpConnectHop:
     def run(self, ctx: StageContext, state: RunState, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
         stream = state.need_stream()
-        request = connect_request(dest, port, hop.username, hop.password)
+        dialogue = ConnectDialogue(dest, port, hop.username, hop.password)
         requested = format_hostport(dest, port)
         detail = ProxyDetail(kind=hop.kind, proxy=hop.address,
                              auth="basic" if hop.username else "none",
                              address_type="IPv6" if ":" in dest else ("IPv4" if is_ip(dest) else "domain name"),
-                             requested=requested, sent_text=redacted(request))
-        data = bytearray()
-        head: ReplyHead | None = None
-        interim: list[str] = []  # 1xx answers before the final one (100 Continue, 102 Processing...)
-        skipped = 0  # bytes of those
-        error: BaseException | None = None
-        bad: ReplyError | None = None
+                             requested=requested, sent_text=redacted(dialogue.request))
+        rec = Recorder(ctx)
         ctx.begin()
         try:
-            stream.send(request)
-            while head is None:
-                chunk = stream.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-                head = parse_head(bytes(data[skipped:]))
-                while head is not None and _interim(head) and len(interim) < MAX_INTERIM:
-                    # An interim answer: the final one follows (RFC 9110 15.2).
-                    interim.append(head.status_line)
-                    skipped += head.head_length
-                    head = parse_head(bytes(data[skipped:]))
-        except ReplyError as exc:
-            bad = exc
-        except Cancelled:
-            raise
-        except (OSError, TimeoutError) as exc:
-            error = exc
+            converse(ctx, stream, dialogue, rec, during="HTTP CONNECT")
         finally:
             ctx.end()
-        rx = bytes(data)
-        final = rx[skipped:]
+        head, interim, bad, error = dialogue.head, dialogue.interim, dialogue.bad, rec.error
+        rx, final = bytes(dialogue.data), dialogue.final
         detail = detail._replace(received_hex=rx[:512].hex(" ") or None,
-                                 received_text=rx[:skipped + head.head_length if head else 1024].decode("latin-1")
-                                 or None)
+                                 received_text=rx[:dialogue.skipped + head.head_length if head else 1024]
+                                 .decode("latin-1") or None)
         after = f" (after {', '.join(interim)})" if interim else ""
         if head is not None and 200 <= head.status < 300:
-            early = final[head.head_length:]
+            early = dialogue.early
             if early:
                 stream.unread(early)
             detail = detail._replace(reply_code=head.status, reply_meaning=head.reason or "tunnel open",
@@ -136,11 +82,6 @@ class HttpConnectHop:
             finding = proxy_http.closed(hop, error, final, interim)
         detail = detail._replace(error=finding.title)
         return StageOutcome(False, detail, finding.title, (finding,))
-
-
-def _interim(head: ReplyHead) -> bool:
-    """A 1xx answer other than 101: the final answer follows it."""
-    return 100 <= head.status < 200 and head.status != 101
 
 
 def _more_body(stream: Stream, head: ReplyHead, have: int) -> bytes:

@@ -1,24 +1,20 @@
 """A SOCKS hop: the SOCKS4/4a/5/5h handshake over the stream the run has so far.
 
-PySocks does the talking, but only its negotiator is called (not `socksocket.connect()`,
-which flattens every reply into "Socket error: ..."), so TCP-to-proxy and the handshake are
-timed apart. Its reads and writes go through the run's stream (so the same code runs behind an
-HTTPS proxy or another hop), every byte is recorded, and the reply is read from those bytes, not
-from PySocks's error text. PySocks is imported when the stage is prepared, before any clock.
+PySocks does the talking, behind pysocks_adapter.py (the one module that knows its names), with
+its reads and writes going through the run's stream (so the same code runs behind an HTTPS proxy
+or another hop); every byte is recorded, and the reply is read from those bytes, not from
+PySocks's error text. PySocks is loaded when the stage is prepared, before any clock.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
-from types import ModuleType
 from typing import TYPE_CHECKING, Callable
-
-import socks  # PySocks: this module is imported when a SOCKS hop is prepared, before any clock
 
 from tlsbench.engine.details import ProxyDetail
 from tlsbench.engine.diagnosis import network
 from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.hops import pysocks_adapter
 from tlsbench.engine.hops.socks_reply import SocksReading, methods_offered, read_socks4, read_socks5
 from tlsbench.engine.spec import format_hostport
 from tlsbench.engine.plan import Plan, Step
@@ -53,64 +49,6 @@ SOCKS5_METHODS = {0x00: "no authentication", 0x01: "GSSAPI", 0x02: "username/pas
 PEEK_SECONDS = 0.3  # how long to wait for more of a non-SOCKS answer, for the evidence
 
 
-class _StreamFile:
-    """What PySocks gets from `makefile()`: writes gathered until flush, reads from the stream.
-
-    PySocks reads a reply a few bytes at a time (2, 3, 1, 4, 2); each read here takes whatever the
-    stream has, and serves the rest from a buffer, so a reply costs one receive, as it does any
-    client. What is left after the negotiation (the target's first bytes, in the same segment) is
-    given back to the stream."""
-
-    def __init__(self, stream: Stream, buffer: bytearray, eof: list[bool]) -> None:
-        self._stream = stream
-        self._out = bytearray()
-        self._in = buffer
-        self.eof = eof  # gets an entry when the proxy closed its side
-
-    def write(self, data: bytes) -> int:
-        self._out += data
-        return len(data)
-
-    def flush(self) -> None:
-        if self._out:
-            data, self._out = bytes(self._out), bytearray()
-            self._stream.send(data)
-
-    def read(self, size: int = -1) -> bytes:
-        want = size if size and size > 0 else 65536
-        if not self._in:
-            data = self._stream.recv(65536)
-            if not data:
-                self.eof.append(True)
-            self._in += data
-        out = bytes(self._in[:want])
-        del self._in[:want]
-        return out
-
-    def close(self) -> None:
-        self.flush()
-
-
-class StreamSocket(socks.socksocket):
-    """A PySocks socket whose negotiators talk through a tlsbench stream (a socket, a tunnel,
-    TLS to an HTTPS proxy), so SOCKS works at any depth of a chain."""
-
-    stream: Stream | None = None
-    unread: bytearray
-    eof: list[bool]
-    # PySocks' own table (no stub declares it): proxy type -> negotiator(socket, dest, port).
-    _proxy_negotiators: dict[int, Callable[[socks.socksocket, str, int], object]]
-
-    # PySocks' negotiators call makefile() and only read, write and flush what it gives.
-    def makefile(self, *args: object, **kwargs: object) -> _StreamFile:  # type: ignore[override]
-        assert self.stream is not None  # set by the hop for the negotiation
-        return _StreamFile(self.stream, self.unread, self.eof)
-
-
-def _stream_socket_class() -> tuple[ModuleType, type[StreamSocket]]:
-    return socks, StreamSocket
-
-
 def address_type(dest: str) -> str:
     try:
         return "IPv%d" % ipaddress.ip_address(dest).version
@@ -126,19 +64,7 @@ class SocksHop:
         self.spec = plan.spec
         assert step.hop is not None  # a proxy step always names its hop
         self.hop = step.hop
-        self.socks, self.socket_class = _stream_socket_class()
-
-    def _proxy_type(self) -> int:
-        return socks.SOCKS4 if self.hop.kind.startswith("socks4") else socks.SOCKS5
-
-    def _placeholder(self) -> StreamSocket:
-        """PySocks keeps its settings on a socket object; the bytes go through the stream. One per
-        run (a prepared plan may run many times), made before the clock starts."""
-        hop = self.hop
-        ss = self.socket_class(socket.AF_INET, socket.SOCK_STREAM)
-        ss.set_proxy(self._proxy_type(),
-                     hop.host, hop.port, rdns=hop.remote_dns, username=hop.username, password=hop.password)
-        return ss
+        self.client = pysocks_adapter.prepare()
 
     def run(self, ctx: StageContext, state: RunState, dest: str, port: int, behind: str) -> StageOutcome:
         hop = self.hop
@@ -152,25 +78,21 @@ class SocksHop:
         detail = ProxyDetail(kind=kind, proxy=where, auth=auth, address_type=address_type(dest),
                              requested=format_hostport(dest, port))
         notes = (network.socks4_password_ignored(),) if kind.startswith("socks4") and hop.password else ()
-        ss = self._placeholder()
-        ss.stream = stream
-        ss.unread = bytearray()
-        ss.eof = []
+        talk = self.client.negotiation(hop.declared.socks, hop.host, hop.port, remote_dns=hop.remote_dns,
+                                       username=hop.username, password=hop.password)
         error: BaseException | None = None
         ctx.begin()
         try:
-            ss._proxy_negotiators[self._proxy_type()](ss, dest, port)
+            talk.run(stream, dest, port)
         except Cancelled:
             raise
         except Exception as exc:  # judged below from the recorded bytes
             error = exc
         finally:
             ctx.end()
-            bound = ss.get_proxy_sockname()
-            ss.stream = None
-            ss.close()
-        if ss.unread and error is None:
-            stream.unread(bytes(ss.unread))  # already the tunnel's: the target spoke first
+        bound = talk.bound
+        if talk.leftover and error is None:
+            stream.unread(talk.leftover)  # already the tunnel's: the target spoke first
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
         transcript = stream.transcript
@@ -179,7 +101,7 @@ class SocksHop:
             lambda data: read_socks5(data, offered or b"\x00"))
         rx = bytes(transcript.received) if transcript else b""
         reading = read(rx)
-        ended = _ended(error) or ("closed" if ss.eof else None)
+        ended = _ended(error) or ("closed" if talk.closed else None)
         if error is not None and not reading.done and not reading.not_socks and ended is None:
             # PySocks stops at a refusal's code; the rest of the reply says whether it came whole.
             ended = _read_rest(stream, reading, read)
@@ -218,7 +140,7 @@ def _ended(error: BaseException | None) -> str | None:
     if isinstance(error, TimeoutError) or (isinstance(error, OSError) and network.classify(error) == "timeout"):
         return "timeout"
     cause = getattr(error, "socket_err", None) or error
-    if isinstance(cause, OSError) and not isinstance(cause, _proxy_error_types()):
+    if isinstance(cause, OSError) and not pysocks_adapter.is_protocol_error(cause):
         return "reset" if network.classify(cause) == "reset" else "closed"
     if "closed unexpectedly" in str(error).lower():
         return "closed"
@@ -297,17 +219,13 @@ def _diagnose(kind: str, where: str, detail: ProxyDetail, reading: SocksReading,
         return network.proxy_reply_cut_short(kind, where, what, reading.have, reading.need,
                                              "reset" if ended == "reset" else "closed", rx, began=began)
     cause = getattr(error, "socket_err", None) or error
-    closed_by = cause if isinstance(cause, OSError) and not isinstance(cause, _proxy_error_types()) else None
+    closed_by = cause if isinstance(cause, OSError) and not pysocks_adapter.is_protocol_error(cause) else None
     after = None
     if reading.step == "reply" and reading.auth_status == 0:
         after = "accepting the user name and password"
     elif method is not None:
         after = f"choosing {method_name(method)} (method 0x{method:02x})"
     return network.proxy_closed(kind, where, closed_by, after=after, waiting_for=what, received=rx)
-
-
-def _proxy_error_types() -> tuple[type, ...]:
-    return (socks.ProxyError,)
 
 
 def _peek(stream: Stream) -> bytes:

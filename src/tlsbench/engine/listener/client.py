@@ -16,11 +16,12 @@ import ssl
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from tlsbench.engine.listener import findings
+from tlsbench.engine.listener import findings, proxyheader
 from tlsbench.engine.listener.alerts import alert_from_reason
 from tlsbench.engine.listener.clienthello import ClientHello, HelloReader, extension_name, size
 from tlsbench.engine.listener.deadlines import DeadlineName, Deadlines, deadline_words
-from tlsbench.engine.listener.events import (ClientFinding, ClientHelloSeen, Closed, DataReceived, HandshakeDone)
+from tlsbench.engine.listener.events import (ClientFinding, ClientHelloSeen, Closed, DataReceived, HandshakeDone,
+                                             ProxyHeaderSeen)
 from tlsbench.engine.listener.sniff import Sniffed, headers_complete, sniff
 from tlsbench.engine.tlspump import TlsPump
 
@@ -59,7 +60,7 @@ class ClientSession:
     __slots__ = ("listener", "config", "sock", "client_id", "peer", "started", "deadlines", "state", "first",
                  "reader", "pump", "out", "received", "sent", "alert", "alert_bytes", "data_reported",
                  "hello_ok", "hs_began", "request", "app_total", "answered", "read_paused", "timer_at", "mask",
-                 "done", "tls_port", "fd", "young")
+                 "done", "tls_port", "fd", "young", "proxy_checked")
 
     def __init__(self, listener: "Listener", sock: socket.socket, client_id: int, peer: tuple, now: float) -> None:
         self.listener, self.sock, self.client_id, self.peer = listener, sock, client_id, peer
@@ -88,6 +89,7 @@ class ClientSession:
         self.done = False
         self.fd = sock.fileno()  # kept: the poller forgets it by number after the socket closed
         self.young = True  # polled with the newcomers (see poller.py)
+        self.proxy_checked = False  # whether the first bytes were looked at for a PROXY header
 
     # -- reporting ----------------------------------------------------------------------------
     def emit(self, event_type: Callable[..., ListenerEvent], **fields: object) -> None:
@@ -235,6 +237,18 @@ class ClientSession:
                 return self._not_a_hello(reader.problem or "malformed")
             return
         self.first += chunk
+        if not self.proxy_checked:
+            found = proxyheader.read(bytes(self.first))
+            if found == proxyheader.PARTIAL:
+                return
+            self.proxy_checked = True
+            if isinstance(found, tuple):  # a balancer's header (curl --haproxy-protocol): shown, then skipped
+                header, used = found
+                self.emit(ProxyHeaderSeen, family=header.family, source=header.source,
+                          destination=header.destination)
+                del self.first[:used]
+                if not self.first:
+                    return
         sniffed = sniff(bytes(self.first))
         if sniffed.kind == "tls":
             self.reader = HelloReader()

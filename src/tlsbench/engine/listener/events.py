@@ -112,6 +112,21 @@ class HandshakeDone:
 
 
 @dataclass(frozen=True)
+class ProxyHeaderSeen:
+    """The client started with a PROXY protocol header: the addresses it says the real client and
+    server have (a balancer in front speaking for them; nothing checks that they are true)."""
+
+    client_id: int
+    family: str  # "TCP4" | "TCP6" | "UNKNOWN"
+    source: tuple[str, int] | None
+    destination: tuple[str, int] | None
+    at_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"event": "proxy-header", **vars(self)}
+
+
+@dataclass(frozen=True)
 class DataReceived:
     """The first bytes a client sent (application data after TLS, or raw on a plain port)."""
 
@@ -185,5 +200,5 @@ class Notice:
         return {"event": "notice", **vars(self)}
 
 
-ListenerEvent = Union[Listening, QueueChanged, PauseChanged, Accepted, ClientHelloSeen, HandshakeDone,
-                      DataReceived, ClientFinding, Closed, Stopped, ListenerError, Notice]
+ListenerEvent = Union[Listening, QueueChanged, PauseChanged, Accepted, ProxyHeaderSeen, ClientHelloSeen,
+                      HandshakeDone, DataReceived, ClientFinding, Closed, Stopped, ListenerError, Notice]

@@ -182,7 +182,7 @@ class ResolveStage:
                         summary += f"; {name} resolved by the proxy"
                 continue
             # socks4 and socks5 send an address: tlsbench resolves the name itself.
-            family = socket.AF_INET if hop.kind == "socks4" else _family(spec)
+            family = socket.AF_INET if not hop.declared.ipv6 else _family(spec)
             try:
                 found = lookup(name, port, socket.AF_UNSPEC, spec.timeout, ctx)
             except Exception as exc:

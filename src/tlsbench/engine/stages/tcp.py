@@ -4,7 +4,8 @@ Addresses are tried the way curl does when a name has both IPv4 and IPv6 address
 eyeballs", RFC 8305): the family the resolver listed first starts at once, the other one
 200 ms later (or as soon as the first family has nothing left to try); within a family, the
 next address starts when one fails. The first connection wins; every attempt is recorded with
-its start and its result. `--local-port` and `--interface` bind the socket before it connects.
+its start and its result. `--local-port` and `--interface` bind the socket before it connects;
+`--haproxy-protocol` sends a PROXY protocol v1 header as soon as it has.
 """
 
 from __future__ import annotations
@@ -208,6 +209,8 @@ class TcpStage:
                                              where=format_hostport(peer[0], peer[1]))
         state.link = Link(sock, ctx.cancel)
         state.stream = SocketStream(state.link)
+        if spec.local.haproxy_protocol:
+            state.stream.send(proxy_header(winner.family, local, peer))  # before anything else, as curl does
         detail = TcpDetail(role=route.role, peer_address=peer[0], peer_port=peer[1], local_address=local[0],
                            local_port=local[1], family=family_name(winner.family),
                            attempts=tuple(_attempt_words(t) for t in tries), tries=tuple(tries),
@@ -220,6 +223,8 @@ class TcpStage:
             from tlsbench.engine.stagetime import name_dominant, wire_ms
 
             summary = name_dominant(summary, connect_ms, wire_ms(ctx), "in a connect whose SYN was sent again")
+        if spec.local.haproxy_protocol:
+            summary += "; PROXY header sent"
         return StageOutcome(True, detail, summary, (slow_syn,) if slow_syn is not None else ())
 
     def _failed(self, route: Route, tries: list[ConnectTry], exc: BaseException | None, bind_error: BindError | None,
@@ -241,6 +246,12 @@ class TcpStage:
                            errno_name=network.errno_name(exc), tries=tuple(tries), happy_eyeballs=both,
                            local_bind=_bind_words(spec.local))
         return StageOutcome(False, detail, f"{where}: {network.os_words(exc)}", (finding,))
+
+
+def proxy_header(family: int, local: tuple, peer: tuple) -> bytes:
+    """curl's --haproxy-protocol: a PROXY protocol v1 line naming the connection's two ends."""
+    proto = "TCP6" if family == socket.AF_INET6 else "TCP4"
+    return f"PROXY {proto} {local[0]} {peer[0]} {local[1]} {peer[1]}\r\n".encode("ascii")
 
 
 def _strerror(code: int) -> str:

@@ -90,7 +90,7 @@ def preview_lines(values: dict[str, object], width: int = 44, value_style="",
                 if hop is None:
                     continue
                 for name, label, placeholder in HOP_FIELDS:
-                    if name == "proxy-cafile" and hop.kind != "https":
+                    if name == "proxy-cafile" and not hop.declared.tls:
                         continue
                     field = FieldSpec("proxies", f"f-{name}{s}", label, "password" if name == "proxy-password"
                                       else "input", placeholder)

@@ -14,10 +14,18 @@ from textual.widgets import Button, Input, Label, Select
 
 from tlsbench.engine.errors import InputError
 from tlsbench.engine.proxies import KIND_NAMES, PROXY_KINDS, ProxySpec, parse_proxy_url
+from tlsbench.engine.proxykinds import TYPES
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV
 from tlsbench.tui.widgets.safe_select import SafeSelect
 
 KINDS = [(KIND_NAMES[k], k) for k in PROXY_KINDS]
+
+
+def _tls_hop(kind: str) -> bool:
+    """Whether the hop to a proxy of this kind is TLS itself (its CA file applies)."""
+    return kind in TYPES and TYPES[kind].tls
+
+
 MAX_HOPS = 8
 # (field name, label, placeholder) of a hop's fields after its kind
 HOP_FIELDS = (("proxy", "Proxy", "HOST:PORT, e.g. 127.0.0.1:1080"), ("proxy-user", "User", "optional"),
@@ -73,7 +81,7 @@ class HopFields(Vertical):
     def sync(self) -> None:
         kind = self.kind()
         self.query_one(".proxy-fields").display = kind != "direct"
-        self.query_one(f"#row-proxy-cafile{suffix(self.index)}").display = kind == "https"
+        self.query_one(f"#row-proxy-cafile{suffix(self.index)}").display = _tls_hop(kind)
 
     def read(self) -> ProxySpec | None:
         kind = self.kind()
@@ -90,7 +98,7 @@ class HopFields(Vertical):
         user = self._input("proxy-user").value.strip() or None
         password = self._input("proxy-password").value or None
         env = self._input("proxy-password-env").value.strip() or None
-        cafile = self._input("proxy-cafile").value.strip() or None if kind == "https" else None
+        cafile = self._input("proxy-cafile").value.strip() or None if _tls_hop(kind) else None
         if env is not None and user is None:
             raise InputError("a password variable needs a proxy user", field=f"proxy_password{s}")
         return hop._replace(username=user, password=password, password_env=env, cafile=cafile)

@@ -1,9 +1,9 @@
 """The starttls stage: upgrade a plain-text protocol to TLS on the run's stream (the TCP connection,
 or the tunnel a proxy chain opened), as `openssl s_client -starttls` does.
 
-One small sans-IO module per protocol (smtp.py for SMTP and LMTP, imap.py, pop3.py, ftp.py,
-xmpp.py, ldap.py with ber.py, postgres.py, mysql.py, nntp.py, sieve.py, irc.py), driven over the
-stream by driver.py, every line timed as it crosses the wire. The stage ends when the server agreed
+One small sans-IO module per protocol (protocols.py lists them; line.py holds what the line
+protocols share, ber.py LDAP's encoding), each a `Dialogue` whose class attributes declare the
+protocol (base.py), driven over the stream by driver.py, every line timed as it crosses the wire. The stage ends when the server agreed
 (the tls stage then runs on the same connection) or with findings (findings.py). `--starttls auto`
 reads the greeting first (detect.py); a port that speaks TLS at once is detected from its silence
 or its bytes, and the run goes on without STARTTLS. After the handshake the app stage asks the
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tlsbench.engine.plan import Plan, Step
-from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the protocols' declarations are read by the spec, which the plan and stage context import
     from tlsbench.engine.hops.starttls.base import Dialogue
+    from tlsbench.engine.plan import Plan, Step
+    from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 IMPLICIT_WAIT = 1.5  # seconds of silence on an implicit-TLS port before it counts as TLS at once
 

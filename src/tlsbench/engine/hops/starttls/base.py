@@ -6,6 +6,11 @@ parsed (`take_sent()`, `take_received()`, for the row's timed exchange) and the 
 diagnosis needs (`facts`). It never raises for what the peer sends: bytes that are not its
 protocol become an `UnexpectedReply`, an EOF a `ConnectionClosed`, and the dialogue stops.
 
+A protocol is one `Dialogue` subclass, and its class attributes are its whole declaration (name,
+title, ports, who speaks first, what its upgrade and capability list are called, how its greeting
+looks): defining the class registers it in `REGISTRY`, and the spec, the options, `--starttls auto`,
+the first-bytes classifier and the findings read them from there.
+
 Its life: the plain phase (greeting, capabilities, the STARTTLS command) ends `ready` (start
 TLS now) or `failed`; after the handshake `begin_tls()` starts the TLS phase (the capabilities
 again), which ends `done` or `failed`.
@@ -140,14 +145,38 @@ def line_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+REGISTRY: dict[str, type[Dialogue]] = {}  # every protocol by its s_client -starttls name, in definition order
+
+
 class Dialogue:
     """The base of every protocol: buffer, lines, messages, facts, status."""
 
-    protocol = ""
+    protocol = ""  # the `openssl s_client -starttls` name; a subclass with one is registered
     title = ""
+    choice = ""  # how a list of choices names it (default: the title)
     client_first = False  # the client speaks first (no greeting to wait for)
     try_anyway = True  # send the command even when the capabilities do not list it (s_client does)
     asks_again = True  # has capabilities to ask again over TLS
+    ports: tuple[int, ...] = ()  # its plain-text ports, the first the one to suggest
+    implicit_ports: tuple[tuple[int, str], ...] = ()  # its implicit-TLS ports and their usual names
+    command = "STARTTLS"  # what the protocol calls the upgrade, in findings
+    listing = "capabilities"  # what its capability list is called, in findings
+    server_hint = ""  # how a server is usually told to offer the upgrade
+    auth_hint = ""  # how a server is usually told to offer passwords only after TLS
+    says_name = False  # its opening says the client's name (s_client -name)
+    says_host = False  # its opening names the server's domain (s_client -xmpphost)
+    ready_words = ""  # the summary when the server agreed, when the reply says nothing itself
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.protocol and "protocol" in cls.__dict__:
+            REGISTRY[cls.protocol] = cls
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        """The words for a server's first bytes when they are this protocol's greeting (`line`: its
+        first line, latin-1), else None."""
+        return None
 
     def __init__(self, *, name: str = "mail.example.com", xmpphost: str = "localhost") -> None:
         self.name = name
@@ -307,7 +336,7 @@ class Dialogue:
         return bytes(self._buf)
 
     def coded_reply(self, expected: str, lenient: bool = False) -> tuple[int, tuple[str, ...]] | None:
-        """An SMTP/FTP/NNTP-style reply: `ddd text`, or `ddd-` lines ending with `ddd text`.
+        """A reply with three-digit codes (SMTP, FTP): `ddd text`, or `ddd-` lines ending with `ddd text`.
         `lenient` (FTP): lines between may be anything. None while it is incomplete."""
         head = bytes(self._buf[:4])
         if head and not _CODED_START.match(head):

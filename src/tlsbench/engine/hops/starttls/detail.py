@@ -66,9 +66,10 @@ def _yes_no(value: bool | None, yes: str, no: str, unknown: str) -> str:
 def rows(d: StarttlsDetail) -> list[Row]:
     """The detail as rows: the protocol and how it was chosen, the exchange line by line, what the
     capabilities say."""
-    from tlsbench.engine.hops.starttls.ports import TITLES
+    from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 
-    title = TITLES.get(d.protocol or "", d.protocol or "?")
+    declared = DIALOGUES.get(d.protocol or "")
+    title = declared.title if declared is not None else d.protocol or "?"
     out: list[Row] = []
     if d.phase == "tls":
         out.append(Row("field", "over TLS", f"{title}: the capabilities asked again inside TLS"))
@@ -78,9 +79,9 @@ def rows(d: StarttlsDetail) -> list[Row]:
             out.append(Row("field", "because", d.chosen_because))
     else:
         out.append(Row("field", "protocol", f"{title} (--starttls {d.asked})"))
-    if d.name and d.protocol in ("smtp", "lmtp") and d.phase == "plain":
-        out.append(Row("field", "EHLO name" if d.protocol == "smtp" else "LHLO name", d.name))
-    if d.xmpphost and d.protocol == "xmpp" and d.phase == "plain":
+    if d.name and declared is not None and declared.says_name and d.phase == "plain":
+        out.append(Row("field", f"{getattr(declared, 'ask', 'EHLO')} name", d.name))
+    if d.xmpphost and declared is not None and declared.says_host and d.phase == "plain":
         out.append(Row("field", "XMPP domain", d.xmpphost))
     if d.exchange:
         out.append(Row("heading", "", "exchange:"))

@@ -16,6 +16,7 @@ class Recorder:
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.lines: list[ExchangeLine] = []
+        self.error: BaseException | None = None  # what ended the exchange, when an error did
 
     def stamp(self, messages: list[Message], at_ms: float) -> None:
         for m in messages:
@@ -25,35 +26,40 @@ class Recorder:
         self.lines.append(ExchangeLine(self.ctx.now_ms(), "note", text))
 
 
-def converse(ctx: StageContext, stream: Stream, dialogue: Dialogue, rec: Recorder, first_wait: float | None = None) -> str:
+def converse(ctx: StageContext, stream: Stream, dialogue: Dialogue, rec: Recorder, first_wait: float | None = None,
+             during: str = "STARTTLS") -> str:
     """Run the dialogue until it stops; returns "" when it did, or why the wait ended: "timeout",
-    "quiet" (nothing within `first_wait` seconds, before any byte arrived), or the error's words.
-    Raises Cancelled when the run is cancelled."""
+    "quiet" (nothing within `first_wait` seconds, before any byte arrived), or the error's words
+    (the error itself is kept in `rec.error`). Raises Cancelled when the run is cancelled."""
     got_any = False
     while dialogue.running:
         out = dialogue.data_to_send()
         if out:
             try:
                 stream.send(out)
-            except TimeoutError:
+            except TimeoutError as exc:
+                rec.error = exc
                 return "timeout"
             except OSError as exc:
                 if ctx.cancel.cancelled:
-                    raise Cancelled("cancelled during STARTTLS") from None
+                    raise Cancelled(f"cancelled during {during}") from None
+                rec.error = exc
                 return _words(exc)
             rec.stamp(dialogue.take_sent(), ctx.now_ms())
             continue
         limit = first_wait if first_wait is not None and not got_any else None
         try:
             data = stream.recv(CHUNK, limit) if limit is not None else stream.recv(CHUNK)
-        except TimeoutError:
+        except TimeoutError as exc:
             if limit is not None and stream.link.remaining() > 0:
                 return "quiet"
+            rec.error = exc
             dialogue.timed_out()
             return "timeout"
         except OSError as exc:
             if ctx.cancel.cancelled:
-                raise Cancelled("cancelled during STARTTLS") from None
+                raise Cancelled(f"cancelled during {during}") from None
+            rec.error = exc
             dialogue.timed_out()
             return _words(exc)
         at = ctx.now_ms()
@@ -65,11 +71,13 @@ def converse(ctx: StageContext, stream: Stream, dialogue: Dialogue, rec: Recorde
         # A request that expects no reply (MySQL's SSL request): TLS follows it at once.
         try:
             stream.send(out)
-        except TimeoutError:
+        except TimeoutError as exc:
+            rec.error = exc
             return "timeout"
         except OSError as exc:
             if ctx.cancel.cancelled:
-                raise Cancelled("cancelled during STARTTLS") from None
+                raise Cancelled(f"cancelled during {during}") from None
+            rec.error = exc
             return _words(exc)
         rec.stamp(dialogue.take_sent(), ctx.now_ms())
     dialogue.take_sent()  # what a failed dialogue queued last was never sent

@@ -19,38 +19,15 @@ from tlsbench.engine.findings import Evidence, Finding, Severity
 from tlsbench.engine.suggestions import Change, Suggestion, literal
 from tlsbench.engine.hops.starttls.base import Facts
 from tlsbench.engine.hops.starttls.ports import IMPLICIT_PORT, TITLES, implicit_tls, plain_port
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.peekbytes import classify
 
-# What each protocol calls the upgrade, and how a server is usually told to offer it.
-COMMANDS = {"smtp": "STARTTLS", "lmtp": "STARTTLS", "imap": "STARTTLS", "pop3": "STLS", "ftp": "AUTH TLS",
-            "xmpp": "<starttls/>", "ldap": "the StartTLS extended operation", "postgres": "SSL (SSLRequest)",
-            "mysql": "SSL (the CLIENT_SSL flag)", "nntp": "STARTTLS", "sieve": "STARTTLS", "irc": "STARTTLS (tls)"}
-LISTS = {"smtp": "EHLO reply", "lmtp": "LHLO reply", "imap": "CAPABILITY reply", "pop3": "CAPA reply",
-         "ftp": "FEAT reply", "xmpp": "stream features", "ldap": "root DSE (supportedExtension)",
-         "postgres": "reply to SSLRequest", "mysql": "handshake packet's capability flags",
-         "nntp": "CAPABILITIES reply", "sieve": "capability list", "irc": "CAP LS reply"}
-SERVER_HINTS = {
-    "smtp": "postfix: smtpd_tls_cert_file, smtpd_tls_key_file and smtpd_tls_security_level = may",
-    "lmtp": "dovecot: ssl = yes with ssl_cert and ssl_key",
-    "imap": "dovecot: ssl = yes with ssl_cert and ssl_key",
-    "pop3": "dovecot: ssl = yes with ssl_cert and ssl_key",
-    "sieve": "dovecot: ssl = yes with ssl_cert and ssl_key",
-    "ftp": "vsftpd: ssl_enable=YES with rsa_cert_file and rsa_private_key_file",
-    "xmpp": "prosody: a certificate for the virtual host",
-    "ldap": "slapd: TLSCertificateFile and TLSCertificateKeyFile",
-    "postgres": "postgresql.conf: ssl = on with ssl_cert_file and ssl_key_file",
-    "mysql": "the server's ssl_cert and ssl_key (and no skip-ssl)",
-    "nntp": "INN: tlscertfile and tlskeyfile in inn.conf",
-    "irc": "InspIRCd: the ssl_gnutls (or ssl_openssl) and starttls modules",
-}
-AUTH_HINTS = {
-    "smtp": "postfix: smtpd_tls_auth_only = yes",
-    "imap": "dovecot: disable_plaintext_auth = yes",
-    "pop3": "dovecot: disable_plaintext_auth = yes",
-    "sieve": "dovecot: disable_plaintext_auth = yes",
-    "nntp": "INN: require TLS before AUTHINFO in readers.conf",
-    "xmpp": "prosody: allow_unencrypted_plain_auth = false",
-}
+# What each protocol calls the upgrade and its capability list, and how a server is usually told to
+# offer it (from the protocols' declarations).
+COMMANDS = {name: d.command for name, d in DIALOGUES.items()}
+LISTS = {name: d.listing for name, d in DIALOGUES.items()}
+SERVER_HINTS = {name: d.server_hint for name, d in DIALOGUES.items() if d.server_hint}
+AUTH_HINTS = {name: d.auth_hint for name, d in DIALOGUES.items() if d.auth_hint}
 
 
 def _lines(lines: tuple[str, ...] | list[str]) -> str:

@@ -13,25 +13,26 @@ attempt would show: there is no password warning here.
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls.base import Dialogue, Greeted, Mismatch
+from tlsbench.engine.hops.starttls.base import Greeted, Mismatch
+from tlsbench.engine.hops.starttls.line import LineDialogue
+from tlsbench.engine.hops.starttls.smtp import coded_220, says_ftp
 
 
-class Ftp(Dialogue):
+class Ftp(LineDialogue):
     protocol = "ftp"
     title = "FTP"
+    choice = "FTP (AUTH TLS)"
+    ports = (21,)
+    implicit_ports = ((990, "FTPS (implicit)"),)
+    command = "AUTH TLS"
+    listing = "FEAT reply"
+    server_hint = "vsftpd: ssl_enable=YES with rsa_cert_file and rsa_private_key_file"
+    greeting = "the greeting (220)"
+    ask = "FEAT"
 
-    def start(self) -> None:
-        self.step = "the greeting (220)"
-
-    def start_tls_phase(self, implicit: bool) -> None:
-        if implicit:
-            self.step = "the greeting (220)"
-        else:
-            self._feat()
-
-    def _feat(self) -> None:
-        self.send_line("FEAT")
-        self.step = "the reply to FEAT"
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        return f"an FTP server greeting ({line})" if coded_220(data, line) and says_ftp(line) else None
 
     def advance(self) -> None:
         while self.running:
@@ -51,18 +52,14 @@ class Ftp(Dialogue):
                 if code != 220:
                     raise Mismatch(f"an FTP greeting (220), not {code}")
                 self._event(Greeted(self.facts.greeting))
-                self._feat()
+                self.ask_capabilities()
             elif self.step == "the reply to FEAT":
                 if code == 211:
                     items = tuple(line.strip() for line in lines[1:-1] if line.strip())
                     offered = any(_auth_tls(i) for i in items)
-                    self.capabilities(items, offered, (), lines)
+                    self.listed(items, offered, (), lines)
                 else:
-                    self.capabilities(None, None, (), lines)
-                if self.phase == "tls":
-                    self._finish()
-                    return
-                self.ask_upgrade(lambda: self.send_line("AUTH TLS"), "AUTH TLS")
+                    self.listed(None, None, (), lines)
             else:
                 if code == 234:
                     self.accepted(lines)

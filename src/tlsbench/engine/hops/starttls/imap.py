@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls.base import Dialogue, Greeted, Mismatch
+from tlsbench.engine.hops.starttls.base import Greeted, Mismatch
+from tlsbench.engine.hops.starttls.line import LineDialogue
 
 PASSWORD_ITEMS = ("AUTH=PLAIN", "AUTH=LOGIN")
 
@@ -26,20 +27,33 @@ def password_items(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-class Imap(Dialogue):
+class Imap(LineDialogue):
     protocol = "imap"
     title = "IMAP"
+    ports = (143,)
+    implicit_ports = ((993, "IMAPS"),)
+    listing = "CAPABILITY reply"
+    server_hint = "dovecot: ssl = yes with ssl_cert and ssl_key"
+    auth_hint = "dovecot: disable_plaintext_auth = yes"
+    greeting = "the greeting (* OK)"
+    ask = "CAPABILITY"
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if data.startswith(b"* OK") or data.startswith(b"* PREAUTH"):
+            return f"an IMAP server greeting ({line})"
+        return None
 
     def start(self) -> None:
         self.tag = 0
         self.current = "A0"
-        self.step = "the greeting (* OK)"
+        super().start()
 
-    def start_tls_phase(self, implicit: bool) -> None:
-        if implicit:
-            self.step = "the greeting (* OK)"
-        else:
-            self._command("CAPABILITY")
+    def ask_capabilities(self) -> None:
+        self._command(self.ask)
+
+    def send_upgrade(self) -> None:
+        self._command(self.command)
 
     def _command(self, command: str) -> None:
         self.tag += 1
@@ -69,7 +83,7 @@ class Imap(Dialogue):
                     self.facts.notes.append("PREAUTH: the session is already authenticated, and RFC 3501 "
                                             "allows no STARTTLS then")
                 self._event(Greeted(greeting))
-                self._command("CAPABILITY")
+                self.ask_capabilities()
                 continue
             done = self._tagged()
             if done is None:
@@ -82,14 +96,10 @@ class Imap(Dialogue):
                     if len(parts) >= 2 and parts[0] == "*" and parts[1].upper() == "CAPABILITY":
                         items = tuple(parts[2:])
                 if status != "OK" or items is None:
-                    self.capabilities(None, None, (), lines)
+                    self.listed(None, None, (), lines)
                 else:
                     offered = any(i.upper() == "STARTTLS" for i in items)
-                    self.capabilities(items, offered, password_items(items), lines)
-                if self.phase == "tls":
-                    self._finish()
-                    return
-                self.ask_upgrade(lambda: self._command("STARTTLS"), "STARTTLS")
+                    self.listed(items, offered, password_items(items), lines)
             else:
                 tagged = lines[-1:]
                 if status == "OK":

@@ -53,6 +53,19 @@ class Irc(Dialogue):
     title = "IRC"
     client_first = True
     try_anyway = False
+    ports = (6667, 6668, 6669, 194)
+    implicit_ports = ((6697, "IRC over TLS"),)
+    command = "STARTTLS (tls)"
+    listing = "CAP LS reply"
+    server_hint = "InspIRCd: the ssl_gnutls (or ssl_openssl) and starttls modules"
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        words = line.split()
+        if data[:1] == b":" and len(words) >= 2 and (words[1].isdigit() or words[1] in (
+                "NOTICE", "CAP", "PRIVMSG", "ERROR")):
+            return f"an IRC server line ({line})"
+        return None
 
     def start(self) -> None:
         self._cap_ls()

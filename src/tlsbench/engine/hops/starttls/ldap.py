@@ -55,7 +55,19 @@ def _text(raw: bytes) -> str:
 class Ldap(Dialogue):
     protocol = "ldap"
     title = "LDAP"
+    choice = "LDAP (StartTLS)"
     client_first = True
+    ports = (389,)
+    implicit_ports = ((636, "LDAPS"), (3269, "LDAPS (global catalog)"))
+    command = "the StartTLS extended operation"
+    listing = "root DSE (supportedExtension)"
+    server_hint = "slapd: TLSCertificateFile and TLSCertificateKeyFile"
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if len(data) >= 7 and data[0] == 0x30 and data[1] < 0x80 and data[2] == 0x02 and data[3] in (1, 2, 3, 4):
+            return "an LDAP message (BER)"
+        return None
 
     def start(self) -> None:
         self.next_id = 1

@@ -67,6 +67,16 @@ class Mysql(Dialogue):
     title = "MySQL"
     try_anyway = False
     asks_again = False
+    ports = (3306,)
+    command = "SSL (the CLIENT_SSL flag)"
+    listing = "handshake packet's capability flags"
+    server_hint = "the server's ssl_cert and ssl_key (and no skip-ssl)"
+    ready_words = "CLIENT_SSL offered; SSL request sent, TLS follows (no reply in this protocol)"
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        version = server_version(data)
+        return None if version is None else f"a MySQL server greeting (version {version})"
 
     def start(self) -> None:
         self.step = "the server's handshake packet (protocol 10)"
@@ -117,3 +127,14 @@ class Mysql(Dialogue):
     def _request(self) -> None:
         self.send_binary(ssl_request(), "SSL request (capability flags with CLIENT_SSL, max packet, charset; "
                                         "sequence 1)")
+
+
+def server_version(data: bytes) -> str | None:
+    """The server version of a handshake packet (protocol 10), or None when the bytes are not one."""
+    if len(data) < 8 or data[3] != 0 or data[4] != 0x0A:
+        return None
+    end = data.find(b"\0", 5, 5 + 64)
+    version = data[5:end] if end > 5 else b""
+    if not version or not all(0x20 <= b < 0x7F for b in version):
+        return None
+    return version.decode("ascii")

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls.base import Dialogue, Greeted, Mismatch, password_mechanisms
+from tlsbench.engine.hops.starttls.base import Greeted, Mismatch, password_mechanisms
+from tlsbench.engine.hops.starttls.line import LineDialogue
 
 
 def password_items(items: tuple[str, ...]) -> tuple[str, ...]:
@@ -24,22 +25,22 @@ def password_items(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-class Nntp(Dialogue):
+class Nntp(LineDialogue):
     protocol = "nntp"
     title = "NNTP"
+    ports = (119,)
+    implicit_ports = ((563, "NNTPS"),)
+    listing = "CAPABILITIES reply"
+    server_hint = "INN: tlscertfile and tlskeyfile in inn.conf"
+    auth_hint = "INN: require TLS before AUTHINFO in readers.conf"
+    greeting = "the greeting (200 or 201)"
+    ask = "CAPABILITIES"
 
-    def start(self) -> None:
-        self.step = "the greeting (200 or 201)"
-
-    def start_tls_phase(self, implicit: bool) -> None:
-        if implicit:
-            self.step = "the greeting (200 or 201)"
-        else:
-            self._capabilities()
-
-    def _capabilities(self) -> None:
-        self.send_line("CAPABILITIES")
-        self.step = "the reply to CAPABILITIES"
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if data[:3] in (b"200", b"201") and data[3:4] == b" ":
+            return f"an NNTP server greeting ({line})"
+        return None
 
     def advance(self) -> None:
         while self.running:
@@ -51,13 +52,9 @@ class Nntp(Dialogue):
                 if code == 101:
                     items = tuple(line for line in lines[1:-1] if line.strip())
                     offered = any(i.upper().split()[:1] == ["STARTTLS"] for i in items)
-                    self.capabilities(items, offered, password_items(items), lines)
+                    self.listed(items, offered, password_items(items), lines)
                 else:
-                    self.capabilities(None, None, (), lines)
-                if self.phase == "tls":
-                    self._finish()
-                    return
-                self.ask_upgrade(lambda: self.send_line("STARTTLS"), "STARTTLS")
+                    self.listed(None, None, (), lines)
                 continue
             greeting = self.step.startswith("the greeting")
             reply = self.coded_reply("an NNTP greeting (200 or 201)" if greeting else "an NNTP status line")
@@ -72,7 +69,7 @@ class Nntp(Dialogue):
                 if code not in (200, 201):
                     raise Mismatch(f"an NNTP greeting (200 or 201), not {code}")
                 self._event(Greeted(lines))
-                self._capabilities()
+                self.ask_capabilities()
             else:
                 if code == 382:
                     self.accepted(lines)
@@ -94,7 +91,5 @@ class Nntp(Dialogue):
         code = int(first[:3])
         if code != 101:
             return code, self.take(lines[:1])
-        for i, (raw, _) in enumerate(lines[1:], 1):
-            if raw == b".":
-                return code, self.take(lines[:i + 1])
-        return None
+        listed = self.dotted(lines)
+        return None if listed is None else (code, listed)

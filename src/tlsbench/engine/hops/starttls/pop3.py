@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls.base import Dialogue, Greeted, Mismatch, password_mechanisms
+from tlsbench.engine.hops.starttls.base import Greeted, Mismatch, password_mechanisms
+from tlsbench.engine.hops.starttls.line import LineDialogue
 
 
 def password_items(items: tuple[str, ...]) -> tuple[str, ...]:
@@ -26,22 +27,21 @@ def password_items(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-class Pop3(Dialogue):
+class Pop3(LineDialogue):
     protocol = "pop3"
     title = "POP3"
+    ports = (110,)
+    implicit_ports = ((995, "POP3S"),)
+    command = "STLS"
+    listing = "CAPA reply"
+    server_hint = "dovecot: ssl = yes with ssl_cert and ssl_key"
+    auth_hint = "dovecot: disable_plaintext_auth = yes"
+    greeting = "the greeting (+OK)"
+    ask = "CAPA"
 
-    def start(self) -> None:
-        self.step = "the greeting (+OK)"
-
-    def start_tls_phase(self, implicit: bool) -> None:
-        if implicit:
-            self.step = "the greeting (+OK)"
-        else:
-            self._capa()
-
-    def _capa(self) -> None:
-        self.send_line("CAPA")
-        self.step = "the reply to CAPA"
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        return f"a POP3 server greeting ({line})" if data.startswith(b"+OK") else None
 
     def _status(self, expected: str) -> tuple[bool, tuple[str, ...]] | None:
         head = bytes(self._buf[:4])
@@ -67,7 +67,7 @@ class Pop3(Dialogue):
                     self.session_refused(lines)
                     return
                 self._event(Greeted(lines))
-                self._capa()
+                self.ask_capabilities()
             elif self.step == "the reply to CAPA":
                 listed = self._capa_reply()
                 if listed is None:
@@ -76,13 +76,9 @@ class Pop3(Dialogue):
                 if ok:
                     items = tuple(line for line in lines[1:-1])
                     offered = any(i.split()[:1] == ["STLS"] for i in items if i.strip())
-                    self.capabilities(items, offered, password_items(items), lines)
+                    self.listed(items, offered, password_items(items), lines)
                 else:
-                    self.capabilities(None, None, (), lines)
-                if self.phase == "tls":
-                    self._finish()
-                    return
-                self.ask_upgrade(self._stls, "STLS")
+                    self.listed(None, None, (), lines)
             else:
                 status = self._status("+OK or -ERR")
                 if status is None:
@@ -93,9 +89,6 @@ class Pop3(Dialogue):
                 else:
                     self.refused(lines)
                 return
-
-    def _stls(self) -> None:
-        self.send_line("STLS")
 
     def _capa_reply(self) -> tuple[bool, tuple[str, ...]] | None:
         """`+OK` then lines up to a lone `.`; or one `-ERR` line (no CAPA)."""
@@ -109,7 +102,5 @@ class Pop3(Dialogue):
             return False, self.take(lines[:1])
         if not lines[0][0].startswith(b"+OK"):
             raise Mismatch("a reply to CAPA (+OK and a list ending with '.', or -ERR)")
-        for i, (raw, _) in enumerate(lines[1:], 1):
-            if raw == b".":
-                return True, self.take(lines[:i + 1])
-        return None
+        listed = self.dotted(lines)
+        return None if listed is None else (True, listed)

@@ -32,6 +32,17 @@ class Postgres(Dialogue):
     title = "PostgreSQL"
     client_first = True
     asks_again = False
+    ports = (5432,)
+    command = "SSL (SSLRequest)"
+    listing = "reply to SSLRequest"
+    server_hint = "postgresql.conf: ssl = on with ssl_cert_file and ssl_key_file"
+    ready_words = "SSLRequest answered S: TLS follows"
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if data[:1] == b"E" and len(data) >= 7 and data[1:3] == b"\0\0" and data[5:6] == b"S":
+            return f"a PostgreSQL error message ({_error_text(data)})"
+        return None
 
     def start(self) -> None:
         self.facts.notes.append("PostgreSQL lists no capabilities before login: the SSLRequest is the question")
@@ -69,3 +80,9 @@ class Postgres(Dialogue):
             self.refused((f"ErrorResponse: {words}",))
         else:
             raise Mismatch("S or N (one byte)")
+
+
+def _error_text(data: bytes) -> str:
+    """The message (M field) of an ErrorResponse."""
+    fields = {f[:1]: f[1:] for f in data[5:300].split(b"\0") if f}
+    return fields.get(b"M", b"").decode("utf-8", "replace")[:120]

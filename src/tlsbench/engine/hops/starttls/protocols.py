@@ -1,23 +1,30 @@
-"""Every STARTTLS protocol by its `openssl s_client -starttls` name."""
+"""Every STARTTLS protocol by its `openssl s_client -starttls` name: importing this module loads
+each protocol's module, whose `Dialogue` subclasses register themselves (base.REGISTRY); the
+order here is the order lists and help show them in."""
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls.base import Dialogue
-from tlsbench.engine.hops.starttls.ftp import Ftp
-from tlsbench.engine.hops.starttls.imap import Imap
-from tlsbench.engine.hops.starttls.irc import Irc
-from tlsbench.engine.hops.starttls.ldap import Ldap
-from tlsbench.engine.hops.starttls.mysql import Mysql
-from tlsbench.engine.hops.starttls.nntp import Nntp
-from tlsbench.engine.hops.starttls.pop3 import Pop3
-from tlsbench.engine.hops.starttls.postgres import Postgres
-from tlsbench.engine.hops.starttls.sieve import Sieve
-from tlsbench.engine.hops.starttls.smtp import Lmtp, Smtp
-from tlsbench.engine.hops.starttls.xmpp import Xmpp
+from tlsbench.engine.hops.starttls import (ftp, imap, irc, ldap, lmtp, mysql, nntp, pop3, postgres, sieve, smtp,
+                                           xmpp)
+from tlsbench.engine.hops.starttls.base import REGISTRY, Dialogue
 
-DIALOGUES: dict[str, type[Dialogue]] = {d.protocol: d for d in (
-    Smtp, Pop3, Imap, Ftp, Xmpp, Lmtp, Nntp, Sieve, Ldap, Postgres, Mysql, Irc)}
+_MODULES = (smtp, pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc)
+
+DIALOGUES: dict[str, type[Dialogue]] = {
+    name: cls for module in _MODULES for name, cls in REGISTRY.items() if cls.__module__ == module.__name__}
+NAMES: tuple[str, ...] = tuple(DIALOGUES)
 
 
 def dialogue(protocol: str, *, name: str = "mail.example.com", xmpphost: str = "localhost") -> Dialogue:
     return DIALOGUES[protocol](name=name, xmpphost=xmpphost)
+
+
+def title(protocol: str | None, default: str | None = None) -> str:
+    """The protocol's title ('NNTP'); `default` (else the name itself) for one not registered."""
+    found = DIALOGUES.get(protocol or "")
+    return found.title if found else (default if default is not None else protocol or "")
+
+
+def client_first(protocol: str | None) -> bool:
+    found = DIALOGUES.get(protocol or "")
+    return bool(found and found.client_first)

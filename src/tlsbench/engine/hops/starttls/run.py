@@ -13,6 +13,7 @@ from tlsbench.engine.hops.starttls.base import Dialogue, Facts, Message
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 from tlsbench.engine.hops.starttls.driver import Recorder, converse
 from tlsbench.engine.hops.starttls.ports import CLIENT_FIRST, TITLES, implicit_tls
+from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.hops.starttls.protocols import dialogue as make_dialogue
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
@@ -120,10 +121,11 @@ def _detail(spec: ConnectionSpec, asked: str, protocol: str | None, because: str
             rec: Recorder, implicit: bool = False, error: str | None = None) -> StarttlsDetail:
     facts = dialogue.facts if dialogue is not None else None
     upgrade = spec.starttls
+    declared = DIALOGUES.get(protocol or "")
     return StarttlsDetail(
         asked=asked, protocol=protocol, phase="plain", chosen_because=because,
-        name=upgrade.name if protocol in ("smtp", "lmtp") else None,
-        xmpphost=(upgrade.xmpphost or spec.host) if protocol == "xmpp" else None,
+        name=upgrade.name if declared is not None and declared.says_name else None,
+        xmpphost=(upgrade.xmpphost or spec.host) if declared is not None and declared.says_host else None,
         exchange=tuple(rec.lines),
         greeting=facts.greeting if facts else (),
         capabilities=facts.capabilities if facts else None,
@@ -180,10 +182,8 @@ def _outcome(ctx: StageContext, state: RunState, spec: ConnectionSpec, asked: st
 
 
 def _ready_words(protocol: str, facts: Facts) -> str:
-    if protocol == "postgres":
-        return "SSLRequest answered S: TLS follows"
-    if protocol == "mysql":
-        return "CLIENT_SSL offered; SSL request sent, TLS follows (no reply in this protocol)"
+    if DIALOGUES[protocol].ready_words:
+        return DIALOGUES[protocol].ready_words
     offered = {True: "offered", False: "not listed, accepted anyway", None: "sent (no capability list)"}[facts.offered]
     return f"{facts.command} {offered}; {facts.reply[-1] if facts.reply else 'no reply'}"
 

@@ -39,6 +39,16 @@ def _response(raw: bytes) -> bytes | None:
 class Sieve(Dialogue):
     protocol = "sieve"
     title = "ManageSieve"
+    ports = (4190,)
+    listing = "capability list"
+    server_hint = "dovecot: ssl = yes with ssl_cert and ssl_key"
+    auth_hint = "dovecot: disable_plaintext_auth = yes"
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if data.startswith((b'"IMPLEMENTATION"', b'"SIEVE"', b'"SASL"', b'"STARTTLS"')):
+            return f"a ManageSieve server greeting ({line})"
+        return None
 
     def start(self) -> None:
         self.step = "the greeting (the capability list, then OK)"

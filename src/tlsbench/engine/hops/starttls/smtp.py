@@ -1,7 +1,7 @@
-"""SMTP (RFC 3207) and LMTP (RFC 2033): 220 greeting, EHLO/LHLO NAME, STARTTLS, 220 to go on.
+"""SMTP (RFC 3207): 220 greeting, EHLO NAME, STARTTLS, 220 to go on.
 
     S: 220 mail.example.com ESMTP
-    C: EHLO client.example.com        (LMTP: LHLO)
+    C: EHLO client.example.com
     S: 250-mail.example.com / 250-STARTTLS / 250 AUTH PLAIN LOGIN
     C: STARTTLS
     S: 220 2.0.0 Ready to start TLS
@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls.base import Dialogue, Greeted, Mismatch, password_mechanisms
+from tlsbench.engine.hops.starttls.base import Greeted, Mismatch, password_mechanisms
+from tlsbench.engine.hops.starttls.line import LineDialogue
 
 
 def extensions(reply: tuple[str, ...]) -> tuple[str, ...]:
@@ -28,23 +29,40 @@ def auth_mechanisms(items: tuple[str, ...]) -> list[str]:
     return out
 
 
-class Smtp(Dialogue):
+def coded_220(data: bytes, line: str) -> bool:
+    """A '220' (or '421') greeting, as SMTP, LMTP and FTP servers send."""
+    return data[:3] in (b"220", b"421") and len(data) > 3 and data[3:4] in (b" ", b"-")
+
+
+def says_ftp(line: str) -> bool:
+    text = line.upper()
+    return "FTP" in text and "SMTP" not in text
+
+
+class Smtp(LineDialogue):
     protocol = "smtp"
     title = "SMTP"
-    hello = "EHLO"
+    ports: tuple[int, ...] = (587, 25, 2525)
+    implicit_ports: tuple[tuple[int, str], ...] = ((465, "SMTP submission over TLS (submissions)"),)
+    listing = "EHLO reply"
+    server_hint = "postfix: smtpd_tls_cert_file, smtpd_tls_key_file and smtpd_tls_security_level = may"
+    auth_hint = "postfix: smtpd_tls_auth_only = yes"
+    says_name = True
+    greeting = "the greeting (220)"
+    ask = "EHLO"
 
-    def start(self) -> None:
-        self.step = "the greeting (220)"
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        # SMTP, LMTP and FTP all greet with 220; the text usually says which (LMTP and FTP take theirs).
+        if not coded_220(data, line) or says_ftp(line) or "LMTP" in line.upper():
+            return None
+        text = line.upper()
+        if "SMTP" in text or "ESMTP" in text or "MAIL" in text or "POSTFIX" in text or "EXIM" in text:
+            return f"an SMTP server greeting ({line})"
+        return f"a '220' greeting, as SMTP and FTP servers send ({line})"
 
-    def start_tls_phase(self, implicit: bool) -> None:
-        if implicit:
-            self.step = "the greeting (220)"
-        else:
-            self._hello()
-
-    def _hello(self) -> None:
-        self.send_line(f"{self.hello} {self.name}")
-        self.step = f"the reply to {self.hello}"
+    def ask_line(self) -> str:
+        return f"{self.ask} {self.name}"
 
     def advance(self) -> None:
         while self.running:
@@ -62,28 +80,18 @@ class Smtp(Dialogue):
                 if code != 220:
                     raise Mismatch(f"an {self.title} greeting (220), not {code}")
                 self._event(Greeted(lines))
-                self._hello()
-            elif self.step == f"the reply to {self.hello}":
+                self.ask_capabilities()
+            elif self.step == f"the reply to {self.ask}":
                 if code == 250:
                     items = extensions(lines)
                     offered = any(i.upper() == "STARTTLS" for i in items)
                     password = tuple(f"AUTH {m}" for m in password_mechanisms(auth_mechanisms(items)))
-                    self.capabilities(items, offered, password, lines)
+                    self.listed(items, offered, password, lines)
                 else:
-                    self.capabilities(None, None, (), lines)  # EHLO unknown: STARTTLS can still be tried
-                if self.phase == "tls":
-                    self._finish()
-                    return
-                self.ask_upgrade(lambda: self.send_line("STARTTLS"), "STARTTLS")
+                    self.listed(None, None, (), lines)  # EHLO unknown: STARTTLS can still be tried
             else:  # the reply to STARTTLS
                 if code == 220:
                     self.accepted(lines)
                 else:
                     self.refused(lines)
                 return
-
-
-class Lmtp(Smtp):
-    protocol = "lmtp"
-    title = "LMTP"
-    hello = "LHLO"

@@ -1,4 +1,5 @@
-"""XMPP client-to-server (RFC 6120): stream header, features, <starttls/>, <proceed/> to go on.
+"""XMPP (RFC 6120), client to server and server to server: stream header, features, <starttls/>,
+<proceed/> to go on.
 
     C: <?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' ... version='1.0'>
     S: <?xml ...?><stream:stream from='example.com' ...><stream:features><starttls xmlns=
@@ -63,6 +64,20 @@ class Xmpp(Dialogue):
     title = "XMPP"
     client_first = True
     try_anyway = False
+    ports = (5222,)
+    implicit_ports = ((5223, "XMPP over TLS (legacy port)"),)
+    command = "<starttls/>"
+    listing = "stream features"
+    server_hint = "prosody: a certificate for the virtual host"
+    auth_hint = "prosody: allow_unencrypted_plain_auth = false"
+    says_host = True
+    namespace = "jabber:client"  # the stream's default namespace: who is talking to the server
+
+    @classmethod
+    def recognise(cls, data: bytes, line: str) -> str | None:
+        if data.lstrip().startswith((b"<?xml", b"<stream:stream", b"<stream:error")):
+            return f"an XMPP stream ({line[:80]})"
+        return None
 
     def start(self) -> None:
         self._open()
@@ -71,7 +86,7 @@ class Xmpp(Dialogue):
         self._open()
 
     def _open(self) -> None:
-        self.send_text(f"<?xml version='1.0'?><stream:stream to='{self.xmpphost}' xmlns='jabber:client' "
+        self.send_text(f"<?xml version='1.0'?><stream:stream to='{self.xmpphost}' xmlns='{self.namespace}' "
                        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
         self.step = "the stream header and its features"
         self.header_seen = False
@@ -149,3 +164,19 @@ class Xmpp(Dialogue):
         text = bytes(self._buf).lstrip()
         if text.endswith(b">") and not text.startswith(b"<proceed") and not text.startswith(b"<failure"):
             raise Mismatch("<proceed/> or <failure/>")
+
+
+class XmppServer(Xmpp):
+    """Server to server (s_client -starttls xmpp-server): the same stream in the `jabber:server`
+    namespace, on the server-to-server port. Its features over TLS (dialback, SASL EXTERNAL) are for a
+    server that says who it is (`from`): a stream without one may get a stream error instead (prosody
+    does), so they are not asked again, as s_client does not."""
+
+    protocol = "xmpp-server"
+    title = "XMPP server-to-server"
+    ports = (5269,)
+    implicit_ports = ((5270, "XMPP server-to-server over TLS"),)
+    server_hint = "prosody: a certificate for the virtual host, and s2s enabled"
+    auth_hint = ""
+    asks_again = False
+    namespace = "jabber:server"
