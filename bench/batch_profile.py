@@ -34,7 +34,7 @@ from batch import RAW_CLIENT, nginx_default_tls
 
 from tlsbench.engine.runner import preflight, run_probe
 from tlsbench.engine.spec import build_spec
-from tlsbench.engine.stats import digest
+from tlsbench.engine.series.stats import digest
 from tlsbench.lab.certs import make_lab_certs
 
 
@@ -46,8 +46,9 @@ def cpu_ms(fn, n: int) -> float:
 
 
 def parts(args, spec, server, ca: str) -> None:
-    from tlsbench.engine import certparse, sockinfo
+    from tlsbench.engine.certs import certparse
 
+    from tlsbench.engine.route import sockinfo
     prepared = preflight(spec)
     for _ in range(50):
         run_probe(spec, prepared=prepared)
@@ -125,9 +126,9 @@ def _thread_start_join() -> None:
 
 def what_if(args, spec, server, ca: str) -> None:
     import tlsbench.engine.stages.resolve as resolve
-    from tlsbench.engine import certparse
-    from tlsbench.engine.batch import Batch
-    from tlsbench.engine.stats import SeriesStats
+    from tlsbench.engine.certs import certparse
+    from tlsbench.engine.series.batch import Batch
+    from tlsbench.engine.series.stats import SeriesStats
 
     original = (certparse.parse_cert, certparse.match_name, resolve.lookup)
 

@@ -4,7 +4,7 @@ Starts one local `openssl s_server` (lab certificates) and measures, alternating
 round so that machine noise hits them alike, from "run" (the call) to the first event (PlanReady)
 and to RunFinished, for a loopback TLS run:
 
-* per-child: a fresh `python -m tlsbench.engine.isolated` for the run (what the workbench did);
+* per-child: a fresh `python -m tlsbench.engine.series.isolated` for the run (what the workbench did);
 * persistent, first run: the long-lived child started by the run itself (the first run of a session);
 * persistent, warmed: the child started in the background beforehand (what the workbench does once
   its first screen is drawn), then its first run;
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from tlsbench.engine.events import Event, PlanReady, RunFinished
-from tlsbench.engine.isolated import EngineProcess
+from tlsbench.engine.series.isolated import EngineProcess
 from tlsbench.engine.spec import ConnectionSpec, build_spec
 from tlsbench.lab.certs import make_lab_certs
 from tlsbench.lab.openssl_server import TlsServerOptions, openssl_server

@@ -1,6 +1,6 @@
 """The listen backlog seen from the client: `tcp-syn-retransmitted` and `accept-queue-wait`.
 
-The thresholds are checked on the pure functions (engine/diagnosis/backlog.py); the findings
+The thresholds are checked on the pure functions (engine/findings/backlog.py); the findings
 themselves against real loopback listeners: one whose accept queue is full (listen(0) holding
 one connection nobody accepted, so the kernel drops the probe's SYN until the queue frees), and
 one that accepts late and then answers the TLS handshake with the `ssl` module.
@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.late_accept import LateAccept
-from tlsbench.engine.diagnosis import backlog
-from tlsbench.engine.result import ProbeResult, TcpInfo
+from tlsbench.engine.findings import backlog
+from tlsbench.engine.records.result import ProbeResult, TcpInfo
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.lab.certs import LabCerts

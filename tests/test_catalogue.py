@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tlsbench.engine import catalogue
-from tlsbench.engine.catalogue import CATALOGUE, ENTRIES, finding
+from tlsbench.engine.findings import catalogue
+from tlsbench.engine.findings.catalogue import CATALOGUE, ENTRIES, finding
 from tlsbench.engine.plan import KINDS
 from tlsbench.engine.suggestions import Change, Suggestion
 

@@ -116,7 +116,7 @@ from tlsbench.engine.listener import findings as listener_findings  # noqa: E402
 from tlsbench.engine.listener.clienthello import HelloReader, MAX_HELLO_BODY  # noqa: E402
 from tlsbench.engine.listener.events import ClientFinding, ClientHelloSeen  # noqa: E402
 from tlsbench.engine.listener.sniff import describe_undecided  # noqa: E402
-from tlsbench.engine.visible import is_hidden  # noqa: E402
+from tlsbench.visible import is_hidden  # noqa: E402
 
 PROPERTY = settings(max_examples=int(os.environ.get("TLSBENCH_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -140,7 +140,7 @@ def _summary(hello):
 
 
 def _shows_safely(text: str) -> None:
-    from tlsbench.engine.visible import visible
+    from tlsbench.visible import visible
 
     shown = visible(text, keep_newlines=False)
     assert not any(is_hidden(ch) for ch in shown if ch != "\t"), shown

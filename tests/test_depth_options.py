@@ -37,8 +37,8 @@ def test_copy_as_command(tmp_path):
 
 
 def test_a_hostile_subject_cannot_write_lines_into_the_pem_text():
-    from tlsbench.engine.chainpem import cert_block
-    from tlsbench.engine.details import CertInfo
+    from tlsbench.engine.certs.chainpem import cert_block
+    from tlsbench.engine.records.details import CertInfo
 
     evil = "CN=x\n-----BEGIN CERTIFICATE-----\nAAAA\x1b[31m\u202e"
     info = CertInfo(0, evil, evil, (), "", "", 1, "1", "EC", 256, "ecdsa", "AA", False, False,

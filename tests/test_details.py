@@ -2,7 +2,7 @@
 
 import json
 
-from tlsbench.engine.details import CertInfo, ChainDetail
+from tlsbench.engine.records.details import CertInfo, ChainDetail
 
 
 def cert(days_left: int) -> CertInfo:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tlsbench.engine.details import TlsDetail
-from tlsbench.engine.diagnose import variants
-from tlsbench.engine.diagnose.facts import facts_of
-from tlsbench.engine.diagnose.model import Diagnosis, VariantOutcome
-from tlsbench.engine.diagnose.verdict import conclude
-from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord, TlsMessage
+from tlsbench.engine.records.details import TlsDetail
+from tlsbench.engine.why import variants
+from tlsbench.engine.why.facts import facts_of
+from tlsbench.engine.why.model import Diagnosis, VariantOutcome
+from tlsbench.engine.why.verdict import conclude
+from tlsbench.engine.findings.model import Evidence, Finding
+from tlsbench.engine.records.result import ProbeResult, SocketInfo, StageRecord, TlsMessage
 from tlsbench.engine.spec import build_spec
 
 
@@ -120,7 +120,7 @@ def test_one_rule_is_one_variant(monkeypatch):
 
 
 def _outcome(spec, key, status, codes=(), kind="fix", label=None, findings=()):
-    from tlsbench.engine.diagnose.model import Variant
+    from tlsbench.engine.why.model import Variant
 
     variant = Variant(key, label or key, {}, spec, f"meaning of {key}", kind)
     run = None if status == "not-run" else result(spec, codes, failed=None if status == "ok" else "tls")
@@ -181,7 +181,7 @@ def test_an_issuer_is_read_as_der_pem_or_pkcs7(lab_certs):
     from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
     from cryptography import x509
 
-    from tlsbench.engine.diagnose.issuer import FetchError, read_certificate
+    from tlsbench.engine.why.issuer import FetchError, read_certificate
 
     pem = lab_certs.intermediate_cert.read_bytes()
     der = ssl.PEM_cert_to_DER_cert(pem.decode())
@@ -196,7 +196,7 @@ def test_an_issuer_is_read_as_der_pem_or_pkcs7(lab_certs):
 def test_the_fetch_is_bounded(silent_server):
     import time
 
-    from tlsbench.engine.diagnose.issuer import MAX_BYTES, FetchError, fetch
+    from tlsbench.engine.why.issuer import MAX_BYTES, FetchError, fetch
     from tlsbench.lab.tiny_servers import FileServer
 
     with FileServer({"/big": b"x" * (MAX_BYTES + 10), "/ok": b"fine"}) as files:
@@ -214,7 +214,7 @@ def test_the_fetch_is_bounded(silent_server):
 
 
 def test_the_direct_line_turns_the_environments_proxy_off():
-    from tlsbench.engine.diagnose.model import Variant, probe_line
+    from tlsbench.engine.why.model import Variant, probe_line
 
     spec = build_spec("example.com:443")
     direct = Variant("direct", "direct, no proxy", {"proxies": []}, spec, "")
@@ -226,7 +226,7 @@ def test_the_direct_line_turns_the_environments_proxy_off():
 
 
 def test_a_plain_answer_that_only_a_tls_port_gives():
-    from tlsbench.engine.diagnose.verdict import plain_answer_says_tls
+    from tlsbench.engine.why.verdict import plain_answer_says_tls
 
     spec = build_spec("example.com:443", tls=False, http=True)
     alert = result(spec, failed=None, first_bytes=bytes.fromhex("15030100020246"))

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tlsbench.engine.diagnose import diagnose
+from tlsbench.engine.why import diagnose
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 

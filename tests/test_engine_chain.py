@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.hostile_certs import self_signed
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.certparse import match_name, parse_cert
+from tlsbench.engine.certs.certparse import match_name, parse_cert
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.stages.chain import run_chain
 from tlsbench.engine.stages.context import StageContext
@@ -173,7 +173,7 @@ def test_self_signed_is_decided_by_names_and_key_identifiers(lab_certs):
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from tlsbench.engine.certparse import is_self_signed
+    from tlsbench.engine.certs.certparse import is_self_signed
 
     own, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     assert is_self_signed(x509.load_pem_x509_certificate(lab_certs.ca_cert.read_bytes()))

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.diagnosis import network
+from tlsbench.engine.findings import network
 from tlsbench.engine.events import RunFinished, SocketUpdated, StageStarted
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.errors import Cancelled
+from tlsbench.errors import Cancelled
 from tlsbench.engine.events import TlsMessageSeen
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.stages.context import StageContext
@@ -110,7 +110,7 @@ def test_sni_override_selects_the_servers_second_certificate(tls_server, lab_cer
     assert out.outcome.ok, out.outcome.findings
     assert out.outcome.detail.sni == "alt.test"
     assert out.verify_name == "alt.test"  # IP target + --sni: the name is verified
-    from tlsbench.engine.certparse import parse_cert
+    from tlsbench.engine.certs.certparse import parse_cert
     assert "alt.test" in parse_cert(out.peer_chain_der[0], 0).subject
     out2, _, sock = handshake(server, f"127.0.0.1:{server.port}", cafile=str(lab_certs.ca_cert))
     sock.close()

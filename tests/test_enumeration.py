@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsbench.engine import hellobuild
-from tlsbench.engine.enumeration import enumerate_server
+from tlsbench.engine.tls import hellobuild
+from tlsbench.engine.tls.enumeration import enumerate_server
 from tlsbench.engine.listener.clienthello import parse_client_hello
 from tlsbench.engine.spec import build_spec
-from tlsbench.engine.tlsnames import LEGACY_SUITES, TLS13_SUITES
+from tlsbench.engine.tls.tlsnames import LEGACY_SUITES, TLS13_SUITES
 
 from conftest import need
 
@@ -188,7 +188,7 @@ def test_a_cancelled_enumeration_says_so(tls_server):
 @SETTINGS
 @given(st.binary(max_size=400), st.booleans())
 def test_the_flight_reader_takes_any_bytes(data, eof):
-    from tlsbench.engine import stapling
+    from tlsbench.engine.certs import stapling
 
     flight = stapling.read_flight(data, eof)
     assert flight.kind in ("done", "alert", "closed", "not-tls", "incomplete")
@@ -196,7 +196,7 @@ def test_the_flight_reader_takes_any_bytes(data, eof):
 
 
 def test_a_certificate_status_message_is_found():
-    from tlsbench.engine import stapling
+    from tlsbench.engine.certs import stapling
 
     der = b"\x30\x03\x0a\x01\x00"
     status = b"\x16" + (4 + len(der)).to_bytes(3, "big") + b"\x01" + len(der).to_bytes(3, "big") + der

@@ -14,8 +14,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 import hostile_certs
-from tlsbench.engine import certparse
-from tlsbench.engine.diagnosis.certs import expiry_findings, verify_findings
+from tlsbench.engine.certs import certparse
+from tlsbench.engine.findings.certs import expiry_findings, verify_findings
 from tlsbench.engine.spec import build_spec
 
 

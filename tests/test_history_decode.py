@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord, TcpInfo
+from tlsbench.engine.findings.model import Evidence, Finding
+from tlsbench.engine.records.result import ProbeResult, SocketInfo, StageRecord, TcpInfo
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.suggestions import Suggestion

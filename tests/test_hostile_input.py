@@ -173,7 +173,7 @@ def test_timeout_is_a_plain_number_of_seconds(silent_server, env, seconds, capsy
     (["127.0.0.1:1", "--timeout", "-3"], "timeout"),
 ])
 def test_edges_the_old_checks_refused_still_are(capsys, args, words):
-    """Refused before too; kept as a guard now that engine/checks.py does the checking."""
+    """Refused before too; kept as a guard now that engine/findings/checks.py does the checking."""
     assert words in usage_error(probe_here(capsys, *args))
 
 
@@ -220,7 +220,7 @@ def test_raw_bytes_to_send_cannot_be_saved_in_a_profile(capsys):
 
 
 def test_copy_as_command_round_trips_every_byte():
-    from tlsbench.engine.checks import escape_text, unescape_text
+    from tlsbench.engine.findings.checks import escape_text, unescape_text
     from tlsbench.engine.equivalents import tlsbench_command
     from tlsbench.engine.spec import build_spec
 
@@ -317,7 +317,7 @@ def test_the_workbench_shows_invisible_characters_escaped():
 
 
 def test_the_compose_form_marks_a_bad_escape_on_its_field():
-    from tlsbench.engine.errors import InputError
+    from tlsbench.errors import InputError
     from tlsbench.engine.options import unescape
 
     with pytest.raises(InputError) as info:

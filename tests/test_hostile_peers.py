@@ -30,7 +30,7 @@ from hostile_peers import (Peers, drip, extension, hold, http_head, record, rese
 from tlsbench.engine.events import RunFinished
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
-from tlsbench.engine.visible import is_hidden
+from tlsbench.visible import is_hidden
 
 TIMEOUT = 1.0  # every stage's deadline here
 BOUND = 3 * TIMEOUT + 4.0  # a run has at most three stages that wait, plus short evidence reads

@@ -14,10 +14,10 @@ from hypothesis import given, strategies as st
 from hostile_peers import hold, http_head, record, server_flight, server_hello, tls_record
 from test_hostile_peers import CASES, Case, _server_context, _spec, assert_renders_safely, crafted_servers, peers, \
     run_bounded  # noqa: F401 - fixtures
-from tlsbench.engine import weakening
-from tlsbench.engine.catalogue import CATALOGUE, finding
-from tlsbench.engine.findings import Evidence
-from tlsbench.engine.peekbytes import server_hello as read_server_hello
+from tlsbench.engine.findings import weakening
+from tlsbench.engine.findings.catalogue import CATALOGUE, finding
+from tlsbench.engine.findings.model import Evidence
+from tlsbench.engine.tls.peekbytes import server_hello as read_server_hello
 from tlsbench.engine.suggestions import Change, Suggestion, cli_text
 
 pytestmark = pytest.mark.servers
@@ -325,7 +325,7 @@ def slow_to_start(conn):
 
 
 def test_diagnose_tells_a_variant_that_timed_out_from_one_that_failed(peers):
-    from tlsbench.engine.diagnose import diagnose
+    from tlsbench.engine.why import diagnose
     from tlsbench.engine.runner import run_probe
     from tlsbench.engine.spec import build_spec
 

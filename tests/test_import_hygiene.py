@@ -85,7 +85,7 @@ def test_socks_is_imported_only_by_the_pysocks_adapter():
 def test_a_plain_probe_loads_no_diagnosis_modules(tls_server, lab_certs):
     server = tls_server("good")
     code = ("import sys; from tlsbench.cli import main; rc = main(sys.argv[1:]); "
-            "print(sorted(m for m in sys.modules if m.startswith('tlsbench.engine.diagnose')), file=sys.stderr); "
+            "print(sorted(m for m in sys.modules if m.startswith('tlsbench.engine.why')), file=sys.stderr); "
             "sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code, "probe", f"localhost:{server.port}", "--cafile",
                            str(lab_certs.ca_cert), "--json"], capture_output=True, text=True, timeout=60)

@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.events import PlanReady, RunFinished, StageFinished, StageStarted
-from tlsbench.engine.isolated import run_probe_isolated
+from tlsbench.engine.series.isolated import run_probe_isolated
 from tlsbench.engine.spec import build_spec
 
 
@@ -53,7 +53,7 @@ import os
 import signal
 import time
 
-from tlsbench.engine.isolated import EngineCrashed, EngineProcess, shared, shutdown_shared
+from tlsbench.engine.series.isolated import EngineCrashed, EngineProcess, shared, shutdown_shared
 
 
 def _good_spec(server, lab_certs):
@@ -139,7 +139,7 @@ def test_a_child_killed_mid_run_is_a_crash_and_the_next_run_works(silent_server,
 
 
 def test_a_child_that_ignores_cancel_is_killed_after_the_grace(silent_server, monkeypatch):
-    import tlsbench.engine.isolated as isolated
+    import tlsbench.engine.series.isolated as isolated
 
     monkeypatch.setattr(isolated, "CANCEL_GRACE", 0.3)
     with EngineProcess() as engine:

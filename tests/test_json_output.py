@@ -13,7 +13,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tlsbench.engine import jsonout
+from tlsbench.engine.records import jsonout
 
 
 def _strict(text: str):

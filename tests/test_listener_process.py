@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.listener.config import ListenerConfig
 from tlsbench.engine.listener.events import Accepted, Closed, DataReceived, Listening, Stopped
 from tlsbench.engine.listener.process import ListenerProcess

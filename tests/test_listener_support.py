@@ -117,7 +117,7 @@ def capture_hello(command: list[str], timeout: float = 10.0) -> bytes:
 def python_hello(server_hostname: str | None = "localhost", alpn: list[str] | None = None) -> bytes:
     import ssl
 
-    from tlsbench.engine.tlspump import TlsPump
+    from tlsbench.engine.tls.tlspump import TlsPump
 
     ctx = ssl.create_default_context()
     if alpn:
@@ -140,7 +140,7 @@ def tls_echo_client(port: int, cafile: str, *, server_hostname: str = "localhost
     import socket
     import ssl
 
-    from tlsbench.engine.tlspump import TlsPump
+    from tlsbench.engine.tls.tlspump import TlsPump
 
     ctx = ssl.create_default_context(cafile=cafile)
     if alpn:

@@ -71,7 +71,7 @@ class Server:
 
 
 def wait_for_state(port: int, state: str) -> None:
-    from tlsbench.engine.diagnosis.network import port_holders
+    from tlsbench.engine.findings.network import port_holders
 
     for _ in range(250):
         if any(h.startswith(state) for h in port_holders(port)):

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import hostile_certs
-from tlsbench.engine.serials import not_positive, serial_bytes
+from tlsbench.engine.certs.serials import not_positive, serial_bytes
 
 pytestmark = pytest.mark.servers
 
@@ -63,7 +63,7 @@ def test_any_bytes_give_a_serial_or_none(data):
 
 
 def test_an_https_proxys_own_certificate_is_the_proxys_doing(tmp_path):
-    from tlsbench.engine.serials import serial_findings
+    from tlsbench.engine.certs.serials import serial_findings
 
     files = hostile_certs.crafted(tmp_path, "negative", patch=hostile_certs.negative_serial)
     raw = ssl.PEM_cert_to_DER_cert(files.cert.read_text())

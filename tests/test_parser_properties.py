@@ -15,10 +15,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tlsbench.engine import certparse, peekbytes, tlsmsg
-from tlsbench.engine.errors import TlsbenchError
+from tlsbench.engine.certs import certparse
+
+from tlsbench.engine.tls import peekbytes
+
+from tlsbench.engine.tls import tlsmsg
+from tlsbench.errors import TlsbenchError
 from tlsbench.engine.listener import clienthello
-from tlsbench.engine.visible import is_hidden, visible, visible_bytes
+from tlsbench.visible import is_hidden, visible, visible_bytes
 
 SETTINGS = settings(max_examples=int(os.environ.get("TLSBENCH_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DANGEROUS = "\x1b\x07\x00\x9b\u202e\u2066\u200b\ufeff\u00ad\u2028\ud800[/]"
@@ -344,7 +348,7 @@ HEX = __import__("re").compile(r"0x([0-9a-fA-F]{2})\b")
 
 def _socks_finding(kind: str, rx: bytes, offered: bytes, ended: str | None):
     """The finding the SOCKS hop makes from these bytes (None when they grant the tunnel)."""
-    from tlsbench.engine.details import ProxyDetail
+    from tlsbench.engine.records.details import ProxyDetail
     from tlsbench.engine.hops import socks
     from tlsbench.engine.stream import Transcript
 
@@ -432,9 +436,9 @@ HEADS = [b"HTTP/1.1 200 Connection established\r\n\r\n",
 
 
 def _check_head(data: bytes) -> None:
-    from tlsbench.engine.diagnosis import proxy_http
+    from tlsbench.engine.findings import proxy_http
     from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyError, parse_head
-    from tlsbench.engine.proxies import parse_proxy_url as parse_proxy
+    from tlsbench.engine.route.proxies import parse_proxy_url as parse_proxy
 
     try:
         head = parse_head(data)
@@ -474,7 +478,7 @@ def test_http_head_parser_and_refusals(data):
 @example(b"<title>\x1b[31m[bold]denied[/bold]\xe2\x80\xae</title><script>x</script>")
 @example(b"<title><title></title>")
 def test_proxy_refusal_wording_on_any_body(body):
-    from tlsbench.engine.diagnosis.proxy_http import QUOTE, explanation
+    from tlsbench.engine.findings.proxy_http import QUOTE, explanation
     from tlsbench.engine.hops.http_reply import parse_head
 
     head = parse_head(b"HTTP/1.1 403 Forbidden\r\n\r\n")
@@ -487,7 +491,7 @@ def test_proxy_refusal_wording_on_any_body(body):
 @given(st.sampled_from([b"", b"\x05", b"\x00\x5a", b"HTTP/", b"<html", b"\x16\x03", b"220 ", b"SSH-"]),
        st.binary(max_size=100))
 def test_looks_like_on_any_bytes(prefix, rest):
-    from tlsbench.engine.diagnosis.network import looks_like
+    from tlsbench.engine.findings.network import looks_like
 
     words = looks_like(prefix + rest)
     assert words and "\n" not in words
@@ -497,7 +501,7 @@ def test_looks_like_on_any_bytes(prefix, rest):
 
 def test_tls_record_walk_and_server_hello_version():
     from hostile_peers import extension, server_hello
-    from tlsbench.engine.peekbytes import server_hello_version, walk_records
+    from tlsbench.engine.tls.peekbytes import server_hello_version, walk_records
 
     assert server_hello_version(server_hello(0x0305)) == 0x0305
     assert server_hello_version(server_hello(0x0303, extension(0x2B, b"\x03\x04"))) == 0x0304
@@ -508,7 +512,7 @@ def test_tls_record_walk_and_server_hello_version():
 @SETTINGS
 @given(st.binary(max_size=200))
 def test_tls_record_walk_on_any_bytes(data):
-    from tlsbench.engine.peekbytes import server_hello_version, walk_records
+    from tlsbench.engine.tls.peekbytes import server_hello_version, walk_records
 
     walk = walk_records(data)
     assert walk.whole >= 0

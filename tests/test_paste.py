@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tlsbench.engine.equivalents import equivalent_commands
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.options import spec_from_values
 from tlsbench.engine.paste import parse_pasted
 from tlsbench.engine.spec import build_spec

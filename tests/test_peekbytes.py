@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tlsbench.engine.peekbytes import classify, looks_like_tls
-from tlsbench.engine.tlsmsg import decode_callback
+from tlsbench.engine.tls.peekbytes import classify, looks_like_tls
+from tlsbench.engine.tls.tlsmsg import decode_callback
 
 
 @pytest.mark.parametrize("data,expected", [

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from hostile_peers import Peers, http_head, socks5_auth, socks5_greeting, socks5_request
 from secret_search import leaks
-from tlsbench.engine.redact import FRAGMENT, MASK, Redactor, credential_forms
+from tlsbench.engine.records.redact import FRAGMENT, MASK, Redactor, credential_forms
 
 USER = "alice"
 PASSWORD = "Sx7!q p@ss/wörd%z-9Kf"

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from tlsbench.engine.diagnosis.relay import DELAYED_ACK_MAX_MS, DELAYED_ACK_MIN_MS, relay_delayed_ack
+from tlsbench.engine.findings.relay import DELAYED_ACK_MAX_MS, DELAYED_ACK_MIN_MS, relay_delayed_ack
 from tlsbench.engine.options import spec_from_values
-from tlsbench.engine.result import TlsMessage
+from tlsbench.engine.records.result import TlsMessage
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.lab.tiny_servers import PlainHttpServer, TinyServer, http_response

@@ -244,9 +244,9 @@ def test_progress_line_on_a_terminal(tls_server, lab_certs):
 
 
 def test_in_process_workers_without_fork(tls_server, lab_certs):
-    from tlsbench.engine.batch import Batch
+    from tlsbench.engine.series.batch import Batch
     from tlsbench.engine.spec import build_spec
-    from tlsbench.engine.stats import SeriesStats
+    from tlsbench.engine.series.stats import SeriesStats
 
     server = tls_server("good")
     spec = build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert))

@@ -1,4 +1,4 @@
-"""Statistics over repeated runs (engine/stats.py): quantiles, stage keys, ports, certificates, cert-varies.
+"""Statistics over repeated runs (engine/series/stats.py): quantiles, stage keys, ports, certificates, cert-varies.
 
 The arithmetic is checked on data; a real run against s_server checks what a digest takes from a
 ProbeResult (and that a second record of one stage, as a proxy chain will give, gets its own row).
@@ -12,7 +12,7 @@ import statistics
 
 import pytest
 
-from tlsbench.engine.stats import (ACCURACY, EXAMPLE_RUNS, PortUse, RunDigest, SeriesStats, Sketch, digest,
+from tlsbench.engine.series.stats import (ACCURACY, EXAMPLE_RUNS, PortUse, RunDigest, SeriesStats, Sketch, digest,
                                    stage_keys)
 
 STAGES_OK = (("resolve", "ok", 0.1), ("tcp", "ok", 0.2), ("proxy", "skipped", 0.0), ("tls", "ok", 2.0),

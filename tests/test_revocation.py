@@ -13,7 +13,7 @@ import sys
 import pytest
 from cryptography import x509
 
-from tlsbench.engine.revocation import check_revocation
+from tlsbench.engine.certs.revocation import check_revocation
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.lab.certs import cert_serial, issue_leaf, make_crl, write_ocsp_index

@@ -1,4 +1,4 @@
-"""Run files (engine/runfile.py, engine/records.py): real runs saved and read back exactly, bad files refused."""
+"""Run files (engine/records/runfile.py, engine/records/codec.py): real runs saved and read back exactly, bad files refused."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import MICROSOCKS_PASSWORD, MICROSOCKS_USER
 from tlsbench.engine.events import Event, FindingRaised, PlanReady, RunFinished, StageFinished
-from tlsbench.engine.records import DecodeError, RecordCodec
-from tlsbench.engine.result import ProbeResult
-from tlsbench.engine.runfile import (FORMAT, VERSION, RunFileError, RunRecord, codec, default_file_name, dump_run,
+from tlsbench.engine.records.codec import DecodeError, RecordCodec
+from tlsbench.engine.records.result import ProbeResult
+from tlsbench.engine.records.runfile import (FORMAT, VERSION, RunFileError, RunRecord, codec, default_file_name, dump_run,
                                      load_run, read_run, run_record, save_run, spec_of)
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import ConnectionSpec, build_spec
@@ -226,7 +226,7 @@ def test_wrong_field_types_name_the_path(good_document: dict[str, Any]) -> None:
 
 
 def test_codec_checks_annotations() -> None:
-    from tlsbench.engine.findings import Evidence
+    from tlsbench.engine.findings.model import Evidence
 
     c = RecordCodec([Evidence])
     assert c.decode(c.encode(Evidence("a", "b"))) == Evidence("a", "b")

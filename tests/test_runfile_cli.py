@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tlsbench.engine.runfile import read_run
+from tlsbench.engine.records.runfile import read_run
 
 
 def tlsbench(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from textual.widgets import Input
 from tests.tui_helpers import SIZE, app_for, launched, screen_text, wait_for_result
 from tlsbench.commands.show import make_show_app
 from tlsbench.engine.events import Event, RunFinished
-from tlsbench.engine.runfile import read_run, run_record, save_run
+from tlsbench.engine.records.runfile import read_run, run_record, save_run
 from tlsbench.engine.runner import run_probe
 from tlsbench.engine.spec import build_spec
 from tlsbench.profiles.store import ProfileStore
@@ -124,7 +124,7 @@ async def test_show_draws_text_from_the_file_as_data(tmp_path: Path, plain_http:
     # A shared file is a stranger's: markup and terminal controls in it stay characters on screen.
     import json
 
-    from tlsbench.engine.runfile import dump_run, load_run
+    from tlsbench.engine.records.runfile import dump_run, load_run
     from tests.tui_helpers import screen_segments
 
     spec = build_spec(f"127.0.0.1:{plain_http.port}", insecure=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.spec import build_spec, split_hostport
 
 

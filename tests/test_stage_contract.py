@@ -211,7 +211,7 @@ def test_datagram_stages_get_their_own_transcript_and_the_run_closes_the_socket(
 def test_the_chain_stage_does_not_import_the_tls_stage():
     # The chain stage reads a handshake's outcome (stages/shared.py); the tls stage uses the chain
     # stage's parser. One direction only: no cycle at import time or at run time.
-    code = ("import sys, tlsbench.engine.stages.chain, tlsbench.engine.diagnosis.tls; "
+    code = ("import sys, tlsbench.engine.stages.chain, tlsbench.engine.findings.tls; "
             "print('tlsbench.engine.stages.tls' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import need_binary
 from tlsbench.engine.equivalents import equivalent_commands
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.options import spec_from_values, values_of
 from tlsbench.engine.spec import StarttlsSpec, build_spec
 from tlsbench.profiles.codec import data_to_profile, profile_to_data

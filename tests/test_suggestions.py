@@ -16,19 +16,19 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tlsbench.engine.diagnosis import network, proxy_http
-from tlsbench.engine.diagnosis.certs import verify_findings
-from tlsbench.engine.diagnosis.tls import HandshakeFacts, diagnose_failure, session_findings
+from tlsbench.engine.findings import network, proxy_http
+from tlsbench.engine.findings.certs import verify_findings
+from tlsbench.engine.findings.tls import HandshakeFacts, diagnose_failure, session_findings
 from tlsbench.engine.hops.http_reply import parse_head
 from tlsbench.engine.listener import findings as listener
 from tlsbench.engine.listener.sniff import sniff
 from tlsbench.engine.options import spec_from_values, values_of
-from tlsbench.engine.proxies import parse_proxy_url
+from tlsbench.engine.route.proxies import parse_proxy_url
 from tlsbench.engine.spec import build_spec
 from tlsbench.engine.stages.app import _findings as app_findings
 from tlsbench.engine.stages.tls import target_of
 from tlsbench.engine.suggestions import Change, Suggestion, cli_change, cli_text, is_setting
-from tlsbench.engine.tlsmsg import WireMessage
+from tlsbench.engine.tls.tlsmsg import WireMessage
 from tlsbench.tui.widgets.findings_panel import applicable, change_words, finding_text, suggestion_words
 
 

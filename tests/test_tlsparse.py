@@ -1,4 +1,4 @@
-"""The handshake-message parsers (engine/tlsparse.py, dername.py, tlsfacts.py) fed bytes alone.
+"""The handshake-message parsers (engine/tls/tlsparse.py, dername.py, tlsfacts.py) fed bytes alone.
 
 Real messages come from an in-memory handshake (two SSLObjects over memory BIOs, OpenSSL's
 message callback on the client); Hypothesis then feeds every parser arbitrary bytes and mutated
@@ -14,10 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsbench.engine import dername, tlsfacts, tlsparse
-from tlsbench.engine.tlsmsg import decode_callback
-from tlsbench.engine.tlsnames import SUITES, group_name, signature_name, suite_name
-from tlsbench.engine.visible import is_hidden, visible
+from tlsbench.engine.certs import dername
+
+from tlsbench.engine.tls import tlsfacts
+
+from tlsbench.engine.tls import tlsparse
+from tlsbench.engine.tls.tlsmsg import decode_callback
+from tlsbench.engine.tls.tlsnames import SUITES, group_name, signature_name, suite_name
+from tlsbench.visible import is_hidden, visible
 
 SETTINGS = settings(max_examples=int(os.environ.get("TLSBENCH_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

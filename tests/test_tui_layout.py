@@ -14,7 +14,7 @@ from tests.tui_helpers import launched, screen_text, wait_for_result
 from tests.tui_layout_checks import fully_visible, layout_problems, scrollbars
 from tlsbench.commands.lab import save_profiles
 from tlsbench.commands.workbench import make_app
-from tlsbench.engine.findings import sort_findings
+from tlsbench.engine.findings.model import sort_findings
 from tlsbench.profiles.store import ProfileStore
 
 SIZES = [(80, 24), (100, 30), (120, 40), (160, 50), (200, 60)]

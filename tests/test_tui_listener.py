@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from tests.tui_helpers import launched, screen_text, wait_for_result
 from tlsbench.commands.workbench import make_app
-from tlsbench.engine.findings import Evidence
+from tlsbench.engine.findings.model import Evidence
 from tlsbench.engine.listener.events import Accepted, ClientFinding, ClientHelloSeen
 from tlsbench.profiles.store import ProfileStore
 from tlsbench.tui.listener.client_details import render_record
@@ -107,7 +107,7 @@ def test_the_detail_pane_keeps_a_space_after_every_label():
     record = ClientRecord(1, tls_port=True)
     record.apply(Accepted(1, "127.0.0.1", 40000, "127.0.0.1", 4433))
     record.apply(ClientHelloSeen(1, None, (), ("TLS 1.0",), 3))
-    from tlsbench.engine.catalogue import finding as make
+    from tlsbench.engine.findings.catalogue import finding as make
 
     finding = make("no-sni-from-client", "Only old versions offered", "x", "y",
                    (Evidence("versions offered", "TLS 1.0"),))

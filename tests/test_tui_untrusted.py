@@ -7,7 +7,7 @@ from cryptography.x509.oid import NameOID
 from tests.hostile_certs import self_signed
 from tests.tui_helpers import settle, SIZE, app_for, screen_segments, screen_text, svg_text, wait_for_result
 from tlsbench.engine.spec import build_spec
-from tlsbench.engine.visible import visible
+from tlsbench.visible import visible
 from tlsbench.lab.certs import CertFiles
 from tlsbench.tui.widgets.chain_tree import common_name
 

@@ -81,7 +81,7 @@ def test_the_trace_labels_versions_from_the_records_and_supported_versions(tls_s
 
 @given(st.binary(max_size=300))
 def test_the_client_hello_offer_reader_takes_any_bytes(data):
-    from tlsbench.engine.tlsparse import client_hello_offer
+    from tlsbench.engine.tls.tlsparse import client_hello_offer
 
     value = client_hello_offer(b"\x01" + len(data).to_bytes(3, "big") + data)
     assert value is None or 0 <= value <= 0xFFFF
@@ -118,7 +118,7 @@ def test_a_verified_leaf_cryptography_cannot_load_at_all(tmp_path):
 
 @given(st.binary(max_size=300))
 def test_the_raw_certificate_reader_takes_any_bytes(data):
-    from tlsbench.engine.rawcert import raw_cert_info
+    from tlsbench.engine.certs.rawcert import raw_cert_info
 
     for candidate in (data, b"\x30\x82" + len(data).to_bytes(2, "big") + data):
         info = raw_cert_info(candidate, 0)

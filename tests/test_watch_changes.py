@@ -1,10 +1,10 @@
-"""The change detector of `probe --watch` (engine/changes.py): runs as digests, changes as data and words."""
+"""The change detector of `probe --watch` (engine/series/changes.py): runs as digests, changes as data and words."""
 
 from __future__ import annotations
 
-from tlsbench.engine.changes import (SLOW_MIN_EXCESS_MS, SLOW_MIN_RUNS, Median, RunChange, Watch, medians,
+from tlsbench.engine.series.changes import (SLOW_MIN_EXCESS_MS, SLOW_MIN_RUNS, Median, RunChange, Watch, medians,
                                      verdict_of, words)
-from tlsbench.engine.stats import RunDigest, SeriesStats
+from tlsbench.engine.series.stats import RunDigest, SeriesStats
 
 LEAF_A = "AB:CD:EF:01:23:45:67:89:" + "00:" * 23 + "AA"
 LEAF_B = "12:34:56:78:9A:BC:DE:F0:" + "11:" * 23 + "BB"

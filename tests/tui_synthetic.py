@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tlsbench.engine.details import CertInfo, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
-from tlsbench.engine import catalogue
-from tlsbench.engine.findings import Evidence
-from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord, TcpInfo, TlsMessage
+from tlsbench.engine.records.details import CertInfo, ChainDetail, ProxyDetail, ResolveDetail, TcpDetail, TlsDetail
+from tlsbench.engine.findings import catalogue
+from tlsbench.engine.findings.model import Evidence
+from tlsbench.engine.records.result import ProbeResult, SocketInfo, StageRecord, TcpInfo, TlsMessage
 from tlsbench.engine.spec import build_spec
 
 SPEC = build_spec("www.lab.test:8443", proxies=["socks5h://127.0.0.1:1080"], alpn="h2,http/1.1")

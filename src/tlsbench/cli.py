@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 # subcommand -> module in tlsbench.commands exposing `main(argv: list[str]) -> int`
 SUBCOMMANDS = {

@@ -12,7 +12,7 @@ import os
 import sys
 
 from tlsbench.engine.argv import QuietParser, UsageError, add_connection_options, given, values_from_args
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.options import finish_flags, spec_from_values
 from tlsbench.engine.paste import url_values
 from tlsbench.engine.spec import ConnectionSpec

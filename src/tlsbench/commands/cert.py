@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError
-from tlsbench.engine import jsonout
-from tlsbench.engine.errors import InputError
+from tlsbench.engine.records import jsonout
+from tlsbench.errors import InputError
 from tlsbench.engine.listener import certstore
 
 EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2

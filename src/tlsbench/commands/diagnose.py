@@ -1,6 +1,6 @@
 """`tlsbench probe ... --diagnose [--diagnose-budget S] [--diagnose-timeout S] [--diagnose-sni NAME]`.
 
-After the run, targeted variants of it run for real (engine/diagnose): the waterfall is followed by
+After the run, targeted variants of it run for real (engine/why): the waterfall is followed by
 the conclusion in one sentence, a table of the variants (what changed, result, key finding, time)
 and the findings only the variants together show. With --json the single-run object gains a
 `diagnosis` object. The exit code stays the first run's (0 or 1); Ctrl-C during the diagnosis
@@ -14,7 +14,7 @@ import sys
 from typing import NamedTuple, TextIO
 
 from tlsbench.commands.arguments import UsageError
-from tlsbench.engine import jsonout
+from tlsbench.engine.records import jsonout
 
 
 class DiagnoseOptions(NamedTuple):
@@ -32,9 +32,9 @@ def options(args: argparse.Namespace) -> DiagnoseOptions | None:
             raise UsageError(f"{extra[0]} needs --diagnose")
         return None
     # Imported only for a diagnosis: a plain probe does not pay for the variants' modules.
-    from tlsbench.engine.checks import check_seconds, check_sni
-    from tlsbench.engine.diagnose import DEFAULT_BUDGET, DEFAULT_STAGE_TIMEOUT, MAX_BUDGET
-    from tlsbench.engine.errors import InputError
+    from tlsbench.engine.findings.checks import check_seconds, check_sni
+    from tlsbench.engine.why import DEFAULT_BUDGET, DEFAULT_STAGE_TIMEOUT, MAX_BUDGET
+    from tlsbench.errors import InputError
 
     if getattr(args, "count", None) is not None:
         raise UsageError("--diagnose runs variants of one connection; it cannot be combined with --count")
@@ -53,7 +53,7 @@ def run(spec, result, opts: DiagnoseOptions, *, as_json: bool, view=None, out: T
     """Diagnose `result` of `spec`, print it (text after `view`'s waterfall, or the whole JSON object)."""
     from tlsbench.commands.probe import sigint_cancels
     from tlsbench.engine.cancel import CancelToken
-    from tlsbench.engine.diagnose import diagnose
+    from tlsbench.engine.why import diagnose
 
     token = CancelToken()
     with sigint_cancels(token):

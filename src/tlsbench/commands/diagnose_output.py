@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tlsbench.commands.probe_output import SEVERITY_COLOUR, Waterfall, one_line
 from tlsbench.engine.suggestions import cli_text
-from tlsbench.engine.diagnose import Diagnosis, VariantOutcome, probe_line
+from tlsbench.engine.why import Diagnosis, VariantOutcome, probe_line
 
 LABEL = 40  # columns for "what changed", at most
 FINDING = 64  # columns for the key finding, at most

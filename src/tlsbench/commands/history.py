@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
-from tlsbench.engine import jsonout
-from tlsbench.engine.visible import visible
+from tlsbench.engine.records import jsonout
+from tlsbench.visible import visible
 
 PROG = "tlsbench history"
 EXIT_OK, EXIT_USAGE = 0, 2

@@ -15,7 +15,7 @@ import sys
 from tlsbench.commands import diagnose, repeat
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage, spec_from_args
 from tlsbench.engine.argv import probe_parser
-from tlsbench.engine.errors import InputError, TlsbenchError
+from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
 
 PROG = "tlsbench probe"
@@ -100,14 +100,14 @@ def main(argv: list[str]) -> int:
     if (args.showcerts or args.save_chain or args.enumerate) and not spec.tls.enabled:
         return fail_usage(PROG, "--showcerts/--save-chain/--enumerate need TLS (drop --no-tls)")
     if args.save_chain:
-        from tlsbench.engine.chainpem import check_chain_file
+        from tlsbench.engine.certs.chainpem import check_chain_file
 
         try:
             check_chain_file(args.save_chain)
         except InputError as exc:
             return fail_usage(PROG, f"--save-chain {' '.join(str(exc).split())}")
     if args.save_run:
-        from tlsbench.engine.runfile import check_run_path
+        from tlsbench.engine.records.runfile import check_run_path
 
         try:
             check_run_path(args.save_run)
@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
 
 
 def _enumerate(spec: ConnectionSpec, concurrency: int, token):
-    from tlsbench.engine.enumeration import enumerate_server
+    from tlsbench.engine.tls.enumeration import enumerate_server
 
     if sys.stderr.isatty():
         print("asking which versions and cipher suites the server accepts ...", file=sys.stderr)
@@ -183,7 +183,7 @@ def _enumerate(spec: ConnectionSpec, concurrency: int, token):
 
 
 def _show_enumeration(view, found) -> None:
-    from tlsbench.engine.enumeration import enumeration_lines
+    from tlsbench.engine.tls.enumeration import enumeration_lines
 
     view.emit()
     for line in enumeration_lines(found):
@@ -201,7 +201,7 @@ def _both(first, second):
 
 def _save_run(path: str, spec: ConnectionSpec, events: list) -> int:
     """Write the run (--save-run); 0, or the exit code when it could not be written."""
-    from tlsbench.engine.runfile import run_record, save_run
+    from tlsbench.engine.records.runfile import run_record, save_run
 
     try:
         written = save_run(path, run_record(spec, events))
@@ -213,7 +213,7 @@ def _save_run(path: str, spec: ConnectionSpec, events: list) -> int:
 
 def _save_chain(path: str, result) -> int:
     """Write the chain (--save-chain); 0, or the exit code when there was none or it could not be written."""
-    from tlsbench.engine.chainpem import chain_pem, save_chain
+    from tlsbench.engine.certs.chainpem import chain_pem, save_chain
 
     if result.chain is None or not result.chain.certificates:
         print(f"{PROG}: no certificate to save to {path}: the handshake did not get that far", file=sys.stderr)

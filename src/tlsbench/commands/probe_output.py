@@ -10,12 +10,12 @@ import os
 from typing import TextIO
 
 from tlsbench.commands.whole_lines import write_line
-from tlsbench.engine import jsonout
+from tlsbench.engine.records import jsonout
 from tlsbench.engine.events import Event, RunFinished, StageFinished, StageSkipped
-from tlsbench.engine.result import ProbeResult, StageRecord
+from tlsbench.engine.records.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import format_hostport
 from tlsbench.engine.suggestions import cli_text
-from tlsbench.engine.visible import visible
+from tlsbench.visible import visible
 
 _CODES = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2", "bold": "1"}
 ANSWER_CHARS = 160  # how much of the peer's answer the summary shows (the JSON has it all)
@@ -213,7 +213,7 @@ def verified_path_lines(chain) -> list[str]:
 
 def showcerts_text(result: ProbeResult) -> str:
     """--showcerts: the certificates sent (and the trust anchor) as PEM, each with its names."""
-    from tlsbench.engine.chainpem import chain_pem
+    from tlsbench.engine.certs.chainpem import chain_pem
 
     return chain_pem(result.chain) if result.chain is not None and result.chain.certificates else ""
 
@@ -245,8 +245,8 @@ def tls_parameter_lines(tls) -> list[str]:
 
 def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
     """Every TLS message of the run, stage by stage (`-v`), with a hex dump of each (`--msg`)."""
-    from tlsbench.engine.details import ProxyTlsDetail
-    from tlsbench.engine.visible import hexdump
+    from tlsbench.engine.records.details import ProxyTlsDetail
+    from tlsbench.visible import hexdump
 
     groups: list[tuple[str, tuple]] = []
     for record in result.stages:

@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
-from tlsbench.engine import jsonout
-from tlsbench.engine.visible import visible
+from tlsbench.engine.records import jsonout
+from tlsbench.visible import visible
 
 PROG = "tlsbench profiles"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

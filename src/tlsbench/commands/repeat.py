@@ -1,14 +1,14 @@
 """`tlsbench probe HOST:PORT --count N [--interval S] [--concurrency C] [--json | --json-lines]`.
 
 The same connection N times, with statistics per stage, findings counted, local ports and leaf
-certificates seen (engine/stats.py), run by worker processes (engine/batch.py). Output: a line
+certificates seen (engine/series/stats.py), run by worker processes (engine/series/batch.py). Output: a line
 per run then the summary in words; `--json` one summary object; `--json-lines` each run's whole
 object as it ends, then the summary object as the last line. Ctrl-C cancels the runs in flight
 and still prints the summary (marked interrupted, exit 130); a second Ctrl-C kills the workers.
 
 `--watch SECONDS` is the same series, one run at a time, SECONDS between starts, until Ctrl-C (or
 `--count N` runs): it prints the first run as one line, then only the runs that changed something
-(engine/changes.py), and with `--json-lines` adds each run's `"changes"` to its object.
+(engine/series/changes.py), and with `--json-lines` adds each run's `"changes"` to its object.
 
 Exit codes: 0 every run completed, 1 a run failed (or a worker did), 2 bad input, 130 interrupted.
 """
@@ -25,8 +25,8 @@ from tlsbench.commands.whole_lines import write_line
 from tlsbench.engine.spec import ConnectionSpec
 
 if TYPE_CHECKING:
-    from tlsbench.engine.batch import Batch
-    from tlsbench.engine.stats import SeriesStats
+    from tlsbench.engine.series.batch import Batch
+    from tlsbench.engine.series.stats import SeriesStats
 
 SCHEMA = "tlsbench.repeat/1"
 MAX_CONCURRENCY = 1024
@@ -115,9 +115,9 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
 
     from tlsbench.commands.probe_output import want_colour
     from tlsbench.commands.repeat_output import Progress, WatchStatus, run_line, watch_header, watch_line
-    from tlsbench.engine.batch import Batch
-    from tlsbench.engine.changes import Watch, medians
-    from tlsbench.engine.stats import RunDigest, SeriesStats
+    from tlsbench.engine.series.batch import Batch
+    from tlsbench.engine.series.changes import Watch, medians
+    from tlsbench.engine.series.stats import RunDigest, SeriesStats
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -216,7 +216,7 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
         doc = summary_document(spec, opts, stats, batch, interrupted, changed_runs)
         # Still under our handler: another Ctrl-C now is one more press, not a traceback mid-summary.
         write_summary(doc, opts.output, out, colour=opts.output == "text" and want_colour(out))
-        from tlsbench.engine.redact import Redactor
+        from tlsbench.engine.records.redact import Redactor
 
         mask = Redactor.of(spec)
         for message in batch.errors:  # a worker's own words: masked like its runs
@@ -234,7 +234,7 @@ def run_repeat(spec: ConnectionSpec, opts: RepeatOptions, *, out: TextIO | None 
 
 def with_changes(line: str, changes: list[dict]) -> str:
     """A run's one-line JSON object with `"changes"` added last (the object is made in the worker)."""
-    from tlsbench.engine import jsonout
+    from tlsbench.engine.records import jsonout
 
     return line[:-1] + ',"changes":' + jsonout.dumps(changes, ensure_ascii=True, separators=(",", ":")) + "}"
 
@@ -271,7 +271,7 @@ def summary_document(spec: ConnectionSpec, opts: RepeatOptions, stats: SeriesSta
 
 
 def write_summary(doc: dict, output: str, out: TextIO, *, colour: bool = False) -> None:
-    from tlsbench.engine import jsonout
+    from tlsbench.engine.records import jsonout
 
     if output == "json":
         write_line(out, jsonout.dumps(doc, indent=2, ensure_ascii=True, default=str))

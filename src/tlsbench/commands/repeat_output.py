@@ -11,10 +11,10 @@ import time
 from typing import TYPE_CHECKING, Sequence, TextIO
 
 from tlsbench.commands.probe_output import SEVERITY_COLOUR, one_line
-from tlsbench.engine.stats import RunDigest
+from tlsbench.engine.series.stats import RunDigest
 
 if TYPE_CHECKING:
-    from tlsbench.engine.changes import RunChange
+    from tlsbench.engine.series.changes import RunChange
 
 PROGRESS_EVERY = 0.2  # seconds between redraws of the progress line
 
@@ -204,7 +204,7 @@ def _plain(text: str, out: TextIO | None) -> str:
 def watch_line(d: RunDigest, changes: Sequence[RunChange], width: int, *, first: bool,
                out: TextIO | None = None) -> str:
     """The first run in full (verdict, address, leaf, findings, total), or a run's changes in words."""
-    from tlsbench.engine.changes import verdict_of, words
+    from tlsbench.engine.series.changes import verdict_of, words
 
     stamp = time.strftime("%H:%M:%S")
     head = f"#{d.run:<{width}}  {stamp}"

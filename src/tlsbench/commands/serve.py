@@ -29,8 +29,8 @@ import threading
 
 from tlsbench.commands.arguments import QuietParser, UsageError
 from tlsbench.commands.whole_lines import write_line
-from tlsbench.engine import jsonout
-from tlsbench.engine.errors import InputError
+from tlsbench.engine.records import jsonout
+from tlsbench.errors import InputError
 from tlsbench.engine.listener import certstore
 from tlsbench.engine.listener.config import ListenerConfig, ReplyMode
 from tlsbench.engine.listener.fdlimit import raise_open_files
@@ -38,7 +38,7 @@ from tlsbench.engine.listener.events import (Accepted, ClientFinding, ClientHell
                                              HandshakeDone, ListenerError, ListenerEvent, Listening, Notice,
                                              PauseChanged, ProxyHeaderSeen, QueueChanged, Stopped)
 from tlsbench.engine.suggestions import cli_text
-from tlsbench.engine.visible import visible, visible_bytes
+from tlsbench.visible import visible, visible_bytes
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -73,7 +73,7 @@ def build_parser() -> QuietParser:
 
 
 def config_from_args(args) -> ListenerConfig:
-    from tlsbench.engine.checks import check_alpn, check_port, check_seconds, unescape_text
+    from tlsbench.engine.findings.checks import check_alpn, check_port, check_seconds, unescape_text
     from tlsbench.engine.listener.config import MAX_SECONDS
 
     alpn = check_alpn(args.alpn, "--alpn") if args.alpn is not None else ()
@@ -98,7 +98,7 @@ def config_from_args(args) -> ListenerConfig:
 
 
 def _seconds(value: str | None, field: str, maximum: float) -> float | None:
-    from tlsbench.engine.checks import check_seconds
+    from tlsbench.engine.findings.checks import check_seconds
 
     return None if value is None else check_seconds(value, field, maximum=maximum)
 

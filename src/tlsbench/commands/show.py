@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 PROG = "tlsbench show"
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
             raise UsageError("-v/--msg are for --text (or --msg with --json)")
         if args.verbose and args.json:
             raise UsageError("-v is for --text")
-        from tlsbench.engine.runfile import read_run
+        from tlsbench.engine.records.runfile import read_run
 
         record = read_run(args.file)
     except (UsageError, InputError) as exc:
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         return code
     if args.text:
         from tlsbench.commands.probe_output import Waterfall, want_colour
-        from tlsbench.engine.visible import visible
+        from tlsbench.visible import visible
 
         view = Waterfall(sys.stdout, colour=want_colour(sys.stdout), trace=args.verbose, hexdump=args.msg)
         view.emit(f"tlsbench show {visible(args.file, keep_newlines=False)} (saved {record.saved_at}, "

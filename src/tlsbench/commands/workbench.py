@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 PROG = "tlsbench"
 

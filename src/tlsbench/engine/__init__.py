@@ -8,6 +8,6 @@ import warnings as _warnings
 
 # cryptography warns (on stderr, once per call site) when a certificate's serial number is not
 # positive. That is the peer's doing and a fact about its bytes: the chain stage reports it as the
-# finding `cert-negative-serial` (engine/serials.py), so the library's own line is not printed.
+# finding `cert-negative-serial` (engine/certs/serials.py), so the library's own line is not printed.
 # (Its words: "Parsed a serial number which wasn't positive" today, "Parsed a negative serial number" before.)
 _warnings.filterwarnings("ignore", message=r"Parsed a (negative serial number|serial number which wasn't positive)")

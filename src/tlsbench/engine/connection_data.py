@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.options import OPTIONS, Option, owner, spec_from_values, values_of
-from tlsbench.engine.proxies import PROXY_KINDS, ProxySpec
-from tlsbench.engine.proxykinds import TYPES
+from tlsbench.engine.route.proxies import PROXY_KINDS, ProxySpec
+from tlsbench.engine.route.proxykinds import TYPES
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, split_hostport
 
 TABLES = ("proxy", "tls", "local", "app")

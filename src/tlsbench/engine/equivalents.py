@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
-from tlsbench.engine.proxykinds import TYPES
+from tlsbench.engine.route.proxykinds import TYPES
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV, ConnectionSpec, format_hostport, is_ip
 
 _CURL_PROXY = {k: t.curl for k, t in TYPES.items() if t.curl}

@@ -8,9 +8,9 @@ record (a NamedTuple) whose name says what already happened.
 
 from typing import Literal, NamedTuple, Union
 
-from tlsbench.engine.details import StageDetail
-from tlsbench.engine.findings import Finding
-from tlsbench.engine.result import ProbeResult, SocketInfo, StageRecord
+from tlsbench.engine.records.details import StageDetail
+from tlsbench.engine.findings.model import Finding
+from tlsbench.engine.records.result import ProbeResult, SocketInfo, StageRecord
 
 class StepInfo(NamedTuple):
     """One step of the plan as front-ends see it (no secrets): what row to draw."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
-from tlsbench.engine.proxykinds import TYPES
+from tlsbench.engine.route.proxykinds import TYPES
 from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec, proxy_user,
                                   with_proxy_trust)
 
@@ -296,7 +296,7 @@ CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "-
 
 def check_conflicts(flags: list[str]) -> None:
     """Raise InputError when two flags given together contradict each other (`flags`: primary names)."""
-    from tlsbench.engine.errors import InputError
+    from tlsbench.errors import InputError
 
     for a, b in CONFLICTS:
         if a in flags and b in flags:
@@ -319,14 +319,14 @@ def owner(field: str | None) -> Option | None:
 
 
 def unescape(text: str) -> str:
-    """`--send` text with its escapes applied (engine/checks.py: \\r \\n \\t \\\\ \\xHH)."""
-    from tlsbench.engine.checks import unescape_text
+    """`--send` text with its escapes applied (engine/findings/checks.py: \\r \\n \\t \\\\ \\xHH)."""
+    from tlsbench.engine.findings.checks import unescape_text
 
     return unescape_text(text, "send") or ""
 
 
 def escape(text: str) -> str:
-    from tlsbench.engine.checks import escape_text
+    from tlsbench.engine.findings.checks import escape_text
 
     return escape_text(text)
 
@@ -339,9 +339,9 @@ def finish_flags(values: dict[str, Any], *, target: str | None, tls: bool, envir
     proxy comes from the environment as curl takes it (`-x ""` turns that off). --proxy-user and
     --proxy-password-env apply to the last hop, --proxy-cacert/--proxy-insecure to https:// hops.
     """
-    from tlsbench.engine.errors import InputError
-    from tlsbench.engine.hostport import format_hostport, split_hostport
-    from tlsbench.engine.proxies import DEFAULT_PORTS, ProxySpec, parse_proxy_url, proxy_from_environment
+    from tlsbench.errors import InputError
+    from tlsbench.engine.route.hostport import format_hostport, split_hostport
+    from tlsbench.engine.route.proxies import DEFAULT_PORTS, ProxySpec, parse_proxy_url, proxy_from_environment
 
     out = {k: v for k, v in values.items() if not k.startswith("_")}
     urls = values.get("_proxy") or []
@@ -492,11 +492,11 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
                 if applies(BY_NAME[name], v):
                     tls_args[name] = v[name]
         if sni_mode == "override" and not v["sni"]:
-            from tlsbench.engine.errors import InputError
+            from tlsbench.errors import InputError
 
             raise InputError("SNI name is empty (send the host's name, none, or type a name)", field="sni")
         if verify == "cafile" and not v["cafile"]:
-            from tlsbench.engine.errors import InputError
+            from tlsbench.errors import InputError
 
             raise InputError("CA file is empty (verify with the system store, or give a CA file)", field="cafile")
     app = v["app"]

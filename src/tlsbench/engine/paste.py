@@ -12,10 +12,10 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from tlsbench.engine.argv import UsageError, probe_parser, values_from_args
-from tlsbench.engine.errors import InputError
-from tlsbench.engine.hostport import format_hostport, is_ip, split_hostport
+from tlsbench.errors import InputError
+from tlsbench.engine.route.hostport import format_hostport, is_ip, split_hostport
 from tlsbench.engine.options import finish_flags, peer_switches
-from tlsbench.engine.proxykinds import TYPES
+from tlsbench.engine.route.proxykinds import TYPES
 
 URL_PORTS = {"https": 443, "http": 80}
 

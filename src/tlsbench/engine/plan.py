@@ -15,8 +15,8 @@ This module is light (no ssl, no sockets): front-ends import it to draw the rows
 from typing import Literal, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
-from tlsbench.engine.hostport import format_hostport
-from tlsbench.engine.proxies import ProxySpec
+from tlsbench.engine.route.hostport import format_hostport
+from tlsbench.engine.route.proxies import ProxySpec
 from tlsbench.engine.spec import ConnectionSpec
 
 

@@ -25,23 +25,23 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.details import TlsDetail
-from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.records.details import TlsDetail
+from tlsbench.errors import Cancelled
 from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
                                     StageSkipped, StageStarted, StepInfo)
-from tlsbench.engine.findings import Evidence, Finding, sort_findings
+from tlsbench.engine.findings.model import Evidence, Finding, sort_findings
 from tlsbench.engine.plan import Plan, Step, plan_for
-from tlsbench.engine.redact import Redactor
-from tlsbench.engine.result import ProbeResult, StageRecord
+from tlsbench.engine.records.redact import Redactor
+from tlsbench.engine.records.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.contract import DescribesItself, RunsAfterFailure, Stage, make_stage
 from tlsbench.engine.stream import Transcript
 
 if TYPE_CHECKING:
-    from tlsbench.engine.details import StageDetail
-    from tlsbench.engine.tlspump import CloseInfo
+    from tlsbench.engine.records.details import StageDetail
+    from tlsbench.engine.tls.tlspump import CloseInfo
 
 POST_HANDSHAKE_READ = 0.2  # seconds to read what the server sends after the handshake (session tickets)
 
@@ -72,7 +72,7 @@ def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = N
               cancel: CancelToken | None = None, prepared: Prepared | None = None) -> ProbeResult:
     """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it.
 
-    Every event and the result leave with the spec's secrets masked (engine/redact.py): no
+    Every event and the result leave with the spec's secrets masked (engine/records/redact.py): no
     front-end sees a proxy password, not even one the peer echoed back.
     """
     ready = prepared if prepared is not None else preflight(spec)
@@ -217,7 +217,7 @@ class _Run:
         return outcome.ok and not self.cancelled
 
     def update_socket(self) -> None:
-        from tlsbench.engine.sockinfo import snapshot
+        from tlsbench.engine.route.sockinfo import snapshot
 
         link = self.state.link
         assert link is not None  # called once the tcp stage has connected

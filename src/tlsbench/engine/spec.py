@@ -10,11 +10,11 @@ import ipaddress
 import os
 from typing import Any, Literal, Mapping, NamedTuple, Sequence
 
-from tlsbench.engine.checks import check_alpn, check_seconds, check_sni
-from tlsbench.engine.errors import InputError
-from tlsbench.engine.hostport import check_host, format_hostport, is_ip, parse_port, split_hostport
+from tlsbench.engine.findings.checks import check_alpn, check_seconds, check_sni
+from tlsbench.errors import InputError
+from tlsbench.engine.route.hostport import check_host, format_hostport, is_ip, parse_port, split_hostport
 from tlsbench.engine.hops.starttls.protocols import NAMES as STARTTLS_NAMES
-from tlsbench.engine.proxies import PROXY_KINDS, ProxyKind, ProxySpec, parse_proxy_url
+from tlsbench.engine.route.proxies import PROXY_KINDS, ProxyKind, ProxySpec, parse_proxy_url
 
 SniMode = Literal["host", "override", "none"]
 VerifyMode = Literal["system", "cafile", "off"]

@@ -14,7 +14,7 @@ import time
 from typing import Protocol
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.errors import Cancelled
+from tlsbench.errors import Cancelled
 
 CHUNK = 65536
 KEEP = 8192  # bytes kept per direction and stage, as evidence

@@ -5,7 +5,7 @@
 
 No secret is ever in a record: the connection is written by the profile codec, which never writes a
 password (only the name of the variable that holds it), and the result's proxy exchanges already
-have their credentials masked (engine/redact.py, as every event of a run). As a second guard every
+have their credentials masked (engine/records/redact.py, as every event of a run). As a second guard every
 string in the record goes through the same mask again: each of the run's passwords, in every form
 it was sent in, becomes "***".
 
@@ -49,7 +49,7 @@ def make_record(profile: str, source: str, spec: Any, result_json: dict[str, Any
         result = drop_exchanged(result)
     record = {"v": VERSION, "at": at or now_iso(), "profile": profile, "source": source,
               "connection": connection, "result": result}
-    from tlsbench.engine.redact import Redactor
+    from tlsbench.engine.records.redact import Redactor
 
     return Redactor.of(spec).keeping([profile]).data(record)
 

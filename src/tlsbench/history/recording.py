@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 
 class Recorded(NamedTuple):

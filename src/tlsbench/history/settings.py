@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 FILE_NAME = "settings.toml"
 MAX_KEEP = 10_000
@@ -46,7 +46,7 @@ def settings_path(config_dir: Path | None = None) -> Path:
 
 def load_history_settings(config_dir: Path | None = None) -> HistorySettings:
     """The history settings from settings.toml (defaults when it is missing); SettingsError otherwise."""
-    from tlsbench.engine.visible import visible
+    from tlsbench.visible import visible
     from tlsbench.file_limits import read_toml
     from tlsbench.safe_files import FileMissing, FileRefused
 
@@ -66,7 +66,7 @@ def parse_history_table(table: Any, where: str) -> HistorySettings:
         return DEFAULTS
     if not isinstance(table, dict):
         raise SettingsError(f"{where}: history must be a table ([history])")
-    from tlsbench.engine.visible import visible
+    from tlsbench.visible import visible
 
     for key in table:
         if key not in HistorySettings._fields:
@@ -89,7 +89,7 @@ def parse_history_table(table: Any, where: str) -> HistorySettings:
 
 
 def _shown_value(value: Any) -> str:
-    from tlsbench.engine.visible import visible
+    from tlsbench.visible import visible
 
     text = repr(value)
     return visible(text if len(text) <= 40 else text[:37] + "...", keep_newlines=False)

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tlsbench.engine import jsonout
-from tlsbench.engine.errors import InputError
+from tlsbench.engine.records import jsonout
+from tlsbench.errors import InputError
 
 SUFFIX = ".jsonl"
 MAX_FILE = 256 << 20  # 10,000 runs of a large TLS result still fit
@@ -47,7 +47,7 @@ class HistoryRead(NamedTuple):
     skipped: int  # lines that were not records
 
     def skipped_note(self) -> str | None:
-        from tlsbench.engine.visible import visible
+        from tlsbench.visible import visible
 
         if not self.skipped:
             return None
@@ -337,6 +337,6 @@ def _refusal(path: Path, exc: OSError) -> str:
 
 
 def _shown(path: Path) -> str:
-    from tlsbench.engine.visible import visible
+    from tlsbench.visible import visible
 
     return visible(str(path), keep_newlines=False)

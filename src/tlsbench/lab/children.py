@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.lab.tempdirs import _alive, _start_time
 
 PR_SET_PDEATHSIG = 1

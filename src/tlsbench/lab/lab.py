@@ -82,7 +82,7 @@ def _lifetime(cert_path: Path) -> str:
 
     from cryptography import x509
 
-    from tlsbench.engine.details import lifetime_words, whole_days_left
+    from tlsbench.engine.records.details import lifetime_words, whole_days_left
 
     ends = x509.load_pem_x509_certificate(Path(cert_path).read_bytes()).not_valid_after_utc
     return lifetime_words(whole_days_left((ends - dt.datetime.now(dt.timezone.utc)).total_seconds()))

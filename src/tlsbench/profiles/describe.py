@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tlsbench.engine.options import OPTIONS, values_of
-from tlsbench.engine.proxies import describe
+from tlsbench.engine.route.proxies import describe
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.profiles.model import Profile, ProfileProblem
 

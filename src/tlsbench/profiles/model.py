@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tlsbench.engine.errors import TlsbenchError
+from tlsbench.errors import TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec
 
 # Letters, digits, dot, dash, underscore; no leading dot or dash (no hidden files, no "..", no options).

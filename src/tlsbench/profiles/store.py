@@ -320,7 +320,7 @@ def _check_storable(data: dict, path: Path) -> None:
         try:
             send.encode("utf-8")
         except UnicodeEncodeError as exc:
-            from tlsbench.engine.checks import escape_text
+            from tlsbench.engine.findings.checks import escape_text
 
             raise ProfileError(f"not saved: the text to send holds bytes that are not UTF-8 "
                                f"({escape_text(send[exc.start:exc.end])}); a profile stores text only",

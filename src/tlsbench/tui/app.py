@@ -29,14 +29,14 @@ class WorkbenchApp(App[int]):
         super().__init__()
         self.store = store
         self._start = dict(spec=spec, profile=profile, run=run)
-        from tlsbench.engine.redact import Redactor
+        from tlsbench.engine.records.redact import Redactor
 
         # Every password this workbench was given (its runs' proxies): masked in what it copies.
         self.secrets = Redactor.of(spec)
 
     def remember_secrets(self, spec) -> None:
         """Add a run's proxy passwords to what the clipboard masks."""
-        from tlsbench.engine.redact import Redactor
+        from tlsbench.engine.records.redact import Redactor
 
         more = Redactor.of(spec)
         if not more.forms.keys() <= self.secrets.forms.keys():
@@ -58,13 +58,13 @@ class WorkbenchApp(App[int]):
     def _warm_engine(self) -> None:
         import threading
 
-        from tlsbench.engine.isolated import shared
+        from tlsbench.engine.series.isolated import shared
 
         threading.Thread(target=shared().warm, name="tlsbench-engine-warm", daemon=True).start()
 
     def on_unmount(self) -> None:
         """No engine process outlives the workbench."""
-        from tlsbench.engine.isolated import shutdown_shared
+        from tlsbench.engine.series.isolated import shutdown_shared
 
         shutdown_shared()
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 
 if TYPE_CHECKING:
     from tlsbench.tui.workbench_parts import WorkbenchParts as _Screen
@@ -44,7 +44,7 @@ class EnumerateAction(_Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="enumerate")
     def _enumerate_in_thread(self, spec, token: CancelToken, screen) -> None:
-        from tlsbench.engine.enumeration import enumerate_server
+        from tlsbench.engine.tls.enumeration import enumerate_server
 
         try:
             found = enumerate_server(spec, concurrency=ENUMERATE_CONCURRENCY, cancel=token)

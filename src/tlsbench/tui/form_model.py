@@ -12,13 +12,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.options import GROUP_TITLES, OPTIONS, escape, owner, spec_from_values, unescape, values_of
 from tlsbench.engine.spec import ConnectionSpec, check_host, format_hostport, parse_port
-from tlsbench.engine.visible import visible
+from tlsbench.visible import visible
 
 if TYPE_CHECKING:
-    from tlsbench.engine.proxies import ProxySpec
+    from tlsbench.engine.route.proxies import ProxySpec
 
 LABEL_WIDTH = 12  # the label column, as #form .field-label in the form's CSS
 

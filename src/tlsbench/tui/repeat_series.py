@@ -1,7 +1,7 @@
 """What the workbench's repeat mode (F10) knows about a series of runs of one connection.
 
-The statistics are `probe --count`'s own (engine/stats.py: each run reduced to a RunDigest and
-folded into SeriesStats; engine/series_findings.py for cert-varies); this adds only what a screen
+The statistics are `probe --count`'s own (engine/series/stats.py: each run reduced to a RunDigest and
+folded into SeriesStats; engine/findings/series.py for cert-varies); this adds only what a screen
 needs beside them: the last RECENT durations of each stage for its sparkline, the stages' labels,
 how many runs were asked for, and the last result (shown in the results when the mode is left).
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from tlsbench.engine.findings import Finding
-from tlsbench.engine.result import ProbeResult
-from tlsbench.engine.stats import CertSeen, FindingCount, RunDigest, SeriesStats, Sketch, digest, stage_keys
+from tlsbench.engine.findings.model import Finding
+from tlsbench.engine.records.result import ProbeResult
+from tlsbench.engine.series.stats import CertSeen, FindingCount, RunDigest, SeriesStats, Sketch, digest, stage_keys
 
 RECENT = 60  # durations kept per stage for its sparkline (the statistics cover every run)
 FINGERPRINT_BYTES = 6  # of a certificate's SHA-256 shown as its short fingerprint
@@ -106,7 +106,7 @@ class RepeatSeries:
 
     def findings(self) -> list[FindingCount]:
         """Each finding code with the number of runs that raised it, worst and most frequent first."""
-        from tlsbench.engine.findings import SEVERITY_ORDER
+        from tlsbench.engine.findings.model import SEVERITY_ORDER
 
         return sorted(self.stats.findings.values(), key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -f.runs, f.code))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tlsbench.engine.visible import visible
+from tlsbench.visible import visible
 
 
 def data(value: object, style: str = "", *, keep_newlines: bool = True, double_backslashes: bool = True) -> Text:

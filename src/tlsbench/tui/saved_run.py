@@ -6,8 +6,8 @@ from typing import Any
 
 from rich.text import Text
 
-from tlsbench.engine.runfile import RunRecord, spec_of
-from tlsbench.engine.visible import visible
+from tlsbench.engine.records.runfile import RunRecord, spec_of
+from tlsbench.visible import visible
 from tlsbench.tui.app import WorkbenchApp
 from tlsbench.tui.safe_text import line
 

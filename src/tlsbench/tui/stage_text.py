@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tlsbench.engine.details import (AppDetail, ChainDetail, ProxyDetail, ReconnectDetail, ResolveDetail,
+from tlsbench.engine.records.details import (AppDetail, ChainDetail, ProxyDetail, ReconnectDetail, ResolveDetail,
                                     RevocationDetail, TcpDetail, TlsDetail)
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows as starttls_rows
-from tlsbench.engine.visible import hexdump
+from tlsbench.visible import hexdump
 from tlsbench.tui.safe_text import data, field, line
 
 ARROWS = {"sent": ("→", "cyan"), "received": ("←", "magenta")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.tui.safe_text import data
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tlsbench.engine.findings import Evidence
-from tlsbench.engine.hostport import format_hostport
+from tlsbench.engine.findings.model import Evidence
+from tlsbench.engine.route.hostport import format_hostport
 
 if TYPE_CHECKING:  # the STARTTLS protocols (in this package) are read by the spec, which the plan imports
     from tlsbench.engine.plan import Plan, Step

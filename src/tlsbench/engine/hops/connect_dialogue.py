@@ -18,7 +18,7 @@ import base64
 from tlsbench import __version__
 from tlsbench.engine.hops.http_reply import ReplyError, ReplyHead, parse_head
 from tlsbench.engine.hops.starttls.base import Dialogue, Message
-from tlsbench.engine.hostport import format_hostport, is_ip
+from tlsbench.engine.route.hostport import format_hostport, is_ip
 
 MAX_INTERIM = 8  # 1xx answers skipped before the final one, at most
 

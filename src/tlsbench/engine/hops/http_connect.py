@@ -8,12 +8,12 @@ first bytes of the body (the proxy's own explanation, bounded).
 
 from __future__ import annotations
 
-from tlsbench.engine.details import ProxyDetail
-from tlsbench.engine.diagnosis import proxy_http
+from tlsbench.engine.records.details import ProxyDetail
+from tlsbench.engine.findings import proxy_http
 from tlsbench.engine.hops.connect_dialogue import ConnectDialogue, redacted
 from tlsbench.engine.hops.http_reply import HeadTooLong, ReplyHead
 from tlsbench.engine.hops.starttls.driver import Recorder, converse
-from tlsbench.engine.hostport import format_hostport, is_ip
+from tlsbench.engine.route.hostport import format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stream import Stream

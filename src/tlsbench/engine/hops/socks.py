@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Callable
 
-from tlsbench.engine.details import ProxyDetail
-from tlsbench.engine.diagnosis import network
-from tlsbench.engine.errors import Cancelled
+from tlsbench.engine.records.details import ProxyDetail
+from tlsbench.engine.findings import network
+from tlsbench.errors import Cancelled
 from tlsbench.engine.hops import pysocks_adapter
 from tlsbench.engine.hops.socks_reply import SocksReading, methods_offered, read_socks4, read_socks5
 from tlsbench.engine.spec import format_hostport
@@ -22,7 +22,7 @@ from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stream import Stream, Transcript
 
 if TYPE_CHECKING:
-    from tlsbench.engine.findings import Finding
+    from tlsbench.engine.findings.model import Finding
 
 # Reads a reply from the bytes received so far.
 ReadReply = Callable[[bytes], SocksReading]

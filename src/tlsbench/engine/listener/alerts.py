@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tlsbench.engine.tlsmsg import ALERTS
+from tlsbench.engine.tls.tlsmsg import ALERTS
 
 
 # Alerts by which a client says it does not accept the server's certificate.

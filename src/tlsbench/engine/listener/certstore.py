@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.safe_files import (FileMissing, FileRefused, check_regular, read_regular, replace_checked,
                                  write_target)
 

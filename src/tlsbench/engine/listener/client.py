@@ -23,10 +23,10 @@ from tlsbench.engine.listener.deadlines import DeadlineName, Deadlines, deadline
 from tlsbench.engine.listener.events import (ClientFinding, ClientHelloSeen, Closed, DataReceived, HandshakeDone,
                                              ProxyHeaderSeen)
 from tlsbench.engine.listener.sniff import Sniffed, headers_complete, sniff
-from tlsbench.engine.tlspump import TlsPump
+from tlsbench.engine.tls.tlspump import TlsPump
 
 if TYPE_CHECKING:
-    from tlsbench.engine.findings import Finding
+    from tlsbench.engine.findings.model import Finding
     from tlsbench.engine.listener.events import ListenerEvent
     from tlsbench.engine.listener.server import Listener
 

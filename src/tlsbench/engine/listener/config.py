@@ -7,8 +7,8 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
-from tlsbench.engine.checks import check_alpn, check_input_file, set_alpn
-from tlsbench.engine.errors import InputError
+from tlsbench.engine.findings.checks import check_alpn, check_input_file, set_alpn
+from tlsbench.errors import InputError
 
 ReplyMode = Literal["echo", "text", "http"]
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0

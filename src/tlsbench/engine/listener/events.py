@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from tlsbench.engine.findings import Finding
+from tlsbench.engine.findings.model import Finding
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Findings the listener raises about what a client did (made through engine/catalogue.py).
+"""Findings the listener raises about what a client did (made through engine/findings/catalogue.py).
 
 Their suggestions are for whoever runs the client, so they carry no changes to tlsbench's own
 connection; their peers name the listener's real address and, for TLS, the certificate to trust.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import shlex
 from typing import NamedTuple
 
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.findings.model import Evidence, Finding
 from tlsbench.engine.listener.alerts import CERTIFICATE_REJECTED
 from tlsbench.engine.listener.clienthello import ClientHello, HelloReader, extension_name, size
 from tlsbench.engine.listener.deadlines import deadline_words

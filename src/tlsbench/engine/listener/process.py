@@ -28,7 +28,7 @@ import sys
 import threading
 from typing import IO, Any, Callable
 
-from tlsbench.engine.errors import InputError, TlsbenchError
+from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.listener.config import ListenerConfig, checked
 from tlsbench.engine.listener.events import ListenerError, ListenerEvent, Listening, PauseChanged, Stopped
 

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Callable
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.listener import certstore
 from tlsbench.engine.listener.alerts import alert_name
 from tlsbench.engine.listener.backlog import queue_state, somaxconn

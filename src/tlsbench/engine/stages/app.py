@@ -10,13 +10,13 @@ import ssl
 import time
 from typing import TYPE_CHECKING
 
-from tlsbench.engine.details import AppDetail
-from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding, Severity
+from tlsbench.engine.records.details import AppDetail
+from tlsbench.errors import Cancelled
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.findings.model import Evidence, Finding, Severity
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
-from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
+from tlsbench.engine.stages.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl
 
@@ -164,7 +164,7 @@ def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: b
                        bytes_received=len(data), error=error)
     findings = _findings(spec, mode, data, status_line, error, closed)
     if tls_error is not None:
-        from tlsbench.engine.diagnosis.malformed import refused_after_handshake
+        from tlsbench.engine.findings.malformed import refused_after_handshake
 
         findings = [refused_after_handshake(spec, tls_error, tls_version, len(data))] + [
             f for f in findings if f.code != "app-no-response"]
@@ -211,7 +211,7 @@ def _no_client_cert(spec: ConnectionSpec, data: bytes, status_line: str) -> Find
     if said is None:
         return None
     server, phrase = said
-    from tlsbench.engine.diagnosis.tls import curl_peer, openssl_peer
+    from tlsbench.engine.findings.tls import curl_peer, openssl_peer
 
     return finding("client-cert-required", "The server requires a client certificate",
                    f"The server asked for a client certificate (CertificateRequest), completed the handshake "
@@ -226,7 +226,7 @@ def _no_client_cert(spec: ConnectionSpec, data: bytes, status_line: str) -> Find
 
 
 def _http_on_tls_port(spec: ConnectionSpec, status_line: str, server: str, sentence: str) -> Finding:
-    from tlsbench.engine.catalogue import finding
+    from tlsbench.engine.findings.catalogue import finding
     from tlsbench.engine.suggestions import Change, Suggestion, curl
 
     return finding("http-on-tls-port", "Plain HTTP was sent to a TLS port",

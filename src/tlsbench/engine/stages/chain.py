@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 
-from tlsbench.engine import certparse
-from tlsbench.engine.ct import leaf_scts, sct_findings
-from tlsbench.engine.rawcert import raw_cert_info
-from tlsbench.engine.details import CertInfo, ChainDetail
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.diagnosis.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
-from tlsbench.engine.diagnosis.tls import openssl_peer
-from tlsbench.engine.findings import Evidence, Finding
-from tlsbench.engine.serials import serial_findings
+from tlsbench.engine.certs import certparse
+from tlsbench.engine.certs.ct import leaf_scts, sct_findings
+from tlsbench.engine.certs.rawcert import raw_cert_info
+from tlsbench.engine.records.details import CertInfo, ChainDetail
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.findings.certs import DATE_CODES, expiry_findings, extension_finding, leaf_dns_names, mismatch_hint
+from tlsbench.engine.findings.tls import openssl_peer
+from tlsbench.engine.findings.model import Evidence, Finding
+from tlsbench.engine.certs.serials import serial_findings
 from tlsbench.engine.suggestions import Suggestion
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome

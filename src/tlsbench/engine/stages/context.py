@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Callable
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.events import Event, nested_in
 from tlsbench.engine.plan import Plan, Step
-from tlsbench.engine.result import SocketInfo
+from tlsbench.engine.records.result import SocketInfo
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.shared import StageOutcome
 
 if TYPE_CHECKING:
-    from tlsbench.engine.details import ChainDetail
+    from tlsbench.engine.records.details import ChainDetail
     from tlsbench.engine.hops.starttls import Handoff
     from tlsbench.engine.stages.resolve import Route
     from tlsbench.engine.stages.shared import TlsOutcome
     from tlsbench.engine.stream import Datagrams, Link, Stream
-    from tlsbench.engine.tlspump import CloseInfo
+    from tlsbench.engine.tls.tlspump import CloseInfo
 
 __all__ = ["RunState", "StageContext", "StageOutcome"]
 

@@ -98,7 +98,7 @@ def make_stage(step: Step, plan: Plan) -> Stage:
 
 if TYPE_CHECKING:
     # mypy holds every class plan.KINDS names to the contract (at run time they load lazily, above).
-    from tlsbench.engine.diagnose.firstwords import FirstWordsStage
+    from tlsbench.engine.why.firstwords import FirstWordsStage
     from tlsbench.engine.hops import ProxyStage
     from tlsbench.engine.hops.starttls import StarttlsStage
     from tlsbench.engine.stages.app import AppStage

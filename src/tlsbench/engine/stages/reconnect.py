@@ -11,23 +11,23 @@ session and did not resume it is `resumption-refused`.
 
 from __future__ import annotations
 
-from tlsbench.engine.details import ReconnectDetail, TlsDetail
-from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.records.details import ReconnectDetail, TlsDetail
+from tlsbench.errors import Cancelled
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.findings.model import Evidence, Finding
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome
 from tlsbench.engine.stages.tls import handshake, target_of
 from tlsbench.engine.stream import Transcript
-from tlsbench.engine.tlsfacts import negotiated
+from tlsbench.engine.tls.tlsfacts import negotiated
 
 CLOSE_READ = 0.2  # seconds to read the first connection's tickets and close_notify (as the runner does)
 
 
 class ReconnectStage:
     def __init__(self, step: Step, plan: Plan) -> None:
-        from tlsbench.engine.route import RouteOpener
+        from tlsbench.engine.route.opener import RouteOpener
 
         self.key = step.key
         self.spec = plan.spec
@@ -36,7 +36,7 @@ class ReconnectStage:
         self.route = RouteOpener(plan)
 
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
-        from tlsbench.engine.route import close_first
+        from tlsbench.engine.route.opener import close_first
 
         first = state.tls
         if first is None or first.stream is None:

@@ -10,10 +10,10 @@ from typing import NamedTuple
 import socket
 import threading
 
-from tlsbench.engine.details import ResolveDetail
-from tlsbench.engine.diagnosis import network
-from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.sockinfo import family_name
+from tlsbench.engine.records.details import ResolveDetail
+from tlsbench.engine.findings import network
+from tlsbench.errors import Cancelled
+from tlsbench.engine.route.sockinfo import family_name
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome

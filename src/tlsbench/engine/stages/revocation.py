@@ -1,5 +1,5 @@
 """The revocation stage (--check-revocation): the leaf's status from its OCSP responder and CRL
-distribution points (engine/revocation.py), over plain HTTP, directly (not through the route's
+distribution points (engine/certs/revocation.py), over plain HTTP, directly (not through the route's
 proxies), within the stage's timeout. Revoked fails the run (`cert-revoked`, with the date and
 reason); an unknown answer or no answer at all is a warning; a leaf naming no source is said so.
 """
@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import time
 
-from tlsbench.engine.details import RevocationCheck, RevocationDetail
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding
+from tlsbench.engine.records.details import RevocationCheck, RevocationDetail
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.findings.model import Evidence, Finding
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 
 
 class RevocationStage:
     def __init__(self, step: Step, plan: Plan) -> None:
-        from tlsbench.engine import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
-        from tlsbench.engine.route import RouteOpener
+        from tlsbench.engine.certs import revocation  # noqa: F401 - imported before any clock (cryptography's ocsp)
+        from tlsbench.engine.route.opener import RouteOpener
 
         self.key = step.key
         self.spec = plan.spec
         self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 status_request)
 
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
-        from tlsbench.engine.revocation import check_revocation
+        from tlsbench.engine.certs.revocation import check_revocation
 
         tls = state.tls
         if tls is None or not tls.peer_chain_der:
@@ -46,13 +46,13 @@ class RevocationStage:
 
     def _stapled(self, ctx: StageContext, state: RunState, leaf: bytes, issuer: bytes | None) -> RevocationCheck:
         """Ask for the stapled OCSP response with a TLS 1.2 hello over the same route."""
-        from tlsbench.engine import stapling
-        from tlsbench.engine.enumeration import OFFER_ORDER
-        from tlsbench.engine.revocation import check_stapled
-        from tlsbench.engine.route import close
+        from tlsbench.engine.certs import stapling
+        from tlsbench.engine.tls.enumeration import OFFER_ORDER
+        from tlsbench.engine.certs.revocation import check_stapled
+        from tlsbench.engine.route.opener import close
 
         where = "the server's stapled response (TLS 1.2 status_request)"
-        from tlsbench.engine.route import close_first
+        from tlsbench.engine.route.opener import close_first
 
         close_first(state)  # some servers (s_server) serve one connection at a time
         peer = state.socket_info.peer_address if state.socket_info else None

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
-from tlsbench.engine.findings import Finding
-from tlsbench.engine.result import TlsMessage
+from tlsbench.engine.findings.model import Finding
+from tlsbench.engine.records.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, format_hostport
-from tlsbench.engine.tlsmsg import WireMessage
+from tlsbench.engine.tls.tlsmsg import WireMessage
 
 if TYPE_CHECKING:
     import ssl
 
-    from tlsbench.engine.tlspump import TlsStream
+    from tlsbench.engine.tls.tlspump import TlsStream
 
 
 class StageOutcome(NamedTuple):

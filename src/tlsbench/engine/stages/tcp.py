@@ -17,10 +17,10 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from tlsbench.engine.details import ConnectTry, TcpDetail
-from tlsbench.engine.diagnosis import backlog, network
-from tlsbench.engine.errors import Cancelled
-from tlsbench.engine.sockinfo import family_name, tcp_info
+from tlsbench.engine.records.details import ConnectTry, TcpDetail
+from tlsbench.engine.findings import backlog, network
+from tlsbench.errors import Cancelled
+from tlsbench.engine.route.sockinfo import family_name, tcp_info
 from tlsbench.engine.spec import LocalSpec, format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
@@ -220,7 +220,7 @@ class TcpStage:
         if len(tries) > 1:
             summary += f" ({len(tries)} attempts)"
         if slow_syn is not None:
-            from tlsbench.engine.stagetime import name_dominant, wire_ms
+            from tlsbench.engine.stages.stagetime import name_dominant, wire_ms
 
             summary = name_dominant(summary, connect_ms, wire_ms(ctx), "in a connect whose SYN was sent again")
         if spec.local.haproxy_protocol:

@@ -17,26 +17,26 @@ import ssl
 import time
 import warnings
 
-from tlsbench.engine import certparse
-from tlsbench.engine.checks import set_alpn
-from tlsbench.engine.details import ProxyTlsDetail, TlsDetail
-from tlsbench.engine.diagnosis.certs import leaf_dns_names, verify_findings
-from tlsbench.engine.diagnosis.tls import HandshakeFacts, diagnose_failure, session_findings
-from tlsbench.engine.errors import Cancelled, InputError
+from tlsbench.engine.certs import certparse
+from tlsbench.engine.findings.checks import set_alpn
+from tlsbench.engine.records.details import ProxyTlsDetail, TlsDetail
+from tlsbench.engine.findings.certs import leaf_dns_names, verify_findings
+from tlsbench.engine.findings.tls import HandshakeFacts, diagnose_failure, session_findings
+from tlsbench.errors import Cancelled, InputError
 from tlsbench.engine.events import TlsMessageSeen
-from tlsbench.engine.findings import Finding
-from tlsbench.engine.peekbytes import looks_like_tls
-from tlsbench.engine.proxies import ProxySpec
-from tlsbench.engine.result import TlsMessage
+from tlsbench.engine.findings.model import Finding
+from tlsbench.engine.tls.peekbytes import looks_like_tls
+from tlsbench.engine.route.proxies import ProxySpec
+from tlsbench.engine.records.result import TlsMessage
 from tlsbench.engine.spec import ConnectionSpec, TlsSpec, expand_path, format_hostport, is_ip
 from tlsbench.engine.stages.chain import chain_detail
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome, TlsSetup, TlsTarget, target_of
 from tlsbench.engine.stream import PeerClosed, Stream
-from tlsbench.engine.tlsfacts import negotiated, past_server_verification
-from tlsbench.engine.tlsmsg import TraceVersions, WireMessage, decode_callback
-from tlsbench.engine.tlspump import TlsPump, TlsStream
+from tlsbench.engine.tls.tlsfacts import negotiated, past_server_verification
+from tlsbench.engine.tls.tlsmsg import TraceVersions, WireMessage, decode_callback
+from tlsbench.engine.tls.tlspump import TlsPump, TlsStream
 
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
              "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
@@ -404,8 +404,8 @@ def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | Non
     """The summary, naming the wait that took most of the stage: the one `late` explains, or a wait of
     SLOW_FIRST_BYTE_MS or more for the server's first byte (through a proxy too, where no finding
     can tell the listener's queue from the path)."""
-    from tlsbench.engine.diagnosis.relay import largest_gap
-    from tlsbench.engine.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
+    from tlsbench.engine.findings.relay import largest_gap
+    from tlsbench.engine.stages.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
 
     waits: list[tuple[float, str]] = []
     if late is not None and late.code == "relay-delayed-ack":
@@ -425,7 +425,7 @@ def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | Non
 
 def _queued(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
     """`accept-queue-wait` for a handshake straight after a direct connect, when its answer came late."""
-    from tlsbench.engine.diagnosis.backlog import accept_queue_wait
+    from tlsbench.engine.findings.backlog import accept_queue_wait
 
     connect_ms = state.tcp_connect_ms
     steps = [s.name for s in state.plan.steps if s.skip is None]
@@ -444,9 +444,9 @@ def _relayed(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | N
     """`relay-delayed-ack` for a handshake through a proxy whose server flight paused for a delayed ACK."""
     if not ctx.spec.proxies or not out.outcome.ok:
         return None
-    from tlsbench.engine.diagnosis.relay import relay_delayed_ack
+    from tlsbench.engine.findings.relay import relay_delayed_ack
     from tlsbench.engine.equivalents import curl_command
-    from tlsbench.engine.proxies import KIND_NAMES
+    from tlsbench.engine.route.proxies import KIND_NAMES
 
     hop = ctx.spec.proxies[-1]  # the one that relays to the target
     curl = curl_command(ctx.spec)

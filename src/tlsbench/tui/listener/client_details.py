@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tlsbench.engine.findings import sort_findings
-from tlsbench.engine.visible import hexdump, visible, visible_bytes
+from tlsbench.engine.findings.model import sort_findings
+from tlsbench.visible import hexdump, visible, visible_bytes
 from tlsbench.tui.listener.records import ClientRecord
 from tlsbench.tui.widgets.findings_panel import suggestion_words
 

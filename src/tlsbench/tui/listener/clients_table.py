@@ -9,8 +9,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tlsbench.engine.findings import sort_findings
-from tlsbench.engine.visible import visible
+from tlsbench.engine.findings.model import sort_findings
+from tlsbench.visible import visible
 from tlsbench.tui.listener.records import ClientRecord
 
 COLUMNS = (("id", "#"), ("peer", "peer"), ("port", "port"), ("sni", "SNI"), ("protocol", "protocol"),

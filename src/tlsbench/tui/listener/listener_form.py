@@ -11,7 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Switch
 
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.listener.config import ListenerConfig, checked
 from tlsbench.tui.widgets.safe_select import SafeSelect
 

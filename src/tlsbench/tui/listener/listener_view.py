@@ -15,10 +15,10 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Static
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.listener.process import ListenerProcess
 from tlsbench.engine.listener.events import Listening, Notice, PauseChanged, QueueChanged, Stopped
-from tlsbench.engine.visible import visible
+from tlsbench.visible import visible
 from tlsbench.tui.listener.client_details import ClientDetails
 from tlsbench.tui.listener.clients_table import ClientsTable
 from tlsbench.tui.listener.listener_form import ListenerForm

@@ -73,7 +73,7 @@ class CopyCommandScreen(ModalScreen[None]):
                    else "no finished run yet (run the connection, then save it here)")
             yield Static(Text(f"Save this run: {why}.", style="dim"), id="save-run-status")
             return
-        from tlsbench.engine.runfile import default_file_name
+        from tlsbench.engine.records.runfile import default_file_name
 
         yield Static(line(("Save this run to a file", "bold"), (" — s, then Enter (open it with: tlsbench show FILE)",
                                                                   "dim")))
@@ -107,8 +107,8 @@ class CopyCommandScreen(ModalScreen[None]):
         """Write the run to the path in the field; the outcome in one line under it."""
         if self.last_run is None:
             return
-        from tlsbench.engine.errors import InputError
-        from tlsbench.engine.runfile import run_record, save_run
+        from tlsbench.errors import InputError
+        from tlsbench.engine.records.runfile import run_record, save_run
 
         path = self.query_one("#save-run-path", Input).value.strip()
         if not path:

@@ -1,7 +1,7 @@
 """"Why?": the diagnosis of the connection shown, as a table of variants that fills in as they run.
 
 Opened from the workbench (`open_diagnosis(workbench)`, one key and one palette entry there) after
-a run, failed or not. The variants run in a child process (engine/diagnose/isolated.py); their
+a run, failed or not. The variants run in a child process (engine/why/isolated.py); their
 events reach this screen as messages. Enter opens the highlighted variant's run in the results
 view (the key again brings this table back); `u` loads the variant into the compose form; a name
 typed below is tried as SNI in a new diagnosis. Esc closes (and cancels a diagnosis in flight).
@@ -24,7 +24,7 @@ from tlsbench.engine.cancel import CancelToken
 from tlsbench.tui.safe_text import data, line
 
 if TYPE_CHECKING:
-    from tlsbench.engine.diagnose.model import Diagnosis
+    from tlsbench.engine.why.model import Diagnosis
 
 RESULT_STYLE = {"ok": "bold green", "failed": "bold red", "not-run": "dim", "cancelled": "yellow",
                 "seen": "bold cyan", "waiting": "dim", "running": "yellow"}
@@ -145,7 +145,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose")
     def diagnose_in_thread(self, state: WhyState, token: CancelToken, serial: int) -> None:
         """Runs the diagnosis in a child process; only posts messages."""
-        from tlsbench.engine.diagnose.isolated import diagnose_isolated
+        from tlsbench.engine.why.isolated import diagnose_isolated
 
         try:
             diagnose_isolated(state.spec, state.result, suggest_sni=state.suggest_sni, cancel=token,
@@ -154,7 +154,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
             self.post_message(DiagnosisCrashed(serial, f"{type(exc).__name__}: {exc}"))
 
     def on_diagnosis_event(self, message: DiagnosisEvent) -> None:
-        from tlsbench.engine.diagnose import DiagnosisFinished, VariantFinished, VariantsChosen, VariantStarted
+        from tlsbench.engine.why import DiagnosisFinished, VariantFinished, VariantsChosen, VariantStarted
 
         if message.serial != self.serial:
             return
@@ -244,7 +244,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
 
     @on(DataTable.RowHighlighted)
     def show_detail(self) -> None:
-        from tlsbench.engine.diagnose import probe_line
+        from tlsbench.engine.why import probe_line
 
         variant, outcome = self.highlighted()
         if variant is None:
@@ -285,8 +285,8 @@ class DiagnosisScreen(ModalScreen[tuple]):
 
     @on(Input.Submitted, "#diagnosis-sni")
     def _try_name(self, event: Input.Submitted) -> None:
-        from tlsbench.engine.checks import check_sni
-        from tlsbench.engine.errors import InputError
+        from tlsbench.engine.findings.checks import check_sni
+        from tlsbench.errors import InputError
 
         try:
             name = check_sni(event.value.strip(), "SNI name")

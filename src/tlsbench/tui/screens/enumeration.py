@@ -34,7 +34,7 @@ class EnumerationScreen(ModalScreen):
                          id="enumeration-text")
 
     def show_result(self, found) -> None:
-        from tlsbench.engine.enumeration import enumeration_lines
+        from tlsbench.engine.tls.enumeration import enumeration_lines
 
         self.result = found
         text = Text()

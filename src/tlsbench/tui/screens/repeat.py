@@ -1,8 +1,8 @@
 """Repeat mode (F10): the connection run again and again, with what changes and what does not.
 
 Count (0: until stopped) and interval (seconds from one run's start to the next) are asked first;
-the runs go one after another through the engine process (engine/isolated.py), each folded into
-`probe --count`'s statistics (tui/repeat_series.py over engine/stats.py). While it runs and after:
+the runs go one after another through the engine process (engine/series/isolated.py), each folded into
+`probe --count`'s statistics (tui/repeat_series.py over engine/series/stats.py). While it runs and after:
 done/total and the success rate; per stage `label  min  median  p95  max` and a sparkline of its
 last times; the local ports (lowest, highest, distinct, reused); the leaf certificates seen (more
 than one: cert-varies); each finding code with its count. ctrl+g stops (the run in flight is
@@ -24,8 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Sparkline, Static
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.errors import InputError
-from tlsbench.engine.result import ProbeResult
+from tlsbench.errors import InputError
+from tlsbench.engine.records.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.tui.repeat_series import RECENT, RepeatSeries, StageLine, short_fingerprint
 from tlsbench.tui.safe_text import data
@@ -232,7 +232,7 @@ class RepeatScreen(Screen[ProbeResult | None]):
     def run_series(self, series_id: int, spec: ConnectionSpec, count: int, interval: float,
                    stopping: threading.Event) -> None:
         """The runs, one after another; only posts messages (never touches widgets)."""
-        from tlsbench.engine.isolated import run_probe_isolated
+        from tlsbench.engine.series.isolated import run_probe_isolated
 
         error = None
         n = 0

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
 from tlsbench.tui.deferred import LazyPane
 from tlsbench.tui.layout import Layout, choose_layout, too_small_message
@@ -204,7 +204,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def run_in_thread(self, spec, token: CancelToken, run_id: int) -> None:
         """Runs the probe; only posts messages (post_message is thread-safe), never touches widgets."""
-        from tlsbench.engine.isolated import run_probe_isolated
+        from tlsbench.engine.series.isolated import run_probe_isolated
 
         try:
             # In a child process: the UI thread's work must not show up in the stage timings.

@@ -10,7 +10,7 @@ from textual.widgets import Tree
 from tlsbench.tui.safe_text import data, field, line
 
 if TYPE_CHECKING:
-    from tlsbench.engine.details import ChainDetail
+    from tlsbench.engine.records.details import ChainDetail
 
 
 def _status(cert) -> Text:
@@ -169,12 +169,12 @@ class ChainTree(Tree):
         return None
 
     def _chain_text(self) -> str:
-        from tlsbench.engine.chainpem import chain_pem
+        from tlsbench.engine.certs.chainpem import chain_pem
 
         return chain_pem(self.chain) if self.chain is not None and self.chain.certificates else ""
 
     def _cert_text(self, cert) -> str:
-        from tlsbench.engine.chainpem import cert_block
+        from tlsbench.engine.certs.chainpem import cert_block
 
         return cert_block(cert, "trust anchor" if cert.anchor else ("sent by the server" if cert.sent else
                                                                       "from the trust store"))

@@ -18,14 +18,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
 
-from tlsbench.engine.errors import InputError
+from tlsbench.errors import InputError
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.tui.form_model import (LABEL_WIDTH, SWITCH_NOTES, choice_label, field_widget, form_hops, form_target,
                                      form_values, has_controls, rows, shown, shown_rows, spec_from_form)
 from tlsbench.tui.safe_text import data
 
 if TYPE_CHECKING:
-    from tlsbench.engine.proxies import ProxySpec
+    from tlsbench.engine.route.proxies import ProxySpec
     from tlsbench.tui.widgets.form_fields import FormFields
 
 FIXED_WIDTHS = {"f-port": 8}  # as in the form's CSS; other fields share the rest of the row

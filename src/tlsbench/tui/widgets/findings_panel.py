@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tlsbench.engine.findings import sort_findings
+from tlsbench.engine.findings.model import sort_findings
 from tlsbench.engine.options import BY_NAME, Option, applies, defaults
 from tlsbench.engine.suggestions import Change, Suggestion, render, route_flag
 from tlsbench.tui.safe_text import data, line

@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
 
-from tlsbench.engine.errors import InputError
-from tlsbench.engine.proxies import KIND_NAMES, PROXY_KINDS, ProxySpec, parse_proxy_url
-from tlsbench.engine.proxykinds import TYPES
+from tlsbench.errors import InputError
+from tlsbench.engine.route.proxies import KIND_NAMES, PROXY_KINDS, ProxySpec, parse_proxy_url
+from tlsbench.engine.route.proxykinds import TYPES
 from tlsbench.engine.spec import PROXY_PASSWORD_ENV
 from tlsbench.tui.widgets.safe_select import SafeSelect
 

@@ -12,7 +12,7 @@ from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 from tlsbench.engine.hops.starttls.driver import Recorder, converse
 from tlsbench.engine.hops.starttls.findings import LISTS
 from tlsbench.engine.hops.starttls.ports import TITLES
-from tlsbench.engine.findings import Finding
+from tlsbench.engine.findings.model import Finding
 from tlsbench.engine.hops.starttls.base import Dialogue, Facts
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from tlsbench.engine.details import plain
+from tlsbench.engine.records.details import plain
 
 
 class ExchangeLine(NamedTuple):

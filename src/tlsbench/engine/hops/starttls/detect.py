@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tlsbench.engine.hops.starttls.ports import CLIENT_FIRST, TITLES, implicit_tls, usual_protocol
-from tlsbench.engine.peekbytes import classify, looks_like_tls
+from tlsbench.engine.tls.peekbytes import classify, looks_like_tls
 
 GREETING_ENOUGH = 512  # bytes that surely hold a greeting's first line
 

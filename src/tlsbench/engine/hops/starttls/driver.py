@@ -3,7 +3,7 @@ feeds it what arrives, and times every message as it crosses the wire."""
 
 from __future__ import annotations
 
-from tlsbench.engine.errors import Cancelled
+from tlsbench.errors import Cancelled
 from tlsbench.engine.hops.starttls.base import Dialogue, Message
 from tlsbench.engine.hops.starttls.detail import ExchangeLine
 from tlsbench.engine.stages.context import StageContext

@@ -14,13 +14,13 @@ evidence, kept literally (front-ends make control characters visible).
 
 from __future__ import annotations
 
-from tlsbench.engine.catalogue import finding
-from tlsbench.engine.findings import Evidence, Finding, Severity
+from tlsbench.engine.findings.catalogue import finding
+from tlsbench.engine.findings.model import Evidence, Finding, Severity
 from tlsbench.engine.suggestions import Change, Suggestion, literal
 from tlsbench.engine.hops.starttls.base import Facts
 from tlsbench.engine.hops.starttls.ports import IMPLICIT_PORT, TITLES, implicit_tls, plain_port
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
-from tlsbench.engine.peekbytes import classify
+from tlsbench.engine.tls.peekbytes import classify
 
 # What each protocol calls the upgrade and its capability list, and how a server is usually told to
 # offer it (from the protocols' declarations).

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from tlsbench.engine.errors import Cancelled
+from tlsbench.errors import Cancelled
 from tlsbench.engine.hops.starttls import IMPLICIT_WAIT, Handoff, detect
 from tlsbench.engine.hops.starttls import findings as fnd
-from tlsbench.engine.findings import Finding
+from tlsbench.engine.findings.model import Finding
 from tlsbench.engine.hops.starttls.base import Dialogue, Facts, Message
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 from tlsbench.engine.hops.starttls.driver import Recorder, converse

@@ -1,0 +1,1 @@
+"""TLS on the wire: record and handshake parsing, names of TLS values, what a handshake negotiated, the hand-built ClientHello, the MemoryBIO pump, first-bytes classification, version and cipher enumeration."""
