@@ -98,6 +98,19 @@ def test_a_nested_plan_reports_under_its_parent_on_the_parent_clock(listener, tl
     assert [(e.stage, e.parent) for e in hellos] == [("tls", "app")]
     # The JSON of the run is what it was: the parent field is the events' and the nested records'.
     assert all("parent" not in stage for stage in result.to_json_dict()["stages"])
+    # The waterfall names a nested stage by its path: never taken for the run's own tls row.
+    import io
+
+    from tlsbench.commands.probe_output import Waterfall
+
+    out = io.StringIO()
+    waterfall = Waterfall(out, colour=False)
+    for event in events:
+        if isinstance(event, (StageFinished, StageSkipped)):
+            waterfall(event)
+    lines = out.getvalue().splitlines()
+    assert any(line.split()[1:2] == ["app/tls"] for line in lines), lines
+    assert sum(line.split()[1:2] == ["tls"] for line in lines) == 1, lines
 
 
 def test_a_failed_nested_plan_fails_its_parent_with_the_nested_findings(listener, closed_port):

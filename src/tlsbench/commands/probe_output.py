@@ -38,6 +38,12 @@ def one_line(text: object) -> str:
     return visible(str(text), keep_newlines=False)
 
 
+def nested_name(parent: str | None, stage: str) -> str:
+    """A stage's name in the waterfall; one run inside another stage (a lookup's own connection) is
+    named by that stage's path, so its line is never taken for the run's own stage of that name."""
+    return f"{parent}/{stage_name(stage)}" if parent else stage_name(stage)
+
+
 class Waterfall:
     """Consumes engine events and prints one line per stage as it finishes, then the summary."""
 
@@ -65,7 +71,8 @@ class Waterfall:
             self.stage_line(event.record)
         elif isinstance(event, StageSkipped):
             mark = self.marks["skipped"]
-            self.emit(self.paint(f"  {mark:<4} {stage_name(event.stage):<9} {'':>10}  {one_line(event.reason)}", "dim"))
+            name = nested_name(event.parent, event.stage)
+            self.emit(self.paint(f"  {mark:<4} {name:<9} {'':>10}  {one_line(event.reason)}", "dim"))
         elif isinstance(event, RunFinished):
             self.summary(event.result)
 
@@ -73,7 +80,7 @@ class Waterfall:
         mark = self.marks.get(record.status, "?")
         colour = "green" if record.status == "ok" else "red"
         duration = f"{record.duration_ms:8.1f} ms"
-        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {stage_name(record.id):<9} {duration}  "
+        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<9} {duration}  "
                   f"{one_line(record.summary)}")
 
     # --- after the run ---------------------------------------------------------------------------
