@@ -336,9 +336,9 @@ def open_diagnosis(workbench) -> None:
                                   "the Why? key shows the variants again").plain, markup=False)
         elif what == "use":
             variant = getattr(item, "variant", item)
-            form = workbench.query_one("#form")
-            form.load_spec(variant.spec)
-            form.display = True
+            workbench.query_one("#form").load_spec(variant.spec)
+            # Opened as F7 opens it: on a narrow terminal it takes the results' place until Esc, F7 or a run.
+            workbench.open_form()
             workbench.notify(data(f"composed the variant \u201c{variant.label}\u201d: ctrl+r runs it").plain,
                              markup=False)
 

@@ -437,8 +437,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         try:
             spec = spec_from_values(change.apply(values_of(form.build())))
         except InputError as exc:
-            form.mark_invalid(exc)
-            form.display = True
+            self.open_form(form.mark_invalid(exc))
             self.notify(str(exc), title="Invalid input", severity="error", markup=False)
             return
         form.load_spec(spec)
