@@ -81,21 +81,29 @@ async def test_f7_opens_the_form_on_the_selected_profile_and_escape_goes_back(si
         if size == SMALL:  # the form stands in for the results
             assert not app.screen.query_one("#results-column").display or \
                 not fully_visible(app.screen, app.screen.query_one("#results"))
-        await pilot.press("escape")
+        await pilot.press("escape")  # the form → the results
+        await pilot.pause()
+        assert app.screen.query_one("#results-column") in app.focused.ancestors_with_self
+        assert fully_visible(app.screen, app.screen.query_one("#run-header"))
+        await pilot.press("escape")  # the results → the profile list
         await pilot.pause()
         assert app.focused is app.screen.query_one("#profile-options")
-        assert fully_visible(app.screen, app.screen.query_one("#run-header"))
 
 
-async def test_enter_in_a_form_field_runs_and_shows_the_results(lab_store):
+async def test_enter_in_a_form_field_moves_on_and_the_run_button_runs(lab_store):
     app = make_app(store=lab_store, profile="lab-good-tls")
     async with app.run_test(size=SMALL) as pilot:
         await launched(pilot)
         await pilot.press("f7")
         await wait_form(pilot)
+        before = app.screen.run_id
+        await pilot.press("enter")  # Host → Port, no run
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#f-port", Input) and app.screen.run_id == before
+        app.screen.query_one("#form-run").focus()
         await pilot.press("enter")
         result = await wait_for_result(pilot)
-        assert result.ok
+        assert result.ok and app.screen.run_id == before + 1
         assert fully_visible(app.screen, app.screen.query_one("#run-header"))
 
 

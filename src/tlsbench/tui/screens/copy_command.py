@@ -8,11 +8,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data, line
 from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
@@ -37,8 +37,7 @@ class CopyCommandScreen(ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS + SHARE_CSS
     AUTO_FOCUS = "#commands"
 
-    BINDINGS = [Binding("c,ctrl+y", "copy", "Copy to clipboard"), Binding("s", "focus_save", "Save this run"),
-                Binding("escape,q", "close", "Close")]
+    BINDINGS = bindings("copy")
 
     def __init__(self, spec: Any, run: tuple[Any, tuple[Any, ...]] | None = None, running: bool = False) -> None:
         super().__init__(classes="dialog-screen")

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.tui.safe_text import data, line
 
@@ -81,8 +81,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
     Dismissed with ("open", outcome), ("use", outcome) or None.
     """
 
-    BINDINGS = [Binding("enter", "open_variant", "Open run"), Binding("u", "use_variant", "Use this variant"),
-                Binding("escape", "close", "Close")]
+    BINDINGS = bindings("diagnosis")
     DEFAULT_CSS = """
     DiagnosisScreen #diagnosis { width: 94%; height: 94%; border: thick $primary; background: $surface;
                                  padding: 0 1; }

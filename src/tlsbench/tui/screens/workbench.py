@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.engine.errors import InputError
-from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
+from tlsbench.tui.actions import TABS, action_tab, bindings
 from tlsbench.tui.deferred import LazyPane
 from tlsbench.tui.layout import Layout, choose_layout, too_small_message
 from tlsbench.tui.enumerate_action import EnumerateAction
@@ -67,9 +66,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     classes (-form-inline/-form-drawer, -panels/-tabbed, -too-small) and -form-open."""
 
     AUTO_FOCUS = "#profile-options"
-    BINDINGS = [*(Binding(a.key, a.action, a.label, tooltip=a.help, show=a.show) for a in ACTIONS),
-        Binding("escape", "back", "Back", show=False),
-    *(Binding(str(i), f"panel('{name}')", label, show=False) for i, (name, label) in enumerate(PANELS, 1))]
+    BINDINGS = bindings("workbench")
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
         super().__init__()
@@ -159,8 +156,44 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
 
     def close_form(self) -> None:
         """Back to the results (on a narrow terminal the form gives the results their place back)."""
-        self.set_class(False, "-form-open")
-        self.query_one("#profile-options").focus()
+        self.go("results")
+
+    # --- where the person is (tui/states.py) --------------------------------------------------------
+
+    def zone(self) -> str | None:
+        """The zone of tui/states.py that has focus, or None (focus nowhere, or on the tab row)."""
+        focused = self.focused
+        if focused is None:
+            return None
+        ids = {node.id for node in focused.ancestors_with_self}
+        for zone, wid in (("profiles", "profiles"), ("form", "form"), ("results", "results-column"),
+                          ("target", "target-bar"), ("listener", "listener")):
+            if wid in ids:
+                return zone
+        return None
+
+    def go(self, zone: str) -> None:
+        """Move to a zone of tui/states.py: the form opens in the results' place on a narrow terminal;
+        every other zone gives the results their place back."""
+        if zone == "stay":
+            return
+        if zone == "form":
+            if self.tab != "connection":
+                self.show_tab("connection")
+            self.open_form()
+            return
+        if zone != "target":
+            self.set_class(False, "-form-open")
+        if zone == "listener":
+            self.show_tab("listener")
+        elif self.tab != "connection":
+            self.show_tab("connection")
+        if zone == "profiles":
+            self.query_one("#profile-options").focus()
+        elif zone == "results":
+            self.query_one(ResultsView).focus_shown()
+        elif zone == "target":
+            self.query_one("#target-bar").focus()
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -173,9 +206,10 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             self.open_form()
             self.notify("a field needs attention before the run", title="Invalid input", severity="error")
             return
-        if self.has_class("-form-open"):
+        if self.zone() not in ("profiles", None):  # from the profile list a run shows beside it
+            self.go("results")
+        else:
             self.set_class(False, "-form-open")
-            self.query_one("#waterfall").focus()
         self.start_run(spec, self._list().current)
 
     def start_run(self, spec, profile: str | None = None) -> None:
@@ -273,11 +307,23 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             self.query_one(ResultsView).cancelling()
 
     def action_back(self) -> None:
-        """Escape: close the form when it stands in for the results, else cancel a run in flight."""
-        if self.has_class("-form-open"):
-            self.close_form()
-        elif self.running:
+        """Escape: where tui/states.py says (the form → the results → the profile list); on the profile
+        list it cancels a run in flight."""
+        from tlsbench.tui.states import back_target
+
+        zone = self.zone()
+        if self.tab == "listener":
+            return
+        if zone in ("profiles", None) and self.running:
             self.action_cancel()
+        self.go(back_target(zone or "profiles"))
+
+    def action_new_connection(self) -> None:
+        """n: an empty form, the host field focused (the profile list loses its selection)."""
+        self.query_one(ComposeForm).load_spec(None)
+        self._list().current = None
+        self._list().options.highlighted = None
+        self.go("form")
 
     def show_result(self, result, spec=None, profile: str | None = None) -> None:
         """Show a finished result without running (snapshots, replays)."""
@@ -311,7 +357,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         if self.has_class("-form-open") or (self.arrangement.form_inline and inside):
             self.close_form()
         else:
-            self.open_form()
+            self.go("form")
 
     def on_compose_form_submitted(self, message: ComposeForm.Submitted) -> None:
         self.action_run()
@@ -328,6 +374,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         self.query_one("#top-tabs", TabStrip).show(tab)
         self.query_one(TargetBar).display = tab == "connection"
         self.query_one("#tabs", ContentSwitcher).current = tab
+        self.set_class(False, "-form-open")  # the Connection tab comes back with its results
         if tab == "listener":
             view = cast("ListenerView", self.query_one("#listener", LazyPane).ensure())
             self.call_after_refresh(view.focus_first)
@@ -343,8 +390,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             self.show_tab(message.tab)
 
     def action_panel(self, panel: str) -> None:
-        if self.has_class("-form-open"):
-            self.set_class(False, "-form-open")
+        self.set_class(False, "-form-open")
         results = self.query_one(ResultsView)
         results.show_panel(panel)
         widget = results.panel_widget(panel)
@@ -404,6 +450,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             if last is not None:
                 self.run_id += 1  # an earlier run's late events must not land on it
                 self.show_result(last, spec, profile)
+            self.go("results")
 
         self.app.push_screen(RepeatScreen(spec), back)
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Tree
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data, field, line
 
 if TYPE_CHECKING:
@@ -151,8 +152,7 @@ class ChainTree(Tree):
     C the whole chain; s and S save them to a new file in the current directory.
     """
 
-    BINDINGS = [("c", "copy_cert", "Copy certificate"), ("C", "copy_chain", "Copy chain"),
-                ("s", "save_cert", "Save certificate"), ("S", "save_chain", "Save chain")]
+    BINDINGS = bindings("chain-tree")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("no certificate yet"), id=id)

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 
 from tlsbench.tui.form_model import LABEL_WIDTH, SWITCH_NOTES, FieldSpec, form_hops, form_target, rows, shown_rows
@@ -68,6 +68,7 @@ class FormFields(VerticalScroll, can_focus=False):
     #form HopList, #form .hop, #form .proxy-fields { height: auto; }
     #form .hop-buttons { height: 1; padding: 0 0 0 12; }
     #form .hop-buttons Button { margin-right: 1; }
+    #form #form-run { margin: 1 0 0 12; }
     #verify-warning { background: $warning 30%; color: $text-warning; padding: 0 1; height: auto; }
     """
 
@@ -108,6 +109,8 @@ class FormFields(VerticalScroll, can_focus=False):
             if first.name == "verify":
                 yield Static(Text("⚠ verification is OFF: any certificate is accepted", style="bold"),
                              id="verify-warning")
+        # Enter in a field moves to the next one; here, at the end, Enter (or ctrl+r anywhere) runs.
+        yield Button("▶ Run  ctrl+r", id="form-run", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         # Ready once the children have composed theirs too (a Select fills in its parts after mounting).

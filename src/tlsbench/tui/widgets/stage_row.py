@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -19,7 +19,7 @@ BAR_WIDTH = 20
 class StageRow(Vertical, can_focus=True):
     """A stage in the waterfall. Updated in place as events arrive; never recomposed."""
 
-    BINDINGS = [Binding("enter,space", "toggle", "Expand", show=False)]
+    BINDINGS = bindings("stage-row")
     SCOPED_CSS = False
     DEFAULT_CSS = """
     .stage-row { height: auto; }
