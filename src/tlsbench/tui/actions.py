@@ -33,7 +33,8 @@ class Action(NamedTuple):
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("run", "ctrl+r", "run", "Run", "Run the composed connection (Enter on a profile runs it)", "connection"),
+    # From the Listener tab too: it shows the Connection tab with the run it starts.
+    Action("run", "ctrl+r", "run", "Run", "Run the composed connection (Enter on a profile runs it)", "any"),
     Action("cancel", "ctrl+g", "cancel", "Cancel", "Cancel the run in flight (closes its socket)", "connection"),
     Action("form", "f7", "form", "Form", "Open the Compose form on the selected profile (again: back to the results)",
            "connection"),

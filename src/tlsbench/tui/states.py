@@ -36,11 +36,11 @@ class State(NamedTuple):
 # "stay" changes nothing; "+NAME" opens a dialog; "-" closes the top-most one ("-form": and opens
 # the form, "-results": and shows the results). "run" and "run-shown" run what is composed (a form
 # that cannot run opens on its bad field instead); "?X" needs a composed connection (else the form
-# opens to say what is missing); "new" empties the form and opens it; "pick" highlights a profile,
+# opens to say what is missing); "toggle-form" is F7's form-or-back; "new" empties the form and opens it; "pick" highlights a profile,
 # which composes it; "run-picked" runs the highlighted profile (none highlighted: nothing happens).
 _DIALOG_OPENERS = {"f12": "+why", "ctrl+y": "?+copy", "f4": "+history", "ctrl+s": "?+name", "ctrl+p": "+palette",
                    "f10": "?+repeat"}
-_CONNECTION = {"f7": "form", "ctrl+t": "listener", "ctrl+l": "target", **_DIALOG_OPENERS}
+_CONNECTION = {"f7": "toggle-form", "ctrl+t": "listener", "ctrl+l": "target", **_DIALOG_OPENERS}
 _PANELS = {"1": "results", "2": "results", "3": "results", "4": "results"}
 
 WORKBENCH: dict[str, dict[str, str]] = {
@@ -48,7 +48,7 @@ WORKBENCH: dict[str, dict[str, str]] = {
                  "n": "new", "down": "pick"},
     "results": {**_CONNECTION, **_PANELS, "escape": "profiles", "ctrl+r": "run", "n": "new", "enter": "stay"},
     # In a text field printable keys are typed: n, q and the digits are not listed.
-    "form": {**_CONNECTION, "f7": "results", "escape": "results", "ctrl+r": "run", "enter": "stay"},
+    "form": {**_CONNECTION, "escape": "results", "ctrl+r": "run", "enter": "stay"},
     "target": {**_CONNECTION, "ctrl+l": "stay", "escape": "profiles", "ctrl+r": "run"},
     # The Connection tab's keys are off here (F7, F12... do nothing); ctrl+r runs and shows the results.
     "listener": {"ctrl+t": "profiles", "ctrl+r": "run", "ctrl+l": "target", "escape": "stay", "ctrl+p": "+palette"},
@@ -67,9 +67,11 @@ DIALOG_KEYS: dict[str, dict[str, str]] = {
     "confirm": {"escape": "-", "n": "-", "y": "-"},
 }
 
-# Keys whose outcome depends on what a dialog found (a variant that can be used, a run to open):
+# Keys whose outcome depends on what a dialog found (a variant that can be used, a run to open) or
+# on the field in focus:
 # declared above, but a walk of the model without that data leaves them out.
-DEPENDS_ON_DATA = {("why", "u"), ("why", "enter"), ("name", "enter")}
+# Enter in the form moves to the next field, and on a dropdown it opens the dropdown's list.
+DEPENDS_ON_DATA = {("why", "u"), ("why", "enter"), ("name", "enter"), ("form", "enter")}
 
 
 def keys_of(state: State) -> dict[str, str]:
@@ -101,6 +103,8 @@ def step_to(state: State, target: str) -> State:
         if not state.composed:
             return state._replace(zone="form", main="form")
         return state._replace(zone="results" if target == "run" else state.zone, main="results")
+    if target == "toggle-form":  # F7: the form, or (when it is shown or has focus) back to the results
+        return step_to(state, "results" if "form" in (state.main, state.zone) else "form")
     if target == "run-picked":  # Enter on a profile runs it; with none highlighted it does nothing
         return step_to(state, "run-shown") if state.composed else state
     if target == "new":

@@ -18,6 +18,8 @@ from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 SHARE_CSS = """
 #save-run-status { height: auto; }
+CopyCommandScreen .dialog { height: 90%; }
+CopyCommandScreen #commands { height: 1fr; max-height: 100%; }  /* scrolls inside the dialog on a short screen */
 """
 
 

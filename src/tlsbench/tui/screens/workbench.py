@@ -198,15 +198,17 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
     # --- running ------------------------------------------------------------------------------------
 
     def action_run(self) -> None:
+        zone = self.zone()
         if self.tab != "connection":
             self.show_tab("connection")
+            zone = "listener"
         form = self.query_one(ComposeForm)
         spec = form.checked_spec()
         if spec is None:
             self.open_form()
             self.notify("a field needs attention before the run", title="Invalid input", severity="error")
             return
-        if self.zone() not in ("profiles", None):  # from the profile list a run shows beside it
+        if zone not in ("profiles", None):  # from the profile list a run shows beside it
             self.go("results")
         else:
             self.set_class(False, "-form-open")
