@@ -147,12 +147,15 @@ async def test_the_footer_shows_the_keys_of_the_tab_shown(lab_store):
             await pilot.pause()
         assert app.screen.tab == "listener"
         assert listener <= footer_keys(app) and not connection & footer_keys(app)
-        await pilot.press("ctrl+r")  # a Connection key does nothing here
+        await pilot.press("ctrl+y")  # a Connection key does nothing here
         await pilot.pause()
-        assert app.screen.run_id == 0 and app.screen.tab == "listener"
+        assert app.screen.tab == "listener" and len(app.screen_stack) == 1
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.screen.tab == "connection" and app.focused is app.screen.query_one("#profile-options")
+        await pilot.press("ctrl+t", "ctrl+r")  # ctrl+r from the Listener: the run, shown on its tab
+        await pilot.pause()
+        assert app.screen.tab == "connection" and app.screen.run_id == 1
 
 
 def test_one_meaning_per_key():

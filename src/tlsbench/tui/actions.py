@@ -91,8 +91,9 @@ APP_KEYS: tuple[Action, ...] = (
            context="app"),
     Action("quit-anywhere", "ctrl+q", "quit", "Quit", "Quit tlsbench, from anywhere", context="app",
            show=False, priority=True),
-    Action("quit-ctrl-c", "ctrl+c", "quit", "Quit", "Quit tlsbench where no text field has focus (in a text "
-           "field ctrl+c copies)", context="app", show=False),
+    Action("quit-ctrl-c", "ctrl+c", "ctrl_c", "Quit", "Quit tlsbench where no text field has focus (in a text "
+           "field ctrl+c copies the selection, and with none selected says which key quits)", context="app",
+           show=False),
 )
 
 # The dialogs' and widgets' keys: context = the screen or widget that binds them.

@@ -52,6 +52,22 @@ class WorkbenchApp(App[int]):
         elif keymap:
             self.set_keymap(keymap)
 
+    def exit(self, *args, **kwargs) -> None:
+        """Every way out (q, ctrl+q, ctrl+c, the too-small screen) records the profile selected now."""
+        workbench = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(workbench, WorkbenchScreen) and workbench.is_mounted:
+            workbench.remember_selected()
+        super().exit(*args, **kwargs)
+
+    def action_ctrl_c(self) -> None:
+        """ctrl+c: quits, except in a text field, where it is Textual's (copy; else a note naming ctrl+q)."""
+        from textual.widgets import Input, TextArea
+
+        if isinstance(self.focused, (Input, TextArea)):
+            self.action_help_quit()
+        else:
+            self.exit()
+
     def action_command_palette(self) -> None:
         """The palette lists the workbench's actions: it opens over the workbench, not over a dialog."""
         if isinstance(self.screen, WorkbenchScreen):
