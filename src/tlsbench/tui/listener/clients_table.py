@@ -47,7 +47,7 @@ def _cells(record: ClientRecord) -> dict[str, Text]:
 class ClientsTable(DataTable):
     DEFAULT_CSS = """
     ClientsTable { height: 1fr; border: round $primary-darken-2; }
-    ClientsTable:focus { border: round $primary; }
+    ClientsTable:focus { border: round $primary; border-title-background: $primary; border-title-color: $text; }
     """
 
     def on_mount(self) -> None:

@@ -54,7 +54,9 @@ class CopyCommandScreen(ModalScreen[None]):
         with Vertical(classes="dialog wide"):
             yield Static(Text("Copy / share", style="bold"), classes="dialog-title")
             yield from self._save_section()
-            with VerticalScroll(id="commands"):
+            commands = VerticalScroll(id="commands")
+            commands.border_title = "Commands"
+            with commands:
                 for tool, command, notes, cannot in self.lines:
                     yield Static(Text(tool, style="bold cyan"), classes="command-tool")
                     # Our own command lines: shown exactly as they will be pasted (backslashes single).

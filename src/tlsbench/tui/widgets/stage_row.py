@@ -23,7 +23,7 @@ class StageRow(Vertical, can_focus=True):
     SCOPED_CSS = False
     DEFAULT_CSS = """
     .stage-row { height: auto; }
-    .stage-row:focus > .stage-head { background: $boost; text-style: bold; }
+    .stage-row:focus > .stage-head { background: $primary; color: $text; text-style: bold; }
     .stage-row .stage-head { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     .stage-row .stage-body { display: none; height: auto; padding: 0 0 1 4; color: $text; }
     .stage-row.-expanded .stage-body { display: block; }

@@ -21,7 +21,7 @@ PLACEHOLDER = "ctrl+l: paste URL / curl / s_client line"  # 40 cells: whole besi
 class TargetBar(Input):
     DEFAULT_CSS = """
     TargetBar { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
-    TargetBar:focus { border: none; background: $primary-background; }
+    TargetBar:focus { border: none; background: $primary; color: $text; }
     TargetBar > .input--placeholder { color: $text-muted; }
     """
     BINDINGS = bindings("target-bar")
