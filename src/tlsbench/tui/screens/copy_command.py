@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
+from tlsbench.tui.widgets.command_line import CommandLine
 from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data, line
 from tlsbench.tui.screens.dialog_css import DIALOG_CSS
@@ -60,9 +61,11 @@ class CopyCommandScreen(ModalScreen[None]):
                 for tool, command, notes, cannot in self.lines:
                     yield Static(Text(tool, style="bold cyan"), classes="command-tool")
                     # Our own command lines: shown exactly as they will be pasted (backslashes single).
-                    line_text = (data(command, "bold", double_backslashes=False) if command
-                                 else Text("cannot express this connection", style="red"))
-                    yield Static(line_text, classes="command-line", id=f"command-{tool}")
+                    if command:  # wrapped between arguments (an option stays with its value)
+                        yield CommandLine(command, "bold", classes="command-line", id=f"command-{tool}")
+                    else:
+                        yield Static(Text("cannot express this connection", style="red"), classes="command-line",
+                                     id=f"command-{tool}")
                     for note in notes:
                         yield Static(data(f"  · {note}", "dim", double_backslashes=False), classes="command-note")
                     for item in cannot:
