@@ -189,8 +189,13 @@ class DiagnosisScreen(ModalScreen[tuple]):
         style = RESULT_STYLE.get("seen" if word == "seen" else outcome.status, "")
         table.update_cell(outcome.key, "result", Text(word, style=style), update_width=True)
         summary = outcome.summary()
-        if len(summary) > FINDING_CELL:  # the whole of it is in the details below the table
-            summary = summary[:FINDING_CELL - 1] + "…"
+        # The whole of it is in the details below the table; the cell leaves room for the variant's label
+        # and the time, so that no horizontal scrollbar appears on a narrow terminal.
+        label = max((len(v.label) for v in self.variants.values()), default=20)
+        inner = self.query_one(DataTable).scrollable_content_region.width or int(self.app.size.width * 0.94) - 6
+        room = max(12, min(FINDING_CELL, inner - label - len("cancelled") - len("99.99 s") - 8))
+        if len(summary) > room:
+            summary = summary[:room - 1] + "…"
         table.update_cell(outcome.key, "finding", data(summary, keep_newlines=False), update_width=True)
         table.update_cell(outcome.key, "time", Text(_time(outcome), justify="right"), update_width=True)
         self.show_detail()
