@@ -101,6 +101,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
         self.token: CancelToken | None = None
         self.serial = 0
         self.running = False
+        self.finding_width = FINDING_CELL
 
     def compose(self) -> ComposeResult:
         with Vertical(id="diagnosis"):
@@ -112,7 +113,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
                 yield Static("", id="variant-detail")
                 yield Static("", id="diagnosis-findings")
             yield Input(placeholder="another server name to try as SNI (Enter: diagnose again with it)",
-                        id="diagnosis-sni")
+                        id="diagnosis-sni", select_on_focus=False)  # a first letter typed on the table stays
         yield Footer()
 
     def on_mount(self) -> None:
@@ -121,8 +122,10 @@ class DiagnosisScreen(ModalScreen[tuple]):
         table = self.query_one(DataTable)
         table.add_column("variant", key="variant")
         table.add_column("result", key="result")
-        table.add_column("key finding", key="finding")
-        table.add_column("time", key="time")
+        # Fixed widths for the last two: a cell filled in later never pushes the time off, or under it.
+        self.finding_width = max(12, min(FINDING_CELL, int(self.app.size.width * 0.94) - 6 - 36 - 9 - 9 - 8))
+        table.add_column("key finding", key="finding", width=self.finding_width)
+        table.add_column("time", key="time", width=9)
         if self.state.diagnosis is not None:
             self.show(self.state.diagnosis)
         else:
@@ -191,9 +194,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
         summary = outcome.summary()
         # The whole of it is in the details below the table; the cell leaves room for the variant's label
         # and the time, so that no horizontal scrollbar appears on a narrow terminal.
-        label = max((len(v.label) for v in self.variants.values()), default=20)
-        inner = self.query_one(DataTable).scrollable_content_region.width or int(self.app.size.width * 0.94) - 6
-        room = max(12, min(FINDING_CELL, inner - label - len("cancelled") - len("99.99 s") - 8))
+        room = self.finding_width
         if len(summary) > room:
             summary = summary[:room - 1] + "…"
         table.update_cell(outcome.key, "finding", data(summary, keep_newlines=False), update_width=True)
@@ -286,6 +287,18 @@ class DiagnosisScreen(ModalScreen[tuple]):
             self.notify(data(f"{variant.label}: {variant.why_not_adoptable}").plain, severity="warning", markup=False)
             return
         self.dismiss(("use", outcome if outcome is not None else variant))
+
+    def on_key(self, event) -> None:
+        """A name typed while the table has focus goes to the SNI field (u and Enter keep their meaning)."""
+        character = event.character
+        if not character or len(character) != 1 or not character.isprintable() or character.isspace() \
+                or event.key in ("u",) or not isinstance(self.focused, DataTable):
+            return
+        field = self.query_one("#diagnosis-sni", Input)
+        field.focus()
+        field.insert_text_at_cursor(character)
+        event.stop()
+        event.prevent_default()
 
     @on(Input.Submitted, "#diagnosis-sni")
     def _try_name(self, event: Input.Submitted) -> None:

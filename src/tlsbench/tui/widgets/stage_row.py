@@ -99,6 +99,8 @@ class StageRow(Vertical, can_focus=True):
         self.expanded = not self.expanded
         self.set_class(self.expanded, "-expanded")
         self.redraw()
+        if self.expanded and self.has_focus:  # what opened is brought into view (its top first)
+            self.call_after_refresh(lambda: self.scroll_visible(animate=False))
 
     def on_click(self) -> None:
         self.focus()
