@@ -74,7 +74,7 @@ async def test_the_workbench_shows_focus(tmp_path, tls_server, lab_certs):
         assert not problems, "\n".join(sorted(set(problems)))
 
 
-@pytest.mark.parametrize("key", ["ctrl+s", "ctrl+y", "f4"])
+@pytest.mark.parametrize("key", ["ctrl+s", "ctrl+y", "f4", "f12"])
 async def test_the_dialogs_show_focus(key, tmp_path, tls_server, lab_certs):
     server = tls_server("good")
     app = app_for(tmp_path, spec=build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert)), run=True)
