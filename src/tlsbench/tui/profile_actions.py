@@ -68,6 +68,11 @@ class ProfileActions(_Screen):
             return False
         self._form().load_spec(profile.spec)
         self._list().select(name)
+        # What was pasted before is not what is composed now: the bar no longer shows it.
+        bar = self.query_one("#target-bar")
+        if getattr(bar, "value", ""):
+            setattr(bar, "value", "")
+            bar.tooltip = None
         return True
 
     def on_profile_list_chosen(self, message) -> None:
