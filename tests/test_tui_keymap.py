@@ -46,7 +46,8 @@ def test_every_binding_has_an_id_from_the_one_table():
 @pytest.mark.parametrize("text, words", [
     ("run = [", "Invalid"), ("nosuch = \"x\"", "'nosuch' is not a key id"),
     ("run = 3", "is not a key such as"), ("run = \"ctrl r\"", "is not a key such as"),
-    ("run = \"\\u001b[31m\"", "is not a key such as"), (b"\xff\xfe", "not UTF-8"), ("x" * 70000, "more than a keymap may be"),
+    ("run = \"\\u001b[31m\"", "is not a key such as"), (b"\xff\xfe", "not UTF-8"),
+    ("x" * 70000, "more than a keymap may be"),
 ])
 def test_a_bad_keymap_is_one_line_and_no_keys_change(tmp_path, text, words):
     (tmp_path / KEYMAP_FILE).write_bytes(text if isinstance(text, bytes) else text.encode())

@@ -32,12 +32,13 @@ class State(NamedTuple):
 
 
 # Targets: a zone name moves focus there ("form" also opens the form; "results", "profiles" and
-# "listener" give the main area back to the results); "shown" keeps focus and shows the results;
-# "stay" changes nothing; "+NAME" opens a dialog; "-" closes the top-most one ("-form": and opens
-# the form, "-results": and shows the results). "run" and "run-shown" run what is composed (a form
-# that cannot run opens on its bad field instead); "?X" needs a composed connection (else the form
-# opens to say what is missing); "toggle-form" is F7's form-or-back; "new" empties the form and opens it; "pick" highlights a profile,
-# which composes it; "run-picked" runs the highlighted profile (none highlighted: nothing happens).
+# "listener" give the main area back to the results); "stay" changes nothing; "+NAME" opens a dialog;
+# "-" closes the top-most one ("-form": and opens the form, "-results": and shows the results).
+# "run" runs what is composed and moves to the results, "run-shown" runs and shows them beside the
+# focus; a form that cannot run opens on its bad field instead. "?X" needs a composed connection (else
+# the form opens to say what is missing); "toggle-form" is F7's form-or-back; "new" empties the form
+# and opens it; "pick" highlights a profile, which composes it; "run-picked" runs the highlighted
+# profile (none highlighted: nothing happens). q, ctrl+q and ctrl+c quit: they leave the model.
 _DIALOG_OPENERS = {"f12": "+why", "ctrl+y": "?+copy", "f4": "+history", "ctrl+s": "?+name", "ctrl+p": "+palette",
                    "f10": "?+repeat"}
 _CONNECTION = {"f7": "toggle-form", "ctrl+t": "listener", "ctrl+l": "target", **_DIALOG_OPENERS}
@@ -67,10 +68,9 @@ DIALOG_KEYS: dict[str, dict[str, str]] = {
     "confirm": {"escape": "-", "n": "-", "y": "-"},
 }
 
-# Keys whose outcome depends on what a dialog found (a variant that can be used, a run to open) or
-# on the field in focus:
-# declared above, but a walk of the model without that data leaves them out.
-# Enter in the form moves to the next field, and on a dropdown it opens the dropdown's list.
+# Keys whose outcome depends on what a dialog found (a variant that can be used, a name that is valid)
+# or on the field in focus (Enter in the form moves to the next field, but on a dropdown opens its
+# list): declared above, left out of a walk that does not know that data.
 DEPENDS_ON_DATA = {("why", "u"), ("why", "enter"), ("name", "enter"), ("form", "enter")}
 
 
@@ -111,8 +111,6 @@ def step_to(state: State, target: str) -> State:
         return state._replace(zone="form", main="form", composed=False)
     if target == "pick":  # the next profile is highlighted, so composed
         return state._replace(composed=True)
-    if target == "shown":
-        return state._replace(main="results")
     if target == "form":
         return state._replace(zone="form", main="form")
     if target == "target":
