@@ -250,3 +250,25 @@ async def test_narrowing_the_terminal_keeps_the_form_being_typed_in(lab_store):
         await pilot.press("escape")
         await pilot.pause()
         assert fully_visible(app.screen, app.screen.query_one("#run-header"))
+
+
+async def test_an_expanded_stage_row_is_scrolled_into_view(lab_store):
+    app = make_app(store=lab_store, profile="lab-good-tls")
+    async with app.run_test(size=SMALL) as pilot:
+        await launched(pilot)
+        await pilot.press("enter")
+        await wait_for_result(pilot)
+        await pilot.press("f6", "1")  # every row expanded: the last ones are below the fold
+        await pilot.pause()
+        waterfall = app.screen.query_one("#waterfall")
+        rows = list(waterfall.rows.values())
+        rows[-1].action_toggle()  # folded again, then opened by keyboard from its own focus
+        rows[-1].focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        for _ in range(10):
+            await pilot.pause()
+        from tests.tui_layout_checks import visible_lines
+
+        body = rows[-1].query_one(".stage-body")
+        assert rows[-1].expanded and visible_lines(app.screen, body) >= min(3, body.region.height)
