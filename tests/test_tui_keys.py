@@ -81,21 +81,29 @@ async def test_f7_opens_the_form_on_the_selected_profile_and_escape_goes_back(si
         if size == SMALL:  # the form stands in for the results
             assert not app.screen.query_one("#results-column").display or \
                 not fully_visible(app.screen, app.screen.query_one("#results"))
-        await pilot.press("escape")
+        await pilot.press("escape")  # the form → the results
+        await pilot.pause()
+        assert app.screen.query_one("#results-column") in app.focused.ancestors_with_self
+        assert fully_visible(app.screen, app.screen.query_one("#run-header"))
+        await pilot.press("escape")  # the results → the profile list
         await pilot.pause()
         assert app.focused is app.screen.query_one("#profile-options")
-        assert fully_visible(app.screen, app.screen.query_one("#run-header"))
 
 
-async def test_enter_in_a_form_field_runs_and_shows_the_results(lab_store):
+async def test_enter_in_a_form_field_moves_on_and_the_run_button_runs(lab_store):
     app = make_app(store=lab_store, profile="lab-good-tls")
     async with app.run_test(size=SMALL) as pilot:
         await launched(pilot)
         await pilot.press("f7")
         await wait_form(pilot)
+        before = app.screen.run_id
+        await pilot.press("enter")  # Host → Port, no run
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#f-port", Input) and app.screen.run_id == before
+        app.screen.query_one("#form-run").focus()
         await pilot.press("enter")
         result = await wait_for_result(pilot)
-        assert result.ok
+        assert result.ok and app.screen.run_id == before + 1
         assert fully_visible(app.screen, app.screen.query_one("#run-header"))
 
 
@@ -139,12 +147,15 @@ async def test_the_footer_shows_the_keys_of_the_tab_shown(lab_store):
             await pilot.pause()
         assert app.screen.tab == "listener"
         assert listener <= footer_keys(app) and not connection & footer_keys(app)
-        await pilot.press("ctrl+r")  # a Connection key does nothing here
+        await pilot.press("ctrl+y")  # a Connection key does nothing here
         await pilot.pause()
-        assert app.screen.run_id == 0 and app.screen.tab == "listener"
+        assert app.screen.tab == "listener" and len(app.screen_stack) == 1
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.screen.tab == "connection" and app.focused is app.screen.query_one("#profile-options")
+        await pilot.press("ctrl+t", "ctrl+r")  # ctrl+r from the Listener: the run, shown on its tab
+        await pilot.pause()
+        assert app.screen.tab == "connection" and app.screen.run_id == 1
 
 
 def test_one_meaning_per_key():
@@ -239,3 +250,25 @@ async def test_narrowing_the_terminal_keeps_the_form_being_typed_in(lab_store):
         await pilot.press("escape")
         await pilot.pause()
         assert fully_visible(app.screen, app.screen.query_one("#run-header"))
+
+
+async def test_an_expanded_stage_row_is_scrolled_into_view(lab_store):
+    app = make_app(store=lab_store, profile="lab-good-tls")
+    async with app.run_test(size=SMALL) as pilot:
+        await launched(pilot)
+        await pilot.press("enter")
+        await wait_for_result(pilot)
+        await pilot.press("f6", "1")  # every row expanded: the last ones are below the fold
+        await pilot.pause()
+        waterfall = app.screen.query_one("#waterfall")
+        rows = list(waterfall.rows.values())
+        rows[-1].action_toggle()  # folded again, then opened by keyboard from its own focus
+        rows[-1].focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        for _ in range(10):
+            await pilot.pause()
+        from tests.tui_layout_checks import visible_lines
+
+        body = rows[-1].query_one(".stage-body")
+        assert rows[-1].expanded and visible_lines(app.screen, body) >= min(3, body.region.height)

@@ -64,6 +64,84 @@ def assert_result_readable(app, result) -> None:
         assert screen.find_widget(holder).clip.contains_region(first_line)
 
 
+# ctrl+s: name, ctrl+y: copy / share, f4: history, f12: why?, f10: repeat, f8: delete (asks), ctrl+n: enumerate
+DIALOG_KEYS = ("ctrl+s", "ctrl+y", "f4", "f12", "f10", "f8", "ctrl+n", "ctrl+p")
+
+
+async def check_dialog(pilot, key: str) -> None:
+    app = pilot.app
+    await pilot.press(key)
+    for _ in range(50):
+        await pilot.pause()
+        if len(app.screen_stack) > 1:
+            break
+    assert len(app.screen_stack) == 2, f"{key} opened no dialog"
+    await pilot.pause(0.2)
+    problems = layout_problems(app.screen)
+    assert problems == [], (key, problems)
+    await pilot.press("escape")
+    for _ in range(50):
+        await pilot.pause()
+        if len(app.screen_stack) == 1:
+            break
+    assert len(app.screen_stack) == 1, f"Esc did not close the dialog of {key}"
+
+
+async def check_chain(pilot) -> None:
+    """The chain tree, every certificate expanded: no horizontal scrollbar (its lone thumb read as a stray
+    block), and the leaf's validity says how many days are left with both dates whole."""
+    app = pilot.app
+    await pilot.press("2")
+    await pilot.pause()
+    tree = app.screen.query_one("#chain-tree")
+    assert not tree.show_horizontal_scrollbar and layout_problems(app.screen) == []
+    lines = [str(tree.get_node_at_line(i).label) for i in range(tree.last_line + 1)]
+    validity = next(i for i, text in enumerate(lines) if text.startswith("validity"))
+    width = tree.scrollable_content_region.width
+    assert "days left" in lines[validity]
+    for text in lines[validity + 1:validity + 3]:
+        assert "Z" in text and (len(text) + 9) <= width, (text, width)  # indent + label + date fit
+    await pilot.press("1")
+
+
+async def check_clients(pilot) -> None:
+    """The Listener with a client that spoke plain HTTP to it: its result is on screen, whole enough to
+    read, and no scrollbar thumb hangs below the table."""
+    import asyncio
+    import socket
+
+    app = pilot.app
+    view = app.screen.query_one("#listener").content
+    await pilot.press("f5")
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if view.listener is not None and view.listener.port:
+            break
+
+    def plain_client(port: int) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            sock.settimeout(5)
+            try:
+                sock.recv(100)
+            except OSError:
+                pass
+
+    await asyncio.to_thread(plain_client, view.listener.port)
+    table = view.query_one("#lv-clients")
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if table.row_count and str(table.get_cell_at((0, 6))):
+            break
+    await pilot.pause(0.2)
+    result = str(table.get_cell_at((0, 6)))
+    assert result and result[:12] in screen_text(app), result
+    assert not table.show_horizontal_scrollbar
+    assert layout_problems(app.screen) == []
+    await pilot.press("f5")
+    await pilot.pause(0.3)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 async def test_layout_at_each_size(size, lab_store):
     app = make_app(store=lab_store, profile="lab-good-tls")
@@ -80,6 +158,9 @@ async def test_layout_at_each_size(size, lab_store):
         await pilot.press("f6")  # everything expanded: still no overlap
         await pilot.pause()
         assert layout_problems(app.screen) == []
+        await check_chain(pilot)
+        for key in DIALOG_KEYS:  # every dialog of the Connection tab fits, then Esc closes it
+            await check_dialog(pilot, key)
         await pilot.press("f7")  # the form, open on the selected profile
         for _ in range(50):
             await pilot.pause()
@@ -92,6 +173,7 @@ async def test_layout_at_each_size(size, lab_store):
             await pilot.pause()
         assert layout_problems(app.screen) == []
         assert fully_visible(app.screen, app.screen.query_one("#lv-start"))
+        await check_clients(pilot)
 
 
 @pytest.mark.parametrize("size", [(79, 24), (80, 23), (60, 20)])

@@ -134,5 +134,6 @@ async def test_an_expired_certificate_counts_the_same_days_everywhere(tmp_path, 
         assert words in result.stage("chain").summary
         assert any(words in text for text in summary_lines(result))  # what `tlsbench probe` prints
         tree = app.screen.query_one("#chain-tree")
-        labels = [node.label.plain for node in tree.root.children[0].children]
+        leaf_node = next(node for node in tree.root.children if node.data is not None)
+        labels = [node.label.plain for node in leaf_node.children]
         assert any(label.endswith(words) for label in labels if label.startswith("validity")), labels

@@ -112,3 +112,24 @@ def test_lines_are_joined_as_a_shell_reads_them():
     assert one_line("curl \\\n  -k \\\r\n  https://a/\n") == "curl -k https://a/"
     assert one_line("openssl s_client\n-connect a:443") == "openssl s_client -connect a:443"
     assert one_line("\n\n") == ""
+
+
+async def test_choosing_a_profile_clears_what_was_pasted(tmp_path):
+    from tlsbench.engine.spec import build_spec
+    from tlsbench.profiles.model import Profile
+    from tlsbench.profiles.store import ProfileStore
+
+    store = ProfileStore(tmp_path / "config")
+    for name in ("alpha", "beta"):
+        store.save(Profile(name, build_spec(f"{name}.test:443"), ""))
+    app = app_for(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await launched(pilot)
+        await type_in_bar(pilot, "127.0.0.1:1")
+        await wait_for_result(pilot)
+        bar = app.screen.query_one("#target-bar", Input)
+        assert bar.value == "127.0.0.1:1"
+        await pilot.press("escape", "down")  # back to the list; the next profile is composed
+        await pilot.pause()
+        assert app.screen.query_one("#profiles").current is not None
+        assert bar.value == ""

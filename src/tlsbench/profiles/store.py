@@ -253,6 +253,23 @@ class ProfileStore:
             return None
         return name
 
+    def state_problem(self) -> str | None:
+        """One line saying why the state file cannot be read (too big, not text, not TOML...), or None."""
+        if not (self.state_path.exists() or self.state_path.is_symlink()):
+            return None
+        text, problem = _read(self.state_path)
+        if problem is None:
+            try:
+                problem = _state_problem(parse_text(text), self.state_path)
+            except FormatError as exc:
+                problem = ProfileProblem(self.state_path, exc.line, str(exc))
+        if problem is None:
+            return None
+        from tlsbench.visible import visible
+
+        where = f"{self.state_path}" + (f", line {problem.line}" if problem.line else "")
+        return visible(f"{where}: {problem.message}", keep_newlines=False)
+
     def set_last_used(self, name: str | None) -> None:
         if name is not None:
             check_name(name)

@@ -8,7 +8,7 @@ from typing import Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from tlsbench.tui.actions import ACTIONS, TABS
+from tlsbench.tui.actions import ACTIONS, TABS, bindings, key_of
 from tlsbench.tui.screens.workbench import WorkbenchScreen
 
 # bench/startup.py --profile-launch sets this: the app quits once its first screen is drawn.
@@ -23,6 +23,9 @@ class WorkbenchApp(App[int]):
 
     CSS_PATH = "workbench.tcss"
     TITLE = "tlsbench"
+    # q and ctrl+c quit where no text field has focus (a field keeps them: q is typed, ctrl+c copies);
+    # ctrl+q quits from anywhere. These replace Textual's ctrl+c "Do you want to quit?" note.
+    BINDINGS = bindings("app")
     SUB_TITLE = "TCP · SOCKS · TLS workbench"
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
@@ -48,6 +51,43 @@ class WorkbenchApp(App[int]):
 
     def get_default_screen(self) -> Screen:
         return WorkbenchScreen(self.store, **self._start)
+
+    def on_mount(self) -> None:
+        self._load_keymap()
+
+    def _load_keymap(self) -> None:
+        """keymap.toml in the config directory remaps keys by id; a bad one is one line, defaults apply."""
+        from tlsbench.tui.keymap import load_keymap
+
+        root = getattr(self.store, "root", None)
+        if root is None:
+            return
+        keymap, problem = load_keymap(root)
+        if problem is not None:
+            self.notify(problem, title="Keymap", severity="warning", timeout=15, markup=False)
+        elif keymap:
+            self.set_keymap(keymap)
+
+    def exit(self, *args, **kwargs) -> None:
+        """Every way out (q, ctrl+q, ctrl+c, the too-small screen) records the profile selected now."""
+        workbench = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(workbench, WorkbenchScreen) and workbench.is_mounted:
+            workbench.remember_selected()
+        super().exit(*args, **kwargs)
+
+    def action_ctrl_c(self) -> None:
+        """ctrl+c: quits, except in a text field, where it is Textual's (copy; else a note naming ctrl+q)."""
+        from textual.widgets import Input, TextArea
+
+        if isinstance(self.focused, (Input, TextArea)):
+            self.action_help_quit()
+        else:
+            self.exit()
+
+    def action_command_palette(self) -> None:
+        """The palette lists the workbench's actions: it opens over the workbench, not over a dialog."""
+        if isinstance(self.screen, WorkbenchScreen):
+            super().action_command_palette()
 
     def on_ready(self) -> None:
         if os.environ.get(QUIT_WHEN_DRAWN_ENV):
@@ -79,7 +119,7 @@ class WorkbenchApp(App[int]):
             if entry.action == "switch_tab":
                 continue
             where = "" if entry.tab == "any" else f" — {dict(TABS)[entry.tab]} tab"
-            yield SystemCommand(f"{entry.label} ({entry.key}){where}", entry.help,
+            yield SystemCommand(f"{entry.label} ({key_of(entry, self._keymap)}){where}", entry.help,
                                 lambda entry=entry: self._palette_action(screen, entry.tab, entry.action))
 
     def _palette_action(self, screen: WorkbenchScreen, tab: str, action: str) -> None:

@@ -43,11 +43,19 @@ class ProfileActions(_Screen):
             self._profiles, self._profile_problems = dict(report.profiles), list(report.problems)
         self._list().show(self._profiles, self._profile_problems, current or self._list().current)
 
+    _last_used_read: str | None = None
+
     def default_profile(self) -> str | None:
-        """The last used profile if it still loads, else the first one (the lab's on first run)."""
+        """The last used profile if it still loads, else the first one (the lab's on first run). A state
+        file that cannot be read is said in one line; the first profile is then selected."""
         if self.store is None:
             return None
+        problem = self.store.state_problem()
+        if problem is not None:
+            self.notify(f"{problem}; the last used profile is not known", title="Profiles", severity="warning",
+                        markup=False)
         last = self.store.last_used()
+        self._last_used_read = last
         if last in self._profiles:
             return last
         lab = sorted(n for n in self._profiles if n.startswith("lab"))
@@ -62,12 +70,27 @@ class ProfileActions(_Screen):
         self._list().select(name)
         if profile.unavailable:  # the list has room for the mark only: the reason in full
             self.notify(f"{name} is not running: {profile.unavailable}", severity="warning", markup=False)
+        # What was pasted before is not what is composed now: the bar no longer shows it.
+        bar = self.query_one("#target-bar")
+        if getattr(bar, "value", ""):
+            setattr(bar, "value", "")
+            bar.tooltip = None
         return True
 
     def on_profile_list_chosen(self, message) -> None:
         """Highlighting a profile composes it; Enter on it runs it."""
         if self.compose_profile(message.name) and message.run:
             self.action_run()
+
+    def remember_selected(self) -> None:
+        """At exit: the profile selected now is the one the next launch selects."""
+        name = self._list().current
+        if self.store is None or name not in self._profiles or name == self._last_used_read:
+            return
+        try:
+            self.store.set_last_used(name)
+        except Exception:  # noqa: BLE001 - at exit there is no one to tell; the next launch says why
+            pass
 
     def remember_last_used(self, spec) -> None:
         name = self._list().current
@@ -104,8 +127,8 @@ class ProfileActions(_Screen):
             self.reload_profiles(name)
             self.notify(f"saved profile {name} (passwords are never saved)", markup=False)
 
-        self.app.push_screen(NamePrompt("Save the composed connection as profile:", self._list().current or ""),
-                             save)
+        self.app.push_screen(NamePrompt("Save the composed connection as profile:",
+                                        self._list().current or suggest_name(spec, self._profiles)), save)
 
     def _selected(self) -> str | None:
         name = self._list().selected
@@ -171,4 +194,16 @@ class ProfileActions(_Screen):
         self.app.push_screen(ConfirmScreen(question), delete)
 
 
-__all__ = ["ProfileActions"]
+def suggest_name(spec, taken) -> str:
+    """A profile name from the target: `mail.lab.test-587`, made unique with -2, -3... ."""
+    import re
+
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{spec.host}-{spec.port}").strip(".-") or "connection"
+    base = re.sub(r"\.{2,}", ".", base)[:90]
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+__all__ = ["ProfileActions", "suggest_name"]

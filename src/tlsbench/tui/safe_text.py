@@ -33,3 +33,24 @@ def line(*parts: tuple[object, str] | str | Text) -> Text:
 def field(label: str, value: object, value_style: str = "", width: int = 14) -> Text:
     """'label  value' with the label dimmed and the value literal."""
     return line((f"{label:<{width}}", "dim"), (value, value_style))
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """`text` cut to `width` cells in the middle, so that both ends stay (`mail.lab.te…:42587`,
+    `lab-smtp-…starttls`): two names that differ only at the end can still be told apart. The tail
+    starts at a separator (`:` `.` `-` `/` `_`) where one is near, so it reads as a whole piece."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    keep = width - 1
+    tail_len = keep // 2
+    tail = text[-tail_len:] if tail_len else ""
+    for index, ch in enumerate(tail[:-2]):
+        if ch in ":.-/_" and index <= len(tail) // 2:
+            tail = tail[index:]
+            break
+    head = text[:keep - len(tail)]
+    return f"{head}…{tail}"

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.widget import Widget
 
+
     from tlsbench.engine.spec import ConnectionSpec
+    from tlsbench.tui.layout import Layout
     from tlsbench.profiles.store import ProfileStore
     from tlsbench.tui.widgets.profile_list import ProfileList
 
@@ -25,10 +27,24 @@ if TYPE_CHECKING:
         store: ProfileStore | None
         tab: str  # the tab shown: "connection" | "listener"
         running: bool  # a run is in flight
+        arrangement: Layout | None  # the layout chosen for the terminal's size (tui/layout.py)
 
         # --- from textual's Screen ---
         @property
         def app(self) -> App[object]: ...
+
+        @property
+        def focused(self) -> Widget | None: ...
+
+        def has_class(self, *names: str) -> bool: ...
+
+        def set_class(self, add: bool, *class_names: str, update: bool = True) -> object: ...
+
+        def add_class(self, *class_names: str, update: bool = True) -> object: ...
+
+        def refresh_bindings(self) -> None: ...
+
+        def call_after_refresh(self, callback, *args, **kwargs) -> bool: ...
 
         @overload
         def query_one(self, selector: str) -> Widget: ...
@@ -48,6 +64,8 @@ if TYPE_CHECKING:
         def open_form(self, focus: str | None = None) -> None: ...
 
         def action_run(self) -> None: ...
+
+        def action_cancel(self) -> None: ...
 
         def start_run(self, spec: ConnectionSpec, profile: str | None = None) -> None: ...
 

@@ -78,7 +78,7 @@ def render_record(record: ClientRecord, probe: bool = False) -> Text:
 class ClientDetails(VerticalScroll):
     DEFAULT_CSS = """
     ClientDetails { border: round $primary-darken-2; padding: 0 1; }
-    ClientDetails:focus { border: round $primary; }
+    ClientDetails:focus { border: round $primary; border-title-background: $primary; border-title-color: $text; }
     ClientDetails #details-body { height: auto; }
     """
 

@@ -32,7 +32,8 @@ class ListenerForm(Widget):
     ListenerForm Label { width: auto; padding: 0 1 0 0; color: $text-muted; }
     ListenerForm Label.after { padding: 0 1; }
     ListenerForm Input, ListenerForm Select { background: $boost; }
-    ListenerForm Input:focus, ListenerForm Select:focus-within, ListenerForm Switch:focus { background: $primary 25%; }
+    ListenerForm Input:focus, ListenerForm Select:focus-within > SelectCurrent,
+    ListenerForm Switch:focus { background: $primary; }
     ListenerForm #bind { width: 18; }
     ListenerForm #port, ListenerForm #backlog { width: 8; }
     ListenerForm #reply-mode { width: 18; }

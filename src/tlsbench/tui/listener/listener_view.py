@@ -98,6 +98,8 @@ class ListenerView(Widget):
     # -- starting and stopping ------------------------------------------------------------------
     def focus_first(self) -> None:
         """Focus the first field (once the view is composed: it is built when its tab is first shown)."""
+        if getattr(self.screen, "tab", "listener") != "listener":
+            return  # the tab was left before it was built: focus stays where the person went
         first = self.query("#bind")
         if first:
             first.first().focus()

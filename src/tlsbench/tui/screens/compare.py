@@ -11,11 +11,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.history.compare import (Comparison, StageRow, cell, compare, delta_text, short_fingerprint,
                                       stage_label)
 from tlsbench.tui.safe_text import data
@@ -95,7 +95,7 @@ class CompareScreen(ModalScreen[None]):
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_CSS + COMPARE_CSS
 
-    BINDINGS = [Binding("escape,q", "close", "Close")]
+    BINDINGS = bindings("compare")
 
     def __init__(self, a: dict[str, Any], b: dict[str, Any], a_label: str = "A", b_label: str = "B",
                  title: str = "") -> None:

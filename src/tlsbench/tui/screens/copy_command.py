@@ -8,16 +8,19 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
+from tlsbench.tui.widgets.command_line import CommandLine
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data, line
 from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 SHARE_CSS = """
 #save-run-status { height: auto; }
+CopyCommandScreen .dialog { height: 90%; }
+CopyCommandScreen #commands { height: 1fr; max-height: 100%; }  /* scrolls inside the dialog on a short screen */
 """
 
 
@@ -37,8 +40,7 @@ class CopyCommandScreen(ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS + SHARE_CSS
     AUTO_FOCUS = "#commands"
 
-    BINDINGS = [Binding("c,ctrl+y", "copy", "Copy to clipboard"), Binding("s", "focus_save", "Save this run"),
-                Binding("escape,q", "close", "Close")]
+    BINDINGS = bindings("copy")
 
     def __init__(self, spec: Any, run: tuple[Any, tuple[Any, ...]] | None = None, running: bool = False) -> None:
         super().__init__(classes="dialog-screen")
@@ -53,13 +55,17 @@ class CopyCommandScreen(ModalScreen[None]):
         with Vertical(classes="dialog wide"):
             yield Static(Text("Copy / share", style="bold"), classes="dialog-title")
             yield from self._save_section()
-            with VerticalScroll(id="commands"):
+            commands = VerticalScroll(id="commands")
+            commands.border_title = "Commands"
+            with commands:
                 for tool, command, notes, cannot in self.lines:
                     yield Static(Text(tool, style="bold cyan"), classes="command-tool")
                     # Our own command lines: shown exactly as they will be pasted (backslashes single).
-                    line_text = (data(command, "bold", double_backslashes=False) if command
-                                 else Text("cannot express this connection", style="red"))
-                    yield Static(line_text, classes="command-line", id=f"command-{tool}")
+                    if command:  # wrapped between arguments (an option stays with its value)
+                        yield CommandLine(command, "bold", classes="command-line", id=f"command-{tool}")
+                    else:
+                        yield Static(Text("cannot express this connection", style="red"), classes="command-line",
+                                     id=f"command-{tool}")
                     for note in notes:
                         yield Static(data(f"  · {note}", "dim", double_backslashes=False), classes="command-note")
                     for item in cannot:

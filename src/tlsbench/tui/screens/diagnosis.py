@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.tui.safe_text import data, line
 
@@ -81,8 +81,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
     Dismissed with ("open", outcome), ("use", outcome) or None.
     """
 
-    BINDINGS = [Binding("enter", "open_variant", "Open run"), Binding("u", "use_variant", "Use this variant"),
-                Binding("escape", "close", "Close")]
+    BINDINGS = bindings("diagnosis")
     DEFAULT_CSS = """
     DiagnosisScreen #diagnosis { width: 94%; height: 94%; border: thick $primary; background: $surface;
                                  padding: 0 1; }
@@ -102,6 +101,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
         self.token: CancelToken | None = None
         self.serial = 0
         self.running = False
+        self.finding_width = FINDING_CELL
 
     def compose(self) -> ComposeResult:
         with Vertical(id="diagnosis"):
@@ -113,7 +113,7 @@ class DiagnosisScreen(ModalScreen[tuple]):
                 yield Static("", id="variant-detail")
                 yield Static("", id="diagnosis-findings")
             yield Input(placeholder="another server name to try as SNI (Enter: diagnose again with it)",
-                        id="diagnosis-sni")
+                        id="diagnosis-sni", select_on_focus=False)  # a first letter typed on the table stays
         yield Footer()
 
     def on_mount(self) -> None:
@@ -122,8 +122,10 @@ class DiagnosisScreen(ModalScreen[tuple]):
         table = self.query_one(DataTable)
         table.add_column("variant", key="variant")
         table.add_column("result", key="result")
-        table.add_column("key finding", key="finding")
-        table.add_column("time", key="time")
+        # Fixed widths for the last two: a cell filled in later never pushes the time off, or under it.
+        self.finding_width = max(12, min(FINDING_CELL, int(self.app.size.width * 0.94) - 6 - 36 - 9 - 9 - 8))
+        table.add_column("key finding", key="finding", width=self.finding_width)
+        table.add_column("time", key="time", width=9)
         if self.state.diagnosis is not None:
             self.show(self.state.diagnosis)
         else:
@@ -190,8 +192,11 @@ class DiagnosisScreen(ModalScreen[tuple]):
         style = RESULT_STYLE.get("seen" if word == "seen" else outcome.status, "")
         table.update_cell(outcome.key, "result", Text(word, style=style), update_width=True)
         summary = outcome.summary()
-        if len(summary) > FINDING_CELL:  # the whole of it is in the details below the table
-            summary = summary[:FINDING_CELL - 1] + "…"
+        # The whole of it is in the details below the table; the cell leaves room for the variant's label
+        # and the time, so that no horizontal scrollbar appears on a narrow terminal.
+        room = self.finding_width
+        if len(summary) > room:
+            summary = summary[:room - 1] + "…"
         table.update_cell(outcome.key, "finding", data(summary, keep_newlines=False), update_width=True)
         table.update_cell(outcome.key, "time", Text(_time(outcome), justify="right"), update_width=True)
         self.show_detail()
@@ -283,6 +288,18 @@ class DiagnosisScreen(ModalScreen[tuple]):
             return
         self.dismiss(("use", outcome if outcome is not None else variant))
 
+    def on_key(self, event) -> None:
+        """A name typed while the table has focus goes to the SNI field (u and Enter keep their meaning)."""
+        character = event.character
+        if not character or len(character) != 1 or not character.isprintable() or character.isspace() \
+                or event.key in ("u",) or not isinstance(self.focused, DataTable):
+            return
+        field = self.query_one("#diagnosis-sni", Input)
+        field.focus()
+        field.insert_text_at_cursor(character)
+        event.stop()
+        event.prevent_default()
+
     @on(Input.Submitted, "#diagnosis-sni")
     def _try_name(self, event: Input.Submitted) -> None:
         from tlsbench.engine.findings.checks import check_sni
@@ -336,9 +353,9 @@ def open_diagnosis(workbench) -> None:
                                   "the Why? key shows the variants again").plain, markup=False)
         elif what == "use":
             variant = getattr(item, "variant", item)
-            form = workbench.query_one("#form")
-            form.load_spec(variant.spec)
-            form.display = True
+            workbench.query_one("#form").load_spec(variant.spec)
+            # Opened as F7 opens it: on a narrow terminal it takes the results' place until Esc, F7 or a run.
+            workbench.open_form()
             workbench.notify(data(f"composed the variant \u201c{variant.label}\u201d: ctrl+r runs it").plain,
                              markup=False)
 

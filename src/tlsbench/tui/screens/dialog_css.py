@@ -9,7 +9,7 @@ DIALOG_CSS = """
 .dialog-text, .dialog-title { height: auto; margin-bottom: 1; }
 .dialog-buttons { height: auto; align-horizontal: right; }
 .dialog-buttons Button { margin-left: 1; }
-#commands { height: auto; max-height: 30; }
+#commands { height: auto; max-height: 30; border-top: solid $panel-lighten-2; }
 .command-tool { margin-top: 1; }
 .command-line { background: $boost; padding: 0 1; }
 .command-note { color: $text-muted; }

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.screens.dialog_css import DIALOG_CSS
 
 
@@ -17,7 +17,7 @@ class ConfirmScreen(ModalScreen[bool]):
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_CSS
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS = bindings("confirm")
 
     def __init__(self, question: Text) -> None:
         super().__init__(classes="dialog-screen")
@@ -43,7 +43,7 @@ class NamePrompt(ModalScreen[str | None]):
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_CSS
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = bindings("name")
 
     def __init__(self, title: str, initial: str = "") -> None:
         super().__init__(classes="dialog-screen")

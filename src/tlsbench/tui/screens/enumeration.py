@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.widgets.findings_panel import suggestion_words
 from tlsbench.tui.safe_text import data
 
@@ -20,7 +20,7 @@ class EnumerationScreen(ModalScreen):
     EnumerationScreen > VerticalScroll { width: 95%; height: 90%; border: round $accent; padding: 0 1;
                                          background: $surface; }
     """
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS = bindings("enumeration")
 
     def __init__(self, target: str, token) -> None:
         super().__init__()

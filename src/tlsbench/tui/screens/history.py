@@ -13,11 +13,11 @@ from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.history.compare import finding_codes, verdict
 from tlsbench.tui.safe_text import data
 from tlsbench.tui.screens.compare import COMPARE_CSS, STYLES, CompareScreen, one_line
@@ -131,8 +131,7 @@ class HistoryScreen(ModalScreen[None]):
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_CSS + COMPARE_CSS
 
-    BINDINGS = [Binding("escape,q", "close", "Close"), Binding("space", "mark", "Mark"),
-                Binding("enter", "compare", "Compare", priority=True)]
+    BINDINGS = bindings("history")
 
     def __init__(self, choices: list[RunChoice], title: str, note: str | None = None) -> None:
         super().__init__(classes="dialog-screen")

@@ -17,12 +17,12 @@ import time
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Sparkline, Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.errors import InputError
 from tlsbench.engine.records.result import ProbeResult
@@ -122,11 +122,7 @@ class RepeatScreen(Screen[ProbeResult | None]):
     RepeatScreen .repeat-section { height: auto; margin-top: 1; }
     """
 
-    BINDINGS = [
-        Binding("ctrl+r", "start", "Start", tooltip="Start the series (Enter in a field does too)"),
-        Binding("ctrl+g", "stop", "Stop", tooltip="Stop the series (the run in flight is cancelled)"),
-        Binding("escape", "back", "Back", tooltip="Stop, and back to the results with the last run"),
-    ]
+    BINDINGS = bindings("repeat")
 
     def __init__(self, spec: ConnectionSpec, *, count: int = DEFAULT_COUNT, interval: float = DEFAULT_INTERVAL,
                  start: bool = False) -> None:

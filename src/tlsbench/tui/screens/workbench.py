@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.errors import InputError
-from tlsbench.tui.actions import ACTIONS, PANELS, TABS, action_tab
+from tlsbench.tui.actions import TABS, action_tab, bindings
 from tlsbench.tui.deferred import LazyPane
 from tlsbench.tui.layout import Layout, choose_layout, too_small_message
 from tlsbench.tui.enumerate_action import EnumerateAction
 from tlsbench.tui.target_actions import TargetActions
 from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
+from tlsbench.tui.navigation import Navigation
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.run_status import same_connection
 from tlsbench.tui.safe_text import data
@@ -62,14 +62,12 @@ def _listener_view():
     return ListenerView()
 
 
-class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
+class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, TargetActions):
     """Everything on one screen. State classes: -running while a run is in flight; the layout's
     classes (-form-inline/-form-drawer, -panels/-tabbed, -too-small) and -form-open."""
 
     AUTO_FOCUS = "#profile-options"
-    BINDINGS = [*(Binding(a.key, a.action, a.label, tooltip=a.help, show=a.show) for a in ACTIONS),
-        Binding("escape", "back", "Back", show=False),
-    *(Binding(str(i), f"panel('{name}')", label, show=False) for i, (name, label) in enumerate(PANELS, 1))]
+    BINDINGS = bindings("workbench")
 
     def __init__(self, store=None, *, spec=None, profile: str | None = None, run: bool = False) -> None:
         super().__init__()
@@ -145,37 +143,23 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             extra["-form-open"] = True  # narrowed while typing in the form: it stays in view
         self.update_classes({**layout.classes, **extra})
 
-    @property
-    def form_open(self) -> bool:
-        """The form can be seen (always on a wide terminal; when opened with F7 on a narrower one)."""
-        assert self.arrangement is not None  # laid out at mount
-        return self.arrangement.form_inline or self.has_class("-form-open")
-
-    def open_form(self, focus: str | None = None) -> None:
-        assert self.arrangement is not None  # laid out at mount
-        if not self.arrangement.form_inline:
-            self.add_class("-form-open")
-        self.query_one(ComposeForm).activate(focus)
-
-    def close_form(self) -> None:
-        """Back to the results (on a narrow terminal the form gives the results their place back)."""
-        self.set_class(False, "-form-open")
-        self.query_one("#profile-options").focus()
-
     # --- running ------------------------------------------------------------------------------------
 
     def action_run(self) -> None:
+        zone = self.zone()
         if self.tab != "connection":
             self.show_tab("connection")
+            zone = "listener"
         form = self.query_one(ComposeForm)
         spec = form.checked_spec()
         if spec is None:
             self.open_form()
             self.notify("a field needs attention before the run", title="Invalid input", severity="error")
             return
-        if self.has_class("-form-open"):
+        if zone not in ("profiles", None):  # from the profile list a run shows beside it
+            self.go("results")
+        else:
             self.set_class(False, "-form-open")
-            self.query_one("#waterfall").focus()
         self.start_run(spec, self._list().current)
 
     def start_run(self, spec, profile: str | None = None) -> None:
@@ -275,13 +259,6 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             self.token.cancel()
             self.query_one(ResultsView).cancelling()
 
-    def action_back(self) -> None:
-        """Escape: close the form when it stands in for the results, else cancel a run in flight."""
-        if self.has_class("-form-open"):
-            self.close_form()
-        elif self.running:
-            self.action_cancel()
-
     def show_result(self, result, spec=None, profile: str | None = None) -> None:
         """Show a finished result without running (snapshots, replays)."""
         spec = spec or self.current_spec
@@ -304,54 +281,6 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         results.note = note
         for event in events:
             self.on_engine_event(EngineEvent(self.run_id, event))
-
-    # --- the form -----------------------------------------------------------------------------------
-
-    def action_form(self) -> None:
-        form = self.query_one(ComposeForm)
-        inside = self.focused is not None and form in self.focused.ancestors_with_self
-        assert self.arrangement is not None  # laid out at mount
-        if self.has_class("-form-open") or (self.arrangement.form_inline and inside):
-            self.close_form()
-        else:
-            self.open_form()
-
-    def on_compose_form_submitted(self, message: ComposeForm.Submitted) -> None:
-        self.action_run()
-
-    def on_compose_form_leave(self, message: ComposeForm.Leave) -> None:
-        self.close_form()
-
-    # --- tabs and panels ----------------------------------------------------------------------------
-
-    def show_tab(self, tab: str) -> None:
-        if tab == self.tab:
-            return
-        self.tab = tab
-        self.query_one("#top-tabs", TabStrip).show(tab)
-        self.query_one(TargetBar).display = tab == "connection"
-        self.query_one("#tabs", ContentSwitcher).current = tab
-        if tab == "listener":
-            view = cast("ListenerView", self.query_one("#listener", LazyPane).ensure())
-            self.call_after_refresh(view.focus_first)
-        else:
-            self.query_one("#profile-options").focus()
-        self.refresh_bindings()
-
-    def action_switch_tab(self) -> None:
-        self.show_tab("listener" if self.tab == "connection" else "connection")
-
-    def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
-        if message.strip.id == "top-tabs":  # (a plain handler: @on's selector costs start-up time)
-            self.show_tab(message.tab)
-
-    def action_panel(self, panel: str) -> None:
-        if self.has_class("-form-open"):
-            self.set_class(False, "-form-open")
-        results = self.query_one(ResultsView)
-        results.show_panel(panel)
-        widget = results.panel_widget(panel)
-        self.call_after_refresh(widget.focus)
 
     def check_action(self, action: str, parameters) -> bool | None:
         tab = action_tab(action)
@@ -407,6 +336,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
             if last is not None:
                 self.run_id += 1  # an earlier run's late events must not land on it
                 self.show_result(last, spec, profile)
+            self.go("results")
 
         self.app.push_screen(RepeatScreen(spec), back)
 
@@ -440,8 +370,7 @@ class WorkbenchScreen(Screen, ProfileActions, EnumerateAction, TargetActions):
         try:
             spec = spec_from_values(change.apply(values_of(form.build())))
         except InputError as exc:
-            form.mark_invalid(exc)
-            form.display = True
+            self.open_form(form.mark_invalid(exc))
             self.notify(str(exc), title="Invalid input", severity="error", markup=False)
             return
         form.load_spec(spec)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Tree
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data, field, line
 
 if TYPE_CHECKING:
@@ -67,10 +68,13 @@ def _add_dn(node, label: str, dn: str) -> None:
         branch.add_leaf(data(part, keep_newlines=False))
 
 
-def _validity(cert) -> Text:
+def _add_validity(node, cert) -> None:
+    """How long it is valid, then the two dates on lines of their own: none is cut at 80 columns."""
     days = cert.days_left
     style = "red" if days < 0 else ("yellow" if days < 30 else "green")
-    return line(("validity".ljust(14), "dim"), (f"{cert.not_before} → {cert.not_after}  ", ""), (cert.lifetime, style))
+    branch = node.add(line(("validity".ljust(14), "dim"), (cert.lifetime, style)), expand=True)
+    branch.add_leaf(field("not before", cert.not_before, width=11))
+    branch.add_leaf(field("not after", cert.not_after, width=11))
 
 
 def _add_fields(node, cert, chain=None) -> None:
@@ -81,7 +85,7 @@ def _add_fields(node, cert, chain=None) -> None:
         sans = node.add(line(("SANs".ljust(14), "dim"), (f"{len(cert.sans)} name(s)", "")), expand=True)
         for san in cert.sans:
             sans.add_leaf(data(san))
-    node.add_leaf(_validity(cert))
+    _add_validity(node, cert)
     bits = f" {cert.key_bits} bits" if cert.key_bits else ""
     node.add_leaf(field("key", f"{cert.key_type}{bits}"))
     node.add_leaf(field("signature", cert.signature_algorithm))
@@ -151,8 +155,7 @@ class ChainTree(Tree):
     C the whole chain; s and S save them to a new file in the current directory.
     """
 
-    BINDINGS = [("c", "copy_cert", "Copy certificate"), ("C", "copy_chain", "Copy chain"),
-                ("s", "save_cert", "Save certificate"), ("S", "save_chain", "Save chain")]
+    BINDINGS = bindings("chain-tree")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("no certificate yet"), id=id)
@@ -235,10 +238,10 @@ class ChainTree(Tree):
             return
         verdict = {True: ("✔ verified", "bold green"), False: ("✘ NOT verified", "bold red"),
                    None: ("· verification off", "bold yellow")}[chain.verified]
-        root = line(verdict, (f" · {len(certs)} sent, leaf first", "dim"))
-        if chain.verify_code is not None:
-            root.append_text(data(f" ({chain.verify_code}: {chain.verify_message or ''})", "red"))
-        self.root.set_label(root)
+        self.root.set_label(line(verdict, (f" · {len(certs)} sent, leaf first", "dim")))
+        if chain.verify_code is not None:  # on a line of its own: the reason is read whole
+            self.root.add_leaf(line(("reason".ljust(14), "dim"),
+                                    (f"({chain.verify_code}: {chain.verify_message or ''})", "red")))
         for cert in certs:
             label = line((f"#{cert.position} {_role(cert, len(certs)):<12} ", "bold"), _status(cert),
                          ("  ", ""), (common_name(cert.subject), ""))

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
 
+from tlsbench.tui.actions import bindings
 from tlsbench.errors import InputError
 from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.tui.form_model import (LABEL_WIDTH, SWITCH_NOTES, choice_label, field_widget, form_hops, form_target,
@@ -176,13 +176,13 @@ class FormPreview(Widget, can_focus=True):
 class ComposeForm(Vertical):
     """The connection being composed. `build()` returns a ConnectionSpec or raises InputError."""
 
-    BINDINGS = [Binding("escape", "leave", "Back", show=False)]
+    BINDINGS = bindings("form")
 
     class Ready(Message):
         """The editable fields exist: the form can be typed into."""
 
     class Submitted(Message):
-        """Enter in a field: run what is composed."""
+        """The Run button: run what is composed."""
 
     class Leave(Message):
         """Escape in the form: go back to the results."""
@@ -361,16 +361,20 @@ class ComposeForm(Vertical):
         self._recheck()
 
     def on_input_submitted(self, event) -> None:
+        """Enter in a field moves to the next one, as in a paper form; the Run button (or ctrl+r) runs."""
         event.stop()
-        self.post_message(self.Submitted())
+        self.screen.focus_next()
 
     def on_select_changed(self, event) -> None:
         if self.active:
             self._built.sync_visibility()
             self._recheck()
 
-    def on_button_pressed(self, event) -> None:  # + hop / − hop
-        if self.active:
+    def on_button_pressed(self, event) -> None:  # Run, + hop / − hop
+        if event.button.id == "form-run":
+            event.stop()
+            self.post_message(self.Submitted())
+        elif self.active:
             self.call_after_refresh(self._built.sync_visibility)
 
     def on_switch_changed(self, event) -> None:

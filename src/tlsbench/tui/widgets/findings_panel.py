@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tlsbench.tui.widgets.command_line import command_text
 from tlsbench.engine.findings.model import sort_findings
 from tlsbench.engine.options import BY_NAME, Option, applies, defaults
 from tlsbench.engine.suggestions import Change, Suggestion, render, route_flag
@@ -108,7 +109,7 @@ def applicable(findings) -> tuple[object, Change] | None:
     return None
 
 
-def finding_text(f, key_for: Change | None = None) -> Text:
+def finding_text(f, key_for: Change | None = None, width: int | None = None) -> Text:
     """One finding; `key_for` is the change the apply key makes, when it is this finding's."""
     icon, style = ICONS.get(f.severity, ("·", ""))
     out = line((f" {icon} ", style), ("  ", ""), (f.title, "bold"), (f"  [{f.code}]", "dim"))
@@ -125,7 +126,8 @@ def finding_text(f, key_for: Change | None = None) -> Text:
                              (change_words(key_for), ""), (", and runs again", "")))
     for peer in f.suggestion.peers:
         out.append("\n")
-        out.append_text(line(("  $ ", "dim"), (peer.command, "dim cyan")))
+        out.append("  $ ", style="dim")
+        out.append_text(command_text(peer.command, width - 4 if width else None, "dim cyan"))
     for ev in f.evidence:
         out.append("\n")
         out.append_text(line(("  evidence ", "dim"), (f"{ev.label}: ", "dim bold"), (ev.value, "yellow")))
@@ -204,5 +206,11 @@ class FindingsPanel(VerticalScroll):
             self._body(Text(msg, style="green" if ok else "dim"))
             return
         chosen = applicable(items) if final else None
+        width = self.scrollable_content_region.width or None
+        self._drawn_width = width
         self._body(Text("\n\n").join(
-            finding_text(f, chosen[1] if chosen is not None and f is chosen[0] else None) for f in items))
+            finding_text(f, chosen[1] if chosen is not None and f is chosen[0] else None, width) for f in items))
+
+    def on_resize(self, event) -> None:
+        if self.findings and getattr(self, "_drawn_width", None) != (self.scrollable_content_region.width or None):
+            self._render_all(self.final, self.ok)

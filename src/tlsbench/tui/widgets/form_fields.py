@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 
 from tlsbench.tui.form_model import LABEL_WIDTH, SWITCH_NOTES, FieldSpec, form_hops, form_target, rows, shown_rows
@@ -58,16 +58,18 @@ class FormFields(VerticalScroll, can_focus=False):
     #form .field-label.second { width: auto; padding: 0 1; background: transparent; }
     #form Input, #form Select { width: 1fr; background: $boost; }
     #form #f-port { width: 8; }
-    #form Input:focus, #form Select:focus-within { background: $primary 25%; }
+    #form Input:focus, #form Select:focus-within > SelectCurrent { background: $primary; color: $text; }
     #form Input.-marked, #form Select.-marked { background: $error 35%; }
     #form Switch { height: 1; border: none; padding: 0; width: auto; background: $boost; }
-    #form Switch:focus { background: $primary 25%; }
+    #form Switch:focus { background: $primary; }
     #form Switch.-marked { background: $error 35%; }
     #form .switch-label { width: auto; padding: 0 1; color: $text-muted; }
     #form .field-error { color: $error; height: auto; padding: 0 0 0 12; }
     #form HopList, #form .hop, #form .proxy-fields { height: auto; }
     #form .hop-buttons { height: 1; padding: 0 0 0 12; }
     #form .hop-buttons Button { margin-right: 1; }
+    #form #form-run { margin: 1 0 0 12; }
+    #form #form-run:focus { background: $primary; color: $text; text-style: bold; }
     #verify-warning { background: $warning 30%; color: $text-warning; padding: 0 1; height: auto; }
     """
 
@@ -108,6 +110,8 @@ class FormFields(VerticalScroll, can_focus=False):
             if first.name == "verify":
                 yield Static(Text("⚠ verification is OFF: any certificate is accepted", style="bold"),
                              id="verify-warning")
+        # Enter in a field moves to the next one; here, at the end, Enter (or ctrl+r anywhere) runs.
+        yield Button("▶ Run  ctrl+r", id="form-run", compact=True)
 
     def on_mount(self) -> None:
         # Ready once the children have composed theirs too (a Select fills in its parts after mounting).

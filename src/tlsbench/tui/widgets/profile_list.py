@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tlsbench.tui.safe_text import data, line
+from tlsbench.tui.safe_text import data, line, middle_ellipsis
 
 
 class ProfileList(Vertical):
@@ -38,6 +38,19 @@ class ProfileList(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Profiles"
 
+    def line_width(self) -> int:
+        """Cells for a line of an option: the list's width less its border and a scrollbar."""
+        from tlsbench.tui.layout import PROFILES_WIDTH, PROFILES_WIDTH_NARROW
+
+        if self.size.width:  # inside the border already
+            return max(8, self.size.width - 2)
+        width = PROFILES_WIDTH_NARROW if self.app.size.width < 100 else PROFILES_WIDTH
+        return max(8, width - 4)
+
+    def on_resize(self, event) -> None:
+        if getattr(self, "profiles", None) and getattr(self, "_drawn_for", None) != self.line_width():
+            self.show(self.profiles, self._problems, self.current)
+
     @property
     def options(self) -> OptionList:
         return self.query_one("#profile-options", OptionList)
@@ -45,15 +58,18 @@ class ProfileList(Vertical):
     def show(self, profiles: dict, problems=(), current: str | None = None) -> None:
         """Fill the list; `problems` are files that could not be loaded (shown, never touched)."""
         self.profiles = dict(profiles)
+        self._problems = list(problems)
+        self._drawn_for = self.line_width()
         options = self.options
         options.clear_options()
         entries = []
+        room = self.line_width()
         for name, profile in sorted(self.profiles.items()):
-            prompt = data(name, "bold", keep_newlines=False)
+            prompt = Text(middle_ellipsis(data(name, keep_newlines=False).plain, room), style="bold")
             spec = profile.spec
             via = "".join(f" via {hop.kind}" for hop in spec.proxies)
             prompt.append("\n")
-            prompt.append_text(data(f"{spec.target}{via}", "dim", keep_newlines=False))
+            prompt.append(middle_ellipsis(data(f"{spec.target}{via}", keep_newlines=False).plain, room), style="dim")
             if profile.unavailable:  # the lab could not start its server: say so, and why
                 prompt.append("\n⚠ not running: ", style="bold yellow")
                 prompt.append_text(data(profile.unavailable, "yellow", keep_newlines=False))

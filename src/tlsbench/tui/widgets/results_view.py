@@ -81,6 +81,10 @@ class ResultsView(Vertical):
             return self.query_one(ChainPanel).focus_target()
         return self.query_one({"stages": "#waterfall", "socket": "#socket", "findings": "#findings"}[panel])
 
+    def focus_shown(self) -> None:
+        """Focus the panel shown (one at a time on a small terminal; else the one chosen last)."""
+        self.panel_widget(self.panel or "stages").focus()
+
     def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
         if message.strip.id == "panel-tabs":
             message.stop()

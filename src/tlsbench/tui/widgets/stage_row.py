@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.safe_text import data
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -19,11 +19,11 @@ BAR_WIDTH = 20
 class StageRow(Vertical, can_focus=True):
     """A stage in the waterfall. Updated in place as events arrive; never recomposed."""
 
-    BINDINGS = [Binding("enter,space", "toggle", "Expand", show=False)]
+    BINDINGS = bindings("stage-row")
     SCOPED_CSS = False
     DEFAULT_CSS = """
     .stage-row { height: auto; }
-    .stage-row:focus > .stage-head { background: $boost; text-style: bold; }
+    .stage-row:focus > .stage-head { background: $primary; color: $text; text-style: bold; }
     .stage-row .stage-head { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     .stage-row .stage-body { display: none; height: auto; padding: 0 0 1 4; color: $text; }
     .stage-row.-expanded .stage-body { display: block; }
@@ -99,6 +99,8 @@ class StageRow(Vertical, can_focus=True):
         self.expanded = not self.expanded
         self.set_class(self.expanded, "-expanded")
         self.redraw()
+        if self.expanded and self.has_focus:  # what opened is brought into view (its top first)
+            self.call_after_refresh(lambda: self.scroll_visible(animate=False))
 
     def on_click(self) -> None:
         self.focus()

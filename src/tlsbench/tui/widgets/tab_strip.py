@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
+
+from tlsbench.tui.actions import bindings
 
 
 class TabStrip(Widget):
@@ -18,7 +19,7 @@ class TabStrip(Widget):
     TabStrip { height: 1; width: 1fr; background: $panel; color: $text-muted; }
     TabStrip:focus { background: $panel-lighten-1; }
     """
-    BINDINGS = [Binding("left", "step(-1)", "Previous", show=False), Binding("right", "step(1)", "Next", show=False)]
+    BINDINGS = bindings("tab-strip")
 
     class Chosen(Message):
         """A tab was clicked or stepped to (a plain class: a dataclass costs start-up time)."""

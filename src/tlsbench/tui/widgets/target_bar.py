@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 
 from textual import events
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
+
+from tlsbench.tui.actions import bindings
 
 PLACEHOLDER = "ctrl+l: paste URL / curl / s_client line"  # 40 cells: whole beside the tabs at 80 columns
 
@@ -20,10 +21,10 @@ PLACEHOLDER = "ctrl+l: paste URL / curl / s_client line"  # 40 cells: whole besi
 class TargetBar(Input):
     DEFAULT_CSS = """
     TargetBar { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
-    TargetBar:focus { border: none; background: $primary-background; }
+    TargetBar:focus { border: none; background: $primary; color: $text; }
     TargetBar > .input--placeholder { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "leave", "Back", show=False)]
+    BINDINGS = bindings("target-bar")
 
     class Submitted(Message):
         """Enter in the bar: `text` is what to read (never empty)."""

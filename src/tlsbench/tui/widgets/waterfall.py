@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tlsbench.tui.actions import bindings
 from tlsbench.tui.run_status import stage_status
 from tlsbench.tui.widgets.stage_row import StageRow
 
@@ -24,8 +24,7 @@ EMPTY_NOTE = "Enter on a profile (or ctrl+r) runs it; its stages appear here."
 class Waterfall(VerticalScroll):
     """Stages of the current run. Feed it engine events through the methods below."""
 
-    BINDINGS = [Binding("up", "move(-1)", "Previous stage", show=False),
-                Binding("down", "move(1)", "Next stage", show=False)]
+    BINDINGS = bindings("waterfall")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
