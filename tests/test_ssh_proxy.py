@@ -220,3 +220,23 @@ def test_cancelling_the_run_ends_ssh(jump, tls_server):
                        cancel=token)
     assert result.cancelled and len(seen) == 1 and len(seen[0]) == 1
     assert ssh_processes(target) == []
+
+
+def test_a_channel_the_server_does_not_allow(ssh_server, monkeypatch, tls_server, closed_port):
+    allowed = closed_port.address  # the only channel this key may open
+    key = ssh_server.restricted_key("restricted_ed25519", allowed)
+    monkeypatch.setenv(SSH_CONFIG_ENV, str(ssh_server.client_config("restricted_config", key=key)))
+    target = f"127.0.0.1:{tls_server().port}"
+    result = probe(target, proxies=[f"ssh://root@{ssh_server.address}"])
+    assert result.codes() == ["proxy-denied"]
+    finding = result.findings[0]
+    assert finding.origin == "proxy"
+    assert any("administratively prohibited" in s for s in evidence(finding, "ssh said"))
+    assert ssh_processes(target) == []
+
+
+def test_a_server_that_never_speaks_ssh(silent_server, ssh_server, monkeypatch):
+    monkeypatch.setenv(SSH_CONFIG_ENV, str(ssh_server.client_conf))
+    result = probe("127.0.0.1:443", proxies=[f"ssh://root@127.0.0.1:{silent_server.port}"], timeout=1)
+    assert result.codes() == ["proxy-timeout"], result.findings
+    assert ssh_processes("127.0.0.1:443") == []

@@ -36,6 +36,14 @@ class SshServer(LabService):
         """A client key sshd does not trust."""
         return _keygen(self.workdir / name, "tlsbench lab (not trusted)")
 
+    def restricted_key(self, name: str, permit_open: str) -> Path:
+        """A client key sshd trusts for a channel to `permit_open` (HOST:PORT) only: any other is
+        "administratively prohibited" (authorized_keys' permitopen; sshd reads the file at each sign-in)."""
+        key = _keygen(self.workdir / name, "tlsbench lab (restricted)")
+        with open(self.workdir / "authorized_keys", "a", encoding="ascii") as fh:
+            fh.write(f'permitopen="{permit_open}" {Path(f"{key}.pub").read_text()}')
+        return key
+
 
 def _keygen(path: Path, comment: str) -> Path:
     keygen = require_binary("ssh-keygen", "openssh-client")

@@ -165,11 +165,12 @@ class SshHop:
                                 + (f" (signed in with {method})" if method else ""))
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
+        stopped = not reader.ended.is_set()  # the stage's time ran out with ssh still at work: tlsbench ends it
         end(proc)
         reader.ended.wait(1.0)
         code = proc.poll()
         lines = tuple(reader.lines)
-        found = self._diagnose(lines, requested, behind, timed_out=not reader.ended.is_set() or code is None)
+        found = self._diagnose(lines, requested, behind, timed_out=stopped)
         detail = detail._replace(received_text="\n".join(lines) or None, error=found.title,
                                  reply_code=code if code is not None and code >= 0 else None)
         return StageOutcome(False, detail, found.title, (found,))
@@ -198,15 +199,15 @@ class SshHop:
         if refused is not None:
             return self._channel(refused, requested, behind, ev)
         reach = next((ln for ln in said if ln.startswith(("ssh: connect to host", "ssh: Could not resolve"))), None)
-        if reach is not None or "Connection timed out during banner exchange" in text:
-            why = reach or _last(said, "timed out")
+        if reach is not None and "banner exchange" not in reach:
+            why = reach
             return finding("proxy-unreachable", f"ssh could not reach the SSH server {hop.address}",
                            f"ssh made its own connection to the SSH server and it failed: {why}. The next address "
                            "was never asked for.",
                            "Check the ssh:// host and port (and ssh's configuration for that host: `"
                            f"{self._shell_hint()} -G` shows what it resolves to), and that sshd runs there.",
                            ev, origin="network", stage="proxy")
-        if timed_out:
+        if timed_out or "during banner exchange" in text:
             return finding("proxy-timeout", f"ssh did not open the channel to {requested} within "
                            f"{self.spec.timeout:g} s",
                            "ssh was still connecting, signing in or waiting for the SSH server to open the channel "
