@@ -240,3 +240,30 @@ def test_a_server_that_never_speaks_ssh(silent_server, ssh_server, monkeypatch):
     result = probe("127.0.0.1:443", proxies=[f"ssh://root@127.0.0.1:{silent_server.port}"], timeout=1)
     assert result.codes() == ["proxy-timeout"], result.findings
     assert ssh_processes("127.0.0.1:443") == []
+
+
+def test_a_name_only_ssh_config_knows_and_the_route_run_again(ssh_server, monkeypatch, tls_server, lab_certs):
+    """ssh resolves the hop's name through its configuration (HostName): tlsbench makes no lookup of its
+    own, neither in the run nor when --reconnect runs the route again."""
+    conf = ssh_server.workdir / "alias_config"
+    conf.write_text(f"Host labjump.invalid\n  HostName {ssh_server.host}\n" + ssh_server.client_conf.read_text())
+    conf.chmod(0o600)
+    monkeypatch.setenv(SSH_CONFIG_ENV, str(conf))
+    server = tls_server()
+    result = probe(f"localhost:{server.port}", proxies=[f"ssh://root@labjump.invalid:{ssh_server.port}"],
+                   cafile=str(lab_certs.ca_cert), reconnect=True)
+    assert result.ok, result.findings
+    assert result.stage("reconnect").status == "ok"
+    # The route as the enumeration runs it again: no lookup first, then a connection through ssh.
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.plan import plan_for
+    from tlsbench.engine.route.opener import RouteOpener, close
+
+    spec = build_spec(f"localhost:{server.port}", proxies=[f"ssh://root@labjump.invalid:{ssh_server.port}"], environ={})
+    opener = RouteOpener(plan_for(spec))
+    route, failure = opener.resolve(CancelToken())
+    assert (route, failure) == (None, None)
+    state, failure = opener.open(route, CancelToken())
+    assert failure is None and state.stream is not None
+    close(state)
+    assert ssh_processes(f"localhost:{server.port}") == []
