@@ -268,6 +268,15 @@ def _serve(start, *args, **kwargs):
 # HTTP proxies
 
 @pytest.fixture(scope="session")
+def ssh_server():
+    """OpenSSH sshd on 127.0.0.1 (keys only, ssh -W allowed), started as root: `.client_conf` is an ssh
+    configuration (ssh -F) with the key it trusts and a known_hosts file naming its host key."""
+    from tlsbench.lab.ssh_server import sshd
+
+    yield from _serve(sshd)
+
+
+@pytest.fixture(scope="session")
 def squid_proxy():
     """squid: plain HTTP proxy, CONNECT to any loopback port, no authentication."""
     from tlsbench.lab.http_proxies import squid

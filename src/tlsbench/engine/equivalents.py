@@ -145,7 +145,7 @@ def tlsbench_command(spec: ConnectionSpec) -> Equivalent:
         notes.append("the proxy came from $" + next(h.source for h in spec.proxies if h.source)
                      + "; the command line takes it from there too")
     for hop in spec.proxies:
-        if hop.username and hop.password_env in (None, PROXY_PASSWORD_ENV):
+        if hop.username and hop.password_env in (None, PROXY_PASSWORD_ENV) and not hop.declared.program:
             notes.append(f"set {PROXY_PASSWORD_ENV} to the password of {hop.username}@{hop.address} first "
                          "(it is not copied)")
     cannot = [f"the password variable {h.password_env} of hop {i} (only the last hop's can be given)"
@@ -165,6 +165,10 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     port = spec.port
 
     hops = spec.proxies
+    if hops and hops[0].declared.program:
+        cannot.append(_program_hop_cannot(spec, "curl"))
+        notes.append(_program_hop_note(spec, "curl --connect-to NEXT:127.0.0.1:9443 in its place"))
+        hops = ()
     if len(hops) > 2 or (len(hops) == 2 and not hops[0].is_socks):
         cannot.append(f"a chain of {len(hops)} proxies: curl takes at most two, the first a SOCKS one "
                       "(--preproxy SOCKS -x PROXY)")
@@ -312,6 +316,9 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         cannot.append(f"the {hops[0].kind.upper()} proxy: s_client has no SOCKS support (its -proxy option "
                       "is HTTP CONNECT only)")
         notes.append(_socks_wrapper_note(spec))
+    elif hops and hops[0].declared.program:
+        cannot.append(_program_hop_cannot(spec, "s_client"))
+        notes.append(_program_hop_note(spec, "-connect 127.0.0.1:9443 in its place (keep -servername)"))
     elif hops:
         what = "an HTTPS proxy" if len(hops) == 1 else f"a chain of {len(hops)} proxies"
         cannot.append(f"{what}: s_client's -proxy speaks plain HTTP CONNECT to one proxy")
@@ -387,3 +394,19 @@ def _socks_wrapper_note(spec: ConnectionSpec) -> str:
                  f"{spec.pin or spec.host} {spec.port}'")
     return (f"to go through the proxy, run a local relay first, e.g. `{relay}`, then use "
             f"-connect 127.0.0.1:9443 (keep -servername)")
+
+
+def _program_hop_cannot(spec: ConnectionSpec, tool: str) -> str:
+    hop = spec.proxies[0]
+    more = f" (nor the {len(spec.proxies) - 1} hop(s) behind it)" if len(spec.proxies) > 1 else ""
+    return f"the {hop.kind}:// hop{more}: {tool} cannot go through {hop.declared.program} -W"
+
+
+def _program_hop_note(spec: ConnectionSpec, then: str) -> str:
+    """A local forward in front of the tool: `ssh -N -L` to the address the hop's -W names."""
+    hop = spec.proxies[0]
+    nxt = spec.proxies[1].address if len(spec.proxies) > 1 else format_hostport(spec.pin or spec.host, spec.port)
+    user = f" -l {_q(hop.username)}" if hop.username else ""
+    forward = f"ssh -N -L 127.0.0.1:9443:{nxt} -p {hop.port}{user} {_q(hop.host)}"
+    return f"to go through the {hop.kind}:// hop, forward a local port first, e.g. `{forward}`, then use " + \
+        then.replace("NEXT", nxt)

@@ -6,7 +6,8 @@ Every stage kind is declared once here (its JSON name, its label, whether it tou
 where its code lives). `plan_for(spec)` lists the steps for one connection; the runner, the
 CLI's waterfall, the workbench's rows and the JSON are all built from it. A direct connection
 keeps one `proxy` step, skipped; a proxy chain has one `proxy` step per hop (and a `proxy-tls`
-step before each HTTPS hop), each with its hop number. `--starttls` adds a `starttls` step between
+step before each HTTPS hop), each with its hop number. A first hop that a program makes (ssh://)
+skips resolve and tcp: the program looks the proxy up and connects to it inside the proxy stage. `--starttls` adds a `starttls` step between
 the route and the handshake; its app step then asks the protocol's capabilities again over TLS.
 
 This module is light (no ssl, no sockets): front-ends import it to draw the rows.
@@ -94,7 +95,14 @@ def plan_for(spec: ConnectionSpec) -> Plan:
     look_up = first.host if first else (spec.pin or spec.host)
     where = format_hostport(first.host, first.port) + " (the proxy)" if first else format_hostport(
         spec.pin or spec.host, spec.port)
-    steps = [_step("resolve", doing=f"looking up {look_up}"), _step("tcp", doing=f"connecting to {where}")]
+    program = first.declared.program if first else ""
+    if program:
+        # ssh looks the name up and connects by itself, inside the proxy stage: tlsbench does neither.
+        assert first is not None
+        steps = [_step("resolve", skip=f"{program} looks up {first.host} itself (proxy stage)"),
+                 _step("tcp", skip=f"{program} connects to {first.address} itself (proxy stage)")]
+    else:
+        steps = [_step("resolve", doing=f"looking up {look_up}"), _step("tcp", doing=f"connecting to {where}")]
     if not hops:
         steps.append(_step("proxy", skip="direct connection"))
     numbered = len(hops) > 1
@@ -104,8 +112,9 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         if hop.declared.tls:
             steps.append(_step("proxy-tls", index=number, numbered=numbered, hop=hop,
                                doing=f"TLS to the proxy {hop.address}"))
-        steps.append(_step("proxy", index=number, numbered=numbered, hop=hop,
-                           doing=f"{hop.kind} request for {asked}"))
+        doing = (f"{hop.declared.program} to {hop.address}, -W {asked}" if hop.declared.program
+                 else f"{hop.kind} request for {asked}")
+        steps.append(_step("proxy", index=number, numbered=numbered, hop=hop, doing=doing))
     upgrade = spec.starttls.protocol if spec.tls.enabled else None
     if upgrade:
         steps.append(_step("starttls", doing=_starttls_doing(spec)))

@@ -225,11 +225,33 @@ def build_route(proxies: Sequence[ProxySpec | str] | None, *, dest: str, user: s
         _readable_file(cafile, "proxy_cafile")
     chain = []
     for i, hop in enumerate(hops):
-        hop = _with_password(hop, environ, strict=password_env is not None and i + 1 == len(hops))
+        if hop.declared.program:
+            _check_program_hop(hops, i, dest)
+        else:
+            hop = _with_password(hop, environ, strict=password_env is not None and i + 1 == len(hops))
         nxt = hops[i + 1].host if i + 1 < len(hops) else dest
         _check_proxy_limits(hop, nxt, last=i + 1 == len(hops))
         chain.append(hop)
     return tuple(chain)
+
+
+def _check_program_hop(hops: list[ProxySpec], i: int, dest: str) -> None:
+    """A hop a program makes (ssh): it connects by itself, so it comes first, takes no password,
+    and leaves no name for tlsbench to resolve behind it."""
+    hop, program = hops[i], hops[i].declared.program
+    if i > 0:
+        raise InputError(f"{hop.kind}:// can only be the first hop ({program} makes its own connection; it is hop "
+                         f"{i + 1} of {len(hops)}): for a jump host behind another, give ProxyJump in ssh's config",
+                         field="proxy")
+    if hop.password is not None:
+        raise InputError(f"{hop.kind}:// takes no password: {program} signs in with a key or the agent only "
+                         "(BatchMode)", field="proxy_password")
+    for j in range(i + 1, len(hops)):
+        name = hops[j + 1].host if j + 1 < len(hops) else dest
+        if not hops[j].remote_dns and not is_ip(name):
+            raise InputError(f"{hops[j].kind}:// behind {hop.kind}:// needs {name} resolved by tlsbench, which "
+                             f"makes no lookup on a route {program} starts: give an address, or a hop that "
+                             "resolves names itself (socks5h://, socks4a://, http://)", field="proxy_kind")
 
 
 def with_proxy_trust(hops: list[ProxySpec], cafile: str | None, insecure: bool) -> list[ProxySpec]:
@@ -412,6 +434,11 @@ def build_local(local_port: str | int | None, interface: str | None, family: int
                              field="interface")
     if family not in (None, 4, 6):
         raise InputError(f"address family {family!r} must be 4 or 6", field="family")
+    if chain and chain[0].declared.program and (port_range or interface or haproxy_protocol):
+        asked = "--local-port" if port_range else "--interface" if interface else "--haproxy-protocol"
+        raise InputError(f"{asked} cannot apply to a {chain[0].kind}:// first hop: {chain[0].declared.program} "
+                         "makes that connection itself", field="local_port" if port_range else "interface"
+                         if interface else "haproxy_protocol")
     first = chain[0].host if chain else dest
     if family and is_ip(first) and ipaddress.ip_address(first).version != family:
         raise InputError(f"-{family} conflicts with the address {first}", field="family")

@@ -55,7 +55,8 @@ ENTRIES: tuple[Entry, ...] = (
     _E("tcp-timeout", "tcp", "error", "Connection timed out", "network"),
     _E("tcp-unreachable", "tcp", "error", "Address unreachable", "network"),
     _E("tcp-failed", "tcp", "error", "Connection failed", "network"),
-    _E("proxy-unreachable", "tcp", "error", "The proxy cannot be reached", "network"),
+    _E("proxy-unreachable", "tcp", "error", "The proxy cannot be reached", "network",
+       also=("proxy",)),  # an ssh:// hop: ssh makes that connection inside the proxy stage
     _E("local-port-in-use", "tcp", "error", "The local port is in use", "local"),
     _E("local-bind-failed", "tcp", "error", "The client cannot bind as asked", "local"),
     _E("tcp-syn-retransmitted", "tcp", "warning", "The SYN had to be sent again (accept queue full?)", "peer",
@@ -75,6 +76,8 @@ ENTRIES: tuple[Entry, ...] = (
     _E("proxy-closed", "proxy", "error", "The proxy closed the connection", "proxy"),
     _E("proxy-denied", "proxy", "error", "The proxy's rules refused the request", "proxy"),
     _E("proxy-request-failed", "proxy", "error", "The proxy failed the request", "proxy"),
+    _E("proxy-host-key-unverified", "proxy", "error", "The SSH server's host key is not the one known_hosts holds",
+       "local", origins=("local", "proxy")),
     _E("proxy-password-ignored", "proxy", "info", "SOCKS4 sends no password", "local"),
     # --- starttls -------------------------------------------------------------------------------
     _E("starttls-not-offered", "starttls", "error", "The server does not offer STARTTLS", "peer",

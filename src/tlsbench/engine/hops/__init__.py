@@ -1,7 +1,7 @@
 """Proxy hops: each takes the run's stream and leaves a tunnel to the next hop (or the target).
 
 `ProxyStage` is the plan's `proxy` stage; it hands the exchange to the hop's protocol (SOCKS
-through PySocks, HTTP CONNECT) and words a failure so that it says which hop failed and whether
+through PySocks, HTTP CONNECT, `ssh -W`) and words a failure so that it says which hop failed and whether
 it was the hop itself or what lies behind it.
 """
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the STARTTLS protocols (in this package) are read by the sp
     from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
     from tlsbench.engine.hops.http_connect import HttpConnectHop
     from tlsbench.engine.hops.socks import SocksHop
+    from tlsbench.engine.hops.ssh import SshHop
 
 
 class ProxyStage:
@@ -27,8 +28,12 @@ class ProxyStage:
         self.number = step.index or 1
         assert step.hop is not None  # a proxy step always names its hop
         self.hop = step.hop
-        self.impl: SocksHop | HttpConnectHop
-        if self.hop.is_socks:
+        self.impl: SocksHop | HttpConnectHop | SshHop
+        if self.hop.declared.program == "ssh":
+            from tlsbench.engine.hops.ssh import SshHop
+
+            self.impl = SshHop(step, plan)
+        elif self.hop.is_socks:
             from tlsbench.engine.hops.socks import SocksHop
 
             self.impl = SocksHop(step, plan)
@@ -41,7 +46,8 @@ class ProxyStage:
         i = self.number - 1
         last = self.number == len(self.hops)
         dests = state.route.hop_dests if state.route is not None else ()
-        dest = dests[i] if i < len(dests) else (self.spec.pin or self.spec.host)
+        # No route of tlsbench's own (a first hop that looks itself up, ssh://): every name goes as it is.
+        dest = dests[i] if i < len(dests) else (self.spec.pin or self.spec.host) if last else self.hops[self.number].host
         return dest, self.spec.port if last else self.hops[self.number].port
 
     def behind(self) -> str:

@@ -23,6 +23,10 @@ class ProxyType:
     password = True  # carries a password (SOCKS4 carries a user id only)
     ipv6 = True  # can name an IPv6 destination
     curl = ""  # curl's option for a proxy of this type ("" : -x URL)
+    # The hop is a program tlsbench starts, which makes its own connection to the proxy (ssh): no
+    # resolve or tcp stage of tlsbench's own, so it can only be the first hop; curl and s_client
+    # cannot name it ("": a proxy they reach over TCP).
+    program = ""
     flag = ""  # the help of tlsbench's own `--NAME PROXY:PORT` flag ("": none)
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -78,6 +82,18 @@ class Https(Http):
     title = "HTTPS CONNECT"
     default_port = 443
     tls = True
+
+
+class Ssh(ProxyType):
+    """`ssh -W NEXT:PORT` to the next address, as OpenSSH's ProxyJump does (keys or the agent only)."""
+
+    name = "ssh"
+    title = "SSH (ssh -W)"
+    reply_title = "SSH server"
+    default_port = 22
+    remote_dns = True  # the SSH server resolves the name -W names
+    password = False  # BatchMode: keys or the agent, never a password
+    program = "ssh"
 
 
 def declared(kind: str) -> type[ProxyType]:

@@ -20,7 +20,7 @@ _TCP_INFO_OPT = getattr(socket, "TCP_INFO", None)
 
 
 def family_name(family: int) -> str:
-    names: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
+    names: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", socket.AF_UNIX: "Unix (a program's pipe)"}
     return names.get(family, str(family))
 
 
