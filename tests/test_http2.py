@@ -161,3 +161,26 @@ def test_frame_splitter_never_raises(pieces):
             total += 9 + f.length
             assert f.type and f.stream_id >= 0
     assert total + len(splitter.buffer) == sum(len(p) for p in pieces)
+
+
+def test_a_protocol_not_offered_is_a_finding_and_nothing_is_sent():
+    """OpenSSL refuses such a ServerHello itself, so the handshake's result is made here: the one
+    thing no loopback server can make this client accept."""
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.plan import plan_for
+    from tlsbench.engine.records.details import TlsDetail
+    from tlsbench.engine.spec import build_spec
+    from tlsbench.engine.stages.app import AppStage
+    from tlsbench.engine.stages.context import RunState, StageContext
+    from tlsbench.engine.stages.shared import StageOutcome, TlsOutcome
+
+    spec = build_spec("www.lab.test:443", alpn="h2,http/1.1", http=True)
+    plan = plan_for(spec)
+    step = next(s for s in plan.steps if s.kind.name == "app")
+    state = RunState(plan)  # no stream: sending anything would raise
+    detail = TlsDetail(sni="www.lab.test", sni_sent=True, alpn="spdy/3", alpn_offered=("h2", "http/1.1"))
+    state.tls = TlsOutcome(StageOutcome(ok=True, detail=detail, summary=""), [])
+    out = AppStage(step, plan).run(StageContext(spec=spec, emit=lambda e: None, cancel=CancelToken()), state)
+    assert not out.ok and [f.code for f in out.findings] == ["alpn-not-offered"]
+    evidence = {e.label: e.value for e in out.findings[0].evidence}
+    assert evidence == {"offered": "h2, http/1.1", "chosen": "spdy/3"}

@@ -270,7 +270,7 @@ OPTIONS: tuple[Option, ...] = (
     # --- application ------------------------------------------------------------------------------
     Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
            lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
-           flags=(Flag(("--http",), "send a minimal HTTP/1.1 GET and record the status line", kind="switch",
+           flags=(Flag(("--http",), "send a minimal GET (HTTP/2 when ALPN chooses h2) and record the status", kind="switch",
                        apply=_set("app", "http"), excludes=("send",)),),
            field=Field("Application", "select", choices=(("none", "none"), ("HTTP GET", "http"),
                                                          ("send text", "send")))),
