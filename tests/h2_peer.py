@@ -15,6 +15,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
+from tests.conftest import SQUID_PASSWORD, SQUID_USER
 from tests.hostile_peers import ScriptedServer
 from tlsbench.lab.certs import CertFiles
 
@@ -68,8 +69,16 @@ def reset_stream(tls: ssl.SSLSocket, conn: h2.connection.H2Connection) -> None:
     tls.sendall(frame(3, 0, 1, (7).to_bytes(4, "big")))  # RST_STREAM REFUSED_STREAM
 
 
+def echo_secret(tls: ssl.SSLSocket, conn: h2.connection.H2Connection) -> None:
+    # A 200 whose header field and body repeat the lab squid's password, as a peer that learnt it might.
+    conn.send_headers(1, [(":status", "200"), ("x-seen", SQUID_PASSWORD)])
+    conn.send_data(1, f"you are {SQUID_USER}:{SQUID_PASSWORD}".encode(), end_stream=True)
+    tls.sendall(conn.data_to_send())
+
+
 BEHAVIOURS: dict[str, Callable[[ssl.SSLSocket, h2.connection.H2Connection], None]] = {
-    "garbage": garbage, "huge-headers": huge_headers, "goaway": immediate_goaway, "reset": reset_stream}
+    "garbage": garbage, "huge-headers": huge_headers, "goaway": immediate_goaway, "reset": reset_stream,
+    "echo": echo_secret}
 
 
 class H2Peer(ScriptedServer):

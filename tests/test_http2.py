@@ -93,11 +93,12 @@ def test_verbose_trace_lists_frames(nginx_h2, lab_certs):
     proc = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http2", "--http", "-v")
     assert proc.returncode == 0, proc.stdout
     out = proc.stdout
-    assert "frames (app, HTTP/2)" in out
-    block = out[out.index("frames (app, HTTP/2)"):]
+    app_row = re.search(r"^  \S+\s+app .*HTTP/2 200$", out, re.M)
+    assert app_row is not None, out
+    block = out[app_row.end():out.index("messages (tls)")]  # under the app row, before the TLS trace
+    assert "HTTP/2 frames" in block
     assert re.search(r"\+\s*[\d.]+ ms  >>> SETTINGS\s+0  ACK", block)
     assert re.search(r"<<< HEADERS\s+1  END_HEADERS", block)
-    assert "HTTP/2 200" in out
 
 
 def test_h2_offered_without_request_sends_no_http11(nginx_h2, lab_certs):
@@ -184,3 +185,26 @@ def test_a_protocol_not_offered_is_a_finding_and_nothing_is_sent():
     assert not out.ok and [f.code for f in out.findings] == ["alpn-not-offered"]
     evidence = {e.label: e.value for e in out.findings[0].evidence}
     assert evidence == {"offered": "h2, http/1.1", "chosen": "spdy/3"}
+
+
+def test_misdirected_through_a_proxy_names_its_connect_target(nginx_h2, squid_proxy, lab_certs):
+    proc = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http2", "--http",
+                 "--sni", "www.lab.test", "-x", f"http://{squid_proxy.host}:{squid_proxy.port}", "--json")
+    found = [f for f in json.loads(proc.stdout)["findings"] if f["code"] == "authority-mismatch"]
+    assert found, proc.stdout
+    evidence = {e["label"]: e["value"] for e in found[0]["evidence"]}
+    assert evidence == {":authority": "localhost", "SNI": "www.lab.test", "CONNECT target": "localhost",
+                        "status": "421"}
+
+
+def test_a_proxy_password_echoed_in_h2_headers_is_masked(h2_peers, squid_proxy_auth, lab_certs):
+    from tests.conftest import SQUID_PASSWORD, SQUID_USER
+
+    peer = h2_peers("echo")
+    proxy = f"http://{SQUID_USER}:{SQUID_PASSWORD}@{squid_proxy_auth.host}:{squid_proxy_auth.port}"
+    proc = probe(f"localhost:{peer.port}", "--cafile", str(lab_certs.ca_cert), "--http2", "--http", "-x", proxy,
+                 "--json")
+    detail = app_of(proc)["detail"]
+    assert detail["protocol"] == "h2" and detail["status"] == 200
+    assert ["x-seen", "***"] in detail["headers"]
+    assert SQUID_PASSWORD not in proc.stdout and SQUID_PASSWORD not in proc.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from tlsbench.errors import Cancelled
 from tlsbench.engine.findings.catalogue import finding
 from tlsbench.engine.findings.model import Evidence, Finding
+from tlsbench.engine.route.hostport import is_ip
 from tlsbench.engine.stages.h2frames import FrameSplitter, H2Frame, error_name
 from tlsbench.engine.suggestions import Suggestion
 
@@ -306,7 +307,8 @@ def misdirected(spec: ConnectionSpec, state: RunState, outcome: StageOutcome) ->
     target = _connect_target(spec, state)
     if target:
         names.append(("CONNECT target", target))
-    if len({n.lower().rstrip(".") for _, n in names}) < 2:
+    # An address (a pinned one, for CONNECT) chooses no name at the server: it is shown, not compared.
+    if len({n.lower().rstrip(".") for _, n in names if not is_ip(n)}) < 2:
         return outcome
     said = ", ".join(f"{label} {value!r}" for label, value in names)
     found = finding("authority-mismatch", "The server refused the request's name as misdirected (421)",
