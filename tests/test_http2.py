@@ -208,3 +208,32 @@ def test_a_proxy_password_echoed_in_h2_headers_is_masked(h2_peers, squid_proxy_a
     assert detail["protocol"] == "h2" and detail["status"] == 200
     assert ["x-seen", "***"] in detail["headers"]
     assert SQUID_PASSWORD not in proc.stdout and SQUID_PASSWORD not in proc.stderr
+
+
+SERVER_SETTINGS = bytes.fromhex("000000040000000000")  # an empty SETTINGS frame, as a server's first
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_any_server_bytes_end_in_an_exchange_never_an_exception(data, settings_first):
+    """Whatever comes back over a real socket pair — frames or not — the exchange ends with what it saw."""
+    import socket
+
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.spec import build_spec
+    from tlsbench.engine.stages.context import StageContext
+    from tlsbench.engine.stages.http2 import exchange, h2_findings, request_headers
+    from tlsbench.engine.stream import socket_stream
+
+    spec = build_spec("www.lab.test:443", http=True, timeout=2)
+    ctx = StageContext(spec=spec, emit=lambda e: None, cancel=CancelToken())
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall((SERVER_SETTINGS if settings_first else b"") + data)
+        theirs.shutdown(socket.SHUT_WR)
+        stream = socket_stream(ours, ctx.cancel)
+        stream.link.set_timeout(2)
+        x = exchange(ctx, stream, request_headers(spec), 2)
+    assert x.bytes_received <= len(data) + (9 if settings_first else 0)
+    assert x.status is not None or x.error is not None or x.broken is not None or x.goaway is not None \
+        or x.reset is not None or x.limit is not None
+    h2_findings(x, True)

@@ -59,6 +59,7 @@ def exchange(ctx: StageContext, stream: Stream, request: list[tuple[str, str]] |
     import h2.exceptions
     import h2.settings
     import hpack.exceptions
+    import hyperframe.exceptions
 
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
     conn.local_settings = h2.settings.Settings(client=True, initial_values={
@@ -128,7 +129,7 @@ def exchange(ctx: StageContext, stream: Stream, request: list[tuple[str, str]] |
                 break
             try:
                 events = conn.receive_data(chunk)
-            except (h2.exceptions.ProtocolError, hpack.exceptions.HPACKError) as exc:
+            except (h2.exceptions.H2Error, hpack.exceptions.HPACKError, hyperframe.exceptions.HyperframeError) as exc:
                 broken = f"{type(exc).__name__}: {exc}"
                 try:
                     flush()  # h2's GOAWAY, saying why
