@@ -237,3 +237,12 @@ def test_any_server_bytes_end_in_an_exchange_never_an_exception(data, settings_f
     assert x.status is not None or x.error is not None or x.broken is not None or x.goaway is not None \
         or x.reset is not None or x.limit is not None
     h2_findings(x, True)
+
+
+def test_h2_offered_and_not_chosen_without_request_says_so(tls_server, lab_certs):
+    server = tls_server("good", alpn="http/1.1")
+    proc = probe(f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert), "--http2", "--json")
+    app = app_of(proc)
+    assert proc.returncode == 0
+    assert app["summary"].startswith("ALPN chose http/1.1") and app["detail"]["protocol"] == "none"
+    assert app["detail"]["bytes_received"] == 0 and app["detail"]["frames"] == []

@@ -218,7 +218,7 @@ class AppDetail(NamedTuple):
     ttfb_ms: float | None = None  # time to first byte after the request was sent
     bytes_received: int = 0
     error: str | None = None
-    protocol: str = "http/1.1"  # "http/1.1" | "h2" (what ALPN chose); for --send the text as given
+    protocol: str = "none"  # "http/1.1" | "h2" for a request (h2 when ALPN chose it); "text" for --send
     status: int | None = None  # the response's status code
     headers: tuple[tuple[str, str], ...] = ()  # h2: the response's header fields, as received
     frames: "tuple[H2Frame, ...]" = ()  # h2: every frame both ways, with its time

@@ -100,7 +100,7 @@ class AppStage:
             return run_h2(ctx, state)  # never HTTP/1.1 bytes into an HTTP/2 connection
         if not self.spec.app.http and self.spec.app.send is None:  # h2 offered, not chosen: nothing to say
             said = f"ALPN chose {chosen}" if chosen else "ALPN chose no protocol"
-            return StageOutcome(ok=True, detail=AppDetail(mode="none", request="", protocol=chosen or "none"),
+            return StageOutcome(ok=True, detail=AppDetail(mode="none", request=""),
                                 summary=f"{said}: no HTTP/2, nothing sent (--http sends a request)")
         outcome = run_app(ctx, state.need_stream(), cert_requested=asked and not self.spec.tls.cert,
                           tls_version=version)
@@ -185,6 +185,7 @@ def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: b
     code = status_line.split(" ", 2)[1] if status_line and status_line.count(" ") else ""
     detail = AppDetail(mode=mode, request=req_text, status_line=status_line,
                        status=int(code) if code.isdigit() and mode == "http" else None,
+                       protocol="http/1.1" if mode == "http" else "text",
                        first_bytes_text=data.decode("latin-1") if data else None,
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)

@@ -278,7 +278,7 @@ def not_offered(ctx: StageContext, chosen: str, offered: tuple[str, ...]) -> Sta
                     f"{visible(chosen)!r}, while tlsbench offered {said}. Nothing was sent in either protocol.",
                     "The server's ALPN choice is broken: fix its configuration (or whatever answers in its name).",
                     [Evidence("offered", said), Evidence("chosen", visible(chosen))])
-    return StageOutcome(ok=False, detail=AppDetail(mode="none", request="", protocol=chosen),
+    return StageOutcome(ok=False, detail=AppDetail(mode="none", request=""),
                         summary=found.title, findings=(found,))
 
 
