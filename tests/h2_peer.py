@@ -89,12 +89,13 @@ class H2Peer(ScriptedServer):
         context.load_cert_chain(str(cert.chain), str(cert.key))
         context.set_alpn_protocols(list(alpn))
         self.context = context
-        after = BEHAVIOURS[behaviour]
+        at_once = behaviour == "goaway-at-once"  # GOAWAY right after its SETTINGS, before any request
+        after = BEHAVIOURS["goaway" if at_once else behaviour]
 
         def script(sock: socket.socket) -> None:
             try:
                 with self.context.wrap_socket(sock, server_side=True) as tls:
-                    _settings_then(tls, after)
+                    _settings_then(tls, after, wait_request=not at_once)
             except (OSError, ssl.SSLError, h2.exceptions.H2Error):
                 pass
 

@@ -133,6 +133,7 @@ def test_misdirected_names_the_three_names(nginx_h2, lab_certs):
     ("garbage", "h2-protocol-error", "ProtocolError"),
     ("huge-headers", "h2-limit-exceeded", "header block"),
     ("goaway", "h2-goaway", "ENHANCE_YOUR_CALM"),
+    ("goaway-at-once", "h2-goaway", "before answering the request"),
     ("reset", "h2-stream-reset", "REFUSED_STREAM"),
 ])
 def test_hostile_h2_server_gives_findings(h2_peers, lab_certs, behaviour, code, words):
