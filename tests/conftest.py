@@ -119,6 +119,21 @@ def nginx_sni_strict(lab_certs, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def nginx_h2(lab_certs, tmp_path_factory):
+    """nginx with `listen ... ssl http2;` serving `lab_certs.good`: HTTP/2 when ALPN offers h2. A
+    request whose name is not the one SNI gave is answered 421 Misdirected Request, as a server that
+    chooses its certificate by SNI must; /missing is a 404."""
+    from tlsbench.lab.nginx_tls import NginxTlsOptions, nginx_tls
+
+    extra = ('if ($ssl_server_name != $host) { return 421; }\n'
+             '        location = /missing { return 404; }')
+    server = need(nginx_tls, NginxTlsOptions(cert=lab_certs.good, http2=True, extra=extra),
+                  prefix=tmp_path_factory.mktemp("nginx-h2"))
+    yield server
+    server.stop()
+
+
 # --- SOCKS proxies -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

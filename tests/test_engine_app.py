@@ -94,3 +94,11 @@ def test_host_header_rules():
     assert b"Host: [::1]\r\n" in http_request(build_spec("[::1]:443", http=True))
     assert b"Host: [::1]:8080\r\n" in http_request(build_spec("[::1]:8080", http=True))
     assert b"Host: example.com\r\n" in http_request(build_spec("example.com:80", http=True, tls=False))
+
+
+def test_protocol_and_status_in_the_detail(tls_server, lab_certs):
+    server = tls_server("good")
+    http = over_tls(server, cafile=str(lab_certs.ca_cert), http=True)
+    assert http.detail.protocol == "http/1.1" and http.detail.status == 200
+    sent = over_tls(server, cafile=str(lab_certs.ca_cert), send="GET / HTTP/1.0\r\n\r\n")
+    assert sent.detail.protocol == "text" and sent.detail.status is None

@@ -67,6 +67,16 @@ def test_plain_tcp_send_and_what_cannot_be_said():
     assert "always starts a TLS handshake" in eq.openssl.cannot[0]
 
 
+def test_http2_is_curls_http2_and_s_clients_alpn_list():
+    spec = build_spec("www.lab.test:443", alpn="h2,http/1.1", http=True)
+    eq = equivalent_commands(spec)
+    assert "--http2" in eq.tlsbench.words and "--alpn" not in eq.tlsbench.words
+    assert "--http2" in eq.curl.words
+    assert eq.openssl.words[eq.openssl.words.index("-alpn") + 1] == "h2,http/1.1"
+    other = equivalent_commands(build_spec("www.lab.test:443", alpn="h2"))
+    assert "--alpn" in other.tlsbench.words and "--http2" not in other.tlsbench.words
+
+
 def test_no_sni_and_unusual_alpn_are_named_as_limits():
     spec = build_spec("www.lab.test:443", no_sni=True, alpn="imap")
     eq = equivalent_commands(spec)

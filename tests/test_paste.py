@@ -124,3 +124,12 @@ def test_a_pasted_credential_header_is_named_without_its_value():
     notes = " ".join(pasted.dropped)
     assert "Authorization: ***" in notes and "dXNlcjpodW50ZXIy" not in notes
     assert "X-Trace: 1" in notes  # any other header is named as written
+
+
+def test_curl_http2_is_tlsbench_http2():
+    spec, pasted = spec_of("curl --http2 -sv https://www.lab.test/")
+    assert spec.tls.alpn == ("h2", "http/1.1")
+    assert not any("http2" in d for d in pasted.dropped)
+    assert "--http2" in equivalent_commands(spec).tlsbench.command.split()
+    again, _ = spec_of(equivalent_commands(spec).tlsbench.command)
+    assert again == spec

@@ -14,7 +14,7 @@ import sys
 
 from tlsbench.commands import diagnose, repeat
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage, spec_from_args
-from tlsbench.engine.argv import probe_parser
+from tlsbench.engine.argv import flag_given, probe_parser
 from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.spec import ConnectionSpec, format_hostport
 
@@ -113,6 +113,9 @@ def main(argv: list[str]) -> int:
             check_run_path(args.save_run)
         except InputError as exc:
             return fail_usage(PROG, f"--save-run {' '.join(str(exc).split())}")
+    if flag_given(args, "--alpn") and flag_given(args, "--http2"):
+        print(f"{PROG}: warning: --alpn {','.join(spec.tls.alpn) or '(none)'} wins over --http2 (h2,http/1.1 "
+              "is not offered)", file=sys.stderr)
     if spec.tls.enabled and spec.tls.verify == "off":
         print(INSECURE_WARNING, file=sys.stderr)
     if spec.tls.enabled and spec.tls.keylog:

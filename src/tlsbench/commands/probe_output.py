@@ -82,6 +82,9 @@ class Waterfall:
         duration = f"{record.duration_ms:8.1f} ms"
         self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<9} {duration}  "
                   f"{one_line(record.summary)}")
+        if self.trace and record.parent is None:  # -v: the app stage's HTTP/2 frames under its row
+            for line in h2_frame_lines(record):
+                self.emit(self.paint(line, "dim"))
 
     # --- after the run ---------------------------------------------------------------------------
 
@@ -272,6 +275,21 @@ def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
             lines.append(f"  +{m.at_ms:9.3f} ms  {arrow} {one_line(m.name):<24} {m.version:<8} {m.length:>6} B")
             if hexdump_bytes and m.data:
                 lines += ["      " + row for row in hexdump(m.data).splitlines()]
+    return lines
+
+
+def h2_frame_lines(record: StageRecord) -> list[str]:
+    """A stage's HTTP/2 frames (`-v`, under its row): time, direction, type, stream, flags, length."""
+    from tlsbench.engine.records.details import AppDetail
+
+    if not isinstance(record.detail, AppDetail) or not record.detail.frames:
+        return []
+    lines = ["         HTTP/2 frames: time, direction, type, stream, flags, length"]
+    for f in record.detail.frames:
+        arrow = ">>>" if f.direction == "sent" else "<<<"
+        note = f"  {one_line(f.note)}" if f.note else ""
+        lines.append(f"         +{f.at_ms:9.3f} ms  {arrow} {one_line(f.type):<14} {f.stream_id:>6}  "
+                     f"{f.flags or '-':<22} {f.length:>6} B{note}")
     return lines
 
 

@@ -97,6 +97,12 @@ def given(args: argparse.Namespace, name: str) -> bool:
                for i in range(len(BY_NAME[name].flags)))
 
 
+def flag_given(args: argparse.Namespace, flag_name: str) -> bool:
+    """Whether the flag named `flag_name` (its primary name) was given."""
+    return any(getattr(args, _dest(option.name, i), None) not in (None, False)
+               for option in OPTIONS for i, flag in enumerate(option.flags) if flag.names[0] == flag_name)
+
+
 def probe_parser(prog: str = "tlsbench probe") -> QuietParser:
     """The whole `tlsbench probe` command line: the connection options, then output, repeat and why?."""
     parser = QuietParser(prog=prog, description="Open one connection, stage by stage, and explain what happened.",

@@ -18,6 +18,7 @@ from tlsbench.engine.route.proxykinds import TYPES
 from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec, proxy_user,
                                   with_proxy_trust)
 
+HTTP2_ALPN = ("h2", "http/1.1")  # what curl --http2 offers
 GROUPS = ("target", "route", "local", "tls", "app", "other")
 GROUP_TITLES = {"target": "Target", "route": "Route", "local": "Local side", "tls": "TLS", "app": "Application",
                 "other": "Other"}
@@ -192,7 +193,12 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--alpn",), "comma-separated ALPN protocols, e.g. h2,http/1.1 (each 1-255 bytes as UTF-8)",
                        "LIST",
                        apply=lambda v, a: v.update(alpn=[p.strip() for p in a.split(",")]),
-                       render=lambda v: ["--alpn", ",".join(v["alpn"])] if v.get("alpn") else []),),
+                       render=lambda v: ["--alpn", ",".join(v["alpn"])]
+                       if v.get("alpn") and v["alpn"] != list(HTTP2_ALPN) else []),
+                  # curl's --http2: after --alpn in this table, so a list given with --alpn wins over it
+                  Flag(("--http2",), "offer h2,http/1.1 through ALPN, as curl --http2 does (--alpn wins)",
+                       kind="switch", apply=lambda v, a: v.setdefault("alpn", list(HTTP2_ALPN)),
+                       render=lambda v: ["--http2"] if v.get("alpn") == list(HTTP2_ALPN) else [])),
            field=Field("ALPN", "input", "e.g. h2,http/1.1", visible=lambda v: v.get("tls", True)),
            toml=("tls", "alpn"), toml_type=(list, str), describe="ALPN", openssl="-alpn"),
     Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
@@ -264,7 +270,7 @@ OPTIONS: tuple[Option, ...] = (
     # --- application ------------------------------------------------------------------------------
     Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
            lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
-           flags=(Flag(("--http",), "send a minimal HTTP/1.1 GET and record the status line", kind="switch",
+           flags=(Flag(("--http",), "send a minimal GET (HTTP/2 when ALPN chooses h2) and record the status", kind="switch",
                        apply=_set("app", "http"), excludes=("send",)),),
            field=Field("Application", "select", choices=(("none", "none"), ("HTTP GET", "http"),
                                                          ("send text", "send")))),

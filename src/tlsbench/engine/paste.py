@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from tlsbench.engine.argv import UsageError, probe_parser, values_from_args
 from tlsbench.errors import InputError
 from tlsbench.engine.route.hostport import format_hostport, is_ip, split_hostport
-from tlsbench.engine.options import finish_flags, peer_switches
+from tlsbench.engine.options import HTTP2_ALPN, finish_flags, peer_switches
 from tlsbench.engine.route.proxykinds import TYPES
 
 URL_PORTS = {"https": 443, "http": 80}
@@ -207,7 +207,7 @@ def _curl(words: list[str]) -> Pasted:
         elif word == "--http1.1":
             values["alpn"] = ["http/1.1"]
         elif word in ("--http2", "--http2-prior-knowledge"):
-            values["alpn"] = ["h2", "http/1.1"]
+            values["alpn"] = list(HTTP2_ALPN)  # tlsbench's --http2
             if word != "--http2":
                 dropped.append(f"{word}: HTTP/2 without ALPN")
         elif word == "--no-alpn":

@@ -133,6 +133,8 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", skip=f"{upgrade}: no capabilities to ask again over TLS"))
     elif upgrade:
         steps.append(_step("app", doing="asking the capabilities again over TLS"))
+    elif spec.tls.enabled and "h2" in spec.tls.alpn:  # what was negotiated is said in HTTP/2's own frames
+        steps.append(_step("app", doing="HTTP/2 preface and SETTINGS, if ALPN chooses h2"))
     else:
         steps.append(_step("app", skip="nothing to send after connecting"))
     # Only when asked for (a plan without them keeps its rows): --check-revocation, --reconnect.

@@ -46,7 +46,7 @@ class TlsSpec(NamedTuple):
 
 
 class AppSpec(NamedTuple):
-    http: bool = False  # send a minimal HTTP/1.1 GET with the right Host header
+    http: bool = False  # send a minimal GET with the right Host (HTTP/2 when ALPN chooses h2)
     send: str | None = None  # send this text and record the first bytes of the answer
     path: str = "/"
 

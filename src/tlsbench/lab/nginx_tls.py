@@ -26,6 +26,7 @@ class NginxTlsOptions:
     session_tickets: bool = True
     session_cache: str | None = None  # e.g. "shared:SSL:1m"; None: "none" (nginx's default is "none")
     extra: str = ""  # more directives inside the server block
+    http2: bool = False  # `listen ... ssl http2`: HTTP/2 when the client offers h2 through ALPN
 
 
 def nginx_tls_conf(prefix: Path, host: str, port: int, o: NginxTlsOptions) -> str:
@@ -56,7 +57,7 @@ http {{
     uwsgi_temp_path {_q(temp / "uwsgi")};
     scgi_temp_path {_q(temp / "scgi")};
     server {{
-        listen {listen} ssl;
+        listen {listen} ssl{" http2" if o.http2 else ""};
         server_name localhost;
         ssl_certificate {_q(o.cert.chain)};
         ssl_certificate_key {_q(o.cert.key)};

@@ -202,9 +202,17 @@ def _chain(d: ChainDetail) -> list[Text]:
 
 
 def _app(d: AppDetail, width: int) -> list[Text]:
-    rows = [line(("sent".ljust(14), "dim"), ("→ ", "bold cyan"), (d.request, ""))]
+    rows = [field("protocol", d.protocol)] if d.protocol == "h2" else []
+    rows.append(line(("sent".ljust(14), "dim"), ("→ ", "bold cyan"), (d.request, "")))
     if d.status_line:
         rows.append(line(("reply".ljust(14), "dim"), ("← ", "bold magenta"), (d.status_line, "")))
+    for name, value in d.headers:
+        rows.append(line(("".ljust(14), "dim"), (f"{name}: {value}", "")))
+    for f in d.frames:  # HTTP/2, each frame with its time
+        arrow, style = ("→ ", "bold cyan") if f.direction == "sent" else ("← ", "bold magenta")
+        text = f"{f.type} stream {f.stream_id}" + (f" {f.flags}" if f.flags else "") + f" {f.length} B"
+        rows.append(line((f"+{f.at_ms:.1f} ms".ljust(14), "dim"), (arrow, style),
+                         (text + (f"  {f.note}" if f.note else ""), "")))
     if d.ttfb_ms is not None:
         rows.append(field("first byte", f"{d.ttfb_ms:.1f} ms after the request"))
     rows.append(field("received", f"{d.bytes_received} B"))

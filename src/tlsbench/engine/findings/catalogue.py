@@ -135,6 +135,13 @@ ENTRIES: tuple[Entry, ...] = (
     _E("http-error-status", "app", "warning", "The server answered with an HTTP error", "peer",
        severities=("warning", "info")),
     _E("http-0.9-response", "app", "warning", "The answer has no HTTP status line", "peer"),
+    _E("h2-protocol-error", "app", "error", "The server's HTTP/2 frames break the protocol", "peer"),
+    _E("h2-limit-exceeded", "app", "error", "The server's HTTP/2 answer passed a bound", "peer"),
+    _E("h2-goaway", "app", "error", "The server closed the HTTP/2 connection (GOAWAY)", "peer",
+       severities=("error", "warning")),
+    _E("h2-stream-reset", "app", "error", "The server reset the request's stream (RST_STREAM)", "peer"),
+    _E("alpn-not-offered", "app", "error", "The server chose a protocol tlsbench did not offer", "peer"),
+    _E("authority-mismatch", "app", "warning", "The names of the request, SNI and CONNECT disagree", "local"),
     # --- revocation (--check-revocation) ---------------------------------------------------------
     _E("cert-revoked", "revocation", "error", "The certificate was revoked", "peer"),
     _E("revocation-unknown", "revocation", "warning", "The revocation status is unknown", "peer"),

@@ -8,6 +8,7 @@ detail can be shared between threads without copying.
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 if TYPE_CHECKING:
+    from tlsbench.engine.stages.h2frames import H2Frame
     from tlsbench.engine.tls.tlsfacts import ClientCertRequest
 
 
@@ -217,6 +218,10 @@ class AppDetail(NamedTuple):
     ttfb_ms: float | None = None  # time to first byte after the request was sent
     bytes_received: int = 0
     error: str | None = None
+    protocol: str = "none"  # "http/1.1" | "h2" for a request (h2 when ALPN chose it); "text" for --send
+    status: int | None = None  # the response's status code
+    headers: tuple[tuple[str, str], ...] = ()  # h2: the response's header fields, as received
+    frames: "tuple[H2Frame, ...]" = ()  # h2: every frame both ways, with its time
 
     def to_dict(self) -> dict:
         return plain(self)

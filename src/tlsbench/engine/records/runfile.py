@@ -73,6 +73,7 @@ class RunRecord(NamedTuple):
 def _registry() -> list[type]:
     from tlsbench.engine.certs.ct import Sct
     from tlsbench.engine.hops.starttls.detail import ExchangeLine, StarttlsDetail
+    from tlsbench.engine.stages.h2frames import H2Frame
     from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension
     from tlsbench.engine.tls.tlspump import CloseInfo
 
@@ -80,7 +81,7 @@ def _registry() -> list[type]:
             FindingRaised, RunFinished, ProbeResult, SocketInfo, TcpInfo, StageRecord, TlsMessage, Finding,
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
-            StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo]
+            StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame]
 
 
 def _check_change(change: Any) -> str | None:
@@ -128,6 +129,7 @@ def codec() -> RecordCodec:
         from tlsbench.engine.certs.ct import Sct
         from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension
         from tlsbench.engine.tls.tlspump import CloseInfo
+        from tlsbench.engine.stages.h2frames import H2Frame
 
         # Fields the engine annotates loosely (to keep imports light) are checked as what they hold.
         _codec = RecordCodec(_registry(), overrides={
@@ -138,6 +140,7 @@ def codec() -> RecordCodec:
             ("ChainDetail", "scts"): tuple[Sct, ...],
             ("ProxyTlsDetail", "messages"): tuple[TlsMessage, ...],
             ("ReconnectDetail", "messages"): tuple[TlsMessage, ...],
+            ("AppDetail", "frames"): tuple[H2Frame, ...],
         }, validators={Change: _check_change, StageRecord: _check_stage})
     return _codec
 

@@ -42,8 +42,9 @@ NO_CLIENT_CERT = (
 )
 
 
-def http_request(spec: ConnectionSpec) -> bytes:
-    """GET with a Host header naming the host asked for (and the port when it is not the default)."""
+def authority(spec: ConnectionSpec) -> str:
+    """The host asked for (and the port when it is not the default): Host in HTTP/1.1, :authority in
+    HTTP/2, as curl writes them."""
     host = spec.host
     if not is_ip(host):
         try:
@@ -55,7 +56,12 @@ def http_request(spec: ConnectionSpec) -> bytes:
         host = format_hostport(host, spec.port)
     elif ":" in host:
         host = f"[{host}]"
-    return (f"GET {spec.app.path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
+    return host
+
+
+def http_request(spec: ConnectionSpec) -> bytes:
+    """GET with a Host header naming the host asked for (and the port when it is not the default)."""
+    return (f"GET {spec.app.path} HTTP/1.1\r\nHost: {authority(spec)}\r\nUser-Agent: {USER_AGENT}\r\n"
             "Accept: */*\r\nConnection: close\r\n\r\n").encode("ascii", "replace")
 
 
@@ -83,8 +89,26 @@ class AppStage:
         asked = any(m.direction == "received" and m.name == "CertificateRequest" for m in wire)
         tls_detail = state.tls.outcome.detail if state.tls is not None else None
         version = getattr(tls_detail, "version", None)
-        return run_app(ctx, state.need_stream(), cert_requested=asked and not self.spec.tls.cert,
-                       tls_version=version)
+        chosen = getattr(tls_detail, "alpn", None)
+        if chosen is not None and chosen not in self.spec.tls.alpn:
+            from tlsbench.engine.stages.http2 import not_offered
+
+            return not_offered(ctx, chosen, self.spec.tls.alpn)
+        if chosen == "h2" and self.spec.app.send is None:
+            from tlsbench.engine.stages.http2 import run_h2
+
+            return run_h2(ctx, state)  # never HTTP/1.1 bytes into an HTTP/2 connection
+        if not self.spec.app.http and self.spec.app.send is None:  # h2 offered, not chosen: nothing to say
+            said = f"ALPN chose {chosen}" if chosen else "ALPN chose no protocol"
+            return StageOutcome(ok=True, detail=AppDetail(mode="none", request=""),
+                                summary=f"{said}: no HTTP/2, nothing sent (--http sends a request)")
+        outcome = run_app(ctx, state.need_stream(), cert_requested=asked and not self.spec.tls.cert,
+                          tls_version=version)
+        if not self.spec.app.http:
+            return outcome
+        from tlsbench.engine.stages.http2 import misdirected
+
+        return misdirected(ctx.spec, state, outcome)
 
 
 def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: bool = False,
@@ -158,7 +182,10 @@ def run_app(ctx: StageContext, stream: Stream | socket.socket, cert_requested: b
     status_line = None
     if data.startswith(b"HTTP/"):
         status_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")
+    code = status_line.split(" ", 2)[1] if status_line and status_line.count(" ") else ""
     detail = AppDetail(mode=mode, request=req_text, status_line=status_line,
+                       status=int(code) if code.isdigit() and mode == "http" else None,
+                       protocol="http/1.1" if mode == "http" else "text",
                        first_bytes_text=data.decode("latin-1") if data else None,
                        first_bytes_hex=data.hex() if data else None, ttfb_ms=ttfb,
                        bytes_received=len(data), error=error)
