@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from tlsbench.engine.records.details import CertInfo, whole_days_left
+from tlsbench.engine.certs.rawcert import der_element as _tlv
 from tlsbench.errors import TlsbenchError
 
 
@@ -75,22 +76,6 @@ def broken_extensions(der: bytes) -> list[tuple[str, str]]:
         if problem is not None:
             out.append((_extension_name(ext), problem))
     return out
-
-
-def _tlv(data: bytes, at: int) -> tuple[int, int, int]:
-    """(tag, start of the value, end of the element) of the DER element at `at`."""
-    tag, first = data[at], data[at + 1]
-    if first < 0x80:
-        start, length = at + 2, first
-    else:
-        size = first & 0x7F
-        if size == 0 or size > 4:
-            raise ValueError("unsupported DER length")
-        start, length = at + 2 + size, int.from_bytes(data[at + 2:at + 2 + size], "big")
-    end = start + length
-    if end > len(data):
-        raise ValueError("DER element runs past the data")
-    return tag, start, end
 
 
 def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:

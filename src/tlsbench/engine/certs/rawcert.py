@@ -16,7 +16,7 @@ from tlsbench.engine.records.details import CertInfo, whole_days_left
 from tlsbench.engine.certs.dername import name_text, oid_text
 
 
-def _tlv(data: bytes, at: int) -> tuple[int, int, int]:
+def der_element(data: bytes, at: int) -> tuple[int, int, int]:
     """(tag, start of the value, end of the element) at `at`; ValueError when it does not fit."""
     if at + 2 > len(data):
         raise ValueError("DER element cut short")
@@ -37,7 +37,7 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
     """(tag, element start, value start, end) of each element in data[start:end]."""
     out, at = [], start
     while at < end:
-        tag, vstart, vend = _tlv(data, at)
+        tag, vstart, vend = der_element(data, at)
         out.append((tag, at, vstart, vend))
         at = vend
     return out
@@ -54,8 +54,8 @@ def _time(tag: int, raw: bytes) -> _dt.datetime:
 def raw_cert_info(der: bytes, position: int, now: _dt.datetime | None = None) -> CertInfo | None:
     """A CertInfo read from the DER alone (no key facts, no SANs); None when the fields cannot be found."""
     try:
-        _, start, end = _tlv(der, 0)
-        _, tbs_start, tbs_end = _tlv(der, start)
+        _, start, end = der_element(der, 0)
+        _, tbs_start, tbs_end = der_element(der, start)
         fields = _children(der, tbs_start, tbs_end)
         if fields and fields[0][0] == 0xA0:  # the explicit version
             fields = fields[1:]

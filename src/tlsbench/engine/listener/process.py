@@ -20,40 +20,22 @@ from __future__ import annotations
 
 import collections
 import os
-import pickle
 import queue
-import struct
 import subprocess
 import sys
 import threading
-from typing import IO, Any, Callable
+from typing import Callable
 
 from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.listener.config import ListenerConfig, checked
 from tlsbench.engine.listener.events import ListenerError, ListenerEvent, Listening, PauseChanged, Stopped
+from tlsbench.engine.series.frames import read_frame, write_frame
 
-_HEADER = struct.Struct("!I")
 STOP_WAIT = 3.0  # seconds a child asked to stop has before it is killed
 
 
 class ListenerCrashed(TlsbenchError):
     title = "listener process failed"
-
-
-def _write(stream: IO[bytes], obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def _read(stream: IO[bytes]) -> Any:
-    """One frame, or None at the end of the stream (or a frame cut short)."""
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    body = stream.read(size)
-    return pickle.loads(body) if len(body) == size else None
 
 
 class ListenerProcess:
@@ -94,7 +76,7 @@ class ListenerProcess:
         try:
             self._send(("start", self.config))
             while True:
-                frame = _read(child.stdout)
+                frame = read_frame(child.stdout)
                 if frame is None:
                     raise ListenerCrashed(f"the listener process ended before listening ({self._last_words()})")
                 if frame[0] == "events":
@@ -120,7 +102,7 @@ class ListenerProcess:
         for event in early:
             self._deliver(event)
         while True:
-            frame = _read(child.stdout)
+            frame = read_frame(child.stdout)
             if frame is None:
                 break
             if frame[0] == "events":
@@ -150,7 +132,7 @@ class ListenerProcess:
             return
         with self._write_lock:
             try:
-                _write(child.stdin, frame)
+                write_frame(child.stdin, frame)
             except (OSError, ValueError):
                 pass  # the child is gone: its reader reports it
 
@@ -210,7 +192,7 @@ def _child() -> int:
             if frame is None:
                 return
             try:
-                _write(out, frame)
+                write_frame(out, frame)
             except (OSError, ValueError):
                 pass  # the parent is gone; the end of the input follows
 
@@ -230,7 +212,7 @@ def _child() -> int:
                 outbox.put(("events", pending[:]))
                 pending.clear()
 
-    frame = _read(inp)
+    frame = read_frame(inp)
     if frame is None or frame[0] != "start":
         return 0
     listener = Listener(frame[1], on_event=on_event, on_flush=flush)
@@ -250,7 +232,7 @@ def _child() -> int:
     send(("started", {"address": listener.address, "port": listener.port, "cert_path": listener.cert_path,
                       "cert_info": listener.cert_info}))
     while True:
-        frame = _read(inp)
+        frame = read_frame(inp)
         if frame is None or frame[0] == "stop":
             break
         if frame[0] == "toggle":

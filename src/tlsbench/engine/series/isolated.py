@@ -30,21 +30,19 @@ from __future__ import annotations
 import atexit
 import collections
 import os
-import pickle
 import queue
-import struct
 import subprocess
 import sys
 import threading
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
 from tlsbench.engine.cancel import CancelToken
 from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.events import Event, RunFinished
 from tlsbench.engine.records.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.engine.series.frames import read_frame, write_frame
 
-_HEADER = struct.Struct("!I")
 CANCEL_GRACE = 2.0  # seconds a cancelled job has to end before its child is killed
 CLOSE_WAIT = 2.0  # seconds a child asked to exit (its input closed) has before it is killed
 MAX_IDLE = 2  # idle children kept by the shared pool (a probe and a diagnosis may overlap)
@@ -63,24 +61,6 @@ class EngineCrashed(TlsbenchError):
 
 class _Unheard(Exception):
     """The child ended before it said anything of the job."""
-
-
-def _write(stream: IO[bytes], obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def _read(stream: IO[bytes]) -> Any:
-    """One frame, or None at the end of the stream (or a frame cut short)."""
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    body = stream.read(size)
-    if len(body) < size:
-        return None
-    return pickle.loads(body)
 
 
 # --- the parent's side ----------------------------------------------------------------------------
@@ -163,7 +143,7 @@ class EngineProcess:
     def _send(self, child: subprocess.Popen[bytes], frame: tuple[Any, ...]) -> None:
         assert child.stdin is not None
         with self._write_lock:
-            _write(child.stdin, frame)
+            write_frame(child.stdin, frame)
 
     def _follow(self, child: subprocess.Popen[bytes], job: int, emit: Callable[[Any], object],
                 cancel: CancelToken | None) -> Any:
@@ -200,7 +180,7 @@ class EngineProcess:
         heard = False
         try:
             while True:
-                message = _read(child.stdout)
+                message = read_frame(child.stdout)
                 if message is None:
                     if not heard and not killed.is_set() and not (cancel is not None and cancel.cancelled):
                         raise _Unheard()
@@ -402,14 +382,14 @@ def _child() -> int:
 
     def send(frame: tuple[str, int, Any]) -> None:
         with write_lock:
-            _write(out, frame)
+            write_frame(out, frame)
 
     def listen() -> None:
         # Jobs are queued; a cancel reaches the job in flight at once; the end of input (the parent
         # closed it, or is gone) cancels what runs and ends the loop.
         while True:
             try:
-                frame = _read(inp)
+                frame = read_frame(inp)
             except Exception:  # a frame we cannot read: as good as the end
                 frame = None
             if frame is None:
