@@ -110,6 +110,11 @@ class ProfileList(Vertical):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
+        # A highlight already moved on (keys faster than the screen, or select() putting it back) is
+        # stale: acting on it would compose that profile, whose select() moves the highlight again,
+        # and the two would go on composing profiles over the form for ever.
+        if event.option_index != self.options.highlighted:
+            return
         if event.option.id and event.option.id not in ("-none", self.current):
             self.current = event.option.id
             self.post_message(self.Chosen(self, event.option.id))
