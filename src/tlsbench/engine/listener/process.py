@@ -29,7 +29,7 @@ from typing import Callable
 from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.listener.config import ListenerConfig, checked
 from tlsbench.engine.listener.events import ListenerError, ListenerEvent, Listening, PauseChanged, Stopped
-from tlsbench.engine.series.frames import read_frame, write_frame
+from tlsbench.engine.series.frames import drain_lines, read_frame, write_frame
 
 STOP_WAIT = 3.0  # seconds a child asked to stop has before it is killed
 
@@ -165,10 +165,7 @@ class ListenerProcess:
 
     def _drain_stderr(self, child: subprocess.Popen[bytes]) -> None:
         assert child.stderr is not None
-        for raw in child.stderr:
-            line = raw.decode("utf-8", "replace").strip()
-            if line:
-                self._stderr.append(line)
+        drain_lines(child.stderr, self._stderr)
 
     def _last_words(self) -> str:
         return self._stderr[-1] if self._stderr else "no message"

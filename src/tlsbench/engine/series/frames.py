@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pickle
 import struct
-from typing import IO, Any
+from typing import IO, Any, MutableSequence
 
 HEADER = struct.Struct("!I")
 
@@ -24,3 +24,12 @@ def read_frame(stream: IO[bytes]) -> Any:
     (size,) = HEADER.unpack(head)
     body = stream.read(size)
     return pickle.loads(body) if len(body) == size else None
+
+
+def drain_lines(stream: IO[bytes], into: MutableSequence[str]) -> None:
+    """Read a child's stderr to its end, keeping its non-empty lines: read all the time, since a child
+    writing warnings into a full pipe would block mid-run."""
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").strip()
+        if line:
+            into.append(line)

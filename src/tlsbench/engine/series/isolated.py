@@ -41,7 +41,7 @@ from tlsbench.errors import InputError, TlsbenchError
 from tlsbench.engine.events import Event, RunFinished
 from tlsbench.engine.records.result import ProbeResult
 from tlsbench.engine.spec import ConnectionSpec
-from tlsbench.engine.series.frames import read_frame, write_frame
+from tlsbench.engine.series.frames import drain_lines, read_frame, write_frame
 
 CANCEL_GRACE = 2.0  # seconds a cancelled job has to end before its child is killed
 CLOSE_WAIT = 2.0  # seconds a child asked to exit (its input closed) has before it is killed
@@ -106,12 +106,8 @@ class EngineProcess:
         return child
 
     def _drain_stderr(self, child: subprocess.Popen[bytes]) -> None:
-        # Read all the time: a child writing warnings into a full pipe would block mid-run.
         assert child.stderr is not None
-        for raw in child.stderr:
-            line = raw.decode("utf-8", "replace").strip()
-            if line:
-                self._stderr.append(line)
+        drain_lines(child.stderr, self._stderr)
 
     def _last_words(self) -> str:
         return self._stderr[-1] if self._stderr else "no message"
