@@ -46,6 +46,17 @@ async def run_again(pilot: Any, before: Any) -> Any:
     return await wait_for_result(pilot)
 
 
+async def history_read(pilot: Any) -> Any:
+    """F4's screen once its history file has been read (the runs stream in from a thread)."""
+    for _ in range(200):
+        await pilot.pause(0.02)
+        screen = pilot.app.screen
+        if isinstance(screen, HistoryScreen) and not screen.reading:
+            await pilot.pause()
+            return screen
+    raise AssertionError("the history file was never read")
+
+
 def table_cells(screen: Any, selector: str) -> list[list[str]]:
     table = screen.query_one(selector)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
@@ -67,9 +78,7 @@ async def test_f4_lists_the_profile_runs_and_enter_compares_with_the_previous(tm
         assert [json.loads(x)["source"] for x in lines] == ["probe", "workbench", "workbench"]
         assert "History" in str(app.screen.query_one("#keys").render())  # the footer's word for F4
         await pilot.press("f4")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, HistoryScreen)
+        screen = await history_read(pilot)
         rows = table_cells(screen, "#history-table")
         assert [r[1] for r in rows] == ["#1 now", "#2", "#3"]
         assert [r[3] for r in rows] == ["workbench", "workbench", "probe"] and all(r[4] == "ok" for r in rows)

@@ -24,7 +24,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from tlsbench.engine.records import jsonout
 from tlsbench.errors import InputError
@@ -53,6 +53,18 @@ class HistoryRead(NamedTuple):
             return None
         lines = "line" if self.skipped == 1 else "lines"
         return f"{self.skipped} unreadable {lines} skipped in {visible(str(self.path), keep_newlines=False)}"
+
+
+class HistoryBatch(NamedTuple):
+    """Some runs of a history file, newest first, as a reader streams them (`HistoryStore.newest`)."""
+
+    path: Path
+    runs: list[dict[str, Any]]  # newest first, each older than the previous batch's
+    skipped: int  # lines that were not records, so far
+    done: bool  # the file has been read to its first line
+
+    def skipped_note(self) -> str | None:
+        return HistoryRead(self.path, [], self.skipped).skipped_note()
 
 
 class ProfileRuns(NamedTuple):
@@ -216,6 +228,36 @@ class HistoryStore:
             else:
                 runs.append(record)
         return HistoryRead(path, runs, skipped)
+
+    def newest(self, profile: str, first: int = 30) -> Iterator[HistoryBatch]:
+        """The runs of a profile newest first, in batches: `first` runs (a screen's worth), then the
+        rest. Decoding a line is the cost (a 234-run file: ~65 ms in all), so a screen that shows the
+        first batch at once need not wait for the oldest run. The last batch has `done`; an unreadable
+        file raises HistoryError before the first."""
+        from tlsbench.safe_files import FileMissing, FileRefused, read_regular
+
+        path = self.path_for(profile)
+        try:
+            data = read_regular(path, limit=MAX_FILE, what="history file")
+        except FileMissing:
+            yield HistoryBatch(path, [], 0, True)
+            return
+        except FileRefused as exc:
+            raise HistoryError(str(exc)) from None
+        runs: list[dict[str, Any]] = []
+        skipped = 0
+        for raw in reversed(data.split(b"\n")):  # splitting copies ~1 ms of a 4.5 MB file; decoding is the cost
+            if not raw.strip():
+                continue
+            record = parse_line(raw)
+            if record is None or record["profile"] != profile:
+                skipped += 1
+                continue
+            runs.append(record)
+            if len(runs) == first:
+                yield HistoryBatch(path, runs, skipped, False)
+                runs, first = [], -1
+        yield HistoryBatch(path, runs, skipped, True)
 
     def profiles(self) -> tuple[list[ProfileRuns], list[str]]:
         """Every profile with a history file, by name, and one line per file that could not be read."""
