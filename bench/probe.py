@@ -3,7 +3,9 @@
 Starts one local `openssl s_server` (lab certificates) and measures, alternating the tools
 round by round so that machine noise hits them alike:
 
-* whole process: `tlsbench probe --json` vs a minimal Python ssl client vs curl vs s_client;
+* whole process: `tlsbench probe --json` vs a minimal Python ssl client, the same client that also
+  parses the leaf with `cryptography` and prints its subject and expiry (what a probe must at least
+  do), curl and s_client — wall clock, and the CPU time of the process (steadier on a busy machine);
 * per stage: tlsbench's own tcp and tls durations vs curl's time_connect and
   time_appconnect - time_connect, on the same server.
 
@@ -37,11 +39,29 @@ with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) as ra
         print(tls.version())
 """
 
+MINIMAL_X509_CLIENT = """
+import socket, ssl, sys
+from cryptography import x509
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname=sys.argv[1]) as tls:
+        leaf = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        print(tls.version(), leaf.subject.rfc4514_string(), leaf.not_valid_after_utc.isoformat())
+"""
 
-def timed(argv: list[str], env: dict | None = None) -> tuple[float, str]:
+CPU: dict[str, list[float]] = {}  # per tool: the CPU ms (user + system) of each of its processes
+
+
+def timed(argv: list[str], env: dict | None = None, name: str | None = None) -> tuple[float, str]:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
     elapsed = (time.perf_counter() - start) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name:
+        CPU.setdefault(name, []).append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
     if done.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv[:3])}... failed ({done.returncode}): {done.stderr.strip()[:300]}")
     return elapsed, done.stdout
@@ -62,11 +82,11 @@ def main() -> int:
             host, port = "127.0.0.1", server.port
             target = f"{host}:{port}"
             runs: dict[str, list[float]] = {k: [] for k in
-                                            ("tlsbench", "python", "floor", "curl", "s_client", "tb_tcp", "tb_tls",
+                                            ("tlsbench", "python", "python_x509", "floor", "curl", "s_client", "tb_tcp", "tb_tls",
                                              "curl_tcp", "curl_tls")}
             env = dict(os.environ, NO_COLOR="1")
             for _ in range(args.rounds):
-                ms, out = timed([*tlsbench, "probe", target, "--cafile", ca, "--json"], env)
+                ms, out = timed([*tlsbench, "probe", target, "--cafile", ca, "--json"], env, "tlsbench")
                 runs["tlsbench"].append(ms)
                 result = json.loads(out)
                 if not result["ok"]:
@@ -75,8 +95,11 @@ def main() -> int:
                 runs["tb_tcp"].append(stages["tcp"]["duration_ms"])
                 runs["tb_tls"].append(stages["tls"]["duration_ms"])
 
-                ms, _ = timed([sys.executable, "-c", MINIMAL_CLIENT, host, str(port), ca])
+                ms, _ = timed([sys.executable, "-c", MINIMAL_CLIENT, host, str(port), ca], name="python")
                 runs["python"].append(ms)
+
+                ms, _ = timed([sys.executable, "-c", MINIMAL_X509_CLIENT, host, str(port), ca], name="python_x509")
+                runs["python_x509"].append(ms)
 
                 ms, _ = timed([sys.executable, "-c", IMPORT_FLOOR])
                 runs["floor"].append(ms)
@@ -98,6 +121,7 @@ def main() -> int:
     print("|---|---|---|---|")
     rows = [
         ("whole process vs minimal Python ssl client", "tlsbench", "python"),
+        ("whole process vs minimal client parsing the leaf (cryptography)", "tlsbench", "python_x509"),
         ("import floor (python + ssl + cryptography.x509) vs minimal client", "floor", "python"),
         ("whole process vs curl", "tlsbench", "curl"),
         ("whole process vs openssl s_client", "tlsbench", "s_client"),
@@ -106,6 +130,13 @@ def main() -> int:
     ]
     for label, mine, peer in rows:
         print(f"| {label} | {med[mine]:.2f} ms | {med[peer]:.2f} ms | {med[mine] / med[peer]:.2f}x |")
+    cpu = {k: statistics.median(v) for k, v in CPU.items()}
+    print("\nCPU time of the whole process (user + system), medians:\n")
+    print("| measured | tlsbench | peer | ratio |")
+    print("|---|---|---|---|")
+    for label, peer in (("vs minimal Python ssl client", "python"),
+                        ("vs minimal client parsing the leaf (cryptography)", "python_x509")):
+        print(f"| {label} | {cpu['tlsbench']:.2f} ms | {cpu[peer]:.2f} ms | {cpu['tlsbench'] / cpu[peer]:.2f}x |")
     print(f"\ntlsbench's own share of the whole process: {med['tlsbench'] - med['floor']:.2f} ms above the floor")
     spread = {k: (min(v), max(v)) for k, v in runs.items()}
     print("\nranges (min-max ms): " + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in spread.items()))
