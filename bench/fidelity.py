@@ -76,7 +76,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--direct", action="store_true", help="no proxy: resolve, tcp and tls only")
+    parser.add_argument("--quick", action="store_true", help="a few samples, to check that the benchmark runs: its figures mean nothing, and it exits 0 unless something failed")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 2
     with tempfile.TemporaryDirectory() as tmp:
         certs = make_lab_certs(Path(tmp) / "certs")
         ca = str(certs.ca_cert)
@@ -113,7 +116,7 @@ def main() -> int:
         ok = mine <= bound
         bad += not ok
         print(f"| {name} | {mine:.3f} | {raw_median:.3f} | {bound:.3f} | {'yes' if ok else 'NO'} |")
-    return 1 if bad else 0
+    return 1 if bad and not args.quick else 0
 
 
 if __name__ == "__main__":

@@ -125,7 +125,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-n", type=int, default=7, help="samples (default 7)")
     parser.add_argument("--runs", type=int, default=234, help="runs in the history file (default 234)")
     parser.add_argument("--size", default="80x24", help="COLSxROWS (default 80x24)")
+    parser.add_argument("--quick", action="store_true", help="a few samples, to check that the benchmark runs: its figures mean nothing, and it exits 0 unless something failed")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.runs = 1, 40
     size = tuple(int(x) for x in args.size.lower().split("x"))
     tmp = tempfile.mkdtemp(prefix="tlsbench-bench-")
     try:

@@ -136,7 +136,10 @@ def main() -> int:
     parser.add_argument("--handshakes", type=int, default=50)
     parser.add_argument("--in-process", action="store_true", help="also measure the listener in the UI's process")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a few samples, to check that the benchmark runs: its figures mean nothing, and it exits 0 unless something failed")
     args = parser.parse_args()
+    if args.quick:
+        args.handshakes = 5
     report = {}
     runs = [("a child process", False), ("tlsbench serve, no UI", None)]
     runs += [("the UI's process", True)] if args.in_process else []

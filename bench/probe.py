@@ -70,7 +70,10 @@ def timed(argv: list[str], env: dict | None = None, name: str | None = None) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="a few samples, to check that the benchmark runs: its figures mean nothing, and it exits 0 unless something failed")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 2
     for tool in ("curl", "openssl"):
         if not shutil.which(tool):
             raise SystemExit(f"bench: {tool} is not installed")
