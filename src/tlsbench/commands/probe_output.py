@@ -108,6 +108,11 @@ class Waterfall:
             self.emit("certificates (PEM)")
             self.out.write(showcerts_text(result))
         if self.trace:
+            prints = fingerprint_lines(result)
+            if prints:
+                self.emit()
+            for line in prints:
+                self.emit(line)
             trace = trace_lines(result, self.hexdump)
             if trace:
                 self.emit()
@@ -139,6 +144,8 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"  leaf   {one_line(leaf.subject)}")
         lines.append(f"  issuer {one_line(leaf.issuer)}")
         lines.append(f"  valid  {leaf.not_before} .. {leaf.not_after} ({leaf.lifetime})")
+        if leaf.pin_sha256:
+            lines.append(f"  pin    {leaf.pin_sha256}")
         lines += verified_path_lines(chain)
         if chain.scts:
             lines.append(f"  ct     {len(chain.scts)} embedded SCT(s): "
@@ -250,6 +257,23 @@ def tls_parameter_lines(tls) -> list[str]:
         lines.append(f"{head} a client certificate issued by {names}")
         if req.signature_algorithms:
             lines.append(f"         signed with {', '.join(req.signature_algorithms)}")
+    return lines
+
+
+def fingerprint_lines(result: ProbeResult) -> list[str]:
+    """`-v`: every certificate's key as curl's --pinnedpubkey takes it, and the JA4 and JA3 of the
+    ClientHello tlsbench sent."""
+    lines = []
+    chain = result.chain
+    certs = chain.certificates if chain is not None else ()
+    if any(c.pin_sha256 for c in certs):
+        lines.append("pins    the certificates' keys (curl --pinnedpubkey)")
+        lines += [f"  #{c.position} {c.pin_sha256}  {one_line(c.subject)}" for c in certs if c.pin_sha256]
+    hello = result.tls.client_hello if result.tls is not None else None
+    if hello is not None:
+        lines.append(f"hello   JA4 {hello.ja4}")
+        lines.append(f"  ja4_r  {hello.ja4_r}")
+        lines.append(f"  JA3    {hello.ja3_hash}  {hello.ja3}")
     return lines
 
 

@@ -93,6 +93,9 @@ def _tls(d: TlsDetail, messages, width: int) -> list[Text]:
     if d.alpn_offered or d.alpn:
         rows.append(field("ALPN", f"offered {', '.join(d.alpn_offered) or '-'}; chosen {d.alpn or '-'}"))
     rows.extend(_negotiated(d))
+    if d.client_hello is not None:  # tlsbench's own ClientHello
+        rows.append(field("JA4", d.client_hello.ja4))
+        rows.append(field("JA3", d.client_hello.ja3_hash))
     outcome = {True: " — ok", False: " — failed", None: " — not reached" if d.verify != "off" else ""}[d.verified]
     rows.append(field("verify", d.verify + outcome))
     if d.alert:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 if TYPE_CHECKING:
     from tlsbench.engine.stages.h2frames import H2Frame
+    from tlsbench.engine.tls.fingerprint import HelloFingerprint
     from tlsbench.engine.tls.tlsfacts import ClientCertRequest
 
 
@@ -128,6 +129,7 @@ class TlsDetail(NamedTuple):
     client_cert_request: "ClientCertRequest | None" = None  # when the server asked for a certificate
     hello_retry_group: str | None = None  # the group a HelloRetryRequest asked for (TLS 1.3)
     key_exchange: str | None = None  # "ECDHE", "DHE", "RSA" (from the suite); "(EC)DHE" in TLS 1.3
+    client_hello: "HelloFingerprint | None" = None  # JA3 and JA4 of the (first) ClientHello sent
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -153,6 +155,7 @@ class CertInfo(NamedTuple):
     pem: str = ""
     sent: bool = True  # the peer sent it (in the verified path: False for what came from the trust store)
     anchor: bool = False  # the trust anchor the verified path ends at
+    pin_sha256: str = ""  # the key as curl's --pinnedpubkey takes it: "sha256//" + base64(SHA-256(SPKI DER))
 
     def to_dict(self) -> dict:
         return plain(self)
