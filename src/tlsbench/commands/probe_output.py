@@ -160,6 +160,7 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"socket  {format_hostport(sock.local_address, sock.local_port or 0)} -> {peer}{via}, "
                      f"{sock.family}{rtt}; ephemeral port {sock.local_port}"
                      + (f" of {sock.ephemeral_range[0]}-{sock.ephemeral_range[1]}" if sock.ephemeral_range else ""))
+    lines += attempt_lines(result)
     tls = result.tls
     if tls is not None and tls.version:
         sni = f"SNI {one_line(tls.sni)}" if tls.sni_sent else "no SNI sent"
@@ -177,6 +178,21 @@ def summary_lines(result: ProbeResult) -> list[str]:
     if answer:
         shown = one_line(answer)
         lines.append(f"answer  {shown[:ANSWER_CHARS]}{' ...' if len(shown) > ANSWER_CHARS else ''}")
+    return lines
+
+
+def attempt_lines(result: ProbeResult) -> list[str]:
+    """Every connect attempt when there was more than one: when it started, the address, how it ended."""
+    detail = getattr(result.stage("tcp"), "detail", None)
+    tries = tuple(getattr(detail, "tries", ()))
+    words = tuple(getattr(detail, "attempts", ()))
+    if len(tries) < 2 or len(words) != len(tries):
+        return []
+    first = min(t.started_ms for t in tries)
+    lines = [f"tcp     {len(tries)} attempts, one address at a time, each 250 ms after the last or as soon as "
+             "one fails (RFC 8305)"]
+    for i, (t, said) in enumerate(zip(tries, words)):
+        lines.append(f"  {'tried' if i == 0 else '':<6} +{t.started_ms - first:.1f} ms {t.family} {one_line(said)}")
     return lines
 
 

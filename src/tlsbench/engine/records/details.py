@@ -54,6 +54,7 @@ class ConnectTry(NamedTuple):
     duration_ms: float
     result: str  # "connected", the OS's words for the error, "abandoned: ...", "not tried ..."
     errno_name: str | None = None
+    won: bool = False  # the attempt whose connection the run used
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -70,7 +71,7 @@ class TcpDetail(NamedTuple):
     error: str | None = None
     errno_name: str | None = None  # "ECONNREFUSED", "ETIMEDOUT", ...
     tries: tuple[ConnectTry, ...] = ()  # every attempt, with its time
-    happy_eyeballs: bool = False  # IPv6 and IPv4 raced, the second family 200 ms behind
+    happy_eyeballs: bool = False  # IPv6 and IPv4 raced (RFC 8305: interleaved, each attempt 250 ms after the last)
     local_bind: str | None = None  # what the client bound to: "port 40000-40010", "interface eth0"
 
     def to_dict(self) -> dict:
