@@ -27,6 +27,7 @@ technical details define it:
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import NamedTuple
 
 EXT_SERVER_NAME, EXT_SUPPORTED_GROUPS, EXT_POINT_FORMATS = 0, 10, 11
@@ -59,13 +60,11 @@ class HelloFields(NamedTuple):
     versions: tuple[int, ...]  # supported_versions; () without the extension
 
 
-def is_grease(value: int) -> bool:
-    """RFC 8701 GREASE values: 0x0a0a, 0x1a1a, ... 0xfafa."""
-    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
+GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))  # RFC 8701: 0x0a0a, 0x1a1a, ... 0xfafa
 
 
 def _u16s(raw: bytes) -> tuple[int, ...]:
-    return tuple(int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw) - 1, 2))
+    return struct.unpack_from(f"!{len(raw) // 2}H", raw)
 
 
 def _vector(data: bytes, at: int, size: int) -> tuple[bytes, int] | None:
@@ -106,12 +105,11 @@ def read_hello(message: bytes) -> HelloFields | None:
         while pos < len(block):
             if pos + 4 > len(block):
                 return None
-            kind = int.from_bytes(block[pos:pos + 2], "big")
-            value = _vector(block, pos + 2, 2)
-            if value is None:
+            kind, size = struct.unpack_from("!HH", block, pos)
+            if pos + 4 + size > len(block):
                 return None
-            extensions.append((kind, value[0]))
-            pos = value[1]
+            extensions.append((kind, block[pos + 4:pos + 4 + size]))
+            pos += 4 + size
     found: dict[int, bytes] = {}
     for kind, data in extensions:
         found.setdefault(kind, data)
@@ -140,7 +138,7 @@ def _first_alpn(data: bytes | None) -> bytes | None:
 
 def ja3(fields: HelloFields) -> str:
     def dashed(values: tuple[int, ...], grease: bool = True) -> str:
-        return "-".join(str(v) for v in values if not (grease and is_grease(v)))
+        return "-".join([str(v) for v in values if v not in GREASE] if grease else [str(v) for v in values])
 
     return ",".join((str(fields.legacy_version), dashed(fields.ciphers), dashed(fields.extensions),
                      dashed(fields.groups), dashed(fields.point_formats, grease=False)))
@@ -167,16 +165,16 @@ def _sha12(text: str) -> str:
 
 def ja4(fields: HelloFields, transport: str = "t") -> tuple[str, str]:
     """(JA4, JA4_r)."""
-    versions = [v for v in fields.versions if not is_grease(v)]
+    versions = [v for v in fields.versions if v not in GREASE]
     version = JA4_VERSIONS.get(max(versions) if versions else fields.legacy_version, "00")
-    ciphers = [v for v in fields.ciphers if not is_grease(v)]
-    extensions = [v for v in fields.extensions if not is_grease(v)]
+    ciphers = [v for v in fields.ciphers if v not in GREASE]
+    extensions = [v for v in fields.extensions if v not in GREASE]
     sni = "d" if EXT_SERVER_NAME in extensions else "i"
     head = (f"{transport}{version}{sni}{min(len(ciphers), 99):02d}{min(len(extensions), 99):02d}"
             f"{ja4_alpn(fields.alpn_first)}")
-    cipher_list = ",".join(f"{v:04x}" for v in sorted(ciphers))
-    ext_list = ",".join(f"{v:04x}" for v in sorted(v for v in extensions if v not in (EXT_SERVER_NAME, EXT_ALPN)))
-    sigs = ",".join(f"{v:04x}" for v in fields.signature_algorithms if not is_grease(v))
+    cipher_list = ",".join([f"{v:04x}" for v in sorted(ciphers)])
+    ext_list = ",".join([f"{v:04x}" for v in sorted(v for v in extensions if v != EXT_SERVER_NAME and v != EXT_ALPN)])
+    sigs = ",".join([f"{v:04x}" for v in fields.signature_algorithms if v not in GREASE])
     ext_text = ext_list + (f"_{sigs}" if sigs else "")
     b = _sha12(cipher_list) if cipher_list else NO_HASH
     c = _sha12(ext_text) if ext_list else NO_HASH
