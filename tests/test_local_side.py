@@ -186,48 +186,101 @@ def tcp_detail(result: dict) -> dict:
     return next(s for s in result["stages"] if s["name"] == "tcp")["detail"]
 
 
+def silent(host: str, port: int) -> list[socket.socket]:
+    """A listener on HOST:PORT that never accepts, its accept queue filled (Linux holds backlog + 1):
+    further SYNs to it are dropped, as a filtering network drops them. Close the sockets after."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    full = socket.socket(family)
+    if family == socket.AF_INET6:
+        full.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    full.bind((host, port))
+    full.listen(0)
+    held = [full]
+    for _ in range(4):
+        sock = socket.socket(family)
+        sock.setblocking(False)
+        sock.connect_ex((host, port))
+        held.append(sock)
+    time.sleep(0.2)
+    return held
+
+
+def by_start(tcp: dict) -> list[dict]:
+    return sorted(tcp["tries"], key=lambda t: t["started_ms"])
+
+
 def test_a_refused_ipv6_address_hands_over_to_ipv4_at_once(tmp_path, server):
     result = probe_with_hosts(tmp_path, DUAL, f"dual.lab.test:{server.port}", "--no-tls")
     assert result["ok"], result["findings"]
     tcp = tcp_detail(result)
     assert tcp["happy_eyeballs"] is True
-    v6, v4 = tcp["tries"]
-    assert (v6["address"], v6["errno_name"]) == ("::1", "ECONNREFUSED")
-    assert (v4["address"], v4["result"]) == ("127.0.0.1", "connected")
-    # The first family failed outright: IPv4 did not wait for the 200 ms head start.
-    assert v4["started_ms"] - v6["started_ms"] < 150
+    v6, v4 = by_start(tcp)
+    assert (v6["address"], v6["errno_name"], v6["won"]) == ("::1", "ECONNREFUSED", False)
+    assert (v4["address"], v4["result"], v4["won"]) == ("127.0.0.1", "connected", True)
+    # The refusal started IPv4 (RFC 8305: a failure starts the next address without its delay).
+    assert v4["started_ms"] >= v6["started_ms"] + v6["duration_ms"]
     resolve = next(s for s in result["stages"] if s["name"] == "resolve")["detail"]
     assert resolve["addresses"] == ["::1", "127.0.0.1"]
 
 
-def test_a_silent_ipv6_address_gets_a_200_ms_head_start_then_ipv4_wins(tmp_path):
+def test_a_silent_ipv6_address_then_ipv4_wins_and_both_are_shown(tmp_path):
     v4 = Server("127.0.0.1")
-    full = socket.socket(socket.AF_INET6)
-    full.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    full.bind(("::1", v4.port))
-    full.listen(0)
-    held = []
-    for _ in range(4):  # fill the accept queue: further SYNs to ::1 are dropped
-        sock = socket.socket(socket.AF_INET6)
-        sock.setblocking(False)
-        sock.connect_ex(("::1", v4.port))
-        held.append(sock)
-    time.sleep(0.2)
+    held = silent("::1", v4.port)
     try:
         result = probe_with_hosts(tmp_path, DUAL, f"dual.lab.test:{v4.port}", "--no-tls")
     finally:
         for sock in held:
             sock.close()
-        full.close()
         v4.close()
     assert result["ok"], result["findings"]
-    tries = tcp_detail(result)["tries"]
-    by_address = {t["address"]: t for t in tries}
-    assert by_address["127.0.0.1"]["result"] == "connected"
-    assert by_address["::1"]["result"].startswith("abandoned")
-    head_start = by_address["127.0.0.1"]["started_ms"] - by_address["::1"]["started_ms"]
-    assert 190 <= head_start < 600, tries
+    first, second = by_start(tcp_detail(result))
+    assert (first["address"], first["family"], first["won"]) == ("::1", "IPv6", False)
+    assert first["result"] == "abandoned: another address connected first"
+    assert (second["address"], second["family"], second["result"], second["won"]) == (
+        "127.0.0.1", "IPv4", "connected", True)
     assert result["socket"]["family"] == "IPv4"
+
+
+def test_addresses_are_interleaved_by_family_and_each_silent_one_hands_over(tmp_path):
+    # ::1 and 127.0.0.1 drop SYNs, 127.0.0.2 serves. RFC 8305 tries ::1, then 127.0.0.1 (the other
+    # family), then 127.0.0.2 while both earlier attempts still wait: the third address wins.
+    v4 = Server("127.0.0.2")
+    held = silent("::1", v4.port) + silent("127.0.0.1", v4.port)
+    hosts = "::1 dual.lab.test\n127.0.0.1 dual.lab.test\n127.0.0.2 dual.lab.test\n"
+    try:
+        result = probe_with_hosts(tmp_path, hosts, f"dual.lab.test:{v4.port}", "--no-tls")
+    finally:
+        for sock in held:
+            sock.close()
+        v4.close()
+    assert result["ok"], result["findings"]
+    resolve = next(s for s in result["stages"] if s["name"] == "resolve")["detail"]
+    assert resolve["addresses"] == ["::1", "127.0.0.1", "127.0.0.2"]  # glibc's order for this hosts file
+    tries = by_start(tcp_detail(result))
+    assert [(t["address"], t["won"]) for t in tries] == [("::1", False), ("127.0.0.1", False), ("127.0.0.2", True)]
+    assert [t["result"] for t in tries[:2]] == ["abandoned: another address connected first"] * 2
+    assert result["socket"]["peer_address"] == "127.0.0.2"
+
+
+def test_every_attempt_is_in_the_text_output_and_a_failure_names_each_address(tmp_path, closed_port):
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text(DUAL)
+    script = f'mount --bind "{hosts_file}" /etc/hosts && exec "$@"'
+    probe = [_unshare(), "-m", "sh", "-c", script, "sh", sys.executable, "-m", "tlsbench", "probe",
+             f"dual.lab.test:{closed_port.port}", "--no-tls"]
+    result = json.loads(subprocess.run(probe + ["--json"], capture_output=True, text=True, timeout=60).stdout)
+    assert not result["ok"]
+    finding = next(f for f in result["findings"] if f["stage"] == "tcp")
+    assert finding["code"] == "tcp-refused"
+    assert "::1" in finding["title"] and "127.0.0.1" in finding["title"]
+    tries = by_start(tcp_detail(result))
+    assert [(t["address"], t["errno_name"], t["won"]) for t in tries] == [
+        ("::1", "ECONNREFUSED", False), ("127.0.0.1", "ECONNREFUSED", False)]
+    text = subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout
+    at = text.splitlines().index(next(line for line in text.splitlines() if line.startswith("tcp ")))
+    first, second = text.splitlines()[at + 1:at + 3]
+    assert first.split()[0] == "tried" and "IPv6 ::1: ECONNREFUSED" in first
+    assert "IPv4 127.0.0.1: ECONNREFUSED" in second
 
 
 @pytest.mark.parametrize("flag, family, address", [("-4", "IPv4", "127.0.0.1"), ("-6", "IPv6", "::1")])
@@ -243,3 +296,18 @@ def test_one_family_only(tmp_path, flag, family, address):
     tcp = tcp_detail(result)
     assert [t["address"] for t in tcp["tries"]] == [address] and tcp["happy_eyeballs"] is False
     assert result["socket"]["family"] == family
+
+
+def test_the_workbench_row_shows_each_attempt_and_the_winner():
+    from tlsbench.engine.records.details import ConnectTry, TcpDetail
+    from tlsbench.tui.stage_text import detail_text
+
+    tries = (ConnectTry("::1", "IPv6", 10.0, 250.0, "abandoned: another address connected first"),
+             ConnectTry("127.0.0.1", "IPv4", 260.0, 0.2, "connected", won=True))
+    detail = TcpDetail("target", "127.0.0.1", 443, tries=tries, happy_eyeballs=True,
+                       attempts=("::1: abandoned: another address connected first",
+                                 "127.0.0.1: connected in 0.2 ms (won)"))
+    rows = detail_text(detail).plain.splitlines()
+    tried = [row for row in rows if "::1" in row or "127.0.0.1: connected" in row]
+    assert tried[0].split()[:3] == ["tried", "+0.0", "ms"] and "IPv6 ::1: abandoned" in tried[0]
+    assert "+250.0 ms IPv4 127.0.0.1: connected in 0.2 ms (won)" in tried[1]

@@ -38,6 +38,7 @@ def describe(info: certstore.CertInfo) -> list[str]:
              f"names (SAN)  {', '.join(info.names)}",
              f"valid        {info.not_before:%Y-%m-%d %H:%M} UTC to {info.not_after:%Y-%m-%d %H:%M} UTC",
              f"SHA-256      {info.fingerprint}",
+             f"pin-sha256   {info.pin_sha256} (curl --pinnedpubkey)",
              "to trust it (with the listener's port):"]
     lines += [f"  {hint}" for hint in certstore.trust_hints(info)]
     return lines

@@ -108,6 +108,11 @@ class Waterfall:
             self.emit("certificates (PEM)")
             self.out.write(showcerts_text(result))
         if self.trace:
+            prints = fingerprint_lines(result)
+            if prints:
+                self.emit()
+            for line in prints:
+                self.emit(line)
             trace = trace_lines(result, self.hexdump)
             if trace:
                 self.emit()
@@ -139,6 +144,8 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"  leaf   {one_line(leaf.subject)}")
         lines.append(f"  issuer {one_line(leaf.issuer)}")
         lines.append(f"  valid  {leaf.not_before} .. {leaf.not_after} ({leaf.lifetime})")
+        if leaf.pin_sha256:
+            lines.append(f"  pin    {leaf.pin_sha256}")
         lines += verified_path_lines(chain)
         if chain.scts:
             lines.append(f"  ct     {len(chain.scts)} embedded SCT(s): "
@@ -153,6 +160,7 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"socket  {format_hostport(sock.local_address, sock.local_port or 0)} -> {peer}{via}, "
                      f"{sock.family}{rtt}; ephemeral port {sock.local_port}"
                      + (f" of {sock.ephemeral_range[0]}-{sock.ephemeral_range[1]}" if sock.ephemeral_range else ""))
+    lines += attempt_lines(result)
     tls = result.tls
     if tls is not None and tls.version:
         sni = f"SNI {one_line(tls.sni)}" if tls.sni_sent else "no SNI sent"
@@ -170,6 +178,21 @@ def summary_lines(result: ProbeResult) -> list[str]:
     if answer:
         shown = one_line(answer)
         lines.append(f"answer  {shown[:ANSWER_CHARS]}{' ...' if len(shown) > ANSWER_CHARS else ''}")
+    return lines
+
+
+def attempt_lines(result: ProbeResult) -> list[str]:
+    """Every connect attempt when there was more than one: when it started, the address, how it ended."""
+    detail = getattr(result.stage("tcp"), "detail", None)
+    tries = tuple(getattr(detail, "tries", ()))
+    words = tuple(getattr(detail, "attempts", ()))
+    if len(tries) < 2 or len(words) != len(tries):
+        return []
+    first = min(t.started_ms for t in tries)
+    lines = [f"tcp     {len(tries)} attempts, one address at a time, each 250 ms after the last or as soon as "
+             "one fails (RFC 8305)"]
+    for i, (t, said) in enumerate(zip(tries, words)):
+        lines.append(f"  {'tried' if i == 0 else '':<6} +{t.started_ms - first:.1f} ms {t.family} {one_line(said)}")
     return lines
 
 
@@ -250,6 +273,23 @@ def tls_parameter_lines(tls) -> list[str]:
         lines.append(f"{head} a client certificate issued by {names}")
         if req.signature_algorithms:
             lines.append(f"         signed with {', '.join(req.signature_algorithms)}")
+    return lines
+
+
+def fingerprint_lines(result: ProbeResult) -> list[str]:
+    """`-v`: every certificate's key as curl's --pinnedpubkey takes it, and the JA4 and JA3 of the
+    ClientHello tlsbench sent."""
+    lines = []
+    chain = result.chain
+    certs = chain.certificates if chain is not None else ()
+    if any(c.pin_sha256 for c in certs):
+        lines.append("pins    the certificates' keys (curl --pinnedpubkey)")
+        lines += [f"  #{c.position} {c.pin_sha256}  {one_line(c.subject)}" for c in certs if c.pin_sha256]
+    hello = result.tls.client_hello if result.tls is not None else None
+    if hello is not None:
+        lines.append(f"hello   JA4 {hello.ja4}")
+        lines.append(f"  ja4_r  {hello.ja4_r}")
+        lines.append(f"  JA3    {hello.ja3_hash}  {hello.ja3}")
     return lines
 
 

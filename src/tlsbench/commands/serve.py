@@ -200,7 +200,8 @@ def describe_hello(event: ClientHelloSeen) -> str:
     else:
         state = ""
     records = f", {event.length:,} bytes in {event.records} records" if event.records > 1 else ""
-    return f"ClientHello: SNI {sni}, ALPN {alpn}, versions {versions}, {ciphers}{records}{state}"
+    prints = f"; JA4 {event.ja4}, JA3 {event.ja3_hash}" if event.ja4 and event.ja3_hash else ""
+    return f"ClientHello: SNI {sni}, ALPN {alpn}, versions {versions}, {ciphers}{records}{state}{prints}"
 
 
 def _hostport(host: str, port: int) -> str:

@@ -61,8 +61,11 @@ def _tcp(d: TcpDetail) -> list[Text]:
         rows.append(field("local", f"{d.local_address} port {d.local_port}"))
     if d.family:
         rows.append(field("family", d.family))
+    first = min((t.started_ms for t in d.tries), default=0.0)
+    timed = len(d.tries) == len(d.attempts) and len(d.tries) > 1  # RFC 8305: when each attempt started
     for i, attempt in enumerate(d.attempts):
-        rows.append(field("tried" if i == 0 else "", attempt))
+        text = f"+{d.tries[i].started_ms - first:.1f} ms {d.tries[i].family} {attempt}" if timed else attempt
+        rows.append(field("tried" if i == 0 else "", text, "green" if timed and d.tries[i].won else ""))
     if d.error:
         rows.append(field("error", f"{d.errno_name or ''} {d.error}".strip(), "red"))
     return rows
@@ -93,6 +96,9 @@ def _tls(d: TlsDetail, messages, width: int) -> list[Text]:
     if d.alpn_offered or d.alpn:
         rows.append(field("ALPN", f"offered {', '.join(d.alpn_offered) or '-'}; chosen {d.alpn or '-'}"))
     rows.extend(_negotiated(d))
+    if d.client_hello is not None:  # tlsbench's own ClientHello
+        rows.append(field("JA4", d.client_hello.ja4))
+        rows.append(field("JA3", d.client_hello.ja3_hash))
     outcome = {True: " — ok", False: " — failed", None: " — not reached" if d.verify != "off" else ""}[d.verified]
     rows.append(field("verify", d.verify + outcome))
     if d.alert:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from tlsbench.engine.records.details import CertInfo, whole_days_left
-from tlsbench.engine.certs.rawcert import der_element as _tlv
+from tlsbench.engine.certs.rawcert import der_element as _tlv, pin_sha256 as _pin_sha256
 from tlsbench.errors import TlsbenchError
 
 
@@ -288,6 +288,7 @@ def _parse_uncached(der: bytes, position: int, now: _dt.datetime | None) -> Cert
         # The stdlib's encoder: cryptography's serialization package would pull in dataclasses,
         # inspect and ast, a measurable part of a probe process's start.
         pem=ssl.DER_cert_to_PEM_cert(der),
+        pin_sha256=_pin_sha256(der),
     )
 
 

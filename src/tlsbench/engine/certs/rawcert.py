@@ -43,6 +43,32 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
     return out
 
 
+def spki_der(der: bytes) -> bytes | None:
+    """The certificate's SubjectPublicKeyInfo as the DER it holds (the element after the subject in
+    its to-be-signed part); None when the DER cannot be walked that far."""
+    try:
+        _, start, end = der_element(der, 0)
+        _, tbs_start, tbs_end = der_element(der, start)
+        fields = _children(der, tbs_start, tbs_end)
+    except ValueError:
+        return None
+    if fields and fields[0][0] == 0xA0:  # the explicit version
+        fields = fields[1:]
+    if len(fields) < 6 or fields[5][0] != 0x30:
+        return None
+    _, at, _, end = fields[5]
+    return der[at:end]
+
+
+def pin_sha256(der: bytes) -> str:
+    """curl's --pinnedpubkey form of the certificate's key: 'sha256//' + base64 of SHA-256 of its
+    SubjectPublicKeyInfo (what HPKP called pin-sha256); "" when the key cannot be found."""
+    import base64
+
+    spki = spki_der(der)
+    return "" if spki is None else "sha256//" + base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
 def _time(tag: int, raw: bytes) -> _dt.datetime:
     text = raw.decode("ascii").rstrip("Z")
     if tag == 0x17:  # UTCTime: two-digit years, 1950-2049 (RFC 5280 4.1.2.5.1)
@@ -77,4 +103,5 @@ def raw_cert_info(der: bytes, position: int, now: _dt.datetime | None = None) ->
         days_left=whole_days_left((not_after - now).total_seconds()),
         serial=der[serial[2]:serial[3]].hex().lstrip("0") or "0", key_type="unknown", key_bits=None,
         signature_algorithm=oid_text(der[alg_oid[2]:alg_oid[3]]), sha256=":".join(f"{b:02X}" for b in digest),
-        is_ca=False, self_signed=issuer_der == subject_der, status=status, pem=ssl.DER_cert_to_PEM_cert(der))
+        is_ca=False, self_signed=issuer_der == subject_der, status=status, pem=ssl.DER_cert_to_PEM_cert(der),
+        pin_sha256=pin_sha256(der))

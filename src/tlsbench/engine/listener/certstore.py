@@ -36,12 +36,13 @@ class CertInfo:
     not_after: dt.datetime
     fingerprint: str  # SHA-256 of the DER, colon-separated upper-case hex
     generated: bool = False  # True when made just now
+    pin_sha256: str = ""  # the key as curl's --pinnedpubkey takes it: "sha256//BASE64"
 
     def to_dict(self) -> dict:
         return {"cert": str(self.cert_path), "key": str(self.key_path), "subject": self.subject,
                 "names": list(self.names), "not_before": self.not_before.isoformat(),
                 "not_after": self.not_after.isoformat(), "sha256": self.fingerprint,
-                "generated": self.generated}
+                "pin_sha256": self.pin_sha256, "generated": self.generated}
 
 
 def data_dir() -> Path:
@@ -77,6 +78,8 @@ def load_info(cert_path: Path, key_path: Path, generated: bool = False) -> CertI
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from tlsbench.engine.certs.rawcert import pin_sha256
+
     cert = x509.load_pem_x509_certificate(read_regular(cert_path, limit=MAX_PEM, what="certificate"))
     names: list[str] = []
     try:
@@ -85,10 +88,11 @@ def load_info(cert_path: Path, key_path: Path, generated: bool = False) -> CertI
         names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
     except x509.ExtensionNotFound:
         pass
+    der = cert.public_bytes(Encoding.DER)
     return CertInfo(cert_path=cert_path, key_path=key_path, subject=cert.subject.rfc4514_string(),
                     names=tuple(names), not_before=cert.not_valid_before_utc,
-                    not_after=cert.not_valid_after_utc, fingerprint=fingerprint(cert.public_bytes(Encoding.DER)),
-                    generated=generated)
+                    not_after=cert.not_valid_after_utc, fingerprint=fingerprint(der), generated=generated,
+                    pin_sha256=pin_sha256(der))
 
 
 def existing(directory: Path | None = None) -> CertInfo | None:

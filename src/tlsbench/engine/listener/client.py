@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from tlsbench.engine.listener import findings, proxyheader
 from tlsbench.engine.listener.alerts import alert_from_reason
 from tlsbench.engine.listener.clienthello import ClientHello, HelloReader, extension_name, size
+from tlsbench.engine.tls.fingerprint import fingerprint
 from tlsbench.engine.listener.deadlines import DeadlineName, Deadlines, deadline_words
 from tlsbench.engine.listener.events import (ClientFinding, ClientHelloSeen, Closed, DataReceived, HandshakeDone,
                                              ProxyHeaderSeen)
@@ -117,11 +118,15 @@ class ClientSession:
             hello = self.reader.hello()
         if hello is None:
             return
+        prints = None
+        if hello.complete and self.reader is not None:
+            prints = fingerprint(self.reader.arrived()[:hello.length])
         self.emit(ClientHelloSeen, sni=hello.sni, alpn=hello.alpn, versions=hello.versions,
                   cipher_count=hello.cipher_count, legacy_version=hello.legacy_version, complete=hello.complete,
                   length=hello.length, declared_length=hello.declared_length, records=hello.records,
                   extensions=tuple(extension_name(e) for e in hello.extensions), problem=hello.problem,
-                  ciphers_reached=hello.ciphers_reached)
+                  ciphers_reached=hello.ciphers_reached,
+                  **(prints.to_dict() if prints is not None else {}))
 
     # -- what the loop asks --------------------------------------------------------------------
     @property

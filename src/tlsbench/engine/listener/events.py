@@ -82,6 +82,11 @@ class ClientHelloSeen:
     extensions: tuple[str, ...] = ()  # extension names, in the client's order
     problem: str | None = None  # what did not parse, in words
     ciphers_reached: bool = True  # False: the hello was cut short inside (or before) its cipher list
+    # Fingerprints of a whole ClientHello (engine/tls/fingerprint.py); None when it was not whole
+    ja3: str | None = None
+    ja3_hash: str | None = None
+    ja4: str | None = None
+    ja4_r: str | None = None
 
     @property
     def cut_short(self) -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 if TYPE_CHECKING:
     from tlsbench.engine.stages.h2frames import H2Frame
+    from tlsbench.engine.tls.fingerprint import HelloFingerprint
     from tlsbench.engine.tls.tlsfacts import ClientCertRequest
 
 
@@ -53,6 +54,7 @@ class ConnectTry(NamedTuple):
     duration_ms: float
     result: str  # "connected", the OS's words for the error, "abandoned: ...", "not tried ..."
     errno_name: str | None = None
+    won: bool = False  # the attempt whose connection the run used
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -69,7 +71,7 @@ class TcpDetail(NamedTuple):
     error: str | None = None
     errno_name: str | None = None  # "ECONNREFUSED", "ETIMEDOUT", ...
     tries: tuple[ConnectTry, ...] = ()  # every attempt, with its time
-    happy_eyeballs: bool = False  # IPv6 and IPv4 raced, the second family 200 ms behind
+    happy_eyeballs: bool = False  # IPv6 and IPv4 raced (RFC 8305: interleaved, each attempt 250 ms after the last)
     local_bind: str | None = None  # what the client bound to: "port 40000-40010", "interface eth0"
 
     def to_dict(self) -> dict:
@@ -128,6 +130,7 @@ class TlsDetail(NamedTuple):
     client_cert_request: "ClientCertRequest | None" = None  # when the server asked for a certificate
     hello_retry_group: str | None = None  # the group a HelloRetryRequest asked for (TLS 1.3)
     key_exchange: str | None = None  # "ECDHE", "DHE", "RSA" (from the suite); "(EC)DHE" in TLS 1.3
+    client_hello: "HelloFingerprint | None" = None  # JA3 and JA4 of the (first) ClientHello sent
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -153,6 +156,7 @@ class CertInfo(NamedTuple):
     pem: str = ""
     sent: bool = True  # the peer sent it (in the verified path: False for what came from the trust store)
     anchor: bool = False  # the trust anchor the verified path ends at
+    pin_sha256: str = ""  # the key as curl's --pinnedpubkey takes it: "sha256//" + base64(SHA-256(SPKI DER))
 
     def to_dict(self) -> dict:
         return plain(self)

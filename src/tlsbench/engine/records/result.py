@@ -165,6 +165,7 @@ class ProbeResult(NamedTuple):
                 "extensions": [{"name": e.name, "id": e.id, "in": e.where} for e in self.tls.server_extensions],
                 "client_certificate_request": (self.tls.client_cert_request.to_dict()
                                                if self.tls.client_cert_request is not None else None),
+                "client_hello": self.tls.client_hello.to_dict() if self.tls.client_hello is not None else None,
                 "session_tickets": self.tickets,
                 "resumption": self._resumption(),
                 "close": self.closing.to_dict() if self.closing is not None else None,

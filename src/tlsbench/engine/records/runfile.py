@@ -74,6 +74,7 @@ def _registry() -> list[type]:
     from tlsbench.engine.certs.ct import Sct
     from tlsbench.engine.hops.starttls.detail import ExchangeLine, StarttlsDetail
     from tlsbench.engine.stages.h2frames import H2Frame
+    from tlsbench.engine.tls.fingerprint import HelloFingerprint
     from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension
     from tlsbench.engine.tls.tlspump import CloseInfo
 
@@ -81,7 +82,8 @@ def _registry() -> list[type]:
             FindingRaised, RunFinished, ProbeResult, SocketInfo, TcpInfo, StageRecord, TlsMessage, Finding,
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
-            StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame]
+            StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame,
+            HelloFingerprint]
 
 
 def _check_change(change: Any) -> str | None:
@@ -127,6 +129,7 @@ def codec() -> RecordCodec:
         details = (ResolveDetail | TcpDetail | ProxyDetail | ProxyTlsDetail | TlsDetail | ChainDetail | AppDetail
                    | StarttlsDetail | ReconnectDetail | RevocationDetail | None)
         from tlsbench.engine.certs.ct import Sct
+        from tlsbench.engine.tls.fingerprint import HelloFingerprint
         from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension
         from tlsbench.engine.tls.tlspump import CloseInfo
         from tlsbench.engine.stages.h2frames import H2Frame
@@ -137,6 +140,7 @@ def codec() -> RecordCodec:
             ("ProbeResult", "closing"): CloseInfo | None,
             ("TlsDetail", "server_extensions"): tuple[ServerExtension, ...],
             ("TlsDetail", "client_cert_request"): ClientCertRequest | None,
+            ("TlsDetail", "client_hello"): HelloFingerprint | None,
             ("ChainDetail", "scts"): tuple[Sct, ...],
             ("ProxyTlsDetail", "messages"): tuple[TlsMessage, ...],
             ("ReconnectDetail", "messages"): tuple[TlsMessage, ...],

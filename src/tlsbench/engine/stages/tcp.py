@@ -1,11 +1,12 @@
 """The tcp stage: connect to the target (or the first proxy) within the timeout.
 
-Addresses are tried the way curl does when a name has both IPv4 and IPv6 addresses ("happy
-eyeballs", RFC 8305): the family the resolver listed first starts at once, the other one
-200 ms later (or as soon as the first family has nothing left to try); within a family, the
-next address starts when one fails. The first connection wins; every attempt is recorded with
-its start and its result. `--local-port` and `--interface` bind the socket before it connects;
-`--haproxy-protocol` sends a PROXY protocol v1 header as soon as it has.
+A name with several addresses is connected to as RFC 8305 ("happy eyeballs v2") says: the
+addresses interleaved by family, starting with the family the resolver listed first; one attempt
+starts, and the next one ATTEMPT_DELAY (250 ms) later, or at once when an attempt fails; earlier
+attempts go on meanwhile, the first to connect wins and the others are closed. Every attempt is
+recorded with its start, its duration and its result; the stage timeout bounds them all.
+`--local-port` and `--interface` bind the socket before it connects; `--haproxy-protocol` sends a
+PROXY protocol v1 header as soon as it has.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tlsbench.engine.stream import Link, SocketStream
 if TYPE_CHECKING:
     from tlsbench.engine.stages.resolve import Address, Route
 
-HAPPY_EYEBALLS_DELAY = 0.2  # seconds before the second address family starts (curl's default)
+ATTEMPT_DELAY = 0.25  # RFC 8305's Connection Attempt Delay: seconds before the next address starts
 _POLL = 0.05  # seconds between looks at the cancel token while connecting
 
 
@@ -42,8 +43,8 @@ class BindError(Exception):
 
 
 class _Attempt:
-    def __init__(self, lane: int, family: int, sockaddr: tuple, sock: socket.socket, started_ms: float) -> None:
-        self.lane, self.family, self.sockaddr, self.sock, self.started_ms = lane, family, sockaddr, sock, started_ms
+    def __init__(self, family: int, sockaddr: tuple, sock: socket.socket, started_ms: float) -> None:
+        self.family, self.sockaddr, self.sock, self.started_ms = family, sockaddr, sock, started_ms
 
 
 def _bind(sock: socket.socket, family: int, local: LocalSpec) -> None:
@@ -84,12 +85,19 @@ def _bind(sock: socket.socket, family: int, local: LocalSpec) -> None:
     raise BindError(last, tried, f"local port {low}" + (f"-{high}" if high != low else ""))
 
 
-def _lanes(addresses: tuple[Address, ...]) -> list[list[Address]]:
-    """Addresses split by family, the resolver's first family first."""
-    lanes: dict[int, list] = {}
+def interleave(addresses: tuple[Address, ...]) -> list[Address]:
+    """RFC 8305 section 4: the addresses alternating by family, starting with the family of the first
+    address the resolver gave (IPv6 first when getaddrinfo put it first), each family in its order."""
+    lanes: dict[int, list[Address]] = {}
     for family, sockaddr in addresses:
         lanes.setdefault(family, []).append((family, sockaddr))
-    return list(lanes.values())
+    out: list[Address] = []
+    queues = list(lanes.values())
+    while any(queues):
+        for lane in queues:
+            if lane:
+                out.append(lane.pop(0))
+    return out
 
 
 class TcpStage:
@@ -105,85 +113,84 @@ class TcpStage:
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         route = state.need_route()
         spec = self.spec
-        lanes = _lanes(route.addresses)
-        both = len(lanes) > 1
+        queue = interleave(route.addresses)
+        both = len({family for family, _ in queue}) > 1
         deadline = time.monotonic() + spec.timeout
         tries: list[ConnectTry] = []
         live: list[_Attempt] = []
-        queue = [list(lane) for lane in lanes]
         last_exc: BaseException | None = None
         bind_error: BindError | None = None
 
-        def start(lane: int) -> None:
+        def start() -> bool:
+            """Start the next address's attempt; False when it failed at once (or could not be bound)."""
             nonlocal last_exc, bind_error
-            while queue[lane]:
-                family, sockaddr = queue[lane].pop(0)
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                # As curl does: without it, a request written right after the handshake's last
-                # message waits for the peer's delayed ACK (Nagle), ~40 ms on Linux.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                try:
-                    _bind(sock, family, spec.local)
-                except BindError as exc:
-                    sock.close()
-                    bind_error = exc
-                    tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
-                                            f"not tried: cannot bind {exc.what}", network.errno_name(exc.exc)))
-                    continue
-                sock.setblocking(False)
-                ctx.begin()
-                attempt = _Attempt(lane, family, sockaddr, sock, ctx.now_ms())
-                code = sock.connect_ex(sockaddr)
-                if code in (0, errno.EINPROGRESS, errno.EAGAIN):
-                    live.append(attempt)
-                    return
+            family, sockaddr = queue.pop(0)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            # As curl does: without it, a request written right after the handshake's last
+            # message waits for the peer's delayed ACK (Nagle), ~40 ms on Linux.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                _bind(sock, family, spec.local)
+            except BindError as exc:
                 sock.close()
-                last_exc = _os_error(code)
-                tries.append(ConnectTry(sockaddr[0], family_name(family), attempt.started_ms,
-                                        ctx.now_ms() - attempt.started_ms, _strerror(code), errno.errorcode.get(code)))
+                bind_error = exc
+                tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
+                                        f"not tried: cannot bind {exc.what}", network.errno_name(exc.exc)))
+                return False
+            sock.setblocking(False)
+            ctx.begin()
+            attempt = _Attempt(family, sockaddr, sock, ctx.now_ms())
+            code = sock.connect_ex(sockaddr)
+            if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+                live.append(attempt)
+                return True
+            sock.close()
+            last_exc = _os_error(code)
+            tries.append(ConnectTry(sockaddr[0], family_name(family), attempt.started_ms,
+                                    ctx.now_ms() - attempt.started_ms, _strerror(code), errno.errorcode.get(code)))
+            return False
 
-        started = [True] + [False] * (len(lanes) - 1)
-        start(0)
-        second_at = time.monotonic() + HAPPY_EYEBALLS_DELAY if both else None
+        # RFC 8305 section 5: one attempt at a time, the next ATTEMPT_DELAY after the one before or
+        # as soon as an attempt fails; earlier attempts go on meanwhile, and the first to connect wins.
+        next_at = time.monotonic()
         winner: _Attempt | None = None
         try:
             while winner is None:
                 if ctx.cancel.cancelled:
                     raise Cancelled("cancelled")
                 now = time.monotonic()
-                if second_at is not None and not started[1]:
-                    first_done = not queue[0] and not any(a.lane == 0 for a in live)
-                    if first_done or now >= second_at:
-                        started[1] = True
-                        start(1)
-                for lane in range(len(queue)):
-                    if started[lane] and queue[lane] and not any(a.lane == lane for a in live):
-                        start(lane)
-                if not live:
-                    if all(started) and not any(queue):
-                        break  # every address failed
-                    continue
                 if now >= deadline:
                     break
-                wait = min(_POLL, deadline - now)
-                if second_at is not None and not started[1]:
-                    wait = max(0.0, min(wait, second_at - now))
-                _, ready, _ = select.select([], [a.sock for a in live], [], wait)
+                if queue and now >= next_at:
+                    next_at = now + ATTEMPT_DELAY if start() else now
+                    continue
+                if not live:
+                    if not queue:
+                        break  # every address failed
+                    continue
+                wait = min(_POLL, deadline - now, *((next_at - now,) if queue else ()))
+                _, ready, _ = select.select([], [a.sock for a in live], [], max(0.0, wait))
                 for sock in ready:
                     attempt = next(a for a in live if a.sock is sock)
                     live.remove(attempt)
                     code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     took = ctx.now_ms() - attempt.started_ms
+                    fam = family_name(attempt.family)
                     if code == 0 and winner is None:
                         ctx.end()
                         winner = attempt
-                        tries.append(ConnectTry(attempt.sockaddr[0], family_name(attempt.family), attempt.started_ms,
-                                                took, "connected", None))
+                        tries.append(ConnectTry(attempt.sockaddr[0], fam, attempt.started_ms, took, "connected",
+                                                None, won=True))
                         continue
                     sock.close()
+                    if code == 0:  # connected in the same instant as the winner: closed unused
+                        tries.append(ConnectTry(attempt.sockaddr[0], fam, attempt.started_ms, took,
+                                                "abandoned: another address connected first", None))
+                        continue
                     last_exc = _os_error(code)
-                    tries.append(ConnectTry(attempt.sockaddr[0], family_name(attempt.family), attempt.started_ms,
-                                            took, _strerror(code), errno.errorcode.get(code)))
+                    tries.append(ConnectTry(attempt.sockaddr[0], fam, attempt.started_ms, took, _strerror(code),
+                                            errno.errorcode.get(code)))
+                    next_at = time.monotonic()  # a failure starts the next address at once
         finally:
             for attempt in live:
                 attempt.sock.close()
@@ -191,10 +198,10 @@ class TcpStage:
                                         ctx.now_ms() - attempt.started_ms,
                                         "abandoned: another address connected first" if winner is not None
                                         else "no answer (stage timeout used up)", None))
-        for left in queue:
-            for family, sockaddr in left:
-                tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
-                                        "not tried" + (" (stage timeout used up)" if winner is None else ""), None))
+        for family, sockaddr in queue:
+            tries.append(ConnectTry(sockaddr[0], family_name(family), ctx.now_ms(), 0.0,
+                                    "not tried" + (" (stage timeout used up)" if winner is None else ""), None))
+        tries.sort(key=lambda t: t.started_ms)
         if winner is None:
             ctx.end()
             if last_exc is None and bind_error is None or any(t.result.startswith("no answer") for t in tries):
@@ -218,7 +225,8 @@ class TcpStage:
         who = "proxy " if route.role == "proxy" else ""
         summary = f"{format_hostport(local[0], local[1])} -> {who}{format_hostport(peer[0], peer[1])}"
         if len(tries) > 1:
-            summary += f" ({len(tries)} attempts)"
+            summary += f" ({len(tries)} attempts, {family_name(winner.family)} won)" if both else \
+                f" ({len(tries)} attempts)"
         if slow_syn is not None:
             from tlsbench.engine.stages.stagetime import name_dominant, wire_ms
 
@@ -233,6 +241,9 @@ class TcpStage:
         first = route.addresses[0]
         where = format_hostport(route.name, route.port) if route.role == "proxy" else format_hostport(
             first[1][0], route.port)
+        tried = list(dict.fromkeys(t.address for t in tries if not t.result.startswith("not tried")))
+        if route.role == "target" and len(tried) > 1:  # the finding names every address that failed
+            where = f"{format_hostport(route.name, route.port)} ({' and '.join(tried)})"
         attempts = tuple(_attempt_words(t) for t in tries)
         if bind_error is not None and exc is None:
             finding = network.local_bind_failed(bind_error.exc, bind_error.tried, bind_error.what)
@@ -265,7 +276,7 @@ def _os_error(code: int) -> OSError:
 def _attempt_words(t: ConnectTry) -> str:
     """'127.0.0.1: connected in 0.1 ms', '::1: ECONNREFUSED (Connection refused) after 0.1 ms'."""
     if t.result == "connected":
-        return f"{t.address}: connected in {t.duration_ms:.1f} ms"
+        return f"{t.address}: connected in {t.duration_ms:.1f} ms" + (" (won)" if t.won else "")
     if t.errno_name:
         return f"{t.address}: {t.errno_name} ({t.result}) after {t.duration_ms:.1f} ms"
     return f"{t.address}: {t.result}"

@@ -25,6 +25,7 @@ from tlsbench.engine.findings.tls import HandshakeFacts, diagnose_failure, sessi
 from tlsbench.errors import Cancelled, InputError
 from tlsbench.engine.events import TlsMessageSeen
 from tlsbench.engine.findings.model import Finding
+from tlsbench.engine.tls.fingerprint import HelloFingerprint, fingerprint
 from tlsbench.engine.tls.peekbytes import looks_like_tls
 from tlsbench.engine.route.proxies import ProxySpec
 from tlsbench.engine.records.result import TlsMessage
@@ -302,6 +303,7 @@ def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, 
         client_cert_request=params.cert_request,
         hello_retry_group=params.hello_retry_group,
         key_exchange=params.key_exchange,
+        client_hello=_hello_fingerprint(wire),
     )
     findings = []
     if kind == "verify":
@@ -325,6 +327,12 @@ def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, 
         verified_chain_der=verified_chain, verify_code=verify_code, verify_message=verify_message,
         verify_name=name, hostname_checked_by="none" if t.tls.verify == "off" else ("tlsbench" if ours else "openssl"),
         wire=tuple(wire), setup=setup, handshake_ms=handshake_ms, chain_verified=chain_verified)
+
+
+def _hello_fingerprint(wire: list[WireMessage]) -> HelloFingerprint | None:
+    """JA3 and JA4 of the first ClientHello sent (after a HelloRetryRequest a second one follows)."""
+    hello = next((m for m in wire if m.direction == "sent" and m.handshake_type == 1), None)
+    return fingerprint(hello.data) if hello is not None else None
 
 
 def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:

@@ -39,6 +39,10 @@ def render_record(record: ClientRecord, probe: bool = False) -> Text:
         line("  ALPN offered", ", ".join(h.alpn) or ("(not reached)" if h.cut_short else "(none)"))
         line("  versions", ", ".join(h.versions) or "(not reached)")
         line("  cipher suites", str(h.cipher_count) if h.ciphers_reached else "(not reached)")
+        if h.ja4:
+            line("  JA4", h.ja4)
+            line("  JA3", h.ja3_hash or "")
+            line("  JA3 string", h.ja3 or "")
         if h.cut_short:
             line("  note", f"the ClientHello was cut short ({h.length:,} of {h.declared_length or '?'} bytes)")
         elif h.problem:

@@ -91,6 +91,8 @@ def _add_fields(node, cert, chain=None) -> None:
     node.add_leaf(field("signature", cert.signature_algorithm))
     node.add_leaf(field("serial", cert.serial))
     node.add_leaf(field("sha256", cert.sha256))
+    if cert.pin_sha256:  # curl --pinnedpubkey's form; absent from run files saved before it was kept
+        node.add_leaf(field("pin-sha256", cert.pin_sha256))
     flags = ", ".join(w for w, on in (("CA", cert.is_ca), ("self-signed", cert.self_signed)) if on)
     node.add_leaf(field("flags", flags or "end entity"))
     node.add_leaf(line(("status".ljust(14), "dim"), _status(cert)))
