@@ -2,11 +2,14 @@
 scripted HTTP/2 server that answers DoH queries wrongly (the wrong content type, a reset stream, a
 GOAWAY) as no real resolver does on demand.
 
-A small fixture of this file's own; the lab's DNS module may take unbound's start over later.
+A small fixture of this file's own; the lab's DNS module may take unbound's start over later. And a
+run whose resolve stage looks names up over DoH first (`run_with_doh`), as the resolve stage does
+with --doh-url.
 """
 
 from __future__ import annotations
 
+import dns.message
 import socket
 import ssl
 from pathlib import Path
@@ -20,6 +23,15 @@ import pytest
 
 from tests.conftest import need
 from tests.hostile_peers import ScriptedServer
+from tlsbench.engine.cancel import CancelToken
+from tlsbench.engine.dns.doh import DohTransport
+from tlsbench.engine.dns.transport import Exchanged
+from tlsbench.engine.events import Event
+from tlsbench.engine.plan import Plan, Step
+from tlsbench.engine.runner import preflight, run_probe
+from tlsbench.engine.spec import ConnectionSpec
+from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
+from tlsbench.engine.stages.resolve import ResolveStage
 from tlsbench.lab.certs import CertFiles
 from tlsbench.lab.processes import ManagedProcess, require_binary, start_on_free_port
 
@@ -133,3 +145,60 @@ class WrongDoh(ScriptedServer):
                 pass
 
         super().__init__(script)
+
+
+# --- a run with a DoH lookup in its resolve stage ---------------------------------------------------
+
+def queries() -> list[bytes]:
+    out = []
+    for kind in ("A", "AAAA"):
+        message = dns.message.make_query(NAME, kind)
+        message.id = 0  # RFC 8484: 0 in DoH, so caches can share answers
+        out.append(message.to_wire())
+    return out
+
+
+class DohInResolve:
+    """The resolve stage with a DoH lookup in it, as the resolve stage runs one: the transport's
+    exchange, then the run's own lookup; the DoH findings reported as its own."""
+
+    def __init__(self, transport: DohTransport, step: Step, plan: Plan, timeout: float = 10.0) -> None:
+        self.transport = transport
+        self.inner = ResolveStage(step, plan)
+        self.timeout = timeout
+        self.exchanged: Exchanged | None = None
+
+    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        self.exchanged = self.transport.exchange(queries(), ctx, self.timeout)
+        outcome = self.inner.run(ctx, state)
+        return outcome._replace(findings=outcome.findings + self.exchanged.findings)
+
+
+@pytest.fixture
+def listener():
+    """A plain TCP listener on loopback: the run's own target (its connection is not the point)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+def run_with_doh(url: str, run_spec: ConnectionSpec, *, insecure: bool = False, cafile: str | None = None,
+                 cancel: CancelToken | None = None, on_event=None):
+    """A run whose resolve stage looks names up over DoH first; (result, exchanged, events)."""
+    transport = DohTransport(url, run_spec, insecure, cafile)
+    prepared = preflight(run_spec)
+    index = next(i for i, s in enumerate(prepared.plan.steps) if s.name == "resolve")
+    stage = DohInResolve(transport, prepared.plan.steps[index], prepared.plan, timeout=run_spec.timeout)
+    prepared.stages[index] = stage
+    events: list[Event] = []
+
+    def seen(event: Event) -> None:
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    result = run_probe(run_spec, on_event=seen, cancel=cancel, prepared=prepared)
+    return result, stage.exchanged, events
+
+

@@ -7,79 +7,21 @@ from __future__ import annotations
 import threading
 
 import dns.message
-import dns.rdatatype
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tests.doh_servers import ADDRESS_A, ADDRESS_AAAA, NAME, TTL, WrongDoh, unbound_doh  # noqa: F401
+from tests.doh_servers import (ADDRESS_A, ADDRESS_AAAA, NAME, TTL, WrongDoh, listener, run_with_doh,  # noqa: F401
+                               unbound_doh)
 from tlsbench.engine.cancel import CancelToken
-from tlsbench.engine.dns.doh import DohTransport, as_doh_findings, connection_json, parse_doh_url
-from tlsbench.engine.dns.transport import Exchanged
+from tlsbench.engine.dns.doh import as_doh_findings, connection_json, parse_doh_url
+from tlsbench.engine.plan import KINDS
+from tlsbench.engine.spec import build_spec
+from tlsbench.engine.stages.context import StageContext
 from tlsbench.engine.events import Event, StageFinished, StageStarted, TlsMessageSeen
-from tlsbench.engine.plan import KINDS, Plan, Step
 from tlsbench.engine.records.details import DohDetail, TcpDetail, TlsDetail
-from tlsbench.engine.runner import preflight, run_probe
-from tlsbench.engine.spec import ConnectionSpec, build_spec
-from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
-from tlsbench.engine.stages.resolve import ResolveStage
 from tlsbench.errors import InputError
 
 pytestmark = pytest.mark.servers
-
-
-def queries() -> list[bytes]:
-    out = []
-    for kind in ("A", "AAAA"):
-        message = dns.message.make_query(NAME, kind)
-        message.id = 0  # RFC 8484: 0 in DoH, so caches can share answers
-        out.append(message.to_wire())
-    return out
-
-
-class DohInResolve:
-    """The resolve stage with a DoH lookup in it, as the resolve stage runs one: the transport's
-    exchange, then the run's own lookup; the DoH findings reported as its own."""
-
-    def __init__(self, transport: DohTransport, step: Step, plan: Plan, timeout: float = 10.0) -> None:
-        self.transport = transport
-        self.inner = ResolveStage(step, plan)
-        self.timeout = timeout
-        self.exchanged: Exchanged | None = None
-
-    def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
-        self.exchanged = self.transport.exchange(queries(), ctx, self.timeout)
-        outcome = self.inner.run(ctx, state)
-        return outcome._replace(findings=outcome.findings + self.exchanged.findings)
-
-
-@pytest.fixture
-def listener():
-    """A plain TCP listener on loopback: the run's own target (its connection is not the point)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-def run_with_doh(url: str, run_spec: ConnectionSpec, *, insecure: bool = False, cafile: str | None = None,
-                 cancel: CancelToken | None = None, on_event=None):
-    """A run whose resolve stage looks names up over DoH first; (result, exchanged, events)."""
-    transport = DohTransport(url, run_spec, insecure, cafile)
-    prepared = preflight(run_spec)
-    index = next(i for i, s in enumerate(prepared.plan.steps) if s.name == "resolve")
-    stage = DohInResolve(transport, prepared.plan.steps[index], prepared.plan, timeout=run_spec.timeout)
-    prepared.stages[index] = stage
-    events: list[Event] = []
-
-    def seen(event: Event) -> None:
-        events.append(event)
-        if on_event is not None:
-            on_event(event)
-
-    result = run_probe(run_spec, on_event=seen, cancel=cancel, prepared=prepared)
-    return result, stage.exchanged, events
 
 
 def addresses(answer: bytes) -> list[str]:
