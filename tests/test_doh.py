@@ -292,3 +292,27 @@ def test_a_saved_run_keeps_the_doh_connections_events(unbound_doh, lab_certs, li
     nested = [e for e in again.events if isinstance(e, StageFinished) and e.record.parent == "resolve"]
     assert [e.record.name for e in nested] == ["resolve", "tcp", "tls", "chain", "doh"]
     assert again.events == record.events
+
+
+def test_the_waterfall_names_the_doh_connections_stages_by_path_with_v_details(unbound_doh, lab_certs, listener):
+    import io
+
+    from tlsbench.commands.probe_output import Waterfall
+
+    spec = build_spec(f"127.0.0.1:{listener}", tls=False, timeout=10)
+    _, _, events = run_with_doh(unbound_doh.url, spec, cafile=str(lab_certs.ca_cert))
+    out = io.StringIO()
+    waterfall = Waterfall(out, colour=False, trace=True)
+    for event in events:
+        waterfall(event)
+    lines = out.getvalue().splitlines()
+    names = [line.split()[1] for line in lines if line.startswith("  ") and len(line.split()) > 1
+             and line.split()[0] in ("ok", "FAIL", "-")]
+    assert names[:6] == ["resolve/resolve", "resolve/tcp", "resolve/tls", "resolve/chain", "resolve/doh", "resolve"]
+    tls_at = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["resolve/tls"])
+    doh_at = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["resolve/doh"])
+    assert any("<<< ServerHello" in line for line in lines[tls_at:doh_at])  # the DoH server's handshake
+    after = lines[doh_at:]
+    assert any("query on stream 1:" in line and "200 application/dns-message" in line for line in after)
+    assert any("query on stream 3:" in line for line in after)
+    assert any("DATA" in line and ">>>" in line for line in after)
