@@ -316,3 +316,19 @@ def test_the_waterfall_names_the_doh_connections_stages_by_path_with_v_details(u
     assert any("query on stream 1:" in line and "200 application/dns-message" in line for line in after)
     assert any("query on stream 3:" in line for line in after)
     assert any("DATA" in line and ">>>" in line for line in after)
+
+
+def test_a_proxy_password_never_leaves_in_the_doh_connections_events(unbound_doh, lab_certs, microsocks_auth,
+                                                                      listener):
+    from tests.conftest import MICROSOCKS_PASSWORD, MICROSOCKS_USER
+    from tlsbench.engine.records.runfile import dump_run, run_record
+
+    proxy = f"socks5h://{MICROSOCKS_USER}:{MICROSOCKS_PASSWORD}@{microsocks_auth.host}:{microsocks_auth.port}"
+    spec = build_spec(f"127.0.0.1:{listener}", tls=False, proxies=[proxy], timeout=10)
+    result, exchanged, events = run_with_doh(unbound_doh.url, spec, cafile=str(lab_certs.ca_cert))
+    assert exchanged is not None and all(a.error is None for a in exchanged.answers), exchanged.answers
+    nested = [e.record for e in events if isinstance(e, StageFinished) and e.record.parent == "resolve"]
+    assert "proxy" in [r.name for r in nested]  # the password was sent, to the proxy, on the DoH connection
+    saved = dump_run(run_record(spec, events, result))
+    assert MICROSOCKS_PASSWORD.encode() not in saved
+    assert MICROSOCKS_PASSWORD.encode().hex().encode() not in saved
