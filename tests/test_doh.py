@@ -210,6 +210,7 @@ def test_doh_urls_are_checked_before_anything_runs():
     assert parse_doh_url("https://dns.lab.test/dns-query") == ("dns.lab.test", 443, "/dns-query")
     assert parse_doh_url("https://[::1]:8443/q?ct") == ("::1", 8443, "/q?ct")
     assert parse_doh_url("https://dns.lab.test") == ("dns.lab.test", 443, "/")
+    assert parse_doh_url("https://dns.lab.test/é?q=1") == ("dns.lab.test", 443, "/%C3%A9?q=1")
     for bad in ("http://dns.lab.test/dns-query", "https:///dns-query", "https://dns.lab.test:99999/", "",
                 "https://dns.lab.test/a b"):
         with pytest.raises(InputError) as caught:
@@ -230,6 +231,7 @@ def test_any_doh_url_text_parses_or_is_one_input_error_without_its_password(text
         assert "PASSWORD" not in str(exc) and "\n" not in str(exc)
         return
     assert host and 0 < port < 65536 and path.startswith("/") and "PASSWORD" not in host + path
+    assert path.isascii() and path.isprintable() and " " not in path
 
 
 def test_nested_findings_never_keep_the_targets_changes():

@@ -38,7 +38,7 @@ FIELD = "doh_url"
 def parse_doh_url(url: str) -> tuple[str, int, str]:
     """(host, port, path with its query) of an https:// URL, or InputError naming what is wrong.
     The URL itself is never repeated in the message: it could hold a password."""
-    from urllib.parse import urlsplit
+    from urllib.parse import quote, urlsplit
 
     from tlsbench.engine.route.hostport import check_host
 
@@ -60,6 +60,8 @@ def parse_doh_url(url: str) -> tuple[str, int, str]:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
+    # A request's :path is ASCII: other characters go as their UTF-8 percent-encoded, as curl sends them.
+    path = quote(path, safe="".join(chr(c) for c in range(0x21, 0x7F)))
     return host, port if port is not None else 443, path
 
 
