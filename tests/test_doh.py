@@ -334,3 +334,34 @@ def test_a_proxy_password_never_leaves_in_the_doh_connections_events(unbound_doh
     saved = dump_run(run_record(spec, events, result))
     assert MICROSOCKS_PASSWORD.encode() not in saved
     assert MICROSOCKS_PASSWORD.encode().hex().encode() not in saved
+
+
+def test_a_server_that_does_not_choose_h2_gets_no_query(tls_server, lab_certs, listener):
+    server = tls_server("good")  # openssl s_server: no ALPN
+    spec = build_spec(f"127.0.0.1:{listener}", tls=False, timeout=10)
+    _, exchanged, _ = run_with_doh(f"https://localhost:{server.port}/dns-query", spec, cafile=str(lab_certs.ca_cert))
+    assert exchanged is not None
+    assert all(a.error and a.error.startswith("no connection to the DoH server: DoH queries failed")
+               for a in exchanged.answers), exchanged.answers
+    found = next(f for f in exchanged.findings if f.code == "doh-not-h2")
+    assert ("chosen", "(none)") in [(e.label, e.value) for e in found.evidence]
+    doh = next(r.detail for r in exchanged.connection if r.name == "doh")
+    assert isinstance(doh, DohDetail) and doh.queries == () and not doh.frames  # nothing was sent
+
+
+@given(st.integers(min_value=0, max_value=999) | st.none(), st.binary(max_size=40),
+       st.text(max_size=30) | st.none(), st.booleans(), st.sampled_from([None, "CANCEL", "0x99"]))
+def test_any_response_is_a_query_record_and_findings_never_an_exception(status, body, ctype, ended, reset):
+    from tlsbench.engine.stages.doh import _query, _query_findings
+    from tlsbench.engine.stages.h2client import H2Exchange, H2Response
+
+    headers = ((":status", str(status)),) + ((("content-type", ctype),) if ctype is not None else ())
+    r = H2Response(1, 5.0, status, headers, body, ended, reset, False, 6.0 if status else None, 7.0 if ended else None)
+    x = H2Exchange((), (r,), None, None, None, None if ended else "timeout", True, 1.0, len(body), 7.0)
+    q = _query(r, b"query", x, 10, 8.0)
+    assert q.ms is not None and q.ms >= 0
+    usable = status == 200 and ended and reset is None and bool(body) and \
+        (ctype or "").split(";")[0].strip().lower() == "application/dns-message"
+    assert (q.error is None) == usable
+    for found in _query_findings("https://dns.lab.test/dns-query", (q,)):
+        assert found.code.startswith("doh-")

@@ -104,6 +104,8 @@ def _query(r: H2Response, query: bytes, x: H2Exchange, timeout: float, now: floa
         error = f"content-type {visible(content_type or '(none)')!r}, not {MEDIA_TYPE}"
     elif r.status is not None and r.ended and not r.body:
         error = "an empty answer"
+    elif r.status is None and r.ended:
+        error = "the stream ended without an HTTP status"
     elif not r.ended:
         if x.goaway is not None:
             error = f"the server closed the connection (GOAWAY {x.goaway[0]}) before answering"
