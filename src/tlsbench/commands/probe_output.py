@@ -78,7 +78,8 @@ class Waterfall:
         elif isinstance(event, StageSkipped):
             mark = self.marks["skipped"]
             name = nested_name(event.parent, event.stage)
-            self.emit(self.paint(f"  {mark:<4} {name:<9} {'':>10}  {one_line(event.reason)}", "dim"))
+            width = 9 if event.parent is None else 15
+            self.emit(self.paint(f"  {mark:<4} {name:<{width}} {'':>10}  {one_line(event.reason)}", "dim"))
         elif isinstance(event, RunFinished):
             self.summary(event.result)
 
@@ -86,7 +87,8 @@ class Waterfall:
         mark = self.marks.get(record.status, "?")
         colour = "green" if record.status == "ok" else "red"
         duration = f"{record.duration_ms:8.1f} ms"
-        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<9} {duration}  "
+        width = 9 if record.parent is None else 15  # a nested stage's path: a column of its own
+        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<{width}} {duration}  "
                   f"{one_line(record.summary)}")
         if not self.trace:
             return

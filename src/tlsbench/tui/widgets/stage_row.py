@@ -153,7 +153,9 @@ class StageRow(Vertical, can_focus=True):
             mark, mark_style = MARKS.get(self.status, ("?", ""))
         text = Text(f"{indent}{arrow} ", style="dim", no_wrap=True, overflow="ellipsis")
         text.append(f"{mark} ", style=mark_style)
-        text.append(f"{self.label:<{max(14 - len(indent), 1)}}", style="bold" if not self.depth else "")
+        # Nested labels carry their parent's ("resolve › tcp connect"): a wider column of their own.
+        column = 14 if not self.depth else 22 - len(indent)
+        text.append(f"{self.label:<{column}}", style="bold" if not self.depth else "")
         if self.status == "running":
             text.append(f"{'running…':>11}  ", style="yellow")
         elif self.status == "waiting":
