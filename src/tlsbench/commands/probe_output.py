@@ -11,7 +11,7 @@ from typing import TextIO
 
 from tlsbench.commands.whole_lines import write_line
 from tlsbench.engine.records import jsonout
-from tlsbench.engine.events import Event, RunFinished, StageFinished, StageSkipped
+from tlsbench.engine.events import Event, RunFinished, StageFinished, StageSkipped, TlsMessageSeen
 from tlsbench.engine.records.result import ProbeResult, StageRecord
 from tlsbench.engine.spec import format_hostport
 from tlsbench.engine.suggestions import cli_text
@@ -57,6 +57,9 @@ class Waterfall:
         utf = (getattr(stream, "encoding", "") or "").lower().replace("-", "") in ("utf8",)
         self.marks = {"ok": "✓", "failed": "✗", "skipped": "·"} if utf else \
             {"ok": "ok", "failed": "FAIL", "skipped": "-"}
+        # -v: a nested stage's TLS messages (a DoH server's handshake), shown under its line: the
+        # result's trace holds only the run's own connection.
+        self.nested_messages: dict[str, list[TlsMessageSeen]] = {}
 
     def paint(self, text: str, colour: str) -> str:
         if not self.colour:
@@ -67,12 +70,16 @@ class Waterfall:
         write_line(self.out, line)  # whole, also when Ctrl-C comes while a slow reader holds the pipe
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, StageFinished):
+        if isinstance(event, TlsMessageSeen):
+            if self.trace and event.parent is not None:
+                self.nested_messages.setdefault(nested_name(event.parent, event.stage), []).append(event)
+        elif isinstance(event, StageFinished):
             self.stage_line(event.record)
         elif isinstance(event, StageSkipped):
             mark = self.marks["skipped"]
             name = nested_name(event.parent, event.stage)
-            self.emit(self.paint(f"  {mark:<4} {name:<9} {'':>10}  {one_line(event.reason)}", "dim"))
+            width = 9 if event.parent is None else 15
+            self.emit(self.paint(f"  {mark:<4} {name:<{width}} {'':>10}  {one_line(event.reason)}", "dim"))
         elif isinstance(event, RunFinished):
             self.summary(event.result)
 
@@ -80,11 +87,19 @@ class Waterfall:
         mark = self.marks.get(record.status, "?")
         colour = "green" if record.status == "ok" else "red"
         duration = f"{record.duration_ms:8.1f} ms"
-        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<9} {duration}  "
+        width = 9 if record.parent is None else 15  # a nested stage's path: a column of its own
+        self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<{width}} {duration}  "
                   f"{one_line(record.summary)}")
-        if self.trace and record.parent is None:  # -v: the app stage's HTTP/2 frames under its row
-            for line in h2_frame_lines(record):
-                self.emit(self.paint(line, "dim"))
+        if not self.trace:
+            return
+        # -v: HTTP/2 frames under their stage's row (the app stage's, a DoH lookup's), and a nested
+        # handshake's messages (the run's own are in the trace after the waterfall).
+        lines = h2_frame_lines(record)
+        for m in self.nested_messages.pop(nested_name(record.parent, record.id), []) if record.parent else ():
+            arrow = ">>>" if m.direction == "sent" else "<<<"
+            lines.append(f"         +{m.at_ms:9.3f} ms  {arrow} {one_line(m.name):<24} {m.version:<8} {m.length:>6} B")
+        for line in lines:
+            self.emit(self.paint(line, "dim"))
 
     # --- after the run ---------------------------------------------------------------------------
 
@@ -319,12 +334,21 @@ def trace_lines(result: ProbeResult, hexdump_bytes: bool = False) -> list[str]:
 
 
 def h2_frame_lines(record: StageRecord) -> list[str]:
-    """A stage's HTTP/2 frames (`-v`, under its row): time, direction, type, stream, flags, length."""
-    from tlsbench.engine.records.details import AppDetail
+    """A stage's HTTP/2 frames (`-v`, under its row): time, direction, type, stream, flags, length;
+    a DoH lookup's queries first, each with its stream, status and time."""
+    from tlsbench.engine.records.details import AppDetail, DohDetail
 
-    if not isinstance(record.detail, AppDetail) or not record.detail.frames:
+    if not isinstance(record.detail, (AppDetail, DohDetail)) or not record.detail.frames:
         return []
-    lines = ["         HTTP/2 frames: time, direction, type, stream, flags, length"]
+    lines = []
+    if isinstance(record.detail, DohDetail):
+        for q in record.detail.queries:
+            said = (f"{q.status} {one_line(q.content_type)}, {len(q.answer)} B" if q.error is None
+                    else one_line(q.error))
+            took = f"{q.ms:.1f} ms" if q.ms is not None else "-"
+            lines.append(f"         query on stream {q.stream_id}: {q.query_bytes} B sent at +{q.sent_ms:.3f} ms; "
+                         f"{said} in {took}")
+    lines.append("         HTTP/2 frames: time, direction, type, stream, flags, length")
     for f in record.detail.frames:
         arrow = ">>>" if f.direction == "sent" else "<<<"
         note = f"  {one_line(f.note)}" if f.note else ""

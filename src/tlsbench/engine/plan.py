@@ -45,6 +45,8 @@ KINDS: dict[str, StageKind] = {k.name: k for k in (
     StageKind("app", "app", "tlsbench.engine.stages.app:AppStage"),
     StageKind("revocation", "revocation", "tlsbench.engine.stages.revocation:RevocationStage"),
     StageKind("reconnect", "reconnect", "tlsbench.engine.stages.reconnect:ReconnectStage"),
+    # Only inside the resolve stage, in a DNS-over-HTTPS lookup's own plan (engine/dns/doh.py).
+    StageKind("doh", "DoH queries", "tlsbench.engine.stages.doh:DohStage"),
 )}
 STAGE_NAMES: tuple[str, ...] = tuple(KINDS)
 

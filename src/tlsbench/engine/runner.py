@@ -55,15 +55,16 @@ class Prepared:
         self.prepare_ms = prepare_ms
 
 
-def preflight(spec: ConnectionSpec) -> Prepared:
-    """Build the plan and prepare each stage, before any clock starts.
+def preflight(spec: ConnectionSpec, plan: Plan | None = None) -> Prepared:
+    """Build the plan (or take `plan`, one made for `spec` and changed: a nested lookup's) and
+    prepare each stage, before any clock starts.
 
     ssl and cryptography take tens of milliseconds to import and a CA store takes some to load;
     a stage's time must measure the network and the handshake, not local set-up. Raises
     InputError (before any stage runs) for a CA file, certificate or key OpenSSL cannot use.
     """
     start = time.monotonic()
-    plan = plan_for(spec)
+    plan = plan if plan is not None else plan_for(spec)
     stages = [None if step.skip else make_stage(step, plan) for step in plan.steps]
     return Prepared(plan, stages, (time.monotonic() - start) * 1000.0)
 

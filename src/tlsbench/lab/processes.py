@@ -51,6 +51,7 @@ DEBIAN_PACKAGES = {
     "haproxy": "haproxy",
     "tshark": "tshark",
     "setpriv": "util-linux",
+    "unbound": "unbound",
 }
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tlsbench.engine.records.details import (AppDetail, ChainDetail, ProxyDetail, ReconnectDetail, ResolveDetail,
-                                    RevocationDetail, TcpDetail, TlsDetail)
+from tlsbench.engine.records.details import (AppDetail, ChainDetail, DohDetail, ProxyDetail, ReconnectDetail,
+                                             ResolveDetail, RevocationDetail, TcpDetail, TlsDetail)
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows as starttls_rows
 from tlsbench.visible import hexdump
 from tlsbench.tui.safe_text import data, field, line
@@ -187,7 +187,7 @@ def _revocation(d: RevocationDetail) -> list[Text]:
     return rows
 
 
-def _chain(d: ChainDetail) -> list[Text]:
+def _chain(d: ChainDetail, nested: bool = False) -> list[Text]:
     verified = {True: ("verified", "green"), False: ("NOT verified", "red"), None: ("not checked", "yellow")}
     word, style = verified[d.verified]
     rows = [line(("chain".ljust(14), "dim"), (f"{len(d.certificates)} certificate(s), ", ""), (word, style)),
@@ -203,7 +203,41 @@ def _chain(d: ChainDetail) -> list[Text]:
         rows.append(field("from", d.anchor_source or "the trust store"))
     if d.scts:
         rows.append(field("SCTs", f"{len(d.scts)} embedded (certificate transparency)"))
-    rows.append(Text("see the Certificate chain panel for each certificate", style="dim italic"))
+    if not nested:
+        rows.append(Text("see the Certificate chain panel for each certificate", style="dim italic"))
+        return rows
+    for cert in d.certificates:  # a nested connection's chain (a DoH server's) has no panel of its own
+        rows.append(field(f"#{cert.position}", f"{cert.subject}  [{cert.status or '?'}]"))
+        rows.append(field("", f"issuer {cert.issuer}; {cert.not_before} .. {cert.not_after}"))
+    return rows
+
+
+def _frame_rows(frames) -> list[Text]:
+    """HTTP/2 frames, each with its time and direction."""
+    rows = []
+    for f in frames:
+        arrow, style = ("→ ", "bold cyan") if f.direction == "sent" else ("← ", "bold magenta")
+        text = f"{f.type} stream {f.stream_id}" + (f" {f.flags}" if f.flags else "") + f" {f.length} B"
+        rows.append(line((f"+{f.at_ms:.1f} ms".ljust(14), "dim"), (arrow, style),
+                         (text + (f"  {f.note}" if f.note else ""), "")))
+    return rows
+
+
+def _doh(d: DohDetail) -> list[Text]:
+    """The DNS queries over HTTP/2: each stream's answer (or why none), then every frame."""
+    rows = [field("DoH server", d.url), field("protocol", d.protocol or "(none chosen)")]
+    for q in d.queries:
+        took = f"{q.ms:.1f} ms" if q.ms is not None else "-"
+        head = f"stream {q.stream_id}: {q.query_bytes} B sent at +{q.sent_ms:.1f} ms"
+        if q.error is None:
+            rows.append(field("query", f"{head}; {q.status} {q.content_type}, {len(q.answer)} B in {took}"))
+        else:
+            rows.append(line(("query".ljust(14), "dim"), (f"{head}; ", ""), (f"{q.error} ({took})", "red")))
+    if d.error:
+        rows.append(field("error", d.error, "red"))
+    if d.frames:
+        rows.append(Text("HTTP/2 frames:", style="bold"))
+        rows.extend(_frame_rows(d.frames))
     return rows
 
 
@@ -214,11 +248,7 @@ def _app(d: AppDetail, width: int) -> list[Text]:
         rows.append(line(("reply".ljust(14), "dim"), ("← ", "bold magenta"), (d.status_line, "")))
     for name, value in d.headers:
         rows.append(line(("".ljust(14), "dim"), (f"{name}: {value}", "")))
-    for f in d.frames:  # HTTP/2, each frame with its time
-        arrow, style = ("→ ", "bold cyan") if f.direction == "sent" else ("← ", "bold magenta")
-        text = f"{f.type} stream {f.stream_id}" + (f" {f.flags}" if f.flags else "") + f" {f.length} B"
-        rows.append(line((f"+{f.at_ms:.1f} ms".ljust(14), "dim"), (arrow, style),
-                         (text + (f"  {f.note}" if f.note else ""), "")))
+    rows.extend(_frame_rows(d.frames))  # HTTP/2, each frame with its time
     if d.ttfb_ms is not None:
         rows.append(field("first byte", f"{d.ttfb_ms:.1f} ms after the request"))
     rows.append(field("received", f"{d.bytes_received} B"))
@@ -245,10 +275,11 @@ def _starttls(d: StarttlsDetail) -> list[Text]:
     return out
 
 
-def detail_text(detail, messages=(), columns: int = 100) -> Text:
+def detail_text(detail, messages=(), columns: int = 100, nested: bool = False) -> Text:
     """Render any stage detail; unknown or missing details give a short note.
 
-    `columns` is the room available: hex dumps show 16 bytes a line when they fit, else 8.
+    `columns` is the room available: hex dumps show 16 bytes a line when they fit, else 8. `nested`:
+    a stage run inside another (a DoH server's connection), whose chain has no panel of its own.
     """
     width = 16 if columns >= 76 else 8
     if isinstance(detail, ResolveDetail):
@@ -260,7 +291,9 @@ def detail_text(detail, messages=(), columns: int = 100) -> Text:
     elif isinstance(detail, TlsDetail):
         rows = _tls(detail, messages, width)
     elif isinstance(detail, ChainDetail):
-        rows = _chain(detail)
+        rows = _chain(detail, nested)
+    elif isinstance(detail, DohDetail):
+        rows = _doh(detail)
     elif isinstance(detail, AppDetail):
         rows = _app(detail, width)
     elif isinstance(detail, StarttlsDetail):

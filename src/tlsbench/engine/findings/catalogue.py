@@ -142,6 +142,12 @@ ENTRIES: tuple[Entry, ...] = (
     _E("h2-stream-reset", "app", "error", "The server reset the request's stream (RST_STREAM)", "peer"),
     _E("alpn-not-offered", "app", "error", "The server chose a protocol tlsbench did not offer", "peer"),
     _E("authority-mismatch", "app", "warning", "The names of the request, SNI and CONNECT disagree", "local"),
+    # --- doh (inside the resolve stage: a DNS-over-HTTPS lookup's own connection) -----------------
+    _E("doh-not-h2", "doh", "error", "The DoH server did not choose HTTP/2", "peer"),
+    _E("doh-http-status", "doh", "error", "The DoH server answered a query with an HTTP error", "peer"),
+    _E("doh-content-type", "doh", "error", "The DoH server's answer is not a DNS message", "peer"),
+    _E("doh-no-answer", "doh", "error", "A DNS query over HTTPS got no answer", "peer",
+       origins=("peer", "network")),
     # --- revocation (--check-revocation) ---------------------------------------------------------
     _E("cert-revoked", "revocation", "error", "The certificate was revoked", "peer"),
     _E("revocation-unknown", "revocation", "warning", "The revocation status is unknown", "peer"),

@@ -231,6 +231,40 @@ class AppDetail(NamedTuple):
         return plain(self)
 
 
+class DohQuery(NamedTuple):
+    """One DNS query of a DNS-over-HTTPS lookup: its HTTP/2 stream and what came back on it."""
+
+    stream_id: int
+    sent_ms: float  # when the query's last byte was sent, ms since the run began
+    ms: float | None  # from sent to its answer's last frame (or to giving up)
+    query_bytes: int
+    status: int | None = None  # the HTTP status
+    content_type: str | None = None  # as received
+    answer: bytes = b""  # the response body as received (a DNS message when all is well)
+    error: str | None = None  # why this query has no usable answer
+
+    def to_dict(self) -> dict:
+        d = plain(self._replace(answer=b""))
+        del d["answer"]
+        d["answer_bytes"] = len(self.answer)
+        return d
+
+
+class DohDetail(NamedTuple):
+    """The doh stage (inside the resolve stage's lookup): the DNS queries as HTTP/2 POSTs on one
+    connection to the DoH server, each with its answer, and every frame both ways."""
+
+    url: str  # the DoH server's URL (never holds credentials: they are refused)
+    queries: tuple[DohQuery, ...] = ()
+    protocol: str | None = None  # what ALPN chose; DoH is spoken over "h2" only
+    frames: "tuple[H2Frame, ...]" = ()
+    error: str | None = None  # the connection's: "timeout", "closed", GOAWAY ..., what h2 refused
+
+    def to_dict(self) -> dict:
+        return {"url": self.url, "protocol": self.protocol, "queries": [q.to_dict() for q in self.queries],
+                "frames": plain(self.frames), "error": self.error}
+
+
 class ReconnectDetail(NamedTuple):
     """--reconnect: the second connection, offering the first one's session."""
 

@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 
 from tlsbench.engine.records import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
-from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, ProxyDetail, ProxyTlsDetail,
+from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DohDetail, DohQuery,
+                                     ProxyDetail, ProxyTlsDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
 from tlsbench.errors import InputError
@@ -83,7 +84,7 @@ def _registry() -> list[type]:
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
             StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame,
-            HelloFingerprint]
+            HelloFingerprint, DohDetail, DohQuery]
 
 
 def _check_change(change: Any) -> str | None:
@@ -127,7 +128,7 @@ def codec() -> RecordCodec:
         from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 
         details = (ResolveDetail | TcpDetail | ProxyDetail | ProxyTlsDetail | TlsDetail | ChainDetail | AppDetail
-                   | StarttlsDetail | ReconnectDetail | RevocationDetail | None)
+                   | StarttlsDetail | ReconnectDetail | RevocationDetail | DohDetail | None)
         from tlsbench.engine.certs.ct import Sct
         from tlsbench.engine.tls.fingerprint import HelloFingerprint
         from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension
@@ -145,6 +146,7 @@ def codec() -> RecordCodec:
             ("ProxyTlsDetail", "messages"): tuple[TlsMessage, ...],
             ("ReconnectDetail", "messages"): tuple[TlsMessage, ...],
             ("AppDetail", "frames"): tuple[H2Frame, ...],
+            ("DohDetail", "frames"): tuple[H2Frame, ...],
         }, validators={Change: _check_change, StageRecord: _check_stage})
     return _codec
 

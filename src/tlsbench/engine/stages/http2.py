@@ -2,21 +2,19 @@
 acknowledged), one GET (or none, when only h2 was offered and no request asked for), the response's
 status and header fields, and GOAWAY and RST_STREAM named by their error codes.
 
-The h2 library (sans-IO) speaks the protocol over the run's stream; h2frames.py names every frame
-both ways for the trace. Bounded in time (the stage's timeout), in frames, in bytes and in the size
-of a header block: a peer that breaks HTTP/2 or passes a bound gives a finding, never an exception.
+The exchange itself (h2client.py, on the h2 library) speaks the protocol over the run's stream,
+bounded in time (the stage's timeout), frames, bytes and the size of a header block: a peer that
+breaks HTTP/2 or passes a bound gives a finding, never an exception.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, NamedTuple
 
-from tlsbench.errors import Cancelled
 from tlsbench.engine.findings.catalogue import finding
 from tlsbench.engine.findings.model import Evidence, Finding
 from tlsbench.engine.route.hostport import is_ip
-from tlsbench.engine.stages.h2frames import FrameSplitter, H2Frame, error_name
+from tlsbench.engine.stages.h2frames import H2Frame
 from tlsbench.engine.suggestions import Suggestion
 
 if TYPE_CHECKING:
@@ -24,11 +22,7 @@ if TYPE_CHECKING:
     from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
     from tlsbench.engine.stream import Stream
 
-MAX_FRAMES = 200  # frames received, at most
-MAX_BYTES = 1 << 20  # bytes received, at most
-MAX_HEADER_BLOCK = 64 * 1024  # one header block (HEADERS and its CONTINUATIONs), at most
 MAX_BODY = 4096  # of the response body, kept; the rest is not waited for
-CHUNK = 16384
 
 
 class Exchange(NamedTuple):
@@ -53,130 +47,13 @@ def exchange(ctx: StageContext, stream: Stream, request: list[tuple[str, str]] |
              timeout: float) -> Exchange:
     """Speak HTTP/2 over `stream`: the preface and SETTINGS, then `request` (None: no request; the
     exchange ends once both SETTINGS are acknowledged). Call between ctx.begin() and ctx.end()."""
-    import h2.config
-    import h2.connection
-    import h2.events
-    import h2.exceptions
-    import h2.settings
-    import hpack.exceptions
-    import hyperframe.exceptions
+    from tlsbench.engine.stages.h2client import H2Request, exchange_streams
 
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
-    conn.local_settings = h2.settings.Settings(client=True, initial_values={
-        h2.settings.SettingCodes.ENABLE_PUSH: 0,
-        h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_BLOCK})
-    sent = FrameSplitter("sent", skip_preface=True)
-    received = FrameSplitter("received")
-    frames: list[H2Frame] = []
-    deadline = time.monotonic() + timeout
-    status: int | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    body = bytearray()
-    goaway = reset = broken = limit = error = None
-    acked = got_settings = done = False
-    ttfb = last_rx = None
-    total = 0
-    block = 0  # bytes of the header block being received
-    sent_at = ctx.now_ms()
-
-    def flush() -> None:
-        data = conn.data_to_send()
-        if data:
-            frames.extend(sent.feed(data, ctx.now_ms()))
-            stream.send(data)
-
-    try:
-        conn.initiate_connection()
-        flush()
-        if request is not None:
-            conn.send_headers(1, request, end_stream=True)
-            flush()
-        sent_at = ctx.now_ms()
-        while not done:
-            if ctx.cancel.cancelled:
-                raise Cancelled("cancelled during the app stage")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                error = "timeout"
-                break
-            try:
-                chunk = stream.recv(CHUNK, left)
-            except TimeoutError:
-                error = "timeout"
-                break
-            if not chunk:
-                if goaway is None and not (request is None and acked):
-                    error = "closed"
-                break
-            last_rx = ctx.now_ms()
-            if ttfb is None:
-                ttfb = last_rx - sent_at
-            total += len(chunk)
-            new = received.feed(chunk, last_rx)
-            frames.extend(new)
-            for frame in new:
-                if frame.type in ("HEADERS", "PUSH_PROMISE"):
-                    block = frame.length
-                elif frame.type == "CONTINUATION":
-                    block += frame.length
-                if block > MAX_HEADER_BLOCK:
-                    limit = f"a header block of more than {MAX_HEADER_BLOCK} bytes"
-            if len([f for f in frames if f.direction == "received"]) > MAX_FRAMES:
-                limit = f"more than {MAX_FRAMES} frames"
-            elif total > MAX_BYTES:
-                limit = f"more than {MAX_BYTES} bytes"
-            if limit is not None:
-                break
-            try:
-                events = conn.receive_data(chunk)
-            except (h2.exceptions.H2Error, hpack.exceptions.HPACKError, hyperframe.exceptions.HyperframeError) as exc:
-                broken = f"{type(exc).__name__}: {exc}"
-                try:
-                    flush()  # h2's GOAWAY, saying why
-                except OSError:
-                    pass
-                break
-            for event in events:
-                if isinstance(event, h2.events.RemoteSettingsChanged):
-                    got_settings = True
-                elif isinstance(event, h2.events.SettingsAcknowledged):
-                    acked = True
-                elif isinstance(event, h2.events.ResponseReceived) and event.stream_id == 1:
-                    headers = tuple((_text(k), _text(v)) for k, v in event.headers)
-                    found = dict(headers).get(":status", "")
-                    status = int(found) if found.isdigit() else None
-                elif isinstance(event, h2.events.DataReceived) and event.stream_id == 1:
-                    body += event.data[:MAX_BODY - len(body)]
-                    conn.acknowledge_received_data(event.flow_controlled_length, 1)
-                    if len(body) >= MAX_BODY:
-                        done = True
-                elif isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
-                    done = True
-                elif isinstance(event, h2.events.StreamReset) and event.stream_id == 1:
-                    reset = error_name(int(event.error_code or 0))
-                    done = True
-                elif isinstance(event, h2.events.ConnectionTerminated):
-                    goaway = (error_name(int(event.error_code or 0)), int(event.last_stream_id or 0),
-                              bytes(event.additional_data or b""))
-                    done = True
-            if request is None and acked and got_settings:
-                done = True
-            flush()
-        if broken is None and limit is None and goaway is None:
-            conn.close_connection()  # a polite GOAWAY (NO_ERROR): the one request is done
-            flush()
-    except Cancelled:
-        raise
-    except OSError as exc:
-        if ctx.cancel.cancelled:
-            raise Cancelled("cancelled during the app stage") from None
-        error = f"{type(exc).__name__}: {exc}"
-    return Exchange(tuple(frames), status, headers, bytes(body), goaway, reset, broken, limit, error, acked, ttfb,
-                    total, last_rx)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
+    x = exchange_streams(ctx, stream, [H2Request(request)] if request is not None else [], timeout, MAX_BODY)
+    mine = x.responses[0] if x.responses else None
+    return Exchange(x.frames, mine.status if mine else None, mine.headers if mine else (),
+                    mine.body if mine else b"", x.goaway, mine.reset if mine else None, x.broken, x.limit, x.error,
+                    x.settings_acked, x.ttfb_ms, x.bytes_received, x.last_rx_ms)
 
 
 def h2_findings(x: Exchange, asked: bool) -> list[Finding]:

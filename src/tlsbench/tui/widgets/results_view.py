@@ -140,13 +140,14 @@ class ResultsView(Vertical):
         if isinstance(event, PlanReady):
             self.waterfall.plan(event.steps)
         elif isinstance(event, StageStarted):
-            self.waterfall.stage_started(event.stage, event.at_ms, event.doing)
+            self.waterfall.stage_started(event.stage, event.at_ms, event.doing, event.parent)
         elif isinstance(event, StageFinished):
             self.waterfall.stage_finished(event.record)
-            if event.record.name == "chain" and event.record.detail is not None:
+            # The chain panel is the target's: a nested connection's chain (a DoH server's) is in its row.
+            if event.record.name == "chain" and event.record.detail is not None and event.record.parent is None:
                 self.query_one(ChainPanel).show_chain(event.record.detail)
         elif isinstance(event, StageSkipped):
-            self.waterfall.stage_skipped(event.stage, event.reason)
+            self.waterfall.stage_skipped(event.stage, event.reason, event.parent)
         elif isinstance(event, TlsMessageSeen):
             self.waterfall.message_seen(event)
         elif isinstance(event, SocketUpdated):

@@ -26,6 +26,7 @@ class StageRow(Vertical, can_focus=True):
     .stage-row:focus > .stage-head { background: $primary; color: $text; text-style: bold; }
     .stage-row .stage-head { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     .stage-row .stage-body { display: none; height: auto; padding: 0 0 1 4; color: $text; }
+    .stage-row.-nested .stage-body { padding: 0 0 1 8; }
     .stage-row.-expanded .stage-body { display: block; }
     .stage-row.-failed .stage-head { background: $error 15%; }
     .stage-row.-cancelled .stage-head { background: $warning 15%; }
@@ -33,14 +34,18 @@ class StageRow(Vertical, can_focus=True):
 
     def __init__(self, stage: str, started_ms: float, doing: str = "", label: str | None = None,
                  waiting: bool = False) -> None:
-        """`waiting`: announced by the run's plan, not started yet (it shows no spinner until it is)."""
+        """`waiting`: announced by the run's plan, not started yet (it shows no spinner until it is).
+        `stage` is the plan's step key, or for a stage run inside another its path ("resolve/tls"):
+        such a row is drawn indented under its parent's."""
         status = "waiting" if waiting else "running"
-        super().__init__(classes=f"stage-row stage-{stage.split('#')[0]} -{status}")
-        self.stage = stage  # the plan's step key
+        self.kind = stage.rsplit("/", 1)[-1].split("#")[0]  # the stage kind's name
+        self.depth = stage.count("/")  # 0 for the run's own stages
+        super().__init__(classes=f"stage-row stage-{self.kind} -{status}" + (" -nested" if self.depth else ""))
+        self.stage = stage
         if label is None:
             from tlsbench.engine.plan import KINDS  # here: not needed for the first screen
 
-            kind = KINDS.get(stage.split("#")[0])
+            kind = KINDS.get(self.kind)
             label = kind.label if kind else stage
         self.label = label
         self.status = status
@@ -141,13 +146,16 @@ class StageRow(Vertical, can_focus=True):
         """'▸ ✔ tls handshake   2.6 ms  ███··  prev 2.4 ms  summary' on one line when it fits;
         otherwise the previous time and the summary go on a second line, where they can be read."""
         arrow = "▾" if self.expanded else "▸"
+        indent = "  " * self.depth  # a nested stage under its parent's row
         if self.status == "running":
             mark, mark_style = SPINNER[self.frame % len(SPINNER)], "bold yellow"
         else:
             mark, mark_style = MARKS.get(self.status, ("?", ""))
-        text = Text(f"{arrow} ", style="dim", no_wrap=True, overflow="ellipsis")
+        text = Text(f"{indent}{arrow} ", style="dim", no_wrap=True, overflow="ellipsis")
         text.append(f"{mark} ", style=mark_style)
-        text.append(f"{self.label:<14}", style="bold")
+        # Nested labels carry their parent's ("resolve › tcp connect"): a wider column of their own.
+        column = 14 if not self.depth else 22 - len(indent)
+        text.append(f"{self.label:<{column}}", style="bold" if not self.depth else "")
         if self.status == "running":
             text.append(f"{'running…':>11}  ", style="yellow")
         elif self.status == "waiting":
@@ -187,5 +195,5 @@ class StageRow(Vertical, can_focus=True):
                 out.append_text(message_line(m.at_ms, m.direction, m.name, m.version, m.length))
             return out
         columns = (self.content_size.width or 100) - 4  # the body is indented by 4
-        return detail_text(self.detail, self.messages if self.stage.split("#")[0] in ("tls", "proxy-tls") else (),
-                           columns)
+        return detail_text(self.detail, self.messages if self.kind in ("tls", "proxy-tls") else (), columns,
+                           nested=bool(self.depth))

@@ -2,6 +2,11 @@
 
 Rows come in the order the engine runs the stages, however many there are (a direct connection,
 one proxy or several); a finished result puts them in its own order. Up and down move between rows.
+
+A stage run inside another (a DNS-over-HTTPS lookup's own connection inside the resolve stage: its
+events carry `parent`) gets a row of its own, keyed by its path ("resolve/tls"), labelled with it
+("resolve › tls handshake") and drawn indented right under its parent's row, in the order its
+stages ran.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ class Waterfall(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: dict[str, StageRow] = {}  # by the plan's step key
+        self.rows: dict[str, StageRow] = {}  # by the plan's step key (a nested stage's: its path)
         self.order: list[str] = []  # the plan's keys, in order
         self.labels: dict[str, str] = {}
         self.previous = None  # the previous ProbeResult of the same connection, shown beside each row
@@ -88,25 +93,43 @@ class Waterfall(VerticalScroll):
                 self.mount(row)
         return row
 
-    def stage_started(self, stage: str, at_ms: float, doing: str) -> None:
-        row = self._row(stage, at_ms, doing)
+    def nested_key(self, parent: str | None, stage: str, kind: str = "") -> str:
+        """The row key of a stage (its path when it runs inside another), its row placed and labelled:
+        after the parent's row and the parent's nested rows so far."""
+        if parent is None:
+            return stage
+        key = f"{parent}/{stage}"
+        if key not in self.order:
+            inside = [i for i, k in enumerate(self.order) if k == parent or k.startswith(parent + "/")]
+            at = inside[-1] + 1 if inside else len(self.order)
+            self.order.insert(at, key)
+            from tlsbench.engine.plan import KINDS
+
+            own = KINDS.get(kind or stage.split("#")[0])
+            label = own.label if own is not None else stage.replace("#", " ")
+            self.labels[key] = " › ".join([self.labels.get(parent, parent.rsplit("/", 1)[-1]), label])
+        return key
+
+    def stage_started(self, stage: str, at_ms: float, doing: str, parent: str | None = None) -> None:
+        row = self._row(self.nested_key(parent, stage), at_ms, doing)
         row.start(at_ms, doing)
         if self._spinner is not None:
             self._spinner.resume()
 
     def stage_finished(self, record) -> None:
-        row = self._row(record.id, record.started_ms)
+        row = self._row(self.nested_key(record.parent, record.id, record.name), record.started_ms)
         row.started_ms = record.started_ms
         row.finish(stage_status(record), record.duration_ms, record.summary, record.detail)
         self.rescale()
 
-    def stage_skipped(self, stage: str, reason: str) -> None:
-        row = self._row(stage, self._elapsed())
+    def stage_skipped(self, stage: str, reason: str, parent: str | None = None) -> None:
+        row = self._row(self.nested_key(parent, stage), self._elapsed())
         row.skip(reason)
         self.rescale()
 
     def message_seen(self, event) -> None:
-        row = self.rows.get(event.stage)
+        parent = getattr(event, "parent", None)
+        row = self.rows.get(f"{parent}/{event.stage}" if parent else event.stage)
         if row is not None:
             row.add_message(event)
 
@@ -142,9 +165,22 @@ class Waterfall(VerticalScroll):
                     row.finish(stage_status(record), record.duration_ms, record.summary, record.detail)
             if record.id == "tls" and not row.messages:
                 row.messages = list(result.messages)
+            self.show_nested(record)
         if result.cancelled:
             self.cancel_running()
         self.rescale(result.total_ms)
+
+    def show_nested(self, record) -> None:
+        """The records of a connection a stage made inside it (a stored result's DoH lookup: the resolve
+        stage's detail holds them as `doh_connection`), drawn as the live run drew them."""
+        for inner in getattr(record.detail, "doh_connection", None) or ():
+            parent = inner.parent or record.id
+            row = self._row(self.nested_key(parent, inner.id, inner.name), inner.started_ms)
+            if row.detail is None and row.status in ("running", "waiting"):
+                if inner.status == "skipped":
+                    row.skip(inner.summary)
+                else:
+                    row.finish(stage_status(inner), inner.duration_ms, inner.summary, inner.detail)
 
     def expand(self, stage: str) -> None:  # type: ignore[override]  # hides Widget.expand (unused by containers)
         row = self.rows.get(stage)
