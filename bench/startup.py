@@ -210,8 +210,9 @@ finally:
     profiler.disable()
     with open(os.environ["BENCH_PROFILE_OUT"], "w") as out:
         stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(os.environ.get("BENCH_PROFILE_FILTER", ""), 40)
         stats.sort_stats("tottime").print_stats(25)
+    profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"] + ".pstats")
 """
 
 
@@ -240,6 +241,8 @@ def profile_launch(size: tuple[int, int]) -> None:
     proc.wait()
     os.close(master)
     print(out.read_text() if out.exists() else "no profile written")
+    if os.environ.get("BENCH_PROFILE_KEEP"):
+        shutil.copy(str(out) + ".pstats", os.environ["BENCH_PROFILE_KEEP"])
 
 
 def main(argv: list[str]) -> int:
