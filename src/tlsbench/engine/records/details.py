@@ -133,6 +133,28 @@ class TlsDetail(NamedTuple):
         return plain(self)
 
 
+class KeyExchangeDetail(NamedTuple):
+    """--groups/--pq: what the server did with the groups a hand-built TLS 1.3 hello offered."""
+
+    offered: tuple[str, ...]  # supported_groups, in our order
+    shared: tuple[str, ...]  # the groups the first hello carried a key share for
+    outcome: str  # finished | alert | failed | closed | timeout | unreachable | cancelled
+    selected: str | None = None  # the group of the server's key share
+    hello_retry: str | None = None  # the group a HelloRetryRequest asked for
+    server_share_bytes: int | None = None
+    decrypted: bool = False  # EncryptedExtensions decrypted with the keys from that share's secret
+    suite: str | None = None
+    signature: str | None = None  # the CertificateVerify's scheme
+    signature_problem: str | None = None  # None when it verifies with the leaf's key
+    finished_ok: bool | None = None
+    alert: str | None = None  # an alert the server sent instead
+    reason: str | None = None  # why it ended early, in words
+    hello_bytes: tuple[int, ...] = ()  # each ClientHello record sent
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
 class CertInfo(NamedTuple):
     position: int  # 0 = leaf, as sent by the peer
     subject: str
