@@ -300,8 +300,8 @@ class RevocationDetail(NamedTuple):
     serial: str | None = None
     issuer: str | None = None  # the issuer used for the request and to check signatures
     not_checked: tuple[str, ...] = ()  # sources named but not asked (e.g. https:// or ldap:// URLs)
-    # The server's stapled OCSP response (a TLS 1.2 status_request): status "none" when it sent none,
-    # "not asked" when it speaks only TLS 1.3; otherwise read like a responder's answer.
+    # The server's stapled OCSP response (a TLS 1.2 status_request, or the TLS 1.3 Certificate's): status
+    # "none" when it sent none, "unreachable" when no first flight came; otherwise read like a responder's answer.
     stapled: RevocationCheck | None = None
 
     def to_dict(self) -> dict:
