@@ -150,6 +150,10 @@ class KeyExchangeDetail(NamedTuple):
     alert: str | None = None  # an alert the server sent instead
     reason: str | None = None  # why it ended early, in words
     hello_bytes: tuple[int, ...] = ()  # each ClientHello record sent
+    mss: int | None = None  # tcpi_snd_mss of that connection
+    # After no answer to a large hello: the small hello tried over the same route, and whether it was answered
+    small_hello_bytes: int | None = None
+    small_answered: bool | None = None
 
     def to_dict(self) -> dict:
         return plain(self)

@@ -152,7 +152,8 @@ class ProbeResult(NamedTuple):
             out.update(offered=list(detail.offered), shared=list(detail.shared), selected=detail.selected,
                        hello_retry=detail.hello_retry, by="tlsbench", outcome=detail.outcome,
                        decrypted=detail.decrypted, server_share_bytes=detail.server_share_bytes,
-                       hello_bytes=list(detail.hello_bytes))
+                       hello_bytes=list(detail.hello_bytes), mss=detail.mss,
+                       small_hello_bytes=detail.small_hello_bytes, small_answered=detail.small_answered)
         return out
 
     def _revocation(self) -> dict | None:

@@ -58,7 +58,9 @@ class KeyExchangeStage:
 
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         from tlsbench.engine.route.opener import close_first
+        from tlsbench.engine.tls13 import smallhello
         from tlsbench.engine.tls13.connect import first_flight
+        from tlsbench.engine.tls13.smallhello import is_large, try_small
 
         close_first(state)  # some servers (s_server) serve one connection at a time
         offer = offer_for(self.spec.tls.groups, self.spec.sni, self.spec.tls.alpn)
@@ -67,7 +69,15 @@ class KeyExchangeStage:
         flight = first_flight(self.route, state.route, offer, ctx.cancel, self.spec.timeout, peer=peer)
         ctx.end()
         detail = detail_of(flight)
-        findings = tuple(key_exchange_findings(detail))
+        dropped = None
+        if flight.outcome == "timeout" and flight.hello_sizes and is_large(max(flight.hello_sizes), flight.mss):
+            # No answer to a large hello: does a small one over the same route get one? (outside the clock)
+            small = try_small(self.route, state.route, self.spec.sni, ctx.cancel, self.spec.timeout, peer=peer)
+            dropped = smallhello.dropped(max(flight.hello_sizes), small, flight.mss, "key-exchange",
+                                         self.spec.timeout)
+            detail = detail._replace(small_hello_bytes=small.hello_sizes[0] if small.hello_sizes else None,
+                                     small_answered=smallhello.answered(small))
+        findings = (dropped,) if dropped is not None else tuple(key_exchange_findings(detail))
         return StageOutcome(detail.outcome == "finished" and detail.signature_problem is None
                             and detail.finished_ok is not False, detail, summary(detail), findings)
 
@@ -91,10 +101,13 @@ def detail_of(flight: "FirstFlight") -> KeyExchangeDetail:
         signature_problem=verify.problem if isinstance(verify, c.CertificateVerifyRead) else None,
         finished_ok=finished.ok if isinstance(finished, c.FinishedRead) else None,
         alert=alert_name(alert.description) if alert is not None else None, reason=flight.reason,
-        hello_bytes=flight.hello_sizes)
+        hello_bytes=flight.hello_sizes, mss=flight.mss)
 
 
 def summary(d: KeyExchangeDetail) -> str:
+    if d.small_answered:
+        return (f"no answer to a {max(d.hello_bytes):,}-byte hello; a {d.small_hello_bytes:,}-byte one over the same "
+                "route was answered")
     retry = f" after a HelloRetryRequest for {d.hello_retry}" if d.hello_retry else ""
     if d.selected and d.decrypted:
         proof = (f", its {d.server_share_bytes:,}-byte share decapsulated and EncryptedExtensions decrypted"

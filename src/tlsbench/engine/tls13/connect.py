@@ -26,6 +26,7 @@ class FirstFlight(NamedTuple):
     events: tuple = ()  # the client's events, in order
     reason: str | None = None  # why it ended early, in words
     bytes_received: int = 0
+    mss: int | None = None  # tcpi_snd_mss of tlsbench's own connection (to the first hop)
 
     def first(self, kind: type) -> object | None:
         return next((e for e in self.events if isinstance(e, kind)), None)
@@ -107,10 +108,14 @@ def first_flight(opener: RouteOpener, route: Route | None, offer: c.Offer, cance
     state, failure = opener.open(route, cancel, peer=peer, timeout=timeout)
     if failure is not None:
         return FirstFlight("unreachable", offer, reason=failure)
+    from tlsbench.engine.route.sockinfo import tcp_info
+
     stream = state.stream
     assert stream is not None  # an opened route ends in a stream
     try:
-        return exchange(stream.send, stream.recv, offer, time.monotonic() + timeout, cancel)
+        flight = exchange(stream.send, stream.recv, offer, time.monotonic() + timeout, cancel)
+        info = tcp_info(state.link.sock) if state.link is not None else None
+        return flight._replace(mss=info.snd_mss if info is not None else None)
     except Exception as exc:  # noqa: BLE001 - a stream error of a hop (cancellation): no answer
         return FirstFlight("closed", offer, reason=f"{type(exc).__name__}: {exc}")
     finally:
