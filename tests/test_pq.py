@@ -122,3 +122,17 @@ def test_bad_groups_in_one_line(args, words):
     out = run_cli("localhost:1", *args)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and all(w in out.stderr for w in words), out.stderr
+
+
+def test_copy_as_command_and_paste_carry_the_groups():
+    from tlsbench.engine.equivalents import curl_command, openssl_command, tlsbench_command
+    from tlsbench.engine.options import spec_from_values
+    from tlsbench.engine.paste import parse_pasted
+
+    spec = build_spec("example.com:443", groups="X25519MLKEM768,x25519")
+    assert tlsbench_command(spec).command == "tlsbench probe example.com:443 --pq"
+    assert "-groups X25519MLKEM768:x25519" in openssl_command(spec).command
+    assert "--curves X25519MLKEM768:x25519" in curl_command(spec).command
+    for line in (openssl_command(spec).command, curl_command(spec).command, "tlsbench probe example.com:443 --pq"):
+        pasted = parse_pasted(line)
+        assert spec_from_values(pasted.values).tls.groups == ("X25519MLKEM768", "x25519"), line
