@@ -224,3 +224,52 @@ def test_a_server_that_sends_nothing_times_out():
     finally:
         listener.close()
     assert flight.outcome == "timeout" and flight.events == ()
+
+
+def _after_server_hello(client: c.Tls13Client) -> schedule.RecordProtection:
+    """A real ServerHello fed to `client`; returns the server's record protection for what follows."""
+    from tlsbench.lab.tls13_responder import _ext, _server_hello
+
+    share, secret = keyshare.server_share(X25519, client.shares[X25519].share)
+    sh = _server_hello(os.urandom(32), client.session_id, 0x1301,
+                       _ext(51, X25519.to_bytes(2, "big") + len(share).to_bytes(2, "big") + share))
+    client.receive(b"\x16\x03\x03" + len(sh).to_bytes(2, "big") + sh)
+    suite = schedule.SUITES[0x1301]
+    keys = schedule.handshake_keys(suite, secret, schedule.digest("sha256", b"".join(client.transcript)))
+    return schedule.RecordProtection(suite, keys.server_secret)
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_a_server_hello_with_any_extensions_block(block):
+    """The ServerHello's extensions (key_share, supported_versions, anything) from arbitrary bytes."""
+    client = _started(c.Offer(sni="x", shares=(X25519,)))
+    body = b"\x03\x03" + os.urandom(32) + bytes([32]) + client.session_id + b"\x13\x01\x00"
+    body += len(block).to_bytes(2, "big") + block
+    message = b"\x02" + len(body).to_bytes(3, "big") + body
+    events = client.receive(b"\x16\x03\x03" + len(message).to_bytes(2, "big") + message)
+    assert events and isinstance(events[-1], (c.Failed, c.ServerHelloRead, c.HelloRetry))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from([8, 11, 13, 15, 20, 4, 2]), st.binary(max_size=200)), max_size=5),
+       st.integers(0, 30), st.sampled_from([21, 22, 23, 0]))
+def test_decrypted_handshake_messages_of_any_bytes(messages_, padding, inner):
+    """Well-encrypted records carrying arbitrary handshake messages (and other inner types, padding)."""
+    client = _started(c.Offer(sni="x", shares=(X25519,)))
+    server = _after_server_hello(client)
+    content = b"".join(bytes([t]) + len(b).to_bytes(3, "big") + b for t, b in messages_)
+    events = client.receive(server.encrypt(inner, content, padding=padding) if content or inner else b"")
+    for e in events:
+        assert isinstance(e, c.Event.__args__)  # type: ignore[attr-defined]
+    if events and not isinstance(events[-1], (c.Failed, c.AlertRead, c.FinishedRead)):
+        assert not client.done
+
+
+def test_an_ee_with_alpn_is_read_from_the_decrypted_record():
+    client = _started(c.Offer(sni="x", shares=(X25519,), alpn=("h2",)))
+    server = _after_server_hello(client)
+    alpn = b"\x00\x10" + (5).to_bytes(2, "big") + b"\x00\x03\x02h2"
+    ee = b"\x08" + (len(alpn) + 2).to_bytes(3, "big") + len(alpn).to_bytes(2, "big") + alpn
+    events = client.receive(server.encrypt(22, ee, padding=3))
+    assert [type(e) for e in events] == [c.ExtensionsRead] and events[0].extensions.alpn == b"h2"

@@ -75,8 +75,8 @@ def dropped(large: int, small: FirstFlight, mss: int | None, stage: str, waited:
 def after_timeout(ctx: StageContext, state: RunState, out: TlsOutcome) -> Finding | None:
     """The run's tls stage (OpenSSL's hello), after a timeout with no byte back that followed a large
     ClientHello: a small hello of tlsbench's own over the same route, and `large-hello-dropped` when
-    only that one is answered. Not after STARTTLS (the hand-built connections do not speak it)."""
-    if out.outcome.ok or not any(f.code == "tls-timeout" for f in out.outcome.findings) or ctx.spec.starttls.protocol:
+    only that one is answered."""
+    if out.outcome.ok or not any(f.code == "tls-timeout" for f in out.outcome.findings):
         return None
     hello = next((m for m in out.messages if m.direction == "sent" and m.name == "ClientHello"), None)
     received = any(m.direction == "received" for m in out.messages)
