@@ -136,3 +136,12 @@ def test_copy_as_command_and_paste_carry_the_groups():
     for line in (openssl_command(spec).command, curl_command(spec).command, "tlsbench probe example.com:443 --pq"):
         pasted = parse_pasted(line)
         assert spec_from_values(pasted.values).tls.groups == ("X25519MLKEM768", "x25519"), line
+
+
+@pytest.mark.parametrize("version", ["1.2"])
+def test_a_server_without_tls13_is_said_so_not_called_invalid(lab_certs, tls_server, version):
+    server = tls_server("good", tls_version=version)
+    result = probe(server.port, lab_certs, "X25519MLKEM768,x25519")
+    stage = result.stage("key-exchange")
+    assert stage.detail.alert == "protocol_version" and stage.detail.selected is None  # s_server -tls1_2
+    assert [f.code for f in result.findings if f.stage == "key-exchange"] == ["tls13-not-spoken"]

@@ -148,6 +148,7 @@ ENTRIES: tuple[Entry, ...] = (
     _E("pq-fallback", "key-exchange", "info", "The server chose a classical group over the hybrid offered", "peer"),
     _E("key-share-retry", "key-exchange", "info", "The server asked for another key share (HelloRetryRequest)", "peer"),
     _E("groups-refused", "key-exchange", "error", "The server accepts none of the groups offered", "peer"),
+    _E("tls13-not-spoken", "key-exchange", "warning", "The server does not speak TLS 1.3", "peer"),
     _E("tls13-flight-invalid", "key-exchange", "error", "The server's TLS 1.3 first flight is not valid", "peer"),
     _E("large-hello-dropped", "key-exchange", "error", "The path drops large ClientHellos", "network",
        also=("tls",)),

@@ -138,7 +138,7 @@ class KeyExchangeDetail(NamedTuple):
 
     offered: tuple[str, ...]  # supported_groups, in our order
     shared: tuple[str, ...]  # the groups the first hello carried a key share for
-    outcome: str  # finished | alert | failed | closed | timeout | unreachable | cancelled
+    outcome: str  # finished | alert | failed | closed | timeout | unreachable | cancelled | not-tls13
     selected: str | None = None  # the group of the server's key share
     hello_retry: str | None = None  # the group a HelloRetryRequest asked for
     server_share_bytes: int | None = None

@@ -90,10 +90,11 @@ def detail_of(flight: "FirstFlight") -> KeyExchangeDetail:
     verify = flight.first(c.CertificateVerifyRead)
     finished = flight.first(c.FinishedRead)
     alert = flight.alert
+    older = hello is not None and hello.version != 0x0304
     return KeyExchangeDetail(
         offered=tuple(group_name(g) for g in flight.offer.groups),
-        shared=tuple(group_name(g) for g in flight.offer.shares), outcome=flight.outcome,
-        selected=group_name(hello.group) if hello is not None and hello.group else None,
+        shared=tuple(group_name(g) for g in flight.offer.shares), outcome="not-tls13" if older else flight.outcome,
+        selected=group_name(hello.group) if hello is not None and hello.group and not older else None,
         hello_retry=group_name(retry.group) if retry is not None and retry.group is not None else None,
         server_share_bytes=hello.share_bytes if hello is not None else None, decrypted=flight.decrypted,
         suite=suite_name(hello.suite) if hello is not None else None,
@@ -113,6 +114,8 @@ def summary(d: KeyExchangeDetail) -> str:
         proof = (f", its {d.server_share_bytes:,}-byte share decapsulated and EncryptedExtensions decrypted"
                  if d.selected == HYBRID else ", EncryptedExtensions decrypted")
         return f"{d.selected} selected{retry}{proof}"
+    if d.outcome == "not-tls13":
+        return "the server answered with an older version than TLS 1.3: no TLS 1.3 groups to ask about"
     if d.alert:
         return f"the server answered with the alert {d.alert}{retry}"
     return f"{d.outcome}: {d.reason or 'no first flight'}{retry}"
@@ -163,6 +166,13 @@ def key_exchange_findings(d: KeyExchangeDetail) -> list[Finding]:
                                f"The records decrypted, but {what}.",
                                "Check the server's key and certificate pair (and any middlebox rewriting the "
                                "handshake).", ev))
+        return out
+    if d.outcome == "not-tls13" or d.alert == "protocol_version":
+        out.append(finding("tls13-not-spoken", "The server does not speak TLS 1.3: the groups were not asked",
+                           "It answered tlsbench's TLS 1.3 hello " + (f"with the alert {d.alert}" if d.alert else
+                                                                     "with an older version's ServerHello")
+                           + "; key-exchange groups offered in TLS 1.3 (post-quantum ones included) need TLS 1.3.",
+                           "Enable TLS 1.3 on the server.", ev))
         return out
     if d.alert:
         refused = d.alert in ("handshake_failure", "insufficient_security", "illegal_parameter")
