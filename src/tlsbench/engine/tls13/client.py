@@ -253,6 +253,8 @@ class Tls13Client:
             raise _Stop("the ServerHello does not echo our session id (or names a compression)")
         if suite not in self.offer.suites or suite not in schedule.SUITES:
             raise _Stop(f"the server chose suite 0x{suite:04x}, which was not offered")
+        if self.state == "retried" and self.suite is not None and suite != self.suite.id:
+            raise _Stop("the ServerHello's suite is not the one its HelloRetryRequest named (RFC 8446 §4.1.4)")
         self.suite = schedule.SUITES[suite]
         if random == HRR_RANDOM:
             self._retry(message, ext, events)

@@ -20,7 +20,7 @@ MAX_READ = 1 << 18  # bytes read from the server in all
 
 
 class FirstFlight(NamedTuple):
-    outcome: str  # finished | alert | failed | closed | timeout | unreachable | cancelled
+    outcome: str  # finished | alert | failed | closed | timeout | unreachable | cancelled | local (nothing sent)
     offer: c.Offer
     hello_sizes: tuple[int, ...] = ()  # each ClientHello record sent, in bytes
     events: tuple = ()  # the client's events, in order
@@ -60,7 +60,12 @@ class FirstFlight(NamedTuple):
 def exchange(stream_send: Callable[[bytes], object], stream_recv: Callable[[int], bytes], offer: c.Offer, deadline: float,
              cancel: CancelToken | None = None) -> FirstFlight:
     """The first flight over an open byte stream (`stream_recv(n)` honours the stream's timeout)."""
-    client = c.Tls13Client(offer)
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        client = c.Tls13Client(offer)
+    except (ImportError, UnsupportedAlgorithm) as exc:  # a cryptography built without ML-KEM, say
+        return FirstFlight("local", offer, reason=f"this cryptography cannot make the key shares asked for ({exc})")
     events: list = []
     received = 0
     outcome, reason = "closed", None

@@ -28,7 +28,8 @@ def parse_encrypted_extensions(body: bytes) -> Extensions | None:
     parsed = extensions(block) if block is not None and not r.left else None
     if parsed is None:
         return None
-    alpn, ack, groups = None, False, tuple[int, ...]()
+    alpn, ack = None, False
+    groups: tuple[int, ...] = ()
     for kind, data in parsed:
         if kind == EXT_ALPN:
             inner = Reader(data)
