@@ -206,3 +206,19 @@ def test_a_tls13_staple_is_read_from_the_certificate_message(tls_server, lab_cer
     assert detail.stapled.status == status and "TLS 1.3 Certificate" in detail.stapled.url
     assert detail.checks[0].method == "stapled" and detail.checks[0].signed_by.endswith("signature verified")
     assert f"stapled OCSP {status}" in result.stage("revocation").summary
+
+
+def test_a_tls13_staple_from_gnutls(lab_certs, pki, tmp_path):
+    from tlsbench.lab.gnutls_server import gnutls_server
+
+    staple = _respout(pki, lab_certs, "good", tmp_path)
+    server = need(gnutls_server, pki["leaves"]["good"], "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+                  extra_args=["--ocsp-response", str(staple)])
+    try:
+        result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert),
+                                      check_revocation=True))
+    finally:
+        server.stop()
+    stapled = result.stage("revocation").detail.stapled
+    assert result.tls.version == "TLSv1.3"
+    assert stapled.status == "good" and "TLS 1.3 Certificate" in stapled.url, stapled
