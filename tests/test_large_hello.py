@@ -69,6 +69,8 @@ def test_diagnose_shows_the_small_hello_works(relay_to, lab_certs):
     small = variants["small-hello"]
     assert small["status"] == "ok", small
     assert small["summary"]
+    assert data["diagnosis"]["conclusion"].startswith("The path drops ClientHellos larger than ")
+    assert "a small hello over the same route works" in data["diagnosis"]["conclusion"]
 
 
 def test_openssls_own_large_hello_timing_out_is_explained(relay_to, lab_certs):
