@@ -67,13 +67,13 @@ def test_json_gains_a_diagnosis_object_and_keeps_the_rest(squid_bump, tls_server
     proc = run(*args, "--diagnose")
     assert proc.returncode == 1, proc.stderr
     body = json.loads(proc.stdout)
-    assert body["schema"] == 2 and set(body) == set(plain) | {"diagnosis"}
+    assert body["schema"] == 3 and set(body) == set(plain) | {"diagnosis"}
     d = body["diagnosis"]
     assert d["conclusion"].startswith("The proxy intercepts TLS") and d["works"] == "direct"
     assert [f["code"] for f in d["findings"]] == ["tls-intercepted"]
     direct = next(v for v in d["variants"] if v["key"] == "direct")
     assert direct["status"] == "ok" and direct["changes"] == {"proxies": []}
-    assert direct["result"]["schema"] == 2 and direct["result"]["options"]["proxies"] == []
+    assert direct["result"]["schema"] == 3 and direct["result"]["options"]["proxies"] == []
     assert direct["command"] == f"tlsbench probe localhost:{server.port} --cafile {lab_certs.ca_cert}"
     assert direct["key_finding"]["code"] == "tls-intercepted"
     evidence = {e["label"]: e["value"] for e in d["findings"][0]["evidence"]}

@@ -165,7 +165,7 @@ def test_the_json_of_a_diagnosis():
     assert body["conclusion"] == "sentence" and body["works"] == "tls-1.3" and body["elapsed_ms"] == 1234.568
     assert body["counts"] == {"ok": 1, "failed": 0, "not-run": 1, "cancelled": 0}
     first, second = body["variants"]
-    assert first["result"]["schema"] == 2 and first["status"] == "ok"
+    assert first["result"]["schema"] == 3 and first["status"] == "ok"
     assert first["command"] == "tlsbench probe example.com:443"
     assert second["result"] is None and second["note"].startswith("not started")
     assert set(first) == {"key", "label", "kind", "changes", "command", "adoptable", "status", "timed_out",

@@ -27,7 +27,7 @@ def test_tls13_tickets_are_read_and_the_close_is_clean(tls_server, lab_certs):
     # The close is not part of the run's time.
     assert result.total_ms <= result.stages[-1].started_ms + 5.0
     data = result.to_json_dict()
-    assert data["schema"] == 2 and data["tls"]["session_tickets"] == result.tickets
+    assert data["schema"] == 3 and data["tls"]["session_tickets"] == result.tickets
     assert data["tls"]["close"]["peer"] == "close_notify"
 
 

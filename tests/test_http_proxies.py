@@ -215,7 +215,7 @@ def test_the_chain_on_the_command_line(microsocks, squid_proxy, tls_server, lab_
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["schema"] == 2
+    assert data["schema"] == 3
     proxies = [s for s in data["stages"] if s["name"] == "proxy"]
     assert [(p["index"], p["proxy"]) for p in proxies] == [(1, f"socks5h://{microsocks.address}"),
                                                             (2, squid_proxy.url)]

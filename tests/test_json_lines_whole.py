@@ -76,5 +76,5 @@ def test_every_line_is_whole_json_after_ctrl_c(tls_server, lab_certs, mode):
                 pytest.fail(f"try {attempt}: line {number} is not one JSON object: {line[:80]}…{line[-160:]}")
         assert objects[-1]["schema"] == "tlsbench.repeat/1" and objects[-1]["interrupted"] is True
         runs = objects[:-1]
-        assert runs and all(o["schema"] == 2 and "run" in o for o in runs)
+        assert runs and all(o["schema"] == 3 and "run" in o for o in runs)
         assert max(len(line) for line in lines) > 4096  # the lines are long enough to be cut

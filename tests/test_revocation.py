@@ -190,5 +190,35 @@ def test_nothing_stapled_and_tls13_only(tls_server, lab_certs, pki):
     assert plain.stage("revocation").detail.stapled.status == "none"
     assert "nothing stapled" in plain.stage("revocation").summary
     only13 = probe(tls_server, lab_certs, pki["leaves"]["good"], server={"tls_version": "1.3"})
-    assert only13.stage("revocation").detail.stapled.status == "not asked"
+    stapled = only13.stage("revocation").detail.stapled
+    assert (stapled.status, stapled.reason) == ("none", "the server staples no OCSP response")
+    assert "TLS 1.3 Certificate" in stapled.url  # read from the encrypted Certificate message
     assert only13.stage("revocation").detail.status == "good"  # the responder and the CRL still answer
+
+
+@pytest.mark.parametrize("name,status", [("good", "good"), ("revoked", "revoked")])
+def test_a_tls13_staple_is_read_from_the_certificate_message(tls_server, lab_certs, pki, tmp_path, name, status):
+    staple = _respout(pki, lab_certs, name, tmp_path)
+    result = probe(tls_server, lab_certs, pki["leaves"][name],
+                   server={"tls_version": "1.3", "extra_args": ["-status_file", str(staple)]})
+    detail = result.stage("revocation").detail
+    assert result.tls.version == "TLSv1.3"
+    assert detail.stapled.status == status and "TLS 1.3 Certificate" in detail.stapled.url
+    assert detail.checks[0].method == "stapled" and detail.checks[0].signed_by.endswith("signature verified")
+    assert f"stapled OCSP {status}" in result.stage("revocation").summary
+
+
+def test_a_tls13_staple_from_gnutls(lab_certs, pki, tmp_path):
+    from tlsbench.lab.gnutls_server import gnutls_server
+
+    staple = _respout(pki, lab_certs, "good", tmp_path)
+    server = need(gnutls_server, pki["leaves"]["good"], "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+                  extra_args=["--ocsp-response", str(staple)])
+    try:
+        result = run_probe(build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert),
+                                      check_revocation=True))
+    finally:
+        server.stop()
+    stapled = result.stage("revocation").detail.stapled
+    assert result.tls.version == "TLSv1.3"
+    assert stapled.status == "good" and "TLS 1.3 Certificate" in stapled.url, stapled

@@ -73,6 +73,15 @@ def main(argv: list[str]) -> int:
         if not args.target and not args.profile:
             raise UsageError("no target given; expected HOST:PORT (or --profile NAME)")
         enum_concurrency = None
+        enum_scope: tuple[str, ...] = ("versions", "ciphers")
+        if args.enumerate_scope is not None:
+            from tlsbench.engine.tls.enum13 import parse_scope
+
+            try:
+                enum_scope = parse_scope(args.enumerate_scope)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            args.enumerate = True
         if args.enumerate:
             if args.count is not None or args.interval is not None or args.json_lines:
                 raise UsageError("--enumerate cannot be used with --count/--interval/--json-lines")
@@ -143,7 +152,7 @@ def main(argv: list[str]) -> int:
             result = run_probe(spec, on_event=keep, prepared=prepared, cancel=token)
             extra = None
             if enum_concurrency is not None and not result.cancelled:
-                found = _enumerate(spec, enum_concurrency, token)
+                found = _enumerate(spec, enum_concurrency, token, enum_scope)
                 extra = {"enumeration": found.to_dict()}
                 result = result._replace(findings=result.findings + found.findings)
             if why is None or result.cancelled:
@@ -155,7 +164,7 @@ def main(argv: list[str]) -> int:
             result = run_probe(spec, on_event=view if keep is None else _both(keep, view), prepared=prepared,
                                cancel=token)
             if enum_concurrency is not None and not result.cancelled:
-                _show_enumeration(view, _enumerate(spec, enum_concurrency, token))
+                _show_enumeration(view, _enumerate(spec, enum_concurrency, token, enum_scope))
     if args.save_profile or args.profile:  # a profile's run is kept in its history
         from tlsbench.history.recording import record_run
 
@@ -177,12 +186,12 @@ def main(argv: list[str]) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _enumerate(spec: ConnectionSpec, concurrency: int, token):
+def _enumerate(spec: ConnectionSpec, concurrency: int, token, scope: tuple[str, ...]):
     from tlsbench.engine.tls.enumeration import enumerate_server
 
     if sys.stderr.isatty():
         print("asking which versions and cipher suites the server accepts ...", file=sys.stderr)
-    return enumerate_server(spec, concurrency=concurrency, cancel=token)
+    return enumerate_server(spec, concurrency=concurrency, cancel=token, scope=scope)
 
 
 def _show_enumeration(view, found) -> None:

@@ -1,7 +1,7 @@
 """`tlsbench show FILE [--json | --text]`: a saved run (`probe --save-run`, the workbench's Copy / share).
 
 Without a flag the workbench opens with the run shown as if it had just run, read-only; `--text` prints
-the waterfall `probe` prints, `--json` the schema-2 object of `probe --json`. A file that is not a run
+the waterfall `probe` prints, `--json` the schema-3 object of `probe --json`. A file that is not a run
 file this tlsbench reads is one line and exit 2, before any screen starts. Exit codes otherwise are
 the saved run's: 0 it connected, 1 it failed (or was cancelled).
 """

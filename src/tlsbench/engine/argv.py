@@ -124,6 +124,10 @@ def probe_parser(prog: str = "tlsbench probe") -> QuietParser:
                      help="after the run, ask which protocol versions and cipher suites the server accepts "
                           "(hand-built ClientHellos over the same route; --concurrency C connections at once, "
                           "default 4)")
+    out.add_argument("--enumerate-scope", metavar="LIST",
+                     help="--enumerate, and also: tls13-order (does the server pick TLS 1.3 suites by its own "
+                          "order?), groups (which key-exchange groups it accepts, X25519MLKEM768 included), or all; "
+                          "versions and ciphers are always asked")
     out.add_argument("--save-run", metavar="FILE",
                      help="write the whole run (connection without passwords, every event, the result and findings) "
                           "to FILE as JSON, also when it fails; open it with 'tlsbench show FILE' (only over a run "

@@ -240,6 +240,10 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             cannot.append("--reconnect: curl makes one connection per URL (give the URL twice to reuse a session)")
         if tls.check_revocation:
             cannot.append("--check-revocation: curl checks only a stapled OCSP response (--cert-status)")
+        if tls.groups:
+            words += ["--curves", _q(":".join(tls.groups))]
+            notes.append("--curves sets the groups of curl's own handshake (X25519MLKEM768 needs curl on OpenSSL 3.5 "
+                         "or later); tlsbench offers them in a second connection of its own")
         if spec.app.send is not None:
             cannot.append("sending arbitrary text over TLS: curl speaks HTTP here (use openssl s_client)")
         elif not spec.app.http:
@@ -363,6 +367,10 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         words += ["-keylogfile", _q(os.path.expanduser(tls.keylog))]
     if tls.reconnect:
         words.append("-reconnect")
+    if tls.groups:
+        words += ["-groups", _q(":".join(tls.groups))]
+        notes.append("-groups sets the groups of s_client's own handshake (X25519MLKEM768 needs OpenSSL 3.5 or "
+                     "later); tlsbench offers them in a second connection of its own")
     if tls.check_revocation:
         cannot.append("--check-revocation: s_client does not ask OCSP responders or CRLs (openssl ocsp -issuer "
                       "ISSUER -cert LEAF -url URL does)")

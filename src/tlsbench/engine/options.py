@@ -15,8 +15,8 @@ from typing import Any, Callable, NamedTuple
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.route.proxykinds import TYPES
-from tlsbench.engine.spec import (STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec, proxy_user,
-                                  with_proxy_trust)
+from tlsbench.engine.spec import (PQ_GROUPS, STARTTLS_NAME, STARTTLS_PROTOCOLS, ConnectionSpec, TlsSpec, build_spec,
+                                  proxy_user, with_proxy_trust)
 
 HTTP2_ALPN = ("h2", "http/1.1")  # what curl --http2 offers
 GROUPS = ("target", "route", "local", "tls", "app", "other")
@@ -201,6 +201,17 @@ OPTIONS: tuple[Option, ...] = (
                        render=lambda v: ["--http2"] if v.get("alpn") == list(HTTP2_ALPN) else [])),
            field=Field("ALPN", "input", "e.g. h2,http/1.1", visible=lambda v: v.get("tls", True)),
            toml=("tls", "alpn"), toml_type=(list, str), describe="ALPN", openssl="-alpn"),
+    Option("groups", "tls", "key-exchange groups to offer in a hand-built TLS 1.3 hello, e.g. X25519MLKEM768:x25519",
+           lambda s: list(s.tls.groups), default=[],
+           flags=(Flag(("--groups", "--curves"), "key-exchange groups (OpenSSL names, : or , between) offered by "
+                       "tlsbench's own TLS 1.3 client over one more connection, e.g. X25519MLKEM768:x25519",
+                       "LIST", apply=lambda v, a: v.update(groups=a),
+                       render=lambda v: ["--groups", ":".join(v["groups"])]
+                       if v.get("groups") and list(v["groups"]) != list(PQ_GROUPS) else []),
+                  Flag(("--pq",), "offer the post-quantum hybrid as browsers do (= --groups X25519MLKEM768,x25519)",
+                       kind="switch", apply=lambda v, a: v.setdefault("groups", list(PQ_GROUPS)),
+                       render=lambda v: ["--pq"] if list(v.get("groups") or ()) == list(PQ_GROUPS) else [])),
+           toml=("tls", "groups"), toml_type=(list, str), describe="groups", openssl="-groups"),
     Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
            lambda s: s.tls.verify, default="system",
            flags=(Flag(("--insecure", "-k"), "do not verify the certificate (loud warning)", kind="switch",
@@ -489,7 +500,7 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
                         ciphers=v["ciphers"], alpn=v["alpn"] or None,
                         cafile=v["cafile"] if verify == "cafile" else None, insecure=verify == "off",
                         cert=v["cert"], key=v["key"], keylog=v["keylog"] or None, reconnect=bool(v["reconnect"]),
-                        check_revocation=bool(v["check_revocation"]))
+                        check_revocation=bool(v["check_revocation"]), groups=v["groups"] or None)
         starttls = v["starttls"] if v["starttls"] not in ("none", "") else None
         if starttls is not None:
             # The protocol's names only mean something with STARTTLS (the form keeps hidden fields).

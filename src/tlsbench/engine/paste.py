@@ -204,6 +204,8 @@ def _curl(words: list[str]) -> Pasted:
             values["tls_max"] = arg()
         elif word == "--ciphers":
             values["ciphers"] = arg()
+        elif word == "--curves":
+            values["groups"] = arg()  # offered by tlsbench's own TLS 1.3 hello (the key-exchange stage)
         elif word == "--http1.1":
             values["alpn"] = ["http/1.1"]
         elif word in ("--http2", "--http2-prior-knowledge"):
@@ -350,6 +352,8 @@ def _s_client(words: list[str]) -> Pasted:
             dropped.append(f"-ciphersuites {arg()}: tlsbench offers OpenSSL's TLS 1.3 suites")
         elif word == "-alpn":
             values["alpn"] = arg().split(",")
+        elif word in ("-groups", "-curves"):
+            values["groups"] = arg()  # offered by tlsbench's own TLS 1.3 hello (the key-exchange stage)
         elif word == "-proxy":
             proxy = arg()
         elif word == "-proxy_user":

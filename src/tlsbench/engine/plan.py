@@ -1,6 +1,6 @@
 """The plan of a run: the stages a spec needs, in order, built once.
 
-    resolve -> tcp -> [proxy tls] -> proxy ... -> [starttls] -> tls -> chain -> app [-> revocation] [-> reconnect]
+    resolve -> tcp -> [proxy tls] -> proxy ... -> [starttls] -> tls -> chain -> app [-> key-exchange] [-> revocation] [-> reconnect]
 
 Every stage kind is declared once here (its JSON name, its label, whether it touches the wire,
 where its code lives). `plan_for(spec)` lists the steps for one connection; the runner, the
@@ -43,6 +43,7 @@ KINDS: dict[str, StageKind] = {k.name: k for k in (
     StageKind("tls", "tls handshake", "tlsbench.engine.stages.tls:TlsStage"),
     StageKind("chain", "cert chain", "tlsbench.engine.stages.chain:ChainStage", local=True),
     StageKind("app", "app", "tlsbench.engine.stages.app:AppStage"),
+    StageKind("key-exchange", "key exchange", "tlsbench.engine.stages.keyexchange:KeyExchangeStage"),
     StageKind("revocation", "revocation", "tlsbench.engine.stages.revocation:RevocationStage"),
     StageKind("reconnect", "reconnect", "tlsbench.engine.stages.reconnect:ReconnectStage"),
     # Only inside the resolve stage, in a DNS-over-HTTPS lookup's own plan (engine/dns/doh.py).
@@ -139,7 +140,9 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", doing="HTTP/2 preface and SETTINGS, if ALPN chooses h2"))
     else:
         steps.append(_step("app", skip="nothing to send after connecting"))
-    # Only when asked for (a plan without them keeps its rows): --check-revocation, --reconnect.
+    # Only when asked for (a plan without them keeps its rows): --groups/--pq, --check-revocation, --reconnect.
+    if spec.tls.enabled and spec.tls.groups:
+        steps.append(_step("key-exchange", doing=f"TLS 1.3 hello of tlsbench's own offering {', '.join(spec.tls.groups)}"))
     if spec.tls.enabled and spec.tls.check_revocation:
         steps.append(_step("revocation", doing="asking the leaf's OCSP responder / CRL distribution point"))
     if spec.tls.enabled and spec.tls.reconnect:

@@ -133,7 +133,7 @@ def spec_summary(spec: ConnectionSpec) -> dict[str, Any]:
             "max_version": tls.max_version, "ciphers": tls.ciphers, "alpn": list(tls.alpn), "verify": tls.verify,
             "cafile": tls.cafile, "client_cert": tls.cert, "keylog": tls.keylog,
             "keylog_from_environment": tls.keylog_from_env, "reconnect": tls.reconnect,
-            "check_revocation": tls.check_revocation},
+            "check_revocation": tls.check_revocation, "groups": list(tls.groups)},
         "starttls": None if not spec.starttls.protocol else {
             "protocol": spec.starttls.protocol, "name": spec.starttls.name, "xmpphost": spec.starttls.xmpphost},
         "app": "http" if spec.app.http else ("send" if spec.app.send is not None else None),

@@ -43,6 +43,8 @@ class TlsSpec(NamedTuple):
     keylog_from_env: bool = False  # keylog came from $SSLKEYLOGFILE, not from an option
     reconnect: bool = False  # a second connection offering the first one's session (resumption)
     check_revocation: bool = False  # ask the leaf's OCSP responder and CRL distribution point
+    # --groups / --pq: key-exchange groups (IANA names, our order) offered by the hand-built TLS 1.3 client
+    groups: tuple[str, ...] = ()
 
 
 class AppSpec(NamedTuple):
@@ -163,6 +165,7 @@ def build_spec(
     keylog: str | None = None,
     reconnect: bool = False,
     check_revocation: bool = False,
+    groups: str | Sequence[str] | None = None,
     timeout: float | str = 10.0,
     http: bool = False,
     send: str | None = None,
@@ -189,7 +192,7 @@ def build_spec(
                         password_env=proxy_password_env, cafile=proxy_cafile, insecure=proxy_insecure, environ=env)
     tls_spec = build_tls(tls, host, sni=sni, no_sni=no_sni, tls_min=tls_min, tls_max=tls_max, ciphers=ciphers,
                          alpn=alpn, cafile=cafile, insecure=insecure, cert=cert, key=key, keylog=keylog,
-                         reconnect=reconnect, check_revocation=check_revocation, environ=env)
+                         reconnect=reconnect, check_revocation=check_revocation, groups=groups, environ=env)
     upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
     app = build_app(http, send, path)
     seconds = check_seconds(timeout)
@@ -271,20 +274,50 @@ def build_tls(enabled: bool, host: str, *, sni: str | None = None, no_sni: bool 
               alpn: str | list[str] | tuple[str, ...] | None = None, cafile: str | None = None,
               insecure: bool = False, cert: str | None = None, key: str | None = None, keylog: str | None = None,
               reconnect: bool = False, check_revocation: bool = False,
-              environ: Mapping[str, str]) -> TlsSpec:
+              groups: str | Sequence[str] | None = None, environ: Mapping[str, str]) -> TlsSpec:
     """The handshake's settings (with TLS off, none may be given)."""
     tls_spec = _build_tls(enabled, host, sni, no_sni, tls_min, tls_max, ciphers, alpn, cafile, insecure, cert, key)
-    if not enabled and (keylog or reconnect or check_revocation):
+    if not enabled and (keylog or reconnect or check_revocation or groups):
         conflicting = [n for n, v in (("--keylog", keylog), ("--reconnect", reconnect),
-                                      ("--check-revocation", check_revocation)) if v]
+                                      ("--check-revocation", check_revocation), ("--groups", groups)) if v]
         raise InputError(f"--no-tls conflicts with {', '.join(conflicting)}", field="tls")
     if enabled:
         from_env = False
         if keylog is None and environ.get(KEYLOG_ENV):
             keylog, from_env = environ[KEYLOG_ENV], True  # honoured like curl does
         tls_spec = tls_spec._replace(keylog=_keylog_path(keylog, from_env), keylog_from_env=from_env and bool(keylog),
-                                     reconnect=bool(reconnect), check_revocation=bool(check_revocation))
+                                     reconnect=bool(reconnect), check_revocation=bool(check_revocation),
+                                     groups=build_groups(groups, tls_spec.max_version))
     return tls_spec
+
+
+PQ_GROUPS = ("X25519MLKEM768", "x25519")  # --pq: what browsers offer
+# OpenSSL's other spellings of the groups (s_client -groups takes both)
+_GROUP_ALIASES = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1", "p-521": "secp521r1"}
+
+
+def build_groups(groups: str | Sequence[str] | None, max_version: str | None = None) -> tuple[str, ...]:
+    """--groups LIST (colon- or comma-separated, OpenSSL's names) as IANA names, in order, each once."""
+    from tlsbench.engine.tls.tlsnames import GROUPS
+
+    if not groups:
+        return ()
+    items = groups.replace(":", ",").split(",") if isinstance(groups, str) else list(groups)
+    known = {name.lower(): name for name in GROUPS.values()}
+    out: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            raise InputError("--groups has an empty name (give names separated by : or ,)", field="groups")
+        name = known.get(_GROUP_ALIASES.get(item.lower(), item.lower()))
+        if name is None:
+            raise InputError(f"--groups: unknown group {item[:40]!r} (e.g. X25519MLKEM768, x25519, secp256r1, "
+                             "secp384r1, secp521r1, x448, ffdhe2048)", field="groups")
+        if name not in out:
+            out.append(name)
+    if max_version is not None and max_version != "1.3":
+        raise InputError("--groups/--pq are offered in a TLS 1.3 hello: they conflict with --tls-max "
+                         f"{max_version}", field="groups")
+    return tuple(out)
 
 
 def build_app(http: bool, send: str | None, path: str) -> AppSpec:

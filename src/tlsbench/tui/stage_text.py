@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tlsbench.engine.records.details import (AppDetail, ChainDetail, DohDetail, ProxyDetail, ReconnectDetail,
+from tlsbench.engine.records.details import (AppDetail, ChainDetail, DohDetail, KeyExchangeDetail, ProxyDetail, ReconnectDetail,
                                              ResolveDetail, RevocationDetail, TcpDetail, TlsDetail)
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows as starttls_rows
 from tlsbench.visible import hexdump
@@ -164,6 +164,27 @@ def _reconnect(d) -> list[Text]:
     return rows
 
 
+def _key_exchange(d: KeyExchangeDetail) -> list[Text]:
+    """--groups/--pq: what tlsbench's own TLS 1.3 hello offered and what the server did with it."""
+    rows = [field("offered", ", ".join(d.offered)), field("shares sent", ", ".join(d.shared) or "none"),
+            field("hello", " then ".join(f"{n:,} bytes" for n in d.hello_bytes) or "not sent")]
+    if d.hello_retry:
+        rows.append(field("retry asked", d.hello_retry, "yellow"))
+    if d.selected:
+        proof = " (decrypted)" if d.decrypted else ""
+        rows.append(field("selected", f"{d.selected}, {d.server_share_bytes or 0:,}-byte share{proof}"))
+    if d.suite:
+        rows.append(field("suite", d.suite))
+    if d.signature:
+        rows.append(field("signature", d.signature + (f": {d.signature_problem}" if d.signature_problem else
+                                                      " (verified)")))
+    if d.alert:
+        rows.append(field("alert", d.alert, "red"))
+    if d.reason:
+        rows.append(field("ended", d.reason, "red"))
+    return rows
+
+
 def _revocation(d: RevocationDetail) -> list[Text]:
     """--check-revocation: the overall status, then each source's answer (the evidence)."""
     style = {"good": "green", "revoked": "bold red", "unknown": "yellow", "unreachable": "yellow"}.get(d.status, "")
@@ -302,6 +323,8 @@ def detail_text(detail, messages=(), columns: int = 100, nested: bool = False) -
         rows = _reconnect(detail)
     elif isinstance(detail, RevocationDetail):
         rows = _revocation(detail)
+    elif isinstance(detail, KeyExchangeDetail):
+        rows = _key_exchange(detail)
     else:
         rows = [Text("no details recorded", style="dim")]
         if messages:

@@ -4,8 +4,8 @@ status_request, read from the server's CertificateStatus message.
 Python's `ssl` cannot ask for a stapled response. In TLS 1.2 the server's first flight (ServerHello,
 Certificate, CertificateStatus, ..., ServerHelloDone) travels in the clear, so one more connection
 with our own ClientHello (engine/tls/hellobuild.py) reads it without completing a handshake. In TLS 1.3
-the response rides inside the encrypted Certificate message: a server that speaks only TLS 1.3 is
-reported as not asked.
+the response rides inside the encrypted Certificate message: the hand-built TLS 1.3 client
+(engine/tls13/) reads it there (stages/revocation.py chooses which).
 """
 
 from __future__ import annotations

@@ -149,6 +149,16 @@ ENTRIES: tuple[Entry, ...] = (
     _E("doh-no-answer", "doh", "error", "A DNS query over HTTPS got no answer", "peer",
        origins=("peer", "network")),
     # --- revocation (--check-revocation) ---------------------------------------------------------
+    # --- key-exchange (--groups, --pq: tlsbench's own TLS 1.3 hello) ---------------------------
+    _E("pq-hybrid-selected", "key-exchange", "info", "The server chose the post-quantum hybrid group", "peer"),
+    _E("pq-fallback", "key-exchange", "info", "The server chose a classical group over the hybrid offered", "peer"),
+    _E("key-share-retry", "key-exchange", "info", "The server asked for another key share (HelloRetryRequest)", "peer"),
+    _E("groups-refused", "key-exchange", "error", "The server accepts none of the groups offered", "peer"),
+    _E("tls13-not-spoken", "key-exchange", "warning", "The server does not speak TLS 1.3", "peer"),
+    _E("tls13-flight-invalid", "key-exchange", "error", "The server's TLS 1.3 first flight is not valid", "peer"),
+    _E("large-hello-dropped", "key-exchange", "error", "The path drops large ClientHellos", "network",
+       also=("tls",)),
+    _E("tls13-no-answer", "key-exchange", "warning", "No answer to tlsbench's own TLS 1.3 hello", "network"),
     _E("cert-revoked", "revocation", "error", "The certificate was revoked", "peer"),
     _E("revocation-unknown", "revocation", "warning", "The revocation status is unknown", "peer"),
     _E("revocation-unreachable", "revocation", "warning", "No revocation source could be reached", "network"),

@@ -136,6 +136,32 @@ class TlsDetail(NamedTuple):
         return plain(self)
 
 
+class KeyExchangeDetail(NamedTuple):
+    """--groups/--pq: what the server did with the groups a hand-built TLS 1.3 hello offered."""
+
+    offered: tuple[str, ...]  # supported_groups, in our order
+    shared: tuple[str, ...]  # the groups the first hello carried a key share for
+    outcome: str  # finished | alert | failed | closed | timeout | unreachable | cancelled | not-tls13
+    selected: str | None = None  # the group of the server's key share
+    hello_retry: str | None = None  # the group a HelloRetryRequest asked for
+    server_share_bytes: int | None = None
+    decrypted: bool = False  # EncryptedExtensions decrypted with the keys from that share's secret
+    suite: str | None = None
+    signature: str | None = None  # the CertificateVerify's scheme
+    signature_problem: str | None = None  # None when it verifies with the leaf's key
+    finished_ok: bool | None = None
+    alert: str | None = None  # an alert the server sent instead
+    reason: str | None = None  # why it ended early, in words
+    hello_bytes: tuple[int, ...] = ()  # each ClientHello record sent
+    mss: int | None = None  # tcpi_snd_mss of that connection
+    # After no answer to a large hello: the small hello tried over the same route, and whether it was answered
+    small_hello_bytes: int | None = None
+    small_answered: bool | None = None
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
 class CertInfo(NamedTuple):
     position: int  # 0 = leaf, as sent by the peer
     subject: str
@@ -316,8 +342,8 @@ class RevocationDetail(NamedTuple):
     serial: str | None = None
     issuer: str | None = None  # the issuer used for the request and to check signatures
     not_checked: tuple[str, ...] = ()  # sources named but not asked (e.g. https:// or ldap:// URLs)
-    # The server's stapled OCSP response (a TLS 1.2 status_request): status "none" when it sent none,
-    # "not asked" when it speaks only TLS 1.3; otherwise read like a responder's answer.
+    # The server's stapled OCSP response (a TLS 1.2 status_request, or the TLS 1.3 Certificate's): status
+    # "none" when it sent none, "unreachable" when no first flight came; otherwise read like a responder's answer.
     stapled: RevocationCheck | None = None
 
     def to_dict(self) -> dict:

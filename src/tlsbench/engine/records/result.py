@@ -4,7 +4,7 @@
 """
 
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tlsbench.engine.records.details import ChainDetail, StageDetail, TlsDetail
 from tlsbench.engine.findings.model import Finding
@@ -12,7 +12,7 @@ from tlsbench.engine.findings.model import Finding
 if TYPE_CHECKING:
     from tlsbench.engine.tls.tlspump import CloseInfo
 
-SCHEMA = 2  # the version of the JSON contract (docs/json.md)
+SCHEMA = 3  # the version of the JSON contract (docs/json.md)
 
 
 class TcpInfo(NamedTuple):
@@ -140,6 +140,22 @@ class ProbeResult(NamedTuple):
                 "faster_pct", "psk", "version", "cipher", "error")
         return {k: round(v, 3) if isinstance(v, float) else v for k in keep for v in (getattr(detail, k),)}
 
+    def _key_exchange(self) -> dict:
+        """The key exchange: OpenSSL's handshake's, or with --groups/--pq what the server did with the
+        groups tlsbench's own TLS 1.3 hello offered (the key-exchange stage)."""
+        assert self.tls is not None
+        out: dict[str, Any] = {"method": self.tls.key_exchange, "offered": None, "selected": self.tls.group,
+               "hello_retry": self.tls.hello_retry_group, "by": "openssl"}
+        record = self.stage("key-exchange")
+        detail = getattr(record, "detail", None)
+        if detail is not None:
+            out.update(offered=list(detail.offered), shared=list(detail.shared), selected=detail.selected,
+                       hello_retry=detail.hello_retry, by="tlsbench", outcome=detail.outcome,
+                       decrypted=detail.decrypted, server_share_bytes=detail.server_share_bytes,
+                       hello_bytes=list(detail.hello_bytes), mss=detail.mss,
+                       small_hello_bytes=detail.small_hello_bytes, small_answered=detail.small_answered)
+        return out
+
     def _revocation(self) -> dict | None:
         """--check-revocation's answer (the revocation stage's detail), or None."""
         record = self.stage("revocation")
@@ -157,7 +173,7 @@ class ProbeResult(NamedTuple):
                 "sni": self.tls.sni,
                 "sni_sent": self.tls.sni_sent,
                 "verified": self.tls.verified,
-                "key_exchange": self.tls.key_exchange,
+                "key_exchange": self._key_exchange(),
                 "group": self.tls.group,
                 "hello_retry_group": self.tls.hello_retry_group,
                 "signature_algorithm": self.tls.signature_algorithm,

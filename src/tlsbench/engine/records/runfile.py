@@ -16,7 +16,7 @@ The file is one JSON object (docs/saved-runs.md):
 Events and the result are encoded by engine/records/codec.py: each record with its type in `"$"`, bytes in
 base64, tuples as arrays, fields at their default left out; decoding takes only the record types of
 the registry and checks every field, so what is read back equals what the engine emitted. The
-schema-2 object of `probe --json` is not in the file (it would be a second copy that could disagree):
+schema-3 object of `probe --json` is not in the file (it would be a second copy that could disagree):
 scripts get it from `tlsbench show FILE --json`.
 """
 
@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from tlsbench.engine.records import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
-from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DohDetail, DohQuery,
+from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DohDetail, DohQuery, KeyExchangeDetail,
                                      ProxyDetail, ProxyTlsDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
@@ -84,7 +84,7 @@ def _registry() -> list[type]:
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
             StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame,
-            HelloFingerprint, DohDetail, DohQuery]
+            HelloFingerprint, DohDetail, DohQuery, KeyExchangeDetail]
 
 
 def _check_change(change: Any) -> str | None:
@@ -128,7 +128,7 @@ def codec() -> RecordCodec:
         from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 
         details = (ResolveDetail | TcpDetail | ProxyDetail | ProxyTlsDetail | TlsDetail | ChainDetail | AppDetail
-                   | StarttlsDetail | ReconnectDetail | RevocationDetail | DohDetail | None)
+                   | StarttlsDetail | ReconnectDetail | RevocationDetail | DohDetail | KeyExchangeDetail | None)
         from tlsbench.engine.certs.ct import Sct
         from tlsbench.engine.tls.fingerprint import HelloFingerprint
         from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension

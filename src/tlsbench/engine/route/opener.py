@@ -1,9 +1,10 @@
 """The route of a plan, run again quietly: more connections to the same target the same way.
 
-`RouteOpener(plan)` prepares the plan's resolve, tcp and proxy stages (proxy-tls included) before
-any clock; `resolve()` looks the first hop up once, `open(route)` makes one more connection over
-the same path and returns the run state holding its stream. The stages' events are not emitted:
-these connections serve another stage (--reconnect) or the enumeration, which report on their own.
+`RouteOpener(plan)` prepares the plan's resolve, tcp, proxy (proxy-tls included) and starttls
+stages before any clock — the whole way to the ClientHello; `resolve()` looks the first hop up
+once, `open(route)` makes one more connection over the same path and returns the run state holding
+its stream. The stages' events are not emitted: these connections serve another stage
+(--reconnect, the staple, --groups) or the enumeration, which report on their own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from tlsbench.engine.stages.resolve import Route
     from tlsbench.engine.tls.tlspump import CloseInfo
 
-ROUTE_STAGES = ("tcp", "proxy-tls", "proxy")
+ROUTE_STAGES = ("tcp", "proxy-tls", "proxy", "starttls")  # the whole way to the ClientHello
 
 
 class RouteOpener:

@@ -104,6 +104,7 @@ if TYPE_CHECKING:
     from tlsbench.engine.stages.app import AppStage
     from tlsbench.engine.stages.chain import ChainStage
     from tlsbench.engine.stages.doh import DohStage
+    from tlsbench.engine.stages.keyexchange import KeyExchangeStage
     from tlsbench.engine.stages.reconnect import ReconnectStage
     from tlsbench.engine.stages.resolve import ResolveStage
     from tlsbench.engine.stages.revocation import RevocationStage
@@ -112,4 +113,4 @@ if TYPE_CHECKING:
 
     _CONFORM: tuple[StageFactory, ...] = (
         ResolveStage, TcpStage, ProxyTlsStage, ProxyStage, StarttlsStage, TlsStage, ChainStage, AppStage,
-        RevocationStage, ReconnectStage, FirstWordsStage, DohStage)
+        RevocationStage, ReconnectStage, FirstWordsStage, DohStage, KeyExchangeStage)

@@ -1,6 +1,8 @@
 """The revocation stage (--check-revocation): the leaf's status from its OCSP responder and CRL
 distribution points (engine/certs/revocation.py), over plain HTTP, directly (not through the route's
-proxies), within the stage's timeout. Revoked fails the run (`cert-revoked`, with the date and
+proxies), within the stage's timeout. The server's stapled response comes first: asked for with a
+TLS 1.2 hello, or — when the run negotiated TLS 1.3, or the server takes no TLS 1.2 hello — read
+from the encrypted Certificate message by tlsbench's own TLS 1.3 client (engine/tls13/). Revoked fails the run (`cert-revoked`, with the date and
 reason); an unknown answer or no answer at all is a warning; a leaf naming no source is said so.
 """
 
@@ -22,7 +24,8 @@ class RevocationStage:
 
         self.key = step.key
         self.spec = plan.spec
-        self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 status_request)
+        self.route = RouteOpener(plan)  # one more connection: the stapled response (TLS 1.2 or 1.3)
+        from tlsbench.engine.tls13 import connect  # noqa: F401 - the TLS 1.3 client, before any clock
 
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         from tlsbench.engine.certs.revocation import check_revocation
@@ -56,6 +59,9 @@ class RevocationStage:
 
         close_first(state)  # some servers (s_server) serve one connection at a time
         peer = state.socket_info.peer_address if state.socket_info else None
+        tls = state.tls
+        if tls is not None and getattr(tls.outcome.detail, "version", None) == "TLSv1.3":
+            return self._stapled13(ctx, state, leaf, issuer, peer)
         sub, failure = self.route.open(state.route, ctx.cancel, peer=peer)
         if failure is not None:
             return RevocationCheck("stapled", where, "unreachable", reason=failure)
@@ -76,14 +82,39 @@ class RevocationStage:
             return RevocationCheck("stapled", where, "unreachable", reason=f"no answer to the TLS 1.2 hello ({exc})")
         finally:
             close(sub)
-        if flight.kind != "done":
-            return RevocationCheck("stapled", where, "not asked",
-                                   reason="the server did not take a TLS 1.2 hello (TLS 1.3 only?), and in TLS 1.3 "
-                                          "the stapled response travels encrypted")
+        if flight.kind != "done":  # TLS 1.3 only, say: its staple is in the encrypted Certificate
+            return self._stapled13(ctx, state, leaf, issuer, peer)
         der = stapling.ocsp_from_flight(flight.messages)
         if der is None:
             return RevocationCheck("stapled", where, "none", reason="the server staples no OCSP response")
         return check_stapled(der, leaf, issuer, where)
+
+
+    def _stapled13(self, ctx: StageContext, state: RunState, leaf: bytes, issuer: bytes | None,
+                   peer: str | None) -> RevocationCheck:
+        """The staple of a TLS 1.3 server: its Certificate message's status_request, decrypted."""
+        from tlsbench.engine.certs.revocation import check_stapled
+        from tlsbench.engine.tls13.client import Offer
+        from tlsbench.engine.tls13.connect import first_flight
+        from tlsbench.engine.tls.tlsmsg import alert_name
+        from tlsbench.engine.tls13.keyshare import SECP256R1, SECP384R1, X25519
+
+        where = "the server's stapled response (TLS 1.3 Certificate, status_request)"
+        offer = Offer(sni=self.spec.sni, groups=(X25519, SECP256R1, SECP384R1), shares=(X25519,),
+                      alpn=self.spec.tls.alpn)
+        flight = first_flight(self.route, state.route, offer, ctx.cancel, self.spec.timeout, peer=peer)
+        cert = flight.certificate
+        if cert is None:
+            said = f"the alert {alert_name(flight.alert.description)}" if flight.alert is not None else flight.reason
+            return RevocationCheck("stapled", where, "unreachable",
+                                   reason=f"no TLS 1.3 Certificate message to read ({said or flight.outcome})")
+        entry = cert.entries[0]
+        if entry.der != leaf:
+            return RevocationCheck("stapled", where, "unknown",
+                                   reason="the TLS 1.3 connection was served another certificate than the run's")
+        if entry.ocsp is None:
+            return RevocationCheck("stapled", where, "none", reason="the server staples no OCSP response")
+        return check_stapled(entry.ocsp, leaf, issuer, where)
 
 
 def _summary(d: RevocationDetail) -> str:

@@ -405,6 +405,11 @@ class TlsStage:
         late = _queued(ctx, state, out) or _relayed(ctx, state, out)
         summary = _where_the_time_went(ctx, out, late)
         findings = out.outcome.findings + ((late,) if late is not None else ())
+        from tlsbench.engine.tls13.smallhello import after_timeout
+
+        dropped = after_timeout(ctx, state, out)
+        if dropped is not None:  # it explains the timeout: the path, not the server
+            findings = (dropped,) + tuple(f for f in findings if f.code != "tls-timeout")
         return out.outcome._replace(summary=summary, findings=findings)
 
 

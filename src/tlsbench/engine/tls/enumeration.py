@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from tlsbench.engine.tls import hellobuild
 from tlsbench.engine.cancel import CancelToken
@@ -28,6 +28,7 @@ from tlsbench.visible import visible
 
 if TYPE_CHECKING:
     from tlsbench.engine.stages.resolve import Route
+    from tlsbench.engine.tls.enum13 import GroupAnswers
 
 BUDGET = 120.0  # seconds for the whole enumeration
 LEGACY_VERSIONS = (0x0303, 0x0302, 0x0301, 0x0300)
@@ -49,6 +50,8 @@ class Reply(NamedTuple):
     suite: int | None = None
     alert: str | None = None
     error: str | None = None
+    group: int | None = None  # TLS 1.3: the ServerHello's key share group, or the one a HelloRetryRequest asks for
+    retry: bool = False
 
 
 class SuiteResult(NamedTuple):
@@ -85,6 +88,8 @@ class Enumeration(NamedTuple):
     concurrency: int
     errors: tuple[str, ...] = ()  # connections that ended without an answer, in words
     offered: int = 0  # suites tlsbench knows and offered
+    scope: tuple[str, ...] = ("versions", "ciphers")
+    groups: "GroupAnswers | None" = None  # --enumerate-scope groups
 
     def to_dict(self) -> dict:
         return {
@@ -98,6 +103,9 @@ class Enumeration(NamedTuple):
             "concurrency": self.concurrency,
             "suites_known": self.offered,
             "errors": list(self.errors),
+            "scope": list(self.scope),
+            "groups": None if self.groups is None else {"accepted": self.groups.accepted, "how": self.groups.how,
+                                                        "preferred": self.groups.preferred},
         }
 
 
@@ -120,7 +128,8 @@ class _Prober:
         self.route, failure = self.opener.resolve(self.cancel)
         return failure
 
-    def ask(self, version: int, suites: list[int]) -> Reply:
+    def ask(self, version: int, suites: list[int], **options: Any) -> Reply:
+        """One connection: a hello for `version` offering `suites` (and hellobuild's `options`)."""
         from tlsbench.engine.route.opener import close
 
         left = self.deadline - time.monotonic()
@@ -134,7 +143,7 @@ class _Prober:
         assert state.stream is not None  # an opened route ends in a stream
         data = b""
         try:
-            state.stream.send(hellobuild.client_hello(suites, version, self.spec.sni))
+            state.stream.send(hellobuild.client_hello(suites, version, self.spec.sni, **options))
             while True:
                 answer = hellobuild.read_answer(data)
                 if answer.kind != "incomplete":
@@ -155,7 +164,7 @@ class _Prober:
         if answer.kind == "hello":
             hello = answer.hello
             assert hello is not None  # a "hello" answer carries its ServerHello
-            return Reply("hello", version=hello.version, suite=hello.cipher_suite)
+            return Reply("hello", version=hello.version, suite=hello.cipher_suite, group=hello.group, retry=hello.retry)
         if answer.kind == "alert":
             return Reply("alert", alert=alert_name(answer.alert or 0))
         return Reply(answer.kind)
@@ -163,7 +172,11 @@ class _Prober:
 
 def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: float = BUDGET,
                      cancel: CancelToken | None = None,
-                     progress: Callable[[str], None] | None = None) -> Enumeration:
+                     progress: Callable[[str], None] | None = None,
+                     scope: tuple[str, ...] = ("versions", "ciphers")) -> Enumeration:
+    """What the server accepts; `scope` (enum13.SCOPES) adds the TLS 1.3 cipher preference and the groups."""
+    from tlsbench.engine.tls import enum13
+
     cancel = cancel or CancelToken()
     started = time.monotonic()
     prober = _Prober(spec, cancel, started + budget)
@@ -171,7 +184,8 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
     not_tested = ["SSL 2.0 (tlsbench sends no SSLv2 hello)",
                   "PSK, SRP, GOST and other suites outside tlsbench's table "
                   f"({len(SUITES)} known suites are offered)",
-                  "key exchange groups and signature schemes (the normal handshake shows the ones chosen)",
+                  "signature schemes (the normal handshake shows the one chosen)"
+                  + ("" if "groups" in scope else "; key exchange groups (--enumerate-scope groups)"),
                   "only the ServerHello is read: a suite the server picks but could not finish with counts as accepted"]
     failure = prober.start()
     if failure is not None:
@@ -203,15 +217,23 @@ def enumerate_server(spec: ConnectionSpec, *, concurrency: int = 4, budget: floa
             suites[name] = [_result(s) for s in found]
             if not complete and not cancel.cancelled:
                 not_tested.append(f"{name}: the budget ran out before every suite was tried")
-            orders[name] = _server_order(prober, v, found) if v != 0x0304 else None
-    if any(v == 0x0304 for v in accepted):
-        not_tested.append("TLS 1.3: whether the server has its own preference among TLS 1.3 suites")
+            if v != 0x0304:
+                orders[name] = _server_order(prober, v, found)
+            else:
+                orders[name] = enum13.tls13_order(prober, found) if "tls13-order" in scope else None
+        found_groups = None
+        if "groups" in scope and 0x0304 in accepted:
+            note("groups")
+            found_groups = enum13.groups(prober, [s.id for s in TLS13_SUITES], pool)
+    if any(v == 0x0304 for v in accepted) and "tls13-order" not in scope:
+        not_tested.append("TLS 1.3: whether the server has its own preference among TLS 1.3 suites "
+                          "(--enumerate-scope tls13-order)")
     if cancel.cancelled:
         not_tested.insert(0, "the rest: the enumeration was cancelled (Ctrl-C)")
     findings = tuple(enumeration_findings(versions, suites, orders))
     answer = Enumeration(spec.target, versions, suites, orders, tuple(not_tested), findings, prober.count,
                          (time.monotonic() - started) * 1000, concurrency, tuple(dict.fromkeys(prober.errors)),
-                         len(SUITES))
+                         len(SUITES), scope, found_groups)
     return Redactor.of(spec).value(answer)
 
 
@@ -298,6 +320,9 @@ def enumeration_lines(e: Enumeration) -> list[str]:
             marks = ("FS" if s.forward_secrecy else "no FS") + ("  WEAK: " + "; ".join(s.weaknesses)
                                                                  if s.weaknesses else "")
             lines.append(f"  {i:>3}  {s.name:<46} {s.kx:<8} {s.auth:<6} {s.cipher:<18} {s.mac:<6} {marks}")
+    from tlsbench.engine.tls.enum13 import group_lines
+
+    lines += group_lines(e.groups)
     if e.not_tested:
         lines.append("not tested:")
         lines += [f"  - {visible(str(item), keep_newlines=False)}" for item in e.not_tested]

@@ -39,23 +39,28 @@ def _u16s(values: Sequence[int]) -> bytes:
 
 
 def client_hello(suites: Sequence[int], version: int, sni: str | None = None, *, extensions: bool = True,
-                 extra: Sequence[tuple[int, bytes]] = ()) -> bytes:
+                 extra: Sequence[tuple[int, bytes]] = (), groups: Sequence[int] = GROUPS,
+                 shares: Sequence[tuple[int, bytes]] | None = None, random: bytes | None = None,
+                 session_id: bytes | None = None) -> bytes:
     """A ClientHello record offering `suites` for `version` (0x0300 SSL 3.0 ... 0x0304 TLS 1.3).
 
-    TLS 1.3 is offered through supported_versions (with an x25519 key share); older versions by
-    the legacy version field alone. SSL 3.0 hellos carry no extensions (`extensions=False` too).
+    TLS 1.3 is offered through supported_versions, with the key shares given ((group, key) pairs;
+    by default a throwaway x25519 share, enough for a ServerHello); older versions by the legacy
+    version field alone. SSL 3.0 hellos carry no extensions (`extensions=False` too). `random` and
+    `session_id` are kept by a client that must send its hello again after a HelloRetryRequest.
     """
     tls13 = version >= TLS13
     legacy = 0x0303 if tls13 else version
     offered = list(suites) + ([] if tls13 else [RENEGOTIATION_SCSV])
-    body = legacy.to_bytes(2, "big") + os.urandom(32) + _u8(os.urandom(32) if tls13 else b"")
+    sid = session_id if session_id is not None else (os.urandom(32) if tls13 else b"")
+    body = legacy.to_bytes(2, "big") + (random or os.urandom(32)) + _u8(sid)
     body += _u16(_u16s(offered)) + _u8(b"\x00")
     if extensions and version > 0x0300:
         ext = b""
         if sni:
             name = sni.encode("idna") if not sni.isascii() else sni.encode("ascii")
             ext += _ext(0, _u16(b"\x00" + _u16(name)))
-        ext += _ext(10, _u16(_u16s(GROUPS)))
+        ext += _ext(10, _u16(_u16s(groups)))
         ext += _ext(11, _u8(b"\x00"))
         ext += _ext(13, _u16(_u16s(SIGNATURE_SCHEMES)))
         ext += _ext(35, b"")  # session_ticket
@@ -64,7 +69,8 @@ def client_hello(suites: Sequence[int], version: int, sni: str | None = None, *,
             ext += _ext(kind, value)
         if tls13:
             ext += _ext(43, _u8(_u16s([TLS13])))
-            ext += _ext(51, _u16(_u16s([0x001D]) + _u16(os.urandom(32))))
+            entries = [(0x001D, os.urandom(32))] if shares is None else shares
+            ext += _ext(51, _u16(b"".join(_u16s([group]) + _u16(key) for group, key in entries)))
             ext += _ext(45, _u8(b"\x01"))  # psk_dhe_ke
         size = 4 + len(body) + 2 + len(ext)
         if 252 <= size <= 511:  # some servers hang on hellos of 256-511 bytes (RFC 7685)

@@ -179,6 +179,12 @@ RULES: tuple[Rule, ...] = (
     Rule("ciphers-default", "the default cipher list", {"ciphers": None},
          lambda f: f.tls and bool(f.spec.tls.ciphers) and f.failed_at("tls"),
          "the cipher list given (--ciphers {ciphers}) shares nothing with the server; the default list does"),
+    # the size of the hello: a path that loses large ClientHellos (post-quantum key shares)
+    Rule("small-hello", "a small hello (x25519 only, no post-quantum share)", {"groups": ["x25519"]},
+         lambda f: f.tls and f.failed_at("key-exchange") and f.has("large-hello-dropped", "tls13-no-answer"),
+         "the same route answers a small ClientHello: the path (not the server) drops the large one with the "
+         "post-quantum key share", kind="look",
+         why_not_adoptable="the fix is on the path that drops large hellos, not in giving up the post-quantum share"),
     # trust
     Rule("trust-system", "system trust store, not the CA file", {"verify": "system"},
          lambda f: f.tls and f.spec.tls.verify == "cafile" and f.has(*TRUST),

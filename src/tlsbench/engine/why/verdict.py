@@ -115,6 +115,17 @@ def conclude(f: Facts, outcomes: Sequence[VariantOutcome], findings: Sequence[Fi
         return ("The certificate comes from a CA that is not trusted here, not from a missing intermediate: trust "
                 f"its root with --cafile if it is yours; otherwise the server needs another certificate{left}.", None)
 
+    small = next((o for o in ran if o.key == "small-hello" and o.ok), None)
+    if small is not None:
+        dropped = codes.get("large-hello-dropped") or next(
+            (x for x in f.result.findings if x.code == "large-hello-dropped"), None)
+        said = f"{dropped.title}: " if dropped is not None else ""
+        pq = "X25519MLKEM768" in f.spec.tls.groups
+        return (f"{said}a small hello over the same route works, the large one"
+                + (" with the post-quantum key share" if pq else "") + " gets no answer; the fix is on the path "
+                "(the device losing large ClientHellos)" + (", not in giving up the share" if pq else "")
+                + f"{left}.", None)
+
     words = next((o for o in ran if o.key == "first-words"), None)
     if words is not None and words.result is not None:  # a variant that ran has its result
         detail = getattr(words.result.stage("app"), "detail", None)
