@@ -278,6 +278,19 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--path",), "the path --http asks for (default /)", "PATH"),),
            field=Field("HTTP path", "input", "/", visible=lambda v: v.get("app") == "http"),
            toml=("app", "path"), describe="HTTP path"),
+    Option("http3", "app", "HTTP/3 over QUIC: off; race (QUIC and TCP+TLS as browsers try them, the first to "
+           "connect carries the request); only (QUIC alone)", lambda s: s.app.http3, default="off",
+           flags=(Flag(("--http3",), "HTTP/3 over QUIC and HTTP over TCP+TLS, both tried as browsers do; shows both "
+                       "attempts and which won (curl --http3)", kind="switch",
+                       apply=lambda v, a: v.update(http3="race", app="http"), excludes=("send",),
+                       render=lambda v: ["--http3"] if v.get("http3") == "race" else []),
+                  Flag(("--http3-only",), "HTTP/3 over QUIC only, no TCP (curl --http3-only)", kind="switch",
+                       apply=lambda v, a: v.update(http3="only", app="http"), excludes=("send",),
+                       render=lambda v: ["--http3-only"] if v.get("http3") == "only" else [])),
+           field=Field("HTTP/3 (QUIC)", "select", choices=(("off", "off"), ("QUIC and TCP, first wins", "race"),
+                                                           ("QUIC only", "only")),
+                       visible=lambda v: v.get("tls", True) and v.get("app") == "http"),
+           toml=("app", "http3"), describe="HTTP/3"),
     Option("send", "app", "text to send after connecting", lambda s: s.app.send,
            flags=(Flag(("--send",), "send TEXT as UTF-8 bytes and record the answer; escapes: \\r \\n \\t \\\\ "
                        "(a backslash) \\xHH (one byte); any other backslash is an error", "TEXT",
@@ -297,7 +310,9 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
 # Flags that say opposite things: giving both on one command line is an error, not "the last wins".
 CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "--insecure"), ("--http", "--send"),
-                                          ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"))
+                                          ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"),
+                                          ("--http3", "--http3-only"), ("--http3", "--send"), ("--http3-only", "--send"),
+                                          ("--http3", "--no-tls"), ("--http3-only", "--no-tls"))
 
 
 def check_conflicts(flags: list[str]) -> None:
@@ -508,6 +523,7 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
     app = v["app"]
     return build_spec(v["target"], pin=v["pin"], proxies=v["proxies"], tls=tls, timeout=v["timeout"],
                       http=app == "http", send=v["send"] if app == "send" else None, path=v["path"] or "/",
+                      http3=(v["http3"] or "off") if app == "http" and tls else "off",
                       local_port=v["local_port"], interface=v["interface"], family=family,
                       haproxy_protocol=bool(v["haproxy_protocol"]), environ=environ,
                       **tls_args)

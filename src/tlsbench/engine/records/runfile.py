@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from tlsbench.engine.records import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
 from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, ProxyDetail, ProxyTlsDetail,
-                                     ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
+                                     QuicDetail, RaceDetail, ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
 from tlsbench.errors import InputError
 from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
@@ -80,7 +80,7 @@ def _registry() -> list[type]:
     return [PlanReady, StepInfo, StageStarted, TlsMessageSeen, SocketUpdated, StageFinished, StageSkipped,
             FindingRaised, RunFinished, ProbeResult, SocketInfo, TcpInfo, StageRecord, TlsMessage, Finding,
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
-            TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
+            TlsDetail, CertInfo, ChainDetail, AppDetail, QuicDetail, RaceDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
             StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame]
 
 
@@ -125,7 +125,7 @@ def codec() -> RecordCodec:
         from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 
         details = (ResolveDetail | TcpDetail | ProxyDetail | ProxyTlsDetail | TlsDetail | ChainDetail | AppDetail
-                   | StarttlsDetail | ReconnectDetail | RevocationDetail | None)
+                   | QuicDetail | StarttlsDetail | ReconnectDetail | RevocationDetail | None)
         from tlsbench.engine.certs.ct import Sct
         from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension
         from tlsbench.engine.tls.tlspump import CloseInfo

@@ -103,6 +103,7 @@ if TYPE_CHECKING:
     from tlsbench.engine.hops.starttls import StarttlsStage
     from tlsbench.engine.stages.app import AppStage
     from tlsbench.engine.stages.chain import ChainStage
+    from tlsbench.engine.stages.quic import QuicStage
     from tlsbench.engine.stages.reconnect import ReconnectStage
     from tlsbench.engine.stages.resolve import ResolveStage
     from tlsbench.engine.stages.revocation import RevocationStage
@@ -111,4 +112,4 @@ if TYPE_CHECKING:
 
     _CONFORM: tuple[StageFactory, ...] = (
         ResolveStage, TcpStage, ProxyTlsStage, ProxyStage, StarttlsStage, TlsStage, ChainStage, AppStage,
-        RevocationStage, ReconnectStage, FirstWordsStage)
+        RevocationStage, ReconnectStage, FirstWordsStage, QuicStage)
