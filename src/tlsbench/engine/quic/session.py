@@ -11,6 +11,7 @@ aioquic is imported here, and this module only when a run asks for QUIC (before 
 from __future__ import annotations
 
 import errno
+import logging
 import ssl
 import time
 from typing import Callable, NamedTuple
@@ -24,6 +25,9 @@ from tlsbench.engine.quic.wire import LongHeader, long_header
 from tlsbench.engine.stream import Datagrams
 
 H3_ALPN = "h3"
+# aioquic logs through "quic"; what it says is in the stage's detail and findings, never on stderr
+logging.getLogger("quic").addHandler(logging.NullHandler())
+logging.getLogger("quic").propagate = False
 
 
 class Closed(NamedTuple):
@@ -75,6 +79,7 @@ class QuicSession:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.group: int | None = None
+        self.signature: int | None = None
         self.on_event: Callable[[QuicEvent], None] | None = None
         self._watch_server_hello()
 
@@ -171,30 +176,29 @@ class QuicSession:
     # --- what the handshake chose ------------------------------------------------------------------
 
     def _watch_server_hello(self) -> None:
-        """The key-exchange group: aioquic keeps no record of it, so its ServerHello handler is wrapped
-        (once the TLS context exists) to read the key_share the server chose. Best effort."""
+        """The key-exchange group and the server's signature scheme: aioquic keeps no record of them, so
+        its ServerHello and CertificateVerify handlers are wrapped (once the TLS context exists) to read
+        them from the messages' bytes first. Best effort: aioquic's own handlers judge the messages."""
         connect = self.conn.connect
 
         def connect_and_watch(addr: tuple, now: float) -> None:
             connect(addr, now=now)
             tls = getattr(self.conn, "tls", None)
-            handle = getattr(tls, "_client_handle_hello", None)
-            if tls is None or handle is None:
+            hello = getattr(tls, "_client_handle_hello", None)
+            verify = getattr(tls, "_client_handle_certificate_verify", None)
+            if tls is None or hello is None or verify is None:
                 return
 
             def read_hello(input_buf: object, output_buf: object) -> None:
-                try:
-                    from aioquic.buffer import Buffer
-                    from aioquic.tls import pull_server_hello
+                self.group = _read(input_buf, _hello_group)
+                hello(input_buf, output_buf)
 
-                    whole = input_buf.data_slice(0, input_buf.capacity)  # type: ignore[attr-defined]
-                    hello = pull_server_hello(Buffer(data=whole))
-                    self.group = hello.key_share[0] if hello.key_share else None
-                except Exception:  # the group is a nicety; aioquic's own handler judges the hello
-                    self.group = None
-                handle(input_buf, output_buf)
+            def read_verify(input_buf: object) -> None:
+                self.signature = _read(input_buf, _verify_scheme)
+                verify(input_buf)
 
             tls._client_handle_hello = read_hello
+            tls._client_handle_certificate_verify = read_verify
 
         self.conn.connect = connect_and_watch  # type: ignore[method-assign]
 
@@ -218,3 +222,26 @@ class QuicSession:
             return ()
         rest = getattr(tls, "_peer_certificate_chain", None) or []
         return tuple(c.public_bytes(Encoding.DER) for c in [leaf, *rest])
+
+
+def _read(buf: object, read: Callable[[bytes], int | None]) -> int | None:
+    """A value read from a copy of a handshake message aioquic is about to handle (never disturbing it)."""
+    try:
+        return read(buf.data_slice(0, buf.capacity))  # type: ignore[attr-defined]
+    except Exception:  # a message aioquic will refuse anyway: nothing to read
+        return None
+
+
+def _hello_group(message: bytes) -> int | None:
+    from aioquic.buffer import Buffer
+    from aioquic.tls import pull_server_hello
+
+    hello = pull_server_hello(Buffer(data=message))
+    return hello.key_share[0] if hello.key_share else None
+
+
+def _verify_scheme(message: bytes) -> int | None:
+    from aioquic.buffer import Buffer
+    from aioquic.tls import pull_certificate_verify
+
+    return int(pull_certificate_verify(Buffer(data=message)).algorithm)

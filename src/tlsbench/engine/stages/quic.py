@@ -24,7 +24,7 @@ from tlsbench.engine.spec import is_ip
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome, target_of
 from tlsbench.engine.stream import DatagramSocket, Link
-from tlsbench.engine.tls.tlsnames import group_name
+from tlsbench.engine.tls.tlsnames import group_name, signature_name
 
 if TYPE_CHECKING:
     from tlsbench.engine.quic.session import Closed, Failure, QuicSession
@@ -95,6 +95,8 @@ class QuicStage:
                         verify_code=verdict.code if verdict is not None else None,
                         verify_message=verdict.message if verdict is not None else None,
                         group=group_name(quic.group) if quic.group is not None else None,
+                        signature_algorithm=signature_name(quic.signature) if quic.signature is not None else None,
+                        peer_key=key_words(chain[0]) if chain else None,
                         key_exchange="(EC)DHE" if quic.group is not None else None,
                         alert=_alert(failure))
         closed = failure.closed if failure is not None else None
@@ -158,3 +160,14 @@ def _close_name(closed: Closed | None) -> str | None:
 def _alert(failure: Failure | None) -> str | None:
     closed = failure.closed if failure is not None else None
     return alert_of(closed.code) if closed is not None and not closed.application else None
+
+
+def key_words(der: bytes) -> str | None:
+    """'EC (secp256r1) 256 bits' for the leaf's public key, as the tls stage words it."""
+    from tlsbench.engine.certs import certparse
+
+    try:
+        key_type, bits = certparse._key_facts(certparse.load(der))
+    except ValueError:
+        return None
+    return f"{key_type} {bits} bits" if bits else key_type
