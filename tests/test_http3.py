@@ -1,0 +1,230 @@
+"""HTTP/3 over QUIC: the quic stage against caddy (h1, h2 and h3 on one port), a TCP-only nginx, a UDP port
+nothing holds, a peer that answers with Version Negotiation (tests/quic_peers.py), a silent UDP peer, and
+a SOCKS route; the parsers of QUIC bytes and the Alt-Svc reading, from bytes alone."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, strategies as st
+
+from tests.quic_peers import OFFERED, UdpPeer, version_negotiation
+from tlsbench.engine.quic.race import advertised, alt_svc, alt_svc_findings
+from tlsbench.engine.quic.session import Failure
+from tlsbench.engine.quic.wire import error_name, long_header
+from tlsbench.engine.records.details import AppDetail, QuicDetail
+from tlsbench.engine.stages.quic import QuicAttempt
+
+
+def probe(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", *args, "--json"], capture_output=True,
+                          text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr == "", proc.stderr  # aioquic's own log stays off stderr
+    return proc, json.loads(proc.stdout)
+
+
+def stage(data: dict, name: str) -> dict:
+    return next(s for s in data["stages"] if s["name"] == name)
+
+
+def codes(data: dict, severity: str | None = None) -> list[str]:
+    return [f["code"] for f in data["findings"] if severity is None or f["severity"] == severity]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- against real servers ----------------------------------------------------------------------
+
+@pytest.mark.servers
+def test_http3_only_to_caddy_speaks_h3(caddy_h3, lab_certs):
+    proc, data = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3-only")
+    assert proc.returncode == 0, proc.stdout
+    quic = stage(data, "quic")["detail"]
+    assert quic["version"] == "QUICv1" and quic["alpn"] == "h3" and quic["attempt"] == "only"
+    assert quic["initial_sent_ms"] is not None and quic["first_packet_ms"] is not None
+    assert quic["handshake_ms"] is not None and quic["local_port"] and quic["peer_port"] == caddy_h3.port
+    tls = quic["tls"]
+    assert tls["version"] == "TLSv1.3" and tls["cipher"].startswith("TLS_") and tls["sni"] == "localhost"
+    assert tls["group"] == "x25519" and tls["verified"] is True
+    assert [s["status"] for s in data["stages"] if s["name"] in ("tcp", "tls")] == ["skipped", "skipped"]
+    app = stage(data, "app")["detail"]
+    assert app["protocol"] == "h3" and app["status"] == 200 and app["race"] is None
+    assert ":authority: localhost:%d" % caddy_h3.port in app["request"]
+    assert stage(data, "chain")["detail"]["verified"] is True
+
+
+@pytest.mark.servers
+def test_http3_runs_both_attempts_and_says_which_won(caddy_h3, lab_certs):
+    proc, data = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3")
+    assert proc.returncode == 0, proc.stdout
+    assert [s["name"] for s in data["stages"]][:3] == ["resolve", "quic", "tcp"]
+    assert stage(data, "quic")["status"] == "ok" and stage(data, "tls")["status"] == "ok"
+    app = stage(data, "app")["detail"]
+    race = app["race"]
+    assert race["winner"] in ("quic", "tcp") and race["quic_ms"] is not None and race["tcp_ms"] is not None
+    assert app["status"] == 200
+    assert app["protocol"] == ("h3" if race["winner"] == "quic" else "http/1.1")
+    if race["winner"] == "tcp":
+        assert advertised(race["alt_svc"]) == [("h3", f":{caddy_h3.port}")]
+
+
+@pytest.mark.servers
+def test_quic_chain_verdict_is_the_tcp_one(caddy_h3, lab_certs):
+    """The same chain, verified by the chain stage's verifier: the same verdict, the same leaf."""
+    target = f"localhost:{caddy_h3.port}"
+    _, over_quic = probe(target, "--cafile", str(lab_certs.ca_cert), "--http3-only")
+    _, over_tcp = probe(target, "--cafile", str(lab_certs.ca_cert), "--http")
+    quic_chain, tcp_chain = stage(over_quic, "chain")["detail"], stage(over_tcp, "chain")["detail"]
+    assert quic_chain["verified"] is tcp_chain["verified"] is True
+    assert [c["sha256"] for c in quic_chain["certificates"]] == [c["sha256"] for c in tcp_chain["certificates"]]
+    assert [c["sha256"] for c in quic_chain["verified_path"]] == [c["sha256"] for c in tcp_chain["verified_path"]]
+
+
+@pytest.mark.servers
+def test_wrong_ca_gives_the_tcp_chain_finding(caddy_h3, lab_certs):
+    target = f"localhost:{caddy_h3.port}"
+    proc, over_quic = probe(target, "--cafile", str(lab_certs.other_ca_cert), "--http3-only")
+    _, over_tcp = probe(target, "--cafile", str(lab_certs.other_ca_cert), "--http")
+    assert proc.returncode != 0
+    assert "cert-untrusted" in codes(over_quic, "error")
+    assert codes(over_quic, "error") == codes(over_tcp, "error")
+    assert stage(over_quic, "quic")["detail"]["tls"]["verify_code"] == stage(over_tcp, "tls")["detail"]["verify_code"]
+    assert stage(over_quic, "app")["status"] == "skipped"  # no request over an unverified connection
+    # --http3: the QUIC attempt's verdict is the TCP one's, and neither carries the request
+    _, both = probe(target, "--cafile", str(lab_certs.other_ca_cert), "--http3")
+    assert stage(both, "quic")["detail"]["tls"]["verify_code"] == stage(both, "tls")["detail"]["verify_code"] == 20
+    assert stage(both, "app")["status"] == "skipped"
+
+
+@pytest.mark.servers
+def test_http3_to_a_tcp_only_port_falls_back_and_says_why(nginx_h2, lab_certs):
+    proc, data = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http3")
+    assert proc.returncode == 0, proc.stdout
+    quic = stage(data, "quic")
+    assert quic["status"] == "failed" and quic["detail"]["failure"] == "icmp"
+    assert quic["detail"]["errno_name"] == "ECONNREFUSED"
+    found = {f["code"]: f for f in data["findings"]}
+    assert found["quic-port-unreachable"]["severity"] == "warning"
+    assert "http3-not-advertised" in found
+    assert {"label": "Alt-Svc", "value": "absent"} in found["http3-not-advertised"]["evidence"]
+    app = stage(data, "app")["detail"]
+    assert app["race"]["winner"] == "tcp" and app["race"]["alt_svc"] is None and app["status"] == 200
+    assert app["protocol"] == "http/1.1"
+
+
+@pytest.mark.servers
+def test_http3_only_to_a_udp_port_nothing_holds():
+    port = free_udp_port()
+    proc, data = probe(f"127.0.0.1:{port}", "--http3-only", "--timeout", "3")
+    assert proc.returncode != 0
+    assert codes(data, "error") == ["quic-port-unreachable"]
+    assert stage(data, "quic")["detail"]["datagrams_received"] == 0
+
+
+@pytest.mark.servers
+def test_version_negotiation_is_named():
+    with UdpPeer(negotiate=True) as peer:
+        proc, data = probe(f"127.0.0.1:{peer.port}", "--http3-only", "--timeout", "3")
+    assert proc.returncode != 0
+    assert codes(data, "error") == ["quic-version-negotiation"]
+    detail = stage(data, "quic")["detail"]
+    assert detail["failure"] == "version-negotiation"
+    assert "draft-29" in detail["server_versions"] and detail["version"] is not None
+
+
+@pytest.mark.servers
+def test_no_answer_over_udp():
+    with UdpPeer(negotiate=False) as peer:
+        proc, data = probe(f"127.0.0.1:{peer.port}", "--http3-only", "--timeout", "1")
+        assert peer.received >= 1
+    assert codes(data, "error") == ["quic-no-answer"]
+    assert stage(data, "quic")["detail"]["datagrams_received"] == 0
+
+
+@pytest.mark.servers
+def test_handshake_refused_for_a_name_the_server_does_not_serve(caddy_h3, lab_certs):
+    proc, data = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3-only",
+                       "--sni", "not-served.lab.test")
+    assert proc.returncode != 0
+    assert codes(data, "error") == ["quic-handshake-failed"]
+    detail = stage(data, "quic")["detail"]
+    assert detail["closed_by"] == "peer" and detail["close_name"].startswith("CRYPTO_ERROR 0x1")
+    assert "TLS alert" in detail["close_name"]
+
+
+@pytest.mark.servers
+def test_no_quic_through_a_socks_route(caddy_h3, lab_certs, microsocks):
+    proc, data = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3",
+                       "--proxy", f"socks5h://{microsocks.host}:{microsocks.port}")
+    assert proc.returncode == 0, proc.stdout
+    quic = stage(data, "quic")
+    assert quic["status"] == "skipped" and "TCP only" in quic["summary"] and "socks5h" in quic["summary"]
+    app = stage(data, "app")["detail"]
+    assert app["status"] == 200 and app["protocol"] == "http/1.1"
+
+
+@pytest.mark.servers
+def test_verbose_lines_show_the_quic_attempt(caddy_h3, lab_certs):
+    proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", f"localhost:{caddy_h3.port}", "--cafile",
+                           str(lab_certs.ca_cert), "--http3-only", "-v"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Initial sent +" in proc.stdout and "version QUICv1, ALPN h3" in proc.stdout
+    assert "answer  HTTP/3 200" in proc.stdout
+
+
+# --- from bytes alone ----------------------------------------------------------------------------
+
+def test_version_negotiation_packet_is_read():
+    initial = bytes([0xC0]) + (1).to_bytes(4, "big") + b"\x08" + b"D" * 8 + b"\x04" + b"S" * 4 + b"\x00" * 20
+    header = long_header(version_negotiation(initial) or b"")
+    assert header is not None and header.negotiation
+    assert header.versions == OFFERED and header.dcid == b"S" * 4 and header.scid == b"D" * 8
+    assert long_header(b"\x40" + b"\x00" * 30) is None  # a short header
+
+
+@given(st.binary(max_size=80))
+def test_long_header_never_raises(data):
+    header = long_header(data)
+    assert header is None or len(header.dcid) <= 255
+
+
+@pytest.mark.parametrize("code,application,words", [
+    (0x178, False, "CRYPTO_ERROR 0x178 (TLS alert no_application_protocol)"),
+    (0x128, False, "CRYPTO_ERROR 0x128 (TLS alert handshake_failure)"),
+    (0xA, False, "PROTOCOL_VIOLATION (0xa)"),
+    (0x10B, True, "H3_REQUEST_REJECTED (0x10b)"),
+])
+def test_close_codes_are_named(code, application, words):
+    assert error_name(code, application) == words
+
+
+def _failed(kind: str) -> QuicAttempt:
+    detail = QuicDetail("127.0.0.1", 443, "race", failure=kind, error="no datagram came back")
+    return QuicAttempt("race", detail, failure=Failure(kind, "no datagram came back"))
+
+
+def test_alt_svc_is_read_from_http11_and_h2():
+    h1 = AppDetail("http", "GET /", first_bytes_text='HTTP/1.1 200 OK\r\nAlt-Svc: h3=":8443"; ma=60\r\n\r\nbody')
+    h2 = AppDetail("http", "GET /", headers=((":status", "200"), ("alt-svc", 'h3-29=":443", h3=":443"')))
+    assert alt_svc(h1) == 'h3=":8443"; ma=60' and advertised(alt_svc(h1)) == [("h3", ":8443")]
+    assert advertised(alt_svc(h2)) == [("h3-29", ":443"), ("h3", ":443")]
+    assert alt_svc(AppDetail("http", "GET /", first_bytes_text="HTTP/1.1 200 OK\r\n\r\n")) is None
+
+
+def test_advertised_h3_and_a_failed_quic_attempt():
+    [found] = alt_svc_findings(_failed("no-answer"), 'h3=":443"; ma=86400', 443)
+    assert found.code == "http3-advertised-but-failed" and found.origin == "network"
+    assert "UDP is blocked" in found.explanation
+    [moved] = alt_svc_findings(_failed("icmp"), 'h3=":8443"', 443)
+    assert "another port (:8443)" in moved.explanation and moved.origin == "peer"
+    [absent] = alt_svc_findings(_failed("icmp"), None, 443)
+    assert absent.code == "http3-not-advertised"
