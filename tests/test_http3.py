@@ -228,3 +228,31 @@ def test_advertised_h3_and_a_failed_quic_attempt():
     assert "another port (:8443)" in moved.explanation and moved.origin == "peer"
     [absent] = alt_svc_findings(_failed("icmp"), None, 443)
     assert absent.code == "http3-not-advertised"
+
+
+@pytest.mark.servers
+def test_a_quic_run_saves_and_loads(caddy_h3, lab_certs):
+    from tlsbench.engine.options import spec_from_values
+    from tlsbench.engine.records.runfile import dump_run, load_run, run_record
+    from tlsbench.engine.runner import run_probe
+
+    spec = spec_from_values({"target": f"localhost:{caddy_h3.port}", "verify": "cafile",
+                             "cafile": str(lab_certs.ca_cert), "app": "http", "http3": "only"})
+    events: list = []
+    result = run_probe(spec, on_event=events.append)
+    assert result.ok
+    loaded = load_run(dump_run(run_record(spec, events)), "test")
+    assert loaded.result.stage("quic").detail == result.stage("quic").detail
+    assert loaded.result.stage("app").detail.protocol == "h3"
+    assert loaded.connection["app"] == {"http": True, "http3": "only"}
+
+
+def test_workbench_shows_the_quic_detail_literally():
+    from tlsbench.tui.stage_text import detail_text
+
+    detail = QuicDetail("127.0.0.1", 443, "only", version="QUICv1", initial_sent_ms=1.0, first_packet_ms=2.0,
+                        close_name="CRYPTO_ERROR 0x150 (TLS alert internal_error)", closed_by="peer",
+                        close_reason="[bold]no\x1b[31m", failure="closed")
+    text = detail_text(detail).plain
+    assert "Initial sent" in text and "QUICv1" in text and "CRYPTO_ERROR 0x150" in text
+    assert "[bold]no" in text and "\x1b" not in text  # the peer's reason phrase: literal, escapes made visible

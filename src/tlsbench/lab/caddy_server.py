@@ -23,6 +23,7 @@ class CaddyOptions:
     names: tuple[str, ...] = ("localhost", "127.0.0.1")
     protocols: str = "h1 h2 h3"
     body: str = "hello from the tlsbench lab caddy"
+    also_bind: tuple[str, ...] = ()  # more addresses to listen on (::1 beside 127.0.0.1 for "localhost")
 
 
 class CaddyServer(ManagedProcess):
@@ -67,7 +68,7 @@ def caddy_conf(prefix: Path, host: str, port: int, o: CaddyOptions) -> str:
 	}}
 }}
 {sites} {{
-	bind {host}
+	bind {" ".join((host, *o.also_bind))}
 	tls {_q(o.cert.chain or o.cert.cert)} {_q(o.cert.key)}
 	respond {_q(o.body)} 200
 }}
