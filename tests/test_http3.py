@@ -256,3 +256,11 @@ def test_workbench_shows_the_quic_detail_literally():
     text = detail_text(detail).plain
     assert "Initial sent" in text and "QUICv1" in text and "CRYPTO_ERROR 0x150" in text
     assert "[bold]no" in text and "\x1b" not in text  # the peer's reason phrase: literal, escapes made visible
+
+
+def test_a_local_address_the_machine_lacks_is_tlsbench_s_side():
+    proc, data = probe(f"127.0.0.1:{free_udp_port()}", "--http3-only", "--interface", "10.255.255.1", "--timeout", "1")
+    assert proc.returncode != 0
+    [found] = data["findings"]
+    assert found["code"] == "quic-failed" and found["origin"] == "local"
+    assert stage(data, "quic")["detail"]["errno_name"] == "EADDRNOTAVAIL"

@@ -10,6 +10,7 @@ stays open for the app stage, which sends the HTTP/3 request when QUIC is the on
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from tlsbench.engine.route.hostport import format_hostport
 from tlsbench.engine.spec import is_ip
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome, target_of
+from tlsbench.engine.stages.tcp import BindError, _bind
 from tlsbench.engine.stream import DatagramSocket, Link
 from tlsbench.engine.tls.tlsnames import group_name, signature_name
 
@@ -74,7 +76,12 @@ class QuicStage:
         spec, mode = self.spec, self.spec.app.http3
         family, sockaddr = state.need_route().addresses[0]
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.connect(sockaddr)  # no packet: a connected UDP socket hears ICMP errors as ECONNREFUSED
+        try:
+            _bind(sock, family, spec.local)  # --interface, --local-port: the UDP socket as the TCP one
+            sock.connect(sockaddr)  # no packet: a connected UDP socket hears ICMP errors as ECONNREFUSED
+        except (BindError, OSError) as exc:
+            sock.close()
+            return self.not_started(state, exc, sockaddr, mode)
         local = sock.getsockname()
         datagrams = DatagramSocket(Link(sock, ctx.cancel))
         datagrams.link.set_timeout(spec.timeout)
@@ -144,6 +151,20 @@ class QuicStage:
         if verdict.verified is False:
             summary = f"certificate not verified ({verdict.code}: {verdict.message})"
         return StageOutcome(verdict.verified is not False, detail, summary, tuple(findings))
+
+    def not_started(self, state: RunState, exc: Exception, sockaddr: tuple, mode: str) -> StageOutcome:
+        """The UDP socket could not be bound or connected as asked: tlsbench's side, no datagram sent."""
+        from tlsbench.engine.quic.session import Failure
+
+        what = getattr(exc, "what", "the UDP socket")
+        cause = getattr(exc, "exc", exc)
+        name = errno.errorcode.get(getattr(cause, "errno", None) or 0)
+        failure = Failure("socket", f"{what}: {getattr(cause, 'strerror', None) or cause}", name)
+        detail = QuicDetail(peer_address=str(sockaddr[0]), peer_port=int(sockaddr[1]), attempt=mode,
+                            failure="socket", error=failure.words, errno_name=name)
+        state.quic = QuicAttempt(mode, detail, failure=failure)
+        found = self.failure_finding(failure, format_hostport(sockaddr[0], sockaddr[1]), mode, 0)
+        return StageOutcome(False, detail, found.title, (found,))
 
     def failure_finding(self, failure: Failure, where: str, mode: str, sent: int) -> Finding:
         return failure_finding(failure, where, mode, sent, self.spec.timeout, OFFERED_VERSIONS)
