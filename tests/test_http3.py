@@ -24,7 +24,8 @@ def probe(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
     proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", *args, "--json"], capture_output=True,
                           text=True, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr == "", proc.stderr  # aioquic's own log stays off stderr
+    said = [line for line in proc.stderr.splitlines() if not line.startswith("WARNING: --keylog")]
+    assert said == [], proc.stderr  # aioquic's own log stays off stderr
     return proc, json.loads(proc.stdout)
 
 
@@ -264,3 +265,56 @@ def test_a_local_address_the_machine_lacks_is_tlsbench_s_side():
     [found] = data["findings"]
     assert found["code"] == "quic-failed" and found["origin"] == "local"
     assert stage(data, "quic")["detail"]["errno_name"] == "EADDRNOTAVAIL"
+
+
+@pytest.mark.servers
+def test_keylog_holds_the_quic_secrets(caddy_h3, lab_certs, tmp_path):
+    keylog = tmp_path / "keys.log"
+    proc, _ = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3-only",
+                    "--keylog", str(keylog))
+    assert proc.returncode == 0
+    assert keylog.stat().st_mode & 0o777 == 0o600
+    assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in keylog.read_text()
+
+
+# --- the options, as every front-end reads them ---------------------------------------------------
+
+def test_http3_options_round_trip_through_commands_and_paste():
+    from tlsbench.engine.equivalents import equivalent_commands
+    from tlsbench.engine.options import command_words, spec_from_values, values_of
+    from tlsbench.engine.paste import parse_pasted
+
+    pasted = parse_pasted("curl --http3 https://localhost:8443/x")
+    assert pasted.values["http3"] == "race" and pasted.values["app"] == "http"
+    spec = spec_from_values(pasted.values)
+    assert spec.app.http3 == "race" and spec.app.http and spec.app.path == "/x"
+    assert "--http3" in command_words(values_of(spec))
+    commands = equivalent_commands(spec)
+    assert "--http3" in commands.curl.words and "--http2" not in commands.curl.words
+    assert any("QUIC" in c for c in commands.openssl.cannot)
+    only = spec_from_values(parse_pasted("curl --http3-only https://localhost:8443/").values)
+    assert only.app.http3 == "only" and "--http3-only" in command_words(values_of(only))
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--http3", "--no-tls"], "--http3 and --no-tls cannot be used together"),
+    (["--http3", "--http3-only"], "--http3 and --http3-only cannot be used together"),
+    (["--http3-only", "--starttls", "smtp"], "--http3 and --starttls cannot be used together"),
+])
+def test_http3_with_what_it_cannot_carry_is_one_line(args, words):
+    proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", "localhost:8443", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_aioquic_loads_only_for_a_run_that_asks_for_quic():
+    code = ("import sys\n"
+            "from tlsbench.engine.runner import preflight\n"
+            "from tlsbench.engine.spec import build_spec\n"
+            "preflight(build_spec('localhost:1', http=True, alpn='h2,http/1.1'))\n"
+            "print('aioquic' in sys.modules)\n"
+            "preflight(build_spec('localhost:1', http3='race'))\n"
+            "print('aioquic' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["False", "True"], proc.stderr

@@ -68,6 +68,11 @@ class QuicStage:
         self.target = target_of(plan.spec)
         self.store = verify.trust_store(plan.spec.tls)
         self.verify_chain = verify.verify_chain
+        self.keylog = None
+        if plan.spec.tls.keylog:  # made 0600 (or checked) now, as the tls stage does; aioquic appends to it
+            from tlsbench.engine.stages.tls import open_keylog
+
+            self.keylog = open_keylog(plan.spec.tls.keylog)
         tls = plan.spec.tls
         self.name = (tls.sni_name.rstrip(".") if tls.sni_mode == "override" and tls.sni_name and is_ip(self.spec.host)
                      else self.spec.host.rstrip("."))
@@ -86,7 +91,7 @@ class QuicStage:
         datagrams = DatagramSocket(Link(sock, ctx.cancel))
         datagrams.link.set_timeout(spec.timeout)
         state.datagrams = datagrams
-        config = self.session_module.configuration(spec.sni, keylog=spec.tls.keylog)
+        config = self.session_module.configuration(spec.sni, keylog=self.keylog)
         quic = self.session_module.QuicSession(datagrams, sockaddr, config, ctx.now_ms)
         where = format_hostport(sockaddr[0], sockaddr[1])
         ctx.begin()
