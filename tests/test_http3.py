@@ -318,3 +318,29 @@ def test_aioquic_loads_only_for_a_run_that_asks_for_quic():
             "print('aioquic' in sys.modules)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.split() == ["False", "True"], proc.stderr
+
+
+@pytest.fixture(scope="module")
+def nginx_alt_svc(lab_certs, tmp_path_factory):
+    """A TCP-only nginx whose answers advertise HTTP/3 on its own port: the QUIC listener it names is not
+    there (a server whose Alt-Svc outlived its QUIC listener, or a network that drops the UDP)."""
+    from tests.conftest import need
+    from tlsbench.lab.nginx_tls import NginxTlsOptions, nginx_tls
+
+    server = need(nginx_tls, NginxTlsOptions(cert=lab_certs.good,
+                                             extra="""add_header Alt-Svc 'h3=":$server_port"; ma=60' always;"""),
+                  prefix=tmp_path_factory.mktemp("nginx-alt-svc"))
+    yield server
+    server.stop()
+
+
+@pytest.mark.servers
+def test_advertised_h3_without_a_quic_listener(nginx_alt_svc, lab_certs):
+    proc, data = probe(f"localhost:{nginx_alt_svc.port}", "--cafile", str(lab_certs.ca_cert), "--http3")
+    assert proc.returncode == 0, proc.stdout
+    found = {f["code"]: f for f in data["findings"]}
+    assert "http3-not-advertised" not in found
+    advert = found["http3-advertised-but-failed"]
+    assert f'h3=":{nginx_alt_svc.port}"' in advert["title"] and advert["severity"] == "warning"
+    race = stage(data, "app")["detail"]["race"]
+    assert race["winner"] == "tcp" and race["alt_svc"] == f'h3=":{nginx_alt_svc.port}"; ma=60'

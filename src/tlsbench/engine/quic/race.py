@@ -77,7 +77,7 @@ def alt_svc_findings(quic: QuicAttempt, value: str | None, port: int) -> list[Fi
                         f"attempt's failure ({result}) is what a server without HTTP/3 gives.",
                         "", (Evidence("Alt-Svc", value if value is not None else "absent"),
                              Evidence("QUIC attempt", result)))]
-    ports = ", ".join(f"{proto}={where}" for proto, where in entries)
+    ports = ", ".join(f'{proto}="{where}"' for proto, where in entries)
     other = [where for _, where in entries if where.rpartition(":")[2] not in ("", str(port))]
     words = (f"The HTTPS response over TCP advertises HTTP/3 ({ports}) and the QUIC attempt to port {port} failed "
              f"({result}).")
