@@ -169,9 +169,13 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", skip="nothing to send after connecting"))
     # Only when asked for (a plan without them keeps its rows): --check-revocation, --reconnect.
     if spec.tls.enabled and spec.tls.check_revocation:
-        steps.append(_step("revocation", doing="asking the leaf's OCSP responder / CRL distribution point"))
+        steps.append(_step("revocation", skip="--http3-only: the stapled-response check connects over TCP; run "
+                                               "with --http3 to have it") if quic_only
+                     else _step("revocation", doing="asking the leaf's OCSP responder / CRL distribution point"))
     if spec.tls.enabled and spec.tls.reconnect:
-        steps.append(_step("reconnect", doing="connecting again, offering the first session"))
+        steps.append(_step("reconnect", skip="--http3-only: no TCP session to offer again (QUIC resumption is "
+                                              "not tried)") if quic_only
+                     else _step("reconnect", doing="connecting again, offering the first session"))
     return Plan(spec, tuple(steps))
 
 
