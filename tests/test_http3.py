@@ -344,3 +344,23 @@ def test_advertised_h3_without_a_quic_listener(nginx_alt_svc, lab_certs):
     assert f'h3=":{nginx_alt_svc.port}"' in advert["title"] and advert["severity"] == "warning"
     race = stage(data, "app")["detail"]["race"]
     assert race["winner"] == "tcp" and race["alt_svc"] == f'h3=":{nginx_alt_svc.port}"; ma=60'
+
+
+def test_http3_only_plans_no_tcp_to_the_target():
+    from tlsbench.engine.plan import plan_for
+    from tlsbench.engine.spec import build_spec
+
+    plan = plan_for(build_spec("localhost:443", http3="only", reconnect=True, check_revocation=True))
+    ran = [s.key for s in plan.steps if s.skip is None]
+    assert ran == ["resolve", "quic", "chain", "app"]
+    race = plan_for(build_spec("localhost:443", http3="race"))
+    assert [s.key for s in race.steps if s.skip is None] == ["resolve", "quic", "tcp", "tls", "chain", "app"]
+    assert race.step("quic").optional and not race.step("tcp").optional
+
+
+@given(st.text(max_size=200), st.binary(max_size=200))
+def test_alt_svc_reading_never_raises(value, head):
+    entries = advertised(value)
+    assert all(proto.startswith("h3") for proto, _ in entries)
+    detail = AppDetail("http", "GET /", first_bytes_text=head.decode("latin-1"), headers=(("alt-svc", value),))
+    assert alt_svc(detail) == value

@@ -271,7 +271,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
            lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
            flags=(Flag(("--http",), "send a minimal GET (HTTP/2 when ALPN chooses h2) and record the status", kind="switch",
-                       apply=_set("app", "http"), excludes=("send",)),),
+                       apply=_set("app", "http"), excludes=("send",),
+                       # --http3 and --http3-only say it already
+                       render=lambda v: ["--http"] if v.get("app") == "http" and v.get("http3", "off") in ("off", None)
+                       else []),),
            field=Field("Application", "select", choices=(("none", "none"), ("HTTP GET", "http"),
                                                          ("send text", "send")))),
     Option("path", "app", "the path of the HTTP GET", lambda s: s.app.path, default="/",
