@@ -23,15 +23,22 @@ def version_negotiation(datagram: bytes, versions: tuple[int, ...] = OFFERED) ->
             + b"".join(v.to_bytes(4, "big") for v in versions))
 
 
-class UdpPeer:
-    """A UDP socket on loopback: `negotiate=True` answers with Version Negotiation, else it stays silent."""
+def junk_initial(datagram: bytes) -> bytes:
+    """A long-header QUICv1 packet no key opens: a client drops it, having heard something."""
+    return bytes([0xC0]) + (1).to_bytes(4, "big") + b"\x00\x00" + b"\x00" * 40
 
-    def __init__(self, negotiate: bool) -> None:
+
+class UdpPeer:
+    """A UDP socket on loopback: `negotiate=True` answers with Version Negotiation, `junk=True` with packets
+    no key opens, else it stays silent."""
+
+    def __init__(self, negotiate: bool, junk: bool = False) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.host, self.port = self.sock.getsockname()
         self.received = 0
         self.negotiate = negotiate
+        self.junk = junk
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -46,7 +53,7 @@ class UdpPeer:
             except OSError:
                 return
             self.received += 1
-            answer = version_negotiation(data) if self.negotiate else None
+            answer = version_negotiation(data) if self.negotiate else junk_initial(data) if self.junk else None
             if answer is not None:
                 self.sock.sendto(answer, peer)
 

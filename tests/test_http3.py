@@ -152,6 +152,15 @@ def test_no_answer_over_udp():
 
 
 @pytest.mark.servers
+def test_an_answer_then_no_handshake_is_not_called_silence():
+    with UdpPeer(negotiate=False, junk=True) as peer:
+        proc, data = probe(f"127.0.0.1:{peer.port}", "--http3-only", "--timeout", "1")
+    assert codes(data, "error") == ["quic-handshake-timeout"]
+    detail = stage(data, "quic")["detail"]
+    assert detail["failure"] == "stalled" and detail["datagrams_received"] >= 1
+
+
+@pytest.mark.servers
 def test_handshake_refused_for_a_name_the_server_does_not_serve(caddy_h3, lab_certs):
     proc, data = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3-only",
                        "--sni", "not-served.lab.test")

@@ -144,6 +144,8 @@ ENTRIES: tuple[Entry, ...] = (
     _E("authority-mismatch", "app", "warning", "The names of the request, SNI and CONNECT disagree", "local"),
     # --- quic (--http3, --http3-only) ---------------------------------------------------------------
     _E("quic-no-answer", "quic", "error", "QUIC got no answer over UDP", "network", severities=("error", "warning")),
+    _E("quic-handshake-timeout", "quic", "error", "The QUIC handshake did not complete in time", "network",
+       severities=("error", "warning")),
     _E("quic-port-unreachable", "quic", "error", "Nothing serves QUIC on that UDP port (ICMP)", "peer",
        severities=("error", "warning")),
     _E("quic-version-negotiation", "quic", "error", "The server speaks no QUIC version tlsbench offers", "peer",

@@ -29,6 +29,14 @@ def failure_finding(failure: Failure, where: str, mode: str, sent: int, timeout:
                        "and whether UDP to it is allowed on this network.",
                        (Evidence("datagrams sent", str(sent)), Evidence("answer", "none before the deadline")),
                        severity=severity)
+    if failure.kind == "stalled":
+        return finding("quic-handshake-timeout", f"The QUIC handshake with {where} did not complete in {timeout:g} s",
+                       f"The server answered the Initial, then the handshake did not complete: {failure.words}. "
+                       f"{sent} datagram(s) went out. Packets are lost on the way (large QUIC packets dropped: a path "
+                       "MTU problem), or the server stalled." + after,
+                       "Compare with the TCP handshake to the same server; a path that drops large UDP datagrams "
+                       "shows here and not over TCP.",
+                       (Evidence("datagrams sent", str(sent)), Evidence("answer", failure.words)), severity=severity)
     if failure.kind == "icmp":
         return finding("quic-port-unreachable", f"{where} answered QUIC with ICMP port unreachable",
                        f"The host at {where} (or a router for it) answered the QUIC Initial with an ICMP port "

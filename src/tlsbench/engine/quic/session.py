@@ -41,7 +41,7 @@ class Closed(NamedTuple):
 
 
 class Failure(NamedTuple):
-    kind: str  # "no-answer" | "icmp" | "version-negotiation" | "closed" | "socket"
+    kind: str  # "no-answer" | "stalled" | "icmp" | "version-negotiation" | "closed" | "socket"
     words: str = ""
     errno_name: str | None = None
     closed: Closed | None = None
@@ -98,7 +98,10 @@ class QuicSession:
         without `done()`. Raises Cancelled when the run is cancelled."""
         link = self.datagrams.link
         while True:
-            self.flush()
+            try:
+                self.flush()
+            except (TimeoutError, OSError) as exc:  # the deadline, or an ICMP error reported on a send
+                return self._socket_failure(exc)
             self._events()
             if done():
                 return None
@@ -113,18 +116,27 @@ class QuicSession:
                 data = self.datagrams.recv(limit=wait)
             except TimeoutError:
                 if link.remaining() <= 0:
-                    return Failure("no-answer", "no datagram came back before the deadline")
+                    return self._socket_failure(TimeoutError())
                 self.conn.handle_timer(now=time.monotonic())
                 continue
-            except ConnectionRefusedError:
-                link.check()
-                return Failure("icmp", "ICMP port unreachable (ECONNREFUSED on the connected UDP socket)",
-                               "ECONNREFUSED")
             except OSError as exc:
-                link.check()
-                name = errno.errorcode.get(exc.errno or 0)
-                return Failure("socket", f"{type(exc).__name__}: {exc.strerror or exc}", name)
+                return self._socket_failure(exc)
             self.receive(data)
+
+    def _socket_failure(self, exc: BaseException) -> Failure:
+        """What the socket said: the deadline (no answer), ICMP port unreachable, another error."""
+        self.datagrams.link.check()  # a socket shut down by a cancel: Cancelled, not the peer's doing
+        if isinstance(exc, TimeoutError) and self.datagrams_received:
+            return Failure("stalled", f"the server answered ({self.datagrams_received} datagram(s)), then nothing "
+                                      "completed before the deadline")
+        if isinstance(exc, TimeoutError):
+            return Failure("no-answer", "no datagram came back before the deadline")
+        if isinstance(exc, ConnectionRefusedError):
+            return Failure("icmp", "ICMP port unreachable (ECONNREFUSED on the connected UDP socket)",
+                           "ECONNREFUSED")
+        code = getattr(exc, "errno", None) or 0
+        return Failure("socket", f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}",
+                       errno.errorcode.get(code))
 
     def receive(self, data: bytes) -> None:
         if self.first_packet_ms is None:

@@ -263,7 +263,8 @@ class QuicDetail(NamedTuple):
     bytes_sent: int = 0
     bytes_received: int = 0
     tls: TlsDetail | None = None  # the TLS 1.3 inside QUIC: version, cipher, group, SNI, verification
-    failure: str | None = None  # "no-answer" | "icmp" | "version-negotiation" | "closed" | "socket" | "cert"
+    # "no-answer" | "stalled" (answered, then no handshake) | "icmp" | "version-negotiation" | "closed" | "socket" | "cert"
+    failure: str | None = None
     error: str | None = None  # what ended it, in words
     errno_name: str | None = None
     close_code: int | None = None  # CONNECTION_CLOSE's error code
