@@ -21,7 +21,7 @@ from tlsbench.engine.quic.wire import alert_of, error_name, version_name
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.records.details import QuicDetail, TlsDetail
 from tlsbench.engine.route.hostport import format_hostport
-from tlsbench.engine.spec import is_ip
+from tlsbench.engine.spec import ConnectionSpec, is_ip
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome, target_of
 from tlsbench.engine.stages.tcp import BindError, _bind
@@ -63,7 +63,8 @@ class QuicStage:
         # aioquic and pyOpenSSL load here, before any clock (and only for a run that asks for QUIC).
         from tlsbench.engine.quic import h3, session, verify
 
-        self.session_module, self.h3_module = session, h3
+        self.session_module = session
+        self.h3_module = h3  # the app stage's HTTP/3 request: loaded now too, not under its clock
         self.spec = plan.spec
         self.target = target_of(plan.spec)
         self.store = verify.trust_store(plan.spec.tls)
@@ -101,32 +102,8 @@ class QuicStage:
             failure = failure._replace(kind="version-negotiation", negotiation=quic.negotiation)
         chain = quic.peer_chain_der
         verdict = self.verify_chain(self.store, chain, self.name) if failure is None else None
-        tls = TlsDetail(sni=spec.sni, sni_sent=spec.sni is not None, version="TLSv1.3" if failure is None else None,
-                        cipher=quic.cipher, alpn=quic.alpn, alpn_offered=("h3",), verify=spec.tls.verify,
-                        verified=verdict.verified if verdict is not None else None,
-                        verify_code=verdict.code if verdict is not None else None,
-                        verify_message=verdict.message if verdict is not None else None,
-                        group=group_name(quic.group) if quic.group is not None else None,
-                        signature_algorithm=signature_name(quic.signature) if quic.signature is not None else None,
-                        peer_key=key_words(chain[0]) if chain else None,
-                        key_exchange="(EC)DHE" if quic.group is not None else None,
-                        alert=_alert(failure))
-        closed = failure.closed if failure is not None else None
-        detail = QuicDetail(
-            peer_address=str(sockaddr[0]), peer_port=int(sockaddr[1]), attempt=mode, local_address=str(local[0]),
-            local_port=int(local[1]), version=_version(quic.version) if quic.first_packet_ms is not None else None,
-            alpn=quic.alpn, initial_sent_ms=quic.initial_sent_ms, first_packet_ms=quic.first_packet_ms,
-            handshake_done_ms=quic.handshake_ms,
-            handshake_ms=(quic.handshake_ms - quic.initial_sent_ms
-                          if quic.handshake_ms is not None and quic.initial_sent_ms is not None else None),
-            datagrams_sent=quic.datagrams_sent, datagrams_received=quic.datagrams_received,
-            bytes_sent=quic.bytes_sent, bytes_received=quic.bytes_received, tls=tls,
-            failure=failure.kind if failure is not None else None,
-            error=failure.words or None if failure is not None else None,
-            errno_name=failure.errno_name if failure is not None else None,
-            close_code=closed.code if closed else None, close_name=_close_name(closed),
-            closed_by=closed.by if closed else None, close_reason=closed.reason or None if closed else None,
-            server_versions=tuple(version_name(v) for v in quic.negotiation.versions) if quic.negotiation else ())
+        tls = _tls_detail(spec, quic, verdict, failure)
+        detail = _quic_detail(mode, sockaddr, local, quic, tls, failure)
         findings: list[Finding] = []
         if failure is not None:
             quic.close()
@@ -173,6 +150,42 @@ class QuicStage:
 
     def failure_finding(self, failure: Failure, where: str, mode: str, sent: int) -> Finding:
         return failure_finding(failure, where, mode, sent, self.spec.timeout, OFFERED_VERSIONS)
+
+
+def _tls_detail(spec: ConnectionSpec, quic: QuicSession, verdict: Verdict | None,
+                failure: Failure | None) -> TlsDetail:
+    """The TLS 1.3 inside QUIC, in the tls stage's record."""
+    chain = quic.peer_chain_der
+    return TlsDetail(sni=spec.sni, sni_sent=spec.sni is not None, version="TLSv1.3" if failure is None else None,
+                     cipher=quic.cipher, alpn=quic.alpn, alpn_offered=("h3",), verify=spec.tls.verify,
+                     verified=verdict.verified if verdict is not None else None,
+                     verify_code=verdict.code if verdict is not None else None,
+                     verify_message=verdict.message if verdict is not None else None,
+                     group=group_name(quic.group) if quic.group is not None else None,
+                     signature_algorithm=signature_name(quic.signature) if quic.signature is not None else None,
+                     peer_key=key_words(chain[0]) if chain else None,
+                     key_exchange="(EC)DHE" if quic.group is not None else None, alert=_alert(failure))
+
+
+def _quic_detail(mode: str, sockaddr: tuple, local: tuple, quic: QuicSession, tls: TlsDetail,
+                 failure: Failure | None) -> QuicDetail:
+    closed = failure.closed if failure is not None else None
+    spoken = quic.first_packet_ms is not None and quic.negotiation is None  # a Version Negotiation: none spoken
+    return QuicDetail(
+        peer_address=str(sockaddr[0]), peer_port=int(sockaddr[1]), attempt=mode, local_address=str(local[0]),
+        local_port=int(local[1]), version=_version(quic.version) if spoken else None,
+        alpn=quic.alpn, initial_sent_ms=quic.initial_sent_ms, first_packet_ms=quic.first_packet_ms,
+        handshake_done_ms=quic.handshake_ms,
+        handshake_ms=(quic.handshake_ms - quic.initial_sent_ms
+                      if quic.handshake_ms is not None and quic.initial_sent_ms is not None else None),
+        datagrams_sent=quic.datagrams_sent, datagrams_received=quic.datagrams_received,
+        bytes_sent=quic.bytes_sent, bytes_received=quic.bytes_received, tls=tls,
+        failure=failure.kind if failure is not None else None,
+        error=(failure.words or None) if failure is not None else None,
+        errno_name=failure.errno_name if failure is not None else None,
+        close_code=closed.code if closed else None, close_name=_close_name(closed),
+        closed_by=closed.by if closed else None, close_reason=(closed.reason or None) if closed else None,
+        server_versions=tuple(version_name(v) for v in quic.negotiation.versions) if quic.negotiation else ())
 
 
 def _version(value: int | None) -> str | None:
