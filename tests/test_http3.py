@@ -309,6 +309,7 @@ def test_http3_options_round_trip_through_commands_and_paste():
     (["--http3", "--no-tls"], "--http3 and --no-tls cannot be used together"),
     (["--http3", "--http3-only"], "--http3 and --http3-only cannot be used together"),
     (["--http3-only", "--starttls", "smtp"], "--http3 and --starttls cannot be used together"),
+    (["--http3-only", "--tls-max", "1.2"], "--http3-only speaks TLS 1.3 (QUIC's own)"),
 ])
 def test_http3_with_what_it_cannot_carry_is_one_line(args, words):
     proc = subprocess.run([sys.executable, "-m", "tlsbench", "probe", "localhost:8443", *args], capture_output=True,
@@ -373,3 +374,29 @@ def test_alt_svc_reading_never_raises(value, head):
     assert all(proto.startswith("h3") for proto, _ in entries)
     detail = AppDetail("http", "GET /", first_bytes_text=head.decode("latin-1"), headers=(("alt-svc", value),))
     assert alt_svc(detail) == value
+
+
+@pytest.fixture(scope="module")
+def caddy_client_auth(lab_certs, tmp_path_factory):
+    """caddy requiring a client certificate from the lab's client CA, over TCP and QUIC alike."""
+    from tests.conftest import need
+    from tlsbench.lab.caddy_server import CaddyOptions, caddy_http3
+
+    server = need(caddy_http3, CaddyOptions(cert=lab_certs.good, client_ca=lab_certs.client_ca_cert),
+                  prefix=tmp_path_factory.mktemp("caddy-client-auth"))
+    yield server
+    server.stop()
+
+
+@pytest.mark.servers
+def test_client_certificate_over_quic(caddy_client_auth, lab_certs):
+    target = f"localhost:{caddy_client_auth.port}"
+    proc, without = probe(target, "--cafile", str(lab_certs.ca_cert), "--http3-only")
+    assert proc.returncode != 0
+    [found] = [f for f in without["findings"] if f["severity"] == "error"]
+    assert found["code"] == "h3-request-failed" and "--cert" in found["suggestion"]
+    assert "bad_certificate" in found["explanation"] or "certificate_required" in found["explanation"]
+    _, given = probe(target, "--cafile", str(lab_certs.ca_cert), "--http3-only", "--cert", str(lab_certs.client.cert),
+                     "--key", str(lab_certs.client.key))
+    assert stage(given, "quic")["status"] == "ok"
+    assert stage(given, "app")["detail"]["status"] is not None  # the server answered: the certificate was taken

@@ -198,6 +198,9 @@ def build_spec(
     app = build_app(http, send, path)
     if http3 != "off":
         app = _build_http3(app, http3, tls, upgrade)
+        if http3 == "only" and tls_spec.max_version in ("1.0", "1.1", "1.2"):
+            raise InputError(f"--http3-only speaks TLS 1.3 (QUIC's own); --tls-max {tls_spec.max_version} cannot "
+                             "apply to it", field="http3")
     seconds = check_seconds(timeout)
     return ConnectionSpec(host=host, port=port, pin=pin, proxies=chain, tls=tls_spec, app=app, timeout=seconds,
                           local=build_local(local_port, interface, family, pin or host, chain, haproxy_protocol),

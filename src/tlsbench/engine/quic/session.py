@@ -48,11 +48,26 @@ class Failure(NamedTuple):
     negotiation: LongHeader | None = None
 
 
-def configuration(server_name: str | None, alpn: tuple[str, ...] = (H3_ALPN,),
-                  keylog: str | None = None) -> QuicConfiguration:
+def client_certificate(cert: str, key: str | None) -> QuicConfiguration:
+    """--cert/--key read as aioquic reads them (before any clock); ValueError when they cannot be used."""
+    config = QuicConfiguration(is_client=True)
+    try:
+        config.load_cert_chain(cert, key or None)
+    except (ValueError, TypeError, OSError, IndexError) as exc:  # an encrypted key is a TypeError here
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    if config.private_key is None:
+        raise ValueError("no private key (give --key, or a PEM holding the key too)")
+    return config
+
+
+def configuration(server_name: str | None, alpn: tuple[str, ...] = (H3_ALPN,), keylog: str | None = None,
+                  client: QuicConfiguration | None = None) -> QuicConfiguration:
     """aioquic's client settings: it verifies nothing itself (engine/quic/verify.py does, as OpenSSL)."""
     config = QuicConfiguration(is_client=True, alpn_protocols=list(alpn), verify_mode=ssl.CERT_NONE,
                                server_name=server_name)
+    if client is not None:
+        config.certificate, config.certificate_chain = client.certificate, client.certificate_chain
+        config.private_key = client.private_key
     if keylog:
         config.secrets_log_file = open(keylog, "a", encoding="ascii")  # noqa: SIM115 - closed with the session
     return config

@@ -56,11 +56,21 @@ def request_h3(ctx: StageContext, quic: QuicAttempt, race: RaceDetail | None) ->
     won = f" (QUIC won: {race.reason})" if race is not None else ""
     if response.status is None:
         closed = response.failure.closed if response.failure is not None else None
-        from tlsbench.engine.quic.wire import error_name
+        from tlsbench.engine.quic.wire import alert_of, error_name
+        from tlsbench.engine.tls.tlsmsg import ALERT_MEANINGS
 
         said = error_name(closed.code, closed.application) if closed is not None else (error or "no answer")
-        found = finding("h3-request-failed", "The HTTP/3 request got no response",
-                        f"The GET {spec.app.path} over QUIC got no response header: {said}.", "",
+        alert = alert_of(closed.code) if closed is not None and not closed.application else None
+        words = f"The GET {spec.app.path} over QUIC got no response header: {said}."
+        hint = ""
+        if alert in ("bad_certificate", "certificate_required", "unknown_ca"):
+            # TLS 1.3 sends the client's certificate (or its absence) last: the server's verdict on it comes now
+            words += (f" The server closed with this alert after the handshake: {ALERT_MEANINGS.get(alert, alert)}; "
+                      "in TLS 1.3 that is its verdict on the client certificate"
+                      + (" (none was sent)." if not spec.tls.cert else " sent."))
+            hint = "Give the client certificate the server asks for: --cert FILE --key FILE." if not spec.tls.cert \
+                else ""
+        found = finding("h3-request-failed", "The HTTP/3 request got no response", words, hint,
                         (Evidence("ended by", said),))
         return StageOutcome(False, detail, f"HTTP/3: no response ({said}){won}", (found,))
     return StageOutcome(True, detail, f"HTTP/3 {response.status}{won}")

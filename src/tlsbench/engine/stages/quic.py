@@ -21,7 +21,8 @@ from tlsbench.engine.quic.wire import alert_of, error_name, version_name
 from tlsbench.engine.plan import Plan, Step
 from tlsbench.engine.records.details import QuicDetail, TlsDetail
 from tlsbench.engine.route.hostport import format_hostport
-from tlsbench.engine.spec import ConnectionSpec, is_ip
+from tlsbench.engine.spec import ConnectionSpec, expand_path, is_ip
+from tlsbench.errors import InputError
 from tlsbench.engine.stages.context import RunState, StageContext, StageOutcome
 from tlsbench.engine.stages.shared import TlsOutcome, target_of
 from tlsbench.engine.stages.tcp import BindError, _bind
@@ -75,6 +76,13 @@ class QuicStage:
 
             self.keylog = open_keylog(plan.spec.tls.keylog)
         tls = plan.spec.tls
+        self.client = None
+        if tls.cert:
+            try:
+                self.client = session.client_certificate(expand_path(tls.cert), expand_path(tls.key) if tls.key else None)
+            except ValueError as exc:
+                raise InputError(f"cert/key cannot be used over QUIC (encrypted key, or key does not match the cert): "
+                                 f"{exc}", field="cert") from None
         self.name = (tls.sni_name.rstrip(".") if tls.sni_mode == "override" and tls.sni_name and is_ip(self.spec.host)
                      else self.spec.host.rstrip("."))
 
@@ -92,7 +100,7 @@ class QuicStage:
         datagrams = DatagramSocket(Link(sock, ctx.cancel))
         datagrams.link.set_timeout(spec.timeout)
         state.datagrams = datagrams
-        config = self.session_module.configuration(spec.sni, keylog=self.keylog)
+        config = self.session_module.configuration(spec.sni, keylog=self.keylog, client=self.client)
         quic = self.session_module.QuicSession(datagrams, sockaddr, config, ctx.now_ms)
         where = format_hostport(sockaddr[0], sockaddr[1])
         ctx.begin()
