@@ -22,3 +22,29 @@ async def test_workbench_shows_the_quic_row_and_its_detail(tmp_path, caddy_h3, l
         await pilot.click(".stage-app")
         app_body = rows["app"].body_text().plain
         assert "race" in app_body and "won" in app_body
+
+
+async def test_compose_form_offers_http3_once_a_request_is_asked_for(tmp_path, caddy_h3, lab_certs):
+    from textual.widgets import Select
+
+    from tests.tui_helpers import fill
+
+    app = app_for(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fill(app, host="localhost", port=str(caddy_h3.port), cafile=str(lab_certs.ca_cert))
+        app.screen.query_one("#f-verify", Select).value = "cafile"
+        await settle(pilot)
+        row = app.screen.query_one("#row-http3")
+        assert not row.display  # no request asked for: nothing to carry over HTTP/3
+        app.screen.query_one("#f-app", Select).value = "http"
+        await settle(pilot)
+        assert row.display
+        choice = app.screen.query_one("#f-http3", Select)
+        choice.value = "only"
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        result = await wait_for_result(pilot)
+        assert result.ok, result.codes()
+        assert result.stage("quic").status == "ok" and result.stage("tcp").status == "skipped"
+        assert result.stage("app").detail.protocol == "h3"
