@@ -134,6 +134,17 @@ def nginx_h2(lab_certs, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def caddy_h3(lab_certs, tmp_path_factory):
+    """caddy serving h1, h2 and h3 on one port (TCP and UDP) with `lab_certs.good` for localhost and
+    127.0.0.1 only (another SNI name is refused), sending `Alt-Svc: h3=":PORT"` over TCP."""
+    from tlsbench.lab.caddy_server import CaddyOptions, caddy_http3
+
+    server = need(caddy_http3, CaddyOptions(cert=lab_certs.good), prefix=tmp_path_factory.mktemp("caddy"))
+    yield server
+    server.stop()
+
+
 # --- SOCKS proxies -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

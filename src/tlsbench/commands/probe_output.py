@@ -94,7 +94,7 @@ class Waterfall:
             return
         # -v: HTTP/2 frames under their stage's row (the app stage's, a DoH lookup's), and a nested
         # handshake's messages (the run's own are in the trace after the waterfall).
-        lines = h2_frame_lines(record)
+        lines = h2_frame_lines(record) + (quic_lines(record) if record.parent is None else [])
         for m in self.nested_messages.pop(nested_name(record.parent, record.id), []) if record.parent else ():
             arrow = ">>>" if m.direction == "sent" else "<<<"
             lines.append(f"         +{m.at_ms:9.3f} ms  {arrow} {one_line(m.name):<24} {m.version:<8} {m.length:>6} B")
@@ -184,6 +184,7 @@ def summary_lines(result: ProbeResult) -> list[str]:
     lines += starttls_lines(result)
     if tls is not None:
         lines += tls_parameter_lines(tls)
+    lines += http3_summary_lines(result)
     rec = result.stage("reconnect")
     if rec is not None and rec.status != "skipped":
         lines.append(f"resume  {one_line(rec.summary)}")
@@ -354,6 +355,61 @@ def h2_frame_lines(record: StageRecord) -> list[str]:
         note = f"  {one_line(f.note)}" if f.note else ""
         lines.append(f"         +{f.at_ms:9.3f} ms  {arrow} {one_line(f.type):<14} {f.stream_id:>6}  "
                      f"{f.flags or '-':<22} {f.length:>6} B{note}")
+    return lines
+
+
+def quic_lines(record: StageRecord) -> list[str]:
+    """The quic stage's own lines (`-v`, under its row): the packets' times, the version, the ends."""
+    from tlsbench.engine.records.details import QuicDetail
+
+    d = record.detail
+    if not isinstance(d, QuicDetail):
+        return []
+
+    def at(ms: float | None) -> str:
+        return f"+{ms:.3f} ms" if ms is not None else "-"
+
+    lines = [f"         {format_hostport(d.local_address or '?', d.local_port or 0)} -> "
+             f"{format_hostport(d.peer_address, d.peer_port)} over UDP ({d.attempt})",
+             f"         Initial sent {at(d.initial_sent_ms)}, first server packet {at(d.first_packet_ms)}, "
+             f"handshake done {at(d.handshake_done_ms)}",
+             f"         version {d.version or '-'}, ALPN {one_line(d.alpn or '-')}; {d.datagrams_sent} datagram(s) "
+             f"({d.bytes_sent} B) sent, {d.datagrams_received} ({d.bytes_received} B) received"]
+    if d.close_name:
+        reason = f", reason {one_line(d.close_reason)!r}" if d.close_reason else ""
+        lines.append(f"         CONNECTION_CLOSE {d.close_name} by the {d.closed_by}{reason}")
+    if d.server_versions:
+        lines.append(f"         Version Negotiation: {', '.join(d.server_versions)}")
+    return lines
+
+
+def http3_summary_lines(result: ProbeResult) -> list[str]:
+    """--http3: the QUIC attempt in one line, the race's verdict, and an HTTP/3 answer's fields."""
+    from tlsbench.engine.records.details import AppDetail, QuicDetail
+
+    lines = []
+    quic = result.stage("quic")
+    d = quic.detail if quic is not None else None
+    if isinstance(d, QuicDetail):
+        if d.handshake_ms is not None:
+            tls = d.tls
+            lines.append(f"quic    {d.version}, ALPN {one_line(d.alpn or '-')}, "
+                         f"{one_line(tls.cipher if tls else '?')} {one_line((tls.group if tls else None) or '')}; "
+                         f"handshake {d.handshake_ms:.1f} ms, first server packet after "
+                         f"{(d.first_packet_ms or 0) - (d.initial_sent_ms or 0):.1f} ms")
+        else:
+            lines.append(f"quic    no connection: {one_line(d.error or d.failure or '?')}")
+    app = result.stage("app")
+    detail = app.detail if app is not None else None
+    if isinstance(detail, AppDetail) and detail.race is not None:
+        race = detail.race
+        lines.append(f"race    {race.winner} won: {one_line(race.reason)}")
+        unseen = "not asked (the request went over QUIC)" if race.winner == "quic" else "absent"
+        lines.append(f"  alt-svc {one_line(race.alt_svc) if race.alt_svc is not None else unseen}")
+    if isinstance(detail, AppDetail) and detail.protocol == "h3":
+        fields = "; ".join(f"{one_line(k)}: {one_line(v)}" for k, v in detail.headers if not k.startswith(":"))
+        lines.append(f"answer  HTTP/3 {detail.status if detail.status is not None else '(none)'}"
+                     + (f"; {fields[:ANSWER_CHARS]}" if fields else ""))
     return lines
 
 

@@ -233,7 +233,14 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             words += ["--ciphers", _q(tls.ciphers)]
             if tls.max_version != "1.2":
                 notes.append("--ciphers applies to TLS 1.2 and below, as in tlsbench")
-        words += _curl_alpn(tls.alpn, cannot)
+        if spec.app.http3 != "off":
+            # curl --http3 offers h2,http/1.1 on its TCP attempt; tlsbench offers what --alpn says there
+            words.append("--http3" if spec.app.http3 == "race" else "--http3-only")
+            notes.append("curl --http3 starts TCP when QUIC has not connected after a short time and uses "
+                         "whichever connects; tlsbench runs both and says which would have won "
+                         "(Debian 12's curl 7.88 has no HTTP/3)")
+        else:
+            words += _curl_alpn(tls.alpn, cannot)
         if tls.keylog:
             words[:0] = [f"SSLKEYLOGFILE={_q(os.path.expanduser(tls.keylog))}"]  # curl reads it from the environment
         if tls.reconnect:
@@ -363,6 +370,9 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         words += ["-cipher", _q(tls.ciphers)]
     if tls.alpn:
         words += ["-alpn", _q(",".join(tls.alpn))]
+    if spec.app.http3 != "off":
+        cannot.append("HTTP/3 over QUIC: s_client speaks TLS over TCP only" + (
+            "; this is the TCP attempt" if spec.app.http3 == "race" else ""))
     if tls.keylog:
         words += ["-keylogfile", _q(os.path.expanduser(tls.keylog))]
     if tls.reconnect:

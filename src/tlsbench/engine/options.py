@@ -282,13 +282,29 @@ OPTIONS: tuple[Option, ...] = (
     Option("app", "app", "after connecting: nothing, a minimal HTTP GET, or text",
            lambda s: "http" if s.app.http else ("send" if s.app.send is not None else "none"), default="none",
            flags=(Flag(("--http",), "send a minimal GET (HTTP/2 when ALPN chooses h2) and record the status", kind="switch",
-                       apply=_set("app", "http"), excludes=("send",)),),
+                       apply=_set("app", "http"), excludes=("send",),
+                       # --http3 and --http3-only say it already
+                       render=lambda v: ["--http"] if v.get("app") == "http" and v.get("http3", "off") in ("off", None)
+                       else []),),
            field=Field("Application", "select", choices=(("none", "none"), ("HTTP GET", "http"),
                                                          ("send text", "send")))),
     Option("path", "app", "the path of the HTTP GET", lambda s: s.app.path, default="/",
            flags=(Flag(("--path",), "the path --http asks for (default /)", "PATH"),),
            field=Field("HTTP path", "input", "/", visible=lambda v: v.get("app") == "http"),
            toml=("app", "path"), describe="HTTP path"),
+    Option("http3", "app", "HTTP/3 over QUIC: off; race (QUIC and TCP+TLS as browsers try them, the first to "
+           "connect carries the request); only (QUIC alone)", lambda s: s.app.http3, default="off",
+           flags=(Flag(("--http3",), "HTTP/3 over QUIC and HTTP over TCP+TLS, both tried as browsers do; shows both "
+                       "attempts and which won (curl --http3)", kind="switch",
+                       apply=lambda v, a: v.update(http3="race", app="http"), excludes=("send",),
+                       render=lambda v: ["--http3"] if v.get("http3") == "race" else []),
+                  Flag(("--http3-only",), "HTTP/3 over QUIC only, no TCP (curl --http3-only)", kind="switch",
+                       apply=lambda v, a: v.update(http3="only", app="http"), excludes=("send",),
+                       render=lambda v: ["--http3-only"] if v.get("http3") == "only" else [])),
+           field=Field("HTTP/3 (QUIC)", "select", choices=(("off", "off"), ("QUIC and TCP, first wins", "race"),
+                                                           ("QUIC only", "only")),
+                       visible=lambda v: v.get("tls", True) and v.get("app") == "http"),
+           toml=("app", "http3"), describe="HTTP/3"),
     Option("send", "app", "text to send after connecting", lambda s: s.app.send,
            flags=(Flag(("--send",), "send TEXT as UTF-8 bytes and record the answer; escapes: \\r \\n \\t \\\\ "
                        "(a backslash) \\xHH (one byte); any other backslash is an error", "TEXT",
@@ -308,7 +324,9 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
 # Flags that say opposite things: giving both on one command line is an error, not "the last wins".
 CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "--insecure"), ("--http", "--send"),
-                                          ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"))
+                                          ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"),
+                                          ("--http3", "--http3-only"), ("--http3", "--send"), ("--http3-only", "--send"),
+                                          ("--http3", "--no-tls"), ("--http3-only", "--no-tls"))
 
 
 def check_conflicts(flags: list[str]) -> None:
@@ -519,6 +537,7 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
     app = v["app"]
     return build_spec(v["target"], pin=v["pin"], proxies=v["proxies"], tls=tls, timeout=v["timeout"],
                       http=app == "http", send=v["send"] if app == "send" else None, path=v["path"] or "/",
+                      http3=(v["http3"] or "off") if app == "http" and tls else "off",
                       local_port=v["local_port"], interface=v["interface"], family=family,
                       haproxy_protocol=bool(v["haproxy_protocol"]), environ=environ,
                       **tls_args)

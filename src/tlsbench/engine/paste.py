@@ -214,6 +214,8 @@ def _curl(words: list[str]) -> Pasted:
                 dropped.append(f"{word}: HTTP/2 without ALPN")
         elif word == "--no-alpn":
             values["alpn"] = []
+        elif word in ("--http3", "--http3-only"):
+            values.update(http3="race" if word == "--http3" else "only", app="http")
         elif word in ("-H", "--header"):
             header = arg()
             name, _, value = header.partition(":")

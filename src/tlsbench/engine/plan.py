@@ -1,6 +1,8 @@
 """The plan of a run: the stages a spec needs, in order, built once.
 
     resolve -> tcp -> [proxy tls] -> proxy ... -> [starttls] -> tls -> chain -> app [-> key-exchange] [-> revocation] [-> reconnect]
+    resolve -> quic -> tcp -> proxy -> tls -> chain -> app        (--http3: QUIC first, then TCP+TLS)
+    resolve -> quic -> [tcp, proxy, tls skipped] -> chain -> app  (--http3-only)
 
 Every stage kind is declared once here (its JSON name, its label, whether it touches the wire,
 where its code lives). `plan_for(spec)` lists the steps for one connection; the runner, the
@@ -36,6 +38,7 @@ class StageKind(NamedTuple):
 
 KINDS: dict[str, StageKind] = {k.name: k for k in (
     StageKind("resolve", "resolve", "tlsbench.engine.stages.resolve:ResolveStage"),
+    StageKind("quic", "quic", "tlsbench.engine.stages.quic:QuicStage", transport="datagram"),
     StageKind("tcp", "tcp connect", "tlsbench.engine.stages.tcp:TcpStage"),
     StageKind("proxy-tls", "proxy tls", "tlsbench.engine.stages.tls:ProxyTlsStage"),
     StageKind("proxy", "proxy", "tlsbench.engine.hops:ProxyStage"),
@@ -62,6 +65,8 @@ class Step(NamedTuple):
     skip: str | None = None  # why the plan skips it, when it does
     hop: ProxySpec | None = None  # the proxy this step talks to
     label: str = ""  # the row label: the kind's, numbered in a chain ("proxy 2")
+    # Its failure does not end the run: --http3's QUIC attempt, which TCP+TLS stands beside
+    optional: bool = False
 
     @property
     def name(self) -> str:
@@ -85,11 +90,24 @@ class Plan(NamedTuple):
 
 
 def _step(name: str, key: str | None = None, index: int | None = None, numbered: bool = False, *,
-          doing: str = "", skip: str | None = None, hop: ProxySpec | None = None) -> Step:
+          doing: str = "", skip: str | None = None, hop: ProxySpec | None = None, optional: bool = False) -> Step:
     kind = KINDS[name]
     label = f"{kind.label} {index}" if numbered else kind.label
     return Step(kind, key or (f"{name}#{index}" if numbered else name), index, doing=doing, skip=skip, hop=hop,
-                label=label)
+                label=label, optional=optional)
+
+
+def _quic_step(spec: ConnectionSpec) -> Step | None:
+    """--http3 / --http3-only: the QUIC attempt (skipped through a proxy, which carries TCP only)."""
+    mode = spec.app.http3
+    if mode == "off" or not spec.tls.enabled:
+        return None
+    if spec.proxies:
+        kinds = ", ".join(dict.fromkeys(p.kind for p in spec.proxies))
+        return _step("quic", skip=f"QUIC not attempted: the route goes through a proxy ({kinds}), and SOCKS and "
+                                  "HTTP CONNECT carry TCP only; the TCP path runs instead")
+    where = format_hostport(spec.pin or spec.host, spec.port)
+    return _step("quic", doing=f"QUIC handshake with {where} over UDP (ALPN h3)", optional=mode == "race")
 
 
 def plan_for(spec: ConnectionSpec) -> Plan:
@@ -106,6 +124,12 @@ def plan_for(spec: ConnectionSpec) -> Plan:
                  _step("tcp", skip=f"{program} connects to {first.address} itself (proxy stage)")]
     else:
         steps = [_step("resolve", doing=f"looking up {look_up}"), _step("tcp", doing=f"connecting to {where}")]
+    quic = _quic_step(spec)
+    quic_only = quic is not None and quic.skip is None and spec.app.http3 == "only"
+    if quic is not None:
+        steps.insert(1, quic)
+    if quic_only:
+        steps[2] = _step("tcp", skip="--http3-only: QUIC over UDP, no TCP")
     if not hops:
         steps.append(_step("proxy", skip="direct connection"))
     numbered = len(hops) > 1
@@ -121,14 +145,20 @@ def plan_for(spec: ConnectionSpec) -> Plan:
     upgrade = spec.starttls.protocol if spec.tls.enabled else None
     if upgrade:
         steps.append(_step("starttls", doing=_starttls_doing(spec)))
-    if spec.tls.enabled:
+    if quic_only:
+        steps.append(_step("tls", skip="--http3-only: the TLS 1.3 handshake runs inside QUIC (quic stage)"))
+        steps.append(_step("chain", doing="checking the certificate chain QUIC received"))
+    elif spec.tls.enabled:
         sni = spec.sni
         steps.append(_step("tls", doing=f"TLS handshake (SNI {sni})" if sni else "TLS handshake (no SNI)"))
         steps.append(_step("chain", doing="checking the certificate chain"))
     else:
         steps.append(_step("tls", skip="plain TCP (TLS off)"))
         steps.append(_step("chain", skip="no TLS"))
-    if spec.app.http:
+    if quic is not None and quic.skip is None:
+        steps.append(_step("app", doing=f"HTTP/3 GET {spec.app.path}" if quic_only
+                           else f"HTTP GET {spec.app.path} over the first to connect (QUIC or TCP)"))
+    elif spec.app.http:
         steps.append(_step("app", doing=f"HTTP GET {spec.app.path}"))
     elif spec.app.send is not None:
         steps.append(_step("app", doing="sending text"))
@@ -144,9 +174,13 @@ def plan_for(spec: ConnectionSpec) -> Plan:
     if spec.tls.enabled and spec.tls.groups:
         steps.append(_step("key-exchange", doing=f"TLS 1.3 hello of tlsbench's own offering {', '.join(spec.tls.groups)}"))
     if spec.tls.enabled and spec.tls.check_revocation:
-        steps.append(_step("revocation", doing="asking the leaf's OCSP responder / CRL distribution point"))
+        steps.append(_step("revocation", skip="--http3-only: the stapled-response check connects over TCP; run "
+                                               "with --http3 to have it") if quic_only
+                     else _step("revocation", doing="asking the leaf's OCSP responder / CRL distribution point"))
     if spec.tls.enabled and spec.tls.reconnect:
-        steps.append(_step("reconnect", doing="connecting again, offering the first session"))
+        steps.append(_step("reconnect", skip="--http3-only: no TCP session to offer again (QUIC resumption is "
+                                              "not tried)") if quic_only
+                     else _step("reconnect", doing="connecting again, offering the first session"))
     return Plan(spec, tuple(steps))
 
 

@@ -137,6 +137,7 @@ def spec_summary(spec: ConnectionSpec) -> dict[str, Any]:
         "starttls": None if not spec.starttls.protocol else {
             "protocol": spec.starttls.protocol, "name": spec.starttls.name, "xmpphost": spec.starttls.xmpphost},
         "app": "http" if spec.app.http else ("send" if spec.app.send is not None else None),
+        "http3": spec.app.http3,
         "timeout": spec.timeout,
         "local": {"port_range": list(spec.local.port_range) if spec.local.port_range else None,
                   "interface": spec.local.interface, "family": spec.local.family},
@@ -236,7 +237,7 @@ class _Run:
             elif self.failed is not None and not (isinstance(stage, RunsAfterFailure)
                                                   and stage.runs_after(self.state, self.failed)):
                 self.skip(step, f"not run: the {self.failed.label} stage failed")
-            elif not self.run_stage(step, stage) and self.failed is None:
+            elif not self.run_stage(step, stage) and self.failed is None and not step.optional:
                 self.failed = step
 
     def execute(self) -> ProbeResult:

@@ -51,6 +51,9 @@ class AppSpec(NamedTuple):
     http: bool = False  # send a minimal GET with the right Host (HTTP/2 when ALPN chooses h2)
     send: str | None = None  # send this text and record the first bytes of the answer
     path: str = "/"
+    # HTTP/3 over QUIC (curl's names): "race" (--http3: QUIC and TCP+TLS, the first to connect carries
+    # the request), "only" (--http3-only), "off"
+    http3: str = "off"
 
 
 class LocalSpec(NamedTuple):
@@ -170,6 +173,7 @@ def build_spec(
     http: bool = False,
     send: str | None = None,
     path: str = "/",
+    http3: str = "off",
     local_port: str | int | None = None,
     interface: str | None = None,
     family: int | None = None,
@@ -195,6 +199,11 @@ def build_spec(
                          reconnect=reconnect, check_revocation=check_revocation, groups=groups, environ=env)
     upgrade = _build_starttls(tls, starttls, starttls_name, xmpphost)
     app = build_app(http, send, path)
+    if http3 != "off":
+        app = _build_http3(app, http3, tls, upgrade)
+        if http3 == "only" and tls_spec.max_version in ("1.0", "1.1", "1.2"):
+            raise InputError(f"--http3-only speaks TLS 1.3 (QUIC's own); --tls-max {tls_spec.max_version} cannot "
+                             "apply to it", field="http3")
     seconds = check_seconds(timeout)
     return ConnectionSpec(host=host, port=port, pin=pin, proxies=chain, tls=tls_spec, app=app, timeout=seconds,
                           local=build_local(local_port, interface, family, pin or host, chain, haproxy_protocol),
@@ -318,6 +327,23 @@ def build_groups(groups: str | Sequence[str] | None, max_version: str | None = N
         raise InputError("--groups/--pq are offered in a TLS 1.3 hello: they conflict with --tls-max "
                          f"{max_version}", field="groups")
     return tuple(out)
+
+
+HTTP3_MODES = ("off", "race", "only")
+
+
+def _build_http3(app: AppSpec, mode: str, tls: bool, upgrade: StarttlsSpec) -> AppSpec:
+    """--http3 / --http3-only: an HTTP GET, over QUIC (and over TCP+TLS too, for --http3)."""
+    if mode not in HTTP3_MODES:
+        raise InputError(f"http3 {mode!r} is not one of {', '.join(HTTP3_MODES)}", field="http3")
+    if not tls:
+        raise InputError("--http3 needs TLS: QUIC is always encrypted (drop --no-tls)", field="http3")
+    if upgrade.protocol:
+        raise InputError("--http3 and --starttls cannot be used together (QUIC carries no STARTTLS)",
+                         field="http3")
+    if app.send is not None:
+        raise InputError("--http3 sends an HTTP request; it cannot be used with --send", field="http3")
+    return app._replace(http=True, http3=mode)
 
 
 def build_app(http: bool, send: str | None, path: str) -> AppSpec:

@@ -29,7 +29,8 @@ LOOPBACK = "127.0.0.1"
 SNI_NAME = "www.lab.test"  # exists only in the lab: reached by pinning its address
 PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 41080,
                    "plaintext": 48080, "banner": 42525, "silent": 44304, "smtp-starttls": 42587,
-                   "smtp-plain": 42588, "imap": 42143, "pop3": 42110, "lmtp": 42024, "sieve": 44190}
+                   "smtp-plain": 42588, "imap": 42143, "pop3": 42110, "lmtp": 42024, "sieve": 44190,
+                   "http3": 44305}
 MAIL_NAME = "mail.lab.test"  # the mail servers' certificate name, reached by pinning their address
 STARTTLS_ENTRIES = ("lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls")
 # For a STARTTLS situation whose server cannot start: (port key, protocol, address, what it shows)
@@ -235,7 +236,26 @@ class Lab:
                   f"for its {SILENT_TIMEOUT:g}s timeout; compare with a refused port.",
                   self._spec(silent.port, cafile=ca, timeout=SILENT_TIMEOUT), "tlsbench silent server")
 
+        self._start_http3(certs, ca)
         self._start_starttls(certs, ca)
+
+    def _start_http3(self, certs: LabCerts, ca: str) -> None:
+        """caddy serving h1, h2 and h3 on one port, TCP and UDP: --http3 races QUIC and TCP+TLS."""
+        from tlsbench.lab.caddy_server import CaddyOptions, caddy_http3
+
+        port = self.preferred_ports.get("http3")
+        words = ("HTTP/3 over QUIC beside HTTP over TCP+TLS on one port (caddy): the quic row shows the "
+                 "Initial, the first server packet and the handshake, QUIC version and ALPN h3; the app row says "
+                 "which attempt won and carries the request (HTTP/3 200 when QUIC wins).")
+        try:
+            server = self._keep(caddy_http3(CaddyOptions(certs.good, also_bind=("::1",) if self._twin_v6 else ()),
+                                            LOOPBACK, port, prefix=self._log_dir("caddy")))
+        except LabError as exc:
+            self.notes.append(f"{exc}: lab-http3 not running")
+            spec = self._spec(port or PREFERRED_PORTS["http3"], cafile=ca, http3="race")
+            self.entries.append(LabEntry("lab-http3", words, spec, "not running", unavailable=str(exc)))
+            return
+        self._add("lab-http3", words, self._spec(server.port, cafile=ca, http3="race"), "caddy")
 
     def _start_socks(self, tls_port: int, ca: str) -> None:
         from tlsbench.lab import socks_servers

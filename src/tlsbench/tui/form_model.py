@@ -30,7 +30,7 @@ SHORT_LABELS = {
     "ciphers": "Ciphers", "alpn": "ALPN", "verify": "Verify", "cafile": "CA file", "cert": "Client cert",
     "key": "Client key", "app": "Then", "path": "HTTP path", "send": "Send text", "timeout": "Timeout (s)",
     "starttls_name": "EHLO name", "xmpphost": "XMPP host", "keylog": "Key log", "reconnect": "Reconnect",
-    "check_revocation": "Revocation",
+    "check_revocation": "Revocation", "http3": "HTTP/3",
 }
 PLACEHOLDERS = {"pin": "optional, instead of DNS", "ciphers": "default (OpenSSL list)",
                 "keylog": "file for session secrets (SSLKEYLOGFILE)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tlsbench.engine.records.details import (AppDetail, ChainDetail, DohDetail, KeyExchangeDetail, ProxyDetail, ReconnectDetail,
+from tlsbench.engine.records.details import (AppDetail, ChainDetail, DohDetail, KeyExchangeDetail, ProxyDetail, QuicDetail, ReconnectDetail,
                                              ResolveDetail, RevocationDetail, TcpDetail, TlsDetail)
 from tlsbench.engine.hops.starttls.detail import StarttlsDetail, rows as starttls_rows
 from tlsbench.visible import hexdump
@@ -263,7 +263,11 @@ def _doh(d: DohDetail) -> list[Text]:
 
 
 def _app(d: AppDetail, width: int) -> list[Text]:
-    rows = [field("protocol", d.protocol)] if d.protocol == "h2" else []
+    rows = [field("protocol", d.protocol)] if d.protocol in ("h2", "h3") else []
+    if d.race is not None:
+        rows.append(field("race", f"{d.race.winner} won: {d.race.reason}", "green" if d.race.winner != "none" else "red"))
+        unseen = "not asked (the request went over QUIC)" if d.race.winner == "quic" else "absent"
+        rows.append(field("alt-svc", d.race.alt_svc if d.race.alt_svc is not None else unseen))
     rows.append(line(("sent".ljust(14), "dim"), ("→ ", "bold cyan"), (d.request, "")))
     if d.status_line:
         rows.append(line(("reply".ljust(14), "dim"), ("← ", "bold magenta"), (d.status_line, "")))
@@ -276,6 +280,36 @@ def _app(d: AppDetail, width: int) -> list[Text]:
     rows.extend(first_bytes(d.first_bytes_hex, d.first_bytes_text, width))
     if d.error:
         rows.append(field("error", d.error, "red"))
+    return rows
+
+
+def _quic(d: QuicDetail, width: int) -> list[Text]:
+    """The QUIC attempt: who, when each packet came, what the handshake chose, how it ended."""
+
+    def at(ms: float | None) -> str:
+        return f"+{ms:.3f} ms" if ms is not None else "-"
+
+    rows = [field("peer", f"{d.peer_address} port {d.peer_port} (UDP, {d.attempt})")]
+    if d.local_address:
+        rows.append(field("local", f"{d.local_address} port {d.local_port}"))
+    rows += [field("Initial sent", at(d.initial_sent_ms)), field("first packet", at(d.first_packet_ms)),
+             field("handshake done", at(d.handshake_done_ms) + (f" ({d.handshake_ms:.1f} ms)" if d.handshake_ms
+                                                                  is not None else ""))]
+    rows.append(field("version", d.version or "-"))
+    rows.append(field("ALPN", f"{d.alpn or '-'} (offered {', '.join(d.alpn_offered)})"))
+    rows.append(field("datagrams", f"{d.datagrams_sent} sent ({d.bytes_sent} B), {d.datagrams_received} received "
+                                   f"({d.bytes_received} B)"))
+    if d.server_versions:
+        rows.append(field("server versions", ", ".join(d.server_versions), "red"))
+    if d.close_name:
+        rows.append(field("closed", f"{d.close_name} by the {d.closed_by}", "red"))
+        if d.close_reason:
+            rows.append(field("reason", d.close_reason, "red"))
+    if d.error:
+        rows.append(field("error", f"{d.errno_name or ''} {d.error}".strip(), "red"))
+    if d.tls is not None and (d.tls.version or d.tls.verify_code is not None):
+        rows.append(Text("TLS 1.3 inside QUIC:", style="bold"))
+        rows += _tls(d.tls, (), width)
     return rows
 
 
@@ -319,6 +353,8 @@ def detail_text(detail, messages=(), columns: int = 100, nested: bool = False) -
         rows = _app(detail, width)
     elif isinstance(detail, StarttlsDetail):
         rows = _starttls(detail)
+    elif isinstance(detail, QuicDetail):
+        rows = _quic(detail, width)
     elif isinstance(detail, ReconnectDetail):
         rows = _reconnect(detail)
     elif isinstance(detail, RevocationDetail):

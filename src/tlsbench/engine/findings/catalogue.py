@@ -148,6 +148,22 @@ ENTRIES: tuple[Entry, ...] = (
     _E("doh-content-type", "doh", "error", "The DoH server's answer is not a DNS message", "peer"),
     _E("doh-no-answer", "doh", "error", "A DNS query over HTTPS got no answer", "peer",
        origins=("peer", "network")),
+    # --- quic (--http3, --http3-only) ---------------------------------------------------------------
+    _E("quic-no-answer", "quic", "error", "QUIC got no answer over UDP", "network", severities=("error", "warning")),
+    _E("quic-handshake-timeout", "quic", "error", "The QUIC handshake did not complete in time", "network",
+       severities=("error", "warning")),
+    _E("quic-port-unreachable", "quic", "error", "Nothing serves QUIC on that UDP port (ICMP)", "peer",
+       severities=("error", "warning")),
+    _E("quic-version-negotiation", "quic", "error", "The server speaks no QUIC version tlsbench offers", "peer",
+       severities=("error", "warning")),
+    _E("quic-handshake-failed", "quic", "error", "The QUIC handshake was closed with an error", "peer",
+       severities=("error", "warning")),
+    _E("quic-failed", "quic", "error", "The QUIC attempt failed", "network", severities=("error", "warning"),
+       origins=("network", "local")),
+    _E("h3-request-failed", "app", "error", "The HTTP/3 request got no complete answer", "peer"),
+    _E("http3-advertised-but-failed", "app", "warning", "The server advertises HTTP/3, and QUIC failed", "network",
+       origins=("network", "peer")),
+    _E("http3-not-advertised", "app", "info", "The server does not advertise HTTP/3 (no Alt-Svc h3)", "peer"),
     # --- revocation (--check-revocation) ---------------------------------------------------------
     # --- key-exchange (--groups, --pq: tlsbench's own TLS 1.3 hello) ---------------------------
     _E("pq-hybrid-selected", "key-exchange", "info", "The server chose the post-quantum hybrid group", "peer"),

@@ -252,6 +252,56 @@ class AppDetail(NamedTuple):
     status: int | None = None  # the response's status code
     headers: tuple[tuple[str, str], ...] = ()  # h2: the response's header fields, as received
     frames: "tuple[H2Frame, ...]" = ()  # h2: every frame both ways, with its time
+    race: "RaceDetail | None" = None  # --http3: the QUIC and TCP attempts, and which one carried the request
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class RaceDetail(NamedTuple):
+    """--http3: the two attempts placed on one timeline, QUIC first and TCP+TLS `head_start_ms` behind."""
+
+    winner: str  # "quic" | "tcp" | "none"
+    head_start_ms: float
+    quic_ms: float | None = None  # QUIC: Initial sent to handshake done (None: it did not complete)
+    tcp_ms: float | None = None  # TCP connect plus TLS handshake (None: they did not complete)
+    quic_result: str = ""  # "handshake done", or what ended it
+    alt_svc: str | None = None  # the Alt-Svc header the TCP response carried, as received
+    reason: str = ""  # why the winner won, in words
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class QuicDetail(NamedTuple):
+    """The quic stage: one QUIC handshake over UDP (aioquic), on tlsbench's clock."""
+
+    peer_address: str
+    peer_port: int
+    attempt: str  # "race" (--http3, beside TCP) | "only" (--http3-only)
+    local_address: str | None = None
+    local_port: int | None = None
+    alpn_offered: tuple[str, ...] = ("h3",)
+    version: str | None = None  # the QUIC version spoken: "QUICv1"
+    alpn: str | None = None
+    initial_sent_ms: float | None = None  # since the run began
+    first_packet_ms: float | None = None  # the first datagram from the server
+    handshake_done_ms: float | None = None
+    handshake_ms: float | None = None  # Initial sent to handshake done
+    datagrams_sent: int = 0
+    datagrams_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    tls: TlsDetail | None = None  # the TLS 1.3 inside QUIC: version, cipher, group, SNI, verification
+    # "no-answer" | "stalled" (answered, then no handshake) | "icmp" | "version-negotiation" | "closed" | "socket" | "cert"
+    failure: str | None = None
+    error: str | None = None  # what ended it, in words
+    errno_name: str | None = None
+    close_code: int | None = None  # CONNECTION_CLOSE's error code
+    close_name: str | None = None  # "CRYPTO_ERROR 0x178 (TLS alert no_application_protocol)"
+    closed_by: str | None = None  # "peer" | "local"
+    close_reason: str | None = None  # the frame's reason phrase, as received
+    server_versions: tuple[str, ...] = ()  # a Version Negotiation packet's list
 
     def to_dict(self) -> dict:
         return plain(self)
@@ -350,4 +400,4 @@ class RevocationDetail(NamedTuple):
         return plain(self)
 
 
-StageDetail = Union[ResolveDetail, TcpDetail, ProxyDetail, ProxyTlsDetail, TlsDetail, ChainDetail, AppDetail]
+StageDetail = Union[ResolveDetail, TcpDetail, ProxyDetail, ProxyTlsDetail, TlsDetail, ChainDetail, AppDetail, QuicDetail]

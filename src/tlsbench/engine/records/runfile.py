@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from tlsbench.engine.records import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
 from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DohDetail, DohQuery, KeyExchangeDetail,
-                                     ProxyDetail, ProxyTlsDetail,
+                                     ProxyDetail, ProxyTlsDetail, QuicDetail, RaceDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
 from tlsbench.errors import InputError
@@ -84,7 +84,7 @@ def _registry() -> list[type]:
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
             StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame,
-            HelloFingerprint, DohDetail, DohQuery, KeyExchangeDetail]
+            HelloFingerprint, DohDetail, DohQuery, KeyExchangeDetail, QuicDetail, RaceDetail]
 
 
 def _check_change(change: Any) -> str | None:
@@ -128,7 +128,7 @@ def codec() -> RecordCodec:
         from tlsbench.engine.hops.starttls.detail import StarttlsDetail
 
         details = (ResolveDetail | TcpDetail | ProxyDetail | ProxyTlsDetail | TlsDetail | ChainDetail | AppDetail
-                   | StarttlsDetail | ReconnectDetail | RevocationDetail | DohDetail | KeyExchangeDetail | None)
+                   | StarttlsDetail | ReconnectDetail | RevocationDetail | DohDetail | KeyExchangeDetail | QuicDetail | None)
         from tlsbench.engine.certs.ct import Sct
         from tlsbench.engine.tls.fingerprint import HelloFingerprint
         from tlsbench.engine.tls.tlsfacts import ClientCertRequest, ServerExtension

@@ -82,7 +82,19 @@ class AppStage:
 
             self.after_tls = run_after_tls  # the protocol's capabilities again, over TLS
 
+    def runs_after(self, state: RunState, failed: Step) -> bool:
+        """--http3: the request goes over QUIC when QUIC connected, whatever became of TCP+TLS."""
+        return state.quic is not None and state.quic.mode == "race" and state.quic.ready
+
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        if state.quic is not None:
+            from tlsbench.engine.stages.h3app import run_http3
+
+            return run_http3(ctx, state, state.quic, lambda: self.run_tcp(ctx, state))
+        return self.run_tcp(ctx, state)
+
+    def run_tcp(self, ctx: StageContext, state: RunState) -> StageOutcome:
+        """The request (or text) over the run's stream: HTTP/1.1, or HTTP/2 when ALPN chose h2."""
         if self.after_tls is not None:
             return self.after_tls(ctx, state)
         wire = state.tls.wire if state.tls is not None else ()

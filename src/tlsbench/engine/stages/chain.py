@@ -149,7 +149,7 @@ class ChainStage:
         self.target = target_of(plan.spec)
 
     def runs_after(self, state: RunState, failed: Step) -> bool:
-        return failed.name == "tls" and state.tls is not None and bool(state.tls.peer_chain_der)
+        return failed.name in ("tls", "quic") and state.tls is not None and bool(state.tls.peer_chain_der)
 
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         tls = state.need_tls()

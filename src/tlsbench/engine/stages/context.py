@@ -25,6 +25,7 @@ from tlsbench.engine.stages.shared import StageOutcome
 if TYPE_CHECKING:
     from tlsbench.engine.records.details import ChainDetail
     from tlsbench.engine.hops.starttls import Handoff
+    from tlsbench.engine.stages.quic import QuicAttempt
     from tlsbench.engine.stages.resolve import Route
     from tlsbench.engine.stages.shared import TlsOutcome
     from tlsbench.engine.stream import Datagrams, Link, Stream
@@ -45,7 +46,8 @@ class RunState:
     link: Link | None = None  # the socket, its deadline and cancel token
     stream: Stream | None = None  # the byte stream the next stage talks through (TCP, a tunnel, TLS)
     datagrams: Datagrams | None = None  # the datagram socket a datagram-transport stage talks through
-    tls: TlsOutcome | None = None  # the target's handshake
+    tls: TlsOutcome | None = None  # the target's handshake (--http3-only: the one inside QUIC)
+    quic: QuicAttempt | None = None  # --http3: the QUIC attempt, its session open when it connected
     chain: ChainDetail | None = None
     socket_info: SocketInfo = field(init=False)
     # Hand-offs between particular stages:

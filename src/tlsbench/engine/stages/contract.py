@@ -105,6 +105,7 @@ if TYPE_CHECKING:
     from tlsbench.engine.stages.chain import ChainStage
     from tlsbench.engine.stages.doh import DohStage
     from tlsbench.engine.stages.keyexchange import KeyExchangeStage
+    from tlsbench.engine.stages.quic import QuicStage
     from tlsbench.engine.stages.reconnect import ReconnectStage
     from tlsbench.engine.stages.resolve import ResolveStage
     from tlsbench.engine.stages.revocation import RevocationStage
@@ -113,4 +114,4 @@ if TYPE_CHECKING:
 
     _CONFORM: tuple[StageFactory, ...] = (
         ResolveStage, TcpStage, ProxyTlsStage, ProxyStage, StarttlsStage, TlsStage, ChainStage, AppStage,
-        RevocationStage, ReconnectStage, FirstWordsStage, DohStage, KeyExchangeStage)
+        RevocationStage, ReconnectStage, FirstWordsStage, DohStage, KeyExchangeStage, QuicStage)
