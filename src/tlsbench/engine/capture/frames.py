@@ -93,8 +93,9 @@ class TcpFlow:
         self.last_ns = conn.opened_ns
         self.closed_by_us = self.closed_by_peer = self.reset = False
 
-    def _segment(self, outbound: bool, flags: int, at_ns: int, payload: bytes | None = None, length: int = 0,
+    def _segment(self, outbound: bool, flags: int, at_ns: int, payload: bytes | None = b"", length: int = 0,
                  options: bytes = b"") -> Frame:
+        """`payload` None: `length` bytes were there but are not kept."""
         sport, dport = self.ends.ports if outbound else self.ends.ports[::-1]
         seq, ack = (self.ours, self.theirs) if outbound else (self.theirs, self.ours)
         header = struct.pack("!HHIIBBHHH", sport, dport, seq, ack if flags & ACK else 0,

@@ -306,9 +306,12 @@ class Redactor:
         (`credential_masks`): for bytes whose positions matter, a capture's TCP stream. Pieces of a form
         at a buffer's edge are not looked for: give the whole stream of one direction at once."""
         regex = self._masks_regex()
-        if regex is None or not data:
-            return bytes(data)
-        return regex.sub(lambda m: self.masks[m.group(0)], bytes(data))
+        out = bytes(data)
+        for _ in range(4):  # again: a user name that holds the password is left by its longer form's mask
+            if regex is None or not regex.search(out):
+                break
+            out = regex.sub(lambda m: self.masks[m.group(0)], out)
+        return out
 
     def found_in(self, data: bytes) -> bool:
         """Whether `data` holds a whole form of a secret (the forms `mask_in_place` overwrites)."""

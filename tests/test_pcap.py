@@ -1,0 +1,206 @@
+"""--pcap FILE with real servers and real tshark: the file opens decrypted with no key log option (HTTP/1.1
+and HTTP/2), holds the run's real addresses and ports (IPv4 and IPv6), keeps the TCP stream whole
+(no analysis flags) while a proxy password is masked in place (HTTP CONNECT and SOCKS5, in every form),
+is written 0600 also when the handshake failed, splits a write above 65,495 bytes, and refuses a bad path
+in one line."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+import pcapng_reader as reader
+from conftest import need, need_binary
+from secret_search import secret_pieces
+
+pytestmark = pytest.mark.servers
+
+
+def probe(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tlsbench", "probe", *args], capture_output=True, text=True,
+                          timeout=90, env=env, stdin=subprocess.DEVNULL)
+
+
+def tshark(path, display_filter: str, *fields: str, decode: str | None = None) -> list[str]:
+    """The lines tshark prints for the packets the filter keeps (the given fields, tab-separated);
+    `decode` as tshark's -d (a proxy on a port tshark does not know)."""
+    args = [need_binary("tshark"), "-r", str(path), "-Y", display_filter, *(("-d", decode) if decode else ())]
+    if fields:
+        args += ["-T", "fields", *[a for f in fields for a in ("-e", f)]]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [line for line in out.stdout.splitlines() if line.strip()]
+
+
+def assert_whole(path) -> None:
+    """tshark finds nothing wrong with the TCP streams (no retransmission, lost segment, bad ACK, ...)."""
+    assert tshark(path, "tcp.analysis.flags && !tcp.analysis.window_update") == []
+    assert all(reader.segment(p.data).checksums_ok for p in reader.packets(path.read_bytes()))
+
+
+def assert_no_secret(path, user: str, password: str) -> None:
+    """No piece of any form of the password: a piece the masked Basic token holds as well (the user's part,
+    up to the colon's bits) tells nothing of it."""
+    data = path.read_bytes()
+    masked = base64.b64encode(f"{user}:{'*' * len(password)}".encode())
+    for piece in secret_pieces(user, password) | {password.encode(), base64.b64encode(f"{user}:{password}".encode())}:
+        assert piece not in data or piece in masked, piece
+
+
+def test_http11_over_tls_opens_decrypted_with_the_runs_own_ports(nginx_h2, lab_certs, tmp_path):
+    pcap = tmp_path / "run.pcapng"
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http", "--json",
+                "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(pcap.stat().st_mode) == 0o600
+    assert "it holds the TLS session secrets" in out.stderr
+    assert tshark(pcap, "http", "http.request.method", "http.response.code") == ["GET\t", "\t200"]
+    tcp = next(s for s in json.loads(out.stdout)["stages"] if s["name"] == "tcp")["detail"]
+    syn = tshark(pcap, "tcp.flags.syn == 1 && tcp.flags.ack == 0", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport")
+    assert syn == [f"{tcp['local_address']}\t{tcp['local_port']}\t{tcp['peer_address']}\t{tcp['peer_port']}"]
+    assert_whole(pcap)
+
+
+def test_http2_opens_decrypted(nginx_h2, lab_certs, tmp_path):
+    pcap = tmp_path / "h2.pcapng"
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http2", "--http",
+                "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert tshark(pcap, "http2.type == 1", "http2.headers.path")[:1] == ["/"]
+    assert tshark(pcap, "http2.headers.status == 200")
+    assert_whole(pcap)
+
+
+def test_an_http_proxy_password_is_masked_and_the_stream_holds(squid_proxy_auth, nginx_h2, lab_certs, tmp_path):
+    pcap = tmp_path / "proxied.pcapng"
+    user, password = squid_proxy_auth.username, squid_proxy_auth.password
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http",
+                "--proxy", squid_proxy_auth.url, "--proxy-user", f"{user}:{password}", "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert_no_secret(pcap, user, password)
+    assert tshark(pcap, "http.request.method == \"CONNECT\"", "http.authbasic") == [f"{user}:{'*' * len(password)}"]
+    assert tshark(pcap, "http.request.method == \"GET\"", "http.request.uri") == ["/"]  # the TLS inside, decrypted
+    assert_whole(pcap)
+
+
+def test_a_socks5_password_is_masked_and_the_stream_holds(microsocks_auth, nginx_h2, lab_certs, tmp_path):
+    pcap = tmp_path / "socks.pcapng"
+    user, password = microsocks_auth.username, microsocks_auth.password
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http",
+                "--socks5", microsocks_auth.address, "--proxy-user", f"{user}:{password}", "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert_no_secret(pcap, user, password)
+    socks = f"tcp.port=={microsocks_auth.port},socks"
+    assert tshark(pcap, "socks.password", "socks.username", "socks.password", decode=socks) == [
+        f"{user}\t{'*' * len(password)}"]
+    assert tshark(pcap, "http", "http.request.method", "http.response.code") == ["GET\t", "\t200"]
+    assert_whole(pcap)
+
+
+def test_the_secrets_of_tls_to_a_proxy_that_carried_the_password_are_left_out(server_cert, nginx_h2, lab_certs,
+                                                                              tmp_path):
+    from tlsbench.lab.http_proxies import SquidOptions, squid
+
+    proxy = need(squid, SquidOptions(https_cert=server_cert("squid-https-auth", "proxy.lab.test"),
+                                     username="tlsuser", password="Tq9-vault-Zr"))
+    try:
+        pcap = tmp_path / "https-proxy.pcapng"
+        out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http",
+                    "--proxy", proxy.url, "--proxy-cacert", str(lab_certs.ca_cert),
+                    "--proxy-user", "tlsuser:Tq9-vault-Zr", "--pcap", str(pcap))
+    finally:
+        proxy.stop()
+    assert out.returncode == 0, out.stderr
+    assert "the TLS secrets of 1 session(s) are left out" in out.stderr
+    assert_no_secret(pcap, "tlsuser", "Tq9-vault-Zr")
+    secrets = reader.secrets(pcap.read_bytes())
+    assert secrets  # the target's session is there (it rides inside the proxy's, which stays closed)
+    assert tshark(pcap, "http") == []  # nothing inside the proxy's TLS can be read: not its CONNECT either
+    assert_whole(pcap)
+
+
+def test_ipv6_loopback(lab_certs, tmp_path):
+    from tlsbench.lab.nginx_tls import NginxTlsOptions, nginx_tls
+
+    server = need(nginx_tls, NginxTlsOptions(cert=lab_certs.good), host="::1", prefix=tmp_path / "nginx6")
+    try:
+        pcap = tmp_path / "v6.pcapng"
+        out = probe(f"[::1]:{server.port}", "--cafile", str(lab_certs.ca_cert), "--http", "--pcap", str(pcap))
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stderr
+    assert tshark(pcap, "ipv6.src == ::1 && tcp.dstport == %d && tcp.flags.syn == 1" % server.port)
+    assert tshark(pcap, "http", "http.request.method") == ["GET"]
+    assert tshark(pcap, "ip") == []
+    assert_whole(pcap)
+
+
+def test_a_failed_handshake_is_written_too(tls_server, lab_certs, tmp_path):
+    server = tls_server("expired")
+    pcap = tmp_path / "failed.pcapng"
+    pcap.write_bytes(b"an older capture")
+    os.chmod(pcap, 0o644)
+    out = probe(f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert), "--pcap", str(pcap))
+    assert out.returncode == 1
+    assert stat.S_IMODE(pcap.stat().st_mode) == 0o600  # replaced, and private whatever the old file allowed
+    assert tshark(pcap, "tls.handshake.type == 1")  # the ClientHello
+    assert tshark(pcap, "tls.handshake.type == 11")  # the server's Certificate, decrypted (TLS 1.3)
+    assert tshark(pcap, "tls.alert_message.desc == 45", "ip.src") == ["127.0.0.1"]  # our certificate_expired
+    assert_whole(pcap)
+
+
+def test_a_write_above_the_largest_segment_is_split(nginx_h2, lab_certs, tmp_path):
+    pcap = tmp_path / "big.pcapng"
+    body = "x" * 100_000
+    request = f"POST / HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n{body}"
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--send", request,
+                "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert tshark(pcap, "tcp.len == 65495")  # the ~100 KB of TLS records went in one write
+    assert tshark(pcap, "tcp.len > 65495") == []
+    assert tshark(pcap, "http", "http.request.method") == ["POST"]  # reassembled across the segments
+    assert_whole(pcap)
+
+
+@pytest.mark.parametrize("case", ["directory", "symlink", "no folder", "fifo"])
+def test_a_bad_path_is_one_line_before_any_run(case, tmp_path):
+    path = tmp_path / "x.pcapng"
+    if case == "directory":
+        path.mkdir()
+    elif case == "symlink":
+        (tmp_path / "elsewhere").write_bytes(b"keep me")
+        path.symlink_to(tmp_path / "elsewhere")
+    elif case == "fifo":
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "missing" / "x.pcapng"
+    out = probe("localhost:1", "--pcap", str(path))
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("tlsbench probe: error: --pcap ")
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    if case == "symlink":
+        assert (tmp_path / "elsewhere").read_bytes() == b"keep me" and "symbolic link" in out.stderr
+
+
+@pytest.mark.parametrize("extra", [["--count", "2"], ["--enumerate"], ["--watch", "1"]])
+def test_batches_and_the_enumeration_are_refused(extra, tmp_path):
+    out = probe("localhost:1", "--pcap", str(tmp_path / "x.pcapng"), *extra)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "--pcap captures one run" in out.stderr
+    assert not (tmp_path / "x.pcapng").exists()
+
+
+def test_with_keylog_too_both_get_the_same_secrets(nginx_h2, lab_certs, tmp_path):
+    pcap, keylog = tmp_path / "both.pcapng", tmp_path / "keys.log"
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http", "--keylog", str(keylog),
+                "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    logged = [line for line in keylog.read_bytes().splitlines() if line and not line.startswith(b"#")]
+    assert logged and logged == reader.secrets(pcap.read_bytes()).splitlines()
+    assert stat.S_IMODE(keylog.stat().st_mode) == 0o600
