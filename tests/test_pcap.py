@@ -204,3 +204,16 @@ def test_with_keylog_too_both_get_the_same_secrets(nginx_h2, lab_certs, tmp_path
     logged = [line for line in keylog.read_bytes().splitlines() if line and not line.startswith(b"#")]
     assert logged and logged == reader.secrets(pcap.read_bytes()).splitlines()
     assert stat.S_IMODE(keylog.stat().st_mode) == 0o600
+
+
+def test_every_connection_of_the_run_is_there_with_its_own_port(nginx_h2, lab_certs, tmp_path):
+    pcap = tmp_path / "reconnect.pcapng"
+    out = probe(f"localhost:{nginx_h2.port}", "--cafile", str(lab_certs.ca_cert), "--http", "--reconnect",
+                "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert "(2 connections)" in out.stderr
+    ports = tshark(pcap, "tcp.flags.syn == 1 && tcp.flags.ack == 0", "tcp.srcport")
+    assert len(ports) == 2 and len(set(ports)) == 2
+    assert len(tshark(pcap, "tls.handshake.type == 1")) == 2
+    assert tshark(pcap, "http", "http.request.method") == ["GET"]
+    assert_whole(pcap)

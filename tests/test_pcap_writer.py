@@ -152,3 +152,28 @@ def test_a_credential_split_between_writes_is_masked_and_the_stream_holds(user, 
     sent, _, _ = _streams(pcapng_bytes(capture))
     assert len(sent) == len(token) and password.encode() not in sent and token not in sent
     assert sent.startswith(b"Proxy-Authorization: Basic ")
+
+
+def test_a_link_is_tapped_only_inside_a_capture_and_datagrams_are_udp_frames(tmp_path):
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.capture.taps import capturing
+    from tlsbench.engine.stream import DatagramSocket, Link
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.connect(server.getsockname())
+    assert Link(client, CancelToken()).tap is None  # nothing captures: nothing recorded, nothing to pay
+    capture = Capture()
+    with capturing(capture):
+        datagrams = DatagramSocket(Link(client, CancelToken()))
+    datagrams.link.set_timeout(5)
+    datagrams.send(b"ping")
+    data, peer = server.recvfrom(100)
+    server.sendto(b"pong!", peer)
+    assert datagrams.recv() == b"pong!"
+    client.close()
+    server.close()
+    segments = [reader.segment(p.data) for p in reader.packets(pcapng_bytes(capture))]
+    assert [(s.proto, s.payload, s.checksums_ok) for s in segments] == [(17, b"ping", True), (17, b"pong!", True)]
+    assert segments[0].sport == peer[1] and segments[0].dport == segments[1].sport
