@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import pcapng_reader as reader
 from tlsbench.engine.capture.frames import MAX_SEGMENT
 from tlsbench.engine.capture.pcapng import pcapng_bytes
-from tlsbench.engine.capture.taps import PEER_CLOSED, RECEIVED, SENT, Capture, Chunk, ConnectionTap, Endpoint
+from tlsbench.engine.capture.taps import PEER_CLOSED, RECEIVED, SENT, Capture, Connection, Endpoint
 from tlsbench.engine.records.redact import Redactor
 
 SETTINGS = settings(max_examples=int(os.environ.get("TLSBENCH_EXAMPLES", "100")), deadline=None,
@@ -29,7 +29,7 @@ def _capture(chunks: list[tuple[bool, bytes]], *, v6: bool = False, udp: bool = 
     family = socket.AF_INET6 if v6 else socket.AF_INET
     local = Endpoint("::1" if v6 else "127.0.0.1", 40000)
     remote = Endpoint("::1" if v6 else "127.0.0.2", 443)
-    capture.connections.append(ConnectionTap(capture, 0, family, udp, local, remote, 1_000_000_000, 50_000))
+    capture.connections.append(Connection(0, family, udp, local, remote, 1_000_000_000, 50_000))
     for n, (outbound, data) in enumerate(chunks):
         capture.add(0, SENT if outbound else RECEIVED, data)
         capture.chunks[-1] = capture.chunks[-1]._replace(at_ns=1_000_000_000 + n * 1000)
@@ -67,7 +67,7 @@ chunk_lists = st.lists(st.tuples(st.booleans(), st.binary(min_size=1, max_size=3
 @SETTINGS
 @given(chunk_lists, st.booleans(), st.booleans())
 def test_blocks_parse_back_and_the_streams_are_whole(chunks, v6, udp):
-    data = pcapng_bytes(_capture(chunks, v6=v6, udp=udp))
+    data = pcapng_bytes(_capture(chunks, v6=v6, udp=udp).finished())
     kinds = [b.kind for b in reader.blocks(data)]
     assert kinds[:2] == [0x0A0D0D0A, 1] and set(kinds[2:]) <= {6}
     assert struct.unpack_from("<I", reader.blocks(data)[0].body)[0] == 0x1A2B3C4D
@@ -80,7 +80,7 @@ def test_blocks_parse_back_and_the_streams_are_whole(chunks, v6, udp):
 
 def test_a_chunk_over_the_largest_segment_is_split():
     big = bytes(range(256)) * 600  # 153,600 bytes
-    data = pcapng_bytes(_capture([(True, big), (False, big[:70000])]))
+    data = pcapng_bytes(_capture([(True, big), (False, big[:70000])]).finished())
     sent, received, segments = _streams(data)
     assert (sent, received) == (big, big[:70000])
     assert max(len(s.payload) for s in segments) == MAX_SEGMENT
@@ -89,14 +89,14 @@ def test_a_chunk_over_the_largest_segment_is_split():
 def test_the_handshake_and_the_close_are_there():
     capture = _capture([(True, b"hello"), (False, b"world")])
     capture.add(0, PEER_CLOSED, b"")
-    segments = [reader.segment(p.data) for p in reader.packets(pcapng_bytes(capture))]
+    segments = [reader.segment(p.data) for p in reader.packets(pcapng_bytes(capture.finished()))]
     flags = [(s.sport, s.flags) for s in segments]
     assert flags[:3] == [(40000, 0x02), (443, 0x12), (40000, 0x10)]
     assert (443, 0x11) in flags and (40000, 0x11) in flags  # both FINs
 
 
 def test_past_the_limit_frames_keep_their_headers_only():
-    data = pcapng_bytes(_capture([(True, b"a" * 100), (False, b"b" * 100), (True, b"c" * 50)], limit=150))
+    data = pcapng_bytes(_capture([(True, b"a" * 100), (False, b"b" * 100), (True, b"c" * 50)], limit=150).finished())
     cut = [p for p in reader.packets(data) if p.length > len(p.data)]
     assert [p.length - len(p.data) for p in cut] == [100, 50]
     assert b"tlsbench: 150 bytes past the capture's limit" in reader.blocks(data)[0].body
@@ -109,11 +109,11 @@ def test_secrets_come_before_the_first_packet():
         lines, carries_secret = [b"CLIENT_RANDOM 00 11"], False
 
     capture.sessions.append(Keys())  # type: ignore[arg-type]
-    data = pcapng_bytes(capture)
+    data = pcapng_bytes(capture.finished())
     assert [b.kind for b in reader.blocks(data)][2] == 0x0A
     assert reader.secrets(data) == b"CLIENT_RANDOM 00 11\n"
     Keys.carries_secret = True
-    left_out = pcapng_bytes(capture)
+    left_out = pcapng_bytes(capture.finished())
     assert reader.secrets(left_out) == b"" and b"left out" in reader.blocks(left_out)[0].body
 
 
@@ -149,7 +149,7 @@ def test_a_credential_split_between_writes_is_masked_and_the_stream_holds(user, 
     cut = min(cut, len(token) - 1)
     capture = _capture([(True, token[:cut]), (True, token[cut:]), (False, b"HTTP/1.1 200 OK\r\n\r\n")],
                        redactor=Redactor.of_credentials([(user, password)]))
-    sent, _, _ = _streams(pcapng_bytes(capture))
+    sent, _, _ = _streams(pcapng_bytes(capture.finished()))
     assert len(sent) == len(token) and password.encode() not in sent and token not in sent
     assert sent.startswith(b"Proxy-Authorization: Basic ")
 
@@ -174,6 +174,6 @@ def test_a_link_is_tapped_only_inside_a_capture_and_datagrams_are_udp_frames(tmp
     assert datagrams.recv() == b"pong!"
     client.close()
     server.close()
-    segments = [reader.segment(p.data) for p in reader.packets(pcapng_bytes(capture))]
+    segments = [reader.segment(p.data) for p in reader.packets(pcapng_bytes(capture.finished()))]
     assert [(s.proto, s.payload, s.checksums_ok) for s in segments] == [(17, b"ping", True), (17, b"pong!", True)]
     assert segments[0].sport == peer[1] and segments[0].dport == segments[1].sport

@@ -182,7 +182,7 @@ def main(argv: list[str]) -> int:
         if code:
             return code
     if capture is not None:  # a failed or cancelled run's bytes too: they are what a person looks at
-        code = _save_pcap(args.pcap, capture)
+        code = _save_pcap(args.pcap, capture.finished())
         if code:
             return code
     if args.save_chain:

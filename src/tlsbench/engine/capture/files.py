@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import datetime
 from pathlib import Path
 
 from tlsbench.engine.capture.pcapng import pcapng_bytes
-from tlsbench.engine.capture.taps import Capture
+from tlsbench.engine.capture.taps import Captured
 from tlsbench.safe_files import FileRefused, file_kind, write_atomic
 
 
@@ -40,7 +41,14 @@ def check_pcap_path(path: str, field: str | None = "pcap") -> Path:
     return target
 
 
-def save_pcap(path: str, capture: Capture) -> Path:
+def save_pcap(path: str, capture: Captured) -> Path:
     """Write the capture to `path` (checked again: the path may have changed during the run)."""
     target = check_pcap_path(path)
     return write_atomic(target, pcapng_bytes(capture), mode=0o600)
+
+
+def default_pcap_name(host: str, port: int, when: datetime | None = None) -> str:
+    """`tlsbench-HOST-PORT-YYYYmmdd-HHMMSS.pcapng` (odd characters of the host, IPv6's ':' too, as '_')."""
+    stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    name = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in host)[:100] or "host"
+    return f"tlsbench-{name}-{port}-{stamp}.pcapng"

@@ -19,7 +19,7 @@ import struct
 import sys
 from typing import NamedTuple
 
-from tlsbench.engine.capture.taps import PEER_CLOSED, PEER_RESET, RECEIVED, SENT, Chunk, ConnectionTap
+from tlsbench.engine.capture.taps import PEER_CLOSED, PEER_RESET, RECEIVED, SENT, Chunk, Connection
 
 MAX_SEGMENT = 65495  # 65,535 (IPv4's total length) less 20 bytes of IP and 20 of TCP
 WINDOW, WINDOW_SCALE = 65535, 7  # about 8 MB: never full, whatever the chunks
@@ -48,7 +48,7 @@ def checksum(data: bytes) -> int:
 class _Ends:
     """The two ends' link and network headers, and the transport checksum's pseudo-header."""
 
-    def __init__(self, conn: ConnectionTap) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.v6 = conn.family == socket.AF_INET6
         self.proto = 17 if conn.udp else 6
         self.local = ipaddress.ip_address(conn.local.address.split("%")[0]).packed
@@ -86,7 +86,7 @@ class _Ends:
 class TcpFlow:
     """One TCP connection's frames, event by event."""
 
-    def __init__(self, conn: ConnectionTap) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.ends = _Ends(conn)
         self.ours = random.getrandbits(32)  # next sequence number each side sends
         self.theirs = random.getrandbits(32)
@@ -109,7 +109,7 @@ class TcpFlow:
             self.theirs = (self.theirs + advance) & 0xFFFFFFFF
         return self.ends.frame(outbound, header, length, at_ns, payload)
 
-    def opened(self, conn: ConnectionTap) -> list[Frame]:
+    def opened(self, conn: Connection) -> list[Frame]:
         options = struct.pack("!BBHBBBB", 2, 4, MAX_SEGMENT, 1, 3, 3, WINDOW_SCALE)
         at = conn.opened_ns
         syn = self._segment(True, SYN, at - conn.rtt_ns, options=options)
@@ -154,7 +154,7 @@ class TcpFlow:
 class UdpFlow:
     """One connected UDP socket's datagrams."""
 
-    def __init__(self, conn: ConnectionTap) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.ends = _Ends(conn)
 
     def chunk(self, chunk: Chunk) -> list[Frame]:

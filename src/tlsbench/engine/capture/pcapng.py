@@ -6,9 +6,8 @@ Secrets Block (type 0x0000000A, secrets type 'TLSK': NSS key log lines) before t
 no key log option is needed, and one Enhanced Packet Block per synthesised frame (frames.py), in
 time order, each marked inbound or outbound.
 
-Credentials of the run are overwritten in place before the frames are made (Redactor.mask_in_place,
-over each direction of each connection as one stream: a secret split between two writes is still
-found), so the TCP stream keeps its lengths and sequence numbers. The TLS secrets are kept on
+Credentials of the run were overwritten in place when the capture finished (masking.py), so the TCP
+stream keeps its lengths and sequence numbers. The TLS secrets are kept on
 purpose: they are what makes the file readable; a session whose plaintext carried a credential
 (inside TLS to an HTTPS proxy) has its secrets left out, and the comment says so.
 """
@@ -19,7 +18,7 @@ import struct
 from typing import Iterable
 
 from tlsbench.engine.capture.frames import Frame, TcpFlow, UdpFlow
-from tlsbench.engine.capture.taps import RECEIVED, SENT, Capture, Chunk
+from tlsbench.engine.capture.taps import Captured
 
 SHB, IDB, EPB, DSB = 0x0A0D0D0A, 0x00000001, 0x00000006, 0x0000000A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -70,44 +69,17 @@ def packet(frame: Frame) -> bytes:
     return block(EPB, head + _pad(frame.data) + _options([(EPB_FLAGS, flags)]))
 
 
-def masked_chunks(capture: Capture) -> list[Chunk]:
-    """The capture's chunks with every credential of the run overwritten in place (same lengths)."""
-    redactor = capture.redactor
-    if not redactor.masks:
-        return list(capture.chunks)
-    chunks = list(capture.chunks)
-    streams: dict[tuple[int, str], list[int]] = {}
-    for n, chunk in enumerate(chunks):
-        if chunk.what in (SENT, RECEIVED) and isinstance(chunk.data, bytes):
-            streams.setdefault((chunk.connection, chunk.what), []).append(n)
-    for (connection, _), indexes in streams.items():
-        udp = capture.connections[connection].udp
-        # A datagram stands alone; a stream's kept bytes are its start (nothing is kept past the limit).
-        runs = [[n] for n in indexes] if udp else [indexes]
-        for run in runs:
-            whole = b"".join(chunks[n].data for n in run)  # type: ignore[misc]  # bytes, checked above
-            masked = redactor.mask_in_place(whole)
-            if masked == whole:
-                continue
-            at = 0
-            for n in run:
-                size = len(chunks[n].data)  # type: ignore[arg-type]
-                chunks[n] = chunks[n]._replace(data=masked[at:at + size])
-                at += size
-    return chunks
-
-
-def frames(capture: Capture) -> list[Frame]:
+def frames(capture: Captured) -> list[Frame]:
     """Every frame of every connection, in time order."""
     flows: dict[int, TcpFlow | UdpFlow] = {}
     out: list[Frame] = []
     for conn in capture.connections:
         if conn.udp:
-            flows[conn.index] = UdpFlow(conn)
+            flows[conn.number] = UdpFlow(conn)
         else:
-            tcp = flows[conn.index] = TcpFlow(conn)
+            tcp = flows[conn.number] = TcpFlow(conn)
             out += tcp.opened(conn)
-    for chunk in masked_chunks(capture):
+    for chunk in capture.chunks:
         out += flows[chunk.connection].chunk(chunk)
     for flow in flows.values():
         if isinstance(flow, TcpFlow):
@@ -116,7 +88,7 @@ def frames(capture: Capture) -> list[Frame]:
     return out
 
 
-def notes(capture: Capture) -> list[str]:
+def notes(capture: Captured) -> list[str]:
     """What the file leaves out, in words (the section's comments)."""
     out = []
     if capture.withheld:
@@ -128,11 +100,10 @@ def notes(capture: Capture) -> list[str]:
     return out
 
 
-def pcapng_bytes(capture: Capture) -> bytes:
+def pcapng_bytes(capture: Captured) -> bytes:
     """The whole file."""
     parts = [section_header(notes(capture)), interface()]
-    lines = capture.key_lines()
-    if lines:
-        parts.append(decryption_secrets(lines))
+    if capture.key_lines:
+        parts.append(decryption_secrets(capture.key_lines))
     parts += [packet(frame) for frame in frames(capture)]
     return b"".join(parts)

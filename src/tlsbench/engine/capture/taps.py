@@ -46,15 +46,36 @@ class Endpoint(NamedTuple):
     port: int
 
 
-class ConnectionTap:
-    """One connection of the run (TCP or UDP), its two real ends, and when it was taken over."""
+class Connection(NamedTuple):
+    """One connection of the run (TCP or UDP): its two real ends and when it was taken over."""
 
-    def __init__(self, capture: Capture, index: int, family: int, udp: bool, local: Endpoint, remote: Endpoint,
-                 opened_ns: int, rtt_ns: int) -> None:
-        self.capture, self.index, self.family, self.udp = capture, index, family, udp
-        self.local, self.remote = local, remote
-        self.opened_ns = opened_ns  # the connect had completed by then
-        self.rtt_ns = rtt_ns  # the kernel's round-trip estimate: how long before that the SYN left
+    number: int  # its place in the run: chunks name it
+    family: int  # socket.AF_INET or AF_INET6
+    udp: bool
+    local: Endpoint
+    remote: Endpoint
+    opened_ns: int  # the connect had completed by then
+    rtt_ns: int  # the kernel's round-trip estimate: how long before that the SYN left
+
+
+class Captured(NamedTuple):
+    """A finished capture as data (what pcapng.py writes; what the workbench's engine process hands back):
+    the chunks already masked, the key lines of the sessions that may be read."""
+
+    connections: tuple[Connection, ...]
+    chunks: tuple[Chunk, ...]
+    key_lines: tuple[bytes, ...]
+    withheld: int  # TLS sessions whose secrets are left out (their plaintext carried a credential)
+    cut: int  # payload bytes past the limit, kept as counts only
+    limit: int
+
+
+class ConnectionTap:
+    """What a Link reports to: each chunk sent or received, the peer's close or reset."""
+
+    def __init__(self, capture: Capture, conn: Connection) -> None:
+        self.capture, self.conn = capture, conn
+        self.index, self.udp = conn.number, conn.udp
 
     def sent(self, data: bytes) -> None:
         self.capture.add(self.index, SENT, data)
@@ -145,7 +166,7 @@ class Capture:
     def __init__(self, limit: int = DEFAULT_LIMIT, redactor: Redactor | None = None) -> None:
         self.limit = limit
         self.redactor = redactor if redactor is not None else Redactor({})
-        self.connections: list[ConnectionTap] = []
+        self.connections: list[Connection] = []
         self.chunks: list[Chunk] = []
         self.sessions: list[TlsKeys] = []
         self.kept = 0  # payload bytes kept so far
@@ -169,24 +190,23 @@ class Capture:
         except OSError:
             return None
         udp = sock.type == socket.SOCK_DGRAM
-        tap = ConnectionTap(self, len(self.connections), sock.family, udp, Endpoint(local[0], local[1]),
-                            Endpoint(remote[0], remote[1]), time.time_ns(), 0 if udp else _rtt_ns(sock))
-        self.connections.append(tap)
-        return tap
+        conn = Connection(len(self.connections), sock.family, udp, Endpoint(local[0], local[1]),
+                          Endpoint(remote[0], remote[1]), time.time_ns(), 0 if udp else _rtt_ns(sock))
+        self.connections.append(conn)
+        return ConnectionTap(self, conn)
 
     def tls_keys(self, sslobj: ssl.SSLObject) -> TlsKeys:
         keys = TlsKeys(self, sslobj.context)
         self.sessions.append(keys)
         return keys
 
-    def key_lines(self) -> list[bytes]:
-        """Every session's secrets but those of a session that carried a credential."""
-        return [line for keys in self.sessions if not keys.carries_secret for line in keys.lines]
+    def finished(self) -> Captured:
+        """The capture as data, its credentials masked, the secrets of a session that carried one left out."""
+        from tlsbench.engine.capture.masking import masked_chunks
 
-    @property
-    def withheld(self) -> int:
-        """How many TLS sessions' secrets are left out (their plaintext carried a credential)."""
-        return sum(1 for keys in self.sessions if keys.carries_secret and keys.lines)
+        return Captured(tuple(self.connections), tuple(masked_chunks(self)),
+                        tuple(line for keys in self.sessions if not keys.carries_secret for line in keys.lines),
+                        sum(1 for keys in self.sessions if keys.carries_secret and keys.lines), self.cut, self.limit)
 
 
 def _rtt_ns(sock: socket.socket) -> int:
