@@ -2,7 +2,8 @@
 
 A `Capture` is made by whoever wants one and made current for a run with `capturing()` (a context
 variable: the run's thread, and the plans nested in its stages, see it; a run in another thread
-does not). Every `Link` made while one is current asks `tap_for(sock)` for a `ConnectionTap`, which
+does not, and a stage that connects from a thread of its own runs that work in a copy of its
+context, `contextvars.copy_context().run`, for it to be captured). Every `Link` made while one is current asks `tap_for(sock)` for a `ConnectionTap`, which
 notes each chunk the socket sent or received, when, and how the connection ended. With no capture
 current, a run pays one lookup per connection and a None check per read and write.
 
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import time
 from contextvars import ContextVar
-from typing import Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
-from tlsbench.engine.records.redact import Redactor
+if TYPE_CHECKING:  # stream.py imports this module: it stays light for a run that is not captured
+    import ssl
+
+    from tlsbench.engine.records.redact import Redactor
 
 DEFAULT_LIMIT = 256 * 1024 * 1024  # payload bytes kept; past it, chunks are kept as lengths only
 
@@ -164,6 +167,8 @@ class Capture:
     """What a run's connections exchanged, in order, bounded by `limit` payload bytes."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT, redactor: Redactor | None = None) -> None:
+        from tlsbench.engine.records.redact import Redactor
+
         self.limit = limit
         self.redactor = redactor if redactor is not None else Redactor({})
         self.connections: list[Connection] = []
