@@ -40,7 +40,7 @@ def tshark(path, display_filter: str, *fields: str, decode: str | None = None) -
 
 def assert_whole(path) -> None:
     """tshark finds nothing wrong with the TCP streams (no retransmission, lost segment, bad ACK, ...)."""
-    assert tshark(path, "tcp.analysis.flags && !tcp.analysis.window_update") == []
+    assert tshark(path, "tcp.analysis.flags") == []
     assert all(reader.segment(p.data).checksums_ok for p in reader.packets(path.read_bytes()))
 
 
@@ -216,4 +216,14 @@ def test_every_connection_of_the_run_is_there_with_its_own_port(nginx_h2, lab_ce
     assert len(ports) == 2 and len(set(ports)) == 2
     assert len(tshark(pcap, "tls.handshake.type == 1")) == 2
     assert tshark(pcap, "http", "http.request.method") == ["GET"]
+    assert_whole(pcap)
+
+
+def test_a_reset_by_the_peer_is_its_rst(reset_server, tmp_path):
+    pcap = tmp_path / "reset.pcapng"
+    out = probe(f"127.0.0.1:{reset_server.port}", "--insecure", "--pcap", str(pcap))
+    assert out.returncode == 1
+    assert tshark(pcap, "tcp.flags.reset == 1", "tcp.srcport") == [str(reset_server.port)]
+    assert tshark(pcap, "tls.handshake.type == 1")  # what it reset: the ClientHello
+    assert tshark(pcap, "tcp.flags.fin == 1") == []  # no close of ours after the reset
     assert_whole(pcap)
