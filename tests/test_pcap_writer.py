@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import stat
 import struct
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -177,3 +178,35 @@ def test_a_link_is_tapped_only_inside_a_capture_and_datagrams_are_udp_frames(tmp
     segments = [reader.segment(p.data) for p in reader.packets(pcapng_bytes(capture.finished()))]
     assert [(s.proto, s.payload, s.checksums_ok) for s in segments] == [(17, b"ping", True), (17, b"pong!", True)]
     assert segments[0].sport == peer[1] and segments[0].dport == segments[1].sport
+
+
+def test_the_private_key_log_without_memfd_is_a_0600_file_in_a_0700_folder_removed_at_once(monkeypatch):
+    from tlsbench.engine.capture.keylog import PrivateKeyLog
+
+    monkeypatch.delattr(os, "memfd_create", raising=False)
+    log = PrivateKeyLog()
+    folder = os.path.dirname(log.path)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700 and stat.S_IMODE(os.stat(log.path).st_mode) == 0o600
+    with open(log.path, "a") as fh:  # as OpenSSL appends
+        fh.write("CLIENT_RANDOM aa bb\n")
+    assert log.read() == b"CLIENT_RANDOM aa bb\n"
+    log.remove()
+    assert not os.path.exists(folder)
+
+
+def test_the_private_key_log_has_no_name_in_any_directory():
+    from tlsbench.engine.capture.keylog import PrivateKeyLog
+
+    log = PrivateKeyLog()
+    try:
+        assert log.path.startswith("/proc/self/fd/")  # an anonymous memory file on Linux
+        assert os.readlink(log.path).startswith("/memfd:")
+    finally:
+        log.remove()
+    assert log.read() == b""  # closed: nothing left to read
+
+
+def test_a_pasted_probe_line_says_pcap_is_not_carried_over():
+    from tlsbench.engine.paste import parse_pasted
+
+    assert "--pcap: an output or run option" in " ".join(parse_pasted("tlsbench probe h:443 --pcap x").dropped)
