@@ -135,23 +135,26 @@ class TlsStream:
         if tap is not None and self.keys is None:
             self.keys = tap.tls_keys(self.pump.sslobj)
         try:
-            while True:
-                try:
-                    done = self.pump.handshake()
-                except ssl.SSLError:
-                    # Send the alert OpenSSL queued (the peer deserves to know), then report.
-                    try:
-                        self._flush()
-                    except OSError:
-                        pass
-                    raise
-                self._flush()
-                if done:
-                    return
-                self.fill()
+            self._handshake()
         finally:
             if self.keys is not None:
                 self.keys.collect()  # the private key log is read and removed, however the handshake ended
+
+    def _handshake(self) -> None:
+        while True:
+            try:
+                done = self.pump.handshake()
+            except ssl.SSLError:
+                # Send the alert OpenSSL queued (the peer deserves to know), then report.
+                try:
+                    self._flush()
+                except OSError:
+                    pass
+                raise
+            self._flush()
+            if done:
+                return
+            self.fill()
 
     def more_evidence(self, limit: float = 0.3) -> None:
         """After bytes that were not TLS: one short extra read, so the evidence holds a line or two."""
