@@ -39,8 +39,14 @@ def tshark(path, display_filter: str, *fields: str, decode: str | None = None) -
 
 
 def assert_whole(path) -> None:
-    """tshark finds nothing wrong with the TCP streams (no retransmission, lost segment, bad ACK, ...)."""
+    """tshark finds nothing wrong with the TCP streams (no retransmission, lost segment, bad ACK, ...) and,
+    asked to check them, every IP and TCP checksum is good."""
     assert tshark(path, "tcp.analysis.flags") == []
+    checked = subprocess.run([need_binary("tshark"), "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+                              "-r", str(path), "-T", "fields", "-e", "tcp.checksum.status", "-e", "ip.checksum.status",
+                              "-e", "ipv6.src"], capture_output=True, text=True, timeout=60)
+    statuses = {tuple(line.split("\t")[:2]) for line in checked.stdout.splitlines()}
+    assert statuses in ({("1", "1")}, {("1", "")}), statuses  # IPv6 has no header checksum
     assert all(reader.segment(p.data).checksums_ok for p in reader.packets(path.read_bytes()))
 
 
