@@ -233,3 +233,15 @@ def test_a_reset_by_the_peer_is_its_rst(reset_server, tmp_path):
     assert tshark(pcap, "tls.handshake.type == 1")  # what it reset: the ClientHello
     assert tshark(pcap, "tcp.flags.fin == 1") == []  # no close of ours after the reset
     assert_whole(pcap)
+
+
+def test_starttls_shows_the_plain_dialogue_then_the_tls_inside_decrypted(smtp_tls, lab_certs, tmp_path):
+    pcap = tmp_path / "smtp.pcapng"
+    out = probe(smtp_tls.address, "--starttls", "smtp", "--cafile", str(lab_certs.ca_cert), "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    decode = f"tcp.port=={smtp_tls.port},smtp"
+    commands = tshark(pcap, "smtp.req.command", "smtp.req.command", decode=decode)
+    assert commands[:2] == ["EHLO", "STAR"]  # (tshark names a command by 4 letters) in clear, then the handshake
+    assert tshark(pcap, "tls.handshake.type == 1", decode=decode)
+    assert len(commands) == 3 and commands[2] == "EHLO"  # asked again over TLS: decrypted
+    assert_whole(pcap)
