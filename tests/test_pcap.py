@@ -245,3 +245,24 @@ def test_starttls_shows_the_plain_dialogue_then_the_tls_inside_decrypted(smtp_tl
     assert tshark(pcap, "tls.handshake.type == 1", decode=decode)
     assert len(commands) == 3 and commands[2] == "EHLO"  # asked again over TLS: decrypted
     assert_whole(pcap)
+
+
+def test_a_key_log_that_cannot_be_made_costs_the_secrets_not_the_run(nginx_h2, lab_certs, monkeypatch):
+    from tlsbench.engine.capture import keylog
+    from tlsbench.engine.capture.pcapng import notes
+    from tlsbench.engine.capture.taps import Capture
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    def refuse(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keylog.PrivateKeyLog, "__init__", refuse)
+    capture = Capture()
+    result = run_probe(build_spec(f"localhost:{nginx_h2.port}", cafile=str(lab_certs.ca_cert), http=True),
+                       capture=capture)
+    assert result.ok
+    captured = capture.finished()
+    assert captured.key_lines == () and captured.chunks
+    assert notes(captured) == ["tlsbench: the TLS secrets of 1 session(s) could not be read (no private key log "
+                               "could be made)"]

@@ -94,6 +94,9 @@ def notes(capture: Captured) -> list[str]:
     if capture.withheld:
         out.append(f"tlsbench: the TLS secrets of {capture.withheld} session(s) are left out: their plaintext "
                    "carried a proxy credential")
+    if capture.unreadable:
+        out.append(f"tlsbench: the TLS secrets of {capture.unreadable} session(s) could not be read (no private "
+                   "key log could be made)")
     if capture.cut:
         out.append(f"tlsbench: {capture.cut} bytes past the capture's limit of {capture.limit} are not kept "
                    "(their frames have headers only)")

@@ -71,6 +71,7 @@ class Captured(NamedTuple):
     withheld: int  # TLS sessions whose secrets are left out (their plaintext carried a credential)
     cut: int  # payload bytes past the limit, kept as counts only
     limit: int
+    unreadable: int = 0  # TLS sessions whose secrets could not be read (no private key log could be made)
 
 
 class ConnectionTap:
@@ -94,7 +95,7 @@ class ConnectionTap:
         if isinstance(exc, (ConnectionResetError, BrokenPipeError)) and not self.udp:
             self.capture.add(self.index, PEER_RESET, b"")
 
-    def tls_keys(self, sslobj: ssl.SSLObject) -> TlsKeys:
+    def tls_keys(self, sslobj: ssl.SSLObject) -> TlsKeys | None:
         return self.capture.tls_keys(sslobj)
 
 
@@ -109,7 +110,7 @@ class TlsKeys:
         self.carries_secret = False  # its plaintext holds a credential: these secrets stay out of the file
         self._carry = b""
         self._context = context
-        self._previous = context.keylog_filename  # a --keylog file, or None
+        self._previous: str | None = context.keylog_filename  # a --keylog file, or None
         self._log: PrivateKeyLog | None = PrivateKeyLog()
         try:
             context.keylog_filename = self._log.path
@@ -126,7 +127,10 @@ class TlsKeys:
         try:
             data = log.read()
         finally:
-            self._context.keylog_filename = self._previous  # closes OpenSSL's handle on the private log
+            try:
+                _keylog_to(self._context, self._previous)  # closes OpenSSL's handle on the private log
+            except OSError:  # the --keylog file went away meanwhile: its lines are appended below anyway
+                _keylog_to(self._context, None)
             log.remove()
         self.lines = [line for line in data.splitlines() if line.strip() and not line.startswith(b"#")]
         if self._previous and self.lines:
@@ -141,6 +145,10 @@ class TlsKeys:
         if redactor.found_in(window):
             self.carries_secret = True
         self._carry = window[-_longest(redactor):]
+
+
+def _keylog_to(context: ssl.SSLContext, path: str | None) -> None:
+    context.keylog_filename = path  # type: ignore[assignment]  # None turns it off (the stub says str)
 
 
 def _longest(redactor: Redactor) -> int:
@@ -176,6 +184,7 @@ class Capture:
         self.sessions: list[TlsKeys] = []
         self.kept = 0  # payload bytes kept so far
         self.cut = 0  # payload bytes past the limit, kept as counts only
+        self.unreadable = 0  # TLS sessions whose secrets could not be read (no private key log)
 
     def add(self, index: int, what: str, data: bytes) -> None:
         kept: bytes | int = bytes(data)
@@ -200,8 +209,14 @@ class Capture:
         self.connections.append(conn)
         return ConnectionTap(self, conn)
 
-    def tls_keys(self, sslobj: ssl.SSLObject) -> TlsKeys:
-        keys = TlsKeys(self, sslobj.context)
+    def tls_keys(self, sslobj: ssl.SSLObject) -> TlsKeys | None:
+        """The session's key collector; None (and counted) when no private key log can be made: the
+        handshake goes on, its bytes are captured, its secrets are not."""
+        try:
+            keys = TlsKeys(self, sslobj.context)
+        except OSError:
+            self.unreadable += 1
+            return None
         self.sessions.append(keys)
         return keys
 
@@ -211,7 +226,8 @@ class Capture:
 
         return Captured(tuple(self.connections), tuple(masked_chunks(self)),
                         tuple(line for keys in self.sessions if not keys.carries_secret for line in keys.lines),
-                        sum(1 for keys in self.sessions if keys.carries_secret and keys.lines), self.cut, self.limit)
+                        sum(1 for keys in self.sessions if keys.carries_secret and keys.lines), self.cut, self.limit,
+                        self.unreadable)
 
 
 def _rtt_ns(sock: socket.socket) -> int:
