@@ -174,10 +174,12 @@ def test_a_write_above_the_largest_segment_is_split(nginx_h2, lab_certs, tmp_pat
     assert_whole(pcap)
 
 
-@pytest.mark.parametrize("case", ["directory", "symlink", "no folder", "fifo"])
+@pytest.mark.parametrize("case", ["directory", "symlink", "no folder", "fifo", "stdout"])
 def test_a_bad_path_is_one_line_before_any_run(case, tmp_path):
     path = tmp_path / "x.pcapng"
-    if case == "directory":
+    if case == "stdout":
+        path = "-"
+    elif case == "directory":
         path.mkdir()
     elif case == "symlink":
         (tmp_path / "elsewhere").write_bytes(b"keep me")
@@ -266,3 +268,17 @@ def test_a_key_log_that_cannot_be_made_costs_the_secrets_not_the_run(nginx_h2, l
     assert captured.key_lines == () and captured.chunks
     assert notes(captured) == ["tlsbench: the TLS secrets of 1 session(s) could not be read (no private key log "
                                "could be made)"]
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_each_tls_version_opens_decrypted(tls_server, lab_certs, tmp_path, version):
+    server = tls_server("good", tls_version=version)
+    pcap = tmp_path / f"tls{version}.pcapng"
+    out = probe(f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert), "--http", "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    labels = {line.split()[0] for line in reader.secrets(pcap.read_bytes()).decode().splitlines()}
+    assert labels == ({"CLIENT_RANDOM"} if version == "1.2" else
+                      {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+                       "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"})
+    assert tshark(pcap, "http", "http.request.method") == ["GET"]
+    assert_whole(pcap)

@@ -24,6 +24,8 @@ def check_pcap_path(path: str, field: str | None = "pcap") -> Path:
     """The path to write, or FileRefused (one line) naming what is wrong with it."""
     if not path:
         raise FileRefused(path, "no file named", field=field)
+    if path == "-":  # tcpdump's standard output: tlsbench's is the waterfall's (or the JSON's)
+        raise FileRefused(path, "a capture is not written to standard output; give a file name", field=field)
     target = Path(os.path.expanduser(path))
     if not target.parent.is_dir():
         raise FileRefused(path, "its folder does not exist", field=field)
