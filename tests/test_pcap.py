@@ -282,3 +282,35 @@ def test_each_tls_version_opens_decrypted(tls_server, lab_certs, tmp_path, versi
                        "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"})
     assert tshark(pcap, "http", "http.request.method") == ["GET"]
     assert_whole(pcap)
+
+
+def test_a_cancelled_handshake_still_removes_its_key_log(silent_server, monkeypatch):
+    from tlsbench.engine.cancel import CancelToken
+    from tlsbench.engine.capture import keylog
+    from tlsbench.engine.capture.taps import SENT, Capture
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    token = CancelToken()
+
+    class CancelAfterTheHello(Capture):
+        def add(self, index: int, what: str, data: bytes) -> None:
+            super().add(index, what, data)
+            if what == SENT:
+                token.cancel()  # as Ctrl-C while the handshake waits for the server
+
+    folders: list[str] = []
+    made = keylog.PrivateKeyLog.__init__
+
+    def watched(self) -> None:
+        made(self)
+        folders.append(os.path.dirname(self.path))
+
+    monkeypatch.delattr(os, "memfd_create", raising=False)  # the temporary-folder form, to see it go
+    monkeypatch.setattr(keylog.PrivateKeyLog, "__init__", watched)
+    capture = CancelAfterTheHello()
+    result = run_probe(build_spec(f"127.0.0.1:{silent_server.port}", insecure=True), cancel=token, capture=capture)
+    assert result.cancelled
+    assert len(folders) == 1 and not os.path.exists(folders[0])
+    sent = [c.data for c in capture.finished().chunks if c.what == SENT]
+    assert len(sent) == 1 and sent[0][:1] == b"\x16"  # the ClientHello is in the capture
