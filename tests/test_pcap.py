@@ -314,3 +314,24 @@ def test_a_cancelled_handshake_still_removes_its_key_log(silent_server, monkeypa
     assert len(folders) == 1 and not os.path.exists(folders[0])
     sent = [c.data for c in capture.finished().chunks if c.what == SENT]
     assert len(sent) == 1 and sent[0][:1] == b"\x16"  # the ClientHello is in the capture
+
+
+def test_a_large_response_keeps_the_stream_whole(lab_certs, tmp_path):
+    from tlsbench.lab.nginx_tls import NginxTlsOptions, nginx_tls
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2_000_000))
+    server = need(nginx_tls, NginxTlsOptions(cert=lab_certs.good, extra=f"location = /big {{ alias {big}; }}"),
+                  prefix=tmp_path / "nginx-big")
+    try:
+        pcap = tmp_path / "large.pcapng"
+        out = probe(f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert), "--http", "--path", "/big",
+                    "--pcap", str(pcap))
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stderr
+    received = [len(reader.segment(p.data).payload) for p in reader.packets(pcap.read_bytes())
+                if reader.segment(p.data).sport == server.port]
+    assert sum(received) > 4096 and max(received) <= 65495  # reads of up to 64 KiB, segments of at most 65,495
+    assert tshark(pcap, "http.request.uri == \"/big\"")
+    assert_whole(pcap)
