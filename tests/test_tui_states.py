@@ -97,7 +97,7 @@ async def test_walk_the_states_with_real_keys(size, tmp_path, tls_server, lab_ce
     starts = [next(s for s in sorted(reachable(START)) if s.zone == zone and not s.dialogs and s.composed)
               for zone in WORKBENCH]
     starts += [State("profiles", "results", (name,), True) for name in ("why", "copy", "history", "name",
-                                                                        "palette", "repeat")]
+                                                                        "palette", "repeat", "pcap")]
     app = make_app(store=store, profile="walk", run=True)
     async with app.run_test(size=size) as pilot:
         workbench = app.screen

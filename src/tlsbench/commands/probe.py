@@ -91,6 +91,9 @@ def main(argv: list[str]) -> int:
         series = repeat.options(args) if repeat.wanted(args) else None
         if args.save_run and series is not None:
             raise UsageError("--save-run keeps one run: it cannot be used with --count/--interval/--json-lines")
+        if args.pcap is not None and (series is not None or args.enumerate):
+            raise UsageError("--pcap captures one run: it cannot be used with --enumerate or "
+                             "--count/--interval/--json-lines/--watch")
         why = diagnose.options(args)
         if why is not None and args.enumerate:
             raise UsageError("--diagnose and --enumerate are two separate runs: give one of them")
@@ -122,6 +125,13 @@ def main(argv: list[str]) -> int:
             check_run_path(args.save_run)
         except InputError as exc:
             return fail_usage(PROG, f"--save-run {' '.join(str(exc).split())}")
+    if args.pcap is not None:
+        from tlsbench.engine.capture.files import check_pcap_path
+
+        try:
+            check_pcap_path(args.pcap)
+        except InputError as exc:
+            return fail_usage(PROG, f"--pcap {' '.join(str(exc).split())}")
     if flag_given(args, "--alpn") and flag_given(args, "--http2"):
         print(f"{PROG}: warning: --alpn {','.join(spec.tls.alpn) or '(none)'} wins over --http2 (h2,http/1.1 "
               "is not offered)", file=sys.stderr)
@@ -144,12 +154,17 @@ def main(argv: list[str]) -> int:
     from tlsbench.engine.cancel import CancelToken
 
     token = CancelToken()
+    capture = None
+    if args.pcap is not None:
+        from tlsbench.engine.capture.taps import Capture
+
+        capture = Capture()
     view = None
     events: list = []  # kept for --save-run only
     keep = events.append if args.save_run else None
     with sigint_cancels(token):
         if args.json:
-            result = run_probe(spec, on_event=keep, prepared=prepared, cancel=token)
+            result = run_probe(spec, on_event=keep, prepared=prepared, cancel=token, capture=capture)
             extra = None
             if enum_concurrency is not None and not result.cancelled:
                 found = _enumerate(spec, enum_concurrency, token, enum_scope)
@@ -162,7 +177,7 @@ def main(argv: list[str]) -> int:
                              showcerts=args.showcerts)
             view.emit(f"tlsbench probe {spec.target}")
             result = run_probe(spec, on_event=view if keep is None else _both(keep, view), prepared=prepared,
-                               cancel=token)
+                               cancel=token, capture=capture)
             if enum_concurrency is not None and not result.cancelled:
                 _show_enumeration(view, _enumerate(spec, enum_concurrency, token, enum_scope))
     if args.save_profile or args.profile:  # a profile's run is kept in its history
@@ -173,6 +188,10 @@ def main(argv: list[str]) -> int:
             print(f"{PROG}: {problem}", file=sys.stderr)
     if args.save_run:  # also (above all) when the run failed: that is when a run is shared
         code = _save_run(args.save_run, spec, events)
+        if code:
+            return code
+    if capture is not None:  # a failed or cancelled run's bytes too: they are what a person looks at
+        code = _save_pcap(args.pcap, capture.finished())
         if code:
             return code
     if args.save_chain:
@@ -221,6 +240,32 @@ def _save_run(path: str, spec: ConnectionSpec, events: list) -> int:
         return fail_usage(PROG, f"--save-run {' '.join(str(exc).split())}")
     print(f"saved the run to {written} (open it with: tlsbench show {written})", file=sys.stderr)
     return 0
+
+
+def _save_pcap(path: str, capture) -> int:
+    """Write the capture (--pcap); 0, or the exit code when it could not be written."""
+    from tlsbench.engine.capture.files import save_pcap
+
+    try:
+        written = save_pcap(path, capture)
+    except (InputError, OSError) as exc:
+        if not isinstance(exc, InputError):
+            from tlsbench.visible import visible
+
+            exc = InputError(f"{visible(path, keep_newlines=False)}: cannot be written: {exc.strerror or exc}")
+        return fail_usage(PROG, f"--pcap {' '.join(str(exc).split())}")
+    count = len(capture.connections)
+    print(f"saved the capture to {written} ({count} connection{'s' if count != 1 else ''}); it holds the TLS "
+          "session secrets: anyone with the file can read the traffic", file=sys.stderr)
+    for note in _pcap_notes(capture):
+        print(f"{PROG}: {note}", file=sys.stderr)
+    return 0
+
+
+def _pcap_notes(capture) -> list[str]:
+    from tlsbench.engine.capture.pcapng import notes
+
+    return [note.removeprefix("tlsbench: ") for note in notes(capture)]
 
 
 def _save_chain(path: str, result) -> int:

@@ -132,6 +132,10 @@ def probe_parser(prog: str = "tlsbench probe") -> QuietParser:
                      help="write the whole run (connection without passwords, every event, the result and findings) "
                           "to FILE as JSON, also when it fails; open it with 'tlsbench show FILE' (only over a run "
                           "file; new files 0600)")
+    out.add_argument("--pcap", metavar="FILE",
+                     help="write the run's own bytes to FILE as pcapng (every connection, real addresses and times, "
+                          "TLS secrets inside so Wireshark decrypts it; proxy passwords masked), also when it fails; "
+                          "replaces FILE, new file 0600")
     out.add_argument("--msg", action="store_true",
                      help="like -v, with a hex dump of each message (s_client -msg); with --json, each message's "
                           "bytes as hex")

@@ -95,7 +95,7 @@ def _tlsbench(words: list[str]) -> Pasted:
         raise InputError("the tlsbench line names no target", field="target")
     values = finish_flags(values, target=target, tls=values.get("tls", True), environ=None, base={})
     values["target"] = target
-    dropped = [f"--{name.replace('_', '-')}" for name in ("json", "profile", "save_profile", "count")
+    dropped = [f"--{name.replace('_', '-')}" for name in ("json", "profile", "save_profile", "count", "pcap")
                if getattr(args, name, None)]
     return Pasted("tlsbench", values, tuple(f"{d}: an output or run option, not part of the connection"
                                             for d in dropped))

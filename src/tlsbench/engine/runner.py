@@ -40,6 +40,7 @@ from tlsbench.engine.stages.contract import DescribesItself, RunsAfterFailure, S
 from tlsbench.engine.stream import Transcript
 
 if TYPE_CHECKING:
+    from tlsbench.engine.capture.taps import Capture
     from tlsbench.engine.records.details import StageDetail
     from tlsbench.engine.tls.tlspump import CloseInfo
 
@@ -70,18 +71,26 @@ def preflight(spec: ConnectionSpec, plan: Plan | None = None) -> Prepared:
 
 
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
-              cancel: CancelToken | None = None, prepared: Prepared | None = None) -> ProbeResult:
+              cancel: CancelToken | None = None, prepared: Prepared | None = None,
+              capture: Capture | None = None) -> ProbeResult:
     """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it.
 
     Every event and the result leave with the spec's secrets masked (engine/records/redact.py): no
-    front-end sees a proxy password, not even one the peer echoed back.
+    front-end sees a proxy password, not even one the peer echoed back. `capture` (engine/capture/)
+    records every byte the run's connections exchange, for a pcapng file masked the same way.
     """
     ready = prepared if prepared is not None else preflight(spec)
     mask = Redactor.of(spec)
     emit = mask.events(on_event) if on_event is not None else (lambda event: None)  # nobody listening: no copy
     state = RunState(ready.plan)
     ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state)
-    return mask.value(_Run(ready, ctx, state).execute())
+    if capture is None:
+        return mask.value(_Run(ready, ctx, state).execute())
+    from tlsbench.engine.capture.taps import capturing
+
+    capture.redactor = capture.redactor | mask
+    with capturing(capture):
+        return mask.value(_Run(ready, ctx, state).execute())
 
 
 class NestedRun(NamedTuple):

@@ -14,6 +14,7 @@ import time
 from typing import Protocol
 
 from tlsbench.engine.cancel import CancelToken
+from tlsbench.engine.capture.taps import tap_for
 from tlsbench.errors import Cancelled
 
 CHUNK = 65536
@@ -87,7 +88,8 @@ class Link:
 
     The runner sets `deadline` when a stage starts; every read and write below any layer waits
     at most until then. `cancel()` from another thread shuts the socket down, which wakes any
-    read in flight.
+    read in flight. When the run is captured (--pcap), `tap` notes every chunk that crossed the
+    socket (engine/capture/taps.py); otherwise it is None.
     """
 
     def __init__(self, sock: socket.socket, cancel: CancelToken) -> None:
@@ -95,6 +97,7 @@ class Link:
         self.cancel = cancel
         self.deadline = time.monotonic() + 3600.0
         cancel.attach(sock)
+        self.tap = tap_for(sock)
 
     def set_timeout(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
@@ -117,20 +120,28 @@ class Link:
         self._arm(None)
         try:
             self.sock.sendall(data)
-        except OSError:
+        except OSError as exc:
             self.check()
+            if self.tap is not None:
+                self.tap.failed(exc)
             raise
+        if self.tap is not None:
+            self.tap.sent(data)
 
     def recv(self, size: int, limit: float | None = None) -> bytes:
         """One read; raises TimeoutError at the deadline (or after `limit` seconds)."""
         self._arm(limit)
         try:
             data = self.sock.recv(size)
-        except OSError:
+        except OSError as exc:
             # A socket shut down from another thread shows up as an error or an EOF.
             self.check()
+            if self.tap is not None:
+                self.tap.failed(exc)
             raise
         self.check()
+        if self.tap is not None:
+            self.tap.received(data)
         return data
 
 

@@ -56,6 +56,9 @@ ACTIONS: tuple[Action, ...] = (
            "that has one to the form, and run again", "connection", show=False),
     Action("target", "ctrl+l", "target", "Target", "Type or paste HOST:PORT, a URL, or a curl / openssl s_client / "
            "tlsbench probe line in the target bar; Enter fills the form from it and runs", "any", show=False),
+    Action("pcap", "ctrl+b", "save_pcap", "Pcap", "Save the last run's bytes as a pcapng file: every connection, "
+           "real addresses and times, the TLS secrets inside so Wireshark decrypts it, proxy passwords masked",
+           "connection", show=False),
     Action("enumerate", "ctrl+n", "enumerate", "Enumerate", "Ask which TLS versions and cipher suites the server "
            "accepts", "connection", show=False),
     # Less frequent: in the command palette and the docs, not in the key bar (80 columns hold the rest).
@@ -115,6 +118,7 @@ OTHER_KEYS: tuple[Action, ...] = (
     Action("confirm-yes", "y", "answer(True)", "Yes", "Yes", context="confirm"),
     Action("confirm-no", "n,escape", "answer(False)", "No", "No", context="confirm"),
     Action("name-cancel", "escape", "cancel", "Cancel", "Cancel (nothing is saved)", context="name"),
+    Action("pcap-cancel", "escape", "cancel", "Cancel", "Cancel (nothing is saved)", context="pcap"),
     Action("repeat-start", "ctrl+r", "start", "Start", "Start the series (Enter in a field does too)",
            context="repeat"),
     Action("repeat-stop", "ctrl+g", "stop", "Stop", "Stop the series (the run in flight is cancelled)",

@@ -30,3 +30,13 @@ class RunRefused(Message):
         super().__init__()
         self.run_id = run_id
         self.error = error  # the InputError, with its `field`
+
+
+class RunCaptured(Message):
+    """The capture of run `run_id` (what its connections exchanged), for the workbench's save as pcapng."""
+
+    def __init__(self, run_id: int, spec, captured) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.spec = spec
+        self.captured = captured

@@ -21,7 +21,8 @@ ZONES = ("profiles", "form", "results", "target", "listener")
 # Dialog name -> the class name of its screen (what the workbench's screen stack shows).
 DIALOGS = {"why": "DiagnosisScreen", "copy": "CopyCommandScreen", "history": "HistoryScreen",
            "name": "NamePrompt", "palette": "CommandPalette", "repeat": "RepeatScreen",
-           "enumerate": "EnumerationScreen", "confirm": "ConfirmScreen", "compare": "CompareScreen"}
+           "enumerate": "EnumerationScreen", "confirm": "ConfirmScreen", "compare": "CompareScreen",
+           "pcap": "PcapSavePrompt"}
 
 
 class State(NamedTuple):
@@ -40,7 +41,7 @@ class State(NamedTuple):
 # and opens it; "pick" highlights a profile, which composes it; "run-picked" runs the highlighted
 # profile (none highlighted: nothing happens). q, ctrl+q and ctrl+c quit: they leave the model.
 _DIALOG_OPENERS = {"f12": "+why", "ctrl+y": "?+copy", "f4": "+history", "ctrl+s": "?+name", "ctrl+p": "+palette",
-                   "f10": "?+repeat"}
+                   "f10": "?+repeat", "ctrl+b": "+pcap"}
 _CONNECTION = {"f7": "toggle-form", "ctrl+t": "listener", "ctrl+l": "target", **_DIALOG_OPENERS}
 _PANELS = {"1": "results", "2": "results", "3": "results", "4": "results"}
 
@@ -62,6 +63,7 @@ DIALOG_KEYS: dict[str, dict[str, str]] = {
     "history": {"escape": "-", "q": "-", "space": "stay"},
     "compare": {"escape": "-", "q": "-"},
     "name": {"escape": "-", "enter": "-"},
+    "pcap": {"escape": "-", "enter": "-"},  # Enter closes once the file is written (else it says why)
     "palette": {"escape": "-"},
     "repeat": {"escape": "-results"},
     "enumerate": {"escape": "-"},
@@ -71,7 +73,7 @@ DIALOG_KEYS: dict[str, dict[str, str]] = {
 # Keys whose outcome depends on what a dialog found (a variant that can be used, a name that is valid)
 # or on the field in focus (Enter in the form moves to the next field, but on a dropdown opens its
 # list): declared above, left out of a walk that does not know that data.
-DEPENDS_ON_DATA = {("why", "u"), ("why", "enter"), ("name", "enter"), ("form", "enter")}
+DEPENDS_ON_DATA = {("why", "u"), ("why", "enter"), ("name", "enter"), ("form", "enter"), ("pcap", "enter")}
 
 
 def keys_of(state: State) -> dict[str, str]:

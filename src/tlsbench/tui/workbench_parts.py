@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         store: ProfileStore | None
         tab: str  # the tab shown: "connection" | "listener"
         running: bool  # a run is in flight
+        run_id: int  # the run shown (each run gets the next number)
         arrangement: Layout | None  # the layout chosen for the terminal's size (tui/layout.py)
 
         # --- from textual's Screen ---

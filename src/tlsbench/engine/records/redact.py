@@ -9,6 +9,9 @@ each one in every form it was sent in or could be echoed back in:
 - the SOCKS5 user/password sub-negotiation (RFC 1929), also with the length bytes PySocks writes
   for names of 128 bytes or more.
 
+`mask_in_place()` overwrites each whole form with bytes of the same length instead (a capture's
+TCP stream keeps its sequence numbers: `--pcap`).
+
 `redact_bytes()` copies a buffer with each occurrence replaced by MASK (`***`, whatever the secret's
 length: the output does not even tell that). Text is searched for the forms as Latin-1/UTF-8 text
 and as hex (no separator, or space or colon between bytes, either case); a form found as hex is
@@ -84,6 +87,34 @@ def credential_forms(user: str | None, password: str) -> dict[bytes, int]:
                 head = b"\x01" + ulen + name + plen
                 forms[head + raw] = len(head)
     return {f: at for f, at in forms.items() if f}
+
+
+def credential_masks(user: str | None, password: str) -> dict[bytes, bytes]:
+    """The byte forms of one password long enough to be found in raw bytes (`credential_forms`' whole
+    forms), each with what overwrites it in place: bytes of the same length, the user's part kept. A
+    capture's TCP stream then stays whole (every sequence number holds), and Wireshark shows
+    `user:*****` in a Basic token and the RFC 1929 request with its length bytes intact."""
+    import base64
+
+    out: dict[bytes, bytes] = {}
+    raws = [password.encode("utf-8")]
+    try:
+        raws.append(password.encode("latin-1"))
+    except UnicodeEncodeError:
+        pass
+    name = (user or "").encode("utf-8")
+    for raw in raws:
+        stars = b"*" * len(raw)
+        out[raw] = stars
+        out.update((form, b"*" * len(form)) for form in _percent_forms(raw))
+        # The same user with a password of stars: a token of the same length, padding and all.
+        token, masked = base64.b64encode(name + b":" + raw), base64.b64encode(name + b":" + stars)
+        out[token], out[token.rstrip(b"=")] = masked, masked.rstrip(b"=")
+        for ulen in _length(len(name)):
+            for plen in _length(len(raw)):
+                head = b"\x01" + ulen + name + plen
+                out[head + raw] = head + stars
+    return {form: mask for form, mask in out.items() if len(form) >= SHORT and form != mask}
 
 
 class _Form(NamedTuple):
@@ -230,8 +261,10 @@ def given_strings(value: Any) -> set[str]:
 class Redactor:
     """The secrets of one run, and the functions that mask them. `Redactor({})` masks nothing."""
 
-    def __init__(self, forms: dict[bytes, int]) -> None:
+    def __init__(self, forms: dict[bytes, int], masks: dict[bytes, bytes] | None = None) -> None:
         self.forms = dict(forms)  # each byte form, and where its secret part starts
+        self.masks = dict(masks or {})  # each whole form found in raw bytes, and its same-length mask
+        self._in_place: Any = None  # the masks' alternation, made when first asked for
         self.keep: tuple[str, ...] = ()  # given strings no piece is masked inside (a whole form still is)
         self._keep_bytes: tuple[bytes, ...] = ()
         self._bytes = _Patterns((b for f, at in self.forms.items() for b in _byte_forms(f, at)), b"|")
@@ -262,11 +295,33 @@ class Redactor:
         return bool(self.forms)
 
     def __or__(self, other: "Redactor") -> "Redactor":
-        return Redactor({**other.forms, **self.forms}).keeping(self.keep + other.keep)
+        return Redactor({**other.forms, **self.forms}, {**other.masks, **self.masks}).keeping(self.keep + other.keep)
 
     def redact_bytes(self, data: bytes) -> bytes:
         """A copy of `data` with every form of every secret (and a fragment at either edge) masked."""
         return self._bytes.apply(bytes(data), self._keep_bytes)
+
+    def mask_in_place(self, data: bytes) -> bytes:
+        """A copy of `data` of the same length, every whole form of every secret overwritten by its mask
+        (`credential_masks`): for bytes whose positions matter, a capture's TCP stream. Pieces of a form
+        at a buffer's edge are not looked for: give the whole stream of one direction at once."""
+        regex = self._masks_regex()
+        out = bytes(data)
+        for _ in range(4):  # again: a user name that holds the password is left by its longer form's mask
+            if regex is None or not regex.search(out):
+                break
+            out = regex.sub(lambda m: self.masks[m.group(0)], out)
+        return out
+
+    def found_in(self, data: bytes) -> bool:
+        """Whether `data` holds a whole form of a secret (the forms `mask_in_place` overwrites)."""
+        regex = self._masks_regex()
+        return regex is not None and regex.search(data) is not None
+
+    def _masks_regex(self) -> Any:
+        if self._in_place is None and self.masks:
+            self._in_place = re.compile(b"|".join(re.escape(f) for f in sorted(self.masks, key=len, reverse=True)))
+        return self._in_place
 
     def redact_text(self, text: str) -> str:
         """The same for text that holds bytes as text or as hex."""
@@ -332,7 +387,9 @@ class Redactor:
 @functools.lru_cache(maxsize=16)
 def _redactor(pairs: tuple[tuple[str | None, str], ...]) -> Redactor:
     forms: dict[bytes, int] = {}
+    masks: dict[bytes, bytes] = {}
     for user, password in pairs:
         for form, at in credential_forms(user, password).items():
             forms[form] = min(at, forms.get(form, at))
-    return Redactor(forms)
+        masks.update(credential_masks(user, password))
+    return Redactor(forms, masks)

@@ -51,6 +51,7 @@ STDERR_LINES = 20  # the last lines of the child's stderr kept for an error mess
 # Job kinds the child runs: "module:function", called as function(*args, on_event=, cancel=, **kwargs).
 JOBS: dict[str, str] = {
     "probe": "tlsbench.engine.runner:run_probe",
+    "probe-captured": "tlsbench.engine.capture.isolated:probe_captured",  # the workbench's runs (--pcap's save)
     "diagnose": "tlsbench.engine.why.run:diagnose",
 }
 

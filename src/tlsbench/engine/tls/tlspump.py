@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import ssl
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tlsbench.engine.stream import CHUNK, Link, PeerClosed, Stream, Transcript
+
+if TYPE_CHECKING:
+    from tlsbench.engine.capture.taps import TlsKeys
 
 
 class TlsPump:
@@ -105,6 +108,7 @@ class TlsStream:
         self.eof = False
         self.last_received: float | None = None  # time.monotonic() of the last bytes from the peer
         self._early = bytearray()  # application data read before anyone asked for it
+        self.keys: TlsKeys | None = None  # the session's secrets, when the run is captured (--pcap)
 
     def unread(self, data: bytes) -> None:
         self._early += data
@@ -127,6 +131,16 @@ class TlsStream:
 
     def handshake(self) -> None:
         """Drive the handshake to its end; raises ssl.SSLError, OSError, TimeoutError, PeerClosed."""
+        tap = self.link.tap
+        if tap is not None and self.keys is None:
+            self.keys = tap.tls_keys(self.pump.sslobj)
+        try:
+            self._handshake()
+        finally:
+            if self.keys is not None:
+                self.keys.collect()  # the private key log is read and removed, however the handshake ended
+
+    def _handshake(self) -> None:
         while True:
             try:
                 done = self.pump.handshake()
@@ -157,6 +171,8 @@ class TlsStream:
     def send(self, data: bytes) -> None:
         if self.transcript is not None:
             self.transcript.on_send(data)
+        if self.keys is not None:
+            self.keys.plain(data)
         self.pump.write(data)
         self._flush()
 
@@ -166,12 +182,16 @@ class TlsStream:
             del self._early[:size]
             if self.transcript is not None:
                 self.transcript.on_receive(out)
+            if self.keys is not None:
+                self.keys.plain(out)
             return out
         while True:
             data = self.pump.read(size)
             if data is not None:
                 if data and self.transcript is not None:
                     self.transcript.on_receive(data)
+                if self.keys is not None:
+                    self.keys.plain(data)
                 return data
             self._flush()
             try:

@@ -24,8 +24,9 @@ from tlsbench.tui.deferred import LazyPane
 from tlsbench.tui.layout import Layout, choose_layout, too_small_message
 from tlsbench.tui.enumerate_action import EnumerateAction
 from tlsbench.tui.target_actions import TargetActions
-from tlsbench.tui.messages import EngineEvent, RunCrashed, RunRefused
+from tlsbench.tui.messages import EngineEvent, RunCaptured, RunCrashed, RunRefused
 from tlsbench.tui.navigation import Navigation
+from tlsbench.tui.pcap_action import PcapAction
 from tlsbench.tui.profile_actions import ProfileActions
 from tlsbench.tui.run_status import same_connection
 from tlsbench.tui.safe_text import data
@@ -62,7 +63,7 @@ def _listener_view():
     return ListenerView()
 
 
-class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, TargetActions):
+class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, TargetActions, PcapAction):
     """Everything on one screen. State classes: -running while a run is in flight; the layout's
     classes (-form-inline/-form-drawer, -panels/-tabbed, -too-small) and -form-open."""
 
@@ -173,6 +174,7 @@ class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, Targe
         if remember is not None:
             remember(spec)
         self.run_events = []
+        self.last_capture = None  # the run shown is the one a capture is saved of
         self.query_one(ResultsView).start(spec, self.previous)
         self._set_running(True)
         self.remember_last_used(spec)
@@ -188,12 +190,14 @@ class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, Targe
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def run_in_thread(self, spec, token: CancelToken, run_id: int) -> None:
         """Runs the probe; only posts messages (post_message is thread-safe), never touches widgets."""
-        from tlsbench.engine.series.isolated import run_probe_isolated
+        from tlsbench.engine.capture.isolated import run_probe_captured
 
         try:
-            # In a child process: the UI thread's work must not show up in the stage timings.
-            run_probe_isolated(spec, on_event=lambda event: self.post_message(EngineEvent(run_id, event)),
-                               cancel=token)
+            # In a child process: the UI thread's work must not show up in the stage timings. Its
+            # capture comes back aside from the events (no TLS secret in a saved run file).
+            _, captured = run_probe_captured(
+                spec, on_event=lambda event: self.post_message(EngineEvent(run_id, event)), cancel=token)
+            self.post_message(RunCaptured(run_id, spec, captured))
         except InputError as exc:
             self.post_message(RunRefused(run_id, exc))
         except Exception as exc:  # the UI must survive any engine failure and say what happened
