@@ -82,8 +82,8 @@ class Waterfall:
         duration = f"{record.duration_ms:8.1f} ms"
         self.emit(f"  {self.paint(f'{mark:<4}', colour)} {nested_name(record.parent, record.id):<9} {duration}  "
                   f"{one_line(record.summary)}")
-        if self.trace and record.parent is None:  # -v: the app stage's HTTP/2 frames under its row
-            for line in h2_frame_lines(record):
+        if self.trace and record.parent is None:  # -v: the app stage's HTTP/2 frames, the DNS detail
+            for line in h2_frame_lines(record) + dns_lines(record):
                 self.emit(self.paint(line, "dim"))
 
     # --- after the run ---------------------------------------------------------------------------
@@ -291,6 +291,17 @@ def h2_frame_lines(record: StageRecord) -> list[str]:
         lines.append(f"         +{f.at_ms:9.3f} ms  {arrow} {one_line(f.type):<14} {f.stream_id:>6}  "
                      f"{f.flags or '-':<22} {f.length:>6} B{note}")
     return lines
+
+
+def dns_lines(record: StageRecord) -> list[str]:
+    """The resolve stage's DNS detail (`-v`, under its row): resolver, each query, chain, HTTPS record."""
+    from tlsbench.engine.records.details import ResolveDetail
+
+    if not isinstance(record.detail, ResolveDetail) or record.detail.resolver is None:
+        return []
+    from tlsbench.engine.dns.text import detail_lines
+
+    return [f"         {one_line(line.label):<13}{one_line(line.text)}" for line in detail_lines(record.detail)]
 
 
 def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = False, extra: dict | None = None) -> None:

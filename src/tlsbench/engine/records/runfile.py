@@ -29,9 +29,9 @@ from typing import Any, NamedTuple
 
 from tlsbench.engine.records import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
-from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, ProxyDetail, ProxyTlsDetail,
-                                     ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
-                                     TlsDetail)
+from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DnsQuery, DnsRecord,
+                                     DnsResolver, HttpsRecord, ProxyDetail, ProxyTlsDetail, ReconnectDetail,
+                                     ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail, TlsDetail)
 from tlsbench.errors import InputError
 from tlsbench.engine.events import (Event, FindingRaised, PlanReady, RunFinished, SocketUpdated, StageFinished,
                                     StageSkipped, StageStarted, StepInfo, TlsMessageSeen)
@@ -81,7 +81,8 @@ def _registry() -> list[type]:
             FindingRaised, RunFinished, ProbeResult, SocketInfo, TcpInfo, StageRecord, TlsMessage, Finding,
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
-            StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame]
+            StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame,
+            DnsResolver, DnsQuery, DnsRecord, HttpsRecord]
 
 
 def _check_change(change: Any) -> str | None:
@@ -141,6 +142,7 @@ def codec() -> RecordCodec:
             ("ProxyTlsDetail", "messages"): tuple[TlsMessage, ...],
             ("ReconnectDetail", "messages"): tuple[TlsMessage, ...],
             ("AppDetail", "frames"): tuple[H2Frame, ...],
+            ("ResolveDetail", "connection"): tuple[StageRecord, ...],
         }, validators={Change: _check_change, StageRecord: _check_stage})
     return _codec
 
