@@ -325,8 +325,9 @@ CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "-
                                           ("--ipv4", "--ipv6"), ("--proxy-cacert", "--proxy-insecure"))
 
 
-def check_conflicts(flags: list[str]) -> None:
-    """Raise InputError when two flags given together contradict each other (`flags`: primary names)."""
+def check_conflicts(flags: list[str], values: dict | None = None) -> None:
+    """Raise InputError when two flags given together contradict each other (`flags`: primary names;
+    `values`: what they set, when known)."""
     from tlsbench.errors import InputError
 
     for a, b in CONFLICTS:
@@ -334,7 +335,7 @@ def check_conflicts(flags: list[str]) -> None:
             raise InputError(f"{a} and {b} cannot be used together", field=(owner_of_flag(b) or OPTIONS[0]).name)
     if "--no-tls" in flags:
         # --cafile also verifies DoT/DoH servers (as curl's --cacert does DoH's), with or without TLS to the target
-        dns_tls = "--doh-url" in flags or "--dns-servers" in flags
+        dns_tls = _dns_tls(values) if values is not None else ("--doh-url" in flags or "--dns-servers" in flags)
         tls_flags = [f for f in flags if f != "--no-tls" and (owner_of_flag(f) or OPTIONS[0]).group == "tls"
                      and not (dns_tls and f == "--cafile")]
         if tls_flags:

@@ -9,8 +9,11 @@ dnsmasq holds the names (no system files: `--no-resolv --no-hosts --conf-file=/d
                    (www and edge are CNAMEs and hold nothing else: an HTTPS query for www
                    follows the chain to it, as a browser's does)
     txt.lab.test   TXT only (a name with no address)
-    loop.lab.test  CNAME loop2.lab.test, loop2 CNAME loop.lab.test is not possible in dnsmasq (it
-                   refuses a CNAME to an unknown name): chain bounds are tested from messages alone
+    localhost      A 127.0.0.8: a name the system answers from /etc/hosts (127.0.0.1), answered
+                   otherwise here (the system resolver and a DNS server that disagree)
+
+A CNAME loop cannot be served (dnsmasq refuses a CNAME to a name it does not hold): the chain's
+bounds are tested from messages alone.
 
 unbound forwards everything to dnsmasq and serves it three ways: plain DNS, DNS over TLS
 (`tls-port`, RFC 7858) and DNS over HTTPS (`https-port`, RFC 8484, HTTP/2 only), with a
@@ -34,8 +37,10 @@ CHAIN = ("www.lab.test", "edge.lab.test", "host.lab.test")  # asked name first, 
 TTLS = {"www.lab.test": 600, "edge.lab.test": 300, "host.lab.test": 120}
 ADDRESS_V4, ADDRESS_V6 = "127.0.0.1", "::1"
 NO_ADDRESS = "txt.lab.test"  # has a TXT record only: NOERROR and no address
+DISAGREEING = "127.0.0.8"  # dnsmasq's localhost
 DNS_NAME = "dns.lab.test"  # the DoT/DoH server's certificate name
 HTTPS_PORT = 8443  # the port the HTTPS record advertises
+HTTPS_TTL = 60  # dnsmasq's --local-ttl, which its --dns-rr records get
 
 
 def _ech_config_list() -> bytes:
@@ -85,7 +90,8 @@ def dnsmasq(host: str = "127.0.0.1", port: int | None = None, log_dir: str | os.
                 f"--cname={www},{edge},{TTLS[www]}",
                 f"--dns-rr={target},65,{https_rdata_hex()}",
                 f"--txt-record={NO_ADDRESS},no address here",
-                f"--local=/{ZONE}/", "--local-ttl=60"]
+                f"--host-record=localhost,{DISAGREEING}",
+                f"--local=/{ZONE}/", f"--local-ttl={HTTPS_TTL}"]
         return Dnsmasq(argv, host=host, port=p, name="dnsmasq", log_dir=log_dir)
 
     return start_on_free_port(make, host, preferred=port)

@@ -64,7 +64,7 @@ def system_resolver(name: str) -> tuple[DnsResolver, str | None]:
     if not conf.nameservers:
         why = "cannot be read" if text is None else "names no nameserver"
         return DnsResolver("system", (), RESOLV_CONF, f"{RESOLV_CONF} {why}: no detail"), None
-    server = format_hostport(conf.nameservers[0].split("%", 1)[0], RESOLV_PORT)
+    server = format_hostport(conf.nameservers[0], RESOLV_PORT)
     note = None
     if conf.search and name.rstrip(".").count(".") < conf.ndots:
         note = f"asked as written; the system resolver may try it with {', '.join(conf.search)} first"
@@ -195,12 +195,13 @@ def addresses_of(found: tuple[str, ...], port: int) -> tuple[tuple[int, tuple], 
 
 
 def disagreement(name: str, system: tuple[str, ...], found: Found | None, family: int | None) -> Finding | None:
-    """The system resolver's addresses against the resolv.conf server's, when that server answered both
-    the A and the AAAA query (otherwise there is nothing whole to compare)."""
+    """The system resolver's addresses against the resolv.conf server's, when that server answered the
+    queries of the families asked for (otherwise there is nothing whole to compare)."""
     if found is None:
         return None
     rcodes = {q.type: q.rcode for q in found.queries}
-    if rcodes.get("A") not in ("NOERROR", "NXDOMAIN") or rcodes.get("AAAA") not in ("NOERROR", "NXDOMAIN"):
+    needed = {4: ("A",), 6: ("AAAA",)}.get(family or 0, ("A", "AAAA"))  # the queries the system's answer covers
+    if any(rcodes.get(t) not in ("NOERROR", "NXDOMAIN") for t in needed):
         return None
     ours = {4: found.v4, 6: found.v6}.get(family or 0, found.addresses)
     if set(ours) == set(system):

@@ -153,9 +153,9 @@ def parse_resolv_conf(text: str) -> ResolvConf:
             continue
         key, args = words[0], words[1:]
         if key == "nameserver":
-            address = args[0].split("%", 1)[0]  # fe80::1%eth0: the scope is the interface
-            if is_ip(address) and len(servers) < MAX_NAMESERVERS:
-                servers.append(args[0] if is_ip(args[0]) else address)
+            # fe80::1%eth0: the scope names the interface (and the address is kept with it)
+            if is_ip(args[0]) and len(servers) < MAX_NAMESERVERS:
+                servers.append(args[0])
         elif key in ("search", "domain"):
             search = tuple(args[:6]) if key == "search" else (args[0],)
         elif key == "options":
