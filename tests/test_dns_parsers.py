@@ -287,3 +287,43 @@ def test_a_truncated_udp_answer_is_asked_again_over_tcp(closed_port):
     detail = result.stage("resolve").detail
     assert [q.over for q in detail.queries] == ["tcp", "tcp", "tcp"] and server.tcp_queries == 3
     assert detail.addresses == ("127.0.0.1",) and result.stage("resolve").status == "ok"
+
+
+# --- the options: profile, run file, copy as command, paste ---------------------------------------------
+
+def test_the_dns_options_survive_a_profile_and_copy_as_command(tmp_path):
+    import shlex
+
+    from tlsbench.engine.connection_data import connection_to_data, data_to_spec
+    from tlsbench.engine.equivalents import equivalent_commands
+    from tlsbench.engine.paste import parse_pasted
+    from tlsbench.engine.options import spec_from_values
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    spec = build_spec("www.lab.test:80", tls=False, cafile=str(ca), dns_servers="[::1]:5353,tls://localhost",
+                      doh_insecure=True)
+    assert spec.dns.cafile == str(ca) and spec.tls.cafile is None  # --no-tls: the CA file is the DoT server's
+    data = connection_to_data(spec)
+    assert data["dns"] == {"servers": ["[::1]:5353", "tls://localhost:853"], "doh_insecure": True}
+    assert data_to_spec(data).dns == spec.dns
+    words = shlex.split(equivalent_commands(spec).tlsbench.command)
+    assert words[words.index("--dns-servers") + 1] == "[::1]:5353,tls://localhost:853" and "--doh-insecure" in words
+    assert words[words.index("--cafile") + 1] == str(ca)
+    doh = build_spec("www.lab.test:443", doh_url="https://localhost:8443/dns-query")
+    curl = equivalent_commands(doh).curl.command
+    assert "--doh-url https://localhost:8443/dns-query" in curl
+    pasted = parse_pasted(curl)
+    assert spec_from_values(pasted.values).dns.doh_url == "https://localhost:8443/dns-query"
+    dot = equivalent_commands(spec).curl
+    assert "--dns-servers '[::1]:5353'" in dot.command and any("DNS over TLS" in c for c in dot.cannot)
+
+
+def test_a_profile_with_a_bad_dns_value_names_its_key():
+    from tlsbench.engine.connection_data import FormatError, data_to_spec
+
+    for dns, key in (({"servers": ["1.2.3.4:0"]}, "servers"), ({"doh_url": "http://x/"}, "doh_url"),
+                     ({"servers": "1.2.3.4"}, "servers"), ({"doh_insecure": "yes"}, "doh_insecure")):
+        with pytest.raises(FormatError) as caught:
+            data_to_spec({"host": "www.lab.test", "port": 443, "dns": dns})
+        assert (caught.value.table, caught.value.key) == ("dns", key), caught.value

@@ -306,3 +306,21 @@ def test_an_address_or_a_pin_asks_no_dns_and_loads_no_dnspython(closed_port):
         detail = json.loads(proc.stdout)["stages"][0]["detail"]
         assert detail["queries"] == []
         assert proc.stderr.strip().splitlines()[-1] == "False"
+
+
+def test_a_run_file_keeps_the_dns_detail_typed(dns_lab, lab_certs, closed_port):
+    from tlsbench.engine.records.details import DnsQuery, HttpsRecord
+    from tlsbench.engine.records.runfile import dump_run, load_run, run_record
+    from tlsbench.engine.runner import run_probe
+    from tlsbench.engine.spec import build_spec
+
+    events: list = []
+    spec = build_spec(f"www.lab.test:{closed_port.port}", tls=False, cafile=str(lab_certs.ca_cert),
+                      dns_servers=dns_lab.dot, timeout=5)
+    result = run_probe(spec, events.append)
+    back = load_run(dump_run(run_record(spec, events, result)), "test")
+    detail = back.result.stage("resolve").detail
+    assert detail == result.stage("resolve").detail
+    assert isinstance(detail.queries[0], DnsQuery) and isinstance(detail.https, HttpsRecord)
+    assert detail.connection[0].detail.version.startswith("TLSv1.")
+    assert back.connection["dns"] == {"servers": [dns_lab.dot]}
