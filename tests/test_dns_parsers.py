@@ -327,3 +327,36 @@ def test_a_profile_with_a_bad_dns_value_names_its_key():
         with pytest.raises(FormatError) as caught:
             data_to_spec({"host": "www.lab.test", "port": 443, "dns": dns})
         assert (caught.value.table, caught.value.key) == ("dns", key), caught.value
+
+
+# --- network text is shown literally ---------------------------------------------------------------------
+
+def hostile_detail():
+    from tlsbench.engine.records.details import DnsQuery, DnsRecord, DnsResolver, HttpsRecord, ResolveDetail
+
+    value = "[red]x[/red] \x1b[2J\x07 [@click=app.quit]"
+    return ResolveDetail("www.lab.test", "target", ("192.0.2.1",), "192.0.2.1", "IPv4",
+                         resolver=DnsResolver("servers", ("192.0.2.53:53",), "--dns-servers"),
+                         queries=(DnsQuery("A", "192.0.2.53:53", "NOERROR", 1.0,
+                                           (DnsRecord("www.lab.test", "TXT", 5, value),)),),
+                         cname_chain=("www.lab.test", "a\x1bb"),
+                         https=HttpsRecord("www.lab.test", 1, ".", ("h3\x1b[1m",)))
+
+
+def test_the_cli_shows_dns_records_literally():
+    from tlsbench.commands.probe_output import dns_lines
+    from tlsbench.engine.records.result import StageRecord
+
+    lines = dns_lines(StageRecord("resolve", "ok", 0.0, 1.0, hostile_detail()))
+    text = "\n".join(lines)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[red]x[/red]" in text and "[@click=app.quit]" in text
+
+
+def test_the_workbench_shows_dns_records_literally():
+    from tlsbench.tui.stage_text import detail_text
+
+    rendered = detail_text(hostile_detail())
+    assert "[red]x[/red]" in rendered.plain and "[@click=app.quit]" in rendered.plain
+    assert "\x1b" not in rendered.plain and "\x07" not in rendered.plain
+    assert not any("red" in str(span.style) and span.end - span.start == 1 for span in rendered.spans)

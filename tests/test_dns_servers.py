@@ -324,3 +324,13 @@ def test_a_run_file_keeps_the_dns_detail_typed(dns_lab, lab_certs, closed_port):
     assert isinstance(detail.queries[0], DnsQuery) and isinstance(detail.https, HttpsRecord)
     assert detail.connection[0].detail.version.startswith("TLSv1.")
     assert back.connection["dns"] == {"servers": [dns_lab.dot]}
+
+
+def test_a_refused_port_is_an_unreachable_server():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe_port:
+        probe_port.bind(("127.0.0.1", 0))
+        port = probe_port.getsockname()[1]
+    code, data = probe_json("www.lab.test:443", "--dns-servers", f"127.0.0.1:{port}")
+    assert code == 1
+    assert codes(data) == {"dns-server-unreachable": "error"}
+    assert "ECONNREFUSED" in resolve_of(data)["detail"]["queries"][0]["error"]

@@ -53,13 +53,17 @@ def summary_words(detail: ResolveDetail) -> str:
         answered = next((q.server for q in detail.queries if q.rcode is not None and q.type != "HTTPS"), None)
         out = f" from {answered or ', '.join(r.servers)}"
     elif r.servers:
-        out = f"; system resolver; detail from {', '.join(r.servers)} ({r.source.rsplit('/', 1)[-1] if r.source else ''})"
+        out = (f"; system resolver: getaddrinfo; detail from {', '.join(r.servers)} "
+               f"({r.source.rsplit('/', 1)[-1] if r.source else ''})")
+        rcodes = sorted({q.rcode for q in detail.queries if q.rcode and q.type != "HTTPS"})
         if not any(q.rcode for q in detail.queries):
             out += ": no answer"
+        elif rcodes != ["NOERROR"]:
+            out += ": " + "/".join(rcodes)
     elif r.source and "hosts" in r.source:
-        out = f"; system resolver: {r.source}"
+        out = f"; system resolver: getaddrinfo ({r.source})"
     else:
-        out = "; system resolver"
+        out = "; system resolver: getaddrinfo"
     if detail.cname_chain:
         out += f"; CNAME {' > '.join(detail.cname_chain)}"
     if detail.https is not None and detail.https.alpn:

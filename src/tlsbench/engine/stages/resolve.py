@@ -122,7 +122,7 @@ def _fail(detail: ResolveDetail, name: str, role: str, exc: BaseException, timeo
         from tlsbench.engine.dns.resolver import evidence_of
 
         finding = finding._replace(evidence=finding.evidence + evidence_of(outcome.deciding))
-    return StageOutcome(False, detail._replace(error=error), f"{name}: {error}", (finding,))
+    return StageOutcome(False, detail._replace(error=error), f"{name}: {error}{summary_words(detail)}", (finding,))
 
 
 def _family(spec: ConnectionSpec) -> int:
