@@ -360,3 +360,13 @@ def test_the_workbench_shows_dns_records_literally():
     assert "[red]x[/red]" in rendered.plain and "[@click=app.quit]" in rendered.plain
     assert "\x1b" not in rendered.plain and "\x07" not in rendered.plain
     assert not any("red" in str(span.style) and span.end - span.start == 1 for span in rendered.spans)
+
+
+def test_a_profiles_description_names_its_dns_servers():
+    from tlsbench.profiles.describe import summary_lines
+    from tlsbench.profiles.model import Profile
+
+    spec = build_spec("www.lab.test:443", dns_servers="127.0.0.1:5353,tls://localhost", doh_insecure=True)
+    assert "dns       127.0.0.1:5353, tls://localhost:853 (their certificates not verified)" in summary_lines(
+        Profile("lab", spec))
+    assert not any(line.startswith("dns") for line in summary_lines(Profile("lab", build_spec("www.lab.test:443"))))

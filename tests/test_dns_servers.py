@@ -334,3 +334,21 @@ def test_a_refused_port_is_an_unreachable_server():
     assert code == 1
     assert codes(data) == {"dns-server-unreachable": "error"}
     assert "ECONNREFUSED" in resolve_of(data)["detail"]["queries"][0]["error"]
+
+
+def test_behind_socks5_the_servers_resolve_the_target_for_the_proxy(dns_lab, microsocks, www_server, lab_certs):
+    code, data = probe_json(f"www.lab.test:{www_server.port}", "--socks5", microsocks.address, "--dns-servers",
+                            dns_lab.direct, "--cafile", str(lab_certs.ca_cert), "-4")
+    assert code == 0, data["findings"]
+    detail = resolve_of(data)["detail"]
+    assert detail["role"] == "proxy" and detail["target_chosen"] == "127.0.0.1"
+    assert [q["type"] for q in detail["queries"]] == ["A", "AAAA", "HTTPS"]  # the proxy is an address: no query
+    assert {a["name"] for q in detail["queries"] for a in q["answers"]} >= set(CHAIN)
+
+
+def test_behind_socks5h_the_proxy_resolves_and_no_query_is_sent(dns_lab, microsocks, www_server, lab_certs):
+    code, data = probe_json(f"localhost:{www_server.port}", "--socks5h", microsocks.address, "--dns-servers",
+                            dns_lab.direct, "--cafile", str(lab_certs.ca_cert))
+    detail = resolve_of(data)["detail"]
+    assert code == 0 and detail["queries"] == [] and "the proxy resolves" in detail["skipped_reason"]
+    assert detail["resolver"] is None  # nothing was asked: no resolver to name

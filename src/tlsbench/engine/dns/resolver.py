@@ -185,7 +185,7 @@ def _failures(found: Found, name: str, decides: bool) -> list[Finding]:
     if found.malformed:
         m = found.malformed[0]
         return [words.answer_malformed(found.server, m.qtype, m.problem, m.data, decides)]
-    kind = found.failure or "timeout"
+    kind = found.failure or "failed"  # a transport that does not say (its Answer.error does)
     return [words.server_unreachable(found.server, kind, _why(found), decides)]
 
 

@@ -142,7 +142,7 @@ class ResolveStage:
         spec = self.spec
         decides = spec.dns.decides
         names = self._names()
-        if decides:
+        if decides and names:
             source = "--doh-url" if spec.dns.doh_url else "--dns-servers"
             self.resolver = DnsResolver("servers", decides, source)
             self.own = {n: OwnLookup(n, spec, decides, True) for n in names}
