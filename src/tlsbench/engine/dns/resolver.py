@@ -127,6 +127,7 @@ class OwnLookup:
             why = "; ".join(f"{f.server}: {_why(f)}" for f in founds) or "no server to ask"
             return Outcome(founds, last, (), tuple(findings), f"no DNS server answered ({why})")
         f = deciding
+        findings += f.findings  # its connection's own (a DoH run's), when it has one
         findings += [words.answer_malformed(f.server, m.qtype, m.problem, m.data, decides=False) for m in f.malformed]
         if f.https is not None and "h3" in f.https.alpn:
             findings.append(words.https_h3(self.name, f.https.name, f.https.alpn, f.https.port))

@@ -167,7 +167,8 @@ class ResolveStage:
     def doing(self, state: RunState) -> str:
         spec = self.spec
         first = spec.proxies[0] if spec.proxies else None
-        return f"looking up {first.host if first else (spec.pin or spec.host)}"
+        asked = f" at {', '.join(spec.dns.decides)}" if self.own and spec.dns.decides else ""
+        return f"looking up {first.host if first else (spec.pin or spec.host)}{asked}"
 
     def run(self, ctx: StageContext, state: RunState) -> StageOutcome:
         # The clock runs inside lookup() only: the lookups are the stage's exchange, the wording is not.
