@@ -370,3 +370,19 @@ def test_a_profiles_description_names_its_dns_servers():
     assert "dns       127.0.0.1:5353, tls://localhost:853 (their certificates not verified)" in summary_lines(
         Profile("lab", spec))
     assert not any(line.startswith("dns") for line in summary_lines(Profile("lab", build_spec("www.lab.test:443"))))
+
+
+def test_resolvers_disagree_only_with_no_address_in_common():
+    from tlsbench.engine.dns.resolver import disagreement
+
+    def reply(query):
+        response = dns.message.make_response(query)
+        if query.question[0].rdtype == dns.rdatatype.A:
+            response.answer.append(dns.rrset.from_text("a.test.", 60, "IN", "A", "192.0.2.1", "192.0.2.2"))
+        return response.to_wire()
+
+    found = ask(Scripted(reply), Questions("a.test"), Ctx(), 1)
+    assert disagreement("a.test", ("192.0.2.2", "192.0.2.3"), found, None) is None  # a varying subset
+    differ = disagreement("a.test", ("192.0.2.9",), found, None)
+    assert differ is not None and differ.code == "dns-resolvers-disagree"
+    assert disagreement("a.test", ("192.0.2.9",), found._replace(queries=found.queries[:1]), None) is None

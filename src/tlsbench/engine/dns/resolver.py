@@ -197,7 +197,8 @@ def addresses_of(found: tuple[str, ...], port: int) -> tuple[tuple[int, tuple], 
 
 def disagreement(name: str, system: tuple[str, ...], found: Found | None, family: int | None) -> Finding | None:
     """The system resolver's addresses against the resolv.conf server's, when that server answered the
-    queries of the families asked for (otherwise there is nothing whole to compare)."""
+    queries of the families asked for (otherwise there is nothing whole to compare) and the two have
+    no address in common."""
     if found is None:
         return None
     rcodes = {q.type: q.rcode for q in found.queries}
@@ -205,8 +206,8 @@ def disagreement(name: str, system: tuple[str, ...], found: Found | None, family
     if any(rcodes.get(t) not in ("NOERROR", "NXDOMAIN") for t in needed):
         return None
     ours = {4: found.v4, 6: found.v6}.get(family or 0, found.addresses)
-    if set(ours) == set(system):
-        return None
+    if set(ours) & set(system) or not system:
+        return None  # one address in common: load balancers hand out varying subsets, that is no disagreement
     from tlsbench.engine.findings import dns as words
 
     return words.resolvers_disagree(name, system, found.server, ours)

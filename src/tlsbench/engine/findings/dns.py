@@ -128,9 +128,9 @@ def cname_chain(server: str, chain: tuple[str, ...], loop: bool, limit: int) -> 
 def resolvers_disagree(name: str, system: tuple[str, ...], server: str, ours: tuple[str, ...]) -> Finding:
     return finding("dns-resolvers-disagree", f"The system resolver and {server} give {name} different addresses",
                    f"getaddrinfo (the system resolver, which decided) gave {', '.join(system)}; tlsbench's own "
-                   f"queries to {server} (/etc/resolv.conf) gave {', '.join(ours) or 'none'}. Another source of "
-                   "the system's (nsswitch.conf: files, mdns, a cache) or a change between the two lookups answered "
-                   "differently.",
+                   f"queries to {server} (/etc/resolv.conf) gave {', '.join(ours) or 'none'}: not one address in "
+                   "common. Another source of the system's (nsswitch.conf: files, mdns, a cache) or a change "
+                   "between the two lookups answered differently.",
                    Suggestion("Compare with getent, and with the server itself.", (),
                               (Peer("getent", f"getent ahosts {shlex.quote(name)}"), _dig(server, name))),
                    (Evidence("system resolver", ", ".join(system)), Evidence(server, ", ".join(ours) or "none")))
