@@ -352,3 +352,11 @@ def test_behind_socks5h_the_proxy_resolves_and_no_query_is_sent(dns_lab, microso
     detail = resolve_of(data)["detail"]
     assert code == 0 and detail["queries"] == [] and "the proxy resolves" in detail["skipped_reason"]
     assert detail["resolver"] is None  # nothing was asked: no resolver to name
+
+
+def test_an_ip_version_the_name_lacks_is_said_with_the_other(dns_lab):
+    code, data = probe_json("localhost:443", "--dns-servers", dns_lab.direct, "-6")  # the lab's localhost: A only
+    assert code == 1 and resolve_of(data)["status"] == "failed"
+    finding = next(f for f in data["findings"] if f["code"] == "dns-no-address")
+    assert finding["title"] == f"localhost has no IPv6 address at {dns_lab.direct}"
+    assert {"label": "other family", "value": DISAGREEING} in finding["evidence"]

@@ -145,7 +145,7 @@ class OwnLookup:
             return Outcome(founds, f, (), tuple(findings), f"NXDOMAIN from {f.server}")
         wanted = {4: f.v4, 6: f.v6}.get(self.family or 0, f.addresses)
         if not wanted:
-            findings.insert(0, words.no_address(f.server, self.name, f.chain[-1]))
+            findings.insert(0, words.no_address(f.server, self.name, f.chain[-1], self.family, f.addresses))
             what = f"no IPv{self.family} address" if self.family else "no address"
             return Outcome(founds, f, (), tuple(findings), f"{what} from {f.server}")
         return Outcome(founds, f, wanted, tuple(findings), None)

@@ -59,8 +59,16 @@ def server_error(server: str, name: str, rcode: str, code: int, qtypes: str, dec
                    severity=severity)
 
 
-def no_address(server: str, name: str, final: str) -> Finding:
+def no_address(server: str, name: str, final: str, family: int | None = None, others: tuple[str, ...] = ()) -> Finding:
     via = f" (the CNAME chain ends at {final})" if final.rstrip(".").lower() != name.rstrip(".").lower() else ""
+    if family and others:  # -4 or -6, and only the other family has addresses
+        qtype = "A" if family == 4 else "AAAA"
+        return finding("dns-no-address", f"{name} has no IPv{family} address at {server}",
+                       f"{server} answered the {qtype} query with no address for {final}{via}; it has "
+                       f"{', '.join(others)}, which -{family} leaves out.",
+                       Suggestion("Allow both IP versions, or connect to a known address: {0}.", (_PIN,),
+                                  (_dig(server, name, qtype),)),
+                       (Evidence("server", server), Evidence("name", final), Evidence("other family", ", ".join(others))))
     return finding("dns-no-address", f"{name} has no address record at {server}",
                    f"{server} answered NOERROR to both the A and the AAAA query with no address for {final}{via}: "
                    "the name exists, without an IPv4 or IPv6 address.",
