@@ -344,6 +344,7 @@ def test_behind_socks5_the_servers_resolve_the_target_for_the_proxy(dns_lab, mic
     assert detail["role"] == "proxy" and detail["target_chosen"] == "127.0.0.1"
     assert [q["type"] for q in detail["queries"]] == ["A", "AAAA", "HTTPS"]  # the proxy is an address: no query
     assert {a["name"] for q in detail["queries"] for a in q["answers"]} >= set(CHAIN)
+    assert detail["cname_chain"] == list(CHAIN) and detail["https"]["alpn"] == ["h3", "h2"]
 
 
 def test_behind_socks5h_the_proxy_resolves_and_no_query_is_sent(dns_lab, microsocks, www_server, lab_certs):

@@ -142,6 +142,7 @@ class ResolveStage:
         spec = self.spec
         decides = spec.dns.decides
         names = self._names()
+        self.primary = names[0] if names else None  # the name the detail's chain and HTTPS record are for
         if decides and names:
             source = "--doh-url" if spec.dns.doh_url else "--dns-servers"
             self.resolver = DnsResolver("servers", decides, source)
@@ -181,7 +182,7 @@ class ResolveStage:
         """One name: (addresses, the detail with tlsbench's own queries, findings, error words).
         Raises what getaddrinfo raises when the system resolver decides."""
         own = self.own.get(name)
-        primary = not detail.queries and detail.resolver is None
+        primary = name == self.primary and not detail.queries
         if self.spec.dns.decides and own is not None:
             found = own.run(ctx)
             detail = _with_found(detail, found, self.resolver if primary else None, primary)
