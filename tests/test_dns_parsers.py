@@ -386,3 +386,21 @@ def test_resolvers_disagree_only_with_no_address_in_common():
     differ = disagreement("a.test", ("192.0.2.9",), found, None)
     assert differ is not None and differ.code == "dns-resolvers-disagree"
     assert disagreement("a.test", ("192.0.2.9",), found._replace(queries=found.queries[:1]), None) is None
+
+
+@pytest.mark.parametrize("nsswitch, hosts, asked", [
+    ("hosts: files dns", "127.0.0.1 www.lab.test", False),  # /etc/hosts first, and the name is there
+    ("hosts: files dns", "127.0.0.1 other.lab.test", True),
+    ("hosts: dns files", "127.0.0.1 www.lab.test", True),  # DNS first: asked
+    ("hosts: files resolve [!UNAVAIL=return] dns", "", True),  # systemd-resolved asks DNS too
+    ("hosts: files myhostname", "", False),  # no DNS at all
+])
+def test_which_system_source_answers_first(monkeypatch, tmp_path, nsswitch, hosts, asked):
+    from tlsbench.engine.dns import resolver
+
+    for name, text in (("NSSWITCH", nsswitch), ("HOSTS", hosts), ("RESOLV_CONF", "nameserver 192.0.2.53\n")):
+        (tmp_path / name).write_text(text)
+        monkeypatch.setattr(resolver, name, str(tmp_path / name))
+    info, server = resolver.system_resolver("www.lab.test")
+    assert (server is not None) == asked and info.kind == "system"
+    assert server in (None, "192.0.2.53:53") and (info.note is not None or asked)

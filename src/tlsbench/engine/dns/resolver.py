@@ -51,9 +51,11 @@ def system_resolver(name: str) -> tuple[DnsResolver, str | None]:
     detail (None: no query; the resolver's note says why)."""
     sources = hosts_sources(_read(NSSWITCH) or "")
     shown = " ".join(sources)
-    if "dns" not in sources:
+    # systemd-resolved's "resolve" asks DNS too (its stub is the server resolv.conf names)
+    first_dns = next((i for i, source in enumerate(sources) if source in ("dns", "resolve")), None)
+    if first_dns is None:
         return DnsResolver("system", (), NSSWITCH, f"nsswitch.conf's hosts line ({shown}) does not use DNS"), None
-    before_dns = sources[:sources.index("dns")]
+    before_dns = sources[:first_dns]
     if "files" in before_dns:
         found = hosts_addresses(_read(HOSTS) or "", name)
         if found:
