@@ -145,6 +145,20 @@ def caddy_h3(lab_certs, tmp_path_factory):
     server.stop()
 
 
+# --- DNS -----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def dns_lab(lab_certs, tmp_path_factory):
+    """dnsmasq answering the lab zone (tlsbench.lab.dns_servers: www.lab.test -> edge -> host, A and
+    AAAA, an HTTPS record with h3 and ech) and unbound in front of it: `.plain`, `.direct` (dnsmasq
+    itself) and `.dot` as --dns-servers takes them, `.doh` a DoH URL, `.ca` the CA that verifies them."""
+    from tlsbench.lab.dns_servers import dns_lab as start
+
+    lab = need(start, lab_certs, tmp_path_factory.mktemp("dns"))
+    yield lab
+    lab.stop()
+
+
 # --- SOCKS proxies -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,7 @@ def test_a_and_aaaa_over_doh_with_the_connection_nested_in_resolve(unbound_doh, 
                            ("resolve", "chain"), ("resolve", "doh")]
     assert any(isinstance(e, TlsMessageSeen) and e.parent == "resolve" and e.name == "ServerHello" for e in events)
     assert not exchanged.findings
-    # The JSON form the resolve stage's detail holds (doh_connection).
+    # The JSON form the resolve stage's detail holds (connection).
     from tlsbench.engine.records import jsonout
 
     listed = connection_json(records)
@@ -71,7 +71,7 @@ def test_a_and_aaaa_over_doh_with_the_connection_nested_in_resolve(unbound_doh, 
     assert '"alpn": "h2"' in text and '"answer_bytes"' in text
 
 
-def test_the_runs_target_options_do_not_reach_the_doh_connection(unbound_doh, lab_certs, tls_server):
+def test_the_runs_target_options_do_not_reach_the_connection(unbound_doh, lab_certs, tls_server):
     """The client certificate, SNI override, pin and ALPN are the target's; the CA file is shared."""
     server = tls_server("good")
     spec = build_spec(f"localhost:{server.port}", cafile=str(lab_certs.ca_cert), sni="www.lab.test",
@@ -117,7 +117,7 @@ def test_doh_insecure_skips_verification_of_the_doh_server_only(unbound_doh, lab
     assert disabled and disabled[0].title.startswith("DoH server: ")
 
 
-def test_the_doh_connection_follows_the_runs_proxy_route(unbound_doh, lab_certs, microsocks, listener):
+def test_the_connection_follows_the_runs_proxy_route(unbound_doh, lab_certs, microsocks, listener):
     spec = build_spec(f"127.0.0.1:{listener}", tls=False, proxies=[f"socks5h://{microsocks.host}:{microsocks.port}"],
                       timeout=10)
     result, exchanged, events = run_with_doh(unbound_doh.url, spec, cafile=str(lab_certs.ca_cert))
@@ -284,7 +284,7 @@ def test_the_doh_kind_is_a_stage_of_the_catalogue():
     assert KINDS["doh"].impl.endswith("stages.doh:DohStage")
 
 
-def test_a_saved_run_keeps_the_doh_connections_events(unbound_doh, lab_certs, listener):
+def test_a_saved_run_keeps_the_connections_events(unbound_doh, lab_certs, listener):
     from tlsbench.engine.records.runfile import dump_run, load_run, run_record
 
     spec = build_spec(f"127.0.0.1:{listener}", tls=False, timeout=10)
@@ -296,7 +296,7 @@ def test_a_saved_run_keeps_the_doh_connections_events(unbound_doh, lab_certs, li
     assert again.events == record.events
 
 
-def test_the_waterfall_names_the_doh_connections_stages_by_path_with_v_details(unbound_doh, lab_certs, listener):
+def test_the_waterfall_names_the_connections_stages_by_path_with_v_details(unbound_doh, lab_certs, listener):
     import io
 
     from tlsbench.commands.probe_output import Waterfall
@@ -320,7 +320,7 @@ def test_the_waterfall_names_the_doh_connections_stages_by_path_with_v_details(u
     assert any("DATA" in line and ">>>" in line for line in after)
 
 
-def test_a_proxy_password_never_leaves_in_the_doh_connections_events(unbound_doh, lab_certs, microsocks_auth,
+def test_a_proxy_password_never_leaves_in_the_connections_events(unbound_doh, lab_certs, microsocks_auth,
                                                                       listener):
     from tests.conftest import MICROSOCKS_PASSWORD, MICROSOCKS_USER
     from tlsbench.engine.records.runfile import dump_run, run_record

@@ -74,16 +74,16 @@ async def test_nested_stages_get_indented_rows_under_their_parent(tmp_path, doh_
         assert app.screen.query_one(ChainPanel).note == "plain TCP: no TLS in this run"
 
 
-async def test_a_stored_result_draws_the_doh_connection_its_resolve_detail_holds(tmp_path, doh_run):
+async def test_a_stored_result_draws_the_connection_its_resolve_detail_holds(tmp_path, doh_run):
     """A result read back (history, a run file) has no events: the resolve stage's detail holds the
-    nested records as `doh_connection`, and the rows come from there."""
+    nested records as `connection`, and the rows come from there."""
     spec, events = doh_run
     nested = tuple(e.record for e in events if isinstance(e, StageFinished) and e.record.parent == "resolve")
     result = next(e.result for e in events if isinstance(e, RunFinished))
 
     class HoldingDetail:
         def __init__(self, detail, records):
-            self.inner, self.doh_connection = detail, records
+            self.inner, self.connection = detail, records
 
     stages = tuple(s._replace(detail=HoldingDetail(s.detail, nested)) if s.key == "resolve" else s
                    for s in result.stages)

@@ -94,7 +94,7 @@ class Waterfall:
             return
         # -v: HTTP/2 frames under their stage's row (the app stage's, a DoH lookup's), and a nested
         # handshake's messages (the run's own are in the trace after the waterfall).
-        lines = h2_frame_lines(record) + (quic_lines(record) if record.parent is None else [])
+        lines = h2_frame_lines(record) + (quic_lines(record) + dns_lines(record) if record.parent is None else [])
         for m in self.nested_messages.pop(nested_name(record.parent, record.id), []) if record.parent else ():
             arrow = ">>>" if m.direction == "sent" else "<<<"
             lines.append(f"         +{m.at_ms:9.3f} ms  {arrow} {one_line(m.name):<24} {m.version:<8} {m.length:>6} B")
@@ -411,6 +411,17 @@ def http3_summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"answer  HTTP/3 {detail.status if detail.status is not None else '(none)'}"
                      + (f"; {fields[:ANSWER_CHARS]}" if fields else ""))
     return lines
+
+
+def dns_lines(record: StageRecord) -> list[str]:
+    """The resolve stage's DNS detail (`-v`, under its row): resolver, each query, chain, HTTPS record."""
+    from tlsbench.engine.records.details import ResolveDetail
+
+    if not isinstance(record.detail, ResolveDetail) or record.detail.resolver is None:
+        return []
+    from tlsbench.engine.dns.text import detail_lines
+
+    return [f"         {one_line(line.label):<13}{one_line(line.text)}" for line in detail_lines(record.detail)]
 
 
 def write_json(result: ProbeResult, stream: TextIO, *, include_bytes: bool = False, extra: dict | None = None) -> None:

@@ -87,7 +87,7 @@ def values_from_args(args: argparse.Namespace) -> tuple[dict, set[str]]:
             else:
                 values[option.name] = arg
             excluded.update(flag.excludes)
-    check_conflicts(named)
+    check_conflicts(named, values)
     return values, excluded
 
 

@@ -17,7 +17,7 @@ from tlsbench.engine.route.proxies import PROXY_KINDS, ProxySpec
 from tlsbench.engine.route.proxykinds import TYPES
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, split_hostport
 
-TABLES = ("proxy", "tls", "local", "app")
+TABLES = ("proxy", "tls", "local", "app", "dns")
 
 
 def _known_keys() -> dict[str, tuple[str, ...]]:
@@ -57,7 +57,7 @@ def connection_to_data(spec: ConnectionSpec) -> dict[str, Any]:
     values = values_of(spec)
     data: dict[str, Any] = {"host": spec.host, "port": spec.port}
     hops = [_hop_table(hop) for hop in spec.proxies if hop.source is None]
-    tables: dict[str, dict[str, Any]] = {"proxy": {}, "tls": {}, "local": {}, "app": {}}
+    tables: dict[str, dict[str, Any]] = {"proxy": {}, "tls": {}, "local": {}, "app": {}, "dns": {}}
     for option in OPTIONS:
         if option.toml is None or not _applies(option, values):
             continue
@@ -76,7 +76,7 @@ def connection_to_data(spec: ConnectionSpec) -> dict[str, Any]:
         data["proxy"] = hops  # a chain: [[proxy]] tables, first hop first
     if values["app"] != "none" or tables["app"]:
         tables["app"] = {"http": values["app"] == "http", **tables["app"]}
-    for table in ("tls", "local", "app"):
+    for table in ("tls", "local", "app", "dns"):
         if tables[table]:
             data[table] = tables[table]
     return data
@@ -165,7 +165,11 @@ def _check_consistency(data: Mapping[str, Any], values: dict[str, Any]) -> None:
     """Keys that contradict each other are reported, never silently ignored."""
     tls = data.get("tls", {})
     if values.get("tls") is False:
-        extra = [k for k in CONNECTION_KEYS["tls"] if k != "enabled" and k in tls]
+        # a CA file also verifies DoT/DoH servers, with or without TLS to the target
+        dns = data.get("dns", {}) if isinstance(data.get("dns"), dict) else {}
+        dns_tls = bool(dns.get("doh_url")) or any(str(s).startswith("tls://") for s in dns.get("servers") or ())
+        extra = [k for k in CONNECTION_KEYS["tls"] if k != "enabled" and k in tls
+                 and not (dns_tls and k in ("cafile", "verify"))]
         if extra:
             raise FormatError(f"enabled = false conflicts with {extra[0]!r}", "tls", extra[0])
     sni_mode = values.get("sni_mode") or ("override" if values.get("sni") is not None else "host")
@@ -184,6 +188,9 @@ def _check_consistency(data: Mapping[str, Any], values: dict[str, Any]) -> None:
         for key in ("starttls_name", "xmpphost"):
             if values.get(key) is not None:
                 raise FormatError(f"{key} is set but starttls is not (starttls = \"smtp\", ...)", "tls", key)
+    servers = values.get("dns_servers")
+    if servers is not None and not all(isinstance(s, str) for s in servers):
+        raise FormatError("servers must be a list of strings", "dns", "servers")
     alpn = values.get("alpn")
     if isinstance(alpn, list) and not all(isinstance(p, str) for p in alpn):
         raise FormatError("alpn must be a list of strings", "tls", "alpn")

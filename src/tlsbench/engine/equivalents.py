@@ -194,6 +194,8 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
             elif proxy.cafile:
                 words += ["--proxy-cacert", _q(os.path.expanduser(proxy.cafile))]
 
+    words += _curl_dns(spec, cannot, notes)
+
     # Where the TCP connection (or the proxy request) really goes, when not to the URL's host.
     connect_to = spec.pin
     if tls.enabled and tls.sni_mode == "override" and tls.sni_name:
@@ -272,6 +274,23 @@ def curl_command(spec: ConnectionSpec) -> Equivalent:
     path = "" if scheme == "telnet" else spec.app.path
     words.append(_q(f"{scheme}://{_url_host(url_host)}:{port}{path}"))
     return Equivalent("curl", tuple(prefix + words), tuple(cannot), tuple(notes))
+
+
+def _curl_dns(spec: ConnectionSpec, cannot: list[str], notes: list[str]) -> list[str]:
+    """curl's --doh-url and --dns-servers (curl has no DNS over TLS)."""
+    dns = spec.dns
+    if dns.doh_url:
+        if dns.cafile and not spec.tls.enabled:
+            notes.append("curl's --cacert verifies the DoH server too, as tlsbench's --cafile does")
+        return ["--doh-url", _q(dns.doh_url)]
+    plain = [s for s in dns.servers if not s.startswith("tls://")]
+    dot = [s for s in dns.servers if s.startswith("tls://")]
+    if dot:
+        cannot.append(f"DNS over TLS ({', '.join(dot)}): curl has no DoT client; its encrypted DNS is --doh-url")
+    if not plain:
+        return []
+    notes.append("--dns-servers works only in a curl built with c-ares (curl -V lists AsynchDNS with c-ares)")
+    return ["--dns-servers", _q(",".join(plain))]
 
 
 def _switch_words(spec: ConnectionSpec, tool: str, cannot: list[str]) -> list[str]:
@@ -394,6 +413,9 @@ def openssl_command(spec: ConnectionSpec) -> Equivalent:
         if spec.app.http and "h2" in tls.alpn:
             notes.append("the request is HTTP/1.1 text: if the server picks h2 through ALPN it will not answer it")
         notes.append("-ign_eof keeps the connection open after the text is sent, until the server closes it")
+    if spec.dns.decides:
+        cannot.append("--dns-servers/--doh-url: s_client resolves the name with the system resolver "
+                      "(give -connect the address tlsbench's lookup found)")
     cannot.append(f"the per-stage timeout ({spec.timeout:g} s): s_client has no connect timeout")
     return Equivalent("openssl", tuple(prefix + words), tuple(cannot), tuple(notes))
 

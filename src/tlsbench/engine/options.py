@@ -87,6 +87,11 @@ _SAYS_HOST = tuple(p for p, d in DIALOGUES.items() if d.says_host)  # the XMPP d
 _STARTTLS_LIST = ", ".join(STARTTLS_PROTOCOLS)
 
 
+def _dns_tls(values: dict) -> bool:
+    """The value set names a DoT or DoH server (which --cafile verifies, TLS to the target or not)."""
+    return bool(values.get("doh_url") or any(str(s).startswith("tls://") for s in values.get("dns_servers") or ()))
+
+
 def _tls(spec: ConnectionSpec) -> TlsSpec:
     return spec.tls
 
@@ -127,6 +132,26 @@ OPTIONS: tuple[Option, ...] = (
            field=Field("Proxies", "hops"),
            errors=("proxy", "proxy port", "proxy_kind", "proxy_user", "proxy_password", "proxy_password_input",
                    "proxy_cafile", "preproxy")),
+    Option("dns_servers", "route", "DNS servers tlsbench asks itself, in order: ADDR[:PORT] (UDP, TCP when "
+           "truncated), tls://HOST[:PORT] (DNS over TLS); their answers decide the addresses",
+           lambda s: list(s.dns.servers), default=[],
+           flags=(Flag(("--dns-servers", "--dns-server"), "ask these DNS servers instead of the system resolver "
+                       "(curl's name): ADDR[:PORT] (IPv6 as [::1]:53), tls://HOST[:PORT] for DNS over TLS "
+                       "(port 853, verified like the target: --cafile)", "ADDR[:PORT][,...]",
+                       apply=lambda v, a: v.update(dns_servers=[p.strip() for p in a.split(",")]),
+                       render=lambda v: ["--dns-servers", ",".join(v["dns_servers"])] if v.get("dns_servers")
+                       else []),),
+           toml=("dns", "servers"), toml_type=list, describe="DNS servers", errors=("dns_servers",)),
+    Option("doh_url", "route", "resolve over DNS over HTTPS at this URL (curl --doh-url)", lambda s: s.dns.doh_url,
+           flags=(Flag(("--doh-url",), "resolve names with DNS over HTTPS at this https:// URL (curl's name; "
+                       "verified like the target: --cafile)", "URL"),),
+           toml=("dns", "doh_url"), describe="DoH URL"),
+    Option("doh_insecure", "route", "do not verify the DNS-over-HTTPS or DNS-over-TLS server's certificate",
+           lambda s: s.dns.doh_insecure, default=False,
+           flags=(Flag(("--doh-insecure",), "do not verify the DoH (or DoT) server's certificate, as curl "
+                       "--doh-insecure (the target's is still verified)", kind="switch",
+                       apply=_set("doh_insecure", True)),),
+           toml=("dns", "doh_insecure"), toml_type=bool, describe="DNS server unverified", curl="--doh-insecure"),
     # --- local side ---------------------------------------------------------------------------------
     Option("local_port", "local", "bind the client to this port, or the first free one of a range",
            lambda s: (None if not s.local.port_range else str(s.local.port_range[0]) if
@@ -213,19 +238,19 @@ OPTIONS: tuple[Option, ...] = (
                        render=lambda v: ["--pq"] if list(v.get("groups") or ()) == list(PQ_GROUPS) else [])),
            toml=("tls", "groups"), toml_type=(list, str), describe="groups", openssl="-groups"),
     Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
-           lambda s: s.tls.verify, default="system",
+           lambda s: s.tls.verify if s.tls.enabled or not s.dns.cafile else "cafile", default="system",
            flags=(Flag(("--insecure", "-k"), "do not verify the certificate (loud warning)", kind="switch",
                        apply=_set("verify", "off"), excludes=("cafile",)),),
            field=Field("Verification", "select", choices=(("system store", "system"), ("CA file", "cafile"),
                                                           ("off (insecure)", "off")),
                        visible=lambda v: v.get("tls", True)),
            toml=("tls", "verify"), errors=("insecure",)),
-    Option("cafile", "tls", "trust only the CA certificates in this file", lambda s: s.tls.cafile,
+    Option("cafile", "tls", "trust only the CA certificates in this file", lambda s: s.tls.cafile or s.dns.cafile,
            flags=(Flag(("--cafile", "--cacert"), "trust these CA certificates (curl --cacert)", "FILE",
                        apply=lambda v, a: v.update(cafile=a, verify="cafile"),
                        render=lambda v: ["--cafile", v["cafile"]] if v.get("verify") == "cafile" else []),),
            field=Field("CA file", "input", "/path/to/ca.pem",
-                       visible=lambda v: v.get("tls", True) and v.get("verify") == "cafile"),
+                       visible=lambda v: (v.get("tls", True) or _dns_tls(v)) and v.get("verify") == "cafile"),
            toml=("tls", "cafile"), describe="CA file", curl="--cacert", openssl="-CAfile"),
     Option("cert", "tls", "client certificate (PEM; may hold the key too)", lambda s: s.tls.cert,
            flags=(Flag(("--cert",), "client certificate (PEM; may hold the key too)", "FILE"),),
@@ -329,15 +354,19 @@ CONFLICTS: tuple[tuple[str, str], ...] = (("--sni", "--no-sni"), ("--cafile", "-
                                           ("--http3", "--no-tls"), ("--http3-only", "--no-tls"))
 
 
-def check_conflicts(flags: list[str]) -> None:
-    """Raise InputError when two flags given together contradict each other (`flags`: primary names)."""
+def check_conflicts(flags: list[str], values: dict | None = None) -> None:
+    """Raise InputError when two flags given together contradict each other (`flags`: primary names;
+    `values`: what they set, when known)."""
     from tlsbench.errors import InputError
 
     for a, b in CONFLICTS:
         if a in flags and b in flags:
             raise InputError(f"{a} and {b} cannot be used together", field=(owner_of_flag(b) or OPTIONS[0]).name)
     if "--no-tls" in flags:
-        tls_flags = [f for f in flags if f != "--no-tls" and (owner_of_flag(f) or OPTIONS[0]).group == "tls"]
+        # --cafile also verifies DoT/DoH servers (as curl's --cacert does DoH's), with or without TLS to the target
+        dns_tls = _dns_tls(values) if values is not None else ("--doh-url" in flags or "--dns-servers" in flags)
+        tls_flags = [f for f in flags if f != "--no-tls" and (owner_of_flag(f) or OPTIONS[0]).group == "tls"
+                     and not (dns_tls and f == "--cafile")]
         if tls_flags:
             raise InputError(f"--no-tls conflicts with {', '.join(tls_flags)}", field="tls")
 
@@ -534,10 +563,14 @@ def spec_from_values(values: dict[str, Any], *, environ: dict[str, str] | None =
             from tlsbench.errors import InputError
 
             raise InputError("CA file is empty (verify with the system store, or give a CA file)", field="cafile")
+    if not tls and v["cafile"] and verify == "cafile" and _dns_tls(v):
+        tls_args["cafile"] = v["cafile"]  # for the DoT/DoH servers (build_spec checks they use TLS)
     app = v["app"]
     return build_spec(v["target"], pin=v["pin"], proxies=v["proxies"], tls=tls, timeout=v["timeout"],
                       http=app == "http", send=v["send"] if app == "send" else None, path=v["path"] or "/",
                       http3=(v["http3"] or "off") if app == "http" and tls else "off",
                       local_port=v["local_port"], interface=v["interface"], family=family,
                       haproxy_protocol=bool(v["haproxy_protocol"]), environ=environ,
+                      dns_servers=v["dns_servers"] or None, doh_url=v["doh_url"] or None,
+                      doh_insecure=bool(v["doh_insecure"]),
                       **tls_args)

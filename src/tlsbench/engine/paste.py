@@ -227,6 +227,10 @@ def _curl(words: list[str]) -> Pasted:
                 dropped.append(f"the header {header!r} (tlsbench's GET sends Host, User-Agent, Accept only)")
         elif word == "--connect-timeout":
             values["timeout"] = arg()
+        elif word == "--doh-url":
+            values["doh_url"] = arg()
+        elif word == "--dns-servers":
+            values["dns_servers"] = [e.strip() for e in arg().split(",")]
         elif word in ("-4", "--ipv4"):
             values["family"] = 4
         elif word in ("-6", "--ipv6"):

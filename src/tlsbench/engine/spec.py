@@ -21,7 +21,7 @@ VerifyMode = Literal["system", "cafile", "off"]
 TLS_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3")
 PROXY_PASSWORD_ENV = "TLSBENCH_PROXY_PASSWORD"
 
-__all__ = ["ConnectionSpec", "ProxySpec", "TlsSpec", "AppSpec", "LocalSpec", "StarttlsSpec", "ProxyKind",
+__all__ = ["ConnectionSpec", "DnsSpec", "ProxySpec", "TlsSpec", "AppSpec", "LocalSpec", "StarttlsSpec", "ProxyKind",
            "PROXY_KINDS", "STARTTLS_PROTOCOLS",
            "PROXY_PASSWORD_ENV", "TLS_VERSIONS", "build_spec", "check_host", "format_hostport", "is_ip",
            "parse_port", "split_hostport", "expand_path"]
@@ -78,6 +78,27 @@ class StarttlsSpec(NamedTuple):
     xmpphost: str | None = None  # the XMPP stream's `to` (s_client -xmpphost); None: the target host
 
 
+class DnsSpec(NamedTuple):
+    """Who answers tlsbench's own DNS questions (curl's --dns-servers, --doh-url, --doh-insecure).
+
+    With no server given, getaddrinfo decides (the system resolver) and tlsbench's own queries to
+    the servers of /etc/resolv.conf only add detail; with servers, their answers decide."""
+
+    servers: tuple[str, ...] = ()  # canonical spellings: "127.0.0.1:53", "[::1]:53", "tls://HOST:853"
+    doh_url: str | None = None  # DNS over HTTPS (RFC 8484)
+    doh_insecure: bool = False  # do not verify DoT/DoH servers (never the target)
+    cafile: str | None = None  # the CA file DoT/DoH servers are verified with (--cafile), as written
+
+    @property
+    def decides(self) -> tuple[str, ...]:
+        """The servers whose answers decide the addresses, in the order they are asked ((): the system)."""
+        return (self.doh_url,) if self.doh_url else self.servers
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.doh_url) or any(s.startswith("tls://") for s in self.servers)
+
+
 class ConnectionSpec(NamedTuple):
     host: str
     port: int
@@ -88,6 +109,7 @@ class ConnectionSpec(NamedTuple):
     timeout: float = 10.0  # seconds, per stage
     local: LocalSpec = LocalSpec()
     starttls: StarttlsSpec = StarttlsSpec()
+    dns: DnsSpec = DnsSpec()
 
     @property
     def target(self) -> str:
@@ -182,6 +204,9 @@ def build_spec(
     starttls: str | None = None,
     starttls_name: str | None = None,
     xmpphost: str | None = None,
+    dns_servers: str | Sequence[str] | None = None,
+    doh_url: str | None = None,
+    doh_insecure: bool = False,
 ) -> ConnectionSpec:
     """Validate every field and return a ConnectionSpec, or raise InputError (one line).
 
@@ -192,6 +217,11 @@ def build_spec(
     """
     env = os.environ if environ is None else environ
     host, port, pin = build_target(target, pin)
+    dns = build_dns(dns_servers, doh_url, doh_insecure)
+    dns_cafile = None
+    if not tls and cafile and dns.uses_tls:
+        # --cafile verifies DoT/DoH servers too, also when the target speaks no TLS (as curl's --cacert for DoH)
+        dns_cafile, cafile = _readable_file(cafile, "cafile"), None
     chain = build_route(proxies, dest=pin or host, user=proxy_user, password=proxy_password,
                         password_env=proxy_password_env, cafile=proxy_cafile, insecure=proxy_insecure, environ=env)
     tls_spec = build_tls(tls, host, sni=sni, no_sni=no_sni, tls_min=tls_min, tls_max=tls_max, ciphers=ciphers,
@@ -207,10 +237,25 @@ def build_spec(
     seconds = check_seconds(timeout)
     return ConnectionSpec(host=host, port=port, pin=pin, proxies=chain, tls=tls_spec, app=app, timeout=seconds,
                           local=build_local(local_port, interface, family, pin or host, chain, haproxy_protocol),
-                          starttls=upgrade)
+                          starttls=upgrade, dns=dns._replace(cafile=dns_cafile or tls_spec.cafile))
 
 
 # --- the groups: target, route, TLS, app, local side ----------------------------------------------
+
+def build_dns(servers: str | Sequence[str] | None, doh_url: str | None, doh_insecure: bool) -> DnsSpec:
+    """The DNS servers tlsbench asks itself (none: the system resolver decides)."""
+    from tlsbench.engine.dns.servers import check_doh_url, parse_server_list
+
+    listed = parse_server_list(servers) if servers not in (None, "", [], ()) else ()
+    url = check_doh_url(doh_url) if doh_url is not None and doh_url != "" else None
+    if url and listed:
+        raise InputError("--doh-url and --dns-servers: give one (with --doh-url, DNS goes over HTTPS only, "
+                         "as with curl)", field="doh_url")
+    if doh_insecure and not (url or any(s.startswith("tls://") for s in listed)):
+        raise InputError("--doh-insecure is for a DNS-over-HTTPS (--doh-url) or DNS-over-TLS (tls://) server",
+                         field="doh_insecure")
+    return DnsSpec(listed, url, bool(doh_insecure))
+
 
 def build_target(target: str, pin: str | None) -> tuple[str, int, str | None]:
     """(host, port, pin): where to connect, and the address that replaces DNS for it."""

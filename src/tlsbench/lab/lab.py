@@ -30,7 +30,9 @@ SNI_NAME = "www.lab.test"  # exists only in the lab: reached by pinning its addr
 PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 41080,
                    "plaintext": 48080, "banner": 42525, "silent": 44304, "smtp-starttls": 42587,
                    "smtp-plain": 42588, "imap": 42143, "pop3": 42110, "lmtp": 42024, "sieve": 44190,
-                   "http3": 44305}
+                   "http3": 44305,
+                   "dnsmasq": 45353, "dns": 45354, "dns-tls": 45853, "dns-https": 45443}
+
 MAIL_NAME = "mail.lab.test"  # the mail servers' certificate name, reached by pinning their address
 STARTTLS_ENTRIES = ("lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls")
 # For a STARTTLS situation whose server cannot start: (port key, protocol, address, what it shows)
@@ -237,6 +239,7 @@ class Lab:
                   self._spec(silent.port, cafile=ca, timeout=SILENT_TIMEOUT), "tlsbench silent server")
 
         self._start_http3(certs, ca)
+        self._start_dns(good.port, ca)
         self._start_starttls(certs, ca)
 
     def _start_http3(self, certs: LabCerts, ca: str) -> None:
@@ -310,6 +313,46 @@ class Lab:
                       "an unrecognized_name alert; send the right name (see lab-sni-pinned).",
                       self._spec(server.port, SNI_NAME, pin=LOOPBACK, sni="unknown.lab.test", cafile=ca),
                       served_by)
+
+    def _start_dns(self, tls_port: int, ca: str) -> None:
+        """dnsmasq with a three-name CNAME chain and an HTTPS record, unbound in front of it (plain DNS,
+        DoT, DoH): the good server reached as www.lab.test through each, tlsbench's own queries deciding."""
+        from tlsbench.lab import dns_servers
+
+        assert self.certs is not None
+        ports = self.preferred_ports
+        unbound_ports = None
+        if all(ports.get(k) for k in ("dns", "dns-tls", "dns-https")):
+            unbound_ports = dns_servers.UnboundPorts(ports["dns"], ports["dns-tls"], ports["dns-https"])
+        target = (tls_port, dns_servers.CHAIN[0])
+        chain = " -> ".join(dns_servers.CHAIN)
+        seeds = (
+            ("lab-dns-plain", "plain DNS (UDP) to unbound", "dnsmasq + unbound"),
+            ("lab-dns-dot", "DNS over TLS (RFC 7858) to unbound, verified with the lab CA", "dnsmasq + unbound (DoT)"),
+            ("lab-dns-doh", "DNS over HTTPS (RFC 8484, HTTP/2) to unbound, verified with the lab CA",
+             "dnsmasq + unbound (DoH)"),
+        )
+        try:
+            lab = self._keep(dns_servers.dns_lab(self.certs, self._log_dir("dns"), dnsmasq_port=ports.get("dnsmasq"),
+                                                 unbound_ports=unbound_ports))
+        except LabError as exc:
+            self.notes.append(f"{exc}: {', '.join(s[0] for s in seeds)} skipped")
+            dot, doh = "tls://localhost:853", "https://localhost/dns-query"
+            for (name, how, _), server in zip(seeds, ("127.0.0.1:53", dot, doh)):
+                self.entries.append(LabEntry(name, f"{chain} over {how}.", self._dns_spec(target, server, ca),
+                                             "not running", unavailable=str(exc)))
+            return
+        for (name, how, served_by), server in zip(seeds, (lab.plain, lab.dot, lab.doh)):
+            description = (f"www.lab.test resolved by tlsbench's own queries, {how}: the resolve row shows A and "
+                           f"AAAA apart with their times, the CNAME chain {chain} with its TTLs, and the HTTPS "
+                           "record (alpn h3,h2, ech: an info finding says HTTP/3 is offered).")
+            self.entries.append(LabEntry(name, description, self._dns_spec(target, server, ca), served_by))
+
+    def _dns_spec(self, target: tuple[int, str], server: str, ca: str) -> ConnectionSpec:
+        port, host = target
+        if server.startswith("https://"):
+            return self._spec(port, host, cafile=ca, http=True, doh_url=server)
+        return self._spec(port, host, cafile=ca, http=True, dns_servers=server)
 
     def _start_starttls(self, certs: LabCerts, ca: str) -> None:
         """The machine's MTA (postfix or exim4) with and without STARTTLS, dovecot's IMAP with it. They

@@ -62,6 +62,9 @@ def summary_lines(profile: Profile) -> list[str]:
     if profile.password_note:
         lines.append(f"password  {profile.password_note}")
     lines.append(f"tls       {tls_text(spec)}")
+    if spec.dns.decides:  # tlsbench's own DNS servers (else the system resolver)
+        unverified = " (their certificates not verified)" if spec.dns.doh_insecure else ""
+        lines.append(f"dns       {', '.join(spec.dns.decides)}{unverified}")
     if spec.app.http:
         lines.append(f"app       HTTP GET {spec.app.path}")
     elif spec.app.send is not None:

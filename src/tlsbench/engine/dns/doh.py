@@ -14,7 +14,7 @@ SSLKEYLOGFILE covers its DoH connections).
 
 The nested stages' records come back in `Exchanged.connection` (each with `parent`, the resolve
 stage's path) and their findings in `Exchanged.findings`, worded as the DoH server's.
-`connection_json(records)` is their JSON form, for the resolve stage's detail (`doh_connection`).
+`connection_json(records)` is their JSON form, for the resolve stage's detail (`connection`).
 """
 
 from __future__ import annotations
@@ -178,5 +178,5 @@ def as_doh_findings(findings: Sequence[Finding], url: str) -> tuple[Finding, ...
 def connection_json(records: Sequence[StageRecord]) -> list[dict]:
     """The DoH connection's stage records as JSON: each as the run's own stages are in `stages`, with
     its `key` and `parent` (the stage it ran in). The resolve stage's detail puts this list under
-    `doh_connection`."""
+    `connection`."""
     return [{**r.to_dict(), "key": r.id, "parent": r.parent} for r in records]

@@ -50,6 +50,22 @@ ENTRIES: tuple[Entry, ...] = (
     # --- resolve --------------------------------------------------------------------------------
     _E("dns-failed", "resolve", "error", "DNS lookup failed", "network"),
     _E("dns-timeout", "resolve", "error", "DNS lookup timed out", "network"),
+    # tlsbench's own DNS queries (--dns-servers, --doh-url, and the resolv.conf detail beside getaddrinfo)
+    _E("dns-nxdomain", "resolve", "error", "The DNS server says the name does not exist", "peer"),
+    _E("dns-server-error", "resolve", "error", "The DNS server answered with an error code", "peer",
+       severities=("error", "warning")),
+    _E("dns-no-address", "resolve", "error", "The name has no address record", "peer"),
+    _E("dns-server-timeout", "resolve", "error", "The DNS server did not answer", "network",
+       severities=("error", "warning")),
+    _E("dns-server-unreachable", "resolve", "error", "The DNS server cannot be reached", "network",
+       severities=("error", "warning")),
+    _E("dns-server-cert-failed", "resolve", "error", "The DNS-over-TLS server's certificate did not verify", "peer"),
+    _E("dns-server-tls-failed", "resolve", "error", "The TLS handshake with the DNS server failed", "peer"),
+    _E("dns-answer-malformed", "resolve", "error", "The DNS server's answer does not parse", "peer",
+       severities=("error", "warning")),
+    _E("dns-cname-chain", "resolve", "error", "A CNAME chain loops or is too long", "peer"),
+    _E("dns-resolvers-disagree", "resolve", "warning", "The system resolver and the DNS server disagree", "network"),
+    _E("dns-https-h3", "resolve", "info", "The name's HTTPS record offers HTTP/3", "peer"),
     # --- tcp ------------------------------------------------------------------------------------
     _E("tcp-refused", "tcp", "error", "Connection refused", "peer"),
     _E("tcp-timeout", "tcp", "error", "Connection timed out", "network"),

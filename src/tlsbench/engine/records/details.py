@@ -8,6 +8,7 @@ detail can be shared between threads without copying.
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 if TYPE_CHECKING:
+    from tlsbench.engine.records.result import StageRecord
     from tlsbench.engine.stages.h2frames import H2Frame
     from tlsbench.engine.tls.fingerprint import HelloFingerprint
     from tlsbench.engine.tls.tlsfacts import ClientCertRequest
@@ -26,6 +27,64 @@ def plain(value: Any) -> Any:
     return value
 
 
+class DnsRecord(NamedTuple):
+    """One record of an answer, as received (the value in presentation format, e.g. "edge.lab.test.")."""
+
+    name: str
+    type: str  # "A" | "AAAA" | "CNAME" | "HTTPS" | ...
+    ttl: int  # seconds
+    value: str
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class DnsQuery(NamedTuple):
+    """One query tlsbench sent itself, and what came back."""
+
+    type: str  # "A" | "AAAA" | "HTTPS"
+    server: str  # as asked: "127.0.0.1:53", "tls://dns.lab.test:853", a DoH URL
+    rcode: str | None = None  # "NOERROR", "NXDOMAIN", "SERVFAIL", ...; None when no answer came
+    ms: float | None = None  # on the wire: sent to answered (or to giving up)
+    answers: tuple[DnsRecord, ...] = ()  # the answer section, in order (at most lookup.MAX_ANSWERS)
+    error: str | None = None  # why no usable answer came
+    sent_ms: float | None = None  # when it was sent, ms since the run began
+    over: str = "udp"  # "udp" | "tcp" (the UDP answer was truncated) | "tls" | "https"
+    more_answers: int = 0  # records of the answer section past the bound, not kept
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class HttpsRecord(NamedTuple):
+    """The HTTPS (SVCB) record of the name (RFC 9460): where and how a browser may connect."""
+
+    name: str  # its owner (the last name of the CNAME chain, usually)
+    priority: int  # 0: alias mode (`target` names the service); otherwise service mode
+    target: str  # "." for the owner itself
+    alpn: tuple[str, ...] = ()  # e.g. ("h3", "h2")
+    no_default_alpn: bool = False
+    port: int | None = None
+    ech: bool = False  # an Encrypted ClientHello configuration is published
+    ipv4hint: tuple[str, ...] = ()
+    ipv6hint: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
+class DnsResolver(NamedTuple):
+    """Who decided the addresses, and where the DNS detail comes from."""
+
+    kind: str  # "system" (getaddrinfo decides) | "servers" (tlsbench's own queries decide)
+    servers: tuple[str, ...] = ()  # the servers asked (system: the detail's, from resolv.conf)
+    source: str | None = None  # "/etc/resolv.conf" | "--dns-servers" | "--doh-url" | "/etc/hosts"
+    note: str | None = None  # e.g. why there is no detail: "answered by /etc/hosts (nsswitch: files dns)"
+
+    def to_dict(self) -> dict:
+        return plain(self)
+
+
 class ResolveDetail(NamedTuple):
     name: str  # what was looked up (the target, or the proxy for remote-DNS proxies)
     role: str  # "target" | "proxy"
@@ -40,9 +99,19 @@ class ResolveDetail(NamedTuple):
     target_addresses: tuple[str, ...] = ()
     target_chosen: str | None = None
     hop_requests: tuple[str, ...] = ()  # in a chain: what each proxy hop is asked to connect to
+    # tlsbench's own DNS queries (engine/dns): the resolver, each query, the CNAME chain from the name
+    # asked to the one holding the addresses, the HTTPS record, and a DoT/DoH server's own connection.
+    resolver: DnsResolver | None = None
+    queries: tuple[DnsQuery, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    https: HttpsRecord | None = None
+    connection: "tuple[StageRecord, ...]" = ()
 
     def to_dict(self) -> dict:
-        return plain(self)
+        d = plain(self._replace(connection=()))
+        # Each as the run's own stages are in `stages`, with its `key` and `parent` (the stage it ran in).
+        d["connection"] = [{**r.to_dict(), "key": r.id, "parent": r.parent} for r in self.connection]
+        return d
 
 
 class ConnectTry(NamedTuple):

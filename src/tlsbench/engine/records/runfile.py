@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from tlsbench.engine.records import jsonout
 from tlsbench.engine.connection_data import FormatError, connection_to_data, data_to_spec
-from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DohDetail, DohQuery, KeyExchangeDetail,
+from tlsbench.engine.records.details import (AppDetail, CertInfo, ChainDetail, ConnectTry, DnsQuery, DnsRecord, DnsResolver, DohDetail, HttpsRecord, DohQuery, KeyExchangeDetail,
                                      ProxyDetail, ProxyTlsDetail, QuicDetail, RaceDetail,
                                      ReconnectDetail, ResolveDetail, RevocationCheck, RevocationDetail, TcpDetail,
                                      TlsDetail)
@@ -84,7 +84,8 @@ def _registry() -> list[type]:
             Evidence, Suggestion, Change, Peer, ResolveDetail, ConnectTry, TcpDetail, ProxyDetail, ProxyTlsDetail,
             TlsDetail, CertInfo, ChainDetail, AppDetail, ReconnectDetail, RevocationCheck, RevocationDetail,
             StarttlsDetail, ExchangeLine, ServerExtension, ClientCertRequest, Sct, CloseInfo, H2Frame,
-            HelloFingerprint, DohDetail, DohQuery, KeyExchangeDetail, QuicDetail, RaceDetail]
+            HelloFingerprint, DohDetail, DohQuery, KeyExchangeDetail, QuicDetail, RaceDetail,
+            DnsResolver, DnsQuery, DnsRecord, HttpsRecord]
 
 
 def _check_change(change: Any) -> str | None:
@@ -147,6 +148,7 @@ def codec() -> RecordCodec:
             ("ReconnectDetail", "messages"): tuple[TlsMessage, ...],
             ("AppDetail", "frames"): tuple[H2Frame, ...],
             ("DohDetail", "frames"): tuple[H2Frame, ...],
+            ("ResolveDetail", "connection"): tuple[StageRecord, ...],
         }, validators={Change: _check_change, StageRecord: _check_stage})
     return _codec
 

@@ -172,8 +172,8 @@ class Waterfall(VerticalScroll):
 
     def show_nested(self, record) -> None:
         """The records of a connection a stage made inside it (a stored result's DoH lookup: the resolve
-        stage's detail holds them as `doh_connection`), drawn as the live run drew them."""
-        for inner in getattr(record.detail, "doh_connection", None) or ():
+        stage's detail holds them as `connection`), drawn as the live run drew them."""
+        for inner in getattr(record.detail, "connection", None) or ():
             parent = inner.parent or record.id
             row = self._row(self.nested_key(parent, inner.id, inner.name), inner.started_ms)
             if row.detail is None and row.status in ("running", "waiting"):
