@@ -6,7 +6,6 @@ from __future__ import annotations
 from tlsbench.engine.dns.servers import parse_server
 from tlsbench.engine.dns.transport import DnsTransport
 from tlsbench.engine.spec import ConnectionSpec
-from tlsbench.errors import InputError
 
 
 def make_transport(server: str, spec: ConnectionSpec) -> DnsTransport:
