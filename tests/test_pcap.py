@@ -335,3 +335,16 @@ def test_a_large_response_keeps_the_stream_whole(lab_certs, tmp_path):
     assert sum(received) > 4096 and max(received) <= 65495  # reads of up to 64 KiB, segments of at most 65,495
     assert tshark(pcap, "http.request.uri == \"/big\"")
     assert_whole(pcap)
+
+
+def test_quic_opens_decrypted_with_its_own_secrets(caddy_h3, lab_certs, tmp_path):
+    """--http3-only: the QUIC connection is UDP frames in the file, and aioquic's secrets are in its
+    Decryption Secrets Block, so tshark decrypts the handshake and the HTTP/3 streams."""
+    pcap = tmp_path / "quic.pcapng"
+    out = probe(f"localhost:{caddy_h3.port}", "--cafile", str(lab_certs.ca_cert), "--http3-only",
+                "--pcap", str(pcap))
+    assert out.returncode == 0, out.stderr
+    assert tshark(pcap, "quic.decryption_failed") == []
+    # The server's Certificate travels in QUIC's encrypted Handshake packets: read only with the secrets.
+    assert tshark(pcap, "tls.handshake.type == 11", "tls.handshake.type") != []
+    assert tshark(pcap, "quic.stream_data", "udp.srcport") != []

@@ -20,7 +20,7 @@ import contextlib
 import socket
 import time
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 if TYPE_CHECKING:  # stream.py imports this module: it stays light for a run that is not captured
     import ssl
@@ -147,6 +147,43 @@ class TlsKeys:
         self._carry = window[-_longest(redactor):]
 
 
+class QuicKeys:
+    """The secrets of one QUIC connection: aioquic writes NSS key log lines to a file object it is
+    given (`QuicConfiguration.secrets_log_file`); this one keeps them for the capture and passes them on
+    to the --keylog file when there is one. QUIC carries no proxy credential: its secrets are kept."""
+
+    carries_secret = False
+
+    def __init__(self, also: Any = None) -> None:
+        self.lines: list[bytes] = []
+        self._also = also  # the --keylog file aioquic would otherwise write to
+
+    def write(self, text: str) -> int:
+        self.lines.extend(line.encode("ascii", "replace") for line in text.splitlines()
+                          if line.strip() and not line.startswith("#"))
+        if self._also is not None:
+            self._also.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._also is not None:
+            self._also.flush()
+
+    def close(self) -> None:
+        if self._also is not None:
+            self._also.close()
+
+
+def quic_keys(also: Any = None) -> QuicKeys | None:
+    """A key collector for a QUIC connection of the current capture; None when the run is not captured."""
+    capture = _current.get()
+    if capture is None:
+        return None
+    keys = QuicKeys(also)
+    capture.sessions.append(keys)
+    return keys
+
+
 def _keylog_to(context: ssl.SSLContext, path: str | None) -> None:
     context.keylog_filename = path  # type: ignore[assignment]  # None turns it off (the stub says str)
 
@@ -181,7 +218,7 @@ class Capture:
         self.redactor = redactor if redactor is not None else Redactor({})
         self.connections: list[Connection] = []
         self.chunks: list[Chunk] = []
-        self.sessions: list[TlsKeys] = []
+        self.sessions: list[TlsKeys | QuicKeys] = []
         self.kept = 0  # payload bytes kept so far
         self.cut = 0  # payload bytes past the limit, kept as counts only
         self.unreadable = 0  # TLS sessions whose secrets could not be read (no private key log)

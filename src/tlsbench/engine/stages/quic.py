@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO, cast
 
+from tlsbench.engine.capture.taps import quic_keys
 from tlsbench.engine.findings.certs import verify_findings
 from tlsbench.engine.findings.model import Finding
 from tlsbench.engine.quic.findings import failure_finding
@@ -101,6 +102,9 @@ class QuicStage:
         datagrams.link.set_timeout(spec.timeout)
         state.datagrams = datagrams
         config = self.session_module.configuration(spec.sni, keylog=self.keylog, client=self.client)
+        keys = quic_keys(also=config.secrets_log_file)  # --pcap: the secrets go into the capture too
+        if keys is not None:
+            config.secrets_log_file = cast("TextIO", keys)  # aioquic only writes, flushes and closes it
         quic = self.session_module.QuicSession(datagrams, sockaddr, config, ctx.now_ms)
         where = format_hostport(sockaddr[0], sockaddr[1])
         ctx.begin()
