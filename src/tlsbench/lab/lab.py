@@ -33,6 +33,9 @@ PREFERRED_PORTS = {"good": 44301, "expired": 44302, "sni": 44303, "socks5": 4108
                    "http3": 44305,
                    "dnsmasq": 45353, "dns": 45354, "dns-tls": 45853, "dns-https": 45443}
 
+H2_WORDS = ("HTTP/2 after ALPN (--http2, offering h2,http/1.1 as curl does): the server chooses h2, the app row "
+            "speaks it (preface, SETTINGS both ways, one GET) and shows the status and header fields; -v lists "
+            "every frame with its time.")
 MAIL_NAME = "mail.lab.test"  # the mail servers' certificate name, reached by pinning their address
 STARTTLS_ENTRIES = ("lab-smtp-starttls", "lab-smtp-no-starttls", "lab-imap-starttls")
 # For a STARTTLS situation whose server cannot start: (port key, protocol, address, what it shows)
@@ -254,10 +257,13 @@ class Lab:
             server = self._keep(caddy_http3(CaddyOptions(certs.good, also_bind=("::1",) if self._twin_v6 else ()),
                                             LOOPBACK, port, prefix=self._log_dir("caddy")))
         except LabError as exc:
-            self.notes.append(f"{exc}: lab-http3 not running")
+            self.notes.append(f"{exc}: lab-http2 and lab-http3 not running")
             spec = self._spec(port or PREFERRED_PORTS["http3"], cafile=ca, http3="race")
+            h2 = self._spec(port or PREFERRED_PORTS["http3"], cafile=ca, http=True, alpn="h2,http/1.1")
+            self.entries.append(LabEntry("lab-http2", H2_WORDS, h2, "not running", unavailable=str(exc)))
             self.entries.append(LabEntry("lab-http3", words, spec, "not running", unavailable=str(exc)))
             return
+        self._add("lab-http2", H2_WORDS, self._spec(server.port, cafile=ca, http=True, alpn="h2,http/1.1"), "caddy")
         self._add("lab-http3", words, self._spec(server.port, cafile=ca, http3="race"), "caddy")
 
     def _start_socks(self, tls_port: int, ca: str) -> None:
