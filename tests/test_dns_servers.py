@@ -379,3 +379,15 @@ def test_an_ip_version_the_name_lacks_is_said_with_the_other(dns_lab):
     finding = next(f for f in data["findings"] if f["code"] == "dns-no-address")
     assert finding["title"] == f"localhost has no IPv6 address at {dns_lab.direct}"
     assert {"label": "other family", "value": DISAGREEING} in finding["evidence"]
+
+
+def test_http3_weighs_the_https_record_that_advertises_h3_against_a_quic_attempt_that_failed(dns_lab, www_server,
+                                                                                            lab_certs):
+    """www.lab.test's HTTPS record lists h3 (dnsmasq), but the server at its address speaks TLS over TCP
+    only (openssl s_server): --http3's QUIC attempt fails, and the finding says the DNS advertised it."""
+    code, data = probe_json(f"www.lab.test:{www_server.port}", "--dns-servers", dns_lab.plain, "--cafile",
+                            str(lab_certs.ca_cert), "-4", "--http3")
+    (found,) = [f for f in data["findings"] if f["code"] == "http3-advertised-but-failed"]
+    assert "HTTPS DNS record advertises HTTP/3 (alpn h3,h2" in found["explanation"]
+    assert dict((e["label"], e["value"]) for e in found["evidence"])["HTTPS record"].startswith("alpn h3,h2")
+    assert "http3-not-advertised" not in codes(data)

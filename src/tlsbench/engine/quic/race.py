@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tlsbench.engine.findings.catalogue import finding
 from tlsbench.engine.findings.model import Evidence, Finding, Origin
-from tlsbench.engine.records.details import AppDetail, RaceDetail
+from tlsbench.engine.records.details import AppDetail, HttpsRecord, RaceDetail
 
 if TYPE_CHECKING:
     from tlsbench.engine.stages.context import RunState
@@ -63,20 +63,42 @@ def advertised(value: str | None) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in _H3_ENTRY.finditer(value or "")]
 
 
-def alt_svc_findings(quic: QuicAttempt, value: str | None, port: int) -> list[Finding]:
-    """What the TCP response advertised, weighed against a QUIC attempt that did not connect."""
+def dns_h3(record: HttpsRecord | None) -> str | None:
+    """What the name's HTTPS DNS record says of HTTP/3, in words, when it lists h3; else None."""
+    if record is None or not any(a == "h3" or a.startswith("h3-") for a in record.alpn):
+        return None
+    port = f", port {record.port}" if record.port is not None else ""
+    return f"alpn {','.join(record.alpn)}{port} (the HTTPS record of {record.name})"
+
+
+def alt_svc_findings(quic: QuicAttempt, value: str | None, port: int,
+                     record: HttpsRecord | None = None) -> list[Finding]:
+    """What the TCP response advertised (and the name's HTTPS DNS record, when tlsbench's own queries
+    saw one), weighed against a QUIC attempt that did not connect."""
     if quic.ready:
         return []
     entries = advertised(value)
     result = quic.result_words()
-    if not entries:
+    in_dns = dns_h3(record)
+    if not entries and in_dns is None:
         return [finding("http3-not-advertised", "The server does not advertise HTTP/3 (no Alt-Svc h3 over TCP)",
                         "The HTTPS response over TCP carries " + (f"Alt-Svc {value!r} with no h3 entry"
                                                                   if value else "no Alt-Svc header")
+                        + (", and no HTTPS DNS record lists h3" if record is not None else "")
                         + f": the server does not offer HTTP/3 here, so a browser would not try QUIC and the QUIC "
                         f"attempt's failure ({result}) is what a server without HTTP/3 gives.",
                         "", (Evidence("Alt-Svc", value if value is not None else "absent"),
                              Evidence("QUIC attempt", result)))]
+    if not entries:
+        assert in_dns is not None
+        words = (f"The name's HTTPS DNS record advertises HTTP/3 ({in_dns}), the response over TCP carries "
+                 + (f"Alt-Svc {value!r} with no h3 entry" if value else "no Alt-Svc header")
+                 + f", and the QUIC attempt to port {port} failed ({result}). Browsers that read the HTTPS record "
+                 "try QUIC first and fall back to TCP silently, after a delay.")
+        origin_dns: Origin = "network" if quic.failure is not None and quic.failure.kind == "no-answer" else "peer"
+        return [finding("http3-advertised-but-failed", "The HTTPS DNS record advertises h3, and QUIC failed", words,
+                        "", (Evidence("HTTPS record", in_dns), Evidence("Alt-Svc", value or "absent"),
+                             Evidence("QUIC attempt", result)), origin=origin_dns)]
     ports = ", ".join(f'{proto}="{where}"' for proto, where in entries)
     other = [where for _, where in entries if where.rpartition(":")[2] not in ("", str(port))]
     words = (f"The HTTPS response over TCP advertises HTTP/3 ({ports}) and the QUIC attempt to port {port} failed "
@@ -86,6 +108,11 @@ def alt_svc_findings(quic: QuicAttempt, value: str | None, port: int) -> list[Fi
     elif quic.failure is not None and quic.failure.kind in ("no-answer", "icmp"):
         words += (" UDP is blocked on the way, or the server's QUIC listener is down while its Alt-Svc still "
                   "advertises it: browsers fall back to TCP silently, after a delay.")
+    if in_dns is not None:
+        words += f" The name's HTTPS DNS record advertises it too ({in_dns})."
     origin: Origin = "network" if quic.failure is not None and quic.failure.kind == "no-answer" and not other else "peer"
+    evidence: tuple[Evidence, ...] = (Evidence("Alt-Svc", value or ""), Evidence("QUIC attempt", result))
+    if in_dns is not None:
+        evidence += (Evidence("HTTPS record", in_dns),)
     return [finding("http3-advertised-but-failed", f"Alt-Svc advertises {ports}, and QUIC failed", words,
-                    "", (Evidence("Alt-Svc", value or ""), Evidence("QUIC attempt", result)), origin=origin)]
+                    "", evidence, origin=origin)]

@@ -23,7 +23,7 @@ from tlsbench.engine.spec import ConnectionSpec
 from tlsbench.engine.stages.shared import StageOutcome
 
 if TYPE_CHECKING:
-    from tlsbench.engine.records.details import ChainDetail
+    from tlsbench.engine.records.details import ChainDetail, HttpsRecord
     from tlsbench.engine.hops.starttls import Handoff
     from tlsbench.engine.stages.quic import QuicAttempt
     from tlsbench.engine.stages.resolve import Route
@@ -52,6 +52,7 @@ class RunState:
     socket_info: SocketInfo = field(init=False)
     # Hand-offs between particular stages:
     tcp_connect_ms: float | None = None  # the tcp stage's connect time (the tls stage tells a queued accept by it)
+    https_record: HttpsRecord | None = None  # the target's HTTPS DNS record, when tlsbench's own queries saw one
     starttls: Handoff | None = None  # what the starttls stage agreed, for the tls and app stages
     # A hop before the handshake may know better what a failed one means (plaintext after STARTTLS).
     tls_review: Callable[[StageOutcome], StageOutcome] | None = None

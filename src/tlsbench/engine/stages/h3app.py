@@ -27,7 +27,7 @@ def run_http3(ctx: StageContext, state: RunState, quic: QuicAttempt,
     value = alt_svc(outcome.detail)
     race = race._replace(alt_svc=value)
     detail = outcome.detail._replace(race=race) if isinstance(outcome.detail, AppDetail) else outcome.detail
-    findings = outcome.findings + tuple(alt_svc_findings(quic, value, ctx.spec.port))
+    findings = outcome.findings + tuple(alt_svc_findings(quic, value, ctx.spec.port, state.https_record))
     return outcome._replace(detail=detail, findings=findings,
                             summary=f"{outcome.summary} (over TCP: {race.reason})")
 

@@ -175,6 +175,8 @@ class ResolveStage:
         # The clock runs inside lookup() only: the lookups are the stage's exchange, the wording is not.
         outcome, route = (self._chain(ctx) if self.spec.proxies else self._direct(ctx))
         state.route = route
+        if isinstance(outcome.detail, ResolveDetail):
+            state.https_record = outcome.detail.https  # --http3 weighs what it advertises
         return outcome
 
     def _resolve(self, name: str, port: int, family: int, ctx: StageContext,
