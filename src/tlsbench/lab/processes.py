@@ -185,14 +185,18 @@ class ManagedProcess:
                 proc.send_signal(self.stop_signal)
             except ProcessLookupError:
                 pass
+            if not _exited_unreaped(proc.pid, timeout):
+                self._signal(signal.SIGKILL)
+                _exited_unreaped(proc.pid, timeout)
+            # Workers left in the group after the leader exited (nginx/danted children): signalled
+            # while the leader is a zombie not yet reaped, so that its number — the group's id — cannot
+            # have been given to another process (with pid_max at 32768 a busy machine reuses numbers
+            # within seconds, and a new session leader would have the group id a late killpg aims at).
+            self._signal(signal.SIGKILL)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                proc.wait(timeout)
-        if proc is not None:
-            # Workers left in the group after the leader exited (nginx/danted children).
-            self._signal(signal.SIGKILL)
+                pass
         if proc is not None:
             children.forget(proc.pid)
         with _LIVE_LOCK:
@@ -270,6 +274,23 @@ def start_on_free_port(make: Callable[[int], _Process], host: str = "127.0.0.1",
 def live_processes() -> list[ManagedProcess]:
     with _LIVE_LOCK:
         return list(_LIVE)
+
+
+def _exited_unreaped(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` for the child `pid` to exit, without reaping it (it stays a zombie, its
+    number still taken); True once it has. A child that is already gone counts as exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state = fh.read().rpartition(b")")[2].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state in (b"Z", b"X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
 
 
 def stop_all() -> None:

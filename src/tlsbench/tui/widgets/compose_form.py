@@ -209,8 +209,8 @@ class ComposeForm(Vertical):
 
     def prebuild(self) -> None:
         """Build the fields unseen (the screen calls this once it has been idle a moment after launch),
-        so that opening the form later is immediate."""
-        if self._fields is None:
+        so that opening the form later is immediate. A timer may fire as the app quits: then nothing."""
+        if self._fields is None and self.is_attached:
             self._mount_fields()
 
     def activate(self, focus: str | None = None) -> None:
