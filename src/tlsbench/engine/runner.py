@@ -79,7 +79,8 @@ def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = N
     mask = Redactor.of(spec)
     emit = mask.events(on_event) if on_event is not None else (lambda event: None)  # nobody listening: no copy
     state = RunState(ready.plan)
-    ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state)
+    ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state,
+                       listening=on_event is not None)
     return mask.value(_Run(ready, ctx, state).execute())
 
 
