@@ -143,6 +143,19 @@ def spec_summary(spec: ConnectionSpec) -> dict[str, Any]:
     }
 
 
+_HAS: dict[tuple[type, type], bool] = {}
+
+
+def _has(stage: Stage, protocol: type) -> bool:
+    """isinstance() against a runtime-checkable Protocol, once per stage class: typing's check walks
+    the protocol's members every time (~10 us, several times a run)."""
+    key = (type(stage), protocol)
+    known = _HAS.get(key)
+    if known is None:
+        known = _HAS[key] = isinstance(stage, protocol)
+    return known
+
+
 def step_info(step: Step) -> StepInfo:
     return StepInfo(step.key, step.name, step.label, step.index, step.doing, step.skip, step.kind.local,
                     step.hop.url if step.hop else None)
@@ -183,7 +196,8 @@ class _Run:
         ctx.enter(step)
         started = ctx.now_ms()
         self.emit(StageStarted(step.key, started,
-                               stage.doing(self.state) if isinstance(stage, DescribesItself) else step.doing))
+                               cast(DescribesItself, stage).doing(self.state) if _has(stage, DescribesItself)
+                               else step.doing))
         for link in (self.state.link, self.state.datagrams.link if self.state.datagrams is not None else None):
             if link is not None:
                 link.set_timeout(self.spec.timeout)

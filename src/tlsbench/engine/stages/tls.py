@@ -9,6 +9,7 @@ also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
+from functools import lru_cache
 from typing import Callable
 
 import errno
@@ -162,6 +163,7 @@ def _der_chain(sslobj: ssl.SSLObject, verified: bool) -> tuple[bytes, ...]:
         return ()
 
 
+@lru_cache(maxsize=64)  # the same leaf, run after run
 def _key_words(der: bytes) -> str | None:
     """'EC (secp256r1) 256 bits' for a certificate's public key; None when it cannot be read."""
     try:
