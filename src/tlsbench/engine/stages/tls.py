@@ -454,11 +454,12 @@ def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | Non
     """The summary, naming the wait that took most of the stage: the one `late` explains, or a wait of
     SLOW_FIRST_BYTE_MS or more for the server's first byte (through a proxy too, where no finding
     can tell the listener's queue from the path)."""
-    from tlsbench.engine.findings.relay import largest_gap
     from tlsbench.engine.stages.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
 
     waits: list[tuple[float, str]] = []
     if late is not None and late.code == "relay-delayed-ack":
+        from tlsbench.engine.findings.relay import largest_gap
+
         gap = largest_gap(out.messages)
         if gap is not None:
             waits.append((gap[0], "a relay's delayed-ACK pause"))
