@@ -8,11 +8,11 @@ getaddrinfo has no timeout, so it runs in a daemon thread that the stage waits o
 from typing import NamedTuple
 
 import socket
-import threading
 
 from tlsbench.engine.records.details import ResolveDetail
 from tlsbench.engine.findings import network
 from tlsbench.errors import Cancelled
+from tlsbench.engine.route.lookup_threads import in_thread
 from tlsbench.engine.route.sockinfo import family_name
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
@@ -75,14 +75,13 @@ def _lookup(name: str, port: int, family: int, timeout: float, ctx: StageContext
         except Exception as exc:  # handed to the waiting thread
             box["err"] = exc
 
-    thread = threading.Thread(target=work, name=f"resolve {name}", daemon=True)
-    thread.start()
+    done = in_thread(work)  # a kept daemon thread: starting one per lookup cost more than the lookup
     waited = 0.0
-    while thread.is_alive() and waited < timeout:
+    while not done.is_set() and waited < timeout:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
         step = min(0.05, timeout - waited)
-        thread.join(step)
+        done.wait(step)
         waited += step
     if ctx.cancel.cancelled:
         raise Cancelled("cancelled")
