@@ -1,6 +1,6 @@
 """Benchmark: `tlsbench probe --count N --concurrency C --json` against a bare Python ssl client, in one run.
 
-    .venv/bin/python bench/batch.py [--count 2000] [--concurrency 16] [--rounds 3]
+    .venv/bin/python bench/batch.py [--count 1500] [--concurrency 16] [--rounds 5] [--routes direct] [--s-time 0]
     .venv/bin/python bench/batch.py --memory 100000      # RSS at 1,000 and at N runs
 
 Where a run's time goes, and what two engine changes would give: bench/batch_profile.py.
@@ -10,8 +10,9 @@ served too) and microsocks, then alternates, round by round, direct and through 
 
 * a minimal client: C threads doing bare `socket.create_connection` + `SSLContext.wrap_socket`
   handshakes (verification on, same CA, same name), in its own Python process;
-* `tlsbench probe localhost:PORT --pin 127.0.0.1 --count N --concurrency C --json`, whose
-  summary gives the rate over the runs (first start to last end); the whole process is timed too;
+* `tlsbench probe localhost:PORT --cafile CA --count N --concurrency C --json` (`--pin 127.0.0.1`
+  with --pin: no lookup of localhost per run), whose summary gives the rate over the runs (first
+  start to last end); the whole process is timed too;
 * `openssl s_time -new` (one connection at a time, no SNI) for reference.
 
 Handshakes per second are compared as medians over the rounds. The CPU each side spent (client

@@ -112,7 +112,8 @@ def parts(args, spec, server, ca: str) -> None:
     sock = socket.create_connection(("127.0.0.1", server.port))
     from tlsbench.engine.route import sockinfo
     rows = [
-        ("start and join one thread (the resolve stage's lookup of a name does, per run)", cpu_ms(_thread_start_join, n)),
+        ("start and join one thread (what the resolve stage did per lookup before its kept threads)",
+         cpu_ms(_thread_start_join, n)),
         ("getaddrinfo('localhost') in this thread", cpu_ms(lambda: socket.getaddrinfo(b"localhost", 443, 0, socket.SOCK_STREAM), n)),
         ("one socket snapshot (getsockname, getpeername, TCP_INFO)", cpu_ms(
             lambda: sockinfo.snapshot(sock, via_proxy=False), n)),
