@@ -19,7 +19,6 @@ events stamped with the stage's path, its records and findings handed back to th
 stage contract is described in stages/contract.py.
 """
 
-from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
@@ -284,7 +283,7 @@ class _Run:
         self.emit(RunFinished(result))
         return result
 
-    def close(self) -> CloseInfo | None:
+    def close(self) -> "CloseInfo | None":
         """End the connection cleanly, outside every stage's clock and the run's total.
 
         TLS 1.3 servers send their session tickets after the handshake; leaving them unread and

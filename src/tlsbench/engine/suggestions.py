@@ -16,7 +16,6 @@ the real host, port and names filled in.
 Text from the network never becomes template syntax: put it in through `literal()`.
 """
 
-from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
@@ -34,7 +33,7 @@ def quote_word(word: str) -> str:
     return _shlex().quote(word)
 
 
-def _shlex() -> ModuleType:
+def _shlex() -> "ModuleType":
     """shlex, for the peers' command lines: imported when a suggestion is worded, not with the engine."""
     import shlex
 
@@ -42,7 +41,7 @@ def _shlex() -> ModuleType:
 
 
 @lru_cache(maxsize=1)
-def _token() -> re.Pattern[str]:
+def _token() -> "re.Pattern[str]":
     """The template's tokens: {{, }}, {name}. Compiled when first needed (not at every start-up)."""
     import re
 
@@ -146,7 +145,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
     if isinstance(suggestion, str):
         return suggestion
 
-    def word(match: re.Match[str]) -> str:
+    def word(match: "re.Match[str]") -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
@@ -161,7 +160,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
 
 # --- settings a template may name ------------------------------------------------------------
 
-def route_flag(name: str) -> Flag | None:
+def route_flag(name: str) -> "Flag | None":
     """The route flag a name such as `proxy_cacert` stands for (a Flag of the proxies option), or None."""
     from tlsbench.engine.options import BY_NAME
 
