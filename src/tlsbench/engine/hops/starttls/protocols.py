@@ -11,7 +11,8 @@ tests/test_starttls_registry.py checks that `WHERE` names exactly the protocols 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tlsbench.engine.hops.starttls.base import Dialogue
