@@ -24,11 +24,11 @@ SOCKET_KEYS = {"local_port", "rtt_ms", "rttvar_ms", "rto_ms", "rcv_mss"}
 _MS = re.compile(r"\d+(\.\d+)? ms")
 
 
-def _probe(*args: str) -> str:
+def _probe(*args: str, code: int = 0) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TLSBENCH_")}
     done = subprocess.run([sys.executable, "-m", "tlsbench", "probe", *args], capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL, env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == code, done.stderr
     return done.stdout
 
 
@@ -63,11 +63,16 @@ def _differences(a, b, path: str = "") -> list[str]:
 
 
 @pytest.mark.parametrize("concurrency", ["1", "4"])
-def test_every_run_of_a_series_records_what_a_single_run_does(tls_server, lab_certs, concurrency):
+def test_every_run_of_a_series_records_what_a_single_run_does(tls_server, lab_certs, concurrency, tmp_path):
     server = tls_server("good")
     target = [f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert)]
     single = json.loads(_probe(*target, "--json"))
     assert single["ok"] and single["chain"] and single["tls"]["messages"] and single["findings"] is not None
+    # With its events kept (--save-run), the messages are decoded as they arrive rather than after the
+    # handshake: the record is the same.
+    live = json.loads(_probe(*target, "--json", "--save-run", str(tmp_path / "run.json")))
+    assert _differences(_masked(single, single["socket"]["local_port"]),
+                        _masked(live, live["socket"]["local_port"])) == []
     lines = _probe(*target, "--count", "12", "--concurrency", concurrency, "--json-lines").splitlines()
     runs = [json.loads(line) for line in lines[:-1]]
     assert sorted(r.pop("run") for r in runs) == list(range(1, 13))
@@ -75,6 +80,21 @@ def test_every_run_of_a_series_records_what_a_single_run_does(tls_server, lab_ce
     for run in runs:
         got = _masked(run, run["socket"]["local_port"])
         assert _differences(want, got) == [], f"run {run['run']}"
+
+
+@pytest.mark.parametrize("cert", ["expired", "wrong_host"])
+def test_a_failed_run_of_a_series_records_what_a_single_failed_run_does(tls_server, lab_certs, cert):
+    """The same for a handshake that fails verification: its trace, findings and chain are the single run's."""
+    server = tls_server(cert)
+    target = [f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert)]
+    single = json.loads(_probe(*target, "--json", code=1))
+    assert not single["ok"] and single["findings"] and single["tls"]["messages"] and single["chain"]
+    lines = _probe(*target, "--count", "6", "--concurrency", "3", "--json-lines", code=1).splitlines()
+    runs = [json.loads(line) for line in lines[:-1]]
+    assert sorted(r.pop("run") for r in runs) == list(range(1, 7))
+    want = _masked(single, single["socket"]["local_port"])
+    for run in runs:
+        assert _differences(want, _masked(run, run["socket"]["local_port"])) == []
 
 
 def test_the_mask_leaves_what_a_run_records(tls_server, lab_certs):
