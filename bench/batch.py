@@ -1,6 +1,6 @@
 """Benchmark: `tlsbench probe --count N --concurrency C --json` against a bare Python ssl client, in one run.
 
-    .venv/bin/python bench/batch.py [--count 2000] [--concurrency 16] [--rounds 3]
+    .venv/bin/python bench/batch.py [--count 1500] [--concurrency 16] [--rounds 5] [--routes direct] [--s-time 0]
     .venv/bin/python bench/batch.py --memory 100000      # RSS at 1,000 and at N runs
 
 Where a run's time goes, and what two engine changes would give: bench/batch_profile.py.
@@ -10,8 +10,9 @@ served too) and microsocks, then alternates, round by round, direct and through 
 
 * a minimal client: C threads doing bare `socket.create_connection` + `SSLContext.wrap_socket`
   handshakes (verification on, same CA, same name), in its own Python process;
-* `tlsbench probe localhost:PORT --pin 127.0.0.1 --count N --concurrency C --json`, whose
-  summary gives the rate over the runs (first start to last end); the whole process is timed too;
+* `tlsbench probe localhost:PORT --cafile CA --count N --concurrency C --json` (`--pin 127.0.0.1`
+  with --pin: no lookup of localhost per run), whose summary gives the rate over the runs (first
+  start to last end); the whole process is timed too;
 * `openssl s_time -new` (one connection at a time, no SNI) for reference.
 
 Handshakes per second are compared as medians over the rounds. The CPU each side spent (client
@@ -170,6 +171,7 @@ def speed(args, certs, server, proxy) -> int:
     ca = str(certs.ca_cert)
     port = server.port
     routes = {"direct": [], "socks5": ["--socks5", proxy.address]}
+    routes = {k: v for k, v in routes.items() if k in args.routes}
     results = {(who, route): Measured() for who in ("raw", "tlsbench") for route in routes}
     s_time: list[float] = []
     for rnd in range(args.rounds):
@@ -184,7 +186,8 @@ def speed(args, certs, server, proxy) -> int:
             m.client_cpu.append(cpu / args.count * 1000)
             m.server_cpu.append(srv / args.count * 1000)
 
-            out, wall, cpu, srv = timed_child([py, "-m", "tlsbench", "probe", f"localhost:{port}", "--pin", "127.0.0.1",
+            pin = ["--pin", "127.0.0.1"] if args.pin else []
+            out, wall, cpu, srv = timed_child([py, "-m", "tlsbench", "probe", f"localhost:{port}", *pin,
                                                "--cafile", ca, "--count", str(args.count), "--concurrency",
                                                str(args.concurrency), "--json", *extra], servers)
             summary = json.loads(out)
@@ -195,10 +198,11 @@ def speed(args, certs, server, proxy) -> int:
             m.whole.append(args.count / wall)
             m.client_cpu.append(cpu / args.count * 1000)
             m.server_cpu.append(srv / args.count * 1000)
-        s_time.append(s_time_rate(port, certs.ca_cert, args.s_time))
+        if args.s_time:
+            s_time.append(s_time_rate(port, certs.ca_cert, args.s_time))
         print(f"round {rnd + 1}/{args.rounds}: " + ", ".join(
             f"{who} {route} {results[(who, route)].rates[-1]:.0f}/s" for who, route in results)
-              + f", s_time {s_time[-1]:.0f}/s", file=sys.stderr)
+              + (f", s_time {s_time[-1]:.0f}/s" if s_time else ""), file=sys.stderr)
 
     med = statistics.median
     print(f"{args.rounds} rounds, {args.count} handshakes each, concurrency {args.concurrency}, against one local "
@@ -210,7 +214,8 @@ def speed(args, certs, server, proxy) -> int:
         name = "minimal Python client (threads)" if who == "raw" else "tlsbench probe --count --json"
         print(f"| {route} | {name} | {med(m.rates):.0f} | {med(m.whole):.0f} | {med(m.client_cpu):.2f} | "
               f"{med(m.server_cpu):.2f} |")
-    print(f"| direct | openssl s_time -new (one at a time, no SNI) | {med(s_time):.0f} | | | |")
+    if s_time:
+        print(f"| direct | openssl s_time -new (one at a time, no SNI) | {med(s_time):.0f} | | | |")
     print()
     for route in routes:
         raw, tb = results[("raw", route)], results[("tlsbench", route)]
@@ -272,10 +277,12 @@ def memory(args, certs, server) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--count", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--s-time", type=int, default=5, help="seconds of openssl s_time per round")
+    parser.add_argument("--s-time", type=int, default=5, help="seconds of openssl s_time per round (0: none)")
+    parser.add_argument("--routes", default="direct,socks5", help="which routes: direct, socks5 or both (comma)")
+    parser.add_argument("--pin", action="store_true", help="probe with --pin 127.0.0.1 (no lookup of localhost)")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--memory", type=int, metavar="N", help="measure RSS over N runs instead")
     parser.add_argument("--quick", action="store_true", help="a few samples, to check that the benchmark runs: its figures mean nothing, and it exits 0 unless something failed")

@@ -103,3 +103,44 @@ def test_an_address_is_read_without_the_idna_codec(closed_port):
                           capture_output=True, text=True, timeout=60)
     assert json.loads(proc.stdout)["stages"][0]["name"] == "resolve"
     assert proc.stderr.strip().splitlines()[-1] == "False"
+
+
+# What a plain, successful `probe --json` must not load: the diagnosis, a series, the STARTTLS dialogues
+# (each imported only when named), the workbench, PySocks, and the libraries only some features use.
+NOT_FOR_A_PLAIN_PROBE = ("tlsbench.commands.diagnose", "tlsbench.commands.repeat", "tlsbench.engine.why",
+                         "tlsbench.engine.series", "tlsbench.engine.hops.starttls.base", "tlsbench.tui", "textual",
+                         "rich", "socks", "dns", "aioquic", "h2", "tlsbench.profiles", "tlsbench.history")
+
+
+def _loaded_by(*args: str) -> tuple[int, str, list[str]]:
+    code = ("import sys; from tlsbench.cli import main; rc = main(sys.argv[1:]); "
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "probe", *args], capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr.strip().splitlines()[-1].split()
+
+
+def _under(loaded: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return [m for m in loaded if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+
+@pytest.mark.servers
+def test_a_plain_probe_loads_only_what_its_run_needs(tls_server, lab_certs):
+    server = tls_server("good")
+    code, out, loaded = _loaded_by(f"localhost:{server.port}", "--cafile", str(lab_certs.ca_cert), "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    assert "tlsbench.engine.runner" in loaded and "cryptography.x509" in loaded  # the report is real
+    assert _under(loaded, NOT_FOR_A_PLAIN_PROBE) == []
+    dialogues = [m for m in loaded if m.startswith("tlsbench.engine.hops.starttls.")]
+    assert dialogues == ["tlsbench.engine.hops.starttls.protocols"]  # the names, no dialogue
+
+
+@pytest.mark.servers
+def test_a_starttls_probe_loads_the_dialogues_it_reads(smtp_tls, lab_certs):
+    """Named, a protocol's module is imported (the stage's tables read every declaration, to tell one
+    greeting from another); still no diagnosis, workbench or PySocks."""
+    code, _out, loaded = _loaded_by(smtp_tls.address, "--starttls", "smtp", "--cafile", str(lab_certs.ca_cert),
+                                    "--json")
+    assert code in (0, 1)
+    dialogues = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("tlsbench.engine.hops.starttls.")}
+    assert {"smtp", "base", "driver"} <= dialogues
+    assert _under(loaded, ("tlsbench.commands.diagnose", "textual", "socks")) == []

@@ -14,7 +14,6 @@ import sys
 from tlsbench.engine.argv import QuietParser, UsageError, add_connection_options, given, values_from_args
 from tlsbench.errors import InputError
 from tlsbench.engine.options import finish_flags, spec_from_values
-from tlsbench.engine.paste import url_values
 from tlsbench.engine.spec import ConnectionSpec
 
 __all__ = ["QuietParser", "UsageError", "add_connection_options", "fail_usage", "given", "spec_from_args",
@@ -31,6 +30,8 @@ def spec_from_args(args: argparse.Namespace, base: dict | None = None,
         raise InputError("no target given; expected HOST:PORT", field="target")
     if "://" in target:
         # https://host/path: port 443 and an HTTP GET of that path (http://: plain TCP, port 80).
+        from tlsbench.engine.paste import url_values  # the paste reader, only for a URL
+
         from_url = url_values(target)
         target = from_url.pop("target")
         values = {**from_url, **values}

@@ -12,7 +12,6 @@ import contextlib
 import signal
 import sys
 
-from tlsbench.commands import diagnose, repeat
 from tlsbench.commands.arguments import QuietParser, UsageError, fail_usage, spec_from_args
 from tlsbench.engine.argv import flag_given, probe_parser
 from tlsbench.errors import InputError, TlsbenchError
@@ -20,6 +19,10 @@ from tlsbench.engine.spec import ConnectionSpec, format_hostport
 
 PROG = "tlsbench probe"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The flags that bring in a series (commands/repeat.py) or a diagnosis (commands/diagnose.py): those
+# modules are imported only when one is given, so a plain probe does not load them.
+_SERIES_FLAGS = ("count", "interval", "concurrency", "json_lines", "watch")
+_DIAGNOSE_FLAGS = ("diagnose", "diagnose_budget", "diagnose_timeout", "diagnose_sni")
 INSECURE_WARNING = ("WARNING: --insecure: the server's certificate is NOT verified; "
                     "anyone on the path could pose as this server.")
 
@@ -85,16 +88,26 @@ def main(argv: list[str]) -> int:
         if args.enumerate:
             if args.count is not None or args.interval is not None or args.json_lines:
                 raise UsageError("--enumerate cannot be used with --count/--interval/--json-lines")
+            from tlsbench.commands import repeat
+
             enum_concurrency = 4 if args.concurrency is None else repeat._whole(
                 args.concurrency, "--concurrency", 1, 64)
             args.concurrency = None  # here it is the enumeration's, not a series'
-        series = repeat.options(args) if repeat.wanted(args) else None
+        series = None
+        if any(getattr(args, name, None) not in (None, False) for name in _SERIES_FLAGS):
+            from tlsbench.commands import repeat
+
+            series = repeat.options(args) if repeat.wanted(args) else None
         if args.save_run and series is not None:
             raise UsageError("--save-run keeps one run: it cannot be used with --count/--interval/--json-lines")
         if args.pcap is not None and (series is not None or args.enumerate):
             raise UsageError("--pcap captures one run: it cannot be used with --enumerate or "
                              "--count/--interval/--json-lines/--watch")
-        why = diagnose.options(args)
+        why = None
+        if any(getattr(args, name, None) not in (None, False) for name in _DIAGNOSE_FLAGS):
+            from tlsbench.commands import diagnose
+
+            why = diagnose.options(args)
         if why is not None and args.enumerate:
             raise UsageError("--diagnose and --enumerate are two separate runs: give one of them")
         spec = ask_proxy_password(build_from_args(args), getattr(args, "password_note", None))
@@ -150,6 +163,8 @@ def main(argv: list[str]) -> int:
     except InputError as exc:  # a CA file, certificate or key that OpenSSL itself refuses
         return fail_usage(PROG, " ".join(str(exc).split()))
     if series is not None:
+        from tlsbench.commands import repeat
+
         return repeat.run_repeat(spec, series, prog=PROG, history=args.save_profile or args.profile)
     from tlsbench.engine.cancel import CancelToken
 
@@ -201,6 +216,8 @@ def main(argv: list[str]) -> int:
     if result.cancelled or token.cancelled:  # Ctrl-C during the run, or during --enumerate after it
         return EXIT_INTERRUPTED
     if why is not None:
+        from tlsbench.commands import diagnose
+
         return diagnose.run(spec, result, why, as_json=args.json, view=view)
     return EXIT_OK if result.ok else EXIT_FAILED
 

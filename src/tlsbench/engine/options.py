@@ -10,8 +10,8 @@ Validation errors (InputError.field) name a field that `owner()` maps back to it
 No I/O and no heavy imports here: the CLI parses its arguments from this before anything else.
 """
 
-from collections.abc import Mapping
-from typing import Any, Callable, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, overload
 
 from tlsbench.engine.hops.starttls.protocols import DIALOGUES
 from tlsbench.engine.route.proxykinds import TYPES
@@ -30,7 +30,7 @@ class Field(NamedTuple):
     label: str
     widget: str  # "input" | "select" | "switch" | "hops"
     placeholder: str = ""
-    choices: tuple[tuple[str, str], ...] = ()  # (label, value) for a select
+    choices: Sequence[tuple[str, str]] = ()  # (label, value) for a select
     # Shown only when this returns True for the form's current values (None: always).
     visible: Callable[[dict], bool] | None = None
 
@@ -80,10 +80,45 @@ def _socks_proxy(kind: str) -> Callable[[dict, Any], None]:
     return lambda values, arg: values.update(_socks=(kind, arg))
 
 
-STARTTLS_CHOICES: tuple[tuple[str, str], ...] = (("none (TLS at once)", "none"), ("auto (from the greeting)", "auto"),
-                                                 *((d.choice or d.title, p) for p, d in DIALOGUES.items()))
-_SAYS_NAME = tuple(p for p, d in DIALOGUES.items() if d.says_name)  # the EHLO/LHLO name applies
-_SAYS_HOST = tuple(p for p, d in DIALOGUES.items() if d.says_host)  # the XMPP domain applies
+class _WhenRead(Sequence[tuple[str, str]]):
+    """A select's choices made when first read: the STARTTLS protocols' titles are their classes', whose
+    modules a run that speaks no STARTTLS does not import (hops/starttls/protocols.py)."""
+
+    def __init__(self, make: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        self._make = make
+        self._made: tuple[tuple[str, str], ...] | None = None
+
+    def _items(self) -> tuple[tuple[str, str], ...]:
+        if self._made is None:
+            self._made = tuple(self._make())
+        return self._made
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, str]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[tuple[str, str]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
+        return self._items()[i]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
+STARTTLS_CHOICES: Sequence[tuple[str, str]] = _WhenRead(lambda: (
+    ("none (TLS at once)", "none"), ("auto (from the greeting)", "auto"),
+    *((d.choice or d.title, p) for p, d in DIALOGUES.items())))
+
+
+def _says(values: dict, what: str) -> bool:
+    """Whether the STARTTLS protocol chosen (or auto) says the client's name ("says_name") or the
+    server's domain ("says_host") in its opening; only that protocol's module is read."""
+    protocol = values.get("starttls")
+    if not protocol or protocol == "none":
+        return False
+    return protocol == "auto" or (protocol in DIALOGUES and bool(getattr(DIALOGUES[protocol], what)))
+
 _STARTTLS_LIST = ", ".join(STARTTLS_PROTOCOLS)
 
 
@@ -273,14 +308,14 @@ OPTIONS: tuple[Option, ...] = (
            flags=(Flag(("--name",), f"the EHLO/LHLO name for --starttls smtp/lmtp (s_client -name; default "
                        f"{STARTTLS_NAME})", "NAME"),),
            field=Field("EHLO/LHLO name", "input", STARTTLS_NAME,
-                       visible=lambda v: v.get("tls", True) and v.get("starttls") in (*_SAYS_NAME, "auto")),
+                       visible=lambda v: v.get("tls", True) and _says(v, "says_name")),
            toml=("tls", "starttls_name"), describe="EHLO name", openssl="-name"),
     Option("xmpphost", "tls", "the XMPP domain asked for in the stream header (openssl s_client -xmpphost)",
            lambda s: s.starttls.xmpphost,
            flags=(Flag(("--xmpphost",), "the XMPP domain for --starttls xmpp (s_client -xmpphost; default the "
                        "target host)", "NAME"),),
            field=Field("XMPP domain", "input", "the target host",
-                       visible=lambda v: v.get("tls", True) and v.get("starttls") in (*_SAYS_HOST, "auto")),
+                       visible=lambda v: v.get("tls", True) and _says(v, "says_host")),
            toml=("tls", "xmpphost"), describe="XMPP domain", openssl="-xmpphost"),
     Option("keylog", "tls", "append the TLS session secrets to FILE (NSS key log format, read by Wireshark); "
            "$SSLKEYLOGFILE does the same, as with curl",

@@ -162,7 +162,7 @@ def plan_for(spec: ConnectionSpec) -> Plan:
         steps.append(_step("app", doing=f"HTTP GET {spec.app.path}"))
     elif spec.app.send is not None:
         steps.append(_step("app", doing="sending text"))
-    elif upgrade in DIALOGUES and not DIALOGUES[upgrade].asks_again:
+    elif upgrade and upgrade in DIALOGUES and not DIALOGUES[upgrade].asks_again:
         steps.append(_step("app", skip=f"{upgrade}: no capabilities to ask again over TLS"))
     elif upgrade:
         steps.append(_step("app", doing="asking the capabilities again over TLS"))

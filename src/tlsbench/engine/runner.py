@@ -19,7 +19,6 @@ events stamped with the stage's path, its records and findings handed back to th
 stage contract is described in stages/contract.py.
 """
 
-from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
@@ -83,7 +82,8 @@ def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = N
     mask = Redactor.of(spec)
     emit = mask.events(on_event) if on_event is not None else (lambda event: None)  # nobody listening: no copy
     state = RunState(ready.plan)
-    ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state)
+    ctx = StageContext(spec=ready.plan.spec, emit=emit, cancel=cancel or CancelToken(), state=state,
+                       listening=on_event is not None)
     if capture is None:
         return mask.value(_Run(ready, ctx, state).execute())
     from tlsbench.engine.capture.taps import capturing
@@ -153,6 +153,19 @@ def spec_summary(spec: ConnectionSpec) -> dict[str, Any]:
     }
 
 
+_HAS: dict[tuple[type, type], bool] = {}
+
+
+def _has(stage: Stage, protocol: type) -> bool:
+    """isinstance() against a runtime-checkable Protocol, once per stage class: typing's check walks
+    the protocol's members every time (~10 us, several times a run)."""
+    key = (type(stage), protocol)
+    known = _HAS.get(key)
+    if known is None:
+        known = _HAS[key] = isinstance(stage, protocol)
+    return known
+
+
 def step_info(step: Step) -> StepInfo:
     return StepInfo(step.key, step.name, step.label, step.index, step.doing, step.skip, step.kind.local,
                     step.hop.url if step.hop else None)
@@ -193,7 +206,8 @@ class _Run:
         ctx.enter(step)
         started = ctx.now_ms()
         self.emit(StageStarted(step.key, started,
-                               stage.doing(self.state) if isinstance(stage, DescribesItself) else step.doing))
+                               cast(DescribesItself, stage).doing(self.state) if _has(stage, DescribesItself)
+                               else step.doing))
         for link in (self.state.link, self.state.datagrams.link if self.state.datagrams is not None else None):
             if link is not None:
                 link.set_timeout(self.spec.timeout)
@@ -280,7 +294,7 @@ class _Run:
         self.emit(RunFinished(result))
         return result
 
-    def close(self) -> CloseInfo | None:
+    def close(self) -> "CloseInfo | None":
         """End the connection cleanly, outside every stage's clock and the run's total.
 
         TLS 1.3 servers send their session tickets after the handshake; leaving them unread and

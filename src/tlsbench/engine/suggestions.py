@@ -16,20 +16,32 @@ the real host, port and names filled in.
 Text from the network never becomes template syntax: put it in through `literal()`.
 """
 
-from __future__ import annotations
 
-import shlex
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import re
 
     from tlsbench.engine.options import Flag
 
 
+def quote_word(word: str) -> str:
+    """shlex.quote for a command line a finding shows (shlex imported when one is worded)."""
+    return _shlex().quote(word)
+
+
+def _shlex() -> "ModuleType":
+    """shlex, for the peers' command lines: imported when a suggestion is worded, not with the engine."""
+    import shlex
+
+    return shlex
+
+
 @lru_cache(maxsize=1)
-def _token() -> re.Pattern[str]:
+def _token() -> "re.Pattern[str]":
     """The template's tokens: {{, }}, {name}. Compiled when first needed (not at every start-up)."""
     import re
 
@@ -133,7 +145,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
     if isinstance(suggestion, str):
         return suggestion
 
-    def word(match: re.Match[str]) -> str:
+    def word(match: "re.Match[str]") -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]
@@ -148,7 +160,7 @@ def render(suggestion: Suggestion, change_words: Callable[[Change], str], settin
 
 # --- settings a template may name ------------------------------------------------------------
 
-def route_flag(name: str) -> Flag | None:
+def route_flag(name: str) -> "Flag | None":
     """The route flag a name such as `proxy_cacert` stands for (a Flag of the proxies option), or None."""
     from tlsbench.engine.options import BY_NAME
 
@@ -191,9 +203,9 @@ def cli_change(change: Change) -> str:
     parts: list[str] = []
     target = change.values.get("target")
     if target:
-        parts.append(shlex.quote(str(target)))
+        parts.append(_shlex().quote(str(target)))
     if words:
-        parts.append(shlex.join(words))
+        parts.append(_shlex().join(words))
     if reset:
         previous = change.previous
         gone = command_words({**base, **{k: v for k, v in previous.items() if k in reset}}) if previous else []
@@ -201,7 +213,7 @@ def cli_change(change: Change) -> str:
             gone = [cli_setting(name) for name in reset if BY_NAME[name].flags]
         gone = [w for w in gone if w not in words]
         if gone:
-            parts.append("drop " + shlex.join(gone))
+            parts.append("drop " + _shlex().join(gone))
     return " ".join(parts)
 
 
@@ -231,8 +243,8 @@ def hostport(host: str, port: int) -> str:
 
 def s_client(address: str, port: int, *words: str, sni: str | None = None) -> Peer:
     """`openssl s_client -connect ADDRESS:PORT [-servername SNI | -noservername] WORDS...`."""
-    parts = ["openssl", "s_client", "-connect", shlex.quote(hostport(address, port))]
-    parts += ["-servername", shlex.quote(sni)] if sni else ["-noservername"]
+    parts = ["openssl", "s_client", "-connect", _shlex().quote(hostport(address, port))]
+    parts += ["-servername", _shlex().quote(sni)] if sni else ["-noservername"]
     return Peer("openssl", " ".join(parts + list(words)))
 
 
@@ -241,7 +253,7 @@ def curl(url_host: str, port: int, *words: str, scheme: str = "https", path: str
     """`curl [--resolve HOST:PORT:ADDRESS] WORDS... SCHEME://HOST:PORT/PATH` (address: connect there)."""
     parts = ["curl"]
     if address and address != url_host:
-        parts += ["--resolve", shlex.quote(f"{_host(url_host)}:{port}:{_host(address)}")]
+        parts += ["--resolve", _shlex().quote(f"{_host(url_host)}:{port}:{_host(address)}")]
     parts += list(words)
-    parts.append(shlex.quote(f"{scheme}://{hostport(url_host, port)}{path}"))
+    parts.append(_shlex().quote(f"{scheme}://{hostport(url_host, port)}{path}"))
     return Peer("curl", " ".join(parts))

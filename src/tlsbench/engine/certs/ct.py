@@ -6,8 +6,6 @@ may also send them in a TLS extension or a stapled OCSP response, which the stan
 cannot ask for — so "none embedded" is worded as such.
 """
 
-from __future__ import annotations
-
 import base64
 from typing import NamedTuple
 

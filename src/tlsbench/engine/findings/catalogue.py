@@ -10,7 +10,6 @@ Stages are the plan's stage kinds (engine/plan.py KINDS); "any" is a code any st
 (the stage is given when it is made); "listener" codes are raised by `tlsbench serve`.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import NamedTuple

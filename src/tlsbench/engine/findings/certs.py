@@ -8,7 +8,6 @@ intermediate: told apart by what the peer sent and by what the trust store holds
 from __future__ import annotations
 
 import os
-import shlex
 import ssl
 import warnings
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from tlsbench.engine.findings.catalogue import finding
 from tlsbench.engine.findings.tls import by_name, curl_peer, is_proxy, openssl_peer, site_name
 from tlsbench.engine.findings.model import Evidence, Finding
 from tlsbench.engine.spec import is_ip
-from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal
+from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, quote_word
 
 if TYPE_CHECKING:
     from tlsbench.engine.findings.tls import HandshakeWith
@@ -217,7 +216,7 @@ def verify_findings(spec: HandshakeWith, code: int, message: str, chain_der: tup
             hint = hint._replace(
                 text="Configure the server to send the full chain (leaf + intermediates, e.g. nginx ssl_certificate "
                      "with fullchain.pem). " + hint.text,
-                peers=tuple(Peer("curl", f"curl -o issuer.der {shlex.quote(u)}") for u in urls[:1]) + hint.peers)
+                peers=tuple(Peer("curl", f"curl -o issuer.der {quote_word(u)}") for u in urls[:1]) + hint.peers)
             return [finding("cert-incomplete-chain", f"The {peer} sent only its own certificate, no intermediate",
                             f"The leaf was issued by {last.issuer.rfc4514_string()!r}, which the server did not send "
                             f"and which is not in {trust}. Servers must send the intermediate CA certificates; "

@@ -7,13 +7,12 @@ Finding. The classification uses errno values and reply codes, never the wording
 from __future__ import annotations
 
 import errno
-import shlex
 import socket
 
 from tlsbench.engine.findings.catalogue import finding
 from tlsbench.engine.findings.model import Evidence, Finding
 from tlsbench.engine.route.proxykinds import TYPES, reply_title, socks_schemes
-from tlsbench.engine.suggestions import Change, Peer, Suggestion
+from tlsbench.engine.suggestions import Change, Peer, Suggestion, quote_word
 
 _EAI_NAMES = {getattr(socket, n): n for n in dir(socket) if n.startswith("EAI_")}
 
@@ -21,6 +20,7 @@ REFUSED = {errno.ECONNREFUSED}
 TIMED_OUT = {errno.ETIMEDOUT}
 UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
 RESET = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}
+
 
 
 def errno_name(exc: BaseException) -> str | None:
@@ -72,7 +72,7 @@ def dns_failed(name: str, role: str, exc: BaseException) -> Finding:
         hint = "Check the name and the resolver configuration" + (
             "." if role == "proxy" else ", or connect to a known address without DNS: {0}.")
     return finding("dns-failed", f"DNS lookup of {what} {name} failed", why,
-                   Suggestion(hint, pin, (Peer("getent", f"getent ahosts {shlex.quote(name)}"),)),
+                   Suggestion(hint, pin, (Peer("getent", f"getent ahosts {quote_word(name)}"),)),
                    (Evidence("name", name), Evidence("resolver error", f"{code_name}: {words}")))
 
 
@@ -91,7 +91,7 @@ def dns_timeout(name: str, seconds: float, role: str = "target") -> Finding:
         "The resolver gave no answer in time; a DNS server may be unreachable or very slow.",
         Suggestion("Check the resolver configuration (/etc/resolv.conf) or raise {timeout}" + (
             "." if role == "proxy" else "; or connect to a known address without DNS: {0}."), pin,
-            (Peer("getent", f"getent ahosts {shlex.quote(name)}"),)),
+            (Peer("getent", f"getent ahosts {quote_word(name)}"),)),
         (Evidence("name", name),))
 
 
@@ -125,7 +125,7 @@ def tcp_failed(role: str, where: str, exc: BaseException, seconds: float, attemp
                        ev)
     if kind == "unreachable":
         tried = [a.split(": ", 1)[0] for a in attempts if ": " in a]
-        peers = (Peer("ip", f"ip route get {shlex.quote(tried[0])}"),) if tried else ()
+        peers = (Peer("ip", f"ip route get {quote_word(tried[0])}"),) if tried else ()
         if tried and all(":" in a for a in tried):
             hint = Suggestion("Only IPv6 addresses were tried, and this host has no route to them: try IPv4 "
                               "({0}), or check this host's IPv6 routes.", (Change.of(family=4),), peers)

@@ -6,7 +6,6 @@ reference; the diagnosis reads what was on the wire (`HandshakeFacts`).
 
 
 import os
-import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -14,7 +13,7 @@ from tlsbench.engine.findings.catalogue import finding
 from tlsbench.engine.findings.model import Evidence, Finding, Origin
 from tlsbench.engine.tls.peekbytes import MAX_RECORD, classify, looks_like_tls, server_hello_version, walk_records
 from tlsbench.engine.spec import ConnectionSpec, is_ip
-from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client
+from tlsbench.engine.suggestions import Change, Peer, Suggestion, curl, literal, s_client, quote_word
 from tlsbench.engine.tls.tlsmsg import ALERT_MEANINGS, WireMessage, version_name
 
 if TYPE_CHECKING:
@@ -148,7 +147,7 @@ def _not_tls(spec: "HandshakeWith", facts: HandshakeFacts) -> Finding:
                           (Change.of(starttls=proto),), tuple(peers))
     elif guess.kind == "ssh":
         hint = Suggestion("This is an SSH server: use an SSH client, or the port of the TLS service.", (),
-                          (Peer("ssh", f"ssh -p {port} {shlex.quote(address(spec))}"),))
+                          (Peer("ssh", f"ssh -p {port} {quote_word(address(spec))}"),))
     else:
         hint = Suggestion("If the service is plain TCP, connect without TLS ({0}); otherwise use the port that "
                           "serves TLS.", (Change.of(tls=False),))
@@ -302,7 +301,7 @@ def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Findi
                             f"suite(s) for TLS 1.2 and below) and the server accepts none of them (alert {name}).",
                             Suggestion("Widen the cipher list, or drop it to offer OpenSSL's defaults ({0}).",
                                        (Change.of(ciphers=None, was=spec),),
-                                       (Peer("openssl", f"openssl ciphers -v {shlex.quote(spec.tls.ciphers or '')}"),
+                                       (Peer("openssl", f"openssl ciphers -v {quote_word(spec.tls.ciphers or '')}"),
                                         openssl_peer(spec))), ev)]
         if cert_request and spec.tls.cert:
             ev += cert_request_evidence(facts.messages)
@@ -311,7 +310,7 @@ def diagnose_failure(spec: "HandshakeWith", facts: HandshakeFacts) -> list[Findi
                             f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",
                             Suggestion("Check that {cert} is issued by a CA the server trusts and matches {key}.",
                                        (), (Peer("openssl", "openssl x509 -noout -issuer -subject -in "
-                                                 + shlex.quote(os.path.expanduser(spec.tls.cert))),)), ev)]
+                                                 + quote_word(os.path.expanduser(spec.tls.cert))),)), ev)]
         return [finding("tls-alert", f"The server sent TLS alert {name}",
                         f"The peer ended the handshake with a fatal alert: {name} - "
                         f"{ALERT_MEANINGS.get(name, 'see RFC 8446 section 6')}.",

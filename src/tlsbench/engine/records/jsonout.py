@@ -25,5 +25,9 @@ def finite(value: Any) -> Any:
 
 
 def dumps(value: Any, **options: Any) -> str:
-    """json.dumps of `value` with non-finite numbers as null."""
-    return json.dumps(finite(value), allow_nan=False, **options)
+    """json.dumps of `value` with non-finite numbers as null. Written directly when every number is
+    finite (always, for a run's own measurements); only a value holding inf or nan is walked first."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(finite(value), allow_nan=False, **options)

@@ -28,7 +28,6 @@ so every front-end (waterfall, -v/--msg, JSON, run files, history, the workbench
 gets masked data. TLS session secrets are not credentials: `--keylog` writes them on purpose.
 """
 
-from __future__ import annotations
 
 import functools
 import re

@@ -5,12 +5,14 @@ Each parser returns the value or raises `InputError` with one line naming the fi
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from tlsbench.errors import InputError
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 
+@lru_cache(maxsize=256)  # asked several times a run, of the same few names
 def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)

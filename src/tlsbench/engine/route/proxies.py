@@ -7,7 +7,6 @@ lower case first, then upper case, except `HTTP_PROXY`, which curl ignores (a CG
 environment may carry a client's `Proxy:` header under that name).
 """
 
-from __future__ import annotations
 
 import ipaddress
 from typing import Mapping, NamedTuple

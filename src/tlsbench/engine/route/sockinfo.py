@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 from tlsbench.engine.records.result import SocketInfo, TcpInfo
 
@@ -24,8 +25,21 @@ def family_name(family: int) -> str:
     return names.get(family, str(family))
 
 
+_RANGE_READ: list = [None, -1.0]  # the range last read from _RANGE_FILE, and when (time.monotonic())
+
+
 def ephemeral_range(path: str = _RANGE_FILE) -> tuple[int, int] | None:
-    """The OS range for ephemeral (client) ports, or None when it cannot be read."""
+    """The OS range for ephemeral (client) ports, or None when it cannot be read. The system's file is
+    read at most once a second: a series of runs asks for it every run, and it changes only by sysctl."""
+    if path == _RANGE_FILE:
+        now = time.monotonic()
+        if now - _RANGE_READ[1] >= 1.0:
+            _RANGE_READ[:] = [_read_range(path), now]
+        return _RANGE_READ[0]
+    return _read_range(path)
+
+
+def _read_range(path: str) -> tuple[int, int] | None:
     try:
         with open(path, encoding="ascii") as fh:
             low, high = fh.read().split()[:2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 
 from tlsbench.engine.certs import certparse
 from tlsbench.engine.certs.ct import leaf_scts, sct_findings
@@ -36,8 +37,29 @@ def _status(info: CertInfo, tls: TlsOutcome, in_verified: bool, last: bool, veri
     return "not verified"
 
 
+_MEMO: dict[tuple, tuple[ChainDetail, tuple[Finding, ...]]] = {}
+_MEMO_SIZE = 32
+
+
 def chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Finding]]:
-    """Every certificate the peer sent, parsed, with its status; and the findings they carry."""
+    """Every certificate the peer sent, parsed, with its status; and the findings they carry.
+
+    Worked out once per distinct chain, verdict and minute: the runs of a series (`probe --count`)
+    see the same certificates, and what they say can only change with the clock (days left, expiry),
+    which certparse reads to the minute too. Both records are immutable: each run gets the same.
+    """
+    key = (t, tls.peer_chain_der, tls.verified_chain_der, tls.verify_code, tls.verify_message, tls.verify_name,
+           tls.chain_verified, int(time.time() // 60))
+    known = _MEMO.get(key)
+    if known is None:
+        detail, findings = _chain_detail(t, tls)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        known = _MEMO[key] = (detail, tuple(findings))
+    return known[0], list(known[1])
+
+
+def _chain_detail(t: TlsTarget, tls: TlsOutcome) -> tuple[ChainDetail, list[Finding]]:
     verify_off = t.tls.verify == "off"
     trust = "off" if verify_off else ("system" if t.tls.verify == "system" else f"cafile {t.tls.cafile}")
     name = tls.verify_name

@@ -91,9 +91,13 @@ class RunState:
 
 class StageContext:
     def __init__(self, spec: ConnectionSpec, emit: Callable[[Event], None], cancel: CancelToken,
-                 started: float | None = None, state: RunState | None = None, parent: str | None = None) -> None:
+                 started: float | None = None, state: RunState | None = None, parent: str | None = None,
+                 listening: bool = True) -> None:
         self.spec = spec
         self.emit = emit
+        # False when no one takes the events (a run of `--count`): a stage may then skip building
+        # those that only report progress, as long as its records are the same.
+        self.listening = listening
         self.cancel = cancel
         self.started = time.monotonic() if started is None else started
         self.state = state
@@ -116,7 +120,8 @@ class StageContext:
         def stamped(event: Event) -> None:
             emit(nested_in(path, event))
 
-        return StageContext(spec, stamped, self.cancel, started=self.started, state=state, parent=path)
+        return StageContext(spec, stamped, self.cancel, started=self.started, state=state, parent=path,
+                            listening=self.listening)
 
     def now_ms(self) -> float:
         """Milliseconds since the run started."""

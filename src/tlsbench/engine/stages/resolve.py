@@ -10,7 +10,6 @@ Beside it, tlsbench's own queries (engine/dns/resolver.py) add the detail - or, 
 from typing import Callable, NamedTuple
 
 import socket
-import threading
 import time
 
 from tlsbench.engine.dns.resolver import OwnLookup, Outcome, system_resolver
@@ -18,6 +17,7 @@ from tlsbench.engine.dns.text import summary_words
 from tlsbench.engine.records.details import DnsResolver, ResolveDetail
 from tlsbench.engine.findings import network
 from tlsbench.errors import Cancelled
+from tlsbench.engine.route.lookup_threads import in_thread
 from tlsbench.engine.route.sockinfo import family_name
 from tlsbench.engine.spec import ConnectionSpec, format_hostport, is_ip
 from tlsbench.engine.plan import Plan, Step
@@ -83,17 +83,16 @@ def _lookup(name: str, port: int, family: int, timeout: float, ctx: StageContext
         except Exception as exc:  # handed to the waiting thread
             box["err"] = exc
 
-    thread = threading.Thread(target=work, name=f"resolve {name}", daemon=True)
+    done = in_thread(work)  # a kept daemon thread: starting one per lookup cost more than the lookup
     began = time.monotonic()
-    thread.start()
     if beside is not None:
         beside()
     waited = time.monotonic() - began
-    while thread.is_alive() and waited < timeout:
+    while not done.is_set() and waited < timeout:
         if ctx.cancel.cancelled:
             raise Cancelled("cancelled")
         step = min(0.05, timeout - waited)
-        thread.join(step)
+        done.wait(step)
         waited += step
     if ctx.cancel.cancelled:
         raise Cancelled("cancelled")

@@ -6,7 +6,6 @@ diagnosis can read a handshake's outcome without importing the tls stage (and ss
 that no stage module imports another's at run time. This module is light: no ssl, no sockets.
 """
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
@@ -62,7 +61,7 @@ class TlsOutcome(NamedTuple):
     outcome: StageOutcome
     # The trace, in order; it keeps growing after the handshake (session tickets read at the close).
     messages: list[TlsMessage]
-    stream: TlsStream | None = None  # the TlsStream over the session; None when the handshake failed
+    stream: "TlsStream | None" = None  # the TlsStream over the session; None when the handshake failed
     peer_chain_der: tuple[bytes, ...] = ()  # as the peer sent it, leaf first
     verified_chain_der: tuple[bytes, ...] = ()  # only when verification succeeded
     verify_code: int | None = None
@@ -70,7 +69,7 @@ class TlsOutcome(NamedTuple):
     verify_name: str | None = None  # the name the certificate was checked against
     hostname_checked_by: str = "openssl"  # openssl | tlsbench | none
     wire: tuple[WireMessage, ...] = ()
-    setup: TlsSetup | None = None  # None only for an outcome made outside a handshake
+    setup: "TlsSetup | None" = None  # None only for an outcome made outside a handshake
     handshake_ms: float | None = None  # the handshake's own time, when it completed
     # The chain's own verdict, apart from the handshake's end: True when OpenSSL verified it (and
     # the name matched), False when not, None when verification was off.

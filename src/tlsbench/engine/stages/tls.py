@@ -9,6 +9,7 @@ also the SNI sent; otherwise tlsbench checks it itself.
 """
 
 
+from functools import lru_cache
 from typing import Callable
 
 import errno
@@ -37,11 +38,13 @@ from tlsbench.engine.stages.shared import TlsOutcome, TlsSetup, TlsTarget, targe
 from tlsbench.engine.stream import PeerClosed, Stream
 from tlsbench.engine.tls.tlsfacts import negotiated, past_server_verification
 from tlsbench.engine.tls.tlsmsg import TraceVersions, WireMessage, decode_callback
+from tlsbench.engine.tls.tlsparse import by_skeleton
 from tlsbench.engine.tls.tlspump import TlsPump, TlsStream
 
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
              "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 _DER = 2  # _ssl.ENCODING_DER
+_fingerprint = by_skeleton(fingerprint)  # the hellos of a series differ only in their random and keys
 _RAW_MSG_CALLBACK = super(ssl.SSLContext, ssl.SSLContext)._msg_callback  # type: ignore[misc]
 POST_HANDSHAKE_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on a client certificate
 
@@ -160,6 +163,7 @@ def _der_chain(sslobj: ssl.SSLObject, verified: bool) -> tuple[bytes, ...]:
         return ()
 
 
+@lru_cache(maxsize=64)  # the same leaf, run after run
 def _key_words(der: bytes) -> str | None:
     """'EC (secp256r1) 256 bits' for a certificate's public key; None when it cannot be read."""
     try:
@@ -167,6 +171,25 @@ def _key_words(der: bytes) -> str | None:
     except ValueError:
         return None
     return f"{key_type} {bits} bits" if bits else key_type
+
+
+_DECODED: dict[tuple[str, int, int, bytes], WireMessage | None] = {}
+
+
+def _decode(direction: str, version: int, content_type: int, data: bytes) -> WireMessage | None:
+    """decode_callback, once per distinct call: most of a series' messages (record headers, the
+    certificates, the extensions, alerts) cross byte for byte the same every time."""
+    key = (direction, version, content_type, data)
+    msg = _DECODED.get(key, _UNSEEN)
+    if msg is _UNSEEN:
+        msg = decode_callback(direction, version, content_type, data)
+        if len(_DECODED) >= 256:
+            _DECODED.clear()
+        _DECODED[key] = msg
+    return msg  # type: ignore[return-value]
+
+
+_UNSEEN = object()
 
 
 def _offered_ciphers(ctx: ssl.SSLContext) -> int:
@@ -183,24 +206,35 @@ def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, 
     trace: list[TlsMessage] = []
 
     versions = TraceVersions()
+    # With no one listening (a run of `--count`), the callback only keeps what OpenSSL passed and the
+    # time; the messages are decoded once the handshake has ended, as they would have been live.
+    pending: list[tuple[float, str, int, int, bytes]] | None = None if ctx.listening else []
+
+    def record(at: float, direction: str, version: int, content_type: int, data: bytes) -> None:
+        if content_type == 256:  # a record header: its version labels what comes before a ServerHello
+            versions.header("sent" if direction == "write" else "received", data)
+        msg = _decode(direction, version, content_type, data)
+        if msg is None:
+            return
+        msg = versions.label(msg)
+        wire.append(msg)
+        trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key,
+                                msg.data))
+        if pending is None:
+            ctx.emit(TlsMessageSeen(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key))
 
     # Called from OpenSSL's message callback slot with plain integers (see below); `conn` is unused.
     def on_message(conn: object, direction: str, version: int, content_type: int, msg_type: int,
                    data: bytes) -> None:
         try:
-            if int(content_type) == 256:  # a record header: its version labels what comes before a ServerHello
-                versions.header("sent" if direction == "write" else "received", bytes(data))
-            msg = decode_callback(direction, int(version), int(content_type), bytes(data))
-            if msg is None:
-                return
-            msg = versions.label(msg)
-            at = ctx.now_ms()
-            wire.append(msg)
-            trace.append(TlsMessage(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key,
-                                    msg.data))
-            ctx.emit(TlsMessageSeen(at, msg.direction, msg.content_type, msg.name, msg.version, msg.length, key))
+            if pending is not None and not live:
+                pending.append((ctx.now_ms(), direction, version, content_type, bytes(data)))
+            else:
+                record(ctx.now_ms(), direction, int(version), int(content_type), bytes(data))
         except Exception:  # noqa: BLE001 - a display problem must not break the handshake
             pass
+
+    live = False
 
     # Straight to the C slot: ssl.SSLContext's setter wraps the callback in one that turns every
     # argument into an enum first (three per call, some thirty calls per handshake); decode_callback
@@ -250,6 +284,14 @@ def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, 
         exc_text = str(exc)
     if kind is not None and kind != "verify":
         ctx.end()
+    if pending:
+        for call in pending:
+            try:
+                record(*call)
+            except Exception:  # noqa: BLE001 - as in on_message
+                pass
+        pending.clear()
+    live = True  # what comes after the handshake (tickets, alerts) is decoded as it arrives
     if ctx.cancel.cancelled:
         raise Cancelled("cancelled during TLS")
 
@@ -332,7 +374,7 @@ def handshake(ctx: StageContext, stream: Stream, t: TlsTarget, setup: TlsSetup, 
 def _hello_fingerprint(wire: list[WireMessage]) -> HelloFingerprint | None:
     """JA3 and JA4 of the first ClientHello sent (after a HelloRetryRequest a second one follows)."""
     hello = next((m for m in wire if m.direction == "sent" and m.handshake_type == 1), None)
-    return fingerprint(hello.data) if hello is not None else None
+    return _fingerprint(hello.data) if hello is not None else None
 
 
 def _name_matches(peer_chain: tuple[bytes, ...], name: str) -> bool:
@@ -417,11 +459,12 @@ def _where_the_time_went(ctx: StageContext, out: TlsOutcome, late: Finding | Non
     """The summary, naming the wait that took most of the stage: the one `late` explains, or a wait of
     SLOW_FIRST_BYTE_MS or more for the server's first byte (through a proxy too, where no finding
     can tell the listener's queue from the path)."""
-    from tlsbench.engine.findings.relay import largest_gap
     from tlsbench.engine.stages.stagetime import SLOW_FIRST_BYTE_MS, name_dominant, wire_ms
 
     waits: list[tuple[float, str]] = []
     if late is not None and late.code == "relay-delayed-ack":
+        from tlsbench.engine.findings.relay import largest_gap
+
         gap = largest_gap(out.messages)
         if gap is not None:
             waits.append((gap[0], "a relay's delayed-ACK pause"))

@@ -24,7 +24,6 @@ technical details define it:
 `ja4_r` is the same with the sorted lists themselves in place of their hashes.
 """
 
-from __future__ import annotations
 
 import hashlib
 import struct

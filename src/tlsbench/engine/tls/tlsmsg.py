@@ -10,6 +10,7 @@ parameters from them.
 
 from typing import Literal, NamedTuple
 
+from tlsbench.engine.tls import tlsparse
 
 HANDSHAKE_TYPES = {
     0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest",
@@ -127,8 +128,6 @@ class TraceVersions:
             self.record[direction] = (data[1] << 8) | data[2]
 
     def label(self, msg: WireMessage) -> WireMessage:
-        from tlsbench.engine.tls import tlsparse
-
         value: int | None = None
         if msg.content_type == "handshake" and msg.handshake_type == 1:
             value = tlsparse.client_hello_offer(msg.data)

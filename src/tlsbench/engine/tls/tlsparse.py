@@ -15,7 +15,7 @@ past the message. TLS 1.3 messages after the ServerHello are seen decrypted (the
 """
 
 import builtins
-from typing import NamedTuple
+from typing import Callable, NamedTuple, TypeVar
 
 from tlsbench.engine.certs import dername
 
@@ -93,7 +93,76 @@ class ServerHello(NamedTuple):
     alpn: bytes | None = None
 
 
+_T = TypeVar("_T")
+_MISSING = object()
+
+
+def hello_skeleton(message: bytes) -> bytes | None:
+    """A ClientHello or ServerHello without what changes from one connection to the next: its random
+    (but whether it is the HelloRetryRequest one), its session id and the keys of its key shares
+    (their groups are kept). Everything else stays, lengths included, so where each dropped part was
+    is known from what is kept. None for anything else, or a hello cut short before its extensions."""
+    n = len(message)
+    if n < 39 or message[0] not in (1, 2):
+        return None
+    end = 39 + message[38]  # after the session id
+    if message[0] == 1:
+        if end + 2 > n:
+            return None
+        end += 2 + int.from_bytes(message[end:end + 2], "big")  # cipher suites
+        if end + 1 > n:
+            return None
+        end += 1 + message[end]  # compression methods
+    else:
+        end += 3  # cipher suite, compression
+    if end > n:
+        return None
+    parts = [message[:6], b"\1" if message[6:38] == HRR_RANDOM else b"\0", message[38:39], message[39 + message[38]:end]]
+    pos = end + 2
+    parts.append(message[end:pos])
+    while pos + 4 <= n:
+        size = int.from_bytes(message[pos + 2:pos + 4], "big")
+        stop = pos + 4 + size
+        if message[pos:pos + 2] == b"\x00\x33" and stop <= n:  # key_share: its first group, not the keys
+            parts.append(message[pos:pos + 8])
+        else:
+            parts.append(message[pos:stop])
+        pos = stop
+    parts.append(message[pos:])
+    return b"".join(parts)
+
+
+def by_skeleton(parse: Callable[[bytes], _T]) -> Callable[[bytes], _T]:
+    """`parse` (a function of a hello's bytes that reads none of what hello_skeleton drops) run once per
+    skeleton: the hellos of repeated connections differ only in those bytes. Bounded memory."""
+    memo: dict[bytes, object] = {}
+
+    def cached(message: bytes) -> _T:
+        key = hello_skeleton(message)
+        if key is None:
+            return parse(message)
+        value = memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = parse(message)
+            if len(memo) >= 64:
+                memo.clear()
+            memo[key] = value
+        return value  # type: ignore[return-value]
+
+    cached.__wrapped__ = parse  # type: ignore[attr-defined]
+    cached.__doc__ = parse.__doc__
+    return cached
+
+
 def parse_server_hello(message: bytes) -> ServerHello | None:
+    """The ServerHello (or HelloRetryRequest); its session id is the message's own."""
+    parsed = _parse_server_hello_cached(message)
+    if parsed is None or not parsed.session_id:
+        return parsed
+    return parsed._replace(session_id=message[39:39 + message[38]])
+
+
+def _parse_server_hello(message: bytes) -> ServerHello | None:
     body = body_of(message, 2)
     if body is None:
         return None
@@ -303,6 +372,10 @@ def parse_new_session_ticket(message: bytes, tls13: bool) -> NewSessionTicket | 
     return NewSessionTicket(lifetime, len(ticket))
 
 
+_parse_server_hello_cached = by_skeleton(_parse_server_hello)
+
+
+@by_skeleton
 def client_hello_offer(message: bytes) -> int | None:
     """The highest version a ClientHello offers: its supported_versions (GREASE left out), else its
     legacy_version; None when it does not parse."""

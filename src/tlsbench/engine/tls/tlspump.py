@@ -7,7 +7,6 @@ when the peer does not speak TLS), and the same pump serves the client (driven o
 stream, `TlsStream`) and the listener (driven from a selector).
 """
 
-from __future__ import annotations
 
 import ssl
 import time

@@ -1,18 +1,52 @@
-"""Every STARTTLS protocol by its `openssl s_client -starttls` name: importing this module loads
-each protocol's module, whose `Dialogue` subclasses register themselves (base.REGISTRY); the
-order here is the order lists and help show them in."""
+"""Every STARTTLS protocol by its `openssl s_client -starttls` name, its module imported only when asked for.
+
+A protocol is declared once, by its `Dialogue` subclass (base.py), which registers itself
+(base.REGISTRY) when its module is imported. `WHERE` names, for each protocol, the module that declares
+it, in the order lists and help show them: so a run that speaks no STARTTLS imports none of the
+dialogues (the plain probe's start-up), and one that names a protocol imports that module alone.
+`DIALOGUES` reads like the registry (name -> class); iterating over its classes imports them all.
+tests/test_starttls_registry.py checks that `WHERE` names exactly the protocols the modules register.
+"""
 
 from __future__ import annotations
 
-from tlsbench.engine.hops.starttls import (ftp, imap, irc, ldap, lmtp, mysql, nntp, pop3, postgres, sieve, smtp,
-                                           xmpp)
-from tlsbench.engine.hops.starttls.base import REGISTRY, Dialogue
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-_MODULES = (smtp, pop3, imap, ftp, xmpp, lmtp, nntp, sieve, ldap, postgres, mysql, irc)
+if TYPE_CHECKING:
+    from tlsbench.engine.hops.starttls.base import Dialogue
 
-DIALOGUES: dict[str, type[Dialogue]] = {
-    name: cls for module in _MODULES for name, cls in REGISTRY.items() if cls.__module__ == module.__name__}
-NAMES: tuple[str, ...] = tuple(DIALOGUES)
+# protocol name -> the module of this package that declares it
+WHERE: dict[str, str] = {
+    "smtp": "smtp", "pop3": "pop3", "imap": "imap", "ftp": "ftp", "xmpp": "xmpp", "xmpp-server": "xmpp",
+    "lmtp": "lmtp", "nntp": "nntp", "sieve": "sieve", "ldap": "ldap", "postgres": "postgres", "mysql": "mysql",
+    "irc": "irc",
+}
+
+
+class _Dialogues(Mapping[str, "type[Dialogue]"]):
+    """The registry, by name, in WHERE's order; a protocol's module is imported the first time its class is read."""
+
+    def __getitem__(self, name: str) -> type[Dialogue]:
+        module = WHERE[name]  # KeyError for a name no module declares, before importing anything
+        importlib.import_module(f"{__package__}.{module}")
+        from tlsbench.engine.hops.starttls.base import REGISTRY
+
+        return REGISTRY[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in WHERE
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(WHERE)
+
+    def __len__(self) -> int:
+        return len(WHERE)
+
+
+DIALOGUES: Mapping[str, type[Dialogue]] = _Dialogues()
+NAMES: tuple[str, ...] = tuple(WHERE)
 
 
 def dialogue(protocol: str, *, name: str = "mail.example.com", xmpphost: str = "localhost") -> Dialogue:
