@@ -144,3 +144,18 @@ def test_a_starttls_probe_loads_the_dialogues_it_reads(smtp_tls, lab_certs):
     dialogues = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("tlsbench.engine.hops.starttls.")}
     assert {"smtp", "base", "driver"} <= dialogues
     assert _under(loaded, ("tlsbench.commands.diagnose", "textual", "socks")) == []
+
+
+def test_every_module_imports_on_its_own():
+    """Each module of the package imports in a fresh interpreter (an annotation naming a type imported
+    only for the type checker, evaluated at definition time, is a NameError the type checker misses)."""
+    import pkgutil
+
+    import tlsbench
+
+    names = [m.name for m in pkgutil.walk_packages(tlsbench.__path__, "tlsbench.") if not m.name.endswith("__main__")]
+    code = ("import importlib, sys\nbad = []\nfor name in sys.argv[1:]:\n    try:\n        importlib.import_module(name)\n"
+            "    except Exception as exc:\n        bad.append(f'{name}: {type(exc).__name__}: {exc}')\nprint('\\n'.join(bad))\n")
+    done = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ""

@@ -71,7 +71,7 @@ def preflight(spec: ConnectionSpec, plan: Plan | None = None) -> Prepared:
 
 def run_probe(spec: ConnectionSpec, on_event: Callable[[Event], None] | None = None,
               cancel: CancelToken | None = None, prepared: Prepared | None = None,
-              capture: Capture | None = None) -> ProbeResult:
+              capture: "Capture | None" = None) -> ProbeResult:
     """Run the spec. `prepared` is preflight(spec)'s value when the caller already made it.
 
     Every event and the result leave with the spec's secrets masked (engine/records/redact.py): no
