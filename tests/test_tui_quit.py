@@ -61,3 +61,35 @@ async def test_quitting_while_the_form_is_being_built_is_clean(tmp_path):
                 await pilot.pause()
             app.exit(0)
         assert app._exception is None, rounds
+
+
+async def test_the_collector_paused_for_the_first_screen_runs_again_once_it_is_drawn(tmp_path):
+    import gc
+
+    from tlsbench.tui import gc_pause
+
+    app = app_for(tmp_path)
+    gc_pause.hold()  # as the CLI does before building the app
+    try:
+        assert not gc.isenabled()
+        async with app.run_test(size=SIZE) as pilot:
+            await launched(pilot)
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc_pause.release()
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_a_paused_collector_is_left_alone_when_the_pause_was_not_ours():
+    import gc
+
+    from tlsbench.tui import gc_pause
+
+    gc.disable()
+    try:
+        gc_pause.hold()
+        gc_pause.release()
+        assert not gc.isenabled()  # whoever paused it ends it
+    finally:
+        gc.enable()

@@ -37,8 +37,14 @@ def make_app(*, profile: str | None = None, run: bool = False, spec=None, store=
 
 def run_workbench(profile: str | None = None, run: bool = False, spec=None) -> int:
     """Open the workbench and block until it exits; returns the exit code."""
-    app = make_app(profile=profile, run=run, spec=spec)
-    result = app.run()
+    from tlsbench.tui import gc_pause
+
+    gc_pause.hold()  # until the first screen is drawn (WorkbenchApp.on_ready)
+    try:
+        app = make_app(profile=profile, run=run, spec=spec)
+        result = app.run()
+    finally:
+        gc_pause.release()
     return result if isinstance(result, int) else 0
 
 

@@ -90,6 +90,9 @@ class WorkbenchApp(App[int]):
             super().action_command_palette()
 
     def on_ready(self) -> None:
+        from tlsbench.tui import gc_pause
+
+        gc_pause.release()  # held by the CLI while the first screen was built
         if os.environ.get(QUIT_WHEN_DRAWN_ENV):
             self.set_timer(0.5, lambda: self.exit(0))
         else:
