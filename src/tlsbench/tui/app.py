@@ -102,6 +102,9 @@ class WorkbenchApp(App[int]):
         from tlsbench.tui import gc_pause
 
         gc_pause.release()  # held by the CLI while the first screen was built
+        workbench = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(workbench, WorkbenchScreen):
+            workbench.first_screen_drawn()
         if os.environ.get(QUIT_WHEN_DRAWN_ENV):
             self.set_timer(0.5, lambda: self.exit(0))
         else:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from tlsbench.tui.listener.listener_view import ListenerView
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
-PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
+PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after the first screen (hidden until used)
 TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ History", "F4"),
            ("copy_command", "Copy", "^y")]
 
@@ -119,8 +119,13 @@ class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, Targe
         self._sync_toolbar()
         if self.run_at_start:
             self.call_after_refresh(self.action_run)
+
+    def first_screen_drawn(self) -> None:
+        """Called by the app once this screen is first drawn (App.on_ready)."""
         # Once the first screen is up and quiet, build the form's fields unseen: F7 is then immediate.
-        self.set_timer(PREBUILD_AFTER_S, form.prebuild)
+        # Counted from the first frame, not from the mount: on a slow or busy machine the first frame
+        # may itself take a second, and this work must not compete with it.
+        self.set_timer(PREBUILD_AFTER_S, self.query_one(ComposeForm).prebuild)
 
     # --- layout -------------------------------------------------------------------------------------
 
