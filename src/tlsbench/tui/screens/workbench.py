@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -87,6 +87,16 @@ class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, Targe
         self.tab = "connection"
         self.arrangement: Layout | None = None  # once the size is known
         self._listener_probe_run: int | None = None
+        self._shown = False  # first shown yet (see post_message)
+
+    def post_message(self, message) -> bool:
+        if isinstance(message, events.ScreenResume) and not self._shown:
+            # First shown straight after its widgets were mounted, each styled as it was: styling them
+            # all again, as Textual does whenever a screen is resumed, was a third of the launch's
+            # styling (tests/test_tui_quit.py checks the styles are the same without it).
+            self._shown = True
+            message.refresh_styles = False
+        return super().post_message(message)
 
     def compose(self) -> ComposeResult:
         # The layout's classes before any child exists: setting them later would restyle every widget.
