@@ -12,9 +12,10 @@ drawn once it shows what a person waits for and then stays unchanged for a while
 The time is that of the last change to the emulated screen before it went quiet, measured from
 just before the process was spawned. Nothing inside the app reports it: what counts is what
 reached the terminal. Samples alternate between the two apps; the script prints the medians per
-size and their ratio (goal: the workbench within 1.3x of the minimal app), the best of each, and
+size and their ratio (goal: the workbench within 1.2x of the minimal app), the best of each, and
 the CPU time each app's process had used when its screen was drawn (read from /proc: the time
 others' processes took on a shared machine is not in it, though their contention still slows it).
+Both ratios are held to the goal: on a loaded machine the CPU one is the steadier.
 
 `--profile-launch` instead runs the workbench once under cProfile (exiting when its screen is
 drawn) and prints where the time goes.
@@ -39,6 +40,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+GOAL = 1.2  # the workbench's first screen within this factor of the minimal app's
 QUIET_S = 0.4  # the screen counts as drawn when nothing changed for this long after the markers
 TIMEOUT_S = 30.0
 
@@ -189,12 +191,13 @@ def measure(sizes, n: int) -> float:
         print(_line("tlsbench workbench", [w for w, _ in workbench]))
         ratio = statistics.median(w for w, _ in workbench) / statistics.median(w for w, _ in minimal)
         worst = max(worst, ratio)
-        print(f"  ratio of the medians: {ratio:.2f}x (goal <= 1.30x) {'OK' if ratio <= 1.3 else 'OVER'}")
+        print(f"  ratio of the medians: {ratio:.2f}x (goal <= {GOAL:.2f}x) {'OK' if ratio <= GOAL else 'OVER'}")
         print(f"{size[0]}x{size[1]}, CPU time of the app's process until then:")
         print(_line("minimal Textual app", [c for _, c in minimal]))
         print(_line("tlsbench workbench", [c for _, c in workbench]))
         cpu_ratio = statistics.median(c for _, c in workbench) / statistics.median(c for _, c in minimal)
-        print(f"  ratio of the medians: {cpu_ratio:.2f}x")
+        worst = max(worst, cpu_ratio)
+        print(f"  ratio of the medians: {cpu_ratio:.2f}x (goal <= {GOAL:.2f}x) {'OK' if cpu_ratio <= GOAL else 'OVER'}")
     return worst
 
 
@@ -263,7 +266,7 @@ def main(argv: list[str]) -> int:
     finally:
         for path in _made:
             shutil.rmtree(path, ignore_errors=True)
-    return 0 if worst <= 1.3 or args.quick else 1
+    return 0 if worst <= GOAL or args.quick else 1
 
 
 if __name__ == "__main__":

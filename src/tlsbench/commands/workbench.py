@@ -7,14 +7,21 @@ imported only once the input is known to be good (and never by the headless comm
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from tlsbench.commands.arguments import QuietParser, UsageError, add_connection_options, fail_usage, spec_from_args
 from tlsbench.errors import InputError
+
+if TYPE_CHECKING:
+    from tlsbench.commands.arguments import QuietParser
 
 PROG = "tlsbench"
 
 
 def build_parser() -> QuietParser:
+    # Imported here: a bare `tlsbench` parses nothing, and the parser (argparse, every option's
+    # flags) costs its first screen some 10 ms.
+    from tlsbench.commands.arguments import QuietParser, add_connection_options
+
     parser = QuietParser(prog=PROG, description="Open the workbench, optionally with a connection composed.")
     add_connection_options(parser, target_required=False)
     parser.add_argument("--run", action="store_true", help="run the composed connection at once")
@@ -37,12 +44,22 @@ def make_app(*, profile: str | None = None, run: bool = False, spec=None, store=
 
 def run_workbench(profile: str | None = None, run: bool = False, spec=None) -> int:
     """Open the workbench and block until it exits; returns the exit code."""
-    app = make_app(profile=profile, run=run, spec=spec)
-    result = app.run()
+    from tlsbench.tui import gc_pause
+
+    gc_pause.hold()  # until the first screen is drawn (WorkbenchApp.on_ready)
+    try:
+        app = make_app(profile=profile, run=run, spec=spec)
+        result = app.run()
+    finally:
+        gc_pause.release()
     return result if isinstance(result, int) else 0
 
 
 def main(argv: list[str]) -> int:
+    if not argv:  # what the parser would give: no target, no profile, no --run
+        return _open_in_terminal(profile=None, run=False, spec=None)
+    from tlsbench.commands.arguments import UsageError, fail_usage, spec_from_args
+
     parser = build_parser()
     if any(a in ("-h", "--help") for a in argv):
         parser.print_help()
@@ -68,6 +85,12 @@ def main(argv: list[str]) -> int:
                 return fail_usage(PROG, str(exc))
     except InputError as exc:
         return fail_usage(PROG, str(exc))
+    return _open_in_terminal(profile=args.profile, run=args.run, spec=spec)
+
+
+def _open_in_terminal(*, profile: str | None, run: bool, spec) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
+        from tlsbench.commands.arguments import fail_usage
+
         return fail_usage(PROG, "the workbench needs a terminal; use 'tlsbench probe' in scripts")
-    return run_workbench(profile=args.profile, run=args.run, spec=spec)
+    return run_workbench(profile=profile, run=run, spec=spec)

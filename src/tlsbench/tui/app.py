@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from tlsbench.tui.actions import ACTIONS, TABS, bindings, key_of
 from tlsbench.tui.screens.workbench import WorkbenchScreen
+
+if TYPE_CHECKING:
+    from tlsbench.engine.records.redact import Redactor
 
 # bench/startup.py --profile-launch sets this: the app quits once its first screen is drawn.
 QUIT_WHEN_DRAWN_ENV = "TLSBENCH_QUIT_WHEN_DRAWN"
@@ -32,10 +35,16 @@ class WorkbenchApp(App[int]):
         super().__init__()
         self.store = store
         self._start = dict(spec=spec, profile=profile, run=run)
-        from tlsbench.engine.records.redact import Redactor
+        self._secrets: Redactor | None = None  # built when first needed (the redactor's import is not the first screen's)
 
-        # Every password this workbench was given (its runs' proxies): masked in what it copies.
-        self.secrets = Redactor.of(spec)
+    @property
+    def secrets(self) -> Redactor:
+        """Every password this workbench was given (its runs' proxies): masked in what it copies."""
+        if self._secrets is None:
+            from tlsbench.engine.records.redact import Redactor
+
+            self._secrets = Redactor.of(self._start["spec"])
+        return self._secrets
 
     def remember_secrets(self, spec) -> None:
         """Add a run's proxy passwords to what the clipboard masks."""
@@ -43,7 +52,7 @@ class WorkbenchApp(App[int]):
 
         more = Redactor.of(spec)
         if not more.forms.keys() <= self.secrets.forms.keys():
-            self.secrets = self.secrets | more
+            self._secrets = self.secrets | more
 
     def copy_to_clipboard(self, text: str) -> None:
         """Copy (OSC 52) with every known secret masked, whatever the text was built from."""
@@ -90,6 +99,12 @@ class WorkbenchApp(App[int]):
             super().action_command_palette()
 
     def on_ready(self) -> None:
+        from tlsbench.tui import gc_pause
+
+        gc_pause.release()  # held by the CLI while the first screen was built
+        workbench = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(workbench, WorkbenchScreen):
+            workbench.first_screen_drawn()
         if os.environ.get(QUIT_WHEN_DRAWN_ENV):
             self.set_timer(0.5, lambda: self.exit(0))
         else:

@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from tlsbench.tui.listener.listener_view import ListenerView
 
 HISTORY = 50  # finished runs kept for "the previous run of the same connection"
-PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after launch (hidden until used)
+PREBUILD_AFTER_S = 1.0  # the form's fields are built this long after the first screen (hidden until used)
 TOOLBAR = [("run", "▶ Run", "^r"), ("cancel", "■ Cancel", "^g"), ("compare", "⇄ History", "F4"),
            ("copy_command", "Copy", "^y")]
 
@@ -88,6 +88,16 @@ class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, Targe
         self.tab = "connection"
         self.arrangement: Layout | None = None  # once the size is known
         self._listener_probe_run: int | None = None
+        self._shown = False  # first shown yet (see post_message)
+
+    def post_message(self, message) -> bool:
+        if isinstance(message, events.ScreenResume) and not self._shown:
+            # First shown straight after its widgets were mounted, each styled as it was: styling them
+            # all again, as Textual does whenever a screen is resumed, was a third of the launch's
+            # styling (tests/test_tui_quit.py checks the styles are the same without it).
+            self._shown = True
+            message.refresh_styles = False
+        return super().post_message(message)
 
     def compose(self) -> ComposeResult:
         # The layout's classes before any child exists: setting them later would restyle every widget.
@@ -120,8 +130,13 @@ class WorkbenchScreen(Screen, Navigation, ProfileActions, EnumerateAction, Targe
         self._sync_toolbar()
         if self.run_at_start:
             self.call_after_refresh(self.action_run)
+
+    def first_screen_drawn(self) -> None:
+        """Called by the app once this screen is first drawn (App.on_ready)."""
         # Once the first screen is up and quiet, build the form's fields unseen: F7 is then immediate.
-        self.set_timer(PREBUILD_AFTER_S, form.prebuild)
+        # Counted from the first frame, not from the mount: on a slow or busy machine the first frame
+        # may itself take a second, and this work must not compete with it.
+        self.set_timer(PREBUILD_AFTER_S, self.query_one(ComposeForm).prebuild)
 
     # --- layout -------------------------------------------------------------------------------------
 

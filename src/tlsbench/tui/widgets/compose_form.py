@@ -128,8 +128,13 @@ class FormPreview(Widget, can_focus=True):
     @property
     def lines(self) -> list[tuple[str | None, Text]]:
         if self._lines is None:
-            self._lines = preview_lines(self.values, self.content_size.width or 44, *self._styles())
+            self._lay_out(self.content_size.width or 44)
+        assert self._lines is not None
         return self._lines
+
+    def _lay_out(self, width: int) -> None:
+        self._lines = preview_lines(self.values, width, *self._styles())
+        self._lines_width: int | None = width
 
     def _styles(self) -> tuple:
         # The fields' colours ($boost behind a value, $text-accent for a section), blended here
@@ -149,17 +154,19 @@ class FormPreview(Widget, can_focus=True):
     def show(self, values: dict[str, object]) -> None:
         self.values = values
         self._lines = None
-        self._lines_width: int | None = None
+        self._lines_width = None
         self.refresh(layout=True)
 
     def render(self) -> Text:
         width = self.content_size.width or 44
         if self._lines is None or getattr(self, "_lines_width", None) != width:
-            self._lines = preview_lines(self.values, width, *self._styles())
-            self._lines_width = width
-        return Text("\n").join(text for _, text in self._lines)
+            self._lay_out(width)
+        return Text("\n").join(text for _, text in self.lines)
 
     def get_content_height(self, container, viewport, width: int) -> int:
+        # Laid out at the width it is being given, which render() then finds already done.
+        if self._lines is None or getattr(self, "_lines_width", None) != width:
+            self._lay_out(width)
         return len(self.lines)
 
     def on_focus(self) -> None:
