@@ -127,11 +127,12 @@ def long_chain(directory: Path, length: int, days: int = 30) -> CertFiles:
 
 
 def negative_serial(tbs: bytes) -> bytes:
-    """A `crafted(..., patch=)` patch: the serial number's first byte gets its top bit, so the INTEGER
-    (same length) is negative."""
+    """A `crafted(..., patch=)` patch: the serial number's first byte becomes 0x80, so the INTEGER (same
+    length) is negative and still minimally encoded (0xFF before a byte with its top bit set would not
+    be DER, and OpenSSL would refuse to load the certificate at all)."""
     at = 0
     if tbs[0] == 0xA0:  # [0] version
         at = _element(tbs, 0)[1]
     assert tbs[at] == 0x02
     start, _ = _element(tbs, at)
-    return tbs[:start] + bytes([tbs[start] | 0x80]) + tbs[start + 1:]
+    return tbs[:start] + b"\x80" + tbs[start + 1:]
