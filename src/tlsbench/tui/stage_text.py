@@ -54,7 +54,7 @@ def _resolve(d: ResolveDetail) -> list[Text]:
         rows.append(field("error", d.error, "red"))
     from tlsbench.engine.dns.text import detail_lines
 
-    for dns_line in detail_lines(d):  # tlsbench's own queries: resolver, each query, chain, HTTPS record
+    for dns_line in detail_lines(d, narrow=True):  # tlsbench's own queries: resolver, each query, chain, HTTPS record
         rows.append(field(dns_line.label, dns_line.text, dns_line.style))
     return rows
 

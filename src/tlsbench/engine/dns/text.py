@@ -71,26 +71,32 @@ def summary_words(detail: ResolveDetail) -> str:
     return out
 
 
-def _query_line(q: DnsQuery) -> Line:
+def _query_line(q: DnsQuery, server: bool = True) -> Line:
     ms = f"{q.ms:.1f} ms" if q.ms is not None else "-"
+    where = f"{q.server}  " if server else ""
     if q.rcode is None:
-        return Line(q.type, f"{q.server}  no answer ({q.error or '?'})  {ms}  {q.over}", "yellow")
+        return Line(q.type, f"{where}no answer ({q.error or '?'})  {ms}  {q.over}", "yellow")
     count = len(q.answers) + q.more_answers
-    return Line(q.type, f"{q.server}  {q.rcode}  {ms}  {q.over}  {count} record(s)",
+    return Line(q.type, f"{where}{q.rcode}  {ms}  {q.over}  {count} record(s)",
                 "" if q.rcode == "NOERROR" else "red")
 
 
-def detail_lines(detail: ResolveDetail) -> list[Line]:
-    """Every line of the DNS detail: resolver, each query and its records, chain, HTTPS, connection."""
+def detail_lines(detail: ResolveDetail, narrow: bool = False) -> list[Line]:
+    """Every line of the DNS detail: resolver, each query and its records, chain, HTTPS, connection.
+    `narrow` (a panel, not a terminal line): a query's server is left out when the resolver line names
+    the only one, and a record reads `name -> value` with its type and TTL after."""
     if detail.resolver is None:
         return []
     out = [Line("resolver", resolver_words(detail))]
     if detail.resolver.note and detail.resolver.servers:
         out.append(Line("", detail.resolver.note, "dim"))
+    one_server = len({q.server for q in detail.queries}) <= 1
     for q in detail.queries:
-        out.append(_query_line(q))
+        out.append(_query_line(q, server=not (narrow and one_server)))
         for rec in q.answers[:MAX_RECORD_LINES]:
-            out.append(Line("", f"  {rec.name}  {rec.ttl} s  {rec.type}  {rec.value}", "dim"))
+            text = (f"  {rec.name} -> {rec.value} ({rec.type}, {rec.ttl} s)" if narrow
+                    else f"  {rec.name}  {rec.ttl} s  {rec.type}  {rec.value}")
+            out.append(Line("", text, "dim"))
         hidden = len(q.answers) - MAX_RECORD_LINES + q.more_answers
         if hidden > 0:
             out.append(Line("", f"  ... {hidden} more record(s)", "dim"))
