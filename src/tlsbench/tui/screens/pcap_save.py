@@ -47,7 +47,8 @@ class PcapSavePrompt(ModalScreen[None]):
             count = len(captured.connections)
             what = (f"; {count} connection{'s' if count != 1 else ''}; the TLS secrets are inside (Wireshark decrypts "
                     "it: keep the file private); proxy passwords are masked")
-            yield Static(line(("in ", "dim"), (os.getcwd(), "dim"), (what, "dim")), id="pcap-status")
+            yield Static(line(("in ", "dim"), (os.getcwd(), "dim"), (what, "dim"),
+                              ("\nEnter saves · Escape cancels", "dim")), id="pcap-status")
 
     def _status(self, text: Text) -> None:
         self.query_one("#pcap-status", Static).update(text)
