@@ -199,3 +199,36 @@ async def test_a_socks5_user_without_a_password_is_asked_for_one(tmp_path, monke
         await pilot.press("ctrl+r")
         result = await wait_for_result(pilot)
         assert result.ok and result.stage("proxy").detail.auth == "username/password"
+
+
+async def test_dns_servers_doh_and_groups_are_composed_in_the_form(tmp_path):
+    """The resolver's and the hand-built hello's options are form rows: typed there they reach the spec
+    (bad values marked where they are), and a profile holding them fills them back."""
+    app = app_for(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        form = app.screen.query_one("#form")
+        fill(app, host="www.lab.test", port="443", dns_servers="not a server")
+        await pilot.press("ctrl+r")
+        assert list(form.invalid_fields()) == ["f-dns-servers"]
+        assert not app.screen.query_one("#row-doh_insecure").display  # no DoT/DoH server: nothing to skip
+        fill(app, dns_servers="127.0.0.1:5353, tls://dns.lab.test:853", groups="X25519MLKEM768:x25519")
+        await pilot.pause()
+        assert app.screen.query_one("#row-doh_insecure").display
+        app.screen.query_one("#f-doh-insecure", Switch).value = True
+        spec = form.checked_spec()
+        assert spec is not None and form.invalid_fields() == {}
+        assert spec.dns.servers == ("127.0.0.1:5353", "tls://dns.lab.test:853") and spec.dns.doh_insecure
+        assert spec.tls.groups == ("X25519MLKEM768", "x25519")
+        fill(app, dns_servers="", doh_url="http://dns.lab.test/dns-query")
+        await pilot.press("ctrl+r")
+        assert list(form.invalid_fields()) == ["f-doh-url"]
+        fill(app, doh_url="https://dns.lab.test/dns-query", groups="no-such-group")
+        await pilot.press("ctrl+r")
+        assert list(form.invalid_fields()) == ["f-groups"]
+        # Loaded back from a spec, as a profile composes the form.
+        form.load_spec(build_spec("www.lab.test:443", doh_url="https://dns.lab.test/dns-query", groups="x25519"))
+        await pilot.pause()
+        assert app.screen.query_one("#f-doh-url", Input).value == "https://dns.lab.test/dns-query"
+        assert app.screen.query_one("#f-groups", Input).value == "x25519"
+        assert app.screen.query_one("#f-dns-servers", Input).value == ""

@@ -176,16 +176,20 @@ OPTIONS: tuple[Option, ...] = (
                        apply=lambda v, a: v.update(dns_servers=[p.strip() for p in a.split(",")]),
                        render=lambda v: ["--dns-servers", ",".join(v["dns_servers"])] if v.get("dns_servers")
                        else []),),
+           field=Field("DNS servers", "input", "the system's; or 10.0.0.53, tls://dns.example:853"),
            toml=("dns", "servers"), toml_type=list, describe="DNS servers", errors=("dns_servers",)),
     Option("doh_url", "route", "resolve over DNS over HTTPS at this URL (curl --doh-url)", lambda s: s.dns.doh_url,
            flags=(Flag(("--doh-url",), "resolve names with DNS over HTTPS at this https:// URL (curl's name; "
                        "verified like the target: --cafile)", "URL"),),
+           field=Field("DoH URL", "input", "https://dns.example/dns-query (DNS over HTTPS)"),
            toml=("dns", "doh_url"), describe="DoH URL"),
     Option("doh_insecure", "route", "do not verify the DNS-over-HTTPS or DNS-over-TLS server's certificate",
            lambda s: s.dns.doh_insecure, default=False,
            flags=(Flag(("--doh-insecure",), "do not verify the DoH (or DoT) server's certificate, as curl "
                        "--doh-insecure (the target's is still verified)", kind="switch",
                        apply=_set("doh_insecure", True)),),
+           field=Field("DNS unverified", "switch",  # the form's values: the server list is text there
+                       visible=lambda v: bool(v.get("doh_url")) or "tls://" in str(v.get("dns_servers") or "")),
            toml=("dns", "doh_insecure"), toml_type=bool, describe="DNS server unverified", curl="--doh-insecure"),
     # --- local side ---------------------------------------------------------------------------------
     Option("local_port", "local", "bind the client to this port, or the first free one of a range",
@@ -271,6 +275,8 @@ OPTIONS: tuple[Option, ...] = (
                   Flag(("--pq",), "offer the post-quantum hybrid as browsers do (= --groups X25519MLKEM768,x25519)",
                        kind="switch", apply=lambda v, a: v.setdefault("groups", list(PQ_GROUPS)),
                        render=lambda v: ["--pq"] if list(v.get("groups") or ()) == list(PQ_GROUPS) else [])),
+           field=Field("Groups", "input", "TLS 1.3 by hand, e.g. X25519MLKEM768:x25519",
+                       visible=lambda v: v.get("tls", True)),
            toml=("tls", "groups"), toml_type=(list, str), describe="groups", openssl="-groups"),
     Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
            lambda s: s.tls.verify if s.tls.enabled or not s.dns.cafile else "cafile", default="system",

@@ -30,12 +30,14 @@ SHORT_LABELS = {
     "ciphers": "Ciphers", "alpn": "ALPN", "verify": "Verify", "cafile": "CA file", "cert": "Client cert",
     "key": "Client key", "app": "Then", "path": "HTTP path", "send": "Send text", "timeout": "Timeout (s)",
     "starttls_name": "EHLO name", "xmpphost": "XMPP host", "keylog": "Key log", "reconnect": "Reconnect",
-    "check_revocation": "Revocation", "http3": "HTTP/3",
+    "check_revocation": "Revocation", "http3": "HTTP/3", "dns_servers": "DNS servers", "doh_url": "DoH URL",
+    "doh_insecure": "Unverified", "groups": "Groups",
 }
 PLACEHOLDERS = {"pin": "optional, instead of DNS", "ciphers": "default (OpenSSL list)",
                 "keylog": "file for session secrets (SSLKEYLOGFILE)",
                 "send": "EHLO x\\r\\n (\\r \\n \\t \\\\ \\xHH)"}
 SWITCH_NOTES = {"tls": "on: TLS, off: plain TCP", "reconnect": "on: handshake twice",
+                "doh_insecure": "on: the DoT/DoH server is not verified",
                 "check_revocation": "on: ask OCSP / CRL"}
 PAIRED = {"tls_min": "tls_max"}  # shown on one line: "Versions [min] to [max]"
 
@@ -143,8 +145,10 @@ def form_values(spec: ConnectionSpec | None) -> dict[str, object]:
             text = "any" if value is None else str(value)
             out[option.name] = text if text in choices else field.choices[0][1]
         else:
-            if option.name == "alpn":
+            if option.name in ("alpn", "dns_servers"):
                 value = ",".join(value) if value else None
+            elif option.name == "groups":
+                value = ":".join(value) if value else None
             elif option.name == "send" and value:
                 value = escape(value)
             elif option.name == "timeout":
@@ -193,8 +197,9 @@ def spec_from_form(values: dict[str, object], hops: list) -> ConnectionSpec:
             values[key] = value or None
     values["target"] = format_hostport(host, port)
     values["proxies"] = hops
-    if values.get("alpn"):
-        values["alpn"] = [p.strip() for p in str(values["alpn"]).split(",")]
+    for name in ("alpn", "dns_servers"):
+        if values.get(name):
+            values[name] = [p.strip() for p in str(values[name]).split(",")]
     if values.get("app") == "send":
         if not values.get("send"):
             raise InputError("text to send is empty", field="send")

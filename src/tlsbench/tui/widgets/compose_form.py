@@ -115,6 +115,10 @@ def preview_lines(values: dict[str, object], width: int = 44, value_style="",
     return out
 
 
+# Text fields whose value decides whether another row applies (a DoT or DoH server: "Unverified").
+TEXT_SHOWS_ROWS = frozenset({"f-dns-servers", "f-doh-url"})
+
+
 class FormPreview(Widget, can_focus=True):
     """The form drawn read-only: one widget standing for all the fields until the form is used."""
 
@@ -365,6 +369,8 @@ class ComposeForm(Vertical):
             # A pasted control character would reach the terminal as is: show it escaped instead.
             event.input.value = shown(event.value)
             return
+        if self.active and event.input.id in TEXT_SHOWS_ROWS:
+            self._built.sync_visibility()
         self._recheck()
 
     def on_input_submitted(self, event) -> None:
