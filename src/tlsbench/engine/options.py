@@ -176,12 +176,12 @@ OPTIONS: tuple[Option, ...] = (
                        apply=lambda v, a: v.update(dns_servers=[p.strip() for p in a.split(",")]),
                        render=lambda v: ["--dns-servers", ",".join(v["dns_servers"])] if v.get("dns_servers")
                        else []),),
-           field=Field("DNS servers", "input", "the system's; or 10.0.0.53, tls://dns.example:853"),
+           field=Field("DNS servers", "input", "the system's; or ADDR,tls://NAME"),
            toml=("dns", "servers"), toml_type=list, describe="DNS servers", errors=("dns_servers",)),
     Option("doh_url", "route", "resolve over DNS over HTTPS at this URL (curl --doh-url)", lambda s: s.dns.doh_url,
            flags=(Flag(("--doh-url",), "resolve names with DNS over HTTPS at this https:// URL (curl's name; "
                        "verified like the target: --cafile)", "URL"),),
-           field=Field("DoH URL", "input", "https://dns.example/dns-query (DNS over HTTPS)"),
+           field=Field("DoH URL", "input", "https://dns.example/dns-query"),
            toml=("dns", "doh_url"), describe="DoH URL"),
     Option("doh_insecure", "route", "do not verify the DNS-over-HTTPS or DNS-over-TLS server's certificate",
            lambda s: s.dns.doh_insecure, default=False,
@@ -275,7 +275,7 @@ OPTIONS: tuple[Option, ...] = (
                   Flag(("--pq",), "offer the post-quantum hybrid as browsers do (= --groups X25519MLKEM768,x25519)",
                        kind="switch", apply=lambda v, a: v.setdefault("groups", list(PQ_GROUPS)),
                        render=lambda v: ["--pq"] if list(v.get("groups") or ()) == list(PQ_GROUPS) else [])),
-           field=Field("Groups", "input", "TLS 1.3 by hand, e.g. X25519MLKEM768:x25519",
+           field=Field("Groups", "input", "e.g. X25519MLKEM768:x25519",
                        visible=lambda v: v.get("tls", True)),
            toml=("tls", "groups"), toml_type=(list, str), describe="groups", openssl="-groups"),
     Option("verify", "tls", "how the certificate is verified: system store, a CA file, or not at all",
