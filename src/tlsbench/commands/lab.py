@@ -117,6 +117,7 @@ def main(argv: list[str]) -> int:
 
     from tlsbench.lab.lab import Lab
     from tlsbench.lab.processes import LabError
+    from tlsbench.visible import visible
 
     lab = Lab()
     with _signals_end_the_lab():
@@ -127,7 +128,8 @@ def main(argv: list[str]) -> int:
                 print(f"{PROG}: cannot start the lab: {exc}", file=sys.stderr)
                 return EXIT_FAILED
             except OSError as exc:
-                print(f"{PROG}: cannot start the lab: {exc.strerror or exc}", file=sys.stderr)
+                where = f": {visible(str(exc.filename), keep_newlines=False)}" if exc.filename else ""
+                print(f"{PROG}: cannot start the lab: {exc.strerror or exc}{where}", file=sys.stderr)
                 return EXIT_FAILED
             saved, problems = save_profiles(lab)
             for problem in problems:
