@@ -147,3 +147,17 @@ async def test_show_draws_text_from_the_file_as_data(tmp_path: Path, plain_http:
         assert "[bold red]evil[/]" in text and "\\e[2J" in text and "\\u202egnp.exe" in text
         assert "[b]shared[/b]\\e]0;x\\a.json" in text or "[b]shared[/b]\\e]0;x" in text
         assert not any("\x1b" in s or "\u202e" in s or "\x07" in s for s in screen_segments(app))
+
+
+def test_a_long_saved_run_path_is_shortened_in_its_middle_keeping_the_file_name() -> None:
+    from tlsbench.tui.saved_run import SOURCE_WIDTH, saved_note
+
+    class Saved:
+        saved_at = "2026-12-08T01:06:28Z"
+
+    long = "/tmp/" + "deep/" * 20 + "shared-run.json"
+    note = saved_note(long, Saved()).plain  # type: ignore[arg-type]
+    shown = note.split("◆ saved run ", 1)[1].split(" · ", 1)[0]
+    assert shown.endswith("/shared-run.json") and "…" in shown and len(shown) <= SOURCE_WIDTH
+    assert note.endswith("· saved 2026-12-08 01:06:28 UTC · read-only")
+    assert saved_note("shared-run.json", Saved()).plain.startswith("◆ saved run shared-run.json ·")  # type: ignore[arg-type]

@@ -9,12 +9,19 @@ from rich.text import Text
 from tlsbench.engine.records.runfile import RunRecord, spec_of
 from tlsbench.visible import visible
 from tlsbench.tui.app import WorkbenchApp
-from tlsbench.tui.safe_text import line
+from tlsbench.tui.safe_text import line, middle_ellipsis
+
+
+SOURCE_WIDTH = 48  # a longer path is shortened in its middle: the file's name stays whole
 
 
 def saved_note(source: str, record: RunRecord) -> Text:
     """The read-only marker in the run's status line: which file, and when it was saved."""
     when = record.saved_at.replace("T", " ").replace("Z", " UTC")
+    name = source.rpartition("/")[2]
+    if len(source) > SOURCE_WIDTH and len(name) < SOURCE_WIDTH - 8:
+        head = middle_ellipsis(source[:len(source) - len(name)], SOURCE_WIDTH - len(name))
+        source = head + name
     return line(("◆ saved run ", "bold reverse"), (source, "bold"), (f" · saved {when} · read-only", ""))
 
 
