@@ -37,7 +37,7 @@ PLACEHOLDERS = {"pin": "optional, instead of DNS", "ciphers": "default (OpenSSL 
                 "keylog": "file for session secrets (SSLKEYLOGFILE)",
                 "send": "EHLO x\\r\\n (\\r \\n \\t \\\\ \\xHH)"}
 SWITCH_NOTES = {"tls": "on: TLS, off: plain TCP", "reconnect": "on: handshake twice",
-                "doh_insecure": "on: the DoT/DoH server is not verified",
+                "doh_insecure": "on: DoT/DoH not verified",
                 "check_revocation": "on: ask OCSP / CRL"}
 PAIRED = {"tls_min": "tls_max"}  # shown on one line: "Versions [min] to [max]"
 
