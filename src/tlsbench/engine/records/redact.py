@@ -31,7 +31,7 @@ gets masked data. TLS session secrets are not credentials: `--keylog` writes the
 
 import functools
 import re
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from urllib.parse import quote, quote_plus
 
 from tlsbench.engine.route.proxies import ProxySpec
@@ -63,39 +63,12 @@ def _length(n: int) -> list[bytes]:
     return list(dict.fromkeys([bytes([n & 0xFF]), chr(n).encode("utf-8")]))
 
 
-def credential_forms(user: str | None, password: str) -> dict[bytes, int]:
-    """Every byte form of one password (with its user) that tlsbench sends or a peer may echo, each with
-    the offset where what depends on the password starts (what comes before is the user name's)."""
+def _password_forms(user: str | None, password: str) -> Iterator[tuple[bytes, int, bytes]]:
+    """Every byte form of one password (with its user) that tlsbench sends or a peer may echo: the
+    form, the offset where what depends on the password starts (what comes before is the user name's),
+    and what overwrites it in place (bytes of the same length, the user's part kept)."""
     import base64  # only with a password: a probe without one does not pay for it
 
-    forms: dict[bytes, int] = {}
-    raws = [password.encode("utf-8")]
-    try:
-        raws.append(password.encode("latin-1"))
-    except UnicodeEncodeError:
-        pass
-    name = (user or "").encode("utf-8")
-    for raw in raws:
-        forms[raw] = 0
-        forms.update(dict.fromkeys(_percent_forms(raw), 0))
-        token = base64.b64encode(name + b":" + raw)
-        # Base64 turns each 3 bytes into 4 characters: the first whole groups are the user's alone.
-        forms.update(dict.fromkeys((token, token.rstrip(b"=")), 4 * ((len(name) + 1) // 3)))
-        for ulen in _length(len(name)):
-            for plen in _length(len(raw)):
-                head = b"\x01" + ulen + name + plen
-                forms[head + raw] = len(head)
-    return {f: at for f, at in forms.items() if f}
-
-
-def credential_masks(user: str | None, password: str) -> dict[bytes, bytes]:
-    """The byte forms of one password long enough to be found in raw bytes (`credential_forms`' whole
-    forms), each with what overwrites it in place: bytes of the same length, the user's part kept. A
-    capture's TCP stream then stays whole (every sequence number holds), and Wireshark shows
-    `user:*****` in a Basic token and the RFC 1929 request with its length bytes intact."""
-    import base64
-
-    out: dict[bytes, bytes] = {}
     raws = [password.encode("utf-8")]
     try:
         raws.append(password.encode("latin-1"))
@@ -104,15 +77,34 @@ def credential_masks(user: str | None, password: str) -> dict[bytes, bytes]:
     name = (user or "").encode("utf-8")
     for raw in raws:
         stars = b"*" * len(raw)
-        out[raw] = stars
-        out.update((form, b"*" * len(form)) for form in _percent_forms(raw))
-        # The same user with a password of stars: a token of the same length, padding and all.
+        yield raw, 0, stars
+        for form in _percent_forms(raw):
+            yield form, 0, b"*" * len(form)
+        # Base64 turns each 3 bytes into 4 characters: the first whole groups are the user's alone. The
+        # same user with a password of stars gives a token of the same length, padding and all.
         token, masked = base64.b64encode(name + b":" + raw), base64.b64encode(name + b":" + stars)
-        out[token], out[token.rstrip(b"=")] = masked, masked.rstrip(b"=")
+        at = 4 * ((len(name) + 1) // 3)
+        yield token, at, masked
+        yield token.rstrip(b"="), at, masked.rstrip(b"=")
         for ulen in _length(len(name)):
             for plen in _length(len(raw)):
                 head = b"\x01" + ulen + name + plen
-                out[head + raw] = head + stars
+                yield head + raw, len(head), head + stars
+
+
+def credential_forms(user: str | None, password: str) -> dict[bytes, int]:
+    """Every byte form of one password (with its user), each with the offset where what depends on the
+    password starts."""
+    forms = {form: at for form, at, _mask in _password_forms(user, password)}
+    return {f: at for f, at in forms.items() if f}
+
+
+def credential_masks(user: str | None, password: str) -> dict[bytes, bytes]:
+    """The byte forms of one password long enough to be found in raw bytes (`credential_forms`' whole
+    forms), each with what overwrites it in place: bytes of the same length, the user's part kept. A
+    capture's TCP stream then stays whole (every sequence number holds), and Wireshark shows
+    `user:*****` in a Basic token and the RFC 1929 request with its length bytes intact."""
+    out = {form: mask for form, _at, mask in _password_forms(user, password)}
     return {form: mask for form, mask in out.items() if len(form) >= SHORT and form != mask}
 
 
